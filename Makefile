@@ -1,0 +1,30 @@
+# Two commands for a fresh machine with Python 3.11:  make run  and  make test
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN = $(VENV)/bin
+PORT ?= 8501
+
+.PHONY: setup run test lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# Creates data/salesplan.duckdb with the demo organisation when it holds no data yet, then serves the dashboard.
+run: setup
+	$(BIN)/salesplan init
+	$(BIN)/salesplan demo --if-empty
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+lint: setup
+	$(BIN)/lint-imports
+
+test: setup lint
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,222 @@
+"""The ``salesplan`` command line (SPEC §8): a thin shell over the core.
+
+Exit codes: 0 success, 1 bad input (the message names file, line, column and reason) or a
+refused operation, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from salesplan.errors import BadInput, DatabaseLocked, NotAllowed, NotFound, SalesplanError
+from salesplan.principal import SYSTEM, Principal
+from salesplan.store import Store, resolve_db_path
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
+MAX_PROBLEMS_PRINTED = 200
+
+
+class UsageError(SalesplanError):
+    """The command was given wrong or conflicting arguments."""
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (use YYYY-MM-DD)") from error
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="salesplan",
+        description="Sales target achievement plans: targets, actuals, pacing, required run-rate and early warnings.",
+    )
+    parser.add_argument("--db", help="database file (default: $SALESPLAN_DB, else data/salesplan.duckdb)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    commands.add_parser("init", help="create or migrate the database", description="Create the database file or bring its schema up to date.")
+
+    demo = commands.add_parser("demo", help="load a realistic demo organisation",
+                               description="Load a deterministic demo organisation (regions, territories, reps, targets, actuals, holidays, plans).")
+    demo.add_argument("--reps", type=int, default=40, help="number of reps (default 40)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    demo.add_argument("--today", type=_date, default=None, help="pretend today is this date (default: today)")
+    demo.add_argument("--if-empty", action="store_true", help="load only when the database holds no reps yet")
+
+    settings = commands.add_parser("settings", help="show or change the settings",
+                                   description="Show the settings, or change the ones given.")
+    settings.add_argument("--fy-start-month", type=int, metavar="M", help="first month of the fiscal year, 1-12")
+    settings.add_argument("--working-days", metavar="Mon,Tue,...", help="working weekdays, e.g. Mon,Tue,Wed,Thu,Fri")
+    settings.add_argument("--holidays", metavar="FILE", help="import a holidays file (date, name, territory)")
+    settings.add_argument("--window", type=int, metavar="L", help="run-rate window in working days (default 65)")
+    settings.add_argument("--at-risk", type=float, metavar="0.9", help="pace below which an owner is off track (default 0.90)")
+    settings.add_argument("--grace", type=float, metavar="0.1", help="share of the period before warnings start (default 0.10)")
+    settings.add_argument("--upload-limit-mb", type=int, metavar="MB", help="largest file accepted (default 200)")
+
+    imp = commands.add_parser("import", help="import a reps, targets, actuals or holidays file",
+                              description="Import a CSV or .xlsx file. All or nothing unless --valid-only.")
+    imp.add_argument("kind", choices=["reps", "targets", "actuals", "holidays"])
+    imp.add_argument("file", help="CSV or .xlsx file")
+    imp.add_argument("--user", metavar="EMAIL", help="who is uploading (recorded with the batch)")
+    imp.add_argument("--valid-only", action="store_true", help="import the valid rows and store the rejected ones with the batch")
+    imp.add_argument("--date-format", metavar="FMT", help="ISO, DMY, MDY or a pattern like %%d.%%m.%%Y")
+    imp.add_argument("--reason", help="why (recorded with target changes)")
+
+    uploads = commands.add_parser("uploads", help="list upload batches, undo one, or show its rejected rows",
+                                  description="List upload batches (newest first); --undo reverts one.")
+    uploads.add_argument("--undo", type=int, metavar="BATCH_ID", help="revert this batch")
+    uploads.add_argument("--rejected", type=int, metavar="BATCH_ID", help="print the rejected rows of this batch as CSV")
+    uploads.add_argument("--user", metavar="EMAIL", help="who is undoing (recorded)")
+
+    report = commands.add_parser("report", help="where every owner stands (SPEC §5 numbers)",
+                                 description="One row per owner and period with the columns of SPEC §8.")
+    report.add_argument("--as-of", type=_date, required=True, metavar="DATE")
+    report.add_argument("--fy", type=int, metavar="N", help="fiscal year (default: the one containing the as-of date)")
+    report.add_argument("--level", choices=["rep", "territory", "region", "org"], default="rep")
+    report.add_argument("--metric", choices=["revenue", "profit"], default="revenue")
+    report.add_argument("--period", choices=["year", "quarter", "month"], default="year")
+    report.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    watch = commands.add_parser("watchlist", help="owners falling behind, most urgent first",
+                                description="The early warnings of SPEC §5 for the fiscal year containing the as-of date.")
+    watch.add_argument("--as-of", type=_date, required=True, metavar="DATE")
+    watch.add_argument("--metric", choices=["revenue", "profit"], default="revenue")
+    watch.add_argument("--level", choices=["all", "rep", "territory", "region", "org"], default="all")
+    watch.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    return parser
+
+
+def _principal(email: str | None) -> Principal:
+    # Until sign-in lands the command line acts with full rights; --user is recorded as the actor.
+    return Principal(email=email, role="system") if email else SYSTEM
+
+
+def _print_frame(frame: pd.DataFrame) -> None:
+    if frame.empty:
+        print("(none)")
+    else:
+        print(frame.to_string(index=False))
+
+
+def run(args: argparse.Namespace) -> int:
+    store = Store.open(resolve_db_path(args.db))
+    try:
+        return _dispatch(store, args)
+    finally:
+        store.close()
+
+
+def _dispatch(store: Store, args: argparse.Namespace) -> int:
+    from salesplan import imports
+
+    if args.command == "init":
+        print(f"database {store.path} is at schema version {store.schema_version()}")
+        return EXIT_OK
+
+    if args.command == "demo":
+        if args.if_empty and store.table_counts().get("reps", 0) > 0:
+            print(f"database {store.path} already holds data; demo not loaded")
+            return EXIT_OK
+        from salesplan.demo import load_demo
+
+        summary = load_demo(store, reps=args.reps, seed=args.seed, today=args.today)
+        print("demo organisation loaded: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
+        return EXIT_OK
+
+    if args.command == "settings":
+        changes = {
+            "fy_start_month": args.fy_start_month,
+            "working_weekdays": args.working_days,
+            "window": args.window,
+            "at_risk": args.at_risk,
+            "grace": args.grace,
+            "upload_limit_mb": args.upload_limit_mb,
+        }
+        settings = store.save_settings(SYSTEM, **changes)
+        if args.holidays:
+            result = imports.import_file(store, "holidays", args.holidays, principal=SYSTEM)
+            print(result.summary())
+        print(f"fy_start_month  {settings.fy_start_month}")
+        print(f"working_days    {settings.working_weekday_names}")
+        print(f"window          {settings.window}")
+        print(f"at_risk         {settings.at_risk}")
+        print(f"grace           {settings.grace}")
+        print(f"upload_limit_mb {settings.upload_limit_mb}")
+        return EXIT_OK
+
+    if args.command == "import":
+        result = imports.import_file(
+            store, args.kind, args.file, principal=_principal(args.user), valid_only=args.valid_only,
+            date_format=args.date_format, reason=args.reason,
+        )
+        print(result.summary())
+        if result.problems:
+            print(f"{len(result.problems)} problem(s); rejected rows are kept with batch {result.batch_id} "
+                  f"(salesplan uploads --rejected {result.batch_id}):", file=sys.stderr)
+            for problem in result.problems[:MAX_PROBLEMS_PRINTED]:
+                print(f"  {problem}", file=sys.stderr)
+        return EXIT_OK
+
+    if args.command == "uploads":
+        if args.undo is not None and args.rejected is not None:
+            raise UsageError("give either --undo or --rejected, not both")
+        if args.undo is not None:
+            info = store.undo(_principal(args.user), args.undo)
+            print(f"batch {info['batch_id']} ({info['kind']}, {info['file_name']}) undone")
+            return EXIT_OK
+        if args.rejected is not None:
+            frame = store.rejected_rows(SYSTEM, args.rejected)
+            sys.stdout.write(frame.to_csv(index=False))
+            return EXIT_OK
+        frame = store.batches(SYSTEM)
+        frame["reverted"] = frame["reverted_at"].notna()
+        _print_frame(frame[["batch_id", "kind", "file_name", "uploaded_by", "uploaded_at", "rows_inserted",
+                            "rows_updated", "rows_unchanged", "rows_rejected", "reverted"]])
+        return EXIT_OK
+
+    if args.command in ("report", "watchlist"):
+        from salesplan import engine, report
+
+        inputs = store.engine_inputs(SYSTEM)
+        if args.command == "report":
+            frame = engine.report(inputs, args.as_of, fy=args.fy, level=args.level, metric=args.metric, period=args.period)
+        else:
+            levels = ("rep", "territory", "region", "org") if args.level == "all" else (args.level,)
+            frame = engine.watchlist(inputs, args.as_of, metric=args.metric, levels=levels)
+        output = report.render(frame, args.format)
+        sys.stdout.write(output if output.endswith("\n") else output + "\n")
+        return EXIT_OK
+
+    raise UsageError(f"unknown command {args.command}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 on a usage error
+    try:
+        return run(args)
+    except UsageError as error:
+        print(f"salesplan: usage error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except BadInput as error:
+        problems = error.problems
+        print(f"salesplan: nothing was changed; {len(problems)} problem(s):", file=sys.stderr)
+        for problem in problems[:MAX_PROBLEMS_PRINTED]:
+            print(f"  {problem}", file=sys.stderr)
+        if len(problems) > MAX_PROBLEMS_PRINTED:
+            print(f"  ... and {len(problems) - MAX_PROBLEMS_PRINTED} more", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (DatabaseLocked, NotAllowed, NotFound, SalesplanError) as error:
+        print(f"salesplan: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

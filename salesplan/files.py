@@ -1,0 +1,306 @@
+"""Reading an uploaded file into a table of text cells, with the line number of every record.
+
+CSV is parsed by DuckDB's reader (fast, no Python loop over rows). Record boundaries and line
+numbers are found with numpy on the raw bytes: a newline ends a record when the number of quote
+characters before it is even (RFC 4180 quoting), so quoted newlines keep their true line numbers.
+Excel workbooks are read with pandas/openpyxl (first sheet); the line is the spreadsheet row.
+
+Nothing here knows what the columns mean: that is ``imports``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from salesplan.errors import BadInput
+
+DELIMITERS = (",", ";", "\t", "|")
+HEADER_SEARCH_RECORDS = 15
+
+
+@dataclass
+class RawTable:
+    """Every record of a file as text cells, plus where each record starts in the file."""
+
+    file: str
+    sha256: str
+    header_line: int  # the line the header record starts on, counting from 1
+    header: list[str]
+    cells: pa.Table  # columns c0..cN (strings, null for empty) and `line`
+    title_lines: list[int] = field(default_factory=list)
+    encoding: str = "utf-8"
+    delimiter: str = ","
+
+
+def read_source(source: str | os.PathLike[str] | bytes, file_name: str | None = None) -> tuple[bytes, str]:
+    """The raw bytes of a path or upload, and the name to report problems under."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), file_name or "upload"
+    path = Path(source)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as error:
+        raise BadInput.single(file_name or str(path), "file not found") from error
+    except IsADirectoryError as error:
+        raise BadInput.single(file_name or str(path), "is a directory, not a file") from error
+    return data, file_name or path.name
+
+
+def read_table(
+    data: bytes,
+    file_name: str,
+    *,
+    looks_like_header,
+    limit_bytes: int,
+) -> RawTable:
+    """Decode, split and parse a CSV or xlsx file into text cells.
+
+    ``looks_like_header(cells) -> bool`` tells which of the first records is the header (rows
+    above it, such as a report title, are skipped). Raises BadInput for an empty, binary,
+    truncated, oversized or header-less file.
+    """
+    if len(data) > limit_bytes:
+        raise BadInput.single(
+            file_name,
+            f"the file is {len(data) / 1_048_576:.1f} MB, over the upload limit of {limit_bytes / 1_048_576:.0f} MB",
+        )
+    if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+        raise BadInput.single(file_name, "the file is empty")
+    sha256 = hashlib.sha256(data).hexdigest()
+    if data[:4] == b"PK\x03\x04":
+        return _read_workbook(data, file_name, sha256, looks_like_header)
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise BadInput.single(file_name, "this is an old Excel .xls workbook: save it as .xlsx or CSV and upload again")
+    text, encoding = _decode(data, file_name)
+    return _read_csv_text(text, encoding, file_name, sha256, looks_like_header)
+
+
+# --------------------------------------------------------------------------- decoding
+def _decode(data: bytes, file_name: str) -> tuple[str, str]:
+    if data.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    elif len(data) >= 4 and data[1] == 0 and data[3] == 0 and data[0] != 0:
+        encoding = "utf-16-le"  # UTF-16 without a BOM, as some exporters write it
+    elif len(data) >= 4 and data[0] == 0 and data[2] == 0 and data[1] != 0:
+        encoding = "utf-16-be"
+    else:
+        encoding = "utf-8"
+    if encoding == "utf-8" and b"\x00" in data[:65536]:
+        raise BadInput.single(file_name, "this is a binary file, not a CSV text file or an .xlsx workbook")
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as error:
+        if encoding != "utf-8":
+            raise BadInput.single(file_name, f"the file says it is {encoding} but is not: {error.reason}") from error
+        if error.reason == "unexpected end of data" and error.start >= len(data) - 4:
+            raise BadInput.single(file_name, "the file ends in the middle of a character: it looks truncated")
+        try:
+            text = data.decode("cp1252")
+            encoding = "cp1252"
+        except UnicodeDecodeError as cp_error:
+            raise BadInput.single(
+                file_name, "the file is neither UTF-8, UTF-16 nor Windows-1252 text (is it binary?)"
+            ) from cp_error
+    if "\x00" in text:
+        raise BadInput.single(file_name, "this is a binary file, not a CSV text file or an .xlsx workbook")
+    return text, encoding
+
+
+# --------------------------------------------------------------------------- CSV
+def _sniff_delimiter(lines: list[str]) -> str:
+    """The delimiter that splits the first lines most consistently into more than one field."""
+    best, best_score = ",", -1.0
+    for delimiter in DELIMITERS:
+        counts = [len(next(csv.reader([line], delimiter=delimiter), [])) for line in lines if line.strip()]
+        if not counts:
+            continue
+        widest = max(counts)
+        if widest < 2:
+            continue
+        # many fields, and the same number on most lines
+        consistent = sum(1 for count in counts if count == counts[-1]) / len(counts)
+        score = consistent * 10 + min(widest, 50) / 50
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _record_lines(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Start line (1-based) of every non-blank record, and whether it is blank.
+
+    A newline ends a record only where the count of quote characters before it is even.
+    """
+    buffer = np.frombuffer(raw, dtype=np.uint8)
+    newline_positions = np.flatnonzero(buffer == 10)
+    quotes_before = np.cumsum(buffer == 34)
+    if len(newline_positions):
+        ends_record = (quotes_before[newline_positions] % 2) == 0
+    else:
+        ends_record = np.zeros(0, dtype=bool)
+    record_ends = newline_positions[ends_record]
+    starts = np.concatenate(([0], record_ends + 1))
+    ends = np.concatenate((record_ends, [len(buffer)]))
+    # physical line number of each record start = 1 + newlines before it
+    start_lines = 1 + np.searchsorted(newline_positions, starts, side="left")
+    # blank: nothing but \r / spaces between start and end
+    lengths = ends - starts
+    space_like = np.isin(buffer, np.frombuffer(b" \r\t", dtype=np.uint8)).astype(np.int64)
+    cumulative = np.concatenate(([0], np.cumsum(space_like)))
+    spaces = cumulative[ends] - cumulative[starts]
+    blank = lengths == spaces
+    return start_lines[~blank], blank
+
+
+def _read_csv_text(text: str, encoding: str, file_name: str, sha256: str, looks_like_header) -> RawTable:
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    raw = text.encode("utf-8")
+    record_lines, _ = _record_lines(raw)
+    if len(record_lines) == 0:
+        raise BadInput.single(file_name, "the file is empty")
+    first_lines = [line for line in text.splitlines()[: HEADER_SEARCH_RECORDS * 2] if line.strip()][:HEADER_SEARCH_RECORDS]
+    delimiter = _sniff_delimiter(first_lines)
+
+    with tempfile.TemporaryDirectory(prefix="salesplan-") as folder:
+        path = Path(folder) / "upload.csv"
+        path.write_bytes(raw)
+        width = _max_width(first_lines, delimiter, raw, delimiter_byte=delimiter.encode())
+        columns = {f"c{i}": "VARCHAR" for i in range(width)}
+        connection = duckdb.connect()
+        try:
+            table = connection.sql(
+                "SELECT * FROM read_csv($path, auto_detect = false, header = false, columns = $columns, delim = $delim, "
+                "quote = '\"', escape = '\"', null_padding = true, strict_mode = false, parallel = false, "
+                "all_varchar = true)",
+                params={"path": str(path), "columns": columns, "delim": delimiter},
+            ).to_arrow_table()
+        except duckdb.Error as error:
+            raise BadInput.single(file_name, f"the file cannot be read as CSV: {_first_line(error)}") from error
+        finally:
+            connection.close()
+
+    if table.num_rows != len(record_lines):
+        # a stray quote inside an unquoted field: fall back to record numbering from the first line
+        record_lines = np.arange(1, table.num_rows + 1)
+    table = table.append_column("line", pa.array(record_lines[: table.num_rows], type=pa.int64()))
+    return _locate_header(table, file_name, sha256, looks_like_header, encoding=encoding, delimiter=delimiter)
+
+
+def _max_width(first_lines: list[str], delimiter: str, raw: bytes, delimiter_byte: bytes) -> int:
+    """An upper bound of the number of fields of any record: delimiters at even quote parity, plus one."""
+    buffer = np.frombuffer(raw, dtype=np.uint8)
+    quotes_before = np.cumsum(buffer == 34)
+    is_delimiter = (buffer == delimiter_byte[0]) & (quotes_before % 2 == 0)
+    is_end = (buffer == 10) & (quotes_before % 2 == 0)
+    record_index = np.concatenate(([0], np.cumsum(is_end)[:-1])) if len(buffer) else np.zeros(0, dtype=np.int64)
+    if not is_delimiter.any():
+        return max(1, max((len(next(csv.reader([line], delimiter=delimiter), [])) for line in first_lines), default=1))
+    per_record = np.bincount(record_index[is_delimiter])
+    return int(per_record.max()) + 1
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+# --------------------------------------------------------------------------- Excel
+def _read_workbook(data: bytes, file_name: str, sha256: str, looks_like_header) -> RawTable:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        names = archive.namelist()
+    except zipfile.BadZipFile as error:
+        raise BadInput.single(file_name, "the workbook is damaged or truncated (not a readable .xlsx)") from error
+    if "xl/workbook.xml" not in names:
+        raise BadInput.single(file_name, "this is a zip archive, not a CSV file or an .xlsx workbook")
+    try:
+        frame = pd.read_excel(io.BytesIO(data), sheet_name=0, header=None, dtype=object, engine="openpyxl")
+    except Exception as error:  # openpyxl raises many types for damaged workbooks
+        raise BadInput.single(file_name, f"the workbook cannot be read: {_first_line(error)}") from error
+    lines = np.arange(1, len(frame) + 1, dtype=np.int64)
+    frame = frame.map(_excel_cell_text) if len(frame) else frame
+    not_blank = frame.notna().any(axis=1).to_numpy() if len(frame.columns) else np.zeros(len(frame), dtype=bool)
+    frame = frame[not_blank]
+    lines = lines[not_blank]
+    if frame.empty:
+        raise BadInput.single(file_name, "the workbook's first sheet is empty")
+    frame.columns = [f"c{i}" for i in range(len(frame.columns))]
+    table = pa.Table.from_pandas(frame.astype(object), preserve_index=False)
+    table = pa.table({name: table[name].cast(pa.string()) for name in table.column_names})
+    table = table.append_column("line", pa.array(lines, type=pa.int64()))
+    return _locate_header(table, file_name, sha256, looks_like_header, encoding="xlsx", delimiter="")
+
+
+def _excel_cell_text(value: object) -> str | None:
+    """Excel cell as text, the way a person reads it: dates ISO, whole numbers without '.0'.
+
+    Formulas are never evaluated: openpyxl returns a formula's text, stored as text.
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, pd.Timestamp) or hasattr(value, "isoformat"):
+        text = value.isoformat()
+        return text[:10] if text.endswith("T00:00:00") or len(text) == 10 else text.replace("T", " ")
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    text = str(value)
+    return text if text.strip() else None
+
+
+# --------------------------------------------------------------------------- header
+def _locate_header(table: pa.Table, file_name: str, sha256: str, looks_like_header, *, encoding: str, delimiter: str) -> RawTable:
+    data_columns = [name for name in table.column_names if name != "line"]
+    head = table.slice(0, HEADER_SEARCH_RECORDS).to_pylist()
+    header_index = None
+    for index, record in enumerate(head):
+        cells = [(record[name] or "").strip() for name in data_columns]
+        if looks_like_header(cells):
+            header_index = index
+            break
+    if header_index is None:
+        first = [(head[0][name] or "").strip() for name in data_columns] if head else []
+        raise BadInput.single(
+            file_name,
+            "no header row found in the first lines; found "
+            + ", ".join(repr(cell) for cell in first if cell)
+            + " — see the README for the expected columns",
+            line=int(head[0]["line"]) if head else 1,
+        )
+    header_record = head[header_index]
+    header = [(header_record[name] or "").strip() for name in data_columns]
+    # drop trailing columns that have neither a header nor any value (trailing delimiters)
+    keep = len(header)
+    body = table.slice(header_index + 1)
+    while keep > 0 and not header[keep - 1]:
+        column = body.column(data_columns[keep - 1])
+        if column.null_count == len(column):
+            keep -= 1
+        else:
+            break
+    kept = data_columns[:keep] + ["line"]
+    return RawTable(
+        file=file_name,
+        sha256=sha256,
+        header_line=int(header_record["line"]),
+        header=header[:keep],
+        cells=body.select(kept),
+        title_lines=[int(record["line"]) for record in head[:header_index]],
+        encoding=encoding,
+        delimiter=delimiter,
+    )

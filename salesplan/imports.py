@@ -1,0 +1,886 @@
+"""Imports of reps, targets, actuals and holidays files (SPEC §4, §7).
+
+The flow of every import is the same:
+  1. ``files.read_table`` turns the bytes into text cells with line numbers;
+  2. the header is mapped to fields by name and synonym (case- and space-insensitive);
+  3. every cell is parsed and checked in SQL on a private in-memory DuckDB (whole columns, no
+     Python loop over rows), collecting problems as (line, column, reason) rows;
+  4. with any problem and without ``valid_only``, BadInput lists them all and nothing changes;
+  5. the store writes the whole batch in one transaction.
+
+Cells are only ever stored as text or parsed as numbers and dates: a cell starting with ``=``,
+``+``, ``-`` or ``@`` is never evaluated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from salesplan.errors import BadInput, NotAllowed, Problem
+from salesplan.files import RawTable, read_source, read_table
+from salesplan.principal import SYSTEM, Principal
+from salesplan.settings import Settings
+from salesplan.store import Store
+
+Kind = Literal["reps", "targets", "actuals", "holidays"]
+KINDS: tuple[str, ...] = ("reps", "targets", "actuals", "holidays")
+MAX_PROBLEMS_LISTED = 1000
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    required: bool
+    synonyms: tuple[str, ...]
+    kind: str = "text"  # text | amount | date
+
+
+def _fields(*specs: tuple[str, bool, str, str]) -> list[Field]:
+    return [Field(name, required, tuple(s.strip() for s in synonyms.split(",") if s.strip()), kind) for name, required, kind, synonyms in specs]
+
+
+# Synonyms are compared after lower-casing and removing spaces, underscores, hyphens and dots.
+FIELDS: dict[str, list[Field]] = {
+    "actuals": _fields(
+        ("date", True, "date", "date, order date, close date, closed date, invoice date, sale date, sales date, transaction date, booking date, posting date, closedate"),
+        ("rep", True, "text", "rep, rep id, sales rep, salesrep, sales rep id, salesperson, sales person, sales representative, opportunity owner, owner, account owner, seller, rep email, rep name"),
+        ("revenue", True, "amount", "amount, revenue, sales, net sales, sales amount, net amount, net revenue, value, total, turnover, deal amount, opportunity amount"),
+        ("cost", False, "amount", "cost, costs, cogs, cost of sales, cost of goods sold"),
+        ("profit", False, "amount", "profit, gross profit, margin amount, gross margin amount"),
+        ("order_id", False, "text", "order id, order, order number, order no, deal id, deal, invoice, invoice id, invoice number, invoice no, opportunity id, document number, document no"),
+        ("line", False, "text", "line, line no, line number, order line, line item, position, item no"),
+        ("customer", False, "text", "customer, customer name, account, account name, client, client name"),
+        ("product", False, "text", "product, product name, sku, item, item name, product code"),
+        ("territory", False, "text", "territory, sales territory, territory name"),
+    ),
+    "reps": _fields(
+        ("rep_id", True, "text", "rep id, rep, id, employee id, sales rep id, salesperson id, rep code"),
+        ("name", True, "text", "name, rep name, full name, sales rep, salesperson, sales person"),
+        ("email", False, "text", "email, e mail, email address, mail"),
+        ("territory", False, "text", "territory, sales territory"),
+        ("region", False, "text", "region, sales region"),
+        ("manager", False, "text", "manager, manager id, manager email, reports to, line manager"),
+        ("start_date", False, "date", "start date, start, hire date, hired, joined, date joined"),
+        ("end_date", False, "date", "end date, end, leave date, left, termination date, leaving date"),
+    ),
+    "targets": _fields(
+        ("owner", True, "text", "owner, rep, rep id, owner id, sales rep, salesperson, territory name"),
+        ("amount", True, "amount", "amount, target, quota, target amount, value"),
+        ("month", False, "text", "month, period, fiscal month"),
+        ("start", False, "date", "start, start date, from, date from"),
+        ("end", False, "date", "end, end date, to, date to, until"),
+        ("owner_type", False, "text", "owner type, type, level"),
+        ("metric", False, "text", "metric, measure, kpi"),
+        ("reason", False, "text", "reason, comment, note, why"),
+    ),
+    "holidays": _fields(
+        ("date", True, "date", "date, holiday date, day"),
+        ("name", False, "text", "name, holiday, description, holiday name"),
+        ("territory", False, "text", "territory, sales territory"),
+    ),
+}
+
+
+@dataclass
+class ImportResult:
+    """What an import did: its batch and the counts of SPEC §4."""
+
+    kind: str
+    file_name: str
+    batch_id: int
+    inserted: int
+    updated: int
+    unchanged: int
+    rejected: int
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = (
+            f"{self.kind} from {self.file_name}: batch {self.batch_id}: {self.inserted} inserted, "
+            f"{self.updated} updated, {self.unchanged} unchanged, {self.rejected} rejected"
+        )
+        return "\n".join([text, *self.notes])
+
+
+def normalise_header(text: str) -> str:
+    return re.sub(r"[\s_\-.:/#()]+", "", str(text).replace("\ufeff", "").lower())
+
+
+def _synonym_index(kind: str) -> dict[str, str]:
+    index: dict[str, str] = {}
+    for spec in FIELDS[kind]:
+        for synonym in (spec.name, *spec.synonyms):
+            index.setdefault(normalise_header(synonym), spec.name)
+    return index
+
+
+def map_header(
+    kind: str, header: list[str], file_name: str, header_line: int, column_map: dict[str, str] | None = None
+) -> dict[str, int]:
+    """Field name -> column position. Raises BadInput on a missing required column or two
+    columns that map to the same field. ``column_map`` (header -> field) overrides synonyms."""
+    index = _synonym_index(kind)
+    explicit = {normalise_header(k): v for k, v in (column_map or {}).items()}
+    mapping: dict[str, int] = {}
+    problems: list[Problem] = []
+    known = {spec.name for spec in FIELDS[kind]}
+    for position, name in enumerate(header):
+        key = normalise_header(name)
+        if not key:
+            continue
+        target = explicit.get(key) or index.get(key)
+        if target is None or target not in known:
+            continue
+        if target in mapping:
+            problems.append(
+                Problem(file_name, header_line, name,
+                        f"columns {header[mapping[target]]!r} and {name!r} both mean {target}: keep one of them")
+            )
+            continue
+        mapping[target] = position
+    for spec in FIELDS[kind]:
+        if spec.required and spec.name not in mapping:
+            synonyms = ", ".join(spec.synonyms[:4])
+            problems.append(
+                Problem(file_name, header_line, spec.name,
+                        f"required column {spec.name} is missing (accepted names include: {synonyms})")
+            )
+    if kind == "targets" and "month" not in mapping and not ("start" in mapping and "end" in mapping):
+        problems.append(Problem(file_name, header_line, "month", "a targets file needs a month column, or start and end columns"))
+    if problems:
+        raise BadInput(problems)
+    return mapping
+
+
+def _looks_like_header(kind: str):
+    index = _synonym_index(kind)
+    required = [spec.name for spec in FIELDS[kind] if spec.required]
+
+    def check(cells: list[str]) -> bool:
+        matched = {index[normalise_header(cell)] for cell in cells if normalise_header(cell) in index}
+        return len(matched) >= min(2, len(required)) and bool(matched & set(required))
+
+    return check
+
+
+# ============================================================================ entry point
+def import_file(
+    store: Store,
+    kind: str,
+    source: str | Path | bytes,
+    *,
+    principal: Principal = SYSTEM,
+    file_name: str | None = None,
+    valid_only: bool = False,
+    date_format: str | None = None,
+    column_map: dict[str, str] | None = None,
+    reason: str | None = None,
+) -> ImportResult:
+    """Import one file of the given kind.
+
+    Raises BadInput (every problem with file, line, column and reason; nothing changed),
+    NotAllowed when the principal may not import this kind or these rows, DatabaseLocked.
+    """
+    if kind not in KINDS:
+        raise BadInput.single(str(file_name or source), f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
+    settings = store.settings()
+    data, name = read_source(source, file_name)
+    raw = read_table(
+        data, name, looks_like_header=_looks_like_header(kind), limit_bytes=settings.upload_limit_mb * 1_048_576
+    )
+    mapping = map_header(kind, raw.header, name, raw.header_line, column_map)
+    if raw.cells.num_rows == 0:
+        raise BadInput.single(name, "the file has a header but no rows", line=raw.header_line)
+    importer = {"actuals": _import_actuals, "reps": _import_reps, "targets": _import_targets, "holidays": _import_holidays}[kind]
+    result = importer(store, raw, mapping, principal=principal, valid_only=valid_only, date_format=date_format,
+                      settings=settings, reason=reason)
+    if raw.title_lines:
+        result.notes.append(f"skipped {len(raw.title_lines)} line(s) above the header (line {raw.header_line})")
+    return result
+
+
+# ============================================================================ SQL building blocks
+class _Parser:
+    """A private in-memory DuckDB holding the raw cells as table ``raw``."""
+
+    def __init__(self, raw: RawTable, mapping: dict[str, int], kind: str):
+        self.raw = raw
+        self.mapping = mapping
+        self.kind = kind
+        self.connection = duckdb.connect()
+        self.connection.register("raw_arrow", raw.cells)
+        select = ["line"] + [
+            f"nullif(trim(c{position}), '') AS \"{name}\"" for name, position in mapping.items()
+        ]
+        self.connection.execute(f"CREATE TEMP TABLE src AS SELECT {', '.join(select)} FROM raw_arrow")
+        self.connection.unregister("raw_arrow")
+        self.problem_queries: list[str] = []
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def header_name(self, field_name: str) -> str:
+        return self.raw.header[self.mapping[field_name]] if field_name in self.mapping else field_name
+
+    def has(self, field_name: str) -> bool:
+        return field_name in self.mapping
+
+    def col(self, field_name: str) -> str:
+        return f'"{field_name}"' if field_name in self.mapping else "NULL::VARCHAR"
+
+    def add_problem(self, condition: str, field_name: str | None, reason_sql: str, table: str = "parsed") -> None:
+        column = _sql_text(self.header_name(field_name)) if field_name else "NULL"
+        self.problem_queries.append(
+            f"SELECT line, {column} AS column_name, {reason_sql} AS reason FROM {table} WHERE {condition}"
+        )
+
+    def problems(self) -> pd.DataFrame:
+        if not self.problem_queries:
+            return pd.DataFrame({"line": [], "column_name": [], "reason": []})
+        union = " UNION ALL ".join(self.problem_queries)
+        return self.connection.execute(f"SELECT * FROM ({union}) ORDER BY line, column_name").df()
+
+    # ------------------------------------------------------------------ amounts
+    def decimal_comma(self, fields: Iterable[str]) -> bool:
+        """Whether the file writes amounts with a decimal comma (1.234,56), decided over all its
+        amount cells: only when some cell can only be read that way and none only the other way."""
+        present = [f for f in fields if self.has(f)]
+        if not present:
+            return False
+        cores = " UNION ALL ".join(f"SELECT {_amount_core(self.col(f))} AS core FROM src" for f in present)
+        comma_only, dot_only = self.connection.execute(
+            f"""
+            SELECT count(*) FILTER (WHERE regexp_full_match(core, '{_COMMA_NUMBER}') AND NOT regexp_full_match(core, '{_DOT_NUMBER}')),
+                   count(*) FILTER (WHERE regexp_full_match(core, '{_DOT_NUMBER}') AND NOT regexp_full_match(core, '{_COMMA_NUMBER}'))
+            FROM ({cores}) WHERE core IS NOT NULL
+            """
+        ).fetchall()[0]
+        return comma_only > 0 and comma_only > dot_only
+
+    def amount_sql(self, field_name: str, decimal_comma: bool) -> tuple[str, str]:
+        """(value expression, problem-reason expression or NULL) for one amount column of ``src``."""
+        text = self.col(field_name)
+        core = _amount_core(text)
+        pattern = _COMMA_NUMBER if decimal_comma else _DOT_NUMBER
+        number = (
+            f"replace(replace({core}, '.', ''), ',', '.')" if decimal_comma else f"replace({core}, ',', '')"
+        )
+        negative = f"(regexp_full_match({_amount_clean(text)}, '\\(.*\\)') OR regexp_full_match({_amount_clean(text)}, '.*-'))"
+        value = (
+            f"CASE WHEN regexp_full_match({core}, '{pattern}') THEN "
+            f"try_cast({number} AS DECIMAL(18,4)) * CASE WHEN {negative} THEN -1 ELSE 1 END END"
+        )
+        shown = f"'''' || {text} || ''''"
+        style = "a decimal comma" if decimal_comma else "a decimal point"
+        reason = (
+            f"CASE WHEN {text} IS NULL THEN NULL "
+            f"WHEN regexp_matches({_amount_clean(text)}, '[A-Za-z]') THEN {shown} || ' has letters in it: amounts must be numbers' "
+            f"WHEN NOT regexp_full_match({core}, '{pattern}') AND regexp_full_match({core}, '{_COMMA_NUMBER if not decimal_comma else _DOT_NUMBER}') "
+            f"THEN {shown} || ' is written differently from the other amounts of the file, which use {style}' "
+            f"WHEN NOT regexp_full_match({core}, '{pattern}') THEN {shown} || ' is not a number' "
+            f"WHEN try_cast({number} AS DECIMAL(18,4)) IS NULL THEN {shown} || ' is too large' END"
+        )
+        return value, reason
+
+    # ------------------------------------------------------------------ dates
+    def date_order(self, fields: Iterable[str], date_format: str | None) -> str:
+        """'DMY' or 'MDY' for dates written with the year last (ISO needs no decision).
+
+        Raises BadInput when the file mixes day-first and month-first dates, or when every such
+        date could be read both ways and the user did not say which.
+        """
+        if date_format:
+            return _normalise_date_format(date_format, self.raw.file)
+        present = [f for f in fields if self.has(f)]
+        if not present:
+            return "DMY"
+        parts = " UNION ALL ".join(
+            f"SELECT line, {self.col(f)} AS text, regexp_extract({self.col(f)}, '{_YEAR_LAST}', ['p1', 'p2']) AS p FROM src "
+            f"WHERE regexp_full_match({self.col(f)}, '{_YEAR_LAST}')"
+            for f in present
+        )
+        rows = self.connection.execute(
+            f"""
+            SELECT min(line) FILTER (WHERE p.p1::INT > 12), any_value(text) FILTER (WHERE p.p1::INT > 12),
+                   min(line) FILTER (WHERE p.p2::INT > 12), any_value(text) FILTER (WHERE p.p2::INT > 12),
+                   min(line) FILTER (WHERE p.p1 <> p.p2), any_value(text) FILTER (WHERE p.p1 <> p.p2)
+            FROM ({parts})
+            """
+        ).fetchall()[0]
+        day_first_line, day_first_text, month_first_line, month_first_text, ambiguous_line, ambiguous_text = rows
+        if day_first_line is not None and month_first_line is not None:
+            raise BadInput.single(
+                self.raw.file,
+                f"dates mix day-first ({day_first_text!r} on line {day_first_line}) and month-first "
+                f"({month_first_text!r} on line {month_first_line}) formats; fix the file or state the format "
+                "with --date-format DMY or MDY",
+                line=int(max(day_first_line, month_first_line)),
+            )
+        if day_first_line is not None:
+            return "DMY"
+        if month_first_line is not None:
+            return "MDY"
+        if ambiguous_line is not None:
+            raise BadInput.single(
+                self.raw.file,
+                f"dates such as {ambiguous_text!r} could be day-first or month-first and no date in the file "
+                "tells which; state the format with --date-format DMY or MDY (or use ISO dates, YYYY-MM-DD)",
+                line=int(ambiguous_line),
+            )
+        return "DMY"
+
+    def date_sql(self, field_name: str, order: str) -> tuple[str, str]:
+        """(DATE expression, problem-reason expression) for one date column of ``src``."""
+        text = self.col(field_name)
+        if order.startswith("%"):
+            value = f"try_strptime({text}, '{order}')::DATE"
+            reason = (
+                f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL THEN '''' || {text} || ''' is not a date in the format {order}' END"
+            )
+            return value, _date_range_check(value, reason)
+        iso = f"regexp_extract({text}, '{_ISO}', ['y', 'm', 'd'])"
+        year_last = f"regexp_extract({text}, '{_YEAR_LAST}', ['p1', 'p2', 'y'])"
+        if order == "YMD":
+            year_last_value = "NULL"
+        else:
+            day, month = ("p1", "p2") if order == "DMY" else ("p2", "p1")
+            year_last_value = (
+                f"try_strptime(printf('%04d-%02d-%02d', "
+                f"CASE WHEN length({year_last}.y) = 2 THEN 2000 + {year_last}.y::INT ELSE {year_last}.y::INT END, "
+                f"{year_last}.{month}::INT, {year_last}.{day}::INT), '%Y-%m-%d')::DATE"
+            )
+        named = " ".join(
+            f"WHEN try_strptime({text}, '{pattern}') IS NOT NULL THEN try_strptime({text}, '{pattern}')::DATE"
+            for pattern in _NAMED_MONTH_FORMATS
+        )
+        value = (
+            f"CASE WHEN regexp_full_match({text}, '{_ISO}') THEN "
+            f"try_strptime(printf('%04d-%02d-%02d', {iso}.y::INT, {iso}.m::INT, {iso}.d::INT), '%Y-%m-%d')::DATE "
+            f"WHEN regexp_full_match({text}, '{_YEAR_LAST}') THEN {year_last_value} "
+            f"{named} END"
+        )
+        shape = f"(regexp_full_match({text}, '{_ISO}') OR regexp_full_match({text}, '{_YEAR_LAST}'))"
+        reason = (
+            f"CASE WHEN {text} IS NULL THEN NULL "
+            f"WHEN {value} IS NULL AND {shape} THEN '''' || {text} || ''' is not a real date' "
+            f"WHEN {value} IS NULL THEN '''' || {text} || ''' is not a date (use YYYY-MM-DD)' END"
+        )
+        return value, _date_range_check(value, reason)
+
+
+_DOT_NUMBER = r"[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?|[+-]?\.\d+"
+_COMMA_NUMBER = r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"
+_ISO = r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?Z?)?$"
+_YEAR_LAST = r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4}|\d{2})( \d{1,2}:\d{2}(:\d{2})?)?$"
+_NAMED_MONTH_FORMATS = ("%d %b %Y", "%d-%b-%Y", "%d %B %Y", "%b %d %Y", "%b %d, %Y", "%B %d, %Y", "%B %d %Y", "%d-%b-%y")
+_DATE_FORMAT_ALIASES = {"ISO": "YMD", "YMD": "YMD", "DMY": "DMY", "MDY": "MDY", "DAYFIRST": "DMY", "MONTHFIRST": "MDY"}
+
+
+def _normalise_date_format(date_format: str, file_name: str) -> str:
+    key = re.sub(r"[^A-Z%a-z]", "", date_format).upper()
+    if key in _DATE_FORMAT_ALIASES:
+        return _DATE_FORMAT_ALIASES[key]
+    if "%" in date_format:
+        if "'" in date_format:
+            raise BadInput.single(file_name, f"date format {date_format!r} may not contain quotes")
+        return date_format
+    raise BadInput.single(
+        file_name, f"unknown date format {date_format!r}: use ISO, DMY, MDY or a pattern such as %d.%m.%Y"
+    )
+
+
+def _date_range_check(value: str, reason: str) -> str:
+    return (
+        f"coalesce({reason}, CASE WHEN {value} < DATE '1900-01-01' OR {value} > DATE '2199-12-31' "
+        f"THEN 'date ' || {value}::VARCHAR || ' is out of range' END)"
+    )
+
+
+def _amount_clean(text: str) -> str:
+    # currency symbols and codes, spaces (also non-breaking and narrow) and apostrophes (1'234.50)
+    return (
+        f"regexp_replace({text}, '[\\s\\x{{00a0}}\\x{{202f}}$€£¥₹'']|(?i:usd|eur|gbp|chf|sek|nok|dkk|jpy|aud|cad)', '', 'g')"
+    )
+
+
+def _amount_core(text: str) -> str:
+    clean = _amount_clean(text)
+    # (123.45) and 123.45- are negatives; the sign is applied separately
+    return f"regexp_replace(regexp_replace({clean}, '^\\((.*)\\)$', '\\1'), '^(.*[0-9])-$', '\\1')"
+
+
+def _sql_text(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _collect(parser: _Parser, valid_only: bool) -> tuple[list[Problem], set[int]]:
+    """All problems as Problem objects and the set of bad lines; raises BadInput unless valid_only."""
+    frame = parser.problems()
+    problems = [
+        Problem(parser.raw.file, int(row.line), row.column_name if isinstance(row.column_name, str) else None, row.reason)
+        for row in frame.itertuples(index=False)
+    ] if len(frame) <= MAX_PROBLEMS_LISTED * 10 else []
+    if len(frame) and not problems:
+        problems = [Problem(parser.raw.file, int(r.line), r.column_name, r.reason) for r in frame.head(MAX_PROBLEMS_LISTED).itertuples(index=False)]
+    if problems and not valid_only:
+        raise BadInput(problems)
+    return problems, set(frame["line"].astype(int).tolist())
+
+
+def _rejected_records(parser: _Parser, bad_lines: set[int]) -> pd.DataFrame:
+    if not bad_lines:
+        return pd.DataFrame({"line": pd.Series([], dtype="int64"), "record": [], "problems": []})
+    parser.connection.execute("CREATE OR REPLACE TEMP TABLE bad_lines AS SELECT unnest(?::BIGINT[]) AS line", [sorted(bad_lines)])
+    fields = ", ".join(f'{_sql_text(parser.header_name(name))} := "{name}"' for name in parser.mapping)
+    union = " UNION ALL ".join(parser.problem_queries)
+    return parser.connection.execute(
+        f"""
+        SELECT s.line, to_json(struct_pack({fields})) AS record,
+               string_agg(coalesce(p.column_name || ': ', '') || p.reason, '; ' ORDER BY p.column_name) AS problems
+        FROM src s JOIN ({union}) p USING (line)
+        GROUP BY s.line, record ORDER BY s.line
+        """
+    ).df()
+
+
+# ============================================================================ actuals
+def _import_actuals(
+    store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
+    date_format: str | None, settings: Settings, reason: str | None,
+) -> ImportResult:
+    if principal.role == "leader":
+        raise NotAllowed(f"{principal.email} is a leader and may only read.")
+    parser = _Parser(raw, mapping, "actuals")
+    try:
+        connection = parser.connection
+        comma = parser.decimal_comma(["revenue", "cost", "profit"])
+        order = parser.date_order(["date"], date_format)
+        date_value, date_reason = parser.date_sql("date", order)
+        revenue_value, revenue_reason = parser.amount_sql("revenue", comma)
+        cost_value, cost_reason = parser.amount_sql("cost", comma)
+        profit_value, profit_reason = parser.amount_sql("profit", comma)
+        lookup = store.rep_lookup()
+        connection.register("rep_lookup", lookup)
+        known_territories = store.territory_names()
+        connection.execute("CREATE TEMP TABLE known_territories AS SELECT unnest(?::VARCHAR[]) AS territory", [known_territories])
+        visible = store.visible_rep_ids(principal)
+        connection.execute(
+            "CREATE TEMP TABLE allowed_reps AS SELECT unnest(?::VARCHAR[]) AS rep_id",
+            [sorted(visible) if visible is not None else []],
+        )
+        connection.execute(
+            f"""
+            CREATE TEMP TABLE parsed AS
+            WITH base AS (
+                SELECT line, date AS date_text, {date_value} AS sale_date, {date_reason} AS date_problem,
+                       rep AS rep_text,
+                       revenue AS revenue_text, {revenue_value} AS revenue, {revenue_reason} AS revenue_problem,
+                       {cost_value} AS cost, {cost_reason} AS cost_problem,
+                       {profit_value} AS profit_given, {profit_reason} AS profit_problem,
+                       {parser.col('order_id')} AS order_id, {parser.col('line')} AS order_line,
+                       {parser.col('customer')} AS customer, {parser.col('product')} AS product,
+                       {parser.col('territory')} AS territory_given
+                FROM src
+            ),
+            by_id AS (SELECT lower(trim(rep_id)) AS k, any_value(rep_id) AS rep_id FROM rep_lookup GROUP BY 1),
+            by_email AS (SELECT lower(trim(email)) AS k, any_value(rep_id) AS rep_id FROM rep_lookup WHERE email IS NOT NULL GROUP BY 1),
+            by_name AS (SELECT name AS k, any_value(rep_id) AS rep_id, count(*) AS n FROM rep_lookup GROUP BY 1)
+            SELECT b.*,
+                   coalesce(i.rep_id, e.rep_id, CASE WHEN n.n = 1 THEN n.rep_id END) AS rep_id,
+                   n.n AS name_matches
+            FROM base b
+            LEFT JOIN by_id i ON i.k = lower(b.rep_text)
+            LEFT JOIN by_email e ON e.k = lower(b.rep_text)
+            LEFT JOIN by_name n ON n.k = b.rep_text
+            """
+        )
+        connection.execute(
+            """
+            CREATE TEMP TABLE resolved AS
+            SELECT p.*, coalesce(p.territory_given, r.territory) AS territory,
+                   coalesce(p.profit_given, p.revenue - p.cost) AS profit
+            FROM parsed p LEFT JOIN rep_lookup r USING (rep_id)
+            """
+        )
+        parser.add_problem("date_text IS NULL", "date", "'the date is empty'")
+        parser.add_problem("date_problem IS NOT NULL", "date", "date_problem")
+        parser.add_problem("rep_text IS NULL", "rep", "'the rep is empty'")
+        parser.add_problem(
+            "rep_text IS NOT NULL AND rep_id IS NULL AND coalesce(name_matches, 0) > 1", "rep",
+            "'rep name ''' || rep_text || ''' matches ' || name_matches || ' reps: use the rep_id or email'",
+        )
+        parser.add_problem(
+            "rep_text IS NOT NULL AND rep_id IS NULL AND coalesce(name_matches, 0) <= 1", "rep",
+            "'unknown rep ''' || rep_text || ''': not a rep_id, email or name in the reps list (import the reps first)'",
+        )
+        parser.add_problem("revenue_text IS NULL", "revenue", "'the amount is empty'")
+        parser.add_problem("revenue_problem IS NOT NULL", "revenue", "revenue_problem")
+        parser.add_problem("cost_problem IS NOT NULL", "cost", "cost_problem")
+        parser.add_problem("profit_problem IS NOT NULL", "profit", "profit_problem")
+        parser.add_problem(
+            "territory_given IS NOT NULL AND territory_given NOT IN (SELECT territory FROM known_territories)",
+            "territory", "'unknown territory ''' || territory_given || ''''",
+        )
+        if visible is not None:
+            who = "a rep may upload only their own actuals" if principal.role == "rep" else "a manager may upload only their team's actuals"
+            parser.add_problem(
+                "rep_id IS NOT NULL AND rep_id NOT IN (SELECT rep_id FROM allowed_reps)", "rep",
+                f"'this row belongs to rep ' || rep_id || ': {who}'",
+            )
+        # natural keys (SPEC §4): (order id, line), the line being the occurrence of the order id
+        # when the file has no line column; else a hash of the row's values + its occurrence
+        connection.execute(
+            """
+            CREATE TEMP TABLE keyed AS
+            SELECT *,
+                   md5(concat_ws('|', sale_date, rep_id, revenue, cost, profit_given, customer, product, territory_given)) AS value_hash,
+                   CASE
+                     WHEN order_id IS NOT NULL AND order_line IS NOT NULL THEN 'o|' || order_id || '|' || order_line
+                     WHEN order_id IS NOT NULL THEN 'o|' || order_id || '|#' ||
+                          row_number() OVER (PARTITION BY order_id, order_line IS NULL ORDER BY line)
+                     ELSE 'h|' || md5(concat_ws('|', sale_date, rep_id, revenue, cost, profit_given, customer, product, territory_given))
+                          || '|' || row_number() OVER (
+                              PARTITION BY md5(concat_ws('|', sale_date, rep_id, revenue, cost, profit_given, customer, product, territory_given)),
+                                           order_id IS NULL
+                              ORDER BY line)
+                   END AS row_key
+            FROM resolved
+            """
+        )
+        connection.execute(
+            """
+            CREATE TEMP TABLE key_first AS
+            SELECT row_key, min(line) AS first_line, arg_min(value_hash, line) AS first_hash
+            FROM keyed GROUP BY row_key HAVING count(*) > 1
+            """
+        )
+        parser.add_problem(
+            "k.value_hash <> f.first_hash",
+            "order_id",
+            "'order ' || k.order_id || ' line ' || k.order_line || ' is also on line ' || f.first_line || ' with other values'",
+            table="keyed k JOIN key_first f ON f.row_key = k.row_key AND k.line > f.first_line",
+        )
+        problems, bad_lines = _collect(parser, valid_only)
+        # identical repeats of an explicit (order, line) are the same sale listed twice: keep the first
+        connection.execute("CREATE TEMP TABLE bad AS SELECT unnest(?::BIGINT[]) AS line", [sorted(bad_lines)])
+        rows = connection.sql(
+            """
+            SELECT row_key, line, sale_date, rep_id, territory, revenue, cost, profit, order_id, order_line,
+                   customer, product
+            FROM keyed WHERE line NOT IN (SELECT line FROM bad)
+            QUALIFY row_number() OVER (PARTITION BY row_key ORDER BY line) = 1
+            ORDER BY line
+            """
+        ).to_arrow_table()
+        rejected = _rejected_records(parser, bad_lines)
+    finally:
+        parser.close()
+    batch_id, counts = store.apply_actuals(
+        principal, rows, rejected, file_name=raw.file, sha256=raw.sha256, valid_only=valid_only
+    )
+    return ImportResult("actuals", raw.file, batch_id, counts.inserted, counts.updated, counts.unchanged,
+                        counts.rejected, problems)
+
+
+# ============================================================================ reps
+def _import_reps(
+    store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
+    date_format: str | None, settings: Settings, reason: str | None,
+) -> ImportResult:
+    if not principal.may_administer:
+        raise NotAllowed(f"Importing reps needs the admin role; {principal.email} is {principal.role}.")
+    parser = _Parser(raw, mapping, "reps")
+    try:
+        connection = parser.connection
+        order = parser.date_order(["start_date", "end_date"], date_format)
+        start_value, start_reason = parser.date_sql("start_date", order)
+        end_value, end_reason = parser.date_sql("end_date", order)
+        existing = store.rep_lookup()
+        connection.register("existing_reps", existing)
+        connection.execute(
+            f"""
+            CREATE TEMP TABLE parsed AS
+            SELECT line, rep_id, name, {parser.col('email')} AS email, {parser.col('territory')} AS territory,
+                   {parser.col('region')} AS region, {parser.col('manager')} AS manager_text,
+                   {start_value} AS start_date, {start_reason} AS start_problem,
+                   {end_value} AS end_date, {end_reason} AS end_problem
+            FROM src
+            """
+        )
+        connection.execute(
+            """
+            CREATE TEMP TABLE everyone AS
+            SELECT rep_id, email FROM parsed WHERE rep_id IS NOT NULL
+            UNION SELECT rep_id, email FROM existing_reps WHERE rep_id NOT IN (SELECT rep_id FROM parsed WHERE rep_id IS NOT NULL)
+            """
+        )
+        connection.execute(
+            """
+            CREATE TEMP TABLE resolved AS
+            SELECT p.*, coalesce(
+                (SELECT any_value(e.rep_id) FROM everyone e WHERE lower(e.rep_id) = lower(p.manager_text)),
+                (SELECT any_value(e.rep_id) FROM everyone e WHERE lower(e.email) = lower(p.manager_text))
+            ) AS manager
+            FROM parsed p
+            """
+        )
+        parser.add_problem("rep_id IS NULL", "rep_id", "'the rep_id is empty'", table="resolved")
+        parser.add_problem("name IS NULL", "name", "'the name is empty'", table="resolved")
+        parser.add_problem(
+            "email IS NOT NULL AND NOT regexp_full_match(email, '[^@\\s]+@[^@\\s]+\\.[^@\\s]+')", "email",
+            "'''' || email || ''' is not an email address'", table="resolved",
+        )
+        parser.add_problem("start_problem IS NOT NULL", "start_date", "start_problem", table="resolved")
+        parser.add_problem("end_problem IS NOT NULL", "end_date", "end_problem", table="resolved")
+        parser.add_problem("end_date < start_date", "end_date", "'the end date is before the start date'", table="resolved")
+        parser.add_problem(
+            "manager_text IS NOT NULL AND manager IS NULL", "manager",
+            "'unknown manager ''' || manager_text || ''': not a rep_id or email of a rep'", table="resolved",
+        )
+        parser.add_problem("manager = rep_id", "manager", "'a rep cannot be their own manager'", table="resolved")
+        parser.add_problem(
+            "line > (SELECT min(line) FROM resolved r2 WHERE r2.rep_id = resolved.rep_id) AND EXISTS ("
+            "SELECT 1 FROM resolved r2 WHERE r2.rep_id = resolved.rep_id AND r2.line < resolved.line AND "
+            "(r2.name IS DISTINCT FROM resolved.name OR r2.email IS DISTINCT FROM resolved.email OR "
+            "r2.territory IS DISTINCT FROM resolved.territory OR r2.manager IS DISTINCT FROM resolved.manager))",
+            "rep_id", "'rep ' || rep_id || ' is listed again with other values'", table="resolved",
+        )
+        parser.add_problem(
+            "email IS NOT NULL AND EXISTS (SELECT 1 FROM resolved r2 WHERE lower(r2.email) = lower(resolved.email) "
+            "AND r2.rep_id <> resolved.rep_id AND r2.line < resolved.line)",
+            "email", "'email ' || email || ' is used by another rep in this file'", table="resolved",
+        )
+        parser.add_problem(
+            "email IS NOT NULL AND EXISTS (SELECT 1 FROM existing_reps x WHERE lower(x.email) = lower(resolved.email) "
+            "AND x.rep_id <> resolved.rep_id AND x.rep_id NOT IN (SELECT rep_id FROM resolved WHERE rep_id IS NOT NULL))",
+            "email", "'email ' || email || ' belongs to another rep already'", table="resolved",
+        )
+        parser.add_problem(
+            "territory IS NOT NULL AND region IS NOT NULL AND EXISTS (SELECT 1 FROM resolved r2 WHERE r2.territory = resolved.territory "
+            "AND r2.region IS NOT NULL AND r2.region <> resolved.region AND r2.line < resolved.line)",
+            "region", "'territory ' || territory || ' is put in two regions in this file'", table="resolved",
+        )
+        frame = connection.execute(
+            "SELECT line, rep_id, name, email, territory, region, manager, start_date, end_date FROM resolved ORDER BY line"
+        ).df()
+        cycle_lines = _manager_cycles(frame, existing)
+        if cycle_lines:
+            connection.execute("CREATE TEMP TABLE cycle_lines AS SELECT unnest(?::BIGINT[]) AS line", [sorted(cycle_lines)])
+            parser.add_problem("line IN (SELECT line FROM cycle_lines)", "manager",
+                               "'the manager chain of ' || rep_id || ' loops back to itself'", table="resolved")
+        problems, bad_lines = _collect(parser, valid_only)
+    finally:
+        parser.close()
+    good = frame[~frame["line"].isin(bad_lines)].drop_duplicates("rep_id")
+    batch_id, counts = store.apply_reps(principal, good, file_name=raw.file, sha256=raw.sha256)
+    return ImportResult("reps", raw.file, batch_id, counts.inserted, counts.updated, counts.unchanged,
+                        len(bad_lines), problems)
+
+
+def _manager_cycles(frame: pd.DataFrame, existing: pd.DataFrame) -> set[int]:
+    """Lines of reps whose manager chain returns to them (the graph is people, not rows)."""
+    managers = dict(zip(existing["rep_id"], existing["manager"]))
+    managers.update({r: m for r, m in zip(frame["rep_id"], frame["manager"]) if isinstance(r, str)})
+    lines = dict(zip(frame["rep_id"], frame["line"]))
+    in_cycle: set[int] = set()
+    for start in lines:
+        seen = {start}
+        current = managers.get(start)
+        while isinstance(current, str):
+            if current == start:
+                in_cycle.add(int(lines[start]))
+                break
+            if current in seen:
+                break
+            seen.add(current)
+            current = managers.get(current)
+    return in_cycle
+
+
+# ============================================================================ holidays
+def _import_holidays(
+    store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
+    date_format: str | None, settings: Settings, reason: str | None,
+) -> ImportResult:
+    if not principal.may_administer:
+        raise NotAllowed(f"Importing holidays needs the admin role; {principal.email} is {principal.role}.")
+    parser = _Parser(raw, mapping, "holidays")
+    try:
+        connection = parser.connection
+        order = parser.date_order(["date"], date_format)
+        date_value, date_reason = parser.date_sql("date", order)
+        connection.execute(
+            f"CREATE TEMP TABLE parsed AS SELECT line, date AS date_text, {date_value} AS date, {date_reason} AS date_problem, "
+            f"{parser.col('name')} AS name, {parser.col('territory')} AS territory FROM src"
+        )
+        parser.add_problem("date_text IS NULL", "date", "'the date is empty'")
+        parser.add_problem("date_problem IS NOT NULL", "date", "date_problem")
+        parser.add_problem(
+            "EXISTS (SELECT 1 FROM parsed p2 WHERE p2.date = parsed.date AND p2.territory IS NOT DISTINCT FROM parsed.territory "
+            "AND p2.line < parsed.line AND p2.name IS DISTINCT FROM parsed.name)",
+            "date", "'holiday ' || date || ' is listed twice with different names'",
+        )
+        problems, bad_lines = _collect(parser, valid_only)
+        frame = connection.execute("SELECT line, date, name, territory FROM parsed ORDER BY line").df()
+    finally:
+        parser.close()
+    good = frame[~frame["line"].isin(bad_lines)].drop_duplicates(["date", "territory"])
+    batch_id, counts = store.apply_holidays(principal, good, file_name=raw.file, sha256=raw.sha256)
+    return ImportResult("holidays", raw.file, batch_id, counts.inserted, counts.updated, counts.unchanged,
+                        len(bad_lines), problems)
+
+
+# ============================================================================ targets
+def _import_targets(
+    store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
+    date_format: str | None, settings: Settings, reason: str | None,
+) -> ImportResult:
+    if principal.role not in ("admin", "system", "manager"):
+        raise NotAllowed(f"{principal.email} ({principal.role}) may not set targets.")
+    parser = _Parser(raw, mapping, "targets")
+    try:
+        connection = parser.connection
+        comma = parser.decimal_comma(["amount"])
+        amount_value, amount_reason = parser.amount_sql("amount", comma)
+        order = parser.date_order(["start", "end"], date_format)
+        start_value, start_reason = parser.date_sql("start", order)
+        end_value, end_reason = parser.date_sql("end", order)
+        lookup = store.rep_lookup()
+        connection.register("rep_lookup", lookup)
+        connection.execute(
+            "CREATE TEMP TABLE known_territories AS SELECT unnest(?::VARCHAR[]) AS territory", [store.territory_names()]
+        )
+        connection.execute(
+            f"""
+            CREATE TEMP TABLE parsed AS
+            WITH base AS (
+                SELECT line, owner AS owner_text, lower(coalesce({parser.col('owner_type')}, 'rep')) AS owner_type,
+                       lower(coalesce({parser.col('metric')}, 'revenue')) AS metric,
+                       amount AS amount_text, {amount_value} AS amount, {amount_reason} AS amount_problem,
+                       {parser.col('month')} AS month_text,
+                       regexp_extract({parser.col('month')}, '^(\\d{{4}})[-/](\\d{{1,2}})(-01)?$', ['y', 'm']) AS month_parts,
+                       {parser.col('start')} AS start_text, {start_value} AS start_date, {start_reason} AS start_problem,
+                       {parser.col('end')} AS end_text, {end_value} AS end_date, {end_reason} AS end_problem,
+                       {parser.col('reason')} AS reason
+                FROM src
+            )
+            SELECT b.*,
+                   CASE WHEN month_parts.y <> '' AND month_parts.m::INT BETWEEN 1 AND 12
+                             AND month_parts.y::INT BETWEEN 2000 AND 2100
+                        THEN make_date(month_parts.y::INT, month_parts.m::INT, 1) END AS month,
+                   CASE WHEN b.owner_type = 'rep' THEN coalesce(
+                            (SELECT any_value(rep_id) FROM rep_lookup r WHERE lower(r.rep_id) = lower(b.owner_text)),
+                            (SELECT any_value(rep_id) FROM rep_lookup r WHERE lower(r.email) = lower(b.owner_text)),
+                            (SELECT CASE WHEN count(*) = 1 THEN any_value(rep_id) END FROM rep_lookup r WHERE r.name = b.owner_text))
+                        WHEN b.owner_type = 'territory' THEN
+                            (SELECT any_value(territory) FROM known_territories t WHERE lower(t.territory) = lower(b.owner_text))
+                   END AS owner_id
+            FROM base b
+            """
+        )
+        parser.add_problem("owner_text IS NULL", "owner", "'the owner is empty'")
+        parser.add_problem("owner_type NOT IN ('rep', 'territory')", "owner_type",
+                           "'owner type ''' || owner_type || ''' must be rep or territory'")
+        parser.add_problem("owner_text IS NOT NULL AND owner_type IN ('rep', 'territory') AND owner_id IS NULL", "owner",
+                           "'unknown ' || owner_type || ' ''' || owner_text || ''''")
+        parser.add_problem("metric NOT IN ('revenue', 'profit')", "metric",
+                           "'metric ''' || metric || ''' must be revenue or profit'")
+        parser.add_problem("amount_text IS NULL", "amount", "'the amount is empty'")
+        parser.add_problem("amount_problem IS NOT NULL", "amount", "amount_problem")
+        parser.add_problem("amount < 0", "amount", "'a target cannot be negative (' || amount || ')'")
+        parser.add_problem("month_text IS NOT NULL AND month IS NULL", "month",
+                           "'''' || month_text || ''' is not a month between 2000-01 and 2100-12 (use YYYY-MM)'")
+        parser.add_problem("month_text IS NOT NULL AND (start_text IS NOT NULL OR end_text IS NOT NULL)", "month",
+                           "'give either a month or a start and end date, not both'")
+        parser.add_problem("month_text IS NULL AND (start_text IS NULL OR end_text IS NULL)", "month",
+                           "'needs a month, or both a start and an end date'")
+        parser.add_problem("start_problem IS NOT NULL", "start", "start_problem")
+        parser.add_problem("end_problem IS NOT NULL", "end", "end_problem")
+        parser.add_problem("end_date < start_date", "end", "'the end date is before the start date'")
+        parser.add_problem(
+            "month IS NOT NULL AND EXISTS (SELECT 1 FROM parsed p2 WHERE p2.owner_id = parsed.owner_id AND "
+            "p2.owner_type = parsed.owner_type AND p2.metric = parsed.metric AND p2.month = parsed.month AND p2.line < parsed.line)",
+            "month", "'the target of ' || owner_id || ' ' || metric || ' ' || strftime(month, '%Y-%m') || ' is given twice'",
+        )
+        problems, bad_lines = _collect(parser, valid_only)
+        frame = connection.execute(
+            "SELECT line, owner_type, owner_id, metric, month, start_date, end_date, amount::DOUBLE AS amount, reason "
+            "FROM parsed ORDER BY line"
+        ).df()
+    finally:
+        parser.close()
+    good = frame[~frame["line"].isin(bad_lines)]
+    cells = _target_cells(store, good, settings)
+    if cells.empty:
+        raise BadInput.single(raw.file, "no valid target rows to import")
+    cells["reason"] = cells["reason"].fillna(reason or f"imported from {raw.file}")
+    batch_id, counts = store.apply_targets(principal, cells, file_name=raw.file, sha256=raw.sha256, reason=reason)
+    return ImportResult("targets", raw.file, batch_id, counts.inserted, counts.updated, counts.unchanged,
+                        len(bad_lines), problems)
+
+
+def _target_cells(store: Store, rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """(owner_type, owner_id, metric, month, amount, reason): month rows as they are, date-range
+    rows spread over the months they touch by the owner's working days (SPEC §3)."""
+    columns = ["owner_type", "owner_id", "metric", "month", "amount", "reason"]
+    monthly = rows[rows["month"].notna()][columns].copy()
+    ranged = rows[rows["month"].isna()]
+    pieces = [monthly]
+    if len(ranged):
+        from salesplan.calendar import calendar_for
+        from salesplan.distribution import spread_range
+
+        holidays = store.holidays(SYSTEM)
+        holidays["date"] = pd.to_datetime(holidays["date"])
+        reps = store.rep_lookup().set_index("rep_id")["territory"].to_dict()
+        # one spread per range row: target files hold a few hundred rows at most
+        for row in ranged.itertuples(index=False):
+            territory = reps.get(row.owner_id) if row.owner_type == "rep" else row.owner_id
+            calendar = calendar_for(settings, holidays, territory if isinstance(territory, str) else None)
+            spread = spread_range(float(row.amount), pd.Timestamp(row.start_date).date(), pd.Timestamp(row.end_date).date(), calendar)
+            pieces.append(pd.DataFrame({
+                "owner_type": row.owner_type, "owner_id": row.owner_id, "metric": row.metric,
+                "month": [pd.Timestamp(month) for month in spread], "amount": list(spread.values()), "reason": row.reason,
+            }))
+    cells = pd.concat(pieces, ignore_index=True)
+    if cells.empty:
+        return cells
+    cells["month"] = pd.to_datetime(cells["month"])
+    # contributions of several ranges to one month add up (e.g. 1-15 and 16-31 March)
+    return (
+        cells.groupby(["owner_type", "owner_id", "metric", "month"], as_index=False)
+        .agg(amount=("amount", "sum"), reason=("reason", "first"))
+    )
+
+
+def template_csv(kind: str) -> str:
+    """A small example file of each kind, also shipped in data/templates/."""
+    return {
+        "actuals": "date,rep,order_id,line,customer,product,territory,revenue,cost\n"
+                   "2025-03-03,R001,SO-1001,1,Acme Ltd,Widget,,1250.00,700.00\n"
+                   "2025-03-03,ava@example.com,SO-1002,1,Globex,Service,,\"2,400.50\",1100\n"
+                   "2025-03-04,R001,CN-0007,1,Acme Ltd,Widget,,-125.00,-70.00\n",
+        "reps": "rep_id,name,email,territory,region,manager,start_date,end_date\n"
+                "R000,Mia Head,mia@example.com,Nordics,North,,2020-01-01,\n"
+                "R001,Ava Berg,ava@example.com,Nordics,North,R000,2021-04-01,\n",
+        "targets": "owner_type,owner,metric,month,start,end,amount,reason\n"
+                   "rep,R001,revenue,2025-01,,,20000,agreed at kick-off\n"
+                   "rep,R001,profit,2025-01,,,8000,agreed at kick-off\n"
+                   "rep,R001,revenue,,2025-02-01,2025-03-31,44000,Q1 remainder spread by working days\n"
+                   "territory,Nordics,revenue,2025-01,,,60000,top-down\n",
+        "holidays": "date,name,territory\n2025-01-01,New Year's Day,\n2025-06-20,Midsummer Eve,Nordics\n",
+    }[kind]
+
+
+def today() -> date:
+    return date.today()

@@ -1,0 +1,170 @@
+"""Ordered schema migrations. Each runs in one transaction together with its record in
+``schema_migrations``; a migration never changes once released: add a new one instead.
+
+Amounts are DECIMAL(18,4) so that "unchanged" on re-import is an exact comparison.
+The big tables (actual_versions, actuals) carry no primary-key index on purpose: every write to
+them is set-based (delete by key set, insert from a staged table), which DuckDB does faster
+without maintaining an ART index over millions of keys.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "core tables",
+        """
+        CREATE TABLE settings (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+        CREATE TABLE meta (key VARCHAR PRIMARY KEY, value BIGINT NOT NULL);
+        INSERT INTO meta VALUES ('data_version', 0);
+
+        CREATE TABLE regions (region VARCHAR PRIMARY KEY);
+        CREATE TABLE territories (territory VARCHAR PRIMARY KEY, region VARCHAR);
+        CREATE TABLE reps (
+            rep_id VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            email VARCHAR,
+            territory VARCHAR,
+            region VARCHAR,
+            manager VARCHAR,
+            start_date DATE,
+            end_date DATE,
+            batch_id BIGINT
+        );
+        CREATE TABLE holidays (
+            holiday_date DATE NOT NULL,
+            territory VARCHAR NOT NULL,  -- '' = the whole organisation
+            name VARCHAR,
+            batch_id BIGINT,
+            PRIMARY KEY (holiday_date, territory)
+        );
+
+        CREATE SEQUENCE batch_seq START 1;
+        CREATE TABLE upload_batches (
+            batch_id BIGINT PRIMARY KEY,
+            kind VARCHAR NOT NULL,
+            file_name VARCHAR,
+            sha256 VARCHAR,
+            uploaded_by VARCHAR NOT NULL,
+            uploaded_at TIMESTAMP NOT NULL,
+            rows_inserted BIGINT NOT NULL DEFAULT 0,
+            rows_updated BIGINT NOT NULL DEFAULT 0,
+            rows_unchanged BIGINT NOT NULL DEFAULT 0,
+            rows_rejected BIGINT NOT NULL DEFAULT 0,
+            valid_only BOOLEAN NOT NULL DEFAULT false,
+            reason VARCHAR,
+            reverted_at TIMESTAMP,
+            reverted_by VARCHAR
+        );
+
+        CREATE TABLE target_versions (
+            batch_id BIGINT NOT NULL,
+            owner_type VARCHAR NOT NULL,
+            owner_id VARCHAR NOT NULL,
+            metric VARCHAR NOT NULL,
+            month DATE NOT NULL,
+            amount DECIMAL(18,4) NOT NULL,
+            previous_amount DECIMAL(18,4),
+            reason VARCHAR,
+            PRIMARY KEY (batch_id, owner_type, owner_id, metric, month)
+        );
+        CREATE TABLE targets (
+            owner_type VARCHAR NOT NULL,
+            owner_id VARCHAR NOT NULL,
+            metric VARCHAR NOT NULL,
+            month DATE NOT NULL,
+            amount DECIMAL(18,4) NOT NULL,
+            batch_id BIGINT NOT NULL
+        );
+
+        CREATE TABLE actual_versions (
+            batch_id BIGINT NOT NULL,
+            row_key VARCHAR NOT NULL,
+            line BIGINT,
+            sale_date DATE NOT NULL,
+            rep_id VARCHAR NOT NULL,
+            territory VARCHAR,
+            revenue DECIMAL(18,4) NOT NULL,
+            cost DECIMAL(18,4),
+            profit DECIMAL(18,4),
+            order_id VARCHAR,
+            order_line VARCHAR,
+            customer VARCHAR,
+            product VARCHAR
+        );
+        CREATE TABLE actuals (
+            row_key VARCHAR NOT NULL,
+            batch_id BIGINT NOT NULL,
+            line BIGINT,
+            sale_date DATE NOT NULL,
+            rep_id VARCHAR NOT NULL,
+            territory VARCHAR,
+            revenue DECIMAL(18,4) NOT NULL,
+            cost DECIMAL(18,4),
+            profit DECIMAL(18,4),
+            order_id VARCHAR,
+            order_line VARCHAR,
+            customer VARCHAR,
+            product VARCHAR
+        );
+        CREATE TABLE rejected_rows (
+            batch_id BIGINT NOT NULL,
+            line BIGINT,
+            record VARCHAR,
+            problems VARCHAR NOT NULL
+        );
+
+        CREATE SEQUENCE plan_item_seq START 1;
+        CREATE TABLE plans (
+            rep_id VARCHAR NOT NULL,
+            fy INTEGER NOT NULL,
+            status VARCHAR NOT NULL DEFAULT 'draft'
+                CHECK (status IN ('draft', 'submitted', 'agreed')),
+            summary VARCHAR,
+            updated_by VARCHAR,
+            updated_at TIMESTAMP,
+            PRIMARY KEY (rep_id, fy)
+        );
+        CREATE TABLE obstacles (
+            obstacle_id BIGINT PRIMARY KEY,
+            rep_id VARCHAR NOT NULL,
+            fy INTEGER NOT NULL,
+            description VARCHAR NOT NULL,
+            likelihood INTEGER NOT NULL CHECK (likelihood BETWEEN 1 AND 5),
+            revenue_at_risk DECIMAL(18,4) NOT NULL DEFAULT 0,
+            created_by VARCHAR,
+            created_at TIMESTAMP
+        );
+        CREATE TABLE actions (
+            action_id BIGINT PRIMARY KEY,
+            rep_id VARCHAR NOT NULL,
+            fy INTEGER NOT NULL,
+            description VARCHAR NOT NULL,
+            owner VARCHAR,
+            due_date DATE,
+            status VARCHAR NOT NULL DEFAULT 'planned'
+                CHECK (status IN ('planned', 'in_progress', 'done', 'dropped')),
+            expected_impact DECIMAL(18,4) NOT NULL DEFAULT 0,
+            obstacle_id BIGINT,
+            updated_by VARCHAR,
+            updated_at TIMESTAMP
+        );
+        CREATE TABLE checkins (
+            checkin_id BIGINT PRIMARY KEY,
+            rep_id VARCHAR NOT NULL,
+            fy INTEGER NOT NULL,
+            checkin_date DATE NOT NULL,
+            author VARCHAR NOT NULL,
+            note VARCHAR NOT NULL,
+            created_at TIMESTAMP
+        );
+
+        CREATE TABLE audit_log (
+            logged_at TIMESTAMP NOT NULL,
+            actor VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            detail VARCHAR
+        );
+        """,
+    ),
+]

@@ -1,0 +1,135 @@
+"""Render engine frames as text (SPEC §8): ``csv`` and ``json`` for machines, ``table`` for people.
+
+csv: the SPEC §8 header exactly (REPORT_COLUMNS, then any extra columns of the frame such as the
+watch list's ``recommended_action`` and ``plan_needs_update``), fractions as plain decimals, money
+unrounded (the shortest decimal that round-trips to the same float, never in exponent notation;
+integral values without ``.0``), dates ISO, booleans ``true``/``false``, empty cells for empty
+values. json: a list of objects with the same keys and values, ``null`` for empty. table: aligned
+columns, money with 2 decimals and thousands separators, attainment/pace/coverage as percentages,
+acceleration as a multiple.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesplan.engine import MONEY_COLUMNS, RATIO_COLUMNS, REPORT_COLUMNS
+from salesplan.errors import BadInput
+
+FORMATS = ("table", "csv", "json")
+
+
+def _is_empty(v: Any) -> bool:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    if isinstance(v, (float, np.floating)):
+        return math.isnan(v)
+    if isinstance(v, np.datetime64):
+        return bool(np.isnat(v))
+    return False
+
+
+def _plain_number(v: float) -> str:
+    """Shortest round-tripping decimal without exponent ('8000', '0.95', '1272.7272727272727')."""
+    text = np.format_float_positional(float(v), unique=True, trim="-")
+    return "0" if text == "-0" else text
+
+
+def _machine(v: Any) -> Any:
+    """One cell -> a JSON-able value (None for empty)."""
+    if _is_empty(v):
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v)
+    if isinstance(v, pd.Timestamp):
+        return v.date().isoformat() if v == v.normalize() else v.isoformat()
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat() if v.time() == dt.time() else v.isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, np.datetime64):
+        return _machine(pd.Timestamp(v))
+    return str(v)
+
+
+def _csv_cell(v: Any) -> str:
+    m = _machine(v)
+    if m is None:
+        return ""
+    if isinstance(m, bool):
+        return "true" if m else "false"
+    if isinstance(m, int):
+        return str(m)
+    if isinstance(m, float):
+        return _plain_number(m)
+    return m
+
+
+def _columns(df: pd.DataFrame) -> list[str]:
+    cols = list(df.columns)
+    if all(c in cols for c in REPORT_COLUMNS):
+        return REPORT_COLUMNS + [c for c in cols if c not in REPORT_COLUMNS]
+    return cols
+
+
+def _human(col: str, v: Any) -> str:
+    if _is_empty(v):
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if col in MONEY_COLUMNS and isinstance(v, (int, float, np.integer, np.floating)):
+        return f"{float(v):,.2f}"
+    if col in RATIO_COLUMNS and isinstance(v, (int, float, np.integer, np.floating)):
+        return f"{float(v) * 100:.1f} %"
+    if col == "acceleration" and isinstance(v, (int, float, np.integer, np.floating)):
+        return f"{float(v):.2f}x"
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):,.4g}"
+    m = _machine(v)
+    return str(m)
+
+
+def _is_numeric_col(df: pd.DataFrame, col: str) -> bool:
+    return pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
+
+
+def render(df: pd.DataFrame, fmt: str = "table") -> str:
+    """``df`` (a report, watch list or status history frame) as ``table``, ``csv`` or ``json`` text."""
+    if fmt not in FORMATS:
+        raise BadInput.single("format", f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    cols = _columns(df)
+    rows = df[cols].itertuples(index=False, name=None)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(cols)
+        for row in rows:
+            w.writerow([_csv_cell(v) for v in row])
+        return buf.getvalue()
+    if fmt == "json":
+        return json.dumps([dict(zip(cols, (_machine(v) for v in row))) for row in rows],
+                          indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    if len(df) == 0:
+        return "(no rows)\n"
+    cells = [[_human(c, v) for c, v in zip(cols, row)] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
+    right = [_is_numeric_col(df, c) or c in MONEY_COLUMNS or c in RATIO_COLUMNS for c in cols]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)).rstrip()
+
+    out = [line(list(cols)), line(["-" * w for w in widths])]
+    out += [line(r) for r in cells]
+    return "\n".join(out) + "\n"
