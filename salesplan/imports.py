@@ -219,8 +219,10 @@ class _Parser:
         self.kind = kind
         self.connection = duckdb.connect()
         self.connection.register("raw_arrow", raw.cells)
+        # ``line`` is the record's line in the file; a field of the same name (the order line of
+        # actuals) lives in its own column so that the two never shadow each other
         select = ["line"] + [
-            f"nullif(trim(c{position}), '') AS \"{name}\"" for name, position in mapping.items()
+            f"nullif(trim(c{position}), '') AS {_src_column(name)}" for name, position in mapping.items()
         ]
         self.connection.execute(f"CREATE TEMP TABLE src AS SELECT {', '.join(select)} FROM raw_arrow")
         self.connection.unregister("raw_arrow")
@@ -236,7 +238,7 @@ class _Parser:
         return field_name in self.mapping
 
     def col(self, field_name: str) -> str:
-        return f'"{field_name}"' if field_name in self.mapping else "NULL::VARCHAR"
+        return _src_column(field_name) if field_name in self.mapping else "NULL::VARCHAR"
 
     def add_problem(self, condition: str, field_name: str | None, reason_sql: str, table: str = "parsed") -> None:
         column = _sql_text(self.header_name(field_name)) if field_name else "NULL"
@@ -419,6 +421,11 @@ def _amount_core(text: str) -> str:
     return f"regexp_replace(regexp_replace({clean}, '^\\((.*)\\)$', '\\1'), '^(.*[0-9])-$', '\\1')"
 
 
+def _src_column(field_name: str) -> str:
+    """The quoted column of table ``src`` holding a field's text (``line`` is the record line)."""
+    return '"field_line"' if field_name == "line" else f'"{field_name}"'
+
+
 def _sql_text(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
@@ -441,7 +448,7 @@ def _rejected_records(parser: _Parser, bad_lines: set[int]) -> pd.DataFrame:
     if not bad_lines:
         return pd.DataFrame({"line": pd.Series([], dtype="int64"), "record": [], "problems": []})
     parser.connection.execute("CREATE OR REPLACE TEMP TABLE bad_lines AS SELECT unnest(?::BIGINT[]) AS line", [sorted(bad_lines)])
-    fields = ", ".join(f'{_sql_text(parser.header_name(name))} := "{name}"' for name in parser.mapping)
+    fields = ", ".join(f"{_sql_text(parser.header_name(name))} := {_src_column(name)}" for name in parser.mapping)
     union = " UNION ALL ".join(parser.problem_queries)
     return parser.connection.execute(
         f"""
@@ -532,7 +539,7 @@ def _import_actuals(
             "territory", "'unknown territory ''' || territory_given || ''''",
         )
         if visible is not None:
-            who = "a rep may upload only their own actuals" if principal.role == "rep" else "a manager may upload only their team's actuals"
+            who = "a rep may upload only their own actuals" if principal.role == "rep" else "a manager may upload only the actuals of their team"
             parser.add_problem(
                 "rep_id IS NOT NULL AND rep_id NOT IN (SELECT rep_id FROM allowed_reps)", "rep",
                 f"'this row belongs to rep ' || rep_id || ': {who}'",

@@ -1,0 +1,102 @@
+"""The command line: documented, exit codes, templates that import cleanly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from salesplan import imports
+from salesplan.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _commands() -> list[str]:
+    parser = build_parser()
+    subparsers = next(action for action in parser._actions if action.dest == "command")
+    return sorted(subparsers.choices)
+
+
+def test_every_command_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in _commands() if f"salesplan {name}" not in readme]
+    assert missing == []
+
+
+def test_every_option_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    parser = build_parser()
+    subparsers = next(action for action in parser._actions if action.dest == "command")
+    missing = []
+    for name, sub in subparsers.choices.items():
+        for action in sub._actions:
+            for option in action.option_strings:
+                if option.startswith("--") and option != "--help" and option not in readme:
+                    missing.append(f"{name} {option}")
+    assert missing == []
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: salesplan " + command in capsys.readouterr().out
+
+
+def test_usage_error_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report"])  # --as-of is required
+    assert exit_info.value.code == 2
+    assert "--as-of" in capsys.readouterr().err
+
+
+def test_bad_input_exits_1_with_file_line_column_reason(tmp_path, capsys):
+    db = str(tmp_path / "c.duckdb")
+    reps = tmp_path / "reps.csv"
+    reps.write_text("rep_id,name\nR1,Ann\n")
+    assert main(["--db", db, "import", "reps", str(reps)]) == 0
+    bad = tmp_path / "sales.csv"
+    bad.write_text("date,rep,amount\n2025-01-02,R1,12abc\n")
+    assert main(["--db", db, "import", "actuals", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "nothing was changed" in err
+    assert "sales.csv, line 2, column amount: '12abc' has letters in it" in err
+
+
+def test_database_from_environment_variable(tmp_path, monkeypatch):
+    target = tmp_path / "env.duckdb"
+    monkeypatch.setenv("SALESPLAN_DB", str(target))
+    assert main(["init"]) == 0
+    assert target.exists()
+
+
+def test_console_script_runs(tmp_path):
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "salesplan"), "--db", str(tmp_path / "s.duckdb"), "init"],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "schema version" in result.stdout
+
+
+def test_templates_in_data_import_cleanly(tmp_path):
+    from salesplan.store import Store
+
+    with Store.open(tmp_path / "t.duckdb") as store:
+        results = {}
+        for kind in ("reps", "holidays", "targets", "actuals"):
+            path = ROOT / "data" / "templates" / f"{kind}.csv"
+            assert path.read_text() == imports.template_csv(kind)
+            results[kind] = imports.import_file(store, kind, path)
+        assert results["actuals"].inserted == 3
+        assert store.actual_totals(store_principal())["revenue"] == pytest.approx(1250 + 2400.5 - 125)
+
+
+def store_principal():
+    from salesplan.principal import SYSTEM
+
+    return SYSTEM
