@@ -326,28 +326,40 @@ def _people(n: int, seed: int, fy: int, today: date) -> tuple[pd.DataFrame, list
     free_sellers.remove(hopeless)
     people.loc[hopeless, "story"] = "hopeless"
 
-    # new hires inside the current FY, a leaver and prior-year hires
+    # new hires inside the current FY, each replacing a seller of the same territory who left at
+    # the end of the previous FY (so the territory's history reflects its capacity); two hires of
+    # the previous FY
     fy0 = _fy_start(fy)
     fy_end = _month_end(_add_months(fy0, 11))
+    prev0 = _fy_start(fy - 1)
     elapsed = max((today - fy0).days, 0)
     hire_dates = [fy0 + timedelta(days=int(elapsed * 0.3)), fy0 + timedelta(days=int(elapsed * 0.65))]
     nxt = _add_months(date(today.year, today.month, 1), 1)
     hire_dates.append(nxt if nxt <= fy_end else fy0 + timedelta(days=int(elapsed * 0.85)))
-    n_hires = 3 if big else 1
-    hires = [hire_dates[1]] if n_hires == 1 else hire_dates
-    for d in hires:
-        i = free_sellers.pop()
+    hires = hire_dates if big else [hire_dates[1]]
+    used_terr: set[str] = set()
+    terr_by, region_by = people.territory.to_dict(), people.region.to_dict()
+    for k, d in enumerate(hires):
+        terr_of: dict[str, list] = {}
+        for x in free_sellers:
+            terr_of.setdefault(terr_by[x], []).append(x)
+        pairs = [t for t, xs in terr_of.items() if len(xs) >= 2 and t not in used_terr]
+        if not pairs:
+            break
+        t = pairs[0]
+        i, j_ = terr_of[t][0], terr_of[t][1]
+        free_sellers.remove(i)
+        free_sellers.remove(j_)
+        used_terr.add(t)
         start = np.busday_offset(_d64(min(max(d, fy0), fy_end)), 0, roll="forward", weekmask=WEEKMASK)
         start = start.astype(object)
         people.loc[i, "start_date"] = start if start <= fy_end else fy_end
         people.loc[i, "story"] = "new_hire"
+        last = fy0 - timedelta(days=1 + (0, 10, 3)[k % 3])  # around the end of the previous FY
+        end = np.busday_offset(_d64(last), 0, roll="backward", weekmask=WEEKMASK).astype(object)
+        people.loc[j_, "end_date"] = end
+        people.loc[j_, "story"] = "leaver"
     if big:
-        i = free_sellers.pop()
-        prev0 = _fy_start(fy - 1)
-        end = _month_end(_add_months(prev0, int(rng.integers(5, 9))))
-        end = np.busday_offset(_d64(end), 0, roll="backward", weekmask=WEEKMASK).astype(object)
-        people.loc[i, "end_date"] = end
-        people.loc[i, "story"] = "leaver"
         for k in (2, 7):
             i = free_sellers.pop()
             d = _add_months(prev0, k + int(rng.integers(0, 2)))
@@ -359,12 +371,14 @@ def _people(n: int, seed: int, fy: int, today: date) -> tuple[pd.DataFrame, list
               ("at_risk", max(1, round(0.12 * n_q))), ("discounter", 1 if big else 0)]
     for label, count in wanted:
         for _ in range(count):
-            if not pool:
+            # keep manager1 on track so the team view tells rep1 against rep2, and spread the
+            # stories over the territories (fewest stories already in the territory first)
+            cands = [i for i in pool if i != m1]
+            if not cands:
                 break
-            # keep manager1 on track so the team view tells rep1 against rep2
-            cand = next((i for i in pool if i != m1), None)
-            if cand is None:
-                break
+            told = people[people.story.isin(["behind", "hopeless", "ahead", "at_risk", "discounter"])]
+            t_load, r_load = told.territory.value_counts().to_dict(), told.region.value_counts().to_dict()
+            cand = min(cands, key=lambda i: (t_load.get(terr_by[i], 0), r_load.get(region_by[i], 0)))
             pool.remove(cand)
             people.loc[cand, "story"] = label
     for i in carriers:
@@ -411,7 +425,9 @@ def generate(out_dir: Path, *, reps: int = 40, seed: int = 7, today: date | None
             holidays.territory == t, "date"].tolist()])
         for t, _ in territories
     }
-    hol_sets = {t: np.array(c.holidays, dtype="datetime64[D]") for t, c in cals.items()}
+    # all holiday dates per territory (a busdaycalendar drops those on weekends)
+    hol_sets = {t: np.array([_d64(d) for d in holidays.loc[holidays.territory.isin(["", t]), "date"]],
+                            dtype="datetime64[D]") for t, _ in territories}
 
     # the 36 fiscal months
     months = [_add_months(data_start, k) for k in range(36)]
@@ -423,7 +439,6 @@ def generate(out_dir: Path, *, reps: int = 40, seed: int = 7, today: date | None
     e64 = _d64(data_end)
 
     carriers = people.index[people.territory != ""].tolist()
-    rng_t = np.random.default_rng([seed, 2])
     target_rows: list[pd.DataFrame] = []
     actual_frames: list[pd.DataFrame] = []
     rep_info: dict[int, dict[str, Any]] = {}
@@ -440,11 +455,11 @@ def generate(out_dir: Path, *, reps: int = 40, seed: int = 7, today: date | None
         # ---- targets: annual quota, grown each year, seasonal months; ramp-up and proration
         base = _round_to(rng.uniform(700_000, 1_200_000) * (0.45 if p.role == "manager" else 1.0), 10_000)
         annual = {fy - 2: base}
-        annual[fy - 1] = _round_to(base * rng.uniform(1.04, 1.09), 10_000)
-        annual[fy] = _round_to(annual[fy - 1] * rng.uniform(1.05, 1.10), 10_000)
+        annual[fy - 1] = _round_to(base * rng.uniform(1.03, 1.07), 10_000)
+        annual[fy] = _round_to(annual[fy - 1] * rng.uniform(1.03, 1.07), 10_000)
         hired_in = _fy_of(start)
-        if hired_in >= fy - 1:  # a hire gets a fresh (not grown) quota
-            annual = {f: base for f in annual}
+        if hired_in >= fy - 1:  # a hire gets a fresh (not grown) quota, 70 % in the first year
+            annual = {f: base * (0.7 if f == hired_in else 1.0) for f in annual}
         wd_month = np.busday_count(m_start, m_end + 1, busdaycal=cal)
         rev_t = np.zeros(36)
         reasons = []
@@ -478,7 +493,7 @@ def generate(out_dir: Path, *, reps: int = 40, seed: int = 7, today: date | None
                                          for r in reasons]}))
 
         # ---- intended net revenue per month (what the rep actually sells)
-        perf = {fy - 2: rng.uniform(0.9, 1.1), fy - 1: rng.uniform(0.9, 1.1)}
+        perf = {fy - 2: rng.uniform(0.92, 1.1), fy - 1: rng.uniform(0.95, 1.12)}
         margin_perf = {fy - 2: rng.uniform(0.97, 1.03), fy - 1: rng.uniform(0.97, 1.03), fy: rng.uniform(0.98, 1.03)}
         traj = np.ones(12)
         if story == "ahead":
@@ -495,51 +510,70 @@ def generate(out_dir: Path, *, reps: int = 40, seed: int = 7, today: date | None
             perf[fy - 1] = rng.uniform(1.0, 1.1)  # was fine last year: the slide is new
         elif story == "hopeless":
             perf[fy] = 0.38
-            perf[fy - 1] = 1.04
+            perf[fy - 1] = 0.98
             traj = np.array([0.95] + [0.3] * 11)
         elif story == "discounter":
             perf[fy] = rng.uniform(1.01, 1.05)
             margin_perf[fy] = 0.78
         else:  # new_hire, leaver
-            perf[fy] = rng.uniform(0.95, 1.15)
+            perf[fy] = rng.uniform(1.01, 1.15)
         month_frac = np.where(m_end <= e64, 1.0, 0.0)
         cur = int(np.searchsorted(m_end, e64))  # month containing data_end
         if cur < 36 and m_start[cur] <= e64:
             month_frac[cur] = np.busday_count(m_start[cur], e64 + 1, busdaycal=cal) / max(wd_month[cur], 1)
-        noise = rng.lognormal(0.0, 0.08, 36)
-        perf_m = np.array([perf[int(f)] for f in m_fy])
-        intended = rev_t * month_frac * perf_m * noise * np.where(m_fy == fy, traj[m_fm], 1.0)
         cur_fy = m_fy == fy
         expected_ytd = float((rev_t * month_frac)[cur_fy].sum())
-        if expected_ytd > 0 and intended[cur_fy].sum() > 0:  # pin year-to-date pace to the story
-            intended[cur_fy] *= perf[fy] * expected_ytd / intended[cur_fy].sum()
         margin_m = margin_plan * np.array([margin_perf[int(f)] for f in m_fy]) * rng.lognormal(0, 0.02, 36)
+        # last year finished strong; rep1 very strong (the pace needed to catch up has been done before)
+        finish = np.where((m_fy == fy - 1) & (m_fm >= 9), 1.2 if p.email == f"rep1@{DOMAIN}" else 1.08, 1.0)
 
-        # ---- orders on the rep's working days
-        d_lo, d_hi = max(start, data_start), min(end, data_end)
-        frame = None
-        if d_lo <= d_hi:
+        def simulate(perf_cur: float) -> pd.DataFrame | None:
+            r2 = np.random.default_rng([seed, 5000 + int(idx)])  # same draws for every candidate pace
+            perf_m = np.array([perf_cur if f == fy else perf[int(f)] for f in m_fy])
+            noise = r2.lognormal(0.0, 0.08, 36)
+            intended = rev_t * month_frac * perf_m * noise * finish * np.where(cur_fy, traj[m_fm], 1.0)
+            if expected_ytd > 0 and intended[cur_fy].sum() > 0:  # pin year-to-date pace to the story
+                intended[cur_fy] *= perf_cur * expected_ytd / intended[cur_fy].sum()
+            d_lo, d_hi = max(start, data_start), min(end, data_end)
+            if d_lo > d_hi:
+                return None
             days = np.arange(_d64(d_lo), _d64(d_hi) + 1, dtype="datetime64[D]")
             days = days[np.is_busday(days, busdaycal=cal)]
+            if not len(days):
+                return None
             day_m = np.searchsorted(m_end, days)  # month index of each day
-            lam = rng.uniform(0.5, 0.8) if p.role == "manager" else rng.uniform(1.2, 1.8)
-            n_orders = rng.poisson(lam, size=len(days))
+            lam = r2.uniform(0.5, 0.8) if p.role == "manager" else r2.uniform(1.2, 1.8)
+            n_orders = r2.poisson(lam, size=len(days))
             # every month with something to sell gets at least one order
             per_month = np.bincount(day_m, weights=n_orders, minlength=36)
             first_day = np.searchsorted(day_m, np.arange(36))
             need = np.flatnonzero((per_month == 0) & (intended > 0) & (first_day < len(days)))
             need = need[day_m[np.minimum(first_day[need], len(days) - 1)] == need]
             n_orders[first_day[need]] += 1
-            frame = _orders(rng, p, idx, days, n_orders, intended, margin_m, m_end, cal, hol_sets[p.territory],
-                            min(end, data_end), story, fy, seed)
+            return _orders(r2, p, idx, days, n_orders, intended, margin_m, m_end, cal, hol_sets[p.territory],
+                           min(end, data_end), story, fy, seed)
+
+        frame = simulate(perf[fy])
+        if p.email == f"rep1@{DOMAIN}" and frame is not None:
+            # rep1 is the early-warning demo: behind plan, but with a point of no return still ahead
+            # whatever ``today`` is; take the lowest pace that leaves at least 15 working days to act
+            # (late in the year that takes a pace close to 1: behind with a Q4 ahead is too late)
+            T_fy = float(rev_t[cur_fy].sum())
+            best = (-2.0, perf[fy])
+            for cand in np.round(np.arange(0.78, 0.985, 0.01), 2):
+                left = _days_to_act(simulate(float(cand)), cal, _fy_start(fy), data_end, fy_last_end, T_fy)
+                if left is not None and np.isfinite(left) and left > best[0]:
+                    best = (left, float(cand))
+                if best[0] >= 15:
+                    break
+            frame = simulate(best[1])
         if frame is not None and len(frame):
             actual_frames.append(frame)
-        rep_info[idx] = dict(T=float(rev_t[cur_fy].sum()), E=expected_ytd, rev_t=rev_t,
-                             margin_plan=margin_plan)
+        rep_info[idx] = dict(T=float(rev_t[cur_fy].sum()), E=expected_ytd)
 
     targets = pd.concat(target_rows, ignore_index=True)
-    targets = _territory_targets(targets, people, territories, fy, m_label, m_fy, rng_t)
-    actuals = _finish_actuals(pd.concat(actual_frames, ignore_index=True), people)
+    targets = _territory_targets(targets, people, territories, fy, m_label, m_fy)
+    actuals = _finish_actuals(pd.concat(actual_frames, ignore_index=True))
 
     # ---- plans (need year-to-date actuals)
     cur_mask = actuals["_date"] >= _d64(_fy_start(fy))
@@ -563,6 +597,30 @@ def generate(out_dir: Path, *, reps: int = 40, seed: int = 7, today: date | None
     return DemoData(out_dir=out_dir, reps_csv=paths["reps"], targets_csv=paths["targets"],
                     holidays_csv=paths["holidays"], actuals_csv=paths["actuals"], today=today, fy=fy,
                     plans=plans, story=story)
+
+
+def _days_to_act(frame: pd.DataFrame, cal, fy0: date, e: date, fy_end: date, target: float,
+                 window: int = 65) -> float | None:
+    """SPEC §5 working_days_to_act of one rep's FY revenue (inf when on course, -1 when passed)."""
+    d = frame["_date"].to_numpy().astype("datetime64[D]")
+    rev = frame["_rev"].to_numpy()
+    bucket = np.busday_offset(d, 0, roll="backward", busdaycal=cal)
+    days = np.arange(bucket.min(), _d64(e) + 1, dtype="datetime64[D]")
+    days = days[np.is_busday(days, busdaycal=cal)]
+    if len(days) < window:
+        return None
+    daily = np.bincount(np.searchsorted(days, bucket), weights=rev, minlength=len(days))[: len(days)]
+    sums = np.convolve(daily, np.ones(window), mode="valid")
+    best, current = sums.max() / window, sums[-1] / window
+    a = float(rev[(d >= _d64(fy0)) & (d <= _d64(e))].sum())
+    w = int(np.busday_count(_d64(e) + 1, _d64(fy_end) + 1, busdaycal=cal))
+    if a + current * w >= target:
+        return float("inf")
+    if best <= current:
+        return None
+    if a + best * w < target:
+        return -1.0
+    return float(np.floor((a + best * w - target) / (best - current)))
 
 
 def _write(df: pd.DataFrame, path: Path) -> None:
@@ -655,7 +713,7 @@ def _orders(rng, p, idx, days, n_orders, intended, margin_m, m_end, cal, hol, la
     return out
 
 
-def _finish_actuals(df: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+def _finish_actuals(df: pd.DataFrame) -> pd.DataFrame:
     """Assign sales-order and credit-note numbers (per calendar year, in date order) and format."""
     d = df["_date"].to_numpy().astype("datetime64[D]")
     df = df.assign(_d=d, _year=d.astype("datetime64[Y]").astype("int64") + 1970)
@@ -681,11 +739,13 @@ def _finish_actuals(df: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _territory_targets(targets, people, territories, fy, m_label, m_fy, rng) -> pd.DataFrame:
+def _territory_targets(targets, people, territories, fy, m_label, m_fy) -> pd.DataFrame:
     """A few top-down territory revenue targets for the current FY, a little off the sum of reps."""
     cur_months = [m for m, f in zip(m_label, m_fy) if f == fy]
-    picks = [t for t, _ in territories][1::4][:3]
-    ratios = (1.05, 0.97, 1.08)
+    # territories without hires or leavers, so their history is a fair basis for the top-down number
+    changing = set(people.loc[people.story.isin(["new_hire", "leaver"]), "territory"])
+    picks = [t for t, _ in territories if t not in changing][1::3][:3]
+    ratios = (1.04, 0.96, 1.06)
     extra = []
     rev = targets[(targets.metric == "revenue") & targets.month.isin(cur_months)]
     owner_terr = dict(zip(people.rep_id, people.territory))
@@ -827,6 +887,8 @@ def _plans(people, rep_info, ytd, fy, today, seed, actuals) -> list[dict[str, An
         ob_idx = list(range(n_ob)) if label == "hopeless" else sorted(rng.choice(len(ob_pool), n_ob, replace=False))
         risk_base = gap if group in ("hopeless", "behind") else max(shortfall, 0.04 * T)
         shares = rng.dirichlet(np.ones(n_ob) * 2) if n_ob > 1 else np.ones(1)
+        if label == "hopeless":
+            shares = np.sort(shares)[::-1]  # the lost key account is the biggest risk
         obstacles = []
         for j, (oi, share) in enumerate(zip(ob_idx, shares)):
             text, lik = ob_pool[oi]
@@ -840,6 +902,8 @@ def _plans(people, rep_info, ytd, fy, today, seed, actuals) -> list[dict[str, An
             chosen = list(range(len(ac_pool)))
         else:
             n_ac = int(rng.integers(1, min(4, len(ac_pool)) + 1))
+            if p.email in (f"rep1@{DOMAIN}", f"rep2@{DOMAIN}"):
+                n_ac = min(3, len(ac_pool))  # the sign-in demo accounts get a fuller plan
             chosen = sorted(rng.choice(len(ac_pool), n_ac, replace=False))
             if all(ac_pool[c][1] != "open" for c in chosen):
                 chosen[0] = next(c for c, a in enumerate(ac_pool) if a[1] == "open")
@@ -934,9 +998,12 @@ def load_demo(store, *, reps: int = 40, seed: int = 7, today: date | None = None
             with path.open(encoding="utf-8") as fh:
                 rows[kind] = sum(1 for _ in fh) - 1
         reps_df = pd.read_csv(data.reps_csv, dtype=str, keep_default_na=False)
-        n_ob = n_ac = n_ck = 0
+        n_ob = n_ac = n_ck = n_kept = 0
         for plan in data.plans:
             rid, fy = plan["rep_id"], plan["fy"]
+            if store.plan(SYSTEM, rid, fy)["exists"]:
+                n_kept += 1  # loading the demo again must not duplicate obstacles and actions
+                continue
             store.save_plan(SYSTEM, rid, fy, status=plan["status"], summary=plan["summary"])
             ids = {}
             for ob in plan["obstacles"]:
@@ -963,11 +1030,11 @@ def load_demo(store, *, reps: int = 40, seed: int = 7, today: date | None = None
         "holidays": rows["holidays"],
         "target_rows": rows["targets"],
         "actual_rows": rows["actuals"],
-        "plans": len(data.plans),
+        "plans": len(data.plans) - n_kept,
+        "plans_kept": n_kept,
         "obstacles": n_ob,
         "actions": n_ac,
         "checkins": n_ck,
         "batches": {kind: res.batch_id for kind, res in results.items()},
         "inserted": {kind: res.inserted for kind, res in results.items()},
-        "rows": rows,
     }

@@ -199,7 +199,12 @@ def test_new_hires_and_a_leaver(demo):
     start = pd.to_datetime(reps.start_date)
     hires = reps[(start >= pd.Timestamp(FY, 1, 1)) & (start <= pd.Timestamp(FY, 12, 31))]
     assert len(hires) >= 2
-    assert (reps.end_date != "").sum() == 1
+    # each hire replaces a seller of the same territory who left around the end of the last FY
+    leavers = reps[reps.end_date != ""]
+    assert len(leavers) == len(hires)
+    assert set(leavers.territory) == set(hires.territory)
+    assert (pd.to_datetime(leavers.end_date) < pd.Timestamp(FY, 1, 1)).all()
+    assert (pd.to_datetime(leavers.end_date) >= pd.Timestamp(FY - 1, 12, 1)).all()
     targets = demo["targets"]
     for h in hires.itertuples():
         before = targets[(targets.owner == h.rep_id) & (targets.month < h.start_date[:7])]
@@ -238,7 +243,7 @@ def test_holidays_and_weekends(demo):
     on_holiday = [(d, "") in hol or (d, t) in hol for d, t in zip(day, actuals.territory)]
     assert not any(on_holiday)
     # weekend sales are rare (but exist)
-    weekend = actuals.date.dt.dayofweek >= 5
+    weekend = actuals.date.dt.day_of_week >= 5
     assert 0 < weekend.sum() <= 0.01 * len(actuals)
 
 
@@ -405,10 +410,21 @@ def test_load_demo_through_the_store(tmp_path):
     summary = load_demo(store, reps=20, seed=5, today=TODAY)
     data = generate(tmp_path / "files", reps=20, seed=5, today=TODAY)
     for kind, path in data.files.items():
-        n = len(read(path))
-        assert summary["rows"][kind] == n
-        assert summary["inserted"][kind] == n, kind
+        assert summary["inserted"][kind] == len(read(path)), kind
         assert summary["batches"][kind] is not None
+    assert len(set(summary["batches"].values())) == 4
     assert summary["reps"] == 20 and summary["actual_rows"] == len(read(data.actuals_csv))
     assert summary["plans"] == len(data.plans)
     assert summary["actions"] == sum(len(p["actions"]) for p in data.plans)
+    # the plans landed in the store, linked to their obstacles
+    from salesplan.principal import SYSTEM
+
+    plan = data.plans[0]
+    stored = store.plan(SYSTEM, plan["rep_id"], plan["fy"])
+    assert stored["exists"] and stored["status"] == plan["status"]
+    assert len(stored["obstacles"]) == len(plan["obstacles"]) and len(stored["actions"]) == len(plan["actions"])
+    # loading again changes nothing and duplicates no plan details
+    again = load_demo(store, reps=20, seed=5, today=TODAY)
+    assert sum(again["inserted"].values()) == 0
+    assert again["plans"] == 0 and again["plans_kept"] == len(data.plans)
+    assert len(store.plan(SYSTEM, plan["rep_id"], plan["fy"])["actions"]) == len(plan["actions"])
