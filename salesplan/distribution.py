@@ -41,23 +41,22 @@ def _check_amount(amount: Any, file: str) -> float:
 
 
 def _spread(amount: float, months: Sequence[dt.date], weights: Sequence[float]) -> dict[dt.date, float]:
-    """amount x weight / Σ weights per month. The last month with a positive weight absorbs the
-    floating-point remainder, so that ``sum(values)`` (in month order) equals ``amount`` exactly and
-    months of weight 0 stay exactly 0."""
+    """amount x weight / Σ weights per month, exactly summing to ``amount``.
+
+    Each share is cut down to a multiple of ulp(amount) (a change of at most 1e-16 relative) and
+    the last month with a positive weight takes the remainder. Every partial sum is then exactly
+    representable, so ``sum(values)`` equals ``amount`` whatever the summation order, and months
+    of weight 0 stay exactly 0."""
     w = np.asarray(weights, dtype=float)
     total = float(w.sum())
-    values = [amount * float(x) / total for x in w]
     positive = [i for i, x in enumerate(w) if x > 0]
-    if positive:
-        k = positive[-1]
-        head = sum(values[:k])
-        last = amount - head
-        for _ in range(16):  # amount - head is usually exact; else nudge by ulps
-            s = head + last
-            if s == amount:
-                break
-            last = float(np.nextafter(last, math.inf if s < amount else -math.inf))
-        values[k] = last
+    if amount == 0 or not positive:
+        return {m: 0.0 for m in months}
+    q = float(np.spacing(amount))
+    values = [math.floor(amount * float(x) / total / q) * q for x in w]
+    k = positive[-1]
+    values[k] = 0.0
+    values[k] = amount - math.fsum(values)
     return dict(zip(months, values))
 
 

@@ -688,8 +688,11 @@ def _recommend(row: pd.Series, open_impact: float) -> str:
     shortfall = max(T - A - (c * W if c_known else 0.0), 0.0)
     to_add = max(shortfall - open_impact, 0.0)
     if row["point_of_no_return"] == PASSED:
-        return (f"even the best run-rate so far ({_money(B)} per working day) no longer reaches the "
-                f"target ({_money(r)} per working day needed): add actions worth {_money(to_add)} "
+        head = (f"the target is out of reach even at the best run-rate so far ({_money(B)} per working "
+                f"day; {_money(r)} needed)")
+        if to_add > 0:
+            return f"{head}: add actions worth {_money(to_add)} to cover the rest of the gap, or agree a revised target"
+        return (f"{head}: make sure the open actions (worth {_money(open_impact)}) deliver, "
                 f"or agree a revised target")
     if not c_known:
         first = f"build a run-rate of {_money(r)} per working day (no current run-rate yet)"

@@ -78,9 +78,13 @@ def _csv_cell(v: Any) -> str:
 
 
 def _columns(df: pd.DataFrame) -> list[str]:
+    """REPORT_COLUMNS in SPEC order when the frame has them all; extra columns keep their side
+    (before: e.g. status history's week_end; after: e.g. the watch list's advice)."""
     cols = list(df.columns)
     if all(c in cols for c in REPORT_COLUMNS):
-        return REPORT_COLUMNS + [c for c in cols if c not in REPORT_COLUMNS]
+        first = min(cols.index(c) for c in REPORT_COLUMNS)
+        extra = [c for c in cols if c not in REPORT_COLUMNS]
+        return [c for c in extra if cols.index(c) < first] + REPORT_COLUMNS + [c for c in extra if cols.index(c) > first]
     return cols
 
 
