@@ -45,18 +45,36 @@ class RawTable:
     delimiter: str = ","
 
 
-def read_source(source: str | os.PathLike[str] | bytes, file_name: str | None = None) -> tuple[bytes, str]:
-    """The raw bytes of a path or upload, and the name to report problems under."""
+def read_source(
+    source: str | os.PathLike[str] | bytes, file_name: str | None = None, *, limit_bytes: int | None = None
+) -> tuple[bytes, str]:
+    """The raw bytes of a path or upload, and the name to report problems under.
+
+    A file on disk over ``limit_bytes`` is refused before it is read into memory.
+    """
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), file_name or "upload"
     path = Path(source)
+    name = file_name or path.name
     try:
+        if limit_bytes is not None and path.is_file():
+            _check_size(path.stat().st_size, name, limit_bytes)
         data = path.read_bytes()
     except FileNotFoundError as error:
         raise BadInput.single(file_name or str(path), "file not found") from error
     except IsADirectoryError as error:
         raise BadInput.single(file_name or str(path), "is a directory, not a file") from error
-    return data, file_name or path.name
+    except PermissionError as error:
+        raise BadInput.single(file_name or str(path), "permission denied: the file cannot be read") from error
+    return data, name
+
+
+def _check_size(size: int, file_name: str, limit_bytes: int) -> None:
+    if size > limit_bytes:
+        raise BadInput.single(
+            file_name,
+            f"the file is {size / 1_048_576:.1f} MB, over the upload limit of {limit_bytes / 1_048_576:.0f} MB",
+        )
 
 
 def read_table(
@@ -72,11 +90,7 @@ def read_table(
     above it, such as a report title, are skipped). Raises BadInput for an empty, binary,
     truncated, oversized or header-less file.
     """
-    if len(data) > limit_bytes:
-        raise BadInput.single(
-            file_name,
-            f"the file is {len(data) / 1_048_576:.1f} MB, over the upload limit of {limit_bytes / 1_048_576:.0f} MB",
-        )
+    _check_size(len(data), file_name, limit_bytes)
     if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
         raise BadInput.single(file_name, "the file is empty")
     sha256 = hashlib.sha256(data).hexdigest()
@@ -140,50 +154,81 @@ def _sniff_delimiter(lines: list[str]) -> str:
     return best
 
 
-def _record_lines(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Start line (1-based) of every non-blank record, and whether it is blank.
+def _records(buffer: np.ndarray, respect_quotes: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(start offset, end offset, start line, blank?) of every record of the bytes.
 
-    A newline ends a record only where the count of quote characters before it is even.
+    With ``respect_quotes`` a newline ends a record only where the count of quote characters
+    before it is even (RFC 4180), so a quoted newline stays inside its record; without, every
+    newline ends one (for files with a stray quote inside an unquoted field).
     """
-    buffer = np.frombuffer(raw, dtype=np.uint8)
     newline_positions = np.flatnonzero(buffer == 10)
-    quotes_before = np.cumsum(buffer == 34)
-    if len(newline_positions):
-        ends_record = (quotes_before[newline_positions] % 2) == 0
+    if respect_quotes and len(newline_positions):
+        quotes_before = np.cumsum(buffer == 34)
+        record_ends = newline_positions[(quotes_before[newline_positions] % 2) == 0]
     else:
-        ends_record = np.zeros(0, dtype=bool)
-    record_ends = newline_positions[ends_record]
-    starts = np.concatenate(([0], record_ends + 1))
-    ends = np.concatenate((record_ends, [len(buffer)]))
+        record_ends = newline_positions
+    starts = np.concatenate(([0], record_ends + 1)).astype(np.int64)
+    ends = np.concatenate((record_ends, [len(buffer)])).astype(np.int64)
     # physical line number of each record start = 1 + newlines before it
     start_lines = 1 + np.searchsorted(newline_positions, starts, side="left")
-    # blank: nothing but \r / spaces between start and end
-    lengths = ends - starts
+    # blank: nothing but \r / spaces / tabs between start and end
     space_like = np.isin(buffer, np.frombuffer(b" \r\t", dtype=np.uint8)).astype(np.int64)
     cumulative = np.concatenate(([0], np.cumsum(space_like)))
-    spaces = cumulative[ends] - cumulative[starts]
-    blank = lengths == spaces
-    return start_lines[~blank], blank
+    blank = (ends - starts) == (cumulative[ends] - cumulative[starts])
+    return starts, ends, start_lines, blank
+
+
+def _without_blank_records(raw: bytes, respect_quotes: bool) -> tuple[bytes, np.ndarray]:
+    """The bytes with every blank record (and its newline) removed, and the start line of every
+    record left. DuckDB's reader skips empty lines but keeps whitespace-only ones, so the blank
+    records are taken out here: then its rows and these line numbers correspond one to one."""
+    buffer = np.frombuffer(raw, dtype=np.uint8)
+    starts, ends, start_lines, blank = _records(buffer, respect_quotes)
+    if not blank.any():
+        return raw, start_lines
+    # mark [start, end] (the end being the record's newline) of every blank record for removal
+    delta = np.zeros(len(buffer) + 2, dtype=np.int64)
+    np.add.at(delta, starts[blank], 1)
+    np.add.at(delta, np.minimum(ends[blank] + 1, len(buffer) + 1), -1)
+    drop = np.cumsum(delta)[: len(buffer)] > 0
+    return buffer[~drop].tobytes(), start_lines[~blank]
 
 
 def _read_csv_text(text: str, encoding: str, file_name: str, sha256: str, looks_like_header) -> RawTable:
     if text.startswith("\ufeff"):
         text = text[1:]
     raw = text.encode("utf-8")
-    record_lines, _ = _record_lines(raw)
-    if len(record_lines) == 0:
-        raise BadInput.single(file_name, "the file is empty")
     first_lines = [line for line in text.splitlines()[: HEADER_SEARCH_RECORDS * 2] if line.strip()][:HEADER_SEARCH_RECORDS]
+    if not first_lines:
+        raise BadInput.single(file_name, "the file is empty")
     delimiter = _sniff_delimiter(first_lines)
 
+    table = None
+    record_lines = np.zeros(0, dtype=np.int64)
+    for respect_quotes in (True, False):
+        kept, record_lines = _without_blank_records(raw, respect_quotes)
+        width = _max_width(first_lines, delimiter, kept, delimiter.encode(), respect_quotes)
+        table = _duckdb_read(kept, width, delimiter, file_name)
+        if table.num_rows == len(record_lines):
+            break
+    else:
+        # neither numbering matches the reader's records: number them from the first line
+        record_lines = np.arange(1, table.num_rows + 1)
+    table = table.append_column("line", pa.array(record_lines, type=pa.int64()))
+    table = _drop_blank_rows(table)
+    if table.num_rows == 0:
+        raise BadInput.single(file_name, "the file is empty")
+    return _locate_header(table, file_name, sha256, looks_like_header, encoding=encoding, delimiter=delimiter)
+
+
+def _duckdb_read(raw: bytes, width: int, delimiter: str, file_name: str) -> pa.Table:
+    columns = {f"c{i}": "VARCHAR" for i in range(width)}
     with tempfile.TemporaryDirectory(prefix="salesplan-") as folder:
         path = Path(folder) / "upload.csv"
         path.write_bytes(raw)
-        width = _max_width(first_lines, delimiter, raw, delimiter_byte=delimiter.encode())
-        columns = {f"c{i}": "VARCHAR" for i in range(width)}
         connection = duckdb.connect()
         try:
-            table = connection.sql(
+            return connection.sql(
                 "SELECT * FROM read_csv($path, auto_detect = false, header = false, columns = $columns, delim = $delim, "
                 "quote = '\"', escape = '\"', null_padding = true, strict_mode = false, parallel = false, "
                 "all_varchar = true)",
@@ -194,19 +239,31 @@ def _read_csv_text(text: str, encoding: str, file_name: str, sha256: str, looks_
         finally:
             connection.close()
 
-    if table.num_rows != len(record_lines):
-        # a stray quote inside an unquoted field: fall back to record numbering from the first line
-        record_lines = np.arange(1, table.num_rows + 1)
-    table = table.append_column("line", pa.array(record_lines[: table.num_rows], type=pa.int64()))
-    return _locate_header(table, file_name, sha256, looks_like_header, encoding=encoding, delimiter=delimiter)
+
+def _drop_blank_rows(table: pa.Table) -> pa.Table:
+    """Rows whose every cell is empty or blank (``,,,`` lines under an export) are not records."""
+    import pyarrow.compute as pc
+
+    blank = None
+    for name in table.column_names:
+        if name == "line":
+            continue
+        column = table.column(name)
+        empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(column), ""), True)
+        blank = empty if blank is None else pc.and_(blank, empty)
+    return table if blank is None else table.filter(pc.invert(blank))
 
 
-def _max_width(first_lines: list[str], delimiter: str, raw: bytes, delimiter_byte: bytes) -> int:
-    """An upper bound of the number of fields of any record: delimiters at even quote parity, plus one."""
+def _max_width(first_lines: list[str], delimiter: str, raw: bytes, delimiter_byte: bytes, respect_quotes: bool = True) -> int:
+    """An upper bound of the number of fields of any record: its delimiters (outside quotes,
+    when ``respect_quotes``) plus one."""
     buffer = np.frombuffer(raw, dtype=np.uint8)
-    quotes_before = np.cumsum(buffer == 34)
-    is_delimiter = (buffer == delimiter_byte[0]) & (quotes_before % 2 == 0)
-    is_end = (buffer == 10) & (quotes_before % 2 == 0)
+    if respect_quotes:
+        outside = (np.cumsum(buffer == 34) % 2) == 0
+    else:
+        outside = np.ones(len(buffer), dtype=bool)
+    is_delimiter = (buffer == delimiter_byte[0]) & outside
+    is_end = (buffer == 10) & outside
     record_index = np.concatenate(([0], np.cumsum(is_end)[:-1])) if len(buffer) else np.zeros(0, dtype=np.int64)
     if not is_delimiter.any():
         return max(1, max((len(next(csv.reader([line], delimiter=delimiter), [])) for line in first_lines), default=1))
@@ -228,7 +285,10 @@ def _read_workbook(data: bytes, file_name: str, sha256: str, looks_like_header) 
     if "xl/workbook.xml" not in names:
         raise BadInput.single(file_name, "this is a zip archive, not a CSV file or an .xlsx workbook")
     try:
-        frame = pd.read_excel(io.BytesIO(data), sheet_name=0, header=None, dtype=object, engine="openpyxl")
+        frame = pd.read_excel(
+            io.BytesIO(data), sheet_name=0, header=None, dtype=object, engine="openpyxl",
+            engine_kwargs={"data_only": False},  # a formula is read as its text, never as a value
+        )
     except Exception as error:  # openpyxl raises many types for damaged workbooks
         raise BadInput.single(file_name, f"the workbook cannot be read: {_first_line(error)}") from error
     lines = np.arange(1, len(frame) + 1, dtype=np.int64)

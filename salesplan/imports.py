@@ -162,8 +162,9 @@ def map_header(
     return mapping
 
 
-def _looks_like_header(kind: str):
+def _looks_like_header(kind: str, column_map: dict[str, str] | None = None):
     index = _synonym_index(kind)
+    index.update({normalise_header(k): v for k, v in (column_map or {}).items()})
     required = [spec.name for spec in FIELDS[kind] if spec.required]
 
     def check(cells: list[str]) -> bool:
@@ -194,10 +195,9 @@ def import_file(
     if kind not in KINDS:
         raise BadInput.single(str(file_name or source), f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
     settings = store.settings()
-    data, name = read_source(source, file_name)
-    raw = read_table(
-        data, name, looks_like_header=_looks_like_header(kind), limit_bytes=settings.upload_limit_mb * 1_048_576
-    )
+    limit_bytes = settings.upload_limit_mb * 1_048_576
+    data, name = read_source(source, file_name, limit_bytes=limit_bytes)
+    raw = read_table(data, name, looks_like_header=_looks_like_header(kind, column_map), limit_bytes=limit_bytes)
     mapping = map_header(kind, raw.header, name, raw.header_line, column_map)
     if raw.cells.num_rows == 0:
         raise BadInput.single(name, "the file has a header but no rows", line=raw.header_line)
@@ -307,26 +307,33 @@ class _Parser:
         if not present:
             return "DMY"
         parts = " UNION ALL ".join(
-            f"SELECT line, {self.col(f)} AS text, regexp_extract({self.col(f)}, '{_YEAR_LAST}', ['p1', 'p2']) AS p FROM src "
+            f"SELECT line, {_sql_text(self.header_name(f))} AS column_name, {self.col(f)} AS text, "
+            f"regexp_extract({self.col(f)}, '{_YEAR_LAST}', ['p1', 'p2']) AS p FROM src "
             f"WHERE regexp_full_match({self.col(f)}, '{_YEAR_LAST}')"
             for f in present
         )
         rows = self.connection.execute(
             f"""
-            SELECT min(line) FILTER (WHERE p.p1::INT > 12), any_value(text) FILTER (WHERE p.p1::INT > 12),
-                   min(line) FILTER (WHERE p.p2::INT > 12), any_value(text) FILTER (WHERE p.p2::INT > 12),
-                   min(line) FILTER (WHERE p.p1 <> p.p2), any_value(text) FILTER (WHERE p.p1 <> p.p2)
+            SELECT arg_min(line, line) FILTER (WHERE p.p1::INT > 12), arg_min(text, line) FILTER (WHERE p.p1::INT > 12),
+                   arg_min(column_name, line) FILTER (WHERE p.p1::INT > 12),
+                   arg_min(line, line) FILTER (WHERE p.p2::INT > 12), arg_min(text, line) FILTER (WHERE p.p2::INT > 12),
+                   arg_min(column_name, line) FILTER (WHERE p.p2::INT > 12),
+                   arg_min(line, line) FILTER (WHERE p.p1 <> p.p2), arg_min(text, line) FILTER (WHERE p.p1 <> p.p2),
+                   arg_min(column_name, line) FILTER (WHERE p.p1 <> p.p2)
             FROM ({parts})
             """
         ).fetchall()[0]
-        day_first_line, day_first_text, month_first_line, month_first_text, ambiguous_line, ambiguous_text = rows
+        (day_first_line, day_first_text, day_first_column, month_first_line, month_first_text, month_first_column,
+         ambiguous_line, ambiguous_text, ambiguous_column) = rows
         if day_first_line is not None and month_first_line is not None:
+            later_is_month_first = month_first_line > day_first_line
             raise BadInput.single(
                 self.raw.file,
                 f"dates mix day-first ({day_first_text!r} on line {day_first_line}) and month-first "
                 f"({month_first_text!r} on line {month_first_line}) formats; fix the file or state the format "
                 "with --date-format DMY or MDY",
                 line=int(max(day_first_line, month_first_line)),
+                column=month_first_column if later_is_month_first else day_first_column,
             )
         if day_first_line is not None:
             return "DMY"
@@ -338,6 +345,7 @@ class _Parser:
                 f"dates such as {ambiguous_text!r} could be day-first or month-first and no date in the file "
                 "tells which; state the format with --date-format DMY or MDY (or use ISO dates, YYYY-MM-DD)",
                 line=int(ambiguous_line),
+                column=ambiguous_column,
             )
         return "DMY"
 
@@ -410,9 +418,13 @@ def _date_range_check(value: str, reason: str) -> str:
 
 def _amount_clean(text: str) -> str:
     # currency symbols and codes, spaces (also non-breaking and narrow) and apostrophes (1'234.50)
-    return (
-        f"regexp_replace({text}, '[\\s\\x{{00a0}}\\x{{202f}}$€£¥₹'']|(?i:usd|eur|gbp|chf|sek|nok|dkk|jpy|aud|cad)', '', 'g')"
-    )
+    # a currency code only at the start or the end: "12eur34" is not an amount
+    symbols_gone = f"regexp_replace({text}, '[\\s\\x{{00a0}}\\x{{202f}}$€£¥₹'']', '', 'g')"
+    leading_gone = f"regexp_replace({symbols_gone}, '^([-+(]*){_CURRENCY_CODES}', '\\1')"
+    return f"regexp_replace({leading_gone}, '{_CURRENCY_CODES}([-)]*)$', '\\1')"
+
+
+_CURRENCY_CODES = "(?i:usd|eur|gbp|chf|sek|nok|dkk|jpy|aud|cad|kr)"
 
 
 def _amount_core(text: str) -> str:
@@ -448,11 +460,11 @@ def _rejected_records(parser: _Parser, bad_lines: set[int]) -> pd.DataFrame:
     if not bad_lines:
         return pd.DataFrame({"line": pd.Series([], dtype="int64"), "record": [], "problems": []})
     parser.connection.execute("CREATE OR REPLACE TEMP TABLE bad_lines AS SELECT unnest(?::BIGINT[]) AS line", [sorted(bad_lines)])
-    fields = ", ".join(f"{_sql_text(parser.header_name(name))} := {_src_column(name)}" for name in parser.mapping)
+    fields = ", ".join(f"{_sql_text(parser.header_name(name))}, {_src_column(name)}" for name in parser.mapping)
     union = " UNION ALL ".join(parser.problem_queries)
     return parser.connection.execute(
         f"""
-        SELECT s.line, to_json(struct_pack({fields})) AS record,
+        SELECT s.line, json_object({fields})::VARCHAR AS record,
                string_agg(coalesce(p.column_name || ': ', '') || p.reason, '; ' ORDER BY p.column_name) AS problems
         FROM src s JOIN ({union}) p USING (line)
         GROUP BY s.line, record ORDER BY s.line
@@ -546,20 +558,22 @@ def _import_actuals(
             )
         # natural keys (SPEC §4): (order id, line), the line being the occurrence of the order id
         # when the file has no line column; else a hash of the row's values + its occurrence
+        # the values of a row as one text: a JSON list, so that an empty cell (null) never equals
+        # an empty or shifted neighbour (concat_ws would skip nulls: customer=x vs product=x)
+        values = (
+            "md5(to_json([sale_date::VARCHAR, rep_id, revenue::VARCHAR, cost::VARCHAR, profit_given::VARCHAR, "
+            "customer, product, territory_given])::VARCHAR)"
+        )
         connection.execute(
-            """
+            f"""
             CREATE TEMP TABLE keyed AS
-            SELECT *,
-                   md5(concat_ws('|', sale_date, rep_id, revenue, cost, profit_given, customer, product, territory_given)) AS value_hash,
+            SELECT *, {values} AS value_hash,
                    CASE
                      WHEN order_id IS NOT NULL AND order_line IS NOT NULL THEN 'o|' || order_id || '|' || order_line
                      WHEN order_id IS NOT NULL THEN 'o|' || order_id || '|#' ||
                           row_number() OVER (PARTITION BY order_id, order_line IS NULL ORDER BY line)
-                     ELSE 'h|' || md5(concat_ws('|', sale_date, rep_id, revenue, cost, profit_given, customer, product, territory_given))
-                          || '|' || row_number() OVER (
-                              PARTITION BY md5(concat_ws('|', sale_date, rep_id, revenue, cost, profit_given, customer, product, territory_given)),
-                                           order_id IS NULL
-                              ORDER BY line)
+                     ELSE 'h|' || {values} || '|' ||
+                          row_number() OVER (PARTITION BY {values}, order_id IS NULL ORDER BY line)
                    END AS row_key
             FROM resolved
             """
@@ -804,7 +818,7 @@ def _import_targets(
                            "'metric ''' || metric || ''' must be revenue or profit'")
         parser.add_problem("amount_text IS NULL", "amount", "'the amount is empty'")
         parser.add_problem("amount_problem IS NOT NULL", "amount", "amount_problem")
-        parser.add_problem("amount < 0", "amount", "'a target cannot be negative (' || amount || ')'")
+        parser.add_problem("amount < 0", "amount", "'a target cannot be negative (' || amount_text || ')'")
         parser.add_problem("month_text IS NOT NULL AND month IS NULL", "month",
                            "'''' || month_text || ''' is not a month between 2000-01 and 2100-12 (use YYYY-MM)'")
         parser.add_problem("month_text IS NOT NULL AND (start_text IS NOT NULL OR end_text IS NOT NULL)", "month",
