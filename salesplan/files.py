@@ -154,27 +154,43 @@ def _sniff_delimiter(lines: list[str]) -> str:
     return best
 
 
+def _outside_quotes(positions: np.ndarray, quote_positions: np.ndarray) -> np.ndarray:
+    """For each byte position, whether an even number of quote characters precedes it."""
+    if len(quote_positions) == 0:
+        return np.ones(len(positions), dtype=bool)
+    return (np.searchsorted(quote_positions, positions) % 2) == 0
+
+
 def _records(buffer: np.ndarray, respect_quotes: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(start offset, end offset, start line, blank?) of every record of the bytes.
 
     With ``respect_quotes`` a newline ends a record only where the count of quote characters
     before it is even (RFC 4180), so a quoted newline stays inside its record; without, every
-    newline ends one (for files with a stray quote inside an unquoted field).
+    newline ends one (for files with a stray quote inside an unquoted field). Quotes are sparse,
+    so parity is found by binary search over their positions, not a scan of every byte.
     """
     newline_positions = np.flatnonzero(buffer == 10)
     if respect_quotes and len(newline_positions):
-        quotes_before = np.cumsum(buffer == 34)
-        record_ends = newline_positions[(quotes_before[newline_positions] % 2) == 0]
+        quote_positions = np.flatnonzero(buffer == 34)
+        record_ends = newline_positions[_outside_quotes(newline_positions, quote_positions)]
     else:
         record_ends = newline_positions
     starts = np.concatenate(([0], record_ends + 1)).astype(np.int64)
     ends = np.concatenate((record_ends, [len(buffer)])).astype(np.int64)
     # physical line number of each record start = 1 + newlines before it
     start_lines = 1 + np.searchsorted(newline_positions, starts, side="left")
-    # blank: nothing but \r / spaces / tabs between start and end
-    space_like = np.isin(buffer, np.frombuffer(b" \r\t", dtype=np.uint8)).astype(np.int64)
-    cumulative = np.concatenate(([0], np.cumsum(space_like)))
-    blank = (ends - starts) == (cumulative[ends] - cumulative[starts])
+    # blank: nothing but \r / spaces / tabs between start and end. Each segment [start, next
+    # start) holds the record plus its newline (not space-like), so a record is blank exactly
+    # when its count of space-like bytes equals its length.
+    lengths = ends - starts
+    blank = lengths == 0
+    # only a record that starts with a space-like byte can be blank: check just those
+    first_bytes = buffer[np.minimum(starts, max(len(buffer) - 1, 0))] if len(buffer) else np.zeros(0, np.uint8)
+    candidates = np.flatnonzero(~blank & ((first_bytes == 32) | (first_bytes == 13) | (first_bytes == 9)))
+    if len(candidates):
+        space_like = ((buffer == 32) | (buffer == 13) | (buffer == 9)).astype(np.int32)
+        cumulative = np.concatenate(([0], np.cumsum(space_like, dtype=np.int64)))
+        blank[candidates] = (cumulative[ends[candidates]] - cumulative[starts[candidates]]) == lengths[candidates]
     return starts, ends, start_lines, blank
 
 
@@ -226,7 +242,7 @@ def _duckdb_read(raw: bytes, width: int, delimiter: str, file_name: str) -> pa.T
     with tempfile.TemporaryDirectory(prefix="salesplan-") as folder:
         path = Path(folder) / "upload.csv"
         path.write_bytes(raw)
-        connection = duckdb.connect()
+        connection = quiet_connection()
         try:
             return connection.sql(
                 "SELECT * FROM read_csv($path, auto_detect = false, header = false, columns = $columns, delim = $delim, "
@@ -258,17 +274,27 @@ def _max_width(first_lines: list[str], delimiter: str, raw: bytes, delimiter_byt
     """An upper bound of the number of fields of any record: its delimiters (outside quotes,
     when ``respect_quotes``) plus one."""
     buffer = np.frombuffer(raw, dtype=np.uint8)
-    if respect_quotes:
-        outside = (np.cumsum(buffer == 34) % 2) == 0
-    else:
-        outside = np.ones(len(buffer), dtype=bool)
-    is_delimiter = (buffer == delimiter_byte[0]) & outside
-    is_end = (buffer == 10) & outside
-    record_index = np.concatenate(([0], np.cumsum(is_end)[:-1])) if len(buffer) else np.zeros(0, dtype=np.int64)
-    if not is_delimiter.any():
+    delimiter_positions = np.flatnonzero(buffer == delimiter_byte[0])
+    if len(delimiter_positions) == 0:
         return max(1, max((len(next(csv.reader([line], delimiter=delimiter), [])) for line in first_lines), default=1))
-    per_record = np.bincount(record_index[is_delimiter])
-    return int(per_record.max()) + 1
+    newline_positions = np.flatnonzero(buffer == 10)
+    if respect_quotes:
+        quote_positions = np.flatnonzero(buffer == 34)
+        delimiter_positions = delimiter_positions[_outside_quotes(delimiter_positions, quote_positions)]
+        newline_positions = newline_positions[_outside_quotes(newline_positions, quote_positions)]
+    if len(delimiter_positions) == 0:
+        return 1
+    # delimiters per record = difference of the delimiter counts before consecutive record ends
+    boundaries = np.concatenate(([-1], newline_positions, [len(buffer)]))
+    before = np.searchsorted(delimiter_positions, boundaries)
+    return int(np.diff(before).max()) + 1
+
+
+def quiet_connection() -> duckdb.DuckDBPyConnection:
+    """A private in-memory DuckDB for parsing, without the terminal progress bar."""
+    connection = duckdb.connect()
+    connection.execute("SET enable_progress_bar = false")
+    return connection
 
 
 def _first_line(error: Exception) -> str:

@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from salesplan.errors import BadInput, NotAllowed, Problem
-from salesplan.files import RawTable, read_source, read_table
+from salesplan.files import RawTable, quiet_connection, read_source, read_table
 from salesplan.principal import SYSTEM, Principal
 from salesplan.settings import Settings
 from salesplan.store import Store
@@ -217,7 +217,7 @@ class _Parser:
         self.raw = raw
         self.mapping = mapping
         self.kind = kind
-        self.connection = duckdb.connect()
+        self.connection = quiet_connection()
         self.connection.register("raw_arrow", raw.cells)
         # ``line`` is the record's line in the file; a field of the same name (the order line of
         # actuals) lives in its own column so that the two never shadow each other
@@ -259,6 +259,11 @@ class _Parser:
         present = [f for f in fields if self.has(f)]
         if not present:
             return False
+        any_comma = self.connection.execute(
+            "SELECT count(*) FROM src WHERE " + " OR ".join(f"contains({self.col(f)}, ',')" for f in present)
+        ).fetchall()[0][0]
+        if not any_comma:
+            return False
         cores = " UNION ALL ".join(f"SELECT {_amount_core(self.col(f))} AS core FROM src" for f in present)
         comma_only, dot_only = self.connection.execute(
             f"""
@@ -278,14 +283,17 @@ class _Parser:
             f"replace(replace({core}, '.', ''), ',', '.')" if decimal_comma else f"replace({core}, ',', '')"
         )
         negative = f"(regexp_full_match({_amount_clean(text)}, '\\(.*\\)') OR regexp_full_match({_amount_clean(text)}, '.*-'))"
+        plain = f"try_cast({text} AS DECIMAL(18,4))"
+        fast = "" if decimal_comma else f"WHEN regexp_full_match({text}, '-?[0-9]+(\\.[0-9]+)?') AND {plain} IS NOT NULL THEN {plain} "
         value = (
-            f"CASE WHEN regexp_full_match({core}, '{pattern}') THEN "
+            f"CASE {fast}WHEN regexp_full_match({core}, '{pattern}') THEN "
             f"try_cast({number} AS DECIMAL(18,4)) * CASE WHEN {negative} THEN -1 ELSE 1 END END"
         )
         shown = f"'''' || {text} || ''''"
         style = "a decimal comma" if decimal_comma else "a decimal point"
+        fast_reason = "" if decimal_comma else f"WHEN regexp_full_match({text}, '-?[0-9]+(\\.[0-9]+)?') AND {plain} IS NOT NULL THEN NULL "
         reason = (
-            f"CASE WHEN {text} IS NULL THEN NULL "
+            f"CASE WHEN {text} IS NULL THEN NULL {fast_reason}"
             f"WHEN regexp_matches({_amount_clean(text)}, '[A-Za-z]') THEN {shown} || ' has letters in it: amounts must be numbers' "
             f"WHEN NOT regexp_full_match({core}, '{pattern}') AND regexp_full_match({core}, '{_COMMA_NUMBER if not decimal_comma else _DOT_NUMBER}') "
             f"THEN {shown} || ' is written differently from the other amounts of the file, which use {style}' "
@@ -373,15 +381,18 @@ class _Parser:
             f"WHEN try_strptime({text}, '{pattern}') IS NOT NULL THEN try_strptime({text}, '{pattern}')::DATE"
             for pattern in _NAMED_MONTH_FORMATS
         )
+        # the usual export writes YYYY-MM-DD: a cast, before any regular expression
+        iso_plain = f"(length({text}) = 10 AND substr({text}, 5, 1) = '-' AND substr({text}, 8, 1) = '-' AND try_cast({text} AS DATE) IS NOT NULL)"
         value = (
-            f"CASE WHEN regexp_full_match({text}, '{_ISO}') THEN "
+            f"CASE WHEN {iso_plain} THEN try_cast({text} AS DATE) "
+            f"WHEN regexp_full_match({text}, '{_ISO}') THEN "
             f"try_strptime(printf('%04d-%02d-%02d', {iso}.y::INT, {iso}.m::INT, {iso}.d::INT), '%Y-%m-%d')::DATE "
             f"WHEN regexp_full_match({text}, '{_YEAR_LAST}') THEN {year_last_value} "
             f"{named} END"
         )
         shape = f"(regexp_full_match({text}, '{_ISO}') OR regexp_full_match({text}, '{_YEAR_LAST}'))"
         reason = (
-            f"CASE WHEN {text} IS NULL THEN NULL "
+            f"CASE WHEN {text} IS NULL OR {iso_plain} THEN NULL "
             f"WHEN {value} IS NULL AND {shape} THEN '''' || {text} || ''' is not a real date' "
             f"WHEN {value} IS NULL THEN '''' || {text} || ''' is not a date (use YYYY-MM-DD)' END"
         )
@@ -567,15 +578,23 @@ def _import_actuals(
         connection.execute(
             f"""
             CREATE TEMP TABLE keyed AS
-            SELECT *, {values} AS value_hash,
+            WITH hashed AS (
+                -- md5 names a row without an order id for good; rows with one only need a
+                -- cheap fingerprint to spot conflicting repeats of their (order, line) key
+                SELECT *, CASE WHEN order_id IS NULL THEN {values}
+                               ELSE hash(sale_date, rep_id, revenue, cost, profit_given, customer, product, territory_given)::VARCHAR
+                          END AS value_hash
+                FROM resolved
+            )
+            SELECT *,
                    CASE
                      WHEN order_id IS NOT NULL AND order_line IS NOT NULL THEN 'o|' || order_id || '|' || order_line
                      WHEN order_id IS NOT NULL THEN 'o|' || order_id || '|#' ||
                           row_number() OVER (PARTITION BY order_id, order_line IS NULL ORDER BY line)
-                     ELSE 'h|' || {values} || '|' ||
-                          row_number() OVER (PARTITION BY {values}, order_id IS NULL ORDER BY line)
+                     ELSE 'h|' || value_hash || '|' ||
+                          row_number() OVER (PARTITION BY value_hash, order_id IS NULL ORDER BY line)
                    END AS row_key
-            FROM resolved
+            FROM hashed
             """
         )
         connection.execute(

@@ -114,6 +114,7 @@ class Store:
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A fresh cursor for one call; never shared between threads."""
         cursor = self._connection.cursor()
+        cursor.execute("SET enable_progress_bar = false")
         try:
             yield cursor
         finally:
