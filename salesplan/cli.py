@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     uploads.add_argument("--rejected", type=int, metavar="BATCH_ID", help="print the rejected rows of this batch as CSV")
     uploads.add_argument("--user", metavar="EMAIL", help="who is undoing (recorded)")
 
+    backup = commands.add_parser("backup", help="write a consistent snapshot (Parquet + manifest) to a folder",
+                                 description="Write every table as Parquet plus manifest.json (row counts, checksums) into DIR.")
+    backup.add_argument("dir", metavar="DIR")
+    restore = commands.add_parser("restore", help="rebuild an empty database from a backup folder",
+                                  description="Check a backup's checksums and row counts, then rebuild this (empty) database from it.")
+    restore.add_argument("dir", metavar="DIR")
+
     report = commands.add_parser("report", help="where every owner stands (SPEC §5 numbers)",
                                  description="One row per owner and period with the columns of SPEC §8.")
     report.add_argument("--as-of", type=_date, required=True, metavar="DATE")
@@ -179,6 +186,18 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
         frame["reverted"] = frame["reverted_at"].notna()
         _print_frame(frame[["batch_id", "kind", "file_name", "uploaded_by", "uploaded_at", "rows_inserted",
                             "rows_updated", "rows_unchanged", "rows_rejected", "reverted"]])
+        return EXIT_OK
+
+    if args.command == "backup":
+        manifest = store.backup(SYSTEM, args.dir)
+        rows = sum(entry["rows"] for entry in manifest["tables"].values())
+        print(f"backup of {store.path} written to {args.dir}: {len(manifest['tables'])} tables, {rows} rows")
+        return EXIT_OK
+
+    if args.command == "restore":
+        manifest = store.restore(SYSTEM, args.dir)
+        rows = sum(entry["rows"] for entry in manifest["tables"].values())
+        print(f"{store.path} restored from {args.dir}: {len(manifest['tables'])} tables, {rows} rows")
         return EXIT_OK
 
     if args.command in ("report", "watchlist"):
