@@ -7,6 +7,9 @@ refused operation, 2 usage error.
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
+import secrets
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -74,6 +77,26 @@ def build_parser() -> argparse.ArgumentParser:
     uploads.add_argument("--undo", type=int, metavar="BATCH_ID", help="revert this batch")
     uploads.add_argument("--rejected", type=int, metavar="BATCH_ID", help="print the rejected rows of this batch as CSV")
     uploads.add_argument("--user", metavar="EMAIL", help="who is undoing (recorded)")
+
+    user = commands.add_parser("user", help="manage sign-in accounts (add, list, disable, set-role, set-password)",
+                               description="Manage the built-in accounts of the dashboard.")
+    user_commands = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    user_add = user_commands.add_parser("add", help="create an account", description="Create an account.")
+    user_add.add_argument("email")
+    user_add.add_argument("--role", required=True, choices=["admin", "leader", "manager", "rep"])
+    user_add.add_argument("--rep-id", help="the rep this account belongs to (needed for manager and rep)")
+    user_add.add_argument("--password", help="the password (else $SALESPLAN_PASSWORD, a prompt, or a generated one)")
+    user_commands.add_parser("list", help="list the accounts", description="List the accounts.")
+    user_disable = user_commands.add_parser("disable", help="disable an account", description="Disable an account.")
+    user_disable.add_argument("email")
+    user_role = user_commands.add_parser("set-role", help="change an account's role", description="Change an account's role.")
+    user_role.add_argument("email")
+    user_role.add_argument("role", choices=["admin", "leader", "manager", "rep"])
+    user_role.add_argument("--rep-id", help="the rep this account belongs to")
+    user_password = user_commands.add_parser("set-password", help="set a password (clears a lock-out)",
+                                             description="Set an account's password; this also clears a lock-out.")
+    user_password.add_argument("email")
+    user_password.add_argument("--password", help="the new password (else $SALESPLAN_PASSWORD, a prompt, or a generated one)")
 
     backup = commands.add_parser("backup", help="write a consistent snapshot (Parquet + manifest) to a folder",
                                  description="Write every table as Parquet plus manifest.json (row counts, checksums) into DIR.")
@@ -188,6 +211,9 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
                             "rows_updated", "rows_unchanged", "rows_rejected", "reverted"]])
         return EXIT_OK
 
+    if args.command == "user":
+        return _user_command(store, args)
+
     if args.command == "backup":
         manifest = store.backup(SYSTEM, args.dir)
         rows = sum(entry["rows"] for entry in manifest["tables"].values())
@@ -214,6 +240,45 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
         return EXIT_OK
 
     raise UsageError(f"unknown command {args.command}")
+
+
+def _password(given: str | None) -> tuple[str, bool]:
+    """The password to set and whether it was generated (then it is printed once)."""
+    if given:
+        return given, False
+    if os.environ.get("SALESPLAN_PASSWORD"):
+        return os.environ["SALESPLAN_PASSWORD"], False
+    if sys.stdin is not None and sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if first != getpass.getpass("Repeat it: "):
+            raise UsageError("the two passwords differ")
+        return first, False
+    return secrets.token_urlsafe(12), True
+
+
+def _user_command(store: Store, args: argparse.Namespace) -> int:
+    if args.user_command == "list":
+        _print_frame(store.users(SYSTEM))
+        return EXIT_OK
+    if args.user_command == "add":
+        password, generated = _password(args.password)
+        store.add_user(SYSTEM, args.email, args.role, rep_id=args.rep_id, password=password)
+        print(f"account {args.email.lower()} created as {args.role}")
+    elif args.user_command == "disable":
+        store.disable_user(SYSTEM, args.email)
+        print(f"account {args.email.lower()} disabled")
+        return EXIT_OK
+    elif args.user_command == "set-role":
+        store.set_user_role(SYSTEM, args.email, args.role, rep_id=args.rep_id)
+        print(f"account {args.email.lower()} is now {args.role}")
+        return EXIT_OK
+    else:
+        password, generated = _password(args.password)
+        store.set_password(SYSTEM, args.email, password)
+        print(f"password of {args.email.lower()} set")
+    if generated:
+        print(f"generated password (shown once): {password}")
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

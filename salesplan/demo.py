@@ -1021,9 +1021,11 @@ def load_demo(store, *, reps: int = 40, seed: int = 7, today: date | None = None
                 store.add_checkin(SYSTEM, rid, fy, checkin_date=ck["checkin_date"], author=ck["author"],
                                   note=ck["note"])
                 n_ck += 1
+    accounts = _demo_accounts(store, reps_df)
     return {
         "today": today.isoformat(),
         "fy": data.fy,
+        "accounts": accounts,
         "reps": len(reps_df),
         "territories": int(reps_df.loc[reps_df["territory"] != "", "territory"].nunique()),
         "regions": int(reps_df.loc[reps_df["region"] != "", "region"].nunique()),
@@ -1038,3 +1040,30 @@ def load_demo(store, *, reps: int = 40, seed: int = 7, today: date | None = None
         "batches": {kind: res.batch_id for kind, res in results.items()},
         "inserted": {kind: res.inserted for kind, res in results.items()},
     }
+
+
+DEMO_PASSWORD = "demo"
+
+
+def _demo_accounts(store, reps_df: pd.DataFrame) -> int:
+    """The demo sign-in accounts (password ``demo``), linked to the demo people by email.
+
+    Only ``salesplan demo`` creates these; ``init`` never creates an account with a known password.
+    """
+    from salesplan.principal import SYSTEM
+
+    by_email = dict(zip(reps_df["email"].str.lower(), reps_df["rep_id"]))
+    wanted = [
+        ("admin@demo.test", "admin", None),
+        ("leader@demo.test", "leader", None),
+        ("manager1@demo.test", "manager", by_email.get("manager1@demo.test")),
+        ("rep1@demo.test", "rep", by_email.get("rep1@demo.test")),
+        ("rep2@demo.test", "rep", by_email.get("rep2@demo.test")),
+    ]
+    existing = set(store.users(SYSTEM)["email"])
+    created = 0
+    for email, role, rep_id in wanted:
+        if email not in existing:
+            store.add_user(SYSTEM, email, role, rep_id=rep_id, password=DEMO_PASSWORD)
+            created += 1
+    return created

@@ -167,4 +167,21 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        2,
+        "users",
+        """
+        CREATE TABLE users (
+            email VARCHAR PRIMARY KEY,  -- stored lower-case
+            role VARCHAR NOT NULL CHECK (role IN ('admin', 'leader', 'manager', 'rep')),
+            rep_id VARCHAR,
+            password_hash VARCHAR,      -- argon2id; NULL for accounts that sign in through OIDC only
+            disabled BOOLEAN NOT NULL DEFAULT false,
+            failed_attempts INTEGER NOT NULL DEFAULT 0,
+            locked_until TIMESTAMP,
+            created_at TIMESTAMP NOT NULL,
+            last_sign_in TIMESTAMP
+        );
+        """,
+    ),
 ]

@@ -28,7 +28,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from salesplan.errors import BadInput, DatabaseLocked, NotAllowed, NotFound, SalesplanError
+from salesplan import auth
+from salesplan.errors import BadInput, DatabaseLocked, NotAllowed, NotFound, Problem, SalesplanError
 from salesplan.inputs import EngineInputs
 from salesplan.migrations import MIGRATIONS
 from salesplan.principal import Principal
@@ -135,7 +136,15 @@ class Store:
             else:
                 cursor.execute("COMMIT")
 
-    def write(self, principal: Principal, action: str, detail: str, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    def write(
+        self,
+        principal: Principal,
+        action: str,
+        detail: str,
+        work: Callable[[duckdb.DuckDBPyConnection], T],
+        *,
+        changes_data: bool = True,
+    ) -> T:
         """Run ``work`` in one transaction, bump the data version and record an audit line.
 
         DuckDB reports write-write conflicts as TransactionException; the whole transaction is
@@ -146,11 +155,13 @@ class Store:
             try:
                 with self.atomic() as cursor:
                     result = work(cursor)
-                    cursor.execute("UPDATE meta SET value = value + 1 WHERE key = 'data_version'")
-                    cursor.execute(
-                        "INSERT INTO audit_log VALUES (current_timestamp, ?, ?, ?)",
-                        [principal.email, action, detail],
-                    )
+                    if changes_data:
+                        cursor.execute("UPDATE meta SET value = value + 1 WHERE key = 'data_version'")
+                    if action:
+                        cursor.execute(
+                            "INSERT INTO audit_log VALUES (current_timestamp, ?, ?, ?)",
+                            [principal.email, action, detail],
+                        )
                 return result
             except duckdb.Error as error:
                 if _is_conflict(error) and attempt < WRITE_RETRIES - 1:
@@ -994,6 +1005,144 @@ class Store:
             ).fetchall()]
             return {name: sorted(cursor.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr) for name in names}
 
+
+    # ------------------------------------------------------------------ users and sign-in
+    def users(self, principal: Principal) -> pd.DataFrame:
+        """Every account (never the password hashes). Admin only."""
+        self._require_admin(principal, "Managing users")
+        with self.cursor() as cursor:
+            return cursor.execute(
+                "SELECT email, role, rep_id, disabled, password_hash IS NOT NULL AS has_password, failed_attempts, "
+                "locked_until, created_at, last_sign_in FROM users ORDER BY email"
+            ).df()
+
+    def has_admin(self) -> bool:
+        with self.cursor() as cursor:
+            return bool(cursor.execute("SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled").fetchall()[0][0])
+
+    def add_user(
+        self, principal: Principal, email: str, role: str, *, rep_id: str | None = None, password: str | None = None
+    ) -> None:
+        """Create an account. Raises NotAllowed unless admin (or creating the very first admin),
+        BadInput on an invalid email, role, unknown rep_id or an existing account."""
+        first_admin = role == "admin" and not self.has_admin()
+        if not first_admin:
+            self._require_admin(principal, "Managing users")
+        email = self._check_user_fields(email, role, rep_id)
+        if password is not None and len(password) < 4:
+            raise BadInput.single("user", "the password is too short (at least 4 characters)", column="password")
+        password_hash = auth.hash_password(password) if password else None
+
+        def work(cursor: duckdb.DuckDBPyConnection) -> None:
+            if cursor.execute("SELECT count(*) FROM users WHERE email = ?", [email]).fetchall()[0][0]:
+                raise BadInput.single("user", f"{email} already has an account", column="email")
+            cursor.execute(
+                "INSERT INTO users (email, role, rep_id, password_hash, created_at) VALUES (?, ?, ?, ?, current_timestamp)",
+                [email, role, rep_id, password_hash],
+            )
+
+        self.write(principal, "add user", f"{email} as {role}", work, changes_data=False)
+
+    def set_user_role(self, principal: Principal, email: str, role: str, *, rep_id: str | None = None) -> None:
+        self._require_admin(principal, "Managing users")
+        email = self._check_user_fields(email, role, rep_id)
+        self._update_user(principal, email, "set role", f"{email} to {role}",
+                          "UPDATE users SET role = ?, rep_id = ? WHERE email = ?", [role, rep_id, email])
+
+    def disable_user(self, principal: Principal, email: str, *, disabled: bool = True) -> None:
+        self._require_admin(principal, "Managing users")
+        email = email.strip().lower()
+        self._update_user(principal, email, "disable user" if disabled else "enable user", email,
+                          "UPDATE users SET disabled = ? WHERE email = ?", [disabled, email])
+
+    def set_password(self, principal: Principal, email: str, password: str) -> None:
+        """Admins set anyone's password; a user sets their own. Clears a lock-out."""
+        email = email.strip().lower()
+        if principal.email.lower() != email:
+            self._require_admin(principal, "Setting another user's password")
+        if len(password) < 4:
+            raise BadInput.single("user", "the password is too short (at least 4 characters)", column="password")
+        self._update_user(principal, email, "set password", email,
+                          "UPDATE users SET password_hash = ?, failed_attempts = 0, locked_until = NULL WHERE email = ?",
+                          [auth.hash_password(password), email])
+
+    def _update_user(self, principal: Principal, email: str, action: str, detail: str, sql: str, params: list[Any]) -> None:
+        def work(cursor: duckdb.DuckDBPyConnection) -> None:
+            if not cursor.execute("SELECT count(*) FROM users WHERE email = ?", [email]).fetchall()[0][0]:
+                raise NotFound(f"There is no account {email}.")
+            cursor.execute(sql, params)
+
+        self.write(principal, action, detail, work, changes_data=False)
+
+    def _check_user_fields(self, email: str, role: str, rep_id: str | None) -> str:
+        from salesplan.principal import ROLES
+
+        email = str(email).strip().lower()
+        problems = []
+        if "@" not in email or email.startswith("@") or email.endswith("@"):
+            problems.append(Problem("user", None, "email", f"{email!r} is not an email address"))
+        if role not in ROLES:
+            problems.append(Problem("user", None, "role", f"role must be one of {', '.join(ROLES)}, not {role!r}"))
+        if role in ("manager", "rep") and not rep_id:
+            problems.append(Problem("user", None, "rep_id", f"a {role} account needs the rep_id it belongs to"))
+        if rep_id:
+            with self.cursor() as cursor:
+                if not cursor.execute("SELECT count(*) FROM reps WHERE rep_id = ?", [rep_id]).fetchall()[0][0]:
+                    problems.append(Problem("user", None, "rep_id", f"unknown rep_id {rep_id!r}"))
+        if problems:
+            raise BadInput(problems)
+        return email
+
+    def principal_for_email(self, email: str) -> Principal | None:
+        """The principal of an enabled account, e.g. for an email signed in through OIDC."""
+        with self.cursor() as cursor:
+            rows = cursor.execute(
+                "SELECT email, role, rep_id FROM users WHERE email = ? AND NOT disabled", [str(email).strip().lower()]
+            ).fetchall()
+        return Principal(rows[0][0], rows[0][1], rows[0][2]) if rows else None
+
+    def authenticate(self, email: str, password: str, *, now: datetime | None = None) -> Principal:
+        """Check a built-in account's password.
+
+        Raises NotAllowed with the same message for an unknown email or a wrong password (no
+        account enumeration), and a lock-out message after ``auth.MAX_FAILED_ATTEMPTS`` failures
+        in a row, for ``auth.LOCKOUT_MINUTES`` minutes.
+        """
+        email = str(email).strip().lower()
+        moment = now or datetime.now()
+        with self.cursor() as cursor:
+            rows = cursor.execute(
+                "SELECT role, rep_id, password_hash, disabled, failed_attempts, locked_until FROM users WHERE email = ?",
+                [email],
+            ).fetchall()
+        if not rows:
+            auth.waste_time_like_a_check(password)
+            raise NotAllowed(auth.WRONG_CREDENTIALS)
+        role, rep_id, password_hash, disabled, failed, locked_until = rows[0]
+        if locked_until is not None and locked_until > moment:
+            raise NotAllowed(auth.locked_message(locked_until))
+        if disabled or not password_hash or not auth.verify_password(password_hash, password):
+            failed = (failed or 0) + 1
+            lock = moment + auth.LOCKOUT if failed >= auth.MAX_FAILED_ATTEMPTS else None
+
+            def record_failure(cursor: duckdb.DuckDBPyConnection) -> None:
+                cursor.execute(
+                    "UPDATE users SET failed_attempts = ?, locked_until = ? WHERE email = ?",
+                    [0 if lock else failed, lock, email],
+                )
+
+            self.write(Principal(email, "system"), "sign-in locked" if lock else "", email, record_failure,
+                       changes_data=False)
+            raise NotAllowed(auth.locked_message(lock) if lock else auth.WRONG_CREDENTIALS)
+
+        def record_success(cursor: duckdb.DuckDBPyConnection) -> None:
+            cursor.execute(
+                "UPDATE users SET failed_attempts = 0, locked_until = NULL, last_sign_in = ? WHERE email = ?",
+                [moment, email],
+            )
+
+        self.write(Principal(email, role), "", email, record_success, changes_data=False)
+        return Principal(email, role, rep_id)
 
     # ------------------------------------------------------------------ backup and restore
     def backup(self, principal: Principal, folder: str | os.PathLike[str]) -> dict[str, Any]:

@@ -206,3 +206,85 @@ def test_audit_log_records_who_did_what(org):
     assert ("max@x.test", "import actuals") in set(zip(log["actor"], log["action"]))
     with pytest.raises(NotAllowed):
         org.audit_log(Principal("max@x.test", "manager", "M1"))
+
+
+# ---------------------------------------------------------------- accounts (issue 5 core)
+from datetime import datetime, timedelta  # noqa: E402
+
+from salesplan import auth  # noqa: E402
+
+
+def test_password_is_hashed_with_argon2_and_checked(org):
+    org.add_user(SYSTEM, "Ann@X.test", "rep", rep_id="R1", password="s3cret!")
+    with org.cursor() as cursor:
+        stored = cursor.execute("SELECT password_hash FROM users WHERE email = 'ann@x.test'").fetchall()[0][0]
+    assert stored.startswith("$argon2id$") and "s3cret!" not in stored
+    assert org.authenticate("ann@x.test", "s3cret!") == Principal("ann@x.test", "rep", "R1")
+    with pytest.raises(NotAllowed, match="Wrong email or password"):
+        org.authenticate("ann@x.test", "wrong")
+    with pytest.raises(NotAllowed, match="Wrong email or password"):
+        org.authenticate("nobody@x.test", "s3cret!")
+
+
+def test_lock_out_after_repeated_failures_then_expiry(org):
+    org.add_user(SYSTEM, "max@x.test", "manager", rep_id="M1", password="right")
+    start = datetime(2026, 1, 5, 9, 0)
+    for attempt in range(auth.MAX_FAILED_ATTEMPTS - 1):
+        with pytest.raises(NotAllowed, match="Wrong email"):
+            org.authenticate("max@x.test", "wrong", now=start)
+    with pytest.raises(NotAllowed, match="locked until 09:15"):
+        org.authenticate("max@x.test", "wrong", now=start)
+    # even the right password is refused while locked
+    with pytest.raises(NotAllowed, match="locked"):
+        org.authenticate("max@x.test", "right", now=start + timedelta(minutes=5))
+    assert org.authenticate("max@x.test", "right", now=start + timedelta(minutes=16)).role == "manager"
+
+
+def test_disabled_account_cannot_sign_in_and_accounts_are_admin_only(org):
+    org.add_user(SYSTEM, "boss@x.test", "admin", password="pw12")
+    boss = org.authenticate("boss@x.test", "pw12")
+    org.add_user(boss, "cem@x.test", "rep", rep_id="R3", password="pw34")
+    with pytest.raises(NotAllowed):
+        org.add_user(Principal("cem@x.test", "rep", "R3"), "evil@x.test", "admin", password="pw56")
+    org.disable_user(boss, "cem@x.test")
+    with pytest.raises(NotAllowed, match="Wrong email or password"):
+        org.authenticate("cem@x.test", "pw34")
+    assert org.principal_for_email("CEM@x.test") is None
+    with pytest.raises(BadInput) as caught:
+        org.add_user(boss, "new@x.test", "manager")  # a manager needs its rep_id
+    assert caught.value.problems[0].column == "rep_id"
+
+
+def test_first_admin_may_be_created_by_anyone_only_once(org):
+    nobody = Principal("visitor@x.test", "rep")
+    org.add_user(nobody, "first@x.test", "admin", password="pw12")
+    with pytest.raises(NotAllowed):
+        org.add_user(nobody, "second@x.test", "admin", password="pw12")
+
+
+def test_init_creates_no_account(tmp_path):
+    from salesplan.cli import main
+
+    db = tmp_path / "fresh.duckdb"
+    assert main(["--db", str(db), "init"]) == 0
+    with Store.open(db) as store:
+        assert store.users(SYSTEM).empty
+
+
+def test_cli_user_commands(tmp_path, capsys):
+    from salesplan.cli import main
+
+    db = str(tmp_path / "u.duckdb")
+    assert main(["--db", db, "user", "add", "Root@X.test", "--role", "admin", "--password", "pw12"]) == 0
+    assert main(["--db", db, "user", "add", "lead@x.test", "--role", "leader"]) == 0
+    out = capsys.readouterr().out
+    generated = out.split("generated password (shown once): ")[1].strip()
+    with Store.open(db) as store:
+        assert store.authenticate("lead@x.test", generated).role == "leader"
+    assert main(["--db", db, "user", "set-role", "lead@x.test", "admin"]) == 0
+    assert main(["--db", db, "user", "disable", "lead@x.test"]) == 0
+    assert main(["--db", db, "user", "set-role", "lead@x.test", "rep"]) == 1  # a rep needs a rep_id
+    capsys.readouterr()
+    assert main(["--db", db, "user", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "root@x.test" in listing and "lead@x.test" in listing and "argon2" not in listing

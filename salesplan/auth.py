@@ -1,0 +1,40 @@
+"""Passwords for the built-in accounts: argon2id through argon2-cffi (a vetted library, never a
+home-made scheme), plus the lock-out policy."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+MAX_FAILED_ATTEMPTS = 5
+LOCKOUT_MINUTES = 15
+LOCKOUT = timedelta(minutes=LOCKOUT_MINUTES)
+WRONG_CREDENTIALS = "Wrong email or password."
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def waste_time_like_a_check(password: str) -> None:
+    """Verify against a dummy hash so that an unknown email takes as long as a wrong password."""
+    verify_password(_DUMMY_HASH, password)
+
+
+def locked_message(until: datetime) -> str:
+    return (
+        f"Too many failed sign-ins: this account is locked until {until:%H:%M}. "
+        "Try again later or ask an admin to reset the password."
+    )
