@@ -1,0 +1,140 @@
+"""Admin: people and territories, the calendar (fiscal year, working weekdays, holidays), the
+settings of SPEC §5, and the audit log."""
+
+from __future__ import annotations
+
+import calendar as months_of_year
+
+import streamlit as st
+
+from salesplan import imports, ui
+from salesplan.errors import BadInput, SalesplanError
+from salesplan.settings import WEEKDAY_NAMES
+
+principal = ui.page("admin")
+the_store = ui.store()
+
+settings = ui.settings()
+people_tab, calendar_tab, settings_tab, audit_tab = st.tabs(["People", "Calendar", "Settings", "Audit log"], key="admin_tabs")
+
+
+def import_form(kind: str, label: str, key: str) -> None:
+    """A file uploader and an Import button for a reps or holidays file (not undoable: the old values are
+    restored by importing the previous file again)."""
+    upload = st.file_uploader(label, type=["csv", "txt", "tsv", "xlsx"], key=key,
+                              max_upload_size=settings.upload_limit_mb)
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    right.download_button("Download the template", imports.template_csv(kind), file_name=f"{kind}-template.csv",
+                          mime="text/csv", key=f"{key}_template", icon=":material/download:")
+    if left.button("Import", key=f"{key}_import", type="primary", disabled=upload is None, icon=":material/upload:"):
+        try:
+            result = imports.import_file(the_store, kind, upload.getvalue(), principal=principal, file_name=upload.name)
+        except BadInput as error:
+            ui.show_problems(error, title="Nothing was imported")
+            if len(error.problems) > 1:
+                st.download_button("Download the problems (CSV)", ui.csv_bytes(ui.problems_frame(error)),
+                                   file_name=f"problems-{upload.name}.csv", mime="text/csv", key=f"{key}_problems")
+        except SalesplanError as error:
+            st.error(str(error))
+        else:
+            ui.flash(f"{kind.capitalize()} imported (batch {result.batch_id}): {result.inserted} new, "
+                     f"{result.updated} changed, {result.unchanged} unchanged.")
+            st.rerun()
+
+
+# ---------------------------------------------------------------- people
+with people_tab:
+    reps = ui.read(principal, "reps")
+    if reps.empty:
+        st.info("No reps yet: import a reps file (rep_id, name, and optionally email, territory, region, manager, "
+                "start and end dates).")
+    else:
+        st.markdown(f"**{len(reps)}** reps in **{reps['territory'].nunique()}** territories and "
+                    f"**{reps['region'].nunique()}** regions.")
+        ui.table(reps, column_config={
+            "rep_id": "Rep id", "name": "Name", "email": "Email", "territory": "Territory", "region": "Region",
+            "manager": "Manager", "start_date": st.column_config.DateColumn("Start"),
+            "end_date": st.column_config.DateColumn("End"),
+        })
+        left, right = st.columns(2)
+        with left:
+            st.markdown("**Territories**")
+            ui.table(ui.read(principal, "territories"))
+        with right:
+            st.markdown("**To edit people**")
+            st.caption("Download the current list, change it in a spreadsheet and import it again: rows are matched "
+                       "by rep_id, so changed rows are updated and new rows added.")
+            st.download_button("Download current reps (CSV)", ui.csv_bytes(reps), file_name="reps.csv",
+                               mime="text/csv", icon=":material/download:")
+    st.markdown("**Import a reps file**")
+    import_form("reps", "Reps file (CSV or Excel)", "reps_upload")
+
+# ---------------------------------------------------------------- calendar
+with calendar_tab:
+    with st.form("calendar_form"):
+        left, right = st.columns(2)
+        start_month = left.selectbox("Fiscal year starts in", list(range(1, 13)), index=settings.fy_start_month - 1,
+                                     format_func=lambda m: months_of_year.month_name[m], key="fy_start_month")
+        weekdays = right.multiselect("Working weekdays", list(WEEKDAY_NAMES),
+                                     default=[WEEKDAY_NAMES[i] for i in settings.working_weekdays], key="weekdays")
+        st.caption("FY N is the fiscal year that ends in calendar year N.")
+        if st.form_submit_button("Save calendar", type="primary"):
+            ok, _ = ui.attempt(the_store.save_settings, principal, fy_start_month=int(start_month),
+                               working_weekdays=",".join(weekdays))
+            if ok:
+                ui.flash("Calendar saved.")
+                st.rerun()
+
+    st.markdown("**Holidays**")
+    holidays = ui.read(principal, "holidays")
+    if holidays.empty:
+        st.caption("No holidays yet: import a holidays file (date, name, and a territory for local holidays).")
+    else:
+        shown = holidays.assign(territory=holidays["territory"].fillna("(whole organisation)"))
+        ui.table(shown, column_config={"date": st.column_config.DateColumn("Date")})
+        with st.form("holiday_delete_form"):
+            labels = {
+                i: f"{ui.day_text(row.date)} · {row.name or 'holiday'} · {row.territory or 'whole organisation'}"
+                for i, row in enumerate(holidays.itertuples())
+            }
+            chosen = st.selectbox("Delete a holiday", list(labels), format_func=labels.get, key="holiday_delete")
+            if st.form_submit_button("Delete", icon=":material/delete:"):
+                row = holidays.iloc[chosen]
+                ok, _ = ui.attempt(the_store.delete_holiday, principal, row["date"],
+                                   None if ui.is_empty(row["territory"]) else row["territory"])
+                if ok:
+                    ui.flash(f"Holiday {labels[chosen]} deleted.")
+                    st.rerun()
+    import_form("holidays", "Holidays file (CSV or Excel)", "holidays_upload")
+
+# ---------------------------------------------------------------- settings
+with settings_tab:
+    with st.form("settings_form"):
+        left, right = st.columns(2)
+        window = left.number_input("Run-rate window (working days)", min_value=1, max_value=520, value=settings.window,
+                                   step=1, help="The current and best run-rates average this many working days "
+                                   "(65 ≈ one quarter).", key="setting_window")
+        at_risk = right.number_input("At-risk band (pace from)", min_value=0.0, max_value=1.0, value=settings.at_risk,
+                                     step=0.01, format="%.2f", help="Below a pace of 1.00 but at least this is "
+                                     "'at risk'; below it is 'off track'.", key="setting_at_risk")
+        grace = left.number_input("Grace share of the period", min_value=0.0, max_value=1.0, value=settings.grace,
+                                  step=0.01, format="%.2f", help="No early warning before this share of the "
+                                  "period's working days has passed.", key="setting_grace")
+        limit = right.number_input("Upload limit (MB)", min_value=1, max_value=10_000, value=settings.upload_limit_mb,
+                                   step=1, key="setting_upload_limit")
+        if st.form_submit_button("Save settings", type="primary"):
+            ok, _ = ui.attempt(the_store.save_settings, principal, window=int(window), at_risk=float(at_risk),
+                               grace=float(grace), upload_limit_mb=int(limit))
+            if ok:
+                ui.flash("Settings saved: every figure now uses them.")
+                st.rerun()
+
+# ---------------------------------------------------------------- audit
+with audit_tab:
+    log = ui.read(principal, "audit_log")
+    if log.empty:
+        st.caption("Nothing recorded yet.")
+    else:
+        ui.table(log, column_config={
+            "logged_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
+        })

@@ -1,0 +1,217 @@
+"""My plan: where one rep stands this fiscal year, the run-rate it now takes, when it is too late,
+and whether the written plan covers the gap."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from salesplan import ui
+
+principal = ui.page("my_plan")
+
+reps = ui.read(principal, "reps")
+if reps.empty:
+    st.info("No reps yet. An admin imports the reps file on the **Admin** page (or runs `salesplan demo`).")
+    st.stop()
+
+picker, metric_box, date_box = st.columns([3, 2, 2], vertical_alignment="bottom")
+metric = metric_box.segmented_control(
+    "Metric", ["revenue", "profit"], default="revenue", required=True, format_func=ui.METRIC_LABEL.get, key="metric"
+)
+as_of = date_box.date_input("As of", value=ui.today(), key="as_of", format="YYYY-MM-DD")
+year = ui.report(principal, as_of, metric=metric)
+with_target = year.loc[year["target"] > 0, "owner_id"].tolist()
+rep_id = ui.pick_rep(principal, reps, picker, prefer=with_target)
+if rep_id is None:
+    st.warning("Your account is not linked to a rep yet. Ask an admin to add your email to the reps file.")
+    st.stop()
+
+row = year.loc[year["owner_id"] == rep_id].iloc[0]
+fy = ui.fy_of(as_of)
+name = row["owner_name"]
+title, badge = st.columns([5, 1], vertical_alignment="center")
+title.subheader(f"{ui.md(name)} · {row['period']} · {ui.METRIC_LABEL[metric].lower()}")
+with badge:
+    ui.status_badge(row["status"])
+
+if not row["target"] > 0:
+    st.info(
+        f"No {metric} target for {row['period']} yet. A manager sets it on the **Plan** page (Targets tab), "
+        "or imports a targets file on **Upload actuals**."
+    )
+    st.stop()
+if row["status"] == "not_started":
+    st.info(f"{row['period']} starts on {ui.day_text(row['period_start'])}: only its target is known yet "
+            f"({ui.money(row['target'])}).")
+    st.stop()
+if not row["actual_to_date"] and ui.is_empty(row["best_per_working_day"]):
+    st.info("No actuals yet for this year. Upload your sales export on **Upload actuals** to see where you stand.")
+
+settings = ui.settings()
+L = settings.window
+A, T, E = row["actual_to_date"], row["target"], row["expected_to_date"]
+W = int(row["working_days_left"])
+e = min(row["as_of"], row["period_end"])
+
+
+def see_the_math(lines: list[str]) -> None:
+    with st.expander("See the math"):
+        for line in lines:
+            st.markdown(line)
+
+
+# ---------------------------------------------------------------- where we stand
+st.markdown("#### Where you stand")
+c1, c2, c3, c4 = st.columns(4)
+with c1:
+    st.metric("Attainment", ui.pct(row["attainment"]), help="Actual to date ÷ target of the year", border=True)
+    see_the_math([
+        f"actual to date A = **{ui.money(A, 2)}** ({ui.day_text(row['period_start'])} to {ui.day_text(e)})",
+        f"target T = **{ui.money(T, 2)}**",
+        f"attainment = A ÷ T = **{ui.pct(row['attainment'], 2)}**",
+    ])
+with c2:
+    st.metric("Pace vs plan", ui.pct(row["pace"]), help="Actual to date ÷ where the plan said you would be by now",
+              border=True)
+    see_the_math([
+        f"expected to date E = **{ui.money(E, 2)}**: the targets of the months ended by {ui.day_text(e)}, plus the "
+        f"current month's target × its working days elapsed ÷ its working days",
+        f"actual to date A = **{ui.money(A, 2)}**",
+        f"pace = A ÷ E = **{ui.pct(row['pace'], 2)}** (at-risk band from {ui.pct(settings.at_risk, 0)})",
+    ])
+with c3:
+    gap = row["gap_to_date"]
+    st.metric("Gap to date", ui.money(abs(gap)), help="Expected to date − actual to date: how far behind (or "
+              "ahead of) where the plan said you would be by now", border=True,
+              delta="behind plan" if gap > 0 else "ahead of plan", delta_color="red" if gap > 0 else "green",
+              delta_arrow="off")
+    see_the_math([
+        f"gap = E − A = {ui.money(E, 2)} − {ui.money(A, 2)} = **{ui.money(gap, 2)}**",
+        f"still to sell for the year: T − A = **{ui.money(row['remaining'], 2)}**",
+    ])
+with c4:
+    st.metric("Working days left", f"{W}", help="Working days after the as-of date until the end of the year",
+              border=True)
+    see_the_math([
+        f"working days from {ui.day_text(e + pd.Timedelta(days=1))} to {ui.day_text(row['period_end'])}: **{W}**",
+        f"working days elapsed: {int(row['working_days_elapsed'])} (your working weekdays and holidays, "
+        "including your territory's)",
+    ])
+
+# ---------------------------------------------------------------- run-rates
+st.markdown("#### The run-rate it takes")
+r, c, B = row["required_per_working_day"], row["current_per_working_day"], row["best_per_working_day"]
+c1, c2, c3, c4 = st.columns(4)
+with c1:
+    st.metric("Required per working day", ui.money(r), border=True,
+              help="What you need to sell every working day from now on to reach the target")
+    see_the_math([f"required = max(T − A, 0) ÷ W = {ui.money(max(row['remaining'], 0), 2)} ÷ {W} = "
+                  f"**{ui.money(r, 2)}**" if W else "no working days are left in the year"])
+with c2:
+    st.metric("Current per working day", ui.money(c), border=True,
+              help=f"Your average over the last {L} working days")
+    see_the_math([f"current = Σ actuals of the {L} working days up to {ui.day_text(e)} ÷ {L} = **{ui.money(c, 2)}**",
+                  f"the window is the run-rate setting ({L} working days); a sale on a non-working day counts "
+                  "with the working day before it"])
+with c3:
+    st.metric("Acceleration needed", ui.times(row["acceleration"]), border=True,
+              help="Required ÷ current run-rate")
+    see_the_math([f"acceleration = required ÷ current = {ui.money(r, 2)} ÷ {ui.money(c, 2)} = "
+                  f"**{ui.times(row['acceleration'])}**"])
+with c4:
+    st.metric(f"Best {L}-day run", ui.money(B), border=True,
+              help=f"Your best average over any {L} working days so far")
+    see_the_math([f"best = the highest Σ actuals ÷ {L} over every window of {L} working days since your first "
+                  f"sale = **{ui.money(B, 2)}**"])
+
+months = ui.report(principal, as_of, metric=metric, period="month")
+months = months[months["owner_id"] == rep_id].reset_index(drop=True)
+current_month = months[(months["period_start"] <= e) & (months["period_end"] >= e)]
+per = [("per working day", 1, "")]
+per.append(("per week", len(settings.working_weekdays), f"× {len(settings.working_weekdays)} working days a week"))
+if not current_month.empty:
+    cm = current_month.iloc[0]
+    month_days = int(cm["working_days_elapsed"] + cm["working_days_left"])
+    per.append((f"per month ({ui.month_label(cm['period_start'])})", month_days,
+                f"× {month_days} working days in {ui.month_label(cm['period_start'])}"))
+rates = pd.DataFrame({
+    "": [label for label, _, _ in per],
+    "Required": [ui.money(None if ui.is_empty(r) else r * f) for _, f, _ in per],
+    "Current": [ui.money(None if ui.is_empty(c) else c * f) for _, f, _ in per],
+    "Derived as": [how or "engine figure" for _, _, how in per],
+})
+ui.table(rates)
+
+# ---------------------------------------------------------------- when it is too late
+st.markdown("#### When is it too late?")
+ponr = row["point_of_no_return"]
+if row["status"] == "achieved":
+    st.success(f"Target reached: {ui.money(A)} of {ui.money(T)}.", icon=":material/emoji_events:")
+elif ponr == "passed" or (W == 0 and A < T):
+    st.error(
+        f"The target is out of reach even at your best {L}-working-day pace ({ui.money(B)} a working day, "
+        f"{ui.money(r)} needed). Agree a revised target with your manager, or add actions that bring in "
+        f"the rest of the {ui.money(row['remaining'])}.", icon=":material/block:",
+    )
+elif not ui.is_empty(ponr):
+    st.warning(
+        f"Keep today's pace ({ui.money(c)} a working day) past **{ui.day_text(ponr)}** and the target is out of "
+        f"reach even at your best {L}-working-day pace ({ui.money(B)} a working day). "
+        f"You have **{int(row['working_days_to_act'])} working days** left to act.",
+        icon=":material/timer:",
+    )
+elif not ui.is_empty(row["projection_linear"]) and row["projection_linear"] >= T:
+    st.success(
+        f"On course: at today's pace you end the year at {ui.money(row['projection_linear'])}, above the target "
+        f"of {ui.money(T)}. There is no point of no return.", icon=":material/check_circle:",
+    )
+else:
+    st.warning(
+        f"Today's pace is your best so far and ends the year at {ui.money(row['projection_linear'])}, "
+        f"short of {ui.money(T)}: you need {ui.money(r)} a working day from now on "
+        f"({ui.times(row['acceleration'])} today's).", icon=":material/trending_up:",
+    )
+see_the_math([
+    f"if you keep today's run-rate c = {ui.money(c, 2)} for x working days, then run at your best B = "
+    f"{ui.money(B, 2)} for the remaining {W} − x, you end at A + c·x + B·(W − x)",
+    f"the point of no return is the last working day where that still reaches T = {ui.money(T, 2)}: "
+    f"**{ui.ponr_text(ponr)}**, {'' if ui.is_empty(row['working_days_to_act']) else int(row['working_days_to_act'])} "
+    "working days to act",
+    f"projection at current run-rate: A + c × W = **{ui.money(row['projection_linear'], 2)}**",
+    f"projection at current pace vs plan: A × T ÷ E = **{ui.money(row['projection_seasonal'], 2)}**",
+])
+
+# ---------------------------------------------------------------- charts
+curve = ui.year_curve(principal, "rep", rep_id, fy, metric)
+st.plotly_chart(ui.burnup_figure(curve, row, metric), key="burnup")
+st.plotly_chart(ui.monthly_bars_figure(months, metric), key="months")
+
+# ---------------------------------------------------------------- the written plan
+st.markdown("#### Your actions")
+plan = ui.read(principal, "plan", rep_id, fy)
+actions = plan["actions"]
+open_actions = actions[actions["status"].isin(["planned", "in_progress"])] if not actions.empty else actions
+if open_actions.empty:
+    st.info(
+        f"No open actions in your FY{fy} plan yet. Add actions that close the remaining "
+        f"{ui.money(max(row['remaining'], 0))} on the **Plan** page."
+    )
+else:
+    coverage = row["action_coverage"]
+    st.markdown(
+        f"{len(open_actions)} open action(s) worth **{ui.money(open_actions['expected_impact'].sum())}** cover "
+        f"**{ui.pct(coverage, 0)}** of the remaining {ui.money(max(row['remaining'], 0))}."
+    )
+    ui.table(
+        open_actions[["description", "owner", "due_date", "status", "expected_impact"]],
+        column_config={
+            "description": st.column_config.TextColumn("Action", width="large"),
+            "owner": "Owner",
+            "due_date": st.column_config.DateColumn("Due"),
+            "status": "Status",
+            "expected_impact": st.column_config.NumberColumn("Expected impact", format="localized"),
+        },
+    )
+if ui.may_open(principal, "plan") and st.button("Open the plan", icon=":material/edit_note:"):
+    ui.go_to("plan", rep=rep_id)

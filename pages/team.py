@@ -1,0 +1,122 @@
+"""Team overview: a heatmap of reps × fiscal months, a sortable table of every owner with status and
+run-rates, drill-down to a rep's plan, and exports."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from salesplan import ui
+
+principal = ui.page("team")
+
+reps = ui.read(principal, "reps")
+if reps.empty:
+    st.info("No reps yet. An admin imports the reps file on the **Admin** page (or runs `salesplan demo`).")
+    st.stop()
+
+left, middle, right = st.columns([2, 2, 2], vertical_alignment="bottom")
+metric = left.segmented_control("Metric", ["revenue", "profit"], default="revenue", required=True,
+                                format_func=ui.METRIC_LABEL.get, key="team_metric")
+as_of = middle.date_input("As of", value=ui.today(), key="team_as_of", format="YYYY-MM-DD")
+colour_by = right.segmented_control("Colour by", ["attainment", "pace"], default="attainment", required=True,
+                                    key="team_colour", format_func={"attainment": "Monthly attainment",
+                                                                    "pace": "Pace vs plan"}.get)
+
+# ---------------------------------------------------------------- filters
+names = dict(zip(reps["rep_id"], reps["name"]))
+f1, f2, f3 = st.columns(3)
+regions = f1.multiselect("Region", sorted(reps["region"].dropna().unique()), key="team_regions",
+                         placeholder="All regions")
+in_region = reps[reps["region"].isin(regions)] if regions else reps
+territories = f2.multiselect("Territory", sorted(in_region["territory"].dropna().unique()), key="team_territories",
+                             placeholder="All territories")
+manager_ids = sorted(reps["manager"].dropna().unique(), key=lambda m: names.get(m, m))
+managers = f3.multiselect("Manager", manager_ids, format_func=lambda m: names.get(m, m), key="team_managers",
+                          placeholder="All managers")
+chosen = in_region
+if territories:
+    chosen = chosen[chosen["territory"].isin(territories)]
+if managers:
+    chosen = chosen[chosen["manager"].isin(managers)]
+chosen_ids = set(chosen["rep_id"])
+
+months = ui.report(principal, as_of, metric=metric, period="month")
+year = ui.report(principal, as_of, metric=metric)
+if months.empty or not (year["target"] > 0).any():
+    st.info(f"No {metric} targets for this fiscal year yet. Set them on the **Plan** page (Targets tab) or import a "
+            "targets file on **Upload actuals**.")
+    st.stop()
+
+# ---------------------------------------------------------------- heatmap
+with_target = set(year.loc[(year["target"] > 0) & year["owner_id"].isin(chosen_ids), "owner_id"])
+cells = months[months["owner_id"].isin(with_target)]
+if cells.empty:
+    st.info("No rep with a target matches these filters.")
+else:
+    grid = cells.pivot(index="owner_id", columns="period_start", values=colour_by)
+    grid.columns = [ui.month_label(c, short=True) for c in grid.columns]
+    grid["YTD"] = year.set_index("owner_id")["pace"].reindex(grid.index)
+    info = reps.set_index("rep_id")[["region", "territory", "name"]].reindex(grid.index)
+    grid = info.join(grid).reset_index(names="rep_id").sort_values(["region", "territory", "name"], na_position="last")
+    label = "Monthly attainment" if colour_by == "attainment" else "Pace vs plan"
+    at_risk = ui.settings().at_risk
+    st.plotly_chart(ui.heatmap_figure(grid, "Attainment" if colour_by == "attainment" else "Pace",
+                                      f"{label} · {year['period'].iloc[0]}", at_risk), key="heatmap")
+    st.caption(f"{label}: each month's actual ÷ {'its target' if colour_by == 'attainment' else 'its target to date'};"
+               f" YTD = actual to date ÷ expected to date for the year. Green from 100 %, amber from "
+               f"{ui.pct(at_risk, 0)} (the at-risk band), red below. Months not started yet are blank; "
+               f"reps without a {metric} target this year are left out.")
+
+# ---------------------------------------------------------------- owners table
+st.subheader("Owners")
+level = st.segmented_control("Level", list(ui.LEVEL_LABEL), default="rep", required=True,
+                             format_func=ui.LEVEL_LABEL.get, key="team_level")
+table = year if level == "rep" else ui.report(principal, as_of, metric=metric, level=level)
+if st.toggle("Hide owners without a target", value=True, key="team_hide_zero"):
+    table = table[table["target"] > 0]
+if level == "rep":
+    table = table[table["owner_id"].isin(chosen_ids)]
+elif level == "territory" and (regions or territories):
+    table = table[table["owner_id"].isin(set(chosen["territory"]))]
+elif level == "region" and regions:
+    table = table[table["owner_id"].isin(regions)]
+shown = ui.for_display(table).assign(
+    status=table["status"].map(ui.status_label),
+    point_of_no_return=table["point_of_no_return"].map(lambda v: "" if ui.is_empty(v) else ui.ponr_text(v)),
+)
+columns = ["owner_name", "status", "target", "actual_to_date", "attainment", "pace", "gap_to_date",
+           "required_per_working_day", "current_per_working_day", "acceleration", "point_of_no_return",
+           "working_days_to_act", "action_coverage"]
+num = st.column_config.NumberColumn
+ui.table(shown[columns], column_config={
+    "owner_name": st.column_config.TextColumn("Owner", pinned=True),
+    "status": "Status",
+    "target": num("Target", format="localized"),
+    "actual_to_date": num("Actual", format="localized"),
+    "attainment": num("Attainment", format="percent"),
+    "pace": num("Pace", format="percent"),
+    "gap_to_date": num("Gap to date", format="localized", help="Expected − actual; positive = behind"),
+    "required_per_working_day": num("Required / day", format="localized"),
+    "current_per_working_day": num("Current / day", format="localized"),
+    "acceleration": num("Acceleration", format="%.2f×"),
+    "point_of_no_return": "Point of no return",
+    "working_days_to_act": num("Days to act", format="%d"),
+    "action_coverage": num("Plan coverage", format="percent"),
+})
+stem = f"salesplan-{level}-{metric}-{as_of.isoformat()}"
+e1, e2, e3 = st.columns([1, 1, 4])
+e1.download_button("Export CSV", ui.csv_bytes(table), file_name=f"{stem}.csv", mime="text/csv",
+                   icon=":material/download:")
+e2.download_button("Export Excel", ui.excel_bytes(table, sheet="report"), file_name=f"{stem}.xlsx",
+                   mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", icon=":material/download:")
+
+# ---------------------------------------------------------------- drill-down
+if ui.may_open(principal, "my_plan"):
+    st.subheader("Drill down")
+    options = sorted(chosen_ids, key=lambda r: names.get(r, r))
+    pick, go_plan, go_edit = st.columns([2, 1, 1], vertical_alignment="bottom")
+    rep_id = pick.selectbox("Rep", options, format_func=ui.rep_label(reps), key="team_drill")
+    if go_plan.button("Open their dashboard", icon=":material/flag:"):
+        ui.go_to("my_plan", rep=rep_id)
+    if ui.may_open(principal, "plan") and go_edit.button("Open their plan", icon=":material/edit_note:"):
+        ui.go_to("plan", rep=rep_id)

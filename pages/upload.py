@@ -1,0 +1,192 @@
+"""Upload actuals: template, upload, column mapping, preview, problems, import, and the batch history
+with undo."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import streamlit as st
+
+from salesplan import imports, ui
+from salesplan.errors import BadInput, SalesplanError
+
+principal = ui.page("upload")
+the_store = ui.store()
+
+kinds = ["actuals", "targets"] if ui.may_set_targets(principal) else ["actuals"]
+kind = "actuals"
+if len(kinds) > 1:
+    kind = st.segmented_control("What are you uploading?", kinds, default="actuals", required=True, key="upload_kind",
+                                format_func={"actuals": "Actuals (sales)", "targets": "Targets"}.get)
+
+fields = imports.FIELDS[kind]
+left, right = st.columns([3, 1], vertical_alignment="center")
+left.markdown(
+    "Required columns: " + ", ".join(f"`{f.name}`" for f in fields if f.required)
+    + ". Optional: " + ", ".join(f"`{f.name}`" for f in fields if not f.required)
+    + ". CSV (comma, semicolon or tab) or Excel `.xlsx`; common header names are recognised."
+)
+right.download_button("Download the template", imports.template_csv(kind), file_name=f"{kind}-template.csv",
+                      mime="text/csv", icon=":material/download:")
+
+limit_mb = ui.settings().upload_limit_mb
+upload = st.file_uploader("CSV or Excel file", type=["csv", "txt", "tsv", "xlsx"], key=f"upload_file_{kind}",
+                          max_upload_size=limit_mb)
+outcome = st.session_state.get("upload_outcome")
+
+if upload is not None:
+    data = upload.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    if outcome and outcome.get("sha") != digest:
+        st.session_state.pop("upload_outcome", None)
+        outcome = None
+    # column maps are remembered for this session, per kind and header (not stored in the database)
+    maps: dict = st.session_state.setdefault("column_maps", {})
+    try:
+        automatic = ui.preview(kind, data, upload.name, None)
+    except BadInput as error:
+        ui.show_problems(error, title="This file cannot be read")
+        st.stop()
+    header_key = (kind, tuple(imports.normalise_header(h) for h in automatic.header))
+    remembered = ui.preview(kind, data, upload.name, maps[header_key]) if header_key in maps else automatic
+
+    st.subheader("Columns")
+    if automatic.problems and header_key not in maps:
+        st.warning("Some required columns were not recognised. Tell which column of your file holds each field; "
+                   "the choice is remembered for the next file with the same columns (in this session).",
+                   icon=":material/table_edit:")
+    with st.expander("Column mapping", expanded=bool(remembered.problems) or header_key in maps, icon=":material/tune:"):
+        choices = [None, *[h for h in automatic.header if h]]
+        grid = st.columns(4)
+        chosen: dict[str, str] = {}
+        for i, field in enumerate(fields):
+            current = remembered.mapping.get(field.name)
+            picked = grid[i % 4].selectbox(
+                f"{field.name}{' (required)' if field.required else ''}", choices,
+                index=choices.index(current) if current in choices else 0,
+                format_func=lambda h: "— not in the file —" if h is None else h,
+                key=f"map_{kind}_{field.name}_{digest[:12]}",
+            )
+            if picked is not None:
+                chosen[field.name] = picked
+    if chosen != automatic.mapping:
+        maps[header_key] = {header: field for field, header in chosen.items()}
+    column_map = maps.get(header_key)
+    view = ui.preview(kind, data, upload.name, column_map) if column_map else automatic
+    if not view.problems:
+        st.caption("Reading " + ", ".join(f"{field} from “{header}”" for field, header in view.mapping.items()) + ".")
+    if view.problems:
+        st.error("\n".join(f"- {ui.md(problem.reason)}" for problem in view.problems), icon=":material/error:")
+
+    st.subheader("Preview")
+    st.caption(f"{view.total_rows:,} row{'s' if view.total_rows != 1 else ''} below the header on line "
+               f"{view.header_line}" + (f"; the first {len(view.rows)}:" if view.total_rows > len(view.rows) else ":"))
+    ui.table(view.rows)
+
+    valid_only = st.toggle("Import only the valid rows (rejected rows are kept with the batch, downloadable)",
+                           key="valid_only")
+    reason = None
+    if kind == "targets":
+        reason = st.text_input("Reason for these targets (kept with the previous values)", key="upload_reason")
+
+    def run_import(only_valid: bool) -> None:
+        with st.spinner(f"Importing {upload.name}…"):
+            try:
+                result = imports.import_file(the_store, kind, data, principal=principal, file_name=upload.name,
+                                             valid_only=only_valid, column_map=column_map or None,
+                                             reason=reason or None)
+            except BadInput as error:
+                st.session_state["upload_outcome"] = {"sha": digest, "problems": ui.problems_frame(error)}
+            except SalesplanError as error:  # NotAllowed, DatabaseLocked
+                st.session_state["upload_outcome"] = {"sha": digest, "error": str(error)}
+            else:
+                st.session_state.pop("undo_batch", None)  # offer the new batch first
+                st.session_state["upload_outcome"] = {
+                    "sha": digest, "batch_id": result.batch_id, "inserted": result.inserted,
+                    "updated": result.updated, "unchanged": result.unchanged, "rejected": result.rejected,
+                    "notes": list(result.notes), "file": upload.name,
+                }
+
+    if st.button("Import", type="primary", icon=":material/upload:", disabled=bool(view.problems)):
+        run_import(valid_only)
+        st.rerun()
+
+    outcome = st.session_state.get("upload_outcome")
+    if outcome and outcome.get("sha") == digest:
+        if "problems" in outcome:
+            problems = outcome["problems"]
+            bad_lines = problems["line"].nunique()
+            st.error(f"Nothing was imported: {len(problems)} problem(s) on {bad_lines} line(s). Fix the file and "
+                     "upload it again, or import only the valid rows.", icon=":material/error:")
+            ui.table(problems, column_config={
+                "line": st.column_config.NumberColumn("Line", format="%d"),
+                "column": "Column",
+                "reason": st.column_config.TextColumn("Reason", width="large"),
+            })
+            left, right = st.columns(2)
+            left.download_button("Download the problems (CSV)", ui.csv_bytes(problems),
+                                 file_name=f"problems-{upload.name}.csv", mime="text/csv", icon=":material/download:")
+            if right.button("Import the valid rows only", icon=":material/playlist_add_check:"):
+                run_import(True)
+                st.rerun()
+        elif "error" in outcome:
+            st.error(outcome["error"])
+        else:
+            st.success(f"Imported {outcome['file']} as batch {outcome['batch_id']}.", icon=":material/check_circle:")
+            counts = st.columns(4)
+            for column, key in zip(counts, ("inserted", "updated", "unchanged", "rejected")):
+                column.metric(key.capitalize(), f"{outcome[key]:,}", border=True)
+            for note in outcome["notes"]:
+                st.caption(note)
+            if outcome["rejected"]:
+                st.caption("The rejected rows are kept with the batch: download them from the history below.")
+            if ui.may_open(principal, "my_plan") and st.button("See the updated figures", icon=":material/flag:"):
+                ui.go_to("my_plan")
+else:
+    st.info(f"Choose a file to upload (up to {limit_mb} MB). Start from the template if you are unsure about "
+            "the columns.", icon=":material/upload_file:")
+
+# ---------------------------------------------------------------- history
+st.subheader("Upload history")
+batches = ui.read(principal, "batches")
+if batches.empty:
+    st.caption("No uploads yet.")
+else:
+    shown = batches.copy()
+    shown["state"] = shown["reverted_at"].map(lambda v: "undone" if not ui.is_empty(v) else "current")
+    ui.table(
+        shown[["batch_id", "kind", "file_name", "uploaded_by", "uploaded_at", "rows_inserted", "rows_updated",
+               "rows_unchanged", "rows_rejected", "state", "reason"]],
+        column_config={
+            "batch_id": st.column_config.NumberColumn("Batch", format="%d"),
+            "kind": "Kind", "file_name": "File", "uploaded_by": "By",
+            "uploaded_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+            "rows_inserted": "Inserted", "rows_updated": "Updated", "rows_unchanged": "Unchanged",
+            "rows_rejected": "Rejected", "state": "State", "reason": "Reason",
+        },
+    )
+    undoable = batches[batches["reverted_at"].isna() & batches["kind"].isin(["actuals", "targets"])]
+    left, right = st.columns(2)
+    if ui.may_write(principal) and not undoable.empty:
+        with left.form("undo_form"):
+            labels = {int(b.batch_id): f"Batch {b.batch_id}: {b.kind} from {b.file_name or 'the editor'}"
+                      for b in undoable.itertuples()}
+            chosen = st.selectbox("Undo a batch", list(labels), format_func=labels.get, key="undo_batch")
+            sure = st.checkbox("Revert every row of this batch to its previous value", key="undo_sure")
+            if st.form_submit_button("Undo", icon=":material/undo:"):
+                if not sure:
+                    st.error("Tick the box to confirm the undo.")
+                else:
+                    ok, _ = ui.attempt(the_store.undo, principal, int(chosen))
+                    if ok:
+                        ui.flash(f"Batch {chosen} undone: its rows are back to their previous values.")
+                        st.rerun()
+    with_rejects = batches[batches["rows_rejected"] > 0]
+    if not with_rejects.empty:
+        with right.container(border=True):
+            which = st.selectbox("Rejected rows of batch", with_rejects["batch_id"].astype(int).tolist(),
+                                 key="rejected_batch")
+            rejected = ui.read(principal, "rejected_rows", int(which))
+            st.download_button("Download rejected rows (CSV)", ui.csv_bytes(pd.DataFrame(rejected)),
+                               file_name=f"rejected-batch-{which}.csv", mime="text/csv", icon=":material/download:")

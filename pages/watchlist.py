@@ -1,0 +1,70 @@
+"""Watch list: the early warnings of SPEC §5, most urgent first, each with what to do and a way to
+the plan that needs an update."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from salesplan import ui
+
+principal = ui.page("watchlist")
+st.caption("Owners behind plan at two weekly checks in a row, once the grace share of the year has passed; "
+           "the fewest working days left to act first.")
+
+left, middle, right = st.columns([2, 2, 3], vertical_alignment="bottom")
+metric = left.segmented_control("Metric", ["revenue", "profit"], default="revenue", required=True,
+                                format_func=ui.METRIC_LABEL.get, key="watch_metric")
+as_of = middle.date_input("As of", value=ui.today(), key="watch_as_of", format="YYYY-MM-DD")
+levels = right.pills("Show", list(ui.LEVEL_LABEL), default=list(ui.LEVEL_LABEL), selection_mode="multi",
+                     format_func=ui.LEVEL_LABEL.get, key="watch_levels")
+
+reps = ui.read(principal, "reps")
+if reps.empty:
+    st.info("No reps yet. An admin imports the reps file on the **Admin** page (or runs `salesplan demo`).")
+    st.stop()
+
+entries = ui.watchlist(principal, as_of, metric=metric)
+entries = entries[entries["owner_type"].isin(levels or [])]
+if entries.empty:
+    st.success("Nobody is on the watch list: every owner is on track, or the year is too young to tell.",
+               icon=":material/check_circle:")
+    st.stop()
+
+st.markdown(f"**{len(entries)}** owner(s) need attention, "
+            f"**{int(entries['plan_needs_update'].sum())}** plan(s) need an update.")
+kind = {"rep": "Rep", "territory": "Territory", "region": "Region", "org": "Organisation"}
+for index, entry in enumerate(entries.itertuples(index=False)):
+    with st.container(border=True):
+        head, badge = st.columns([5, 1], vertical_alignment="center")
+        head.markdown(f"**{index + 1}. {ui.md(entry.owner_name)}** · {kind[entry.owner_type]}")
+        with badge:
+            ui.status_badge(entry.status)
+        c1, c2, c3, c4, c5 = st.columns(5)
+        c1.metric("Gap to date", ui.money(entry.gap_to_date), help="Expected − actual to date")
+        days = "passed" if entry.point_of_no_return == "passed" else (
+            "—" if ui.is_empty(entry.working_days_to_act) else f"{int(entry.working_days_to_act)}")
+        c2.metric("Working days to act", days, help=f"Point of no return: {ui.ponr_text(entry.point_of_no_return)}")
+        c3.metric("Required / day", ui.money(entry.required_per_working_day))
+        c4.metric("Current / day", ui.money(entry.current_per_working_day))
+        c5.metric("Plan coverage", ui.pct(entry.action_coverage, 0) if entry.owner_type == "rep" else "—",
+                  help="Open actions' expected impact ÷ what is still to sell (reps only)")
+        st.markdown(f"**What to do:** {ui.md(entry.recommended_action)}")
+        if entry.owner_type == "rep":
+            links = st.columns([2, 2, 3])
+            if entry.plan_needs_update:
+                links[2].badge("Plan needs an update", icon=":material/edit_note:", color="orange")
+            if ui.may_open(principal, "plan") and links[0].button(
+                "Update the plan", key=f"plan_{entry.owner_id}", icon=":material/edit_note:",
+                type="primary" if entry.plan_needs_update else "secondary",
+            ):
+                ui.go_to("plan", rep=entry.owner_id)
+            if links[1].button("Open dashboard", key=f"dash_{entry.owner_id}", icon=":material/flag:"):
+                ui.go_to("my_plan", rep=entry.owner_id)
+
+stem = f"watchlist-{metric}-{as_of.isoformat()}"
+left, right, _ = st.columns([1, 1, 4])
+left.download_button("Export CSV", ui.csv_bytes(entries), file_name=f"{stem}.csv", mime="text/csv",
+                     icon=":material/download:")
+right.download_button("Export Excel", ui.excel_bytes(entries, sheet="watch list"), file_name=f"{stem}.xlsx",
+                      mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                      icon=":material/download:")

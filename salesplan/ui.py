@@ -1,0 +1,729 @@
+"""UI glue for the Streamlit dashboard: the one module of ``salesplan`` that imports streamlit and plotly.
+
+What lives here, so the pages read like descriptions of their screens:
+
+* who is looking (:func:`current_principal`) and which pages they get (:func:`menu`);
+* one :class:`~salesplan.store.Store` per process and database file (:func:`store`);
+* cached reads, keyed by the database file and ``store.data_version()`` so that any write (an
+  upload, an undo, a target change) invalidates them at once;
+* formatting (money, percentages, statuses), charts (plotly figures built from engine frames),
+  exports (CSV / Excel with formula-like cells neutralised) and the printable plan.
+
+No SPEC formula is computed here: every number comes from :mod:`salesplan.engine`; this module only
+reshapes, labels and draws the engine's frames.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from salesplan import engine, imports
+from salesplan.calendar import fiscal_year_bounds, fiscal_year_of
+from salesplan.errors import BadInput, DatabaseLocked, NotAllowed, SalesplanError
+from salesplan.inputs import EngineInputs
+from salesplan.principal import Principal
+from salesplan.store import Store, resolve_db_path
+
+# ============================================================================ who is looking
+
+
+def current_principal() -> Principal:
+    """The signed-in user. Sign-in (issue 5) replaces this body; nothing else changes."""
+    return Principal("admin@local", "admin")
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    key: str
+    path: str
+    title: str
+    icon: str
+
+
+PAGES: dict[str, PageSpec] = {
+    spec.key: spec
+    for spec in (
+        PageSpec("my_plan", "pages/my_plan.py", "My plan", ":material/flag:"),
+        PageSpec("plan", "pages/plan.py", "Plan", ":material/edit_note:"),
+        PageSpec("upload", "pages/upload.py", "Upload actuals", ":material/upload_file:"),
+        PageSpec("team", "pages/team.py", "Team overview", ":material/grid_view:"),
+        PageSpec("watchlist", "pages/watchlist.py", "Watch list", ":material/notification_important:"),
+        PageSpec("admin", "pages/admin.py", "Admin", ":material/settings:"),
+    )
+}
+
+MENU: dict[str, tuple[str, ...]] = {
+    "admin": ("my_plan", "plan", "upload", "team", "watchlist", "admin"),
+    "leader": ("my_plan", "team", "watchlist"),
+    "manager": ("my_plan", "plan", "upload", "team", "watchlist"),
+    "rep": ("my_plan", "plan", "upload"),
+}
+
+
+def menu(principal: Principal) -> list[PageSpec]:
+    """The pages this principal's role may open, in menu order."""
+    return [PAGES[key] for key in MENU.get(principal.role, ())]
+
+
+def may_open(principal: Principal, key: str) -> bool:
+    return key in MENU.get(principal.role, ())
+
+
+def mark_routed() -> None:
+    """Called by app.py before it runs the chosen page (see :func:`page`)."""
+    st.session_state["_routed"] = True
+
+
+def page(key: str) -> Principal:
+    """The first call of every page: makes sure the page runs under app.py's role-based navigation,
+    refuses a page the role may not open, shows pending messages, and returns the principal.
+
+    Streamlit treats an app whose entry script has a ``pages/`` folder beside it as a legacy
+    multipage app until ``st.navigation`` runs once in the process: if the very first visitor
+    opens ``/team`` directly, Streamlit runs ``pages/team.py`` without app.py (no menu by role, no
+    wide layout) and stays in that mode. A page that finds itself started that way switches the
+    process to ``st.navigation`` mode and reruns, which goes through app.py.
+    """
+    if not st.session_state.get("_routed"):
+        from streamlit.runtime.pages_manager import PagesManager
+
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+    principal = current_principal()
+    st.title(PAGES[key].title)
+    if not may_open(principal, key):
+        st.error(f"The {PAGES[key].title} page is not available to the {principal.role} role.")
+        st.stop()
+    show_flash()
+    return principal
+
+
+def may_set_targets(principal: Principal) -> bool:
+    return principal.role in ("admin", "manager")
+
+
+def may_write(principal: Principal) -> bool:
+    return principal.role in ("admin", "manager", "rep")
+
+
+def go_to(key: str, *, rep: str | None = None) -> None:
+    """Switch to another page, carrying the chosen rep in the URL (``?rep=R004``)."""
+    st.switch_page(PAGES[key].path, query_params={"rep": rep} if rep else None)
+
+
+def pick_rep(principal: Principal, reps: pd.DataFrame, container: Any = None, *,
+             prefer: list[str] | None = None, key: str = "rep_picker", label: str = "Rep") -> str | None:
+    """The rep a page is about. A rep always sees themself; others pick one. The choice follows the
+    URL (``?rep=R004``, set by drill-downs) and is kept across pages for the session."""
+    container = container or st
+    ids = reps["rep_id"].tolist()
+    if not ids:
+        return None
+    if principal.role == "rep":
+        return principal.rep_id if principal.rep_id in ids else None
+    wanted = st.query_params.get("rep")
+    if wanted not in ids:
+        wanted = st.session_state.get("selected_rep")
+    if wanted not in ids:
+        wanted = principal.rep_id if principal.rep_id in ids else next(iter(prefer or []), ids[0])
+    if st.session_state.get(key) != wanted:
+        st.session_state[key] = wanted
+    st.session_state["selected_rep"] = wanted
+    return container.selectbox(label, ids, key=key, format_func=rep_label(reps), on_change=_remember_rep, args=(key,))
+
+
+def _remember_rep(key: str) -> None:
+    st.session_state["selected_rep"] = st.session_state[key]
+    st.query_params["rep"] = st.session_state[key]
+
+
+def today() -> date:
+    """The default as-of date: today, or ``$SALESPLAN_TODAY`` (ISO) to pin demos and tests."""
+    pinned = os.environ.get("SALESPLAN_TODAY")
+    if pinned:
+        try:
+            return date.fromisoformat(pinned)
+        except ValueError:
+            pass
+    return date.today()
+
+
+# ============================================================================ the store and cached reads
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(path: str) -> Store:
+    return Store.open(path)
+
+
+def store() -> Store:
+    """The process-wide store of the database named by $SALESPLAN_DB (else data/salesplan.duckdb)."""
+    try:
+        return _open_store(str(resolve_db_path()))
+    except DatabaseLocked as error:
+        st.error(str(error))
+        st.stop()
+    except SalesplanError as error:
+        st.error(f"The database cannot be opened: {error}")
+        st.stop()
+    raise AssertionError("unreachable")
+
+
+def _key() -> tuple[Store, str, int]:
+    the_store = store()
+    return the_store, the_store.path, the_store.data_version()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _inputs(_store: Store, db: str, version: int, principal: Principal) -> EngineInputs:
+    return _store.engine_inputs(principal)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _report(_store: Store, db: str, version: int, principal: Principal, as_of: date, fy: int | None,
+            level: str, metric: str, period: str) -> pd.DataFrame:
+    inputs = _inputs(_store, db, version, principal)
+    return engine.report(inputs, as_of, fy=fy, level=level, metric=metric, period=period)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _watchlist(_store: Store, db: str, version: int, principal: Principal, as_of: date, metric: str) -> pd.DataFrame:
+    return engine.watchlist(_inputs(_store, db, version, principal), as_of, metric=metric)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _history(_store: Store, db: str, version: int, principal: Principal, owner_type: str, owner_id: str,
+             fy: int, metric: str) -> pd.DataFrame:
+    inputs = _inputs(_store, db, version, principal)
+    _, fy_end = fiscal_year_bounds(fy, inputs.settings.fy_start_month)
+    return engine.status_history(inputs, fy_end, owner_type, owner_id, fy=fy, metric=metric)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _allocation(_store: Store, db: str, version: int, principal: Principal, fy: int, metric: str) -> pd.DataFrame:
+    return engine.allocation(_inputs(_store, db, version, principal), fy, metric)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _read(_store: Store, db: str, version: int, principal: Principal, method: str, *args: Any) -> Any:
+    return getattr(_store, method)(principal, *args)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _settings(_store: Store, db: str, version: int) -> Any:
+    return _store.settings()
+
+
+def report(principal: Principal, as_of: date, *, fy: int | None = None, level: str = "rep",
+           metric: str = "revenue", period: str = "year") -> pd.DataFrame:
+    """engine.report for what the principal may see (cached until the next write)."""
+    the_store, db, version = _key()
+    return _report(the_store, db, version, principal, as_of, fy, level, metric, period)
+
+
+def watchlist(principal: Principal, as_of: date, *, metric: str = "revenue") -> pd.DataFrame:
+    the_store, db, version = _key()
+    return _watchlist(the_store, db, version, principal, as_of, metric)
+
+
+def year_curve(principal: Principal, owner_type: str, owner_id: str, fy: int, metric: str) -> pd.DataFrame:
+    """engine.status_history at every Sunday of the whole FY: expected_to_date there is the
+    cumulative target with its seasonality; actual_to_date is meaningful up to the as-of date."""
+    the_store, db, version = _key()
+    return _history(the_store, db, version, principal, owner_type, owner_id, fy, metric)
+
+
+def allocation(principal: Principal, fy: int, metric: str) -> pd.DataFrame:
+    the_store, db, version = _key()
+    return _allocation(the_store, db, version, principal, fy, metric)
+
+
+def read(principal: Principal, method: str, *args: Any) -> Any:
+    """A cached ``store.<method>(principal, *args)`` (reps, batches, plan, targets, ...)."""
+    the_store, db, version = _key()
+    return _read(the_store, db, version, principal, method, *args)
+
+
+def settings() -> Any:
+    the_store, db, version = _key()
+    return _settings(the_store, db, version)
+
+
+def fy_of(as_of: date) -> int:
+    return fiscal_year_of(as_of, settings().fy_start_month)
+
+
+# ============================================================================ writes and messages
+
+
+def attempt(action: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[bool, Any]:
+    """Run a store write; show a refusal in words instead of a traceback. Returns (ok, result)."""
+    try:
+        return True, action(*args, **kwargs)
+    except BadInput as error:
+        show_problems(error)
+    except NotAllowed as error:
+        st.error(f"Not allowed: {error}")
+    except SalesplanError as error:
+        st.error(str(error))
+    return False, None
+
+
+def show_problems(error: BadInput, *, title: str = "Nothing was changed") -> None:
+    if len(error.problems) == 1:
+        problem = error.problems[0]
+        where = f" ({problem.column})" if problem.column else ""
+        st.error(f"{title}: {problem.reason}{where}")
+        return
+    st.error(f"{title}: {len(error.problems)} problems.")
+    st.dataframe(problems_frame(error), hide_index=True)
+
+
+def table(frame: pd.DataFrame, **kwargs: Any) -> Any:
+    """st.dataframe without the index and with a dash for empty cells."""
+    kwargs.setdefault("hide_index", True)
+    kwargs.setdefault("placeholder", "—")
+    return st.dataframe(frame, **kwargs)
+
+
+def problems_frame(error: BadInput) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"line": p.line, "column": p.column, "reason": p.reason} for p in error.problems],
+        columns=["line", "column", "reason"],
+    ).astype({"line": "Int64"})
+
+
+def flash(message: str) -> None:
+    """A success message shown once, after the rerun that a write triggers."""
+    st.session_state.setdefault("_flash", []).append(message)
+
+
+def show_flash() -> None:
+    slot = st.container()  # always present, so the elements below keep their place (and state)
+    for message in st.session_state.pop("_flash", []):
+        slot.success(message, icon=":material/check_circle:")
+
+
+# ============================================================================ formatting
+
+STATUS_LABEL = {
+    "achieved": "Achieved",
+    "on_track": "On track",
+    "at_risk": "At risk",
+    "off_track": "Off track",
+    "too_late": "Too late",
+    "not_started": "Not started",
+}
+STATUS_COLOR = {
+    "achieved": "green",
+    "on_track": "green",
+    "at_risk": "orange",
+    "off_track": "red",
+    "too_late": "violet",
+    "not_started": "gray",
+}
+STATUS_ICON = {
+    "achieved": ":material/emoji_events:",
+    "on_track": ":material/check_circle:",
+    "at_risk": ":material/warning:",
+    "off_track": ":material/trending_down:",
+    "too_late": ":material/block:",
+    "not_started": ":material/schedule:",
+}
+METRIC_LABEL = {"revenue": "Revenue", "profit": "Profit"}
+LEVEL_LABEL = {"rep": "Reps", "territory": "Territories", "region": "Regions", "org": "Whole organisation"}
+
+
+def is_empty(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    try:
+        return bool(isinstance(value, float) and math.isnan(value))
+    except TypeError:
+        return False
+
+
+def money(value: Any, decimals: int = 0) -> str:
+    if is_empty(value):
+        return "—"
+    return f"{float(value):,.{decimals}f}"
+
+
+def pct(value: Any, decimals: int = 1) -> str:
+    if is_empty(value):
+        return "—"
+    return f"{float(value) * 100:,.{decimals}f} %"
+
+
+def times(value: Any) -> str:
+    if is_empty(value):
+        return "—"
+    return f"{float(value):,.2f}×"
+
+
+def day_text(value: Any) -> str:
+    """A date in words (``Thu 24 Dec 2026``)."""
+    if is_empty(value):
+        return "—"
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        value = value.date()
+    return f"{value:%a} {value.day} {value:%b %Y}"
+
+
+def month_label(value: Any, *, short: bool = False) -> str:
+    value = pd.Timestamp(value)
+    return f"{value:%b}" if short else f"{value:%b %Y}"
+
+
+def for_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy for on-screen tables: money rounded to whole units, ratios to 0.1 %. Exports use the
+    unrounded engine frame."""
+    out = frame.copy()
+    for column in engine.MONEY_COLUMNS:
+        if column in out.columns:
+            out[column] = out[column].round(0)
+    for column in (*engine.RATIO_COLUMNS, "acceleration"):
+        if column in out.columns:
+            out[column] = out[column].round(3 if column != "acceleration" else 2)
+    return out
+
+
+def status_label(status: Any) -> str:
+    return STATUS_LABEL.get(str(status), str(status)) if not is_empty(status) else "—"
+
+
+def status_badge(status: str) -> None:
+    st.badge(status_label(status), icon=STATUS_ICON.get(status), color=STATUS_COLOR.get(status, "gray"))  # type: ignore[arg-type]
+
+
+def ponr_text(value: Any) -> str:
+    if is_empty(value):
+        return "—"
+    if value == engine.PASSED:
+        return "passed"
+    return day_text(value)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md(text: Any) -> str:
+    """User text made inert inside Streamlit markdown (no links, images, emphasis, HTML)."""
+    return _MD_SPECIAL.sub(r"\\\1", "" if is_empty(text) else str(text))
+
+
+def rep_label(reps: pd.DataFrame) -> Callable[[str], str]:
+    names = dict(zip(reps["rep_id"], reps["name"]))
+    return lambda rep_id: f"{names.get(rep_id, rep_id)} ({rep_id})"
+
+
+# ============================================================================ upload previews
+
+
+@dataclass
+class Preview:
+    """What a file looks like before importing: its header, the first rows, and how the header maps."""
+
+    header: list[str]
+    header_line: int
+    rows: pd.DataFrame
+    total_rows: int
+    mapping: dict[str, str]  # field -> header cell (automatic or from the column map)
+    problems: list[Any]  # header problems (missing required columns, duplicates); empty when importable
+
+
+def _header_guess(kind: str) -> Callable[[list[str]], bool]:
+    known = {imports.normalise_header(n) for f in imports.FIELDS[kind] for n in (f.name, *f.synonyms)}
+    return lambda cells: sum(imports.normalise_header(c) in known for c in cells if c) >= 2
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _raw_table(data: bytes, file_name: str, kind: str, limit_mb: int) -> tuple[list[str], int, pd.DataFrame, int]:
+    from salesplan.files import read_table
+
+    limit = limit_mb * 1_048_576
+    try:
+        raw = read_table(data, file_name, looks_like_header=_header_guess(kind), limit_bytes=limit)
+    except BadInput as error:
+        if "no header row" not in str(error):
+            raise
+        # unrecognised header: take the first record with two or more cells as the header
+        raw = read_table(data, file_name, looks_like_header=lambda cells: sum(bool(c) for c in cells) >= 2,
+                         limit_bytes=limit)
+    head = raw.cells.slice(0, 10).to_pandas()
+    columns = [name for name in head.columns if name != "line"]
+    labels, seen = [], set()
+    for i, _ in enumerate(columns):
+        label = raw.header[i] if i < len(raw.header) and raw.header[i] else f"(column {i + 1})"
+        while label in seen:
+            label += " "
+        seen.add(label)
+        labels.append(label)
+    rows = head[["line", *columns]].copy()
+    rows.columns = ["line", *labels]
+    return list(raw.header), raw.header_line, rows, raw.cells.num_rows
+
+
+def preview(kind: str, data: bytes, file_name: str, column_map: dict[str, str] | None) -> Preview:
+    """Header, first rows and header mapping of an upload (raises BadInput for an unreadable file).
+
+    A UI-side stand-in until the core offers a preview: the import itself re-reads the file.
+    """
+    header, header_line, rows, total = _raw_table(data, file_name, kind, settings().upload_limit_mb)
+    try:
+        positions = imports.map_header(kind, header, file_name, header_line, column_map)
+        problems: list[Any] = []
+    except BadInput as error:
+        positions, problems = {}, error.problems
+        # what the synonyms and the column map recognise on their own, to pre-fill the mapping step
+        for field in imports.FIELDS[kind]:
+            for position, cell in enumerate(header):
+                key = imports.normalise_header(cell)
+                explicit = {imports.normalise_header(k): v for k, v in (column_map or {}).items()}
+                names = {imports.normalise_header(n) for n in (field.name, *field.synonyms)}
+                if explicit.get(key) == field.name or (key not in explicit and key in names):
+                    positions.setdefault(field.name, position)
+    mapping = {field: header[position] for field, position in positions.items()}
+    return Preview(header, header_line, rows, total, mapping, problems)
+
+
+# ============================================================================ exports
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    out.columns = [neutralise(str(c)) for c in out.columns]
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(neutralise)
+    return out
+
+
+def _export_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = out[column].map(
+                lambda v: v.isoformat() if isinstance(v, (date, datetime)) else v
+            )
+    return neutralise_frame(out)
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    return _export_ready(frame).to_csv(index=False).encode("utf-8")
+
+
+def excel_bytes(frame: pd.DataFrame, sheet: str = "salesplan") -> bytes:
+    buffer = io.BytesIO()
+    out = _export_ready(frame)
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.DatetimeTZDtype):
+            out[column] = out[column].dt.tz_localize(None)
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        out.to_excel(writer, index=False, sheet_name=sheet[:31])
+    return buffer.getvalue()
+
+
+# ============================================================================ charts
+
+COLORS = {
+    "target": "#8c8c8c",
+    "plan": "#1f77b4",
+    "actual": "#2ca02c",
+    "linear": "#ff7f0e",
+    "seasonal": "#9467bd",
+    "required": "#d62728",
+}
+
+
+def burnup_figure(curve: pd.DataFrame, row: pd.Series, metric: str) -> go.Figure:
+    """Cumulative plan (with its seasonality), cumulative actuals, both projections and the required
+    path, from engine numbers only: ``curve`` is :func:`year_curve`, ``row`` the owner's year row."""
+    start, end = row["period_start"], row["period_end"]
+    as_of = row["as_of"]
+    e = min(as_of, end)
+    target = float(row["target"])
+    fig = go.Figure()
+    plan_x = [start, *curve["week_end"].tolist(), end]
+    plan_y = [0.0, *curve["expected_to_date"].astype(float).tolist(), target]
+    fig.add_trace(go.Scatter(x=plan_x, y=plan_y, name="Plan (cumulative target)", mode="lines",
+                             line={"color": COLORS["plan"], "width": 2}))
+    past = curve[curve["week_end"] <= e]
+    actual_x = [start, *past["week_end"].tolist(), e]
+    actual_y = [0.0, *past["actual_to_date"].astype(float).tolist(), float(row["actual_to_date"])]
+    fig.add_trace(go.Scatter(x=actual_x, y=actual_y, name="Actual (cumulative)", mode="lines",
+                             line={"color": COLORS["actual"], "width": 3}))
+    A = float(row["actual_to_date"])
+    if e < end:
+        for key, name, color, dash in (
+            ("projection_linear", "Projection at current run-rate", COLORS["linear"], "dash"),
+            ("projection_seasonal", "Projection at current pace vs plan", COLORS["seasonal"], "dot"),
+        ):
+            if not is_empty(row[key]):
+                fig.add_trace(go.Scatter(x=[e, end], y=[A, float(row[key])], name=name, mode="lines",
+                                         line={"color": color, "dash": dash, "width": 2}))
+        if target > A:
+            fig.add_trace(go.Scatter(x=[e, end], y=[A, target], name="Required path to target", mode="lines",
+                                     line={"color": COLORS["required"], "dash": "dashdot", "width": 2}))
+    fig.add_hline(y=target, line={"color": COLORS["target"], "dash": "dot", "width": 1},
+                  annotation_text=f"Target {money(target)}", annotation_position="top left")
+    fig.add_vline(x=pd.Timestamp(e).timestamp() * 1000, line={"color": "#555", "width": 1, "dash": "dot"},
+                  annotation_text=f"as of {day_text(e)}", annotation_position="top left")
+    ponr = row["point_of_no_return"]
+    if not is_empty(ponr) and ponr != engine.PASSED:
+        fig.add_vline(x=pd.Timestamp(ponr).timestamp() * 1000, line={"color": COLORS["required"], "width": 1},
+                      annotation_text="point of no return", annotation_position="top right")
+    fig.update_layout(
+        title=f"{METRIC_LABEL[metric]}: burn-up for {row['period']}",
+        height=420, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "y": -0.15}, hovermode="x unified",
+        yaxis={"title": METRIC_LABEL[metric], "tickformat": ",.0f", "rangemode": "tozero"},
+    )
+    return fig
+
+
+def monthly_bars_figure(months: pd.DataFrame, metric: str) -> go.Figure:
+    """Target vs actual per fiscal month (engine.report with period='month')."""
+    labels = [month_label(s) for s in months["period_start"]]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=labels, y=months["target"], name="Target", marker_color="#c7d7ea"))
+    fig.add_trace(go.Bar(x=labels, y=months["actual_to_date"], name="Actual", marker_color=COLORS["actual"],
+                         customdata=[[pct(v)] for v in months["attainment"]],
+                         hovertemplate="%{x}: %{y:,.0f} (%{customdata[0]} of target)<extra>Actual</extra>"))
+    fig.update_layout(barmode="group", title=f"{METRIC_LABEL[metric]}: target vs actual by month", height=340,
+                      margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.2},
+                      yaxis={"tickformat": ",.0f"})
+    return fig
+
+
+HEAT_MIN, HEAT_MAX = 0.5, 1.5
+
+
+def heat_scale(at_risk: float) -> list[list[Any]]:
+    """Red below the at-risk band, amber inside it, green from 100 % (the statuses' colours)."""
+    risk = min(max((at_risk - HEAT_MIN) / (HEAT_MAX - HEAT_MIN), 0.001), 0.499)
+    return [[0.0, "#a50f15"], [risk - 0.001, "#f08060"], [risk, "#fdd97a"], [0.499, "#fff1c1"],
+            [0.5, "#d9f0d3"], [1.0, "#1b7837"]]
+
+
+def heatmap_figure(grid: pd.DataFrame, value_label: str, title: str, at_risk: float = 0.9) -> go.Figure:
+    """Reps x months heatmap. ``grid`` has columns region, territory, rep_id, name, then one column per
+    month label plus 'YTD', holding engine ratios (NaN = empty)."""
+    value_columns = [c for c in grid.columns if c not in ("region", "territory", "rep_id", "name")]
+    y = [
+        [f"{r} · {t}" for r, t in zip(grid["region"].fillna("—"), grid["territory"].fillna("—"))],
+        grid["name"].tolist(),
+    ]
+    z = grid[value_columns].astype(float).to_numpy()
+    text = [[pct(v, 0) if not is_empty(v) else "" for v in line] for line in z]
+    fig = go.Figure(go.Heatmap(
+        x=value_columns, y=y, z=z, text=text, texttemplate="%{text}", textfont={"size": 11},
+        colorscale=heat_scale(at_risk), zmin=HEAT_MIN, zmax=HEAT_MAX, xgap=2, ygap=2,
+        colorbar={"title": {"text": value_label, "side": "right"}, "tickformat": ".0%"},
+        hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>",
+    ))
+    fig.update_layout(
+        height=max(320, 28 * len(grid) + 130), margin={"l": 10, "r": 10, "t": 80, "b": 10},
+        yaxis={"autorange": "reversed", "type": "multicategory"}, xaxis={"side": "top", "tickangle": 0},
+        title={"text": title},
+    )
+    return fig
+
+
+# ============================================================================ printable plan
+
+
+def plan_html(rep_name: str, rep_id: str, fy: int, plan: dict[str, Any], row: pd.Series | None, metric: str) -> str:
+    """The whole plan as one print-friendly HTML page; every user text is escaped."""
+    e = html.escape
+
+    def table(frame: pd.DataFrame, columns: dict[str, str]) -> str:
+        if frame.empty:
+            return "<p class='empty'>None yet.</p>"
+        head = "".join(f"<th>{e(label)}</th>" for label in columns.values())
+        body = []
+        for _, item in frame.iterrows():
+            cells = []
+            for key in columns:
+                value = item[key]
+                if key in ("revenue_at_risk", "expected_impact"):
+                    text = money(value)
+                elif isinstance(value, (date, datetime, pd.Timestamp)):
+                    text = day_text(pd.Timestamp(value).date())
+                else:
+                    text = "" if is_empty(value) else str(value)
+                cells.append(f"<td>{e(text)}</td>")
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+    figures = ""
+    if row is not None:
+        items = [
+            ("Status", status_label(row["status"])),
+            ("Target", money(row["target"])),
+            ("Actual to date", money(row["actual_to_date"])),
+            ("Expected to date", money(row["expected_to_date"])),
+            ("Attainment", pct(row["attainment"])),
+            ("Pace", pct(row["pace"])),
+            ("Gap to date", money(row["gap_to_date"])),
+            ("Required per working day", money(row["required_per_working_day"])),
+            ("Current per working day", money(row["current_per_working_day"])),
+            ("Point of no return", ponr_text(row["point_of_no_return"])),
+            ("Action coverage", pct(row["action_coverage"])),
+        ]
+        figures = "<dl>" + "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in items) + "</dl>"
+        figures = f"<h2>{e(METRIC_LABEL[metric])} as of {e(day_text(row['as_of']))}</h2>{figures}"
+    obstacles = plan["obstacles"]
+    actions = plan["actions"].copy()
+    if not actions.empty:
+        names = dict(zip(obstacles["obstacle_id"], obstacles["description"])) if not obstacles.empty else {}
+        actions["answers"] = actions["obstacle_id"].map(lambda i: names.get(i, "") if not is_empty(i) else "")
+        actions["status"] = actions["status"].str.replace("_", " ")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{e(f"Plan FY{fy} - {rep_name}")}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 60em; }}
+h1 {{ font-size: 1.5em; margin-bottom: 0; }} h2 {{ font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }}
+.meta {{ color: #555; }} table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 6px; text-align: left; vertical-align: top; font-size: .92em; }}
+th {{ background: #f2f2f2; }} dl {{ display: grid; grid-template-columns: max-content auto; gap: 2px 1.5em; }}
+dt {{ color: #555; }} dd {{ margin: 0; font-weight: 600; }} .summary {{ white-space: pre-wrap; }}
+.empty {{ color: #777; font-style: italic; }}
+@media print {{ body {{ margin: 0; }} h2 {{ break-after: avoid; }} tr {{ break-inside: avoid; }} }}
+</style></head><body>
+<h1>{e(rep_name)} ({e(rep_id)}): target achievement plan FY{fy}</h1>
+<p class="meta">Plan status: {e(str(plan["status"]))}. Printed {e(day_text(today()))}.</p>
+{figures}
+<h2>Summary</h2><p class="summary">{e(plan["summary"] or "") or "<span class='empty'>No summary yet.</span>"}</p>
+<h2>Obstacles</h2>{table(obstacles, {"description": "Obstacle", "likelihood": "Likelihood (1-5)", "revenue_at_risk": "Revenue at risk"})}
+<h2>Actions</h2>{table(actions, {"description": "Action", "owner": "Owner", "due_date": "Due", "status": "Status", "expected_impact": "Expected impact", "answers": "Answers obstacle"}) if not actions.empty else "<p class='empty'>None yet.</p>"}
+<h2>Check-ins</h2>{table(plan["checkins"], {"checkin_date": "Date", "author": "Author", "note": "Note"})}
+</body></html>
+"""

@@ -1,0 +1,113 @@
+"""Playwright journeys in Debian's Chromium against a real `streamlit run app.py`.
+
+Chromium comes from Debian (``apt-get install -y chromium``, giving /usr/bin/chromium); the tests
+skip when it is missing, except under CI=true where a missing browser is a failure. Each journey
+starts its own server on a free port over a private copy of the demo database and saves
+screenshots to tests/artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parents[1]
+ROOT = TESTS.parent
+ARTIFACTS = TESTS / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+from test_pages_support import DEMO_TODAY, fresh_db  # noqa: E402
+
+
+def _require_browser() -> None:
+    if CHROMIUM.exists():
+        return
+    message = "Debian's Chromium is not installed (/usr/bin/chromium): apt-get install -y chromium"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _require_browser()
+    if os.environ.get("CI", "").lower() == "true":
+        from playwright import sync_api
+    else:
+        sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    sync_api.expect.set_options(timeout=20_000)  # a busy 2-core runner can take a few seconds per rerun
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    """`streamlit run app.py` on a fresh copy of the demo database; yields its base URL and db path."""
+    _require_browser()
+    db = fresh_db(tmp_path)
+    port = _free_port()
+    env = {**os.environ, "SALESPLAN_DB": str(db), "SALESPLAN_TODAY": DEMO_TODAY.isoformat(),
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    log = (tmp_path / "streamlit.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+         "--server.address", "127.0.0.1"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:  # poll the health endpoint until the server answers
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=1) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            log.close()
+            raise RuntimeError(f"streamlit did not start:\n{(tmp_path / 'streamlit.log').read_text()}")
+        time.sleep(0.2)
+    try:
+        yield {"url": base, "db": db}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
+    opened = context.new_page()
+    opened.set_default_timeout(30_000)
+    try:
+        yield opened
+    finally:
+        context.close()

@@ -1,0 +1,209 @@
+"""AppTest smoke test of the dashboard: every page renders on the demo organisation without an
+exception, shows its key elements, and the numbers on screen are the engine's."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from salesplan import engine, ui
+from salesplan.principal import Principal
+from test_pages_support import (ADMIN, DEMO_TODAY, app, engine_year, figures, fresh_db, goto, metric_value,
+                                open_store, texts)
+
+PAGES = {
+    "my_plan": "My plan",
+    "plan": "Plan",
+    "upload": "Upload actuals",
+    "team": "Team overview",
+    "watchlist": "Watch list",
+    "admin": "Admin",
+}
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    return fresh_db(tmp_path_factory.mktemp("smoke"))
+
+
+@pytest.fixture(scope="module")
+def at(db):
+    monkeypatch = pytest.MonkeyPatch()
+    try:
+        yield app(monkeypatch, db)
+    finally:
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders(at, page):
+    goto(at, page)
+    assert at.title[0].value == PAGES[page]
+    assert not at.error, [e.value for e in at.error]
+    if page in ("my_plan", "team"):
+        assert at.get("plotly_chart"), "the page draws its chart"
+    if page == "upload":
+        assert at.get("file_uploader") and at.get("download_button")
+    if page == "admin":
+        assert at.get("tab")
+
+
+def test_menu_follows_the_role():
+    keys = {role: [spec.key for spec in ui.menu(Principal("x@y", role))] for role in ("admin", "leader", "manager", "rep")}
+    assert keys["admin"] == list(PAGES)
+    assert keys["leader"] == ["my_plan", "team", "watchlist"]
+    assert keys["manager"] == ["my_plan", "plan", "upload", "team", "watchlist"]
+    assert keys["rep"] == ["my_plan", "plan", "upload"]
+
+
+def test_my_plan_shows_the_engines_numbers(at, db):
+    year = engine_year(db)
+    behind = year[(year["target"] > 0) & (year["gap_to_date"] > 0)].iloc[0]
+    goto(at, "my_plan")
+    at.selectbox(key="rep_picker").set_value(behind["owner_id"]).run()
+    assert not at.exception
+    assert metric_value(at, "Attainment") == ui.pct(behind["attainment"])
+    assert metric_value(at, "Pace vs plan") == ui.pct(behind["pace"])
+    assert metric_value(at, "Gap to date") == ui.money(abs(behind["gap_to_date"]))
+    assert metric_value(at, "Required per working day") == ui.money(behind["required_per_working_day"])
+    assert metric_value(at, "Current per working day") == ui.money(behind["current_per_working_day"])
+    assert metric_value(at, "Working days left") == str(int(behind["working_days_left"]))
+    page = texts(at)
+    assert f"badge[{ui.status_label(behind['status'])}]" in page or ui.status_label(behind["status"]) in page
+    if behind["point_of_no_return"] == engine.PASSED:
+        assert "out of reach even at your best" in page
+    elif not ui.is_empty(behind["point_of_no_return"]):
+        assert ui.day_text(behind["point_of_no_return"]) in page
+    assert len([e for e in at.expander if e.label == "See the math"]) >= 8
+    shown = figures(at)
+    burnup = {trace["name"]: trace for trace in shown[0]["data"]}
+    assert {"Plan (cumulative target)", "Actual (cumulative)"} <= set(burnup)
+    assert burnup["Actual (cumulative)"]["y"][-1] == pytest.approx(behind["actual_to_date"])
+    assert burnup["Plan (cumulative target)"]["y"][-1] == pytest.approx(behind["target"])
+    months = engine_year(db, period="month")
+    months = months[months["owner_id"] == behind["owner_id"]]
+    bars = {trace["name"]: trace for trace in shown[1]["data"]}
+    assert sum(bars["Target"]["y"]) == pytest.approx(months["target"].sum())
+
+
+def test_my_plan_profit_switch(at, db):
+    goto(at, "my_plan")
+    rep = at.selectbox(key="rep_picker").value
+    at.segmented_control(key="metric").set_value("profit").run()
+    profit = engine_year(db, metric="profit").set_index("owner_id").loc[rep]
+    assert metric_value(at, "Attainment") == ui.pct(profit["attainment"])
+
+
+def test_watchlist_is_the_engines_in_order(at, db):
+    goto(at, "watchlist")
+    store = open_store(db)
+    try:
+        expected = engine.watchlist(store.engine_inputs(ADMIN), DEMO_TODAY)
+    finally:
+        store.close()
+    shown = [m.value for m in at.markdown if m.value.startswith("**1. ")]
+    assert shown and ui.md(expected.iloc[0]["owner_name"]) in shown[0]
+    assert metric_value(at, "Gap to date") == ui.money(expected.iloc[0]["gap_to_date"])
+
+
+def test_exports_neutralise_formula_cells():
+    frame = pd.DataFrame({"owner_name": ["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "Ann"], "gap": [1.0, -2.0, 3, 4, 5]})
+    text = ui.csv_bytes(frame).decode()
+    assert "'=HYPERLINK" in text and "\n'+1," in text and "\n'-2," in text and "\n'@SUM" in text and "\nAnn," in text
+    assert ",-2.0" in text, "negative numbers stay numbers"
+    book = openpyxl.load_workbook(io.BytesIO(ui.excel_bytes(frame)))
+    cells = [row[0] for row in book.active.iter_rows(min_row=2, values_only=True)]
+    assert cells[:4] == ["'=HYPERLINK(\"x\")", "'+1", "'-2", "'@SUM(A1)"]
+
+
+def test_printable_plan_escapes_user_text():
+    plan = {
+        "status": "draft", "summary": "<script>alert(1)</script>",
+        "obstacles": pd.DataFrame({"obstacle_id": [1], "description": ["<b>bold</b>"], "likelihood": [3],
+                                   "revenue_at_risk": [100.0]}),
+        "actions": pd.DataFrame(columns=["action_id", "description", "owner", "due_date", "status", "expected_impact",
+                                         "obstacle_id"]),
+        "checkins": pd.DataFrame(columns=["checkin_id", "checkin_date", "author", "note"]),
+    }
+    page = ui.plan_html("<img src=x onerror=alert(1)>", "R1", 2026, plan, None, "revenue")
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "<img src=x" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
+
+
+def test_reruns_of_an_unchanged_page_are_fast(monkeypatch, tmp_path):
+    """With the 40-rep demo, a rerun that changes nothing takes well under half a second."""
+    at = app(monkeypatch, fresh_db(tmp_path, reps=40))
+    for page in PAGES:
+        goto(at, page)
+        start = time.perf_counter()
+        at.run()
+        elapsed = time.perf_counter() - start
+        assert not at.exception
+        assert elapsed < 0.5, f"{page} reran in {elapsed:.2f} s"
+
+
+def test_empty_database_says_what_to_do_next(monkeypatch, tmp_path):
+    at = app(monkeypatch, tmp_path / "empty.duckdb")
+    for page, hint in {"my_plan": "No reps yet", "plan": "No reps yet", "team": "No reps yet",
+                       "watchlist": "No reps yet", "admin": "No reps yet", "upload": "Choose a file"}.items():
+        goto(at, page)
+        assert hint in texts(at), page
+
+
+def test_reps_without_targets_or_actuals(monkeypatch, tmp_path):
+    from salesplan import imports
+    from salesplan.store import Store
+
+    db = tmp_path / "reps-only.duckdb"
+    with Store.open(db) as store:
+        imports.import_file(store, "reps", b"rep_id,name,territory,region\nR1,Ann Lee,North,N\n", principal=ADMIN,
+                            file_name="reps.csv")
+    at = app(monkeypatch, db)
+    assert "No revenue target for FY2026 yet" in texts(at)
+    goto(at, "team")
+    assert "No revenue targets for this fiscal year yet" in texts(at)
+    goto(at, "watchlist")
+    assert "Nobody is on the watch list" in texts(at)
+    goto(at, "plan")
+    assert "No plan for FY2026 yet" in texts(at)
+
+
+@pytest.mark.parametrize(
+    ("principal", "pages"),
+    [
+        (Principal("rep1@demo.test", "rep", "R004"), ["my_plan", "plan", "upload"]),
+        (Principal("manager1@demo.test", "manager", "R003"), ["my_plan", "plan", "upload", "team", "watchlist"]),
+        (Principal("boss@demo.test", "leader"), ["my_plan", "team", "watchlist"]),
+    ],
+)
+def test_each_role_gets_its_pages_and_its_scope(monkeypatch, db, principal, pages):
+    monkeypatch.setattr(ui, "current_principal", lambda: principal)
+    at = app(monkeypatch, db)
+    for page in pages:
+        goto(at, page)
+        assert not at.error, (page, [e.value for e in at.error])
+    for page in set(PAGES) - set(pages):
+        try:
+            at.switch_page(f"pages/{page}.py").run()
+        except ValueError:
+            continue  # not a registered page
+        assert at.title[0].value != PAGES[page] or at.error, f"{principal.role} may not open {page}"
+    goto(at, "my_plan")
+    pickers = [s for s in at.selectbox if s.key == "rep_picker"]
+    if principal.role == "rep":
+        assert not pickers and at.subheader[0].value.startswith("Nina Weber")
+        goto(at, "plan")
+        assert not at.tabs, "a rep gets no targets editor"
+        assert "Submit for agreement" in [b.label for b in at.button] or "**submitted**" in texts(at) \
+            or "**agreed**" in texts(at)
+    elif principal.role == "manager":
+        assert set(pickers[0].options) == {"Aoife Andersen (R003)", "Nina Weber (R004)", "Luca Ferrari (R005)",
+                                           "Grace Virtanen (R006)"}
+        goto(at, "team")
+        assert len(at.dataframe[0].value) <= 4
+    else:
+        assert len(pickers[0].options) == 12

@@ -1,0 +1,76 @@
+"""Admin page: settings, calendar and holidays, reps import."""
+
+from __future__ import annotations
+
+import pytest
+
+from test_pages_support import ADMIN, app, fresh_db, open_store
+
+
+@pytest.fixture
+def db(tmp_path):
+    return fresh_db(tmp_path)
+
+
+@pytest.fixture
+def at(monkeypatch, db):
+    return app(monkeypatch, db, page="admin")
+
+
+def test_settings_change_is_saved_and_used(at, db):
+    at.number_input(key="setting_window").set_value(20)
+    at.number_input(key="setting_at_risk").set_value(0.8)
+    at.button(key="FormSubmitter:settings_form-Save settings").click().run()
+    assert not at.exception
+    assert any("Settings saved" in s.value for s in at.success)
+    store = open_store(db)
+    try:
+        settings = store.settings()
+    finally:
+        store.close()
+    assert settings.window == 20 and settings.at_risk == pytest.approx(0.8)
+    assert at.number_input(key="setting_window").value == 20
+    at.switch_page("pages/my_plan.py").run()
+    assert any(m.label == "Best 20-day run" for m in at.metric), "the pages use the new window"
+
+
+def test_out_of_range_setting_is_refused(at, db):
+    at.number_input(key="setting_grace").set_value(1.0)
+    at.number_input(key="setting_upload_limit").set_value(10_000)
+    at.button(key="FormSubmitter:settings_form-Save settings").click().run()
+    assert not at.error
+    store = open_store(db)
+    try:
+        assert store.settings().upload_limit_mb == 10_000
+    finally:
+        store.close()
+
+
+def test_calendar_and_holiday_delete(at, db):
+    at.selectbox(key="fy_start_month").set_value(7)
+    at.multiselect(key="weekdays").set_value(["Mon", "Tue", "Wed", "Thu"])
+    at.button(key="FormSubmitter:calendar_form-Save calendar").click().run()
+    store = open_store(db)
+    try:
+        settings = store.settings()
+        assert settings.fy_start_month == 7 and settings.working_weekday_names == "Mon,Tue,Wed,Thu"
+        before = len(store.holidays(ADMIN))
+        at.selectbox(key="holiday_delete").set_value(0)
+        at.button(key="FormSubmitter:holiday_delete_form-Delete").click().run()
+        assert not at.exception
+        assert len(store.holidays(ADMIN)) == before - 1
+    finally:
+        store.close()
+
+
+def test_reps_import(at, db):
+    at.file_uploader(key="reps_upload").set_value(
+        ("reps.csv", b"rep_id,name,territory,region\nRNEW,New Person,Nordics,North\n", "text/csv")).run()
+    [b for b in at.button if b.key == "reps_upload_import"][0].click().run()
+    assert not at.exception
+    assert any("Reps imported" in s.value for s in at.success)
+    store = open_store(db)
+    try:
+        assert "RNEW" in store.reps(ADMIN)["rep_id"].tolist()
+    finally:
+        store.close()

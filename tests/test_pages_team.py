@@ -1,0 +1,106 @@
+"""Team overview: the heatmap (switch attainment/pace, filters, engine numbers), the owners table,
+drill-down to a rep, and the watch list's way to the plan that needs an update."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from salesplan import ui
+from test_pages_support import ADMIN, DEMO_TODAY, app, engine_year, figures, fresh_db, open_store
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    return fresh_db(tmp_path_factory.mktemp("team"))
+
+
+@pytest.fixture
+def at(monkeypatch, db):
+    return app(monkeypatch, db, page="team")
+
+
+def heatmap(at):
+    [figure] = [f for f in figures(at) if f["data"][0]["type"] == "heatmap"]
+    return figure["data"][0], figure["layout"]
+
+
+def same(a, b):
+    def empty(v):
+        return v is None or (isinstance(v, float) and math.isnan(v))
+
+    return empty(a) and empty(b) or (not empty(a) and not empty(b) and a == pytest.approx(b))
+
+
+def test_heatmap_switches_between_attainment_and_pace(at, db):
+    trace, layout = heatmap(at)
+    assert trace["x"][-1] == "YTD" and len(trace["x"]) == 13
+    assert "Monthly attainment" in layout["title"]["text"]
+    names = trace["y"][1]
+    months = engine_year(db, period="month").set_index(["owner_name", "period"])
+    year = engine_year(db).set_index("owner_name")
+    row = names.index(year[year["target"] > 0].index[0])
+    name = names[row]
+    for column in range(12):
+        assert same(trace["z"][row][column], months.loc[(name, f"FY2026-M{column + 1:02d}"), "attainment"])
+    assert trace["z"][row][12] == pytest.approx(year.loc[name, "pace"])
+
+    at.segmented_control(key="team_colour").set_value("pace").run()
+    pace_trace, layout = heatmap(at)
+    assert "Pace vs plan" in layout["title"]["text"]
+    assert any(not same(a, b) for a, b in zip(pace_trace["z"][row], trace["z"][row])), "the switch changes the figure"
+    assert same(pace_trace["z"][row][10], months.loc[(name, "FY2026-M11"), "pace"])
+
+
+def test_heatmap_groups_by_region_and_territory_and_filters(at, db):
+    trace, _ = heatmap(at)
+    groups = trace["y"][0]
+    assert groups == sorted(groups), "rows are grouped by region, then territory"
+    region = groups[0].split(" · ")[0]
+    at.multiselect(key="team_regions").set_value([region]).run()
+    trace, _ = heatmap(at)
+    assert {g.split(" · ")[0] for g in trace["y"][0]} == {region}
+    table = at.dataframe[0].value
+    assert len(table) == len(trace["y"][1]), "the owners table follows the filter"
+
+
+def test_owners_table_and_levels(at, db):
+    table = at.dataframe[0].value
+    year = engine_year(db)
+    year = year[year["target"] > 0].set_index("owner_name")
+    assert set(table["owner_name"]) == set(year.index)
+    first = table.iloc[0]
+    assert first["status"] == ui.status_label(year.loc[first["owner_name"], "status"])
+    assert first["target"] == pytest.approx(round(year.loc[first["owner_name"], "target"]))
+    at.segmented_control(key="team_level").set_value("org").run()
+    assert at.dataframe[0].value["owner_name"].tolist() == ["Whole organisation"]
+    labels = [d.label for d in at.get("download_button")]
+    assert labels == ["Export CSV", "Export Excel"]
+
+
+def test_drill_down_opens_the_reps_dashboard(at, db):
+    year = engine_year(db)
+    rep = year[year["target"] > 0].iloc[-1]
+    at.selectbox(key="team_drill").set_value(rep["owner_id"]).run()
+    [b for b in at.button if b.label == "Open their dashboard"][0].click().run()
+    assert not at.exception
+    assert at.title[0].value == "My plan"
+    assert at.selectbox(key="rep_picker").value == rep["owner_id"]
+    assert at.query_params.get("rep") in (rep["owner_id"], [rep["owner_id"]])
+
+
+def test_watchlist_button_opens_the_plan_to_update(monkeypatch, db):
+    at = app(monkeypatch, db, page="watchlist")
+    store = open_store(db)
+    try:
+        from salesplan import engine
+
+        entries = engine.watchlist(store.engine_inputs(ADMIN), DEMO_TODAY)
+    finally:
+        store.close()
+    rep = entries[entries["owner_type"] == "rep"].iloc[0]["owner_id"]
+    at.button(key=f"plan_{rep}").click().run()
+    assert not at.exception
+    assert at.title[0].value == "Plan"
+    assert at.selectbox(key="rep_picker").value == rep

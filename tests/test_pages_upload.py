@@ -1,0 +1,146 @@
+"""Upload actuals page: import → counts and changed figures; problems listed and valid-only import;
+the column-mapping step; undo."""
+
+from __future__ import annotations
+
+import pytest
+
+from salesplan import ui
+from test_pages_support import ADMIN, DEMO_TODAY, app, engine_year, fresh_db, goto, metric_value, open_store
+
+
+@pytest.fixture
+def db(tmp_path):
+    return fresh_db(tmp_path)
+
+
+def rep_with_target(db):
+    year = engine_year(db)
+    return year[year["target"] > 0].iloc[0]
+
+
+def upload(at, name: str, text: str, kind: str = "actuals"):
+    at.file_uploader(key=f"upload_file_{kind}").set_value((name, text.encode("utf-8"), "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def click(at, label: str):
+    [button] = [b for b in at.button if b.label == label]
+    button.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_import_shows_counts_and_changes_the_figures(monkeypatch, db):
+    rep = rep_with_target(db)
+    at = app(monkeypatch, db, page="my_plan")
+    at.selectbox(key="rep_picker").set_value(rep["owner_id"]).run()
+    before = metric_value(at, "Attainment")
+    assert before == ui.pct(rep["attainment"])
+
+    goto(at, "upload")
+    sale = f"date,rep,order_id,revenue\n{DEMO_TODAY.isoformat()},{rep['owner_id']},UI-TEST-1,\"50,000.00\"\n"
+    upload(at, "one-sale.csv", sale)
+    assert "UI-TEST-1" in at.dataframe[0].value.to_string(), "the preview shows the rows"
+    click(at, "Import")
+    assert any("as batch" in s.value for s in at.success)
+    assert metric_value(at, "Inserted") == "1" and metric_value(at, "Rejected") == "0"
+
+    goto(at, "my_plan")
+    assert at.selectbox(key="rep_picker").value == rep["owner_id"], "the chosen rep is kept across pages"
+    after = engine_year(db).set_index("owner_id").loc[rep["owner_id"]]
+    assert after["actual_to_date"] == pytest.approx(rep["actual_to_date"] + 50_000)
+    assert metric_value(at, "Attainment") == ui.pct(after["attainment"]) != before
+
+    goto(at, "upload")
+    upload(at, "one-sale.csv", sale)
+    click(at, "Import")
+    assert metric_value(at, "Unchanged") == "1" and metric_value(at, "Inserted") == "0", "idempotent"
+
+
+def test_problems_are_listed_and_valid_rows_can_be_imported(monkeypatch, db):
+    rep = rep_with_target(db)["owner_id"]
+    at = app(monkeypatch, db, page="upload")
+    upload(at, "mixed.csv", f"date,rep,revenue\n2026-11-02,{rep},100\n2026-02-30,{rep},200\n2026-11-03,NOBODY,300\n")
+    click(at, "Import")
+    assert any("Nothing was imported: 2 problem(s)" in e.value for e in at.error)
+    problems = at.dataframe[1].value
+    assert problems["line"].tolist() == [3, 4]
+    assert problems["column"].tolist() == ["date", "rep"]
+    assert "not a real date" in problems["reason"].iloc[0]
+    assert any(d.label == "Download the problems (CSV)" for d in at.get("download_button"))
+    store = open_store(db)
+    counts = store.table_counts()
+    store.close()
+    click(at, "Import the valid rows only")
+    assert metric_value(at, "Inserted") == "1" and metric_value(at, "Rejected") == "2"
+    store = open_store(db)
+    try:
+        assert store.table_counts()["actuals"] == counts["actuals"] + 1
+        batch = store.batches(ADMIN).iloc[0]
+        assert store.rejected_rows(ADMIN, int(batch["batch_id"]))["line"].tolist() == [3, 4]
+    finally:
+        store.close()
+    assert any(d.label == "Download rejected rows (CSV)" for d in at.get("download_button"))
+
+
+def test_unrecognised_headers_get_a_mapping_step_that_is_remembered(monkeypatch, db):
+    rep = rep_with_target(db)["owner_id"]
+    at = app(monkeypatch, db, page="upload")
+    upload(at, "export.csv", f"Wann;Wer;Betrag\n2026-11-02;{rep};1.234,50\n")
+    assert any("not recognised" in w.value for w in at.warning)
+    assert next(b for b in at.button if b.label == "Import").disabled
+    digest_keys = [s.key for s in at.selectbox if s.key and s.key.startswith("map_actuals_")]
+    key = {k.split("_")[2]: k for k in digest_keys}
+    at.selectbox(key=key["date"]).set_value("Wann").run()
+    at.selectbox(key=key["rep"]).set_value("Wer").run()
+    at.selectbox(key=key["revenue"]).set_value("Betrag").run()
+    assert not at.error, [e.value for e in at.error]
+    click(at, "Import")
+    assert metric_value(at, "Inserted") == "1"
+
+    upload(at, "export-2.csv", f"Wann;Wer;Betrag\n2026-11-03;{rep};99\n")
+    assert not at.warning, "the mapping is remembered for the same header"
+    assert not next(b for b in at.button if b.label == "Import").disabled
+    click(at, "Import")
+    assert metric_value(at, "Inserted") == "1"
+
+
+def test_undo_reverts_a_batch(monkeypatch, db):
+    rep = rep_with_target(db)["owner_id"]
+    at = app(monkeypatch, db, page="upload")
+    upload(at, "sale.csv", f"date,rep,revenue\n2026-11-02,{rep},12345\n")
+    click(at, "Import")
+    store = open_store(db)
+    try:
+        batch_id = int(store.batches(ADMIN).iloc[0]["batch_id"])
+        total = store.actual_totals(ADMIN)["revenue"]
+        at.selectbox(key="undo_batch").set_value(batch_id)
+        at.button(key="FormSubmitter:undo_form-Undo").click().run()
+        assert any("Tick the box" in e.value for e in at.error), "an undo asks for confirmation"
+        at.selectbox(key="undo_batch").set_value(batch_id)
+        at.checkbox(key="undo_sure").check()
+        at.button(key="FormSubmitter:undo_form-Undo").click().run()
+        assert any(f"Batch {batch_id} undone" in s.value for s in at.success)
+        assert store.actual_totals(ADMIN)["revenue"] == pytest.approx(total - 12345)
+        assert store.batches(ADMIN).set_index("batch_id").loc[batch_id, "reverted_at"] is not None
+    finally:
+        store.close()
+    assert "undone" in at.dataframe[-1].value["state"].tolist()
+
+
+def test_a_targets_file_with_its_reason(monkeypatch, db):
+    rep = rep_with_target(db)["owner_id"]
+    at = app(monkeypatch, db, page="upload")
+    at.segmented_control(key="upload_kind").set_value("targets").run()
+    upload(at, "targets.csv", f"owner,month,amount\n{rep},2026-12,99000\n", kind="targets")
+    at.text_input(key="upload_reason").set_value("December push")
+    click(at, "Import")
+    assert metric_value(at, "Updated") == "1"
+    store = open_store(db)
+    try:
+        history = store.target_history(ADMIN, "rep", rep)
+    finally:
+        store.close()
+    assert "December push" in history["reason"].tolist()
