@@ -1093,6 +1093,25 @@ class Store:
             raise BadInput(problems)
         return email
 
+    def server_secret(self, name: str = "session") -> str:
+        """A random secret kept in the database (created on first use), e.g. to sign sign-in
+        cookies so that a session survives a page refresh and a restart of the dashboard."""
+        key = f"secret:{name}"
+        with self.cursor() as cursor:
+            rows = cursor.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchall()
+        if rows:
+            return rows[0][0]
+        import secrets as _secrets
+
+        value = _secrets.token_urlsafe(32)
+
+        def work(cursor: duckdb.DuckDBPyConnection) -> None:
+            cursor.execute("INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO NOTHING", [key, value])
+
+        self.write(Principal("system", "system"), "", "", work, changes_data=False)
+        with self.cursor() as cursor:
+            return cursor.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchall()[0][0]
+
     def principal_for_email(self, email: str) -> Principal | None:
         """The principal of an enabled account, e.g. for an email signed in through OIDC."""
         with self.cursor() as cursor:
