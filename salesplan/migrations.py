@@ -184,4 +184,18 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        3,
+        "remembered column mappings",
+        """
+        CREATE TABLE column_maps (
+            kind VARCHAR NOT NULL,
+            header_signature VARCHAR NOT NULL,  -- the file's normalised headers joined by '|'
+            mapping VARCHAR NOT NULL,           -- JSON object: file header -> field
+            saved_by VARCHAR NOT NULL,
+            saved_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (kind, header_signature)
+        );
+        """,
+    ),
 ]

@@ -1006,6 +1006,39 @@ class Store:
             return {name: sorted(cursor.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr) for name in names}
 
 
+    # ------------------------------------------------------------------ remembered column mappings
+    @staticmethod
+    def header_signature(header: list[str]) -> str:
+        """The key a mapping is remembered under: the file's headers, normalised, in order."""
+        import re as _re
+
+        return "|".join(_re.sub(r"[\s_\-.:/#()]+", "", str(name).lower()) for name in header)
+
+    def save_column_map(self, principal: Principal, kind: str, header: list[str], mapping: dict[str, str]) -> None:
+        """Remember how a file with these headers maps to fields, for the next upload of its kind."""
+        if principal.role == "leader":
+            raise NotAllowed(f"{principal.email} is a leader and may only read.")
+        signature = self.header_signature(header)
+        payload = json.dumps(mapping, sort_keys=True)
+
+        def work(cursor: duckdb.DuckDBPyConnection) -> None:
+            cursor.execute(
+                "INSERT INTO column_maps VALUES (?, ?, ?, ?, current_timestamp) ON CONFLICT (kind, header_signature) "
+                "DO UPDATE SET mapping = excluded.mapping, saved_by = excluded.saved_by, saved_at = excluded.saved_at",
+                [kind, signature, payload, principal.email],
+            )
+
+        self.write(principal, "save column mapping", f"{kind}: {signature}", work, changes_data=False)
+
+    def column_map(self, principal: Principal, kind: str, header: list[str]) -> dict[str, str] | None:
+        """The mapping remembered for files of this kind with exactly these headers, if any."""
+        with self.cursor() as cursor:
+            rows = cursor.execute(
+                "SELECT mapping FROM column_maps WHERE kind = ? AND header_signature = ?",
+                [kind, self.header_signature(header)],
+            ).fetchall()
+        return json.loads(rows[0][0]) if rows else None
+
     # ------------------------------------------------------------------ users and sign-in
     def users(self, principal: Principal) -> pd.DataFrame:
         """Every account (never the password hashes). Admin only."""

@@ -288,3 +288,17 @@ def test_cli_user_commands(tmp_path, capsys):
     assert main(["--db", db, "user", "list"]) == 0
     listing = capsys.readouterr().out
     assert "root@x.test" in listing and "lead@x.test" in listing and "argon2" not in listing
+
+
+def test_column_mapping_is_remembered_per_kind_and_headers(org):
+    header = ["Booked On", "Seller", "Net"]
+    assert org.column_map(SYSTEM, "actuals", header) is None
+    org.save_column_map(Principal("max@x.test", "manager", "M1"), "actuals", header,
+                        {"Booked On": "date", "Seller": "rep", "Net": "revenue"})
+    # same headers written differently hit the same mapping; other kinds and headers do not
+    assert org.column_map(SYSTEM, "actuals", ["booked_on", "SELLER", "net"]) == {"Booked On": "date", "Seller": "rep", "Net": "revenue"}
+    assert org.column_map(SYSTEM, "targets", header) is None
+    assert org.column_map(SYSTEM, "actuals", header + ["Extra"]) is None
+    result = imports.import_file(org, "actuals", b"Booked On,Seller,Net\n2025-01-02,R1,10\n",
+                                 column_map=org.column_map(SYSTEM, "actuals", header), file_name="odd.csv")
+    assert result.inserted == 1
