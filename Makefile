@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test lint bench bench-quick clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,14 @@ lint: setup
 
 test: setup lint
 	$(BIN)/python -m pytest -q
+
+# Full benchmark (sizes S, M, L; about 10 minutes); rewrites the table in BENCHMARKS.md
+bench: setup
+	$(BIN)/python -m bench.run
+
+# Quick mode (size S, one run; also run inside the test suite by tests/test_bench_quick.py)
+bench-quick: setup
+	$(BIN)/python -m bench.run --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

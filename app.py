@@ -1,7 +1,9 @@
-"""salesplan dashboard: the entrypoint. Routing only; each screen lives in pages/.
+"""salesplan dashboard: the entrypoint. Sign-in and routing only; each screen lives in pages/.
 
-The menu is built from the signed-in user's role (``ui.menu``): admins see every page, leaders
-read (my plan of any rep, team, watch list), managers and reps get their own pages.
+A signed-out visitor gets the sign-in screen at every address (``ui.sign_in_pages``). A signed-in
+user gets the menu of their role (``ui.menu``): admins see every page, leaders read (my plan of
+any rep, team, watch list), managers and reps get their own pages; the other pages stay
+registered but hidden, and refuse to open (``ui.page``).
 """
 
 from __future__ import annotations
@@ -13,11 +15,10 @@ from salesplan import ui
 st.set_page_config(page_title="salesplan", page_icon=":material/flag:", layout="wide")
 
 principal = ui.current_principal()
-pages = [
-    st.Page(spec.path, title=spec.title, icon=spec.icon, default=(index == 0))
-    for index, spec in enumerate(ui.menu(principal))
-]
-navigation = st.navigation(pages)
-st.sidebar.caption(f"Signed in as {ui.md(principal.email)} ({principal.role})")
+if principal is None:
+    navigation = st.navigation(ui.sign_in_pages(), position="hidden")
+else:
+    navigation = st.navigation(ui.pages_for(principal))
+    ui.account_box(principal)
 ui.mark_routed()
 navigation.run()

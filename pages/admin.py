@@ -1,5 +1,5 @@
 """Admin: people and territories, the calendar (fiscal year, working weekdays, holidays), the
-settings of SPEC §5, and the audit log."""
+settings of SPEC §5, the sign-in accounts, and the audit log."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ principal = ui.page("admin")
 the_store = ui.store()
 
 settings = ui.settings()
-people_tab, calendar_tab, settings_tab, audit_tab = st.tabs(["People", "Calendar", "Settings", "Audit log"], key="admin_tabs")
+people_tab, calendar_tab, settings_tab, users_tab, audit_tab = st.tabs(
+    ["People", "Calendar", "Settings", "Users", "Audit log"], key="admin_tabs")
 
 
 def import_form(kind: str, label: str, key: str) -> None:
@@ -129,12 +130,29 @@ with settings_tab:
                 ui.flash("Settings saved: every figure now uses them.")
                 st.rerun()
 
+# ---------------------------------------------------------------- users
+with users_tab:
+    users = the_store.users(principal)  # not cached: sign-ins and lock-outs change it without a data version
+    st.caption("Sign-in accounts. Manage them on the server with `salesplan user add | disable | set-role | "
+               "set-password` (a new password also ends a lock-out).")
+    ui.table(users, column_config={
+        "email": "Email", "role": "Role", "rep_id": "Rep id", "disabled": "Disabled",
+        "has_password": st.column_config.CheckboxColumn("Password", help="Off: signs in through single sign-on only"),
+        "failed_attempts": st.column_config.NumberColumn("Failed sign-ins", format="%d"),
+        "locked_until": st.column_config.DatetimeColumn("Locked until", format="YYYY-MM-DD HH:mm"),
+        "created_at": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm"),
+        "last_sign_in": st.column_config.DatetimeColumn("Last sign-in", format="YYYY-MM-DD HH:mm"),
+    })
+
 # ---------------------------------------------------------------- audit
 with audit_tab:
+    st.caption("Who uploaded, undid, changed a target or a plan, imported people or changed settings, and when "
+               "(newest first, the last 500).")
     log = ui.read(principal, "audit_log")
     if log.empty:
         st.caption("Nothing recorded yet.")
     else:
         ui.table(log, column_config={
             "logged_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
+            "actor": "Who", "action": "What", "detail": "Detail",
         })

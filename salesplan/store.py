@@ -1050,8 +1050,10 @@ class Store:
             ).df()
 
     def has_admin(self) -> bool:
+        """Whether an admin account was ever created (disabled ones count: disabling every admin
+        must not reopen the first-admin form to anyone; recover with ``salesplan user add``)."""
         with self.cursor() as cursor:
-            return bool(cursor.execute("SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled").fetchall()[0][0])
+            return bool(cursor.execute("SELECT count(*) FROM users WHERE role = 'admin'").fetchall()[0][0])
 
     def add_user(
         self, principal: Principal, email: str, role: str, *, rep_id: str | None = None, password: str | None = None
@@ -1067,6 +1069,11 @@ class Store:
         password_hash = auth.hash_password(password) if password else None
 
         def work(cursor: duckdb.DuckDBPyConnection) -> None:
+            if first_admin and not principal.may_administer and cursor.execute(
+                "SELECT count(*) FROM users WHERE role = 'admin'"
+            ).fetchall()[0][0]:
+                # two visitors raced to create the first admin: the second is refused
+                raise NotAllowed("An admin account exists already; ask an admin.")
             if cursor.execute("SELECT count(*) FROM users WHERE email = ?", [email]).fetchall()[0][0]:
                 raise BadInput.single("user", f"{email} already has an account", column="email")
             cursor.execute(
@@ -1083,8 +1090,15 @@ class Store:
                           "UPDATE users SET role = ?, rep_id = ? WHERE email = ?", [role, rep_id, email])
 
     def disable_user(self, principal: Principal, email: str, *, disabled: bool = True) -> None:
+        """Disable (or enable) an account. Raises BadInput for the last enabled admin."""
         self._require_admin(principal, "Managing users")
         email = email.strip().lower()
+        if disabled:
+            with self.cursor() as cursor:
+                admins = [row[0] for row in cursor.execute(
+                    "SELECT email FROM users WHERE role = 'admin' AND NOT disabled").fetchall()]
+            if admins == [email]:
+                raise BadInput.single("user", f"{email} is the last enabled admin; add another admin first", column="email")
         self._update_user(principal, email, "disable user" if disabled else "enable user", email,
                           "UPDATE users SET disabled = ? WHERE email = ?", [disabled, email])
 

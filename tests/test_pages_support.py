@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from salesplan import engine
+from salesplan import engine, ui
 from salesplan.demo import load_demo
 from salesplan.principal import Principal
 from salesplan.store import Store
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
 DEMO_TODAY = date(2026, 11, 26)
 ADMIN = Principal("admin@local", "admin")
+ADMIN_EMAIL = "admin@demo.test"  # the demo's accounts (password "demo"): see README, Demo accounts
 
 _templates: dict[int, Path] = {}
 
@@ -49,11 +51,22 @@ def fresh_db(folder: Path, reps: int = 12) -> Path:
     return target
 
 
-def app(monkeypatch, db: Path, *, page: str | None = None) -> AppTest:
-    """An AppTest of app.py on ``db`` with the as-of date pinned to the demo's today, already run."""
+def app(monkeypatch, db: Path, *, page: str | None = None, user: str | None = ADMIN_EMAIL,
+        secrets: dict | None = None, oidc_user: dict | None = None) -> AppTest:
+    """An AppTest of app.py on ``db`` with the as-of date pinned to the demo's today, already run,
+    signed in as ``user`` (an account of ``db``; None: signed out). The session is started the
+    way the sign-in form leaves it (tests/test_auth_ui.py drives the form itself). ``secrets``
+    and ``oidc_user`` set ``at.secrets`` and ``at.user`` (sign-in through ``st.login``)."""
     monkeypatch.setenv("SALESPLAN_DB", str(db))
     monkeypatch.setenv("SALESPLAN_TODAY", DEMO_TODAY.isoformat())
+    like_a_server(monkeypatch)
     at = AppTest.from_file(str(APP), default_timeout=60)
+    if user is not None:
+        at.session_state[ui.SIGNED_IN_KEY] = user
+    if secrets is not None:
+        at.secrets = secrets
+    if oidc_user is not None:
+        at.user = oidc_user
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     if page:
@@ -61,10 +74,33 @@ def app(monkeypatch, db: Path, *, page: str | None = None) -> AppTest:
     return at
 
 
+def like_a_server(monkeypatch) -> None:
+    """Run every AppTest run through app.py, as a server does.
+
+    Streamlit treats an entry script with a ``pages/`` folder beside it as a legacy multipage app
+    until ``st.navigation`` runs once in the process; a server then stays in navigation mode, but
+    AppTest resets that mode before each run, so its later runs would execute the page file
+    without app.py (no sign-in, no menu by role). ``ui.page`` sends such a run back through
+    app.py, losing the clicks of that run; this keeps AppTest in navigation mode instead."""
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
 def goto(at: AppTest, page: str) -> AppTest:
     at.switch_page(f"pages/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def add_admin(db: Path, email: str = ADMIN_EMAIL, password: str = "demo") -> None:
+    """Give a database without accounts (not made by the demo) its first admin."""
+    with Store.open(db) as store:
+        store.add_user(ADMIN, email, "admin", password=password)
 
 
 def open_store(db: Path) -> Store:

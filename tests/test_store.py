@@ -302,3 +302,16 @@ def test_column_mapping_is_remembered_per_kind_and_headers(org):
     result = imports.import_file(org, "actuals", b"Booked On,Seller,Net\n2025-01-02,R1,10\n",
                                  column_map=org.column_map(SYSTEM, "actuals", header), file_name="odd.csv")
     assert result.inserted == 1
+
+
+def test_last_admin_cannot_be_disabled_and_bootstrap_stays_closed(org):
+    org.add_user(SYSTEM, "one@x.test", "admin", password="pw12")
+    with pytest.raises(BadInput, match="last enabled admin"):
+        org.disable_user(SYSTEM, "one@x.test")
+    org.add_user(SYSTEM, "two@x.test", "admin", password="pw12")
+    org.disable_user(SYSTEM, "one@x.test")
+    org.set_user_role(SYSTEM, "two@x.test", "leader")
+    # no enabled admin is left, yet a visitor may not claim the first-admin form
+    assert org.has_admin()
+    with pytest.raises(NotAllowed):
+        org.add_user(Principal("visitor@x.test", "rep"), "visitor@x.test", "admin", password="pw12")

@@ -2,12 +2,13 @@
 
 Chromium comes from Debian (``apt-get install -y chromium``, giving /usr/bin/chromium); the tests
 skip when it is missing, except under CI=true where a missing browser is a failure. Each journey
-starts its own server on a free port over a private copy of the demo database and saves
-screenshots to tests/artifacts/ (git-ignored).
+starts its own server on a free port over a private copy of the demo database, signs in (the demo
+accounts, password ``demo``) and saves screenshots to tests/artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -58,10 +59,56 @@ def browser():
             launched.close()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path, what: str, timeout: float = 60) -> None:
+    """Poll ``url`` until it answers 200; fail with the process log when it dies or times out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start:\n{log_path.read_text()}")
+        time.sleep(0.2)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def streamlit_server(folder: Path, db: Path, *, extra_args: list[str] | None = None, port: int | None = None):
+    """`streamlit run app.py` over ``db``; yields its base URL. ``extra_args`` are more config
+    options, e.g. ``["--secrets.files", path]``."""
+    port = port or free_port()
+    env = {**os.environ, "SALESPLAN_DB": str(db), "SALESPLAN_TODAY": DEMO_TODAY.isoformat(),
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    log_path = folder / f"streamlit-{port}.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless",
+             "true", "--server.address", "127.0.0.1", *(extra_args or [])],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_up(f"{base}/_stcore/health", process, log_path, "streamlit")
+            yield base
+        finally:
+            _stop(process)
 
 
 @pytest.fixture
@@ -69,37 +116,33 @@ def server(tmp_path):
     """`streamlit run app.py` on a fresh copy of the demo database; yields its base URL and db path."""
     _require_browser()
     db = fresh_db(tmp_path)
-    port = _free_port()
-    env = {**os.environ, "SALESPLAN_DB": str(db), "SALESPLAN_TODAY": DEMO_TODAY.isoformat(),
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    log = (tmp_path / "streamlit.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:  # poll the health endpoint until the server answers
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=1) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            log.close()
-            raise RuntimeError(f"streamlit did not start:\n{(tmp_path / 'streamlit.log').read_text()}")
-        time.sleep(0.2)
-    try:
+    with streamlit_server(tmp_path, db) as base:
         yield {"url": base, "db": db}
-    finally:
-        process.terminate()
+
+
+@contextlib.contextmanager
+def oidc_provider(folder: Path):
+    """A local OpenID provider (the PyPI package oidc-provider-mock) on a loopback port: its
+    authorization page signs in whoever's email is typed as the subject. Yields its base URL."""
+    for module, requirement in (("oidc_provider_mock", "oidc-provider-mock"), ("authlib", "streamlit[auth]")):
+        if os.environ.get("CI", "").lower() == "true":
+            __import__(module)  # part of the test extras: missing is a failure in CI
+        else:
+            pytest.importorskip(module, reason=f"pip install '{requirement}'")
+    port = free_port()
+    log_path = folder / f"oidc-{port}.log"
+    env = {**os.environ, "AUTHLIB_INSECURE_TRANSPORT": "1"}  # plain http on loopback
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "oidc_provider_mock", "--port", str(port), "--host", "127.0.0.1"],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+            _wait_until_up(f"{base}/.well-known/openid-configuration", process, log_path, "oidc-provider-mock")
+            yield base
+        finally:
+            _stop(process)
 
 
 @pytest.fixture

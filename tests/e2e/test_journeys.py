@@ -1,4 +1,5 @@
-"""User journeys in a real browser: upload → updated figures, the team heatmap, the plan editor."""
+"""User journeys in a real browser, signed in as the demo admin: upload → updated figures, the team heatmap,
+the plan editor."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 
 import pytest
 
-from e2e_helpers import metric, open_page, shoot
+from e2e_helpers import metric, open_page, shoot, sign_in
 from salesplan import engine, imports, ui
 from salesplan.principal import Principal
 from salesplan.store import Store
@@ -41,6 +42,7 @@ def test_upload_then_the_figures_change(server, page, tmp_path):
     after = year_report(store).set_index("owner_id").loc[rep["owner_id"]]
     store.close()
     open_page(page, f"{server['url']}/?rep={rep['owner_id']}")
+    sign_in(page)
     expect(page.get_by_text(f"{rep['owner_name']} · FY2026")).to_be_visible()
     before = metric(page, "Attainment")
     assert before == ui.pct(rep["attainment"])
@@ -68,6 +70,7 @@ def test_upload_then_the_figures_change(server, page, tmp_path):
 def test_team_heatmap(server, page):
     # the first request to a fresh server opens a page directly: it must still get the role menu
     open_page(page, f"{server['url']}/team")
+    sign_in(page)  # and land on the page asked for
     expect(page.get_by_role("heading", name="Team overview")).to_be_visible()
     chart = page.locator('[data-testid="stPlotlyChart"]').first
     expect(chart.locator("text=Monthly attainment · FY2026")).to_be_visible()
@@ -86,6 +89,7 @@ def test_plan_editor(server, page, tmp_path):
         year = year_report(store)
     rep = year[year["target"] > 0].iloc[-1]
     open_page(page, f"{server['url']}/plan?rep={rep['owner_id']}")
+    sign_in(page)
     expect(page.get_by_role("heading", name="Obstacles")).to_be_visible()
 
     page.get_by_text("Add an obstacle").click()

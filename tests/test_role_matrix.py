@@ -1,0 +1,268 @@
+"""Role x page x action (AppTest, signed in as the demo accounts).
+
+Pages: every role opens exactly its pages; an allowed page shows only that role's rows (a rep
+only themself, a manager their team and never another team's reps, admin and leader everyone);
+a refused page, reached by its address, shows the refusal and no data.
+Actions: upload, undo, target edit, plan agreement and settings are offered and carried out, or
+refused, per role; and the admin's audit log shows who did each, and when.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from salesplan.principal import SYSTEM
+from test_pages_support import DEMO_TODAY, app, fresh_db, goto, open_store, texts
+
+ACCOUNTS = {"admin": "admin@demo.test", "leader": "leader@demo.test", "manager": "manager1@demo.test",
+            "rep": "rep1@demo.test"}
+TITLES = {"my_plan": "My plan", "plan": "Plan", "upload": "Upload actuals", "team": "Team overview",
+          "watchlist": "Watch list", "admin": "Admin"}
+ALLOWED = {
+    "admin": set(TITLES),
+    "leader": {"my_plan", "team", "watchlist"},
+    "manager": {"my_plan", "plan", "upload", "team", "watchlist"},
+    "rep": {"my_plan", "plan", "upload"},
+}
+NAMES = {"R001": "Javier Dubois", "R002": "Francesca Ferrari", "R003": "Aoife Andersen", "R004": "Nina Weber",
+         "R005": "Luca Ferrari", "R006": "Grace Virtanen", "R007": "Chiara Huber", "R008": "Niklas Romano",
+         "R009": "Luka Moreau", "R010": "Lukas Dimitrov", "R011": "Lucía Lindqvist", "R012": "Louis Kazlauskas"}
+SCOPE = {  # the reps each role may see (manager1 is R003: R004-R006 report to them)
+    "admin": set(NAMES), "leader": set(NAMES), "manager": {"R003", "R004", "R005", "R006"}, "rep": {"R004"},
+}
+
+# the demo's plan of rep1 (R004) names their manager in an action: "Joint visit with Aoife Andersen ..."
+MENTIONED = {"rep": {"R003"}}
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    return fresh_db(tmp_path_factory.mktemp("matrix"))
+
+
+@pytest.fixture(scope="module")
+def sessions(db):
+    """One signed-in AppTest per role, shared by the read-only page checks."""
+    monkeypatch = pytest.MonkeyPatch()
+    opened: dict = {}
+
+    def session(role: str):
+        if role not in opened:
+            opened[role] = app(monkeypatch, db, user=ACCOUNTS[role])
+        return opened[role]
+
+    try:
+        yield session
+    finally:
+        monkeypatch.undo()
+
+
+def everything_shown(at) -> str:
+    """Every text, table cell, option and chart label on the page, to search for names in."""
+    parts = [texts(at)]
+    parts += [element.value for element in at.subheader] + [element.value for element in at.title]
+    parts += [frame.value.to_string() for frame in at.dataframe]
+    for kind in ("selectbox", "multiselect"):
+        for widget in getattr(at, kind):
+            parts += [str(option) for option in widget.options]
+    parts += [chart.proto.spec for chart in at.get("plotly_chart")]
+    return json.dumps(parts, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("page", list(TITLES))
+@pytest.mark.parametrize("role", list(ACCOUNTS))
+def test_role_page(db, sessions, role, page):
+    at = goto(sessions(role), page)
+    assert at.title[0].value == TITLES[page]
+    if page not in ALLOWED[role]:
+        assert [e.value for e in at.error] == [f"Not allowed: the {TITLES[page]} page is not available to the {role} role."]
+        assert not at.dataframe and not at.metric and not at.tabs and not at.get("plotly_chart")
+        assert not at.get("file_uploader") and not at.number_input and not at.selectbox
+        return
+    assert not at.error, [e.value for e in at.error]
+    shown = everything_shown(at)
+    for rep_id, name in NAMES.items():
+        if rep_id not in SCOPE[role] | MENTIONED.get(role, set()):
+            assert name not in shown, f"{role} sees {name} ({rep_id}) on {page}"
+    pickers = [s for s in at.selectbox if s.key == "rep_picker"]
+    if page in ("my_plan", "plan"):
+        if role == "rep":
+            assert not pickers, "a rep sees only their own plan"
+            if page == "my_plan":
+                assert at.subheader[0].value.startswith("Nina Weber")
+            else:
+                store = open_store(db)
+                try:
+                    own = store.plan(SYSTEM, "R004", 2026)["obstacles"]["description"].tolist()
+                finally:
+                    store.close()
+                assert at.dataframe[0].value["description"].tolist() == own
+        else:
+            assert {o.rsplit("(", 1)[1].rstrip(")") for o in pickers[0].options} == SCOPE[role]
+    if page == "plan":
+        assert bool(at.tabs) == (role in ("admin", "manager")), "the targets editor is for admins and managers"
+    if page == "team":
+        owners = set(at.dataframe[0].value["owner_name"])
+        assert owners <= {NAMES[r] for r in SCOPE[role]} and owners
+    if page == "upload":
+        kinds = [c for c in at.get("button_group") if c.proto.label == "What are you uploading?"]
+        assert bool(kinds) == (role in ("admin", "manager")), "only admins and managers upload targets"
+    if page == "admin":
+        assert [t.label for t in at.tabs] == ["People", "Calendar", "Settings", "Users", "Audit log"]
+        assert "actor" in at.dataframe[-1].value.columns, "the audit log"
+        users = at.dataframe[-2].value
+        assert set(users["email"]) == set(ACCOUNTS.values()) | {"rep2@demo.test"}
+        assert "password_hash" not in users.columns
+
+
+# ---------------------------------------------------------------- actions
+
+
+@pytest.fixture
+def writable(tmp_path):
+    return fresh_db(tmp_path)
+
+
+def upload(at, name: str, text: str):
+    at.file_uploader(key="upload_file_actuals").set_value((name, text.encode(), "text/csv")).run()
+    [button] = [b for b in at.button if b.label == "Import"]
+    button.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def sale(rep_id: str, order: str) -> str:
+    return f"date,rep,order_id,revenue\n{DEMO_TODAY.isoformat()},{rep_id},{order},1000\n"
+
+
+def ledger_rows(db) -> int:
+    store = open_store(db)
+    try:
+        return int(store.actual_totals(SYSTEM)["rows"])
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(("role", "own", "foreign", "why"), [
+    ("rep", "R004", "R005", "a rep may upload only their own actuals"),
+    ("manager", "R005", "R008", "a manager may upload only the actuals of their team"),
+    ("admin", "R008", None, None),
+])
+def test_upload_and_undo(monkeypatch, writable, role, own, foreign, why):
+    store = open_store(writable)
+    try:  # someone else's upload, which only admins (and leaders) may see or undo
+        from salesplan import imports
+        imports.import_file(store, "actuals", sale("R009", "OTHER-1").encode(), principal=SYSTEM,
+                            file_name="other.csv")
+        other_batch = int(store.batches(SYSTEM)["batch_id"].max())
+    finally:
+        store.close()
+    at = app(monkeypatch, writable, user=ACCOUNTS[role], page="upload")
+    before = ledger_rows(writable)
+    if foreign:
+        upload(at, "mixed.csv", sale(own, "MINE-1") + f"{DEMO_TODAY.isoformat()},{foreign},THEIRS-1,500\n")
+        assert any("Nothing was imported: 1 problem(s) on 1 line(s)" in e.value for e in at.error)
+        problems = at.dataframe[1].value  # [0] is the preview
+        assert problems["reason"].tolist() == [f"this row belongs to rep {foreign}: {why}"]
+        assert problems["line"].tolist() == [3]
+        assert ledger_rows(writable) == before, "nothing of a refused file is imported"
+    upload(at, "mine.csv", sale(own, "MINE-2"))
+    assert any("as batch" in s.value for s in at.success)
+    assert ledger_rows(writable) == before + 1
+
+    options = at.selectbox(key="undo_batch").options
+    assert (f"Batch {other_batch}: actuals from other.csv" in options) == (role == "admin")
+    mine = options[0]
+    assert "mine.csv" in mine
+    at.checkbox(key="undo_sure").check()
+    at.button(key="FormSubmitter:undo_form-Undo").click().run()
+    assert any("undone" in s.value for s in at.success), [e.value for e in at.error]
+    assert ledger_rows(writable) == before
+
+
+@pytest.mark.parametrize(("role", "rep_id", "outcome"), [
+    ("admin", "R008", "saved"),
+    ("manager", "R004", "saved"),
+    ("manager", "R003", "Your own target is set by your manager."),
+    ("rep", "R004", "no editor"),
+])
+def test_target_edit(monkeypatch, writable, role, rep_id, outcome):
+    at = app(monkeypatch, writable, user=ACCOUNTS[role], page="plan")
+    if role != "rep":
+        at.selectbox(key="rep_picker").set_value(rep_id).run()
+    if outcome == "no editor":
+        assert not at.tabs and not [n for n in at.number_input if n.key == "target_amount"]
+        return
+    if outcome != "saved":
+        assert outcome in texts(at) and not [n for n in at.number_input if n.key == "target_amount"]
+        return
+    at.number_input(key="target_amount").set_value(777_000.0).run()
+    at.selectbox(key="target_preset").set_value("even").run()
+    at.text_input(key="target_reason").set_value(f"{role} review")
+    at.button(key="FormSubmitter:target_save_form-Save 12 changed month(s)").click().run()
+    assert any("Targets saved" in s.value for s in at.success), [e.value for e in at.error]
+    store = open_store(writable)
+    try:
+        history = store.target_history(SYSTEM, "rep", rep_id)
+    finally:
+        store.close()
+    assert (history["reason"] == f"{role} review").sum() == 12
+
+
+@pytest.mark.parametrize(("role", "may_agree"), [("admin", True), ("manager", True), ("rep", False)])
+def test_plan_agreement(monkeypatch, writable, role, may_agree):
+    store = open_store(writable)
+    try:
+        store.save_plan(SYSTEM, "R004", 2026, status="submitted", summary="Close the gap in Q4")
+    finally:
+        store.close()
+    at = app(monkeypatch, writable, user=ACCOUNTS[role], page="plan")
+    if role != "rep":
+        at.selectbox(key="rep_picker").set_value("R004").run()
+    labels = [b.label for b in at.button]
+    assert "Back to draft" in labels
+    assert ("Mark agreed" in labels) == may_agree
+    if may_agree:
+        [b for b in at.button if b.label == "Mark agreed"][0].click().run()
+        assert "Plan marked agreed." in texts(at)
+    store = open_store(writable)
+    try:
+        assert store.plan(SYSTEM, "R004", 2026)["status"] == ("agreed" if may_agree else "submitted")
+    finally:
+        store.close()
+
+
+def test_settings_are_the_admins_and_the_audit_log_tells_who_did_what(monkeypatch, writable):
+    # a manager's day: an upload, its undo, a target, an agreed plan
+    store = open_store(writable)
+    try:
+        store.save_plan(SYSTEM, "R005", 2026, status="submitted", summary="")
+    finally:
+        store.close()
+    at = app(monkeypatch, writable, user=ACCOUNTS["manager"], page="upload")
+    upload(at, "team.csv", sale("R005", "TEAM-1"))
+    at.checkbox(key="undo_sure").check()
+    at.button(key="FormSubmitter:undo_form-Undo").click().run()
+    goto(at, "plan")
+    at.selectbox(key="rep_picker").set_value("R005").run()
+    [b for b in at.button if b.label == "Mark agreed"][0].click().run()
+    at.number_input(key="target_amount").set_value(555_000.0).run()
+    at.text_input(key="target_reason").set_value("Q4 review")
+    [b for b in at.button if b.label.startswith("Save ") and "changed month" in b.label][0].click().run()
+    goto(at, "admin")
+    assert not at.number_input, "no settings form for a manager"
+
+    admin = app(monkeypatch, writable, user=ACCOUNTS["admin"], page="admin")
+    admin.number_input(key="setting_window").set_value(30)
+    admin.button(key="FormSubmitter:settings_form-Save settings").click().run()
+    assert any("Settings saved" in s.value for s in admin.success)
+    log = admin.dataframe[-1].value
+    assert list(log.columns) == ["logged_at", "actor", "action", "detail"]
+    by_manager = log[log["actor"] == "manager1@demo.test"]
+    assert {"import actuals", "undo", "set targets", "save plan"} <= set(by_manager["action"])
+    assert by_manager["detail"].str.contains("R005 FY2026 agreed").any()
+    assert by_manager["detail"].str.contains("team.csv").any()
+    assert ((log["actor"] == "admin@demo.test") & (log["action"] == "settings")).any()
+    assert log["logged_at"].notna().all() and log["logged_at"].is_monotonic_decreasing
