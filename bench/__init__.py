@@ -1,0 +1,1 @@
+"""Benchmarks of salesplan: ``python -m bench.run`` (see BENCHMARKS.md)."""

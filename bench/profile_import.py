@@ -1,0 +1,150 @@
+"""Where an actuals import spends its time: every DuckDB statement and the Python phases around them.
+
+    python -m bench.profile_import FOLDER [--reimport]
+
+FOLDER holds the generated files (``python -m bench.generate M FOLDER``). The import runs into a
+fresh store (reps, holidays and targets imported first), with every DuckDB connection of
+``salesplan.files``, ``salesplan.imports`` and the store wrapped so that each statement (and the
+fetch of its result) is timed. Prints the statements by time, then a cProfile summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import re
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+TIMES: dict[str, float] = defaultdict(float)
+COUNTS: dict[str, int] = defaultdict(int)
+
+
+def _label(sql: str) -> str:
+    text = re.sub(r"\s+", " ", sql).strip()
+    return text[:150]
+
+
+class _Result:
+    def __init__(self, owner: "_Timed", label: str):
+        self._owner, self._label = owner, label
+
+    def _fetch(self, name: str, *args):
+        t0 = time.perf_counter()
+        try:
+            return getattr(self._owner._con, name)(*args)
+        finally:
+            TIMES[self._label] += time.perf_counter() - t0
+
+    def fetchall(self):
+        return self._fetch("fetchall")
+
+    def fetchone(self):
+        return self._fetch("fetchone")
+
+    def df(self):
+        return self._fetch("df")
+
+    @property
+    def description(self):
+        return self._owner._con.description
+
+
+class _Relation:
+    def __init__(self, rel, label: str):
+        self._rel, self._label = rel, label
+
+    def to_arrow_table(self):
+        t0 = time.perf_counter()
+        try:
+            return self._rel.to_arrow_table()
+        finally:
+            TIMES[self._label] += time.perf_counter() - t0
+
+    def __getattr__(self, name):
+        return getattr(self._rel, name)
+
+
+class _Timed:
+    def __init__(self, con, where: str):
+        self._con, self._where = con, where
+
+    def execute(self, sql, params=None):
+        label = f"[{self._where}] {_label(sql)}"
+        COUNTS[label] += 1
+        t0 = time.perf_counter()
+        try:
+            if params is None:
+                self._con.execute(sql)
+            else:
+                self._con.execute(sql, params)
+        finally:
+            TIMES[label] += time.perf_counter() - t0
+        return _Result(self, label)
+
+    def sql(self, sql, **kwargs):
+        label = f"[{self._where}] {_label(sql)}"
+        COUNTS[label] += 1
+        t0 = time.perf_counter()
+        rel = self._con.sql(sql, **kwargs)
+        TIMES[label] += time.perf_counter() - t0
+        return _Relation(rel, label)
+
+    def cursor(self):
+        return _Timed(self._con.cursor(), self._where)
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile_import")
+    parser.add_argument("folder")
+    parser.add_argument("--reimport", action="store_true", help="profile the second import of the same file")
+    args = parser.parse_args(argv)
+
+    from salesplan import files, imports
+    from salesplan.principal import SYSTEM
+    from salesplan.store import Store
+
+    plain = files.quiet_connection
+
+    def quiet():
+        return _Timed(plain(), "parser")
+
+    files.quiet_connection = quiet
+    imports.quiet_connection = quiet
+    folder = Path(args.folder)
+    db = Path(tempfile.mkdtemp(prefix="bench-profile-")) / "p.duckdb"
+    store = Store.open(db)
+    store.save_settings(SYSTEM, upload_limit_mb=10_000)
+    for kind in ("reps", "holidays", "targets"):
+        imports.import_file(store, kind, folder / f"{kind}.csv")
+    if args.reimport:
+        imports.import_file(store, "actuals", folder / "actuals.csv")
+    store._connection = _Timed(store._connection, "store")
+    TIMES.clear()
+    COUNTS.clear()
+    profile = cProfile.Profile()
+    t0 = time.perf_counter()
+    profile.enable()
+    result = imports.import_file(store, "actuals", folder / "actuals.csv")
+    profile.disable()
+    total = time.perf_counter() - t0
+    print(result.summary())
+    print(f"total {total:.2f} s; DuckDB statements {sum(TIMES.values()):.2f} s")
+    for label, seconds in sorted(TIMES.items(), key=lambda kv: -kv[1])[:25]:
+        print(f"{seconds:7.2f} s  x{COUNTS[label]:<3} {label}")
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(15)
+    print(out.getvalue())
+    store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

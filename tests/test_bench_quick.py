@@ -1,0 +1,57 @@
+"""The benchmark's quick mode (``make bench-quick``) runs in the test suite so that it never rots:
+it must finish, print its one table with every row, and its pandas reference of the SPEC §5
+formulas must agree with the engine on every value."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ROWS = ("| 1a |", "| 1b |", "| 1c |", "| 2a |", "| 2b |", "| 2c |", "| 3 |", "| 4 |", "| 5 |")
+
+
+def test_bench_quick_prints_the_table_and_the_reference_agrees(tmp_path):
+    out, raw = tmp_path / "bench.md", tmp_path / "bench.json"
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--silent", "--out", str(out), "--json", str(raw),
+         "--work", str(tmp_path / "work")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    elapsed = time.perf_counter() - started
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    table = [line for line in proc.stdout.splitlines() if line.startswith("|")]
+    for row in ROWS:
+        assert any(line.startswith(row) for line in table), f"row {row} missing from\n" + "\n".join(table)
+    assert sum(line.startswith("| 3 |") for line in table) == 3, "one row per page: My plan, Team overview, Watch list"
+    assert "|---|" in proc.stdout and out.read_text().count("| 2a |") == 1
+
+    res = json.loads(raw.read_text())
+    # the agreement check is real: every row and column of the engine's report against pandas
+    cmp = res["report"]["S"]["compare"]
+    assert cmp["agree"] is True, cmp
+    assert cmp["mismatches"] == {}
+    assert cmp["rows"] == res["data"]["S"]["reps"] == cmp["reference_rows"] == 100
+    assert cmp["columns"] == 27
+    # every measure produced numbers (no step failed)
+    imp = res["import"]["S"]
+    assert not imp["errors"], imp["errors"]
+    assert all(imp[k] and imp[k]["median"] > 0 for k in ("import", "reimport", "duckdb", "pandas"))
+    counts = res["import_counts"]
+    assert counts["S-import"]["inserted"] == res["data"]["S"]["csv_rows"] and counts["S-import"]["rejected"] == 0
+    assert counts["S-reimport"]["unchanged"] == res["data"]["S"]["csv_rows"] and counts["S-reimport"]["inserted"] == 0
+    assert res["report"]["S"]["engine"]["median"] > 0 and res["report"]["S"]["pandas"]["median"] > 0
+    pages = res["pages"]
+    if not pages.get("missing"):
+        for page in ("my_plan", "team", "watchlist"):
+            assert "error" not in pages[page], pages[page]
+            assert pages[page]["reruns"], page
+    assert all(v and v > 0 for v in res["memory"]["S"].values())
+    # the quick mode is meant for CI: well under a minute on a quiet machine (generous here, the
+    # machine running the suite may be busy)
+    assert elapsed < 180, f"bench --quick took {elapsed:.0f} s"
