@@ -685,13 +685,19 @@ class Store:
                 """
             )
             cursor.unregister("incoming_actuals")
-            inserted, updated, unchanged = cursor.execute(
+            # compare with the ledger once; unchanged keys are recorded in this batch's versions
+            # (undo must know the batch holds them) but their ledger rows are not rewritten
+            cursor.execute(
                 f"""
-                SELECT count(*) FILTER (WHERE a.row_key IS NULL),
-                       count(*) FILTER (WHERE a.row_key IS NOT NULL AND {_ACTUAL_DIFFERS}),
-                       count(*) FILTER (WHERE a.row_key IS NOT NULL AND NOT {_ACTUAL_DIFFERS})
+                CREATE OR REPLACE TEMP TABLE staged_status AS
+                SELECT s.row_key,
+                       CASE WHEN a.row_key IS NULL THEN 'new' WHEN {_ACTUAL_DIFFERS} THEN 'changed' ELSE 'same' END AS status
                 FROM staged_actuals s LEFT JOIN actuals a USING (row_key)
                 """
+            )
+            inserted, updated, unchanged = cursor.execute(
+                "SELECT count(*) FILTER (WHERE status = 'new'), count(*) FILTER (WHERE status = 'changed'), "
+                "count(*) FILTER (WHERE status = 'same') FROM staged_status"
             ).fetchall()[0]
             counts = BatchCounts(int(inserted), int(updated), int(unchanged), len(rejected_frame))
             batch_id = self._new_batch(
@@ -703,12 +709,18 @@ class Store:
                 "cost, profit, order_id, order_line, customer, product FROM staged_actuals",
                 [batch_id],
             )
-            cursor.execute("DELETE FROM actuals WHERE row_key IN (SELECT row_key FROM staged_actuals)")
-            cursor.execute(
-                "INSERT INTO actuals SELECT row_key, ?, line, sale_date, rep_id, territory, revenue, cost, "
-                "profit, order_id, order_line, customer, product FROM staged_actuals",
-                [batch_id],
-            )
+            if updated:
+                cursor.execute(
+                    "DELETE FROM actuals WHERE row_key IN (SELECT row_key FROM staged_status WHERE status = 'changed')"
+                )
+            if inserted or updated:
+                cursor.execute(
+                    "INSERT INTO actuals SELECT s.row_key, ?, s.line, s.sale_date, s.rep_id, s.territory, s.revenue, "
+                    "s.cost, s.profit, s.order_id, s.order_line, s.customer, s.product "
+                    "FROM staged_actuals s JOIN staged_status t USING (row_key) WHERE t.status <> 'same'",
+                    [batch_id],
+                )
+            cursor.execute("DROP TABLE staged_status")
             if len(rejected_frame):
                 cursor.register("incoming_rejected", rejected_frame)
                 cursor.execute(
@@ -789,15 +801,16 @@ class Store:
         """
         where, params = self._rep_filter(principal, "rep_id")
         with self.cursor() as cursor:
-            daily = cursor.execute(
+            # through Arrow: half the peak memory of .df() on millions of rows
+            daily = cursor.sql(
                 f"""
                 SELECT sale_date::TIMESTAMP AS date, rep_id, territory,
                        sum(revenue)::DOUBLE AS revenue, coalesce(sum(profit), 0)::DOUBLE AS profit
                 FROM actuals WHERE {where}
-                GROUP BY ALL ORDER BY date
+                GROUP BY ALL
                 """,
-                params,
-            ).df()
+                params=params or None,
+            ).to_arrow_table().to_pandas()
             open_actions = cursor.execute(
                 f"""
                 SELECT rep_id, fy, sum(expected_impact)::DOUBLE AS open_impact
