@@ -105,9 +105,9 @@ ui.table(shown[columns], column_config={
 })
 stem = f"salesplan-{level}-{metric}-{as_of.isoformat()}"
 e1, e2, e3 = st.columns([1, 1, 4])
-e1.download_button("Export CSV", ui.csv_bytes(table), file_name=f"{stem}.csv", mime="text/csv",
+e1.download_button("Export CSV", lambda: ui.csv_bytes(table), file_name=f"{stem}.csv", mime="text/csv",
                    icon=":material/download:")
-e2.download_button("Export Excel", ui.excel_bytes(table, sheet="report"), file_name=f"{stem}.xlsx",
+e2.download_button("Export Excel", lambda: ui.excel_bytes(table, sheet="report"), file_name=f"{stem}.xlsx",
                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", icon=":material/download:")
 
 # ---------------------------------------------------------------- drill-down

@@ -63,8 +63,8 @@ for index, entry in enumerate(entries.itertuples(index=False)):
 
 stem = f"watchlist-{metric}-{as_of.isoformat()}"
 left, right, _ = st.columns([1, 1, 4])
-left.download_button("Export CSV", ui.csv_bytes(entries), file_name=f"{stem}.csv", mime="text/csv",
+left.download_button("Export CSV", lambda: ui.csv_bytes(entries), file_name=f"{stem}.csv", mime="text/csv",
                      icon=":material/download:")
-right.download_button("Export Excel", ui.excel_bytes(entries, sheet="watch list"), file_name=f"{stem}.xlsx",
+right.download_button("Export Excel", lambda: ui.excel_bytes(entries, sheet="watch list"), file_name=f"{stem}.xlsx",
                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                       icon=":material/download:")
