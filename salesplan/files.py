@@ -29,6 +29,8 @@ from salesplan.errors import BadInput
 
 DELIMITERS = (",", ";", "\t", "|")
 HEADER_SEARCH_RECORDS = 15
+MAX_COLUMNS = 16_384  # Excel's limit: a record with more fields is not an export of a table
+SNIFF_CHARACTERS = 65536  # the delimiter is decided on the first records, found in this much text
 
 
 @dataclass
@@ -41,6 +43,7 @@ class RawTable:
     header: list[str]
     cells: pa.Table  # columns c0..cN (strings, null for empty) and `line`
     title_lines: list[int] = field(default_factory=list)
+    repeated_header_lines: list[int] = field(default_factory=list)  # copies of the header below it, skipped
     encoding: str = "utf-8"
     delimiter: str = ","
 
@@ -98,8 +101,26 @@ def read_table(
         return _read_workbook(data, file_name, sha256, looks_like_header)
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise BadInput.single(file_name, "this is an old Excel .xls workbook: save it as .xlsx or CSV and upload again")
+    for signature, what in _FOREIGN_SIGNATURES:
+        if data.startswith(signature):
+            raise BadInput.single(file_name, f"this is {what}, not a CSV file or an .xlsx workbook")
     text, encoding = _decode(data, file_name)
     return _read_csv_text(text, encoding, file_name, sha256, looks_like_header)
+
+
+# files people upload by mistake, recognised by their first bytes
+_FOREIGN_SIGNATURES = (
+    (b"%PDF-", "a PDF document"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"PAR1", "a Parquet file"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+)
 
 
 # --------------------------------------------------------------------------- decoding
@@ -120,6 +141,8 @@ def _decode(data: bytes, file_name: str) -> tuple[str, str]:
         text = data.decode(encoding)
     except UnicodeDecodeError as error:
         if encoding != "utf-8":
+            if error.reason == "truncated data" and error.start >= len(data) - 4:
+                raise BadInput.single(file_name, f"the file ({encoding}) ends in the middle of a character: it looks truncated") from error
             raise BadInput.single(file_name, f"the file says it is {encoding} but is not: {error.reason}") from error
         if error.reason == "unexpected end of data" and error.start >= len(data) - 4:
             raise BadInput.single(file_name, "the file ends in the middle of a character: it looks truncated")
@@ -136,19 +159,32 @@ def _decode(data: bytes, file_name: str) -> tuple[str, str]:
 
 
 # --------------------------------------------------------------------------- CSV
-def _sniff_delimiter(lines: list[str]) -> str:
-    """The delimiter that splits the first lines most consistently into more than one field."""
+def _sniff_delimiter(sample: str) -> str:
+    """The delimiter that splits the first records most consistently into more than one field.
+
+    Records are read with the csv module, so a quoted delimiter or newline inside a cell counts for
+    nothing; consistency is measured against the most common field count (title rows above the
+    header and a record cut off at the end of the sample do not decide).
+    """
     best, best_score = ",", -1.0
     for delimiter in DELIMITERS:
-        counts = [len(next(csv.reader([line], delimiter=delimiter), [])) for line in lines if line.strip()]
-        if not counts:
+        try:
+            records = []
+            for record in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter):
+                if any(cell.strip() for cell in record):
+                    records.append(record)
+                if len(records) >= HEADER_SEARCH_RECORDS:
+                    break
+        except csv.Error:
             continue
-        widest = max(counts)
-        if widest < 2:
+        counts = [len(record) for record in records]
+        if not counts or max(counts) < 2:
             continue
-        # many fields, and the same number on most lines
-        consistent = sum(1 for count in counts if count == counts[-1]) / len(counts)
-        score = consistent * 10 + min(widest, 50) / 50
+        common = max(set(counts), key=lambda count: (counts.count(count), count))
+        if common < 2:
+            continue
+        consistent = counts.count(common) / len(counts)
+        score = consistent * 10 + min(common, 50) / 50
         if score > best_score:
             best, best_score = delimiter, score
     return best
@@ -214,16 +250,23 @@ def _read_csv_text(text: str, encoding: str, file_name: str, sha256: str, looks_
     if text.startswith("\ufeff"):
         text = text[1:]
     raw = text.encode("utf-8")
-    first_lines = [line for line in text.splitlines()[: HEADER_SEARCH_RECORDS * 2] if line.strip()][:HEADER_SEARCH_RECORDS]
+    sample = text[:SNIFF_CHARACTERS]
+    first_lines = [line for line in sample.splitlines()[: HEADER_SEARCH_RECORDS * 2] if line.strip()][:HEADER_SEARCH_RECORDS]
     if not first_lines:
         raise BadInput.single(file_name, "the file is empty")
-    delimiter = _sniff_delimiter(first_lines)
+    delimiter = _sniff_delimiter(sample)
 
     table = None
     record_lines = np.zeros(0, dtype=np.int64)
     for respect_quotes in (True, False):
         kept, record_lines = _without_blank_records(raw, respect_quotes)
         width = _max_width(first_lines, delimiter, kept, delimiter.encode(), respect_quotes)
+        if width > MAX_COLUMNS:
+            raise BadInput.single(
+                file_name,
+                f"a record of the file has {width:,} fields, more than a spreadsheet can hold ({MAX_COLUMNS:,}): "
+                "this is not a table export",
+            )
         table = _duckdb_read(kept, width, delimiter, file_name)
         if table.num_rows == len(record_lines):
             break
@@ -306,7 +349,7 @@ def _read_workbook(data: bytes, file_name: str, sha256: str, looks_like_header) 
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         names = archive.namelist()
-    except zipfile.BadZipFile as error:
+    except Exception as error:  # BadZipFile, and NotImplementedError, ValueError... for damaged headers
         raise BadInput.single(file_name, "the workbook is damaged or truncated (not a readable .xlsx)") from error
     if "xl/workbook.xml" not in names:
         raise BadInput.single(file_name, "this is a zip archive, not a CSV file or an .xlsx workbook")
@@ -316,7 +359,9 @@ def _read_workbook(data: bytes, file_name: str, sha256: str, looks_like_header) 
             engine_kwargs={"data_only": False},  # a formula is read as its text, never as a value
         )
     except Exception as error:  # openpyxl raises many types for damaged workbooks
-        raise BadInput.single(file_name, f"the workbook cannot be read: {_first_line(error)}") from error
+        raise BadInput.single(
+            file_name, f"the workbook is damaged and cannot be read ({_first_line(error)}): save it again from Excel"
+        ) from error
     lines = np.arange(1, len(frame) + 1, dtype=np.int64)
     frame = frame.map(_excel_cell_text) if len(frame) else frame
     not_blank = frame.notna().any(axis=1).to_numpy() if len(frame.columns) else np.zeros(len(frame), dtype=bool)
@@ -351,14 +396,25 @@ def _excel_cell_text(value: object) -> str | None:
 
 # --------------------------------------------------------------------------- header
 def _locate_header(table: pa.Table, file_name: str, sha256: str, looks_like_header, *, encoding: str, delimiter: str) -> RawTable:
+    """Find the header among the first records and return the records below it.
+
+    ``looks_like_header(cells)`` returns 0 (not a header), 1 (names some fields) or 2 (names every
+    required field; True counts as 1). The first complete header wins, else the first that names
+    some fields: a group row of merged Excel cells ("Order" | "Sales") above the real header names
+    fields too, but not all of them. Copies of the header further down (a second export pasted
+    below the first) are not records: they are skipped and their lines listed.
+    """
     data_columns = [name for name in table.column_names if name != "line"]
     head = table.slice(0, HEADER_SEARCH_RECORDS).to_pylist()
     header_index = None
     for index, record in enumerate(head):
         cells = [(record[name] or "").strip() for name in data_columns]
-        if looks_like_header(cells):
+        score = int(looks_like_header(cells))
+        if score >= 2:
             header_index = index
             break
+        if score >= 1 and header_index is None:
+            header_index = index
     if header_index is None:
         first = [(head[0][name] or "").strip() for name in data_columns] if head else []
         raise BadInput.single(
@@ -380,6 +436,7 @@ def _locate_header(table: pa.Table, file_name: str, sha256: str, looks_like_head
         else:
             break
     kept = data_columns[:keep] + ["line"]
+    body, repeated = _without_header_copies(body, data_columns[:keep], header[:keep])
     return RawTable(
         file=file_name,
         sha256=sha256,
@@ -387,6 +444,25 @@ def _locate_header(table: pa.Table, file_name: str, sha256: str, looks_like_head
         header=header[:keep],
         cells=body.select(kept),
         title_lines=[int(record["line"]) for record in head[:header_index]],
+        repeated_header_lines=repeated,
         encoding=encoding,
         delimiter=delimiter,
     )
+
+
+def _without_header_copies(body: pa.Table, columns: list[str], header: list[str]) -> tuple[pa.Table, list[int]]:
+    """The records that are not a copy of the header (compared trimmed and case-insensitively,
+    on whole columns), and the lines of the copies."""
+    import pyarrow.compute as pc
+
+    named = [(column, name.lower()) for column, name in zip(columns, header) if name]
+    if not named or body.num_rows == 0:
+        return body, []
+    same = None
+    for column, name in named:
+        equal = pc.fill_null(pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(body.column(column))), name), False)
+        same = equal if same is None else pc.and_(same, equal)
+    if not pc.any(same).as_py():
+        return body, []
+    lines = body.filter(same).column("line").to_pylist()
+    return body.filter(pc.invert(same)), [int(line) for line in lines]

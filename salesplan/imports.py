@@ -167,9 +167,15 @@ def _looks_like_header(kind: str, column_map: dict[str, str] | None = None):
     index.update({normalise_header(k): v for k, v in (column_map or {}).items()})
     required = [spec.name for spec in FIELDS[kind] if spec.required]
 
-    def check(cells: list[str]) -> bool:
+    def check(cells: list[str]) -> int:
+        """0: not a header; 1: names some fields (a header missing a column); 2: names every required field."""
         matched = {index[normalise_header(cell)] for cell in cells if normalise_header(cell) in index}
-        return len(matched) >= min(2, len(required)) and bool(matched & set(required))
+        if not (len(matched) >= min(2, len(required)) and matched & set(required)):
+            return 0
+        complete = set(required) <= matched
+        if kind == "targets":
+            complete = complete and ("month" in matched or {"start", "end"} <= matched)
+        return 2 if complete else 1
 
     return check
 
@@ -206,6 +212,10 @@ def import_file(
                       settings=settings, reason=reason)
     if raw.title_lines:
         result.notes.append(f"skipped {len(raw.title_lines)} line(s) above the header (line {raw.header_line})")
+    if raw.repeated_header_lines:
+        shown = ", ".join(str(line) for line in raw.repeated_header_lines[:10])
+        more = ", ..." if len(raw.repeated_header_lines) > 10 else ""
+        result.notes.append(f"skipped {len(raw.repeated_header_lines)} copy(ies) of the header row (line {shown}{more})")
     return result
 
 
@@ -218,15 +228,28 @@ class _Parser:
         self.mapping = mapping
         self.kind = kind
         self.connection = quiet_connection()
-        self.connection.register("raw_arrow", raw.cells)
         # ``line`` is the record's line in the file; a field of the same name (the order line of
         # actuals) lives in its own column so that the two never shadow each other
         select = ["line"] + [
             f"nullif(trim(c{position}), '') AS {_src_column(name)}" for name, position in mapping.items()
         ]
+        # the first cell of the record that reads like the label of a totals row ("Total", "Grand
+        # total", "Sum", "Summe", ...), looked for in the first columns and the mapped ones (a
+        # sheet may be thousands of columns wide)
+        positions = sorted(set(range(min(_TOTALS_LABEL_COLUMNS, len(raw.header)))) | set(mapping.values()))
+        labels = [
+            f"CASE WHEN regexp_full_match(lower(trim(c{position})), '{_TOTALS_LABEL}') THEN trim(c{position}) END"
+            for position in positions
+        ]
+        select.append(f"coalesce({', '.join(labels)}) AS {_TOTALS_COLUMN}" if labels else f"NULL::VARCHAR AS {_TOTALS_COLUMN}")
+        # only the columns used go into DuckDB: a sheet may be thousands of columns wide
+        used = sorted(set(positions) | set(mapping.values()))
+        self.connection.register("raw_arrow", raw.cells.select([f"c{position}" for position in used] + ["line"]))
         self.connection.execute(f"CREATE TEMP TABLE src AS SELECT {', '.join(select)} FROM raw_arrow")
         self.connection.unregister("raw_arrow")
         self.problem_queries: list[str] = []
+        # problems that explain their whole line: the line's other problems are left out
+        self.line_problem_queries: list[str] = []
 
     def close(self) -> None:
         self.connection.close()
@@ -240,17 +263,47 @@ class _Parser:
     def col(self, field_name: str) -> str:
         return _src_column(field_name) if field_name in self.mapping else "NULL::VARCHAR"
 
-    def add_problem(self, condition: str, field_name: str | None, reason_sql: str, table: str = "parsed") -> None:
+    def add_problem(
+        self, condition: str, field_name: str | None, reason_sql: str, table: str = "parsed", *, whole_line: bool = False
+    ) -> None:
+        """A problem (line, column, reason) for every row of ``table`` meeting ``condition``.
+        A ``whole_line`` problem (e.g. "this is a totals row") replaces the other problems of its lines."""
         column = _sql_text(self.header_name(field_name)) if field_name else "NULL"
-        self.problem_queries.append(
-            f"SELECT line, {column} AS column_name, {reason_sql} AS reason FROM {table} WHERE {condition}"
+        query = f"SELECT line, {column} AS column_name, {reason_sql} AS reason FROM {table} WHERE {condition}"
+        (self.line_problem_queries if whole_line else self.problem_queries).append(query)
+
+    def problem_union(self) -> str | None:
+        """SQL of every problem (line, column_name, reason), or None when there are no checks."""
+        if not self.problem_queries and not self.line_problem_queries:
+            return None
+        if not self.line_problem_queries:
+            return " UNION ALL ".join(self.problem_queries)
+        whole = " UNION ALL ".join(self.line_problem_queries)
+        if not self.problem_queries:
+            return whole
+        cell = " UNION ALL ".join(self.problem_queries)
+        return (
+            f"SELECT * FROM ({whole}) UNION ALL "
+            f"SELECT * FROM ({cell}) WHERE line NOT IN (SELECT line FROM ({whole}))"
         )
 
     def problems(self) -> pd.DataFrame:
-        if not self.problem_queries:
+        union = self.problem_union()
+        if union is None:
             return pd.DataFrame({"line": [], "column_name": [], "reason": []})
-        union = " UNION ALL ".join(self.problem_queries)
         return self.connection.execute(f"SELECT * FROM ({union}) ORDER BY line, column_name").df()
+
+    def add_totals_problem(self, not_a_record: str, amount_text: str, field_name: str, table: str = "parsed") -> None:
+        """Refuse a totals row with one plain reason instead of "'Total' is not a date; the rep is
+        empty": a row that is ``not_a_record`` (its key cells are missing or unreadable) and holds
+        a totals label such as "Total" or "Grand total" in any column."""
+        label = _TOTALS_COLUMN
+        reason = (
+            f"'this is a totals row (''' || {label} || ''', ' || coalesce('amount ' || {amount_text}, 'no amount') "
+            "|| '), not a sale: delete it and upload again (salesplan adds up the rows itself)'"
+        )
+        self.add_problem(f"({not_a_record}) AND {label} IS NOT NULL", field_name, reason,
+                         f"{table} JOIN (SELECT line, {label} FROM src) USING (line)", whole_line=True)
 
     # ------------------------------------------------------------------ amounts
     def decimal_comma(self, fields: Iterable[str]) -> bool:
@@ -314,6 +367,10 @@ class _Parser:
         present = [f for f in fields if self.has(f)]
         if not present:
             return "DMY"
+        # a date tells its order only when one part can be a month and the other cannot
+        # (99/99/2025 tells nothing: it is no date at all)
+        day_first = "p.p1::INT > 12 AND p.p2::INT BETWEEN 1 AND 12"
+        month_first = "p.p2::INT > 12 AND p.p1::INT BETWEEN 1 AND 12"
         parts = " UNION ALL ".join(
             f"SELECT line, {_sql_text(self.header_name(f))} AS column_name, {self.col(f)} AS text, "
             f"regexp_extract({self.col(f)}, '{_YEAR_LAST}', ['p1', 'p2']) AS p FROM src "
@@ -322,10 +379,10 @@ class _Parser:
         )
         rows = self.connection.execute(
             f"""
-            SELECT arg_min(line, line) FILTER (WHERE p.p1::INT > 12), arg_min(text, line) FILTER (WHERE p.p1::INT > 12),
-                   arg_min(column_name, line) FILTER (WHERE p.p1::INT > 12),
-                   arg_min(line, line) FILTER (WHERE p.p2::INT > 12), arg_min(text, line) FILTER (WHERE p.p2::INT > 12),
-                   arg_min(column_name, line) FILTER (WHERE p.p2::INT > 12),
+            SELECT arg_min(line, line) FILTER (WHERE {day_first}), arg_min(text, line) FILTER (WHERE {day_first}),
+                   arg_min(column_name, line) FILTER (WHERE {day_first}),
+                   arg_min(line, line) FILTER (WHERE {month_first}), arg_min(text, line) FILTER (WHERE {month_first}),
+                   arg_min(column_name, line) FILTER (WHERE {month_first}),
                    arg_min(line, line) FILTER (WHERE p.p1 <> p.p2), arg_min(text, line) FILTER (WHERE p.p1 <> p.p2),
                    arg_min(column_name, line) FILTER (WHERE p.p1 <> p.p2)
             FROM ({parts})
@@ -399,10 +456,17 @@ class _Parser:
         return value, _date_range_check(value, reason)
 
 
+_TOTALS_COLUMN = '"__totals_label"'
+_TOTALS_LABEL_COLUMNS = 8
+_TOTALS_LABEL = (
+    r"((grand|sub|overall)[ -]?)?(totals?:?( .*)?|sums?:?)|summe:?|gesamt(summe)?:?|totaal|totalt|totale|"
+    r"insgesamt|somme|suma|total general"
+)
 _DOT_NUMBER = r"[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?|[+-]?\.\d+"
 _COMMA_NUMBER = r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"
-_ISO = r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?Z?)?$"
-_YEAR_LAST = r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4}|\d{2})( \d{1,2}:\d{2}(:\d{2})?)?$"
+_TIME = r"([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?"
+_ISO = r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})([ T]" + _TIME + r"Z?)?$"
+_YEAR_LAST = r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4}|\d{2})( " + _TIME + r")?$"
 _NAMED_MONTH_FORMATS = ("%d %b %Y", "%d-%b-%Y", "%d %B %Y", "%b %d %Y", "%b %d, %Y", "%B %d, %Y", "%B %d %Y", "%d-%b-%y")
 _DATE_FORMAT_ALIASES = {"ISO": "YMD", "YMD": "YMD", "DMY": "DMY", "MDY": "MDY", "DAYFIRST": "DMY", "MONTHFIRST": "MDY"}
 
@@ -472,7 +536,7 @@ def _rejected_records(parser: _Parser, bad_lines: set[int]) -> pd.DataFrame:
         return pd.DataFrame({"line": pd.Series([], dtype="int64"), "record": [], "problems": []})
     parser.connection.execute("CREATE OR REPLACE TEMP TABLE bad_lines AS SELECT unnest(?::BIGINT[]) AS line", [sorted(bad_lines)])
     fields = ", ".join(f"{_sql_text(parser.header_name(name))}, {_src_column(name)}" for name in parser.mapping)
-    union = " UNION ALL ".join(parser.problem_queries)
+    union = parser.problem_union()
     return parser.connection.execute(
         f"""
         SELECT s.line, json_object({fields})::VARCHAR AS record,
@@ -545,6 +609,18 @@ def _import_actuals(
         parser.add_problem("date_text IS NULL", "date", "'the date is empty'")
         parser.add_problem("date_problem IS NOT NULL", "date", "date_problem")
         parser.add_problem("rep_text IS NULL", "rep", "'the rep is empty'")
+        # a totals row under the data ("Total,,12345") is neither dated nor a rep's: one plain reason
+        no_sale = "sale_date IS NULL AND rep_id IS NULL"
+        parser.add_totals_problem(no_sale, "revenue_text", "date")
+        parser.add_problem(
+            f"{no_sale} AND date_text IS NULL AND rep_text IS NULL AND revenue_text IS NOT NULL AND order_id IS NULL "
+            "AND customer IS NULL AND product IS NULL AND line NOT IN (SELECT line FROM src WHERE "
+            + _TOTALS_COLUMN + " IS NOT NULL)",
+            "date",
+            "'this row holds only an amount (' || revenue_text || '), like a totals row, not a sale: "
+            "delete it and upload again (salesplan adds up the rows itself)'",
+            whole_line=True,
+        )
         parser.add_problem(
             "rep_text IS NOT NULL AND rep_id IS NULL AND coalesce(name_matches, 0) > 1", "rep",
             "'rep name ''' || rep_text || ''' matches ' || name_matches || ' reps: use the rep_id or email'",
@@ -829,6 +905,7 @@ def _import_targets(
             """
         )
         parser.add_problem("owner_text IS NULL", "owner", "'the owner is empty'")
+        parser.add_totals_problem("owner_id IS NULL AND month IS NULL AND start_date IS NULL", "amount_text", "owner")
         parser.add_problem("owner_type NOT IN ('rep', 'territory')", "owner_type",
                            "'owner type ''' || owner_type || ''' must be rep or territory'")
         parser.add_problem("owner_text IS NOT NULL AND owner_type IN ('rep', 'territory') AND owner_id IS NULL", "owner",

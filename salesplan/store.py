@@ -77,7 +77,7 @@ class Store:
     def __init__(self, connection: duckdb.DuckDBPyConnection, path: str):
         self._connection = connection
         self.path = path
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -153,7 +153,10 @@ class Store:
         delay = 0.01
         for attempt in range(WRITE_RETRIES):
             try:
-                with self.atomic() as cursor:
+                # one writer at a time per process: threads (browser sessions) sharing this Store
+                # queue here instead of failing each other's transactions; a second process cannot
+                # open the file at all, so this makes write-write conflicts impossible
+                with self._write_lock, self.atomic() as cursor:
                     result = work(cursor)
                     if changes_data:
                         cursor.execute("UPDATE meta SET value = value + 1 WHERE key = 'data_version'")
@@ -414,6 +417,10 @@ class Store:
             )
 
         def work(cursor: duckdb.DuckDBPyConnection) -> None:
+            # checked again inside the transaction: two sessions may press "undo" at once
+            reverted = cursor.execute("SELECT reverted_at FROM upload_batches WHERE batch_id = ?", [batch_id]).fetchall()[0][0]
+            if reverted is not None:
+                raise BadInput.single("uploads", f"batch {batch_id} was already undone at {reverted}")
             cursor.execute(
                 "UPDATE upload_batches SET reverted_at = current_timestamp, reverted_by = ? WHERE batch_id = ?",
                 [principal.email, batch_id],

@@ -1,0 +1,194 @@
+"""Crash safety (issue 7): an import killed with SIGKILL at any point leaves a database that opens,
+holds the batch completely or not at all, and totals equal to either before or after the import.
+
+A child process imports a large actuals file (200,000 rows, a tenth of them updating rows already
+in the ledger) into a copy of the same database, and is killed after a delay drawn from a seeded
+RNG: some delays anywhere in the import, others inside its write (the child reports when the
+write starts). One complete run measures the timings and gives the "after" state, which must
+equal a pure-Python reference of the file.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from salesplan import imports
+from salesplan.principal import SYSTEM
+from salesplan.store import Store
+
+ROWS = 200_000
+BEFORE_ROWS = 20_000  # already in the ledger; the big file updates every other one of them
+KILL_RUNS = 8
+SEED = 20250314
+REPS = ("R000", "R001", "R002", "R003")
+
+CHILD = r"""
+import sys, time
+from salesplan import imports
+from salesplan.store import Store
+
+database, source = sys.argv[1], sys.argv[2]
+store = Store.open(database)
+apply_actuals = Store.apply_actuals
+
+def reporting(self, *args, **kwargs):
+    print("writing", time.monotonic(), flush=True)
+    outcome = apply_actuals(self, *args, **kwargs)
+    print("committed", time.monotonic(), flush=True)
+    return outcome
+
+Store.apply_actuals = reporting
+print("ready", time.monotonic(), flush=True)
+result = imports.import_file(store, "actuals", source)
+store.close()
+print("done", time.monotonic(), result.batch_id, result.inserted, result.updated, flush=True)
+"""
+
+
+def cents(order: int, version: int) -> int:
+    return (order * 7919 + version * 104729) % 1_000_000 - 50_000  # some credits too
+
+
+def sales_file(rows: range, version: int) -> bytes:
+    lines = ["date,rep,order id,line,customer,amount"]
+    for order in rows:
+        amount = cents(order, version)
+        lines.append(
+            f"2025-{order % 12 + 1:02d}-{order % 28 + 1:02d},{REPS[order % 4]},SO-{order},1,Customer {order % 211},"
+            f"{Decimal(amount) / 100:.2f}"
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def reference(files: list[tuple[range, int]]) -> tuple[int, Decimal]:
+    """Rows and revenue of the ledger after importing the files in order (newest value per order)."""
+    ledger: dict[int, int] = {}
+    for rows, version in files:
+        for order in rows:
+            ledger[order] = cents(order, version)
+    return len(ledger), Decimal(sum(ledger.values())) / 100
+
+
+def ledger_state(store: Store) -> tuple[int, Decimal]:
+    with store.cursor() as cursor:
+        count, revenue = cursor.execute("SELECT count(*), coalesce(sum(revenue), 0) FROM actuals").fetchall()[0]
+    return int(count), Decimal(revenue)
+
+
+BEFORE_FILE = (range(0, BEFORE_ROWS * 2, 2), 1)  # orders 0, 2, 4, ... 39,998
+BIG_FILE = (range(BEFORE_ROWS, BEFORE_ROWS + ROWS), 2)  # orders 20,000 ... 219,999
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, reps_template):
+    folder = tmp_path_factory.mktemp("crash")
+    base = folder / "base.duckdb"
+    shutil.copyfile(reps_template, base)
+    with Store.open(base) as store:
+        imports.import_file(store, "actuals", sales_file(*BEFORE_FILE), file_name="before.csv")
+        before = ledger_state(store)
+        batches = len(store.batches(SYSTEM))
+    assert before == reference([BEFORE_FILE])
+    big = folder / "big.csv"
+    big.write_bytes(sales_file(*BIG_FILE))
+    return folder, base, big, before, reference([BEFORE_FILE, BIG_FILE]), batches
+
+
+def start_child(folder: Path, database: Path, big: Path) -> subprocess.Popen:
+    environment = {**os.environ, "TMPDIR": str(folder)}  # a killed import's scratch files stay in the test's folder
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(database), str(big)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment,
+        cwd=str(Path(__file__).resolve().parents[1]),
+    )
+
+
+def read_mark(child: subprocess.Popen, word: str) -> list[str]:
+    line = child.stdout.readline().split()
+    assert line and line[0] == word, (line, child.stderr.read() if child.poll() is not None else "")
+    return line
+
+
+def check_recovered(database: Path, before, after, batches_before: int) -> str:
+    """Open the database after a crash and prove the batch is all there or not there at all."""
+    with Store.open(database) as store:  # opens: no DatabaseLocked, no corruption error
+        state = ledger_state(store)
+        batches = store.batches(SYSTEM)
+        big = batches[batches["file_name"] == "big.csv"]
+        with store.cursor() as cursor:
+            orphans = cursor.execute(
+                "SELECT count(*) FROM actual_versions WHERE batch_id NOT IN (SELECT batch_id FROM upload_batches)"
+            ).fetchall()[0][0]
+            versions = (
+                cursor.execute("SELECT count(*) FROM actual_versions WHERE batch_id = ?", [int(big["batch_id"].iloc[0])])
+                .fetchall()[0][0] if len(big) else 0
+            )
+    assert orphans == 0
+    if len(big):
+        assert len(batches) == batches_before + 1
+        assert versions == ROWS
+        assert int(big["rows_inserted"].iloc[0]) + int(big["rows_updated"].iloc[0]) == ROWS
+        assert state == after
+        return "complete"
+    assert len(batches) == batches_before
+    assert state == before
+    return "absent"
+
+
+def test_sigkill_during_a_large_import_leaves_the_batch_complete_or_absent(setup):
+    folder, base, big, before, after, batches_before = setup
+
+    # a complete run: the timings of the phases, and the "after" state
+    database = folder / "complete.duckdb"
+    shutil.copyfile(base, database)
+    child = start_child(folder, database, big)
+    ready = float(read_mark(child, "ready")[1])
+    writing = float(read_mark(child, "writing")[1])
+    committed = float(read_mark(child, "committed")[1])
+    done = read_mark(child, "done")
+    assert child.wait(timeout=120) == 0
+    finished = float(done[1])
+    assert (int(done[3]), int(done[4])) == (ROWS - BEFORE_ROWS // 2, BEFORE_ROWS // 2)
+    assert check_recovered(database, before, after, batches_before) == "complete"
+
+    rng = random.Random(SEED)
+    outcomes = []
+    for run in range(KILL_RUNS):
+        database = folder / f"killed-{run}.duckdb"
+        shutil.copyfile(base, database)
+        # even runs: anywhere in the import; odd runs: inside the write transaction (the riskiest part),
+        # timed from the child's own "writing" mark so that a slower or faster run still hits it
+        child = start_child(folder, database, big)
+        read_mark(child, "ready")
+        if run % 2 == 0:
+            delay = rng.uniform(0, finished - ready)
+        else:
+            read_mark(child, "writing")
+            delay = rng.uniform(0, (committed - writing) * 1.3)  # a few land just after the commit
+        time.sleep(delay)
+        alive = child.poll() is None
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+        child.stdout.close()
+        child.stderr.close()
+        outcome = check_recovered(database, before, after, batches_before)
+        outcomes.append((("import", "write")[run % 2], round(delay, 2), alive, outcome))
+        assert alive or outcome == "complete", outcomes
+    print(f"import {finished - ready:.2f} s, of which the write {committed - writing:.2f} s; "
+          "kill runs (phase, delay s, killed while running, batch):", outcomes)
+    assert sum(alive for _, _, alive, _ in outcomes) >= KILL_RUNS // 2, f"most kills must hit a running import: {outcomes}"
+
+    # the last killed database is still fully usable: the same import now completes
+    with Store.open(folder / f"killed-{KILL_RUNS - 1}.duckdb") as store:
+        imports.import_file(store, "actuals", big)
+        assert ledger_state(store) == after
