@@ -236,14 +236,21 @@ def _without_blank_records(raw: bytes, respect_quotes: bool) -> tuple[bytes, np.
     records are taken out here: then its rows and these line numbers correspond one to one."""
     buffer = np.frombuffer(raw, dtype=np.uint8)
     starts, ends, start_lines, blank = _records(buffer, respect_quotes)
+    if len(starts) and starts[-1] >= len(buffer):
+        # the "record" after a final newline is no record: nothing to remove for it
+        blank[-1] = False
+        kept_lines = start_lines[:-1][~blank[:-1]]
+    else:
+        kept_lines = start_lines[~blank]
     if not blank.any():
-        return raw, start_lines
-    # mark [start, end] (the end being the record's newline) of every blank record for removal
-    delta = np.zeros(len(buffer) + 2, dtype=np.int64)
-    np.add.at(delta, starts[blank], 1)
-    np.add.at(delta, np.minimum(ends[blank] + 1, len(buffer) + 1), -1)
-    drop = np.cumsum(delta)[: len(buffer)] > 0
-    return buffer[~drop].tobytes(), start_lines[~blank]
+        return raw, kept_lines
+    # join the bytes between blank records; blank records are few, so this loops over them only
+    pieces, previous = [], 0
+    for start, end in zip(starts[blank].tolist(), ends[blank].tolist()):
+        pieces.append(raw[previous:start])
+        previous = end + 1
+    pieces.append(raw[previous:])
+    return b"".join(pieces), kept_lines
 
 
 def _read_csv_text(text: str, encoding: str, file_name: str, sha256: str, looks_like_header) -> RawTable:

@@ -662,15 +662,16 @@ def _import_actuals(
                           END AS value_hash
                 FROM resolved
             )
-            SELECT *,
-                   CASE
-                     WHEN order_id IS NOT NULL AND order_line IS NOT NULL THEN 'o|' || order_id || '|' || order_line
-                     WHEN order_id IS NOT NULL THEN 'o|' || order_id || '|#' ||
-                          row_number() OVER (PARTITION BY order_id, order_line IS NULL ORDER BY line)
-                     ELSE 'h|' || value_hash || '|' ||
-                          row_number() OVER (PARTITION BY value_hash, order_id IS NULL ORDER BY line)
-                   END AS row_key
-            FROM hashed
+            -- three cases, so that the occurrence numbers (a sort each) are computed only for the
+            -- rows that need them
+            SELECT *, 'o|' || order_id || '|' || order_line AS row_key
+            FROM hashed WHERE order_id IS NOT NULL AND order_line IS NOT NULL
+            UNION ALL
+            SELECT *, 'o|' || order_id || '|#' || row_number() OVER (PARTITION BY order_id ORDER BY line) AS row_key
+            FROM hashed WHERE order_id IS NOT NULL AND order_line IS NULL
+            UNION ALL
+            SELECT *, 'h|' || value_hash || '|' || row_number() OVER (PARTITION BY value_hash ORDER BY line) AS row_key
+            FROM hashed WHERE order_id IS NULL
             """
         )
         connection.execute(
@@ -693,9 +694,8 @@ def _import_actuals(
             """
             SELECT row_key, line, sale_date, rep_id, territory, revenue, cost, profit, order_id, order_line,
                    customer, product
-            FROM keyed WHERE line NOT IN (SELECT line FROM bad)
-            QUALIFY row_number() OVER (PARTITION BY row_key ORDER BY line) = 1
-            ORDER BY line
+            FROM keyed k WHERE line NOT IN (SELECT line FROM bad)
+              AND NOT EXISTS (SELECT 1 FROM key_first f WHERE f.row_key = k.row_key AND k.line > f.first_line)
             """
         ).to_arrow_table()
         rejected = _rejected_records(parser, bad_lines)
