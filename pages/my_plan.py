@@ -10,10 +10,7 @@ from salesplan import ui
 
 principal = ui.page("my_plan")
 
-reps = ui.read(principal, "reps")
-if reps.empty:
-    st.info("No reps yet. An admin imports the reps file on the **Admin** page (or runs `salesplan demo`).")
-    st.stop()
+reps = ui.reps_or_stop(principal)
 
 picker, metric_box, date_box = st.columns([3, 2, 2], vertical_alignment="bottom")
 metric = metric_box.segmented_control(

@@ -13,10 +13,7 @@ from salesplan.store import ACTION_STATUSES, OPEN_ACTION_STATUSES
 principal = ui.page("plan")
 the_store = ui.store()
 
-reps = ui.read(principal, "reps")
-if reps.empty:
-    st.info("No reps yet. An admin imports the reps file on the **Admin** page (or runs `salesplan demo`).")
-    st.stop()
+reps = ui.reps_or_stop(principal)
 
 picker, fy_box = st.columns([3, 1])
 this_year = ui.report(principal, ui.today())

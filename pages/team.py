@@ -9,10 +9,7 @@ from salesplan import ui
 
 principal = ui.page("team")
 
-reps = ui.read(principal, "reps")
-if reps.empty:
-    st.info("No reps yet. An admin imports the reps file on the **Admin** page (or runs `salesplan demo`).")
-    st.stop()
+reps = ui.reps_or_stop(principal)
 
 left, middle, right = st.columns([2, 2, 2], vertical_alignment="bottom")
 metric = left.segmented_control("Metric", ["revenue", "profit"], default="revenue", required=True,

@@ -18,10 +18,7 @@ as_of = middle.date_input("As of", value=ui.today(), key="watch_as_of", format="
 levels = right.pills("Show", list(ui.LEVEL_LABEL), default=list(ui.LEVEL_LABEL), selection_mode="multi",
                      format_func=ui.LEVEL_LABEL.get, key="watch_levels")
 
-reps = ui.read(principal, "reps")
-if reps.empty:
-    st.info("No reps yet. An admin imports the reps file on the **Admin** page (or runs `salesplan demo`).")
-    st.stop()
+reps = ui.reps_or_stop(principal)
 
 entries = ui.watchlist(principal, as_of, metric=metric)
 entries = entries[entries["owner_type"].isin(levels or [])]

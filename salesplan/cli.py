@@ -13,7 +13,6 @@ import secrets
 import sys
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 

@@ -21,9 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-import duckdb
 import pandas as pd
-import pyarrow as pa
 
 from salesplan.errors import BadInput, NotAllowed, Problem
 from salesplan.files import RawTable, quiet_connection, read_source, read_table

@@ -851,6 +851,15 @@ def _export_ready(frame: pd.DataFrame) -> pd.DataFrame:
     return neutralise_frame(out)
 
 
+def reps_or_stop(principal) -> pd.DataFrame:
+    """The reps this principal may see; with none yet, the empty state that says what to do, and stop."""
+    reps = read(principal, "reps")
+    if reps.empty:
+        st.info("No reps yet. An admin imports the reps file on the **Admin** page (or runs `salesplan demo`).")
+        st.stop()
+    return reps
+
+
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     return _export_ready(frame).to_csv(index=False).encode("utf-8")
 
