@@ -41,7 +41,7 @@ if upload is not None:
     if outcome and outcome.get("sha") != digest:
         st.session_state.pop("upload_outcome", None)
         outcome = None
-    # column maps are remembered for this session, per kind and header (not stored in the database)
+    # column maps are remembered per kind and header: in this session, and in the database for the next upload
     maps: dict = st.session_state.setdefault("column_maps", {})
     try:
         automatic = ui.preview(kind, data, upload.name, None)
@@ -49,12 +49,16 @@ if upload is not None:
         ui.show_problems(error, title="This file cannot be read")
         st.stop()
     header_key = (kind, tuple(imports.normalise_header(h) for h in automatic.header))
+    if header_key not in maps:
+        stored_map = the_store.column_map(principal, kind, automatic.header)
+        if stored_map:
+            maps[header_key] = stored_map
     remembered = ui.preview(kind, data, upload.name, maps[header_key]) if header_key in maps else automatic
 
     st.subheader("Columns")
     if automatic.problems and header_key not in maps:
         st.warning("Some required columns were not recognised. Tell which column of your file holds each field; "
-                   "the choice is remembered for the next file with the same columns (in this session).",
+                   "the choice is remembered for the next file with the same columns.",
                    icon=":material/table_edit:")
     with st.expander("Column mapping", expanded=bool(remembered.problems) or header_key in maps, icon=":material/tune:"):
         choices = [None, *[h for h in automatic.header if h]]
@@ -91,22 +95,26 @@ if upload is not None:
         reason = st.text_input("Reason for these targets (kept with the previous values)", key="upload_reason")
 
     def run_import(only_valid: bool) -> None:
-        with st.spinner(f"Importing {upload.name}…"):
-            try:
-                result = imports.import_file(the_store, kind, data, principal=principal, file_name=upload.name,
-                                             valid_only=only_valid, column_map=column_map or None,
-                                             reason=reason or None)
-            except BadInput as error:
-                st.session_state["upload_outcome"] = {"sha": digest, "problems": ui.problems_frame(error)}
-            except SalesplanError as error:  # NotAllowed, DatabaseLocked
-                st.session_state["upload_outcome"] = {"sha": digest, "error": str(error)}
-            else:
-                st.session_state.pop("undo_batch", None)  # offer the new batch first
-                st.session_state["upload_outcome"] = {
-                    "sha": digest, "batch_id": result.batch_id, "inserted": result.inserted,
-                    "updated": result.updated, "unchanged": result.unchanged, "rejected": result.rejected,
-                    "notes": list(result.notes), "file": upload.name,
-                }
+        # a progress bar rather than a spinner: a long file shows which stage it is in
+        bar = st.progress(0.0, text=f"Importing {upload.name}…")
+        try:
+            result = imports.import_file(the_store, kind, data, principal=principal, file_name=upload.name,
+                                         valid_only=only_valid, column_map=column_map or None,
+                                         reason=reason or None,
+                                         progress=lambda fraction, text: bar.progress(fraction, text=text))
+        except BadInput as error:
+            st.session_state["upload_outcome"] = {"sha": digest, "problems": ui.problems_frame(error)}
+        except SalesplanError as error:  # NotAllowed, DatabaseLocked
+            st.session_state["upload_outcome"] = {"sha": digest, "error": str(error)}
+        else:
+            if column_map:
+                the_store.save_column_map(principal, kind, automatic.header, column_map)
+            st.session_state.pop("undo_batch", None)  # offer the new batch first
+            st.session_state["upload_outcome"] = {
+                "sha": digest, "batch_id": result.batch_id, "inserted": result.inserted,
+                "updated": result.updated, "unchanged": result.unchanged, "rejected": result.rejected,
+                "notes": list(result.notes), "file": upload.name,
+            }
 
     if st.button("Import", type="primary", icon=":material/upload:", disabled=bool(view.problems)):
         run_import(valid_only)

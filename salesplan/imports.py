@@ -15,7 +15,7 @@ Cells are only ever stored as text or parsed as numbers and dates: a cell starti
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -190,21 +190,26 @@ def import_file(
     date_format: str | None = None,
     column_map: dict[str, str] | None = None,
     reason: str | None = None,
+    progress: Callable[[float, str], None] | None = None,
 ) -> ImportResult:
     """Import one file of the given kind.
 
-    Raises BadInput (every problem with file, line, column and reason; nothing changed),
-    NotAllowed when the principal may not import this kind or these rows, DatabaseLocked.
+    ``progress(fraction, text)``, when given, is told each stage (reading, checking, writing) of a
+    long import. Raises BadInput (every problem with file, line, column and reason; nothing
+    changed), NotAllowed when the principal may not import this kind or these rows, DatabaseLocked.
     """
+    report = progress or (lambda fraction, text: None)
     if kind not in KINDS:
         raise BadInput.single(str(file_name or source), f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
     settings = store.settings()
     limit_bytes = settings.upload_limit_mb * 1_048_576
     data, name = read_source(source, file_name, limit_bytes=limit_bytes)
+    report(0.05, f"Reading {name} ({len(data) / 1_048_576:.1f} MB)")
     raw = read_table(data, name, looks_like_header=_looks_like_header(kind, column_map), limit_bytes=limit_bytes)
     mapping = map_header(kind, raw.header, name, raw.header_line, column_map)
     if raw.cells.num_rows == 0:
         raise BadInput.single(name, "the file has a header but no rows", line=raw.header_line)
+    report(0.35, f"Checking {raw.cells.num_rows:,} rows")
     importer = {"actuals": _import_actuals, "reps": _import_reps, "targets": _import_targets, "holidays": _import_holidays}[kind]
     result = importer(store, raw, mapping, principal=principal, valid_only=valid_only, date_format=date_format,
                       settings=settings, reason=reason)
@@ -214,6 +219,7 @@ def import_file(
         shown = ", ".join(str(line) for line in raw.repeated_header_lines[:10])
         more = ", ..." if len(raw.repeated_header_lines) > 10 else ""
         result.notes.append(f"skipped {len(raw.repeated_header_lines)} copy(ies) of the header row (line {shown}{more})")
+    report(1.0, f"Imported {name}: batch {result.batch_id}")
     return result
 
 

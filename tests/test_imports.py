@@ -579,3 +579,13 @@ def test_changed_target_keeps_the_previous_version_and_undo(reps_store):
                                         ("rep", "R001", "revenue", "2025-02"): 21000.0}
     reps_store.undo(SYSTEM, first.batch_id)
     assert target_cells(reps_store) == {}
+
+
+def test_progress_is_reported_by_stage(store, reps_file):
+    reps_file(store)
+    stages = []
+    imports.import_file(store, "actuals", b"date,rep,amount\n2025-01-02,R001,10\n2025-01-03,R001,20\n",
+                        file_name="p.csv", progress=lambda fraction, text: stages.append((fraction, text)))
+    fractions = [fraction for fraction, _ in stages]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert any("Checking 2 rows" in text for _, text in stages)

@@ -106,6 +106,13 @@ def test_unrecognised_headers_get_a_mapping_step_that_is_remembered(monkeypatch,
     click(at, "Import")
     assert metric_value(at, "Inserted") == "1"
 
+    # a new session (another day, another browser) finds the mapping in the database
+    fresh = app(monkeypatch, db, page="upload")
+    upload(fresh, "export-3.csv", f"Wann;Wer;Betrag\n2026-11-04;{rep};7\n")
+    assert not fresh.warning, "the mapping is remembered across sessions"
+    click(fresh, "Import")
+    assert metric_value(fresh, "Inserted") == "1"
+
 
 def test_undo_reverts_a_batch(monkeypatch, db):
     rep = rep_with_target(db)["owner_id"]
