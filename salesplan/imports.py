@@ -49,14 +49,14 @@ def _fields(*specs: tuple[str, bool, str, str]) -> list[Field]:
 # Synonyms are compared after lower-casing and removing spaces, underscores, hyphens and dots.
 FIELDS: dict[str, list[Field]] = {
     "actuals": _fields(
-        ("date", True, "date", "date, order date, close date, closed date, invoice date, sale date, sales date, transaction date, booking date, posting date, closedate"),
-        ("rep", True, "text", "rep, rep id, sales rep, salesrep, sales rep id, salesperson, sales person, sales representative, opportunity owner, owner, account owner, seller, rep email, rep name"),
-        ("revenue", True, "amount", "amount, revenue, sales, net sales, sales amount, net amount, net revenue, value, total, turnover, deal amount, opportunity amount"),
-        ("cost", False, "amount", "cost, costs, cogs, cost of sales, cost of goods sold"),
-        ("profit", False, "amount", "profit, gross profit, margin amount, gross margin amount"),
-        ("order_id", False, "text", "order id, order, order number, order no, deal id, deal, invoice, invoice id, invoice number, invoice no, opportunity id, document number, document no"),
+        ("date", True, "date", "date, order date, close date, closed date, date closed, won date, deal close date, invoice date, billing date, document date, sale date, sales date, transaction date, booking date, posting date, closedate"),
+        ("rep", True, "text", "rep, rep id, sales rep, salesrep, sales rep id, sales rep name, salesperson, salesperson name, sales person, sales representative, opportunity owner, deal owner, owner, owner name, owner email, account owner, account manager, account executive, sales owner, sales agent, sales employee, seller, seller name, rep email, rep name"),
+        ("revenue", True, "amount", "amount, revenue, sales, net sales, sales amount, sales value, sales revenue, net amount, net value, net revenue, revenue amount, value, total, turnover, deal amount, deal value, opportunity amount, line amount, line total, extended amount, extended price"),
+        ("cost", False, "amount", "cost, costs, cogs, cost of sales, cost of goods sold, cost amount, total cost, line cost, extended cost"),
+        ("profit", False, "amount", "profit, gross profit, profit amount, net profit, margin amount, gross margin amount"),
+        ("order_id", False, "text", "order id, order, order number, order no, order ref, order reference, sales order, sales order number, deal id, deal, deal number, invoice, invoice id, invoice number, invoice no, opportunity id, opportunity number, transaction id, document number, document no, receipt number"),
         ("line", False, "text", "line, line no, line number, order line, line item, position, item no"),
-        ("customer", False, "text", "customer, customer name, account, account name, client, client name"),
+        ("customer", False, "text", "customer, customer name, customer id, account, account name, client, client name, company, company name, sold to, buyer"),
         ("product", False, "text", "product, product name, sku, item, item name, product code"),
         ("territory", False, "text", "territory, sales territory, territory name"),
     ),

@@ -589,3 +589,28 @@ def test_progress_is_reported_by_stage(store, reps_file):
     fractions = [fraction for fraction, _ in stages]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert any("Checking 2 rows" in text for _, text in stages)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Close Date,Opportunity Owner,Amount,Opportunity ID",          # Salesforce opportunities
+        "Close date,Deal owner,Amount,Deal ID",                        # HubSpot deals
+        "Invoice Date,Salesperson,Line Total,Invoice Number",          # ERP invoice lines
+        "Order Date,Account Manager,Net Value,Sales Order",            # order book
+    ],
+)
+def test_crm_and_erp_export_headers_are_recognised(store, reps_file, header):
+    reps_file(store)
+    result = imports.import_file(store, "actuals", f"{header}\n2025-01-02,R001,10,X-1\n".encode(), file_name="export.csv")
+    assert (result.inserted, store.actual_totals(SYSTEM)["revenue"]) == (1, 10.0)
+    assert store.actuals(SYSTEM)["order_id"].tolist() == ["X-1"]
+
+
+def test_no_synonym_is_claimed_by_two_fields():
+    for kind, fields in imports.FIELDS.items():
+        owner = {}
+        for field in fields:
+            for synonym in (field.name, *field.synonyms):
+                key = imports.normalise_header(synonym)
+                assert owner.setdefault(key, field.name) == field.name, (kind, synonym)
