@@ -198,4 +198,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        4,
+        "sessions end when a password changes",
+        """
+        -- sign-in cookies issued before this moment (UTC) are refused
+        ALTER TABLE users ADD COLUMN sessions_valid_after TIMESTAMP;
+        """,
+    ),
 ]

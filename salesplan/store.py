@@ -1120,7 +1120,8 @@ class Store:
             if admins == [email]:
                 raise BadInput.single("user", f"{email} is the last enabled admin; add another admin first", column="email")
         self._update_user(principal, email, "disable user" if disabled else "enable user", email,
-                          "UPDATE users SET disabled = ? WHERE email = ?", [disabled, email])
+                          "UPDATE users SET disabled = ?, sessions_valid_after = ? WHERE email = ?",
+                          [disabled, _utc_now(), email])
 
     def set_password(self, principal: Principal, email: str, password: str) -> None:
         """Admins set anyone's password; a user sets their own. Clears a lock-out."""
@@ -1130,8 +1131,9 @@ class Store:
         if len(password) < 4:
             raise BadInput.single("user", "the password is too short (at least 4 characters)", column="password")
         self._update_user(principal, email, "set password", email,
-                          "UPDATE users SET password_hash = ?, failed_attempts = 0, locked_until = NULL WHERE email = ?",
-                          [auth.hash_password(password), email])
+                          "UPDATE users SET password_hash = ?, failed_attempts = 0, locked_until = NULL, "
+                          "sessions_valid_after = ? WHERE email = ?",
+                          [auth.hash_password(password), _utc_now(), email])
 
     def _update_user(self, principal: Principal, email: str, action: str, detail: str, sql: str, params: list[Any]) -> None:
         def work(cursor: duckdb.DuckDBPyConnection) -> None:
@@ -1178,6 +1180,15 @@ class Store:
         self.write(Principal("system", "system"), "", "", work, changes_data=False)
         with self.cursor() as cursor:
             return cursor.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchall()[0][0]
+
+    def sessions_valid_after(self, email: str) -> datetime | None:
+        """Sign-in sessions (cookies) of this account issued before this moment (naive UTC) are
+        void: set when its password changes or it is disabled."""
+        with self.cursor() as cursor:
+            rows = cursor.execute(
+                "SELECT sessions_valid_after FROM users WHERE email = ?", [str(email).strip().lower()]
+            ).fetchall()
+        return rows[0][0] if rows else None
 
     def principal_for_email(self, email: str) -> Principal | None:
         """The principal of an enabled account, e.g. for an email signed in through OIDC."""
@@ -1365,3 +1376,10 @@ def _file_sha256(path: Path) -> str:
 
 def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
+
+
+def _utc_now() -> datetime:
+    """Now in UTC without a time zone, as the sign-in tokens' timestamps are compared."""
+    from datetime import timezone
+
+    return datetime.now(timezone.utc).replace(tzinfo=None)

@@ -109,11 +109,17 @@ def email_from_token(token: str | None) -> str | None:
     if not token or token in _revoked_tokens():
         return None
     try:
-        data = _serializer().loads(token, max_age=SESSION_SECONDS)
+        data, issued = _serializer().loads(token, max_age=SESSION_SECONDS, return_timestamp=True)
     except BadSignature:  # also SignatureExpired
         return None
     email = data.get("email") if isinstance(data, dict) else None
-    return email if isinstance(email, str) else None
+    if not isinstance(email, str):
+        return None
+    # a password change (or disabling the account) ends the sessions signed in before it
+    valid_after = store().sessions_valid_after(email)
+    if valid_after is not None and issued.replace(tzinfo=None) < valid_after.replace(microsecond=0):
+        return None
+    return email
 
 
 def browser_cookie() -> str | None:

@@ -5,6 +5,8 @@ email to an account."""
 
 from __future__ import annotations
 
+import time
+
 import re
 
 import pytest
@@ -147,6 +149,22 @@ def test_a_refresh_is_signed_in_by_the_cookie(monkeypatch, db):
     assert not cookie_scripts(refreshed), "a session started from the cookie does not write it again"
     goto(refreshed, "admin")
     assert [e.value for e in refreshed.error] == ["Not allowed: the Admin page is not available to the rep role."]
+
+
+def test_a_password_change_ends_the_sessions_signed_in_before_it(monkeypatch, db):
+    at = app(monkeypatch, db, user=None)
+    sign_in_form(at, "rep1@demo.test", "demo")
+    token = token_in(cookie_scripts(at)[0])
+    with Store.open(db) as store:
+        # the token's timestamp has one-second resolution: change the password a second later
+        time.sleep(1.1)
+        store.set_password(ADMIN, "rep1@demo.test", "new-secret")
+    with_browser_cookie(monkeypatch, token)
+    assert signed_out(app(monkeypatch, db, user=None))
+    fresh = app(monkeypatch, db, user=None)
+    sign_in_form(fresh, "rep1@demo.test", "new-secret")
+    with_browser_cookie(monkeypatch, token_in(cookie_scripts(fresh)[0]))
+    assert app(monkeypatch, db, user=None).title[0].value == "My plan"
 
 
 @pytest.mark.parametrize("case", ["forged", "other database", "expired", "disabled"])
