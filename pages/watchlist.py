@@ -30,7 +30,16 @@ if entries.empty:
 st.markdown(f"**{len(entries)}** owner(s) need attention, "
             f"**{int(entries['plan_needs_update'].sum())}** plan(s) need an update.")
 kind = {"rep": "Rep", "territory": "Territory", "region": "Region", "org": "Organisation"}
-for index, entry in enumerate(entries.itertuples(index=False)):
+# the most urgent first, a page at a time: hundreds of cards would make every rerun slow
+PAGE_SIZE = ui.WATCHLIST_PAGE_SIZE
+pages = max(1, -(-len(entries) // PAGE_SIZE))
+page_number = 1
+if pages > 1:
+    page_number = st.number_input(f"Page (of {pages}, {PAGE_SIZE} a page, most urgent first)", min_value=1,
+                                  max_value=pages, value=1, step=1, key="watch_page")
+first = (int(page_number) - 1) * PAGE_SIZE
+shown = entries.iloc[first:first + PAGE_SIZE]
+for index, entry in enumerate(shown.itertuples(index=False), start=first):
     with st.container(border=True):
         head, badge = st.columns([5, 1], vertical_alignment="center")
         head.markdown(f"**{index + 1}. {ui.md(entry.owner_name)}** · {kind[entry.owner_type]}")

@@ -857,6 +857,9 @@ def _export_ready(frame: pd.DataFrame) -> pd.DataFrame:
     return neutralise_frame(out)
 
 
+WATCHLIST_PAGE_SIZE = 25  # cards per page of the watch list
+
+
 def reps_or_stop(principal) -> pd.DataFrame:
     """The reps this principal may see; with none yet, the empty state that says what to do, and stop."""
     reps = read(principal, "reps")

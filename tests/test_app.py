@@ -110,6 +110,22 @@ def test_watchlist_is_the_engines_in_order(at, db):
     assert metric_value(at, "Gap to date") == ui.money(expected.iloc[0]["gap_to_date"])
 
 
+def test_watchlist_pages_its_cards_most_urgent_first(at, db, monkeypatch):
+    monkeypatch.setattr(ui, "WATCHLIST_PAGE_SIZE", 3)
+    goto(at, "watchlist")
+    store = open_store(db)
+    try:
+        expected = engine.watchlist(store.engine_inputs(ADMIN), DEMO_TODAY)
+    finally:
+        store.close()
+    assert len(expected) > 3
+    cards = [m.value for m in at.markdown if m.value[:2] == "**" and ". " in m.value[:7]]
+    assert [c.split(".")[0] for c in cards] == ["**1", "**2", "**3"]
+    at.number_input(key="watch_page").set_value(2).run()
+    cards = [m.value for m in at.markdown if m.value[:2] == "**" and ". " in m.value[:7]]
+    assert cards[0].startswith("**4. ") and ui.md(expected.iloc[3]["owner_name"]) in cards[0]
+
+
 def test_exports_neutralise_formula_cells():
     frame = pd.DataFrame({"owner_name": ["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "Ann"], "gap": [1.0, -2.0, 3, 4, 5]})
     text = ui.csv_bytes(frame).decode()
