@@ -344,6 +344,11 @@ def quiet_connection() -> duckdb.DuckDBPyConnection:
     """A private in-memory DuckDB for parsing, without the terminal progress bar."""
     connection = duckdb.connect()
     connection.execute("SET enable_progress_bar = false")
+    # an in-memory database cannot spill unless it has a temp folder: give it one, so a very large
+    # upload slows down instead of exhausting the machine's memory
+    spill = Path(tempfile.gettempdir()) / "salesplan-spill"
+    spill.mkdir(exist_ok=True)
+    connection.execute(f"SET temp_directory = '{str(spill).replace(chr(39), chr(39) * 2)}'")
     return connection
 
 
