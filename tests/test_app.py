@@ -98,13 +98,17 @@ def test_my_plan_profit_switch(at, db):
     assert metric_value(at, "Attainment") == ui.pct(profit["attainment"])
 
 
-def test_watchlist_is_the_engines_in_order(at, db):
-    goto(at, "watchlist")
+def _expected_watchlist(db):
     store = open_store(db)
     try:
-        expected = engine.watchlist(store.engine_inputs(ADMIN), DEMO_TODAY)
+        return engine.watchlist(store.engine_inputs(ADMIN), DEMO_TODAY)
     finally:
         store.close()
+
+
+def test_watchlist_is_the_engines_in_order(at, db):
+    goto(at, "watchlist")
+    expected = _expected_watchlist(db)
     shown = [m.value for m in at.markdown if m.value.startswith("**1. ")]
     assert shown and ui.md(expected.iloc[0]["owner_name"]) in shown[0]
     assert metric_value(at, "Gap to date") == ui.money(expected.iloc[0]["gap_to_date"])
@@ -113,11 +117,7 @@ def test_watchlist_is_the_engines_in_order(at, db):
 def test_watchlist_pages_its_cards_most_urgent_first(at, db, monkeypatch):
     monkeypatch.setattr(ui, "WATCHLIST_PAGE_SIZE", 3)
     goto(at, "watchlist")
-    store = open_store(db)
-    try:
-        expected = engine.watchlist(store.engine_inputs(ADMIN), DEMO_TODAY)
-    finally:
-        store.close()
+    expected = _expected_watchlist(db)
     assert len(expected) > 3
     cards = [m.value for m in at.markdown if m.value[:2] == "**" and ". " in m.value[:7]]
     assert [c.split(".")[0] for c in cards] == ["**1", "**2", "**3"]

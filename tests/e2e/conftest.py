@@ -96,16 +96,20 @@ def streamlit_server(folder: Path, db: Path, *, extra_args: list[str] | None = N
     port = port or free_port()
     env = {**os.environ, "SALESPLAN_DB": str(db), "SALESPLAN_TODAY": DEMO_TODAY.isoformat(),
            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    log_path = folder / f"streamlit-{port}.log"
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless",
+               "true", "--server.address", "127.0.0.1", *(extra_args or [])]
+    with _serve(command, env, folder / f"streamlit-{port}.log", f"http://127.0.0.1:{port}", "/_stcore/health",
+                "streamlit") as base:
+        yield base
+
+
+@contextlib.contextmanager
+def _serve(command: list[str], env: dict, log_path: Path, base: str, health: str, name: str):
+    """Start a local server process, wait until ``base + health`` answers, yield ``base``, stop it."""
     with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless",
-             "true", "--server.address", "127.0.0.1", *(extra_args or [])],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_until_up(f"{base}/_stcore/health", process, log_path, "streamlit")
+            _wait_until_up(f"{base}{health}", process, log_path, name)
             yield base
         finally:
             _stop(process)
@@ -130,19 +134,11 @@ def oidc_provider(folder: Path):
         else:
             pytest.importorskip(module, reason=f"pip install '{requirement}'")
     port = free_port()
-    log_path = folder / f"oidc-{port}.log"
     env = {**os.environ, "AUTHLIB_INSECURE_TRANSPORT": "1"}  # plain http on loopback
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "oidc_provider_mock", "--port", str(port), "--host", "127.0.0.1"],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            _wait_until_up(f"{base}/.well-known/openid-configuration", process, log_path, "oidc-provider-mock")
-            yield base
-        finally:
-            _stop(process)
+    command = [sys.executable, "-m", "oidc_provider_mock", "--port", str(port), "--host", "127.0.0.1"]
+    with _serve(command, env, folder / f"oidc-{port}.log", f"http://127.0.0.1:{port}",
+                "/.well-known/openid-configuration", "oidc-provider-mock") as base:
+        yield base
 
 
 @pytest.fixture
