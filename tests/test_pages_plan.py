@@ -124,3 +124,29 @@ def test_targets_editor_saves_a_new_version_with_its_reason(at, db, rep):
                    & (pd.to_datetime(targets["month"]).dt.year == 2026)]
     assert mine["amount"].sum() == pytest.approx(1_200_000.0)
     assert engine_year(db).set_index("owner_id").loc[rep, "target"] == pytest.approx(1_200_000.0)
+
+
+def test_monthly_amounts_editor_changes_only_the_edited_month(at, db, rep):
+    store = open_store(db)
+    try:
+        before = store.targets(ADMIN)
+    finally:
+        store.close()
+    mine = before[(before["owner_id"] == rep) & (before["metric"] == "revenue")
+                  & (pd.to_datetime(before["month"]).dt.year == 2026)].sort_values("month")
+    at.segmented_control(key="target_mode").set_value("monthly").run()
+    # data_editor edits are set through session state: row 2 is March of FY2026 (January start)
+    at.session_state["target_monthly"] = {"edited_rows": {2: {"amount": 77_777.0}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    at.text_input(key="target_reason").set_value("March reforecast")
+    at.button(key="FormSubmitter:target_save_form-Save 1 changed month(s)").click().run()
+    assert not at.exception
+    store = open_store(db)
+    try:
+        history = store.target_history(ADMIN, "rep", rep)
+    finally:
+        store.close()
+    new = history[history["reason"] == "March reforecast"]
+    assert len(new) == 1
+    assert pd.Timestamp(new.iloc[0]["month"]).month == 3 and new.iloc[0]["amount"] == pytest.approx(77_777.0)
+    assert new.iloc[0]["previous_amount"] == pytest.approx(mine.iloc[2]["amount"])
