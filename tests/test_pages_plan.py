@@ -93,14 +93,19 @@ def test_draft_submitted_agreed_and_a_checkin(at, db, rep):
     assert "Reviewed the pipeline together." in notes
 
 
-def test_targets_editor_saves_a_new_version_with_its_reason(at, db, rep):
+def _revenue_targets_2026(db, rep):
+    """The rep's current FY2026 revenue target cells, in month order."""
     store = open_store(db)
     try:
-        old = store.targets(ADMIN)
+        targets = store.targets(ADMIN)
     finally:
         store.close()
-    old = old[(old["owner_id"] == rep) & (old["metric"] == "revenue")
-              & (pd.to_datetime(old["month"]).dt.year == 2026)]
+    return targets[(targets["owner_id"] == rep) & (targets["metric"] == "revenue")
+                   & (pd.to_datetime(targets["month"]).dt.year == 2026)].sort_values("month")
+
+
+def test_targets_editor_saves_a_new_version_with_its_reason(at, db, rep):
+    old = _revenue_targets_2026(db, rep)
     at.number_input(key="target_amount").set_value(1_200_000.0).run()
     at.selectbox(key="target_preset").set_value("even").run()
     at.button(key="FormSubmitter:target_save_form-Save 12 changed month(s)").click().run()
@@ -127,13 +132,7 @@ def test_targets_editor_saves_a_new_version_with_its_reason(at, db, rep):
 
 
 def test_monthly_amounts_editor_changes_only_the_edited_month(at, db, rep):
-    store = open_store(db)
-    try:
-        before = store.targets(ADMIN)
-    finally:
-        store.close()
-    mine = before[(before["owner_id"] == rep) & (before["metric"] == "revenue")
-                  & (pd.to_datetime(before["month"]).dt.year == 2026)].sort_values("month")
+    mine = _revenue_targets_2026(db, rep)
     at.segmented_control(key="target_mode").set_value("monthly").run()
     # data_editor edits are set through session state: row 2 is March of FY2026 (January start)
     at.session_state["target_monthly"] = {"edited_rows": {2: {"amount": 77_777.0}}, "added_rows": [], "deleted_rows": []}
