@@ -678,6 +678,11 @@ def _import_actuals(
             FROM hashed WHERE order_id IS NULL
             """
         )
+        # keyed holds every column of parsed and resolved: the problem checks read it through views
+        # of the old names, so the two earlier copies of the file can go
+        for name in ("resolved", "parsed"):
+            connection.execute(f"DROP TABLE {name}")
+            connection.execute(f"CREATE TEMP VIEW {name} AS SELECT * FROM keyed")
         connection.execute(
             """
             CREATE TEMP TABLE key_first AS
