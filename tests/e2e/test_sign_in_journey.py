@@ -114,12 +114,7 @@ def test_st_login_round_trip(browser, tmp_path):
                 open_page(page, base)
                 expect(page.get_by_label("Email", exact=True)).to_have_count(0)  # no password form under OIDC
                 shoot(page, "oidc-sign-in")
-                page.get_by_role("button", name="Sign in").click()
-                page.wait_for_url(f"{provider}/**")
-                page.locator('input[name="sub"]').fill("manager1@demo.test")
-                page.get_by_role("button", name="Authorize").click()
-                page.wait_for_url(f"{base}/**")
-                page.wait_for_selector(IDLE)
+                _sign_in_at_provider(page, provider, base, "manager1@demo.test")
                 expect(page.get_by_text("Signed in as manager1@demo.test (manager)")).to_be_visible()
                 nav = page.locator('[data-testid="stSidebarNav"]')
                 expect(nav.get_by_text("Team overview")).to_be_visible()
@@ -137,12 +132,7 @@ def test_st_login_round_trip(browser, tmp_path):
                 page.wait_for_selector(IDLE)
                 expect(page.get_by_role("button", name="Sign in")).to_be_visible()
 
-                page.get_by_role("button", name="Sign in").click()
-                page.wait_for_url(f"{provider}/**")
-                page.locator('input[name="sub"]').fill("stranger@example.com")
-                page.get_by_role("button", name="Authorize").click()
-                page.wait_for_url(f"{base}/**")
-                page.wait_for_selector(IDLE)
+                _sign_in_at_provider(page, provider, base, "stranger@example.com")
                 expect(page.get_by_text("There is no salesplan account for stranger@example.com")).to_be_visible()
                 expect(page.get_by_role("button", name="Sign out")).to_be_visible()
                 expect(page.locator('[data-testid="stSidebar"]')).to_have_count(0)
@@ -150,3 +140,13 @@ def test_st_login_round_trip(browser, tmp_path):
                 shoot(page, "oidc-no-account")
             finally:
                 context.close()
+
+
+def _sign_in_at_provider(page, provider: str, base: str, email: str) -> None:
+    """Press "Sign in", authorize as ``email`` at the local OpenID provider, and wait for the app."""
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{provider}/**")
+    page.locator('input[name="sub"]').fill(email)
+    page.get_by_role("button", name="Authorize").click()
+    page.wait_for_url(f"{base}/**")
+    page.wait_for_selector(IDLE)
