@@ -129,8 +129,8 @@ def store_principal():
     return SYSTEM
 
 
-def step_duckdb_csv(db: str, csv: str) -> dict[str, Any]:
-    """The engine's limit: DuckDB reading the same CSV into a table of a database file."""
+def _fresh_duckdb(db: str):
+    """A new, empty DuckDB file at ``db`` (an earlier run's file and WAL removed), no progress bar."""
     import duckdb
 
     for suffix in ("", ".wal"):
@@ -138,6 +138,12 @@ def step_duckdb_csv(db: str, csv: str) -> dict[str, Any]:
             os.remove(db + suffix)
     con = duckdb.connect(db)
     con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def step_duckdb_csv(db: str, csv: str) -> dict[str, Any]:
+    """The engine's limit: DuckDB reading the same CSV into a table of a database file."""
+    con = _fresh_duckdb(db)
     seconds, _ = timed(lambda: con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{csv}')"))
     rows = con.execute("SELECT count(*) FROM t").fetchall()[0][0]
     con.close()
@@ -146,14 +152,9 @@ def step_duckdb_csv(db: str, csv: str) -> dict[str, Any]:
 
 def step_pandas_csv(db: str, csv: str) -> dict[str, Any]:
     """Plain pandas: ``read_csv`` and an insert of the frame into a DuckDB database file."""
-    import duckdb
     import pandas as pd
 
-    for suffix in ("", ".wal"):
-        if os.path.exists(db + suffix):
-            os.remove(db + suffix)
-    con = duckdb.connect(db)
-    con.execute("SET enable_progress_bar = false")
+    con = _fresh_duckdb(db)
 
     def work() -> int:
         frame = pd.read_csv(csv)

@@ -10,6 +10,7 @@ import pytest
 
 from salesplan import imports
 from salesplan.cli import build_parser, main
+from salesplan.principal import SYSTEM
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,10 +94,4 @@ def test_templates_in_data_import_cleanly(tmp_path):
             assert path.read_text() == imports.template_csv(kind)
             results[kind] = imports.import_file(store, kind, path)
         assert results["actuals"].inserted == 3
-        assert store.actual_totals(store_principal())["revenue"] == pytest.approx(1250 + 2400.5 - 125)
-
-
-def store_principal():
-    from salesplan.principal import SYSTEM
-
-    return SYSTEM
+        assert store.actual_totals(SYSTEM)["revenue"] == pytest.approx(1250 + 2400.5 - 125)
