@@ -18,7 +18,7 @@ import pandas as pd
 
 from salesplan.errors import BadInput, DatabaseLocked, NotAllowed, NotFound, SalesplanError
 from salesplan.principal import SYSTEM, Principal
-from salesplan.store import Store, resolve_db_path
+from salesplan.store import Store, resolve_db_path, validate_settings
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
 MAX_PROBLEMS_PRINTED = 200
@@ -153,7 +153,10 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
         if args.if_empty and store.table_counts().get("reps", 0) > 0:
             print(f"database {store.path} already holds data; demo not loaded")
             return EXIT_OK
-        from salesplan.demo import load_demo
+        from salesplan.demo import MAX_REPS, MIN_REPS, load_demo
+
+        if not MIN_REPS <= args.reps <= MAX_REPS:
+            raise UsageError(f"--reps must be between {MIN_REPS} and {MAX_REPS}, not {args.reps}")
 
         summary = load_demo(store, reps=args.reps, seed=args.seed, today=args.today)
         print("demo organisation loaded: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
@@ -168,10 +171,12 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
             "grace": args.grace,
             "upload_limit_mb": args.upload_limit_mb,
         }
-        settings = store.save_settings(SYSTEM, **changes)
+        # check every setting before importing holidays, so a refused value changes nothing
+        validate_settings(**changes)
         if args.holidays:
             result = imports.import_file(store, "holidays", args.holidays, principal=SYSTEM)
             print(result.summary())
+        settings = store.save_settings(SYSTEM, **changes)
         print(f"fy_start_month  {settings.fy_start_month}")
         print(f"working_days    {settings.working_weekday_names}")
         print(f"window          {settings.window}")

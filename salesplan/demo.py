@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesplan.errors import SalesplanError
+
 __all__ = ["DemoData", "generate", "load_demo", "MIN_REPS", "MAX_REPS"]
 
 MIN_REPS = 10
@@ -993,7 +995,7 @@ def load_demo(store, *, reps: int = 40, seed: int = 7, today: date | None = None
         for kind, path in data.files.items():
             res = imports.import_file(store, kind, path, principal=SYSTEM, file_name=f"demo-{path.name}")
             if getattr(res, "rejected", 0):
-                raise RuntimeError(f"demo {kind} import rejected {res.rejected} rows")
+                raise SalesplanError(f"demo {kind} import rejected {res.rejected} rows")
             results[kind] = res
             with path.open(encoding="utf-8") as fh:
                 rows[kind] = sum(1 for _ in fh) - 1

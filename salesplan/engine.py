@@ -618,7 +618,10 @@ def _resolve(inputs: EngineInputs, as_of: Any, fy: int | None) -> tuple[dt.date,
         d = to_date(as_of)
     except (TypeError, ValueError):
         raise BadInput.single(_FILE, f"as-of date {as_of!r} is not a date", column="as_of") from None
-    return d, (int(fy) if fy is not None else fiscal_year_of(d, inputs.settings.fy_start_month))
+    year = int(fy) if fy is not None else fiscal_year_of(d, inputs.settings.fy_start_month)
+    if not 1900 <= year <= 2199:
+        raise BadInput.single(_FILE, f"fiscal year {year} is out of range (1900-2199)", column="fy")
+    return d, year
 
 
 def report(inputs: EngineInputs, as_of: Any, *, fy: int | None = None, level: str = "rep",
@@ -675,7 +678,7 @@ def _money(v: float) -> str:
     return f"{v:,.2f}"
 
 
-def _recommend(row: pd.Series, open_impact: float) -> str:
+def _recommend(row: dict[str, Any], open_impact: float) -> str:
     """Plain-words advice of a watch-list entry (SPEC §5 'Early warnings')."""
     T, A = row["target"], row["actual_to_date"]
     c, r, B = row["current_per_working_day"], row["required_per_working_day"], row["best_per_working_day"]
@@ -731,7 +734,7 @@ def watchlist(inputs: EngineInputs, as_of: Any, *, metric: str = "revenue",
         sel = flagged(now) & flagged(then)
         f = now.loc[sel].copy()
         impacts = prep.open_impact[sel]
-        f["recommended_action"] = [_recommend(row, imp) for (_, row), imp in zip(f.iterrows(), impacts)]
+        f["recommended_action"] = [_recommend(row, imp) for row, imp in zip(f.to_dict("records"), impacts)]
         cov = f["action_coverage"]
         f["plan_needs_update"] = ((f["owner_type"] == "rep") & (cov.isna() | (cov < 1))).astype(bool)
         frames.append(f)

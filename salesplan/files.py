@@ -14,6 +14,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 import os
 import tempfile
 import zipfile
@@ -46,6 +47,11 @@ class RawTable:
     repeated_header_lines: list[int] = field(default_factory=list)  # copies of the header below it, skipped
     encoding: str = "utf-8"
     delimiter: str = ","
+
+
+def normalise_header(text: str) -> str:
+    """A header as it is matched: lower case, without spaces, underscores, hyphens, dots and the like."""
+    return re.sub(r"[\s_\-.:/#()]+", "", str(text).replace("\ufeff", "").lower())
 
 
 def read_source(

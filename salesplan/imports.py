@@ -17,14 +17,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 
 from salesplan.errors import BadInput, NotAllowed, Problem
-from salesplan.files import RawTable, quiet_connection, read_source, read_table
+from salesplan.files import RawTable, normalise_header, quiet_connection, read_source, read_table
 from salesplan.principal import SYSTEM, Principal
 from salesplan.settings import Settings
 from salesplan.store import Store
@@ -110,8 +109,6 @@ class ImportResult:
         return "\n".join([text, *self.notes])
 
 
-def normalise_header(text: str) -> str:
-    return re.sub(r"[\s_\-.:/#()]+", "", str(text).replace("\ufeff", "").lower())
 
 
 def _synonym_index(kind: str) -> dict[str, str]:
@@ -1007,6 +1004,3 @@ def template_csv(kind: str) -> str:
         "holidays": "date,name,territory\n2025-01-01,New Year's Day,\n2025-06-20,Midsummer Eve,Nordics\n",
     }[kind]
 
-
-def today() -> date:
-    return date.today()

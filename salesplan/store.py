@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 
 from salesplan import auth
+from salesplan.files import normalise_header
 from salesplan.errors import BadInput, DatabaseLocked, NotAllowed, NotFound, Problem, SalesplanError
 from salesplan.inputs import EngineInputs
 from salesplan.migrations import MIGRATIONS
@@ -266,17 +267,7 @@ class Store:
     def save_settings(self, principal: Principal, **changes: Any) -> Settings:
         """Change settings; raises BadInput on an out-of-range value, NotAllowed unless admin."""
         self._require_admin(principal, "Changing settings")
-        stored: dict[str, str] = {}
-        problems = []
-        for key, value in changes.items():
-            if value is None:
-                continue
-            try:
-                stored[key] = _validate_setting(key, value)
-            except ValueError as error:
-                problems.append(f"--{key.replace('_', '-')}: {error}")
-        if problems:
-            raise BadInput.single("settings", "; ".join(problems))
+        stored = validate_settings(**changes)
 
         def work(cursor: duckdb.DuckDBPyConnection) -> None:
             for key, value in stored.items():
@@ -821,7 +812,7 @@ class Store:
             open_actions = cursor.execute(
                 f"""
                 SELECT rep_id, fy, sum(expected_impact)::DOUBLE AS open_impact
-                FROM actions WHERE status IN ('planned', 'in_progress') AND {where}
+                FROM actions WHERE status IN ({', '.join(repr(x) for x in OPEN_ACTION_STATUSES)}) AND {where}
                 GROUP BY ALL
                 """,
                 params,
@@ -1030,9 +1021,7 @@ class Store:
     @staticmethod
     def header_signature(header: list[str]) -> str:
         """The key a mapping is remembered under: the file's headers, normalised, in order."""
-        import re as _re
-
-        return "|".join(_re.sub(r"[\s_\-.:/#()]+", "", str(name).lower()) for name in header)
+        return "|".join(normalise_header(name) for name in header)
 
     def save_column_map(self, principal: Principal, kind: str, header: list[str], mapping: dict[str, str]) -> None:
         """Remember how a file with these headers maps to fields, for the next upload of its kind."""
@@ -1254,7 +1243,10 @@ class Store:
         target = Path(folder)
         if (target / "manifest.json").exists():
             raise BadInput.single(str(target), "this folder already holds a backup; choose an empty folder")
-        target.mkdir(parents=True, exist_ok=True)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise BadInput.single(str(target), f"cannot write the backup here: {error}") from error
         manifest: dict[str, Any] = {"format": 1, "created_at": datetime.now().isoformat(timespec="seconds"),
                                     "tables": {}, "sequences": {}}
         with self.atomic() as cursor:
@@ -1280,6 +1272,11 @@ class Store:
             manifest = json.loads((source / "manifest.json").read_text())
         except (OSError, ValueError) as error:
             raise BadInput.single(str(source), f"not a salesplan backup: cannot read manifest.json ({error})") from error
+        entries = manifest.get("tables") if isinstance(manifest, dict) else None
+        if not isinstance(entries, dict) or not isinstance(manifest.get("sequences"), dict) or not all(
+            isinstance(entry, dict) and {"file", "rows", "sha256"} <= entry.keys() for entry in entries.values()
+        ):
+            raise BadInput.single(str(source / "manifest.json"), "not a salesplan backup: manifest.json is incomplete")
         if manifest.get("schema_version", 0) > self.schema_version():
             raise BadInput.single(str(source), "the backup comes from a newer salesplan; upgrade first")
         problems = []
@@ -1326,9 +1323,24 @@ _ACTUAL_DIFFERS = (
 
 def _raise_form_problems(form: str, problems: list[tuple[str, str]]) -> None:
     if problems:
-        from salesplan.errors import Problem
-
         raise BadInput([Problem(form, None, column, reason) for column, reason in problems])
+
+
+def validate_settings(**changes: Any) -> dict[str, str]:
+    """The stored text of each given setting (None values skipped); raises BadInput naming every
+    out-of-range value, before anything is written."""
+    stored: dict[str, str] = {}
+    problems = []
+    for key, value in changes.items():
+        if value is None:
+            continue
+        try:
+            stored[key] = _validate_setting(key, value)
+        except ValueError as error:
+            problems.append(f"--{key.replace('_', '-')}: {error}")
+    if problems:
+        raise BadInput.single("settings", "; ".join(problems))
+    return stored
 
 
 def _validate_setting(key: str, value: Any) -> str:
@@ -1361,9 +1373,6 @@ def _validate_setting(key: str, value: Any) -> str:
         return str(limit)
     raise ValueError(f"unknown setting {key}")
 
-
-def now() -> datetime:
-    return datetime.now()
 
 
 def _file_sha256(path: Path) -> str:

@@ -95,3 +95,29 @@ def test_templates_in_data_import_cleanly(tmp_path):
             results[kind] = imports.import_file(store, kind, path)
         assert results["actuals"].inserted == 3
         assert store.actual_totals(SYSTEM)["revenue"] == pytest.approx(1250 + 2400.5 - 125)
+
+
+def test_refusals_are_messages_not_tracebacks(tmp_path, capsys):
+    db = str(tmp_path / "r.duckdb")
+    assert main(["--db", db, "report", "--as-of", "2025-03-01", "--fy", "0"]) == 1
+    assert "fiscal year 0 is out of range" in capsys.readouterr().err
+    assert main(["--db", db, "demo", "--reps", "8"]) == 2
+    assert "--reps must be between 10 and 2000, not 8" in capsys.readouterr().err
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_text('{"schema_version": 1}')
+    assert main(["--db", db, "restore", str(broken)]) == 1
+    assert "manifest.json is incomplete" in capsys.readouterr().err
+
+
+def test_settings_with_a_bad_value_and_holidays_change_nothing(tmp_path, capsys):
+    db = str(tmp_path / "s.duckdb")
+    holidays = tmp_path / "holidays.csv"
+    holidays.write_text("date,name\n2025-12-25,Christmas\n")
+    assert main(["--db", db, "settings", "--working-days", "Mon", "--window", "0", "--holidays", str(holidays)]) == 1
+    assert "--window: must be 1-520 working days" in capsys.readouterr().err
+    from salesplan.store import Store
+
+    with Store.open(db) as store:
+        assert store.settings().working_weekdays == (0, 1, 2, 3, 4)
+        assert store.holidays(SYSTEM).empty
