@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from salesplan import ui
+from salesplan.store import OPEN_ACTION_STATUSES
 
 principal = ui.page("my_plan")
 
@@ -145,7 +146,7 @@ st.markdown("#### When is it too late?")
 ponr = row["point_of_no_return"]
 if row["status"] == "achieved":
     st.success(f"Target reached: {ui.money(A)} of {ui.money(T)}.", icon=":material/emoji_events:")
-elif ponr == "passed" or (W == 0 and A < T):
+elif row["status"] == "too_late":  # the engine's status: point of no return passed, or no days left
     st.error(
         f"The target is out of reach even at your best {L}-working-day pace ({ui.money(B)} a working day, "
         f"{ui.money(r)} needed). Agree a revised target with your manager, or add actions that bring in "
@@ -188,7 +189,7 @@ st.plotly_chart(ui.monthly_bars_figure(months, metric), key="months")
 st.markdown("#### Your actions")
 plan = ui.read(principal, "plan", rep_id, fy)
 actions = plan["actions"]
-open_actions = actions[actions["status"].isin(["planned", "in_progress"])] if not actions.empty else actions
+open_actions = actions[actions["status"].isin(OPEN_ACTION_STATUSES)] if not actions.empty else actions
 if open_actions.empty:
     st.info(
         f"No open actions in your FY{fy} plan yet. Add actions that close the remaining "

@@ -49,7 +49,7 @@ with plan_tab:
     head, download = st.columns([3, 1], vertical_alignment="center")
     head.markdown(f"Plan status: {steps}" + ("" if plan["exists"] else " (not started yet)"))
     download.download_button(
-        "Printable plan (HTML)", ui.plan_html(rep["name"], rep_id, fy, plan, year_row, "revenue"),
+        "Printable plan (HTML)", lambda: ui.plan_html(rep["name"], rep_id, fy, plan, year_row, "revenue"),
         file_name=f"plan-{rep_id}-FY{fy}.html", mime="text/html", icon=":material/print:",
     )
     if not plan["exists"]:

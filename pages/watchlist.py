@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from salesplan import ui
+from salesplan import engine, ui
 
 principal = ui.page("watchlist")
 st.caption("Owners behind plan at two weekly checks in a row, once the grace share of the year has passed; "
@@ -47,7 +47,7 @@ for index, entry in enumerate(shown.itertuples(index=False), start=first):
             ui.status_badge(entry.status)
         c1, c2, c3, c4, c5 = st.columns(5)
         c1.metric("Gap to date", ui.money(entry.gap_to_date), help="Expected − actual to date")
-        days = "passed" if entry.point_of_no_return == "passed" else (
+        days = "passed" if entry.point_of_no_return == engine.PASSED else (
             "—" if ui.is_empty(entry.working_days_to_act) else f"{int(entry.working_days_to_act)}")
         c2.metric("Working days to act", days, help=f"Point of no return: {ui.ponr_text(entry.point_of_no_return)}")
         c3.metric("Required / day", ui.money(entry.required_per_working_day))

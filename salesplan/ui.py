@@ -551,6 +551,8 @@ def _settings(_store: Store, db: str, version: int) -> Any:
 def report(principal: Principal, as_of: date, *, fy: int | None = None, level: str = "rep",
            metric: str = "revenue", period: str = "year") -> pd.DataFrame:
     """engine.report for what the principal may see (cached until the next write)."""
+    # the FY the engine would pick, so that fy=None and the explicit year share one cache entry
+    fy = fiscal_year_of(as_of, settings().fy_start_month) if fy is None else int(fy)
     the_store, db, version = _key()
     return _report(the_store, db, version, principal, as_of, fy, level, metric, period)
 
