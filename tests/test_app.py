@@ -223,6 +223,6 @@ def test_each_role_gets_its_pages_and_its_scope(monkeypatch, db, email, pages):
         assert set(pickers[0].options) == {"Aoife Andersen (R003)", "Nina Weber (R004)", "Luca Ferrari (R005)",
                                            "Grace Virtanen (R006)"}
         goto(at, "team")
-        assert len(at.dataframe[0].value) <= 4
+        assert 0 < len(at.dataframe[0].value) <= 4
     else:
         assert len(pickers[0].options) == 12

@@ -67,13 +67,17 @@ def test_backup_is_consistent_while_another_thread_writes(tmp_path):
     store = Store.open(tmp_path / "busy.duckdb")
     imports.import_file(store, "reps", b"rep_id,name\nR1,Ann\n", file_name="reps.csv")
     stop = threading.Event()
+    errors: list[Exception] = []
 
     def keep_uploading() -> None:
         n = 0
-        while not stop.is_set() and n < 200:
-            rows = "".join(f"2025-01-0{1 + i % 9},R1,{n}.{i},O-{n}-{i}\n" for i in range(20))
-            imports.import_file(store, "actuals", ("date,rep,amount,order_id\n" + rows).encode(), file_name=f"{n}.csv")
-            n += 1
+        try:
+            while not stop.is_set() and n < 200:
+                rows = "".join(f"2025-01-0{1 + i % 9},R1,{n}.{i},O-{n}-{i}\n" for i in range(20))
+                imports.import_file(store, "actuals", ("date,rep,amount,order_id\n" + rows).encode(), file_name=f"{n}.csv")
+                n += 1
+        except Exception as error:  # noqa: BLE001 - asserted below: a lost writer error must fail the test
+            errors.append(error)
 
     writer = threading.Thread(target=keep_uploading)
     writer.start()
@@ -82,6 +86,9 @@ def test_backup_is_consistent_while_another_thread_writes(tmp_path):
     finally:
         stop.set()
         writer.join()
+    assert errors == []
+    manifests.append(store.backup(SYSTEM, tmp_path / "after"))
+    assert manifests[-1]["tables"]["upload_batches"]["rows"] > 1, "the writer uploaded something"
     for manifest in manifests:
         # every batch in the snapshot has all of its rows in the snapshot: never a torn batch
         batches = manifest["tables"]["upload_batches"]["rows"] - 1  # minus the reps batch

@@ -402,11 +402,10 @@ def test_any_today_works(tmp_path, today):
 
 
 def test_load_demo_through_the_store(tmp_path):
-    pytest.importorskip("salesplan.imports")
-    store_mod = pytest.importorskip("salesplan.store")
     from salesplan.demo import load_demo
+    from salesplan.store import Store
 
-    store = store_mod.Store.open(tmp_path / "demo.duckdb")
+    store = Store.open(tmp_path / "demo.duckdb")
     summary = load_demo(store, reps=20, seed=5, today=TODAY)
     data = generate(tmp_path / "files", reps=20, seed=5, today=TODAY)
     for kind, path in data.files.items():

@@ -124,7 +124,9 @@ def test_spec_worked_example_every_number():
     assert r.working_days_to_act == 3
     assert r.point_of_no_return == D(2025, 3, 19)
     # check of the claim: 800 a day for 4 more days then 1,500 for 7: 8,000 + 3,200 + 10,500 = 21,700 < 22,000
-    assert 8000 + 800 * 4 + 1500 * 7 < 22000
+    x = r.working_days_to_act
+    assert r.actual_to_date + r.current_per_working_day * (x + 1) + r.best_per_working_day * (r.working_days_left - x - 1) < r.target
+    assert r.actual_to_date + r.current_per_working_day * x + r.best_per_working_day * (r.working_days_left - x) >= r.target
     assert r.status == "off_track"  # pace 0.76 < 0.90, not passed
     assert empty(r.action_coverage)  # month period
 
@@ -631,6 +633,7 @@ def test_watchlist_two_weekly_checks_and_grace():
 def test_watchlist_sort_order_and_advice():
     inputs = watch_inputs()
     wl = watchlist(inputs, D(2025, 3, 21))
+    assert list(wl.owner_id) == ["East", "org", "w3", "South", "w1", "North"]
     days = wl["working_days_to_act"].astype("Float64").fillna(np.inf).astype(float).tolist()
     assert days == sorted(days)
     for (d1, p1, g1), (d2, p2, g2) in zip(
@@ -645,6 +648,7 @@ def test_watchlist_sort_order_and_advice():
     r7 = row(report(inputs, D(2025, 3, 14)), "w3")
     listed = ("w3" in set(wl.owner_id))
     assert listed == (r.status in ("at_risk", "off_track", "too_late") and r7.status in ("at_risk", "off_track", "too_late"))
+    assert listed and (r.status, r7.status) == ("off_track", "at_risk")
     w3 = watchlist(inputs, D(2025, 3, 28), levels=("rep",))
     w3 = w3[w3.owner_id == "w3"].iloc[0]
     assert w3.plan_needs_update  # no open actions: coverage 0 < 1

@@ -253,9 +253,8 @@ def test_targets_without_month_or_range(loaded):
 
 
 def test_custom_distribution_must_sum_to_100(loaded):
-    distribution = pytest.importorskip("salesplan.distribution")
-    if not hasattr(distribution, "custom_percentages"):
-        pytest.skip("salesplan.distribution.custom_percentages does not exist yet")
+    from salesplan import distribution
+
     before = loaded.snapshot()
     with pytest.raises(BadInput) as error:
         distribution.custom_percentages(120000, 2025, [8.25] * 12, loaded.settings())

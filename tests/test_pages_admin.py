@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from salesplan.errors import BadInput
+
 from test_pages_support import ADMIN, app, fresh_db, open_store
 
 
@@ -41,6 +43,10 @@ def test_out_of_range_setting_is_refused(at, db):
     assert not at.error
     store = open_store(db)
     try:
+        assert store.settings().upload_limit_mb == 10_000
+        assert store.settings().grace == 1.0
+        with pytest.raises(BadInput, match="upload-limit-mb"):
+            store.save_settings(ADMIN, upload_limit_mb=10_001)
         assert store.settings().upload_limit_mb == 10_000
     finally:
         store.close()

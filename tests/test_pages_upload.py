@@ -3,6 +3,7 @@ the column-mapping step; undo."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from salesplan import ui
@@ -131,7 +132,7 @@ def test_undo_reverts_a_batch(monkeypatch, db):
         at.button(key="FormSubmitter:undo_form-Undo").click().run()
         assert any(f"Batch {batch_id} undone" in s.value for s in at.success)
         assert store.actual_totals(ADMIN)["revenue"] == pytest.approx(total - 12345)
-        assert store.batches(ADMIN).set_index("batch_id").loc[batch_id, "reverted_at"] is not None
+        assert pd.notna(store.batches(ADMIN).set_index("batch_id").loc[batch_id, "reverted_at"])
     finally:
         store.close()
     assert "undone" in at.dataframe[-1].value["state"].tolist()

@@ -86,6 +86,8 @@ def test_role_page(db, sessions, role, page):
     for rep_id, name in NAMES.items():
         if rep_id not in SCOPE[role] | MENTIONED.get(role, set()):
             assert name not in shown, f"{role} sees {name} ({rep_id}) on {page}"
+    if page == "team":
+        assert any(NAMES[rep_id] in shown for rep_id in SCOPE[role]), f"{role} sees nobody of their scope on {page}"
     pickers = [s for s in at.selectbox if s.key == "rep_picker"]
     if page in ("my_plan", "plan"):
         if role == "rep":

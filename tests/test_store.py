@@ -128,6 +128,7 @@ def test_settings_round_trip_and_refuse_bad_values(org):
     assert settings.fy_start_month == 7
     assert settings.working_weekdays == (0, 1, 2, 3, 6)
     assert (settings.window, settings.at_risk, settings.grace) == (40, 0.8, 0.2)
+    assert org.settings() == settings  # read back from the database, not only returned
     with pytest.raises(BadInput, match="fy-start-month"):
         org.save_settings(SYSTEM, fy_start_month=13)
     with pytest.raises(BadInput, match="0.9, not 90"):
