@@ -20,11 +20,17 @@ run: setup
 	$(BIN)/salesplan demo --if-empty
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
+# Static checks: the layer contracts (import-linter), ruff, then mypy; configured in pyproject.toml.
 lint: setup
 	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
+# The whole suite in parallel (pytest-xdist, one worker per core; tests that must not share the
+# machine with others are grouped in tests/conftest.py). Set PYTEST_WORKERS=0 to run serially.
+PYTEST_WORKERS ?= auto
 test: setup lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
 # Full benchmark (sizes S, M, L; about 10 minutes); rewrites the table in BENCHMARKS.md
 bench: setup
@@ -35,4 +41,4 @@ bench-quick: setup
 	$(BIN)/python -m bench.run --quick
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -15,7 +15,8 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 
 def peak_rss_mb() -> float:

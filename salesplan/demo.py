@@ -228,7 +228,8 @@ def _d64(d: date) -> np.datetime64:
 
 
 def _ascii_local(text: str) -> str:
-    text = text.translate(str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "ß": "ss", "ł": "l", "đ": "d"}))
+    letters: dict[str, str | int | None] = {"ø": "o", "Ø": "O", "æ": "ae", "ß": "ss", "ł": "l", "đ": "d"}
+    text = text.translate(str.maketrans(letters))
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     return "".join(ch for ch in text.lower() if ch.isalnum())
 
@@ -283,9 +284,9 @@ def _people(n: int, seed: int, fy: int, today: date) -> tuple[pd.DataFrame, list
     people["manager"] = [people["rep_id"][m] if m >= 0 else "" for m in people["manager_idx"]]
 
     # names: unique (first, last) pairs; emails first.last@demo.test, deduplicated
-    pairs = rng.choice(len(FIRST_NAMES) * len(LAST_NAMES), size=n, replace=False)
-    firsts = [FIRST_NAMES[p // len(LAST_NAMES)] for p in pairs]
-    lasts = [LAST_NAMES[p % len(LAST_NAMES)] for p in pairs]
+    name_ids = rng.choice(len(FIRST_NAMES) * len(LAST_NAMES), size=n, replace=False)
+    firsts = [FIRST_NAMES[p // len(LAST_NAMES)] for p in name_ids]
+    lasts = [LAST_NAMES[p % len(LAST_NAMES)] for p in name_ids]
     people["name"] = [f"{f} {l_}" for f, l_ in zip(firsts, lasts)]
     emails, seen = [], set()
     for f, l_ in zip(firsts, lasts):
@@ -601,9 +602,12 @@ def generate(out_dir: Path, *, reps: int = 40, seed: int = 7, today: date | None
                     plans=plans, story=story)
 
 
-def _days_to_act(frame: pd.DataFrame, cal, fy0: date, e: date, fy_end: date, target: float,
+def _days_to_act(frame: pd.DataFrame | None, cal, fy0: date, e: date, fy_end: date, target: float,
                  window: int = 65) -> float | None:
-    """SPEC §5 working_days_to_act of one rep's FY revenue (inf when on course, -1 when passed)."""
+    """SPEC §5 working_days_to_act of one rep's FY revenue (inf when on course, -1 when passed);
+    None when the rep has no sales to simulate."""
+    if frame is None:
+        return None
     d = frame["_date"].to_numpy().astype("datetime64[D]")
     rev = frame["_rev"].to_numpy()
     bucket = np.busday_offset(d, 0, roll="backward", busdaycal=cal)
@@ -651,10 +655,10 @@ def _orders(rng, p, idx, days, n_orders, intended, margin_m, m_end, cal, hol, la
     o_date = np.where(move, sat, o_date)
 
     # the rep's accounts: a slice of the territory's customers, key account first
-    accounts = _customers(seed, p.territory, 600)
+    customers = _customers(seed, p.territory, 600)
     k0 = (int(idx) * 13) % 560
     n_acc = 12 + int(idx) % 6
-    accounts = np.array(accounts[k0:k0 + n_acc], dtype=object)
+    accounts = np.array(customers[k0:k0 + n_acc], dtype=object)
     w = 1.0 / np.arange(1, n_acc + 1) ** 1.1
     w_key = w / w.sum()
     w_rest = w.copy()

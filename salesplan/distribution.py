@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -115,10 +116,8 @@ def _monthly_mapping(prior: Any) -> dict[dt.date, float]:
         acol = cols.get("amount") or cols.get("revenue") or cols.get("actual")
         if mcol is None or acol is None:
             raise BadInput.single(FILE, "prior actuals need columns month and amount")
-        items = zip(prior[mcol], prior[acol])
-    elif isinstance(prior, pd.Series):
-        items = prior.items()
-    elif isinstance(prior, Mapping):
+        items: Iterable[tuple[Any, Any]] = zip(prior[mcol], prior[acol])
+    elif isinstance(prior, (pd.Series, Mapping)):
         items = prior.items()
     else:
         raise BadInput.single(FILE, "prior actuals must be a mapping, a Series or a frame")

@@ -26,7 +26,8 @@ import datetime as dt
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -769,7 +770,8 @@ def synthetic_inputs(n_reps: int = 1000, years: int = 3, last_fy: int = 2025, se
         "start_date": pd.NaT, "end_date": pd.NaT,
     })
     territories = pd.DataFrame({"territory": terrs, "region": [regions[i % n_regions] for i in range(n_territories)]})
-    hol_dates, hol_terr = [], []
+    hol_dates: list[str] = []
+    hol_terr: list[str | None] = []
     for y in range(last_fy - years + 1, last_fy + 1):
         for md in ("01-01", "05-01", "12-25", "12-26"):
             hol_dates.append(f"{y}-{md}")

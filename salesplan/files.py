@@ -151,7 +151,7 @@ def _decode(data: bytes, file_name: str) -> tuple[str, str]:
                 raise BadInput.single(file_name, f"the file ({encoding}) ends in the middle of a character: it looks truncated") from error
             raise BadInput.single(file_name, f"the file says it is {encoding} but is not: {error.reason}") from error
         if error.reason == "unexpected end of data" and error.start >= len(data) - 4:
-            raise BadInput.single(file_name, "the file ends in the middle of a character: it looks truncated")
+            raise BadInput.single(file_name, "the file ends in the middle of a character: it looks truncated") from error
         try:
             text = data.decode("cp1252")
             encoding = "cp1252"
@@ -285,6 +285,7 @@ def _read_csv_text(text: str, encoding: str, file_name: str, sha256: str, looks_
             break
     else:
         # neither numbering matches the reader's records: number them from the first line
+        assert table is not None  # the loop above ran at least once
         record_lines = np.arange(1, table.num_rows + 1)
     table = table.append_column("line", pa.array(record_lines, type=pa.int64()))
     table = _drop_blank_rows(table)

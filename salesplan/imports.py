@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -521,12 +521,14 @@ def _sql_text(value: str) -> str:
 def _collect(parser: _Parser, valid_only: bool) -> tuple[list[Problem], set[int]]:
     """All problems as Problem objects and the set of bad lines; raises BadInput unless valid_only."""
     frame = parser.problems()
+    # pandas-stubs types itertuples' fields as any scalar; these columns are line, column name, reason
     problems = [
-        Problem(parser.raw.file, int(row.line), row.column_name if isinstance(row.column_name, str) else None, row.reason)
+        Problem(parser.raw.file, int(row.line), row.column_name if isinstance(row.column_name, str) else None, row.reason)  # type: ignore[arg-type]
         for row in frame.itertuples(index=False)
     ] if len(frame) <= MAX_PROBLEMS_LISTED * 10 else []
     if len(frame) and not problems:
-        problems = [Problem(parser.raw.file, int(r.line), r.column_name, r.reason) for r in frame.head(MAX_PROBLEMS_LISTED).itertuples(index=False)]
+        problems = [Problem(parser.raw.file, int(r.line), r.column_name, r.reason)  # type: ignore[arg-type]
+                    for r in frame.head(MAX_PROBLEMS_LISTED).itertuples(index=False)]
     if problems and not valid_only:
         raise BadInput(problems)
     return problems, set(frame["line"].astype(int).tolist())
@@ -967,6 +969,7 @@ def _target_cells(store: Store, rows: pd.DataFrame, settings: Settings) -> pd.Da
         holidays["date"] = pd.to_datetime(holidays["date"])
         reps = store.rep_lookup().set_index("rep_id")["territory"].to_dict()
         # one spread per range row: target files hold a few hundred rows at most
+        row: Any  # a named tuple of the frame's columns (pandas-stubs types each field as any scalar)
         for row in ranged.itertuples(index=False):
             territory = reps.get(row.owner_id) if row.owner_type == "rep" else row.owner_id
             calendar = calendar_for(settings, holidays, territory if isinstance(territory, str) else None)

@@ -184,7 +184,7 @@ def test_concurrent_imports_of_the_other_kinds_all_land(reps_store, kind):
     """Targets, reps and holidays from several sessions at once: no lost batch, no duplicate cell."""
     store = reps_store
     payloads = {
-        "targets": [f"owner,month,amount\n" + "".join(f"R00{n % 4},2025-{m:02d},{1000 * s + m}\n" for n in range(4)
+        "targets": ["owner,month,amount\n" + "".join(f"R00{n % 4},2025-{m:02d},{1000 * s + m}\n" for n in range(4)
                                                         for m in range(1, 13)) for s in range(6)],
         "reps": ["rep_id,name,territory\n" + "".join(f"C{s}{n},Rep {s}{n},Nordics\n" for n in range(40)) for s in range(6)],
         "holidays": ["date,name\n" + "".join(f"2026-{m:02d}-0{s + 1},Day {s}{m}\n" for m in range(1, 13)) for s in range(6)],

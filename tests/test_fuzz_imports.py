@@ -378,7 +378,7 @@ def mutated(draw, data: bytes) -> bytes:
     return bytes(buffer)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def workbook_of(data: bytes) -> bytes:
     """The same rows as an .xlsx workbook (cells as text); cached, as openpyxl stamps the save time
     into the file and a replayed example must get the same bytes."""

@@ -300,7 +300,7 @@ def test_old_xls_workbook(loaded):
 
 
 def test_truncated_utf8(loaded):
-    assert refused(loaded, "date,rep,amount\n2025-03-03,Jö".encode("utf-8")[:-1]) == [
+    assert refused(loaded, "date,rep,amount\n2025-03-03,Jö".encode()[:-1]) == [
         Problem("sales.csv", None, None, "the file ends in the middle of a character: it looks truncated")
     ]
 
