@@ -8,11 +8,11 @@ import re
 
 import pytest
 
-from e2e_helpers import metric, open_page, shoot, sign_in
 from salesplan import engine, imports, ui
 from salesplan.principal import Principal
 from salesplan.store import Store
-from test_pages_support import DEMO_TODAY, fresh_db
+from tests.helpers.browser import metric, open_page, shoot, sign_in
+from tests.helpers.pages import DEMO_TODAY, fresh_db
 
 if os.environ.get("CI", "").lower() == "true":
     from playwright.sync_api import expect

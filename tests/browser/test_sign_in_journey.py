@@ -10,9 +10,8 @@ import secrets
 
 import pytest
 
-from conftest import free_port, oidc_provider, streamlit_server
-from e2e_helpers import IDLE, open_page, shoot, sign_in
-from test_pages_support import fresh_db
+from tests.helpers.browser import IDLE, free_port, oidc_provider, open_page, shoot, sign_in, streamlit_server
+from tests.helpers.pages import fresh_db
 
 if os.environ.get("CI", "").lower() == "true":
     from playwright.sync_api import expect

@@ -22,7 +22,7 @@ from salesplan.errors import BadInput
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
 
-CORPUS = Path(__file__).parent / "data" / "bad"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "bad"
 MANIFEST = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
 CASES = {name: entry for name, entry in MANIFEST.items() if not name.startswith("_")}
 SUPPORT_FILES = {"expected.json", "make_binary_cases.py"}

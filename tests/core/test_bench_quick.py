@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 ROWS = ("| 1a |", "| 1b |", "| 1c |", "| 2a |", "| 2b |", "| 2c |", "| 3 |", "| 4 |", "| 5 |")
 

@@ -12,7 +12,7 @@ from salesplan import imports
 from salesplan.cli import build_parser, main
 from salesplan.principal import SYSTEM
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _commands() -> list[str]:

@@ -1,15 +1,28 @@
-"""Small helpers of the Playwright journeys."""
+"""Helpers of the Playwright journeys: local servers (streamlit, an OpenID provider) on free
+loopback ports, and page actions."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
+
+import pytest
+
+from tests.helpers.pages import DEMO_TODAY
 
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 except ImportError:  # the journeys skip without playwright
     PlaywrightTimeout = TimeoutError  # type: ignore[misc,assignment]
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 RUNNING = '[data-testid="stApp"][data-test-script-state="running"]'
 
@@ -58,3 +71,76 @@ def wait_for_rerun(page, timeout_ms: int = 5_000) -> None:
     except PlaywrightTimeout:
         pass
     page.wait_for_selector(IDLE)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path, what: str, timeout: float = 60) -> None:
+    """Poll ``url`` until it answers 200; fail with the process log when it dies or times out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start:\n{log_path.read_text()}")
+        time.sleep(0.2)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def streamlit_server(folder: Path, db: Path, *, extra_args: list[str] | None = None, port: int | None = None):
+    """`streamlit run app.py` over ``db``; yields its base URL. ``extra_args`` are more config
+    options, e.g. ``["--secrets.files", path]``."""
+    port = port or free_port()
+    env = {**os.environ, "SALESPLAN_DB": str(db), "SALESPLAN_TODAY": DEMO_TODAY.isoformat(),
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless",
+               "true", "--server.address", "127.0.0.1", *(extra_args or [])]
+    with _serve(command, env, folder / f"streamlit-{port}.log", f"http://127.0.0.1:{port}", "/_stcore/health",
+                "streamlit") as base:
+        yield base
+
+
+@contextlib.contextmanager
+def _serve(command: list[str], env: dict, log_path: Path, base: str, health: str, name: str):
+    """Start a local server process, wait until ``base + health`` answers, yield ``base``, stop it."""
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_until_up(f"{base}{health}", process, log_path, name)
+            yield base
+        finally:
+            _stop(process)
+
+
+@contextlib.contextmanager
+def oidc_provider(folder: Path):
+    """A local OpenID provider (the PyPI package oidc-provider-mock) on a loopback port: its
+    authorization page signs in whoever's email is typed as the subject. Yields its base URL."""
+    for module, requirement in (("oidc_provider_mock", "oidc-provider-mock"), ("authlib", "streamlit[auth]")):
+        if os.environ.get("CI", "").lower() == "true":
+            __import__(module)  # part of the test extras: missing is a failure in CI
+        else:
+            pytest.importorskip(module, reason=f"pip install '{requirement}'")
+    port = free_port()
+    env = {**os.environ, "AUTHLIB_INSECURE_TRANSPORT": "1"}  # plain http on loopback
+    command = [sys.executable, "-m", "oidc_provider_mock", "--port", str(port), "--host", "127.0.0.1"]
+    with _serve(command, env, folder / f"oidc-{port}.log", f"http://127.0.0.1:{port}",
+                "/.well-known/openid-configuration", "oidc-provider-mock") as base:
+        yield base

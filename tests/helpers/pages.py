@@ -1,9 +1,5 @@
-"""Shared helpers of the dashboard tests (AppTest): one demo database per test session, copied for
-each test that writes, and an AppTest pointed at it.
-
-Kept in a test module of its own (imported by test_app.py and test_pages_*.py) because the
-dashboard tests own no conftest; its single test checks the template itself.
-"""
+"""Shared helpers of the dashboard tests (AppTest) and the browser journeys: one demo database per
+test process, copied for each test that writes, and an AppTest pointed at it."""
 
 from __future__ import annotations
 
@@ -24,7 +20,7 @@ from salesplan.demo import load_demo
 from salesplan.principal import Principal
 from salesplan.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
 DEMO_TODAY = date(2026, 11, 26)
 ADMIN = Principal("admin@local", "admin")
@@ -55,7 +51,7 @@ def app(monkeypatch, db: Path, *, page: str | None = None, user: str | None = AD
         secrets: dict | None = None, oidc_user: dict | None = None) -> AppTest:
     """An AppTest of app.py on ``db`` with the as-of date pinned to the demo's today, already run,
     signed in as ``user`` (an account of ``db``; None: signed out). The session is started the
-    way the sign-in form leaves it (tests/test_auth_ui.py drives the form itself). ``secrets``
+    way the sign-in form leaves it (tests/pages/test_auth_ui.py drives the form itself). ``secrets``
     and ``oidc_user`` set ``at.secrets`` and ``at.user`` (sign-in through ``st.login``)."""
     monkeypatch.setenv("SALESPLAN_DB", str(db))
     monkeypatch.setenv("SALESPLAN_TODAY", DEMO_TODAY.isoformat())
@@ -152,9 +148,3 @@ def texts(at: AppTest) -> str:
     for kind in ("success", "info", "warning", "error", "markdown", "caption"):
         parts += [element.value for element in getattr(at, kind)]
     return "\n".join(parts)
-
-
-def test_demo_template_has_an_organisation():
-    year = engine_year(demo_template())
-    assert len(year) == 12
-    assert (year["target"] > 0).sum() >= 6

@@ -12,7 +12,7 @@ import pytest
 
 from salesplan import engine, ui
 from salesplan.principal import Principal
-from test_pages_support import (ADMIN, DEMO_TODAY, add_admin, app, engine_year, figures, fresh_db, goto, metric_value,
+from tests.helpers.pages import (ADMIN, DEMO_TODAY, add_admin, app, engine_year, figures, fresh_db, goto, metric_value,
                                 open_store, texts)
 
 PAGES = {
@@ -199,7 +199,7 @@ def test_reps_without_targets_or_actuals(monkeypatch, tmp_path):
     ],
 )
 def test_each_role_gets_its_pages_and_its_scope(monkeypatch, db, email, pages):
-    """The short version; tests/test_role_matrix.py checks every role x page x action."""
+    """The short version; tests/pages/test_role_matrix.py checks every role x page x action."""
     at = app(monkeypatch, db, user=email)
     role = email.split("@")[0].rstrip("0123456789")
     for page in pages:

@@ -14,7 +14,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from salesplan import ui
 from salesplan.store import Store
-from test_pages_support import ADMIN, app, fresh_db, goto, open_store, texts
+from tests.helpers.pages import ADMIN, app, fresh_db, goto, open_store, texts
 
 OIDC_SECRETS = {
     "auth": {

@@ -6,7 +6,7 @@ import pytest
 
 from salesplan.errors import BadInput
 
-from test_pages_support import ADMIN, app, fresh_db, open_store
+from tests.helpers.pages import ADMIN, app, fresh_db, open_store
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from test_pages_support import ADMIN, app, engine_year, fresh_db, open_store
+from tests.helpers.pages import ADMIN, app, engine_year, fresh_db, open_store
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from salesplan import ui
-from test_pages_support import ADMIN, DEMO_TODAY, app, engine_year, figures, fresh_db, open_store
+from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_year, figures, fresh_db, open_store
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from salesplan import ui
-from test_pages_support import ADMIN, DEMO_TODAY, app, engine_year, fresh_db, goto, metric_value, open_store
+from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_year, fresh_db, goto, metric_value, open_store
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import json
 import pytest
 
 from salesplan.principal import SYSTEM
-from test_pages_support import DEMO_TODAY, app, fresh_db, goto, open_store, texts
+from tests.helpers.pages import DEMO_TODAY, app, fresh_db, goto, open_store, texts
 
 ACCOUNTS = {"admin": "admin@demo.test", "leader": "leader@demo.test", "manager": "manager1@demo.test",
             "rep": "rep1@demo.test"}

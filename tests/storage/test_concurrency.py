@@ -4,8 +4,8 @@ Every upload must land as one whole batch, the ledger must equal a reference tha
 files in batch order (the newest batch holding a key gives its value), no key may be counted
 twice, and a reader polling the totals meanwhile only ever sees the state after some whole number
 of batches. Undo racing with uploads must give the same result in whichever order they land.
-(A second process finding the database held is covered by test_store.py and the command line's
-test in test_import_bad_input.py.)
+(A second process finding the database held is covered by storage/test_store.py and the command
+line's test in core/test_import_bad_input.py.)
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ def start_child(folder: Path, database: Path, big: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", CHILD, str(database), str(big)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment,
-        cwd=str(Path(__file__).resolve().parents[1]),
+        cwd=str(Path(__file__).resolve().parents[2]),
     )
 
 
