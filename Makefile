@@ -29,8 +29,10 @@ lint: setup
 # The whole suite in parallel (pytest-xdist, one worker per core; tests that must not share the
 # machine with others are grouped in tests/conftest.py). Set PYTEST_WORKERS=0 to run serially.
 PYTEST_WORKERS ?= auto
+# pytest's exit 5 (no tests collected) is a failure too, with its reason said.
 test: setup lint
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup || { status=$$?; \
+	  [ $$status -ne 5 ] || echo "make test: pytest collected no tests" >&2; exit $$status; }
 
 # Full benchmark (sizes S, M, L; about 10 minutes); rewrites the table in BENCHMARKS.md
 bench: setup

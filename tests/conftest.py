@@ -1,8 +1,18 @@
-"""Shared fixtures for the import tests: a fresh store on tmp_path and a small reps list."""
+"""Fixtures shared by every test layer (a fresh store on tmp_path, a small reps list, a template
+database copied per test) and the rules of the parallel run.
+
+Parallel runs (pytest-xdist, ``make test``): every test works in its own ``tmp_path`` and session
+fixtures build their templates once per worker, so tests need no coordination, with one exception:
+the tests that start servers and browsers or kill processes would starve each other of a 2-core
+machine's CPU and hit their own timeouts. They are put in the xdist group ``heavy`` below, so that
+``--dist loadgroup`` runs them one after another on one worker while the other workers take the
+rest.
+"""
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +27,18 @@ REPS_CSV = (
     "R002,Jörg Müller,joerg@example.com,DACH,Central,R000,2022-01-01,\n"
     "R003,Li Wei,li@example.com,DACH,Central,R000,2023-01-01,\n"
 )
+
+
+# Paths (relative to tests/) whose tests run one at a time in the "heavy" group.
+HEAVY = ("browser/", "storage/test_crash_safety.py", "core/test_bench_quick.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        if path.is_relative_to(tests) and path.relative_to(tests).as_posix().startswith(HEAVY):
+            item.add_marker(pytest.mark.xdist_group("heavy"))
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,13 +16,11 @@ ROWS = ("| 1a |", "| 1b |", "| 1c |", "| 2a |", "| 2b |", "| 2c |", "| 3 |", "| 
 
 def test_bench_quick_prints_the_table_and_the_reference_agrees(tmp_path):
     out, raw = tmp_path / "bench.md", tmp_path / "bench.json"
-    started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "bench.run", "--quick", "--silent", "--out", str(out), "--json", str(raw),
          "--work", str(tmp_path / "work")],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
-    elapsed = time.perf_counter() - started
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     table = [line for line in proc.stdout.splitlines() if line.startswith("|")]
     for row in ROWS:
@@ -52,6 +49,3 @@ def test_bench_quick_prints_the_table_and_the_reference_agrees(tmp_path):
             assert "error" not in pages[page], pages[page]
             assert pages[page]["reruns"], page
     assert all(v and v > 0 for v in res["memory"]["S"].values())
-    # the quick mode is meant for CI: well under a minute on a quiet machine (generous here, the
-    # machine running the suite may be busy)
-    assert elapsed < 180, f"bench --quick took {elapsed:.0f} s"

@@ -21,25 +21,6 @@ def _commands() -> list[str]:
     return sorted(subparsers.choices)
 
 
-def test_every_command_is_documented_in_the_readme():
-    readme = (ROOT / "README.md").read_text()
-    missing = [name for name in _commands() if f"salesplan {name}" not in readme]
-    assert missing == []
-
-
-def test_every_option_is_documented_in_the_readme():
-    readme = (ROOT / "README.md").read_text()
-    parser = build_parser()
-    subparsers = next(action for action in parser._actions if action.dest == "command")
-    missing = []
-    for name, sub in subparsers.choices.items():
-        for action in sub._actions:
-            for option in action.option_strings:
-                if option.startswith("--") and option != "--help" and option not in readme:
-                    missing.append(f"{name} {option}")
-    assert missing == []
-
-
 @pytest.mark.parametrize("command", _commands())
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
 DEMO_TODAY = date(2026, 11, 26)
 ADMIN = Principal("admin@local", "admin")
-ADMIN_EMAIL = "admin@demo.test"  # the demo's accounts (password "demo"): see README, Demo accounts
+ADMIN_EMAIL = "admin@demo.test"  # the demo's accounts (password "demo"): see docs/index.md
 
 _templates: dict[int, Path] = {}
 
