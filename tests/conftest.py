@@ -7,13 +7,18 @@ the tests that start servers and browsers or kill processes would starve each ot
 machine's CPU and hit their own timeouts. They are put in the xdist group ``heavy`` below, so that
 ``--dist loadgroup`` runs them one after another on one worker while the other workers take the
 rest.
+
+Property tests (hypothesis) run a share of their stated examples, 0.3 by default (at least 5 each),
+so that every property runs in every `make test`; `pytest --examples-share=1` runs them all.
 """
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 from salesplan import imports
@@ -31,6 +36,12 @@ REPS_CSV = (
 
 # Paths (relative to tests/) whose tests run one at a time in the "heavy" group.
 HEAVY = ("browser/", "storage/test_crash_safety.py", "core/test_bench_quick.py")
+MIN_EXAMPLES = 5
+
+
+def pytest_addoption(parser):
+    parser.addoption("--examples-share", type=float, default=0.3, metavar="SHARE",
+                     help="share of each property test's max_examples to run (default 0.3; 1 runs them all)")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -39,6 +50,24 @@ def pytest_collection_modifyitems(config, items):
         path = Path(str(item.path)).resolve()
         if path.is_relative_to(tests) and path.relative_to(tests).as_posix().startswith(HEAVY):
             item.add_marker(pytest.mark.xdist_group("heavy"))
+    share = config.getoption("examples_share")
+    if share < 1:
+        _fewer_examples(items, share)
+
+
+def _fewer_examples(items, share: float) -> None:
+    """Scale the max_examples each property test states by ``share``. Hypothesis reads a test's
+    settings from this attribute when the test runs; an explicit ``@settings(max_examples=N)``
+    wins over any profile, which is why profiles alone cannot do this."""
+    done: set[int] = set()
+    for item in items:
+        test = getattr(item, "obj", None)
+        current = getattr(test, "_hypothesis_internal_use_settings", None)
+        if current is None or id(test) in done or not getattr(test, "is_hypothesis_test", False):
+            continue
+        done.add(id(test))  # parametrized items share one function: scale it once
+        examples = min(current.max_examples, max(MIN_EXAMPLES, math.ceil(current.max_examples * share)))
+        test._hypothesis_internal_use_settings = hypothesis.settings(current, max_examples=examples)
 
 
 @pytest.fixture
