@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from pathlib import Path
 
@@ -24,9 +23,7 @@ def read(path: Path) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    t0 = time.perf_counter()
     data = generate(out, today=TODAY)
-    elapsed = time.perf_counter() - t0
     reps = read(data.reps_csv)
     targets = read(data.targets_csv)
     targets["amount"] = targets["amount"].astype(float)
@@ -35,7 +32,7 @@ def demo(tmp_path_factory):
     actuals["revenue"] = actuals["revenue"].astype(float)
     actuals["cost"] = actuals["cost"].astype(float)
     actuals["date"] = pd.to_datetime(actuals["date"], format="%Y-%m-%d")
-    return dict(data=data, elapsed=elapsed, reps=reps, targets=targets, holidays=holidays, actuals=actuals)
+    return dict(data=data, reps=reps, targets=targets, holidays=holidays, actuals=actuals)
 
 
 def calendar_for(holidays: pd.DataFrame, territory: str) -> np.busdaycalendar:
@@ -104,8 +101,7 @@ def test_different_seed_gives_different_files(tmp_path):
     assert a.actuals_csv.read_bytes() != b.actuals_csv.read_bytes()
 
 
-def test_generation_is_quick_and_sized(demo):
-    assert demo["elapsed"] < 5.0
+def test_generation_is_sized(demo):
     assert 30_000 <= len(demo["actuals"]) <= 120_000
 
 
