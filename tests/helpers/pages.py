@@ -3,6 +3,7 @@ test process, copied for each test that writes, and an AppTest pointed at it."""
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import shutil
@@ -32,7 +33,8 @@ _templates: dict[int, Path] = {}
 def demo_template(reps: int = 12) -> Path:
     """A demo database built once per test process (12 reps, seed 3, today 2026-11-26)."""
     if reps not in _templates:
-        folder = Path(tempfile.mkdtemp(prefix="salesplan-ui-tests-"))
+        folder = Path(tempfile.mkdtemp(prefix="salesplan-ui-tests-"))  # one per process (xdist worker)
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
         path = folder / f"demo-{reps}.duckdb"
         with Store.open(path) as store:
             load_demo(store, reps=reps, seed=3, today=DEMO_TODAY)
