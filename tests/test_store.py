@@ -46,7 +46,7 @@ def test_migrations_are_recorded_once_each(tmp_path):
 
 
 def test_failed_migration_leaves_no_record(tmp_path, monkeypatch):
-    from salesplan import store as store_module
+    from salesplan.storage import base as store_module
 
     broken = MIGRATIONS + [(MIGRATIONS[-1][0] + 1, "broken", "CREATE TABLE half (x INT); SELECT * FROM no_such_table;")]
     monkeypatch.setattr(store_module, "MIGRATIONS", broken)
