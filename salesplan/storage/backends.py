@@ -96,6 +96,7 @@ class Backend(Protocol):
 
     dialect: str
     path: str  # what messages show: the file, or the URL without its password
+    write_lock: Any  # orders this process's writers (threads) before they reach the database
 
     def cursor(self) -> Any:
         """A context manager yielding a :class:`Cursor`; raises DatabaseLocked or SalesplanError
@@ -204,6 +205,8 @@ class _Holder:
     def __init__(self, path: str):
         self.path = path
         self.lock = threading.Lock()
+        # one writer at a time per file and process, whichever Store object it uses
+        self.write_lock = threading.RLock()
         self.connection: duckdb.DuckDBPyConnection | None = None
         self.users = 0
 
@@ -228,9 +231,11 @@ class DuckDBBackend:
         self._memory: duckdb.DuckDBPyConnection | None = None
         if path == ":memory:":
             self._memory = duckdb.connect(":memory:")
+            self._holder = _Holder(path)
         else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._holder = _holder(path)
+            self._holder = _holder(path)
+        self.write_lock = self._holder.write_lock
 
     def _acquire(self) -> duckdb.DuckDBPyConnection:
         holder = self._holder
