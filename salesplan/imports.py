@@ -22,7 +22,8 @@ from typing import Literal
 
 import pandas as pd
 
-from salesplan.errors import BadInput, NotAllowed, Problem
+from salesplan import policy
+from salesplan.errors import BadInput, Problem
 from salesplan.files import RawTable, normalise_header, quiet_connection, read_source, read_table
 from salesplan.principal import SYSTEM, Principal
 from salesplan.settings import Settings
@@ -553,8 +554,7 @@ def _import_actuals(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None,
 ) -> ImportResult:
-    if principal.role == "leader":
-        raise NotAllowed(f"{principal.email} is a leader and may only read.")
+    policy.require(principal, "upload_actuals")
     parser = _Parser(raw, mapping, "actuals")
     try:
         connection = parser.connection
@@ -719,8 +719,7 @@ def _import_reps(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None,
 ) -> ImportResult:
-    if not principal.may_administer:
-        raise NotAllowed(f"Importing reps needs the admin role; {principal.email} is {principal.role}.")
+    policy.require(principal, "import_reps")
     parser = _Parser(raw, mapping, "reps")
     try:
         connection = parser.connection
@@ -834,8 +833,7 @@ def _import_holidays(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None,
 ) -> ImportResult:
-    if not principal.may_administer:
-        raise NotAllowed(f"Importing holidays needs the admin role; {principal.email} is {principal.role}.")
+    policy.require(principal, "import_holidays")
     parser = _Parser(raw, mapping, "holidays")
     try:
         connection = parser.connection
@@ -867,8 +865,7 @@ def _import_targets(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None,
 ) -> ImportResult:
-    if principal.role not in ("admin", "system", "manager"):
-        raise NotAllowed(f"{principal.email} ({principal.role}) may not set targets.")
+    policy.require_role(principal, "set_targets")  # the cells' owners are checked by the store
     parser = _Parser(raw, mapping, "targets")
     try:
         connection = parser.connection

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from salesplan import auth
+from salesplan import auth, policy
 from salesplan.errors import (
     BadInput,
     NotAllowed,
@@ -25,7 +25,7 @@ class AccountStore(StoreBase):
     # ------------------------------------------------------------------ users and sign-in
     def users(self, principal: Principal) -> pd.DataFrame:
         """Every account (never the password hashes). Admin only."""
-        self._require_admin(principal, "Managing users")
+        policy.require(principal, "manage_users")
         with self.cursor() as cursor:
             return cursor.execute(
                 "SELECT email, role, rep_id, disabled, password_hash IS NOT NULL AS has_password, failed_attempts, "
@@ -45,14 +45,14 @@ class AccountStore(StoreBase):
         BadInput on an invalid email, role, unknown rep_id or an existing account."""
         first_admin = role == "admin" and not self.has_admin()
         if not first_admin:
-            self._require_admin(principal, "Managing users")
+            policy.require(principal, "manage_users")
         email = self._check_user_fields(email, role, rep_id)
         if password is not None and len(password) < 4:
             raise BadInput.single("user", "the password is too short (at least 4 characters)", column="password")
         password_hash = auth.hash_password(password) if password else None
 
         def work(cursor: Cursor) -> None:
-            if first_admin and not principal.may_administer and cursor.execute(
+            if first_admin and not policy.may(principal, "manage_users") and cursor.execute(
                 "SELECT count(*) FROM users WHERE role = 'admin'"
             ).fetchall()[0][0]:
                 # two visitors raced to create the first admin: the second is refused
@@ -67,14 +67,14 @@ class AccountStore(StoreBase):
         self.write(principal, "add user", f"{email} as {role}", work, changes_data=False)
 
     def set_user_role(self, principal: Principal, email: str, role: str, *, rep_id: str | None = None) -> None:
-        self._require_admin(principal, "Managing users")
+        policy.require(principal, "manage_users")
         email = self._check_user_fields(email, role, rep_id)
         self._update_user(principal, email, "set role", f"{email} to {role}",
                           "UPDATE users SET role = ?, rep_id = ? WHERE email = ?", [role, rep_id, email])
 
     def disable_user(self, principal: Principal, email: str, *, disabled: bool = True) -> None:
         """Disable (or enable) an account. Raises BadInput for the last enabled admin."""
-        self._require_admin(principal, "Managing users")
+        policy.require(principal, "manage_users")
         email = email.strip().lower()
         if disabled:
             with self.cursor() as cursor:
@@ -89,8 +89,7 @@ class AccountStore(StoreBase):
     def set_password(self, principal: Principal, email: str, password: str) -> None:
         """Admins set anyone's password; a user sets their own. Clears a lock-out."""
         email = email.strip().lower()
-        if principal.email.lower() != email:
-            self._require_admin(principal, "Setting another user's password")
+        policy.require(principal, "set_password", email=email)
         if len(password) < 4:
             raise BadInput.single("user", "the password is too short (at least 4 characters)", column="password")
         self._update_user(principal, email, "set password", email,

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from salesplan import policy
 from salesplan.errors import (
     BadInput,
 )
@@ -29,7 +30,7 @@ class BackupStore(AuditStore):
         snapshot; readers are not blocked. Raises NotAllowed unless admin, BadInput when the
         folder already holds a backup.
         """
-        self._require_admin(principal, "Backing up")
+        policy.require(principal, "backup")
         target = Path(folder)
         if (target / "manifest.json").exists():
             raise BadInput.single(str(target), "this folder already holds a backup; choose an empty folder")
@@ -53,7 +54,7 @@ class BackupStore(AuditStore):
     def restore(self, principal: Principal, folder: str | os.PathLike[str]) -> dict[str, Any]:
         """Rebuild this (empty) database from a backup folder, checking every file's checksum and
         row count first. Raises BadInput on a damaged or foreign backup or a non-empty database."""
-        self._require_admin(principal, "Restoring")
+        policy.require(principal, "restore")
         source = Path(folder)
         try:
             manifest = json.loads((source / "manifest.json").read_text())

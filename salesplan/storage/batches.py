@@ -6,9 +6,9 @@ from typing import Any
 
 import pandas as pd
 
+from salesplan import policy
 from salesplan.errors import (
     BadInput,
-    NotAllowed,
     NotFound,
 )
 from salesplan.principal import Principal
@@ -52,7 +52,7 @@ class BatchStore(StoreBase):
                 "rows_updated, rows_unchanged, rows_rejected, valid_only, reason, reverted_at, reverted_by "
                 "FROM upload_batches ORDER BY batch_id DESC"
             ).df()
-        if principal.sees_everything:
+        if policy.may(principal, "read_all"):
             return frame
         visible = self.visible_rep_ids(principal) or set()
         with self.cursor() as cursor:
@@ -83,11 +83,10 @@ class BatchStore(StoreBase):
 
     def _require_batch_access(self, principal: Principal, batch_id: int) -> dict[str, Any]:
         info = self.batch(batch_id)
-        if principal.sees_everything:
+        if policy.may(principal, "read_all"):
             return info
         mine = self.batches(principal)
-        if batch_id not in set(mine["batch_id"].tolist()):
-            raise NotAllowed(f"{principal.email} may not see or undo batch {batch_id}.")
+        policy.require(principal, "see_batch", batch_id=batch_id, in_scope=batch_id in set(mine["batch_id"].tolist()))
         return info
 
     def undo(self, principal: Principal, batch_id: int) -> dict[str, Any]:
@@ -97,8 +96,7 @@ class BatchStore(StoreBase):
         the batch is already reverted or is of a kind that cannot be undone (reps, holidays).
         """
         info = self._require_batch_access(principal, batch_id)
-        if principal.role == "leader":
-            raise NotAllowed(f"{principal.email} is a leader and may only read.")
+        policy.require(principal, "undo_batch", batch_id=batch_id, in_scope=True)
         if info["reverted_at"] is not None:
             raise BadInput.single("uploads", f"batch {batch_id} was already undone at {info['reverted_at']}")
         kind = info["kind"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from salesplan import policy
 from salesplan.errors import (
     BadInput,
-    NotAllowed,
     NotFound,
     Problem,
 )
@@ -61,8 +61,8 @@ class PlanStore(StoreBase):
         self.require_rep_access(principal, rep_id, write=True)
         if status not in PLAN_STATUSES:
             raise BadInput.single("plan", f"status must be one of {', '.join(PLAN_STATUSES)}, not {status!r}", column="status")
-        if status == "agreed" and not (principal.may_administer or (principal.role == "manager" and principal.rep_id != rep_id)):
-            raise NotAllowed("Only the rep's manager (or an admin) may mark a plan agreed.")
+        if status == "agreed":
+            policy.require(principal, "agree_plan", rep_id=rep_id)
 
         def work(cursor: Cursor) -> None:
             cursor.execute(
