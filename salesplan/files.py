@@ -20,8 +20,8 @@ import codecs
 import csv
 import hashlib
 import io
-import re
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -65,7 +65,7 @@ class UploadLimits:
     memory_mb: int = PARSER_MEMORY_MB
 
     @classmethod
-    def for_upload_limit(cls, upload_limit_mb: int) -> "UploadLimits":
+    def for_upload_limit(cls, upload_limit_mb: int) -> UploadLimits:
         """The default limits with the organisation's file size limit (setting ``upload_limit_mb``)."""
         return cls(file_bytes=int(upload_limit_mb) * MB)
 
@@ -223,8 +223,7 @@ def _decode(data: bytes, file_name: str) -> tuple[bytes, str, str]:
             ) from cp_error
     if "\x00" in text:
         raise BadInput.single(file_name, "this is a binary file, not a CSV text file or an .xlsx workbook")
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     sample = text[:SNIFF_CHARACTERS]
     if encoding == "utf-8":
         del text
