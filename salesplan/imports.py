@@ -940,7 +940,7 @@ def _import_targets(
             )
             SELECT b.*,
                    CASE WHEN month_parts.y <> '' AND month_parts.m::INT BETWEEN 1 AND 12
-                             AND month_parts.y::INT BETWEEN 2000 AND 2100
+                             AND month_parts.y::INT BETWEEN 1900 AND 2199
                         THEN make_date(month_parts.y::INT, month_parts.m::INT, 1) END AS month,
                    CASE WHEN b.owner_type = 'rep' THEN coalesce(
                             (SELECT any_value(rep_id) FROM rep_lookup r WHERE lower(r.rep_id) = lower(b.owner_text)),
@@ -964,7 +964,7 @@ def _import_targets(
         parser.add_problem("amount_problem IS NOT NULL", "amount", "amount_problem")
         parser.add_problem("amount < 0", "amount", "'a target cannot be negative (' || amount_text || ')'")
         parser.add_problem("month_text IS NOT NULL AND month IS NULL", "month",
-                           "'''' || month_text || ''' is not a month between 2000-01 and 2100-12 (use YYYY-MM)'")
+                           "'''' || month_text || ''' is not a month between 1900-01 and 2199-12 (use YYYY-MM)'")
         parser.add_problem("month_text IS NOT NULL AND (start_text IS NOT NULL OR end_text IS NOT NULL)", "month",
                            "'give either a month or a start and end date, not both'")
         parser.add_problem("month_text IS NULL AND (start_text IS NULL OR end_text IS NULL)", "month",
