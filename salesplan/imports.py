@@ -729,6 +729,18 @@ def _import_actuals(
             FROM keyed GROUP BY row_key HAVING count(*) > 1
             """
         )
+        if visible is not None:
+            # a reused order id must not move another rep's sale: keys whose current sale belongs
+            # to a rep outside the uploader's scope are refused, without naming that rep
+            order_keys = [row[0] for row in connection.execute("SELECT row_key FROM keyed WHERE row_key LIKE 'o|%'").fetchall()]
+            foreign = sorted(store.foreign_actual_keys(principal, order_keys))
+            connection.execute("CREATE TEMP TABLE foreign_keys AS SELECT unnest(?::VARCHAR[]) AS row_key", [foreign])
+            parser.add_problem(
+                "row_key IN (SELECT row_key FROM foreign_keys)", "order_id",
+                "'order ' || order_id || coalesce(' line ' || order_line, '') || ' is already recorded for a rep "
+                "outside your scope: you may not change it (ask their manager or an admin)'",
+                table="keyed",
+            )
         parser.add_problem(
             "k.value_hash <> f.first_hash",
             "order_id",
