@@ -254,3 +254,15 @@ def test_migration_keeps_each_saved_mapping_with_its_saver(tmp_path, monkeypatch
         assert store.column_map(Principal("max@x.test", "rep", "R1"), "actuals", ["a", "b"]) == {"a": "date"}
         assert store.column_map(SYSTEM, "actuals", ["a", "b"]) is None
         assert store.has_ever_had_account()
+
+
+def test_the_command_line_unlocks_an_account(db, capsys):
+    with Store.open(db) as store:
+        for _ in range(auth.MAX_FAILED_ATTEMPTS):
+            with pytest.raises(NotAllowed):
+                store.authenticate("lead@x.test", "wrong")
+    assert main(["--db", str(db), "user", "unlock", "lead@x.test"]) == 0
+    assert "account lead@x.test unlocked" in capsys.readouterr().out
+    with Store.open(db) as store:
+        assert store.authenticate("lead@x.test", "lead-pw").role == "leader"
+    assert main(["--db", str(db), "user", "unlock", "nobody@x.test"]) == 1
