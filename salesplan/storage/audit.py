@@ -44,25 +44,28 @@ class AuditStore(StoreBase):
         return "|".join(normalise_header(name) for name in header)
 
     def save_column_map(self, principal: Principal, kind: str, header: list[str], mapping: dict[str, str]) -> None:
-        """Remember how a file with these headers maps to fields, for the next upload of its kind."""
+        """Remember, for this user only, how a file with these headers maps to fields, for their next
+        upload of its kind. Raises NotAllowed for a leader (read-only)."""
         policy.require(principal, "save_column_map")
         signature = self.header_signature(header)
         payload = json.dumps(mapping, sort_keys=True)
 
         def work(cursor: Cursor) -> None:
             cursor.execute(
-                "INSERT INTO column_maps VALUES (?, ?, ?, ?, localtimestamp) ON CONFLICT (kind, header_signature) "
-                "DO UPDATE SET mapping = excluded.mapping, saved_by = excluded.saved_by, saved_at = excluded.saved_at",
-                [kind, signature, payload, principal.email],
+                "INSERT INTO column_maps (saved_by, kind, header_signature, mapping, saved_at) "
+                "VALUES (?, ?, ?, ?, localtimestamp) ON CONFLICT (saved_by, kind, header_signature) "
+                "DO UPDATE SET mapping = excluded.mapping, saved_at = excluded.saved_at",
+                [principal.email.strip().lower(), kind, signature, payload],
             )
 
         self.write(principal, "save column mapping", f"{kind}: {signature}", work, changes_data=False)
 
     def column_map(self, principal: Principal, kind: str, header: list[str]) -> dict[str, str] | None:
-        """The mapping remembered for files of this kind with exactly these headers, if any."""
+        """The mapping this user remembered for files of this kind with exactly these headers, if
+        any. Another user's mapping is never applied: it would silently re-read someone's upload."""
         with self.cursor() as cursor:
             rows = cursor.execute(
-                "SELECT mapping FROM column_maps WHERE kind = ? AND header_signature = ?",
-                [kind, self.header_signature(header)],
+                "SELECT mapping FROM column_maps WHERE saved_by = ? AND kind = ? AND header_signature = ?",
+                [principal.email.strip().lower(), kind, self.header_signature(header)],
             ).fetchall()
         return json.loads(rows[0][0]) if rows else None

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
 from salesplan import policy
+from salesplan.errors import (
+    BadInput,
+    Problem,
+)
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
 from salesplan.storage.base import BatchCounts
@@ -99,9 +104,12 @@ class LedgerStore(BatchStore):
 
         Keys new to the ledger are inserted, keys whose values differ are updated (the old
         version stays in actual_versions), equal ones are unchanged. ``rejected`` (line, record,
-        problems) is stored with the batch when the user chose valid rows only.
+        problems) is stored with the batch when the user chose valid rows only. Raises NotAllowed
+        for a leader, BadInput (nothing written) when a row would change a sale of a rep outside
+        the principal's scope (the import refuses those rows first; this holds against a race).
         """
         policy.require(principal, "upload_actuals")
+        scope = self.visible_rep_ids(principal)
         columns = [
             "row_key", "line", "sale_date", "rep_id", "territory", "revenue", "cost", "profit",
             "order_id", "order_line", "customer", "product",
@@ -121,6 +129,8 @@ class LedgerStore(BatchStore):
                 """,
             )
             cursor.unstage("incoming_actuals")
+            if scope is not None:
+                _refuse_foreign_keys(cursor, scope, file_name)
             # compare with the ledger once; unchanged keys are recorded in this batch's versions
             # (undo must know the batch holds them) but their ledger rows are not rewritten
             cursor.temp_table(
@@ -169,6 +179,21 @@ class LedgerStore(BatchStore):
         return self.write(principal, "import actuals", f"{file_name or ''}: {len(incoming)} rows", work)
 
     # ------------------------------------------------------------------ reads for the engine
+    def foreign_actual_keys(self, principal: Principal, row_keys: Sequence[str]) -> set[str]:
+        """Those of ``row_keys`` whose current sale belongs to a rep outside the principal's scope
+        (always empty for who sees everything). An import refuses such rows: an order id reused
+        by one rep must never move another rep's sale. Raises nothing."""
+        scope = self.visible_rep_ids(principal)
+        if scope is None or not len(row_keys):
+            return set()
+        with self.cursor() as cursor:
+            rows = cursor.execute(
+                "SELECT row_key FROM actuals WHERE row_key IN (SELECT unnest(?::VARCHAR[])) "
+                "AND rep_id NOT IN (SELECT unnest(?::VARCHAR[]))",
+                [list(row_keys), sorted(scope)],
+            ).fetchall()
+        return {row[0] for row in rows}
+
     def actual_totals(self, principal: Principal) -> dict[str, float]:
         """Row count and sums of the current ledger the principal may see (for checks and summaries)."""
         where, params = self._rep_filter(principal, "rep_id")
@@ -237,3 +262,19 @@ _ACTUAL_DIFFERS = (
     "OR s.cost IS DISTINCT FROM a.cost OR s.profit IS DISTINCT FROM a.profit "
     "OR s.customer IS DISTINCT FROM a.customer OR s.product IS DISTINCT FROM a.product)"
 )
+
+
+def _refuse_foreign_keys(cursor: Cursor, scope: set[str], file_name: str | None) -> None:
+    """Inside the writing transaction: no staged row may replace a sale of a rep outside ``scope``."""
+    rows = cursor.execute(
+        "SELECT s.line, s.order_id, s.order_line FROM staged_actuals s JOIN actuals a USING (row_key) "
+        "WHERE a.rep_id NOT IN (SELECT unnest(?::VARCHAR[])) ORDER BY s.line LIMIT 100",
+        [sorted(scope)],
+    ).fetchall()
+    if rows:
+        raise BadInput([
+            Problem(file_name or "upload", None if line is None else int(line), "order_id",
+                    f"order {order_id}{f' line {order_line}' if order_line else ''} is already recorded for a rep "
+                    "outside your scope: you may not change it (ask their manager or an admin)")
+            for line, order_id, order_line in rows
+        ])
