@@ -76,7 +76,7 @@ def import_deals(
                          FROM stage_settings GROUP BY 1)
             SELECT b.*,
                    coalesce(i.rep_id, e.rep_id, CASE WHEN n.n = 1 THEN n.rep_id END) AS rep_id, n.n AS name_matches,
-                   CASE WHEN b.probability_given BETWEEN 0 AND 1 THEN b.probability_given
+                   CASE WHEN b.probability_given BETWEEN 0 AND 1 THEN round(b.probability_given, 6)
                         WHEN b.probability_text IS NULL THEN s.p END AS probability,
                    CASE WHEN b.probability_text IS NOT NULL THEN 'file' ELSE 'stage' END AS probability_source
             FROM base b
@@ -145,6 +145,12 @@ def _add_problems(parser: _Parser, principal: Principal, percent_column: bool) -
         "probability_number IS NOT NULL AND NOT (probability_given BETWEEN 0 AND 1)", "probability",
         f"'probability ''' || probability_text || ''' is out of range ({scale})'",
     )
+    if percent_column:
+        parser.add_problem(
+            "NOT contains(probability_text, '%') AND probability_number > 0 AND probability_number < 1", "probability",
+            "'''' || probability_text || ''' looks like a fraction, but other values of the column are percentages "
+            "(over 1): write them all as 0-1 or all as 0-100'",
+        )
     missing_column = "probability" if parser.has("probability") or not parser.has("stage") else "stage"
     parser.add_problem(
         "probability_text IS NULL AND probability IS NULL", missing_column,

@@ -170,6 +170,23 @@ class DealStore(BatchStore):
             ).df()
         return frame.astype({"snapshot_date": "datetime64[ns]", "expected_close": "datetime64[ns]"})
 
+    def engine_deals(self, principal: Principal) -> pd.DataFrame:
+        """The ``deals`` frame of EngineInputs: ``deal_history`` plus, for every (snapshot_date,
+        rep_id) a snapshot covered without any deal of the rep, one row with deal_id NaN, amount
+        and probability 0 and expected_close NaT, so that the frame alone tells each rep's
+        newest snapshot on or before any date (then the rep's open deals are that snapshot's rows
+        with a deal_id; a rep whose deals all vanished has none)."""
+        history = self.deal_history(principal)
+        covered = self.deal_snapshots(principal)
+        empty = covered.merge(history[["snapshot_date", "rep_id"]].drop_duplicates(), how="left", indicator=True)
+        empty = empty[empty["_merge"] == "left_only"].drop(columns="_merge")
+        if empty.empty:
+            return history
+        empty = empty.assign(amount=0.0, probability=0.0, expected_close=pd.NaT)
+        frame = pd.concat([history, empty], ignore_index=True)
+        frame["expected_close"] = pd.to_datetime(frame["expected_close"])
+        return frame.sort_values(["snapshot_date", "rep_id"], kind="stable").reset_index(drop=True)
+
     def open_deals(self, principal: Principal, as_of: date) -> pd.DataFrame:
         """The deals open on ``as_of`` of the reps the principal may see (each rep's newest
         snapshot dated on or before it), with the snapshot's date; columns as ``deal_history``."""

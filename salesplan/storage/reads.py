@@ -7,12 +7,13 @@ import pandas as pd
 from salesplan.inputs import EngineInputs
 from salesplan.principal import Principal
 from salesplan.storage.base import OPEN_ACTION_STATUSES
+from salesplan.storage.deals import DealStore
 from salesplan.storage.ledger import LedgerStore
 from salesplan.storage.people import PeopleStore
 from salesplan.storage.settings import SettingsStore
 
 
-class EngineReads(LedgerStore, PeopleStore, SettingsStore):
+class EngineReads(LedgerStore, PeopleStore, SettingsStore, DealStore):
     """Everything the engine needs, read in one place and scoped to the principal."""
 
     def engine_inputs(self, principal: Principal) -> EngineInputs:
@@ -51,7 +52,10 @@ class EngineReads(LedgerStore, PeopleStore, SettingsStore):
         territories = self.territories(principal)
         if not principal.sees_everything:
             territories = territories[territories["territory"].isin(set(reps["territory"].dropna()))]
+        # the open-deals snapshots (docs/pipeline.md), for an EngineInputs that reads them
+        pipeline = {"deals": self.engine_deals(principal)} if "deals" in EngineInputs.__dataclass_fields__ else {}
         return EngineInputs(
+            **pipeline,
             settings=self.settings(),
             reps=reps,
             territories=territories.reset_index(drop=True),

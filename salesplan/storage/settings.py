@@ -67,7 +67,9 @@ def validate_settings(**changes: Any) -> dict[str, str]:
         try:
             stored[key] = _validate_setting(key, value)
         except ValueError as error:
-            problems.append(f"--{key.replace('_', '-')}: {error}")
+            # the command-line option of the stage map sets one stage at a time, hence singular
+            option = "stage-probability" if key == "stage_probabilities" else key.replace("_", "-")
+            problems.append(f"--{option}: {error}")
     if problems:
         raise BadInput.single("settings", "; ".join(problems))
     return stored
