@@ -107,7 +107,9 @@ def test_concurrent_writers_from_threads_all_land(org):
     assert len(org.batches(SYSTEM).query("kind == 'actuals'")) == 6
 
 
-def test_second_process_gets_a_plain_message(tmp_path):
+def test_second_process_gets_a_plain_message_after_the_lock_wait(tmp_path, monkeypatch):
+    # a process that holds the file for longer than the lock wait (here 1 s) gets a message, not a traceback
+    monkeypatch.setenv("SALESPLAN_LOCK_WAIT", "1")
     path = tmp_path / "held.duckdb"
     Store.open(path).close()
     holder = subprocess.Popen(

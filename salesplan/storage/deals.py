@@ -11,23 +11,32 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from salesplan.errors import NotAllowed
 from salesplan.principal import Principal
+from salesplan.storage.backends import Cursor
 from salesplan.storage.base import BatchCounts
-from salesplan.storage.batches import BatchStore
+from salesplan.storage.ledger import LedgerStore
 
 DEAL_COLUMNS = [
     "line", "deal_id", "rep_id", "amount", "probability", "probability_source", "expected_close",
     "stage", "name", "customer", "product", "currency",
 ]
+# explicit types, so that a column without any value (no stage in the file) still stages as text
+_DEAL_SCHEMA = pa.schema([
+    ("line", pa.int64()), ("deal_id", pa.string()), ("rep_id", pa.string()), ("amount", pa.float64()),
+    ("probability", pa.float64()), ("probability_source", pa.string()), ("expected_close", pa.date32()),
+    ("stage", pa.string()), ("name", pa.string()), ("customer", pa.string()), ("product", pa.string()),
+    ("currency", pa.string()),
+])
+_REJECTED_SCHEMA = pa.schema([("line", pa.int64()), ("record", pa.string()), ("problems", pa.string())])
 # the values that make a deal "changed" between two snapshots (line and source do not)
 _DEAL_VALUES = ("rep_id", "amount", "probability", "expected_close", "stage", "name", "customer", "product", "currency")
 
 
-class DealStore(BatchStore):
+class DealStore(LedgerStore):
     """Open deals: dated snapshots of the pipeline, one upload batch each."""
 
     def deal_scope(self, principal: Principal) -> list[str]:
@@ -69,26 +78,26 @@ class DealStore(BatchStore):
         if outside:
             raise NotAllowed(f"{principal.email} may not upload the deals of {', '.join(outside[:5])}.")
         incoming = deals[DEAL_COLUMNS].copy()
-        incoming["expected_close"] = pd.to_datetime(incoming["expected_close"])
-        rejected_frame = rejected[["line", "record", "problems"]]
-        scope_frame = pd.DataFrame({"rep_id": pd.Series(scope, dtype=object)})
+        incoming["expected_close"] = pd.to_datetime(incoming["expected_close"]).dt.date
+        staged = pa.Table.from_pandas(incoming, schema=_DEAL_SCHEMA, preserve_index=False)
+        rejected_rows = pa.Table.from_pandas(rejected[["line", "record", "problems"]], schema=_REJECTED_SCHEMA,
+                                             preserve_index=False)
+        scope_rows = pa.table({"rep_id": pa.array(scope, type=pa.string())})
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> tuple[int, BatchCounts, int]:
-            _stage(cursor, "staged_scope", scope_frame, "SELECT CAST(rep_id AS VARCHAR) AS rep_id FROM {frame}")
-            _stage(
-                cursor, "staged_deals", incoming,
-                "SELECT CAST(line AS BIGINT) AS line, CAST(deal_id AS VARCHAR) AS deal_id, "
-                "CAST(rep_id AS VARCHAR) AS rep_id, CAST(amount AS DECIMAL(18,4)) AS amount, "
-                "CAST(probability AS DECIMAL(9,6)) AS probability, CAST(probability_source AS VARCHAR) AS probability_source, "
-                "CAST(expected_close AS DATE) AS expected_close, CAST(stage AS VARCHAR) AS stage, "
-                "CAST(name AS VARCHAR) AS name, CAST(customer AS VARCHAR) AS customer, "
-                "CAST(product AS VARCHAR) AS product, CAST(currency AS VARCHAR) AS currency FROM {frame}",
+        def work(cursor: Cursor) -> tuple[int, BatchCounts, int]:
+            cursor.stage("incoming_scope", scope_rows)
+            cursor.temp_table("staged_scope", "SELECT rep_id FROM incoming_scope")
+            cursor.unstage("incoming_scope")
+            cursor.stage("incoming_deals", staged)
+            cursor.temp_table(
+                "staged_deals",
+                "SELECT line, deal_id, rep_id, CAST(amount AS DECIMAL(18,4)) AS amount, "
+                "CAST(probability AS DECIMAL(9,6)) AS probability, probability_source, expected_close, stage, name, "
+                "customer, product, currency FROM incoming_deals",
             )
+            cursor.unstage("incoming_deals")
             # the deals of the scope open on as_of before this upload, to count against
-            cursor.execute(
-                "CREATE TEMP TABLE previous_deals AS " + _OPEN_ON_SQL.format(scope="SELECT rep_id FROM staged_scope"),
-                [as_of],
-            )
+            cursor.temp_table("previous_deals", _OPEN_ON_SQL.format(scope="SELECT rep_id FROM staged_scope"), [as_of])
             same = " AND ".join(f"(s.{c} = p.{c} OR (s.{c} IS NULL AND p.{c} IS NULL))" for c in _DEAL_VALUES)
             # EXISTS, not a join: a deal id may be open under two reps (moved between two teams'
             # snapshots) and must still count once
@@ -107,7 +116,7 @@ class DealStore(BatchStore):
                 "SELECT count(*) FROM previous_deals p WHERE NOT EXISTS "
                 "(SELECT 1 FROM staged_deals s WHERE s.deal_id = p.deal_id)"
             ).fetchall()[0][0])
-            counts = BatchCounts(int(inserted), int(updated), int(unchanged), len(rejected_frame))
+            counts = BatchCounts(int(inserted), int(updated), int(unchanged), rejected_rows.num_rows)
             batch_id = self._new_batch(
                 cursor, kind="deals", file_name=file_name, sha256=sha256, principal=principal, counts=counts,
                 valid_only=valid_only,
@@ -122,12 +131,10 @@ class DealStore(BatchStore):
                 f"SELECT ?, ?, {', '.join(DEAL_COLUMNS)} FROM staged_deals",
                 [batch_id, as_of],
             )
-            if len(rejected_frame):
-                _stage(cursor, "staged_rejected", rejected_frame,
-                       "SELECT CAST(line AS BIGINT) AS line, CAST(record AS VARCHAR) AS record, "
-                       "CAST(problems AS VARCHAR) AS problems FROM {frame}")
-                cursor.execute("INSERT INTO rejected_rows SELECT ?, line, record, problems FROM staged_rejected", [batch_id])
-                cursor.execute("DROP TABLE staged_rejected")
+            if rejected_rows.num_rows:
+                cursor.stage("incoming_rejected", rejected_rows)
+                cursor.execute("INSERT INTO rejected_rows SELECT ?, line, record, problems FROM incoming_rejected", [batch_id])
+                cursor.unstage("incoming_rejected")
             for name in ("previous_deals", "staged_deals", "staged_scope"):
                 cursor.execute(f"DROP TABLE {name}")
             return batch_id, counts, closed
@@ -140,7 +147,7 @@ class DealStore(BatchStore):
     def deal_snapshots(self, principal: Principal) -> pd.DataFrame:
         """(snapshot_date, rep_id): every date on which a snapshot (not undone) covered a rep the
         principal may see; a covered rep without rows in ``deal_history`` had no open deals."""
-        where, params = self._deal_rep_filter(principal, "s.rep_id")
+        where, params = self._rep_filter(principal, "s.rep_id")
         with self.cursor() as cursor:
             return cursor.execute(
                 f"SELECT DISTINCT s.snapshot_date, s.rep_id {_LIVE_FROM} WHERE {where} ORDER BY s.snapshot_date, s.rep_id",
@@ -154,7 +161,7 @@ class DealStore(BatchStore):
         Columns: snapshot_date, rep_id, deal_id, amount, probability, expected_close, stage, name,
         customer, product, currency, batch_id; dates datetime64, amounts float.
         """
-        where, params = self._deal_rep_filter(principal, "w.rep_id")
+        where, params = self._rep_filter(principal, "w.rep_id")
         with self.cursor() as cursor:
             frame = cursor.execute(
                 f"""
@@ -170,27 +177,10 @@ class DealStore(BatchStore):
             ).df()
         return frame.astype({"snapshot_date": "datetime64[ns]", "expected_close": "datetime64[ns]"})
 
-    def engine_deals(self, principal: Principal) -> pd.DataFrame:
-        """The ``deals`` frame of EngineInputs: ``deal_history`` plus, for every (snapshot_date,
-        rep_id) a snapshot covered without any deal of the rep, one row with deal_id NaN, amount
-        and probability 0 and expected_close NaT, so that the frame alone tells each rep's
-        newest snapshot on or before any date (then the rep's open deals are that snapshot's rows
-        with a deal_id; a rep whose deals all vanished has none)."""
-        history = self.deal_history(principal)
-        covered = self.deal_snapshots(principal)
-        empty = covered.merge(history[["snapshot_date", "rep_id"]].drop_duplicates(), how="left", indicator=True)
-        empty = empty[empty["_merge"] == "left_only"].drop(columns="_merge")
-        if empty.empty:
-            return history
-        empty = empty.assign(amount=0.0, probability=0.0, expected_close=pd.NaT)
-        frame = pd.concat([history, empty], ignore_index=True)
-        frame["expected_close"] = pd.to_datetime(frame["expected_close"])
-        return frame.sort_values(["snapshot_date", "rep_id"], kind="stable").reset_index(drop=True)
-
     def open_deals(self, principal: Principal, as_of: date) -> pd.DataFrame:
         """The deals open on ``as_of`` of the reps the principal may see (each rep's newest
         snapshot dated on or before it), with the snapshot's date; columns as ``deal_history``."""
-        where, params = self._deal_rep_filter(principal, "rep_id")
+        where, params = self._rep_filter(principal, "rep_id")
         with self.cursor() as cursor:
             frame = cursor.execute(
                 f"SELECT * FROM ({_OPEN_ON_SQL.format(scope='SELECT rep_id FROM reps')}) o WHERE {where} "
@@ -201,24 +191,6 @@ class DealStore(BatchStore):
         for column in ("amount", "probability"):
             frame[column] = frame[column].astype(float)
         return frame
-
-    def _deal_rep_filter(self, principal: Principal, column: str) -> tuple[str, list[Any]]:
-        visible = self.visible_rep_ids(principal)
-        if visible is None:
-            return "1 = 1", []
-        if not visible:
-            return "1 = 0", []
-        return f"{column} IN ({', '.join('?' for _ in visible)})", sorted(visible)
-
-
-def _stage(cursor: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, select: str) -> None:
-    """Copy a frame into a temporary table in one statement (no row-by-row inserts)."""
-    view = f"{table}_frame"
-    cursor.register(view, frame)
-    try:
-        cursor.execute(f"CREATE TEMP TABLE {table} AS " + select.format(frame=view))
-    finally:
-        cursor.unregister(view)
 
 
 # snapshot uploads still counting

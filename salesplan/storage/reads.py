@@ -13,32 +13,35 @@ from salesplan.storage.people import PeopleStore
 from salesplan.storage.settings import SettingsStore
 
 
-class EngineReads(LedgerStore, PeopleStore, SettingsStore, DealStore):
+class EngineReads(DealStore, LedgerStore, PeopleStore, SettingsStore):
     """Everything the engine needs, read in one place and scoped to the principal."""
 
     def engine_inputs(self, principal: Principal) -> EngineInputs:
         """Everything the engine needs, as frames, limited to what the principal may see.
 
-        Daily actuals are summed per (date, rep, territory) inside DuckDB, so the engine never
-        sees order lines.
+        Daily actuals are summed per (date, rep, territory) inside the database, so the engine
+        never sees order lines; rows come in one order on every backend, so the engine's float
+        sums are the same too.
         """
         where, params = self._rep_filter(principal, "rep_id")
         with self.cursor() as cursor:
             # through Arrow: half the peak memory of .df() on millions of rows
-            daily = cursor.sql(
+            daily = cursor.frame(
                 f"""
                 SELECT sale_date::TIMESTAMP AS date, rep_id, territory,
-                       sum(revenue)::DOUBLE AS revenue, coalesce(sum(profit), 0)::DOUBLE AS profit
+                       sum(revenue)::DOUBLE PRECISION AS revenue, coalesce(sum(profit), 0)::DOUBLE PRECISION AS profit
                 FROM actuals WHERE {where}
-                GROUP BY ALL
+                GROUP BY sale_date, rep_id, territory
+                ORDER BY sale_date, rep_id, territory NULLS FIRST
                 """,
-                params=params or None,
-            ).to_arrow_table().to_pandas()
+                params,
+            )
             open_actions = cursor.execute(
                 f"""
-                SELECT rep_id, fy, sum(expected_impact)::DOUBLE AS open_impact
+                SELECT rep_id, fy, sum(expected_impact)::DOUBLE PRECISION AS open_impact
                 FROM actions WHERE status IN ({', '.join(repr(x) for x in OPEN_ACTION_STATUSES)}) AND {where}
-                GROUP BY ALL
+                GROUP BY rep_id, fy
+                ORDER BY rep_id, fy
                 """,
                 params,
             ).df()
@@ -52,8 +55,14 @@ class EngineReads(LedgerStore, PeopleStore, SettingsStore, DealStore):
         territories = self.territories(principal)
         if not principal.sees_everything:
             territories = territories[territories["territory"].isin(set(reps["territory"].dropna()))]
-        # the open-deals snapshots (docs/pipeline.md), for an EngineInputs that reads them
-        pipeline = {"deals": self.engine_deals(principal)} if "deals" in EngineInputs.__dataclass_fields__ else {}
+        # the open-deals snapshots (docs/pipeline.md): each rep's deals per snapshot date and the
+        # reps every snapshot covered (a covered rep without deals has none open); both fields are
+        # optional in EngineInputs, so they are handed over only where it has them
+        pipeline = {
+            name: read(principal)
+            for name, read in (("deals", self.deal_history), ("deal_scopes", self.deal_snapshots))
+            if name in EngineInputs.__dataclass_fields__
+        }
         return EngineInputs(
             **pipeline,
             settings=self.settings(),

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from salesplan.storage.accounts import AccountStore
 from salesplan.storage.backup import BackupStore
-from salesplan.storage.deals import DealStore
 from salesplan.storage.plans import PlanStore
 from salesplan.storage.reads import EngineReads
 
 
-class Store(EngineReads, PlanStore, AccountStore, BackupStore, DealStore):
+class Store(EngineReads, PlanStore, AccountStore, BackupStore):
     """Persistent state of one organisation in a DuckDB file (or ``:memory:``)."""

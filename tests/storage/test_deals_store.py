@@ -65,28 +65,29 @@ def test_history_resolves_the_newest_upload_per_rep_and_date(reps_store):
     assert reps_store.open_deals(SYSTEM, day)[["deal_id", "amount"]].values.tolist() == [["A", 150.0]]
 
 
-def test_engine_deals_mark_reps_covered_without_deals(reps_store):
+def test_the_engine_frames_per_rep_and_snapshot_date(reps_store):
     apply(reps_store, deals(("A", "R001", 100, 0.5, "2025-04-01"), ("B", "R002", 200, 0.2, "2025-05-01")),
           date(2025, 3, 3))
     apply(reps_store, deals(("B", "R002", 250, 0.4, "2025-05-01")), date(2025, 3, 10))
-    frame = reps_store.engine_deals(SYSTEM)
-    assert list(frame.columns[:6]) == ["snapshot_date", "rep_id", "deal_id", "amount", "probability", "expected_close"]
-    rows = [
-        (str(r.snapshot_date.date()), r.rep_id, r.deal_id if isinstance(r.deal_id, str) else None, r.amount, r.probability,
-         None if pd.isna(r.expected_close) else str(r.expected_close.date()))
-        for r in frame.itertuples()
-    ]
+    history = reps_store.deal_history(SYSTEM)
+    assert list(history.columns[:6]) == ["snapshot_date", "rep_id", "deal_id", "amount", "probability", "expected_close"]
+    rows = [(str(r.snapshot_date.date()), r.rep_id, r.deal_id, r.amount, r.probability, str(r.expected_close.date()))
+            for r in history.itertuples()]
     assert rows == [
-        ("2025-03-03", "R000", None, 0.0, 0.0, None),
         ("2025-03-03", "R001", "A", 100.0, 0.5, "2025-04-01"),
         ("2025-03-03", "R002", "B", 200.0, 0.2, "2025-05-01"),
-        ("2025-03-03", "R003", None, 0.0, 0.0, None),
-        ("2025-03-10", "R000", None, 0.0, 0.0, None),
-        ("2025-03-10", "R001", None, 0.0, 0.0, None),   # A vanished: R001 has nothing open from 03-10
         ("2025-03-10", "R002", "B", 250.0, 0.4, "2025-05-01"),
-        ("2025-03-10", "R003", None, 0.0, 0.0, None),
     ]
-    assert frame["snapshot_date"].dtype == "datetime64[ns]" and frame["expected_close"].dtype == "datetime64[ns]"
+    assert history["snapshot_date"].dtype == "datetime64[ns]" and history["expected_close"].dtype == "datetime64[ns]"
+    # every rep is covered on both dates: R001's deal A vanished on 03-10, so R001 has nothing open then
+    scopes = reps_store.deal_snapshots(SYSTEM)
+    assert [(str(d.date()), r) for d, r in zip(scopes["snapshot_date"], scopes["rep_id"])] == [
+        (day, rep) for day in ("2025-03-03", "2025-03-10") for rep in ("R000", "R001", "R002", "R003")
+    ]
+    inputs = reps_store.engine_inputs(SYSTEM)
+    if hasattr(inputs, "deals"):  # the engine's EngineInputs carries the snapshots
+        pd.testing.assert_frame_equal(inputs.deals, history)
+        pd.testing.assert_frame_equal(inputs.deal_scopes, scopes)
 
 
 def test_reads_are_scoped_to_what_the_principal_may_see(reps_store):
