@@ -9,7 +9,6 @@ ever updated or deleted: undo only marks the batch, so every read resolves the s
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import pandas as pd
 import pyarrow as pa
