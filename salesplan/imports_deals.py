@@ -101,6 +101,9 @@ def import_deals(
         rejected = _rejected_records(parser, bad_lines)
     finally:
         parser.close()
+    if deals.empty:
+        # an empty snapshot would close every open deal of the scope: never by accident
+        raise BadInput.single(raw.file, "no valid deal rows to import: nothing was changed")
     batch_id, counts, closed = store.apply_deals(
         principal, deals, rejected, as_of=as_of, file_name=raw.file, sha256=raw.sha256, valid_only=valid_only
     )

@@ -151,6 +151,15 @@ def test_valid_only_keeps_the_good_rows_and_stores_the_rejected_ones(teams):
     assert rejected["line"].tolist() == [3] and "unknown owner 'Ghost'" in rejected["problems"][0]
 
 
+def test_valid_only_with_no_valid_row_closes_nothing(teams):
+    load(teams, FIRST, D1)
+    before = teams.snapshot()
+    with pytest.raises(BadInput, match="no valid deal rows to import"):
+        load(teams, "deal_id,owner,amount,expected_close,probability\nV-2,Ghost,10,2025-04-01,0.5\n", D2, valid_only=True)
+    assert teams.snapshot() == before
+    assert set(open_on(teams, D2)) == {"D-1", "D-2", "D-3"}
+
+
 def test_the_snapshot_date_must_be_in_range(teams):
     with pytest.raises(BadInput, match="out of range"):
         load(teams, "deal_id,owner,amount,expected_close,probability\nV-1,A1,10,2025-04-01,0.5\n", date(1899, 12, 31))
