@@ -69,15 +69,20 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_argument("--at-risk", type=float, metavar="0.9", help="pace below which an owner is off track (default 0.90)")
     settings.add_argument("--grace", type=float, metavar="0.1", help="share of the period before warnings start (default 0.10)")
     settings.add_argument("--upload-limit-mb", type=int, metavar="MB", help="largest file accepted (default 200)")
+    settings.add_argument("--stage-probability", nargs="+", action="extend", metavar="STAGE=P",
+                          help="probability of open deals in a stage, 0-1 or a percentage (Proposal=0.4 'Closing=80%%'); "
+                               "STAGE= removes a stage")
 
-    imp = commands.add_parser("import", help="import a reps, targets, actuals or holidays file",
+    imp = commands.add_parser("import", help="import a reps, targets, actuals, holidays or deals file",
                               description="Import a CSV or .xlsx file. All or nothing unless --valid-only.")
-    imp.add_argument("kind", choices=["reps", "targets", "actuals", "holidays"])
+    imp.add_argument("kind", choices=["reps", "targets", "actuals", "holidays", "deals"])
     imp.add_argument("file", help="CSV or .xlsx file")
     imp.add_argument("--user", metavar="EMAIL", help="who is uploading (recorded with the batch)")
     imp.add_argument("--valid-only", action="store_true", help="import the valid rows and store the rejected ones with the batch")
     imp.add_argument("--date-format", metavar="FMT", help="ISO, DMY, MDY or a pattern like %%d.%%m.%%Y")
     imp.add_argument("--reason", help="why (recorded with target changes)")
+    imp.add_argument("--as-of", type=_date, metavar="DATE",
+                     help="deals: the date of the snapshot of open deals (default: today)")
 
     uploads = commands.add_parser("uploads", help="list upload batches, undo one, or show its rejected rows",
                                   description="List upload batches (newest first); --undo reverts one.")
@@ -209,6 +214,7 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
             "at_risk": args.at_risk,
             "grace": args.grace,
             "upload_limit_mb": args.upload_limit_mb,
+            "stage_probabilities": _stage_probabilities(store, args.stage_probability),
         }
         # check every setting before importing holidays, so a refused value changes nothing
         validate_settings(**changes)
@@ -222,12 +228,16 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
         print(f"at_risk         {settings.at_risk}")
         print(f"grace           {settings.grace}")
         print(f"upload_limit_mb {settings.upload_limit_mb}")
+        stages = ", ".join(f"{stage}={probability:g}" for stage, probability in settings.stage_probabilities)
+        print(f"stage_probabilities {stages or '(none)'}")
         return EXIT_OK
 
     if args.command == "import":
+        if args.as_of is not None and args.kind != "deals":
+            raise UsageError(f"--as-of dates a deals snapshot; {args.kind} files carry their own dates")
         result = imports.import_file(
             store, args.kind, args.file, principal=_principal(args.user), valid_only=args.valid_only,
-            date_format=args.date_format, reason=args.reason,
+            date_format=args.date_format, reason=args.reason, as_of=args.as_of,
         )
         print(result.summary())
         if result.problems:
@@ -283,6 +293,24 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
         return EXIT_OK
 
     raise UsageError(f"unknown command {args.command}")
+
+
+def _stage_probabilities(store: Store, given: list[str] | None) -> dict[str, str] | None:
+    """The whole new map of stage probabilities: the stored one with the given STAGE=P changes
+    (``STAGE=`` removes a stage), or None when none are given. Values are checked when saved."""
+    if not given:
+        return None
+    stages: dict[str, str] = {stage: repr(p) for stage, p in store.settings().stage_probabilities}
+    for text in given:
+        stage, sep, probability = text.rpartition("=")
+        if not sep:
+            raise UsageError(f"--stage-probability takes STAGE=P, e.g. Proposal=0.4, not {text!r}")
+        # the same stage written differently replaces the stored one
+        for known in [known for known in stages if " ".join(known.split()).lower() == " ".join(stage.split()).lower()]:
+            del stages[known]
+        if probability.strip():
+            stages[" ".join(stage.split())] = probability
+    return stages
 
 
 def _password(given: str | None) -> tuple[str, bool]:

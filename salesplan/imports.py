@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,8 +39,8 @@ from salesplan.principal import SYSTEM, Principal
 from salesplan.settings import Settings
 from salesplan.store import Store
 
-Kind = Literal["reps", "targets", "actuals", "holidays"]
-KINDS: tuple[str, ...] = ("reps", "targets", "actuals", "holidays")
+Kind = Literal["reps", "targets", "actuals", "holidays", "deals"]
+KINDS: tuple[str, ...] = ("reps", "targets", "actuals", "holidays", "deals")
 MAX_PROBLEMS_LISTED = 1000
 
 
@@ -88,6 +89,19 @@ FIELDS: dict[str, list[Field]] = {
         ("owner_type", False, "text", "owner type, type, level"),
         ("metric", False, "text", "metric, measure, kpi"),
         ("reason", False, "text", "reason, comment, note, why"),
+    ),
+    # open deals (docs/pipeline.md): the headers of CRM exports (Salesforce, HubSpot, Pipedrive, ...)
+    "deals": _fields(
+        ("deal_id", True, "text", "deal id, deal, deal number, deal no, opportunity id, opportunity number, opportunity no, record id, deal record id, id, crm id"),
+        ("owner", True, "text", "owner, rep, rep id, rep email, rep name, sales rep, salesperson, sales person, deal owner, opportunity owner, owner name, owner email, account owner, account manager, account executive, sales owner, seller, assigned to"),
+        ("amount", True, "amount", "amount, deal amount, deal value, opportunity amount, opportunity value, value, total, revenue, total contract value, tcv, annual contract value, acv, amount converted"),
+        ("expected_close", True, "date", "expected close, expected close date, close date, closing date, expected closing date, estimated close date, est close date, forecast close date, target close date, closedate, close"),
+        ("stage", False, "text", "stage, deal stage, opportunity stage, sales stage, pipeline stage, stage name"),
+        ("probability", False, "text", "probability, probability (%), probability %, probability percent, win probability, deal probability, close probability, likelihood, chance"),
+        ("name", False, "text", "name, deal name, opportunity name, opportunity, deal title, title, subject"),
+        ("customer", False, "text", "customer, customer name, account, account name, company, company name, client, client name, organization, organisation, organization name, associated company"),
+        ("product", False, "text", "product, product name, products, sku, item"),
+        ("currency", False, "text", "currency, currency code, deal currency, opportunity currency, amount currency"),
     ),
     "holidays": _fields(
         ("date", True, "date", "date, holiday date, day"),
@@ -199,8 +213,11 @@ def import_file(
     reason: str | None = None,
     progress: Callable[[float, str], None] | None = None,
     limits: UploadLimits | None = None,
+    as_of: date | None = None,
 ) -> ImportResult:
     """Import one file of the given kind.
+
+    ``as_of`` is the date of a deals snapshot (default: today); other kinds ignore it.
 
     ``progress(fraction, text)``, when given, is told each stage (reading, checking, writing) of a
     long import. ``limits`` (default: ``UploadLimits`` with the ``upload_limit_mb`` setting) bound
@@ -236,9 +253,15 @@ def _import_data(
     if raw.cells.num_rows == 0:
         raise BadInput.single(name, "the file has a header but no rows", line=raw.header_line)
     report(0.35, f"Checking {raw.cells.num_rows:,} rows")
-    importer = {"actuals": _import_actuals, "reps": _import_reps, "targets": _import_targets, "holidays": _import_holidays}[kind]
-    result = importer(store, raw, mapping, principal=principal, valid_only=valid_only, date_format=date_format,
-                      settings=settings, reason=reason, memory_mb=limits.memory_mb)
+    if kind == "deals":
+        from salesplan.imports_deals import import_deals  # it builds on this module's parser
+
+        result = import_deals(store, raw, mapping, principal=principal, valid_only=valid_only,
+                              date_format=date_format, settings=settings, as_of=as_of, memory_mb=limits.memory_mb)
+    else:
+        importer = {"actuals": _import_actuals, "reps": _import_reps, "targets": _import_targets, "holidays": _import_holidays}[kind]
+        result = importer(store, raw, mapping, principal=principal, valid_only=valid_only, date_format=date_format,
+                          settings=settings, reason=reason, memory_mb=limits.memory_mb)
     if raw.title_lines:
         result.notes.append(f"skipped {len(raw.title_lines)} line(s) above the header (line {raw.header_line})")
     if raw.repeated_header_lines:
@@ -1054,5 +1077,8 @@ def template_csv(kind: str) -> str:
                    "rep,R001,revenue,,2025-02-01,2025-03-31,44000,Q1 remainder spread by working days\n"
                    "territory,Nordics,revenue,2025-01,,,60000,top-down\n",
         "holidays": "date,name,territory\n2025-01-01,New Year's Day,\n2025-06-20,Midsummer Eve,Nordics\n",
+        "deals": "deal_id,owner,name,customer,stage,probability,amount,expected_close\n"
+                 "D-1001,R001,Acme renewal,Acme Ltd,Proposal,40%,12000,2025-04-15\n"
+                 "D-1002,ava@example.com,Globex expansion,Globex,Negotiation,0.7,\"8,500.00\",2025-05-30\n",
     }[kind]
 

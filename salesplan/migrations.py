@@ -241,4 +241,38 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE column_maps_by_user RENAME TO column_maps;
         """,
     ),
+    (
+        30,
+        "deals: dated snapshots of the open pipeline",
+        """
+        -- which reps a deals upload covers, as of its date: for each rep, the deals open on a day d
+        -- are those of the newest (not undone) upload dated on or before d that covered the rep,
+        -- so a rep covered by an upload without any of their deals has no open deals from then on
+        CREATE TABLE deal_snapshot_reps (
+            batch_id BIGINT NOT NULL,
+            snapshot_date DATE NOT NULL,
+            rep_id VARCHAR NOT NULL,
+            PRIMARY KEY (batch_id, rep_id)
+        );
+        -- the open deals of one upload, as given (never changed; undo marks the upload's batch)
+        CREATE TABLE deal_snapshot_deals (
+            batch_id BIGINT NOT NULL,
+            snapshot_date DATE NOT NULL,
+            line BIGINT,
+            deal_id VARCHAR NOT NULL,
+            rep_id VARCHAR NOT NULL,
+            amount DECIMAL(18,4) NOT NULL,
+            probability DECIMAL(9,6) NOT NULL,   -- a fraction 0-1
+            probability_source VARCHAR NOT NULL, -- 'file' or 'stage' (from the stage_probabilities setting)
+            expected_close DATE NOT NULL,
+            stage VARCHAR,
+            name VARCHAR,
+            customer VARCHAR,
+            product VARCHAR,
+            currency VARCHAR,
+            PRIMARY KEY (batch_id, deal_id)
+        );
+        CREATE INDEX deal_snapshot_reps_by_rep ON deal_snapshot_reps (rep_id, snapshot_date);
+        """,
+    ),
 ]

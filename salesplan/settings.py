@@ -20,12 +20,22 @@ class Settings:
     at_risk: float = 0.90
     grace: float = 0.10
     upload_limit_mb: int = 200
+    # the probability (0-1) of an open deal in each stage, for deals files without a probability
+    # column; pairs (stage as written by the admin, probability), sorted by stage
+    stage_probabilities: tuple[tuple[str, float], ...] = ()
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def weekmask(self) -> str:
         """numpy busday weekmask, e.g. '1111100' for Mon-Fri."""
         return "".join("1" if i in self.working_weekdays else "0" for i in range(7))
+
+    def stage_probability(self, stage: str | None) -> float | None:
+        """The probability set for a stage (matched case- and space-insensitively), or None."""
+        if stage is None:
+            return None
+        key = " ".join(str(stage).split()).lower()
+        return next((p for name, p in self.stage_probabilities if " ".join(name.split()).lower() == key), None)
 
     @property
     def working_weekday_names(self) -> str:

@@ -137,7 +137,7 @@ class BatchStore(StoreBase):
         if info["reverted_at"] is not None:
             raise BadInput.single("uploads", f"batch {batch_id} was already undone at {info['reverted_at']}")
         kind = info["kind"]
-        if kind not in ("actuals", "targets"):
+        if kind not in ("actuals", "targets", *_UNDONE_BY_MARK):
             raise BadInput.single(
                 "uploads", f"batch {batch_id} imported {kind}; such imports cannot be undone: import the previous file again"
             )
@@ -151,7 +151,9 @@ class BatchStore(StoreBase):
                 "UPDATE upload_batches SET reverted_at = localtimestamp, reverted_by = ? WHERE batch_id = ?",
                 [principal.email, batch_id],
             )
-            if kind == "actuals":
+            if kind in _UNDONE_BY_MARK:
+                pass  # reads skip reverted batches: the mark above is the whole undo
+            elif kind == "actuals":
                 cursor.temp_table(
                     "undo_keys", "SELECT DISTINCT row_key FROM actual_versions WHERE batch_id = ?", [batch_id]
                 )
@@ -195,6 +197,10 @@ class BatchStore(StoreBase):
         return self.batch(batch_id)
 
 
+
+# kinds whose reads resolve the newest batch that is not reverted (deal snapshots), so that
+# marking the batch is all an undo needs
+_UNDONE_BY_MARK = ("deals",)
 
 _ACTUAL_COLUMNS_FROM_V = (
     "v.row_key, v.batch_id, v.line, v.sale_date, v.rep_id, v.territory, v.revenue, v.cost, v.profit, "

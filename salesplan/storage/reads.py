@@ -8,12 +8,13 @@ from salesplan import policy
 from salesplan.inputs import EngineInputs
 from salesplan.principal import Principal
 from salesplan.storage.base import OPEN_ACTION_STATUSES
+from salesplan.storage.deals import DealStore
 from salesplan.storage.ledger import LedgerStore
 from salesplan.storage.people import PeopleStore
 from salesplan.storage.settings import SettingsStore
 
 
-class EngineReads(LedgerStore, PeopleStore, SettingsStore):
+class EngineReads(DealStore, LedgerStore, PeopleStore, SettingsStore):
     """Everything the engine needs, read in one place and scoped to the principal."""
 
     def engine_inputs(self, principal: Principal) -> EngineInputs:
@@ -55,7 +56,16 @@ class EngineReads(LedgerStore, PeopleStore, SettingsStore):
         territories = self.territories(principal)
         if not policy.may(principal, "read_all"):
             territories = territories[territories["territory"].isin(set(reps["territory"].dropna()))]
+        # the open-deals snapshots (docs/pipeline.md): each rep's deals per snapshot date and the
+        # reps every snapshot covered (a covered rep without deals has none open); both fields are
+        # optional in EngineInputs, so they are handed over only where it has them
+        pipeline = {
+            name: read(principal)
+            for name, read in (("deals", self.deal_history), ("deal_scopes", self.deal_snapshots))
+            if name in EngineInputs.__dataclass_fields__
+        }
         return EngineInputs(
+            **pipeline,
             settings=self.settings(),
             reps=reps,
             territories=territories.reset_index(drop=True),

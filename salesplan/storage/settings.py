@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from salesplan import policy
@@ -34,6 +36,7 @@ class SettingsStore(StoreBase):
             at_risk=float(values.get("at_risk", defaults.at_risk)),
             grace=float(values.get("grace", defaults.grace)),
             upload_limit_mb=int(values.get("upload_limit_mb", defaults.upload_limit_mb)),
+            stage_probabilities=_stage_pairs(values.get("stage_probabilities")),
         )
 
     def save_settings(self, principal: Principal, **changes: Any) -> Settings:
@@ -64,7 +67,9 @@ def validate_settings(**changes: Any) -> dict[str, str]:
         try:
             stored[key] = _validate_setting(key, value)
         except ValueError as error:
-            problems.append(f"--{key.replace('_', '-')}: {error}")
+            # the command-line option of the stage map sets one stage at a time, hence singular
+            option = "stage-probability" if key == "stage_probabilities" else key.replace("_", "-")
+            problems.append(f"--{option}: {error}")
     if problems:
         raise BadInput.single("settings", "; ".join(problems))
     return stored
@@ -98,4 +103,61 @@ def _validate_setting(key: str, value: Any) -> str:
         if not 1 <= limit <= 10_000:
             raise ValueError(f"must be 1-10000 MB, not {value}")
         return str(limit)
+    if key == "stage_probabilities":
+        return _validate_stage_probabilities(value)
     raise ValueError(f"unknown setting {key}")
+
+
+def _stage_pairs(stored: str | None) -> tuple[tuple[str, float], ...]:
+    """The stored JSON object {stage: probability} as sorted (stage, probability) pairs."""
+    if not stored:
+        return ()
+    return tuple(sorted((str(stage), float(p)) for stage, p in json.loads(stored).items()))
+
+
+def _validate_stage_probabilities(value: Any) -> str:
+    """The whole map of stage probabilities as stored JSON (it replaces the previous map).
+
+    ``value`` is a mapping {stage: probability} or an iterable of "STAGE=P" texts; a probability
+    is a fraction 0-1 or a percentage with a % sign ("60%"). Raises ValueError with the reason.
+    """
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, Mapping):
+        items = list(value.items())
+    else:
+        items = []
+        for text in value:
+            stage, sep, probability = str(text).rpartition("=")
+            if not sep:
+                raise ValueError(f"use STAGE=P, e.g. Proposal=0.4 or 'Closing=80%', not {text!r}")
+            items.append((stage, probability))
+    result: dict[str, float] = {}
+    seen: dict[str, str] = {}
+    for stage, probability in items:
+        name = " ".join(str(stage).split())
+        if not name:
+            raise ValueError(f"a stage needs a name (in {stage}={probability})")
+        if len(name) > 100:
+            raise ValueError(f"stage name {name[:20]!r}... is longer than 100 characters")
+        key = name.lower()
+        if key in seen:
+            raise ValueError(f"stage {name!r} is given twice (also as {seen[key]!r})")
+        seen[key] = name
+        result[name] = _probability(probability, name)
+    return json.dumps(result, sort_keys=True)
+
+
+def _probability(value: Any, stage: str) -> float:
+    text = str(value).strip()
+    percent = text.endswith("%")
+    try:
+        number = float(text.rstrip("%").strip().replace(",", ".")) if isinstance(value, str) else float(value)
+    except ValueError:
+        raise ValueError(f"the probability of stage {stage!r} must be a number 0-1 or a percentage, not {text!r}") from None
+    fraction = number / 100 if percent else number
+    if not 0 <= fraction <= 1 or fraction != fraction:
+        raise ValueError(
+            f"the probability of stage {stage!r} must be between 0 and 1 (or 0% and 100%), not {text!r}"
+        )
+    return round(fraction, 6)

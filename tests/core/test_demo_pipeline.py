@@ -1,0 +1,78 @@
+"""The demo's open deals (docs/pipeline.md): weekly snapshots a first look can read a trend from."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from salesplan.demo import DEAL_STAGES, generate, load_demo
+from salesplan.principal import SYSTEM
+from salesplan.store import Store
+
+TODAY = date(2025, 6, 18)  # a Wednesday, mid-year
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    data = generate(tmp_path_factory.mktemp("demo"), reps=20, seed=5, today=TODAY)
+    reps = pd.read_csv(data.reps_csv, dtype=str, keep_default_na=False)
+    snapshots = {day: pd.read_csv(path, dtype=str, keep_default_na=False) for day, path in data.deals.items()}
+    targets = pd.read_csv(data.targets_csv, dtype={"amount": float}, keep_default_na=False)
+    actuals = pd.read_csv(data.actuals_csv, keep_default_na=False)
+    fy_targets = targets[(targets.owner_type == "rep") & (targets.metric == "revenue") & targets.month.str.startswith("2025")]
+    ytd = actuals[actuals.date.between("2025-01-01", TODAY.isoformat())].groupby("rep")["revenue"].sum()
+    gap = fy_targets.groupby("owner")["amount"].sum().sub(ytd, fill_value=0)
+    return data, reps.set_index("email")["rep_id"], snapshots, gap
+
+
+def test_four_weekly_snapshots_ending_today_in_crm_export_shape(demo):
+    data, _, snapshots, _ = demo
+    assert list(snapshots) == [TODAY - timedelta(days=d) for d in (21, 14, 7, 0)]
+    for frame in snapshots.values():
+        assert list(frame.columns) == ["Deal ID", "Deal Name", "Company", "Deal Owner", "Deal Stage", "Amount",
+                                       "Close Date", "Probability (%)"]
+        assert set(frame["Deal Stage"]) <= {stage for stage, _ in DEAL_STAGES}
+        assert frame["Deal ID"].is_unique
+    again = generate(data.out_dir.parent / "again", reps=20, seed=5, today=TODAY)
+    assert [p.read_bytes() for p in again.deals.values()] == [p.read_bytes() for p in data.deals.values()]
+
+
+def test_overdue_and_slipped_deals_and_a_thin_drying_pipeline_for_rep1(demo):
+    _, rep_of, snapshots, gap = demo
+    today = snapshots[TODAY]
+    overdue = today[pd.to_datetime(today["Close Date"]) < pd.Timestamp(TODAY)]
+    assert len(overdue) >= 3
+    first = snapshots[TODAY - timedelta(days=21)].set_index("Deal ID")
+    last = today.set_index("Deal ID")
+    both = first.index.intersection(last.index)
+    moved = (pd.to_datetime(last.loc[both, "Close Date"]) - pd.to_datetime(first.loc[both, "Close Date"])).dt.days
+    assert (moved == 35).sum() >= 3  # slipped by five weeks
+    assert len(first.index.difference(last.index)) >= 5  # closed (won or lost) in the meantime
+
+    def coverage(frame, email):
+        """Open deals (whenever they close) over the rep's remaining FY revenue gap."""
+        return frame.loc[frame["Deal Owner"] == email, "Amount"].astype(float).sum() / gap[rep_of[email]]
+
+    rep1_then, rep1_now = coverage(snapshots[TODAY - timedelta(days=21)], "rep1@demo.test"), coverage(today, "rep1@demo.test")
+    assert 0 < rep1_now < min(rep1_then, 1)  # thin (less than the gap) and drying up
+    others = [coverage(today, email) for email in today["Deal Owner"].unique() if email != "rep1@demo.test"]
+    assert sorted(others)[len(others) // 2] > 2  # the typical rep carries over twice their gap
+
+
+def test_load_demo_records_the_snapshots_and_the_stage_probabilities(tmp_path):
+    with Store.open(tmp_path / "demo.duckdb") as store:
+        summary = load_demo(store, reps=10, seed=3, today=TODAY)
+        assert list(summary["deal_snapshots"]) == [(TODAY - timedelta(days=d)).isoformat() for d in (21, 14, 7, 0)]
+        assert dict(store.settings().stage_probabilities) == dict(DEAL_STAGES)
+        open_now = store.open_deals(SYSTEM, TODAY)
+        assert len(open_now) > 10 and (open_now["snapshot_date"] == pd.Timestamp(TODAY)).all()
+        # blank probabilities took their stage's; the few given in the file stayed
+        by_stage = dict(DEAL_STAGES)
+        from_stage = open_now["probability"] == open_now["stage"].map(by_stage)
+        assert from_stage.mean() > 0.8 and set(open_now.loc[~from_stage, "probability"]) <= {0.15, 0.9}
+        # loading again changes no open deal
+        load_demo(store, reps=10, seed=3, today=TODAY)
+        pd.testing.assert_frame_equal(store.open_deals(SYSTEM, TODAY).drop(columns="batch_id"),
+                                      open_now.drop(columns="batch_id"))
