@@ -235,7 +235,7 @@ def import_file(
     try:
         return _import_data(store, kind, data, name, principal=principal, valid_only=valid_only,
                             date_format=date_format, column_map=column_map, reason=reason, report=report,
-                            settings=settings, limits=limits)
+                            settings=settings, limits=limits, as_of=as_of)
     except (duckdb.OutOfMemoryException, MemoryError) as error:
         # the parser's memory is capped (it spills to disk first): a file that still does not fit
         # is refused like any other bad input, never a traceback
@@ -245,7 +245,7 @@ def import_file(
 def _import_data(
     store: Store, kind: str, data: bytes, name: str, *, principal: Principal, valid_only: bool,
     date_format: str | None, column_map: dict[str, str] | None, reason: str | None,
-    report: Callable[[float, str], None], settings: Settings, limits: UploadLimits,
+    report: Callable[[float, str], None], settings: Settings, limits: UploadLimits, as_of: date | None = None,
 ) -> ImportResult:
     report(0.05, f"Reading {name} ({len(data) / 1_048_576:.1f} MB)")
     raw = read_table(data, name, looks_like_header=_looks_like_header(kind, column_map), limits=limits)
