@@ -1,0 +1,215 @@
+"""Every number of one period at one as-of date, for every owner of a level at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesplan.calendar import (
+    ONE_DAY,
+    Period,
+    fiscal_year_of,
+    month_end,
+    to_d64,
+    to_date,
+)
+from salesplan.errors import BadInput
+from salesplan.inputs import EngineInputs
+
+from salesplan.engine.common import PASSED, REPORT_COLUMNS
+from salesplan.engine.common import _FILE, _FLOAT_KEYS, _REL_TOL
+from salesplan.engine.prep import _Prep
+
+# --------------------------------------------------------------------------- the numbers
+def _compute(prep: _Prep, P: Period, as_of: dt.date) -> dict[str, np.ndarray]:
+    """All SPEC §5 numbers of period ``P`` at ``as_of`` for every owner of ``prep``."""
+    n = len(prep.owners.ids)
+    nan = np.full(n, np.nan)
+    tm = prep.tm
+    T = tm[:, list(P.months)].sum(axis=1)
+    out: dict[str, Any] = {k: nan.copy() for k in _FLOAT_KEYS}
+    out["target"] = T
+    elapsed = np.zeros(n, dtype=np.int64)
+    left = np.zeros(n, dtype=np.int64)
+    out["working_days_elapsed"], out["working_days_left"] = elapsed, left
+    out["point_of_no_return"] = np.full(n, None, dtype=object)
+    out["working_days_to_act"] = np.full(n, -1, dtype=np.int64)  # -1 = empty
+
+    if P.start > as_of:  # not started: only the target (and the period's working days as "left")
+        for g in prep.groups:
+            left[g.owners] = g.cal.wd(P.start, P.end)
+        out["status"] = np.full(n, "not_started", dtype=object)
+        return out
+
+    L = prep.L
+    e = min(as_of, P.end)
+    e64 = to_d64(e)
+    je = int((e64 - prep.d0).astype(np.int64))
+    jps = int((to_d64(P.start) - prep.d0).astype(np.int64))
+    s0 = prep.s0
+    A = s0[:, je + 1] - s0[:, jps]
+
+    # expected to date: full months ending <= e, plus the running month's working-day share
+    full_months = [m for m in P.months if month_end(prep.fy_months[m]) <= e]
+    E = tm[:, full_months].sum(axis=1)
+    cm = next(m for m in P.months if prep.fy_months[m] <= e <= month_end(prep.fy_months[m]))
+    cm_start, cm_end = prep.fy_months[cm], month_end(prep.fy_months[cm])
+    partial = e < cm_end
+    num = np.zeros(n)
+    den = np.ones(n)
+
+    c = nan.copy()
+    B = nan.copy()
+    ponr_dates = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    bucket_e = {}
+    start = prep.owners.start
+    for gi, g in enumerate(prep.groups):
+        og, cal = g.owners, g.cal
+        if len(og) == 0:
+            continue
+        elapsed[og] = cal.wd(P.start, e)
+        left[og] = cal.wd(e64 + ONE_DAY, P.end)
+        if partial:
+            a, b = cal.wd(cm_start, e), cal.wd(cm_start, cm_end)
+            if b == 0:  # no working day in the month: calendar days
+                a, b = (e - cm_start).days + 1, (cm_end - cm_start).days + 1
+            num[og], den[og] = a, b
+        i_e = int(g.bidx[je])
+        s = i_e - L + 1
+        before = s0[og, g.wdays[s]] if s >= 0 else 0.0
+        wsum = s0[og, je + 1] - before  # the L-window ending at bucket(e), truncated at e
+        cg = wsum / L
+        st = start[og]
+        if (~np.isnat(st)).any():
+            ws = np.busday_offset(to_d64(cal.bucket(e)), -(L - 1), busdaycal=cal.busdaycal)
+            known = ~np.isnat(st)
+            inside = known & (st > ws) & (st <= e64)
+            future = known & (st > e64)
+            if inside.any():
+                oi = og[inside]
+                sd = np.clip((st[inside] - prep.d0).astype(np.int64), 0, None)
+                div = np.asarray(cal.wd(st[inside], e64), dtype=float)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    cg[inside] = np.where(div > 0, (s0[oi, je + 1] - s0[oi, sd]) / div, np.nan)
+            cg[future] = np.nan
+        c[og] = cg
+        best = g.runmax[:, i_e - 1] if i_e >= 1 else np.full(len(og), -np.inf)
+        trunc_ok = (s >= g.fb) & (prep.first_day[og] <= je)
+        best = np.maximum(best, np.where(trunc_ok, wsum, -np.inf))
+        B[og] = np.where(np.isfinite(best), best / L, np.nan)
+        bucket_e[gi] = to_d64(cal.bucket(e))
+
+    if partial:
+        E = E + tm[:, cm] * num / den
+    W = left.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        attainment = np.where(T != 0, A / T, np.nan)
+        pace = np.where(E != 0, A / E, np.nan)
+        need = np.maximum(T - A, 0.0)
+        r = np.where(W > 0, need / W, np.nan)
+        acceleration = np.where(c > 0, r / c, np.nan)
+        proj_lin = A + c * W
+        proj_seas = np.where(E != 0, A * T / E, np.nan)
+
+        # point of no return
+        tol = _REL_TOL * np.maximum(1.0, np.maximum(np.abs(T), np.abs(A)))
+        has_c = ~np.isnan(c)
+        on_course = has_c & (A + np.where(has_c, c, 0.0) * W >= T - tol)
+        cand = has_c & ~on_course & ~np.isnan(B) & (B > c)
+        reach = A + np.where(cand, B, 0.0) * W
+        passed = cand & (reach < T - tol)
+        ahead = cand & ~passed
+        x = np.where(ahead, (reach - T) / np.where(ahead, B - c, 1.0), 0.0)
+    n_act = np.floor(np.maximum(x, 0.0) + 1e-9).astype(np.int64)
+    n_act = np.where(ahead, np.minimum(n_act, np.maximum(left - 1, 0)), -1)
+    n_act = np.where(passed, 0, n_act)
+    for gi, g in enumerate(prep.groups):
+        og = g.owners
+        sel = og[ahead[og]]
+        if len(sel):
+            k = n_act[sel]
+            moved = np.busday_offset(bucket_e[gi], k, busdaycal=g.cal.busdaycal)
+            ponr_dates[sel] = np.where(k == 0, e64, moved)
+    ponr = np.full(n, None, dtype=object)
+    if ahead.any():
+        ponr[ahead] = ponr_dates[ahead].astype(dt.date)
+    ponr[passed] = PASSED
+
+    status = np.full(n, "off_track", dtype=object)
+    at_risk = pace >= prep.settings.at_risk - _REL_TOL
+    on_track = np.isnan(pace) | (pace >= 1.0 - _REL_TOL)
+    too_late = passed | ((left == 0) & (A < T - tol))
+    achieved = (A >= T - tol) & (T > 0)
+    status[at_risk] = "at_risk"
+    status[on_track] = "on_track"
+    status[too_late] = "too_late"
+    status[achieved] = "achieved"
+
+    coverage = nan.copy()
+    if prep.level == "rep" and P.grain == "year":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            coverage = np.where(need > 0, prep.open_impact / need, np.nan)
+
+    out.update(
+        expected_to_date=E, actual_to_date=A, attainment=attainment, pace=pace, gap_to_date=E - A,
+        remaining=T - A, required_per_working_day=r, current_per_working_day=c,
+        acceleration=acceleration, best_per_working_day=B, projection_linear=proj_lin,
+        projection_seasonal=proj_seas, status=status, point_of_no_return=ponr,
+        working_days_to_act=n_act, action_coverage=coverage,
+    )
+    return out
+
+
+def _frame(prep: _Prep, plist: list[Period], as_of: dt.date) -> pd.DataFrame:
+    """Rows owner-major (each owner's periods in fiscal order), exactly REPORT_COLUMNS."""
+    n, k = len(prep.owners.ids), len(plist)
+    parts = [_compute(prep, P, as_of) for P in plist]
+
+    def col(key: str) -> np.ndarray:
+        if n == 0:
+            return np.zeros(0, dtype=parts[0][key].dtype) if parts else np.zeros(0)
+        return np.stack([p[key] for p in parts], axis=1).ravel()  # owner-major
+
+    wdta = col("working_days_to_act")
+    data: dict[str, Any] = {
+        "owner_type": np.full(n * k, prep.level, dtype=object),
+        "owner_id": np.repeat(np.array(prep.owners.ids, dtype=object), k),
+        "owner_name": np.repeat(np.array(prep.owners.names, dtype=object), k),
+        "metric": np.full(n * k, prep.metric, dtype=object),
+        "period": np.tile(np.array([P.label for P in plist], dtype=object), n),
+        "period_start": np.tile(np.array([P.start for P in plist], dtype=object), n),
+        "period_end": np.tile(np.array([P.end for P in plist], dtype=object), n),
+        "as_of": np.full(n * k, as_of, dtype=object),
+    }
+    for key in REPORT_COLUMNS[8:]:
+        if key in data:
+            continue
+        if key == "working_days_to_act":
+            data[key] = pd.array(np.where(wdta >= 0, wdta, 0), dtype="Int64")
+            data[key][wdta < 0] = pd.NA
+        elif key in ("working_days_elapsed", "working_days_left"):
+            data[key] = col(key).astype(np.int64)
+        elif key in ("status", "point_of_no_return"):
+            data[key] = col(key).astype(object)
+        else:
+            data[key] = col(key).astype(float)
+    df = pd.DataFrame(data, columns=REPORT_COLUMNS)
+    for key in ("owner_type", "owner_id", "owner_name", "metric", "period", "status"):
+        df[key] = df[key].astype(object)
+    return df
+
+
+def _resolve(inputs: EngineInputs, as_of: Any, fy: int | None) -> tuple[dt.date, int]:
+    try:
+        d = to_date(as_of)
+    except (TypeError, ValueError):
+        raise BadInput.single(_FILE, f"as-of date {as_of!r} is not a date", column="as_of") from None
+    year = int(fy) if fy is not None else fiscal_year_of(d, inputs.settings.fy_start_month)
+    if not 1900 <= year <= 2199:
+        raise BadInput.single(_FILE, f"fiscal year {year} is out of range (1900-2199)", column="fy")
+    return d, year
+
+
