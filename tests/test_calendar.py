@@ -71,7 +71,7 @@ def test_periods_labels_and_bounds():
     assert (ms[1].start, ms[1].end) == (D(2024, 2, 1), D(2024, 2, 29))
     assert ms[1].months == (1,)
     with pytest.raises(BadInput):
-        periods(2025, 1, "week")
+        periods(2025, 1, "fortnight")
 
 
 def test_month_helpers():

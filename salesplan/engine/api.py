@@ -11,6 +11,7 @@ import pandas as pd
 
 from salesplan.calendar import (
     fiscal_year_bounds,
+    GRAINS,
     periods,
 )
 from salesplan.errors import NotFound
@@ -23,8 +24,12 @@ from salesplan.engine.prep import _prepare
 
 def report(inputs: EngineInputs, as_of: Any, *, fy: int | None = None, level: str = "rep",
            metric: str = "revenue", period: str = "year") -> pd.DataFrame:
-    """SPEC §8 report: one row per owner of ``level`` and period of FY ``fy`` (default: the FY that
-    contains ``as_of``), with exactly :data:`REPORT_COLUMNS`.
+    """The report: one row per owner of ``level`` and period of FY ``fy`` (default: the FY that
+    contains ``as_of``), with exactly :data:`REPORT_COLUMNS` (docs/numbers.md). ``period`` is
+    'year', 'quarter', 'month' or 'week'.
+
+    Raises BadInput for an unknown level, metric or period, an as-of date that is not a date or
+    lies outside 1900-01-01 .. 2199-12-31, or a fiscal year outside that range.
 
     Money and ratios are floats (NaN = empty); working_days_elapsed/left are ints;
     working_days_to_act is a nullable Int64; point_of_no_return is a ``datetime.date``, 'passed'
@@ -34,7 +39,7 @@ def report(inputs: EngineInputs, as_of: Any, *, fy: int | None = None, level: st
     """
     _check_choice("level", level, LEVELS)
     _check_choice("metric", metric, METRICS)
-    _check_choice("period", period, ("year", "quarter", "month"))
+    _check_choice("period", period, GRAINS)
     d, fy = _resolve(inputs, as_of, fy)
     prep = _prepare(inputs, level, metric, fy, d)
     return _frame(prep, periods(fy, inputs.settings.fy_start_month, period), d)
@@ -146,3 +151,18 @@ def watchlist(inputs: EngineInputs, as_of: Any, *, metric: str = "revenue",
     return out.iloc[order].reset_index(drop=True)[WATCHLIST_COLUMNS]
 
 
+
+
+def empty_watchlist_message(inputs: EngineInputs, as_of: Any, *, metric: str = "revenue") -> str:
+    """What to say when the watch list at ``as_of`` is empty: never "everyone is on track" when
+    nobody has a target for the fiscal year (then there is nothing to warn about).
+
+    Raises BadInput for a bad as-of date or metric."""
+    _check_choice("metric", metric, METRICS)
+    d, fy = _resolve(inputs, as_of, None)
+    year = report(inputs, d, fy=fy, level="org", metric=metric)
+    if len(year) == 0 or (year["status"] == "no_target").all():
+        return (f"Nobody is on the watch list: no owner has a {metric} target for FY{fy}, "
+                f"so there is nothing to pace against. Import targets to get early warnings.")
+    return (f"Nobody is on the watch list: every owner with a {metric} target is on track, achieved, "
+            f"or FY{fy} is too young to tell.")

@@ -22,17 +22,24 @@ REPORT_COLUMNS = [
     "working_days_elapsed", "working_days_left", "required_per_working_day",
     "current_per_working_day", "acceleration", "best_per_working_day", "projection_linear",
     "projection_seasonal", "status", "point_of_no_return", "working_days_to_act", "action_coverage",
+    "pipeline", "weighted_pipeline", "overdue_pipeline", "pipeline_coverage", "weighted_coverage",
+    "projection_with_pipeline", "uncovered_gap", "chance_to_reach",
 ]
+PIPELINE_COLUMNS = (
+    "pipeline", "weighted_pipeline", "overdue_pipeline", "pipeline_coverage", "weighted_coverage",
+    "projection_with_pipeline", "uncovered_gap",
+)
 WATCHLIST_COLUMNS = REPORT_COLUMNS + ["recommended_action", "plan_needs_update"]
 MONEY_COLUMNS = (
     "target", "expected_to_date", "actual_to_date", "gap_to_date", "remaining",
     "required_per_working_day", "current_per_working_day", "best_per_working_day",
     "projection_linear", "projection_seasonal",
+    "pipeline", "weighted_pipeline", "overdue_pipeline", "projection_with_pipeline", "uncovered_gap",
 )
-RATIO_COLUMNS = ("attainment", "pace", "action_coverage")
+RATIO_COLUMNS = ("attainment", "pace", "action_coverage", "pipeline_coverage", "weighted_coverage", "chance_to_reach")
 LEVELS = ("rep", "territory", "region", "org")
 METRICS = ("revenue", "profit")
-STATUSES = ("not_started", "achieved", "too_late", "on_track", "at_risk", "off_track")
+STATUSES = ("not_started", "no_target", "achieved", "too_late", "on_track", "at_risk", "off_track")
 WATCH_STATUSES = ("at_risk", "off_track", "too_late")
 ORG_ID = "org"
 ORG_NAME = "Whole organisation"
@@ -45,7 +52,7 @@ _FILE = "report"
 _FLOAT_KEYS = (
     "target", "expected_to_date", "actual_to_date", "attainment", "pace", "gap_to_date", "remaining",
     "required_per_working_day", "current_per_working_day", "acceleration", "best_per_working_day",
-    "projection_linear", "projection_seasonal", "action_coverage",
+    "projection_linear", "projection_seasonal", "action_coverage", *PIPELINE_COLUMNS, "chance_to_reach",
 )
 
 

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 
 from salesplan.calendar import (
+    FIRST_DATE,
+    LAST_DATE,
     ONE_DAY,
     Period,
     fiscal_year_of,
-    month_end,
     to_d64,
     to_date,
 )
@@ -21,22 +22,101 @@ from salesplan.inputs import EngineInputs
 
 from salesplan.engine.common import PASSED, REPORT_COLUMNS
 from salesplan.engine.common import _FILE, _FLOAT_KEYS, _REL_TOL
+from salesplan.engine.chance import TOO_LATE_CHANCE, chance_to_reach
+from salesplan.engine.pipeline import pipeline_columns
 from salesplan.engine.prep import _Prep
 
+
 # --------------------------------------------------------------------------- the numbers
-def _compute(prep: _Prep, P: Period, as_of: dt.date) -> dict[str, np.ndarray]:
-    """All SPEC §5 numbers of period ``P`` at ``as_of`` for every owner of ``prep``."""
+def _spread(tm: np.ndarray, prep: _Prep, months: tuple[int, ...], g: Any, lo: dt.date, hi: dt.date) -> np.ndarray:
+    """Σ over the fiscal months m of T_m × wd(m ∩ [lo, hi]) ÷ wd(m) for every row of ``tm`` (the
+    owners of calendar group ``g``); calendar days for a month without working days; a month
+    wholly inside [lo, hi] adds T_m itself, so months, quarters and years add their targets
+    exactly."""
+    full, part, a0s, a1s = [], [], [], []
+    for m in months:
+        ms, me = prep.fy_months[m], prep.fy_month_ends[m]
+        a0, a1 = max(ms, lo), min(me, hi)
+        if a1 < a0:
+            continue
+        if a0 == ms and a1 == me:
+            full.append(m)
+        else:
+            part.append(m)
+            a0s.append(a0)
+            a1s.append(a1)
+    out = tm[:, full].sum(axis=1)
+    if part:
+        a0v = np.array(a0s, dtype="datetime64[D]")
+        a1v = np.array(a1s, dtype="datetime64[D]")
+        num = np.busday_count(a0v, a1v + ONE_DAY, busdaycal=g.cal.busdaycal)
+        den = g.month_wd[part]
+        days = (a1v - a0v).astype(np.int64) + 1
+        month_days = np.array([(prep.fy_month_ends[m] - prep.fy_months[m]).days + 1 for m in part])
+        num = np.where(den == 0, days, num)  # no working day in the month: calendar days
+        den = np.where(den == 0, month_days, den)
+        for i, m in enumerate(part):
+            out = out + tm[:, m] * int(num[i]) / int(den[i])
+    return out
+
+
+def _week_targets(prep: _Prep, plist: list[Period]) -> np.ndarray:
+    """owners x weeks: each week's target, Σ over months m of T_m × wd(m ∩ week) ÷ wd(m) (calendar
+    days for a month without working days), with one working-day count per calendar."""
+    n, k = len(prep.owners.ids), len(plist)
+    out = np.zeros((n, k))
+    if not k:
+        return out
+    # each (week, month) piece: at most two per week
+    wi, mi, a0, a1 = [], [], [], []
+    for i, P in enumerate(plist):
+        for m in P.months:
+            wi.append(i)
+            mi.append(m)
+            a0.append(max(P.start, prep.fy_months[m]))
+            a1.append(min(P.end, prep.fy_month_ends[m]))
+    wi_a, mi_a = np.array(wi), np.array(mi)
+    a0v, a1v = np.array(a0, dtype="datetime64[D]"), np.array(a1, dtype="datetime64[D]")
+    days = (a1v - a0v).astype(np.int64) + 1
+    month_days = np.array([(prep.fy_month_ends[m] - prep.fy_months[m]).days + 1 for m in mi])
+    for g in prep.groups:
+        if len(g.owners) == 0:
+            continue
+        num = np.busday_count(a0v, a1v + ONE_DAY, busdaycal=g.cal.busdaycal)
+        den = g.month_wd[mi_a]
+        num = np.where(den == 0, days, num)  # no working day in the month: calendar days
+        den = np.where(den == 0, month_days, den)
+        pieces = prep.tm[g.owners][:, mi_a] * num / den
+        part = np.zeros((len(g.owners), k))
+        np.add.at(part.T, wi_a, pieces.T)
+        out[g.owners] = part
+    return out
+
+
+def _compute(prep: _Prep, P: Period, as_of: dt.date, *, with_chance: bool = True,
+             target: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """All numbers of period ``P`` at ``as_of`` for every owner of ``prep`` (docs/numbers.md).
+    ``target``: the period's targets when already known (weeks: see :func:`_week_targets`)."""
     n = len(prep.owners.ids)
     nan = np.full(n, np.nan)
     tm = prep.tm
-    T = tm[:, list(P.months)].sum(axis=1)
     out: dict[str, Any] = {k: nan.copy() for k in _FLOAT_KEYS}
+    if target is not None:
+        T = target
+    elif P.grain == "week":
+        T = _week_targets(prep, [P])[:, 0]
+    else:
+        T = tm[:, list(P.months)].sum(axis=1)
     out["target"] = T
     elapsed = np.zeros(n, dtype=np.int64)
     left = np.zeros(n, dtype=np.int64)
     out["working_days_elapsed"], out["working_days_left"] = elapsed, left
     out["point_of_no_return"] = np.full(n, None, dtype=object)
     out["working_days_to_act"] = np.full(n, -1, dtype=np.int64)  # -1 = empty
+    out["_chance_n"] = np.zeros(n, dtype=np.int64)
+    out["_chance_hits"] = np.zeros(n, dtype=np.int64)
+    out["_chance_own_n"] = np.zeros(n, dtype=np.int64)
+    out["_chance_own_hits"] = np.zeros(n, dtype=np.int64)
 
     if P.start > as_of:  # not started: only the target (and the period's working days as "left")
         for g in prep.groups:
@@ -51,15 +131,7 @@ def _compute(prep: _Prep, P: Period, as_of: dt.date) -> dict[str, np.ndarray]:
     jps = int((to_d64(P.start) - prep.d0).astype(np.int64))
     s0 = prep.s0
     A = s0[:, je + 1] - s0[:, jps]
-
-    # expected to date: full months ending <= e, plus the running month's working-day share
-    full_months = [m for m in P.months if month_end(prep.fy_months[m]) <= e]
-    E = tm[:, full_months].sum(axis=1)
-    cm = next(m for m in P.months if prep.fy_months[m] <= e <= month_end(prep.fy_months[m]))
-    cm_start, cm_end = prep.fy_months[cm], month_end(prep.fy_months[cm])
-    partial = e < cm_end
-    num = np.zeros(n)
-    den = np.ones(n)
+    E = np.zeros(n)
 
     c = nan.copy()
     B = nan.copy()
@@ -72,11 +144,8 @@ def _compute(prep: _Prep, P: Period, as_of: dt.date) -> dict[str, np.ndarray]:
             continue
         elapsed[og] = cal.wd(P.start, e)
         left[og] = cal.wd(e64 + ONE_DAY, P.end)
-        if partial:
-            a, b = cal.wd(cm_start, e), cal.wd(cm_start, cm_end)
-            if b == 0:  # no working day in the month: calendar days
-                a, b = (e - cm_start).days + 1, (cm_end - cm_start).days + 1
-            num[og], den[og] = a, b
+        if e < P.end:  # else E = T: the same sum over the whole period
+            E[og] = _spread(tm[og], prep, P.months, g, P.start, e)
         i_e = int(g.bidx[je])
         s = i_e - L + 1
         before = s0[og, g.wdays[s]] if s >= 0 else 0.0
@@ -102,8 +171,8 @@ def _compute(prep: _Prep, P: Period, as_of: dt.date) -> dict[str, np.ndarray]:
         B[og] = np.where(np.isfinite(best), best / L, np.nan)
         bucket_e[gi] = to_d64(cal.bucket(e))
 
-    if partial:
-        E = E + tm[:, cm] * num / den
+    if e >= P.end:
+        E = T.copy()
     W = left.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         attainment = np.where(T != 0, A / T, np.nan)
@@ -138,15 +207,26 @@ def _compute(prep: _Prep, P: Period, as_of: dt.date) -> dict[str, np.ndarray]:
         ponr[ahead] = ponr_dates[ahead].astype(dt.date)
     ponr[passed] = PASSED
 
+    no_target = T == 0
+    achieved = (A >= T - tol) & ~no_target
+    chance = nan.copy()
+    if with_chance:
+        est = chance_to_reach(prep, P, as_of, T=T, A=A, c=c, elapsed=elapsed, left=left)
+        chance = est.chance
+        out.update(_chance_n=est.n, _chance_hits=est.hits, _chance_own_n=est.own_n, _chance_own_hits=est.own_hits)
+    chance = np.where((left == 0) & ~achieved, 0.0, chance)  # the period is over: the miss is certain
+    chance[achieved | no_target] = np.nan
+
     status = np.full(n, "off_track", dtype=object)
     at_risk = pace >= prep.settings.at_risk - _REL_TOL
     on_track = np.isnan(pace) | (pace >= 1.0 - _REL_TOL)
-    too_late = passed | ((left == 0) & (A < T - tol))
-    achieved = (A >= T - tol) & (T > 0)
+    # too late needs, besides the passed point of no return, a chance below 0.05 where one is known
+    too_late = (passed | ((left == 0) & (A < T - tol))) & ~(chance >= TOO_LATE_CHANCE)
     status[at_risk] = "at_risk"
     status[on_track] = "on_track"
     status[too_late] = "too_late"
     status[achieved] = "achieved"
+    status[no_target] = "no_target"
 
     coverage = nan.copy()
     if prep.level == "rep" and P.grain == "year":
@@ -158,15 +238,21 @@ def _compute(prep: _Prep, P: Period, as_of: dt.date) -> dict[str, np.ndarray]:
         remaining=T - A, required_per_working_day=r, current_per_working_day=c,
         acceleration=acceleration, best_per_working_day=B, projection_linear=proj_lin,
         projection_seasonal=proj_seas, status=status, point_of_no_return=ponr,
-        working_days_to_act=n_act, action_coverage=coverage,
+        working_days_to_act=n_act, action_coverage=coverage, chance_to_reach=chance,
     )
+    if prep.metric == "revenue":
+        out.update(pipeline_columns(prep, P, as_of, T=T, A=A, tol=tol))
     return out
 
 
 def _frame(prep: _Prep, plist: list[Period], as_of: dt.date) -> pd.DataFrame:
     """Rows owner-major (each owner's periods in fiscal order), exactly REPORT_COLUMNS."""
     n, k = len(prep.owners.ids), len(plist)
-    parts = [_compute(prep, P, as_of) for P in plist]
+    if plist and plist[0].grain == "week":
+        targets = _week_targets(prep, plist)
+        parts = [_compute(prep, P, as_of, target=targets[:, i]) for i, P in enumerate(plist)]
+    else:
+        parts = [_compute(prep, P, as_of) for P in plist]
 
     def col(key: str) -> np.ndarray:
         if n == 0:
@@ -207,9 +293,14 @@ def _resolve(inputs: EngineInputs, as_of: Any, fy: int | None) -> tuple[dt.date,
         d = to_date(as_of)
     except (TypeError, ValueError):
         raise BadInput.single(_FILE, f"as-of date {as_of!r} is not a date", column="as_of") from None
-    year = int(fy) if fy is not None else fiscal_year_of(d, inputs.settings.fy_start_month)
-    if not 1900 <= year <= 2199:
-        raise BadInput.single(_FILE, f"fiscal year {year} is out of range (1900-2199)", column="fy")
+    if not FIRST_DATE <= d <= LAST_DATE:
+        raise BadInput.single(_FILE, f"as-of date {d.isoformat()} is out of range ({FIRST_DATE} to {LAST_DATE})",
+                              column="as_of")
+    sm = inputs.settings.fy_start_month
+    year = int(fy) if fy is not None else fiscal_year_of(d, sm)
+    lo, hi = fiscal_year_of(FIRST_DATE, sm), fiscal_year_of(LAST_DATE, sm)
+    if not lo <= year <= hi:
+        raise BadInput.single(_FILE, f"fiscal year {year} is out of range ({lo}-{hi})", column="fy")
     return d, year
 
 

@@ -15,13 +15,15 @@ from salesplan.calendar import (
     holiday_sets,
     fiscal_months,
     fiscal_year_bounds,
+    month_end,
     to_d64,
 )
 from salesplan.errors import BadInput
 from salesplan.inputs import EngineInputs
 from salesplan.settings import Settings
 
-from salesplan.engine.common import _BIG, _Owners, _dates, _open_impact, _org, _owners, _row_owner, _targets_all
+from salesplan.engine.pipeline import _Deals, prepare_deals
+from salesplan.engine.common import _BIG, _Org, _Owners, _codes, _dates, _open_impact, _org, _owners, _row_owner, _targets_all
 
 # --------------------------------------------------------------------------- preparation
 @dataclass
@@ -34,6 +36,7 @@ class _Group:
     bidx: np.ndarray  # bucket (working-day) index of each day
     fb: np.ndarray  # bucket of each owner's first actual (or _BIG)
     runmax: np.ndarray  # running max over i of the full L-window sums ending at bucket i
+    month_wd: np.ndarray  # working days of each of the FY's 12 months
 
 
 @dataclass
@@ -52,7 +55,21 @@ class _Prep:
     first_day: np.ndarray  # day index of the owner's first actual (or _BIG)
     groups: list[_Group]
     fy_months: list[dt.date]
+    fy_month_ends: list[dt.date]
+    deals: _Deals | None = None  # the deal snapshots, for the pipeline columns
 
+
+def _rep_owner(level: str, org: _Org) -> np.ndarray:
+    """Owner position at ``level`` of every rep (-1: the rep belongs to no owner there)."""
+    n = len(org.rep_ids)
+    if level == "rep":
+        return np.arange(n, dtype=np.int64)
+    if level == "org":
+        return np.zeros(n, dtype=np.int64)
+    rti = org.rep_terr_idx()
+    if level == "territory":
+        return rti
+    return np.append(org.terr_region_idx(), -1)[rti]
 
 
 def _prepare(inputs: EngineInputs, level: str, metric: str, fy: int, last_day: dt.date,
@@ -70,12 +87,14 @@ def _prepare(inputs: EngineInputs, level: str, metric: str, fy: int, last_day: d
 
     act = inputs.daily_actuals if inputs.daily_actuals is not None else pd.DataFrame(columns=["date", "rep_id", "territory", "revenue", "profit"])
     row_owner = _row_owner(level, org, act)
+    rep_owner = _rep_owner(level, org)
     if only is not None:
         keep_ids = [i for i in only]
         pos = [owners.ids.index(i) for i in keep_ids]
         remap = np.full(len(owners.ids) + 1, -1, dtype=np.int64)
         remap[pos] = np.arange(len(pos))
         row_owner = remap[row_owner]  # -1 -> last slot -> -1
+        rep_owner = remap[rep_owner]
         owners = _Owners(level, [owners.ids[p] for p in pos], [owners.names[p] for p in pos],
                          [owners.cal_territory[p] for p in pos], owners.start[pos])
         tm, open_impact = tm[pos], open_impact[pos]
@@ -140,9 +159,13 @@ def _prepare(inputs: EngineInputs, level: str, metric: str, fy: int, last_day: d
         fb = np.where(fd < _BIG, bidx[np.minimum(fd, ndays - 1)], _BIG)
         valid = start_b[None, :] >= fb[:, None]
         runmax = np.maximum.accumulate(np.where(valid, full, -np.inf), axis=1) if nw else np.zeros((len(og), 0))
-        groups.append(_Group(cal, og, wdays, bidx, fb, runmax))
+        fm = np.array(fiscal_months(fy, settings.fy_start_month), dtype="datetime64[D]")
+        month_wd = np.busday_count(fm, np.append(fm[1:], to_d64(fy_end) + ONE_DAY), busdaycal=cal.busdaycal)
+        groups.append(_Group(cal, og, wdays, bidx, fb, runmax, month_wd))
 
+    deals = prepare_deals(inputs, lambda ids: _codes(ids, org.rep_ids), rep_owner)
     return _Prep(level, metric, fy, settings, L, owners, tm, open_impact, d0, ndays, s0, first_day,
-                 groups, fiscal_months(fy, settings.fy_start_month))
+                 groups, fiscal_months(fy, settings.fy_start_month),
+                 [month_end(m) for m in fiscal_months(fy, settings.fy_start_month)], deals)
 
 
