@@ -30,6 +30,7 @@ from salesplan.engine.common import (
     ORG_ID,
     ORG_NAME,
     PASSED,
+    PIPELINE_COLUMNS,
     RATIO_COLUMNS,
     REPORT_COLUMNS,
     STATUSES,
@@ -40,7 +41,7 @@ from salesplan.engine.common import (
 from salesplan.engine.synthetic import bench, main, synthetic_inputs
 
 __all__ = [
-    "LEVELS", "METRICS", "MONEY_COLUMNS", "ORG_ID", "ORG_NAME", "PASSED", "RATIO_COLUMNS", "REPORT_COLUMNS",
+    "LEVELS", "METRICS", "MONEY_COLUMNS", "ORG_ID", "ORG_NAME", "PASSED", "PIPELINE_COLUMNS", "RATIO_COLUMNS", "REPORT_COLUMNS",
     "STATUSES", "WATCH_STATUSES", "WATCHLIST_COLUMNS", "allocation", "bench", "empty_watchlist_message", "main", "report",
     "status_history", "synthetic_inputs", "watchlist",
 ]
