@@ -254,8 +254,8 @@ def oracle(rows, tm, cal, start, P, months, as_of, L, at_risk, open_impact=None,
         status = "no_target"
     elif A >= T:
         status = "achieved"
-    elif (ponr == "passed" or (W == 0 and A < T)) and not (chance is not None and chance >= 0.05):
-        status = "too_late"
+    elif ponr == "passed" or (W == 0 and A < T):
+        status = "off_track" if chance is not None and chance >= 0.05 else "too_late"
     elif E == 0 or pace >= 1:
         status = "on_track"
     elif pace >= Fraction(str(at_risk)):

@@ -22,7 +22,7 @@ period at one date), ``api`` (report, status history, watch list), ``synthetic``
 Run ``python -m salesplan.engine --bench`` for the timing on 1,000 synthetic reps.
 """
 
-from salesplan.engine.api import empty_watchlist_message, report, status_history, watchlist
+from salesplan.engine.api import chance_details, empty_watchlist_message, report, status_history, watchlist
 from salesplan.engine.common import (
     LEVELS,
     METRICS,
@@ -42,6 +42,6 @@ from salesplan.engine.synthetic import bench, main, synthetic_inputs
 
 __all__ = [
     "LEVELS", "METRICS", "MONEY_COLUMNS", "ORG_ID", "ORG_NAME", "PASSED", "PIPELINE_COLUMNS", "RATIO_COLUMNS", "REPORT_COLUMNS",
-    "STATUSES", "WATCH_STATUSES", "WATCHLIST_COLUMNS", "allocation", "bench", "empty_watchlist_message", "main", "report",
+    "STATUSES", "WATCH_STATUSES", "WATCHLIST_COLUMNS", "allocation", "bench", "chance_details", "empty_watchlist_message", "main", "report",
     "status_history", "synthetic_inputs", "watchlist",
 ]

@@ -19,7 +19,8 @@ from salesplan.inputs import EngineInputs
 
 from salesplan.engine.common import LEVELS, METRICS, ORG_ID, PASSED, REPORT_COLUMNS, WATCH_STATUSES, WATCHLIST_COLUMNS
 from salesplan.engine.common import _check_choice, _clean, _org, _owners
-from salesplan.engine.numbers import _frame, _resolve
+from salesplan.engine.chance import explain
+from salesplan.engine.numbers import CHANCE_COUNTS, _frame, _resolve
 from salesplan.engine.prep import _prepare
 
 def report(inputs: EngineInputs, as_of: Any, *, fy: int | None = None, level: str = "rep",
@@ -166,3 +167,26 @@ def empty_watchlist_message(inputs: EngineInputs, as_of: Any, *, metric: str = "
                 f"so there is nothing to pace against. Import targets to get early warnings.")
     return (f"Nobody is on the watch list: every owner with a {metric} target is on track, achieved, "
             f"or FY{fy} is too young to tell.")
+
+
+def chance_details(inputs: EngineInputs, as_of: Any, *, fy: int | None = None, level: str = "rep",
+                   metric: str = "revenue", period: str = "year") -> pd.DataFrame:
+    """"See the math" of chance_to_reach: per owner and period (as in :func:`report`), the chance,
+    how many similar positions of past years it was read from (every owner of the level), how many
+    of them reached the target from there, the same two counts for the owner's own history, and
+    the plain-words explanation.
+
+    Raises BadInput as :func:`report` does."""
+    _check_choice("level", level, LEVELS)
+    _check_choice("metric", metric, METRICS)
+    _check_choice("period", period, GRAINS)
+    d, fy = _resolve(inputs, as_of, fy)
+    prep = _prepare(inputs, level, metric, fy, d)
+    df = _frame(prep, periods(fy, inputs.settings.fy_start_month, period), d, details=True)
+    counts = list(CHANCE_COUNTS.values())
+    out = df[["owner_type", "owner_id", "period", "chance_to_reach", *counts]].copy()
+    out["explanation"] = [
+        explain(ch, n, h, on, oh)
+        for ch, n, h, on, oh in zip(out["chance_to_reach"], *(out[c] for c in counts))
+    ]
+    return out

@@ -220,11 +220,14 @@ def _compute(prep: _Prep, P: Period, as_of: dt.date, *, with_chance: bool = True
     status = np.full(n, "off_track", dtype=object)
     at_risk = pace >= prep.settings.at_risk - _REL_TOL
     on_track = np.isnan(pace) | (pace >= 1.0 - _REL_TOL)
-    # too late needs, besides the passed point of no return, a chance below 0.05 where one is known
-    too_late = (passed | ((left == 0) & (A < T - tol))) & ~(chance >= TOO_LATE_CHANCE)
+    # too late needs, besides the passed point of no return, a chance below 0.05 where one is
+    # known; with a higher chance the owner is off_track (and still shows 'passed')
+    rule2 = passed | ((left == 0) & (A < T - tol))
+    hopeful = rule2 & (chance >= TOO_LATE_CHANCE)
     status[at_risk] = "at_risk"
     status[on_track] = "on_track"
-    status[too_late] = "too_late"
+    status[hopeful] = "off_track"
+    status[rule2 & ~hopeful] = "too_late"
     status[achieved] = "achieved"
     status[no_target] = "no_target"
 
@@ -245,8 +248,13 @@ def _compute(prep: _Prep, P: Period, as_of: dt.date, *, with_chance: bool = True
     return out
 
 
-def _frame(prep: _Prep, plist: list[Period], as_of: dt.date) -> pd.DataFrame:
-    """Rows owner-major (each owner's periods in fiscal order), exactly REPORT_COLUMNS."""
+CHANCE_COUNTS = {"_chance_n": "similar_positions", "_chance_hits": "reached",
+                 "_chance_own_n": "own_positions", "_chance_own_hits": "own_reached"}
+
+
+def _frame(prep: _Prep, plist: list[Period], as_of: dt.date, *, details: bool = False) -> pd.DataFrame:
+    """Rows owner-major (each owner's periods in fiscal order), exactly REPORT_COLUMNS (plus the
+    chance's counts, see CHANCE_COUNTS, when ``details``)."""
     n, k = len(prep.owners.ids), len(plist)
     if plist and plist[0].grain == "week":
         targets = _week_targets(prep, plist)
@@ -282,7 +290,12 @@ def _frame(prep: _Prep, plist: list[Period], as_of: dt.date) -> pd.DataFrame:
             data[key] = col(key).astype(object)
         else:
             data[key] = col(key).astype(float)
-    df = pd.DataFrame(data, columns=REPORT_COLUMNS)
+    columns = list(REPORT_COLUMNS)
+    if details:
+        for key, name in CHANCE_COUNTS.items():
+            data[name] = col(key).astype(np.int64)
+            columns.append(name)
+    df = pd.DataFrame(data, columns=columns)
     for key in ("owner_type", "owner_id", "owner_name", "metric", "period", "status"):
         df[key] = df[key].astype(object)
     return df

@@ -80,6 +80,78 @@ def synthetic_inputs(n_reps: int = 1000, years: int = 3, last_fy: int = 2025, se
     return EngineInputs(settings, reps, territories, holidays, targets, daily, open_actions)
 
 
+SEASON = np.array([0.80, 0.85, 1.00, 0.95, 1.00, 1.05, 0.85, 0.80, 1.05, 1.10, 1.15, 1.40])
+
+
+def seasonal_inputs(n_reps: int = 1000, years: int = 3, last_fy: int = 2025, seed: int = 11,
+                    n_territories: int = 20, n_regions: int = 4) -> EngineInputs:
+    """An organisation whose sales have what real ones have, to test the chance and the backtest:
+    a shared seasonality (a strong fourth quarter, a summer dip) with each rep's own twist, growth
+    that differs by rep and by year, and lumpy orders (most days small orders, some days a large
+    deal worth weeks of sales). Targets from the second year on are the rep's actuals of the same
+    month a year before × a factor drawn per rep and year between 0.95 and 1.25 (how many
+    organisations set them). Fiscal year = calendar year, Mon-Fri, org holidays."""
+    rng = np.random.default_rng(seed)
+    first = last_fy - years + 1
+    terrs = [f"T{i:02d}" for i in range(n_territories)]
+    rep_ids = [f"r{i:04d}" for i in range(n_reps)]
+    rep_terr = rng.integers(0, n_territories, n_reps)
+    reps = pd.DataFrame({
+        "rep_id": rep_ids, "name": [f"Rep {i}" for i in range(n_reps)], "email": None,
+        "territory": [terrs[t] for t in rep_terr], "region": None, "manager": None,
+        "start_date": pd.NaT, "end_date": pd.NaT,
+    })
+    territories = pd.DataFrame({"territory": terrs, "region": [f"R{i % n_regions}" for i in range(n_territories)]})
+    hol = [f"{y}-{md}" for y in range(first, last_fy + 1) for md in ("01-01", "05-01", "12-25", "12-26")]
+    holidays = pd.DataFrame({"date": pd.to_datetime(hol), "name": "holiday", "territory": None})
+    days = np.arange(np.datetime64(f"{first}-01-01"), np.datetime64(f"{last_fy}-12-31") + np.timedelta64(1, "D"))
+    work = np.is_busday(days, holidays=np.array(hol, dtype="datetime64[D]"))
+    days = days[work]
+    nd = len(days)
+    month = days.astype("datetime64[M]").astype(np.int64) % 12
+    year = days.astype("datetime64[Y]").astype(np.int64) + 1970 - first
+    t_years = (days - days[0]).astype(np.int64) / 365.25
+    base = rng.lognormal(np.log(800), 0.5, n_reps)
+    trend = rng.normal(0.06, 0.12, n_reps)  # the rep's own growth per year ...
+    shock = rng.normal(0.0, 0.08, (n_reps, years))  # ... and each year's surprise
+    twist = rng.normal(0.0, 0.08, (n_reps, 12))
+    level = np.exp(trend[:, None] * t_years[None, :] + np.cumsum(shock, axis=1)[:, year]) \
+        * (SEASON[month][None, :] + twist[:, month]) * base[:, None]
+    small = level * rng.gamma(2.0, 0.5, (n_reps, nd)) * (rng.random((n_reps, nd)) < 0.8) / 0.8 * 0.7
+    lumpy = rng.random((n_reps, nd)) < 0.012  # about three large deals a year ...
+    big = np.where(lumpy, level * rng.lognormal(np.log(20.0), 0.5, (n_reps, nd)), 0.0)  # ... ~ 30 % of sales
+    revenue = small + big
+    ri, di = np.nonzero(revenue != 0)
+    daily = pd.DataFrame({
+        "date": days[di].astype("datetime64[ns]"),
+        "rep_id": np.array(rep_ids, dtype=object)[ri],
+        "territory": np.array(terrs, dtype=object)[rep_terr[ri]],
+        "revenue": revenue[ri, di],
+        "profit": revenue[ri, di] * 0.3,
+    })
+    # monthly actuals per rep -> next year's targets
+    ym = year * 12 + month
+    monthly = np.zeros((n_reps, years * 12))
+    np.add.at(monthly.T, ym, revenue.T)
+    factor = rng.uniform(0.95, 1.25, (n_reps, years))
+    rows_owner, rows_month, rows_amount = [], [], []
+    for y in range(1, years):
+        amounts = monthly[:, (y - 1) * 12:y * 12] * factor[:, [y]]
+        rows_owner.append(np.repeat(np.arange(n_reps), 12))
+        rows_month.append(np.tile(pd.date_range(f"{first + y}-01-01", periods=12, freq="MS").to_numpy(), n_reps))
+        rows_amount.append(amounts.ravel())
+    targets = pd.DataFrame({
+        "owner_type": "rep",
+        "owner_id": np.array(rep_ids, dtype=object)[np.concatenate(rows_owner)] if rows_owner else [],
+        "metric": "revenue",
+        "month": np.concatenate(rows_month) if rows_month else [],
+        "amount": np.concatenate(rows_amount) if rows_amount else [],
+    })
+    open_actions = pd.DataFrame({"rep_id": pd.Series(dtype=object), "fy": pd.Series(dtype=np.int64),
+                                 "open_impact": pd.Series(dtype=float)})
+    return EngineInputs(Settings(), reps, territories, holidays, targets, daily, open_actions)
+
+
 def bench(n_reps: int = 1000, repeat: int = 3) -> dict[str, float]:
     """Time the engine on :func:`synthetic_inputs`; returns the best of ``repeat`` runs in seconds."""
     t0 = time.perf_counter()
