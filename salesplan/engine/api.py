@@ -60,14 +60,16 @@ def status_history(inputs: EngineInputs, as_of: Any, owner_type: str, owner_id: 
     if oid not in ids:
         raise NotFound(f"no {owner_type} {owner_id!r}")
     fy_start, fy_end = fiscal_year_bounds(fy, inputs.settings.fy_start_month)
-    prep = _prepare(inputs, owner_type, metric, fy, d, only=[oid])
+    # the whole level: the owner's chance is read from its peers' history too
+    prep = _prepare(inputs, owner_type, metric, fy, d)
+    select = np.array([prep.owners.ids.index(oid)])
     P = periods(fy, inputs.settings.fy_start_month, "year")[0]
     first_sunday = fy_start + dt.timedelta(days=(6 - fy_start.weekday()) % 7)
     last = min(d, fy_end)
     rows = []
     sunday = first_sunday
     while sunday <= last:
-        f = _frame(prep, [P], sunday)
+        f = _frame(prep, [P], sunday, select=select)
         f.insert(0, "week_end", sunday)
         rows.append(f)
         sunday += dt.timedelta(days=7)

@@ -63,6 +63,31 @@ def _matching_period(P: Period, fy: int, fy_start_month: int) -> Period | None:
     return None
 
 
+def _calendars(prep: Any) -> dict[str, np.ndarray]:
+    """Every calendar group's working days stacked (groups x max working days, padded), the
+    group of each owner, each owner's first-actual bucket and a representative owner per group:
+    so the positions of all calendars are found in one step."""
+    if "calendars" not in prep.cache:
+        n = len(prep.owners.ids)
+        G = len(prep.groups)
+        width = max([len(g.wdays) for g in prep.groups] + [1])
+        wdays = np.full((G, width), prep.ndays - 1, dtype=np.int64)
+        bidx = np.zeros((G, prep.ndays), dtype=np.int64)
+        group_of = np.zeros(n, dtype=np.int64)
+        fb = np.zeros(n, dtype=np.int64)
+        first = np.zeros(G, dtype=np.int64)
+        count = np.zeros(G, dtype=np.int64)
+        for gi, g in enumerate(prep.groups):
+            wdays[gi, :len(g.wdays)] = g.wdays
+            count[gi] = len(g.wdays)
+            bidx[gi] = g.bidx
+            group_of[g.owners] = gi
+            fb[g.owners] = g.fb
+            first[gi] = g.owners[0] if len(g.owners) else 0
+        prep.cache["calendars"] = dict(wdays=wdays, bidx=bidx, group_of=group_of, fb=fb, first=first, count=count)
+    return prep.cache["calendars"]
+
+
 def history_ratios(prep: Any, P: Period, as_of: dt.date, elapsed: np.ndarray, left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(K, year): K is owners x positions of rest-of-period ratios k (NaN where the position is
     not usable), ``year`` the past fiscal year of each position column."""
@@ -74,6 +99,14 @@ def history_ratios(prep: Any, P: Period, as_of: dt.date, elapsed: np.ndarray, le
     L = prep.L
     s0 = prep.s0
     cols, col_year = [], []
+    if n == 0 or not prep.groups:
+        return np.full((n, 0), np.nan), np.zeros(0, dtype=np.int64)
+    cal = _calendars(prep)
+    G = len(prep.groups)
+    rep = cal["first"]
+    f = elapsed[rep] / np.maximum(elapsed[rep] + left[rep], 1)  # share elapsed, per calendar
+    rows = np.arange(n)[:, None]
+    gix = np.arange(G)[:, None]
     for y in years:
         Q = _matching_period(P, y, sm)
         if Q is None or Q.end > as_of:
@@ -82,33 +115,20 @@ def history_ratios(prep: Any, P: Period, as_of: dt.date, elapsed: np.ndarray, le
         jqe = int((to_d64(Q.end) - d0).astype(np.int64))
         if jqe < 0 or jqe >= prep.ndays:
             continue
-        m = len(OFFSETS)
-        cutoff = np.zeros((n, m), dtype=np.int64)  # last day of "so far" at each position
-        wstart = np.zeros((n, m), dtype=np.int64)  # first day of the run-rate window there
-        left_q = np.ones((n, m))  # working days left there
-        usable = np.zeros((n, m), dtype=bool)
-        for g in prep.groups:  # scalar work per calendar; the sums below are one step for all
-            og = g.owners
-            if len(og) == 0:
-                continue
-            iq0 = int(np.searchsorted(g.wdays, max(jqs, 0)))
-            iq1 = int(np.searchsorted(g.wdays, jqe, side="right")) - 1
-            total = iq1 - iq0 + 1
-            if total <= 0:
-                continue
-            o0 = og[0]
-            f = elapsed[o0] / max(elapsed[o0] + left[o0], 1)
-            ks = int(round(f * total)) + OFFSETS
-            ic = iq0 + ks - 1  # working-day index of the check day (k = 0: the day before Q)
-            ok = (ks >= 0) & (ks <= total - 1) & (ic - L + 1 >= 0)
-            if not ok.any():
-                continue
-            icc = np.clip(ic, L - 1, len(g.wdays) - 1)
-            cutoff[og] = np.maximum(g.wdays[icc], jqs - 1)
-            wstart[og] = g.wdays[icc - L + 1]
-            left_q[og] = np.maximum(total - ks, 1)
-            usable[og] = ok[None, :] & ((ic - L + 1)[None, :] >= g.fb[:, None])
-        rows = np.arange(n)[:, None]
+        # working-day index of Q's first and last working day, per calendar
+        iq0 = cal["bidx"][:, jqs - 1] + 1 if jqs >= 1 else np.zeros(G, dtype=np.int64)
+        iq1 = cal["bidx"][:, jqe]
+        total = iq1 - iq0 + 1
+        ks = np.round(f * total).astype(np.int64)[:, None] + OFFSETS[None, :]
+        ic = iq0[:, None] + ks - 1  # working-day index of the check day (k = 0: the day before Q)
+        ok = (total[:, None] > 0) & (ks >= 0) & (ks <= total[:, None] - 1) & (ic - L + 1 >= 0)
+        icc = np.clip(ic, L - 1, np.maximum(cal["count"][:, None] - 1, L - 1))
+        cutoff_g = np.maximum(cal["wdays"][gix, icc], jqs - 1)
+        wstart_g = cal["wdays"][gix, icc - L + 1]
+        go = cal["group_of"]
+        cutoff, wstart = cutoff_g[go], wstart_g[go]
+        left_q = np.maximum(total[:, None] - ks, 1)[go].astype(float)
+        usable = ok[go] & ((ic - L + 1)[go] >= cal["fb"][:, None])
         at_cut = s0[rows, cutoff + 1]
         c = (at_cut - s0[rows, wstart]) / L
         rest = s0[:, [jqe + 1]] - at_cut
