@@ -32,11 +32,10 @@ def report(inputs: EngineInputs, as_of: Any, *, fy: int | None = None, level: st
     Raises BadInput for an unknown level, metric or period, an as-of date that is not a date or
     lies outside 1900-01-01 .. 2199-12-31, or a fiscal year outside that range.
 
-    Money and ratios are floats (NaN = empty); working_days_elapsed/left are ints;
-    working_days_to_act is a nullable Int64; point_of_no_return is a ``datetime.date``, 'passed'
+    Money and ratios are floats (NaN = empty); working_days_elapsed, working_days_left and
+    working_days_to_act are nullable Int64; point_of_no_return is a ``datetime.date``, 'passed'
     or None; period_start, period_end and as_of are ``datetime.date``. Periods that start after
-    ``as_of`` have status ``not_started``, their target, working_days_elapsed 0,
-    working_days_left = the period's working days, and every other number empty.
+    ``as_of`` have status ``not_started`` and their target; every other number is empty.
     """
     _check_choice("level", level, LEVELS)
     _check_choice("metric", metric, METRICS)
@@ -134,7 +133,8 @@ def watchlist(inputs: EngineInputs, as_of: Any, *, metric: str = "revenue",
 
         def flagged(f: pd.DataFrame) -> np.ndarray:
             total = f["working_days_elapsed"] + f["working_days_left"]
-            return (f["status"].isin(WATCH_STATUSES) & (f["working_days_elapsed"] > settings.grace * total)).to_numpy()
+            late_enough = (f["working_days_elapsed"] > settings.grace * total).to_numpy(dtype=bool, na_value=False)
+            return f["status"].isin(WATCH_STATUSES).to_numpy() & late_enough
 
         sel = flagged(now) & flagged(then)
         f = now.loc[sel].copy()

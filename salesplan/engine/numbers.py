@@ -118,9 +118,9 @@ def _compute(prep: _Prep, P: Period, as_of: dt.date, *, with_chance: bool = True
     out["_chance_own_n"] = np.zeros(n, dtype=np.int64)
     out["_chance_own_hits"] = np.zeros(n, dtype=np.int64)
 
-    if P.start > as_of:  # not started: only the target (and the period's working days as "left")
-        for g in prep.groups:
-            left[g.owners] = g.cal.wd(P.start, P.end)
+    if P.start > as_of:  # not started: only the target; every other number empty (-1 here)
+        elapsed[:] = -1
+        left[:] = -1
         out["status"] = np.full(n, "not_started", dtype=object)
         return out
 
@@ -288,11 +288,10 @@ def _frame(prep: _Prep, plist: list[Period], as_of: dt.date, *, details: bool = 
     for key in REPORT_COLUMNS[8:]:
         if key in data:
             continue
-        if key == "working_days_to_act":
-            data[key] = pd.array(np.where(wdta >= 0, wdta, 0), dtype="Int64")
-            data[key][wdta < 0] = pd.NA
-        elif key in ("working_days_elapsed", "working_days_left"):
-            data[key] = col(key).astype(np.int64)
+        if key in ("working_days_to_act", "working_days_elapsed", "working_days_left"):
+            values = wdta if key == "working_days_to_act" else col(key)
+            data[key] = pd.array(np.where(values >= 0, values, 0), dtype="Int64")
+            data[key][values < 0] = pd.NA  # empty: no point of no return, or not started
         elif key in ("status", "point_of_no_return"):
             data[key] = col(key).astype(object)
         else:
