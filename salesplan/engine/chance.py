@@ -12,7 +12,13 @@ The chance is the share of those positions with ``k ≥ q``. It is free of scale
 owner's own sales), follows seasonality (the same part of the year), growth and lumpiness (a big
 order makes a large k) as they showed in the past.
 
-Own history and peers: the share over all owners of the level (peers) is blended with the
+Small histories: the positions of one owner in one past year are nearly one outcome, so the
+peers' share is shrunk towards one half by Laplace's rule of succession with as many trials as
+distinct owner-years behind it: (share × n + 1) ÷ (n + 2). With a thousand owner-years this
+changes nothing; with a dozen it keeps the chance from claiming a near-certain miss (below 0.05
+needs at least 19 owner-years), which is what the too_late rule relies on.
+
+Own history and peers: the (shrunk) share over all owners of the level is blended with the
 owner's own share, the owner's past periods weighing as many as they are against ``PEER_WEIGHT``
 periods of the peers: chance = (n_own × own share + PEER_WEIGHT × peer share) ÷ (n_own +
 PEER_WEIGHT). An owner without history of its own gets the peers' share.
@@ -20,7 +26,8 @@ PEER_WEIGHT). An owner without history of its own gets the peers' share.
 Not estimable (empty) when fewer than ``MIN_SAMPLES`` past positions exist at the level, when the
 current run-rate c is not positive, or when no working day is left (then the caller sets 0 for a
 miss). Uses only actuals dated ≤ the as-of date (past periods end before it), so a database cut at
-the as-of date gives the same chance. Deterministic: no random numbers.
+the as-of date gives the same chance. Deterministic: no random numbers. More actual never lowers
+it (q only falls), which is why positions are not matched on anything that a sale moves.
 
 Vectorised: loops run over calendars, past fiscal years and periods only, never over owners or days.
 """
@@ -36,7 +43,7 @@ import numpy as np
 from salesplan.calendar import Period, fiscal_year_of, periods, to_d64
 
 TOO_LATE_CHANCE = 0.05  # too_late needs a chance below this where the chance is known
-MIN_SAMPLES = 20  # fewer past positions at the level: no chance
+MIN_SAMPLES = 5  # fewer past positions at the level: no chance (few positions give a cautious one)
 PEER_WEIGHT = 5  # the peers count as this many past periods of the owner's own
 OFFSETS = np.arange(-10, 11, 2)  # working days either side of the matched position
 MAX_YEARS_BACK = 10
@@ -88,7 +95,8 @@ def _calendars(prep: Any) -> dict[str, np.ndarray]:
     return prep.cache["calendars"]
 
 
-def history_ratios(prep: Any, P: Period, as_of: dt.date, elapsed: np.ndarray, left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def history_ratios(prep: Any, P: Period, as_of: dt.date, elapsed: np.ndarray,
+                   left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(K, year): K is owners x positions of rest-of-period ratios k (NaN where the position is
     not usable), ``year`` the past fiscal year of each position column."""
     n = len(prep.owners.ids)
@@ -148,12 +156,13 @@ def chance_to_reach(prep: Any, P: Period, as_of: dt.date, *, T: np.ndarray, A: n
     n = len(T)
     K, year = history_ratios(prep, P, as_of, elapsed, left)
     valid = ~np.isnan(K)
-    pool = np.sort(K[valid])
     W = left.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         q = np.where((c > 0) & (W > 0), (T - A) / (c * W), np.nan)
     known = ~np.isnan(q)
+    pool = np.sort(K[valid])
     N = len(pool)
+    counts = np.where(known, N, 0).astype(np.int64)
     hits = np.zeros(n, dtype=np.int64)
     if N:
         hits[known] = N - np.searchsorted(pool, q[known], side="left")
@@ -161,17 +170,25 @@ def chance_to_reach(prep: Any, P: Period, as_of: dt.date, *, T: np.ndarray, A: n
     own_hit = own_valid & (K >= np.where(known, q, np.inf)[:, None])
     own_n = own_valid.sum(axis=1)
     own_hits = own_hit.sum(axis=1)
-    # the owner's own past periods (fiscal years with at least one usable position)
+    # the owner's own past periods (fiscal years with at least one usable position), and the
+    # distinct owner-years of the whole pool
     own_years = np.zeros(n)
+    owner_years_pool = 0
     for y in np.unique(year):
         own_years += own_valid[:, year == y].any(axis=1)
+        owner_years_pool += int(valid[:, year == y].any(axis=1).sum())
     with np.errstate(divide="ignore", invalid="ignore"):
-        peer = np.where(known & (N >= MIN_SAMPLES), hits / max(N, 1), np.nan)
+        # the positions of one owner-year are nearly one outcome: the share is shrunk towards
+        # one half by Laplace's rule of succession (a uniform Beta(1, 1) prior) with as many
+        # trials as distinct owner-years behind it, so a short history cannot claim a
+        # near-certain miss: below 0.05 needs at least 19 owner-years
+        share = hits / np.maximum(counts, 1)
+        n_eff = owner_years_pool * counts / max(N, 1)
+        peer = np.where(known & (counts >= MIN_SAMPLES), (share * n_eff + 1.0) / (n_eff + 2.0), np.nan)
         own = np.where(own_n > 0, own_hits / np.maximum(own_n, 1), 0.0)
         chance = (own_years * own + PEER_WEIGHT * peer) / (own_years + PEER_WEIGHT)
     chance = np.clip(chance, 0.0, 1.0)
-    n_out = np.where(known, N, 0).astype(np.int64)
-    return ChanceEstimate(chance, n_out, hits, own_n.astype(np.int64), own_hits.astype(np.int64))
+    return ChanceEstimate(chance, counts, hits, own_n.astype(np.int64), own_hits.astype(np.int64))
 
 
 def explain(chance: float, similar: int, reached: int, own_similar: int, own_reached: int) -> str:
