@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--fy", type=int, metavar="N", help="fiscal year (default: the one containing the as-of date)")
     report.add_argument("--level", choices=["rep", "territory", "region", "org"], default="rep")
     report.add_argument("--metric", choices=["revenue", "profit"], default="revenue")
-    report.add_argument("--period", choices=["year", "quarter", "month"], default="year")
+    report.add_argument("--period", choices=["year", "quarter", "month", "week"], default="year")
     report.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     watch = commands.add_parser("watchlist", help="owners falling behind, most urgent first",
@@ -135,6 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--metric", choices=["revenue", "profit"], default="revenue")
     watch.add_argument("--level", choices=["all", "rep", "territory", "region", "org"], default="all")
     watch.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    back = commands.add_parser("backtest", help="how far to trust the warnings: replay past fiscal years week by week",
+                               description="Replay the complete past fiscal years (every Sunday) and grade the warnings "
+                                           "against how each year ended: misses per status, too_late precision, misses "
+                                           "flagged 8 weeks ahead, calibration of chance_to_reach.")
+    back.add_argument("--fy", type=int, metavar="N", help="only this fiscal year (default: every complete past one)")
+    back.add_argument("--metric", choices=["revenue", "profit"], default="revenue")
+    back.add_argument("--level", choices=["rep", "territory", "region", "org"], default="rep")
+    back.add_argument("--format", choices=["table", "csv", "json"], default="table")
     return parser
 
 
@@ -288,8 +297,18 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
         else:
             levels = ("rep", "territory", "region", "org") if args.level == "all" else (args.level,)
             frame = engine.watchlist(inputs, args.as_of, metric=args.metric, levels=levels)
+            if frame.empty and args.format == "table":
+                print(engine.empty_watchlist_message(inputs, args.as_of, metric=args.metric))
+                return EXIT_OK
         output = report.render(frame, args.format)
         sys.stdout.write(output if output.endswith("\n") else output + "\n")
+        return EXIT_OK
+
+    if args.command == "backtest":
+        from salesplan import backtest, report
+
+        result = backtest.backtest(store.engine_inputs(SYSTEM), fy=args.fy, metric=args.metric, level=args.level)
+        sys.stdout.write(report.render_backtest(result, args.format))
         return EXIT_OK
 
     raise UsageError(f"unknown command {args.command}")

@@ -4,7 +4,10 @@ csv: the SPEC §8 header exactly (REPORT_COLUMNS, then any extra columns of the 
 watch list's ``recommended_action`` and ``plan_needs_update``), fractions as plain decimals, money
 unrounded (the shortest decimal that round-trips to the same float, never in exponent notation;
 integral values without ``.0``), dates ISO, booleans ``true``/``false``, empty cells for empty
-values. json: a list of objects with the same keys and values, ``null`` for empty. table: aligned
+values; a text cell that a spreadsheet would run as a formula (it starts with = + - @, a tab or a
+carriage return: an owner or territory named "=HYPERLINK(...)") gets a leading apostrophe, as the
+dashboard's exports do, while numbers are never touched (a negative amount stays a number, -500).
+json: a list of objects with the same keys and values, ``null`` for empty. table: aligned
 columns, money with 2 decimals and thousands separators, attainment/pace/coverage as percentages,
 acceleration as a multiple.
 """
@@ -25,6 +28,15 @@ from salesplan.engine import MONEY_COLUMNS, RATIO_COLUMNS, REPORT_COLUMNS
 from salesplan.errors import BadInput
 
 FORMATS = ("table", "csv", "json")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe; anything
+    else (numbers included) is returned unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _is_empty(v: Any) -> bool:
@@ -74,7 +86,7 @@ def _csv_cell(v: Any) -> str:
         return str(m)
     if isinstance(m, float):
         return _plain_number(m)
-    return m
+    return neutralise(m)  # only text: numbers returned above, so -500 stays -500
 
 
 def _columns(df: pd.DataFrame) -> list[str]:
@@ -118,7 +130,7 @@ def render(df: pd.DataFrame, fmt: str = "table") -> str:
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(cols)
+        w.writerow([neutralise(c) for c in cols])
         for row in rows:
             w.writerow([_csv_cell(v) for v in row])
         return buf.getvalue()
@@ -137,3 +149,44 @@ def render(df: pd.DataFrame, fmt: str = "table") -> str:
     out = [line(list(cols)), line(["-" * w for w in widths])]
     out += [line(r) for r in cells]
     return "\n".join(out) + "\n"
+
+
+def render_backtest(result: Any, fmt: str = "table") -> str:
+    """A :class:`salesplan.backtest.BacktestResult` as text: ``csv`` one (section, name, value) row
+    per number; ``json`` an object with summary, by_status and calibration; ``table`` the summary
+    then the two tables.
+
+    Raises BadInput for an unknown format."""
+    if fmt not in FORMATS:
+        raise BadInput.single("format", f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if fmt == "csv":
+        return render(result.to_frame(), "csv")
+    if fmt == "json":
+        doc = {
+            "summary": {k: _machine(v) for k, v in result.summary.items()},
+            "by_status": [{k: _machine(v) for k, v in r.items()} for r in result.by_status.to_dict("records")],
+            "calibration": [{k: _machine(v) for k, v in r.items()} for r in result.calibration.to_dict("records")],
+        }
+        return json.dumps(doc, indent=1, allow_nan=False) + "\n"
+    s = result.summary
+
+    def pct(v: Any) -> str:
+        return "" if _is_empty(v) else f"{float(v) * 100:.1f} %"
+
+    lead = "" if _is_empty(s["median_lead_weeks"]) else f"{s['median_lead_weeks']:.1f}"
+    gap = "" if _is_empty(s["calibration_gap"]) else f"{s['calibration_gap']:.3f}"
+    lines = [
+        f"fiscal years replayed          {s['fiscal_years'] or '(none complete)'}",
+        f"owner-years with a target      {s['owners']:,} ({s['misses']:,} missed)",
+        f"weekly checks                  {s['checks']:,}",
+        f"too_late right                 {pct(s['too_late_precision'])} of {s['too_late_checks']:,} checks "
+        f"(without the chance rule: {pct(s['too_late_precision_without_chance'])})",
+        f"on_track that still missed     {pct(s['on_track_miss_rate'])}",
+        f"misses flagged 8+ weeks ahead  {pct(s['flagged_in_time'])} (median lead {lead} weeks)",
+        f"chance calibration gap         {gap} (mean |predicted - observed| over the bins)",
+        "",
+    ]
+    by_status = result.by_status.assign(miss_rate=result.by_status["miss_rate"].map(pct))
+    calibration = result.calibration.assign(predicted=result.calibration["predicted"].map(pct),
+                                            observed=result.calibration["observed"].map(pct))
+    return "\n".join(lines) + render(by_status, "table") + "\n" + render(calibration, "table")
