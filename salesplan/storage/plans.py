@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from salesplan import policy
 from salesplan.errors import (
     BadInput,
     NotAllowed,
@@ -67,7 +68,7 @@ class PlanStore(StoreBase):
         self.require_rep_access(principal, rep_id, write=True)
         if status not in PLAN_STATUSES:
             raise BadInput.single("plan", f"status must be one of {', '.join(PLAN_STATUSES)}, not {status!r}", column="status")
-        approver = principal.may_administer or (principal.role == "manager" and principal.rep_id != rep_id)
+        approver = policy.may(principal, "agree_plan", rep_id=rep_id)
 
         def work(cursor: Cursor) -> None:
             # the current status is read in the writing transaction: the decision cannot go stale
@@ -75,7 +76,7 @@ class PlanStore(StoreBase):
             current = rows[0][0] if rows else "draft"
             if not approver and status != current and "agreed" in (status, current):
                 if status == "agreed":
-                    raise NotAllowed("Only the rep's manager (or an admin) may mark a plan agreed.")
+                    policy.require(principal, "agree_plan", rep_id=rep_id)
                 raise NotAllowed(
                     f"The FY{fy} plan of {rep_id} is agreed: only the rep's manager (or an admin) may change its status."
                 )
