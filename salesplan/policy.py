@@ -22,11 +22,14 @@ write_rep            change one rep's plan: ``rep_id``, ``team``
 agree_plan           mark a rep's plan agreed: ``rep_id``
 upload_actuals       upload actuals (each row must also be in scope: see :func:`read_scope`)
 set_targets          set target cells: ``rep_owners`` (rep_ids), ``other_owners`` (bool), ``team``
-undo_batch           see or undo one batch: ``batch_id``, ``in_scope`` (uploaded by someone in scope)
+undo_batch           undo one batch: ``batch_id``, ``in_scope`` (uploaded by the principal or their team),
+                     ``touched_outside`` (reps out of scope whose rows or targets the batch touched)
+see_batch            see a batch's details and rejected rows: ``batch_id``, ``in_scope``
 save_column_map      remember a file's column mapping
 set_password         set a password: ``email`` (whose)
-import_reps, import_holidays, edit_calendar, change_settings, manage_users, read_audit,
-backup, restore      administration: admin (and the command line) only
+import_reps, import_holidays, edit_calendar, change_settings, manage_users, clear_lockout,
+read_audit, backup,
+restore              administration: admin (and the command line) only
 open_page            open a dashboard page: ``page`` (key of the page)
 ==================== ====================================================================
 """
@@ -100,10 +103,17 @@ def _check_targets(principal: Principal, rep_owners: Iterable[str] = (), other_o
     return None
 
 
-def _check_batch(principal: Principal, batch_id: int, in_scope: bool = False, **_: Any) -> str | None:
-    if principal.role in ("admin", "system", "leader") or in_scope:
+def _check_batch(principal: Principal, batch_id: int, in_scope: bool = False,
+                 touched_outside: Iterable[str] = (), **_: Any) -> str | None:
+    if principal.role in ("admin", "system", "leader"):
         return None
-    return f"{principal.email} may not see or undo batch {batch_id}."
+    if not in_scope:
+        return f"{principal.email} may not see or undo batch {batch_id}."
+    if set(touched_outside):
+        # an undo changes every rep the batch touched, now or before: all must be in scope
+        return (f"Batch {batch_id} touches sales or targets of reps outside your scope: ask their manager "
+                "or an admin to undo it.")
+    return None
 
 
 def _check_password(principal: Principal, email: str, **_: Any) -> str | None:
@@ -155,6 +165,7 @@ RULES: dict[str, Rule] = {
     "edit_calendar": _admin_only("Changing the calendar"),
     "change_settings": _admin_only("Changing settings"),
     "manage_users": _admin_only("Managing users"),
+    "clear_lockout": _admin_only("Clearing a lock-out"),
     "read_audit": _admin_only("Reading the audit log"),
     "backup": _admin_only("Backing up"),
     "restore": _admin_only("Restoring"),

@@ -40,6 +40,7 @@ TABLE: list[tuple[str, dict, tuple[bool, bool, bool, bool, bool]]] = [
     ("set_targets", {"other_owners": True}, (True, True, False, False, False)),  # territory targets
     ("undo_batch", {"batch_id": 7, "in_scope": True}, (True, True, False, True, True)),
     ("undo_batch", {"batch_id": 7, "in_scope": False}, (True, True, False, False, False)),
+    ("undo_batch", {"batch_id": 7, "in_scope": True, "touched_outside": {"R3"}}, (True, True, False, False, False)),
     ("see_batch", {"batch_id": 7, "in_scope": False}, (True, True, True, False, False)),
     ("save_column_map", {}, (True, True, False, True, True)),
     ("set_password", {"email": "ANN@x.test"}, (True, True, False, False, True)),
@@ -49,6 +50,7 @@ TABLE: list[tuple[str, dict, tuple[bool, bool, bool, bool, bool]]] = [
     ("edit_calendar", {}, (True, True, False, False, False)),
     ("change_settings", {}, (True, True, False, False, False)),
     ("manage_users", {}, (True, True, False, False, False)),
+    ("clear_lockout", {}, (True, True, False, False, False)),
     ("read_audit", {}, (True, True, False, False, False)),
     ("backup", {}, (True, True, False, False, False)),
     ("restore", {}, (True, True, False, False, False)),
@@ -65,7 +67,7 @@ def test_every_action_is_in_the_table():
     assert {action for action, _, _ in TABLE} == set(policy.ACTIONS)
 
 
-@pytest.mark.parametrize(("action", "context", "expected"), TABLE, ids=[f"{a}-{c}" for a, c, _ in TABLE])
+@pytest.mark.parametrize(("action", "context", "expected"), TABLE, ids=[f"{a}-{sorted((k, sorted(v) if isinstance(v, set) else v) for k, v in c.items())}" for a, c, _ in TABLE])
 def test_role_by_action(action, context, expected):
     for (role, principal), allowed in zip(PRINCIPALS.items(), expected, strict=True):
         full = dict(context)

@@ -231,7 +231,7 @@ class AccountStore(StoreBase):
     def clear_lockout(self, principal: Principal, email: str) -> None:
         """End an account's lock-out and reset its failed sign-ins (the Admin page's button).
         Audited. Raises NotAllowed unless admin, NotFound when there is no such account."""
-        policy.require(principal, "manage_users")  # clearing a lock-out is managing users
+        policy.require(principal, "clear_lockout")
         email = str(email).strip().lower()
         self._update_user(principal, email, "clear lock-out", email,
                           "UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE email = ?", [email])

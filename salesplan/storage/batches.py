@@ -110,8 +110,8 @@ class BatchStore(StoreBase):
         info = self.batch(batch_id)
         if policy.may(principal, "read_all"):
             return info
-        in_scope = str(info["uploaded_by"]).lower() in self._uploader_emails(principal)
-        policy.require(principal, "see_batch", batch_id=batch_id, in_scope=in_scope)
+        policy.require(principal, "see_batch", batch_id=batch_id,
+                       in_scope=str(info["uploaded_by"]).lower() in self._uploader_emails(principal))
         if undo:
             visible = self.visible_rep_ids(principal) or set()
             with self.cursor() as cursor:
@@ -124,10 +124,7 @@ class BatchStore(StoreBase):
                     """,
                     [batch_id, batch_id],
                 ).fetchall()}
-            if touched - visible:
-                raise NotAllowed(
-                    f"Batch {batch_id} touches sales or targets of reps outside your scope: ask their manager or an admin to undo it."
-                )
+            policy.require(principal, "undo_batch", batch_id=batch_id, in_scope=True, touched_outside=touched - visible)
         return info
 
     def undo(self, principal: Principal, batch_id: int) -> dict[str, Any]:

@@ -9,7 +9,10 @@ import pandas as pd
 import pyarrow as pa
 
 from salesplan import policy
-from salesplan.errors import BadInput, Problem
+from salesplan.errors import (
+    BadInput,
+    Problem,
+)
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
 from salesplan.storage.base import BatchCounts
