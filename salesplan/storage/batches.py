@@ -9,7 +9,6 @@ import pandas as pd
 from salesplan import policy
 from salesplan.errors import (
     BadInput,
-    NotAllowed,
     NotFound,
 )
 from salesplan.principal import Principal
