@@ -76,7 +76,7 @@ class PlanStore(StoreBase):
             current = rows[0][0] if rows else "draft"
             if not approver and status != current and "agreed" in (status, current):
                 if status == "agreed":
-                    raise NotAllowed("Only the rep's manager (or an admin) may mark a plan agreed.")
+                    policy.require(principal, "agree_plan", rep_id=rep_id)
                 raise NotAllowed(
                     f"The FY{fy} plan of {rep_id} is agreed: only the rep's manager (or an admin) may change its status."
                 )
