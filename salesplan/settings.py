@@ -20,6 +20,16 @@ class Settings:
     at_risk: float = 0.90
     grace: float = 0.10
     upload_limit_mb: int = 200
+    # e-mail digest and alerts (docs/notifications.md); the SMTP password is never a setting
+    timezone: str = "UTC"
+    digest_day: int = 0  # Python weekday number, Mon=0
+    digest_hour: int = 7
+    mail_from: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_user: str = ""
+    dashboard_url: str = ""
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property

@@ -34,6 +34,7 @@ class SettingsStore(StoreBase):
             at_risk=float(values.get("at_risk", defaults.at_risk)),
             grace=float(values.get("grace", defaults.grace)),
             upload_limit_mb=int(values.get("upload_limit_mb", defaults.upload_limit_mb)),
+            **_notification_settings(values, defaults),
         )
 
     def save_settings(self, principal: Principal, **changes: Any) -> Settings:
@@ -98,4 +99,83 @@ def _validate_setting(key: str, value: Any) -> str:
         if not 1 <= limit <= 10_000:
             raise ValueError(f"must be 1-10000 MB, not {value}")
         return str(limit)
+    if key in NOTIFICATION_SETTINGS:
+        return _validate_notification_setting(key, value)
     raise ValueError(f"unknown setting {key}")
+
+
+# ---------------------------------------------------------------------- e-mail settings
+NOTIFICATION_SETTINGS = (
+    "timezone", "digest_day", "digest_hour", "mail_from", "smtp_host", "smtp_port", "smtp_starttls",
+    "smtp_user", "dashboard_url",
+)
+
+
+def _notification_settings(values: dict[str, str], defaults: Settings) -> dict[str, Any]:
+    """The e-mail settings as typed values (stored text -> Settings fields)."""
+    out: dict[str, Any] = {}
+    for key in NOTIFICATION_SETTINGS:
+        if key not in values:
+            continue
+        text = values[key]
+        if key == "digest_day":
+            out[key] = WEEKDAY_NAMES.index(text)
+        elif key in ("digest_hour", "smtp_port"):
+            out[key] = int(text)
+        elif key == "smtp_starttls":
+            out[key] = text == "on"
+        else:
+            out[key] = text
+    return out
+
+
+def _validate_notification_setting(key: str, value: Any) -> str:
+    """Check one e-mail setting and return its stored text; raises ValueError with the reason.
+    An empty text clears the text settings (mail_from, smtp_host, smtp_user, dashboard_url)."""
+    text = str(value).strip()
+    if key == "timezone":
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{text!r} is not a time zone name like Europe/Berlin or UTC") from None
+        return text
+    if key == "digest_day":
+        name = text.title()[:3]
+        if name not in WEEKDAY_NAMES:
+            raise ValueError(f"use a weekday name like Mon, not {value!r}")
+        return name
+    if key == "digest_hour":
+        hour = int(value)
+        if not 0 <= hour <= 23:
+            raise ValueError(f"must be an hour 0-23, not {value}")
+        return str(hour)
+    if key == "smtp_port":
+        port = int(value)
+        if not 1 <= port <= 65535:
+            raise ValueError(f"must be a port number 1-65535, not {value}")
+        return str(port)
+    if key == "smtp_starttls":
+        flag = text.lower()
+        if flag in ("on", "true", "yes", "1"):
+            return "on"
+        if flag in ("off", "false", "no", "0"):
+            return "off"
+        raise ValueError(f"use on or off, not {value!r}")
+    if key == "mail_from":
+        from email.utils import parseaddr
+
+        address = parseaddr(text)[1]
+        if text and ("@" not in address or address.startswith("@") or address.endswith("@")):
+            raise ValueError(f"{text!r} is not an e-mail address (e.g. Sales plan <plan@example.com>)")
+        return text
+    if key == "smtp_host":
+        if any(ch.isspace() for ch in text) or "/" in text:
+            raise ValueError(f"{text!r} is not a host name (no spaces, no scheme: smtp.example.com)")
+        return text
+    if key == "dashboard_url":
+        if text and not (text.startswith("https://") or text.startswith("http://")) or " " in text:
+            raise ValueError(f"{text!r} is not an http(s) address like https://plan.example.com")
+        return text.rstrip("/")
+    return text  # smtp_user: any text
