@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -45,7 +45,8 @@ _KEY_WHERE = "recipient = ? AND kind = ? AND owner_key = ? AND slot = ?"
 
 
 def _now() -> datetime:
-    return datetime.now()
+    """Now in UTC without a time zone: every timestamp of the notification tables is naive UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class NotificationStore(StoreBase):
