@@ -18,6 +18,8 @@ import pandas as pd
 
 from salesplan.errors import BadInput, DatabaseLocked, NotAllowed, NotFound, SalesplanError
 from salesplan.principal import SYSTEM, Principal
+from salesplan.settings import WEEKDAY_NAMES
+from salesplan.storage.settings import NOTIFICATION_SETTINGS
 from salesplan.store import Store, resolve_db_path, validate_settings
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
@@ -61,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_argument("--at-risk", type=float, metavar="0.9", help="pace below which an owner is off track (default 0.90)")
     settings.add_argument("--grace", type=float, metavar="0.1", help="share of the period before warnings start (default 0.10)")
     settings.add_argument("--upload-limit-mb", type=int, metavar="MB", help="largest file accepted (default 200)")
+    # e-mail digest and alerts (docs/notifications.md); the SMTP password is never a setting
+    settings.add_argument("--timezone", metavar="ZONE", help="the organisation's time zone, e.g. Europe/Berlin (default UTC)")
+    settings.add_argument("--digest-day", metavar="Mon", help="weekday of the weekly digest (default Mon)")
+    settings.add_argument("--digest-hour", type=int, metavar="7", help="hour of the digest and the daily alerts, 0-23 (default 7)")
+    settings.add_argument("--mail-from", metavar="ADDRESS", help="sender address of the e-mails")
+    settings.add_argument("--smtp-host", metavar="HOST", help="SMTP server")
+    settings.add_argument("--smtp-port", type=int, metavar="N", help="SMTP port (default 587)")
+    settings.add_argument("--smtp-starttls", choices=["on", "off"], help="use STARTTLS (default on)")
+    settings.add_argument("--smtp-user", metavar="USER", help="SMTP user (the password: $SALESPLAN_SMTP_PASSWORD or .streamlit/secrets.toml)")
+    settings.add_argument("--dashboard-url", metavar="URL", help="public address of the dashboard, for links in e-mails")
 
     imp = commands.add_parser("import", help="import a reps, targets, actuals or holidays file",
                               description="Import a CSV or .xlsx file. All or nothing unless --valid-only.")
@@ -119,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--metric", choices=["revenue", "profit"], default="revenue")
     watch.add_argument("--level", choices=["all", "rep", "territory", "region", "org"], default="all")
     watch.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    digest = commands.add_parser("digest", help="the weekly digest and alerts by e-mail: list, write as .eml, or send",
+                                 description="Without --send or --dry-run, list the messages that are due and not sent yet. "
+                                             "--dry-run DIR writes them as .eml files; --send sends them by SMTP and "
+                                             "records each, so a rerun sends only what is missing.")
+    digest.add_argument("--as-of", type=_date, metavar="DATE", help="the date of the numbers (default: today in the organisation's time zone)")
+    digest.add_argument("--dry-run", metavar="DIR", help="write the messages as .eml files into DIR (nothing is recorded)")
+    digest.add_argument("--send", action="store_true", help="send the due messages by SMTP")
     return parser
 
 
@@ -170,6 +190,7 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
             "at_risk": args.at_risk,
             "grace": args.grace,
             "upload_limit_mb": args.upload_limit_mb,
+            **{key: getattr(args, key) for key in NOTIFICATION_SETTINGS},
         }
         # check every setting before importing holidays, so a refused value changes nothing
         validate_settings(**changes)
@@ -183,6 +204,13 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
         print(f"at_risk         {settings.at_risk}")
         print(f"grace           {settings.grace}")
         print(f"upload_limit_mb {settings.upload_limit_mb}")
+        for key in NOTIFICATION_SETTINGS:
+            value = getattr(settings, key)
+            if key == "digest_day":
+                value = WEEKDAY_NAMES[value]
+            elif key == "smtp_starttls":
+                value = "on" if value else "off"
+            print(f"{key:<15} {value}")
         return EXIT_OK
 
     if args.command == "import":
@@ -243,7 +271,36 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
         sys.stdout.write(output if output.endswith("\n") else output + "\n")
         return EXIT_OK
 
+    if args.command == "digest":
+        return _digest_command(store, args)
+
     raise UsageError(f"unknown command {args.command}")
+
+
+def _digest_command(store: Store, args: argparse.Namespace) -> int:
+    from salesplan import notify
+
+    if args.send and args.dry_run:
+        raise UsageError("give either --send or --dry-run DIR, not both")
+    settings = store.settings()
+    local = notify.local_now(settings)
+    as_of = args.as_of or local.date()
+    # with an explicit date the whole day counts; today, the digest hour must have come
+    outgoing = notify.build_due(store, as_of, local=None if args.as_of else local)
+    if args.dry_run:
+        paths = notify.write_eml(outgoing, args.dry_run)
+        print(f"{len(paths)} message(s) written to {args.dry_run} (nothing sent or recorded)")
+        return EXIT_OK
+    if not args.send:
+        if not outgoing:
+            print(f"nothing is due as of {as_of}")
+        for item in outgoing:
+            print(f"{item.key.kind:<6} {item.key.recipient:<30} {item.subject}")
+        return EXIT_OK
+    transport = notify.SmtpTransport(notify.smtp_config(settings))
+    result = notify.send(store, outgoing, transport)
+    print(result.summary())
+    return EXIT_BAD_INPUT if result.failed else EXIT_OK
 
 
 def _password(given: str | None) -> tuple[str, bool]:
