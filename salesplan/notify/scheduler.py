@@ -5,7 +5,8 @@ Passes. Every day has one slot: the digest hour in the organisation's time zone.
 latest slot that has come (as-of date = that slot's local date): the alerts of that day and, on or
 after the digest weekday, the week's digest. A pass is recorded in ``notification_runs``; a slot
 missed while the server was down is handled once when it is back (only the latest: a server down
-for three days sends one digest and that day's alerts, not three days' worth). A pass with failed
+for three days sends one digest and that day's alerts, not three days' worth). The very first start
+does not catch up: before today's hour it waits for today's slot. A pass with failed
 messages is tried again every ``RETRY`` until the next slot. Nothing is ever sent twice, even by
 two schedulers at once: the sent-message log decides.
 """
@@ -61,6 +62,12 @@ def run_pending(store: Any, now: dt.datetime, transport_factory: Callable[[Any],
         log.info("e-mail digest not sent: %s", error)
         return None
     previous = store.previous_notification_run(run_date)
+    if previous is None and done is None and run_date != dispatch.local_now(settings, now).date():
+        # the very first start, before today's hour: begin with the next slot instead of sending
+        # last week's digest now and this week's a few hours later
+        store.record_notification_run(run_date, sent=0, failed=0, finished=True, now=moment)
+        transport.close()
+        return PassResult(run_date, dispatch.RunResult())
     if previous is None or run_date - previous > PASS_MEMORY:
         previous = run_date - dt.timedelta(days=1)
     # the slot's day counts whole (local=None): its hour has come, or it is a caught-up day
