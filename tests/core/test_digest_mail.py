@@ -362,3 +362,19 @@ def test_the_password_comes_from_the_secrets_file_when_the_environment_has_none(
     secrets.write_text("[smtp\n", encoding="utf-8")
     with pytest.raises(notify.NotConfigured, match="secrets.toml"):
         notify.smtp.smtp_password(env={}, secrets_file=secrets)
+
+
+def test_cli_settings_flags_for_email_and_their_refusals(tmp_path, capsys):
+    db = str(tmp_path / "s.duckdb")
+    assert main(["--db", db, "settings", "--timezone", "Europe/Berlin", "--digest-day", "Wed", "--digest-hour", "6",
+                 "--mail-from", "plan@example.com", "--smtp-host", "smtp.example.com", "--smtp-port", "2525",
+                 "--smtp-starttls", "off", "--smtp-user", "mailer", "--dashboard-url", "https://plan.example.com"]) == 0
+    shown = capsys.readouterr().out
+    for line in ("timezone        Europe/Berlin", "digest_day      Wed", "digest_hour     6", "smtp_port       2525",
+                 "smtp_starttls   off", "smtp_user       mailer", "dashboard_url   https://plan.example.com"):
+        assert line in shown
+    assert main(["--db", db, "settings", "--timezone", "Nowhere/Town", "--window", "30"]) == 1
+    assert "--timezone" in capsys.readouterr().err
+    with Store.open(db) as check:
+        assert check.settings().window == 65 and check.settings().timezone == "Europe/Berlin"
+    assert main(["--db", db, "digest", "--send", "--dry-run", str(tmp_path)]) == 2
