@@ -136,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="Without --send or --dry-run, list the messages that are due and not sent yet. "
                                              "--dry-run DIR writes them as .eml files; --send sends them by SMTP and "
                                              "records each, so a rerun sends only what is missing.")
-    digest.add_argument("--as-of", type=_date, metavar="DATE", help="the date of the numbers (default: today in the organisation's time zone)")
+    digest.add_argument("--as-of", type=_date, metavar="DATE",
+                        help="the date of the numbers (default: today in the organisation's time zone once the digest hour has come, else yesterday)")
     digest.add_argument("--dry-run", metavar="DIR", help="write the messages as .eml files into DIR (nothing is recorded)")
     digest.add_argument("--send", action="store_true", help="send the due messages by SMTP")
     return parser
@@ -282,11 +283,14 @@ def _digest_command(store: Store, args: argparse.Namespace) -> int:
 
     if args.send and args.dry_run:
         raise UsageError("give either --send or --dry-run DIR, not both")
+    from salesplan.notify.scheduler import pass_date
+
     settings = store.settings()
-    local = notify.local_now(settings)
-    as_of = args.as_of or local.date()
-    # with an explicit date the whole day counts; today, the digest hour must have come
-    outgoing = notify.build_due(store, as_of, local=None if args.as_of else local)
+    # without a date, the same day as the dashboard's scheduler: today once the digest hour has
+    # come in the organisation's time zone, else yesterday (so an hourly cron job sends the
+    # digest at the configured weekday and hour, and each day's alerts once)
+    as_of = args.as_of or pass_date(settings, notify.local_now(settings))
+    outgoing = notify.build_due(store, as_of)
     if args.dry_run:
         paths = notify.write_eml(outgoing, args.dry_run)
         print(f"{len(paths)} message(s) written to {args.dry_run} (nothing sent or recorded)")

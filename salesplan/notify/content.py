@@ -25,6 +25,7 @@ NO_UPLOAD_DAYS = 14
 WATCHLIST_TOP = 10
 ALERT_DAYS_TO_ACT = 5
 PAGE = {"rep": "my_plan", "team": "team", "watchlist": "watchlist"}
+Row = dict[Any, Any]  # one report or watch-list row (DataFrame.to_dict("records"))
 
 
 # --------------------------------------------------------------------------- the content model
@@ -97,7 +98,7 @@ def status_words(status: Any) -> str:
     return "—" if empty(status) else STATUS_WORDS.get(str(status), str(status))
 
 
-def ponr_words(row: dict[str, Any]) -> str:
+def ponr_words(row: Row) -> str:
     """The point of no return in words, with the working days left to act."""
     ponr = row.get("point_of_no_return")
     if empty(ponr):
@@ -105,17 +106,17 @@ def ponr_words(row: dict[str, Any]) -> str:
     if ponr == engine.PASSED:
         return "passed: the target is out of reach even at the best pace so far"
     days = row.get("working_days_to_act")
-    return f"{day(ponr)} ({int(days)} working days to act)" if not empty(days) else day(ponr)
+    return f"{day(ponr)} ({int(days)} working days to act)" if days is not None and not empty(days) else day(ponr)
 
 
-def ponr_key(row: dict[str, Any]) -> str | None:
+def ponr_key(row: Row) -> str | None:
     ponr = row.get("point_of_no_return")
     if empty(ponr):
         return None
-    return ponr if isinstance(ponr, str) else pd.Timestamp(ponr).date().isoformat()
+    return ponr if isinstance(ponr, str) else pd.Timestamp(str(ponr)).date().isoformat()
 
 
-def owner_label(row: dict[str, Any]) -> str:
+def owner_label(row: Row) -> str:
     if row["owner_type"] == "org":
         return str(row["owner_name"])
     if row["owner_type"] == "rep":
@@ -123,7 +124,7 @@ def owner_label(row: dict[str, Any]) -> str:
     return f"{row['owner_type'].title()} {row['owner_name']}"
 
 
-def status_facts(row: dict[str, Any], *, coverage: bool) -> list[tuple[str, str]]:
+def status_facts(row: Row, *, coverage: bool) -> list[tuple[str, str]]:
     """The numbers of one report row, as a dashboard card shows them."""
     if row["status"] == "not_started":
         return [("Status", "not started"), ("Target", money(row["target"]))]
@@ -144,7 +145,7 @@ def status_facts(row: dict[str, Any], *, coverage: bool) -> list[tuple[str, str]
     return facts
 
 
-def watch_item(row: dict[str, Any], link: str | None) -> Item:
+def watch_item(row: Row, link: str | None) -> Item:
     """A watch-list entry: who, how far behind, until when, and what to do."""
     return Item(
         text=f"{owner_label(row)}: {status_words(row['status'])}, pace {pct(row['pace'])}, "
@@ -188,7 +189,7 @@ class Numbers:
             self._cache[key] = engine.watchlist(self.inputs, d, levels=levels)
         return self._cache[key]
 
-    def row(self, level: str, owner_id: str, period: str = "year", as_of: dt.date | None = None) -> dict[str, Any] | None:
+    def row(self, level: str, owner_id: str, period: str = "year", as_of: dt.date | None = None) -> Row | None:
         frame = self.report(level, period, as_of)
         if period == "month":
             d = as_of or self.as_of
@@ -202,7 +203,7 @@ def fy_of(inputs: EngineInputs, as_of: dt.date) -> int:
 
 
 # --------------------------------------------------------------------------- digests
-def _period_snapshot(row: dict[str, Any] | None) -> dict[str, Any] | None:
+def _period_snapshot(row: Row | None) -> dict[str, Any] | None:
     return None if row is None else {"period": row["period"], "status": row["status"], "ponr": ponr_key(row)}
 
 

@@ -101,7 +101,7 @@ class DigestScheduler:
                 outcome = run_pending(self.store_factory(), self.clock(), self.transport_factory)
                 self.last_error = None
                 return outcome
-            except Exception as error:  # noqa: BLE001 - a background thread reports, it does not crash
+            except Exception as error:  # a background thread reports, it does not crash
                 self.last_error = f"{type(error).__name__}: {error}"
                 log.exception("e-mail scheduler pass failed")
                 return None

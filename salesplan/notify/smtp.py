@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import smtplib
-import socket
 import ssl
 import tomllib
 from collections.abc import Mapping
@@ -86,6 +85,10 @@ def smtp_config(settings: Any, *, env: Mapping[str, str] | None = None,
                       settings.smtp_user, password, settings.mail_from)
 
 
+def _answer(text: bytes | str) -> str:
+    return text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+
+
 class SmtpTransport:
     """One SMTP connection, opened on the first message and reused; reopened after a drop."""
 
@@ -106,19 +109,26 @@ class SmtpTransport:
         try:
             smtp.ehlo()
             if config.starttls:
+                if not smtp.has_extn("starttls"):
+                    raise SendFailed(f"the SMTP server {self._where()} does not offer STARTTLS; turn it off with "
+                                     "`salesplan settings --smtp-starttls off` only on a trusted network",
+                                     connection=True)
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
             if config.user:
                 smtp.login(config.user, config.password or "")
-        except smtplib.SMTPNotSupportedError as error:
+        except SendFailed:
             smtp.close()
-            raise SendFailed(f"the SMTP server {self._where()} does not offer STARTTLS; turn it off with "
-                             f"`salesplan settings --smtp-starttls off` only if the network is trusted", connection=True) from error
+            raise
         except smtplib.SMTPAuthenticationError as error:
             smtp.close()
             raise SendFailed(f"the SMTP server {self._where()} refused the user {config.user!r}: "
-                             f"{error.smtp_code} {error.smtp_error.decode(errors='replace')}", connection=True) from error
-        except (OSError, smtplib.SMTPException, ssl.SSLError) as error:
+                             f"{error.smtp_code} {_answer(error.smtp_error)}", connection=True) from error
+        except smtplib.SMTPNotSupportedError as error:
+            smtp.close()
+            raise SendFailed(f"the SMTP server {self._where()} does not offer a login (AUTH); "
+                             "clear the SMTP user if it needs none", connection=True) from error
+        except (OSError, smtplib.SMTPException) as error:
             smtp.close()
             raise SendFailed(f"the SMTP server {self._where()} failed while setting up: {error}", connection=True) from error
         return smtp
@@ -130,12 +140,11 @@ class SmtpTransport:
         try:
             refused = self._smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as error:
-            answers = "; ".join(f"{rcpt}: {code} {text.decode(errors='replace')}" for rcpt, (code, text) in error.recipients.items())
+            answers = "; ".join(f"{rcpt}: {code} {_answer(text)}" for rcpt, (code, text) in error.recipients.items())
             raise SendFailed(f"the SMTP server {self._where()} refused the recipient ({answers})") from error
         except smtplib.SMTPResponseException as error:
-            raise SendFailed(f"the SMTP server {self._where()} answered {error.smtp_code} "
-                             f"{error.smtp_error.decode(errors='replace') if isinstance(error.smtp_error, bytes) else error.smtp_error}") from error
-        except (smtplib.SMTPServerDisconnected, OSError, socket.timeout) as error:
+            raise SendFailed(f"the SMTP server {self._where()} answered {error.smtp_code} {_answer(error.smtp_error)}") from error
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
             self.close()
             raise SendFailed(f"the connection to the SMTP server {self._where()} broke: {error}", connection=True) from error
         except smtplib.SMTPException as error:

@@ -175,7 +175,7 @@ def _validate_notification_setting(key: str, value: Any) -> str:
             raise ValueError(f"{text!r} is not a host name (no spaces, no scheme: smtp.example.com)")
         return text
     if key == "dashboard_url":
-        if text and not (text.startswith("https://") or text.startswith("http://")) or " " in text:
+        if text and not text.startswith(("https://", "http://")) or " " in text:
             raise ValueError(f"{text!r} is not an http(s) address like https://plan.example.com")
         return text.rstrip("/")
     return text  # smtp_user: any text

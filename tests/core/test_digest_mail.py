@@ -80,7 +80,7 @@ def test_a_rep_sees_exactly_their_own_numbers_and_nobody_else(store, smtp):
     assert f"{C.money(own['required_per_working_day'])} per working day" in text
     month = system_rows(store, period="month")
     month = month[(month["owner_id"] == rep1.rep_id) & (month["period"] == "FY2026-M03")].iloc[0]
-    assert f"This month (FY2026-M03)" in text and f"Target:             {C.money(month['target'])}" in text
+    assert "This month (FY2026-M03)" in text and f"Target:             {C.money(month['target'])}" in text
     assert C.status_words(own["status"]) in text
     for other in rows[rows["owner_id"] != rep1.rep_id].to_dict("records"):
         assert other["owner_id"] not in text and other["owner_name"] not in text

@@ -59,13 +59,13 @@ class Collector:
         self.refuse_data: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 (aiosmtpd's name)
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse_rcpt:
             return self.refuse_rcpt[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         for rcpt in envelope.rcpt_tos:
             if rcpt in self.refuse_data:
                 return self.refuse_data[rcpt]
