@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from salesplan import auth
@@ -16,6 +15,7 @@ from salesplan.errors import (
     Problem,
 )
 from salesplan.principal import Principal
+from salesplan.storage.backends import Cursor
 from salesplan.storage.base import StoreBase
 
 
@@ -51,7 +51,7 @@ class AccountStore(StoreBase):
             raise BadInput.single("user", "the password is too short (at least 4 characters)", column="password")
         password_hash = auth.hash_password(password) if password else None
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> None:
+        def work(cursor: Cursor) -> None:
             if first_admin and not principal.may_administer and cursor.execute(
                 "SELECT count(*) FROM users WHERE role = 'admin'"
             ).fetchall()[0][0]:
@@ -60,7 +60,7 @@ class AccountStore(StoreBase):
             if cursor.execute("SELECT count(*) FROM users WHERE email = ?", [email]).fetchall()[0][0]:
                 raise BadInput.single("user", f"{email} already has an account", column="email")
             cursor.execute(
-                "INSERT INTO users (email, role, rep_id, password_hash, created_at) VALUES (?, ?, ?, ?, current_timestamp)",
+                "INSERT INTO users (email, role, rep_id, password_hash, created_at) VALUES (?, ?, ?, ?, localtimestamp)",
                 [email, role, rep_id, password_hash],
             )
 
@@ -99,7 +99,7 @@ class AccountStore(StoreBase):
                           [auth.hash_password(password), _utc_now(), email])
 
     def _update_user(self, principal: Principal, email: str, action: str, detail: str, sql: str, params: list[Any]) -> None:
-        def work(cursor: duckdb.DuckDBPyConnection) -> None:
+        def work(cursor: Cursor) -> None:
             if not cursor.execute("SELECT count(*) FROM users WHERE email = ?", [email]).fetchall()[0][0]:
                 raise NotFound(f"There is no account {email}.")
             cursor.execute(sql, params)
@@ -137,7 +137,7 @@ class AccountStore(StoreBase):
 
         value = _secrets.token_urlsafe(32)
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> None:
+        def work(cursor: Cursor) -> None:
             cursor.execute("INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO NOTHING", [key, value])
 
         self.write(Principal("system", "system"), "", "", work, changes_data=False)
@@ -185,7 +185,7 @@ class AccountStore(StoreBase):
             failed = (failed or 0) + 1
             lock = moment + auth.LOCKOUT if failed >= auth.MAX_FAILED_ATTEMPTS else None
 
-            def record_failure(cursor: duckdb.DuckDBPyConnection) -> None:
+            def record_failure(cursor: Cursor) -> None:
                 cursor.execute(
                     "UPDATE users SET failed_attempts = ?, locked_until = ? WHERE email = ?",
                     [0 if lock else failed, lock, email],
@@ -195,7 +195,7 @@ class AccountStore(StoreBase):
                        changes_data=False)
             raise NotAllowed(auth.locked_message(lock) if lock else auth.WRONG_CREDENTIALS)
 
-        def record_success(cursor: duckdb.DuckDBPyConnection) -> None:
+        def record_success(cursor: Cursor) -> None:
             cursor.execute(
                 "UPDATE users SET failed_attempts = 0, locked_until = NULL, last_sign_in = ? WHERE email = ?",
                 [moment, email],

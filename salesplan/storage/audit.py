@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from salesplan.errors import (
@@ -13,6 +12,7 @@ from salesplan.errors import (
 )
 from salesplan.files import normalise_header
 from salesplan.principal import Principal
+from salesplan.storage.backends import Cursor
 from salesplan.storage.base import StoreBase
 
 
@@ -30,19 +30,14 @@ class AuditStore(StoreBase):
     def table_counts(self) -> dict[str, int]:
         """Row counts of every table: used by tests to prove an import changed nothing."""
         with self.cursor() as cursor:
-            names = [row[0] for row in cursor.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE NOT temporary ORDER BY table_name"
-            ).fetchall()]
+            names = cursor.table_names()
             return {name: int(cursor.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]) for name in names}
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table except the audit log, sorted: for exact before/after comparisons in tests."""
         with self.cursor() as cursor:
-            names = [row[0] for row in cursor.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND table_name <> 'audit_log' ORDER BY table_name"
-            ).fetchall()]
+            names = [name for name in cursor.table_names() if name != "audit_log"]
             return {name: sorted(cursor.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr) for name in names}
-
 
     # ------------------------------------------------------------------ remembered column mappings
     @staticmethod
@@ -57,9 +52,9 @@ class AuditStore(StoreBase):
         signature = self.header_signature(header)
         payload = json.dumps(mapping, sort_keys=True)
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> None:
+        def work(cursor: Cursor) -> None:
             cursor.execute(
-                "INSERT INTO column_maps VALUES (?, ?, ?, ?, current_timestamp) ON CONFLICT (kind, header_signature) "
+                "INSERT INTO column_maps VALUES (?, ?, ?, ?, localtimestamp) ON CONFLICT (kind, header_signature) "
                 "DO UPDATE SET mapping = excluded.mapping, saved_by = excluded.saved_by, saved_at = excluded.saved_at",
                 [kind, signature, payload, principal.email],
             )

@@ -9,13 +9,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from salesplan.errors import (
     BadInput,
 )
 from salesplan.principal import Principal
 from salesplan.storage.audit import AuditStore
+from salesplan.storage.backends import Cursor
 
 
 class BackupStore(AuditStore):
@@ -40,17 +39,14 @@ class BackupStore(AuditStore):
             raise BadInput.single(str(target), f"cannot write the backup here: {error}") from error
         manifest: dict[str, Any] = {"format": 1, "created_at": datetime.now().isoformat(timespec="seconds"),
                                     "tables": {}, "sequences": {}}
-        with self.atomic() as cursor:
+        with self.atomic(snapshot=True) as cursor:
             manifest["schema_version"] = int(cursor.execute("SELECT max(version) FROM schema_migrations").fetchall()[0][0])
-            names = [row[0] for row in cursor.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE NOT temporary ORDER BY table_name").fetchall()]
-            for name in names:
+            for name in cursor.table_names():
                 path = target / f"{name}.parquet"
-                cursor.execute(f"COPY (SELECT * FROM \"{name}\") TO '{_sql_path(path)}' (FORMAT parquet)")
+                self._backend.backup_table(cursor, name, path)
                 rows = int(cursor.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
                 manifest["tables"][name] = {"file": path.name, "rows": rows, "sha256": _file_sha256(path)}
-            for name, value in cursor.execute("SELECT sequence_name, last_value FROM duckdb_sequences()").fetchall():
-                manifest["sequences"][name] = None if value is None else int(value)
+            manifest["sequences"] = self._backend.sequences(cursor)
         (target / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
         return manifest
 
@@ -80,23 +76,27 @@ class BackupStore(AuditStore):
         if problems:
             raise BadInput.single(str(source / "manifest.json"), "; ".join(problems))
         counts = self.table_counts()
+        foreign = sorted(set(manifest["tables"]) - set(counts))
+        if foreign:
+            raise BadInput.single(str(source / "manifest.json"), f"names tables this database does not have: {', '.join(foreign)}")
         if any(counts.get(name, 0) for name in counts if name not in ("schema_migrations", "meta")):
             raise BadInput.single(self.path, "restore needs an empty database; this one holds data")
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> None:
+        def work(cursor: Cursor) -> None:
             for name, entry in manifest["tables"].items():
                 path = source / entry["file"]
                 cursor.execute(f'DELETE FROM "{name}"')
-                cursor.execute(f"INSERT INTO \"{name}\" SELECT * FROM read_parquet('{_sql_path(path)}')")
+                self._backend.restore_table(cursor, name, path)
                 restored = int(cursor.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
                 if restored != entry["rows"]:
                     raise BadInput.single(entry["file"], f"holds {restored} rows, the manifest says {entry['rows']}")
             for name, value in manifest["sequences"].items():
                 if value is not None and name.isidentifier():
-                    cursor.execute(f"CREATE OR REPLACE SEQUENCE {name} START {int(value) + 1}")
+                    self._backend.set_sequence(cursor, name, int(value))
 
         # not through write(): the restored meta and audit_log must equal the backup's exactly
-        with self.atomic() as cursor:
+        with self._write_lock, self.atomic() as cursor:
+            self._backend.lock_writes(cursor)
             work(cursor)
         return manifest
 
@@ -108,7 +108,3 @@ def _file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")

@@ -1,27 +1,24 @@
 """The store's foundation: opening the database, cursors, transactions with retries,
-migrations, the data version and role scoping."""
+migrations, the data version and role scoping.
+
+Which database runs the SQL is a :class:`~salesplan.storage.backends.Backend`: an embedded DuckDB
+file (opened per operation, so other processes can use it in between) or a PostgreSQL server.
+"""
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self, TypeVar
 
-import duckdb
-
-from salesplan.errors import (
-    BadInput,
-    DatabaseLocked,
-    NotAllowed,
-    SalesplanError,
-)
+from salesplan.errors import NotAllowed, SalesplanError
 from salesplan.migrations import MIGRATIONS
 from salesplan.principal import Principal
+from salesplan.storage.backends import Backend, Cursor, is_server_url, open_backend
 
 T = TypeVar("T")
 
@@ -32,14 +29,15 @@ ACTION_STATUSES = ("planned", "in_progress", "done", "dropped")
 OPEN_ACTION_STATUSES = ("planned", "in_progress")
 
 
-def resolve_db_path(cli_db: str | os.PathLike[str] | None = None) -> Path:
-    """SPEC §8: ``--db``, else ``$SALESPLAN_DB``, else ``data/salesplan.duckdb``."""
-    if cli_db:
-        return Path(cli_db)
-    env = os.environ.get("SALESPLAN_DB")
-    if env:
-        return Path(env)
-    return DEFAULT_DB
+def resolve_db_path(cli_db: str | os.PathLike[str] | None = None) -> Path | str:
+    """``--db``, else ``$SALESPLAN_DB``, else ``data/salesplan.duckdb`` (docs/storage.md).
+
+    A file is returned as a Path; a ``postgresql://`` URL as the string itself.
+    """
+    chosen = cli_db or os.environ.get("SALESPLAN_DB")
+    if not chosen:
+        return DEFAULT_DB
+    return str(chosen) if is_server_url(chosen) else Path(chosen)
 
 
 @dataclass(frozen=True)
@@ -50,50 +48,36 @@ class BatchCounts:
     rejected: int
 
 
-def _is_lock_error(error: Exception) -> bool:
-    text = str(error).lower()
-    return "lock" in text and ("conflicting" in text or "could not set lock" in text)
-
-
-def _is_conflict(error: Exception) -> bool:
-    return isinstance(error, duckdb.TransactionException) or "conflict" in str(error).lower()
-
-
 class StoreBase:
     """Connection, transactions, migrations and role scoping shared by every part of the store."""
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection, path: str):
-        self._connection = connection
-        self.path = path
-        self._write_lock = threading.RLock()
+    def __init__(self, backend: Backend):
+        self._backend = backend
+        self.path = backend.path
+        self.dialect = backend.dialect
+        self._write_lock = backend.write_lock
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, *, migrate: bool = True) -> Self:
-        """Open (creating if needed) the database file and bring its schema up to date.
+        """Open (creating if needed) the database and bring its schema up to date.
 
-        Raises DatabaseLocked when another process holds the file.
+        ``path`` is a DuckDB file, ``:memory:`` or a ``postgresql://`` URL (default: see
+        :func:`resolve_db_path`). Raises DatabaseLocked when another process holds a DuckDB file
+        for longer than the lock wait, SalesplanError when the database cannot be opened.
         """
         target = str(path) if path is not None else str(resolve_db_path())
-        if target != ":memory:":
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            connection = duckdb.connect(target)
-        except duckdb.IOException as error:
-            if _is_lock_error(error):
-                raise DatabaseLocked(
-                    f"The database {target} is in use by another process (probably the running "
-                    "dashboard). Stop it, or use the dashboard for this, or point --db / "
-                    "SALESPLAN_DB at another file."
-                ) from error
-            raise SalesplanError(f"Cannot open the database {target}: {error}") from error
-        store = cls(connection, target)
+        store = cls(open_backend(target))
         if migrate:
-            store.migrate()
+            try:
+                store.migrate()
+            except BaseException:
+                store.close()
+                raise
         return store
 
     def close(self) -> None:
-        self._connection.close()
+        self._backend.close()
 
     def __enter__(self) -> Self:
         return self
@@ -102,24 +86,25 @@ class StoreBase:
         self.close()
 
     @contextmanager
-    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A fresh cursor for one call; never shared between threads."""
-        cursor = self._connection.cursor()
-        cursor.execute("SET enable_progress_bar = false")
-        try:
+    def cursor(self) -> Iterator[Cursor]:
+        """A fresh cursor (its own connection) for one call; never shared between threads."""
+        with self._backend.cursor() as cursor:
             yield cursor
-        finally:
-            cursor.close()
 
     @contextmanager
-    def atomic(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One transaction on a fresh cursor: committed on success, rolled back on any error."""
+    def atomic(self, *, snapshot: bool = False) -> Iterator[Cursor]:
+        """One transaction on a fresh cursor: committed on success, rolled back on any error.
+
+        ``snapshot``: a read-only transaction that sees one consistent state (backups).
+        """
         with self.cursor() as cursor:
-            cursor.execute("BEGIN TRANSACTION")
+            cursor.execute(self._backend.begin_sql(snapshot))
             try:
                 yield cursor
             except BaseException:
-                cursor.execute("ROLLBACK")
+                # on a broken connection the rollback fails too: the original error matters
+                with suppress(Exception):
+                    cursor.execute("ROLLBACK")
                 raise
             else:
                 cursor.execute("COMMIT")
@@ -129,59 +114,75 @@ class StoreBase:
         principal: Principal,
         action: str,
         detail: str,
-        work: Callable[[duckdb.DuckDBPyConnection], T],
+        work: Callable[[Cursor], T],
         *,
         changes_data: bool = True,
+        exclusive: bool = True,
     ) -> T:
         """Run ``work`` in one transaction, bump the data version and record an audit line.
 
-        DuckDB reports write-write conflicts as TransactionException; the whole transaction is
-        retried a few times with a short back-off before the error is passed on.
+        ``exclusive`` writes are serialised across processes (a PostgreSQL advisory lock; a DuckDB
+        file is held by one process at a time anyway); single-row bookkeeping such as sign-in
+        counters passes False. Conflicts and deadlocks are retried a few times with a short
+        back-off. Raises BadInput when the database refuses a value (a constraint), the errors of
+        ``work``, and SalesplanError when the database fails.
         """
         delay = 0.01
         for attempt in range(WRITE_RETRIES):
             try:
                 # one writer at a time per process: threads (browser sessions) sharing this Store
-                # queue here instead of failing each other's transactions; a second process cannot
-                # open the file at all, so this makes write-write conflicts impossible
+                # queue here instead of failing each other's transactions
                 with self._write_lock, self.atomic() as cursor:
+                    if exclusive:
+                        self._backend.lock_writes(cursor)
                     result = work(cursor)
                     if changes_data:
                         cursor.execute("UPDATE meta SET value = value + 1 WHERE key = 'data_version'")
                     if action:
                         cursor.execute(
-                            "INSERT INTO audit_log VALUES (current_timestamp, ?, ?, ?)",
+                            "INSERT INTO audit_log VALUES (localtimestamp, ?, ?, ?)",
                             [principal.email, action, detail],
                         )
                 return result
-            except duckdb.Error as error:
-                if _is_conflict(error) and attempt < WRITE_RETRIES - 1:
+            except SalesplanError:
+                raise
+            except Exception as error:
+                if self._backend.is_retryable(error) and attempt < WRITE_RETRIES - 1:
                     time.sleep(delay)
                     delay *= 2
                     continue
-                if isinstance(error, duckdb.ConstraintException):
-                    raise BadInput.single(action, f"refused by the database: {error}") from error
+                translated = self._backend.translate(error, action)
+                if translated is not None:
+                    raise translated from error
                 raise
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ migrations
     def migrate(self) -> list[int]:
-        """Apply the migrations not yet recorded, in order, each in one transaction."""
-        with self.cursor() as cursor:
+        """Apply the migrations not yet recorded, in order, each in one transaction.
+
+        Safe when several processes start at once: each migration is checked again under the
+        write lock inside its transaction. Raises the driver's error when a migration fails
+        (nothing of it stays).
+        """
+        with self.atomic() as cursor:
+            self._backend.lock_writes(cursor)
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
             )
+        with self.cursor() as cursor:
             done = {row[0] for row in cursor.execute("SELECT version FROM schema_migrations").fetchall()}
         applied = []
         for version, name, sql in MIGRATIONS:
             if version in done:
                 continue
             with self.atomic() as cursor:
-                cursor.execute(sql)
-                cursor.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?, current_timestamp)", [version, name]
-                )
+                self._backend.lock_writes(cursor)
+                if cursor.execute("SELECT count(*) FROM schema_migrations WHERE version = ?", [version]).fetchall()[0][0]:
+                    continue  # another process applied it meanwhile
+                cursor.execute(self._backend.migration_sql(version, sql))
+                cursor.execute("INSERT INTO schema_migrations VALUES (?, ?, localtimestamp)", [version, name])
             applied.append(version)
         return applied
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from salesplan.errors import (
@@ -13,6 +12,7 @@ from salesplan.errors import (
     NotFound,
 )
 from salesplan.principal import Principal
+from salesplan.storage.backends import Cursor
 from salesplan.storage.base import BatchCounts, StoreBase
 
 
@@ -22,7 +22,7 @@ class BatchStore(StoreBase):
     # ------------------------------------------------------------------ batches
     def _new_batch(
         self,
-        cursor: duckdb.DuckDBPyConnection,
+        cursor: Cursor,
         *,
         kind: str,
         file_name: str | None,
@@ -36,7 +36,7 @@ class BatchStore(StoreBase):
         cursor.execute(
             "INSERT INTO upload_batches (batch_id, kind, file_name, sha256, uploaded_by, uploaded_at, "
             "rows_inserted, rows_updated, rows_unchanged, rows_rejected, valid_only, reason) "
-            "VALUES (?, ?, ?, ?, ?, current_timestamp, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, localtimestamp, ?, ?, ?, ?, ?, ?)",
             [
                 batch_id, kind, file_name, sha256, principal.email, counts.inserted, counts.updated,
                 counts.unchanged, counts.rejected, valid_only, reason,
@@ -58,7 +58,7 @@ class BatchStore(StoreBase):
         with self.cursor() as cursor:
             emails = {
                 row[0]
-                for row in cursor.execute("SELECT lower(email) FROM reps WHERE email IS NOT NULL AND rep_id IN (SELECT unnest(?))", [sorted(visible)]).fetchall()
+                for row in cursor.execute("SELECT lower(email) FROM reps WHERE email IS NOT NULL AND rep_id IN (SELECT unnest(?::VARCHAR[]))", [sorted(visible)]).fetchall()
             }
         emails.add(principal.email.lower())
         return frame[frame["uploaded_by"].str.lower().isin(emails)].reset_index(drop=True)
@@ -107,37 +107,35 @@ class BatchStore(StoreBase):
                 "uploads", f"batch {batch_id} imported {kind}; such imports cannot be undone: import the previous file again"
             )
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> None:
+        def work(cursor: Cursor) -> None:
             # checked again inside the transaction: two sessions may press "undo" at once
             reverted = cursor.execute("SELECT reverted_at FROM upload_batches WHERE batch_id = ?", [batch_id]).fetchall()[0][0]
             if reverted is not None:
                 raise BadInput.single("uploads", f"batch {batch_id} was already undone at {reverted}")
             cursor.execute(
-                "UPDATE upload_batches SET reverted_at = current_timestamp, reverted_by = ? WHERE batch_id = ?",
+                "UPDATE upload_batches SET reverted_at = localtimestamp, reverted_by = ? WHERE batch_id = ?",
                 [principal.email, batch_id],
             )
             if kind == "actuals":
-                cursor.execute(
-                    "CREATE OR REPLACE TEMP TABLE undo_keys AS "
-                    "SELECT DISTINCT row_key FROM actual_versions WHERE batch_id = ?",
-                    [batch_id],
+                cursor.temp_table(
+                    "undo_keys", "SELECT DISTINCT row_key FROM actual_versions WHERE batch_id = ?", [batch_id]
                 )
                 cursor.execute("DELETE FROM actuals WHERE row_key IN (SELECT row_key FROM undo_keys)")
                 cursor.execute(
                     f"""
                     INSERT INTO actuals
-                    SELECT {_ACTUAL_COLUMNS_FROM_V}
+                    SELECT DISTINCT ON (v.row_key) {_ACTUAL_COLUMNS_FROM_V}
                     FROM actual_versions v
                     JOIN upload_batches b USING (batch_id)
                     WHERE b.reverted_at IS NULL AND v.row_key IN (SELECT row_key FROM undo_keys)
-                    QUALIFY row_number() OVER (PARTITION BY v.row_key ORDER BY v.batch_id DESC) = 1
+                    ORDER BY v.row_key, v.batch_id DESC
                     """
                 )
                 cursor.execute("DROP TABLE undo_keys")
             else:
-                cursor.execute(
-                    "CREATE OR REPLACE TEMP TABLE undo_cells AS SELECT DISTINCT owner_type, owner_id, metric, month "
-                    "FROM target_versions WHERE batch_id = ?",
+                cursor.temp_table(
+                    "undo_cells",
+                    "SELECT DISTINCT owner_type, owner_id, metric, month FROM target_versions WHERE batch_id = ?",
                     [batch_id],
                 )
                 cursor.execute(
@@ -147,13 +145,13 @@ class BatchStore(StoreBase):
                 cursor.execute(
                     """
                     INSERT INTO targets
-                    SELECT v.owner_type, v.owner_id, v.metric, v.month, v.amount, v.batch_id
+                    SELECT DISTINCT ON (v.owner_type, v.owner_id, v.metric, v.month)
+                           v.owner_type, v.owner_id, v.metric, v.month, v.amount, v.batch_id
                     FROM target_versions v
                     JOIN upload_batches b USING (batch_id)
                     JOIN undo_cells u USING (owner_type, owner_id, metric, month)
                     WHERE b.reverted_at IS NULL
-                    QUALIFY row_number() OVER (PARTITION BY v.owner_type, v.owner_id, v.metric, v.month
-                                               ORDER BY v.batch_id DESC) = 1
+                    ORDER BY v.owner_type, v.owner_id, v.metric, v.month, v.batch_id DESC
                     """
                 )
                 cursor.execute("DROP TABLE undo_cells")

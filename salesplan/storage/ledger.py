@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 
@@ -12,6 +11,7 @@ from salesplan.errors import (
     NotAllowed,
 )
 from salesplan.principal import Principal
+from salesplan.storage.backends import Cursor
 from salesplan.storage.base import BatchCounts
 from salesplan.storage.batches import BatchStore
 
@@ -37,19 +37,19 @@ class LedgerStore(BatchStore):
         self._require_target_write(principal, cells)
         incoming = cells[["owner_type", "owner_id", "metric", "month", "amount", "reason"]].copy()
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> tuple[int, BatchCounts]:
-            cursor.register("incoming_targets", incoming)
-            cursor.execute(
+        def work(cursor: Cursor) -> tuple[int, BatchCounts]:
+            cursor.stage("incoming_targets", incoming)
+            cursor.temp_table(
+                "staged_targets",
                 """
-                CREATE OR REPLACE TEMP TABLE staged_targets AS
                 SELECT i.owner_type, i.owner_id, i.metric, i.month::DATE AS month,
                        i.amount::DECIMAL(18,4) AS amount, i.reason, t.amount AS previous_amount
                 FROM incoming_targets i
                 LEFT JOIN targets t ON t.owner_type = i.owner_type AND t.owner_id = i.owner_id
                     AND t.metric = i.metric AND t.month = i.month::DATE
-                """
+                """,
             )
-            cursor.unregister("incoming_targets")
+            cursor.unstage("incoming_targets")
             inserted, updated, unchanged = cursor.execute(
                 "SELECT count(*) FILTER (WHERE previous_amount IS NULL), "
                 "count(*) FILTER (WHERE previous_amount IS NOT NULL AND previous_amount <> amount), "
@@ -119,27 +119,27 @@ class LedgerStore(BatchStore):
         incoming = rows.select(columns) if isinstance(rows, pa.Table) else rows[columns]
         rejected_frame = rejected[["line", "record", "problems"]]
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> tuple[int, BatchCounts]:
-            cursor.register("incoming_actuals", incoming)
-            cursor.execute(
+        def work(cursor: Cursor) -> tuple[int, BatchCounts]:
+            cursor.stage("incoming_actuals", incoming)
+            cursor.temp_table(
+                "staged_actuals",
                 """
-                CREATE OR REPLACE TEMP TABLE staged_actuals AS
                 SELECT row_key, line::BIGINT AS line, sale_date::DATE AS sale_date, rep_id, territory,
                        revenue::DECIMAL(18,4) AS revenue, cost::DECIMAL(18,4) AS cost,
                        profit::DECIMAL(18,4) AS profit, order_id, order_line, customer, product
                 FROM incoming_actuals
-                """
+                """,
             )
-            cursor.unregister("incoming_actuals")
+            cursor.unstage("incoming_actuals")
             # compare with the ledger once; unchanged keys are recorded in this batch's versions
             # (undo must know the batch holds them) but their ledger rows are not rewritten
-            cursor.execute(
+            cursor.temp_table(
+                "staged_status",
                 f"""
-                CREATE OR REPLACE TEMP TABLE staged_status AS
                 SELECT s.row_key,
                        CASE WHEN a.row_key IS NULL THEN 'new' WHEN {_ACTUAL_DIFFERS} THEN 'changed' ELSE 'same' END AS status
                 FROM staged_actuals s LEFT JOIN actuals a USING (row_key)
-                """
+                """,
             )
             inserted, updated, unchanged = cursor.execute(
                 "SELECT count(*) FILTER (WHERE status = 'new'), count(*) FILTER (WHERE status = 'changed'), "
@@ -168,11 +168,11 @@ class LedgerStore(BatchStore):
                 )
             cursor.execute("DROP TABLE staged_status")
             if len(rejected_frame):
-                cursor.register("incoming_rejected", rejected_frame)
+                cursor.stage("incoming_rejected", rejected_frame)
                 cursor.execute(
                     "INSERT INTO rejected_rows SELECT ?, line, record, problems FROM incoming_rejected", [batch_id]
                 )
-                cursor.unregister("incoming_rejected")
+                cursor.unstage("incoming_rejected")
             cursor.execute("DROP TABLE staged_actuals")
             return batch_id, counts
 
@@ -184,7 +184,7 @@ class LedgerStore(BatchStore):
         where, params = self._rep_filter(principal, "rep_id")
         with self.cursor() as cursor:
             count, revenue, profit = cursor.execute(
-                f"SELECT count(*), coalesce(sum(revenue), 0)::DOUBLE, coalesce(sum(profit), 0)::DOUBLE "
+                f"SELECT count(*), coalesce(sum(revenue), 0)::DOUBLE PRECISION, coalesce(sum(profit), 0)::DOUBLE PRECISION "
                 f"FROM actuals WHERE {where}",
                 params,
             ).fetchall()[0]
@@ -193,8 +193,8 @@ class LedgerStore(BatchStore):
     def actuals(self, principal: Principal, *, limit: int | None = None) -> pd.DataFrame:
         where, params = self._rep_filter(principal, "rep_id")
         sql = (
-            "SELECT row_key, batch_id, line, sale_date, rep_id, territory, revenue::DOUBLE AS revenue, "
-            "cost::DOUBLE AS cost, profit::DOUBLE AS profit, order_id, order_line, customer, product "
+            "SELECT row_key, batch_id, line, sale_date, rep_id, territory, revenue::DOUBLE PRECISION AS revenue, "
+            "cost::DOUBLE PRECISION AS cost, profit::DOUBLE PRECISION AS profit, order_id, order_line, customer, product "
             f"FROM actuals WHERE {where} ORDER BY sale_date, row_key"
         )
         if limit is not None:
@@ -206,7 +206,7 @@ class LedgerStore(BatchStore):
         """Current target cells the principal may see (territory targets: everyone who sees a rep of it)."""
         with self.cursor() as cursor:
             frame = cursor.execute(
-                "SELECT owner_type, owner_id, metric, month, amount::DOUBLE AS amount, batch_id "
+                "SELECT owner_type, owner_id, metric, month, amount::DOUBLE PRECISION AS amount, batch_id "
                 "FROM targets ORDER BY owner_type, owner_id, metric, month"
             ).df()
         visible = self.visible_rep_ids(principal)
@@ -223,7 +223,7 @@ class LedgerStore(BatchStore):
         with self.cursor() as cursor:
             return cursor.execute(
                 """
-                SELECT v.metric, v.month, v.amount::DOUBLE AS amount, v.previous_amount::DOUBLE AS previous_amount,
+                SELECT v.metric, v.month, v.amount::DOUBLE PRECISION AS amount, v.previous_amount::DOUBLE PRECISION AS previous_amount,
                        v.reason, b.uploaded_by AS changed_by, b.uploaded_at AS changed_at, b.batch_id,
                        b.reverted_at IS NOT NULL AS reverted
                 FROM target_versions v JOIN upload_batches b USING (batch_id)

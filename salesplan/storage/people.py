@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-import duckdb
 import pandas as pd
 
 from salesplan.principal import Principal
+from salesplan.storage.backends import Cursor
 from salesplan.storage.base import BatchCounts, StoreBase
 
 
@@ -65,8 +65,8 @@ class PeopleStore(StoreBase):
         self._require_admin(principal, "Importing reps")
         incoming = reps[["rep_id", "name", "email", "territory", "region", "manager", "start_date", "end_date"]].copy()
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> tuple[int, BatchCounts]:
-            cursor.register("incoming_reps", incoming)
+        def work(cursor: Cursor) -> tuple[int, BatchCounts]:
+            cursor.stage("incoming_reps", incoming)
             inserted, updated, unchanged = cursor.execute(
                 """
                 SELECT count(*) FILTER (WHERE r.rep_id IS NULL),
@@ -104,7 +104,7 @@ class PeopleStore(StoreBase):
             cursor.execute(
                 """
                 INSERT INTO territories
-                SELECT territory, any_value(region) FROM incoming_reps
+                SELECT territory, max(region) FROM incoming_reps
                 WHERE territory IS NOT NULL GROUP BY territory
                 ON CONFLICT (territory) DO UPDATE SET region = coalesce(excluded.region, territories.region)
                 """
@@ -113,7 +113,7 @@ class PeopleStore(StoreBase):
                 "INSERT INTO regions SELECT DISTINCT region FROM territories WHERE region IS NOT NULL "
                 "ON CONFLICT DO NOTHING"
             )
-            cursor.unregister("incoming_reps")
+            cursor.unstage("incoming_reps")
             return batch_id, counts
 
         return self.write(principal, "import reps", file_name or "", work)
@@ -126,8 +126,8 @@ class PeopleStore(StoreBase):
         incoming = holidays[["date", "name", "territory"]].copy()
         incoming["territory"] = incoming["territory"].fillna("")
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> tuple[int, BatchCounts]:
-            cursor.register("incoming_holidays", incoming)
+        def work(cursor: Cursor) -> tuple[int, BatchCounts]:
+            cursor.stage("incoming_holidays", incoming)
             inserted, updated, unchanged = cursor.execute(
                 """
                 SELECT count(*) FILTER (WHERE h.holiday_date IS NULL),
@@ -147,7 +147,7 @@ class PeopleStore(StoreBase):
                 "ON CONFLICT (holiday_date, territory) DO UPDATE SET name = excluded.name, batch_id = excluded.batch_id",
                 [batch_id],
             )
-            cursor.unregister("incoming_holidays")
+            cursor.unstage("incoming_holidays")
             return batch_id, counts
 
         return self.write(principal, "import holidays", file_name or "", work)
@@ -155,7 +155,7 @@ class PeopleStore(StoreBase):
     def delete_holiday(self, principal: Principal, holiday_date: date, territory: str | None) -> None:
         self._require_admin(principal, "Changing the calendar")
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> None:
+        def work(cursor: Cursor) -> None:
             cursor.execute(
                 "DELETE FROM holidays WHERE holiday_date = ? AND territory = ?", [holiday_date, territory or ""]
             )

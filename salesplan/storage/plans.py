@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import duckdb
-
 from salesplan.errors import (
     BadInput,
     NotAllowed,
@@ -14,6 +12,7 @@ from salesplan.errors import (
     Problem,
 )
 from salesplan.principal import Principal
+from salesplan.storage.backends import Cursor
 from salesplan.storage.base import ACTION_STATUSES, PLAN_STATUSES, StoreBase
 
 
@@ -30,12 +29,12 @@ class PlanStore(StoreBase):
             ).fetchall()
             header = header[0] if header else None
             obstacles = cursor.execute(
-                "SELECT obstacle_id, description, likelihood, revenue_at_risk::DOUBLE AS revenue_at_risk "
+                "SELECT obstacle_id, description, likelihood, revenue_at_risk::DOUBLE PRECISION AS revenue_at_risk "
                 "FROM obstacles WHERE rep_id = ? AND fy = ? ORDER BY obstacle_id",
                 [rep_id, fy],
             ).df()
             actions = cursor.execute(
-                "SELECT action_id, description, owner, due_date, status, expected_impact::DOUBLE AS expected_impact, "
+                "SELECT action_id, description, owner, due_date, status, expected_impact::DOUBLE PRECISION AS expected_impact, "
                 "obstacle_id FROM actions WHERE rep_id = ? AND fy = ? ORDER BY due_date NULLS LAST, action_id",
                 [rep_id, fy],
             ).df()
@@ -65,9 +64,9 @@ class PlanStore(StoreBase):
         if status == "agreed" and not (principal.may_administer or (principal.role == "manager" and principal.rep_id != rep_id)):
             raise NotAllowed("Only the rep's manager (or an admin) may mark a plan agreed.")
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> None:
+        def work(cursor: Cursor) -> None:
             cursor.execute(
-                "INSERT INTO plans VALUES (?, ?, ?, ?, ?, current_timestamp) ON CONFLICT (rep_id, fy) DO UPDATE "
+                "INSERT INTO plans VALUES (?, ?, ?, ?, ?, localtimestamp) ON CONFLICT (rep_id, fy) DO UPDATE "
                 "SET status = excluded.status, summary = excluded.summary, updated_by = excluded.updated_by, "
                 "updated_at = excluded.updated_at",
                 [rep_id, fy, status, summary, principal.email],
@@ -88,11 +87,11 @@ class PlanStore(StoreBase):
             problems.append(("revenue_at_risk", "revenue at risk cannot be negative"))
         _raise_form_problems("obstacle", problems)
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> int:
+        def work(cursor: Cursor) -> int:
             self._ensure_plan(cursor, principal, rep_id, fy)
             new_id = int(cursor.execute("SELECT nextval('plan_item_seq')").fetchall()[0][0])
             cursor.execute(
-                "INSERT INTO obstacles VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp)",
+                "INSERT INTO obstacles VALUES (?, ?, ?, ?, ?, ?, ?, localtimestamp)",
                 [new_id, rep_id, fy, description, int(likelihood), revenue_at_risk, principal.email],
             )
             return new_id
@@ -122,11 +121,11 @@ class PlanStore(StoreBase):
             problems.append(("expected_impact", "expected impact cannot be negative"))
         _raise_form_problems("action", problems)
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> int:
+        def work(cursor: Cursor) -> int:
             self._ensure_plan(cursor, principal, rep_id, fy)
             new_id = int(cursor.execute("SELECT nextval('plan_item_seq')").fetchall()[0][0])
             cursor.execute(
-                "INSERT INTO actions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
+                "INSERT INTO actions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, localtimestamp)",
                 [new_id, rep_id, fy, description, owner, due_date, status, expected_impact, obstacle_id, principal.email],
             )
             return new_id
@@ -143,9 +142,9 @@ class PlanStore(StoreBase):
             raise NotFound(f"There is no action {action_id}.")
         self.require_rep_access(principal, row[0], write=True)
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> None:
+        def work(cursor: Cursor) -> None:
             cursor.execute(
-                "UPDATE actions SET status = ?, updated_by = ?, updated_at = current_timestamp WHERE action_id = ?",
+                "UPDATE actions SET status = ?, updated_by = ?, updated_at = localtimestamp WHERE action_id = ?",
                 [status, principal.email, action_id],
             )
 
@@ -157,11 +156,11 @@ class PlanStore(StoreBase):
         self.require_rep_access(principal, rep_id, write=True)
         _raise_form_problems("check-in", [("note", "a check-in needs a note")] if not str(note).strip() else [])
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> int:
+        def work(cursor: Cursor) -> int:
             self._ensure_plan(cursor, principal, rep_id, fy)
             new_id = int(cursor.execute("SELECT nextval('plan_item_seq')").fetchall()[0][0])
             cursor.execute(
-                "INSERT INTO checkins VALUES (?, ?, ?, ?, ?, ?, current_timestamp)",
+                "INSERT INTO checkins VALUES (?, ?, ?, ?, ?, ?, localtimestamp)",
                 [new_id, rep_id, fy, checkin_date, author, note],
             )
             return new_id
@@ -169,9 +168,9 @@ class PlanStore(StoreBase):
         return self.write(principal, "add check-in", f"{rep_id} FY{fy}", work)
 
     @staticmethod
-    def _ensure_plan(cursor: duckdb.DuckDBPyConnection, principal: Principal, rep_id: str, fy: int) -> None:
+    def _ensure_plan(cursor: Cursor, principal: Principal, rep_id: str, fy: int) -> None:
         cursor.execute(
-            "INSERT INTO plans VALUES (?, ?, 'draft', '', ?, current_timestamp) ON CONFLICT DO NOTHING",
+            "INSERT INTO plans VALUES (?, ?, 'draft', '', ?, localtimestamp) ON CONFLICT DO NOTHING",
             [rep_id, fy, principal.email],
         )
 

@@ -18,26 +18,29 @@ class EngineReads(LedgerStore, PeopleStore, SettingsStore):
     def engine_inputs(self, principal: Principal) -> EngineInputs:
         """Everything the engine needs, as frames, limited to what the principal may see.
 
-        Daily actuals are summed per (date, rep, territory) inside DuckDB, so the engine never
-        sees order lines.
+        Daily actuals are summed per (date, rep, territory) inside the database, so the engine
+        never sees order lines; rows come in one order on every backend, so the engine's float
+        sums are the same too.
         """
         where, params = self._rep_filter(principal, "rep_id")
         with self.cursor() as cursor:
             # through Arrow: half the peak memory of .df() on millions of rows
-            daily = cursor.sql(
+            daily = cursor.frame(
                 f"""
                 SELECT sale_date::TIMESTAMP AS date, rep_id, territory,
-                       sum(revenue)::DOUBLE AS revenue, coalesce(sum(profit), 0)::DOUBLE AS profit
+                       sum(revenue)::DOUBLE PRECISION AS revenue, coalesce(sum(profit), 0)::DOUBLE PRECISION AS profit
                 FROM actuals WHERE {where}
-                GROUP BY ALL
+                GROUP BY sale_date, rep_id, territory
+                ORDER BY sale_date, rep_id, territory NULLS FIRST
                 """,
-                params=params or None,
-            ).to_arrow_table().to_pandas()
+                params,
+            )
             open_actions = cursor.execute(
                 f"""
-                SELECT rep_id, fy, sum(expected_impact)::DOUBLE AS open_impact
+                SELECT rep_id, fy, sum(expected_impact)::DOUBLE PRECISION AS open_impact
                 FROM actions WHERE status IN ({', '.join(repr(x) for x in OPEN_ACTION_STATUSES)}) AND {where}
-                GROUP BY ALL
+                GROUP BY rep_id, fy
+                ORDER BY rep_id, fy
                 """,
                 params,
             ).df()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
-
 from salesplan.errors import (
     BadInput,
 )
 from salesplan.principal import Principal
 from salesplan.settings import WEEKDAY_NAMES, Settings
+from salesplan.storage.backends import Cursor
 from salesplan.storage.base import StoreBase
 
 
@@ -42,7 +41,7 @@ class SettingsStore(StoreBase):
         self._require_admin(principal, "Changing settings")
         stored = validate_settings(**changes)
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> None:
+        def work(cursor: Cursor) -> None:
             for key, value in stored.items():
                 cursor.execute(
                     "INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

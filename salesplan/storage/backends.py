@@ -1,0 +1,349 @@
+"""Database backends: what differs between the embedded DuckDB file and a PostgreSQL server.
+
+The store's SQL is written once, in the subset both databases understand (``?`` placeholders,
+``DOUBLE PRECISION``, ``DISTINCT ON``, ``INSERT ... ON CONFLICT``, ``information_schema``). A backend
+hands out :class:`Cursor` adapters that run that SQL and offer the few operations that must be done
+differently: staging a DataFrame or Arrow table as a temporary relation, temporary tables, frames
+through Arrow, write locks, retryable errors, and backup/restore of one table as Parquet.
+
+DuckDB is held only while an operation runs: every ``cursor()`` opens the file and closes it
+afterwards, so a command-line import, backup or user command can run while the dashboard serves.
+A process that finds the file held by another retries with back-off for at most
+:data:`DEFAULT_LOCK_WAIT_SECONDS` (30 s; ``$SALESPLAN_LOCK_WAIT`` overrides it), then raises DatabaseLocked.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from salesplan.errors import BadInput, DatabaseLocked, SalesplanError
+
+SERVER_SCHEMES = ("postgresql://", "postgres://")
+DEFAULT_LOCK_WAIT_SECONDS = 30.0
+
+
+def lock_wait_seconds() -> float:
+    """How long a process waits for a DuckDB file held by another process (``$SALESPLAN_LOCK_WAIT``)."""
+    try:
+        return max(0.0, float(os.environ.get("SALESPLAN_LOCK_WAIT", DEFAULT_LOCK_WAIT_SECONDS)))
+    except ValueError:
+        return DEFAULT_LOCK_WAIT_SECONDS
+
+
+def is_server_url(target: str | os.PathLike[str]) -> bool:
+    """Whether the database target names a PostgreSQL server rather than a DuckDB file."""
+    return str(target).startswith(SERVER_SCHEMES)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and ``Store.path``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class Cursor(Protocol):
+    """One connection held for one operation (a read or a transaction), never shared by threads."""
+
+    dialect: str
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
+        """Run one statement (``?`` placeholders); driver errors pass through to the store."""
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        """The rows of the last statement."""
+
+    def df(self) -> pd.DataFrame:
+        """The rows of the last statement as a DataFrame, with the same dtypes on every backend."""
+
+    @property
+    def description(self) -> Any:
+        """Column descriptions of the last statement (``d[0]`` is the name)."""
+
+    def frame(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Run a query and return its rows as a DataFrame built through Arrow (less peak memory)."""
+
+    def stage(self, name: str, data: pd.DataFrame | pa.Table) -> None:
+        """Make ``data`` readable as the relation ``name`` until :meth:`unstage` or the end of
+        the transaction (bulk path: a registered view on DuckDB, a temp table filled by COPY on
+        PostgreSQL)."""
+
+    def unstage(self, name: str) -> None:
+        """Forget a relation made by :meth:`stage`."""
+
+    def temp_table(self, name: str, select: str, params: Sequence[Any] | None = None) -> None:
+        """(Re)create the temporary table ``name`` from a SELECT, for this transaction."""
+
+    def table_names(self) -> list[str]:
+        """The store's own tables (no temporary ones), sorted."""
+
+
+class Backend(Protocol):
+    """A database the store can run on."""
+
+    dialect: str
+    path: str  # what messages show: the file, or the URL without its password
+    write_lock: Any  # orders this process's writers (threads) before they reach the database
+
+    def cursor(self) -> Any:
+        """A context manager yielding a :class:`Cursor`; raises DatabaseLocked or SalesplanError
+        when the database cannot be reached."""
+
+    def close(self) -> None: ...
+
+    def begin_sql(self, snapshot: bool) -> str:
+        """The statement that opens a transaction (``snapshot``: one consistent read-only view)."""
+
+    def lock_writes(self, cursor: Cursor) -> None:
+        """Serialise writers across processes for the rest of the transaction."""
+
+    def is_retryable(self, error: BaseException) -> bool:
+        """Whether a failed transaction may simply be run again (conflict, deadlock)."""
+
+    def translate(self, error: BaseException, action: str) -> SalesplanError | None:
+        """The project's error for a driver error, or None to let it pass."""
+
+    def migration_sql(self, version: int, sql: str) -> str:
+        """The SQL of a migration for this backend (same versions on every backend)."""
+
+    def sequences(self, cursor: Cursor) -> dict[str, int | None]:
+        """Each sequence's last value handed out (None: never used)."""
+
+    def set_sequence(self, cursor: Cursor, name: str, value: int) -> None:
+        """Make the sequence hand out ``value + 1`` next."""
+
+    def backup_table(self, cursor: Cursor, name: str, path: Path) -> None:
+        """Write one table as a Parquet file."""
+
+    def restore_table(self, cursor: Cursor, name: str, path: Path) -> None:
+        """Append the rows of a Parquet file written by any backend to one (emptied) table."""
+
+
+_TABLE_NAMES = (
+    "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+    "AND table_catalog = current_database() AND table_type = 'BASE TABLE' ORDER BY table_name"
+)
+
+
+class DuckCursor:
+    """A DuckDB connection behind the shared cursor interface (and everything DuckDB's own has)."""
+
+    dialect = "duckdb"
+
+    def __init__(self, native: duckdb.DuckDBPyConnection):
+        self.native = native
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> DuckCursor:
+        self.native.execute(sql, params)
+        return self
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.native.fetchall()
+
+    def df(self) -> pd.DataFrame:
+        return self.native.df()
+
+    @property
+    def description(self) -> Any:
+        return self.native.description
+
+    def frame(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        return self.native.sql(sql, params=params or None).to_arrow_table().to_pandas()
+
+    def stage(self, name: str, data: pd.DataFrame | pa.Table) -> None:
+        self.native.register(name, data)
+
+    def unstage(self, name: str) -> None:
+        self.native.unregister(name)
+
+    def temp_table(self, name: str, select: str, params: Sequence[Any] | None = None) -> None:
+        self.native.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}", params)
+
+    def table_names(self) -> list[str]:
+        return [row[0] for row in self.native.execute(_TABLE_NAMES).fetchall()]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.native, name)
+
+
+def _is_lock_error(error: BaseException) -> bool:
+    text = str(error).lower()
+    return "lock" in text and ("conflicting" in text or "could not set lock" in text)
+
+
+def _is_conflict(error: BaseException) -> bool:
+    return isinstance(error, duckdb.TransactionException) or (
+        isinstance(error, duckdb.Error) and "conflict" in str(error).lower()
+    )
+
+
+def sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+class _Holder:
+    """This process's hold on one DuckDB file: opened by the first operation that needs it, shared
+    (as cheap cursors) by the operations running meanwhile, closed when the last one ends.
+
+    One holder per file and process, so threads never race DuckDB's own instance cache (opening
+    and closing the same file from many threads at once breaks its Python scans).
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self.lock = threading.Lock()
+        # one writer at a time per file and process, whichever Store object it uses
+        self.write_lock = threading.RLock()
+        self.connection: duckdb.DuckDBPyConnection | None = None
+        self.users = 0
+
+
+_holders: dict[str, _Holder] = {}
+_holders_lock = threading.Lock()
+
+
+def _holder(path: str) -> _Holder:
+    key = os.path.realpath(path)
+    with _holders_lock:
+        return _holders.setdefault(key, _Holder(path))
+
+
+class DuckDBBackend:
+    """An embedded DuckDB file, held only while an operation runs; ``:memory:`` keeps one connection."""
+
+    dialect = "duckdb"
+
+    def __init__(self, path: str):
+        self.path = path
+        self._memory: duckdb.DuckDBPyConnection | None = None
+        if path == ":memory:":
+            self._memory = duckdb.connect(":memory:")
+            self._holder = _Holder(path)
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._holder = _holder(path)
+        self.write_lock = self._holder.write_lock
+
+    def _acquire(self) -> duckdb.DuckDBPyConnection:
+        holder = self._holder
+        with holder.lock:  # the other threads of this process wait here while the file is busy
+            if holder.connection is None:
+                holder.connection = self._connect()
+            holder.users += 1
+            try:
+                return holder.connection.cursor()
+            except BaseException:
+                self._release_holder()
+                raise
+
+    def _release_holder(self) -> None:
+        holder = self._holder
+        if holder.users > 0:
+            holder.users -= 1
+        if holder.users == 0 and holder.connection is not None:
+            holder.connection.close()  # lets other processes in
+            holder.connection = None
+
+    def _release(self, native: duckdb.DuckDBPyConnection) -> None:
+        native.close()
+        with self._holder.lock:
+            self._release_holder()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        # another process (the dashboard, an import) holds the file only while it works: wait for
+        # it with back-off rather than fail, up to the documented maximum
+        deadline = time.monotonic() + lock_wait_seconds()
+        delay = 0.02
+        while True:
+            try:
+                return duckdb.connect(self.path)
+            except duckdb.IOException as error:
+                if not _is_lock_error(error):
+                    raise SalesplanError(f"Cannot open the database {self.path}: {error}") from error
+                if time.monotonic() >= deadline:
+                    raise DatabaseLocked(
+                        f"The database {self.path} stayed in use by another process for more than "
+                        f"{lock_wait_seconds():.0f} s (a long import or backup?). Try again when it "
+                        "has finished, or point --db / SALESPLAN_DB at another file."
+                    ) from error
+                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                delay = min(delay * 2, 0.5)
+            except duckdb.Error as error:
+                raise SalesplanError(f"Cannot open the database {self.path}: {error}") from error
+
+    @contextmanager
+    def cursor(self) -> Iterator[DuckCursor]:
+        if self._memory is not None:
+            native = self._memory.cursor()
+            try:
+                native.execute("SET enable_progress_bar = false")
+                yield DuckCursor(native)
+            finally:
+                native.close()
+            return
+        native = self._acquire()
+        try:
+            native.execute("SET enable_progress_bar = false")
+            yield DuckCursor(native)
+        finally:
+            self._release(native)
+
+    def close(self) -> None:
+        if self._memory is not None:
+            self._memory.close()
+
+    def begin_sql(self, snapshot: bool) -> str:
+        return "BEGIN TRANSACTION"  # every DuckDB transaction reads one snapshot
+
+    def lock_writes(self, cursor: Cursor) -> None:
+        # one process holds the file at a time and the store's write lock orders its threads
+        return None
+
+    def is_retryable(self, error: BaseException) -> bool:
+        return _is_conflict(error)
+
+    def translate(self, error: BaseException, action: str) -> SalesplanError | None:
+        if isinstance(error, duckdb.ConstraintException):
+            return BadInput.single(action, f"refused by the database: {error}")
+        return None
+
+    def migration_sql(self, version: int, sql: str) -> str:
+        return sql
+
+    def sequences(self, cursor: Cursor) -> dict[str, int | None]:
+        rows = cursor.execute("SELECT sequence_name, last_value FROM duckdb_sequences()").fetchall()
+        return {name: None if value is None else int(value) for name, value in rows}
+
+    def set_sequence(self, cursor: Cursor, name: str, value: int) -> None:
+        cursor.execute(f"CREATE OR REPLACE SEQUENCE {name} START {int(value) + 1}")
+
+    def backup_table(self, cursor: Cursor, name: str, path: Path) -> None:
+        cursor.execute(f"COPY (SELECT * FROM \"{name}\") TO '{sql_path(path)}' (FORMAT parquet)")
+
+    def restore_table(self, cursor: Cursor, name: str, path: Path) -> None:
+        cursor.execute(f"INSERT INTO \"{name}\" SELECT * FROM read_parquet('{sql_path(path)}')")
+
+
+def open_backend(target: str) -> Backend:
+    """The backend for a file path, ``:memory:`` or a ``postgresql://`` URL.
+
+    Raises SalesplanError when the target cannot be used.
+    """
+    if is_server_url(target):
+        from salesplan.storage.postgres import PostgresBackend
+
+        return PostgresBackend(target)
+    return DuckDBBackend(target)
