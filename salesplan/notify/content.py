@@ -263,7 +263,8 @@ def _actions_section(store: Any, principal: Principal, numbers: Numbers, rep_id:
     actions = store.plan(principal, rep_id, fy_of(inputs, d))["actions"]
     due = actions[actions["status"].isin(OPEN_ACTION_STATUSES) & actions["due_date"].notna()].copy()
     due["due"] = [pd.Timestamp(value).date() for value in due["due_date"]]
-    due = due[[value <= horizon for value in due["due"]]].sort_values(["due", "action_id"])
+    due = due[pd.Series([value <= horizon for value in due["due"]], index=due.index, dtype=bool)]
+    due = due.sort_values(["due", "action_id"])
     items = [
         Item(f"{'OVERDUE ' if row['due'] < d else ''}{day(row['due'])}: {row['description']}",
              details=[f"{row['status'].replace('_', ' ')}, owner {row['owner'] or '—'}, "

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from salesplan.errors import BadInput, NotAllowed
 from salesplan.principal import Principal
+from salesplan.storage.backends import Cursor
 from salesplan.storage.base import StoreBase
 
 NOTIFICATION_KINDS = ("digest", "alert")
@@ -67,7 +67,7 @@ class NotificationStore(StoreBase):
         moment = now or _now()
         token = uuid.uuid4().hex
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> str | None:
+        def work(cursor: Cursor) -> str | None:
             rows = cursor.execute(
                 f"SELECT state, claimed_at FROM notification_log WHERE {_KEY_WHERE}", key.params()
             ).fetchall()
@@ -108,7 +108,7 @@ class NotificationStore(StoreBase):
 
     def _finish_claim(self, key: MessageKey, token: str, state: str, error: str | None,
                       snapshot: dict[str, Any] | None, moment: datetime) -> None:
-        def work(cursor: duckdb.DuckDBPyConnection) -> None:
+        def work(cursor: Cursor) -> None:
             cursor.execute(
                 "UPDATE notification_log SET state = ?, last_error = ?, sent_at = ?, snapshot = ? "
                 f"WHERE {_KEY_WHERE} AND claim_token = ?",
@@ -155,7 +155,7 @@ class NotificationStore(StoreBase):
         if principal.email.lower() != email and not principal.may_administer:
             raise NotAllowed(f"{principal.email} may not change the e-mail preferences of {email}.")
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> None:
+        def work(cursor: Cursor) -> None:
             cursor.execute("DELETE FROM notification_opt_outs WHERE email = ? AND kind = ?", [email, kind])
             if opted_out:
                 cursor.execute("INSERT INTO notification_opt_outs VALUES (?, ?, ?, ?)",
@@ -205,7 +205,7 @@ class NotificationStore(StoreBase):
         """Record a pass of the scheduler (finished: every due message is sent)."""
         moment = now or _now()
 
-        def work(cursor: duckdb.DuckDBPyConnection) -> None:
+        def work(cursor: Cursor) -> None:
             cursor.execute("DELETE FROM notification_runs WHERE run_date = ?", [run_date])
             cursor.execute("INSERT INTO notification_runs VALUES (?, ?, ?, ?, ?)",
                            [run_date, moment, moment if finished else None, sent, failed])

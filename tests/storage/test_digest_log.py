@@ -1,4 +1,4 @@
-"""The sent-message log: a key is claimed once, a failure is claimed again, a crashed sender's
+"""The sent-message log, on DuckDB and on PostgreSQL: a key is claimed once, a failure is claimed again, a crashed sender's
 claim expires, many threads at once get one claim; opt-outs; the e-mail settings' validation."""
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ D = dt.date(2026, 3, 2)
 NOW = dt.datetime(2026, 3, 2, 12, 0)
 
 
-def test_a_key_is_claimed_once_and_a_sent_message_never_again(store):
+def test_a_key_is_claimed_once_and_a_sent_message_never_again(any_store):
+    store = any_store
     token = store.claim_notification(KEY, as_of=D, subject="s", now=NOW)
     assert token and store.notification_state(KEY) == "claimed"
     assert store.claim_notification(KEY, as_of=D, subject="s", now=NOW) is None
@@ -29,7 +30,8 @@ def test_a_key_is_claimed_once_and_a_sent_message_never_again(store):
     assert store.last_digest_snapshot("rep@example.com", before_slot="2026-W10") is None
 
 
-def test_a_failed_message_is_claimed_again_with_its_error_kept_until_then(store):
+def test_a_failed_message_is_claimed_again_with_its_error_kept_until_then(any_store):
+    store = any_store
     token = store.claim_notification(KEY, as_of=D, subject="s", now=NOW)
     store.mark_notification_failed(KEY, token, "451 try later", now=NOW)
     failed = store.failed_notifications(SYSTEM)
@@ -44,13 +46,15 @@ def test_a_failed_message_is_claimed_again_with_its_error_kept_until_then(store)
     assert store.notification_state(KEY) == "sent" and store.failed_notifications(SYSTEM).empty
 
 
-def test_a_crashed_senders_claim_expires(store):
+def test_a_crashed_senders_claim_expires(any_store):
+    store = any_store
     assert store.claim_notification(KEY, as_of=D, subject="s", now=NOW)
     assert store.claim_notification(KEY, as_of=D, subject="s", now=NOW + CLAIM_TIMEOUT / 2) is None
     assert store.claim_notification(KEY, as_of=D, subject="s", now=NOW + CLAIM_TIMEOUT * 2)
 
 
-def test_many_threads_and_two_connections_get_exactly_one_claim(store):
+def test_many_threads_and_two_connections_get_exactly_one_claim(any_store):
+    store = any_store
     other = Store.open(store.path)
     try:
         tokens: list[str | None] = []
@@ -70,7 +74,8 @@ def test_many_threads_and_two_connections_get_exactly_one_claim(store):
     assert len(tokens) == 8 and len([t for t in tokens if t]) == 1
 
 
-def test_opt_outs_are_per_user_and_only_the_user_or_an_admin_changes_them(store):
+def test_opt_outs_are_per_user_and_only_the_user_or_an_admin_changes_them(any_store):
+    store = any_store
     me = Principal("rep@example.com", "rep", "R001")
     store.set_notification_opt_out(me, "Rep@Example.com", "digest", True)
     assert store.notification_opt_outs("rep@example.com") == {"digest"}
@@ -84,7 +89,8 @@ def test_opt_outs_are_per_user_and_only_the_user_or_an_admin_changes_them(store)
         store.notification_log(me)
 
 
-def test_email_settings_are_checked_before_anything_is_stored(store):
+def test_email_settings_are_checked_before_anything_is_stored(any_store):
+    store = any_store
     before = store.settings()
     with pytest.raises(BadInput) as error:
         store.save_settings(SYSTEM, timezone="Mars/Olympus", digest_day="Funday", digest_hour=24, smtp_port=0,
