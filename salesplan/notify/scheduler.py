@@ -133,11 +133,17 @@ _running: DigestScheduler | None = None
 
 
 def start_background(store_factory: Callable[[], Any], *, clock: Callable[[], dt.datetime] | None = None,
-                     interval: float = 60.0,
-                     transport_factory: Callable[[Any], dispatch.Transport] | None = None) -> DigestScheduler:
+                     interval: float = 60.0, transport_factory: Callable[[Any], dispatch.Transport] | None = None,
+                     embedded_only: bool = True) -> DigestScheduler | None:
     """Start the process's one background sender (a daemon thread) and return it. Calling it again
-    (every Streamlit rerun may) returns the running one instead of starting a second."""
+    (every Streamlit rerun may) returns the running one instead of starting a second.
+
+    With ``embedded_only`` (the default) nothing starts and None is returned when the store is not
+    an embedded DuckDB file: on PostgreSQL a timer runs ``salesplan digest --send`` instead
+    (docs/notifications.md), so that many dashboard processes do not all compute the digest."""
     global _running
+    if embedded_only and getattr(store_factory(), "dialect", "duckdb") != "duckdb":
+        return None
     with _lock:
         if _running is None or not _running.running:
             _running = DigestScheduler(store_factory, clock=clock, interval=interval,

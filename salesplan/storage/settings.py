@@ -110,6 +110,9 @@ NOTIFICATION_SETTINGS = (
 )
 
 
+_WHOLE_NUMBERS = {"digest_hour": (0, 23, "an hour"), "smtp_port": (1, 65535, "a port number")}
+
+
 def _notification_settings(values: dict[str, str], defaults: Settings) -> dict[str, Any]:
     """The e-mail settings as typed values (stored text -> Settings fields)."""
     out: dict[str, Any] = {}
@@ -145,16 +148,12 @@ def _validate_notification_setting(key: str, value: Any) -> str:
         if name not in WEEKDAY_NAMES:
             raise ValueError(f"use a weekday name like Mon, not {value!r}")
         return name
-    if key == "digest_hour":
-        hour = int(value)
-        if not 0 <= hour <= 23:
-            raise ValueError(f"must be an hour 0-23, not {value}")
-        return str(hour)
-    if key == "smtp_port":
-        port = int(value)
-        if not 1 <= port <= 65535:
-            raise ValueError(f"must be a port number 1-65535, not {value}")
-        return str(port)
+    if key in _WHOLE_NUMBERS:
+        low, high, what = _WHOLE_NUMBERS[key]
+        number = int(value)
+        if not low <= number <= high:
+            raise ValueError(f"must be {what} {low}-{high}, not {value}")
+        return str(number)
     if key == "smtp_starttls":
         flag = text.lower()
         if flag in ("on", "true", "yes", "1"):

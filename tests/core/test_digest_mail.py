@@ -17,7 +17,7 @@ from salesplan.errors import NotAllowed
 from salesplan.notify import content as C
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
-from tests.helpers.mail import DEMO_ACCOUNTS, DEMO_TODAY, SmtpServer, demo_store, free_port
+from tests.helpers.mail import DEMO_ACCOUNTS, DEMO_TODAY, SmtpServer, demo_store, free_port, running_server
 
 D = DEMO_TODAY
 EARLY = dt.date(2026, 1, 5)  # within the grace share of FY2026: nobody is on the watch list yet
@@ -25,11 +25,7 @@ EARLY = dt.date(2026, 1, 5)  # within the grace share of FY2026: nobody is on th
 
 @pytest.fixture
 def smtp():
-    server = SmtpServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running_server()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from salesplan.notify import dispatch, scheduler
 from salesplan.principal import SYSTEM
-from tests.helpers.mail import DEMO_ACCOUNTS, SmtpServer, demo_store
+from tests.helpers.mail import DEMO_ACCOUNTS, demo_store, running_server
 
 UTC = dt.UTC
 
@@ -23,11 +23,7 @@ def at(*args: int) -> dt.datetime:
 
 @pytest.fixture
 def smtp():
-    server = SmtpServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running_server()
 
 
 @pytest.fixture
@@ -115,7 +111,7 @@ def test_start_background_is_safe_to_start_twice_and_sends_once(store, smtp):
     try:
         first = scheduler.start_background(factory, clock=clock, interval=0.05)
         second = scheduler.start_background(factory, clock=clock, interval=0.05)
-        assert first is second and first.running
+        assert first is not None and first is second and first.running
         assert [t.name for t in threading.enumerate()].count("salesplan-digest") == 1
         deadline = time.monotonic() + 120
         while len(smtp.collector.of_kind("digest")) < 5 and time.monotonic() < deadline:

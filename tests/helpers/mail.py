@@ -103,6 +103,15 @@ class SmtpServer:
             self._controller = None
 
 
+def running_server():
+    """The body of a test module's ``smtp`` fixture: a fresh server on 127.0.0.1 for one test."""
+    server = SmtpServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 _TEMPLATE: dict[str, Path] = {}
 
 

@@ -39,3 +39,16 @@ def test_two_processes_sending_at_once_send_each_digest_once(db_target):
         assert sorted(log["recipient"]) == sorted(ACCOUNTS) and set(log["state"]) == {"sent"}
     finally:
         server.stop()
+
+
+def test_the_dashboards_sender_starts_only_on_an_embedded_database(pg_url, tmp_path):
+    from salesplan.notify import scheduler
+
+    with Store.open(pg_url) as server_store:
+        assert scheduler.start_background(lambda: server_store) is None
+    with Store.open(tmp_path / "embedded.duckdb") as embedded:
+        started = scheduler.start_background(lambda: embedded, interval=3600)
+        try:
+            assert started is not None and started.running
+        finally:
+            scheduler.stop_background()
