@@ -94,3 +94,18 @@ def test_an_opted_out_manager_gets_no_alert(store):
     notify.set_email_preferences(store, manager, alert=False)
     due = notify.build_due(store, D, kinds=("alert",), previous_day=EARLY)
     assert {item.key.recipient for item in due} == {"rita@example.com", "rob@example.com", "boss@example.com"}
+
+
+def test_names_and_descriptions_are_text_in_the_html_part():
+    from salesplan.notify import render
+    from salesplan.notify.content import Content, Item, Section
+
+    content = Content(recipient="a@example.com", kind="alert", owner_key="rep:R9", subject="Alert: <b>x</b>",
+                      heading='Early warning: <a href="http://evil">R9</a>', intro="As of today:",
+                      sections=[Section("Why", items=[Item("<img src=x onerror=alert(1)>", details=["<i>d</i>"])])],
+                      as_of=D, link='https://plan.example.com/my_plan?rep="x"')
+    html = render.html(content)
+    assert "<img" not in html and "<a href=\"http://evil\"" not in html and "<i>d</i>" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and 'href="https://plan.example.com/my_plan?rep=&quot;x&quot;"' in html
+    message = render.email_message(content, "plan@example.com")
+    assert message["X-Salesplan-Kind"] == "alert" and message["Auto-Submitted"] == "auto-generated"
