@@ -219,6 +219,11 @@ def _changes(now: dict[str, Any] | None, before: dict[str, Any] | None) -> list[
     return out
 
 
+def _digest_content(principal: Principal, d: dt.date, **fields: Any) -> Content:
+    """A digest to the principal: one per account and week, so its owner key is empty."""
+    return Content(recipient=principal.email, kind="digest", owner_key="", as_of=d, **fields)
+
+
 def rep_digest(store: Any, principal: Principal, numbers: Numbers, previous: dict[str, Any] | None) -> Content:
     """A rep's digest: FY and month status, run-rates, point of no return, coverage, actions due,
     and what changed since the last digest."""
@@ -244,8 +249,8 @@ def rep_digest(store: Any, principal: Principal, numbers: Numbers, previous: dic
     sections.append(Section("Since your last digest", items=[Item(c) for c in changes], note=change_note))
     name = fy_row["owner_name"] if fy_row else rep_id
     headline = status_words(fy_row["status"]) if fy_row else "no target"
-    return Content(
-        recipient=principal.email, kind="digest", owner_key="", as_of=d,
+    return _digest_content(
+        principal, d,
         subject=f"Weekly digest {day(d)}: {name}, {headline} for FY{fy_of(numbers.inputs, d)}",
         heading=f"Your weekly digest, {day(d)}",
         intro=f"Where you stand as of {day(d)}: the same numbers as your page on the dashboard.",
@@ -303,8 +308,8 @@ def manager_digest(store: Any, principal: Principal, numbers: Numbers) -> Conten
         Section(f"No upload in {NO_UPLOAD_DAYS} days ({len(stale_items)})", items=stale_items,
                 note="" if stale_items else f"Every rep uploaded in the last {NO_UPLOAD_DAYS} days."),
     ]
-    return Content(
-        recipient=principal.email, kind="digest", owner_key="", as_of=d,
+    return _digest_content(
+        principal, d,
         subject=f"Weekly digest {day(d)}: your team, {len(items)} on the watch list",
         heading=f"Your team's weekly digest, {day(d)}",
         intro=f"Your team as of {day(d)}: the same numbers as the dashboard.",
@@ -345,8 +350,8 @@ def leader_digest(principal: Principal, numbers: Numbers) -> Content:
         note="" if len(top) else "Nobody is on the watch list.",
     ))
     headline = status_words(org["status"]) if org else "no target"
-    return Content(
-        recipient=principal.email, kind="digest", owner_key="", as_of=d,
+    return _digest_content(
+        principal, d,
         subject=f"Weekly digest {day(d)}: the organisation is {headline}, {len(watch)} on the watch list",
         heading=f"The organisation's weekly digest, {day(d)}",
         intro=f"The organisation as of {day(d)}: the same numbers as the dashboard.",
