@@ -7,9 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from salesplan.errors import (
-    NotAllowed,
-)
+from salesplan import policy
 from salesplan.files import normalise_header
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
@@ -21,7 +19,7 @@ class AuditStore(StoreBase):
 
     # ------------------------------------------------------------------ audit
     def audit_log(self, principal: Principal, *, limit: int = 500) -> pd.DataFrame:
-        self._require_admin(principal, "Reading the audit log")
+        policy.require(principal, "read_audit")
         with self.cursor() as cursor:
             return cursor.execute(
                 "SELECT logged_at, actor, action, detail FROM audit_log ORDER BY logged_at DESC LIMIT ?", [limit]
@@ -46,26 +44,28 @@ class AuditStore(StoreBase):
         return "|".join(normalise_header(name) for name in header)
 
     def save_column_map(self, principal: Principal, kind: str, header: list[str], mapping: dict[str, str]) -> None:
-        """Remember how a file with these headers maps to fields, for the next upload of its kind."""
-        if principal.role == "leader":
-            raise NotAllowed(f"{principal.email} is a leader and may only read.")
+        """Remember, for this user only, how a file with these headers maps to fields, for their next
+        upload of its kind. Raises NotAllowed for a leader (read-only)."""
+        policy.require(principal, "save_column_map")
         signature = self.header_signature(header)
         payload = json.dumps(mapping, sort_keys=True)
 
         def work(cursor: Cursor) -> None:
             cursor.execute(
-                "INSERT INTO column_maps VALUES (?, ?, ?, ?, localtimestamp) ON CONFLICT (kind, header_signature) "
-                "DO UPDATE SET mapping = excluded.mapping, saved_by = excluded.saved_by, saved_at = excluded.saved_at",
-                [kind, signature, payload, principal.email],
+                "INSERT INTO column_maps (saved_by, kind, header_signature, mapping, saved_at) "
+                "VALUES (?, ?, ?, ?, localtimestamp) ON CONFLICT (saved_by, kind, header_signature) "
+                "DO UPDATE SET mapping = excluded.mapping, saved_at = excluded.saved_at",
+                [principal.email.strip().lower(), kind, signature, payload],
             )
 
         self.write(principal, "save column mapping", f"{kind}: {signature}", work, changes_data=False)
 
     def column_map(self, principal: Principal, kind: str, header: list[str]) -> dict[str, str] | None:
-        """The mapping remembered for files of this kind with exactly these headers, if any."""
+        """The mapping this user remembered for files of this kind with exactly these headers, if
+        any. Another user's mapping is never applied: it would silently re-read someone's upload."""
         with self.cursor() as cursor:
             rows = cursor.execute(
-                "SELECT mapping FROM column_maps WHERE kind = ? AND header_signature = ?",
-                [kind, self.header_signature(header)],
+                "SELECT mapping FROM column_maps WHERE saved_by = ? AND kind = ? AND header_signature = ?",
+                [principal.email.strip().lower(), kind, self.header_signature(header)],
             ).fetchall()
         return json.loads(rows[0][0]) if rows else None
