@@ -7,7 +7,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from salesplan.errors import NotAllowed, NotFound
+from salesplan import policy
+from salesplan.errors import NotFound
 from salesplan.notify import content as C
 from salesplan.notify import dispatch, render
 from salesplan.principal import Principal
@@ -38,8 +39,7 @@ def preview_digest(store: Any, principal: Principal, email: str, as_of: dt.date 
     """The digest the account ``email`` would get at ``as_of`` (default today in the
     organisation's time zone), exactly as it would be sent: computed from that account's own view.
     Admins may preview anyone, others only themselves. Raises NotAllowed, NotFound."""
-    if principal.email.lower() != str(email).strip().lower() and not principal.may_administer:
-        raise NotAllowed(f"{principal.email} may not preview the digest of {email}.")
+    policy.require(principal, "preview_digest", email=email)
     item = _digest_for(store, email, as_of or _today(store))
     return Preview(item.subject, render.text(item), render.html(item))
 
@@ -65,8 +65,7 @@ def send_test(store: Any, principal: Principal, as_of: dt.date | None = None,
 def email_preferences(store: Any, principal: Principal, email: str | None = None) -> dict[str, bool]:
     """Whether the account gets the weekly digest and the alerts ({'digest': True, 'alert': False})."""
     target = (email or principal.email).strip().lower()
-    if target != principal.email.lower() and not principal.may_administer:
-        raise NotAllowed(f"{principal.email} may not read the e-mail preferences of {target}.")
+    policy.require(principal, "email_preferences", email=target)
     off = store.notification_opt_outs(target)
     return {kind: kind not in off for kind in ("digest", "alert")}
 

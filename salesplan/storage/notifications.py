@@ -16,7 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from salesplan.errors import BadInput, NotAllowed
+from salesplan import policy
+from salesplan.errors import BadInput
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
 from salesplan.storage.base import StoreBase
@@ -131,7 +132,7 @@ class NotificationStore(StoreBase):
     def notification_log(self, principal: Principal, *, states: tuple[str, ...] | None = None,
                          limit: int = 500) -> pd.DataFrame:
         """The sent-message log, newest first (admins). Raises NotAllowed for other roles."""
-        self._require_admin(principal, "Reading the message log")
+        policy.require(principal, "read_message_log")
         where = f"WHERE state IN ({', '.join('?' for _ in states)})" if states else ""
         with self.cursor() as cursor:
             return cursor.execute(
@@ -152,8 +153,7 @@ class NotificationStore(StoreBase):
         email = str(email).strip().lower()
         if kind not in NOTIFICATION_KINDS:
             raise BadInput.single("notifications", f"kind must be digest or alert, not {kind!r}", column="kind")
-        if principal.email.lower() != email and not principal.may_administer:
-            raise NotAllowed(f"{principal.email} may not change the e-mail preferences of {email}.")
+        policy.require(principal, "email_preferences", email=email)
 
         def work(cursor: Cursor) -> None:
             cursor.execute("DELETE FROM notification_opt_outs WHERE email = ? AND kind = ?", [email, kind])
