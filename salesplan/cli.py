@@ -52,8 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Run the dashboard (Streamlit) on the database of --db / $SALESPLAN_DB, "
                                             "after creating or migrating it. Loads no demo data.")
     serve.add_argument("--port", type=int, default=8501, metavar="N", help="port to listen on (default 8501)")
-    serve.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1; "
-                                                            "behind a proxy keep it local)")
 
     demo = commands.add_parser("demo", help="load a realistic demo organisation",
                                description="Load a deterministic demo organisation (regions, territories, reps, targets, actuals, holidays, plans).")
@@ -182,10 +180,13 @@ def serve(args: argparse.Namespace) -> int:
     app = Path(__file__).resolve().parent.parent / "app.py"
     if not app.exists():
         raise SalesplanError(f"the dashboard's app.py is not next to the salesplan package ({app})")
+    # local only unless Streamlit's own STREAMLIT_SERVER_ADDRESS says otherwise: a proxy in front
+    # terminates TLS (docs/deploying.md)
+    address = os.environ.get("STREAMLIT_SERVER_ADDRESS") or "127.0.0.1"
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
-               "--server.address", args.address, "--server.headless", "true",
+               "--server.address", address, "--server.headless", "true",
                "--browser.gatherUsageStats", "false"]
-    print(f"salesplan: serving {shown} on http://{args.address}:{args.port}", flush=True)
+    print(f"salesplan: serving {shown} on http://{address}:{args.port}", flush=True)
     try:
         return subprocess.call(command, env={**os.environ, "SALESPLAN_DB": target}, cwd=app.parent)
     except KeyboardInterrupt:

@@ -130,13 +130,10 @@ class AccountStorage(Protocol):
         ...
 
     def authenticate(self, email: str, password: str, *, now: datetime | None = None) -> Principal:
-        """Check a built-in account's password.
+        """Check a built-in account's password (see AccountStore.authenticate).
 
-        Raises NotAllowed with the same message for an unknown email, a disabled account or a
-        wrong password, after the same argon2 work (no account enumeration, by text or by time),
-        and a lock-out message after ``auth.MAX_FAILED_ATTEMPTS`` failures in a row, for
-        ``auth.LOCKOUT_MINUTES`` minutes: unknown emails are counted and locked alike. Failures
-        are counted by one atomic increment each, so parallel attempts lock the account too.
+        Raises NotAllowed, with one message for an unknown email, a disabled account or a wrong
+        password, and a lock-out message after too many failures in a row.
         """
         ...
 
@@ -160,31 +157,24 @@ class AccountStorage(Protocol):
         """
         ...
 
+
 class BackupStorage(Protocol):
     """Backup and restore."""
 
     def backup(self, principal: Principal, folder: str | os.PathLike[str]) -> dict[str, Any]:
-        """Write a consistent snapshot: one Parquet file per table plus ``manifest.json`` with
-        row counts, SHA-256 checksums, sequence positions and the schema version.
+        """Write a consistent snapshot into an empty folder (see BackupStore.backup); returns
+        the manifest.
 
-        A backup holds everything, password hashes and the session-signing secret included: the
-        folder is made 0700 and every file 0600 (docs/security.md). All tables are read inside
-        one transaction, so concurrent writers never tear the snapshot; readers are not blocked.
-        Raises NotAllowed unless admin, BadInput when the folder already holds a backup or cannot
-        be written.
+        Raises NotAllowed unless admin, BadInput when the folder holds a backup or cannot be written.
         """
         ...
 
     def restore(self, principal: Principal, folder: str | os.PathLike[str]) -> dict[str, Any]:
-        """Rebuild this (empty) database from a backup folder, checking every file's checksum and
-        row count first.
+        """Rebuild this empty database from a backup folder (see BackupStore.restore); returns
+        the manifest.
 
-        A backup folder is input like an upload: tables are the ones this database's schema has
-        (a manifest naming another is refused), each read from ``<table>.parquet`` directly inside
-        the folder (the manifest's file names must be exactly that: no other path, no link),
-        sequences only the ones this database has; no identifier or path is built from the
-        manifest. Raises NotAllowed unless admin, BadInput on a damaged, tampered or foreign
-        backup or a non-empty database.
+        Raises NotAllowed unless admin, BadInput on a damaged, tampered or foreign backup or a
+        non-empty database.
         """
         ...
 

@@ -9,10 +9,11 @@ import pandas as pd
 from salesplan import policy
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
-from salesplan.storage.base import BatchCounts, StoreBase
+from salesplan.storage.base import BatchCounts
+from salesplan.storage.batches import BatchStore
 
 
-class PeopleStore(StoreBase):
+class PeopleStore(BatchStore):  # its imports are batches too
     """Reference data: reps, territories, regions and holidays; their imports and edits."""
 
     # ------------------------------------------------------------------ reference data

@@ -25,10 +25,10 @@ class PlanStore(StoreBase):
         """The rep's plan for a FY: header, obstacles, actions and check-ins (empty when none yet)."""
         self.require_rep_access(principal, rep_id)
         with self.cursor() as cursor:
-            header = cursor.execute(
+            headers = cursor.execute(
                 "SELECT status, summary, updated_by, updated_at FROM plans WHERE rep_id = ? AND fy = ?", [rep_id, fy]
             ).fetchall()
-            header = header[0] if header else None
+            header = headers[0] if headers else None
             obstacles = cursor.execute(
                 "SELECT obstacle_id, description, likelihood, revenue_at_risk::DOUBLE PRECISION AS revenue_at_risk "
                 "FROM obstacles WHERE rep_id = ? AND fy = ? ORDER BY obstacle_id",
@@ -76,7 +76,7 @@ class PlanStore(StoreBase):
             current = rows[0][0] if rows else "draft"
             if not approver and status != current and "agreed" in (status, current):
                 if status == "agreed":
-                    raise NotAllowed("Only the rep's manager (or an admin) may mark a plan agreed.")
+                    policy.require(principal, "agree_plan", rep_id=rep_id)
                 raise NotAllowed(
                     f"The FY{fy} plan of {rep_id} is agreed: only the rep's manager (or an admin) may change its status."
                 )
