@@ -18,6 +18,8 @@ import pandas as pd
 
 from salesplan.errors import BadInput, DatabaseLocked, NotAllowed, NotFound, SalesplanError
 from salesplan.principal import SYSTEM, Principal
+from salesplan.settings import WEEKDAY_NAMES
+from salesplan.storage.settings import NOTIFICATION_SETTINGS
 from salesplan.store import Store, resolve_db_path, validate_settings
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
@@ -70,6 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_argument("--stage-probability", nargs="+", action="extend", metavar="STAGE=P",
                           help="probability of open deals in a stage, 0-1 or a percentage (Proposal=0.4 'Closing=80%%'); "
                                "STAGE= removes a stage")
+    # e-mail digest and alerts (docs/notifications.md); the SMTP password is never a setting
+    settings.add_argument("--timezone", metavar="ZONE", help="the organisation's time zone, e.g. Europe/Berlin (default UTC)")
+    settings.add_argument("--digest-day", metavar="Mon", help="weekday of the weekly digest (default Mon)")
+    settings.add_argument("--digest-hour", type=int, metavar="7", help="hour of the digest and the daily alerts, 0-23 (default 7)")
+    settings.add_argument("--mail-from", metavar="ADDRESS", help="sender address of the e-mails")
+    settings.add_argument("--smtp-host", metavar="HOST", help="SMTP server")
+    settings.add_argument("--smtp-port", type=int, metavar="N", help="SMTP port (default 587)")
+    settings.add_argument("--smtp-starttls", choices=["on", "off"], help="use STARTTLS (default on)")
+    settings.add_argument("--smtp-user", metavar="USER", help="SMTP user (the password: $SALESPLAN_SMTP_PASSWORD or .streamlit/secrets.toml)")
+    settings.add_argument("--dashboard-url", metavar="URL", help="public address of the dashboard, for links in e-mails")
 
     imp = commands.add_parser("import", help="import a reps, targets, actuals, holidays or deals file",
                               description="Import a CSV or .xlsx file. All or nothing unless --valid-only.")
@@ -142,6 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("--metric", choices=["revenue", "profit"], default="revenue")
     back.add_argument("--level", choices=["rep", "territory", "region", "org"], default="rep")
     back.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    digest = commands.add_parser("digest", help="the weekly digest and alerts by e-mail: list, write as .eml, or send",
+                                 description="Without --send or --dry-run, list the messages that are due and not sent yet. "
+                                             "--dry-run DIR writes them as .eml files; --send sends them by SMTP and "
+                                             "records each, so a rerun sends only what is missing.")
+    digest.add_argument("--as-of", type=_date, metavar="DATE",
+                        help="the date of the numbers (default: today in the organisation's time zone once the digest hour has come, else yesterday)")
+    digest.add_argument("--dry-run", metavar="DIR", help="write the messages as .eml files into DIR (nothing is recorded)")
+    digest.add_argument("--send", action="store_true", help="send the due messages by SMTP")
     return parser
 
 
@@ -225,6 +245,7 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
             "grace": args.grace,
             "upload_limit_mb": args.upload_limit_mb,
             "stage_probabilities": _stage_probabilities(store, args.stage_probability),
+            **{key: getattr(args, key) for key in NOTIFICATION_SETTINGS},
         }
         # check every setting before importing holidays, so a refused value changes nothing
         validate_settings(**changes)
@@ -240,6 +261,13 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
         print(f"upload_limit_mb {settings.upload_limit_mb}")
         stages = ", ".join(f"{stage}={probability:g}" for stage, probability in settings.stage_probabilities)
         print(f"stage_probabilities {stages or '(none)'}")
+        for key in NOTIFICATION_SETTINGS:
+            value = getattr(settings, key)
+            if key == "digest_day":
+                value = WEEKDAY_NAMES[value]
+            elif key == "smtp_starttls":
+                value = "on" if value else "off"
+            print(f"{key:<15} {value}")
         return EXIT_OK
 
     if args.command == "import":
@@ -312,6 +340,9 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
         sys.stdout.write(report.render_backtest(result, args.format))
         return EXIT_OK
 
+    if args.command == "digest":
+        return _digest_command(store, args)
+
     raise UsageError(f"unknown command {args.command}")
 
 
@@ -331,6 +362,35 @@ def _stage_probabilities(store: Store, given: list[str] | None) -> dict[str, str
         if probability.strip():
             stages[" ".join(stage.split())] = probability
     return stages
+
+
+def _digest_command(store: Store, args: argparse.Namespace) -> int:
+    from salesplan import notify
+
+    if args.send and args.dry_run:
+        raise UsageError("give either --send or --dry-run DIR, not both")
+    from salesplan.notify.scheduler import pass_date
+
+    settings = store.settings()
+    # without a date, the same day as the dashboard's scheduler: today once the digest hour has
+    # come in the organisation's time zone, else yesterday (so an hourly cron job sends the
+    # digest at the configured weekday and hour, and each day's alerts once)
+    as_of = args.as_of or pass_date(settings, notify.local_now(settings))
+    outgoing = notify.build_due(store, as_of)
+    if args.dry_run:
+        paths = notify.write_eml(outgoing, args.dry_run)
+        print(f"{len(paths)} message(s) written to {args.dry_run} (nothing sent or recorded)")
+        return EXIT_OK
+    if not args.send:
+        if not outgoing:
+            print(f"nothing is due as of {as_of}")
+        for item in outgoing:
+            print(f"{item.key.kind:<6} {item.key.recipient:<30} {item.subject}")
+        return EXIT_OK
+    transport = notify.SmtpTransport(notify.smtp_config(settings))
+    result = notify.send(store, outgoing, transport)
+    print(result.summary())
+    return EXIT_BAD_INPUT if result.failed else EXIT_OK
 
 
 def _password(given: str | None) -> tuple[str, bool]:

@@ -276,3 +276,48 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
 ]
+
+# Notifications (docs/notifications.md): the sent-message log, per-user opt-outs and the
+# scheduler's passes. Portable SQL only (VARCHAR, INTEGER, DATE, TIMESTAMP, BOOLEAN), so the same
+# statements run on PostgreSQL.
+MIGRATIONS += [
+    (
+        20,
+        "notification log and opt-outs",
+        """
+        -- one row per message that is due once: (recipient, kind, owner, slot) is claimed in a
+        -- transaction before sending and marked sent (or failed, with the error) afterwards
+        CREATE TABLE notification_log (
+            recipient VARCHAR NOT NULL,        -- the account's email, lower-case
+            kind VARCHAR NOT NULL,             -- 'digest' or 'alert'
+            owner_key VARCHAR NOT NULL,        -- 'rep:R004', 'region:North', 'org:org'; '' for a digest
+            slot VARCHAR NOT NULL,             -- ISO week '2026-W10' for a digest, a date for an alert
+            state VARCHAR NOT NULL CHECK (state IN ('claimed', 'sent', 'failed')),
+            as_of DATE NOT NULL,
+            subject VARCHAR,
+            claim_token VARCHAR,
+            claimed_at TIMESTAMP,
+            sent_at TIMESTAMP,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error VARCHAR,
+            snapshot VARCHAR,                  -- JSON: what a digest said (status, point of no return)
+            PRIMARY KEY (recipient, kind, owner_key, slot)
+        );
+        CREATE TABLE notification_opt_outs (
+            email VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL CHECK (kind IN ('digest', 'alert')),
+            changed_by VARCHAR NOT NULL,
+            changed_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (email, kind)
+        );
+        -- the scheduler's daily passes: which as-of dates were handled (the catch-up rule)
+        CREATE TABLE notification_runs (
+            run_date DATE PRIMARY KEY,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP,
+            sent INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0
+        );
+        """,
+    ),
+]

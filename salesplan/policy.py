@@ -31,6 +31,9 @@ import_reps, import_holidays, edit_calendar, change_settings, manage_users, clea
 read_audit, backup,
 restore              administration: admin (and the command line) only
 open_page            open a dashboard page: ``page`` (key of the page)
+email_preferences    turn one's e-mail digest or alerts off/on: ``email`` (whose; admins: anyone's)
+preview_digest       preview the digest of an account: ``email`` (whose; admins: anyone's)
+read_message_log     the sent e-mail log and its failures: admin only
 ==================== ====================================================================
 """
 
@@ -122,6 +125,15 @@ def _check_password(principal: Principal, email: str, **_: Any) -> str | None:
     return f"Setting another user's password needs the admin role; {principal.email} is {principal.role}."
 
 
+def _own_or_admin(what: str) -> Callable[..., str | None]:
+    def check(principal: Principal, email: str, **_: Any) -> str | None:
+        if principal.role in ADMINS or principal.email.strip().lower() == str(email).strip().lower():
+            return None
+        return f"{what} of another user needs the admin role; {principal.email} is {principal.role}."
+
+    return check
+
+
 def _check_page(principal: Principal, page: str, **_: Any) -> str | None:
     if page in PAGES_BY_ROLE.get("admin" if principal.role == "system" else principal.role, ()):
         return None
@@ -170,6 +182,10 @@ RULES: dict[str, Rule] = {
     "backup": _admin_only("Backing up"),
     "restore": _admin_only("Restoring"),
     "open_page": Rule(EVERYONE, lambda p: f"The {p.role} role may open no page.", _check_page),
+    # e-mail digests and alerts (docs/notifications.md)
+    "email_preferences": Rule(EVERYONE, _leader_reads, _own_or_admin("Changing the e-mail preferences")),
+    "preview_digest": Rule(EVERYONE, _leader_reads, _own_or_admin("Previewing the digest")),
+    "read_message_log": _admin_only("Reading the e-mail log"),
 }
 ACTIONS: tuple[str, ...] = tuple(RULES)
 

@@ -23,6 +23,16 @@ class Settings:
     # the probability (0-1) of an open deal in each stage, for deals files without a probability
     # column; pairs (stage as written by the admin, probability), sorted by stage
     stage_probabilities: tuple[tuple[str, float], ...] = ()
+    # e-mail digest and alerts (docs/notifications.md); the SMTP password is never a setting
+    timezone: str = "UTC"
+    digest_day: int = 0  # Python weekday number, Mon=0
+    digest_hour: int = 7
+    mail_from: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_user: str = ""
+    dashboard_url: str = ""
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property

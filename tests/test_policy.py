@@ -60,6 +60,10 @@ TABLE: list[tuple[str, dict, tuple[bool, bool, bool, bool, bool]]] = [
     ("open_page", {"page": "upload"}, (True, True, False, True, True)),
     ("open_page", {"page": "plan"}, (True, True, False, True, True)),
     ("open_page", {"page": "my_plan"}, (True, True, True, True, True)),
+    ("email_preferences", {"email": "ANN@x.test"}, (True, True, False, False, True)),
+    ("email_preferences", {"email": "lee@x.test"}, (True, True, True, False, False)),
+    ("preview_digest", {"email": "max@x.test"}, (True, True, False, True, False)),
+    ("read_message_log", {}, (True, True, False, False, False)),
 ]
 
 

@@ -30,6 +30,7 @@ from salesplan.storage.interfaces_admin import (
     BackupStorage,
     ScopeStorage,
 )
+from salesplan.storage.interfaces_notify import NotificationStorage
 
 
 class SettingsStorage(Protocol):
@@ -228,12 +229,12 @@ class PlanStorage(Protocol):
 
 class FullStorage(
     SettingsStorage, PeopleStorage, LedgerStorage, EngineReadStorage, PlanStorage, AuditStorage,
-    AccountStorage, BackupStorage, ScopeStorage, Protocol,
+    AccountStorage, BackupStorage, ScopeStorage, NotificationStorage, Protocol,
 ):
     """Everything the store offers (what imports and the command line use)."""
 
 
 __all__ = [
     "AccountStorage", "AuditStorage", "BackupStorage", "EngineReadStorage", "FullStorage", "LedgerStorage",
-    "PeopleStorage", "PlanStorage", "ScopeStorage", "SettingsStorage",
+    "NotificationStorage", "PeopleStorage", "PlanStorage", "ScopeStorage", "SettingsStorage",
 ]

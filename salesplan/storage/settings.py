@@ -37,6 +37,7 @@ class SettingsStore(StoreBase):
             grace=float(values.get("grace", defaults.grace)),
             upload_limit_mb=int(values.get("upload_limit_mb", defaults.upload_limit_mb)),
             stage_probabilities=_stage_pairs(values.get("stage_probabilities")),
+            **_notification_settings(values, defaults),
         )
 
     def save_settings(self, principal: Principal, **changes: Any) -> Settings:
@@ -105,6 +106,8 @@ def _validate_setting(key: str, value: Any) -> str:
         return str(limit)
     if key == "stage_probabilities":
         return _validate_stage_probabilities(value)
+    if key in NOTIFICATION_SETTINGS:
+        return _validate_notification_setting(key, value)
     raise ValueError(f"unknown setting {key}")
 
 
@@ -161,3 +164,79 @@ def _probability(value: Any, stage: str) -> float:
             f"the probability of stage {stage!r} must be between 0 and 1 (or 0% and 100%), not {text!r}"
         )
     return round(fraction, 6)
+
+
+# ---------------------------------------------------------------------- e-mail settings
+NOTIFICATION_SETTINGS = (
+    "timezone", "digest_day", "digest_hour", "mail_from", "smtp_host", "smtp_port", "smtp_starttls",
+    "smtp_user", "dashboard_url",
+)
+
+
+_WHOLE_NUMBERS = {"digest_hour": (0, 23, "an hour"), "smtp_port": (1, 65535, "a port number")}
+
+
+def _notification_settings(values: dict[str, str], defaults: Settings) -> dict[str, Any]:
+    """The e-mail settings as typed values (stored text -> Settings fields)."""
+    out: dict[str, Any] = {}
+    for key in NOTIFICATION_SETTINGS:
+        if key not in values:
+            continue
+        text = values[key]
+        if key == "digest_day":
+            out[key] = WEEKDAY_NAMES.index(text)
+        elif key in ("digest_hour", "smtp_port"):
+            out[key] = int(text)
+        elif key == "smtp_starttls":
+            out[key] = text == "on"
+        else:
+            out[key] = text
+    return out
+
+
+def _validate_notification_setting(key: str, value: Any) -> str:
+    """Check one e-mail setting and return its stored text; raises ValueError with the reason.
+    An empty text clears the text settings (mail_from, smtp_host, smtp_user, dashboard_url)."""
+    text = str(value).strip()
+    if key == "timezone":
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{text!r} is not a time zone name like Europe/Berlin or UTC") from None
+        return text
+    if key == "digest_day":
+        name = text.title()[:3]
+        if name not in WEEKDAY_NAMES:
+            raise ValueError(f"use a weekday name like Mon, not {value!r}")
+        return name
+    if key in _WHOLE_NUMBERS:
+        low, high, what = _WHOLE_NUMBERS[key]
+        number = int(value)
+        if not low <= number <= high:
+            raise ValueError(f"must be {what} {low}-{high}, not {value}")
+        return str(number)
+    if key == "smtp_starttls":
+        flag = text.lower()
+        if flag in ("on", "true", "yes", "1"):
+            return "on"
+        if flag in ("off", "false", "no", "0"):
+            return "off"
+        raise ValueError(f"use on or off, not {value!r}")
+    if key == "mail_from":
+        from email.utils import parseaddr
+
+        address = parseaddr(text)[1]
+        if text and ("@" not in address or address.startswith("@") or address.endswith("@")):
+            raise ValueError(f"{text!r} is not an e-mail address (e.g. Sales plan <plan@example.com>)")
+        return text
+    if key == "smtp_host":
+        if any(ch.isspace() for ch in text) or "/" in text:
+            raise ValueError(f"{text!r} is not a host name (no spaces, no scheme: smtp.example.com)")
+        return text
+    if key == "dashboard_url":
+        if text and not text.startswith(("https://", "http://")) or " " in text:
+            raise ValueError(f"{text!r} is not an http(s) address like https://plan.example.com")
+        return text.rstrip("/")
+    return text  # smtp_user: any text

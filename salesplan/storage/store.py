@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from salesplan.storage.accounts import AccountStore
 from salesplan.storage.backup import BackupStore
+from salesplan.storage.notifications import NotificationStore
 from salesplan.storage.plans import PlanStore
 from salesplan.storage.reads import EngineReads
 
 
-class Store(EngineReads, PlanStore, AccountStore, BackupStore):
+class Store(EngineReads, PlanStore, AccountStore, BackupStore, NotificationStore):
     """Persistent state of one organisation in a DuckDB file (or ``:memory:``)."""

@@ -1,0 +1,54 @@
+"""Two `salesplan digest --send` processes at once, on DuckDB and on PostgreSQL (the cron case):
+every account gets its digest exactly once from a real SMTP server's point of view."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from salesplan import imports
+from salesplan.principal import SYSTEM
+from salesplan.store import Store
+from tests.conftest import REPS_CSV
+from tests.helpers.mail import SmtpServer
+
+ACCOUNTS = {"boss@example.com": ("admin", None), "mia@example.com": ("manager", "R000"),
+            "ava@example.com": ("rep", "R001"), "joerg@example.com": ("rep", "R002")}
+
+
+def test_two_processes_sending_at_once_send_each_digest_once(db_target):
+    server = SmtpServer().start()
+    try:
+        with Store.open(db_target) as store:
+            imports.import_file(store, "reps", REPS_CSV.encode(), file_name="reps.csv", principal=SYSTEM)
+            for email, (role, rep_id) in ACCOUNTS.items():
+                store.add_user(SYSTEM, email, role, rep_id=rep_id, password="pw-1234")
+            store.save_settings(SYSTEM, smtp_host="127.0.0.1", smtp_port=server.port, smtp_starttls="off",
+                                mail_from="plan@example.com")
+        command = [sys.executable, "-m", "salesplan.cli", "--db", db_target, "digest", "--as-of", "2026-03-02", "--send"]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])}
+        senders = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                   for _ in range(2)]
+        outputs = [sender.communicate(timeout=300) for sender in senders]
+        assert [sender.returncode for sender in senders] == [0, 0], outputs
+        received = sorted(r for message in server.collector.of_kind("digest") for r in message.rcpt_tos)
+        assert received == sorted(ACCOUNTS)
+        with Store.open(db_target) as store:
+            log = store.notification_log(SYSTEM)
+        assert sorted(log["recipient"]) == sorted(ACCOUNTS) and set(log["state"]) == {"sent"}
+    finally:
+        server.stop()
+
+
+def test_the_dashboards_sender_starts_only_on_an_embedded_database(pg_url, tmp_path):
+    from salesplan.notify import scheduler
+
+    with Store.open(pg_url) as server_store:
+        assert scheduler.start_background(lambda: server_store) is None
+    with Store.open(tmp_path / "embedded.duckdb") as embedded:
+        started = scheduler.start_background(lambda: embedded, interval=3600)
+        try:
+            assert started is not None and started.running
+        finally:
+            scheduler.stop_background()
