@@ -33,7 +33,7 @@ import streamlit as st
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from streamlit.errors import StreamlitAuthError
 
-from salesplan import engine, imports
+from salesplan import engine, upload_flow
 from salesplan.calendar import fiscal_year_bounds, fiscal_year_of
 from salesplan.errors import BadInput, DatabaseLocked, NotAllowed, SalesplanError
 from salesplan.inputs import EngineInputs
@@ -622,11 +622,7 @@ def table(frame: pd.DataFrame, **kwargs: Any) -> Any:
     return st.dataframe(frame, **kwargs)
 
 
-def problems_frame(error: BadInput) -> pd.DataFrame:
-    return pd.DataFrame(
-        [{"line": p.line, "column": p.column, "reason": p.reason} for p in error.problems],
-        columns=["line", "column", "reason"],
-    ).astype({"line": "Int64"})
+problems_frame = upload_flow.problems_frame
 
 
 def flash(message: str) -> None:
@@ -761,71 +757,15 @@ def rep_label(reps: pd.DataFrame) -> Callable[[str], str]:
 # ============================================================================ upload previews
 
 
-@dataclass
-class Preview:
-    """What a file looks like before importing: its header, the first rows, and how the header maps."""
-
-    header: list[str]
-    header_line: int
-    rows: pd.DataFrame
-    total_rows: int
-    mapping: dict[str, str]  # field -> header cell (automatic or from the column map)
-    problems: list[Any]  # header problems (missing required columns, duplicates); empty when importable
-
-
-def _header_guess(kind: str) -> Callable[[list[str]], bool]:
-    known = {imports.normalise_header(n) for f in imports.FIELDS[kind] for n in (f.name, *f.synonyms)}
-    return lambda cells: sum(imports.normalise_header(c) in known for c in cells if c) >= 2
-
-
 @st.cache_data(show_spinner=False, max_entries=8)
-def _raw_table(data: bytes, file_name: str, kind: str, limit_mb: int) -> tuple[list[str], int, pd.DataFrame, int]:
-    from salesplan.files import read_table
-
-    limit = limit_mb * 1_048_576
-    try:
-        raw = read_table(data, file_name, looks_like_header=_header_guess(kind), limit_bytes=limit)
-    except BadInput as error:
-        if "no header row" not in str(error):
-            raise
-        # unrecognised header: take the first record with two or more cells as the header
-        raw = read_table(data, file_name, looks_like_header=lambda cells: sum(bool(c) for c in cells) >= 2,
-                         limit_bytes=limit)
-    head = raw.cells.slice(0, 10).to_pandas()
-    columns = [name for name in head.columns if name != "line"]
-    labels, seen = [], set()
-    for i, _ in enumerate(columns):
-        label = raw.header[i] if i < len(raw.header) and raw.header[i] else f"(column {i + 1})"
-        while label in seen:
-            label += " "
-        seen.add(label)
-        labels.append(label)
-    rows = head[["line", *columns]].copy()
-    rows.columns = ["line", *labels]
-    return list(raw.header), raw.header_line, rows, raw.cells.num_rows
+def _preview(kind: str, data: bytes, file_name: str, column_map: tuple[tuple[str, str], ...],
+             limit_mb: int) -> upload_flow.Preview:
+    return upload_flow.preview(kind, data, file_name, dict(column_map) or None, limit_bytes=limit_mb * 1_048_576)
 
 
-def preview(kind: str, data: bytes, file_name: str, column_map: dict[str, str] | None) -> Preview:
-    """Header, first rows and header mapping of an upload (raises BadInput for an unreadable file).
-
-    A UI-side stand-in until the core offers a preview: the import itself re-reads the file.
-    """
-    header, header_line, rows, total = _raw_table(data, file_name, kind, settings().upload_limit_mb)
-    try:
-        positions = imports.map_header(kind, header, file_name, header_line, column_map)
-        problems: list[Any] = []
-    except BadInput as error:
-        positions, problems = {}, error.problems
-        # what the synonyms and the column map recognise on their own, to pre-fill the mapping step
-        for field in imports.FIELDS[kind]:
-            for position, cell in enumerate(header):
-                key = imports.normalise_header(cell)
-                explicit = {imports.normalise_header(k): v for k, v in (column_map or {}).items()}
-                names = {imports.normalise_header(n) for n in (field.name, *field.synonyms)}
-                if explicit.get(key) == field.name or (key not in explicit and key in names):
-                    positions.setdefault(field.name, position)
-    mapping = {field: header[position] for field, position in positions.items()}
-    return Preview(header, header_line, rows, total, mapping, problems)
+def preview(kind: str, data: bytes, file_name: str, column_map: dict[str, str] | None) -> upload_flow.Preview:
+    """upload_flow.preview, cached per file and column map (raises BadInput for an unreadable file)."""
+    return _preview(kind, data, file_name, tuple(sorted((column_map or {}).items())), settings().upload_limit_mb)
 
 
 # ============================================================================ exports

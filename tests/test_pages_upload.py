@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from salesplan import ui
-from test_pages_support import ADMIN, DEMO_TODAY, app, engine_year, fresh_db, goto, metric_value, open_store
+from test_pages_support import (ADMIN, DEMO_TODAY, ROOT, add_admin, app, engine_year, fresh_db, goto, metric_value,
+                                open_store, texts)
 
 
 @pytest.fixture
@@ -152,3 +153,45 @@ def test_a_targets_file_with_its_reason(monkeypatch, db):
     finally:
         store.close()
     assert "December push" in history["reason"].tolist()
+
+
+TEMPLATES = ROOT / "data" / "templates"
+
+
+def test_every_template_previews_and_imports_through_the_pages(monkeypatch, tmp_path):
+    """The product's own templates: reps and holidays on the Admin page, then targets and actuals on
+    the Upload page, each previewed (the actuals template has a `line` column, which once crashed the
+    preview with "Duplicate column names found") and imported without a rejected row."""
+    db = tmp_path / "empty.duckdb"
+    add_admin(db)
+    at = app(monkeypatch, db, page="admin")
+    for kind in ("reps", "holidays"):
+        data = (TEMPLATES / f"{kind}.csv").read_bytes()
+        at.file_uploader(key=f"{kind}_upload").set_value((f"{kind}.csv", data, "text/csv")).run()
+        at.button(key=f"{kind}_upload_import").click().run()
+        assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+        assert any(f"{kind.capitalize()} imported" in s.value for s in at.success)
+    goto(at, "upload")
+    for kind in ("targets", "actuals"):
+        text = (TEMPLATES / f"{kind}.csv").read_text(encoding="utf-8")
+        if kind == "targets":
+            at.segmented_control(key="upload_kind").set_value("targets").run()
+        else:
+            at.segmented_control(key="upload_kind").set_value("actuals").run()
+        upload(at, f"{kind}.csv", text, kind=kind)
+        assert not at.error, [e.value for e in at.error]
+        rows = at.dataframe[0].value
+        header = text.splitlines()[0].split(",")
+        assert rows.columns.tolist() == ["Line in file", *header]
+        assert rows.iloc[:, 0].tolist() == list(range(2, 2 + len(text.strip().splitlines()) - 1)), "file lines"
+        if kind == "actuals":
+            assert rows["line"].tolist() == ["1", "1", "1"], "the order-line column is the file's own"
+        click(at, "Import")
+        assert metric_value(at, "Rejected") == "0", texts(at)
+        assert int(metric_value(at, "Inserted")) == len(text.strip().splitlines()) - 1 or kind == "targets"
+    store = open_store(db)
+    try:
+        counts = store.table_counts()
+    finally:
+        store.close()
+    assert counts["actuals"] == 3 and counts["reps"] == 2
