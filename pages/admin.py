@@ -36,7 +36,7 @@ def import_form(kind: str, label: str, key: str) -> None:
                 st.download_button("Download the problems (CSV)", ui.csv_bytes(ui.problems_frame(error)),
                                    file_name=f"problems-{upload.name}.csv", mime="text/csv", key=f"{key}_problems")
         except SalesplanError as error:
-            st.error(str(error))
+            st.error(ui.md(error))
         else:
             ui.flash(f"{kind.capitalize()} imported (batch {result.batch_id}): {result.inserted} new, "
                      f"{result.updated} changed, {result.unchanged} unchanged.")
@@ -104,7 +104,7 @@ with calendar_tab:
                 ok, _ = ui.attempt(the_store.delete_holiday, principal, row["date"],
                                    None if ui.is_empty(row["territory"]) else row["territory"])
                 if ok:
-                    ui.flash(f"Holiday {labels[chosen]} deleted.")
+                    ui.flash(f"Holiday {ui.md(labels[chosen])} deleted.")
                     st.rerun()
     import_form("holidays", "Holidays file (CSV or Excel)", "holidays_upload")
 

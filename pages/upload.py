@@ -79,7 +79,7 @@ if upload is not None:
     column_map = maps.get(header_key)
     view = ui.preview(kind, data, upload.name, column_map) if column_map else automatic
     if not view.problems:
-        st.caption("Reading " + ", ".join(f"{field} from “{header}”" for field, header in view.mapping.items()) + ".")
+        st.caption("Reading " + ", ".join(f"{field} from “{ui.md(header)}”" for field, header in view.mapping.items()) + ".")
     if view.problems:
         st.error("\n".join(f"- {ui.md(problem.reason)}" for problem in view.problems), icon=":material/error:")
 
@@ -139,14 +139,14 @@ if upload is not None:
                 run_import(True)
                 st.rerun()
         elif "error" in outcome:
-            st.error(outcome["error"])
+            st.error(ui.md(outcome["error"]))
         else:
-            st.success(f"Imported {outcome['file']} as batch {outcome['batch_id']}.", icon=":material/check_circle:")
+            st.success(f"Imported {ui.md(outcome['file'])} as batch {outcome['batch_id']}.", icon=":material/check_circle:")
             counts = st.columns(4)
             for column, key in zip(counts, ("inserted", "updated", "unchanged", "rejected")):
                 column.metric(key.capitalize(), f"{outcome[key]:,}", border=True)
             for note in outcome["notes"]:
-                st.caption(note)
+                st.caption(ui.md(note))
             if outcome["rejected"]:
                 st.caption("The rejected rows are kept with the batch: download them from the history below.")
             if ui.may_open(principal, "my_plan") and st.button("See the updated figures", icon=":material/flag:"):

@@ -270,10 +270,10 @@ def _password_form() -> None:
         try:
             principal = store().authenticate(email, password)
         except NotAllowed as error:
-            st.error(str(error), icon=":material/lock:")
+            st.error(md(error), icon=":material/lock:")
             return
         except SalesplanError as error:
-            st.error(str(error))
+            st.error(md(error))
             return
         _start_session(principal.email)
         st.rerun()
@@ -310,7 +310,7 @@ def _first_admin_form(email: str | None = None) -> None:
         show_problems(error, title="No account was created")
         return
     except SalesplanError as error:
-        st.error(str(error))
+        st.error(md(error))
         return
     if email is None:
         _start_session(the_store.principal_for_email(new_email).email)
@@ -332,7 +332,7 @@ def _oidc_screen() -> None:
                 try:
                     st.login(provider)
                 except StreamlitAuthError as error:  # Authlib missing, or an [auth] setting wrong
-                    st.error(f"Single sign-on is not set up correctly: {error}")
+                    st.error(f"Single sign-on is not set up correctly: {md(error)}")
         return
     if not store().has_admin():
         _first_admin_form(email)
@@ -495,10 +495,10 @@ def store() -> Store:
     try:
         return _open_store(str(resolve_db_path()))
     except DatabaseLocked as error:
-        st.error(str(error))
+        st.error(md(error))
         st.stop()
     except SalesplanError as error:
-        st.error(f"The database cannot be opened: {error}")
+        st.error(f"The database cannot be opened: {md(error)}")
         st.stop()
     raise AssertionError("unreachable")
 
@@ -599,17 +599,17 @@ def attempt(action: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[bool
     except BadInput as error:
         show_problems(error)
     except NotAllowed as error:
-        st.error(f"Not allowed: {error}")
+        st.error(f"Not allowed: {md(error)}")
     except SalesplanError as error:
-        st.error(str(error))
+        st.error(md(error))
     return False, None
 
 
 def show_problems(error: BadInput, *, title: str = "Nothing was changed") -> None:
     if len(error.problems) == 1:
         problem = error.problems[0]
-        where = f" ({problem.column})" if problem.column else ""
-        st.error(f"{title}: {problem.reason}{where}")
+        where = f" ({md(problem.column)})" if problem.column else ""
+        st.error(f"{title}: {md(problem.reason)}{where}")
         return
     st.error(f"{title}: {len(error.problems)} problems.")
     st.dataframe(problems_frame(error), hide_index=True)
@@ -747,6 +747,12 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 def md(text: Any) -> str:
     """User text made inert inside Streamlit markdown (no links, images, emphasis, HTML)."""
     return _MD_SPECIAL.sub(r"\\\1", "" if is_empty(text) else str(text))
+
+
+def plotly_text(text: Any) -> str:
+    """User text made inert inside plotly labels, hover texts and axis ticks, which render a subset
+    of HTML (``<a href>``, ``<b>``, ``<br>``...): the tags are shown as typed."""
+    return html.escape("" if is_empty(text) else str(text), quote=False)
 
 
 def rep_label(reps: pd.DataFrame) -> Callable[[str], str]:
@@ -912,9 +918,10 @@ def heatmap_figure(grid: pd.DataFrame, value_label: str, title: str, at_risk: fl
     """Reps x months heatmap. ``grid`` has columns region, territory, rep_id, name, then one column per
     month label plus 'YTD', holding engine ratios (NaN = empty)."""
     value_columns = [c for c in grid.columns if c not in ("region", "territory", "rep_id", "name")]
+    # user text on the axis and in the hover: plotly renders a subset of HTML (links included)
     y = [
-        [f"{r} · {t}" for r, t in zip(grid["region"].fillna("—"), grid["territory"].fillna("—"))],
-        grid["name"].tolist(),
+        [plotly_text(f"{r} · {t}") for r, t in zip(grid["region"].fillna("—"), grid["territory"].fillna("—"))],
+        [plotly_text(name) for name in grid["name"]],
     ]
     z = grid[value_columns].astype(float).to_numpy()
     text = [[pct(v, 0) if not is_empty(v) else "" for v in line] for line in z]

@@ -104,3 +104,25 @@ def test_watchlist_button_opens_the_plan_to_update(monkeypatch, db):
     assert not at.exception
     assert at.title[0].value == "Plan"
     assert at.selectbox(key="rep_picker").value == rep
+
+
+def test_user_text_in_charts_is_text_not_html(monkeypatch, tmp_path):
+    """A rep named like a link and a region named like markup: plotly renders a subset of HTML in
+    axis ticks and hover labels, so the heatmap must carry them escaped (shown as typed)."""
+    db = fresh_db(tmp_path)
+    year = engine_year(db)
+    rep_id = year[year["target"] > 0].iloc[0]["owner_id"]
+    store = open_store(db)
+    try:
+        reps = store.reps(ADMIN)
+        reps.loc[reps["rep_id"] == rep_id, "name"] = '<a href="https://evil.test">x</a>'
+        reps.loc[reps["rep_id"] == rep_id, "region"] = "<b>North</b>"
+        store.apply_reps(ADMIN, reps, file_name=None, sha256=None)
+    finally:
+        store.close()
+    at = app(monkeypatch, db, page="team")
+    trace, _ = heatmap(at)
+    assert '&lt;a href="https://evil.test"&gt;x&lt;/a&gt;' in trace["y"][1]
+    assert not any("<a" in name for name in trace["y"][1]), "no live link in the tick labels"
+    assert any(group.startswith("&lt;b&gt;North&lt;/b&gt; · ") for group in trace["y"][0])
+    assert '<a href="https://evil.test">x</a>' in at.dataframe[0].value["owner_name"].tolist(), "tables: as typed"

@@ -195,3 +195,13 @@ def test_every_template_previews_and_imports_through_the_pages(monkeypatch, tmp_
     finally:
         store.close()
     assert counts["actuals"] == 3 and counts["reps"] == 2
+
+
+def test_markdown_in_a_file_name_is_shown_literally(monkeypatch, db):
+    rep = rep_with_target(db)["owner_id"]
+    at = app(monkeypatch, db, page="upload")
+    name = "**big** [click](https://evil.test) `x`.csv"
+    upload(at, name, f"date,rep,revenue\n2026-11-02,{rep},10\n")
+    click(at, "Import")
+    [message] = [s.value for s in at.success if "as batch" in s.value]
+    assert ui.md(name) in message and "[click](https" not in message and "**big**" not in message
