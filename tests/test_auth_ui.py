@@ -13,6 +13,7 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from salesplan import ui
+from salesplan.ui import auth as ui_auth
 from salesplan.store import Store
 from test_pages_support import ADMIN, app, fresh_db, goto, open_store, texts
 
@@ -62,7 +63,7 @@ def session_secret(db) -> str:
 
 def with_browser_cookie(monkeypatch, token: str | None) -> None:
     """What st.context.cookies would hold after a page load (AppTest cannot send cookies)."""
-    monkeypatch.setattr(ui, "browser_cookie", lambda: token)
+    monkeypatch.setattr(ui_auth, "browser_cookie", lambda: token)
 
 
 # ---------------------------------------------------------------- built-in accounts
