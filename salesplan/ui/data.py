@@ -149,3 +149,12 @@ def _preview(kind: str, data: bytes, file_name: str, column_map: tuple[tuple[str
 def preview(kind: str, data: bytes, file_name: str, column_map: dict[str, str] | None) -> upload_flow.Preview:
     """upload_flow.preview, cached per file and column map (raises BadInput for an unreadable file)."""
     return _preview(kind, data, file_name, tuple(sorted((column_map or {}).items())), settings().upload_limit_mb)
+
+
+def prior_year_actuals(principal: Principal, owner_type: str, owner_id: str, fy: int, metric: str) -> dict[date, float]:
+    """The owner's actual of each month of FY ``fy - 1`` (for the 'shape of last year' distribution)."""
+    prior_end = fiscal_year_bounds(fy - 1, settings().fy_start_month)[1]
+    level = "rep" if owner_type == "rep" else "territory"
+    months = report(principal, prior_end, fy=fy - 1, level=level, metric=metric, period="month")
+    months = months[months["owner_id"] == owner_id]
+    return dict(zip(months["period_start"], months["actual_to_date"].fillna(0.0).astype(float)))
