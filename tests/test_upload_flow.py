@@ -71,3 +71,18 @@ def test_run_import_turns_refusals_into_outcomes(tmp_path):
                                     valid_only=False)
         assert ok.imported and ok.counts["inserted"] == 1
         assert store.column_map(ADMIN, "reps", ["Kennung", "Name"]) == {"Kennung": "rep_id"}, "map kept"
+
+
+def test_undo_choices_are_the_current_actuals_and_targets_batches_newest_first():
+    import pandas as pd
+
+    batches = pd.DataFrame({
+        "batch_id": [3, 7, 5, 9, 4],
+        "kind": ["actuals", "targets", "actuals", "reps", "actuals"],
+        "file_name": ["a.csv", None, "b.csv", "r.csv", "c.csv"],
+        "reverted_at": [None, None, None, None, pd.Timestamp("2026-01-01")],
+    })
+    choices = upload_flow.undo_choices(batches)
+    assert list(choices) == [7, 5, 3], "newest first, reps and undone batches left out"
+    assert choices[7] == "Batch 7: targets from the editor"
+    assert [upload_flow.batch_state(v) for v in batches["reverted_at"]] == ["current"] * 4 + ["undone"]
