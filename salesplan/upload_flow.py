@@ -163,7 +163,8 @@ def undo_choices(batches: pd.DataFrame) -> dict[int, str]:
     """The batches that can be undone, newest first (the default of the picker), with their labels."""
     undoable = batches[batches["reverted_at"].isna() & batches["kind"].isin(["actuals", "targets"])]
     undoable = undoable.sort_values("batch_id", ascending=False)
-    return {int(b.batch_id): f"Batch {b.batch_id}: {b.kind} from {b.file_name or 'the editor'}"
+    return {int(b.batch_id): f"Batch {b.batch_id}: {b.kind} from "
+                             + ("the editor" if pd.isna(b.file_name) or not b.file_name else str(b.file_name))
             for b in undoable.itertuples()}
 
 
