@@ -254,7 +254,7 @@ def _first_admin_form(email: str | None = None) -> None:
     needs no password."""
     st.subheader("Create the first admin", anchor=False)
     st.caption("This database has no admin account yet. The first admin manages people, settings and the other "
-               "accounts (or use `salesplan user add EMAIL --role admin` on the server).")
+               "accounts on the Admin page.")
     with st.form("first_admin_form"):
         if email is None:
             new_email = st.text_input("Email", key="first_admin_email", autocomplete="username",
@@ -306,8 +306,8 @@ def _oidc_screen() -> None:
     if not store().has_admin():
         _first_admin_form(email)
         return
-    st.error(f"There is no salesplan account for {email_text(email)} (or it is disabled). Ask an admin to add it; "
-             "they can do so on the command line with `salesplan user add`.", icon=":material/person_off:")
+    st.error(f"There is no salesplan account for {email_text(email)} (or it is disabled). Ask an admin to add it "
+             "on the Admin page (Users tab).", icon=":material/person_off:")
     st.button("Sign out", icon=":material/logout:", on_click=st.logout, key="oidc_sign_out")
 
 

@@ -29,14 +29,17 @@ def attempt(action: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[bool
     return False, None
 
 
-def show_problems(error: BadInput, *, title: str = "Nothing was changed") -> None:
-    if len(error.problems) == 1:
-        problem = error.problems[0]
-        where = f" ({md(problem.column)})" if problem.column else ""
-        st.error(f"{title}: {md(problem.reason)}{where}")
+def show_problems(error: BadInput | pd.DataFrame, *, title: str = "Nothing was changed") -> None:
+    """A refusal in words: one problem in a sentence, several as a table (line, column, reason).
+    ``error`` is the BadInput, or its :func:`problems_frame`."""
+    frame = error if isinstance(error, pd.DataFrame) else problems_frame(error)
+    if len(frame) == 1:
+        column, reason = frame["column"].iloc[0], frame["reason"].iloc[0]
+        where = "" if pd.isna(column) or not column else f" ({md(column)})"
+        st.error(f"{title}: {md(reason)}{where}")
         return
-    st.error(f"{title}: {len(error.problems)} problems.")
-    st.dataframe(problems_frame(error), hide_index=True)
+    st.error(f"{title}: {len(frame)} problems.")
+    st.dataframe(frame, hide_index=True)
 
 
 def table(frame: pd.DataFrame, **kwargs: Any) -> Any:
