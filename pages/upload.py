@@ -77,7 +77,15 @@ if upload is not None:
     if chosen != automatic.mapping:
         maps[header_key] = {header: field for field, header in chosen.items()}
     column_map = maps.get(header_key)
-    view = ui.preview(kind, data, upload.name, column_map) if column_map else automatic
+    # the date format is remembered in the session with the column mapping, per kind and header
+    formats: dict = st.session_state.setdefault("date_formats", {})
+    date_format = st.selectbox("Dates in the file", list(upload_flow.DATE_FORMATS), key=f"date_format_{digest[:12]}",
+                               index=list(upload_flow.DATE_FORMATS).index(formats.get(header_key)),
+                               format_func=upload_flow.DATE_FORMATS.get,
+                               help="Recognise it: from the dates that can only be read one way (13/01 is "
+                                    "day first). Say it when every date could be read both ways.")
+    formats[header_key] = date_format
+    view = ui.preview(kind, data, upload.name, column_map, date_format=date_format)
     if view.problems:
         st.error("\n".join(f"- {ui.md(problem.reason)}" for problem in view.problems), icon=":material/error:")
     else:
@@ -88,6 +96,12 @@ if upload is not None:
     st.caption(f"{view.total_rows:,} row{'s' if view.total_rows != 1 else ''} below the header on line "
                f"{view.header_line}" + (f"; the first {len(view.rows)}:" if view.total_rows > len(view.rows) else ":"))
     ui.table(view.rows)
+    if view.reading_problem:
+        st.warning(ui.md(view.reading_problem), icon=":material/calendar_month:")
+    elif view.readings is not None:
+        st.caption("How the first rows are read (dates as year-month-day; amounts with a decimal "
+                   f"{'comma' if view.decimal_comma else 'point'}; an empty cell is not read):")
+        ui.table(view.readings, column_config={upload_flow.LINE_LABEL: st.column_config.NumberColumn(format="%d")})
 
     valid_only = st.toggle("Import only the valid rows (rejected rows are kept with the batch, downloadable)",
                            key="valid_only")
@@ -100,7 +114,7 @@ if upload is not None:
         bar = st.progress(0.0, text=f"Importing {ui.md(upload.name)}…")
         outcome = upload_flow.run_import(
             the_store, principal, kind, data, file_name=upload.name, sha=digest, header=automatic.header,
-            column_map=column_map, valid_only=only_valid, reason=reason,
+            column_map=column_map, valid_only=only_valid, reason=reason, date_format=date_format,
             progress=lambda fraction, text: bar.progress(fraction, text=ui.md(text)))
         if outcome.imported:
             st.session_state.pop("undo_batch", None)  # offer the new batch first

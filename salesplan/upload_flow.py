@@ -8,6 +8,7 @@ no streamlit here (the page caches and draws).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,12 +17,18 @@ import pandas as pd
 
 from salesplan import imports
 from salesplan.errors import BadInput, Problem, SalesplanError
-from salesplan.files import normalise_header, read_table
+from salesplan.files import RawTable, normalise_header, read_table
 from salesplan.principal import Principal
 from salesplan.store import Store
 
 PREVIEW_ROWS = 10
 LINE_LABEL = "Line in file"  # the preview's first column: where each record is in the file
+DATE_FORMATS: dict[str | None, str] = {
+    None: "Recognise it",
+    "DMY": "Day first (31/12/2026)",
+    "MDY": "Month first (12/31/2026)",
+    "ISO": "Year first (2026-12-31)",
+}
 
 
 @dataclass
@@ -34,6 +41,11 @@ class Preview:
     total_rows: int
     mapping: dict[str, str]  # field -> header cell (automatic or from the column map)
     problems: list[Problem]  # header problems (missing required columns, duplicates); empty when importable
+    # how the importer reads the date and amount cells of the first rows: LINE_LABEL, then one column
+    # per mapped date (ISO text) and amount field (a number; empty where the cell is not one)
+    readings: pd.DataFrame | None = None
+    reading_problem: str | None = None  # why the first rows cannot be read (ambiguous or mixed dates)
+    decimal_comma: bool = False  # the amounts are read with a decimal comma
 
 
 def header_key(kind: str, header: list[str]) -> tuple[str, tuple[str, ...]]:
@@ -78,9 +90,49 @@ def _recognised(kind: str, header: list[str], column_map: dict[str, str] | None)
     return found
 
 
+def page_reason(reason: str) -> str:
+    """A problem's reason in the page's words: the importer's advice names the command line's
+    ``--date-format`` option, which the page offers as its "Dates in the file" choice."""
+    return (reason.replace("state the format with --date-format DMY or MDY",
+                           "choose the date format under “Dates in the file”")
+                  .replace("--date-format DMY or MDY", "the “Dates in the file” choice"))
+
+
+def _readings(kind: str, raw: RawTable, positions: dict[str, int],
+              date_format: str | None) -> tuple[pd.DataFrame | None, str | None, bool]:
+    """The first rows' date and amount cells as the importer reads them, with its own parser."""
+    head = dataclasses.replace(raw, cells=raw.cells.slice(0, PREVIEW_ROWS))
+    fields = [spec for spec in imports.FIELDS[kind] if spec.name in positions]
+    dates = [spec.name for spec in fields if spec.kind == "date"]
+    amounts = [spec.name for spec in fields if spec.kind == "amount"]
+    if head.cells.num_rows == 0 or not (dates or amounts):
+        return None, None, False
+    parser = imports._Parser(head, positions, kind)  # noqa: SLF001 - the import's own cell parsing
+    try:
+        try:
+            order = parser.date_order(dates, date_format)
+        except BadInput as error:
+            return None, page_reason(error.problems[0].reason), False
+        comma = parser.decimal_comma(amounts)
+        columns = ["line"]
+        for name in dates:
+            value, _ = parser.date_sql(name, order)
+            columns.append(f"strftime({value}, '%Y-%m-%d') AS {imports._src_column(name)}")  # noqa: SLF001
+        for name in amounts:
+            value, _ = parser.amount_sql(name, comma)
+            columns.append(f"({value})::DOUBLE AS {imports._src_column(name)}")  # noqa: SLF001
+        frame = parser.connection.execute(f"SELECT {', '.join(columns)} FROM src ORDER BY line").df()
+    finally:
+        parser.close()
+    frame.columns = [LINE_LABEL, *dates, *amounts]
+    return frame, None, comma
+
+
 def preview(kind: str, data: bytes, file_name: str, column_map: dict[str, str] | None, *,
-            limit_bytes: int) -> Preview:
-    """The header, the first rows and the header mapping of an upload, as the import will read them.
+            limit_bytes: int, date_format: str | None = None) -> Preview:
+    """The header, the first rows and the header mapping of an upload, as the import will read them,
+    and (once the header maps) the first rows' dates and amounts as the importer reads them with
+    ``date_format`` (a key of :data:`DATE_FORMATS`).
 
     A file whose header the importer does not recognise is previewed from its first record of two
     or more cells, so that the user can map its columns. Raises BadInput for an unreadable file
@@ -101,13 +153,16 @@ def preview(kind: str, data: bytes, file_name: str, column_map: dict[str, str] |
     rows = head[columns].copy()
     rows.columns = labels
     rows.insert(0, LINE_LABEL, head["line"].astype("int64"))
+    readings, reading_problem, comma = None, None, False
     try:
         positions = imports.map_header(kind, header, file_name, raw.header_line, column_map)
         problems: list[Problem] = []
+        readings, reading_problem, comma = _readings(kind, raw, positions, date_format)
     except BadInput as error:
         positions, problems = _recognised(kind, header, column_map), error.problems
     mapping = {name: header[position] for name, position in positions.items()}
-    return Preview(header, raw.header_line, rows, raw.cells.num_rows, mapping, problems)
+    return Preview(header, raw.header_line, rows, raw.cells.num_rows, mapping, problems, readings, reading_problem,
+                   comma)
 
 
 def problems_frame(error: BadInput) -> pd.DataFrame:
@@ -149,7 +204,9 @@ def run_import(store: Store, principal: Principal, kind: str, data: bytes, *, fi
                                      valid_only=valid_only, column_map=column_map or None,
                                      reason=reason or None, date_format=date_format, progress=progress)
     except BadInput as error:
-        return Outcome(sha, file_name, problems=problems_frame(error))
+        problems = problems_frame(error)
+        problems["reason"] = problems["reason"].map(page_reason)
+        return Outcome(sha, file_name, problems=problems)
     except SalesplanError as error:  # NotAllowed, DatabaseLocked
         return Outcome(sha, file_name, error=str(error))
     if column_map:

@@ -67,7 +67,7 @@ def test_problems_are_listed_and_valid_rows_can_be_imported(monkeypatch, db):
     upload(at, "mixed.csv", f"date,rep,revenue\n2026-11-02,{rep},100\n2026-02-30,{rep},200\n2026-11-03,NOBODY,300\n")
     click(at, "Import")
     assert any("Nothing was imported: 2 problem(s)" in e.value for e in at.error)
-    problems = at.dataframe[1].value
+    problems = next(d.value for d in at.dataframe if "reason" in d.value.columns)
     assert problems["line"].tolist() == [3, 4]
     assert problems["column"].tolist() == ["date", "rep"]
     assert "not a real date" in problems["reason"].iloc[0]
@@ -205,3 +205,33 @@ def test_markdown_in_a_file_name_is_shown_literally(monkeypatch, db):
     click(at, "Import")
     [message] = [s.value for s in at.success if "as batch" in s.value]
     assert ui.md(name) in message and "[click](https" not in message and "**big**" not in message
+
+
+def test_ambiguous_dates_are_stated_on_the_page_with_a_preview_of_how_they_read(monkeypatch, db):
+    rep = rep_with_target(db)["owner_id"]
+    at = app(monkeypatch, db, page="upload")
+    upload(at, "early-month.csv", f"date,rep,revenue\n02/11/2026,{rep},10\n03/11/2026,{rep},\"1,5\"\n")
+    assert any("no date in the file tells which" in w.value for w in at.warning)
+    click(at, "Import")
+    shown = texts(at) + "\n".join(str(d.value) for d in at.dataframe)
+    assert "--date-format" not in shown, "no page message names a command-line flag"
+    assert "Dates in the file" in shown and "Nothing was imported" in shown
+
+    [choice] = [s for s in at.selectbox if s.label == "Dates in the file"]
+    choice.set_value("DMY").run()
+    assert not at.warning, [w.value for w in at.warning]
+    readings = at.dataframe[1].value
+    assert readings["date"].tolist() == ["2026-11-02", "2026-11-03"]
+    assert readings["revenue"].tolist() == [10.0, 1.5], "a decimal comma, read as the import reads it"
+    click(at, "Import")
+    assert metric_value(at, "Inserted") == "2"
+    store = open_store(db)
+    try:
+        batch = int(store.batches(ADMIN).iloc[0]["batch_id"])
+        assert store.batches(ADMIN).iloc[0]["rows_inserted"] == 2 and batch
+    finally:
+        store.close()
+
+    [choice] = [s for s in at.selectbox if s.label == "Dates in the file"]
+    choice.set_value("MDY").run()
+    assert at.dataframe[1].value["date"].tolist() == ["2026-02-11", "2026-03-11"], "the other reading, shown"

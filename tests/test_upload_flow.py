@@ -86,3 +86,25 @@ def test_undo_choices_are_the_current_actuals_and_targets_batches_newest_first()
     assert list(choices) == [7, 5, 3], "newest first, reps and undone batches left out"
     assert choices[7] == "Batch 7: targets from the editor"
     assert [upload_flow.batch_state(v) for v in batches["reverted_at"]] == ["current"] * 4 + ["undone"]
+
+
+def test_the_first_rows_are_read_with_the_importers_parser_and_the_stated_format():
+    data = b'date,rep,revenue,cost\n02/11/2026,R1,"1.234,5",\n03/11/2026,R1,7,1\n'
+    automatic = upload_flow.preview("actuals", data, "x.csv", None, limit_bytes=LIMIT)
+    assert automatic.readings is None and "--date-format" not in automatic.reading_problem
+    assert "Dates in the file" in automatic.reading_problem
+    day_first = upload_flow.preview("actuals", data, "x.csv", None, limit_bytes=LIMIT, date_format="DMY")
+    assert day_first.reading_problem is None and day_first.decimal_comma
+    readings = day_first.readings
+    assert readings.columns.tolist() == ["Line in file", "date", "revenue", "cost"]
+    assert readings["date"].tolist() == ["2026-11-02", "2026-11-03"]
+    assert readings["revenue"].tolist() == [1234.5, 7.0] and readings["cost"].isna().tolist() == [True, False]
+    iso = upload_flow.preview("actuals", data, "x.csv", None, limit_bytes=LIMIT, date_format="ISO")
+    assert iso.readings["date"].isna().all(), "31/12-style dates are no ISO dates: nothing is read"
+
+
+def test_page_reason_never_names_the_command_line_option():
+    reason = ("dates such as '02/11/2026' could be day-first or month-first and no date in the file tells which; "
+              "state the format with --date-format DMY or MDY (or use ISO dates, YYYY-MM-DD)")
+    assert "--" not in upload_flow.page_reason(reason)
+    assert upload_flow.page_reason("plain") == "plain"
