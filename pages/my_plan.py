@@ -31,7 +31,7 @@ name = row["owner_name"]
 title, badge = st.columns([5, 1], vertical_alignment="center")
 title.subheader(f"{ui.md(name)} · {row['period']} · {ui.METRIC_LABEL[metric].lower()}")
 with badge:
-    ui.status_badge(row["status"])
+    ui.status_badge(ui.row_status(row))
 
 if not row["target"] > 0:
     st.info(

@@ -185,7 +185,8 @@ def test_reps_without_targets_or_actuals(monkeypatch, tmp_path):
     goto(at, "team")
     assert "No revenue targets for this fiscal year yet" in texts(at)
     goto(at, "watchlist")
-    assert "Nobody is on the watch list" in texts(at)
+    assert "Nobody has a revenue target this fiscal year" in texts(at), "not 'every owner is on track'"
+    assert "on track" not in texts(at)
     goto(at, "plan")
     assert "No plan for FY2026 yet" in texts(at)
 

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from salesplan import ui
-from test_pages_support import ADMIN, DEMO_TODAY, app, engine_year, figures, fresh_db, open_store
+from test_pages_support import ADMIN, DEMO_TODAY, app, engine_year, figures, fresh_db, open_store, texts
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +42,8 @@ def test_heatmap_switches_between_attainment_and_pace(at, db):
     year = engine_year(db).set_index("owner_name")
     row = names.index(year[year["target"] > 0].index[0])
     name = names[row]
+    assert trace["x"][10] == "Nov (in progress)", "the month of the as-of date is marked: it is not over"
+    assert [x for x in trace["x"] if "progress" in x] == ["Nov (in progress)"]
     for column in range(12):
         assert same(trace["z"][row][column], months.loc[(name, f"FY2026-M{column + 1:02d}"), "attainment"])
     assert trace["z"][row][12] == pytest.approx(year.loc[name, "pace"])
@@ -126,3 +128,20 @@ def test_user_text_in_charts_is_text_not_html(monkeypatch, tmp_path):
     assert not any("<a" in name for name in trace["y"][1]), "no live link in the tick labels"
     assert any(group.startswith("&lt;b&gt;North&lt;/b&gt; · ") for group in trace["y"][0])
     assert '<a href="https://evil.test">x</a>' in at.dataframe[0].value["owner_name"].tolist(), "tables: as typed"
+
+
+def test_an_owner_without_a_target_is_never_shown_on_track(monkeypatch, db):
+    year = engine_year(db)
+    without = year[~(year["target"] > 0)]
+    assert not without.empty, "the demo has reps without a target"
+    rep = without.iloc[0]
+    at = app(monkeypatch, db, page="my_plan")
+    at.selectbox(key="rep_picker").set_value(rep["owner_id"]).run()
+    shown = texts(at)  # st.badge is a markdown element
+    assert "-badge[:material/flag_circle: No target]" in shown and "On track" not in shown
+
+    at = app(monkeypatch, db, page="team")
+    at.toggle(key="team_hide_zero").set_value(False).run()
+    table = at.dataframe[0].value.set_index("owner_name")
+    assert set(table.loc[without["owner_name"], "status"]) == {"No target"}
+

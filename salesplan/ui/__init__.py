@@ -62,6 +62,7 @@ from salesplan.ui.formatting import (
     plotly_text,
     ponr_text,
     rep_label,
+    row_status,
     status_badge,
     status_label,
     times,
@@ -98,7 +99,7 @@ __all__ = [
     "flash", "for_display", "fy_of", "go_to", "heatmap_figure", "is_empty", "mark_routed", "may_open",
     "may_set_targets", "may_write", "md", "menu", "money", "month_label", "monthly_bars_figure", "neutralise",
     "neutralise_frame", "page", "pages_for", "pct", "pick_rep", "plan_html", "prior_year_actuals", "plotly_text", "ponr_text", "preview",
-    "problems_frame", "read", "rep_label", "report", "reps_or_stop", "session_token", "settings", "show_problems",
+    "problems_frame", "read", "rep_label", "report", "reps_or_stop", "row_status", "session_token", "settings", "show_problems",
     "sign_in_page", "sign_in_pages", "sign_out", "status_badge", "status_label", "store", "table", "times", "today",
     "watchlist", "year_curve",
 ]

@@ -23,6 +23,7 @@ STATUS_LABEL = {
     "off_track": "Off track",
     "too_late": "Too late",
     "not_started": "Not started",
+    "no_target": "No target",
 }
 STATUS_COLOR = {
     "achieved": "green",
@@ -31,6 +32,7 @@ STATUS_COLOR = {
     "off_track": "red",
     "too_late": "violet",
     "not_started": "gray",
+    "no_target": "gray",
 }
 STATUS_ICON = {
     "achieved": ":material/emoji_events:",
@@ -39,6 +41,7 @@ STATUS_ICON = {
     "off_track": ":material/trending_down:",
     "too_late": ":material/block:",
     "not_started": ":material/schedule:",
+    "no_target": ":material/flag_circle:",
 }
 METRIC_LABEL = {"revenue": "Revenue", "profit": "Profit"}
 LEVEL_LABEL = {"rep": "Reps", "territory": "Territories", "region": "Regions", "org": "Whole organisation"}
@@ -105,6 +108,14 @@ def for_display(frame: pd.DataFrame) -> pd.DataFrame:
 
 def status_label(status: Any) -> str:
     return STATUS_LABEL.get(str(status), str(status)) if not is_empty(status) else "—"
+
+
+def row_status(row: Any) -> str:
+    """The status to show for an engine row: ``no_target`` for an owner without a target (T = 0),
+    which is never on track. The engine's report says so itself once it has that status; this
+    keeps an older report's status for such a row off the screen."""
+    target = row["target"]
+    return "no_target" if is_empty(target) or not float(target) > 0 else str(row["status"])
 
 
 def status_badge(status: str) -> None:
