@@ -113,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
 
     plain = files.quiet_connection
 
-    def quiet():
-        return _Timed(plain(), "parser")
+    def quiet(*args, **kwargs):
+        return _Timed(plain(*args, **kwargs), "parser")
 
     files.quiet_connection = quiet
     imports.quiet_connection = quiet

@@ -28,9 +28,11 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def waste_time_like_a_check(password: str) -> None:
-    """Verify against a dummy hash so that an unknown email takes as long as a wrong password."""
+def waste_time_like_a_check(password: str) -> bool:
+    """Verify against a dummy hash so that an unknown email takes as long as a wrong password.
+    Always False: no password matches an account that does not exist."""
     verify_password(_DUMMY_HASH, password)
+    return False
 
 
 def locked_message(until: datetime) -> str:

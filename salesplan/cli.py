@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     uploads.add_argument("--rejected", type=int, metavar="BATCH_ID", help="print the rejected rows of this batch as CSV")
     uploads.add_argument("--user", metavar="EMAIL", help="who is undoing (recorded)")
 
-    user = commands.add_parser("user", help="manage sign-in accounts (add, list, disable, set-role, set-password)",
+    user = commands.add_parser("user", help="manage sign-in accounts (add, list, disable, set-role, set-password, unlock)",
                                description="Manage the built-in accounts of the dashboard.")
     user_commands = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
     user_add = user_commands.add_parser("add", help="create an account", description="Create an account.")
@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                                              description="Set an account's password; this also clears a lock-out.")
     user_password.add_argument("email")
     user_password.add_argument("--password", help="the new password (else $SALESPLAN_PASSWORD, a prompt, or a generated one)")
+    user_unlock = user_commands.add_parser("unlock", help="clear a lock-out after failed sign-ins",
+                                           description="Clear an account's lock-out and its count of failed sign-ins.")
+    user_unlock.add_argument("email")
 
     backup = commands.add_parser("backup", help="write a consistent snapshot (Parquet + manifest) to a folder",
                                  description="Write every table as Parquet plus manifest.json (row counts, checksums) into DIR.")
@@ -275,6 +278,10 @@ def _user_command(store: Store, args: argparse.Namespace) -> int:
     elif args.user_command == "set-role":
         store.set_user_role(SYSTEM, args.email, args.role, rep_id=args.rep_id)
         print(f"account {args.email.lower()} is now {args.role}")
+        return EXIT_OK
+    elif args.user_command == "unlock":
+        store.clear_lockout(SYSTEM, args.email)
+        print(f"account {args.email.strip().lower()} unlocked")
         return EXIT_OK
     else:
         password, generated = _password(args.password)

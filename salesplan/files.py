@@ -3,27 +3,34 @@
 CSV is parsed by DuckDB's reader (fast, no Python loop over rows). Record boundaries and line
 numbers are found with numpy on the raw bytes: a newline ends a record when the number of quote
 characters before it is even (RFC 4180 quoting), so quoted newlines keep their true line numbers.
-Excel workbooks are read with pandas/openpyxl (first sheet); the line is the spreadsheet row.
+Excel workbooks are read with openpyxl (first sheet, streamed); the line is the spreadsheet row.
+
+Every upload is held to :class:`UploadLimits` (file size, decompressed size of a workbook, rows,
+cells, parser memory), each checked before the work it would cost: an upload is untrusted, and a
+2 KB workbook or a file of millions of empty rows must get a plain refusal within seconds, not
+take the server's memory (see docs/security.md).
 
 Nothing here knows what the columns mean: that is ``imports``.
 """
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import csv
 import hashlib
 import io
-import re
 import os
+import re
+import shutil
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from salesplan.errors import BadInput
@@ -32,6 +39,35 @@ DELIMITERS = (",", ";", "\t", "|")
 HEADER_SEARCH_RECORDS = 15
 MAX_COLUMNS = 16_384  # Excel's limit: a record with more fields is not an export of a table
 SNIFF_CHARACTERS = 65536  # the delimiter is decided on the first records, found in this much text
+MB = 1_048_576
+
+# Upload limits (docs/security.md). The file size itself is the ``upload_limit_mb`` setting.
+MAX_ROWS = 5_000_000  # records of a CSV file or rows of a sheet: a 200 MB export of ~40-byte rows
+MAX_CSV_CELLS = 60_000_000  # records x fields of a CSV file (a cell costs a few bytes in Arrow)
+MAX_WORKBOOK_CELLS = 5_000_000  # cells of a sheet, counted as read (rows x their last column)
+MAX_WORKBOOK_UNCOMPRESSED_MB = 512  # all parts of an .xlsx decompressed (a zip bomb is refused unread)
+MAX_WORKBOOK_PART_MB = 128  # one part other than a sheet (shared strings, styles: read whole)
+MAX_WORKBOOK_PARTS = 10_000  # files inside an .xlsx archive
+PARSER_MEMORY_MB = 512  # DuckDB memory of the private parsing database; past it, it spills to disk
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What one upload may hold. The defaults are the module's constants; tests lower them."""
+
+    file_bytes: int = 200 * MB
+    rows: int = MAX_ROWS
+    csv_cells: int = MAX_CSV_CELLS
+    workbook_cells: int = MAX_WORKBOOK_CELLS
+    workbook_bytes: int = MAX_WORKBOOK_UNCOMPRESSED_MB * MB
+    workbook_part_bytes: int = MAX_WORKBOOK_PART_MB * MB
+    workbook_parts: int = MAX_WORKBOOK_PARTS
+    memory_mb: int = PARSER_MEMORY_MB
+
+    @classmethod
+    def for_upload_limit(cls, upload_limit_mb: int) -> UploadLimits:
+        """The default limits with the organisation's file size limit (setting ``upload_limit_mb``)."""
+        return cls(file_bytes=int(upload_limit_mb) * MB)
 
 
 @dataclass
@@ -91,28 +127,49 @@ def read_table(
     file_name: str,
     *,
     looks_like_header,
-    limit_bytes: int,
+    limit_bytes: int | None = None,
+    limits: UploadLimits | None = None,
 ) -> RawTable:
     """Decode, split and parse a CSV or xlsx file into text cells.
 
     ``looks_like_header(cells) -> bool`` tells which of the first records is the header (rows
-    above it, such as a report title, are skipped). Raises BadInput for an empty, binary,
-    truncated, oversized or header-less file.
+    above it, such as a report title, are skipped). ``limits`` (default: the module's limits with
+    ``limit_bytes`` as the file size limit) bound what the file may hold. Raises BadInput for an
+    empty, binary, truncated, oversized or header-less file, and for one over any limit (checked
+    before the parse that the limit protects).
     """
-    _check_size(len(data), file_name, limit_bytes)
-    if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+    if limits is None:
+        limits = UploadLimits() if limit_bytes is None else UploadLimits(file_bytes=limit_bytes)
+    _check_size(len(data), file_name, limits.file_bytes)
+    if _EMPTY.fullmatch(data):  # a match, not data.strip(): no copy of a large upload
         raise BadInput.single(file_name, "the file is empty")
+    is_workbook = data[:4] == b"PK\x03\x04"
+    if not is_workbook:
+        _check_lines(data.count(b"\n") + 1, file_name, limits)
     sha256 = hashlib.sha256(data).hexdigest()
-    if data[:4] == b"PK\x03\x04":
-        return _read_workbook(data, file_name, sha256, looks_like_header)
+    if is_workbook:
+        return _read_workbook(data, file_name, sha256, looks_like_header, limits)
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise BadInput.single(file_name, "this is an old Excel .xls workbook: save it as .xlsx or CSV and upload again")
     for signature, what in _FOREIGN_SIGNATURES:
         if data.startswith(signature):
             raise BadInput.single(file_name, f"this is {what}, not a CSV file or an .xlsx workbook")
-    text, encoding = _decode(data, file_name)
-    return _read_csv_text(text, encoding, file_name, sha256, looks_like_header)
+    raw, sample, encoding = _decode(data, file_name)
+    return _read_csv_text(raw, sample, encoding, file_name, sha256, looks_like_header, limits)
 
+
+def _check_lines(lines: int, file_name: str, limits: UploadLimits) -> None:
+    # counted on the raw bytes before anything is decoded or split: a file of millions of tiny
+    # rows costs more to split and check than its size suggests (line numbers, cells, problems)
+    if lines > limits.rows + HEADER_SEARCH_RECORDS:
+        raise BadInput.single(
+            file_name,
+            f"the file has {lines:,} lines, more than an upload may hold ({limits.rows:,} rows): "
+            "split it into several files",
+        )
+
+
+_EMPTY = re.compile(rb"[ \t\r\n\x00\xef\xbb\xbf\xff\xfe]*")
 
 # files people upload by mistake, recognised by their first bytes
 _FOREIGN_SIGNATURES = (
@@ -130,7 +187,12 @@ _FOREIGN_SIGNATURES = (
 
 
 # --------------------------------------------------------------------------- decoding
-def _decode(data: bytes, file_name: str) -> tuple[str, str]:
+def _decode(data: bytes, file_name: str) -> tuple[bytes, str, str]:
+    """The file as UTF-8 bytes without a BOM, its first characters (to sniff), and its encoding.
+
+    The decoded text is not kept: for a UTF-8 file the upload's own bytes are returned, so a
+    large file is held once or twice, not three times.
+    """
     if data.startswith(codecs.BOM_UTF8):
         encoding = "utf-8-sig"
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -161,7 +223,14 @@ def _decode(data: bytes, file_name: str) -> tuple[str, str]:
             ) from cp_error
     if "\x00" in text:
         raise BadInput.single(file_name, "this is a binary file, not a CSV text file or an .xlsx workbook")
-    return text, encoding
+    text = text.removeprefix("\ufeff")
+    sample = text[:SNIFF_CHARACTERS]
+    if encoding == "utf-8":
+        del text
+        return data, sample, encoding
+    raw = text.encode("utf-8")
+    del text
+    return raw, sample, encoding
 
 
 # --------------------------------------------------------------------------- CSV
@@ -259,11 +328,9 @@ def _without_blank_records(raw: bytes, respect_quotes: bool) -> tuple[bytes, np.
     return b"".join(pieces), kept_lines
 
 
-def _read_csv_text(text: str, encoding: str, file_name: str, sha256: str, looks_like_header) -> RawTable:
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    raw = text.encode("utf-8")
-    sample = text[:SNIFF_CHARACTERS]
+def _read_csv_text(
+    raw: bytes, sample: str, encoding: str, file_name: str, sha256: str, looks_like_header, limits: UploadLimits
+) -> RawTable:
     first_lines = [line for line in sample.splitlines()[: HEADER_SEARCH_RECORDS * 2] if line.strip()][:HEADER_SEARCH_RECORDS]
     if not first_lines:
         raise BadInput.single(file_name, "the file is empty")
@@ -280,7 +347,14 @@ def _read_csv_text(text: str, encoding: str, file_name: str, sha256: str, looks_
                 f"a record of the file has {width:,} fields, more than a spreadsheet can hold ({MAX_COLUMNS:,}): "
                 "this is not a table export",
             )
-        table = _duckdb_read(kept, width, delimiter, file_name)
+        records = len(record_lines)
+        if records * width > limits.csv_cells:
+            raise BadInput.single(
+                file_name,
+                f"the file has {records:,} records of up to {width:,} fields, more than the {limits.csv_cells:,} "
+                "cells an upload may hold: remove unused columns or split the file",
+            )
+        table = _duckdb_read(kept, width, delimiter, file_name, limits.memory_mb)
         if table.num_rows == len(record_lines):
             break
     else:
@@ -293,12 +367,12 @@ def _read_csv_text(text: str, encoding: str, file_name: str, sha256: str, looks_
     return _locate_header(table, file_name, sha256, looks_like_header, encoding=encoding, delimiter=delimiter)
 
 
-def _duckdb_read(raw: bytes, width: int, delimiter: str, file_name: str) -> pa.Table:
+def _duckdb_read(raw: bytes, width: int, delimiter: str, file_name: str, memory_mb: int) -> pa.Table:
     columns = {f"c{i}": "VARCHAR" for i in range(width)}
     with tempfile.TemporaryDirectory(prefix="salesplan-") as folder:
         path = Path(folder) / "upload.csv"
         path.write_bytes(raw)
-        connection = quiet_connection()
+        connection = quiet_connection(memory_mb)
         try:
             return connection.sql(
                 "SELECT * FROM read_csv($path, auto_detect = false, header = false, columns = $columns, delim = $delim, "
@@ -306,6 +380,8 @@ def _duckdb_read(raw: bytes, width: int, delimiter: str, file_name: str) -> pa.T
                 "all_varchar = true)",
                 params={"path": str(path), "columns": columns, "delim": delimiter},
             ).to_arrow_table()
+        except duckdb.OutOfMemoryException as error:
+            raise too_large_for_memory(file_name, memory_mb) from error
         except duckdb.Error as error:
             raise BadInput.single(file_name, f"the file cannot be read as CSV: {_first_line(error)}") from error
         finally:
@@ -346,16 +422,36 @@ def _max_width(first_lines: list[str], delimiter: str, raw: bytes, delimiter_byt
     return int(np.diff(before).max()) + 1
 
 
-def quiet_connection() -> duckdb.DuckDBPyConnection:
-    """A private in-memory DuckDB for parsing, without the terminal progress bar."""
-    connection = duckdb.connect()
+def quiet_connection(memory_mb: int = PARSER_MEMORY_MB) -> duckdb.DuckDBPyConnection:
+    """A private in-memory DuckDB for parsing, without the terminal progress bar, holding at most
+    ``memory_mb`` in memory: past that it spills to a private folder, and where it cannot, it
+    raises duckdb.OutOfMemoryException (callers turn it into BadInput with
+    :func:`too_large_for_memory`)."""
+    connection = duckdb.connect(config={"memory_limit": f"{int(memory_mb)}MB", "temp_directory": _spill_folder()})
     connection.execute("SET enable_progress_bar = false")
-    # an in-memory database cannot spill unless it has a temp folder: give it one, so a very large
-    # upload slows down instead of exhausting the machine's memory
-    spill = Path(tempfile.gettempdir()) / "salesplan-spill"
-    spill.mkdir(exist_ok=True)
-    connection.execute(f"SET temp_directory = '{str(spill).replace(chr(39), chr(39) * 2)}'")
     return connection
+
+
+def too_large_for_memory(file_name: str, memory_mb: int) -> BadInput:
+    """The refusal of a file whose checks do not fit in the parser's memory."""
+    return BadInput.single(
+        file_name,
+        f"the file is too large to check within the {memory_mb:,} MB the server allows an upload: split it into smaller files",
+    )
+
+
+_spill_lock = threading.Lock()
+_spill: list[str] = []
+
+
+def _spill_folder() -> str:
+    # one folder per process, made by mkdtemp (mode 0700, a fresh name): a shared fixed name in
+    # /tmp could be pre-created or linked elsewhere by another user of the machine
+    with _spill_lock:
+        if not _spill or not os.path.isdir(_spill[0]):
+            _spill[:] = [tempfile.mkdtemp(prefix="salesplan-spill-")]
+            atexit.register(shutil.rmtree, _spill[0], True)
+        return _spill[0]
 
 
 def _first_line(error: Exception) -> str:
@@ -363,35 +459,115 @@ def _first_line(error: Exception) -> str:
 
 
 # --------------------------------------------------------------------------- Excel
-def _read_workbook(data: bytes, file_name: str, sha256: str, looks_like_header) -> RawTable:
+def _read_workbook(data: bytes, file_name: str, sha256: str, looks_like_header, limits: UploadLimits) -> RawTable:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        names = archive.namelist()
+        parts = archive.infolist()
     except Exception as error:  # BadZipFile, and NotImplementedError, ValueError... for damaged headers
         raise BadInput.single(file_name, "the workbook is damaged or truncated (not a readable .xlsx)") from error
-    if "xl/workbook.xml" not in names:
+    if "xl/workbook.xml" not in {part.filename for part in parts}:
         raise BadInput.single(file_name, "this is a zip archive, not a CSV file or an .xlsx workbook")
+    _check_archive(parts, file_name, limits)
     try:
-        frame = pd.read_excel(
-            io.BytesIO(data), sheet_name=0, header=None, dtype=object, engine="openpyxl",
-            engine_kwargs={"data_only": False},  # a formula is read as its text, never as a value
-        )
+        import openpyxl
+
+        # read-only: the sheet is streamed, never loaded whole; data_only=False: a formula is read
+        # as its text, never as a value
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
     except Exception as error:  # openpyxl raises many types for damaged workbooks
         raise BadInput.single(
             file_name, f"the workbook is damaged and cannot be read ({_first_line(error)}): save it again from Excel"
         ) from error
-    lines = np.arange(1, len(frame) + 1, dtype=np.int64)
-    frame = frame.map(_excel_cell_text) if len(frame) else frame
-    not_blank = frame.notna().any(axis=1).to_numpy() if len(frame.columns) else np.zeros(len(frame), dtype=bool)
-    frame = frame[not_blank]
-    lines = lines[not_blank]
-    if frame.empty:
+    try:
+        if not book.worksheets:
+            raise BadInput.single(file_name, "the workbook has no sheet")
+        lines, records, width = _sheet_records(book.worksheets[0], file_name, limits)
+    except BadInput:
+        raise
+    except Exception as error:
+        raise BadInput.single(
+            file_name, f"the workbook is damaged and cannot be read ({_first_line(error)}): save it again from Excel"
+        ) from error
+    finally:
+        book.close()
+    if not records:
         raise BadInput.single(file_name, "the workbook's first sheet is empty")
-    frame.columns = [f"c{i}" for i in range(len(frame.columns))]
-    table = pa.Table.from_pandas(frame.astype(object), preserve_index=False)
-    table = pa.table({name: table[name].cast(pa.string()) for name in table.column_names})
-    table = table.append_column("line", pa.array(lines, type=pa.int64()))
+    columns = {
+        f"c{i}": pa.array([record[i] if i < len(record) else None for record in records], type=pa.string())
+        for i in range(width)
+    }
+    del records
+    table = pa.table({**columns, "line": pa.array(lines, type=pa.int64())})
     return _locate_header(table, file_name, sha256, looks_like_header, encoding="xlsx", delimiter="")
+
+
+def _check_archive(parts: list[zipfile.ZipInfo], file_name: str, limits: UploadLimits) -> None:
+    """Refuse a workbook whose parts would decompress past the limit, from the sizes the archive
+    declares, before anything is decompressed. Python's zipfile never inflates a part past its
+    declared size (it stops there and fails the checksum), so a lying archive gains nothing."""
+    if len(parts) > limits.workbook_parts:
+        raise BadInput.single(
+            file_name, f"the workbook holds {len(parts):,} files, more than an .xlsx upload may ({limits.workbook_parts:,})"
+        )
+    total = sum(part.file_size for part in parts)
+    if total > limits.workbook_bytes:
+        raise BadInput.single(
+            file_name,
+            f"the workbook decompresses to {total / MB:,.0f} MB, more than an .xlsx upload may "
+            f"({limits.workbook_bytes / MB:,.0f} MB): save it as CSV, or split it",
+        )
+    # shared strings and styles are read whole (sheets are streamed): each is held to a smaller size
+    for part in parts:
+        if part.file_size > limits.workbook_part_bytes and not part.filename.startswith("xl/worksheets/"):
+            raise BadInput.single(
+                file_name,
+                f"the workbook's part {part.filename} decompresses to {part.file_size / MB:,.0f} MB, more than an "
+                f".xlsx upload may ({limits.workbook_part_bytes / MB:,.0f} MB): save it as CSV",
+            )
+
+
+def _sheet_records(sheet, file_name: str, limits: UploadLimits) -> tuple[list[int], list[list[str | None]], int]:
+    """(row numbers, cells as text, widest record) of the sheet's non-blank rows.
+
+    Rows are streamed and only non-blank ones kept, so a lone cell at XFD1048576 costs one row,
+    not a grid of 17 billion cells. The cells read (each row up to its last cell) are counted as
+    they come, and the read stops with BadInput at the limit: the sheet's declared dimension may
+    lie, the count cannot.
+    """
+    sheet.reset_dimensions()  # ignore the declared used range: rows are not padded to it
+    lines: list[int] = []
+    records: list[list[str | None]] = []
+    width = 0
+    read = 0
+    for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+        if number > limits.rows + HEADER_SEARCH_RECORDS:
+            raise BadInput.single(
+                file_name, f"the first sheet has rows past row {number - 1:,}, more than an upload may hold ({limits.rows:,} rows)",
+                line=number,
+            )
+        if len(row) > MAX_COLUMNS:
+            raise BadInput.single(
+                file_name, f"row {number} has {len(row):,} columns, more than a spreadsheet can hold ({MAX_COLUMNS:,})",
+                line=number,
+            )
+        read += len(row)
+        if not row:
+            continue
+        cells = [_excel_cell_text(value) for value in row]
+        while cells and cells[-1] is None:
+            cells.pop()
+        if cells:
+            lines.append(number)
+            records.append(cells)
+            width = max(width, len(cells))
+        if read > limits.workbook_cells or len(records) * width > limits.workbook_cells:
+            raise BadInput.single(
+                file_name,
+                f"the first sheet holds more than the {limits.workbook_cells:,} cells an .xlsx upload may "
+                f"(up to row {number:,}, column {width:,}): remove unused rows and columns, or save it as CSV",
+                line=number,
+            )
+    return lines, records, width
 
 
 def _excel_cell_text(value: object) -> str | None:
@@ -401,7 +577,7 @@ def _excel_cell_text(value: object) -> str | None:
     """
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
-    if isinstance(value, pd.Timestamp) or hasattr(value, "isoformat"):
+    if hasattr(value, "isoformat"):
         text = value.isoformat()
         return text[:10] if text.endswith("T00:00:00") or len(text) == 10 else text.replace("T", " ")
     if isinstance(value, float):

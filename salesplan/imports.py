@@ -20,10 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import duckdb
 import pandas as pd
 
 from salesplan.errors import BadInput, NotAllowed, Problem
-from salesplan.files import RawTable, normalise_header, quiet_connection, read_source, read_table
+from salesplan.files import (
+    RawTable,
+    UploadLimits,
+    normalise_header,
+    quiet_connection,
+    read_source,
+    read_table,
+    too_large_for_memory,
+)
 from salesplan.principal import SYSTEM, Principal
 from salesplan.settings import Settings
 from salesplan.store import Store
@@ -188,28 +197,47 @@ def import_file(
     column_map: dict[str, str] | None = None,
     reason: str | None = None,
     progress: Callable[[float, str], None] | None = None,
+    limits: UploadLimits | None = None,
 ) -> ImportResult:
     """Import one file of the given kind.
 
     ``progress(fraction, text)``, when given, is told each stage (reading, checking, writing) of a
-    long import. Raises BadInput (every problem with file, line, column and reason; nothing
-    changed), NotAllowed when the principal may not import this kind or these rows, DatabaseLocked.
+    long import. ``limits`` (default: ``UploadLimits`` with the ``upload_limit_mb`` setting) bound
+    the file's size, rows, cells and the parser's memory. Raises BadInput (every problem with
+    file, line, column and reason; nothing changed; also for a file over a limit or too large to
+    check in the parser's memory), NotAllowed when the principal may not import this kind or these
+    rows, DatabaseLocked.
     """
     report = progress or (lambda fraction, text: None)
     if kind not in KINDS:
         raise BadInput.single(str(file_name or source), f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
     settings = store.settings()
-    limit_bytes = settings.upload_limit_mb * 1_048_576
-    data, name = read_source(source, file_name, limit_bytes=limit_bytes)
+    limits = limits or UploadLimits.for_upload_limit(settings.upload_limit_mb)
+    data, name = read_source(source, file_name, limit_bytes=limits.file_bytes)
+    try:
+        return _import_data(store, kind, data, name, principal=principal, valid_only=valid_only,
+                            date_format=date_format, column_map=column_map, reason=reason, report=report,
+                            settings=settings, limits=limits)
+    except (duckdb.OutOfMemoryException, MemoryError) as error:
+        # the parser's memory is capped (it spills to disk first): a file that still does not fit
+        # is refused like any other bad input, never a traceback
+        raise too_large_for_memory(name, limits.memory_mb) from error
+
+
+def _import_data(
+    store: Store, kind: str, data: bytes, name: str, *, principal: Principal, valid_only: bool,
+    date_format: str | None, column_map: dict[str, str] | None, reason: str | None,
+    report: Callable[[float, str], None], settings: Settings, limits: UploadLimits,
+) -> ImportResult:
     report(0.05, f"Reading {name} ({len(data) / 1_048_576:.1f} MB)")
-    raw = read_table(data, name, looks_like_header=_looks_like_header(kind, column_map), limit_bytes=limit_bytes)
+    raw = read_table(data, name, looks_like_header=_looks_like_header(kind, column_map), limits=limits)
     mapping = map_header(kind, raw.header, name, raw.header_line, column_map)
     if raw.cells.num_rows == 0:
         raise BadInput.single(name, "the file has a header but no rows", line=raw.header_line)
     report(0.35, f"Checking {raw.cells.num_rows:,} rows")
     importer = {"actuals": _import_actuals, "reps": _import_reps, "targets": _import_targets, "holidays": _import_holidays}[kind]
     result = importer(store, raw, mapping, principal=principal, valid_only=valid_only, date_format=date_format,
-                      settings=settings, reason=reason)
+                      settings=settings, reason=reason, memory_mb=limits.memory_mb)
     if raw.title_lines:
         result.notes.append(f"skipped {len(raw.title_lines)} line(s) above the header (line {raw.header_line})")
     if raw.repeated_header_lines:
@@ -224,11 +252,11 @@ def import_file(
 class _Parser:
     """A private in-memory DuckDB holding the raw cells as table ``raw``."""
 
-    def __init__(self, raw: RawTable, mapping: dict[str, int], kind: str):
+    def __init__(self, raw: RawTable, mapping: dict[str, int], kind: str, memory_mb: int):
         self.raw = raw
         self.mapping = mapping
         self.kind = kind
-        self.connection = quiet_connection()
+        self.connection = quiet_connection(memory_mb)
         # ``line`` is the record's line in the file; a field of the same name (the order line of
         # actuals) lives in its own column so that the two never shadow each other
         select = ["line"] + [
@@ -287,12 +315,6 @@ class _Parser:
             f"SELECT * FROM ({whole}) UNION ALL "
             f"SELECT * FROM ({cell}) WHERE line NOT IN (SELECT line FROM ({whole}))"
         )
-
-    def problems(self) -> pd.DataFrame:
-        union = self.problem_union()
-        if union is None:
-            return pd.DataFrame({"line": [], "column_name": [], "reason": []})
-        return self.connection.execute(f"SELECT * FROM ({union}) ORDER BY line, column_name").df()
 
     def add_totals_problem(self, not_a_record: str, amount_text: str, field_name: str, table: str = "parsed") -> None:
         """Refuse a totals row with one plain reason instead of "'Total' is not a date; the rep is
@@ -519,17 +541,31 @@ def _sql_text(value: str) -> str:
 
 
 def _collect(parser: _Parser, valid_only: bool) -> tuple[list[Problem], set[int]]:
-    """All problems as Problem objects and the set of bad lines; raises BadInput unless valid_only."""
-    frame = parser.problems()
+    """The problems to list (all of them up to 10x MAX_PROBLEMS_LISTED, else the first
+    MAX_PROBLEMS_LISTED) and the set of bad lines; raises BadInput unless valid_only.
+
+    The problems stay in the parser's DuckDB (memory-capped, spilling): a file where every one
+    of millions of rows is wrong never turns into millions of Python objects.
+    """
+    union = parser.problem_union()
+    if union is None:
+        return [], set()
+    connection = parser.connection
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE problem_rows AS {union}")
+    shown = connection.execute(
+        "SELECT line, column_name, reason FROM problem_rows ORDER BY line, column_name LIMIT ?",
+        [MAX_PROBLEMS_LISTED * 10 + 1],
+    ).fetchall()
+    if len(shown) > MAX_PROBLEMS_LISTED * 10:
+        shown = shown[:MAX_PROBLEMS_LISTED]
     problems = [
-        Problem(parser.raw.file, int(row.line), row.column_name if isinstance(row.column_name, str) else None, row.reason)
-        for row in frame.itertuples(index=False)
-    ] if len(frame) <= MAX_PROBLEMS_LISTED * 10 else []
-    if len(frame) and not problems:
-        problems = [Problem(parser.raw.file, int(r.line), r.column_name, r.reason) for r in frame.head(MAX_PROBLEMS_LISTED).itertuples(index=False)]
+        Problem(parser.raw.file, int(line), column if isinstance(column, str) else None, reason)
+        for line, column, reason in shown
+    ]
     if problems and not valid_only:
         raise BadInput(problems)
-    return problems, set(frame["line"].astype(int).tolist())
+    bad_lines = {int(row[0]) for row in connection.execute("SELECT DISTINCT line FROM problem_rows").fetchall()}
+    return problems, bad_lines
 
 
 def _rejected_records(parser: _Parser, bad_lines: set[int]) -> pd.DataFrame:
@@ -551,11 +587,11 @@ def _rejected_records(parser: _Parser, bad_lines: set[int]) -> pd.DataFrame:
 # ============================================================================ actuals
 def _import_actuals(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
-    date_format: str | None, settings: Settings, reason: str | None,
+    date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
 ) -> ImportResult:
     if principal.role == "leader":
         raise NotAllowed(f"{principal.email} is a leader and may only read.")
-    parser = _Parser(raw, mapping, "actuals")
+    parser = _Parser(raw, mapping, "actuals", memory_mb)
     try:
         connection = parser.connection
         comma = parser.decimal_comma(["revenue", "cost", "profit"])
@@ -652,27 +688,33 @@ def _import_actuals(
             "md5(to_json([sale_date::VARCHAR, rep_id, revenue::VARCHAR, cost::VARCHAR, profit_given::VARCHAR, "
             "customer, product, territory_given])::VARCHAR)"
         )
+        unusable = "(sale_date IS NULL OR rep_id IS NULL OR revenue IS NULL)"
         connection.execute(
             f"""
             CREATE TEMP TABLE keyed AS
             WITH hashed AS (
                 -- md5 names a row without an order id for good; rows with one only need a
                 -- cheap fingerprint to spot conflicting repeats of their (order, line) key
-                SELECT *, CASE WHEN order_id IS NULL THEN {values}
+                SELECT *, CASE WHEN {unusable} THEN NULL
+                               WHEN order_id IS NULL THEN {values}
                                ELSE hash(sale_date, rep_id, revenue, cost, profit_given, customer, product, territory_given)::VARCHAR
                           END AS value_hash
                 FROM resolved
             )
-            -- three cases, so that the occurrence numbers (a sort each) are computed only for the
+            -- four cases, so that the occurrence numbers (a sort each) are computed only for the
             -- rows that need them
             SELECT *, 'o|' || order_id || '|' || order_line AS row_key
-            FROM hashed WHERE order_id IS NOT NULL AND order_line IS NOT NULL
+            FROM hashed WHERE NOT {unusable} AND order_id IS NOT NULL AND order_line IS NOT NULL
             UNION ALL
             SELECT *, 'o|' || order_id || '|#' || row_number() OVER (PARTITION BY order_id ORDER BY line) AS row_key
-            FROM hashed WHERE order_id IS NOT NULL AND order_line IS NULL
+            FROM hashed WHERE NOT {unusable} AND order_id IS NOT NULL AND order_line IS NULL
             UNION ALL
             SELECT *, 'h|' || value_hash || '|' || row_number() OVER (PARTITION BY value_hash ORDER BY line) AS row_key
-            FROM hashed WHERE order_id IS NULL
+            FROM hashed WHERE NOT {unusable} AND order_id IS NULL
+            UNION ALL
+            -- a row without a readable date, rep or amount is refused whatever its key: it gets
+            -- one of its own (a file of millions of such rows is not numbered and compared)
+            SELECT *, 'x|' || line AS row_key FROM hashed WHERE {unusable}
             """
         )
         # keyed holds every column of parsed and resolved: the problem checks read it through views
@@ -687,6 +729,18 @@ def _import_actuals(
             FROM keyed GROUP BY row_key HAVING count(*) > 1
             """
         )
+        if visible is not None:
+            # a reused order id must not move another rep's sale: keys whose current sale belongs
+            # to a rep outside the uploader's scope are refused, without naming that rep
+            order_keys = [row[0] for row in connection.execute("SELECT row_key FROM keyed WHERE row_key LIKE 'o|%'").fetchall()]
+            foreign = sorted(store.foreign_actual_keys(principal, order_keys))
+            connection.execute("CREATE TEMP TABLE foreign_keys AS SELECT unnest(?::VARCHAR[]) AS row_key", [foreign])
+            parser.add_problem(
+                "row_key IN (SELECT row_key FROM foreign_keys)", "order_id",
+                "'order ' || order_id || coalesce(' line ' || order_line, '') || ' is already recorded for a rep "
+                "outside your scope: you may not change it (ask their manager or an admin)'",
+                table="keyed",
+            )
         parser.add_problem(
             "k.value_hash <> f.first_hash",
             "order_id",
@@ -717,11 +771,11 @@ def _import_actuals(
 # ============================================================================ reps
 def _import_reps(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
-    date_format: str | None, settings: Settings, reason: str | None,
+    date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
 ) -> ImportResult:
     if not principal.may_administer:
         raise NotAllowed(f"Importing reps needs the admin role; {principal.email} is {principal.role}.")
-    parser = _Parser(raw, mapping, "reps")
+    parser = _Parser(raw, mapping, "reps", memory_mb)
     try:
         connection = parser.connection
         order = parser.date_order(["start_date", "end_date"], date_format)
@@ -832,11 +886,11 @@ def _manager_cycles(frame: pd.DataFrame, existing: pd.DataFrame) -> set[int]:
 # ============================================================================ holidays
 def _import_holidays(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
-    date_format: str | None, settings: Settings, reason: str | None,
+    date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
 ) -> ImportResult:
     if not principal.may_administer:
         raise NotAllowed(f"Importing holidays needs the admin role; {principal.email} is {principal.role}.")
-    parser = _Parser(raw, mapping, "holidays")
+    parser = _Parser(raw, mapping, "holidays", memory_mb)
     try:
         connection = parser.connection
         order = parser.date_order(["date"], date_format)
@@ -865,11 +919,11 @@ def _import_holidays(
 # ============================================================================ targets
 def _import_targets(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
-    date_format: str | None, settings: Settings, reason: str | None,
+    date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
 ) -> ImportResult:
     if principal.role not in ("admin", "system", "manager"):
         raise NotAllowed(f"{principal.email} ({principal.role}) may not set targets.")
-    parser = _Parser(raw, mapping, "targets")
+    parser = _Parser(raw, mapping, "targets", memory_mb)
     try:
         connection = parser.connection
         comma = parser.decimal_comma(["amount"])
@@ -898,7 +952,7 @@ def _import_targets(
             )
             SELECT b.*,
                    CASE WHEN month_parts.y <> '' AND month_parts.m::INT BETWEEN 1 AND 12
-                             AND month_parts.y::INT BETWEEN 2000 AND 2100
+                             AND month_parts.y::INT BETWEEN 1900 AND 2199
                         THEN make_date(month_parts.y::INT, month_parts.m::INT, 1) END AS month,
                    CASE WHEN b.owner_type = 'rep' THEN coalesce(
                             (SELECT any_value(rep_id) FROM rep_lookup r WHERE lower(r.rep_id) = lower(b.owner_text)),
@@ -922,7 +976,7 @@ def _import_targets(
         parser.add_problem("amount_problem IS NOT NULL", "amount", "amount_problem")
         parser.add_problem("amount < 0", "amount", "'a target cannot be negative (' || amount_text || ')'")
         parser.add_problem("month_text IS NOT NULL AND month IS NULL", "month",
-                           "'''' || month_text || ''' is not a month between 2000-01 and 2100-12 (use YYYY-MM)'")
+                           "'''' || month_text || ''' is not a month between 1900-01 and 2199-12 (use YYYY-MM)'")
         parser.add_problem("month_text IS NOT NULL AND (start_text IS NOT NULL OR end_text IS NOT NULL)", "month",
                            "'give either a month or a start and end date, not both'")
         parser.add_problem("month_text IS NULL AND (start_text IS NULL OR end_text IS NULL)", "month",

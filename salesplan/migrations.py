@@ -206,4 +206,39 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE users ADD COLUMN sessions_valid_after TIMESTAMP;
         """,
     ),
+    (
+        5,
+        "security: revoked sessions, failed sign-ins of unknown emails, per-user column mappings",
+        """
+        -- a signed-out cookie stays refused after a restart; rows go once the cookie has expired
+        CREATE TABLE revoked_sessions (
+            token_digest VARCHAR PRIMARY KEY,
+            expires_at TIMESTAMP NOT NULL       -- UTC
+        );
+        -- failed sign-ins of emails without an account count and lock like an account's, so
+        -- that the answers never tell whether an account exists
+        CREATE TABLE unknown_sign_ins (
+            email VARCHAR PRIMARY KEY,
+            failed_attempts INTEGER NOT NULL DEFAULT 0,
+            locked_until TIMESTAMP,
+            last_failed_at TIMESTAMP NOT NULL
+        );
+        -- 1 once any account was ever created (disabled or demoted ones still count): the
+        -- first-admin form is offered only to a database that never had an account
+        INSERT INTO meta SELECT 'had_account', 1 WHERE EXISTS (SELECT 1 FROM users) ON CONFLICT (key) DO NOTHING;
+        -- a remembered mapping belongs to the user who saved it
+        CREATE TABLE column_maps_by_user (
+            saved_by VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            header_signature VARCHAR NOT NULL,
+            mapping VARCHAR NOT NULL,
+            saved_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (saved_by, kind, header_signature)
+        );
+        INSERT INTO column_maps_by_user
+            SELECT lower(saved_by), kind, header_signature, mapping, saved_at FROM column_maps;
+        DROP TABLE column_maps;
+        ALTER TABLE column_maps_by_user RENAME TO column_maps;
+        """,
+    ),
 ]

@@ -231,7 +231,7 @@ def test_targets_month_out_of_range_negative_and_twice(loaded):
         file_name="targets.csv", kind="targets",
     )
     assert problems == [
-        Problem("targets.csv", 2, "month", "'2025-13' is not a month between 2000-01 and 2100-12 (use YYYY-MM)"),
+        Problem("targets.csv", 2, "month", "'2025-13' is not a month between 1900-01 and 2199-12 (use YYYY-MM)"),
         Problem("targets.csv", 3, "amount", "a target cannot be negative (-5)"),
         Problem("targets.csv", 5, "month", "the target of R001 revenue 2025-04 is given twice"),
         Problem("targets.csv", 6, "amount", "the amount is empty"),

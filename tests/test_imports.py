@@ -614,3 +614,33 @@ def test_no_synonym_is_claimed_by_two_fields():
             for synonym in (field.name, *field.synonyms):
                 key = imports.normalise_header(synonym)
                 assert owner.setdefault(key, field.name) == field.name, (kind, synonym)
+
+
+def test_dates_and_months_from_1900_01_to_2199_12_in_every_importer(reps_store):
+    # months before 2000-01 were refused by targets while every date column took 1900-2199
+    reps = imports.import_file(
+        reps_store, "reps",
+        b"rep_id,name,territory,start_date,end_date\nR009,Old Timer,Nordics,1900-01-01,2199-12-31\n",
+        file_name="reps.csv")
+    assert reps.inserted == 1
+    holidays = imports.import_file(
+        reps_store, "holidays", b"date,name\n1900-01-01,First\n2199-12-31,Last\n", file_name="h.csv")
+    assert holidays.inserted == 2
+    result = targets(reps_store, "owner,month,amount\nR001,1900-01,10\nR001,2199-12,20\nR001,1999-12,30\n")
+    assert result.inserted == 3
+    cells = reps_store.targets(SYSTEM)
+    assert sorted(pd.to_datetime(cells["month"]).dt.strftime("%Y-%m")) == ["1900-01", "1999-12", "2199-12"]
+    ranged = targets(reps_store, "owner,start,end,amount\nR002,1900-01-01,1900-01-31,31\n", file_name="range.csv")
+    assert ranged.inserted == 1
+    sales = actuals(reps_store, "date,rep,amount\n1900-01-01,R001,1\n2199-12-31,R001,2\n01/01/1900,R001,4\n")
+    assert sales.inserted == 3
+    assert reps_store.actual_totals(SYSTEM)["revenue"] == 7
+    for month in ("1899-12", "2200-01"):
+        with pytest.raises(BadInput) as refused:
+            targets(reps_store, f"owner,month,amount\nR001,{month},10\n")
+        assert refused.value.problems == [
+            Problem("targets.csv", 2, "month", f"'{month}' is not a month between 1900-01 and 2199-12 (use YYYY-MM)")]
+    for day in ("1899-12-31", "2200-01-01"):
+        with pytest.raises(BadInput) as refused:
+            actuals(reps_store, f"date,rep,amount\n{day},R001,1\n")
+        assert refused.value.problems == [Problem("sales.csv", 2, "date", f"date {day} is out of range")]

@@ -1,0 +1,18 @@
+"""The storage layer: every database access of salesplan, split by job (see docs/storage.md)."""
+
+from salesplan.storage.base import (
+    ACTION_STATUSES,
+    DEFAULT_DB,
+    OPEN_ACTION_STATUSES,
+    PLAN_STATUSES,
+    WRITE_RETRIES,
+    BatchCounts,
+    resolve_db_path,
+)
+from salesplan.storage.settings import validate_settings
+from salesplan.storage.store import Store
+
+__all__ = [
+    "ACTION_STATUSES", "DEFAULT_DB", "OPEN_ACTION_STATUSES", "PLAN_STATUSES", "WRITE_RETRIES",
+    "BatchCounts", "Store", "resolve_db_path", "validate_settings",
+]

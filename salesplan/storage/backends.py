@@ -1,0 +1,275 @@
+"""Database backends: what differs between the embedded DuckDB file and a PostgreSQL server.
+
+The store's SQL is written once, in the subset both databases understand (``?`` placeholders,
+``DOUBLE PRECISION``, ``DISTINCT ON``, ``INSERT ... ON CONFLICT``, ``information_schema``). A backend
+hands out :class:`Cursor` adapters that run that SQL and offer the few operations that must be done
+differently: staging a DataFrame or Arrow table as a temporary relation, temporary tables, frames
+through Arrow, write locks, retryable errors, and backup/restore of one table as Parquet.
+
+A DuckDB file is held only while operations run, so a command-line import, backup or user command
+can run while the dashboard serves (salesplan.storage.duckfile). A process that finds the file held
+by another waits for at most :data:`DEFAULT_LOCK_WAIT_SECONDS` (30 s; ``$SALESPLAN_LOCK_WAIT``
+overrides it), then raises DatabaseLocked.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from salesplan.errors import BadInput, SalesplanError
+from salesplan.storage.duckfile import FileHold, hold_for
+
+SERVER_SCHEMES = ("postgresql://", "postgres://")
+DEFAULT_LOCK_WAIT_SECONDS = 30.0
+
+
+def lock_wait_seconds() -> float:
+    """How long a process waits for a DuckDB file held by another process (``$SALESPLAN_LOCK_WAIT``)."""
+    try:
+        return max(0.0, float(os.environ.get("SALESPLAN_LOCK_WAIT", DEFAULT_LOCK_WAIT_SECONDS)))
+    except ValueError:
+        return DEFAULT_LOCK_WAIT_SECONDS
+
+
+def is_server_url(target: str | os.PathLike[str]) -> bool:
+    """Whether the database target names a PostgreSQL server rather than a DuckDB file."""
+    return str(target).startswith(SERVER_SCHEMES)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and ``Store.path``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class Cursor(Protocol):
+    """One connection held for one operation (a read or a transaction), never shared by threads."""
+
+    dialect: str
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
+        """Run one statement (``?`` placeholders); driver errors pass through to the store."""
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        """The rows of the last statement."""
+
+    def df(self) -> pd.DataFrame:
+        """The rows of the last statement as a DataFrame, with the same dtypes on every backend."""
+
+    @property
+    def description(self) -> Any:
+        """Column descriptions of the last statement (``d[0]`` is the name)."""
+
+    def frame(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Run a query and return its rows as a DataFrame built through Arrow (less peak memory)."""
+
+    def stage(self, name: str, data: pd.DataFrame | pa.Table) -> None:
+        """Make ``data`` readable as the relation ``name`` until :meth:`unstage` or the end of
+        the transaction (bulk path: a registered view on DuckDB, a temp table filled by COPY on
+        PostgreSQL)."""
+
+    def unstage(self, name: str) -> None:
+        """Forget a relation made by :meth:`stage`."""
+
+    def temp_table(self, name: str, select: str, params: Sequence[Any] | None = None) -> None:
+        """(Re)create the temporary table ``name`` from a SELECT, for this transaction."""
+
+    def table_names(self) -> list[str]:
+        """The store's own tables (no temporary ones), sorted."""
+
+
+class Backend(Protocol):
+    """A database the store can run on."""
+
+    dialect: str
+    path: str  # what messages show: the file, or the URL without its password
+    write_lock: Any  # orders this process's writers (threads) before they reach the database
+
+    def cursor(self) -> Any:
+        """A context manager yielding a :class:`Cursor`; raises DatabaseLocked or SalesplanError
+        when the database cannot be reached."""
+
+    def close(self) -> None: ...
+
+    def begin_sql(self, snapshot: bool) -> str:
+        """The statement that opens a transaction (``snapshot``: one consistent read-only view)."""
+
+    def lock_writes(self, cursor: Cursor) -> None:
+        """Serialise writers across processes for the rest of the transaction."""
+
+    def is_retryable(self, error: BaseException) -> bool:
+        """Whether a failed transaction may simply be run again (conflict, deadlock)."""
+
+    def translate(self, error: BaseException, action: str) -> SalesplanError | None:
+        """The project's error for a driver error, or None to let it pass."""
+
+    def migration_sql(self, version: int, sql: str) -> str:
+        """The SQL of a migration for this backend (same versions on every backend)."""
+
+    def sequences(self, cursor: Cursor) -> dict[str, int | None]:
+        """Each sequence's last value handed out (None: never used)."""
+
+    def set_sequence(self, cursor: Cursor, name: str, value: int) -> None:
+        """Make the sequence hand out ``value + 1`` next."""
+
+    def backup_table(self, cursor: Cursor, name: str, path: Path) -> None:
+        """Write one table as a Parquet file."""
+
+    def restore_table(self, cursor: Cursor, name: str, path: Path) -> None:
+        """Append the rows of a Parquet file written by any backend to one (emptied) table."""
+
+
+_TABLE_NAMES = (
+    "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+    "AND table_catalog = current_database() AND table_type = 'BASE TABLE' ORDER BY table_name"
+)
+
+
+class DuckCursor:
+    """A DuckDB connection behind the shared cursor interface (and everything DuckDB's own has)."""
+
+    dialect = "duckdb"
+
+    def __init__(self, native: duckdb.DuckDBPyConnection):
+        self.native = native
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> DuckCursor:
+        self.native.execute(sql, params)
+        return self
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.native.fetchall()
+
+    def df(self) -> pd.DataFrame:
+        return self.native.df()
+
+    @property
+    def description(self) -> Any:
+        return self.native.description
+
+    def frame(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        return self.native.sql(sql, params=params or None).to_arrow_table().to_pandas()
+
+    def stage(self, name: str, data: pd.DataFrame | pa.Table) -> None:
+        self.native.register(name, data)
+
+    def unstage(self, name: str) -> None:
+        self.native.unregister(name)
+
+    def temp_table(self, name: str, select: str, params: Sequence[Any] | None = None) -> None:
+        self.native.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}", params)
+
+    def table_names(self) -> list[str]:
+        return [row[0] for row in self.native.execute(_TABLE_NAMES).fetchall()]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.native, name)
+
+
+def _is_conflict(error: BaseException) -> bool:
+    return isinstance(error, duckdb.TransactionException) or (
+        isinstance(error, duckdb.Error) and "conflict" in str(error).lower()
+    )
+
+
+def sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+class DuckDBBackend:
+    """An embedded DuckDB file, held only while operations run (salesplan.storage.duckfile);
+    ``:memory:`` keeps one connection."""
+
+    dialect = "duckdb"
+
+    def __init__(self, path: str):
+        self.path = path
+        self._memory: duckdb.DuckDBPyConnection | None = None
+        self._hold: FileHold | None = None
+        if path == ":memory:":
+            self._memory = duckdb.connect(":memory:")
+            self.write_lock: Any = threading.RLock()
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._hold = hold_for(path, lock_wait_seconds)
+            self.write_lock = self._hold.write_lock
+
+    @contextmanager
+    def cursor(self) -> Iterator[DuckCursor]:
+        if self._memory is not None:
+            native = self._memory.cursor()
+            try:
+                native.execute("SET enable_progress_bar = false")
+                yield DuckCursor(native)
+            finally:
+                native.close()
+            return
+        assert self._hold is not None
+        native = self._hold.acquire()
+        try:
+            native.execute("SET enable_progress_bar = false")
+            yield DuckCursor(native)
+        finally:
+            self._hold.release(native)
+
+    def close(self) -> None:
+        if self._memory is not None:
+            self._memory.close()
+        elif self._hold is not None:
+            self._hold.close()
+
+    def begin_sql(self, snapshot: bool) -> str:
+        return "BEGIN TRANSACTION"  # every DuckDB transaction reads one snapshot
+
+    def lock_writes(self, cursor: Cursor) -> None:
+        # one process holds the file at a time and the store's write lock orders its threads
+        return None
+
+    def is_retryable(self, error: BaseException) -> bool:
+        return _is_conflict(error)
+
+    def translate(self, error: BaseException, action: str) -> SalesplanError | None:
+        if isinstance(error, duckdb.ConstraintException):
+            return BadInput.single(action, f"refused by the database: {error}")
+        return None
+
+    def migration_sql(self, version: int, sql: str) -> str:
+        return sql
+
+    def sequences(self, cursor: Cursor) -> dict[str, int | None]:
+        rows = cursor.execute("SELECT sequence_name, last_value FROM duckdb_sequences()").fetchall()
+        return {name: None if value is None else int(value) for name, value in rows}
+
+    def set_sequence(self, cursor: Cursor, name: str, value: int) -> None:
+        cursor.execute(f"CREATE OR REPLACE SEQUENCE {name} START {int(value) + 1}")
+
+    def backup_table(self, cursor: Cursor, name: str, path: Path) -> None:
+        cursor.execute(f"COPY (SELECT * FROM \"{name}\") TO '{sql_path(path)}' (FORMAT parquet)")
+
+    def restore_table(self, cursor: Cursor, name: str, path: Path) -> None:
+        cursor.execute(f"INSERT INTO \"{name}\" SELECT * FROM read_parquet('{sql_path(path)}')")
+
+
+def open_backend(target: str) -> Backend:
+    """The backend for a file path, ``:memory:`` or a ``postgresql://`` URL.
+
+    Raises SalesplanError when the target cannot be used.
+    """
+    if is_server_url(target):
+        from salesplan.storage.postgres import PostgresBackend
+
+        return PostgresBackend(target)
+    return DuckDBBackend(target)

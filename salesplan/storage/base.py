@@ -1,0 +1,234 @@
+"""The store's foundation: opening the database, cursors, transactions with retries,
+migrations, the data version and role scoping.
+
+Which database runs the SQL is a :class:`~salesplan.storage.backends.Backend`: an embedded DuckDB
+file (opened per operation, so other processes can use it in between) or a PostgreSQL server.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self, TypeVar
+
+from salesplan.errors import NotAllowed, SalesplanError
+from salesplan.migrations import MIGRATIONS
+from salesplan.principal import Principal
+from salesplan.storage.backends import Backend, Cursor, is_server_url, open_backend
+
+T = TypeVar("T")
+
+DEFAULT_DB = Path("data") / "salesplan.duckdb"
+WRITE_RETRIES = 8
+PLAN_STATUSES = ("draft", "submitted", "agreed")
+ACTION_STATUSES = ("planned", "in_progress", "done", "dropped")
+OPEN_ACTION_STATUSES = ("planned", "in_progress")
+
+
+def resolve_db_path(cli_db: str | os.PathLike[str] | None = None) -> Path | str:
+    """``--db``, else ``$SALESPLAN_DB``, else ``data/salesplan.duckdb`` (docs/storage.md).
+
+    A file is returned as a Path; a ``postgresql://`` URL as the string itself.
+    """
+    chosen = cli_db or os.environ.get("SALESPLAN_DB")
+    if not chosen:
+        return DEFAULT_DB
+    return str(chosen) if is_server_url(chosen) else Path(chosen)
+
+
+@dataclass(frozen=True)
+class BatchCounts:
+    inserted: int
+    updated: int
+    unchanged: int
+    rejected: int
+
+
+class StoreBase:
+    """Connection, transactions, migrations and role scoping shared by every part of the store."""
+
+    def __init__(self, backend: Backend):
+        self._backend = backend
+        self.path = backend.path
+        self.dialect = backend.dialect
+        self._write_lock = backend.write_lock
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None, *, migrate: bool = True) -> Self:
+        """Open (creating if needed) the database and bring its schema up to date.
+
+        ``path`` is a DuckDB file, ``:memory:`` or a ``postgresql://`` URL (default: see
+        :func:`resolve_db_path`). Raises DatabaseLocked when another process holds a DuckDB file
+        for longer than the lock wait, SalesplanError when the database cannot be opened.
+        """
+        target = str(path) if path is not None else str(resolve_db_path())
+        store = cls(open_backend(target))
+        if migrate:
+            try:
+                store.migrate()
+            except BaseException:
+                store.close()
+                raise
+        return store
+
+    def close(self) -> None:
+        self._backend.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def cursor(self) -> Iterator[Cursor]:
+        """A fresh cursor (its own connection) for one call; never shared between threads."""
+        with self._backend.cursor() as cursor:
+            yield cursor
+
+    @contextmanager
+    def atomic(self, *, snapshot: bool = False) -> Iterator[Cursor]:
+        """One transaction on a fresh cursor: committed on success, rolled back on any error.
+
+        ``snapshot``: a read-only transaction that sees one consistent state (backups).
+        """
+        with self.cursor() as cursor:
+            cursor.execute(self._backend.begin_sql(snapshot))
+            try:
+                yield cursor
+            except BaseException:
+                # on a broken connection the rollback fails too: the original error matters
+                with suppress(Exception):
+                    cursor.execute("ROLLBACK")
+                raise
+            else:
+                cursor.execute("COMMIT")
+
+    def write(
+        self,
+        principal: Principal,
+        action: str,
+        detail: str,
+        work: Callable[[Cursor], T],
+        *,
+        changes_data: bool = True,
+        exclusive: bool = True,
+    ) -> T:
+        """Run ``work`` in one transaction, bump the data version and record an audit line.
+
+        ``exclusive`` writes are serialised across processes (a PostgreSQL advisory lock; a DuckDB
+        file is held by one process at a time anyway); single-row bookkeeping such as sign-in
+        counters passes False. Conflicts and deadlocks are retried a few times with a short
+        back-off. Raises BadInput when the database refuses a value (a constraint), the errors of
+        ``work``, and SalesplanError when the database fails.
+        """
+        delay = 0.01
+        for attempt in range(WRITE_RETRIES):
+            try:
+                # one writer at a time per process: threads (browser sessions) sharing this Store
+                # queue here instead of failing each other's transactions
+                with self._write_lock, self.atomic() as cursor:
+                    if exclusive:
+                        self._backend.lock_writes(cursor)
+                    result = work(cursor)
+                    if changes_data:
+                        cursor.execute("UPDATE meta SET value = value + 1 WHERE key = 'data_version'")
+                    if action:
+                        cursor.execute(
+                            "INSERT INTO audit_log VALUES (localtimestamp, ?, ?, ?)",
+                            [principal.email, action, detail],
+                        )
+                return result
+            except SalesplanError:
+                raise
+            except Exception as error:
+                if self._backend.is_retryable(error) and attempt < WRITE_RETRIES - 1:
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
+                translated = self._backend.translate(error, action)
+                if translated is not None:
+                    raise translated from error
+                raise
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ migrations
+    def migrate(self) -> list[int]:
+        """Apply the migrations not yet recorded, in order, each in one transaction.
+
+        Safe when several processes start at once: each migration is checked again under the
+        write lock inside its transaction. Raises the driver's error when a migration fails
+        (nothing of it stays).
+        """
+        with self.atomic() as cursor:
+            self._backend.lock_writes(cursor)
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+            )
+        with self.cursor() as cursor:
+            done = {row[0] for row in cursor.execute("SELECT version FROM schema_migrations").fetchall()}
+        applied = []
+        for version, name, sql in MIGRATIONS:
+            if version in done:
+                continue
+            with self.atomic() as cursor:
+                self._backend.lock_writes(cursor)
+                if cursor.execute("SELECT count(*) FROM schema_migrations WHERE version = ?", [version]).fetchall()[0][0]:
+                    continue  # another process applied it meanwhile
+                cursor.execute(self._backend.migration_sql(version, sql))
+                cursor.execute("INSERT INTO schema_migrations VALUES (?, ?, localtimestamp)", [version, name])
+            applied.append(version)
+        return applied
+
+    def schema_version(self) -> int:
+        with self.cursor() as cursor:
+            return int(cursor.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()[0][0])
+
+    def data_version(self) -> int:
+        """A number that changes with every write: the cache key of every cached read."""
+        with self.cursor() as cursor:
+            return int(cursor.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchall()[0][0])
+
+    # ------------------------------------------------------------------ roles
+    def _require_admin(self, principal: Principal, what: str) -> None:
+        if not principal.may_administer:
+            raise NotAllowed(f"{what} needs the admin role; {principal.email} is {principal.role}.")
+
+    def visible_rep_ids(self, principal: Principal) -> set[str] | None:
+        """The rep_ids this principal may read, or None for everyone.
+
+        A manager sees the reps under them, directly or through other managers, and themself.
+        """
+        if principal.sees_everything:
+            return None
+        if principal.rep_id is None:
+            return set()
+        if principal.role == "rep":
+            return {principal.rep_id}
+        with self.cursor() as cursor:
+            rows = cursor.execute(
+                """
+                WITH RECURSIVE team(rep_id) AS (
+                    SELECT ?::VARCHAR
+                    UNION
+                    SELECT r.rep_id FROM reps r JOIN team t ON r.manager = t.rep_id
+                )
+                SELECT rep_id FROM team
+                """,
+                [principal.rep_id],
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def require_rep_access(self, principal: Principal, rep_id: str, *, write: bool = False) -> None:
+        """Raise NotAllowed unless the principal may read (or write) this rep's data."""
+        if write and principal.role == "leader":
+            raise NotAllowed(f"{principal.email} is a leader and may only read.")
+        visible = self.visible_rep_ids(principal)
+        if visible is not None and rep_id not in visible:
+            raise NotAllowed(f"{principal.email} may not {'change' if write else 'see'} rep {rep_id}.")

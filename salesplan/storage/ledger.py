@@ -1,0 +1,288 @@
+"""The ledger: target cells with their versions, actual rows with theirs, and reads of both."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from salesplan.errors import (
+    BadInput,
+    NotAllowed,
+    Problem,
+)
+from salesplan.principal import Principal
+from salesplan.storage.backends import Cursor
+from salesplan.storage.base import BatchCounts
+from salesplan.storage.batches import BatchStore
+
+
+class LedgerStore(BatchStore):
+    """The ledger: target cells with their versions, actual rows with theirs, and reads of both."""
+
+    def apply_targets(
+        self,
+        principal: Principal,
+        cells: pd.DataFrame,
+        *,
+        file_name: str | None,
+        sha256: str | None,
+        reason: str | None,
+    ) -> tuple[int, BatchCounts]:
+        """Replace the target cells given (owner_type, owner_id, metric, month, amount, reason).
+
+        Every cell is written as a version of this batch with its previous amount, so the
+        history says who, when and why; an unchanged cell is counted as unchanged.
+        Raises NotAllowed when the principal may not set a target for one of the owners.
+        """
+        self._require_target_write(principal, cells)
+        incoming = cells[["owner_type", "owner_id", "metric", "month", "amount", "reason"]].copy()
+
+        def work(cursor: Cursor) -> tuple[int, BatchCounts]:
+            cursor.stage("incoming_targets", incoming)
+            cursor.temp_table(
+                "staged_targets",
+                """
+                SELECT i.owner_type, i.owner_id, i.metric, i.month::DATE AS month,
+                       i.amount::DECIMAL(18,4) AS amount, i.reason, t.amount AS previous_amount
+                FROM incoming_targets i
+                LEFT JOIN targets t ON t.owner_type = i.owner_type AND t.owner_id = i.owner_id
+                    AND t.metric = i.metric AND t.month = i.month::DATE
+                """,
+            )
+            cursor.unstage("incoming_targets")
+            inserted, updated, unchanged = cursor.execute(
+                "SELECT count(*) FILTER (WHERE previous_amount IS NULL), "
+                "count(*) FILTER (WHERE previous_amount IS NOT NULL AND previous_amount <> amount), "
+                "count(*) FILTER (WHERE previous_amount = amount) FROM staged_targets"
+            ).fetchall()[0]
+            counts = BatchCounts(int(inserted), int(updated), int(unchanged), 0)
+            batch_id = self._new_batch(
+                cursor, kind="targets", file_name=file_name, sha256=sha256, principal=principal,
+                counts=counts, valid_only=False, reason=reason,
+            )
+            cursor.execute(
+                "INSERT INTO target_versions SELECT ?, owner_type, owner_id, metric, month, amount, "
+                "previous_amount, reason FROM staged_targets",
+                [batch_id],
+            )
+            cursor.execute(
+                "DELETE FROM targets t USING staged_targets s WHERE t.owner_type = s.owner_type "
+                "AND t.owner_id = s.owner_id AND t.metric = s.metric AND t.month = s.month"
+            )
+            cursor.execute(
+                "INSERT INTO targets SELECT owner_type, owner_id, metric, month, amount, ? FROM staged_targets",
+                [batch_id],
+            )
+            cursor.execute("DROP TABLE staged_targets")
+            return batch_id, counts
+
+        return self.write(principal, "set targets", f"{file_name or 'editor'}: {len(incoming)} cells; {reason or ''}", work)
+
+    def _require_target_write(self, principal: Principal, cells: pd.DataFrame) -> None:
+        if principal.may_administer:
+            return
+        if principal.role not in ("manager",):
+            raise NotAllowed(f"{principal.email} ({principal.role}) may not set targets.")
+        visible = self.visible_rep_ids(principal) or set()
+        # a manager sets targets for the reps under them, never their own
+        team = visible - {principal.rep_id}
+        rep_owners = set(cells.loc[cells["owner_type"] == "rep", "owner_id"])
+        outside = sorted(rep_owners - team)
+        if outside or (cells["owner_type"] != "rep").any():
+            raise NotAllowed(
+                f"{principal.email} may set targets only for the reps under them; not for "
+                f"{', '.join(outside) if outside else 'territories'}."
+            )
+
+    def apply_actuals(
+        self,
+        principal: Principal,
+        rows: pd.DataFrame | pa.Table,
+        rejected: pd.DataFrame,
+        *,
+        file_name: str | None,
+        sha256: str | None,
+        valid_only: bool,
+    ) -> tuple[int, BatchCounts]:
+        """Write one batch of validated actual rows (keyed by ``row_key``) atomically.
+
+        Keys new to the ledger are inserted, keys whose values differ are updated (the old
+        version stays in actual_versions), equal ones are unchanged. ``rejected`` (line, record,
+        problems) is stored with the batch when the user chose valid rows only. Raises NotAllowed
+        for a leader, BadInput (nothing written) when a row would change a sale of a rep outside
+        the principal's scope (the import refuses those rows first; this holds against a race).
+        """
+        if principal.role == "leader":
+            raise NotAllowed(f"{principal.email} is a leader and may only read.")
+        scope = self.visible_rep_ids(principal)
+        columns = [
+            "row_key", "line", "sale_date", "rep_id", "territory", "revenue", "cost", "profit",
+            "order_id", "order_line", "customer", "product",
+        ]
+        incoming = rows.select(columns) if isinstance(rows, pa.Table) else rows[columns]
+        rejected_frame = rejected[["line", "record", "problems"]]
+
+        def work(cursor: Cursor) -> tuple[int, BatchCounts]:
+            cursor.stage("incoming_actuals", incoming)
+            cursor.temp_table(
+                "staged_actuals",
+                """
+                SELECT row_key, line::BIGINT AS line, sale_date::DATE AS sale_date, rep_id, territory,
+                       revenue::DECIMAL(18,4) AS revenue, cost::DECIMAL(18,4) AS cost,
+                       profit::DECIMAL(18,4) AS profit, order_id, order_line, customer, product
+                FROM incoming_actuals
+                """,
+            )
+            cursor.unstage("incoming_actuals")
+            if scope is not None:
+                _refuse_foreign_keys(cursor, scope, file_name)
+            # compare with the ledger once; unchanged keys are recorded in this batch's versions
+            # (undo must know the batch holds them) but their ledger rows are not rewritten
+            cursor.temp_table(
+                "staged_status",
+                f"""
+                SELECT s.row_key,
+                       CASE WHEN a.row_key IS NULL THEN 'new' WHEN {_ACTUAL_DIFFERS} THEN 'changed' ELSE 'same' END AS status
+                FROM staged_actuals s LEFT JOIN actuals a USING (row_key)
+                """,
+            )
+            inserted, updated, unchanged = cursor.execute(
+                "SELECT count(*) FILTER (WHERE status = 'new'), count(*) FILTER (WHERE status = 'changed'), "
+                "count(*) FILTER (WHERE status = 'same') FROM staged_status"
+            ).fetchall()[0]
+            counts = BatchCounts(int(inserted), int(updated), int(unchanged), len(rejected_frame))
+            batch_id = self._new_batch(
+                cursor, kind="actuals", file_name=file_name, sha256=sha256, principal=principal,
+                counts=counts, valid_only=valid_only,
+            )
+            cursor.execute(
+                "INSERT INTO actual_versions SELECT ?, row_key, line, sale_date, rep_id, territory, revenue, "
+                "cost, profit, order_id, order_line, customer, product FROM staged_actuals",
+                [batch_id],
+            )
+            if updated:
+                cursor.execute(
+                    "DELETE FROM actuals WHERE row_key IN (SELECT row_key FROM staged_status WHERE status = 'changed')"
+                )
+            if inserted or updated:
+                cursor.execute(
+                    "INSERT INTO actuals SELECT s.row_key, ?, s.line, s.sale_date, s.rep_id, s.territory, s.revenue, "
+                    "s.cost, s.profit, s.order_id, s.order_line, s.customer, s.product "
+                    "FROM staged_actuals s JOIN staged_status t USING (row_key) WHERE t.status <> 'same'",
+                    [batch_id],
+                )
+            cursor.execute("DROP TABLE staged_status")
+            if len(rejected_frame):
+                cursor.stage("incoming_rejected", rejected_frame)
+                cursor.execute(
+                    "INSERT INTO rejected_rows SELECT ?, line, record, problems FROM incoming_rejected", [batch_id]
+                )
+                cursor.unstage("incoming_rejected")
+            cursor.execute("DROP TABLE staged_actuals")
+            return batch_id, counts
+
+        return self.write(principal, "import actuals", f"{file_name or ''}: {len(incoming)} rows", work)
+
+    # ------------------------------------------------------------------ reads for the engine
+    def foreign_actual_keys(self, principal: Principal, row_keys: Sequence[str]) -> set[str]:
+        """Those of ``row_keys`` whose current sale belongs to a rep outside the principal's scope
+        (always empty for who sees everything). An import refuses such rows: an order id reused
+        by one rep must never move another rep's sale. Raises nothing."""
+        scope = self.visible_rep_ids(principal)
+        if scope is None or not len(row_keys):
+            return set()
+        with self.cursor() as cursor:
+            rows = cursor.execute(
+                "SELECT row_key FROM actuals WHERE row_key IN (SELECT unnest(?::VARCHAR[])) "
+                "AND rep_id NOT IN (SELECT unnest(?::VARCHAR[]))",
+                [list(row_keys), sorted(scope)],
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def actual_totals(self, principal: Principal) -> dict[str, float]:
+        """Row count and sums of the current ledger the principal may see (for checks and summaries)."""
+        where, params = self._rep_filter(principal, "rep_id")
+        with self.cursor() as cursor:
+            count, revenue, profit = cursor.execute(
+                f"SELECT count(*), coalesce(sum(revenue), 0)::DOUBLE PRECISION, coalesce(sum(profit), 0)::DOUBLE PRECISION "
+                f"FROM actuals WHERE {where}",
+                params,
+            ).fetchall()[0]
+        return {"rows": int(count), "revenue": float(revenue), "profit": float(profit)}
+
+    def actuals(self, principal: Principal, *, limit: int | None = None) -> pd.DataFrame:
+        where, params = self._rep_filter(principal, "rep_id")
+        sql = (
+            "SELECT row_key, batch_id, line, sale_date, rep_id, territory, revenue::DOUBLE PRECISION AS revenue, "
+            "cost::DOUBLE PRECISION AS cost, profit::DOUBLE PRECISION AS profit, order_id, order_line, customer, product "
+            f"FROM actuals WHERE {where} ORDER BY sale_date, row_key"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self.cursor() as cursor:
+            return cursor.execute(sql, params).df()
+
+    def targets(self, principal: Principal) -> pd.DataFrame:
+        """Current target cells the principal may see (territory targets: everyone who sees a rep of it)."""
+        with self.cursor() as cursor:
+            frame = cursor.execute(
+                "SELECT owner_type, owner_id, metric, month, amount::DOUBLE PRECISION AS amount, batch_id "
+                "FROM targets ORDER BY owner_type, owner_id, metric, month"
+            ).df()
+        visible = self.visible_rep_ids(principal)
+        if visible is not None:
+            frame = frame[(frame["owner_type"] == "rep") & frame["owner_id"].isin(visible)].reset_index(drop=True)
+        return frame
+
+    def target_history(self, principal: Principal, owner_type: str, owner_id: str) -> pd.DataFrame:
+        """Every version of an owner's target cells: amount, previous amount, who, when, why."""
+        if owner_type == "rep":
+            self.require_rep_access(principal, owner_id)
+        elif not principal.sees_everything:
+            raise NotAllowed(f"{principal.email} may not see territory targets.")
+        with self.cursor() as cursor:
+            return cursor.execute(
+                """
+                SELECT v.metric, v.month, v.amount::DOUBLE PRECISION AS amount, v.previous_amount::DOUBLE PRECISION AS previous_amount,
+                       v.reason, b.uploaded_by AS changed_by, b.uploaded_at AS changed_at, b.batch_id,
+                       b.reverted_at IS NOT NULL AS reverted
+                FROM target_versions v JOIN upload_batches b USING (batch_id)
+                WHERE v.owner_type = ? AND v.owner_id = ?
+                ORDER BY v.metric, v.month, b.batch_id DESC
+                """,
+                [owner_type, owner_id],
+            ).df()
+
+    def _rep_filter(self, principal: Principal, column: str) -> tuple[str, list[Any]]:
+        visible = self.visible_rep_ids(principal)
+        if visible is None:
+            return "true", []
+        return f"{column} IN (SELECT unnest(?::VARCHAR[]))", [sorted(visible)]
+
+
+
+_ACTUAL_DIFFERS = (
+    "(s.sale_date IS DISTINCT FROM a.sale_date OR s.rep_id IS DISTINCT FROM a.rep_id "
+    "OR s.territory IS DISTINCT FROM a.territory OR s.revenue IS DISTINCT FROM a.revenue "
+    "OR s.cost IS DISTINCT FROM a.cost OR s.profit IS DISTINCT FROM a.profit "
+    "OR s.customer IS DISTINCT FROM a.customer OR s.product IS DISTINCT FROM a.product)"
+)
+
+
+def _refuse_foreign_keys(cursor: Cursor, scope: set[str], file_name: str | None) -> None:
+    """Inside the writing transaction: no staged row may replace a sale of a rep outside ``scope``."""
+    rows = cursor.execute(
+        "SELECT s.line, s.order_id, s.order_line FROM staged_actuals s JOIN actuals a USING (row_key) "
+        "WHERE a.rep_id NOT IN (SELECT unnest(?::VARCHAR[])) ORDER BY s.line LIMIT 100",
+        [sorted(scope)],
+    ).fetchall()
+    if rows:
+        raise BadInput([
+            Problem(file_name or "upload", None if line is None else int(line), "order_id",
+                    f"order {order_id}{f' line {order_line}' if order_line else ''} is already recorded for a rep "
+                    "outside your scope: you may not change it (ask their manager or an admin)")
+            for line, order_id, order_line in rows
+        ])

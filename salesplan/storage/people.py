@@ -1,0 +1,163 @@
+"""Reference data: reps, territories, regions and holidays; their imports and edits."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from salesplan.principal import Principal
+from salesplan.storage.backends import Cursor
+from salesplan.storage.base import BatchCounts, StoreBase
+
+
+class PeopleStore(StoreBase):
+    """Reference data: reps, territories, regions and holidays; their imports and edits."""
+
+    # ------------------------------------------------------------------ reference data
+    def reps(self, principal: Principal) -> pd.DataFrame:
+        """Reps the principal may see, with their territory and region."""
+        visible = self.visible_rep_ids(principal)
+        with self.cursor() as cursor:
+            frame = cursor.execute(
+                "SELECT rep_id, name, email, territory, region, manager, start_date, end_date "
+                "FROM reps ORDER BY rep_id"
+            ).df()
+        if visible is not None:
+            frame = frame[frame["rep_id"].isin(visible)].reset_index(drop=True)
+        return frame
+
+    def territories(self, principal: Principal) -> pd.DataFrame:
+        with self.cursor() as cursor:
+            return cursor.execute("SELECT territory, region FROM territories ORDER BY territory").df()
+
+    def holidays(self, principal: Principal) -> pd.DataFrame:
+        with self.cursor() as cursor:
+            frame = cursor.execute(
+                "SELECT holiday_date AS date, name, nullif(territory, '') AS territory "
+                "FROM holidays ORDER BY holiday_date, territory"
+            ).df()
+        return frame
+
+    def rep_lookup(self) -> pd.DataFrame:
+        """All reps with the keys an import may name them by (rep_id, email, name).
+
+        Used only by imports to resolve and validate rows; not scoped, never shown.
+        """
+        with self.cursor() as cursor:
+            return cursor.execute(
+                "SELECT rep_id, name, email, territory, manager, start_date, end_date FROM reps"
+            ).df()
+
+    def territory_names(self) -> list[str]:
+        with self.cursor() as cursor:
+            return [row[0] for row in cursor.execute("SELECT territory FROM territories").fetchall()]
+    # ------------------------------------------------------------------ applying imports
+    def apply_reps(
+        self,
+        principal: Principal,
+        reps: pd.DataFrame,
+        *,
+        file_name: str | None,
+        sha256: str | None,
+    ) -> tuple[int, BatchCounts]:
+        """Upsert validated reps (columns of inputs.REPS_COLUMNS) and derive territories/regions."""
+        self._require_admin(principal, "Importing reps")
+        incoming = reps[["rep_id", "name", "email", "territory", "region", "manager", "start_date", "end_date"]].copy()
+
+        def work(cursor: Cursor) -> tuple[int, BatchCounts]:
+            cursor.stage("incoming_reps", incoming)
+            inserted, updated, unchanged = cursor.execute(
+                """
+                SELECT count(*) FILTER (WHERE r.rep_id IS NULL),
+                       count(*) FILTER (WHERE r.rep_id IS NOT NULL AND (
+                           i.name IS DISTINCT FROM r.name OR i.email IS DISTINCT FROM r.email
+                           OR i.territory IS DISTINCT FROM r.territory OR i.region IS DISTINCT FROM r.region
+                           OR i.manager IS DISTINCT FROM r.manager
+                           OR i.start_date::DATE IS DISTINCT FROM r.start_date
+                           OR i.end_date::DATE IS DISTINCT FROM r.end_date)),
+                       count(*) FILTER (WHERE r.rep_id IS NOT NULL AND NOT (
+                           i.name IS DISTINCT FROM r.name OR i.email IS DISTINCT FROM r.email
+                           OR i.territory IS DISTINCT FROM r.territory OR i.region IS DISTINCT FROM r.region
+                           OR i.manager IS DISTINCT FROM r.manager
+                           OR i.start_date::DATE IS DISTINCT FROM r.start_date
+                           OR i.end_date::DATE IS DISTINCT FROM r.end_date))
+                FROM incoming_reps i LEFT JOIN reps r USING (rep_id)
+                """
+            ).fetchall()[0]
+            counts = BatchCounts(int(inserted), int(updated), int(unchanged), 0)
+            batch_id = self._new_batch(
+                cursor, kind="reps", file_name=file_name, sha256=sha256, principal=principal,
+                counts=counts, valid_only=False,
+            )
+            cursor.execute(
+                """
+                INSERT INTO reps
+                SELECT rep_id, name, email, territory, region, manager, start_date::DATE, end_date::DATE, ?
+                FROM incoming_reps
+                ON CONFLICT (rep_id) DO UPDATE SET name = excluded.name, email = excluded.email,
+                    territory = excluded.territory, region = excluded.region, manager = excluded.manager,
+                    start_date = excluded.start_date, end_date = excluded.end_date, batch_id = excluded.batch_id
+                """,
+                [batch_id],
+            )
+            cursor.execute(
+                """
+                INSERT INTO territories
+                SELECT territory, max(region) FROM incoming_reps
+                WHERE territory IS NOT NULL GROUP BY territory
+                ON CONFLICT (territory) DO UPDATE SET region = coalesce(excluded.region, territories.region)
+                """
+            )
+            cursor.execute(
+                "INSERT INTO regions SELECT DISTINCT region FROM territories WHERE region IS NOT NULL "
+                "ON CONFLICT DO NOTHING"
+            )
+            cursor.unstage("incoming_reps")
+            return batch_id, counts
+
+        return self.write(principal, "import reps", file_name or "", work)
+
+    def apply_holidays(
+        self, principal: Principal, holidays: pd.DataFrame, *, file_name: str | None, sha256: str | None
+    ) -> tuple[int, BatchCounts]:
+        """Upsert validated holidays (date, name, territory with '' = org-wide)."""
+        self._require_admin(principal, "Importing holidays")
+        incoming = holidays[["date", "name", "territory"]].copy()
+        incoming["territory"] = incoming["territory"].fillna("")
+
+        def work(cursor: Cursor) -> tuple[int, BatchCounts]:
+            cursor.stage("incoming_holidays", incoming)
+            inserted, updated, unchanged = cursor.execute(
+                """
+                SELECT count(*) FILTER (WHERE h.holiday_date IS NULL),
+                       count(*) FILTER (WHERE h.holiday_date IS NOT NULL AND i.name IS DISTINCT FROM h.name),
+                       count(*) FILTER (WHERE h.holiday_date IS NOT NULL AND i.name IS NOT DISTINCT FROM h.name)
+                FROM incoming_holidays i
+                LEFT JOIN holidays h ON h.holiday_date = i.date::DATE AND h.territory = i.territory
+                """
+            ).fetchall()[0]
+            counts = BatchCounts(int(inserted), int(updated), int(unchanged), 0)
+            batch_id = self._new_batch(
+                cursor, kind="holidays", file_name=file_name, sha256=sha256, principal=principal,
+                counts=counts, valid_only=False,
+            )
+            cursor.execute(
+                "INSERT INTO holidays SELECT date::DATE, territory, name, ? FROM incoming_holidays "
+                "ON CONFLICT (holiday_date, territory) DO UPDATE SET name = excluded.name, batch_id = excluded.batch_id",
+                [batch_id],
+            )
+            cursor.unstage("incoming_holidays")
+            return batch_id, counts
+
+        return self.write(principal, "import holidays", file_name or "", work)
+
+    def delete_holiday(self, principal: Principal, holiday_date: date, territory: str | None) -> None:
+        self._require_admin(principal, "Changing the calendar")
+
+        def work(cursor: Cursor) -> None:
+            cursor.execute(
+                "DELETE FROM holidays WHERE holiday_date = ? AND territory = ?", [holiday_date, territory or ""]
+            )
+
+        self.write(principal, "delete holiday", f"{holiday_date} {territory or 'org'}", work)
