@@ -15,7 +15,6 @@ principal = ui.page("admin")
 the_store = ui.store()
 
 settings = ui.settings()
-CAN_CLEAR_LOCKOUT = hasattr(the_store, "clear_lockout")  # Store.clear_lockout arrives with the security fixes
 people_tab, calendar_tab, settings_tab, users_tab, audit_tab = st.tabs(
     ["People", "Calendar", "Settings", "Users", "Audit log"], key="admin_tabs")
 
@@ -201,8 +200,7 @@ with users_tab:
                     ui.flash(f"{shown} is {'enabled' if disabled else 'disabled'}.")
                     st.rerun()
             locked = not ui.is_empty(account["locked_until"]) or int(account["failed_attempts"] or 0) > 0
-            if CAN_CLEAR_LOCKOUT and right.button("Clear lock-out", key="user_unlock", disabled=not locked,
-                                                  icon=":material/lock_open:"):
+            if right.button("Clear lock-out", key="user_unlock", disabled=not locked, icon=":material/lock_open:"):
                 ok, _ = ui.attempt(the_store.clear_lockout, principal, chosen)
                 if ok:
                     ui.flash(f"Lock-out of {shown} cleared.")

@@ -17,7 +17,7 @@ import pandas as pd
 
 from salesplan import imports
 from salesplan.errors import BadInput, Problem, SalesplanError
-from salesplan.files import RawTable, normalise_header, read_table
+from salesplan.files import RawTable, UploadLimits, normalise_header, read_table
 from salesplan.principal import Principal
 from salesplan.store import Store
 
@@ -98,8 +98,8 @@ def page_reason(reason: str) -> str:
                   .replace("--date-format DMY or MDY", "the “Dates in the file” choice"))
 
 
-def _readings(kind: str, raw: RawTable, positions: dict[str, int],
-              date_format: str | None) -> tuple[pd.DataFrame | None, str | None, bool]:
+def _readings(kind: str, raw: RawTable, positions: dict[str, int], date_format: str | None,
+              memory_mb: int) -> tuple[pd.DataFrame | None, str | None, bool]:
     """The first rows' date and amount cells as the importer reads them, with its own parser."""
     head = dataclasses.replace(raw, cells=raw.cells.slice(0, PREVIEW_ROWS))
     fields = [spec for spec in imports.FIELDS[kind] if spec.name in positions]
@@ -107,7 +107,7 @@ def _readings(kind: str, raw: RawTable, positions: dict[str, int],
     amounts = [spec.name for spec in fields if spec.kind == "amount"]
     if head.cells.num_rows == 0 or not (dates or amounts):
         return None, None, False
-    parser = imports._Parser(head, positions, kind)  # noqa: SLF001 - the import's own cell parsing
+    parser = imports._Parser(head, positions, kind, memory_mb)  # noqa: SLF001 - the import's own cell parsing
     try:
         try:
             order = parser.date_order(dates, date_format)
@@ -129,23 +129,23 @@ def _readings(kind: str, raw: RawTable, positions: dict[str, int],
 
 
 def preview(kind: str, data: bytes, file_name: str, column_map: dict[str, str] | None, *,
-            limit_bytes: int, date_format: str | None = None) -> Preview:
+            limits: UploadLimits, date_format: str | None = None) -> Preview:
     """The header, the first rows and the header mapping of an upload, as the import will read them,
     and (once the header maps) the first rows' dates and amounts as the importer reads them with
     ``date_format`` (a key of :data:`DATE_FORMATS`).
 
     A file whose header the importer does not recognise is previewed from its first record of two
     or more cells, so that the user can map its columns. Raises BadInput for an unreadable file
-    (empty, binary, over ``limit_bytes``, no header at all).
+    (empty, binary, over ``limits`` (the import's: ``UploadLimits.for_upload_limit``), no header).
     """
     # the importer's own header test (imports._looks_like_header): the same header line as the import
     looks = imports._looks_like_header(kind, column_map)  # noqa: SLF001
     try:
-        raw = read_table(data, file_name, looks_like_header=looks, limit_bytes=limit_bytes)
+        raw = read_table(data, file_name, looks_like_header=looks, limits=limits)
     except BadInput as error:
         if not any("no header row" in problem.reason for problem in error.problems):
             raise
-        raw = read_table(data, file_name, looks_like_header=_any_two_cells, limit_bytes=limit_bytes)
+        raw = read_table(data, file_name, looks_like_header=_any_two_cells, limits=limits)
     header = list(raw.header)
     head = raw.cells.slice(0, PREVIEW_ROWS).to_pandas()
     columns = [name for name in head.columns if name != "line"]  # c0..cN, in header order
@@ -157,7 +157,7 @@ def preview(kind: str, data: bytes, file_name: str, column_map: dict[str, str] |
     try:
         positions = imports.map_header(kind, header, file_name, raw.header_line, column_map)
         problems: list[Problem] = []
-        readings, reading_problem, comma = _readings(kind, raw, positions, date_format)
+        readings, reading_problem, comma = _readings(kind, raw, positions, date_format, limits.memory_mb)
     except BadInput as error:
         positions, problems = _recognised(kind, header, column_map), error.problems
     mapping = {name: header[position] for name, position in positions.items()}

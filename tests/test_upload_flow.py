@@ -8,18 +8,19 @@ import pytest
 
 from salesplan import imports, upload_flow
 from salesplan.errors import BadInput
+from salesplan.files import UploadLimits
 from salesplan.principal import Principal
 from salesplan.store import Store
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "data" / "templates"
-LIMIT = 10 * 1_048_576
+LIMITS = UploadLimits.for_upload_limit(10)
 ADMIN = Principal("admin@local", "admin")
 
 
 @pytest.mark.parametrize("kind", ["actuals", "reps", "targets", "holidays"])
 def test_every_template_previews_with_its_own_header(kind):
     data = (TEMPLATES / f"{kind}.csv").read_bytes()
-    view = upload_flow.preview(kind, data, f"{kind}.csv", None, limit_bytes=LIMIT)
+    view = upload_flow.preview(kind, data, f"{kind}.csv", None, limits=LIMITS)
     header = data.decode().splitlines()[0].split(",")
     assert view.header == header and view.header_line == 1 and not view.problems
     assert view.rows.columns.tolist() == [upload_flow.LINE_LABEL, *header]
@@ -29,7 +30,7 @@ def test_every_template_previews_with_its_own_header(kind):
 
 def test_a_line_column_is_the_files_own_and_not_the_record_line():
     data = b"date,rep,revenue,line\n2026-01-05,R1,10,7\n"
-    view = upload_flow.preview("actuals", data, "x.csv", None, limit_bytes=LIMIT)
+    view = upload_flow.preview("actuals", data, "x.csv", None, limits=LIMITS)
     assert view.rows.to_dict("records") == [
         {"Line in file": 2, "date": "2026-01-05", "rep": "R1", "revenue": "10", "line": "7"}]
     assert view.mapping["line"] == "line"
@@ -37,11 +38,11 @@ def test_a_line_column_is_the_files_own_and_not_the_record_line():
 
 def test_an_unrecognised_header_is_previewed_for_the_mapping_step():
     data = "Wann;Wer;Betrag\n2026-11-02;R1;1.234,50\n".encode()
-    view = upload_flow.preview("actuals", data, "x.csv", None, limit_bytes=LIMIT)
+    view = upload_flow.preview("actuals", data, "x.csv", None, limits=LIMITS)
     assert view.header == ["Wann", "Wer", "Betrag"]
     assert {p.column for p in view.problems} == {"date", "rep", "revenue"}
     mapped = upload_flow.preview("actuals", data, "x.csv", {"Wann": "date", "Wer": "rep", "Betrag": "revenue"},
-                                 limit_bytes=LIMIT)
+                                 limits=LIMITS)
     assert not mapped.problems and mapped.mapping == {"date": "Wann", "rep": "Wer", "revenue": "Betrag"}
 
 
@@ -52,7 +53,7 @@ def test_repeated_and_empty_header_cells_get_unique_labels():
 
 def test_an_unreadable_file_raises():
     with pytest.raises(BadInput, match="empty"):
-        upload_flow.preview("actuals", b"   ", "x.csv", None, limit_bytes=LIMIT)
+        upload_flow.preview("actuals", b"   ", "x.csv", None, limits=LIMITS)
 
 
 def test_run_import_turns_refusals_into_outcomes(tmp_path):
@@ -90,16 +91,16 @@ def test_undo_choices_are_the_current_actuals_and_targets_batches_newest_first()
 
 def test_the_first_rows_are_read_with_the_importers_parser_and_the_stated_format():
     data = b'date,rep,revenue,cost\n02/11/2026,R1,"1.234,5",\n03/11/2026,R1,7,1\n'
-    automatic = upload_flow.preview("actuals", data, "x.csv", None, limit_bytes=LIMIT)
+    automatic = upload_flow.preview("actuals", data, "x.csv", None, limits=LIMITS)
     assert automatic.readings is None and "--date-format" not in automatic.reading_problem
     assert "Dates in the file" in automatic.reading_problem
-    day_first = upload_flow.preview("actuals", data, "x.csv", None, limit_bytes=LIMIT, date_format="DMY")
+    day_first = upload_flow.preview("actuals", data, "x.csv", None, limits=LIMITS, date_format="DMY")
     assert day_first.reading_problem is None and day_first.decimal_comma
     readings = day_first.readings
     assert readings.columns.tolist() == ["Line in file", "date", "revenue", "cost"]
     assert readings["date"].tolist() == ["2026-11-02", "2026-11-03"]
     assert readings["revenue"].tolist() == [1234.5, 7.0] and readings["cost"].isna().tolist() == [True, False]
-    iso = upload_flow.preview("actuals", data, "x.csv", None, limit_bytes=LIMIT, date_format="ISO")
+    iso = upload_flow.preview("actuals", data, "x.csv", None, limits=LIMITS, date_format="ISO")
     assert iso.readings["date"].isna().all(), "31/12-style dates are no ISO dates: nothing is read"
 
 

@@ -3,8 +3,9 @@ sign-out, and the sign-in screens."""
 
 from __future__ import annotations
 
+import hashlib
 import html
-import time
+from datetime import UTC, datetime, timedelta
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,10 +71,9 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(_session_secret(store().path), salt="salesplan.sign-in")
 
 
-@st.cache_resource(show_spinner=False)
-def _revoked_tokens() -> dict[str, float]:
-    """Tokens signed out of (token -> when it would expire anyway), for this server process."""
-    return {}
+def token_digest(token: str) -> str:
+    """What the store keeps of a signed-out token: its SHA-256, never the token itself."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def session_token(email: str) -> str:
@@ -83,7 +83,7 @@ def session_token(email: str) -> str:
 
 def email_from_token(token: str | None) -> str | None:
     """The email a valid, unexpired, not signed-out token names; else None."""
-    if not token or token in _revoked_tokens():
+    if not token:
         return None
     try:
         data, issued = _serializer().loads(token, max_age=SESSION_SECONDS, return_timestamp=True)
@@ -91,6 +91,9 @@ def email_from_token(token: str | None) -> str | None:
         return None
     email = data.get("email") if isinstance(data, dict) else None
     if not isinstance(email, str):
+        return None
+    # signed out: kept in the database, so a restart of the dashboard does not bring it back
+    if store().is_session_revoked(token_digest(token)):
         return None
     # a password change (or disabling the account) ends the sessions signed in before it
     valid_after = store().sessions_valid_after(email)
@@ -144,14 +147,11 @@ def _start_session(email: str) -> None:
 
 def _forget_session(notice: str | None = None) -> None:
     """Sign this session out: revoke its token, clear everything it kept, drop the browser's cookie."""
-    revoked = _revoked_tokens()
-    now = time.time()
-    for token, expires in list(revoked.items()):
-        if expires < now:
-            revoked.pop(token, None)
     cookie = browser_cookie()
-    for token in {st.session_state.get(_TOKEN), cookie} - {None}:
-        revoked[token] = now + SESSION_SECONDS
+    expires = datetime.now(UTC) + timedelta(seconds=SESSION_SECONDS)
+    for token in {st.session_state.get(_TOKEN), cookie}:
+        if isinstance(token, str) and token:
+            store().revoke_session(token_digest(token), expires)
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     st.session_state[_IGNORED_COOKIE] = cookie
@@ -216,7 +216,7 @@ def sign_in_page() -> None:
             st.success(notice, icon=":material/check_circle:")
         if oidc_enabled():
             _oidc_screen()
-        elif not store().has_admin():
+        elif not store().has_ever_had_account():  # only a database that never had an account
             _first_admin_form()
         else:
             _password_form()
@@ -303,7 +303,7 @@ def _oidc_screen() -> None:
                 except StreamlitAuthError as error:  # Authlib missing, or an [auth] setting wrong
                     st.error(f"Single sign-on is not set up correctly: {md(error)}")
         return
-    if not store().has_admin():
+    if not store().has_ever_had_account():
         _first_admin_form(email)
         return
     st.error(f"There is no salesplan account for {email_text(email)} (or it is disabled). Ask an admin to add it "

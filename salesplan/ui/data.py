@@ -17,6 +17,7 @@ import streamlit as st
 from salesplan import engine, upload_flow
 from salesplan.calendar import fiscal_year_bounds, fiscal_year_of
 from salesplan.errors import DatabaseLocked, SalesplanError
+from salesplan.files import UploadLimits
 from salesplan.inputs import EngineInputs
 from salesplan.principal import Principal
 from salesplan.store import Store, resolve_db_path
@@ -143,8 +144,8 @@ def fy_of(as_of: date) -> int:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _preview(kind: str, data: bytes, file_name: str, column_map: tuple[tuple[str, str], ...],
              limit_mb: int, date_format: str | None) -> upload_flow.Preview:
-    return upload_flow.preview(kind, data, file_name, dict(column_map) or None, limit_bytes=limit_mb * 1_048_576,
-                               date_format=date_format)
+    return upload_flow.preview(kind, data, file_name, dict(column_map) or None,
+                               limits=UploadLimits.for_upload_limit(limit_mb), date_format=date_format)
 
 
 def preview(kind: str, data: bytes, file_name: str, column_map: dict[str, str] | None, *,
