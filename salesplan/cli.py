@@ -40,10 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="salesplan",
         description="Sales target achievement plans: targets, actuals, pacing, required run-rate and early warnings.",
     )
-    parser.add_argument("--db", help="database file (default: $SALESPLAN_DB, else data/salesplan.duckdb)")
+    parser.add_argument("--db", help="database: a DuckDB file or a postgresql:// URL "
+                                     "(default: $SALESPLAN_DB, else data/salesplan.duckdb)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     commands.add_parser("init", help="create or migrate the database", description="Create the database file or bring its schema up to date.")
+
+    serve = commands.add_parser("serve", help="run the dashboard on this database (no demo data)",
+                                description="Run the dashboard (Streamlit) on the database of --db / $SALESPLAN_DB, "
+                                            "after creating or migrating it. Loads no demo data.")
+    serve.add_argument("--port", type=int, default=8501, metavar="N", help="port to listen on (default 8501)")
+    serve.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1; "
+                                                            "behind a proxy keep it local)")
 
     demo = commands.add_parser("demo", help="load a realistic demo organisation",
                                description="Load a deterministic demo organisation (regions, territories, reps, targets, actuals, holidays, plans).")
@@ -137,7 +145,35 @@ def _print_frame(frame: pd.DataFrame) -> None:
         print(frame.to_string(index=False))
 
 
+def serve(args: argparse.Namespace) -> int:
+    """Migrate the database, then run the dashboard on it until stopped; returns Streamlit's exit code.
+
+    The dashboard finds the database through $SALESPLAN_DB, so the target is passed that way.
+    """
+    import subprocess
+    from pathlib import Path
+
+    if not 1 <= args.port <= 65535:
+        raise UsageError(f"--port must be 1-65535, not {args.port}")
+    target = str(resolve_db_path(args.db))
+    with Store.open(target) as store:  # create or migrate before any browser session opens it
+        shown = store.path  # a URL without its password
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    if not app.exists():
+        raise SalesplanError(f"the dashboard's app.py is not next to the salesplan package ({app})")
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
+               "--server.address", args.address, "--server.headless", "true",
+               "--browser.gatherUsageStats", "false"]
+    print(f"salesplan: serving {shown} on http://{args.address}:{args.port}", flush=True)
+    try:
+        return subprocess.call(command, env={**os.environ, "SALESPLAN_DB": target}, cwd=app.parent)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        return serve(args)
     store = Store.open(resolve_db_path(args.db))
     try:
         return _dispatch(store, args)

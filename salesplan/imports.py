@@ -23,7 +23,8 @@ from typing import Literal
 import duckdb
 import pandas as pd
 
-from salesplan.errors import BadInput, NotAllowed, Problem
+from salesplan import policy
+from salesplan.errors import BadInput, Problem
 from salesplan.files import (
     RawTable,
     UploadLimits,
@@ -589,8 +590,7 @@ def _import_actuals(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
 ) -> ImportResult:
-    if principal.role == "leader":
-        raise NotAllowed(f"{principal.email} is a leader and may only read.")
+    policy.require(principal, "upload_actuals")
     parser = _Parser(raw, mapping, "actuals", memory_mb)
     try:
         connection = parser.connection
@@ -773,8 +773,7 @@ def _import_reps(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
 ) -> ImportResult:
-    if not principal.may_administer:
-        raise NotAllowed(f"Importing reps needs the admin role; {principal.email} is {principal.role}.")
+    policy.require(principal, "import_reps")
     parser = _Parser(raw, mapping, "reps", memory_mb)
     try:
         connection = parser.connection
@@ -888,8 +887,7 @@ def _import_holidays(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
 ) -> ImportResult:
-    if not principal.may_administer:
-        raise NotAllowed(f"Importing holidays needs the admin role; {principal.email} is {principal.role}.")
+    policy.require(principal, "import_holidays")
     parser = _Parser(raw, mapping, "holidays", memory_mb)
     try:
         connection = parser.connection
@@ -921,8 +919,7 @@ def _import_targets(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
 ) -> ImportResult:
-    if principal.role not in ("admin", "system", "manager"):
-        raise NotAllowed(f"{principal.email} ({principal.role}) may not set targets.")
+    policy.require_role(principal, "set_targets")  # the cells' owners are checked by the store
     parser = _Parser(raw, mapping, "targets", memory_mb)
     try:
         connection = parser.connection

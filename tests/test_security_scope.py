@@ -12,16 +12,8 @@ from salesplan import imports
 from salesplan.errors import BadInput, NotAllowed, Problem
 from salesplan.principal import SYSTEM, Principal
 from salesplan.storage import Store
+from tests.test_storage_contract import REPS  # VP > M1 > R1, R2; VP > M2 > R3
 
-REPS = (
-    "rep_id,name,email,territory,region,manager\n"
-    "VP,Vera Chief,vera@x.test,,,\n"
-    "M1,Max Lead,max@x.test,Nordics,North,VP\n"
-    "R1,Ann One,ann@x.test,Nordics,North,M1\n"
-    "R2,Bob Two,bob@x.test,Nordics,North,M1\n"
-    "M2,Mia Lead,mia@x.test,Benelux,West,VP\n"
-    "R3,Cem Three,cem@x.test,Benelux,West,M2\n"
-)
 ANN = Principal("ann@x.test", "rep", "R1")
 BOB = Principal("bob@x.test", "rep", "R2")
 CEM = Principal("cem@x.test", "rep", "R3")

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from salesplan import policy
 from salesplan.errors import (
     BadInput,
 )
@@ -31,7 +32,7 @@ class BackupStore(AuditStore):
         Raises NotAllowed unless admin, BadInput when the folder already holds a backup or cannot
         be written.
         """
-        self._require_admin(principal, "Backing up")
+        policy.require(principal, "backup")
         target = Path(folder)
         if (target / "manifest.json").exists():
             raise BadInput.single(str(target), "this folder already holds a backup; choose an empty folder")
@@ -69,7 +70,7 @@ class BackupStore(AuditStore):
         manifest. Raises NotAllowed unless admin, BadInput on a damaged, tampered or foreign
         backup or a non-empty database.
         """
-        self._require_admin(principal, "Restoring")
+        policy.require(principal, "restore")
         source = Path(folder)
         where = str(source / "manifest.json")
         try:

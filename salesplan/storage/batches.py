@@ -6,9 +6,9 @@ from typing import Any
 
 import pandas as pd
 
+from salesplan import policy
 from salesplan.errors import (
     BadInput,
-    NotAllowed,
     NotFound,
 )
 from salesplan.principal import Principal
@@ -55,7 +55,7 @@ class BatchStore(StoreBase):
                 "rows_updated, rows_unchanged, rows_rejected, valid_only, reason, reverted_at, reverted_by "
                 "FROM upload_batches ORDER BY batch_id DESC"
             ).df()
-        if principal.sees_everything:
+        if policy.may(principal, "read_all"):
             return frame
         visible = sorted(self.visible_rep_ids(principal) or set())
         emails = self._uploader_emails(principal)
@@ -107,10 +107,10 @@ class BatchStore(StoreBase):
         are not. An undo also needs every rep whose sales or targets it touched, now or before, in
         the principal's scope. Raises NotFound, NotAllowed."""
         info = self.batch(batch_id)
-        if principal.sees_everything:
+        if policy.may(principal, "read_all"):
             return info
-        if str(info["uploaded_by"]).lower() not in self._uploader_emails(principal):
-            raise NotAllowed(f"{principal.email} may not see or undo batch {batch_id}.")
+        policy.require(principal, "see_batch", batch_id=batch_id,
+                       in_scope=str(info["uploaded_by"]).lower() in self._uploader_emails(principal))
         if undo:
             visible = self.visible_rep_ids(principal) or set()
             with self.cursor() as cursor:
@@ -123,10 +123,7 @@ class BatchStore(StoreBase):
                     """,
                     [batch_id, batch_id],
                 ).fetchall()}
-            if touched - visible:
-                raise NotAllowed(
-                    f"Batch {batch_id} touches sales or targets of reps outside your scope: ask their manager or an admin to undo it."
-                )
+            policy.require(principal, "undo_batch", batch_id=batch_id, in_scope=True, touched_outside=touched - visible)
         return info
 
     def undo(self, principal: Principal, batch_id: int) -> dict[str, Any]:
@@ -136,8 +133,7 @@ class BatchStore(StoreBase):
         the batch is already reverted or is of a kind that cannot be undone (reps, holidays).
         """
         info = self._require_batch_access(principal, batch_id, undo=True)
-        if principal.role == "leader":
-            raise NotAllowed(f"{principal.email} is a leader and may only read.")
+        policy.require(principal, "undo_batch", batch_id=batch_id, in_scope=True)
         if info["reverted_at"] is not None:
             raise BadInput.single("uploads", f"batch {batch_id} was already undone at {info['reverted_at']}")
         kind = info["kind"]

@@ -8,9 +8,9 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from salesplan import policy
 from salesplan.errors import (
     BadInput,
-    NotAllowed,
     Problem,
 )
 from salesplan.principal import Principal
@@ -82,20 +82,13 @@ class LedgerStore(BatchStore):
         return self.write(principal, "set targets", f"{file_name or 'editor'}: {len(incoming)} cells; {reason or ''}", work)
 
     def _require_target_write(self, principal: Principal, cells: pd.DataFrame) -> None:
-        if principal.may_administer:
-            return
-        if principal.role not in ("manager",):
-            raise NotAllowed(f"{principal.email} ({principal.role}) may not set targets.")
-        visible = self.visible_rep_ids(principal) or set()
-        # a manager sets targets for the reps under them, never their own
-        team = visible - {principal.rep_id}
-        rep_owners = set(cells.loc[cells["owner_type"] == "rep", "owner_id"])
-        outside = sorted(rep_owners - team)
-        if outside or (cells["owner_type"] != "rep").any():
-            raise NotAllowed(
-                f"{principal.email} may set targets only for the reps under them; not for "
-                f"{', '.join(outside) if outside else 'territories'}."
-            )
+        policy.require_role(principal, "set_targets")  # no team lookup for a role that may never
+        policy.require(
+            principal, "set_targets",
+            rep_owners=set(cells.loc[cells["owner_type"] == "rep", "owner_id"]),
+            other_owners=bool((cells["owner_type"] != "rep").any()),
+            team=self.visible_rep_ids(principal),
+        )
 
     def apply_actuals(
         self,
@@ -115,8 +108,7 @@ class LedgerStore(BatchStore):
         for a leader, BadInput (nothing written) when a row would change a sale of a rep outside
         the principal's scope (the import refuses those rows first; this holds against a race).
         """
-        if principal.role == "leader":
-            raise NotAllowed(f"{principal.email} is a leader and may only read.")
+        policy.require(principal, "upload_actuals")
         scope = self.visible_rep_ids(principal)
         columns = [
             "row_key", "line", "sale_date", "rep_id", "territory", "revenue", "cost", "profit",
@@ -241,8 +233,8 @@ class LedgerStore(BatchStore):
         """Every version of an owner's target cells: amount, previous amount, who, when, why."""
         if owner_type == "rep":
             self.require_rep_access(principal, owner_id)
-        elif not principal.sees_everything:
-            raise NotAllowed(f"{principal.email} may not see territory targets.")
+        else:
+            policy.require(principal, "read_territory_targets")
         with self.cursor() as cursor:
             return cursor.execute(
                 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from salesplan import policy
 from salesplan.errors import (
     BadInput,
     NotAllowed,
@@ -67,7 +68,7 @@ class PlanStore(StoreBase):
         self.require_rep_access(principal, rep_id, write=True)
         if status not in PLAN_STATUSES:
             raise BadInput.single("plan", f"status must be one of {', '.join(PLAN_STATUSES)}, not {status!r}", column="status")
-        approver = principal.may_administer or (principal.role == "manager" and principal.rep_id != rep_id)
+        approver = policy.may(principal, "agree_plan", rep_id=rep_id)
 
         def work(cursor: Cursor) -> None:
             # the current status is read in the writing transaction: the decision cannot go stale
