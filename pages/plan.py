@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from salesplan import targets_editor, ui
+from salesplan import policy, targets_editor, ui
 from salesplan.calendar import calendar_for, fiscal_months, fiscal_year_bounds
 from salesplan.store import ACTION_STATUSES, OPEN_ACTION_STATUSES
 
@@ -24,7 +24,8 @@ if rep_id is None:
 fy = int(fy_box.number_input("Fiscal year", value=ui.fy_of(ui.today()), min_value=2000, max_value=2100, step=1,
                              key="plan_fy"))
 rep = reps.set_index("rep_id").loc[rep_id]
-writable = ui.may_write(principal)
+team = set(reps["rep_id"])  # the reps this principal may see: their scope
+writable = policy.may(principal, "write_rep", rep_id=rep_id, team=team)
 
 if ui.may_set_targets(principal):
     plan_tab, targets_tab = st.tabs(["Action plan", "Targets"], key="plan_tabs")
@@ -66,7 +67,7 @@ with plan_tab:
 
     if writable:
         flow = st.columns(4)
-        can_agree = principal.role == "admin" or (principal.role == "manager" and principal.rep_id != rep_id)
+        can_agree = policy.may(principal, "agree_plan", rep_id=rep_id)
         if status == "draft" and flow[0].button("Submit for agreement", icon=":material/send:"):
             ok, _ = ui.attempt(the_store.save_plan, principal, rep_id, fy, status="submitted", summary=plan["summary"])
             if ok:
@@ -195,7 +196,7 @@ if targets_tab is not None:
         settings = ui.settings()
         months = fiscal_months(fy, settings.fy_start_month)
         left, middle = st.columns(2)
-        owner_types = ["rep", "territory"] if principal.role == "admin" else ["rep"]
+        owner_types = ["rep", "territory"] if policy.may(principal, "set_targets", other_owners=True) else ["rep"]
         owner_type = left.segmented_control("Target of", owner_types, default="rep", required=True, key="target_owner_type",
                                             format_func={"rep": "this rep", "territory": "a territory"}.get)
         metric = middle.segmented_control("Metric", ["revenue", "profit"], default="revenue", required=True,
@@ -210,8 +211,9 @@ if targets_tab is not None:
                 st.stop()
             owner_id = st.selectbox("Territory", territories["territory"].tolist(), key="target_territory")
             territory, owner_name = owner_id, owner_id
-        if principal.role == "manager" and owner_id == principal.rep_id:
-            st.info("Your own target is set by your manager.")
+        if owner_type == "rep" and not policy.may(principal, "set_targets", rep_owners=[owner_id], team=team):
+            st.info("Your own target is set by your manager." if owner_id == principal.rep_id
+                    else "This rep's target is set by their manager.")
             st.stop()
 
         current = targets_editor.current_targets(ui.read(principal, "targets"), owner_type, owner_id, metric, months)

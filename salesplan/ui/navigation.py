@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from salesplan import policy
 from salesplan.principal import Principal
 from salesplan.ui.auth import current_principal, sign_in_page
 from salesplan.ui.formatting import rep_label
@@ -35,17 +36,12 @@ PAGES: dict[str, PageSpec] = {
     )
 }
 
-MENU: dict[str, tuple[str, ...]] = {
-    "admin": ("my_plan", "plan", "upload", "team", "watchlist", "admin"),
-    "leader": ("my_plan", "team", "watchlist"),
-    "manager": ("my_plan", "plan", "upload", "team", "watchlist"),
-    "rep": ("my_plan", "plan", "upload"),
-}
+MENU: dict[str, tuple[str, ...]] = policy.PAGES_BY_ROLE  # the pages of each role: salesplan.policy decides
 
 
 def menu(principal: Principal) -> list[PageSpec]:
-    """The pages this principal's role may open, in menu order."""
-    return [PAGES[key] for key in MENU.get(principal.role, ())]
+    """The pages this principal's role may open, in menu order (:func:`salesplan.policy.pages`)."""
+    return [PAGES[key] for key in policy.pages(principal)]
 
 
 def pages_for(principal: Principal) -> list[Any]:
@@ -62,7 +58,7 @@ def pages_for(principal: Principal) -> list[Any]:
 
 
 def may_open(principal: Principal, key: str) -> bool:
-    return key in MENU.get(principal.role, ())
+    return policy.may(principal, "open_page", page=key)
 
 
 def mark_routed() -> None:
@@ -106,11 +102,13 @@ def page(key: str) -> Principal:
 
 
 def may_set_targets(principal: Principal) -> bool:
-    return principal.role in ("admin", "manager")
+    """Whether the role ever sets targets (which ones: ``policy.may(..., "set_targets", ...)``)."""
+    return principal.role in policy.RULES["set_targets"].roles
 
 
 def may_write(principal: Principal) -> bool:
-    return principal.role in ("admin", "manager", "rep")
+    """Whether the role ever changes data (uploads, plans); a leader only reads."""
+    return principal.role in policy.RULES["upload_actuals"].roles
 
 
 def go_to(key: str, *, rep: str | None = None) -> None:
@@ -126,7 +124,7 @@ def pick_rep(principal: Principal, reps: pd.DataFrame, container: Any = None, *,
     ids = reps["rep_id"].tolist()
     if not ids:
         return None
-    if principal.role == "rep":
+    if policy.read_scope(principal) == "self":
         return principal.rep_id if principal.rep_id in ids else None
     wanted = st.query_params.get("rep")
     if wanted not in ids:
