@@ -125,7 +125,7 @@ with c4:
 
 months = ui.report(principal, as_of, metric=metric, period="month")
 rates = plan_view.run_rates(row, plan_view.current_month(months, rep_id, e), len(settings.working_weekdays))
-ui.table(rates[["per", "required", "current", "derived_as"]], column_config={
+ui.table(rates[["per", "required", "current", "derived_as"]].round({"required": 0, "current": 0}), column_config={
     "per": "", "required": st.column_config.NumberColumn("Required", format="localized"),
     "current": st.column_config.NumberColumn("Current", format="localized"), "derived_as": "Derived as",
 })

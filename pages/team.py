@@ -55,8 +55,8 @@ else:
     st.plotly_chart(ui.heatmap_figure(grid, "Attainment" if colour_by == "attainment" else "Pace",
                                       f"{label} · {year['period'].iloc[0]}", at_risk), key="heatmap")
     st.caption(f"{label}: each month's actual ÷ {'its target' if colour_by == 'attainment' else 'its target to date'};"
-               f" the month of the as-of date is marked “{team_view.IN_PROGRESS}” (its attainment grows until it "
-               f"ends: colour by pace to compare it with its target to date); YTD = actual to date ÷ expected to date for the year. Green from 100 %, amber from "
+               f" the month marked {team_view.IN_PROGRESS} is in progress (its attainment grows until it ends: "
+               f"colour by pace to compare it with its target to date); YTD = actual to date ÷ expected to date for the year. Green from 100 %, amber from "
                f"{ui.pct(at_risk, 0)} (the at-risk band), red below. Months not started yet are blank; "
                f"reps without a {metric} target this year are left out.")
 

@@ -22,9 +22,9 @@ def test_heatmap_grid_marks_the_month_in_progress_and_sorts_by_region():
     reps = pd.DataFrame({"rep_id": ["A", "B", "C"], "name": ["Ann", "Bo", "Cy"],
                          "region": ["South", "North", "North"], "territory": ["S1", "N1", "N1"]})
     grid = team_view.heatmap_grid(months, year, reps, ["A", "B"], "attainment", dt.date(2026, 11, 2))
-    assert grid.columns.tolist() == ["rep_id", "region", "territory", "name", "Oct", "Nov (in progress)", "Dec", "YTD"]
+    assert grid.columns.tolist() == ["rep_id", "region", "territory", "name", "Oct", "Nov*", "Dec", "YTD"]
     assert grid["rep_id"].tolist() == ["B", "A"], "North before South; C was filtered out"
-    assert grid["Nov (in progress)"].tolist() == [0.2, 0.1] and grid["YTD"].tolist() == [0.6, 0.95]
+    assert grid["Nov*"].tolist() == [0.2, 0.1] and grid["YTD"].tolist() == [0.6, 0.95]
     by_pace = team_view.heatmap_grid(months, year, reps, ["A"], "pace", dt.date(2026, 11, 2))
-    assert by_pace["Nov (in progress)"].tolist() == [0.9]
+    assert by_pace["Nov*"].tolist() == [0.9]
     assert team_view.heatmap_grid(months, year, reps, [], "pace", dt.date(2026, 11, 2)).empty
