@@ -79,7 +79,7 @@ def _any_two_cells(cells: list[str]) -> bool:
 def _recognised(kind: str, header: list[str], column_map: dict[str, str] | None) -> dict[str, int]:
     """Field -> position of the header cells that name a field on their own (first one wins), to
     pre-fill the mapping step of a header that :func:`imports.map_header` refuses."""
-    index = imports._synonym_index(kind)  # noqa: SLF001 - the importer's own synonyms, not a copy
+    index = imports._synonym_index(kind)  # the importer's own synonyms, not a copy
     index.update({normalise_header(cell): name for cell, name in (column_map or {}).items()})
     known = {spec.name for spec in imports.FIELDS[kind]}
     found: dict[str, int] = {}
@@ -107,7 +107,8 @@ def _readings(kind: str, raw: RawTable, positions: dict[str, int], date_format: 
     amounts = [spec.name for spec in fields if spec.kind == "amount"]
     if head.cells.num_rows == 0 or not (dates or amounts):
         return None, None, False
-    parser = imports._Parser(head, positions, kind, memory_mb)  # noqa: SLF001 - the import's own cell parsing
+    # the import's own cell parsing (private to imports.py: this module reads exactly as it does)
+    parser = imports._Parser(head, positions, kind, memory_mb)
     try:
         try:
             order = parser.date_order(dates, date_format)
@@ -117,10 +118,10 @@ def _readings(kind: str, raw: RawTable, positions: dict[str, int], date_format: 
         columns = ["line"]
         for name in dates:
             value, _ = parser.date_sql(name, order)
-            columns.append(f"strftime({value}, '%Y-%m-%d') AS {imports._src_column(name)}")  # noqa: SLF001
+            columns.append(f"strftime({value}, '%Y-%m-%d') AS {imports._src_column(name)}")
         for name in amounts:
             value, _ = parser.amount_sql(name, comma)
-            columns.append(f"({value})::DOUBLE AS {imports._src_column(name)}")  # noqa: SLF001
+            columns.append(f"({value})::DOUBLE AS {imports._src_column(name)}")
         frame = parser.connection.execute(f"SELECT {', '.join(columns)} FROM src ORDER BY line").df()
     finally:
         parser.close()
@@ -139,7 +140,7 @@ def preview(kind: str, data: bytes, file_name: str, column_map: dict[str, str] |
     (empty, binary, over ``limits`` (the import's: ``UploadLimits.for_upload_limit``), no header).
     """
     # the importer's own header test (imports._looks_like_header): the same header line as the import
-    looks = imports._looks_like_header(kind, column_map)  # noqa: SLF001
+    looks = imports._looks_like_header(kind, column_map)
     try:
         raw = read_table(data, file_name, looks_like_header=looks, limits=limits)
     except BadInput as error:

@@ -37,7 +37,7 @@ def test_a_line_column_is_the_files_own_and_not_the_record_line():
 
 
 def test_an_unrecognised_header_is_previewed_for_the_mapping_step():
-    data = "Wann;Wer;Betrag\n2026-11-02;R1;1.234,50\n".encode()
+    data = b"Wann;Wer;Betrag\n2026-11-02;R1;1.234,50\n"
     view = upload_flow.preview("actuals", data, "x.csv", None, limits=LIMITS)
     assert view.header == ["Wann", "Wer", "Betrag"]
     assert {p.column for p in view.problems} == {"date", "rep", "revenue"}

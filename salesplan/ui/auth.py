@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import html
-from datetime import UTC, datetime, timedelta
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import streamlit as st

@@ -9,8 +9,15 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from salesplan import engine
-from salesplan.ui.formatting import METRIC_LABEL, day_text, is_empty, money, month_label, pct, plotly_text
-
+from salesplan.ui.formatting import (
+    METRIC_LABEL,
+    day_text,
+    is_empty,
+    money,
+    month_label,
+    pct,
+    plotly_text,
+)
 
 COLORS = {
     "target": "#8c8c8c",

@@ -9,7 +9,6 @@ from typing import Any
 
 import pandas as pd
 
-
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

@@ -15,7 +15,6 @@ import streamlit as st
 
 from salesplan import engine
 
-
 STATUS_LABEL = {
     "achieved": "Achieved",
     "on_track": "On track",

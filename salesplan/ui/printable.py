@@ -9,7 +9,15 @@ from typing import Any
 import pandas as pd
 
 from salesplan.ui.data import today
-from salesplan.ui.formatting import METRIC_LABEL, day_text, is_empty, money, pct, ponr_text, status_label
+from salesplan.ui.formatting import (
+    METRIC_LABEL,
+    day_text,
+    is_empty,
+    money,
+    pct,
+    ponr_text,
+    status_label,
+)
 
 
 def plan_html(rep_name: str, rep_id: str, fy: int, plan: dict[str, Any], row: pd.Series | None, metric: str) -> str:
