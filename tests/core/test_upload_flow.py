@@ -12,7 +12,7 @@ from salesplan.files import UploadLimits
 from salesplan.principal import Principal
 from salesplan.store import Store
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "data" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "data" / "templates"
 LIMITS = UploadLimits.for_upload_limit(10)
 ADMIN = Principal("admin@local", "admin")
 
