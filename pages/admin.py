@@ -7,8 +7,8 @@ import calendar as months_of_year
 
 import streamlit as st
 
-from salesplan import imports, ui
-from salesplan.errors import BadInput, SalesplanError
+from salesplan import imports, ui, upload_flow
+from salesplan.principal import ROLES
 from salesplan.settings import WEEKDAY_NAMES
 
 principal = ui.page("admin")
@@ -28,18 +28,19 @@ def import_form(kind: str, label: str, key: str) -> None:
     right.download_button("Download the template", imports.template_csv(kind), file_name=f"{kind}-template.csv",
                           mime="text/csv", key=f"{key}_template", icon=":material/download:")
     if left.button("Import", key=f"{key}_import", type="primary", disabled=upload is None, icon=":material/upload:"):
-        try:
-            result = imports.import_file(the_store, kind, upload.getvalue(), principal=principal, file_name=upload.name)
-        except BadInput as error:
-            ui.show_problems(error, title="Nothing was imported")
-            if len(error.problems) > 1:
-                st.download_button("Download the problems (CSV)", ui.csv_bytes(ui.problems_frame(error)),
+        outcome = upload_flow.run_import(the_store, principal, kind, upload.getvalue(), file_name=upload.name,
+                                         sha="", header=[], column_map=None, valid_only=False)
+        if outcome.problems is not None:
+            ui.show_problems(outcome.problems, title="Nothing was imported")
+            if len(outcome.problems) > 1:
+                st.download_button("Download the problems (CSV)", ui.csv_bytes(outcome.problems),
                                    file_name=f"problems-{upload.name}.csv", mime="text/csv", key=f"{key}_problems")
-        except SalesplanError as error:
-            st.error(str(error))
+        elif outcome.error:
+            st.error(ui.md(outcome.error))
         else:
-            ui.flash(f"{kind.capitalize()} imported (batch {result.batch_id}): {result.inserted} new, "
-                     f"{result.updated} changed, {result.unchanged} unchanged.")
+            counts = outcome.counts
+            ui.flash(f"{kind.capitalize()} imported (batch {outcome.batch_id}): {counts['inserted']} new, "
+                     f"{counts['updated']} changed, {counts['unchanged']} unchanged.")
             st.rerun()
 
 
@@ -104,7 +105,7 @@ with calendar_tab:
                 ok, _ = ui.attempt(the_store.delete_holiday, principal, row["date"],
                                    None if ui.is_empty(row["territory"]) else row["territory"])
                 if ok:
-                    ui.flash(f"Holiday {labels[chosen]} deleted.")
+                    ui.flash(f"Holiday {ui.md(labels[chosen])} deleted.")
                     st.rerun()
     import_form("holidays", "Holidays file (CSV or Excel)", "holidays_upload")
 
@@ -133,8 +134,8 @@ with settings_tab:
 # ---------------------------------------------------------------- users
 with users_tab:
     users = the_store.users(principal)  # not cached: sign-ins and lock-outs change it without a data version
-    st.caption("Sign-in accounts. Manage them on the server with `salesplan user add | disable | set-role | "
-               "set-password` (a new password also ends a lock-out).")
+    st.caption("Sign-in accounts. Every change is kept in the audit log; a new password or a disabled account "
+               "ends the sessions signed in before it.")
     ui.table(users, column_config={
         "email": "Email", "role": "Role", "rep_id": "Rep id", "disabled": "Disabled",
         "has_password": st.column_config.CheckboxColumn("Password", help="Off: signs in through single sign-on only"),
@@ -143,6 +144,67 @@ with users_tab:
         "created_at": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm"),
         "last_sign_in": st.column_config.DatetimeColumn("Last sign-in", format="YYYY-MM-DD HH:mm"),
     })
+    reps = ui.read(principal, "reps")
+    rep_ids = [None, *reps["rep_id"].tolist()]
+    rep_text = ui.rep_label(reps)
+    add_col, change_col = st.columns(2)
+    with add_col, st.form("user_add_form", clear_on_submit=True):
+        st.markdown("**Add an account**")
+        email = st.text_input("Email", key="user_add_email", placeholder="name@example.com")
+        left, right = st.columns(2)
+        role = left.selectbox("Role", ROLES, index=ROLES.index("rep"), key="user_add_role")
+        rep_id = right.selectbox("Linked rep", rep_ids, key="user_add_rep",
+                                 format_func=lambda r: "— none —" if r is None else rep_text(r))
+        password = st.text_input("Password (empty: single sign-on only)", type="password", key="user_add_password",
+                                 autocomplete="new-password")
+        if st.form_submit_button("Add account", type="primary", icon=":material/person_add:"):
+            ok, _ = ui.attempt(the_store.add_user, principal, email, role, rep_id=rep_id, password=password or None)
+            if ok:
+                ui.flash(f"Account {ui.email_text(email.strip().lower())} added as {role}.")
+                st.rerun()
+    with change_col:
+        if not users.empty:
+            st.markdown("**Change an account**")
+            # another account: its own role and rep, not the previous account's choices
+            chosen = st.selectbox("Account", users["email"].tolist(), key="user_pick",
+                                  on_change=lambda: [st.session_state.pop(k, None) for k in ("user_role", "user_rep")])
+            account = users.set_index("email").loc[chosen]
+            shown = ui.email_text(chosen)
+            with st.form("user_role_form", border=False):
+                left, right = st.columns(2)
+                new_role = left.selectbox("Role", ROLES, index=ROLES.index(account["role"]), key="user_role")
+                linked = None if ui.is_empty(account["rep_id"]) else account["rep_id"]
+                new_rep = right.selectbox("Linked rep", rep_ids, key="user_rep",
+                                          index=rep_ids.index(linked) if linked in rep_ids else 0,
+                                          format_func=lambda r: "— none —" if r is None else rep_text(r))
+                if st.form_submit_button("Save role and rep", icon=":material/badge:"):
+                    ok, _ = ui.attempt(the_store.set_user_role, principal, chosen, new_role, rep_id=new_rep)
+                    if ok:
+                        ui.flash(f"{shown} is now {new_role}" + (f", linked to {ui.md(new_rep)}." if new_rep else "."))
+                        st.rerun()
+            with st.form("user_password_form", border=False, clear_on_submit=True):
+                left, right = st.columns([2, 1], vertical_alignment="bottom")
+                new_password = left.text_input("New password", type="password", key="user_new_password",
+                                               autocomplete="new-password")
+                if right.form_submit_button("Reset password", icon=":material/password:"):
+                    ok, _ = ui.attempt(the_store.set_password, principal, chosen, new_password)
+                    if ok:
+                        ui.flash(f"New password set for {shown}; any lock-out is cleared.")
+                        st.rerun()
+            left, right = st.columns(2)
+            disabled = bool(account["disabled"])
+            if left.button("Enable account" if disabled else "Disable account", key="user_disable",
+                           icon=":material/person_check:" if disabled else ":material/person_off:"):
+                ok, _ = ui.attempt(the_store.disable_user, principal, chosen, disabled=not disabled)
+                if ok:
+                    ui.flash(f"{shown} is {'enabled' if disabled else 'disabled'}.")
+                    st.rerun()
+            locked = not ui.is_empty(account["locked_until"]) or int(account["failed_attempts"] or 0) > 0
+            if right.button("Clear lock-out", key="user_unlock", disabled=not locked, icon=":material/lock_open:"):
+                ok, _ = ui.attempt(the_store.clear_lockout, principal, chosen)
+                if ok:
+                    ui.flash(f"Lock-out of {shown} cleared.")
+                    st.rerun()
 
 # ---------------------------------------------------------------- audit
 with audit_tab:

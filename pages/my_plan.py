@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from salesplan import ui
+from salesplan import plan_view, ui
 from salesplan.store import OPEN_ACTION_STATUSES
 
 principal = ui.page("my_plan")
@@ -31,7 +31,7 @@ name = row["owner_name"]
 title, badge = st.columns([5, 1], vertical_alignment="center")
 title.subheader(f"{ui.md(name)} · {row['period']} · {ui.METRIC_LABEL[metric].lower()}")
 with badge:
-    ui.status_badge(row["status"])
+    ui.status_badge(ui.row_status(row))
 
 if not row["target"] > 0:
     st.info(
@@ -124,42 +124,32 @@ with c4:
                   f"sale = **{ui.money(B, 2)}**"])
 
 months = ui.report(principal, as_of, metric=metric, period="month")
-months = months[months["owner_id"] == rep_id].reset_index(drop=True)
-current_month = months[(months["period_start"] <= e) & (months["period_end"] >= e)]
-per = [("per working day", 1, "")]
-per.append(("per week", len(settings.working_weekdays), f"× {len(settings.working_weekdays)} working days a week"))
-if not current_month.empty:
-    cm = current_month.iloc[0]
-    month_days = int(cm["working_days_elapsed"] + cm["working_days_left"])
-    per.append((f"per month ({ui.month_label(cm['period_start'])})", month_days,
-                f"× {month_days} working days in {ui.month_label(cm['period_start'])}"))
-rates = pd.DataFrame({
-    "": [label for label, _, _ in per],
-    "Required": [ui.money(None if ui.is_empty(r) else r * f) for _, f, _ in per],
-    "Current": [ui.money(None if ui.is_empty(c) else c * f) for _, f, _ in per],
-    "Derived as": [how or "engine figure" for _, _, how in per],
+rates = plan_view.run_rates(row, plan_view.current_month(months, rep_id, e), len(settings.working_weekdays))
+ui.table(rates[["per", "required", "current", "derived_as"]].round({"required": 0, "current": 0}), column_config={
+    "per": "", "required": st.column_config.NumberColumn("Required", format="localized"),
+    "current": st.column_config.NumberColumn("Current", format="localized"), "derived_as": "Derived as",
 })
-ui.table(rates)
 
 # ---------------------------------------------------------------- when it is too late
 st.markdown("#### When is it too late?")
 ponr = row["point_of_no_return"]
-if row["status"] == "achieved":
+outlook = plan_view.outlook(row)
+if outlook == "achieved":
     st.success(f"Target reached: {ui.money(A)} of {ui.money(T)}.", icon=":material/emoji_events:")
-elif row["status"] == "too_late":  # the engine's status: point of no return passed, or no days left
+elif outlook == "too_late":
     st.error(
         f"The target is out of reach even at your best {L}-working-day pace ({ui.money(B)} a working day, "
         f"{ui.money(r)} needed). Agree a revised target with your manager, or add actions that bring in "
         f"the rest of the {ui.money(row['remaining'])}.", icon=":material/block:",
     )
-elif not ui.is_empty(ponr):
+elif outlook == "point_of_no_return":
     st.warning(
         f"Keep today's pace ({ui.money(c)} a working day) past **{ui.day_text(ponr)}** and the target is out of "
         f"reach even at your best {L}-working-day pace ({ui.money(B)} a working day). "
         f"You have **{int(row['working_days_to_act'])} working days** left to act.",
         icon=":material/timer:",
     )
-elif not ui.is_empty(row["projection_linear"]) and row["projection_linear"] >= T:
+elif outlook == "on_course":
     st.success(
         f"On course: at today's pace you end the year at {ui.money(row['projection_linear'])}, above the target "
         f"of {ui.money(T)}. There is no point of no return.", icon=":material/check_circle:",
@@ -183,7 +173,7 @@ see_the_math([
 # ---------------------------------------------------------------- charts
 curve = ui.year_curve(principal, "rep", rep_id, fy, metric)
 st.plotly_chart(ui.burnup_figure(curve, row, metric), key="burnup")
-st.plotly_chart(ui.monthly_bars_figure(months, metric), key="months")
+st.plotly_chart(ui.monthly_bars_figure(months[months["owner_id"] == rep_id], metric), key="months")
 
 # ---------------------------------------------------------------- the written plan
 st.markdown("#### Your actions")

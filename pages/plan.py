@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from salesplan import distribution, ui
+from salesplan import policy, targets_editor, ui
 from salesplan.calendar import calendar_for, fiscal_months, fiscal_year_bounds
 from salesplan.store import ACTION_STATUSES, OPEN_ACTION_STATUSES
 
@@ -24,7 +24,8 @@ if rep_id is None:
 fy = int(fy_box.number_input("Fiscal year", value=ui.fy_of(ui.today()), min_value=2000, max_value=2100, step=1,
                              key="plan_fy"))
 rep = reps.set_index("rep_id").loc[rep_id]
-writable = ui.may_write(principal)
+team = set(reps["rep_id"])  # the reps this principal may see: their scope
+writable = policy.may(principal, "write_rep", rep_id=rep_id, team=team)
 
 if ui.may_set_targets(principal):
     plan_tab, targets_tab = st.tabs(["Action plan", "Targets"], key="plan_tabs")
@@ -66,7 +67,7 @@ with plan_tab:
 
     if writable:
         flow = st.columns(4)
-        can_agree = principal.role == "admin" or (principal.role == "manager" and principal.rep_id != rep_id)
+        can_agree = policy.may(principal, "agree_plan", rep_id=rep_id)
         if status == "draft" and flow[0].button("Submit for agreement", icon=":material/send:"):
             ok, _ = ui.attempt(the_store.save_plan, principal, rep_id, fy, status="submitted", summary=plan["summary"])
             if ok:
@@ -195,7 +196,7 @@ if targets_tab is not None:
         settings = ui.settings()
         months = fiscal_months(fy, settings.fy_start_month)
         left, middle = st.columns(2)
-        owner_types = ["rep", "territory"] if principal.role == "admin" else ["rep"]
+        owner_types = ["rep", "territory"] if policy.may(principal, "set_targets", other_owners=True) else ["rep"]
         owner_type = left.segmented_control("Target of", owner_types, default="rep", required=True, key="target_owner_type",
                                             format_func={"rep": "this rep", "territory": "a territory"}.get)
         metric = middle.segmented_control("Metric", ["revenue", "profit"], default="revenue", required=True,
@@ -210,78 +211,53 @@ if targets_tab is not None:
                 st.stop()
             owner_id = st.selectbox("Territory", territories["territory"].tolist(), key="target_territory")
             territory, owner_name = owner_id, owner_id
-        if principal.role == "manager" and owner_id == principal.rep_id:
-            st.info("Your own target is set by your manager.")
+        if owner_type == "rep" and not policy.may(principal, "set_targets", rep_owners=[owner_id], team=team):
+            st.info("Your own target is set by your manager." if owner_id == principal.rep_id
+                    else "This rep's target is set by their manager.")
             st.stop()
 
-        targets = ui.read(principal, "targets")
-        cells = targets[(targets["owner_type"] == owner_type) & (targets["owner_id"] == owner_id)
-                        & (targets["metric"] == metric)]
-        current_by_month = dict(zip(pd.to_datetime(cells["month"]).dt.date, cells["amount"]))
-        current = pd.Series([float(current_by_month.get(m, 0.0)) for m in months], index=months)
+        current = targets_editor.current_targets(ui.read(principal, "targets"), owner_type, owner_id, metric, months)
         st.markdown(f"**{ui.md(owner_name)}**: current {metric} target for FY{fy}: **{ui.money(current.sum())}**"
-                    + ("" if current_by_month else " (none set yet)"))
+                    + ("" if current.any() else " (none set yet)"))
 
         mode = st.segmented_control("Enter as", ["annual", "monthly"], default="annual", required=True,
                                     key="target_mode", format_func={"annual": "Annual amount + distribution",
                                                                      "monthly": "Monthly amounts"}.get)
-        calendar = calendar_for(settings, ui.read(principal, "holidays"), territory)
-        proposed: pd.Series | None = None
         if mode == "annual":
             left, right = st.columns(2)
             amount = left.number_input("Annual amount", min_value=0.0, value=float(current.sum()), step=10000.0,
                                        format="%.2f", key="target_amount")
-            presets = {
-                "even": "Even by month",
-                "working_days": "By working days",
-                "previous_year": "Shape of last year's actuals",
-                "custom": "Custom percentages",
-            }
-            preset = right.selectbox("Distribution", list(presets), format_func=presets.get, key="target_preset")
-            ok = True
-            if preset == "even":
-                ok, spread = ui.attempt(distribution.even_by_month, amount, fy, settings)
-            elif preset == "working_days":
-                ok, spread = ui.attempt(distribution.by_working_days, amount, fy, calendar, settings)
-            elif preset == "previous_year":
-                prior_end = fiscal_year_bounds(fy - 1, settings.fy_start_month)[1]
-                level = "rep" if owner_type == "rep" else "territory"
-                prior = ui.report(principal, prior_end, fy=fy - 1, level=level, metric=metric, period="month")
-                prior = prior[prior["owner_id"] == owner_id]
-                ok, spread = ui.attempt(distribution.previous_year_shape, amount, fy,
-                                        dict(zip(prior["period_start"], prior["actual_to_date"].fillna(0.0))),
-                                        settings, calendar)
-                if prior.empty or not (prior["actual_to_date"].fillna(0) > 0).any():
+            preset = right.selectbox("Distribution", list(targets_editor.PRESETS),
+                                     format_func=targets_editor.PRESETS.get, key="target_preset")
+            prior, percentages = None, None
+            if preset == "previous_year":
+                prior = ui.prior_year_actuals(principal, owner_type, owner_id, fy, metric)
+                if not targets_editor.has_prior_actuals(prior):
                     st.caption("No actuals last year: spread by working days instead.")
-            else:
-                total = current.sum()
-                default_pct = (current / total * 100) if total > 0 else pd.Series([100 / 12] * 12, index=months)
+            elif preset == "custom":
                 shares = st.data_editor(
-                    pd.DataFrame({"month": [ui.month_label(m) for m in months], "percent": default_pct.round(4).tolist()}),
+                    pd.DataFrame({"month": [ui.month_label(m) for m in months],
+                                  "percent": targets_editor.default_percentages(current)}),
                     hide_index=True, disabled=["month"], key="target_percentages",
                     column_config={"percent": st.column_config.NumberColumn("Percent", min_value=0.0, format="%.2f %%")},
                 )
                 st.caption(f"Total: {shares['percent'].sum():.2f} % (must be 100 %)")
-                ok, spread = ui.attempt(distribution.custom_percentages, amount, fy, shares["percent"].tolist(), settings)
-            if ok:
-                proposed = pd.Series([spread[m] for m in months], index=months)
+                percentages = shares["percent"].tolist()
+            calendar = calendar_for(settings, ui.read(principal, "holidays"), territory)
+            _, proposed = ui.attempt(targets_editor.propose, preset, amount, fy, settings, calendar,
+                                     prior_actuals=prior, percentages=percentages)
         else:
             edited = st.data_editor(
                 pd.DataFrame({"month": [ui.month_label(m) for m in months], "amount": current.tolist()}),
                 hide_index=True, disabled=["month"], key="target_monthly",
                 column_config={"amount": st.column_config.NumberColumn("Amount", min_value=0.0, format="localized")},
             )
-            proposed = pd.Series(edited["amount"].fillna(0.0).astype(float).tolist(), index=months)
+            _, proposed = ui.attempt(targets_editor.from_monthly, edited["amount"].tolist(), months)
 
         if proposed is not None:
-            preview = pd.DataFrame({
-                "month": [ui.month_label(m) for m in months],
-                "current": current.tolist(),
-                "new": proposed.tolist(),
-            })
-            preview["change"] = preview["new"] - preview["current"]
-            changed = [m for m, old, new in zip(months, current, proposed) if abs(new - old) > 0.005]
-            ui.table(preview, column_config={
+            changed = targets_editor.changed_months(current, proposed)
+            preview = targets_editor.comparison(current, proposed)
+            ui.table(preview.assign(month=preview["month"].map(ui.month_label)), column_config={
                 "month": "Month",
                 "current": st.column_config.NumberColumn("Current", format="localized"),
                 "new": st.column_config.NumberColumn("New", format="localized"),
@@ -294,19 +270,14 @@ if targets_tab is not None:
                                                   disabled=not changed)
             if not changed:
                 st.caption("Nothing to save: the new targets equal the current ones.")
-            if submitted and changed:
-                if not reason.strip():
-                    st.error("Say why the target changes: the reason is kept with the previous values.")
-                else:
-                    frame = pd.DataFrame({
-                        "owner_type": owner_type, "owner_id": owner_id, "metric": metric,
-                        "month": [pd.Timestamp(m) for m in changed],
-                        "amount": [float(proposed[m]) for m in changed], "reason": reason.strip(),
-                    })
-                    ok, result = ui.attempt(the_store.apply_targets, principal, frame, file_name=None, sha256=None,
-                                            reason=reason.strip())
-                    if ok:
-                        rerun_with(f"Targets saved (batch {result[0]}): {len(changed)} month(s) changed.")
+            if submitted:
+                ok, rows = ui.attempt(targets_editor.target_rows, owner_type, owner_id, metric, proposed, changed,
+                                      reason)
+                if ok:
+                    ok, result = ui.attempt(the_store.apply_targets, principal, rows, file_name=None, sha256=None,
+                                            reason=rows["reason"].iloc[0])
+                if ok:
+                    rerun_with(f"Targets saved (batch {result[0]}): {len(changed)} month(s) changed.")
 
         if owner_type == "territory":
             ratio = ui.allocation(principal, fy, metric)

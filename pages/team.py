@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from salesplan import ui
+from salesplan import team_view, ui
 
 principal = ui.page("team")
 
@@ -45,22 +45,18 @@ if months.empty or not (year["target"] > 0).any():
     st.stop()
 
 # ---------------------------------------------------------------- heatmap
-with_target = set(year.loc[(year["target"] > 0) & year["owner_id"].isin(chosen_ids), "owner_id"])
-cells = months[months["owner_id"].isin(with_target)]
-if cells.empty:
+with_target = year.loc[(year["target"] > 0) & year["owner_id"].isin(chosen_ids), "owner_id"]
+grid = team_view.heatmap_grid(months, year, reps, with_target, colour_by, as_of)
+if grid.empty:
     st.info("No rep with a target matches these filters.")
 else:
-    grid = cells.pivot(index="owner_id", columns="period_start", values=colour_by)
-    grid.columns = [ui.month_label(c, short=True) for c in grid.columns]
-    grid["YTD"] = year.set_index("owner_id")["pace"].reindex(grid.index)
-    info = reps.set_index("rep_id")[["region", "territory", "name"]].reindex(grid.index)
-    grid = info.join(grid).reset_index(names="rep_id").sort_values(["region", "territory", "name"], na_position="last")
     label = "Monthly attainment" if colour_by == "attainment" else "Pace vs plan"
     at_risk = ui.settings().at_risk
     st.plotly_chart(ui.heatmap_figure(grid, "Attainment" if colour_by == "attainment" else "Pace",
                                       f"{label} · {year['period'].iloc[0]}", at_risk), key="heatmap")
     st.caption(f"{label}: each month's actual ÷ {'its target' if colour_by == 'attainment' else 'its target to date'};"
-               f" YTD = actual to date ÷ expected to date for the year. Green from 100 %, amber from "
+               f" the month marked {team_view.IN_PROGRESS} is in progress (its attainment grows until it ends: "
+               f"colour by pace to compare it with its target to date); YTD = actual to date ÷ expected to date for the year. Green from 100 %, amber from "
                f"{ui.pct(at_risk, 0)} (the at-risk band), red below. Months not started yet are blank; "
                f"reps without a {metric} target this year are left out.")
 
@@ -78,7 +74,7 @@ elif level == "territory" and (regions or territories):
 elif level == "region" and regions:
     table = table[table["owner_id"].isin(regions)]
 shown = ui.for_display(table).assign(
-    status=table["status"].map(ui.status_label),
+    status=table.apply(lambda owner: ui.status_label(ui.row_status(owner)), axis=1) if not table.empty else [],
     point_of_no_return=table["point_of_no_return"].map(lambda v: "" if ui.is_empty(v) else ui.ponr_text(v)),
 )
 columns = ["owner_name", "status", "target", "actual_to_date", "attainment", "pace", "gap_to_date",

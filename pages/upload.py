@@ -8,8 +8,8 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from salesplan import imports, ui
-from salesplan.errors import BadInput, SalesplanError
+from salesplan import imports, ui, upload_flow
+from salesplan.errors import BadInput
 
 principal = ui.page("upload")
 the_store = ui.store()
@@ -38,7 +38,7 @@ outcome = st.session_state.get("upload_outcome")
 if upload is not None:
     data = upload.getvalue()
     digest = hashlib.sha256(data).hexdigest()
-    if outcome and outcome.get("sha") != digest:
+    if outcome and outcome.sha != digest:
         st.session_state.pop("upload_outcome", None)
         outcome = None
     # column maps are remembered per kind and header: in this session, and in the database for the next upload
@@ -48,7 +48,7 @@ if upload is not None:
     except BadInput as error:
         ui.show_problems(error, title="This file cannot be read")
         st.stop()
-    header_key = (kind, tuple(imports.normalise_header(h) for h in automatic.header))
+    header_key = upload_flow.header_key(kind, automatic.header)
     if header_key not in maps:
         stored_map = the_store.column_map(principal, kind, automatic.header)
         if stored_map:
@@ -77,16 +77,31 @@ if upload is not None:
     if chosen != automatic.mapping:
         maps[header_key] = {header: field for field, header in chosen.items()}
     column_map = maps.get(header_key)
-    view = ui.preview(kind, data, upload.name, column_map) if column_map else automatic
-    if not view.problems:
-        st.caption("Reading " + ", ".join(f"{field} from “{header}”" for field, header in view.mapping.items()) + ".")
+    # the date format is remembered in the session with the column mapping, per kind and header
+    formats: dict = st.session_state.setdefault("date_formats", {})
+    date_format = st.selectbox("Dates in the file", list(upload_flow.DATE_FORMATS), key=f"date_format_{digest[:12]}",
+                               index=list(upload_flow.DATE_FORMATS).index(formats.get(header_key)),
+                               format_func=upload_flow.DATE_FORMATS.get,
+                               help="Recognise it: from the dates that can only be read one way (13/01 is "
+                                    "day first). Say it when every date could be read both ways.")
+    formats[header_key] = date_format
+    view = ui.preview(kind, data, upload.name, column_map, date_format=date_format)
     if view.problems:
         st.error("\n".join(f"- {ui.md(problem.reason)}" for problem in view.problems), icon=":material/error:")
+    else:
+        st.caption("Reading " + ", ".join(f"{field} from “{ui.md(header)}”" for field, header in view.mapping.items())
+                   + ".")
 
     st.subheader("Preview")
     st.caption(f"{view.total_rows:,} row{'s' if view.total_rows != 1 else ''} below the header on line "
                f"{view.header_line}" + (f"; the first {len(view.rows)}:" if view.total_rows > len(view.rows) else ":"))
     ui.table(view.rows)
+    if view.reading_problem:
+        st.warning(ui.md(view.reading_problem), icon=":material/calendar_month:")
+    elif view.readings is not None:
+        st.caption("How the first rows are read (dates as year-month-day; amounts with a decimal "
+                   f"{'comma' if view.decimal_comma else 'point'}; an empty cell is not read):")
+        ui.table(view.readings, column_config={upload_flow.LINE_LABEL: st.column_config.NumberColumn(format="%d")})
 
     valid_only = st.toggle("Import only the valid rows (rejected rows are kept with the batch, downloadable)",
                            key="valid_only")
@@ -96,37 +111,25 @@ if upload is not None:
 
     def run_import(only_valid: bool) -> None:
         # a progress bar rather than a spinner: a long file shows which stage it is in
-        bar = st.progress(0.0, text=f"Importing {upload.name}…")
-        try:
-            result = imports.import_file(the_store, kind, data, principal=principal, file_name=upload.name,
-                                         valid_only=only_valid, column_map=column_map or None,
-                                         reason=reason or None,
-                                         progress=lambda fraction, text: bar.progress(fraction, text=text))
-        except BadInput as error:
-            st.session_state["upload_outcome"] = {"sha": digest, "problems": ui.problems_frame(error)}
-        except SalesplanError as error:  # NotAllowed, DatabaseLocked
-            st.session_state["upload_outcome"] = {"sha": digest, "error": str(error)}
-        else:
-            if column_map:
-                the_store.save_column_map(principal, kind, automatic.header, column_map)
+        bar = st.progress(0.0, text=f"Importing {ui.md(upload.name)}…")
+        outcome = upload_flow.run_import(
+            the_store, principal, kind, data, file_name=upload.name, sha=digest, header=automatic.header,
+            column_map=column_map, valid_only=only_valid, reason=reason, date_format=date_format,
+            progress=lambda fraction, text: bar.progress(fraction, text=ui.md(text)))
+        if outcome.imported:
             st.session_state.pop("undo_batch", None)  # offer the new batch first
-            st.session_state["upload_outcome"] = {
-                "sha": digest, "batch_id": result.batch_id, "inserted": result.inserted,
-                "updated": result.updated, "unchanged": result.unchanged, "rejected": result.rejected,
-                "notes": list(result.notes), "file": upload.name,
-            }
+        st.session_state["upload_outcome"] = outcome
 
     if st.button("Import", type="primary", icon=":material/upload:", disabled=bool(view.problems)):
         run_import(valid_only)
         st.rerun()
 
     outcome = st.session_state.get("upload_outcome")
-    if outcome and outcome.get("sha") == digest:
-        if "problems" in outcome:
-            problems = outcome["problems"]
-            bad_lines = problems["line"].nunique()
-            st.error(f"Nothing was imported: {len(problems)} problem(s) on {bad_lines} line(s). Fix the file and "
-                     "upload it again, or import only the valid rows.", icon=":material/error:")
+    if outcome and outcome.sha == digest:
+        if outcome.problems is not None:
+            problems = outcome.problems
+            st.error(f"Nothing was imported: {len(problems)} problem(s) on {problems['line'].nunique()} line(s). Fix "
+                     "the file and upload it again, or import only the valid rows.", icon=":material/error:")
             ui.table(problems, column_config={
                 "line": st.column_config.NumberColumn("Line", format="%d"),
                 "column": "Column",
@@ -138,16 +141,16 @@ if upload is not None:
             if right.button("Import the valid rows only", icon=":material/playlist_add_check:"):
                 run_import(True)
                 st.rerun()
-        elif "error" in outcome:
-            st.error(outcome["error"])
+        elif outcome.error:
+            st.error(ui.md(outcome.error))
         else:
-            st.success(f"Imported {outcome['file']} as batch {outcome['batch_id']}.", icon=":material/check_circle:")
+            st.success(f"Imported {ui.md(outcome.file)} as batch {outcome.batch_id}.", icon=":material/check_circle:")
             counts = st.columns(4)
-            for column, key in zip(counts, ("inserted", "updated", "unchanged", "rejected")):
-                column.metric(key.capitalize(), f"{outcome[key]:,}", border=True)
-            for note in outcome["notes"]:
-                st.caption(note)
-            if outcome["rejected"]:
+            for column, (key, count) in zip(counts, outcome.counts.items()):
+                column.metric(key.capitalize(), f"{count:,}", border=True)
+            for note in outcome.notes:
+                st.caption(ui.md(note))
+            if outcome.counts["rejected"]:
                 st.caption("The rejected rows are kept with the batch: download them from the history below.")
             if ui.may_open(principal, "my_plan") and st.button("See the updated figures", icon=":material/flag:"):
                 ui.go_to("my_plan")
@@ -161,11 +164,10 @@ batches = ui.read(principal, "batches")
 if batches.empty:
     st.caption("No uploads yet.")
 else:
-    shown = batches.copy()
-    shown["state"] = shown["reverted_at"].map(lambda v: "undone" if not ui.is_empty(v) else "current")
     ui.table(
-        shown[["batch_id", "kind", "file_name", "uploaded_by", "uploaded_at", "rows_inserted", "rows_updated",
-               "rows_unchanged", "rows_rejected", "state", "reason"]],
+        batches.assign(state=batches["reverted_at"].map(upload_flow.batch_state))[
+            ["batch_id", "kind", "file_name", "uploaded_by", "uploaded_at", "rows_inserted", "rows_updated",
+             "rows_unchanged", "rows_rejected", "state", "reason"]],
         column_config={
             "batch_id": st.column_config.NumberColumn("Batch", format="%d"),
             "kind": "Kind", "file_name": "File", "uploaded_by": "By",
@@ -174,13 +176,11 @@ else:
             "rows_rejected": "Rejected", "state": "State", "reason": "Reason",
         },
     )
-    undoable = batches[batches["reverted_at"].isna() & batches["kind"].isin(["actuals", "targets"])]
+    undoable = upload_flow.undo_choices(batches)  # newest first: the picker offers the latest batch
     left, right = st.columns(2)
-    if ui.may_write(principal) and not undoable.empty:
+    if ui.may_write(principal) and undoable:
         with left.form("undo_form"):
-            labels = {int(b.batch_id): f"Batch {b.batch_id}: {b.kind} from {b.file_name or 'the editor'}"
-                      for b in undoable.itertuples()}
-            chosen = st.selectbox("Undo a batch", list(labels), format_func=labels.get, key="undo_batch")
+            chosen = st.selectbox("Undo a batch", list(undoable), format_func=undoable.get, key="undo_batch")
             sure = st.checkbox("Revert every row of this batch to its previous value", key="undo_sure")
             if st.form_submit_button("Undo", icon=":material/undo:"):
                 if not sure:

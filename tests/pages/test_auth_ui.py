@@ -13,6 +13,7 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from salesplan import ui
+from salesplan.ui import auth as ui_auth
 from salesplan.store import Store
 from tests.helpers.pages import ADMIN, app, fresh_db, goto, open_store, texts
 
@@ -62,7 +63,7 @@ def session_secret(db) -> str:
 
 def with_browser_cookie(monkeypatch, token: str | None) -> None:
     """What st.context.cookies would hold after a page load (AppTest cannot send cookies)."""
-    monkeypatch.setattr(ui, "browser_cookie", lambda: token)
+    monkeypatch.setattr(ui_auth, "browser_cookie", lambda: token)
 
 
 # ---------------------------------------------------------------- built-in accounts
@@ -282,3 +283,56 @@ def test_oidc_first_start_makes_the_signed_in_email_the_first_admin(monkeypatch,
     at.button(key="FormSubmitter:first_admin_form-Create the admin account").click().run()
     assert at.title[0].value == "My plan"
     assert "(admin)" in at.sidebar.get("html")[0].proto.body
+
+
+def test_a_signed_out_cookie_stays_dead_after_a_server_restart(monkeypatch, db):
+    at = app(monkeypatch, db, user=None)
+    sign_in_form(at, "admin@demo.test", "demo")
+    token = token_in(cookie_scripts(at)[0])
+    at.sidebar.button(key="sign_out").click().run()
+    assert signed_out(at)
+    # a restart: a new process starts with empty Streamlit caches (and a new store connection)
+    import streamlit as st
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    with_browser_cookie(monkeypatch, token)
+    again = app(monkeypatch, db, user=None)
+    assert signed_out(again), "the signed-out cookie must not sign in after a restart"
+    store = open_store(db)
+    try:
+        assert store.is_session_revoked(ui_auth.token_digest(token))
+    finally:
+        store.close()
+
+
+def test_no_first_admin_form_on_a_database_that_had_accounts(monkeypatch, tmp_path):
+    """An organisation whose accounts are all non-admins (or whose admins were removed) is not
+    handed to the first visitor: only a database that never had an account offers the form."""
+    db = tmp_path / "no-admin.duckdb"
+    with Store.open(db) as store:
+        store.add_user(ADMIN, "someone@example.com", "leader", password="pass-word")
+    at = app(monkeypatch, db, user=None)
+    assert signed_out(at) and not at.subheader
+    assert not [t for t in at.text_input if t.key == "first_admin_email"]
+
+
+def test_an_admin_clears_a_lock_out_on_the_admin_page(monkeypatch, db):
+    store = open_store(db)
+    try:
+        for attempt in range(5):
+            try:
+                store.authenticate("rep2@demo.test", f"guess {attempt}")
+            except Exception:  # noqa: BLE001 - each wrong password is refused; the fifth locks
+                pass
+        assert store.users(ADMIN).set_index("email").loc["rep2@demo.test", "locked_until"] is not None
+        at = app(monkeypatch, db, page="admin")
+        at.selectbox(key="user_pick").set_value("rep2@demo.test").run()
+        assert not at.button(key="user_unlock").disabled
+        at.button(key="user_unlock").click().run()
+        assert any("Lock-out of" in s.value for s in at.success)
+        assert store.authenticate("rep2@demo.test", "demo").email == "rep2@demo.test"
+        log = store.audit_log(ADMIN)
+        assert "clear lock-out" in set(log["action"])
+    finally:
+        store.close()

@@ -80,3 +80,70 @@ def test_reps_import(at, db):
         assert "RNEW" in store.reps(ADMIN)["rep_id"].tolist()
     finally:
         store.close()
+
+
+def test_accounts_are_managed_on_the_admin_page_and_audited(at, db):
+    """Add, change role and linked rep, reset the password, disable and enable: no command line."""
+    store = open_store(db)
+    try:
+        rep_id = store.reps(ADMIN)["rep_id"].iloc[0]
+        at.text_input(key="user_add_email").set_value("New.Rep@Example.com")
+        at.selectbox(key="user_add_role").set_value("rep")
+        at.selectbox(key="user_add_rep").set_value(rep_id)
+        at.text_input(key="user_add_password").set_value("first-pass")
+        at.button(key="FormSubmitter:user_add_form-Add account").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert store.authenticate("new.rep@example.com", "first-pass").rep_id == rep_id
+
+        at.selectbox(key="user_pick").set_value("new.rep@example.com").run()
+        assert at.selectbox(key="user_role").value == "rep" and at.selectbox(key="user_rep").value == rep_id
+        other = store.reps(ADMIN)["rep_id"].iloc[1]
+        at.selectbox(key="user_role").set_value("manager")
+        at.selectbox(key="user_rep").set_value(other)
+        at.button(key="FormSubmitter:user_role_form-Save role and rep").click().run()
+        principal = store.principal_for_email("new.rep@example.com")
+        assert principal.role == "manager" and principal.rep_id == other
+
+        at.selectbox(key="user_pick").set_value("new.rep@example.com").run()
+        at.text_input(key="user_new_password").set_value("second-pass")
+        at.button(key="FormSubmitter:user_password_form-Reset password").click().run()
+        assert store.authenticate("new.rep@example.com", "second-pass").role == "manager"
+
+        at.selectbox(key="user_pick").set_value("new.rep@example.com").run()
+        at.button(key="user_disable").click().run()
+        assert store.principal_for_email("new.rep@example.com") is None, "disabled"
+        at.selectbox(key="user_pick").set_value("new.rep@example.com").run()
+        assert at.button(key="user_disable").label == "Enable account"
+        at.button(key="user_disable").click().run()
+        assert store.principal_for_email("new.rep@example.com") is not None
+
+        log = store.audit_log(ADMIN)
+        mine = log[log["detail"].astype(str).str.contains("new.rep@example.com")]
+        assert {"add user", "set role", "set password", "disable user", "enable user"} <= set(mine["action"])
+    finally:
+        store.close()
+
+
+def test_the_last_admin_cannot_be_disabled_from_the_page(at, db):
+    at.selectbox(key="user_pick").set_value("admin@demo.test").run()
+    at.button(key="user_disable").click().run()
+    assert any("last enabled admin" in e.value for e in at.error)
+    store = open_store(db)
+    try:
+        assert store.principal_for_email("admin@demo.test") is not None
+    finally:
+        store.close()
+
+
+def test_a_refused_reps_file_says_why_and_changes_nothing(at, db):
+    store = open_store(db)
+    try:
+        before = store.reps(ADMIN)
+        at.file_uploader(key="reps_upload").set_value(("reps.csv", b"rep_id,name\nRX,\n", "text/csv")).run()
+        at.button(key="reps_upload_import").click().run()
+        assert not at.exception
+        [message] = [e.value for e in at.error]
+        assert message.startswith("Nothing was imported: ") and "(name)" in message
+        assert store.reps(ADMIN).equals(before)
+    finally:
+        store.close()

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from salesplan import ui
-from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_year, figures, fresh_db, open_store
+from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_year, figures, fresh_db, open_store, texts
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +42,8 @@ def test_heatmap_switches_between_attainment_and_pace(at, db):
     year = engine_year(db).set_index("owner_name")
     row = names.index(year[year["target"] > 0].index[0])
     name = names[row]
+    assert trace["x"][10] == "Nov*", "the month of the as-of date is marked: it is not over"
+    assert [x for x in trace["x"] if x.endswith("*")] == ["Nov*"]
     for column in range(12):
         assert same(trace["z"][row][column], months.loc[(name, f"FY2026-M{column + 1:02d}"), "attainment"])
     assert trace["z"][row][12] == pytest.approx(year.loc[name, "pace"])
@@ -104,3 +106,42 @@ def test_watchlist_button_opens_the_plan_to_update(monkeypatch, db):
     assert not at.exception
     assert at.title[0].value == "Plan"
     assert at.selectbox(key="rep_picker").value == rep
+
+
+def test_user_text_in_charts_is_text_not_html(monkeypatch, tmp_path):
+    """A rep named like a link and a region named like markup: plotly renders a subset of HTML in
+    axis ticks and hover labels, so the heatmap must carry them escaped (shown as typed)."""
+    db = fresh_db(tmp_path)
+    year = engine_year(db)
+    rep_id = year[year["target"] > 0].iloc[0]["owner_id"]
+    store = open_store(db)
+    try:
+        reps = store.reps(ADMIN)
+        reps.loc[reps["rep_id"] == rep_id, "name"] = '<a href="https://evil.test">x</a>'
+        reps.loc[reps["rep_id"] == rep_id, "region"] = "<b>North</b>"
+        store.apply_reps(ADMIN, reps, file_name=None, sha256=None)
+    finally:
+        store.close()
+    at = app(monkeypatch, db, page="team")
+    trace, _ = heatmap(at)
+    assert '&lt;a href="https://evil.test"&gt;x&lt;/a&gt;' in trace["y"][1]
+    assert not any("<a" in name for name in trace["y"][1]), "no live link in the tick labels"
+    assert any(group.startswith("&lt;b&gt;North&lt;/b&gt; · ") for group in trace["y"][0])
+    assert '<a href="https://evil.test">x</a>' in at.dataframe[0].value["owner_name"].tolist(), "tables: as typed"
+
+
+def test_an_owner_without_a_target_is_never_shown_on_track(monkeypatch, db):
+    year = engine_year(db)
+    without = year[~(year["target"] > 0)]
+    assert not without.empty, "the demo has reps without a target"
+    rep = without.iloc[0]
+    at = app(monkeypatch, db, page="my_plan")
+    at.selectbox(key="rep_picker").set_value(rep["owner_id"]).run()
+    shown = texts(at)  # st.badge is a markdown element
+    assert "-badge[:material/flag_circle: No target]" in shown and "On track" not in shown
+
+    at = app(monkeypatch, db, page="team")
+    at.toggle(key="team_hide_zero").set_value(False).run()
+    table = at.dataframe[0].value.set_index("owner_name")
+    assert set(table.loc[without["owner_name"], "status"]) == {"No target"}
+

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from salesplan import ui
-from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_year, fresh_db, goto, metric_value, open_store
+from tests.helpers.pages import (ADMIN, DEMO_TODAY, ROOT, add_admin, app, engine_year, fresh_db, goto, metric_value,
+                                open_store, texts)
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ def test_problems_are_listed_and_valid_rows_can_be_imported(monkeypatch, db):
     upload(at, "mixed.csv", f"date,rep,revenue\n2026-11-02,{rep},100\n2026-02-30,{rep},200\n2026-11-03,NOBODY,300\n")
     click(at, "Import")
     assert any("Nothing was imported: 2 problem(s)" in e.value for e in at.error)
-    problems = at.dataframe[1].value
+    problems = next(d.value for d in at.dataframe if "reason" in d.value.columns)
     assert problems["line"].tolist() == [3, 4]
     assert problems["column"].tolist() == ["date", "rep"]
     assert "not a real date" in problems["reason"].iloc[0]
@@ -152,3 +153,85 @@ def test_a_targets_file_with_its_reason(monkeypatch, db):
     finally:
         store.close()
     assert "December push" in history["reason"].tolist()
+
+
+TEMPLATES = ROOT / "data" / "templates"
+
+
+def test_every_template_previews_and_imports_through_the_pages(monkeypatch, tmp_path):
+    """The product's own templates: reps and holidays on the Admin page, then targets and actuals on
+    the Upload page, each previewed (the actuals template has a `line` column, which once crashed the
+    preview with "Duplicate column names found") and imported without a rejected row."""
+    db = tmp_path / "empty.duckdb"
+    add_admin(db)
+    at = app(monkeypatch, db, page="admin")
+    for kind in ("reps", "holidays"):
+        data = (TEMPLATES / f"{kind}.csv").read_bytes()
+        at.file_uploader(key=f"{kind}_upload").set_value((f"{kind}.csv", data, "text/csv")).run()
+        at.button(key=f"{kind}_upload_import").click().run()
+        assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+        assert any(f"{kind.capitalize()} imported" in s.value for s in at.success)
+    goto(at, "upload")
+    for kind in ("targets", "actuals"):
+        text = (TEMPLATES / f"{kind}.csv").read_text(encoding="utf-8")
+        if kind == "targets":
+            at.segmented_control(key="upload_kind").set_value("targets").run()
+        else:
+            at.segmented_control(key="upload_kind").set_value("actuals").run()
+        upload(at, f"{kind}.csv", text, kind=kind)
+        assert not at.error, [e.value for e in at.error]
+        rows = at.dataframe[0].value
+        header = text.splitlines()[0].split(",")
+        assert rows.columns.tolist() == ["Line in file", *header]
+        assert rows.iloc[:, 0].tolist() == list(range(2, 2 + len(text.strip().splitlines()) - 1)), "file lines"
+        if kind == "actuals":
+            assert rows["line"].tolist() == ["1", "1", "1"], "the order-line column is the file's own"
+        click(at, "Import")
+        assert metric_value(at, "Rejected") == "0", texts(at)
+        assert int(metric_value(at, "Inserted")) == len(text.strip().splitlines()) - 1 or kind == "targets"
+    store = open_store(db)
+    try:
+        counts = store.table_counts()
+    finally:
+        store.close()
+    assert counts["actuals"] == 3 and counts["reps"] == 2
+
+
+def test_markdown_in_a_file_name_is_shown_literally(monkeypatch, db):
+    rep = rep_with_target(db)["owner_id"]
+    at = app(monkeypatch, db, page="upload")
+    name = "**big** [click](https://evil.test) `x`.csv"
+    upload(at, name, f"date,rep,revenue\n2026-11-02,{rep},10\n")
+    click(at, "Import")
+    [message] = [s.value for s in at.success if "as batch" in s.value]
+    assert ui.md(name) in message and "[click](https" not in message and "**big**" not in message
+
+
+def test_ambiguous_dates_are_stated_on_the_page_with_a_preview_of_how_they_read(monkeypatch, db):
+    rep = rep_with_target(db)["owner_id"]
+    at = app(monkeypatch, db, page="upload")
+    upload(at, "early-month.csv", f"date,rep,revenue\n02/11/2026,{rep},10\n03/11/2026,{rep},\"1,5\"\n")
+    assert any("no date in the file tells which" in w.value for w in at.warning)
+    click(at, "Import")
+    shown = texts(at) + "\n".join(str(d.value) for d in at.dataframe)
+    assert "--date-format" not in shown, "no page message names a command-line flag"
+    assert "Dates in the file" in shown and "Nothing was imported" in shown
+
+    [choice] = [s for s in at.selectbox if s.label == "Dates in the file"]
+    choice.set_value("DMY").run()
+    assert not at.warning, [w.value for w in at.warning]
+    readings = at.dataframe[1].value
+    assert readings["date"].tolist() == ["2026-11-02", "2026-11-03"]
+    assert readings["revenue"].tolist() == [10.0, 1.5], "a decimal comma, read as the import reads it"
+    click(at, "Import")
+    assert metric_value(at, "Inserted") == "2"
+    store = open_store(db)
+    try:
+        batch = int(store.batches(ADMIN).iloc[0]["batch_id"])
+        assert store.batches(ADMIN).iloc[0]["rows_inserted"] == 2 and batch
+    finally:
+        store.close()
+
+    [choice] = [s for s in at.selectbox if s.label == "Dates in the file"]
+    choice.set_value("MDY").run()
+    assert at.dataframe[1].value["date"].tolist() == ["2026-02-11", "2026-03-11"], "the other reading, shown"

@@ -1,0 +1,38 @@
+"""The Team overview's heatmap grid, without the screen: reps × fiscal months of engine ratios.
+
+Plain Python: the page filters, calls :func:`heatmap_grid` and draws the result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import pandas as pd
+
+IN_PROGRESS = "*"  # marks the label of the month holding the as-of date (a short mark: the columns are narrow)
+
+
+def heatmap_grid(months: pd.DataFrame, year: pd.DataFrame, reps: pd.DataFrame, owner_ids: Iterable[str],
+                 colour_by: str, as_of: dt.date) -> pd.DataFrame:
+    """Columns region, territory, rep_id, name, then one column per fiscal month and 'YTD'.
+
+    ``months`` and ``year`` are ``engine.report`` frames (period month and year) of reps; a cell is
+    the month's ``colour_by`` ratio (attainment or pace; the two differ only for the month in
+    progress, whose target to date is a part of its target). The month holding ``as_of`` is labelled
+    ``"<Mon>*"`` (in progress): its attainment reads red for everyone early in the month. YTD is the
+    year's pace. Rows are sorted by region, territory and name; an empty frame when no owner is given.
+    """
+    cells = months[months["owner_id"].isin(set(owner_ids))].copy()
+    if cells.empty:
+        return pd.DataFrame(columns=["region", "territory", "rep_id", "name", "YTD"])
+    current = (cells["period_start"] <= as_of) & (cells["period_end"] >= as_of)
+    labels = {start: f"{pd.Timestamp(start):%b}" for start in cells["period_start"]}
+    for start in cells.loc[current, "period_start"]:
+        labels[start] = f"{pd.Timestamp(start):%b}{IN_PROGRESS}"
+    grid = cells.pivot(index="owner_id", columns="period_start", values=colour_by)
+    grid.columns = [labels[start] for start in grid.columns]
+    grid["YTD"] = year.set_index("owner_id")["pace"].reindex(grid.index)
+    info = reps.set_index("rep_id")[["region", "territory", "name"]].reindex(grid.index)
+    return (info.join(grid).reset_index(names="rep_id")
+            .sort_values(["region", "territory", "name"], na_position="last").reset_index(drop=True))

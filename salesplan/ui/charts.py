@@ -1,0 +1,124 @@
+"""Plotly figures built from engine frames (burn-up, monthly bars, heatmap). User text on an axis or
+in a hover goes through :func:`~salesplan.ui.formatting.plotly_text`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from salesplan import engine
+from salesplan.ui.formatting import (
+    METRIC_LABEL,
+    day_text,
+    is_empty,
+    money,
+    month_label,
+    pct,
+    plotly_text,
+)
+
+COLORS = {
+    "target": "#8c8c8c",
+    "plan": "#1f77b4",
+    "actual": "#2ca02c",
+    "linear": "#ff7f0e",
+    "seasonal": "#9467bd",
+    "required": "#d62728",
+}
+
+
+def burnup_figure(curve: pd.DataFrame, row: pd.Series, metric: str) -> go.Figure:
+    """Cumulative plan (with its seasonality), cumulative actuals, both projections and the required
+    path, from engine numbers only: ``curve`` is :func:`year_curve`, ``row`` the owner's year row."""
+    start, end = row["period_start"], row["period_end"]
+    as_of = row["as_of"]
+    e = min(as_of, end)
+    target = float(row["target"])
+    fig = go.Figure()
+    plan_x = [start, *curve["week_end"].tolist(), end]
+    plan_y = [0.0, *curve["expected_to_date"].astype(float).tolist(), target]
+    fig.add_trace(go.Scatter(x=plan_x, y=plan_y, name="Plan (cumulative target)", mode="lines",
+                             line={"color": COLORS["plan"], "width": 2}))
+    past = curve[curve["week_end"] <= e]
+    actual_x = [start, *past["week_end"].tolist(), e]
+    actual_y = [0.0, *past["actual_to_date"].astype(float).tolist(), float(row["actual_to_date"])]
+    fig.add_trace(go.Scatter(x=actual_x, y=actual_y, name="Actual (cumulative)", mode="lines",
+                             line={"color": COLORS["actual"], "width": 3}))
+    A = float(row["actual_to_date"])
+    if e < end:
+        for key, name, color, dash in (
+            ("projection_linear", "Projection at current run-rate", COLORS["linear"], "dash"),
+            ("projection_seasonal", "Projection at current pace vs plan", COLORS["seasonal"], "dot"),
+        ):
+            if not is_empty(row[key]):
+                fig.add_trace(go.Scatter(x=[e, end], y=[A, float(row[key])], name=name, mode="lines",
+                                         line={"color": color, "dash": dash, "width": 2}))
+        if target > A:
+            fig.add_trace(go.Scatter(x=[e, end], y=[A, target], name="Required path to target", mode="lines",
+                                     line={"color": COLORS["required"], "dash": "dashdot", "width": 2}))
+    fig.add_hline(y=target, line={"color": COLORS["target"], "dash": "dot", "width": 1},
+                  annotation_text=f"Target {money(target)}", annotation_position="top left")
+    fig.add_vline(x=pd.Timestamp(e).timestamp() * 1000, line={"color": "#555", "width": 1, "dash": "dot"},
+                  annotation_text=f"as of {day_text(e)}", annotation_position="top left")
+    ponr = row["point_of_no_return"]
+    if not is_empty(ponr) and ponr != engine.PASSED:
+        fig.add_vline(x=pd.Timestamp(ponr).timestamp() * 1000, line={"color": COLORS["required"], "width": 1},
+                      annotation_text="point of no return", annotation_position="top right")
+    fig.update_layout(
+        title=f"{METRIC_LABEL[metric]}: burn-up for {row['period']}",
+        height=420, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "y": -0.15}, hovermode="x unified",
+        yaxis={"title": METRIC_LABEL[metric], "tickformat": ",.0f", "rangemode": "tozero"},
+    )
+    return fig
+
+
+def monthly_bars_figure(months: pd.DataFrame, metric: str) -> go.Figure:
+    """Target vs actual per fiscal month (engine.report with period='month')."""
+    labels = [month_label(s) for s in months["period_start"]]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=labels, y=months["target"], name="Target", marker_color="#c7d7ea"))
+    fig.add_trace(go.Bar(x=labels, y=months["actual_to_date"], name="Actual", marker_color=COLORS["actual"],
+                         customdata=[[pct(v)] for v in months["attainment"]],
+                         hovertemplate="%{x}: %{y:,.0f} (%{customdata[0]} of target)<extra>Actual</extra>"))
+    fig.update_layout(barmode="group", title=f"{METRIC_LABEL[metric]}: target vs actual by month", height=340,
+                      margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.2},
+                      yaxis={"tickformat": ",.0f"})
+    return fig
+
+
+HEAT_MIN, HEAT_MAX = 0.5, 1.5
+
+
+def heat_scale(at_risk: float) -> list[list[Any]]:
+    """Red below the at-risk band, amber inside it, green from 100 % (the statuses' colours)."""
+    risk = min(max((at_risk - HEAT_MIN) / (HEAT_MAX - HEAT_MIN), 0.001), 0.499)
+    return [[0.0, "#a50f15"], [risk - 0.001, "#f08060"], [risk, "#fdd97a"], [0.499, "#fff1c1"],
+            [0.5, "#d9f0d3"], [1.0, "#1b7837"]]
+
+
+def heatmap_figure(grid: pd.DataFrame, value_label: str, title: str, at_risk: float = 0.9) -> go.Figure:
+    """Reps x months heatmap. ``grid`` has columns region, territory, rep_id, name, then one column per
+    month label plus 'YTD', holding engine ratios (NaN = empty)."""
+    value_columns = [c for c in grid.columns if c not in ("region", "territory", "rep_id", "name")]
+    # user text on the axis and in the hover: plotly renders a subset of HTML (links included)
+    y = [
+        [plotly_text(f"{r} · {t}") for r, t in zip(grid["region"].fillna("—"), grid["territory"].fillna("—"))],
+        [plotly_text(name) for name in grid["name"]],
+    ]
+    z = grid[value_columns].astype(float).to_numpy()
+    text = [[pct(v, 0) if not is_empty(v) else "" for v in line] for line in z]
+    fig = go.Figure(go.Heatmap(
+        x=value_columns, y=y, z=z, text=text, texttemplate="%{text}", textfont={"size": 11},
+        colorscale=heat_scale(at_risk), zmin=HEAT_MIN, zmax=HEAT_MAX, xgap=2, ygap=2,
+        colorbar={"title": {"text": value_label, "side": "right"}, "tickformat": ".0%"},
+        hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>",
+    ))
+    fig.update_layout(
+        height=max(320, 28 * len(grid) + 130), margin={"l": 10, "r": 10, "t": 80, "b": 10},
+        yaxis={"autorange": "reversed", "type": "multicategory"}, xaxis={"side": "top", "tickangle": 0},
+        title={"text": title},
+    )
+    return fig

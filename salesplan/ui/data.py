@@ -1,0 +1,165 @@
+"""The store and the cached reads of the dashboard.
+
+One :class:`~salesplan.store.Store` per process and database file (:func:`store`). Caching is on
+these loaders only: each cached read is keyed by the database file and ``store.data_version()``, so
+any write (an upload, an undo, a target change) invalidates them at once.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from salesplan import engine, upload_flow
+from salesplan.calendar import fiscal_year_bounds, fiscal_year_of
+from salesplan.errors import DatabaseLocked, SalesplanError
+from salesplan.files import UploadLimits
+from salesplan.inputs import EngineInputs
+from salesplan.principal import Principal
+from salesplan.store import Store, resolve_db_path
+from salesplan.ui.formatting import md
+
+
+def today() -> date:
+    """The default as-of date: today, or ``$SALESPLAN_TODAY`` (ISO) to pin demos and tests."""
+    pinned = os.environ.get("SALESPLAN_TODAY")
+    if pinned:
+        try:
+            return date.fromisoformat(pinned)
+        except ValueError:
+            pass
+    return date.today()
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(path: str) -> Store:
+    return Store.open(path)
+
+
+def store() -> Store:
+    """The process-wide store of the database named by $SALESPLAN_DB (else data/salesplan.duckdb)."""
+    try:
+        return _open_store(str(resolve_db_path()))
+    except DatabaseLocked as error:
+        st.error(md(error))
+        st.stop()
+    except SalesplanError as error:
+        st.error(f"The database cannot be opened: {md(error)}")
+        st.stop()
+    raise AssertionError("unreachable")
+
+
+def _key() -> tuple[Store, str, int]:
+    the_store = store()
+    return the_store, the_store.path, the_store.data_version()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _inputs(_store: Store, db: str, version: int, principal: Principal) -> EngineInputs:
+    return _store.engine_inputs(principal)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _report(_store: Store, db: str, version: int, principal: Principal, as_of: date, fy: int | None,
+            level: str, metric: str, period: str) -> pd.DataFrame:
+    inputs = _inputs(_store, db, version, principal)
+    return engine.report(inputs, as_of, fy=fy, level=level, metric=metric, period=period)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _watchlist(_store: Store, db: str, version: int, principal: Principal, as_of: date, metric: str) -> pd.DataFrame:
+    return engine.watchlist(_inputs(_store, db, version, principal), as_of, metric=metric)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _history(_store: Store, db: str, version: int, principal: Principal, owner_type: str, owner_id: str,
+             fy: int, metric: str) -> pd.DataFrame:
+    inputs = _inputs(_store, db, version, principal)
+    _, fy_end = fiscal_year_bounds(fy, inputs.settings.fy_start_month)
+    return engine.status_history(inputs, fy_end, owner_type, owner_id, fy=fy, metric=metric)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _allocation(_store: Store, db: str, version: int, principal: Principal, fy: int, metric: str) -> pd.DataFrame:
+    return engine.allocation(_inputs(_store, db, version, principal), fy, metric)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _read(_store: Store, db: str, version: int, principal: Principal, method: str, *args: Any) -> Any:
+    return getattr(_store, method)(principal, *args)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _settings(_store: Store, db: str, version: int) -> Any:
+    return _store.settings()
+
+
+def report(principal: Principal, as_of: date, *, fy: int | None = None, level: str = "rep",
+           metric: str = "revenue", period: str = "year") -> pd.DataFrame:
+    """engine.report for what the principal may see (cached until the next write)."""
+    # the FY the engine would pick, so that fy=None and the explicit year share one cache entry
+    fy = fiscal_year_of(as_of, settings().fy_start_month) if fy is None else int(fy)
+    the_store, db, version = _key()
+    return _report(the_store, db, version, principal, as_of, fy, level, metric, period)
+
+
+def watchlist(principal: Principal, as_of: date, *, metric: str = "revenue") -> pd.DataFrame:
+    the_store, db, version = _key()
+    return _watchlist(the_store, db, version, principal, as_of, metric)
+
+
+def year_curve(principal: Principal, owner_type: str, owner_id: str, fy: int, metric: str) -> pd.DataFrame:
+    """engine.status_history at every Sunday of the whole FY: expected_to_date there is the
+    cumulative target with its seasonality; actual_to_date is meaningful up to the as-of date."""
+    the_store, db, version = _key()
+    return _history(the_store, db, version, principal, owner_type, owner_id, fy, metric)
+
+
+def allocation(principal: Principal, fy: int, metric: str) -> pd.DataFrame:
+    the_store, db, version = _key()
+    return _allocation(the_store, db, version, principal, fy, metric)
+
+
+def read(principal: Principal, method: str, *args: Any) -> Any:
+    """A cached ``store.<method>(principal, *args)`` (reps, batches, plan, targets, ...)."""
+    the_store, db, version = _key()
+    return _read(the_store, db, version, principal, method, *args)
+
+
+def settings() -> Any:
+    the_store, db, version = _key()
+    return _settings(the_store, db, version)
+
+
+def fy_of(as_of: date) -> int:
+    return fiscal_year_of(as_of, settings().fy_start_month)
+
+
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _preview(kind: str, data: bytes, file_name: str, column_map: tuple[tuple[str, str], ...],
+             limit_mb: int, date_format: str | None) -> upload_flow.Preview:
+    return upload_flow.preview(kind, data, file_name, dict(column_map) or None,
+                               limits=UploadLimits.for_upload_limit(limit_mb), date_format=date_format)
+
+
+def preview(kind: str, data: bytes, file_name: str, column_map: dict[str, str] | None, *,
+            date_format: str | None = None) -> upload_flow.Preview:
+    """upload_flow.preview, cached per file, column map and date format (raises BadInput for an
+    unreadable file)."""
+    return _preview(kind, data, file_name, tuple(sorted((column_map or {}).items())), settings().upload_limit_mb,
+                    date_format)
+
+
+def prior_year_actuals(principal: Principal, owner_type: str, owner_id: str, fy: int, metric: str) -> dict[date, float]:
+    """The owner's actual of each month of FY ``fy - 1`` (for the 'shape of last year' distribution)."""
+    prior_end = fiscal_year_bounds(fy - 1, settings().fy_start_month)[1]
+    level = "rep" if owner_type == "rep" else "territory"
+    months = report(principal, prior_end, fy=fy - 1, level=level, metric=metric, period="month")
+    months = months[months["owner_id"] == owner_id]
+    return dict(zip(months["period_start"], months["actual_to_date"].fillna(0.0).astype(float)))

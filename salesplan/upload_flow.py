@@ -1,0 +1,231 @@
+"""The Upload page's work, without the screen: preview a file the way the import will read it, and run
+an import to an outcome the page can show.
+
+The preview locates the header with the importer's own header test and maps it with
+:func:`salesplan.imports.map_header`, so what the page shows is what the import does. Plain Python:
+no streamlit here (the page caches and draws).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from salesplan import imports
+from salesplan.errors import BadInput, Problem, SalesplanError
+from salesplan.files import RawTable, UploadLimits, normalise_header, read_table
+from salesplan.principal import Principal
+from salesplan.store import Store
+
+PREVIEW_ROWS = 10
+LINE_LABEL = "Line in file"  # the preview's first column: where each record is in the file
+DATE_FORMATS: dict[str | None, str] = {
+    None: "Recognise it",
+    "DMY": "Day first (31/12/2026)",
+    "MDY": "Month first (12/31/2026)",
+    "ISO": "Year first (2026-12-31)",
+}
+
+
+@dataclass
+class Preview:
+    """What a file looks like before importing: its header, the first rows, and how the header maps."""
+
+    header: list[str]
+    header_line: int
+    rows: pd.DataFrame  # LINE_LABEL, then one column per header cell (labels made unique)
+    total_rows: int
+    mapping: dict[str, str]  # field -> header cell (automatic or from the column map)
+    problems: list[Problem]  # header problems (missing required columns, duplicates); empty when importable
+    # how the importer reads the date and amount cells of the first rows: LINE_LABEL, then one column
+    # per mapped date (ISO text) and amount field (a number; empty where the cell is not one)
+    readings: pd.DataFrame | None = None
+    reading_problem: str | None = None  # why the first rows cannot be read (ambiguous or mixed dates)
+    decimal_comma: bool = False  # the amounts are read with a decimal comma
+
+
+def header_key(kind: str, header: list[str]) -> tuple[str, tuple[str, ...]]:
+    """The key a column map is remembered under in a session: the kind and the normalised header."""
+    return kind, tuple(normalise_header(cell) for cell in header)
+
+
+def unique_labels(names: list[str], taken: set[str] | None = None) -> list[str]:
+    """Column labels for a table: empty names become ``(column N)``, repeats get `` (2)``, `` (3)``...
+
+    A file may repeat a header cell or name a column like one the preview adds (``line``); a table
+    with two columns of one name cannot be drawn.
+    """
+    seen = set(taken or ())
+    labels = []
+    for position, name in enumerate(names):
+        base = name if name else f"(column {position + 1})"
+        label, copy = base, 1
+        while label in seen:
+            copy += 1
+            label = f"{base} ({copy})"
+        seen.add(label)
+        labels.append(label)
+    return labels
+
+
+def _any_two_cells(cells: list[str]) -> bool:
+    return sum(bool(cell) for cell in cells) >= 2
+
+
+def _recognised(kind: str, header: list[str], column_map: dict[str, str] | None) -> dict[str, int]:
+    """Field -> position of the header cells that name a field on their own (first one wins), to
+    pre-fill the mapping step of a header that :func:`imports.map_header` refuses."""
+    index = imports._synonym_index(kind)  # the importer's own synonyms, not a copy
+    index.update({normalise_header(cell): name for cell, name in (column_map or {}).items()})
+    known = {spec.name for spec in imports.FIELDS[kind]}
+    found: dict[str, int] = {}
+    for position, cell in enumerate(header):
+        name = index.get(normalise_header(cell))
+        if name in known:
+            found.setdefault(name, position)
+    return found
+
+
+def page_reason(reason: str) -> str:
+    """A problem's reason in the page's words: the importer's advice names the command line's
+    ``--date-format`` option, which the page offers as its "Dates in the file" choice."""
+    return (reason.replace("state the format with --date-format DMY or MDY",
+                           "choose the date format under “Dates in the file”")
+                  .replace("--date-format DMY or MDY", "the “Dates in the file” choice"))
+
+
+def _readings(kind: str, raw: RawTable, positions: dict[str, int], date_format: str | None,
+              memory_mb: int) -> tuple[pd.DataFrame | None, str | None, bool]:
+    """The first rows' date and amount cells as the importer reads them, with its own parser."""
+    head = dataclasses.replace(raw, cells=raw.cells.slice(0, PREVIEW_ROWS))
+    fields = [spec for spec in imports.FIELDS[kind] if spec.name in positions]
+    dates = [spec.name for spec in fields if spec.kind == "date"]
+    amounts = [spec.name for spec in fields if spec.kind == "amount"]
+    if head.cells.num_rows == 0 or not (dates or amounts):
+        return None, None, False
+    # the import's own cell parsing (private to imports.py: this module reads exactly as it does)
+    parser = imports._Parser(head, positions, kind, memory_mb)
+    try:
+        try:
+            order = parser.date_order(dates, date_format)
+        except BadInput as error:
+            return None, page_reason(error.problems[0].reason), False
+        comma = parser.decimal_comma(amounts)
+        columns = ["line"]
+        for name in dates:
+            value, _ = parser.date_sql(name, order)
+            columns.append(f"strftime({value}, '%Y-%m-%d') AS {imports._src_column(name)}")
+        for name in amounts:
+            value, _ = parser.amount_sql(name, comma)
+            columns.append(f"({value})::DOUBLE AS {imports._src_column(name)}")
+        frame = parser.connection.execute(f"SELECT {', '.join(columns)} FROM src ORDER BY line").df()
+    finally:
+        parser.close()
+    frame.columns = [LINE_LABEL, *dates, *amounts]
+    return frame, None, comma
+
+
+def preview(kind: str, data: bytes, file_name: str, column_map: dict[str, str] | None, *,
+            limits: UploadLimits, date_format: str | None = None) -> Preview:
+    """The header, the first rows and the header mapping of an upload, as the import will read them,
+    and (once the header maps) the first rows' dates and amounts as the importer reads them with
+    ``date_format`` (a key of :data:`DATE_FORMATS`).
+
+    A file whose header the importer does not recognise is previewed from its first record of two
+    or more cells, so that the user can map its columns. Raises BadInput for an unreadable file
+    (empty, binary, over ``limits`` (the import's: ``UploadLimits.for_upload_limit``), no header).
+    """
+    # the importer's own header test (imports._looks_like_header): the same header line as the import
+    looks = imports._looks_like_header(kind, column_map)
+    try:
+        raw = read_table(data, file_name, looks_like_header=looks, limits=limits)
+    except BadInput as error:
+        if not any("no header row" in problem.reason for problem in error.problems):
+            raise
+        raw = read_table(data, file_name, looks_like_header=_any_two_cells, limits=limits)
+    header = list(raw.header)
+    head = raw.cells.slice(0, PREVIEW_ROWS).to_pandas()
+    columns = [name for name in head.columns if name != "line"]  # c0..cN, in header order
+    labels = unique_labels([header[i] if i < len(header) else "" for i in range(len(columns))], {LINE_LABEL})
+    rows = head[columns].copy()
+    rows.columns = labels
+    rows.insert(0, LINE_LABEL, head["line"].astype("int64"))
+    readings, reading_problem, comma = None, None, False
+    try:
+        positions = imports.map_header(kind, header, file_name, raw.header_line, column_map)
+        problems: list[Problem] = []
+        readings, reading_problem, comma = _readings(kind, raw, positions, date_format, limits.memory_mb)
+    except BadInput as error:
+        positions, problems = _recognised(kind, header, column_map), error.problems
+    mapping = {name: header[position] for name, position in positions.items()}
+    return Preview(header, raw.header_line, rows, raw.cells.num_rows, mapping, problems, readings, reading_problem,
+                   comma)
+
+
+def problems_frame(error: BadInput) -> pd.DataFrame:
+    """The problems of a refused input as a table (line, column, reason), to show and download."""
+    return pd.DataFrame(
+        [{"line": p.line, "column": p.column, "reason": p.reason} for p in error.problems],
+        columns=["line", "column", "reason"],
+    ).astype({"line": "Int64"})
+
+
+@dataclass
+class Outcome:
+    """What pressing Import came to: counts of a batch, every problem of a refused file, or a refusal."""
+
+    sha: str
+    file: str
+    batch_id: int | None = None
+    counts: dict[str, int] = field(default_factory=dict)  # inserted, updated, unchanged, rejected
+    notes: list[str] = field(default_factory=list)
+    problems: pd.DataFrame | None = None  # the file was refused: nothing changed
+    error: str | None = None  # not allowed, database locked
+
+    @property
+    def imported(self) -> bool:
+        return self.batch_id is not None
+
+
+def run_import(store: Store, principal: Principal, kind: str, data: bytes, *, file_name: str, sha: str,
+               header: list[str], column_map: dict[str, str] | None, valid_only: bool,
+               reason: str | None = None, date_format: str | None = None,
+               progress: Callable[[float, str], None] | None = None) -> Outcome:
+    """Import an upload and say how it went; never raises for a refused file or a refused user.
+
+    A column map that led to a successful import is saved for the principal and this ``header``,
+    so the next file with the same columns needs no mapping step.
+    """
+    try:
+        result = imports.import_file(store, kind, data, principal=principal, file_name=file_name,
+                                     valid_only=valid_only, column_map=column_map or None,
+                                     reason=reason or None, date_format=date_format, progress=progress)
+    except BadInput as error:
+        problems = problems_frame(error)
+        problems["reason"] = problems["reason"].map(page_reason)
+        return Outcome(sha, file_name, problems=problems)
+    except SalesplanError as error:  # NotAllowed, DatabaseLocked
+        return Outcome(sha, file_name, error=str(error))
+    if column_map:
+        store.save_column_map(principal, kind, header, column_map)
+    counts = {"inserted": result.inserted, "updated": result.updated, "unchanged": result.unchanged,
+              "rejected": result.rejected}
+    return Outcome(sha, file_name, batch_id=result.batch_id, counts=counts, notes=list(result.notes))
+
+
+def undo_choices(batches: pd.DataFrame) -> dict[int, str]:
+    """The batches that can be undone, newest first (the default of the picker), with their labels."""
+    undoable = batches[batches["reverted_at"].isna() & batches["kind"].isin(["actuals", "targets"])]
+    undoable = undoable.sort_values("batch_id", ascending=False)
+    return {int(b.batch_id): f"Batch {b.batch_id}: {b.kind} from "
+                             + ("the editor" if pd.isna(b.file_name) or not b.file_name else str(b.file_name))
+            for b in undoable.itertuples()}
+
+
+def batch_state(reverted_at: Any) -> str:
+    """A batch's state in the history table."""
+    return "current" if reverted_at is None or pd.isna(reverted_at) else "undone"

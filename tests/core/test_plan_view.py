@@ -1,0 +1,64 @@
+"""salesplan.plan_view: the My plan page's reading of engine rows, checked on a real engine report."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from salesplan import engine, plan_view
+from salesplan.demo import load_demo
+from salesplan.principal import Principal
+from salesplan.store import Store
+
+TODAY = dt.date(2026, 11, 26)
+ADMIN = Principal("admin@local", "admin")
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    path = tmp_path_factory.mktemp("plan_view") / "demo.duckdb"
+    with Store.open(path) as store:
+        load_demo(store, reps=10, seed=3, today=TODAY)
+        inputs = store.engine_inputs(ADMIN)
+    return engine.report(inputs, TODAY), engine.report(inputs, TODAY, period="month")
+
+
+def test_run_rates_scale_the_engines_rates_by_working_days(reports):
+    year, months = reports
+    row = year[year["target"] > 0].iloc[0]
+    month = plan_view.current_month(months, row["owner_id"], TODAY)
+    assert month is not None and month["period_start"] <= TODAY <= month["period_end"]
+    rates = plan_view.run_rates(row, month, 5)
+    left = int(month["working_days_left"])
+    assert rates["per"].tolist() == ["per working day", "per week", "rest of Nov 2026"]
+    assert rates["days"].tolist() == [1, 5, left]
+    assert rates["required"].tolist() == pytest.approx([row["required_per_working_day"] * d for d in (1, 5, left)])
+    assert rates["current"].tolist() == pytest.approx([row["current_per_working_day"] * d for d in (1, 5, left)])
+    assert f"{left} working days left in Nov 2026" in rates["derived_as"].iloc[2]
+
+
+def test_run_rates_without_a_month_or_a_rate():
+    row = pd.Series({"required_per_working_day": float("nan"), "current_per_working_day": 10.0})
+    rates = plan_view.run_rates(row, None, 4)
+    assert rates["required"].tolist() == [None, None] and rates["current"].tolist() == [10.0, 40.0]
+
+
+def test_outlook_follows_the_engine_status_and_point_of_no_return(reports):
+    year, _ = reports
+    for _, row in year[year["target"] > 0].iterrows():
+        answer = plan_view.outlook(row)
+        if row["status"] in ("achieved", "too_late"):
+            assert answer == row["status"]
+        elif answer == "point_of_no_return":
+            assert isinstance(row["point_of_no_return"], dt.date)
+        elif answer == "on_course":
+            assert row["projection_linear"] >= row["target"]
+        else:
+            assert answer == "short"
+    base = {"status": "on_track", "point_of_no_return": None, "projection_linear": 90.0, "target": 100.0}
+    assert plan_view.outlook(pd.Series(base)) == "short"
+    assert plan_view.outlook(pd.Series({**base, "projection_linear": 100.0})) == "on_course"
+    assert plan_view.outlook(pd.Series({**base, "point_of_no_return": TODAY})) == "point_of_no_return"
+    assert plan_view.outlook(pd.Series({**base, "status": "too_late", "point_of_no_return": engine.PASSED})) == "too_late"
