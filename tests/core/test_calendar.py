@@ -161,7 +161,7 @@ def test_dates_from_1900_to_2199():
 
 def test_report_accepts_the_first_and_the_last_date():
     from salesplan.engine import report
-    from tests.test_engine import make_inputs
+    from tests.helpers.engine import make_inputs
 
     for day, fsm in ((dt.date(1900, 1, 1), 1), (dt.date(2199, 12, 31), 7), (dt.date(2199, 12, 31), 1)):
         inputs = make_inputs(reps=[("r1", "Ann", "North")], territories=[("North", "East")],

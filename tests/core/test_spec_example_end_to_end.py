@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 from salesplan.cli import main
 
-from tests.test_report_format import SPEC_HEADER as HEADER
+from tests.helpers.report import SPEC_HEADER as HEADER
 
 
 def _write_example(tmp_path):

@@ -8,7 +8,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from salesplan.calendar import fiscal_months, month_end, periods
 from salesplan.engine import report
-from tests.test_engine import D, every_working_day, make_inputs, row
+from tests.helpers.engine import D, every_working_day, make_inputs, row
 
 
 def test_week_labels_and_clipping():

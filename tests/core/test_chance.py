@@ -14,12 +14,12 @@ from salesplan.backtest import backtest
 from salesplan.engine.chance import explain
 from salesplan.engine.synthetic import seasonal_inputs
 from salesplan.errors import BadInput
-from tests.test_engine import D, row, worked_example
+from tests.helpers.engine import D, row, worked_example
 
 SETTINGS = hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def org():
     return seasonal_inputs(n_reps=120, years=3, last_fy=2025, seed=5)
 

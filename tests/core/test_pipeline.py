@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from salesplan.engine import PIPELINE_COLUMNS, report
-from tests.test_engine import D, every_working_day, make_inputs, row, worked_example
+from tests.helpers.engine import D, every_working_day, make_inputs, row, worked_example
 
 AS_OF = D(2025, 3, 14)
 
