@@ -416,3 +416,26 @@ def test_last_admin_cannot_be_disabled_and_bootstrap_stays_closed(org):
     assert org.has_ever_had_account()
     with pytest.raises(NotAllowed):
         org.add_user(Principal("visitor@x.test", "rep"), "visitor@x.test", "admin", password="pw12")
+
+
+# ---------------------------------------------------------------- errors at the boundary
+def test_an_unreachable_server_is_a_plain_error_without_the_password():
+    from salesplan.errors import SalesplanError
+
+    with pytest.raises(SalesplanError) as caught:
+        Store.open("postgresql://salesplan:s3cret-pw@127.0.0.1:1/nowhere")
+    message = str(caught.value)
+    assert "Cannot reach the database postgresql://salesplan:***@127.0.0.1:1/nowhere" in message
+    assert "s3cret-pw" not in message
+
+
+def test_the_database_named_by_the_environment_or_db_option(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from salesplan.store import resolve_db_path
+
+    monkeypatch.setenv("SALESPLAN_DB", "postgresql://u@db.internal/sales")
+    assert resolve_db_path() == "postgresql://u@db.internal/sales"  # a URL stays a string
+    assert resolve_db_path(str(tmp_path / "x.duckdb")) == tmp_path / "x.duckdb"
+    monkeypatch.delenv("SALESPLAN_DB")
+    assert resolve_db_path() == Path("data") / "salesplan.duckdb"

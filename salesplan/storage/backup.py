@@ -7,7 +7,7 @@ import json
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from salesplan import policy
 from salesplan.errors import (
@@ -16,13 +16,14 @@ from salesplan.errors import (
 from salesplan.principal import Principal
 from salesplan.storage.audit import AuditStore
 from salesplan.storage.backends import Cursor
+from salesplan.storage.records import Manifest
 
 
 class BackupStore(AuditStore):
     """Backup to Parquet files with a manifest, and restore into an empty database."""
 
     # ------------------------------------------------------------------ backup and restore
-    def backup(self, principal: Principal, folder: str | os.PathLike[str]) -> dict[str, Any]:
+    def backup(self, principal: Principal, folder: str | os.PathLike[str]) -> Manifest:
         """Write a consistent snapshot: one Parquet file per table plus ``manifest.json`` with
         row counts, SHA-256 checksums, sequence positions and the schema version.
 
@@ -57,9 +58,9 @@ class BackupStore(AuditStore):
         descriptor = os.open(target / "manifest.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(json.dumps(manifest, indent=2, sort_keys=True))
-        return manifest
+        return cast(Manifest, manifest)
 
-    def restore(self, principal: Principal, folder: str | os.PathLike[str]) -> dict[str, Any]:
+    def restore(self, principal: Principal, folder: str | os.PathLike[str]) -> Manifest:
         """Rebuild this (empty) database from a backup folder, checking every file's checksum and
         row count first.
 
@@ -149,7 +150,7 @@ class BackupStore(AuditStore):
         with self._write_lock, self.atomic() as cursor:
             self._backend.lock_writes(cursor)
             work(cursor)
-        return manifest
+        return cast(Manifest, manifest)
 
 
 def _is_count(value: object) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 import pandas as pd
 
@@ -14,6 +14,7 @@ from salesplan.errors import (
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
 from salesplan.storage.base import BatchCounts, StoreBase
+from salesplan.storage.records import BatchRecord
 
 
 class BatchStore(StoreBase):
@@ -83,7 +84,7 @@ class BatchStore(StoreBase):
         emails.add(principal.email.lower())
         return emails
 
-    def batch(self, batch_id: int) -> dict[str, Any]:
+    def batch(self, batch_id: int) -> BatchRecord:
         with self.cursor() as cursor:
             result = cursor.execute("SELECT * FROM upload_batches WHERE batch_id = ?", [batch_id])
             columns = [d[0] for d in result.description]
@@ -91,7 +92,7 @@ class BatchStore(StoreBase):
         row = rows[0] if rows else None
         if row is None:
             raise NotFound(f"There is no upload batch {batch_id}.")
-        return dict(zip(columns, row))
+        return cast(BatchRecord, dict(zip(columns, row, strict=True)))
 
     def rejected_rows(self, principal: Principal, batch_id: int) -> pd.DataFrame:
         """The rows a valid-only import left out, with their problems, for download."""
@@ -101,7 +102,7 @@ class BatchStore(StoreBase):
                 "SELECT line, problems, record FROM rejected_rows WHERE batch_id = ? ORDER BY line", [batch_id]
             ).df()
 
-    def _require_batch_access(self, principal: Principal, batch_id: int, *, undo: bool = False) -> dict[str, Any]:
+    def _require_batch_access(self, principal: Principal, batch_id: int, *, undo: bool = False) -> BatchRecord:
         """A batch's details, for who uploaded it (or manages the uploader) or sees everything.
         Seeing a batch in the history is broader (see ``batches``); its rejected rows and its undo
         are not. An undo also needs every rep whose sales or targets it touched, now or before, in
@@ -126,7 +127,7 @@ class BatchStore(StoreBase):
             policy.require(principal, "undo_batch", batch_id=batch_id, in_scope=True, touched_outside=touched - visible)
         return info
 
-    def undo(self, principal: Principal, batch_id: int) -> dict[str, Any]:
+    def undo(self, principal: Principal, batch_id: int) -> BatchRecord:
         """Revert a batch: each key it held goes back to the newest batch still holding it.
 
         Nothing is deleted from the version tables. Raises NotFound, NotAllowed, or BadInput when

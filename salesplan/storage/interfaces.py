@@ -31,6 +31,7 @@ from salesplan.storage.interfaces_admin import (
     ScopeStorage,
 )
 from salesplan.storage.interfaces_notify import NotificationStorage
+from salesplan.storage.records import ActualTotals, BatchRecord, PlanRecord
 
 
 class SettingsStorage(Protocol):
@@ -104,7 +105,7 @@ class LedgerStorage(Protocol):
         """
         ...
 
-    def batch(self, batch_id: int) -> dict[str, Any]:
+    def batch(self, batch_id: int) -> BatchRecord:
         """One upload batch's row (unscoped: callers check access). Raises NotFound."""
         ...
 
@@ -115,7 +116,7 @@ class LedgerStorage(Protocol):
         """
         ...
 
-    def undo(self, principal: Principal, batch_id: int) -> dict[str, Any]:
+    def undo(self, principal: Principal, batch_id: int) -> BatchRecord:
         """Revert a batch: each key it held goes back to the newest batch still holding it.
 
         Nothing is deleted from the version tables. Raises NotFound, NotAllowed, or BadInput when
@@ -150,7 +151,7 @@ class LedgerStorage(Protocol):
         """
         ...
 
-    def actual_totals(self, principal: Principal) -> dict[str, float]:
+    def actual_totals(self, principal: Principal) -> ActualTotals:
         """Row count and sums of the current ledger the principal may see (for checks and summaries).
 
         Raises nothing of its own.
@@ -191,7 +192,7 @@ class EngineReadStorage(Protocol):
 class PlanStorage(Protocol):
     """Achievement plans."""
 
-    def plan(self, principal: Principal, rep_id: str, fy: int) -> dict[str, Any]:
+    def plan(self, principal: Principal, rep_id: str, fy: int) -> PlanRecord:
         """The rep's plan for a FY: header, obstacles, actions and check-ins (empty when none yet).
 
         Raises NotAllowed for a rep out of scope.

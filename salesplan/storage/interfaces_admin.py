@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from salesplan.principal import Principal
+from salesplan.storage.records import Manifest
 
 
 class AuditStorage(Protocol):
@@ -161,7 +162,7 @@ class AccountStorage(Protocol):
 class BackupStorage(Protocol):
     """Backup and restore."""
 
-    def backup(self, principal: Principal, folder: str | os.PathLike[str]) -> dict[str, Any]:
+    def backup(self, principal: Principal, folder: str | os.PathLike[str]) -> Manifest:
         """Write a consistent snapshot into an empty folder (see BackupStore.backup); returns
         the manifest.
 
@@ -169,7 +170,7 @@ class BackupStorage(Protocol):
         """
         ...
 
-    def restore(self, principal: Principal, folder: str | os.PathLike[str]) -> dict[str, Any]:
+    def restore(self, principal: Principal, folder: str | os.PathLike[str]) -> Manifest:
         """Rebuild this empty database from a backup folder (see BackupStore.restore); returns
         the manifest.
 

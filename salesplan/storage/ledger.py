@@ -17,6 +17,7 @@ from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
 from salesplan.storage.base import BatchCounts
 from salesplan.storage.batches import BatchStore
+from salesplan.storage.records import ActualTotals
 
 
 class LedgerStore(BatchStore):
@@ -194,7 +195,7 @@ class LedgerStore(BatchStore):
             ).fetchall()
         return {row[0] for row in rows}
 
-    def actual_totals(self, principal: Principal) -> dict[str, float]:
+    def actual_totals(self, principal: Principal) -> ActualTotals:
         """Row count and sums of the current ledger the principal may see (for checks and summaries)."""
         where, params = self._rep_filter(principal, "rep_id")
         with self.cursor() as cursor:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from salesplan import policy
 from salesplan.errors import (
@@ -15,13 +14,14 @@ from salesplan.errors import (
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
 from salesplan.storage.base import ACTION_STATUSES, PLAN_STATUSES, StoreBase
+from salesplan.storage.records import PlanRecord
 
 
 class PlanStore(StoreBase):
     """Achievement plans: header, obstacles, actions and check-ins per rep and fiscal year."""
 
     # ------------------------------------------------------------------ plans
-    def plan(self, principal: Principal, rep_id: str, fy: int) -> dict[str, Any]:
+    def plan(self, principal: Principal, rep_id: str, fy: int) -> PlanRecord:
         """The rep's plan for a FY: header, obstacles, actions and check-ins (empty when none yet)."""
         self.require_rep_access(principal, rep_id)
         with self.cursor() as cursor:

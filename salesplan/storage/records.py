@@ -1,0 +1,61 @@
+"""Typed records the store returns. They are TypedDicts: typed for mypy and the reader, and still
+plain dicts for the callers that index them (pages, tests, the command line)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypedDict
+
+import pandas as pd
+
+
+class BatchRecord(TypedDict):
+    """One upload batch (a row of upload_batches)."""
+
+    batch_id: int
+    kind: str  # reps, holidays, targets, actuals
+    file_name: str | None
+    sha256: str | None
+    uploaded_by: str
+    uploaded_at: datetime
+    rows_inserted: int
+    rows_updated: int
+    rows_unchanged: int
+    rows_rejected: int
+    valid_only: bool
+    reason: str | None
+    reverted_at: datetime | None
+    reverted_by: str | None
+
+
+class ActualTotals(TypedDict):
+    """Row count and sums of the current ledger a principal may see."""
+
+    rows: int
+    revenue: float
+    profit: float
+
+
+class PlanRecord(TypedDict):
+    """A rep's plan for one fiscal year (``exists`` False: nothing saved yet, defaults shown)."""
+
+    rep_id: str
+    fy: int
+    exists: bool
+    status: str  # draft, submitted, agreed
+    summary: str
+    updated_by: str | None
+    updated_at: datetime | None
+    obstacles: pd.DataFrame  # obstacle_id, description, likelihood, revenue_at_risk
+    actions: pd.DataFrame  # action_id, description, owner, due_date, status, expected_impact, obstacle_id
+    checkins: pd.DataFrame  # checkin_id, checkin_date, author, note
+
+
+class Manifest(TypedDict):
+    """A backup's manifest.json."""
+
+    format: int
+    created_at: str
+    schema_version: int
+    tables: dict[str, dict[str, Any]]  # table -> {file, rows, sha256}
+    sequences: dict[str, int | None]
