@@ -22,7 +22,7 @@ from salesplan.cli import build_parser
 from salesplan.engine import WATCHLIST_COLUMNS
 from salesplan.settings import Settings
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 CLI_DOC = DOCS / "cli.md"
 SETTINGS_DOC = DOCS / "settings.md"
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$", re.MULTILINE)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from salesplan.store import Store
-from tests.pg_server import PgServer, find_bin_dir
+from tests.helpers.pg_server import PgServer, find_bin_dir
 
 BACKENDS = ("duckdb", "postgres")
 
@@ -60,3 +60,15 @@ def any_store(db_target: str) -> Iterator[Store]:
     """An empty, migrated store on the backend under test."""
     with Store.open(db_target) as opened:
         yield opened
+
+
+# the organisation of the contract suite: a VP, two managers and their reps
+CONTRACT_REPS = (
+    "rep_id,name,email,territory,region,manager\n"
+    "VP,Vera Chief,vera@x.test,,,\n"
+    "M1,Max Lead,max@x.test,Nordics,North,VP\n"
+    "R1,Ann One,ann@x.test,Nordics,North,M1\n"
+    "R2,Bob Two,bob@x.test,Nordics,North,M1\n"
+    "M2,Mia Lead,mia@x.test,Benelux,West,VP\n"
+    "R3,Cem Three,cem@x.test,Benelux,West,M2\n"
+)

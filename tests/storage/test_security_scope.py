@@ -13,7 +13,6 @@ from salesplan.errors import BadInput, NotAllowed, Problem
 from salesplan.principal import SYSTEM, Principal
 
 # the contract suite's organisation (VP > M1 > R1, R2; VP > M2 > R3), on every backend
-from tests.test_storage_contract import org  # noqa: F401 - a fixture
 
 ANN = Principal("ann@x.test", "rep", "R1")
 BOB = Principal("bob@x.test", "rep", "R2")
@@ -31,7 +30,7 @@ def owners(store) -> dict[str, tuple[str, float]]:
 
 
 # ---------------------------------------------------------------- sales of other reps
-def test_a_rep_cannot_take_another_reps_sale_by_reusing_its_order_id(org):  # noqa: F811 - the imported fixture
+def test_a_rep_cannot_take_another_reps_sale_by_reusing_its_order_id(org):
     upload(org, "date,rep,amount,order_id,line\n2025-03-03,R2,500,SO-9,1\n2025-03-04,R2,300,SO-9,2\n", BOB)
     before = org.snapshot()
     # today: "Updated 2", and Bob's sales move to Ann without a trace in Bob's history
@@ -52,7 +51,7 @@ def test_a_rep_cannot_take_another_reps_sale_by_reusing_its_order_id(org):  # no
     assert sorted(owners(org).values()) == [("R2", 70.0), ("R2", 300.0)]
 
 
-def test_with_valid_rows_only_the_foreign_rows_go_to_the_rejected_rows(org):  # noqa: F811 - the imported fixture
+def test_with_valid_rows_only_the_foreign_rows_go_to_the_rejected_rows(org):
     upload(org, "date,rep,amount,order_id,line\n2025-03-03,R3,500,SO-7,1\n", CEM)
     result = upload(org, "date,rep,amount,order_id,line\n2025-03-03,R1,500,SO-7,1\n2025-03-05,R1,10,SO-8,1\n", ANN,
                     valid_only=True)
@@ -63,14 +62,14 @@ def test_with_valid_rows_only_the_foreign_rows_go_to_the_rejected_rows(org):  # 
     assert "already recorded for a rep outside your scope" in rejected["problems"][0]
 
 
-def test_a_manager_cannot_take_a_sale_of_another_team(org):  # noqa: F811 - the imported fixture
+def test_a_manager_cannot_take_a_sale_of_another_team(org):
     upload(org, "date,rep,amount,order_id,line\n2025-03-03,R3,500,SO-5,1\n", MIA)
     with pytest.raises(BadInput, match="order SO-5 line 1 is already recorded for a rep outside your scope"):
         upload(org, "date,rep,amount,order_id,line\n2025-03-03,R1,500,SO-5,1\n", MAX)
     assert owners(org)["SO-5"] == ("R3", 500.0)
 
 
-def test_the_store_refuses_a_foreign_key_that_slips_past_the_import(org):  # noqa: F811 - the imported fixture
+def test_the_store_refuses_a_foreign_key_that_slips_past_the_import(org):
     # a race: the key became another rep's between the import's check and the write
     upload(org, "date,rep,amount,order_id,line\n2025-03-03,R2,500,SO-9,1\n", BOB)
     rows = org.actuals(SYSTEM).assign(rep_id="R1", line=7)
@@ -81,7 +80,7 @@ def test_the_store_refuses_a_foreign_key_that_slips_past_the_import(org):  # noq
     assert org.snapshot() == before
 
 
-def test_a_manager_re_crediting_a_sale_is_an_update_in_both_reps_history(org):  # noqa: F811 - the imported fixture
+def test_a_manager_re_crediting_a_sale_is_an_update_in_both_reps_history(org):
     first = upload(org, "date,rep,amount,order_id,line\n2025-03-03,R2,500,SO-9,1\n", BOB)
     moved = upload(org, "date,rep,amount,order_id,line\n2025-03-03,R1,500,SO-9,1\n", MAX, file_name="fix.csv")
     assert (moved.inserted, moved.updated) == (0, 1)
@@ -100,7 +99,7 @@ def test_a_manager_re_crediting_a_sale_is_an_update_in_both_reps_history(org):  
     assert owners(org)["SO-9"] == ("R2", 500.0)
 
 
-def test_a_rep_may_not_undo_a_batch_whose_keys_another_rep_holds(org):  # noqa: F811 - the imported fixture
+def test_a_rep_may_not_undo_a_batch_whose_keys_another_rep_holds(org):
     mine = upload(org, "date,rep,amount,order_id,line\n2025-03-03,R1,500,SO-9,1\n", ANN)
     upload(org, "date,rep,amount,order_id,line\n2025-03-03,R2,500,SO-9,1\n", MAX, file_name="recredit.csv")
     with pytest.raises(NotAllowed, match="outside your scope"):
@@ -109,7 +108,7 @@ def test_a_rep_may_not_undo_a_batch_whose_keys_another_rep_holds(org):  # noqa: 
 
 
 # ---------------------------------------------------------------- plans
-def test_a_rep_cannot_change_an_agreed_plans_status(org):  # noqa: F811 - the imported fixture
+def test_a_rep_cannot_change_an_agreed_plans_status(org):
     org.save_plan(ANN, "R1", 2025, status="submitted", summary="Win back Acme")
     with pytest.raises(NotAllowed, match="manager"):
         org.save_plan(ANN, "R1", 2025, status="agreed", summary="Win back Acme")
@@ -127,12 +126,12 @@ def test_a_rep_cannot_change_an_agreed_plans_status(org):  # noqa: F811 - the im
     assert org.plan(ANN, "R1", 2025)["status"] == "draft"
 
 
-def test_a_manager_cannot_agree_their_own_plan(org):  # noqa: F811 - the imported fixture
+def test_a_manager_cannot_agree_their_own_plan(org):
     with pytest.raises(NotAllowed, match="manager"):
         org.save_plan(MAX, "M1", 2025, status="agreed", summary="My own")
 
 
-def test_an_action_can_only_answer_an_obstacle_of_its_own_plan(org):  # noqa: F811 - the imported fixture
+def test_an_action_can_only_answer_an_obstacle_of_its_own_plan(org):
     bobs = org.add_obstacle(BOB, "R2", 2025, description="Bob's secret", likelihood=3, revenue_at_risk=100)
     anns_2024 = org.add_obstacle(ANN, "R1", 2024, description="Last year", likelihood=3, revenue_at_risk=100)
     before = org.snapshot()

@@ -3,7 +3,7 @@
 Settings, people and role scoping, targets with versions, actuals (idempotent re-import, updates,
 undo, rejected rows), plans, accounts and lock-out, audit, remembered column mappings,
 backup/restore, and concurrent uploads with exact totals. The PostgreSQL cases start a real
-server (tests/pg_server.py); see tests/storage_fixtures.py for how they skip or fail without one.
+server (tests/helpers/pg_server.py); see tests/helpers/storage_fixtures.py for how they skip or fail without one.
 """
 
 from __future__ import annotations
@@ -17,16 +17,8 @@ from salesplan import auth, imports
 from salesplan.errors import BadInput, NotAllowed
 from salesplan.principal import SYSTEM, Principal
 from salesplan.store import Store
+from tests.helpers.storage_fixtures import CONTRACT_REPS as REPS
 
-REPS = (
-    "rep_id,name,email,territory,region,manager\n"
-    "VP,Vera Chief,vera@x.test,,,\n"
-    "M1,Max Lead,max@x.test,Nordics,North,VP\n"
-    "R1,Ann One,ann@x.test,Nordics,North,M1\n"
-    "R2,Bob Two,bob@x.test,Nordics,North,M1\n"
-    "M2,Mia Lead,mia@x.test,Benelux,West,VP\n"
-    "R3,Cem Three,cem@x.test,Benelux,West,M2\n"
-)
 EXPORT_1 = (
     "date,rep,amount,order id,line\n"
     "2025-03-03,R1,100,SO-1,1\n"
@@ -45,12 +37,6 @@ EXPORT_2 = (
 )
 
 
-@pytest.fixture
-def org(db_target):
-    store = Store.open(db_target)
-    imports.import_file(store, "reps", REPS.encode(), file_name="reps.csv")
-    yield store
-    store.close()
 
 
 def upload(store, text: str, file_name: str = "a.csv", **options):
