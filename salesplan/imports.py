@@ -1061,24 +1061,10 @@ def _target_cells(store: Store, rows: pd.DataFrame, settings: Settings) -> pd.Da
     )
 
 
-def template_csv(kind: str) -> str:
-    """A small example file of each kind, also shipped in data/templates/."""
-    return {
-        "actuals": "date,rep,order_id,line,customer,product,territory,revenue,cost\n"
-                   "2025-03-03,R001,SO-1001,1,Acme Ltd,Widget,,1250.00,700.00\n"
-                   "2025-03-03,ava@example.com,SO-1002,1,Globex,Service,,\"2,400.50\",1100\n"
-                   "2025-03-04,R001,CN-0007,1,Acme Ltd,Widget,,-125.00,-70.00\n",
-        "reps": "rep_id,name,email,territory,region,manager,start_date,end_date\n"
-                "R000,Mia Head,mia@example.com,Nordics,North,,2020-01-01,\n"
-                "R001,Ava Berg,ava@example.com,Nordics,North,R000,2021-04-01,\n",
-        "targets": "owner_type,owner,metric,month,start,end,amount,reason\n"
-                   "rep,R001,revenue,2025-01,,,20000,agreed at kick-off\n"
-                   "rep,R001,profit,2025-01,,,8000,agreed at kick-off\n"
-                   "rep,R001,revenue,,2025-02-01,2025-03-31,44000,Q1 remainder spread by working days\n"
-                   "territory,Nordics,revenue,2025-01,,,60000,top-down\n",
-        "holidays": "date,name,territory\n2025-01-01,New Year's Day,\n2025-06-20,Midsummer Eve,Nordics\n",
-        "deals": "deal_id,owner,name,customer,stage,probability,amount,expected_close\n"
-                 "D-1001,R001,Acme renewal,Acme Ltd,Proposal,40%,12000,2025-04-15\n"
-                 "D-1002,ava@example.com,Globex expansion,Globex,Negotiation,0.7,\"8,500.00\",2025-05-30\n",
-    }[kind]
+def template_csv(kind: str, today: date | None = None) -> str:
+    """A small example file of each kind dated around ``today`` (see salesplan/templates.py; the
+    files in data/templates/ are the default). Raises KeyError for an unknown kind."""
+    from salesplan.templates import template_csv as build
+
+    return build(kind, today)
 
