@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from salesplan import imports
 from salesplan.cli import build_parser, main
 from salesplan.principal import SYSTEM
 
