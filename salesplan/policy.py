@@ -208,3 +208,15 @@ def require_role(principal: Principal, action: str) -> None:
 def pages(principal: Principal) -> tuple[str, ...]:
     """The keys of the dashboard pages the principal may open, in menu order."""
     return PAGES_BY_ROLE.get("admin" if principal.role == "system" else principal.role, ())
+
+
+def status_after_change(status: str) -> str:
+    """The plan status after its content (summary, obstacles, actions) changes: an agreed plan
+    goes back to ``submitted``, to be agreed again; others keep their status."""
+    return "submitted" if status == "agreed" else status
+
+
+def may_agree_some(principal: Principal) -> bool:
+    """Whether the principal's role can agree any plan at all (a manager with a rep_id, an
+    admin): who has a queue of plans waiting for agreement."""
+    return principal.role in ADMINS or (principal.role == "manager" and principal.rep_id is not None)

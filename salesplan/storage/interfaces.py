@@ -197,13 +197,14 @@ class PlanStorage(Protocol):
         """
         ...
 
-    def save_plan(self, principal: Principal, rep_id: str, fy: int, *, status: str = 'draft', summary: str = '') -> None:
-        """Create or update a plan header.
+    def save_plan(self, principal: Principal, rep_id: str, fy: int, *, status: str = 'draft', summary: str = '') -> str:
+        """Create or update a plan header; returns the status the plan now has.
 
         Only the rep's manager (not for their own plan) or an admin may set ``agreed``, and only
-        they may change the status of an agreed plan: a rep may edit the summary of an agreed
-        plan but not un-agree it. Raises NotAllowed for those and for reps out of scope,
-        BadInput for an unknown status.
+        they may change the status of an agreed plan. Anyone else who changes the summary of an
+        agreed plan (passing ``agreed`` or ``submitted``) sends it back to ``submitted``.
+        Raises NotAllowed for those and for reps out of scope (and leaders), BadInput for an
+        unknown status.
         """
         ...
 
@@ -224,6 +225,33 @@ class PlanStorage(Protocol):
 
     def add_checkin(self, principal: Principal, rep_id: str, fy: int, *, checkin_date: date, author: str, note: str) -> int:
         """Add a check-in note to a rep's plan; returns its id. Raises NotAllowed, BadInput (empty note)."""
+        ...
+
+    def update_obstacle(self, principal: Principal, obstacle_id: int, *, description: str, likelihood: int, revenue_at_risk: float) -> None:
+        """Change an obstacle (number kept, audited with its values before); an agreed plan goes back
+        to submitted. Raises NotFound, NotAllowed (out of scope, leader), BadInput (invalid fields)."""
+        ...
+
+    def delete_obstacle(self, principal: Principal, obstacle_id: int) -> None:
+        """Delete an obstacle (kept in the audit detail; its actions stay, unlinked); an agreed plan
+        goes back to submitted. Raises NotFound, NotAllowed (out of scope, leader)."""
+        ...
+
+    def update_action(self, principal: Principal, action_id: int, *, description: str, owner: str, due_date: date | None, status: str, expected_impact: float, obstacle_id: int | None) -> None:
+        """Change an action (number kept, audited with its values before); a change of anything but
+        its status sends an agreed plan back to submitted. Raises NotFound, NotAllowed (out of
+        scope, leader), BadInput (invalid fields, an obstacle of another plan)."""
+        ...
+
+    def delete_action(self, principal: Principal, action_id: int) -> None:
+        """Delete an action (kept in the audit detail); an agreed plan goes back to submitted.
+        Raises NotFound, NotAllowed (out of scope, leader)."""
+        ...
+
+    def plan_queue(self, principal: Principal) -> pd.DataFrame:
+        """Plans waiting for this principal's agreement (status submitted, reps whose plan they may
+        agree; never their own): rep_id, name, fy, summary, updated_by, updated_at, oldest first.
+        Raises nothing of its own (empty for leaders and reps)."""
         ...
 
 class FullStorage(
