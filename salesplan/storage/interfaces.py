@@ -117,7 +117,10 @@ class LedgerStorage(Protocol):
     def undo(self, principal: Principal, batch_id: int) -> dict[str, Any]:
         """Revert a batch: each key it held goes back to the newest batch still holding it.
 
-        Nothing is deleted from the version tables. Raises NotFound, NotAllowed, or BadInput when
+        Nothing is deleted from the version tables. Returns the batch (as :meth:`batch`) plus
+        ``kept_by_newer``, how many of its keys (actual rows, target cells, reps of a deals
+        snapshot) a newer batch not undone still holds, so their current values do not change,
+        and ``newer_batches``, those batches' ids. Raises NotFound, NotAllowed, or BadInput when
         the batch is already reverted or is of a kind that cannot be undone (reps, holidays).
         """
         ...
