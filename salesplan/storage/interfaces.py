@@ -76,7 +76,8 @@ class PeopleStorage(Protocol):
     def apply_reps(self, principal: Principal, reps: pd.DataFrame, *, file_name: str | None, sha256: str | None) -> tuple[int, BatchCounts]:
         """Upsert validated reps (columns of inputs.REPS_COLUMNS) and derive territories/regions.
 
-        Raises NotAllowed unless admin; BadInput when the database refuses a value.
+        Raises NotAllowed unless admin, or a manager adding only new reps under themself
+        (policy ``add_reps``); BadInput when the database refuses a value.
         """
         ...
 
