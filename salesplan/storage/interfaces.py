@@ -153,6 +153,10 @@ class LedgerStorage(Protocol):
         """
         ...
 
+    def last_sale_date(self, principal: Principal) -> date | None:
+        """The newest sale date the principal may see (None without sales). Raises nothing of its own."""
+        ...
+
     def actual_totals(self, principal: Principal) -> dict[str, float]:
         """Row count and sums of the current ledger the principal may see (for checks and summaries).
 

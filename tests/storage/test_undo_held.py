@@ -51,3 +51,12 @@ def test_targets_and_deals_report_the_cells_and_reps_a_newer_batch_holds(org):
     # the later snapshot covers every rep of the uploader's scope (R2 has no open deals in it)
     assert (result["kept_by_newer"], result["newer_batches"]) == (2, [later.batch_id])
     assert org.undo(SYSTEM, later.batch_id)["kept_by_newer"] == 0
+
+
+def test_last_sale_date_is_the_newest_visible_sale(org):
+    from salesplan.principal import Principal
+
+    assert org.last_sale_date(SYSTEM) is None
+    _up(org, "actuals", "date,rep,amount\n2025-03-03,R1,10\n2025-04-07,R2,5\n", "a.csv")
+    assert org.last_sale_date(SYSTEM) == date(2025, 4, 7)
+    assert org.last_sale_date(Principal("ann@x.test", "rep", "R1")) == date(2025, 3, 3)
