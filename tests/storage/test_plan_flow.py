@@ -12,16 +12,8 @@ import pytest
 from salesplan import imports, planflow
 from salesplan.errors import NotAllowed, NotFound
 from salesplan.principal import SYSTEM, Principal
+from tests.storage.test_store import REPS  # VP; M1 over R1, R2; M2 over R3
 
-REPS = (
-    "rep_id,name,email,territory,region,manager\n"
-    "VP,Vera Chief,vera@x.test,,,\n"
-    "M1,Max Lead,max@x.test,Nordics,North,VP\n"
-    "R1,Ann One,ann@x.test,Nordics,North,M1\n"
-    "R2,Bob Two,bob@x.test,Nordics,North,M1\n"
-    "M2,Mia Lead,mia@x.test,Benelux,West,VP\n"
-    "R3,Cem Three,cem@x.test,Benelux,West,M2\n"
-)
 MANAGER = Principal("max@x.test", "manager", "M1")
 REP = Principal("ann@x.test", "rep", "R1")
 LEADER = Principal("lee@x.test", "leader")
