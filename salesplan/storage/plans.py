@@ -33,10 +33,10 @@ class PlanStore(StoreBase):
         """
         self.require_rep_access(principal, rep_id)
         with self.cursor() as cursor:
-            header = cursor.execute(
+            headers = cursor.execute(
                 "SELECT status, summary, updated_by, updated_at FROM plans WHERE rep_id = ? AND fy = ?", [rep_id, fy]
             ).fetchall()
-            header = header[0] if header else None
+            header = headers[0] if headers else None
             obstacles = cursor.execute(
                 "SELECT obstacle_id, number, description, likelihood, revenue_at_risk::DOUBLE PRECISION AS revenue_at_risk "
                 "FROM obstacles WHERE rep_id = ? AND fy = ? ORDER BY number, obstacle_id",
