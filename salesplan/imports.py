@@ -153,7 +153,8 @@ class ImportResult:
             f"{self.kind} from {self.file_name}: batch {self.batch_id}: {self.inserted} inserted, "
             f"{self.updated} updated, {self.unchanged} unchanged, {self.rejected} rejected"
         )
-        return "\n".join([text, *self.notes])
+        went_in = [f"went in: {self.overview.text()}"] if self.overview is not None else []
+        return "\n".join([text, *went_in, *self.notes])
 
 
 

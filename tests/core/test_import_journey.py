@@ -54,6 +54,7 @@ def test_the_result_says_what_went_in(org):
     assert overview.totals == pytest.approx({"revenue": 300.5, "profit": 70.0})
     assert overview.reps == ["R1", "R2"]
     assert overview.text() == "2 rows from 2025-03-03 to 2025-03-04; revenue 300.50, profit 70.00; 2 reps"
+    assert "went in: 2 rows from 2025-03-03" in result.summary()  # what the command line prints
     targets = imports.import_file(org, "targets", b"owner,metric,month,amount\nR1,revenue,2025-01,100\nR2,revenue,2025-03,50\n"
                                   b"R2,profit,2025-02,10\n", file_name="t.csv")
     assert targets.overview.rows == 3 and targets.overview.totals == {"profit": 10.0, "revenue": 150.0}
