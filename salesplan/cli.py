@@ -436,6 +436,14 @@ def _user_command(store: Store, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _flag_hints() -> dict[str, str]:
+    from salesplan.imports import STATE_DATE_FORMAT
+    from salesplan.imports_deals import STAGE_PROBABILITY_SETTING
+
+    return {STATE_DATE_FORMAT: "--date-format DMY or MDY",
+            STAGE_PROBABILITY_SETTING: "salesplan settings --stage-probability STAGE=P"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 on a usage error
@@ -449,6 +457,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"salesplan: nothing was changed; {len(problems)} problem(s):", file=sys.stderr)
         for problem in problems[:MAX_PROBLEMS_PRINTED]:
             print(f"  {problem}", file=sys.stderr)
+        # the messages name no flag (the pages show them too): the command line adds its own
+        for words, flag in _flag_hints().items():
+            if any(words in problem.reason for problem in problems):
+                print(f"  (on the command line: {flag})", file=sys.stderr)
         if len(problems) > MAX_PROBLEMS_PRINTED:
             print(f"  ... and {len(problems) - MAX_PROBLEMS_PRINTED} more", file=sys.stderr)
         return EXIT_BAD_INPUT

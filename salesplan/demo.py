@@ -1106,6 +1106,9 @@ def load_demo(store, *, reps: int = 40, seed: int = 7, today: date | None = None
                 store.add_checkin(SYSTEM, rid, fy, checkin_date=ck["checkin_date"], author=ck["author"],
                                   note=ck["note"])
                 n_ck += 1
+            if plan["status"] == "agreed":
+                # its obstacles and actions were added after the header: agreed on the whole plan
+                store.save_plan(SYSTEM, rid, fy, status="agreed", summary=plan["summary"])
     accounts = _demo_accounts(store, reps_df)
     return {
         "today": today.isoformat(),

@@ -14,6 +14,7 @@ Cells are only ever stored as text or parsed as numbers and dates: a cell starti
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from typing import Any, Literal
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from salesplan import policy
 from salesplan.errors import BadInput, Problem
@@ -112,6 +115,25 @@ FIELDS: dict[str, list[Field]] = {
 
 
 @dataclass
+class ImportOverview:
+    """What went in: the rows written (after the rejected and repeated ones are left out), their
+    date range (sale dates; target months), the total of each metric and the reps touched."""
+
+    rows: int
+    first_date: date | None
+    last_date: date | None
+    totals: dict[str, float]
+    reps: list[str]
+
+    def text(self) -> str:
+        """One plain sentence for the page and the command line."""
+        span = f" from {self.first_date} to {self.last_date}" if self.first_date else ""
+        totals = ", ".join(f"{metric} {amount:,.2f}" for metric, amount in self.totals.items())
+        reps = f"{len(self.reps)} rep{'s' if len(self.reps) != 1 else ''}"
+        return f"{self.rows:,} row{'s' if self.rows != 1 else ''}{span}" + (f"; {totals}" if totals else "") + f"; {reps}"
+
+
+@dataclass
 class ImportResult:
     """What an import did: its batch and the counts of SPEC §4."""
 
@@ -124,13 +146,15 @@ class ImportResult:
     rejected: int
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    overview: ImportOverview | None = None  # actuals and targets: what went in
 
     def summary(self) -> str:
         text = (
             f"{self.kind} from {self.file_name}: batch {self.batch_id}: {self.inserted} inserted, "
             f"{self.updated} updated, {self.unchanged} unchanged, {self.rejected} rejected"
         )
-        return "\n".join([text, *self.notes])
+        went_in = [f"went in: {self.overview.text()}"] if self.overview is not None else []
+        return "\n".join([text, *went_in, *self.notes])
 
 
 
@@ -146,27 +170,45 @@ def _synonym_index(kind: str) -> dict[str, str]:
 def map_header(
     kind: str, header: list[str], file_name: str, header_line: int, column_map: dict[str, str] | None = None
 ) -> dict[str, int]:
-    """Field name -> column position. Raises BadInput on a missing required column or two
-    columns that map to the same field. ``column_map`` (header -> field) overrides synonyms."""
+    """Field name -> column position. ``column_map`` (header -> field) overrides synonyms: what the
+    user maps decides, and an unmapped column that would mean a mapped field is ignored (see
+    :func:`map_columns` for the notes saying so). Raises BadInput on a missing required column
+    or two columns that map to the same field (both mapped, or both unmapped synonyms)."""
+    return map_columns(kind, header, file_name, header_line, column_map)[0]
+
+
+def map_columns(
+    kind: str, header: list[str], file_name: str, header_line: int, column_map: dict[str, str] | None = None
+) -> tuple[dict[str, int], list[str]]:
+    """:func:`map_header` plus the notes of the unmapped columns it ignored because the user
+    mapped another column to their field ("column 'Customer ID' ignored: 'Customer Name' is
+    mapped to customer"). Raises BadInput like :func:`map_header`."""
     index = _synonym_index(kind)
     explicit = {normalise_header(k): v for k, v in (column_map or {}).items()}
     mapping: dict[str, int] = {}
     problems: list[Problem] = []
+    notes: list[str] = []
     known = {spec.name for spec in FIELDS[kind]}
-    for position, name in enumerate(header):
-        key = normalise_header(name)
-        if not key:
-            continue
-        target = explicit.get(key) or index.get(key)
-        if target is None or target not in known:
-            continue
-        if target in mapping:
-            problems.append(
-                Problem(file_name, header_line, name,
-                        f"columns {header[mapping[target]]!r} and {name!r} both mean {target}: keep one of them")
-            )
-            continue
-        mapping[target] = position
+    mapped_fields = {field for field in explicit.values() if field in known}
+    # two passes: the mapped columns first, so an unmapped synonym never competes with them
+    for by_user in (True, False):
+        for position, name in enumerate(header):
+            key = normalise_header(name)
+            if not key or (key in explicit) != by_user:
+                continue
+            target = explicit[key] if by_user else index.get(key)
+            if target is None or target not in known:
+                continue
+            if not by_user and target in mapped_fields:
+                notes.append(f"column {name!r} ignored: {header[mapping[target]]!r} is mapped to {target}")
+                continue
+            if target in mapping:
+                problems.append(
+                    Problem(file_name, header_line, name,
+                            f"columns {header[mapping[target]]!r} and {name!r} both mean {target}: keep one of them")
+                )
+                continue
+            mapping[target] = position
     for spec in FIELDS[kind]:
         if spec.required and spec.name not in mapping:
             synonyms = ", ".join(spec.synonyms[:4])
@@ -178,7 +220,7 @@ def map_header(
         problems.append(Problem(file_name, header_line, "month", "a targets file needs a month column, or start and end columns"))
     if problems:
         raise BadInput(problems)
-    return mapping
+    return mapping, notes
 
 
 def _looks_like_header(kind: str, column_map: dict[str, str] | None = None):
@@ -249,7 +291,7 @@ def _import_data(
 ) -> ImportResult:
     report(0.05, f"Reading {name} ({len(data) / 1_048_576:.1f} MB)")
     raw = read_table(data, name, looks_like_header=_looks_like_header(kind, column_map), limits=limits)
-    mapping = map_header(kind, raw.header, name, raw.header_line, column_map)
+    mapping, mapping_notes = map_columns(kind, raw.header, name, raw.header_line, column_map)
     if raw.cells.num_rows == 0:
         raise BadInput.single(name, "the file has a header but no rows", line=raw.header_line)
     report(0.35, f"Checking {raw.cells.num_rows:,} rows")
@@ -262,6 +304,7 @@ def _import_data(
         importer = {"actuals": _import_actuals, "reps": _import_reps, "targets": _import_targets, "holidays": _import_holidays}[kind]
         result = importer(store, raw, mapping, principal=principal, valid_only=valid_only, date_format=date_format,
                           settings=settings, reason=reason, memory_mb=limits.memory_mb)
+    result.notes.extend(mapping_notes)
     if raw.title_lines:
         result.notes.append(f"skipped {len(raw.title_lines)} line(s) above the header (line {raw.header_line})")
     if raw.repeated_header_lines:
@@ -442,8 +485,7 @@ class _Parser:
             raise BadInput.single(
                 self.raw.file,
                 f"dates mix day-first ({day_first_text!r} on line {day_first_line}) and month-first "
-                f"({month_first_text!r} on line {month_first_line}) formats; fix the file or state the format "
-                "with --date-format DMY or MDY",
+                f"({month_first_text!r} on line {month_first_line}) formats; fix the file or {STATE_DATE_FORMAT}",
                 line=int(max(day_first_line, month_first_line)),
                 column=month_first_column if later_is_month_first else day_first_column,
             )
@@ -455,7 +497,7 @@ class _Parser:
             raise BadInput.single(
                 self.raw.file,
                 f"dates such as {ambiguous_text!r} could be day-first or month-first and no date in the file "
-                "tells which; state the format with --date-format DMY or MDY (or use ISO dates, YYYY-MM-DD)",
+                f"tells which; {STATE_DATE_FORMAT} (or use ISO dates, YYYY-MM-DD)",
                 line=int(ambiguous_line),
                 column=ambiguous_column,
             )
@@ -515,6 +557,10 @@ _TIME = r"([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?"
 _ISO = r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})([ T]" + _TIME + r"Z?)?$"
 _YEAR_LAST = r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4}|\d{2})( " + _TIME + r")?$"
 _NAMED_MONTH_FORMATS = ("%d %b %Y", "%d-%b-%Y", "%d %B %Y", "%b %d %Y", "%b %d, %Y", "%B %d, %Y", "%B %d %Y", "%d-%b-%y")
+# how a message asks for the date order: words the Upload page (a choice) and the command line
+# (which adds its --date-format flag when it prints the problem) both fit; no message names a flag
+STATE_DATE_FORMAT = "state the date format (day first or month first)"
+
 _DATE_FORMAT_ALIASES = {"ISO": "YMD", "YMD": "YMD", "DMY": "DMY", "MDY": "MDY", "DAYFIRST": "DMY", "MONTHFIRST": "MDY"}
 
 
@@ -593,19 +639,56 @@ def _collect(parser: _Parser, valid_only: bool) -> tuple[list[Problem], set[int]
 
 
 def _rejected_records(parser: _Parser, bad_lines: set[int]) -> pd.DataFrame:
+    """(line, record, problems) of the refused lines; ``record`` is a JSON object of every column
+    of the file, in the file's order, so the rows can be handed back as the user's own columns
+    (:func:`rejected_table`)."""
     if not bad_lines:
         return pd.DataFrame({"line": pd.Series([], dtype="int64"), "record": [], "problems": []})
     parser.connection.execute("CREATE OR REPLACE TEMP TABLE bad_lines AS SELECT unnest(?::BIGINT[]) AS line", [sorted(bad_lines)])
-    fields = ", ".join(f"{_sql_text(parser.header_name(name))}, {_src_column(name)}" for name in parser.mapping)
     union = parser.problem_union()
-    return parser.connection.execute(
+    frame = parser.connection.execute(
         f"""
-        SELECT s.line, json_object({fields})::VARCHAR AS record,
-               string_agg(coalesce(p.column_name || ': ', '') || p.reason, '; ' ORDER BY p.column_name) AS problems
-        FROM src s JOIN ({union}) p USING (line)
-        GROUP BY s.line, record ORDER BY s.line
+        SELECT p.line, string_agg(coalesce(p.column_name || ': ', '') || p.reason, '; ' ORDER BY p.column_name) AS problems
+        FROM ({union}) p WHERE p.line IN (SELECT line FROM bad_lines)
+        GROUP BY p.line ORDER BY p.line
         """
     ).df()
+    cells = parser.raw.cells
+    picked = cells.filter(pc.is_in(cells["line"], value_set=pa.array(sorted(bad_lines), type=cells["line"].type)))
+    names = _unique_names(parser.raw.header)
+    columns = [f"c{position}" for position in range(len(names)) if f"c{position}" in cells.column_names]
+    by_line = {
+        int(row["line"]): json.dumps({names[int(c[1:])]: row[c] for c in columns}, ensure_ascii=False)
+        for row in picked.select([*columns, "line"]).to_pylist()
+    }
+    frame["record"] = [by_line.get(int(line), "{}") for line in frame["line"]]
+    return frame[["line", "record", "problems"]]
+
+
+def _unique_names(header: list[str]) -> list[str]:
+    """The header with empty and repeated names made distinct ("column 3", "Name (2)")."""
+    seen: dict[str, int] = {}
+    out = []
+    for position, name in enumerate(header):
+        name = str(name).strip() or f"column {position + 1}"
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out
+
+
+def rejected_table(rejected: pd.DataFrame) -> pd.DataFrame:
+    """The rows a valid-only import left out (``Store.rejected_rows``) as the file's own columns,
+    in its order, then ``line`` and ``problems``: a download the user fixes and uploads again.
+    Raises KeyError when the frame lacks the record, line or problems column."""
+    records = [json.loads(text) if isinstance(text, str) and text else {} for text in rejected["record"]]
+    columns: list[str] = []
+    for record in records:
+        columns += [name for name in record if name not in columns]
+    table = pd.DataFrame([[record.get(name) for name in columns] for record in records], columns=columns, dtype=object)
+    for extra in ("line", "problems"):
+        name = extra if extra not in columns else f"{extra} (salesplan)"
+        table[name] = rejected[extra].to_numpy()
+    return table
 
 
 # ============================================================================ actuals
@@ -782,13 +865,20 @@ def _import_actuals(
             """
         ).to_arrow_table()
         rejected = _rejected_records(parser, bad_lines)
+        connection.register("written_rows", rows)
+        written = connection.execute(
+            "SELECT count(*), min(sale_date), max(sale_date), coalesce(sum(revenue), 0)::DOUBLE, "
+            "coalesce(sum(profit), 0)::DOUBLE, list(DISTINCT rep_id ORDER BY rep_id) FROM written_rows"
+        ).fetchall()[0]
     finally:
         parser.close()
     batch_id, counts = store.apply_actuals(
         principal, rows, rejected, file_name=raw.file, sha256=raw.sha256, valid_only=valid_only
     )
+    n, first, last, revenue, profit, reps = written
+    overview = ImportOverview(int(n), first, last, {"revenue": revenue, "profit": profit}, list(reps or []))
     return ImportResult("actuals", raw.file, batch_id, counts.inserted, counts.updated, counts.unchanged,
-                        counts.rejected, problems)
+                        counts.rejected, problems, overview=overview)
 
 
 # ============================================================================ reps
@@ -796,7 +886,8 @@ def _import_reps(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
 ) -> ImportResult:
-    policy.require(principal, "import_reps")
+    if not policy.may(principal, "import_reps"):
+        policy.require_role(principal, "add_reps")  # new reps under a manager: the store checks the rows
     parser = _Parser(raw, mapping, "reps", memory_mb)
     try:
         connection = parser.connection
@@ -1022,8 +1113,14 @@ def _import_targets(
         raise BadInput.single(raw.file, "no valid target rows to import")
     cells["reason"] = cells["reason"].fillna(reason or f"imported from {raw.file}")
     batch_id, counts = store.apply_targets(principal, cells, file_name=raw.file, sha256=raw.sha256, reason=reason)
+    months = pd.to_datetime(cells["month"])
+    overview = ImportOverview(
+        len(good), months.min().date(), months.max().date(),
+        {str(metric): float(amount) for metric, amount in cells.groupby("metric")["amount"].sum().items()},
+        sorted(set(cells.loc[cells["owner_type"] == "rep", "owner_id"])),
+    )
     return ImportResult("targets", raw.file, batch_id, counts.inserted, counts.updated, counts.unchanged,
-                        len(bad_lines), problems)
+                        len(bad_lines), problems, overview=overview)
 
 
 def _target_cells(store: Store, rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
@@ -1061,24 +1158,10 @@ def _target_cells(store: Store, rows: pd.DataFrame, settings: Settings) -> pd.Da
     )
 
 
-def template_csv(kind: str) -> str:
-    """A small example file of each kind, also shipped in data/templates/."""
-    return {
-        "actuals": "date,rep,order_id,line,customer,product,territory,revenue,cost\n"
-                   "2025-03-03,R001,SO-1001,1,Acme Ltd,Widget,,1250.00,700.00\n"
-                   "2025-03-03,ava@example.com,SO-1002,1,Globex,Service,,\"2,400.50\",1100\n"
-                   "2025-03-04,R001,CN-0007,1,Acme Ltd,Widget,,-125.00,-70.00\n",
-        "reps": "rep_id,name,email,territory,region,manager,start_date,end_date\n"
-                "R000,Mia Head,mia@example.com,Nordics,North,,2020-01-01,\n"
-                "R001,Ava Berg,ava@example.com,Nordics,North,R000,2021-04-01,\n",
-        "targets": "owner_type,owner,metric,month,start,end,amount,reason\n"
-                   "rep,R001,revenue,2025-01,,,20000,agreed at kick-off\n"
-                   "rep,R001,profit,2025-01,,,8000,agreed at kick-off\n"
-                   "rep,R001,revenue,,2025-02-01,2025-03-31,44000,Q1 remainder spread by working days\n"
-                   "territory,Nordics,revenue,2025-01,,,60000,top-down\n",
-        "holidays": "date,name,territory\n2025-01-01,New Year's Day,\n2025-06-20,Midsummer Eve,Nordics\n",
-        "deals": "deal_id,owner,name,customer,stage,probability,amount,expected_close\n"
-                 "D-1001,R001,Acme renewal,Acme Ltd,Proposal,40%,12000,2025-04-15\n"
-                 "D-1002,ava@example.com,Globex expansion,Globex,Negotiation,0.7,\"8,500.00\",2025-05-30\n",
-    }[kind]
+def template_csv(kind: str, today: date | None = None) -> str:
+    """A small example file of each kind dated around ``today`` (see salesplan/templates.py; the
+    files in data/templates/ are the default). Raises KeyError for an unknown kind."""
+    from salesplan.templates import template_csv as build
+
+    return build(kind, today)
 

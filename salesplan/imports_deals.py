@@ -20,6 +20,9 @@ from salesplan.settings import Settings
 from salesplan.storage.deals import DEAL_COLUMNS
 from salesplan.store import Store
 
+# a message's words for where stage probabilities are set (the command line adds its flag)
+STAGE_PROBABILITY_SETTING = "set for each stage in the settings"
+
 EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)
 
 
@@ -158,7 +161,7 @@ def _add_problems(parser: _Parser, principal: Principal, percent_column: bool) -
     parser.add_problem(
         "probability_text IS NULL AND probability IS NULL", missing_column,
         "CASE WHEN stage IS NULL THEN 'no probability: add a probability column, or a stage column with a probability "
-        "set for each stage (salesplan settings --stage-probability STAGE=P)' "
+        f"{STAGE_PROBABILITY_SETTING}' "
         "ELSE 'no probability: add a probability column or set a probability for stage ' || stage END",
     )
     parser.add_problem(

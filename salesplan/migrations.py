@@ -275,6 +275,30 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX deal_snapshot_reps_by_rep ON deal_snapshot_reps (rep_id, snapshot_date);
         """,
     ),
+    (
+        50,
+        "plans: obstacles and actions numbered within their plan",
+        """
+        -- a display number (1, 2, 3 in creation order within the rep's FY plan) that stays when
+        -- an earlier item is deleted, so "action 3" in a check-in note keeps meaning the same one
+        ALTER TABLE obstacles ADD COLUMN number INTEGER;
+        ALTER TABLE actions ADD COLUMN number INTEGER;
+        -- how many were ever numbered in the plan: a deleted last item's number is not reused
+        ALTER TABLE plans ADD COLUMN obstacles_numbered INTEGER;
+        ALTER TABLE plans ADD COLUMN actions_numbered INTEGER;
+        UPDATE obstacles SET number = (
+            SELECT count(*) FROM obstacles o2
+            WHERE o2.rep_id = obstacles.rep_id AND o2.fy = obstacles.fy AND o2.obstacle_id <= obstacles.obstacle_id
+        );
+        UPDATE actions SET number = (
+            SELECT count(*) FROM actions a2
+            WHERE a2.rep_id = actions.rep_id AND a2.fy = actions.fy AND a2.action_id <= actions.action_id
+        );
+        UPDATE plans SET
+            obstacles_numbered = (SELECT count(*) FROM obstacles o WHERE o.rep_id = plans.rep_id AND o.fy = plans.fy),
+            actions_numbered = (SELECT count(*) FROM actions a WHERE a.rep_id = plans.rep_id AND a.fy = plans.fy);
+        """,
+    ),
 ]
 
 # Notifications (docs/notifications.md): the sent-message log, per-user opt-outs and the

@@ -27,6 +27,8 @@ undo_batch           undo one batch: ``batch_id``, ``in_scope`` (uploaded by the
 see_batch            see a batch's details and rejected rows: ``batch_id``, ``in_scope``
 save_column_map      remember a file's column mapping
 set_password         set a password: ``email`` (whose)
+add_reps             create new reps from an export's names: ``existing`` (rep_ids already there),
+                     ``managers`` (of the new reps); a manager only new reps under themself
 import_reps, import_holidays, edit_calendar, change_settings, manage_users, clear_lockout,
 read_audit, backup,
 restore              administration: admin (and the command line) only
@@ -119,6 +121,18 @@ def _check_batch(principal: Principal, batch_id: int, in_scope: bool = False,
     return None
 
 
+def _check_add_reps(principal: Principal, existing: Iterable[str] = (), managers: Iterable[str | None] = (),
+                    **_: Any) -> str | None:
+    if principal.role in ADMINS:
+        return None
+    # a manager adds people from an export as new reps under themself, and changes nobody
+    if set(existing):
+        return f"{principal.email} may only add new reps; {', '.join(sorted(set(existing)))} already exist."
+    if set(managers) - {principal.rep_id}:
+        return f"{principal.email} may add new reps only under themself."
+    return None
+
+
 def _check_password(principal: Principal, email: str, **_: Any) -> str | None:
     if principal.role in ADMINS or principal.email.strip().lower() == str(email).strip().lower():
         return None
@@ -173,6 +187,8 @@ RULES: dict[str, Rule] = {
     "save_column_map": _writers(),
     "set_password": Rule(EVERYONE, _leader_reads, _check_password),
     "import_reps": _admin_only("Importing reps"),
+    "add_reps": Rule(frozenset({"admin", "system", "manager"}),
+                     lambda p: f"Adding reps needs the admin or manager role; {p.email} is {p.role}.", _check_add_reps),
     "import_holidays": _admin_only("Importing holidays"),
     "edit_calendar": _admin_only("Changing the calendar"),
     "change_settings": _admin_only("Changing settings"),
@@ -224,3 +240,15 @@ def require_role(principal: Principal, action: str) -> None:
 def pages(principal: Principal) -> tuple[str, ...]:
     """The keys of the dashboard pages the principal may open, in menu order."""
     return PAGES_BY_ROLE.get("admin" if principal.role == "system" else principal.role, ())
+
+
+def status_after_change(status: str) -> str:
+    """The plan status after its content (summary, obstacles, actions) changes: an agreed plan
+    goes back to ``submitted``, to be agreed again; others keep their status."""
+    return "submitted" if status == "agreed" else status
+
+
+def may_agree_some(principal: Principal) -> bool:
+    """Whether the principal's role can agree any plan at all (a manager with a rep_id, an
+    admin): who has a queue of plans waiting for agreement."""
+    return principal.role in ADMINS or (principal.role == "manager" and principal.rep_id is not None)

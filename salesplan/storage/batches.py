@@ -130,7 +130,10 @@ class BatchStore(StoreBase):
     def undo(self, principal: Principal, batch_id: int) -> BatchRecord:
         """Revert a batch: each key it held goes back to the newest batch still holding it.
 
-        Nothing is deleted from the version tables. Raises NotFound, NotAllowed, or BadInput when
+        Nothing is deleted from the version tables. Returns the batch (as :meth:`batch`) plus
+        ``kept_by_newer``, how many of its keys (actual rows, target cells, reps of a deals
+        snapshot) a newer batch not undone still holds, so their current values do not change,
+        and ``newer_batches``, those batches' ids. Raises NotFound, NotAllowed, or BadInput when
         the batch is already reverted or is of a kind that cannot be undone (reps, holidays).
         """
         info = self._require_batch_access(principal, batch_id, undo=True)
@@ -143,7 +146,7 @@ class BatchStore(StoreBase):
                 "uploads", f"batch {batch_id} imported {kind}; such imports cannot be undone: import the previous file again"
             )
 
-        def work(cursor: Cursor) -> None:
+        def work(cursor: Cursor) -> tuple[int, list[int]]:
             # checked again inside the transaction: two sessions may press "undo" at once
             reverted = cursor.execute("SELECT reverted_at FROM upload_batches WHERE batch_id = ?", [batch_id]).fetchall()[0][0]
             if reverted is not None:
@@ -153,11 +156,13 @@ class BatchStore(StoreBase):
                 [principal.email, batch_id],
             )
             if kind in _UNDONE_BY_MARK:
-                pass  # reads skip reverted batches: the mark above is the whole undo
-            elif kind == "actuals":
+                # reads skip reverted batches: the mark above is the whole undo
+                return _held_by_newer(cursor, batch_id, _NEWER_SNAPSHOT_HOLDS)
+            if kind == "actuals":
                 cursor.temp_table(
                     "undo_keys", "SELECT DISTINCT row_key FROM actual_versions WHERE batch_id = ?", [batch_id]
                 )
+                held = _held_by_newer(cursor, batch_id, _NEWER_ACTUAL_HOLDS)
                 cursor.execute("DELETE FROM actuals WHERE row_key IN (SELECT row_key FROM undo_keys)")
                 cursor.execute(
                     f"""
@@ -176,6 +181,7 @@ class BatchStore(StoreBase):
                     "SELECT DISTINCT owner_type, owner_id, metric, month FROM target_versions WHERE batch_id = ?",
                     [batch_id],
                 )
+                held = _held_by_newer(cursor, batch_id, _NEWER_TARGET_HOLDS)
                 cursor.execute(
                     "DELETE FROM targets t USING undo_cells u WHERE t.owner_type = u.owner_type "
                     "AND t.owner_id = u.owner_id AND t.metric = u.metric AND t.month = u.month"
@@ -193,10 +199,45 @@ class BatchStore(StoreBase):
                     """
                 )
                 cursor.execute("DROP TABLE undo_cells")
+            return held
 
-        self.write(principal, "undo", f"batch {batch_id} ({kind})", work)
-        return self.batch(batch_id)
+        kept, holders = self.write(principal, "undo", f"batch {batch_id} ({kind})", work)
+        result = self.batch(batch_id)
+        # what the page says: keys still held by a newer batch keep their current values
+        result["kept_by_newer"] = kept
+        result["newer_batches"] = holders
+        return result
 
+
+
+# the keys (actual rows, target cells, reps of a deals snapshot) of the undone batch (?) that a
+# newer batch not undone also wrote: their current values do not change with the undo
+_NEWER_ACTUAL_HOLDS = """
+    SELECT v.row_key AS k, v.batch_id FROM actual_versions v JOIN upload_batches b USING (batch_id)
+    WHERE b.reverted_at IS NULL AND v.batch_id > ? AND v.row_key IN (SELECT row_key FROM undo_keys)
+"""
+_NEWER_TARGET_HOLDS = """
+    SELECT v.owner_type || '|' || v.owner_id || '|' || v.metric || '|' || CAST(v.month AS VARCHAR) AS k, v.batch_id
+    FROM target_versions v JOIN upload_batches b USING (batch_id)
+    JOIN undo_cells u ON u.owner_type = v.owner_type AND u.owner_id = v.owner_id AND u.metric = v.metric
+                     AND u.month = v.month
+    WHERE b.reverted_at IS NULL AND v.batch_id > ?
+"""
+_NEWER_SNAPSHOT_HOLDS = """
+    SELECT mine.rep_id AS k, later.batch_id FROM deal_snapshot_reps mine
+    JOIN deal_snapshot_reps later ON later.rep_id = mine.rep_id
+    JOIN upload_batches b ON b.batch_id = later.batch_id
+    WHERE b.reverted_at IS NULL AND mine.batch_id = ?
+      AND (later.snapshot_date > mine.snapshot_date
+           OR (later.snapshot_date = mine.snapshot_date AND later.batch_id > mine.batch_id))
+"""
+
+
+def _held_by_newer(cursor: Cursor, batch_id: int, holds_sql: str) -> tuple[int, list[int]]:
+    """How many keys of the batch a newer batch still holds, and those batches' ids."""
+    row = cursor.execute(f"SELECT count(DISTINCT k) FROM ({holds_sql}) h", [batch_id]).fetchall()[0]
+    batches = cursor.execute(f"SELECT DISTINCT batch_id FROM ({holds_sql}) h ORDER BY batch_id", [batch_id]).fetchall()
+    return int(row[0]), [int(b[0]) for b in batches]
 
 
 # kinds whose reads resolve the newest batch that is not reverted (deal snapshots), so that

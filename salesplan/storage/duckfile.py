@@ -98,7 +98,7 @@ class FileHold:
                         raise DatabaseLocked(
                             f"The database {self.path} stayed in use by another process for more than "
                             f"{wait:.0f} s (a long import or backup?). Try again when it has finished, "
-                            "or point --db / SALESPLAN_DB at another file."
+                            "or use another database file."
                         ) from error
                     self._announce_waiting()
                     waited = True

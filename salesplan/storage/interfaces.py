@@ -78,7 +78,8 @@ class PeopleStorage(Protocol):
     def apply_reps(self, principal: Principal, reps: pd.DataFrame, *, file_name: str | None, sha256: str | None) -> tuple[int, BatchCounts]:
         """Upsert validated reps (columns of inputs.REPS_COLUMNS) and derive territories/regions.
 
-        Raises NotAllowed unless admin; BadInput when the database refuses a value.
+        Raises NotAllowed unless admin, or a manager adding only new reps under themself
+        (policy ``add_reps``); BadInput when the database refuses a value.
         """
         ...
 
@@ -119,7 +120,10 @@ class LedgerStorage(Protocol):
     def undo(self, principal: Principal, batch_id: int) -> BatchRecord:
         """Revert a batch: each key it held goes back to the newest batch still holding it.
 
-        Nothing is deleted from the version tables. Raises NotFound, NotAllowed, or BadInput when
+        Nothing is deleted from the version tables. Returns the batch (as :meth:`batch`) plus
+        ``kept_by_newer``, how many of its keys (actual rows, target cells, reps of a deals
+        snapshot) a newer batch not undone still holds, so their current values do not change,
+        and ``newer_batches``, those batches' ids. Raises NotFound, NotAllowed, or BadInput when
         the batch is already reverted or is of a kind that cannot be undone (reps, holidays).
         """
         ...
@@ -149,6 +153,10 @@ class LedgerStorage(Protocol):
         (always empty for who sees everything). An import refuses such rows: an order id reused
         by one rep must never move another rep's sale. Raises nothing.
         """
+        ...
+
+    def last_sale_date(self, principal: Principal) -> date | None:
+        """The newest sale date the principal may see (None without sales). Raises nothing of its own."""
         ...
 
     def actual_totals(self, principal: Principal) -> ActualTotals:
@@ -199,13 +207,14 @@ class PlanStorage(Protocol):
         """
         ...
 
-    def save_plan(self, principal: Principal, rep_id: str, fy: int, *, status: str = 'draft', summary: str = '') -> None:
-        """Create or update a plan header.
+    def save_plan(self, principal: Principal, rep_id: str, fy: int, *, status: str = 'draft', summary: str = '') -> str:
+        """Create or update a plan header; returns the status the plan now has.
 
         Only the rep's manager (not for their own plan) or an admin may set ``agreed``, and only
-        they may change the status of an agreed plan: a rep may edit the summary of an agreed
-        plan but not un-agree it. Raises NotAllowed for those and for reps out of scope,
-        BadInput for an unknown status.
+        they may change the status of an agreed plan. Anyone else who changes the summary of an
+        agreed plan (passing ``agreed`` or ``submitted``) sends it back to ``submitted``.
+        Raises NotAllowed for those and for reps out of scope (and leaders), BadInput for an
+        unknown status.
         """
         ...
 
@@ -226,6 +235,33 @@ class PlanStorage(Protocol):
 
     def add_checkin(self, principal: Principal, rep_id: str, fy: int, *, checkin_date: date, author: str, note: str) -> int:
         """Add a check-in note to a rep's plan; returns its id. Raises NotAllowed, BadInput (empty note)."""
+        ...
+
+    def update_obstacle(self, principal: Principal, obstacle_id: int, *, description: str, likelihood: int, revenue_at_risk: float) -> None:
+        """Change an obstacle (number kept, audited with its values before); an agreed plan goes back
+        to submitted. Raises NotFound, NotAllowed (out of scope, leader), BadInput (invalid fields)."""
+        ...
+
+    def delete_obstacle(self, principal: Principal, obstacle_id: int) -> None:
+        """Delete an obstacle (kept in the audit detail; its actions stay, unlinked); an agreed plan
+        goes back to submitted. Raises NotFound, NotAllowed (out of scope, leader)."""
+        ...
+
+    def update_action(self, principal: Principal, action_id: int, *, description: str, owner: str, due_date: date | None, status: str, expected_impact: float, obstacle_id: int | None) -> None:
+        """Change an action (number kept, audited with its values before); a change of anything but
+        its status sends an agreed plan back to submitted. Raises NotFound, NotAllowed (out of
+        scope, leader), BadInput (invalid fields, an obstacle of another plan)."""
+        ...
+
+    def delete_action(self, principal: Principal, action_id: int) -> None:
+        """Delete an action (kept in the audit detail); an agreed plan goes back to submitted.
+        Raises NotFound, NotAllowed (out of scope, leader)."""
+        ...
+
+    def plan_queue(self, principal: Principal) -> pd.DataFrame:
+        """Plans waiting for this principal's agreement (status submitted, reps whose plan they may
+        agree; never their own): rep_id, name, fy, summary, updated_by, updated_at, oldest first.
+        Raises nothing of its own (empty for leaders and reps)."""
         ...
 
 class FullStorage(

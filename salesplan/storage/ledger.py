@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from datetime import date
+
 import pandas as pd
 import pyarrow as pa
 
@@ -205,6 +207,15 @@ class LedgerStore(BatchStore):
                 params,
             ).fetchall()[0]
         return {"rows": int(count), "revenue": float(revenue), "profit": float(profit)}
+
+    def last_sale_date(self, principal: Principal) -> date | None:
+        """The newest sale date in the current ledger the principal may see (None without sales),
+        for the stale-data warning (salesplan.signals). Raises nothing of its own."""
+        where, params = self._rep_filter(principal, "rep_id")
+        with self.cursor() as cursor:
+            value = cursor.execute(f"SELECT max(sale_date) FROM actuals WHERE {where}", params).fetchall()[0][0]
+        # a DATE column comes back as datetime.date from both drivers
+        return value
 
     def actuals(self, principal: Principal, *, limit: int | None = None) -> pd.DataFrame:
         where, params = self._rep_filter(principal, "rep_id")

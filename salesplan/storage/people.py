@@ -63,9 +63,17 @@ class PeopleStore(BatchStore):  # its imports are batches too
         file_name: str | None,
         sha256: str | None,
     ) -> tuple[int, BatchCounts]:
-        """Upsert validated reps (columns of inputs.REPS_COLUMNS) and derive territories/regions."""
-        policy.require(principal, "import_reps")
+        """Upsert validated reps (columns of inputs.REPS_COLUMNS) and derive territories/regions.
+
+        Raises NotAllowed unless admin, or a manager adding only new reps under themself
+        (policy ``add_reps``); BadInput when the database refuses a value.
+        """
         incoming = reps[["rep_id", "name", "email", "territory", "region", "manager", "start_date", "end_date"]].copy()
+        if not policy.may(principal, "import_reps"):
+            # a manager adding people from an export: only new reps, each under the manager
+            known = set(self.rep_lookup()["rep_id"])
+            policy.require(principal, "add_reps", existing=set(incoming["rep_id"]) & known,
+                           managers={None if pd.isna(m) else m for m in incoming["manager"]})
 
         def work(cursor: Cursor) -> tuple[int, BatchCounts]:
             cursor.stage("incoming_reps", incoming)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
+
+import pandas as pd
 
 from salesplan import policy
 from salesplan.errors import (
@@ -22,7 +25,12 @@ class PlanStore(StoreBase):
 
     # ------------------------------------------------------------------ plans
     def plan(self, principal: Principal, rep_id: str, fy: int) -> PlanRecord:
-        """The rep's plan for a FY: header, obstacles, actions and check-ins (empty when none yet)."""
+        """The rep's plan for a FY: header, obstacles, actions and check-ins (empty when none yet).
+
+        Obstacles and actions carry ``number``, their display number within the plan (1, 2, 3 in
+        creation order, never reused). Leaders read every plan. Raises NotAllowed for a rep out
+        of scope.
+        """
         self.require_rep_access(principal, rep_id)
         with self.cursor() as cursor:
             headers = cursor.execute(
@@ -30,13 +38,13 @@ class PlanStore(StoreBase):
             ).fetchall()
             header = headers[0] if headers else None
             obstacles = cursor.execute(
-                "SELECT obstacle_id, description, likelihood, revenue_at_risk::DOUBLE PRECISION AS revenue_at_risk "
-                "FROM obstacles WHERE rep_id = ? AND fy = ? ORDER BY obstacle_id",
+                "SELECT obstacle_id, number, description, likelihood, revenue_at_risk::DOUBLE PRECISION AS revenue_at_risk "
+                "FROM obstacles WHERE rep_id = ? AND fy = ? ORDER BY number, obstacle_id",
                 [rep_id, fy],
             ).df()
             actions = cursor.execute(
-                "SELECT action_id, description, owner, due_date, status, expected_impact::DOUBLE PRECISION AS expected_impact, "
-                "obstacle_id FROM actions WHERE rep_id = ? AND fy = ? ORDER BY due_date NULLS LAST, action_id",
+                "SELECT action_id, number, description, owner, due_date, status, "
+                "expected_impact::DOUBLE PRECISION AS expected_impact, obstacle_id FROM actions WHERE rep_id = ? AND fy = ? ORDER BY due_date NULLS LAST, action_id",
                 [rep_id, fy],
             ).df()
             checkins = cursor.execute(
@@ -57,12 +65,13 @@ class PlanStore(StoreBase):
             "checkins": checkins,
         }
 
-    def save_plan(self, principal: Principal, rep_id: str, fy: int, *, status: str = "draft", summary: str = "") -> None:
-        """Create or update a plan header.
+    def save_plan(self, principal: Principal, rep_id: str, fy: int, *, status: str = "draft", summary: str = "") -> str:
+        """Create or update a plan header; returns the status the plan now has.
 
         Only the rep's manager (not for their own plan) or an admin may set ``agreed``, and only
-        they may change the status of an agreed plan: a rep may edit the summary of an agreed
-        plan but not un-agree it. Raises NotAllowed for those and for reps out of scope,
+        they may change the status of an agreed plan. Anyone else who changes the summary of an
+        agreed plan (passing ``agreed`` or ``submitted``) sends it back to ``submitted`` for
+        agreement again. Raises NotAllowed for those and for reps out of scope (and leaders),
         BadInput for an unknown status.
         """
         self.require_rep_access(principal, rep_id, write=True)
@@ -70,45 +79,50 @@ class PlanStore(StoreBase):
             raise BadInput.single("plan", f"status must be one of {', '.join(PLAN_STATUSES)}, not {status!r}", column="status")
         approver = policy.may(principal, "agree_plan", rep_id=rep_id)
 
-        def work(cursor: Cursor) -> None:
+        def work(cursor: Cursor) -> str:
             # the current status is read in the writing transaction: the decision cannot go stale
-            rows = cursor.execute("SELECT status FROM plans WHERE rep_id = ? AND fy = ?", [rep_id, fy]).fetchall()
-            current = rows[0][0] if rows else "draft"
-            if not approver and status != current and "agreed" in (status, current):
+            rows = cursor.execute("SELECT status, summary FROM plans WHERE rep_id = ? AND fy = ?", [rep_id, fy]).fetchall()
+            current, current_summary = (rows[0][0], rows[0][1] or "") if rows else ("draft", "")
+            changed = bool(rows) and summary != current_summary
+            new_status = status
+            if not approver and current == "agreed" and changed and status in ("agreed", "submitted"):
+                new_status = policy.status_after_change(current)  # to be agreed again
+            elif not approver and status != current and "agreed" in (status, current):
                 if status == "agreed":
                     policy.require(principal, "agree_plan", rep_id=rep_id)
                 raise NotAllowed(
                     f"The FY{fy} plan of {rep_id} is agreed: only the rep's manager (or an admin) may change its status."
                 )
             cursor.execute(
-                "INSERT INTO plans VALUES (?, ?, ?, ?, ?, localtimestamp) ON CONFLICT (rep_id, fy) DO UPDATE "
+                "INSERT INTO plans (rep_id, fy, status, summary, updated_by, updated_at, obstacles_numbered, "
+                "actions_numbered) VALUES (?, ?, ?, ?, ?, localtimestamp, 0, 0) ON CONFLICT (rep_id, fy) DO UPDATE "
                 "SET status = excluded.status, summary = excluded.summary, updated_by = excluded.updated_by, "
                 "updated_at = excluded.updated_at",
-                [rep_id, fy, status, summary, principal.email],
+                [rep_id, fy, new_status, summary, principal.email],
             )
+            return new_status
 
-        self.write(principal, "save plan", f"{rep_id} FY{fy} {status}", work)
+        return self.write(principal, "save plan", f"{rep_id} FY{fy} {status}", work)
 
     def add_obstacle(
         self, principal: Principal, rep_id: str, fy: int, *, description: str, likelihood: int, revenue_at_risk: float
     ) -> int:
+        """Add an obstacle to a rep's plan; returns its id. An agreed plan goes back to submitted.
+        Raises NotAllowed (rep out of scope, leader), BadInput (empty description, likelihood not
+        1-5, negative revenue at risk)."""
         self.require_rep_access(principal, rep_id, write=True)
-        problems = []
-        if not str(description).strip():
-            problems.append(("description", "an obstacle needs a description"))
-        if not (isinstance(likelihood, int) or float(likelihood).is_integer()) or not 1 <= int(likelihood) <= 5:
-            problems.append(("likelihood", f"likelihood must be a whole number from 1 to 5, not {likelihood!r}"))
-        if float(revenue_at_risk) < 0:
-            problems.append(("revenue_at_risk", "revenue at risk cannot be negative"))
-        _raise_form_problems("obstacle", problems)
+        _raise_form_problems("obstacle", _obstacle_problems(description, likelihood, revenue_at_risk))
 
         def work(cursor: Cursor) -> int:
             self._ensure_plan(cursor, principal, rep_id, fy)
             new_id = int(cursor.execute("SELECT nextval('plan_item_seq')").fetchall()[0][0])
             cursor.execute(
-                "INSERT INTO obstacles VALUES (?, ?, ?, ?, ?, ?, ?, localtimestamp)",
-                [new_id, rep_id, fy, description, int(likelihood), revenue_at_risk, principal.email],
+                "INSERT INTO obstacles (obstacle_id, rep_id, fy, description, likelihood, revenue_at_risk, created_by, "
+                "created_at, number) VALUES (?, ?, ?, ?, ?, ?, ?, localtimestamp, ?)",
+                [new_id, rep_id, fy, description, int(likelihood), revenue_at_risk, principal.email,
+                 self._next_number(cursor, rep_id, fy, "obstacles")],
             )
+            self._reopen_if_agreed(cursor, principal, rep_id, fy)
             return new_id
 
         return self.write(principal, "add obstacle", f"{rep_id} FY{fy}", work)
@@ -130,31 +144,19 @@ class PlanStore(StoreBase):
         Raises NotAllowed for reps out of scope, BadInput for invalid fields or an obstacle that
         is not one of this plan's."""
         self.require_rep_access(principal, rep_id, write=True)
-        problems = []
-        if not str(description).strip():
-            problems.append(("description", "an action needs a description"))
-        if status not in ACTION_STATUSES:
-            problems.append(("status", f"status must be one of {', '.join(ACTION_STATUSES)}, not {status!r}"))
-        if float(expected_impact) < 0:
-            problems.append(("expected_impact", "expected impact cannot be negative"))
-        _raise_form_problems("action", problems)
+        _raise_form_problems("action", _action_problems(description, status, expected_impact))
 
         def work(cursor: Cursor) -> int:
-            if obstacle_id is not None and not cursor.execute(
-                "SELECT count(*) FROM obstacles WHERE obstacle_id = ? AND rep_id = ? AND fy = ?", [obstacle_id, rep_id, fy]
-            ).fetchall()[0][0]:
-                # the same answer whether the obstacle is another rep's or does not exist: it
-                # tells nothing about plans the user may not see
-                raise BadInput.single(
-                    "action", f"obstacle {obstacle_id} is not an obstacle of this plan ({rep_id}, FY{fy})",
-                    column="obstacle_id",
-                )
+            _check_obstacle_of_plan(cursor, obstacle_id, rep_id, fy)
             self._ensure_plan(cursor, principal, rep_id, fy)
             new_id = int(cursor.execute("SELECT nextval('plan_item_seq')").fetchall()[0][0])
             cursor.execute(
-                "INSERT INTO actions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, localtimestamp)",
-                [new_id, rep_id, fy, description, owner, due_date, status, expected_impact, obstacle_id, principal.email],
+                "INSERT INTO actions (action_id, rep_id, fy, description, owner, due_date, status, expected_impact, "
+                "obstacle_id, updated_by, updated_at, number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, localtimestamp, ?)",
+                [new_id, rep_id, fy, description, owner, due_date, status, expected_impact, obstacle_id, principal.email,
+                 self._next_number(cursor, rep_id, fy, "actions")],
             )
+            self._reopen_if_agreed(cursor, principal, rep_id, fy)
             return new_id
 
         return self.write(principal, "add action", f"{rep_id} FY{fy}", work)
@@ -194,13 +196,191 @@ class PlanStore(StoreBase):
 
         return self.write(principal, "add check-in", f"{rep_id} FY{fy}", work)
 
+    # ------------------------------------------------------------------ editing obstacles and actions
+    def update_obstacle(
+        self, principal: Principal, obstacle_id: int, *, description: str, likelihood: int, revenue_at_risk: float
+    ) -> None:
+        """Change an obstacle (its number stays); audited with the values before. An agreed plan
+        goes back to submitted. Raises NotFound (no such obstacle), NotAllowed (rep out of scope,
+        leader), BadInput (empty description, likelihood not 1-5, negative revenue at risk)."""
+        before = self._item(principal, "obstacles", obstacle_id)
+        _raise_form_problems("obstacle", _obstacle_problems(description, likelihood, revenue_at_risk))
+
+        def work(cursor: Cursor) -> None:
+            cursor.execute(
+                "UPDATE obstacles SET description = ?, likelihood = ?, revenue_at_risk = ? WHERE obstacle_id = ?",
+                [description, int(likelihood), revenue_at_risk, obstacle_id],
+            )
+            self._reopen_if_agreed(cursor, principal, before["rep_id"], before["fy"])
+
+        self.write(principal, "update obstacle", _detail(before), work)
+
+    def delete_obstacle(self, principal: Principal, obstacle_id: int) -> None:
+        """Delete an obstacle; the audit detail keeps the deleted row. Actions against it stay, no
+        longer linked. An agreed plan goes back to submitted. Raises NotFound (no such obstacle),
+        NotAllowed (rep out of scope, leader)."""
+        before = self._item(principal, "obstacles", obstacle_id)
+
+        def work(cursor: Cursor) -> None:
+            cursor.execute("UPDATE actions SET obstacle_id = NULL WHERE obstacle_id = ?", [obstacle_id])
+            cursor.execute("DELETE FROM obstacles WHERE obstacle_id = ?", [obstacle_id])
+            self._reopen_if_agreed(cursor, principal, before["rep_id"], before["fy"])
+
+        self.write(principal, "delete obstacle", _detail(before), work)
+
+    def update_action(
+        self,
+        principal: Principal,
+        action_id: int,
+        *,
+        description: str,
+        owner: str,
+        due_date: date | None,
+        status: str,
+        expected_impact: float,
+        obstacle_id: int | None,
+    ) -> None:
+        """Change an action (its number stays); audited with the values before. A change of
+        anything but its status sends an agreed plan back to submitted (progress on an agreed
+        action is not a change of the plan). Raises NotFound (no such action), NotAllowed (rep out
+        of scope, leader), BadInput (invalid fields, an obstacle that is not one of this plan's)."""
+        before = self._item(principal, "actions", action_id)
+        _raise_form_problems("action", _action_problems(description, status, expected_impact))
+        due = due_date.isoformat() if due_date is not None else None
+        replanned = (description, owner, due, float(expected_impact), obstacle_id) != (
+            before["description"], before["owner"], before["due_date"], before["expected_impact"], before["obstacle_id"])
+
+        def work(cursor: Cursor) -> None:
+            _check_obstacle_of_plan(cursor, obstacle_id, before["rep_id"], before["fy"])
+            cursor.execute(
+                "UPDATE actions SET description = ?, owner = ?, due_date = ?, status = ?, expected_impact = ?, "
+                "obstacle_id = ?, updated_by = ?, updated_at = localtimestamp WHERE action_id = ?",
+                [description, owner, due_date, status, expected_impact, obstacle_id, principal.email, action_id],
+            )
+            if replanned:
+                self._reopen_if_agreed(cursor, principal, before["rep_id"], before["fy"])
+
+        self.write(principal, "update action", _detail(before), work)
+
+    def delete_action(self, principal: Principal, action_id: int) -> None:
+        """Delete an action; the audit detail keeps the deleted row. An agreed plan goes back to
+        submitted. Raises NotFound (no such action), NotAllowed (rep out of scope, leader)."""
+        before = self._item(principal, "actions", action_id)
+
+        def work(cursor: Cursor) -> None:
+            cursor.execute("DELETE FROM actions WHERE action_id = ?", [action_id])
+            self._reopen_if_agreed(cursor, principal, before["rep_id"], before["fy"])
+
+        self.write(principal, "delete action", _detail(before), work)
+
+    def plan_queue(self, principal: Principal) -> pd.DataFrame:
+        """The plans waiting for this principal's agreement: status ``submitted``, of a rep whose
+        plan they may agree (a manager: the reps under them, never their own; an admin: all).
+        Columns rep_id, name, fy, summary, updated_by, updated_at, oldest first. Empty for roles
+        that agree nothing (leader, rep). Raises nothing of its own."""
+        columns = ["rep_id", "name", "fy", "summary", "updated_by", "updated_at"]
+        if not policy.may_agree_some(principal):
+            return pd.DataFrame(columns=columns)
+        team = self.visible_rep_ids(principal)
+        with self.cursor() as cursor:
+            frame = cursor.execute(
+                "SELECT p.rep_id, r.name, p.fy, p.summary, p.updated_by, p.updated_at FROM plans p "
+                "LEFT JOIN reps r ON r.rep_id = p.rep_id WHERE p.status = 'submitted' "
+                "ORDER BY p.updated_at, p.rep_id, p.fy"
+            ).df()
+        keep = [(team is None or rid in team) and policy.may(principal, "agree_plan", rep_id=rid)
+                for rid in frame["rep_id"]]
+        return frame[keep].reset_index(drop=True)[columns] if len(frame) else pd.DataFrame(columns=columns)
+
+    def _item(self, principal: Principal, table: str, item_id: int) -> dict[str, Any]:
+        """The obstacle or action as a plain dict, after checking the principal may change its
+        plan. Raises NotFound, NotAllowed."""
+        if table == "obstacles":
+            what, key = "obstacle", "obstacle_id"
+            columns = ["obstacle_id", "rep_id", "fy", "number", "description", "likelihood", "revenue_at_risk"]
+            select = ("obstacle_id, rep_id, fy, number, description, likelihood, "
+                      "revenue_at_risk::DOUBLE PRECISION")
+        else:
+            what, key = "action", "action_id"
+            columns = ["action_id", "rep_id", "fy", "number", "description", "owner", "due_date", "status",
+                       "expected_impact", "obstacle_id"]
+            select = ("action_id, rep_id, fy, number, description, owner, due_date, status, "
+                      "expected_impact::DOUBLE PRECISION, obstacle_id")
+        with self.cursor() as cursor:
+            rows = cursor.execute(f"SELECT {select} FROM {table} WHERE {key} = ?", [item_id]).fetchall()
+        if not rows:
+            raise NotFound(f"There is no {what} {item_id}.")
+        row = dict(zip(columns, rows[0]))
+        self.require_rep_access(principal, str(row["rep_id"]), write=True)
+        if row.get("due_date") is not None:
+            row["due_date"] = row["due_date"].isoformat()
+        for name in ("fy", "number", "likelihood", "obstacle_id", "obstacle_id"):
+            if row.get(name) is not None:
+                row[name] = int(row[name])
+        return row
+
+    @staticmethod
+    def _next_number(cursor: Cursor, rep_id: str, fy: int, table: str) -> int:
+        column = f"{table}_numbered"
+        cursor.execute(f"UPDATE plans SET {column} = coalesce({column}, 0) + 1 WHERE rep_id = ? AND fy = ?", [rep_id, fy])
+        return int(cursor.execute(f"SELECT {column} FROM plans WHERE rep_id = ? AND fy = ?", [rep_id, fy]).fetchall()[0][0])
+
+    @staticmethod
+    def _reopen_if_agreed(cursor: Cursor, principal: Principal, rep_id: str, fy: int) -> None:
+        """A change of an agreed plan's content sends it back for agreement (docs/decisions.md)."""
+        cursor.execute(
+            "UPDATE plans SET status = ?, updated_by = ?, updated_at = localtimestamp "
+            "WHERE rep_id = ? AND fy = ? AND status = 'agreed'",
+            [policy.status_after_change("agreed"), principal.email, rep_id, fy],
+        )
+
     @staticmethod
     def _ensure_plan(cursor: Cursor, principal: Principal, rep_id: str, fy: int) -> None:
         cursor.execute(
-            "INSERT INTO plans VALUES (?, ?, 'draft', '', ?, localtimestamp) ON CONFLICT DO NOTHING",
+            "INSERT INTO plans (rep_id, fy, status, summary, updated_by, updated_at, obstacles_numbered, actions_numbered) "
+            "VALUES (?, ?, 'draft', '', ?, localtimestamp, 0, 0) ON CONFLICT DO NOTHING",
             [rep_id, fy, principal.email],
         )
 
+
+
+def _obstacle_problems(description: str, likelihood: Any, revenue_at_risk: Any) -> list[tuple[str, str]]:
+    problems = []
+    if not str(description).strip():
+        problems.append(("description", "an obstacle needs a description"))
+    if not (isinstance(likelihood, int) or float(likelihood).is_integer()) or not 1 <= int(likelihood) <= 5:
+        problems.append(("likelihood", f"likelihood must be a whole number from 1 to 5, not {likelihood!r}"))
+    if float(revenue_at_risk) < 0:
+        problems.append(("revenue_at_risk", "revenue at risk cannot be negative"))
+    return problems
+
+
+def _action_problems(description: str, status: str, expected_impact: Any) -> list[tuple[str, str]]:
+    problems = []
+    if not str(description).strip():
+        problems.append(("description", "an action needs a description"))
+    if status not in ACTION_STATUSES:
+        problems.append(("status", f"status must be one of {', '.join(ACTION_STATUSES)}, not {status!r}"))
+    if float(expected_impact) < 0:
+        problems.append(("expected_impact", "expected impact cannot be negative"))
+    return problems
+
+
+def _check_obstacle_of_plan(cursor: Cursor, obstacle_id: int | None, rep_id: str, fy: int) -> None:
+    if obstacle_id is not None and not cursor.execute(
+        "SELECT count(*) FROM obstacles WHERE obstacle_id = ? AND rep_id = ? AND fy = ?", [obstacle_id, rep_id, fy]
+    ).fetchall()[0][0]:
+        # the same answer whether the obstacle is another rep's or does not exist: it tells
+        # nothing about plans the user may not see
+        raise BadInput.single(
+            "action", f"obstacle {obstacle_id} is not an obstacle of this plan ({rep_id}, FY{fy})", column="obstacle_id",
+        )
+
+
+def _detail(row: dict[str, Any]) -> str:
+    """The audit detail of an edited or deleted item: its values before, as JSON, so a deleted
+    obstacle or action can be read (and typed in again) from the audit log."""
+    return json.dumps(row, sort_keys=True, default=str)
 
 
 def _raise_form_problems(form: str, problems: list[tuple[str, str]]) -> None:

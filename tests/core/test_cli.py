@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from salesplan import imports
 from salesplan.cli import build_parser, main
 from salesplan.principal import SYSTEM
 
@@ -63,19 +62,6 @@ def test_console_script_runs(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "schema version" in result.stdout
-
-
-def test_templates_in_data_import_cleanly(tmp_path):
-    from salesplan.store import Store
-
-    with Store.open(tmp_path / "t.duckdb") as store:
-        results = {}
-        for kind in ("reps", "holidays", "targets", "actuals"):
-            path = ROOT / "data" / "templates" / f"{kind}.csv"
-            assert path.read_text() == imports.template_csv(kind)
-            results[kind] = imports.import_file(store, kind, path)
-        assert results["actuals"].inserted == 3
-        assert store.actual_totals(SYSTEM)["revenue"] == pytest.approx(1250 + 2400.5 - 125)
 
 
 def test_refusals_are_messages_not_tracebacks(tmp_path, capsys):

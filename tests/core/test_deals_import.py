@@ -89,7 +89,7 @@ def test_a_missing_probability_is_refused_with_the_stage_named(teams):
     assert problems(error) == [
         (3, "stage", "no probability: add a probability column or set a probability for stage Discovery"),
         (4, "stage", "no probability: add a probability column, or a stage column with a probability set for each "
-                     "stage (salesplan settings --stage-probability STAGE=P)"),
+                     "stage in the settings"),
     ]
     assert teams.snapshot() == before
 

@@ -141,7 +141,7 @@ def test_ambiguous_date_format_across_the_file(loaded):
     assert refused(loaded, "Order Date,rep,amount\n03/04/2025,R001,1\n05/06/2025,R001,1\n") == [
         Problem("sales.csv", 2, "Order Date",
                 "dates such as '03/04/2025' could be day-first or month-first and no date in the file tells which; "
-                "state the format with --date-format DMY or MDY (or use ISO dates, YYYY-MM-DD)")
+                "state the date format (day first or month first) (or use ISO dates, YYYY-MM-DD)")
     ]
 
 
@@ -149,7 +149,7 @@ def test_mixed_day_first_and_month_first(loaded):
     assert refused(loaded, "date,rep,amount\n13/04/2025,R001,1\n05/14/2025,R001,1\n") == [
         Problem("sales.csv", 3, "date",
                 "dates mix day-first ('13/04/2025' on line 2) and month-first ('05/14/2025' on line 3) formats; "
-                "fix the file or state the format with --date-format DMY or MDY")
+                "fix the file or state the date format (day first or month first)")
     ]
 
 

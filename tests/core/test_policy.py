@@ -46,6 +46,9 @@ TABLE: list[tuple[str, dict, tuple[bool, bool, bool, bool, bool]]] = [
     ("set_password", {"email": "ANN@x.test"}, (True, True, False, False, True)),
     ("set_password", {"email": "lee@x.test"}, (True, True, True, False, False)),
     ("import_reps", {}, (True, True, False, False, False)),
+    ("add_reps", {"managers": {"M1"}}, (True, True, False, True, False)),  # new reps under the manager
+    ("add_reps", {"managers": {"M2"}}, (True, True, False, False, False)),
+    ("add_reps", {"managers": {"M1"}, "existing": {"R1"}}, (True, True, False, False, False)),  # nobody changed
     ("import_holidays", {}, (True, True, False, False, False)),
     ("edit_calendar", {}, (True, True, False, False, False)),
     ("change_settings", {}, (True, True, False, False, False)),

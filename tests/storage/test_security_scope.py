@@ -117,10 +117,11 @@ def test_a_rep_cannot_change_an_agreed_plans_status(org):
         with pytest.raises(NotAllowed, match="is agreed: only the rep's manager"):
             org.save_plan(ANN, "R1", 2025, status=status, summary="Win back Acme")
     assert org.plan(MAX, "R1", 2025)["status"] == "agreed"
-    # the summary of an agreed plan may still be edited; its status stays agreed
-    org.save_plan(ANN, "R1", 2025, status="agreed", summary="Win back Acme and Initech")
+    # the summary of an agreed plan may still be edited: it goes back to submitted (issue 12),
+    # for the manager to agree again
+    assert org.save_plan(ANN, "R1", 2025, status="agreed", summary="Win back Acme and Initech") == "submitted"
     plan = org.plan(MAX, "R1", 2025)
-    assert (plan["status"], plan["summary"]) == ("agreed", "Win back Acme and Initech")
+    assert (plan["status"], plan["summary"]) == ("submitted", "Win back Acme and Initech")
     # the manager may reopen it
     org.save_plan(MAX, "R1", 2025, status="draft", summary="Rework")
     assert org.plan(ANN, "R1", 2025)["status"] == "draft"
