@@ -30,6 +30,7 @@ from salesplan.storage.interfaces_admin import (
     BackupStorage,
     ScopeStorage,
 )
+from salesplan.storage.interfaces_deals import DealStorage
 from salesplan.storage.interfaces_notify import NotificationStorage
 from salesplan.storage.records import ActualTotals, BatchRecord, PlanRecord
 
@@ -266,7 +267,7 @@ class PlanStorage(Protocol):
 
 class FullStorage(
     SettingsStorage, PeopleStorage, LedgerStorage, EngineReadStorage, PlanStorage, AuditStorage,
-    AccountStorage, BackupStorage, ScopeStorage, NotificationStorage, Protocol,
+    AccountStorage, BackupStorage, ScopeStorage, NotificationStorage, DealStorage, Protocol,
 ):
     """Everything the store offers (what imports and the command line use)."""
 
