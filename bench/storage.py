@@ -96,7 +96,7 @@ def _concurrent(target: str, folder: Path, uploaders: int, rows: int) -> dict[st
         imports.import_file(store, "reps", reps.encode(), file_name="reps.csv")
     step = rows // 2  # each file overlaps half of the next one
     files = [str(_orders_csv(folder, n, n * step, rows)) for n in range(uploaders)]
-    orders = range(0, (uploaders - 1) * step + rows)
+    orders = range((uploaders - 1) * step + rows)
     expected_total = sum(k % 997 + 0.25 for k in orders)
     t0 = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(uploaders) as pool:

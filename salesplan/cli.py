@@ -336,8 +336,8 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
     if args.command == "backtest":
         from salesplan import backtest, report
 
-        result = backtest.backtest(store.engine_inputs(SYSTEM), fy=args.fy, metric=args.metric, level=args.level)
-        sys.stdout.write(report.render_backtest(result, args.format))
+        graded = backtest.backtest(store.engine_inputs(SYSTEM), fy=args.fy, metric=args.metric, level=args.level)
+        sys.stdout.write(report.render_backtest(graded, args.format))
         return EXIT_OK
 
     if args.command == "digest":

@@ -37,7 +37,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -673,7 +673,9 @@ def _pipelines(people, rep_info, ytd, fy, today, seed) -> dict[date, pd.DataFram
     frame = pd.DataFrame(rows)
     if frame.empty:
         return {}
-    return {day: group.drop(columns="snapshot").reset_index(drop=True) for day, group in frame.groupby("snapshot", sort=True)}
+    # the snapshot column holds dates, so the group keys are dates
+    return {cast(date, day): group.drop(columns="snapshot").reset_index(drop=True)
+            for day, group in frame.groupby("snapshot", sort=True)}
 
 
 def _days_to_act(frame: pd.DataFrame | None, cal, fy0: date, e: date, fy_end: date, target: float,

@@ -4,7 +4,7 @@ plain dicts for the callers that index them (pages, tests, the command line)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pandas as pd
 
@@ -26,6 +26,9 @@ class BatchRecord(TypedDict):
     reason: str | None
     reverted_at: datetime | None
     reverted_by: str | None
+    # undo only: how many of the batch's keys a newer batch (not undone) still holds, and which
+    kept_by_newer: NotRequired[int]
+    newer_batches: NotRequired[list[int]]
 
 
 class ActualTotals(TypedDict):
