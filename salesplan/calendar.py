@@ -12,6 +12,7 @@ in calendar year N (start month 1: FY 2025 = calendar 2025; start month 7: FY 20
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -21,7 +22,9 @@ import pandas as pd
 from salesplan.errors import BadInput
 
 ONE_DAY = np.timedelta64(1, "D")
-GRAINS = ("year", "quarter", "month")
+GRAINS = ("year", "quarter", "month", "week")
+FIRST_DATE = dt.date(1900, 1, 1)  # the dates the product accepts (actuals, targets, holidays, as-of)
+LAST_DATE = dt.date(2199, 12, 31)
 
 
 # --------------------------------------------------------------------------- date conversion
@@ -117,8 +120,8 @@ def fiscal_month_index(month: Any, fy: int, fy_start_month: int) -> int | None:
 
 @dataclass(frozen=True)
 class Period:
-    """A fiscal year, quarter or month: label (``FY2025``, ``FY2025-Q1``, ``FY2025-M01``), bounds,
-    its grain and the 0..11 fiscal-month positions it covers."""
+    """A fiscal year, quarter, month or week: label (``FY2025``, ``FY2025-Q1``, ``FY2025-M01``,
+    ``FY2025-W01``), bounds, its grain and the 0..11 fiscal-month positions it touches."""
 
     label: str
     start: dt.date
@@ -128,9 +131,24 @@ class Period:
 
 
 def periods(fy: int, fy_start_month: int, grain: str = "year") -> list[Period]:
-    """The periods of FY ``fy`` at ``grain`` ('year', 'quarter' or 'month'), in fiscal order."""
+    """The periods of FY ``fy`` at ``grain`` ('year', 'quarter', 'month' or 'week'), in fiscal order.
+
+    Weeks run Monday to Sunday; every week that overlaps the FY is one period, clipped to the FY
+    (the first and the last may be short), numbered from 1.
+
+    Raises BadInput for an unknown grain or fy_start_month."""
     if grain not in GRAINS:
         raise BadInput.single("period", f"period must be one of {', '.join(GRAINS)}, not {grain!r}")
+    return list(_periods(int(fy), int(fy_start_month), grain))
+
+
+@functools.lru_cache(maxsize=256)
+def _periods(fy: int, fy_start_month: int, grain: str) -> tuple[Period, ...]:
+    """Cached: the engine asks for the same periods at every check of a backtest."""
+    return tuple(_build_periods(fy, fy_start_month, grain))
+
+
+def _build_periods(fy: int, fy_start_month: int, grain: str) -> list[Period]:
     months = fiscal_months(fy, fy_start_month)
     if grain == "year":
         return [Period(f"FY{fy}", months[0], month_end(months[11]), "year", tuple(range(12)))]
@@ -140,10 +158,24 @@ def periods(fy: int, fy_start_month: int, grain: str = "year") -> list[Period]:
                    tuple(range(3 * q, 3 * q + 3)))
             for q in range(4)
         ]
+    if grain == "week":
+        return _weeks(fy, months)
     return [
         Period(f"FY{fy}-M{i + 1:02d}", months[i], month_end(months[i]), "month", (i,))
         for i in range(12)
     ]
+
+
+def _weeks(fy: int, months: list[dt.date]) -> list[Period]:
+    fy_start, fy_end = months[0], month_end(months[11])
+    monday = fy_start - dt.timedelta(days=fy_start.weekday())
+    out = []
+    while monday <= fy_end:
+        start, end = max(monday, fy_start), min(monday + dt.timedelta(days=6), fy_end)
+        touched = tuple(i for i, m in enumerate(months) if m <= end and month_end(m) >= start)
+        out.append(Period(f"FY{fy}-W{len(out) + 1:02d}", start, end, "week", touched))
+        monday += dt.timedelta(days=7)
+    return out
 
 
 # --------------------------------------------------------------------------- working days

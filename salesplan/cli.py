@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--fy", type=int, metavar="N", help="fiscal year (default: the one containing the as-of date)")
     report.add_argument("--level", choices=["rep", "territory", "region", "org"], default="rep")
     report.add_argument("--metric", choices=["revenue", "profit"], default="revenue")
-    report.add_argument("--period", choices=["year", "quarter", "month"], default="year")
+    report.add_argument("--period", choices=["year", "quarter", "month", "week"], default="year")
     report.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     watch = commands.add_parser("watchlist", help="owners falling behind, most urgent first",
@@ -239,6 +239,9 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
         else:
             levels = ("rep", "territory", "region", "org") if args.level == "all" else (args.level,)
             frame = engine.watchlist(inputs, args.as_of, metric=args.metric, levels=levels)
+            if frame.empty and args.format == "table":
+                print(engine.empty_watchlist_message(inputs, args.as_of, metric=args.metric))
+                return EXIT_OK
         output = report.render(frame, args.format)
         sys.stdout.write(output if output.endswith("\n") else output + "\n")
         return EXIT_OK

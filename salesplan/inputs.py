@@ -17,6 +17,11 @@ HOLIDAYS_COLUMNS = ["date", "name", "territory"]  # territory None/NaN = org-wid
 TARGETS_COLUMNS = ["owner_type", "owner_id", "metric", "month", "amount"]  # month = first day of calendar month
 DAILY_ACTUALS_COLUMNS = ["date", "rep_id", "territory", "revenue", "profit"]  # summed per (date, rep, territory)
 OPEN_ACTIONS_COLUMNS = ["rep_id", "fy", "open_impact"]  # Σ expected impact of planned/in_progress actions
+# every stored deals snapshot row: amount in the base currency, probability 0..1 (the file's, else
+# the stage's), expected_close a date; one row per (snapshot_date, deal_id)
+DEALS_COLUMNS = ["snapshot_date", "deal_id", "rep_id", "amount", "probability", "expected_close"]
+# which reps each snapshot covered (the uploader's scope), whether or not it held a deal of theirs
+DEAL_SCOPES_COLUMNS = ["snapshot_date", "rep_id"]
 
 
 @dataclass(frozen=True)
@@ -28,3 +33,7 @@ class EngineInputs:
     targets: pd.DataFrame
     daily_actuals: pd.DataFrame
     open_actions: pd.DataFrame
+    # Optional (docs/numbers.md, "Pipeline"). None: no pipeline columns. deal_scopes None: every
+    # snapshot covered every rep.
+    deals: pd.DataFrame | None = None
+    deal_scopes: pd.DataFrame | None = None

@@ -4,7 +4,10 @@ csv: the SPEC §8 header exactly (REPORT_COLUMNS, then any extra columns of the 
 watch list's ``recommended_action`` and ``plan_needs_update``), fractions as plain decimals, money
 unrounded (the shortest decimal that round-trips to the same float, never in exponent notation;
 integral values without ``.0``), dates ISO, booleans ``true``/``false``, empty cells for empty
-values. json: a list of objects with the same keys and values, ``null`` for empty. table: aligned
+values; a text cell that a spreadsheet would run as a formula (it starts with = + - @, a tab or a
+carriage return: an owner or territory named "=HYPERLINK(...)") gets a leading apostrophe, as the
+dashboard's exports do, while numbers are never touched (a negative amount stays a number, -500).
+json: a list of objects with the same keys and values, ``null`` for empty. table: aligned
 columns, money with 2 decimals and thousands separators, attainment/pace/coverage as percentages,
 acceleration as a multiple.
 """
@@ -25,6 +28,15 @@ from salesplan.engine import MONEY_COLUMNS, RATIO_COLUMNS, REPORT_COLUMNS
 from salesplan.errors import BadInput
 
 FORMATS = ("table", "csv", "json")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe; anything
+    else (numbers included) is returned unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _is_empty(v: Any) -> bool:
@@ -74,7 +86,7 @@ def _csv_cell(v: Any) -> str:
         return str(m)
     if isinstance(m, float):
         return _plain_number(m)
-    return m
+    return neutralise(m)  # only text: numbers returned above, so -500 stays -500
 
 
 def _columns(df: pd.DataFrame) -> list[str]:
@@ -118,7 +130,7 @@ def render(df: pd.DataFrame, fmt: str = "table") -> str:
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(cols)
+        w.writerow([neutralise(c) for c in cols])
         for row in rows:
             w.writerow([_csv_cell(v) for v in row])
         return buf.getvalue()

@@ -71,7 +71,7 @@ def test_periods_labels_and_bounds():
     assert (ms[1].start, ms[1].end) == (D(2024, 2, 1), D(2024, 2, 29))
     assert ms[1].months == (1,)
     with pytest.raises(BadInput):
-        periods(2025, 1, "week")
+        periods(2025, 1, "fortnight")
 
 
 def test_month_helpers():
@@ -148,3 +148,25 @@ def test_calendar_for_org_and_territory_holidays():
     assert other == org and north != org
     assert calendar_for(s, pd.DataFrame(columns=["date", "name", "territory"]), "North").wd(*week) == 5
     assert calendar_for(Settings(working_weekdays=(0, 1, 2)), None, None).wd(*week) == 3
+
+
+def test_dates_from_1900_to_2199():
+    cal = WorkingCalendar("1111100", [dt.date(1900, 1, 1)])
+    assert cal.wd(dt.date(1900, 1, 1), dt.date(1900, 1, 31)) == 22  # 23 weekdays, 1 January off
+    assert cal.wd(dt.date(2199, 12, 1), dt.date(2199, 12, 31)) == 22
+    assert fiscal_year_of(dt.date(2199, 12, 31), 7) == 2200
+    assert periods(1900, 1, "week")[0].start == dt.date(1900, 1, 1)
+    assert periods(2199, 1, "week")[-1].end == dt.date(2199, 12, 31)
+
+
+def test_report_accepts_the_first_and_the_last_date():
+    from salesplan.engine import report
+    from tests.test_engine import make_inputs
+
+    for day, fsm in ((dt.date(1900, 1, 1), 1), (dt.date(2199, 12, 31), 7), (dt.date(2199, 12, 31), 1)):
+        inputs = make_inputs(reps=[("r1", "Ann", "North")], territories=[("North", "East")],
+                             targets=[("rep", "r1", f"{day.year}-{day.month:02d}", 100)],
+                             actuals=[(day, "r1", "North", 60.0)], fy_start_month=fsm)
+        r = report(inputs, day, period="month")
+        current = r[(r.period_start <= day) & (r.period_end >= day)].iloc[0]
+        assert current.actual_to_date == 60 and current.target == 100

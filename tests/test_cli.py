@@ -121,3 +121,21 @@ def test_settings_with_a_bad_value_and_holidays_change_nothing(tmp_path, capsys)
     with Store.open(db) as store:
         assert store.settings().working_weekdays == (0, 1, 2, 3, 4)
         assert store.holidays(SYSTEM).empty
+
+
+def test_watchlist_without_any_target_does_not_say_on_track(tmp_path, capsys):
+    db = str(tmp_path / "w.duckdb")
+    reps = tmp_path / "reps.csv"
+    reps.write_text("rep_id,name,territory\nR1,Ann,North\n")
+    sales = tmp_path / "sales.csv"
+    sales.write_text("date,rep,amount\n2025-01-06,R1,100\n2025-02-03,R1,100\n")
+    assert main(["--db", db, "import", "reps", str(reps)]) == 0
+    assert main(["--db", db, "import", "actuals", str(sales)]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "watchlist", "--as-of", "2025-03-14"]) == 0
+    out = capsys.readouterr().out
+    assert "no owner has a revenue target for FY2025" in out and "on track" not in out
+    assert main(["--db", db, "report", "--as-of", "2025-03-14", "--format", "csv"]) == 0
+    assert ",no_target," in capsys.readouterr().out
+    assert main(["--db", db, "report", "--as-of", "2200-01-01"]) == 1
+    assert "out of range" in capsys.readouterr().err

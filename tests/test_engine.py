@@ -139,7 +139,7 @@ def test_other_months_of_worked_example():
     assert feb.actual_to_date == 800 * 15 + 1500 * 5
     assert empty(feb.attainment) and empty(feb.pace) and empty(feb.projection_seasonal)
     assert feb.working_days_left == 0 and empty(feb.required_per_working_day)
-    assert feb.status == "on_track"  # T = 0: not achieved; W = 0 but A >= T; E = 0 -> on_track
+    assert feb.status == "no_target"  # T = 0: nothing to pace against, never on track
     apr = row(df, "r1", "FY2025-M04")
     assert apr.status == "not_started" and apr.target == 0
     assert empty(apr.actual_to_date) and empty(apr.expected_to_date) and empty(apr.current_per_working_day)
@@ -409,7 +409,8 @@ def test_zero_target():
     assert r.required_per_working_day == 0  # max(0 - 1,000, 0) / 11
     assert r.acceleration == 0
     assert r.point_of_no_return is None  # A + cW >= 0: on course
-    assert r.status == "on_track"  # not achieved (T = 0), E = 0
+    assert r.status == "no_target"  # T = 0 comes first: never on track (and never achieved)
+    assert empty(r.chance_to_reach)
 
 
 def test_achieved():
@@ -562,7 +563,11 @@ def test_bad_arguments():
     with pytest.raises(BadInput):
         report(inputs, D(2025, 3, 14), metric="margin")
     with pytest.raises(BadInput):
-        report(inputs, D(2025, 3, 14), period="week")
+        report(inputs, D(2025, 3, 14), period="fortnight")
+    with pytest.raises(BadInput):
+        report(inputs, D(1899, 12, 31))
+    with pytest.raises(BadInput):
+        report(inputs, D(2200, 1, 1))
     with pytest.raises(BadInput):
         report(make_inputs(reps=REP, window=0), D(2025, 3, 14))
 

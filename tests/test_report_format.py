@@ -21,7 +21,9 @@ SPEC_HEADER = (
     "owner_type,owner_id,owner_name,metric,period,period_start,period_end,as_of,target,expected_to_date,"
     "actual_to_date,attainment,pace,gap_to_date,remaining,working_days_elapsed,working_days_left,"
     "required_per_working_day,current_per_working_day,acceleration,best_per_working_day,"
-    "projection_linear,projection_seasonal,status,point_of_no_return,working_days_to_act,action_coverage"
+    "projection_linear,projection_seasonal,status,point_of_no_return,working_days_to_act,action_coverage,"
+    "pipeline,weighted_pipeline,overdue_pipeline,pipeline_coverage,weighted_coverage,"
+    "projection_with_pipeline,uncovered_gap,chance_to_reach"
 )
 
 
@@ -161,3 +163,20 @@ def test_status_history_keeps_week_end_first():
     text = render(h, "csv")
     assert text.splitlines()[0] == "week_end," + SPEC_HEADER
     assert [r["week_end"] for r in parse_csv(text)] == ["2025-01-05", "2025-01-12", "2025-01-19"]
+
+
+def test_csv_neutralises_formula_like_text_but_never_numbers():
+    inputs = worked_example()
+    inputs.reps.loc[0, "name"] = "=HYPERLINK(\"http://x\",\"Ann\")"
+    inputs.reps.loc[0, "territory"] = "-North"
+    inputs.daily_actuals["territory"] = "-North"
+    df = report(inputs, D(2025, 3, 14), period="month", level="rep")
+    text = render(df, "csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    march = next(r for r in rows if r["period"] == "FY2025-M03")
+    assert march["owner_name"] == "'=HYPERLINK(\"http://x\",\"Ann\")"
+    feb = next(r for r in rows if r["period"] == "FY2025-M02")
+    assert feb["gap_to_date"] == "-19500" and feb["remaining"] == "-19500"  # numbers stay numbers
+    terr = render(report(inputs, D(2025, 3, 14), level="territory"), "csv")
+    assert ",'-North,'-North," in terr
+    assert json.loads(render(df, "json"))[0]["owner_name"].startswith("=")  # json is data, not a sheet

@@ -1,0 +1,289 @@
+"""Shared pieces of the engine: report columns, id cleaning, the organisation tree, targets
+and open-action impact per owner."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from salesplan.calendar import (
+    fiscal_months,
+)
+from salesplan.errors import BadInput
+from salesplan.inputs import EngineInputs
+
+REPORT_COLUMNS = [
+    "owner_type", "owner_id", "owner_name", "metric", "period", "period_start", "period_end", "as_of",
+    "target", "expected_to_date", "actual_to_date", "attainment", "pace", "gap_to_date", "remaining",
+    "working_days_elapsed", "working_days_left", "required_per_working_day",
+    "current_per_working_day", "acceleration", "best_per_working_day", "projection_linear",
+    "projection_seasonal", "status", "point_of_no_return", "working_days_to_act", "action_coverage",
+    "pipeline", "weighted_pipeline", "overdue_pipeline", "pipeline_coverage", "weighted_coverage",
+    "projection_with_pipeline", "uncovered_gap", "chance_to_reach",
+]
+PIPELINE_COLUMNS = (
+    "pipeline", "weighted_pipeline", "overdue_pipeline", "pipeline_coverage", "weighted_coverage",
+    "projection_with_pipeline", "uncovered_gap",
+)
+WATCHLIST_COLUMNS = REPORT_COLUMNS + ["recommended_action", "plan_needs_update"]
+MONEY_COLUMNS = (
+    "target", "expected_to_date", "actual_to_date", "gap_to_date", "remaining",
+    "required_per_working_day", "current_per_working_day", "best_per_working_day",
+    "projection_linear", "projection_seasonal",
+    "pipeline", "weighted_pipeline", "overdue_pipeline", "projection_with_pipeline", "uncovered_gap",
+)
+RATIO_COLUMNS = ("attainment", "pace", "action_coverage", "pipeline_coverage", "weighted_coverage", "chance_to_reach")
+LEVELS = ("rep", "territory", "region", "org")
+METRICS = ("revenue", "profit")
+STATUSES = ("not_started", "no_target", "achieved", "too_late", "on_track", "at_risk", "off_track")
+WATCH_STATUSES = ("at_risk", "off_track", "too_late")
+ORG_ID = "org"
+ORG_NAME = "Whole organisation"
+PASSED = "passed"
+
+_REL_TOL = 1e-9  # relative tolerance of the ≥ / < comparisons (floating-point noise only)
+_BIG = np.iinfo(np.int64).max // 4
+_FILE = "report"
+
+_FLOAT_KEYS = (
+    "target", "expected_to_date", "actual_to_date", "attainment", "pace", "gap_to_date", "remaining",
+    "required_per_working_day", "current_per_working_day", "acceleration", "best_per_working_day",
+    "projection_linear", "projection_seasonal", "action_coverage", *PIPELINE_COLUMNS, "chance_to_reach",
+)
+
+
+# --------------------------------------------------------------------------- small helpers
+def _clean(v: Any) -> str | None:
+    """An id/name cell -> stripped string, or None when empty."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    s = str(v).strip()
+    return s or None
+
+
+def _codes(values: pd.Series, universe: list[str]) -> np.ndarray:
+    """Position of each cell of ``values`` in ``universe`` (-1 when absent), via factorize so each
+    distinct value is cleaned once."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    cleaned = [_clean(u) for u in uniques]
+    pos = pd.Index(universe, dtype=object).get_indexer(pd.Index(cleaned, dtype=object)) if cleaned else np.zeros(0, np.int64)
+    pos = np.append(np.asarray(pos, dtype=np.int64), -1)  # code -1 (NaN) -> last slot -> -1
+    return pos[codes]
+
+
+def _norm(series: pd.Series, default: str) -> pd.Series:
+    """Lower-cased, stripped strings (``default`` where empty), cleaning each distinct value once."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    cleaned = np.array([(_clean(u) or default).lower() for u in uniques] + [default], dtype=object)
+    return pd.Series(cleaned[codes], index=series.index)
+
+
+def _dates(series: pd.Series) -> np.ndarray:
+    if len(series) == 0:
+        return np.zeros(0, dtype="datetime64[D]")
+    return pd.to_datetime(series, errors="coerce").to_numpy().astype("datetime64[D]")
+
+
+def _check_choice(name: str, value: str, choices: Iterable[str]) -> None:
+    choices = tuple(choices)
+    if value not in choices:
+        raise BadInput.single(_FILE, f"{name} must be one of {', '.join(choices)}, not {value!r}", column=name)
+
+
+# --------------------------------------------------------------------------- organisation
+@dataclass
+class _Org:
+    rep_ids: list[str]
+    rep_names: list[str]
+    rep_terr: list[str | None]
+    rep_start: np.ndarray  # datetime64[D], NaT when unknown
+    territories: list[str]
+    terr_region: list[str | None]
+    regions: list[str]
+
+    def rep_terr_idx(self) -> np.ndarray:
+        index = {t: i for i, t in enumerate(self.territories)}
+        return np.array([index.get(t, -1) if t else -1 for t in self.rep_terr], dtype=np.int64)
+
+    def terr_region_idx(self) -> np.ndarray:
+        index = {r: i for i, r in enumerate(self.regions)}
+        return np.array([index.get(r, -1) if r else -1 for r in self.terr_region], dtype=np.int64)
+
+
+def _org(inputs: EngineInputs) -> _Org:
+    reps = inputs.reps
+    rows: dict[str, tuple[str, str | None, Any, str | None]] = {}
+    if len(reps):
+        starts = _dates(reps["start_date"]) if "start_date" in reps.columns else np.full(len(reps), np.datetime64("NaT", "D"))
+        names = reps["name"] if "name" in reps.columns else reps["rep_id"]
+        terrs = reps["territory"] if "territory" in reps.columns else pd.Series([None] * len(reps))
+        regs = reps["region"] if "region" in reps.columns else pd.Series([None] * len(reps))
+        for rid, name, terr, reg, start in zip(reps["rep_id"], names, terrs, regs, starts):
+            rid = _clean(rid)
+            if rid is None or rid in rows:
+                continue
+            rows[rid] = (_clean(name) or rid, _clean(terr), start, _clean(reg))
+    rep_ids = sorted(rows)
+    terr_region: dict[str, str | None] = {}
+    tf = inputs.territories
+    if tf is not None and len(tf):
+        regs = tf["region"] if "region" in tf.columns else pd.Series([None] * len(tf))
+        for terr, reg in zip(tf["territory"], regs):
+            terr = _clean(terr)
+            if terr is not None and terr_region.get(terr) is None:
+                terr_region[terr] = _clean(reg)
+    for rid in rep_ids:  # territories known only from the reps file take the reps' region
+        _, terr, _, reg = rows[rid]
+        if terr is not None and terr_region.get(terr) is None:
+            terr_region[terr] = reg
+    territories = sorted(terr_region)
+    return _Org(
+        rep_ids=rep_ids,
+        rep_names=[rows[r][0] for r in rep_ids],
+        rep_terr=[rows[r][1] for r in rep_ids],
+        rep_start=np.array([rows[r][2] for r in rep_ids], dtype="datetime64[D]"),
+        territories=territories,
+        terr_region=[terr_region[t] for t in territories],
+        regions=sorted({r for r in terr_region.values() if r is not None}),
+    )
+
+
+@dataclass
+class _Owners:
+    level: str
+    ids: list[str]
+    names: list[str]
+    cal_territory: list[str | None]
+    start: np.ndarray  # datetime64[D]; NaT = no start-date rule (always NaT for roll-ups)
+
+
+def _owners(level: str, org: _Org) -> _Owners:
+    if level == "rep":
+        return _Owners(level, org.rep_ids, org.rep_names, org.rep_terr, org.rep_start)
+    if level == "territory":
+        ids = org.territories
+        return _Owners(level, ids, list(ids), list(ids), np.full(len(ids), np.datetime64("NaT"), "datetime64[D]"))
+    if level == "region":
+        ids = org.regions
+        return _Owners(level, ids, list(ids), [None] * len(ids), np.full(len(ids), np.datetime64("NaT"), "datetime64[D]"))
+    return _Owners(level, [ORG_ID], [ORG_NAME], [None], np.full(1, np.datetime64("NaT"), "datetime64[D]"))
+
+
+def _row_owner(level: str, org: _Org, actuals: pd.DataFrame) -> np.ndarray:
+    """Owner position of every daily-actuals row at ``level`` (-1: belongs to no owner)."""
+    n = len(actuals)
+    if level == "org":
+        return np.zeros(n, dtype=np.int64)
+    if level == "rep":
+        return _codes(actuals["rep_id"], org.rep_ids)
+    terr = _codes(actuals["territory"], org.territories) if "territory" in actuals.columns else np.full(n, -1)
+    if level == "territory":
+        return terr
+    reg_of_terr = np.append(org.terr_region_idx(), -1)
+    return reg_of_terr[terr]  # terr == -1 picks the appended -1
+
+
+# --------------------------------------------------------------------------- targets
+def _target_cells(inputs: EngineInputs, fy: int, metric: str, owner_type: str, universe: list[str]):
+    """(amount matrix len(universe) x 12, presence matrix) of the stored targets."""
+    amounts = np.zeros((len(universe), 12))
+    present = np.zeros((len(universe), 12), dtype=bool)
+    t = inputs.targets
+    if t is None or len(t) == 0 or not universe:
+        return amounts, present
+    otype = _norm(t["owner_type"], "rep") if "owner_type" in t.columns else pd.Series("rep", index=t.index)
+    tmetric = _norm(t["metric"], "revenue") if "metric" in t.columns else pd.Series("revenue", index=t.index)
+    sel = ((otype == owner_type) & (tmetric == metric)).to_numpy()
+    if not sel.any():
+        return amounts, present
+    sub = t.loc[sel]
+    months = pd.to_datetime(sub["month"], errors="coerce")
+    start = fiscal_months(fy, inputs.settings.fy_start_month)[0]
+    k = (months.dt.year * 12 + months.dt.month - (start.year * 12 + start.month)).to_numpy()
+    owner = _codes(sub["owner_id"], universe)
+    amt = pd.to_numeric(sub["amount"], errors="coerce").to_numpy(dtype=float)
+    ok = (owner >= 0) & ~np.isnan(k.astype(float)) & ~np.isnan(amt)
+    k = np.nan_to_num(k.astype(float), nan=-1).astype(np.int64)
+    ok &= (k >= 0) & (k < 12)
+    np.add.at(amounts, (owner[ok], k[ok]), amt[ok])
+    present[owner[ok], k[ok]] = True
+    return amounts, present
+
+
+def _targets_all(inputs: EngineInputs, org: _Org, fy: int, metric: str) -> dict[str, Any]:
+    rep_t, rep_p = _target_cells(inputs, fy, metric, "rep", org.rep_ids)
+    terr_t, terr_p = _target_cells(inputs, fy, metric, "territory", org.territories)
+    rti = org.rep_terr_idx()
+    nt = len(org.territories)
+    reps_sum = np.zeros((nt, 12))
+    reps_any = np.zeros((nt, 12), dtype=bool)
+    inside = rti >= 0
+    np.add.at(reps_sum, rti[inside], rep_t[inside])
+    np.logical_or.at(reps_any, rti[inside], rep_p[inside])
+    eff = np.where(terr_p, terr_t, reps_sum)
+    rgi = org.terr_region_idx()
+    region = np.zeros((len(org.regions), 12))
+    np.add.at(region, rgi[rgi >= 0], eff[rgi >= 0])
+    # org: every territory (also those without a region) plus reps without a territory
+    org_t = eff.sum(axis=0) + rep_t[~inside].sum(axis=0)
+    return dict(rep=rep_t, territory=eff, region=region, org=org_t[None, :],
+                terr_own=terr_t, terr_own_p=terr_p, reps_sum=reps_sum, reps_any=reps_any)
+
+
+def allocation(inputs: EngineInputs, fy: int, metric: str = "revenue") -> pd.DataFrame:
+    """Per territory and fiscal month of FY ``fy``: its own target (NaN when it has none), the sum of
+    its reps' targets (NaN when none of its reps has one), and the allocation ratio
+    reps_target ÷ territory_target where both exist (NaN when the territory target is 0)."""
+    _check_choice("metric", metric, METRICS)
+    org = _org(inputs)
+    tg = _targets_all(inputs, org, fy, metric)
+    months = [pd.Timestamp(m) for m in fiscal_months(fy, inputs.settings.fy_start_month)]
+    nt = len(org.territories)
+    own = np.where(tg["terr_own_p"], tg["terr_own"], np.nan)
+    reps = np.where(tg["reps_any"], tg["reps_sum"], np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(~np.isnan(own) & ~np.isnan(reps) & (own != 0), reps / own, np.nan)
+    return pd.DataFrame({
+        "territory": np.repeat(np.array(org.territories, dtype=object), 12),
+        "month": np.tile(np.array(months, dtype="datetime64[ns]"), nt),
+        "territory_target": own.ravel(),
+        "reps_target": reps.ravel(),
+        "allocation_ratio": ratio.ravel(),
+    })
+
+
+
+def _open_impact(inputs: EngineInputs, org: _Org, fy: int, level: str) -> np.ndarray:
+    per_rep = np.zeros(len(org.rep_ids))
+    oa = inputs.open_actions
+    if oa is not None and len(oa):
+        fys = pd.to_numeric(oa["fy"], errors="coerce").to_numpy()
+        sel = fys == fy
+        if sel.any():
+            pos = _codes(oa.loc[sel, "rep_id"], org.rep_ids)
+            amt = np.nan_to_num(pd.to_numeric(oa.loc[sel, "open_impact"], errors="coerce").to_numpy(dtype=float))
+            ok = pos >= 0
+            np.add.at(per_rep, pos[ok], amt[ok])
+    if level == "rep":
+        return per_rep
+    if level == "org":
+        return np.array([per_rep.sum()])
+    rti = org.rep_terr_idx()
+    if level == "territory":
+        out = np.zeros(len(org.territories))
+        np.add.at(out, rti[rti >= 0], per_rep[rti >= 0])
+        return out
+    rgi = np.append(org.terr_region_idx(), -1)[rti]
+    out = np.zeros(len(org.regions))
+    np.add.at(out, rgi[rgi >= 0], per_rep[rgi >= 0])
+    return out
+
+

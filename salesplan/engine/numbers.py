@@ -1,0 +1,319 @@
+"""Every number of one period at one as-of date, for every owner of a level at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesplan.calendar import (
+    FIRST_DATE,
+    LAST_DATE,
+    ONE_DAY,
+    Period,
+    fiscal_year_of,
+    to_d64,
+    to_date,
+)
+from salesplan.errors import BadInput
+from salesplan.inputs import EngineInputs
+
+from salesplan.engine.common import PASSED, REPORT_COLUMNS
+from salesplan.engine.common import _FILE, _FLOAT_KEYS, _REL_TOL
+from salesplan.engine.chance import TOO_LATE_CHANCE, chance_to_reach
+from salesplan.engine.pipeline import pipeline_columns
+from salesplan.engine.prep import _Prep
+
+
+# --------------------------------------------------------------------------- the numbers
+def _spread(tm: np.ndarray, prep: _Prep, months: tuple[int, ...], g: Any, lo: dt.date, hi: dt.date) -> np.ndarray:
+    """Σ over the fiscal months m of T_m × wd(m ∩ [lo, hi]) ÷ wd(m) for every row of ``tm`` (the
+    owners of calendar group ``g``); calendar days for a month without working days; a month
+    wholly inside [lo, hi] adds T_m itself, so months, quarters and years add their targets
+    exactly."""
+    full, part, a0s, a1s = [], [], [], []
+    for m in months:
+        ms, me = prep.fy_months[m], prep.fy_month_ends[m]
+        a0, a1 = max(ms, lo), min(me, hi)
+        if a1 < a0:
+            continue
+        if a0 == ms and a1 == me:
+            full.append(m)
+        else:
+            part.append(m)
+            a0s.append(a0)
+            a1s.append(a1)
+    out = tm[:, full].sum(axis=1)
+    if part:
+        a0v = np.array(a0s, dtype="datetime64[D]")
+        a1v = np.array(a1s, dtype="datetime64[D]")
+        num = np.busday_count(a0v, a1v + ONE_DAY, busdaycal=g.cal.busdaycal)
+        den = g.month_wd[part]
+        days = (a1v - a0v).astype(np.int64) + 1
+        month_days = np.array([(prep.fy_month_ends[m] - prep.fy_months[m]).days + 1 for m in part])
+        num = np.where(den == 0, days, num)  # no working day in the month: calendar days
+        den = np.where(den == 0, month_days, den)
+        for i, m in enumerate(part):
+            out = out + tm[:, m] * int(num[i]) / int(den[i])
+    return out
+
+
+def _week_targets(prep: _Prep, plist: list[Period]) -> np.ndarray:
+    """owners x weeks: each week's target, Σ over months m of T_m × wd(m ∩ week) ÷ wd(m) (calendar
+    days for a month without working days), with one working-day count per calendar."""
+    n, k = len(prep.owners.ids), len(plist)
+    out = np.zeros((n, k))
+    if not k:
+        return out
+    # each (week, month) piece: at most two per week
+    wi, mi, a0, a1 = [], [], [], []
+    for i, P in enumerate(plist):
+        for m in P.months:
+            wi.append(i)
+            mi.append(m)
+            a0.append(max(P.start, prep.fy_months[m]))
+            a1.append(min(P.end, prep.fy_month_ends[m]))
+    wi_a, mi_a = np.array(wi), np.array(mi)
+    a0v, a1v = np.array(a0, dtype="datetime64[D]"), np.array(a1, dtype="datetime64[D]")
+    days = (a1v - a0v).astype(np.int64) + 1
+    month_days = np.array([(prep.fy_month_ends[m] - prep.fy_months[m]).days + 1 for m in mi])
+    for g in prep.groups:
+        if len(g.owners) == 0:
+            continue
+        num = np.busday_count(a0v, a1v + ONE_DAY, busdaycal=g.cal.busdaycal)
+        den = g.month_wd[mi_a]
+        num = np.where(den == 0, days, num)  # no working day in the month: calendar days
+        den = np.where(den == 0, month_days, den)
+        pieces = prep.tm[g.owners][:, mi_a] * num / den
+        part = np.zeros((len(g.owners), k))
+        np.add.at(part.T, wi_a, pieces.T)
+        out[g.owners] = part
+    return out
+
+
+def _compute(prep: _Prep, P: Period, as_of: dt.date, *, with_chance: bool = True,
+             target: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """All numbers of period ``P`` at ``as_of`` for every owner of ``prep`` (docs/numbers.md).
+    ``target``: the period's targets when already known (weeks: see :func:`_week_targets`)."""
+    n = len(prep.owners.ids)
+    nan = np.full(n, np.nan)
+    tm = prep.tm
+    out: dict[str, Any] = {k: nan.copy() for k in _FLOAT_KEYS}
+    if target is not None:
+        T = target
+    elif P.grain == "week":
+        T = _week_targets(prep, [P])[:, 0]
+    else:
+        T = tm[:, list(P.months)].sum(axis=1)
+    out["target"] = T
+    elapsed = np.zeros(n, dtype=np.int64)
+    left = np.zeros(n, dtype=np.int64)
+    out["working_days_elapsed"], out["working_days_left"] = elapsed, left
+    out["point_of_no_return"] = np.full(n, None, dtype=object)
+    out["working_days_to_act"] = np.full(n, -1, dtype=np.int64)  # -1 = empty
+    out["_chance_n"] = np.zeros(n, dtype=np.int64)
+    out["_chance_hits"] = np.zeros(n, dtype=np.int64)
+    out["_chance_own_n"] = np.zeros(n, dtype=np.int64)
+    out["_chance_own_hits"] = np.zeros(n, dtype=np.int64)
+
+    if P.start > as_of:  # not started: only the target (and the period's working days as "left")
+        for g in prep.groups:
+            left[g.owners] = g.cal.wd(P.start, P.end)
+        out["status"] = np.full(n, "not_started", dtype=object)
+        return out
+
+    L = prep.L
+    e = min(as_of, P.end)
+    e64 = to_d64(e)
+    je = int((e64 - prep.d0).astype(np.int64))
+    jps = int((to_d64(P.start) - prep.d0).astype(np.int64))
+    s0 = prep.s0
+    A = s0[:, je + 1] - s0[:, jps]
+    E = np.zeros(n)
+
+    c = nan.copy()
+    B = nan.copy()
+    ponr_dates = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    bucket_e = {}
+    start = prep.owners.start
+    for gi, g in enumerate(prep.groups):
+        og, cal = g.owners, g.cal
+        if len(og) == 0:
+            continue
+        elapsed[og] = cal.wd(P.start, e)
+        left[og] = cal.wd(e64 + ONE_DAY, P.end)
+        if e < P.end:  # else E = T: the same sum over the whole period
+            E[og] = _spread(tm[og], prep, P.months, g, P.start, e)
+        i_e = int(g.bidx[je])
+        s = i_e - L + 1
+        before = s0[og, g.wdays[s]] if s >= 0 else 0.0
+        wsum = s0[og, je + 1] - before  # the L-window ending at bucket(e), truncated at e
+        cg = wsum / L
+        st = start[og]
+        if (~np.isnat(st)).any():
+            ws = np.busday_offset(to_d64(cal.bucket(e)), -(L - 1), busdaycal=cal.busdaycal)
+            known = ~np.isnat(st)
+            inside = known & (st > ws) & (st <= e64)
+            future = known & (st > e64)
+            if inside.any():
+                oi = og[inside]
+                sd = np.clip((st[inside] - prep.d0).astype(np.int64), 0, None)
+                div = np.asarray(cal.wd(st[inside], e64), dtype=float)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    cg[inside] = np.where(div > 0, (s0[oi, je + 1] - s0[oi, sd]) / div, np.nan)
+            cg[future] = np.nan
+        c[og] = cg
+        best = g.runmax[:, i_e - 1] if i_e >= 1 else np.full(len(og), -np.inf)
+        trunc_ok = (s >= g.fb) & (prep.first_day[og] <= je)
+        best = np.maximum(best, np.where(trunc_ok, wsum, -np.inf))
+        B[og] = np.where(np.isfinite(best), best / L, np.nan)
+        bucket_e[gi] = to_d64(cal.bucket(e))
+
+    if e >= P.end:
+        E = T.copy()
+    W = left.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        attainment = np.where(T != 0, A / T, np.nan)
+        pace = np.where(E != 0, A / E, np.nan)
+        need = np.maximum(T - A, 0.0)
+        r = np.where(W > 0, need / W, np.nan)
+        acceleration = np.where(c > 0, r / c, np.nan)
+        proj_lin = A + c * W
+        proj_seas = np.where(E != 0, A * T / E, np.nan)
+
+        # point of no return
+        tol = _REL_TOL * np.maximum(1.0, np.maximum(np.abs(T), np.abs(A)))
+        has_c = ~np.isnan(c)
+        on_course = has_c & (A + np.where(has_c, c, 0.0) * W >= T - tol)
+        cand = has_c & ~on_course & ~np.isnan(B) & (B > c)
+        reach = A + np.where(cand, B, 0.0) * W
+        passed = cand & (reach < T - tol)
+        ahead = cand & ~passed
+        x = np.where(ahead, (reach - T) / np.where(ahead, B - c, 1.0), 0.0)
+    n_act = np.floor(np.maximum(x, 0.0) + 1e-9).astype(np.int64)
+    n_act = np.where(ahead, np.minimum(n_act, np.maximum(left - 1, 0)), -1)
+    n_act = np.where(passed, 0, n_act)
+    for gi, g in enumerate(prep.groups):
+        og = g.owners
+        sel = og[ahead[og]]
+        if len(sel):
+            k = n_act[sel]
+            moved = np.busday_offset(bucket_e[gi], k, busdaycal=g.cal.busdaycal)
+            ponr_dates[sel] = np.where(k == 0, e64, moved)
+    ponr = np.full(n, None, dtype=object)
+    if ahead.any():
+        ponr[ahead] = ponr_dates[ahead].astype(dt.date)
+    ponr[passed] = PASSED
+
+    no_target = T == 0
+    achieved = (A >= T - tol) & ~no_target
+    chance = nan.copy()
+    if with_chance:
+        est = chance_to_reach(prep, P, as_of, T=T, A=A, c=c, elapsed=elapsed, left=left)
+        chance = est.chance
+        out.update(_chance_n=est.n, _chance_hits=est.hits, _chance_own_n=est.own_n, _chance_own_hits=est.own_hits)
+    chance = np.where((left == 0) & ~achieved, 0.0, chance)  # the period is over: the miss is certain
+    chance[achieved | no_target] = np.nan
+
+    status = np.full(n, "off_track", dtype=object)
+    at_risk = pace >= prep.settings.at_risk - _REL_TOL
+    on_track = np.isnan(pace) | (pace >= 1.0 - _REL_TOL)
+    # too late needs, besides the passed point of no return, a chance below 0.05 where one is
+    # known; with a higher chance the owner is off_track (and still shows 'passed')
+    rule2 = passed | ((left == 0) & (A < T - tol))
+    hopeful = rule2 & (chance >= TOO_LATE_CHANCE)
+    status[at_risk] = "at_risk"
+    status[on_track] = "on_track"
+    status[hopeful] = "off_track"
+    status[rule2 & ~hopeful] = "too_late"
+    status[achieved] = "achieved"
+    status[no_target] = "no_target"
+
+    coverage = nan.copy()
+    if prep.level == "rep" and P.grain == "year":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            coverage = np.where(need > 0, prep.open_impact / need, np.nan)
+
+    out.update(
+        expected_to_date=E, actual_to_date=A, attainment=attainment, pace=pace, gap_to_date=E - A,
+        remaining=T - A, required_per_working_day=r, current_per_working_day=c,
+        acceleration=acceleration, best_per_working_day=B, projection_linear=proj_lin,
+        projection_seasonal=proj_seas, status=status, point_of_no_return=ponr,
+        working_days_to_act=n_act, action_coverage=coverage, chance_to_reach=chance,
+    )
+    if prep.metric == "revenue":
+        out.update(pipeline_columns(prep, P, as_of, T=T, A=A, tol=tol))
+    return out
+
+
+CHANCE_COUNTS = {"_chance_n": "similar_positions", "_chance_hits": "reached",
+                 "_chance_own_n": "own_positions", "_chance_own_hits": "own_reached"}
+
+
+def _frame(prep: _Prep, plist: list[Period], as_of: dt.date, *, details: bool = False) -> pd.DataFrame:
+    """Rows owner-major (each owner's periods in fiscal order), exactly REPORT_COLUMNS (plus the
+    chance's counts, see CHANCE_COUNTS, when ``details``)."""
+    n, k = len(prep.owners.ids), len(plist)
+    if plist and plist[0].grain == "week":
+        targets = _week_targets(prep, plist)
+        parts = [_compute(prep, P, as_of, target=targets[:, i]) for i, P in enumerate(plist)]
+    else:
+        parts = [_compute(prep, P, as_of) for P in plist]
+
+    def col(key: str) -> np.ndarray:
+        if n == 0:
+            return np.zeros(0, dtype=parts[0][key].dtype) if parts else np.zeros(0)
+        return np.stack([p[key] for p in parts], axis=1).ravel()  # owner-major
+
+    wdta = col("working_days_to_act")
+    data: dict[str, Any] = {
+        "owner_type": np.full(n * k, prep.level, dtype=object),
+        "owner_id": np.repeat(np.array(prep.owners.ids, dtype=object), k),
+        "owner_name": np.repeat(np.array(prep.owners.names, dtype=object), k),
+        "metric": np.full(n * k, prep.metric, dtype=object),
+        "period": np.tile(np.array([P.label for P in plist], dtype=object), n),
+        "period_start": np.tile(np.array([P.start for P in plist], dtype=object), n),
+        "period_end": np.tile(np.array([P.end for P in plist], dtype=object), n),
+        "as_of": np.full(n * k, as_of, dtype=object),
+    }
+    for key in REPORT_COLUMNS[8:]:
+        if key in data:
+            continue
+        if key == "working_days_to_act":
+            data[key] = pd.array(np.where(wdta >= 0, wdta, 0), dtype="Int64")
+            data[key][wdta < 0] = pd.NA
+        elif key in ("working_days_elapsed", "working_days_left"):
+            data[key] = col(key).astype(np.int64)
+        elif key in ("status", "point_of_no_return"):
+            data[key] = col(key).astype(object)
+        else:
+            data[key] = col(key).astype(float)
+    columns = list(REPORT_COLUMNS)
+    if details:
+        for key, name in CHANCE_COUNTS.items():
+            data[name] = col(key).astype(np.int64)
+            columns.append(name)
+    df = pd.DataFrame(data, columns=columns)
+    for key in ("owner_type", "owner_id", "owner_name", "metric", "period", "status"):
+        df[key] = df[key].astype(object)
+    return df
+
+
+def _resolve(inputs: EngineInputs, as_of: Any, fy: int | None) -> tuple[dt.date, int]:
+    try:
+        d = to_date(as_of)
+    except (TypeError, ValueError):
+        raise BadInput.single(_FILE, f"as-of date {as_of!r} is not a date", column="as_of") from None
+    if not FIRST_DATE <= d <= LAST_DATE:
+        raise BadInput.single(_FILE, f"as-of date {d.isoformat()} is out of range ({FIRST_DATE} to {LAST_DATE})",
+                              column="as_of")
+    sm = inputs.settings.fy_start_month
+    year = int(fy) if fy is not None else fiscal_year_of(d, sm)
+    lo, hi = fiscal_year_of(FIRST_DATE, sm), fiscal_year_of(LAST_DATE, sm)
+    if not lo <= year <= hi:
+        raise BadInput.single(_FILE, f"fiscal year {year} is out of range ({lo}-{hi})", column="fy")
+    return d, year
+
+
