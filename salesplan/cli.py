@@ -61,10 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_argument("--at-risk", type=float, metavar="0.9", help="pace below which an owner is off track (default 0.90)")
     settings.add_argument("--grace", type=float, metavar="0.1", help="share of the period before warnings start (default 0.10)")
     settings.add_argument("--upload-limit-mb", type=int, metavar="MB", help="largest file accepted (default 200)")
+    settings.add_argument("--base-currency", metavar="CODE",
+                          help="ISO 4217 code reports are in, e.g. EUR; '' for a single-currency organisation")
 
-    imp = commands.add_parser("import", help="import a reps, targets, actuals or holidays file",
+    imp = commands.add_parser("import", help="import a reps, targets, actuals, holidays or rates file",
                               description="Import a CSV or .xlsx file. All or nothing unless --valid-only.")
-    imp.add_argument("kind", choices=["reps", "targets", "actuals", "holidays"])
+    imp.add_argument("kind", choices=["reps", "targets", "actuals", "holidays", "rates"])
     imp.add_argument("file", help="CSV or .xlsx file")
     imp.add_argument("--user", metavar="EMAIL", help="who is uploading (recorded with the batch)")
     imp.add_argument("--valid-only", action="store_true", help="import the valid rows and store the rejected ones with the batch")
@@ -170,6 +172,7 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
             "at_risk": args.at_risk,
             "grace": args.grace,
             "upload_limit_mb": args.upload_limit_mb,
+            "base_currency": args.base_currency,
         }
         # check every setting before importing holidays, so a refused value changes nothing
         validate_settings(**changes)
@@ -183,6 +186,7 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
         print(f"at_risk         {settings.at_risk}")
         print(f"grace           {settings.grace}")
         print(f"upload_limit_mb {settings.upload_limit_mb}")
+        print(f"base_currency   {settings.base_currency or '(none: one currency)'}")
         return EXIT_OK
 
     if args.command == "import":

@@ -23,6 +23,7 @@ from typing import Literal
 import duckdb
 import pandas as pd
 
+from salesplan.currency import CODES, amount_currency_sql, codes_regex
 from salesplan.errors import BadInput, NotAllowed, Problem
 from salesplan.files import (
     RawTable,
@@ -37,8 +38,8 @@ from salesplan.principal import SYSTEM, Principal
 from salesplan.settings import Settings
 from salesplan.store import Store
 
-Kind = Literal["reps", "targets", "actuals", "holidays"]
-KINDS: tuple[str, ...] = ("reps", "targets", "actuals", "holidays")
+Kind = Literal["reps", "targets", "actuals", "holidays", "rates"]
+KINDS: tuple[str, ...] = ("reps", "targets", "actuals", "holidays", "rates")
 MAX_PROBLEMS_LISTED = 1000
 
 
@@ -67,6 +68,7 @@ FIELDS: dict[str, list[Field]] = {
         ("customer", False, "text", "customer, customer name, customer id, account, account name, client, client name, company, company name, sold to, buyer"),
         ("product", False, "text", "product, product name, sku, item, item name, product code"),
         ("territory", False, "text", "territory, sales territory, territory name"),
+        ("currency", False, "text", "currency, currency code, ccy, curr, iso currency"),
     ),
     "reps": _fields(
         ("rep_id", True, "text", "rep id, rep, id, employee id, sales rep id, salesperson id, rep code"),
@@ -77,6 +79,7 @@ FIELDS: dict[str, list[Field]] = {
         ("manager", False, "text", "manager, manager id, manager email, reports to, line manager"),
         ("start_date", False, "date", "start date, start, hire date, hired, joined, date joined"),
         ("end_date", False, "date", "end date, end, leave date, left, termination date, leaving date"),
+        ("effective_from", False, "date", "effective from, effective date, effective, valid from, as of, moved on, from date"),
     ),
     "targets": _fields(
         ("owner", True, "text", "owner, rep, rep id, owner id, sales rep, salesperson, territory name"),
@@ -87,11 +90,17 @@ FIELDS: dict[str, list[Field]] = {
         ("owner_type", False, "text", "owner type, type, level"),
         ("metric", False, "text", "metric, measure, kpi"),
         ("reason", False, "text", "reason, comment, note, why"),
+        ("currency", False, "text", "currency, currency code, ccy, curr, iso currency"),
     ),
     "holidays": _fields(
         ("date", True, "date", "date, holiday date, day"),
         ("name", False, "text", "name, holiday, description, holiday name"),
         ("territory", False, "text", "territory, sales territory"),
+    ),
+    "rates": _fields(
+        ("currency", True, "text", "currency, currency code, ccy, curr, code"),
+        ("month", True, "text", "month, period, rate month"),
+        ("rate", True, "amount", "rate, exchange rate, fx rate, fx, value"),
     ),
 }
 
@@ -235,7 +244,8 @@ def _import_data(
     if raw.cells.num_rows == 0:
         raise BadInput.single(name, "the file has a header but no rows", line=raw.header_line)
     report(0.35, f"Checking {raw.cells.num_rows:,} rows")
-    importer = {"actuals": _import_actuals, "reps": _import_reps, "targets": _import_targets, "holidays": _import_holidays}[kind]
+    importer = {"actuals": _import_actuals, "reps": _import_reps, "targets": _import_targets,
+                "holidays": _import_holidays, "rates": _import_rates}[kind]
     result = importer(store, raw, mapping, principal=principal, valid_only=valid_only, date_format=date_format,
                       settings=settings, reason=reason, memory_mb=limits.memory_mb)
     if raw.title_lines:
@@ -522,13 +532,67 @@ def _amount_clean(text: str) -> str:
     return f"regexp_replace({leading_gone}, '{_CURRENCY_CODES}([-)]*)$', '\\1')"
 
 
-_CURRENCY_CODES = "(?i:usd|eur|gbp|chf|sek|nok|dkk|jpy|aud|cad|kr)"
+# every ISO 4217 code, and "kr", which names no one currency (SEK, NOK, DKK, ISK)
+_CURRENCY_CODES = codes_regex()[:-1] + "|kr)"
 
 
 def _amount_core(text: str) -> str:
     clean = _amount_clean(text)
     # (123.45) and 123.45- are negatives; the sign is applied separately
     return f"regexp_replace(regexp_replace({clean}, '^\\((.*)\\)$', '\\1'), '^(.*[0-9])-$', '\\1')"
+
+
+def _currency_select(parser: _Parser, amount_fields: Iterable[str], base: str) -> str:
+    """Select-list items (for table ``src``) of the currency column and of the currency each
+    amount's text names (docs/currencies.md)."""
+    items = [f"upper({parser.col('currency')}) AS currency_text"]
+    items += [f"{amount_currency_sql(parser.col(f), base)} AS {f}_currency" for f in amount_fields]
+    return ", ".join(items)
+
+
+def _currency_checks(parser: _Parser, store: Store, amount_fields: list[str], base: str, month: str, table: str) -> None:
+    """Register the currency problems of ``table`` (built with _currency_select, with a
+    ``currency`` column = the row's currency); ``month`` is the SQL of the month the amount
+    converts at. Nothing is summed across currencies: with a base currency a row in another
+    currency needs a rate for its month; without one, the file and the stored amounts name one
+    currency at most (docs/currencies.md)."""
+    connection = parser.connection
+    connection.execute("CREATE TEMP TABLE currency_codes AS SELECT unnest(?::VARCHAR[]) AS code", [sorted(CODES)])
+    parser.add_problem(
+        "currency_text IS NOT NULL AND currency_text NOT IN (SELECT code FROM currency_codes)", "currency",
+        "'unknown currency ' || currency_text || ': use an ISO 4217 code like EUR or USD'", table=table,
+    )
+    for name in amount_fields:
+        shown = f"{name}_text_shown"
+        with_text = f"{table} JOIN (SELECT line, {parser.col(name)} AS {shown} FROM src) USING (line)"
+        parser.add_problem(f"{name}_currency = 'MIXED'", name, f"{shown} || ' names two currencies'", table=with_text)
+        parser.add_problem(
+            f"{name}_currency <> 'MIXED' AND currency <> {name}_currency", name,
+            f"{shown} || ' is in ' || {name}_currency || ' but the row''s currency is ' || currency", table=with_text,
+        )
+    column = "currency" if parser.has("currency") else amount_fields[0]
+    known = "currency IN (SELECT code FROM currency_codes)"
+    if base:
+        connection.register("known_rates", store.rates(SYSTEM)[["currency", "month"]])
+        parser.add_problem(
+            f"{known} AND currency <> {_sql_text(base)} AND {month} IS NOT NULL AND NOT EXISTS ("
+            f"SELECT 1 FROM known_rates r WHERE r.currency = {table}.currency AND CAST(r.month AS DATE) = {month})",
+            column, f"'no ' || currency || ' rate for ' || strftime({month}, '%Y-%m')", table=table,
+        )
+        return
+    stored = store.stored_currencies()
+    if stored:
+        first, where = stored[0], "the amounts already stored are"
+    else:
+        rows = connection.execute(f"SELECT currency FROM {table} WHERE {known} ORDER BY line LIMIT 1").fetchall()
+        first, where = (rows[0][0] if rows else None), "the file's first amounts are"
+    if first is not None:
+        parser.add_problem(
+            f"{known} AND currency <> {_sql_text(first)}", column,
+            f"'this amount is in ' || currency || ' but {where} in {first}: amounts in different currencies "
+            "are never added up; set a base currency (salesplan settings --base-currency CODE) and import rates'",
+            table=table,
+        )
 
 
 def _src_column(field_name: str) -> str:
@@ -620,7 +684,8 @@ def _import_actuals(
                        {profit_value} AS profit_given, {profit_reason} AS profit_problem,
                        {parser.col('order_id')} AS order_id, {parser.col('line')} AS order_line,
                        {parser.col('customer')} AS customer, {parser.col('product')} AS product,
-                       {parser.col('territory')} AS territory_given
+                       {parser.col('territory')} AS territory_given,
+                       {_currency_select(parser, ["revenue", "cost", "profit"], settings.base_currency)}
                 FROM src
             ),
             by_id AS (SELECT lower(trim(rep_id)) AS k, any_value(rep_id) AS rep_id FROM rep_lookup GROUP BY 1),
@@ -635,14 +700,19 @@ def _import_actuals(
             LEFT JOIN by_name n ON n.k = b.rep_text
             """
         )
+        base_sql = f"nullif({_sql_text(settings.base_currency)}, '')"
         connection.execute(
-            """
+            f"""
             CREATE TEMP TABLE resolved AS
             SELECT p.*, coalesce(p.territory_given, r.territory) AS territory,
-                   coalesce(p.profit_given, p.revenue - p.cost) AS profit
+                   coalesce(p.profit_given, p.revenue - p.cost) AS profit,
+                   coalesce(p.currency_text, nullif(p.revenue_currency, 'MIXED'), nullif(p.cost_currency, 'MIXED'),
+                            nullif(p.profit_currency, 'MIXED'), {base_sql}) AS currency
             FROM parsed p LEFT JOIN rep_lookup r USING (rep_id)
             """
         )
+        _currency_checks(parser, store, ["revenue", "cost", "profit"], settings.base_currency,
+                         "CAST(date_trunc('month', sale_date) AS DATE)", "resolved")
         parser.add_problem("date_text IS NULL", "date", "'the date is empty'")
         parser.add_problem("date_problem IS NOT NULL", "date", "date_problem")
         parser.add_problem("rep_text IS NULL", "rep", "'the rep is empty'")
@@ -741,7 +811,7 @@ def _import_actuals(
         rows = connection.sql(
             """
             SELECT row_key, line, sale_date, rep_id, territory, revenue, cost, profit, order_id, order_line,
-                   customer, product
+                   customer, product, currency, territory_given IS NOT NULL AS territory_from_file
             FROM keyed k WHERE line NOT IN (SELECT line FROM bad)
               AND NOT EXISTS (SELECT 1 FROM key_first f WHERE f.row_key = k.row_key AND k.line > f.first_line)
             """
@@ -902,6 +972,13 @@ def _import_holidays(
     batch_id, counts = store.apply_holidays(principal, good, file_name=raw.file, sha256=raw.sha256)
     return ImportResult("holidays", raw.file, batch_id, counts.inserted, counts.updated, counts.unchanged,
                         len(bad_lines), problems)
+
+
+# ============================================================================ rates
+def _import_rates(store: Store, raw: RawTable, mapping: dict[str, int], **options) -> ImportResult:
+    from salesplan.rates_import import import_rates  # its own module: docs/currencies.md
+
+    return import_rates(store, raw, mapping, **options)
 
 
 # ============================================================================ targets

@@ -20,6 +20,8 @@ class Settings:
     at_risk: float = 0.90
     grace: float = 0.10
     upload_limit_mb: int = 200
+    # ISO 4217 code amounts are reported in; '' = a single-currency organisation (docs/currencies.md)
+    base_currency: str = ""
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property

@@ -102,7 +102,7 @@ class BatchStore(StoreBase):
         if info["reverted_at"] is not None:
             raise BadInput.single("uploads", f"batch {batch_id} was already undone at {info['reverted_at']}")
         kind = info["kind"]
-        if kind not in ("actuals", "targets"):
+        if kind not in ("actuals", "targets", "rates"):
             raise BadInput.single(
                 "uploads", f"batch {batch_id} imported {kind}; such imports cannot be undone: import the previous file again"
             )
@@ -132,6 +132,10 @@ class BatchStore(StoreBase):
                     """
                 )
                 cursor.execute("DROP TABLE undo_keys")
+            elif kind == "rates":
+                from salesplan.storage.rates import undo_rates  # rates.py builds on this module
+
+                undo_rates(cursor, batch_id)
             else:
                 cursor.temp_table(
                     "undo_cells",
@@ -146,7 +150,7 @@ class BatchStore(StoreBase):
                     """
                     INSERT INTO targets
                     SELECT DISTINCT ON (v.owner_type, v.owner_id, v.metric, v.month)
-                           v.owner_type, v.owner_id, v.metric, v.month, v.amount, v.batch_id
+                           v.owner_type, v.owner_id, v.metric, v.month, v.amount, v.batch_id, v.currency
                     FROM target_versions v
                     JOIN upload_batches b USING (batch_id)
                     JOIN undo_cells u USING (owner_type, owner_id, metric, month)
@@ -163,5 +167,5 @@ class BatchStore(StoreBase):
 
 _ACTUAL_COLUMNS_FROM_V = (
     "v.row_key, v.batch_id, v.line, v.sale_date, v.rep_id, v.territory, v.revenue, v.cost, v.profit, "
-    "v.order_id, v.order_line, v.customer, v.product"
+    "v.order_id, v.order_line, v.customer, v.product, v.currency, v.territory_from_file"
 )

@@ -14,6 +14,8 @@ from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
 from salesplan.storage.base import BatchCounts
 from salesplan.storage.batches import BatchStore
+from salesplan.storage.people_history import history_join
+from salesplan.storage.rates import check_currencies
 
 
 class LedgerStore(BatchStore):
@@ -116,6 +118,14 @@ class LedgerStore(BatchStore):
             "row_key", "line", "sale_date", "rep_id", "territory", "revenue", "cost", "profit",
             "order_id", "order_line", "customer", "product",
         ]
+        # optional (docs/currencies.md, docs/people.md): the amounts' currency (NULL: unnamed) and
+        # whether the file named the territory (else it is the rep's on the sale date); rows
+        # without the flag keep the territory they come with
+        names = rows.column_names if isinstance(rows, pa.Table) else list(rows.columns)
+        columns += [name for name in ("currency", "territory_from_file") if name in names]
+        given = ", ".join(columns[:12])
+        currency = "currency" if "currency" in names else "NULL::VARCHAR AS currency"
+        from_file = "territory_from_file" if "territory_from_file" in names else "true AS territory_from_file"
         incoming = rows.select(columns) if isinstance(rows, pa.Table) else rows[columns]
         rejected_frame = rejected[["line", "record", "problems"]]
 
@@ -123,14 +133,19 @@ class LedgerStore(BatchStore):
             cursor.stage("incoming_actuals", incoming)
             cursor.temp_table(
                 "staged_actuals",
-                """
-                SELECT row_key, line::BIGINT AS line, sale_date::DATE AS sale_date, rep_id, territory,
+                f"""
+                SELECT row_key, line::BIGINT AS line, sale_date::DATE AS sale_date, i.rep_id,
+                       CASE WHEN i.territory_from_file THEN i.territory
+                            ELSE coalesce(h.territory, i.territory) END AS territory,
                        revenue::DECIMAL(18,4) AS revenue, cost::DECIMAL(18,4) AS cost,
-                       profit::DECIMAL(18,4) AS profit, order_id, order_line, customer, product
-                FROM incoming_actuals
+                       profit::DECIMAL(18,4) AS profit, order_id, order_line, customer, product,
+                       i.currency, i.territory_from_file
+                FROM (SELECT {given}, {currency}, {from_file} FROM incoming_actuals) i
+                {history_join("i.rep_id", "i.sale_date::DATE")}
                 """,
             )
             cursor.unstage("incoming_actuals")
+            check_currencies(cursor, "staged_actuals", "sale_date", file_name)
             # compare with the ledger once; unchanged keys are recorded in this batch's versions
             # (undo must know the batch holds them) but their ledger rows are not rewritten
             cursor.temp_table(
@@ -152,7 +167,7 @@ class LedgerStore(BatchStore):
             )
             cursor.execute(
                 "INSERT INTO actual_versions SELECT ?, row_key, line, sale_date, rep_id, territory, revenue, "
-                "cost, profit, order_id, order_line, customer, product FROM staged_actuals",
+                "cost, profit, order_id, order_line, customer, product, currency, territory_from_file FROM staged_actuals",
                 [batch_id],
             )
             if updated:
@@ -162,7 +177,7 @@ class LedgerStore(BatchStore):
             if inserted or updated:
                 cursor.execute(
                     "INSERT INTO actuals SELECT s.row_key, ?, s.line, s.sale_date, s.rep_id, s.territory, s.revenue, "
-                    "s.cost, s.profit, s.order_id, s.order_line, s.customer, s.product "
+                    "s.cost, s.profit, s.order_id, s.order_line, s.customer, s.product, s.currency, s.territory_from_file "
                     "FROM staged_actuals s JOIN staged_status t USING (row_key) WHERE t.status <> 'same'",
                     [batch_id],
                 )
@@ -245,5 +260,6 @@ _ACTUAL_DIFFERS = (
     "(s.sale_date IS DISTINCT FROM a.sale_date OR s.rep_id IS DISTINCT FROM a.rep_id "
     "OR s.territory IS DISTINCT FROM a.territory OR s.revenue IS DISTINCT FROM a.revenue "
     "OR s.cost IS DISTINCT FROM a.cost OR s.profit IS DISTINCT FROM a.profit "
-    "OR s.customer IS DISTINCT FROM a.customer OR s.product IS DISTINCT FROM a.product)"
+    "OR s.customer IS DISTINCT FROM a.customer OR s.product IS DISTINCT FROM a.product "
+    "OR s.currency IS DISTINCT FROM a.currency)"
 )
