@@ -585,7 +585,7 @@ def _currency_checks(parser: _Parser, store: Store, amount_fields: list[str], ba
         first, where = stored[0], "the amounts already stored are"
     else:
         rows = connection.execute(f"SELECT currency FROM {table} WHERE {known} ORDER BY line LIMIT 1").fetchall()
-        first, where = (rows[0][0] if rows else None), "the file's first amounts are"
+        first, where = (rows[0][0] if rows else None), "the file''s first amounts are"
     if first is not None:
         parser.add_problem(
             f"{known} AND currency <> {_sql_text(first)}", column,
@@ -836,9 +836,10 @@ def _import_reps(
     parser = _Parser(raw, mapping, "reps", memory_mb)
     try:
         connection = parser.connection
-        order = parser.date_order(["start_date", "end_date"], date_format)
+        order = parser.date_order(["start_date", "end_date", "effective_from"], date_format)
         start_value, start_reason = parser.date_sql("start_date", order)
         end_value, end_reason = parser.date_sql("end_date", order)
+        effective_value, effective_reason = parser.date_sql("effective_from", order)
         existing = store.rep_lookup()
         connection.register("existing_reps", existing)
         connection.execute(
@@ -847,7 +848,8 @@ def _import_reps(
             SELECT line, rep_id, name, {parser.col('email')} AS email, {parser.col('territory')} AS territory,
                    {parser.col('region')} AS region, {parser.col('manager')} AS manager_text,
                    {start_value} AS start_date, {start_reason} AS start_problem,
-                   {end_value} AS end_date, {end_reason} AS end_problem
+                   {end_value} AS end_date, {end_reason} AS end_problem,
+                   {effective_value} AS effective_from, {effective_reason} AS effective_problem
             FROM src
             """
         )
@@ -877,6 +879,7 @@ def _import_reps(
         parser.add_problem("start_problem IS NOT NULL", "start_date", "start_problem", table="resolved")
         parser.add_problem("end_problem IS NOT NULL", "end_date", "end_problem", table="resolved")
         parser.add_problem("end_date < start_date", "end_date", "'the end date is before the start date'", table="resolved")
+        parser.add_problem("effective_problem IS NOT NULL", "effective_from", "effective_problem", table="resolved")
         parser.add_problem(
             "manager_text IS NOT NULL AND manager IS NULL", "manager",
             "'unknown manager ''' || manager_text || ''': not a rep_id or email of a rep'", table="resolved",
@@ -886,7 +889,9 @@ def _import_reps(
             "line > (SELECT min(line) FROM resolved r2 WHERE r2.rep_id = resolved.rep_id) AND EXISTS ("
             "SELECT 1 FROM resolved r2 WHERE r2.rep_id = resolved.rep_id AND r2.line < resolved.line AND "
             "(r2.name IS DISTINCT FROM resolved.name OR r2.email IS DISTINCT FROM resolved.email OR "
-            "r2.territory IS DISTINCT FROM resolved.territory OR r2.manager IS DISTINCT FROM resolved.manager))",
+            # a rep moving on several days comes once per effective_from (docs/people.md)
+            "(r2.effective_from IS NOT DISTINCT FROM resolved.effective_from AND ("
+            "r2.territory IS DISTINCT FROM resolved.territory OR r2.manager IS DISTINCT FROM resolved.manager))))",
             "rep_id", "'rep ' || rep_id || ' is listed again with other values'", table="resolved",
         )
         parser.add_problem(
@@ -905,7 +910,8 @@ def _import_reps(
             "region", "'territory ' || territory || ' is put in two regions in this file'", table="resolved",
         )
         frame = connection.execute(
-            "SELECT line, rep_id, name, email, territory, region, manager, start_date, end_date FROM resolved ORDER BY line"
+            "SELECT line, rep_id, name, email, territory, region, manager, start_date, end_date, effective_from "
+            "FROM resolved ORDER BY line"
         ).df()
         cycle_lines = _manager_cycles(frame, existing)
         if cycle_lines:
@@ -915,7 +921,7 @@ def _import_reps(
         problems, bad_lines = _collect(parser, valid_only)
     finally:
         parser.close()
-    good = frame[~frame["line"].isin(bad_lines)].drop_duplicates("rep_id")
+    good = frame[~frame["line"].isin(bad_lines)].drop_duplicates(["rep_id", "effective_from"])
     batch_id, counts = store.apply_reps(principal, good, file_name=raw.file, sha256=raw.sha256)
     return ImportResult("reps", raw.file, batch_id, counts.inserted, counts.updated, counts.unchanged,
                         len(bad_lines), problems)
@@ -1012,7 +1018,8 @@ def _import_targets(
                        regexp_extract({parser.col('month')}, '^(\\d{{4}})[-/](\\d{{1,2}})(-01)?$', ['y', 'm']) AS month_parts,
                        {parser.col('start')} AS start_text, {start_value} AS start_date, {start_reason} AS start_problem,
                        {parser.col('end')} AS end_text, {end_value} AS end_date, {end_reason} AS end_problem,
-                       {parser.col('reason')} AS reason
+                       {parser.col('reason')} AS reason,
+                       {_currency_select(parser, ["amount"], settings.base_currency)}
                 FROM src
             )
             SELECT b.*,
@@ -1025,7 +1032,9 @@ def _import_targets(
                             (SELECT CASE WHEN count(*) = 1 THEN any_value(rep_id) END FROM rep_lookup r WHERE r.name = b.owner_text))
                         WHEN b.owner_type = 'territory' THEN
                             (SELECT any_value(territory) FROM known_territories t WHERE lower(t.territory) = lower(b.owner_text))
-                   END AS owner_id
+                   END AS owner_id,
+                   coalesce(b.currency_text, nullif(b.amount_currency, 'MIXED'),
+                            nullif({_sql_text(settings.base_currency)}, '')) AS currency
             FROM base b
             """
         )
@@ -1054,10 +1063,19 @@ def _import_targets(
             "p2.owner_type = parsed.owner_type AND p2.metric = parsed.metric AND p2.month = parsed.month AND p2.line < parsed.line)",
             "month", "'the target of ' || owner_id || ' ' || metric || ' ' || strftime(month, '%Y-%m') || ' is given twice'",
         )
+        _currency_checks(parser, store, ["amount"], settings.base_currency,
+                         "coalesce(month, CAST(date_trunc('month', start_date) AS DATE))", "parsed")
+        # a rep who left has no targets after their end date (docs/people.md)
+        left_on = "(SELECT any_value(r.end_date) FROM rep_lookup r WHERE r.rep_id = parsed.owner_id)"
+        parser.add_problem(
+            f"owner_type = 'rep' AND {left_on} IS NOT NULL AND coalesce(month, end_date) > {left_on}",
+            "month" if parser.has("month") else "end",
+            f"'rep ' || owner_id || ' left on ' || strftime({left_on}, '%Y-%m-%d') || ': no targets after that'",
+        )
         problems, bad_lines = _collect(parser, valid_only)
         frame = connection.execute(
-            "SELECT line, owner_type, owner_id, metric, month, start_date, end_date, amount::DOUBLE AS amount, reason "
-            "FROM parsed ORDER BY line"
+            "SELECT line, owner_type, owner_id, metric, month, start_date, end_date, amount::DOUBLE AS amount, reason, "
+            "currency FROM parsed ORDER BY line"
         ).df()
     finally:
         parser.close()
@@ -1074,7 +1092,7 @@ def _import_targets(
 def _target_cells(store: Store, rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """(owner_type, owner_id, metric, month, amount, reason): month rows as they are, date-range
     rows spread over the months they touch by the owner's working days (SPEC §3)."""
-    columns = ["owner_type", "owner_id", "metric", "month", "amount", "reason"]
+    columns = ["owner_type", "owner_id", "metric", "month", "amount", "reason", "currency"]
     monthly = rows[rows["month"].notna()][columns].copy()
     ranged = rows[rows["month"].isna()]
     pieces = [monthly]
@@ -1093,16 +1111,29 @@ def _target_cells(store: Store, rows: pd.DataFrame, settings: Settings) -> pd.Da
             pieces.append(pd.DataFrame({
                 "owner_type": row.owner_type, "owner_id": row.owner_id, "metric": row.metric,
                 "month": [pd.Timestamp(month) for month in spread], "amount": list(spread.values()), "reason": row.reason,
+                "currency": row.currency,
             }))
     cells = pd.concat(pieces, ignore_index=True)
     if cells.empty:
         return cells
     cells["month"] = pd.to_datetime(cells["month"])
-    # contributions of several ranges to one month add up (e.g. 1-15 and 16-31 March)
-    return (
-        cells.groupby(["owner_type", "owner_id", "metric", "month"], as_index=False)
+    # contributions of several ranges to one month add up (e.g. 1-15 and 16-31 March), never
+    # across currencies
+    key = ["owner_type", "owner_id", "metric", "month"]
+    cells = (
+        cells.groupby(key + ["currency"], as_index=False, dropna=False)
         .agg(amount=("amount", "sum"), reason=("reason", "first"))
     )
+    twice = cells[cells.duplicated(key, keep=False)]
+    if len(twice):
+        first = twice.iloc[0]
+        raise BadInput.single(
+            "targets",
+            f"the target of {first.owner_id} {first.metric} {pd.Timestamp(first.month):%Y-%m} is given in "
+            f"{' and '.join(sorted(twice.loc[(twice[key] == first[key]).all(axis=1), 'currency'].astype(str)))}: "
+            "amounts in different currencies are never added up", column="currency",
+        )
+    return cells
 
 
 def template_csv(kind: str) -> str:

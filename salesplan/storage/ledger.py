@@ -8,6 +8,7 @@ import pandas as pd
 import pyarrow as pa
 
 from salesplan.errors import (
+    BadInput,
     NotAllowed,
 )
 from salesplan.principal import Principal
@@ -38,6 +39,10 @@ class LedgerStore(BatchStore):
         """
         self._require_target_write(principal, cells)
         incoming = cells[["owner_type", "owner_id", "metric", "month", "amount", "reason"]].copy()
+        # the amounts' currency (docs/currencies.md); NULL: unnamed, the organisation's own
+        incoming["currency"] = cells["currency"] if "currency" in cells.columns else None
+        incoming["currency"] = incoming["currency"].astype(object).where(incoming["currency"].notna(), None)
+        self._require_no_target_after_leaving(incoming)
 
         def work(cursor: Cursor) -> tuple[int, BatchCounts]:
             cursor.stage("incoming_targets", incoming)
@@ -45,17 +50,20 @@ class LedgerStore(BatchStore):
                 "staged_targets",
                 """
                 SELECT i.owner_type, i.owner_id, i.metric, i.month::DATE AS month,
-                       i.amount::DECIMAL(18,4) AS amount, i.reason, t.amount AS previous_amount
+                       i.amount::DECIMAL(18,4) AS amount, i.reason, t.amount AS previous_amount,
+                       CAST(i.currency AS VARCHAR) AS currency, t.currency AS previous_currency
                 FROM incoming_targets i
                 LEFT JOIN targets t ON t.owner_type = i.owner_type AND t.owner_id = i.owner_id
                     AND t.metric = i.metric AND t.month = i.month::DATE
                 """,
             )
             cursor.unstage("incoming_targets")
+            check_currencies(cursor, "staged_targets", "month", file_name)
+            same = "previous_amount = amount AND previous_currency IS NOT DISTINCT FROM currency"
             inserted, updated, unchanged = cursor.execute(
                 "SELECT count(*) FILTER (WHERE previous_amount IS NULL), "
-                "count(*) FILTER (WHERE previous_amount IS NOT NULL AND previous_amount <> amount), "
-                "count(*) FILTER (WHERE previous_amount = amount) FROM staged_targets"
+                f"count(*) FILTER (WHERE previous_amount IS NOT NULL AND NOT ({same})), "
+                f"count(*) FILTER (WHERE {same}) FROM staged_targets"
             ).fetchall()[0]
             counts = BatchCounts(int(inserted), int(updated), int(unchanged), 0)
             batch_id = self._new_batch(
@@ -64,7 +72,7 @@ class LedgerStore(BatchStore):
             )
             cursor.execute(
                 "INSERT INTO target_versions SELECT ?, owner_type, owner_id, metric, month, amount, "
-                "previous_amount, reason FROM staged_targets",
+                "previous_amount, reason, currency FROM staged_targets",
                 [batch_id],
             )
             cursor.execute(
@@ -72,13 +80,32 @@ class LedgerStore(BatchStore):
                 "AND t.owner_id = s.owner_id AND t.metric = s.metric AND t.month = s.month"
             )
             cursor.execute(
-                "INSERT INTO targets SELECT owner_type, owner_id, metric, month, amount, ? FROM staged_targets",
+                "INSERT INTO targets SELECT owner_type, owner_id, metric, month, amount, ?, currency FROM staged_targets",
                 [batch_id],
             )
             cursor.execute("DROP TABLE staged_targets")
             return batch_id, counts
 
         return self.write(principal, "set targets", f"{file_name or 'editor'}: {len(incoming)} cells; {reason or ''}", work)
+
+    def _require_no_target_after_leaving(self, cells: pd.DataFrame) -> None:
+        """Raise BadInput for a rep's target cell of a month starting after the rep's end_date
+        (docs/people.md): a leaver has no targets after leaving."""
+        reps = cells[cells["owner_type"] == "rep"]
+        if reps.empty:
+            return
+        with self.cursor() as cursor:
+            ends = cursor.execute("SELECT rep_id, end_date FROM reps WHERE end_date IS NOT NULL").df()
+        if ends.empty:
+            return
+        joined = reps.merge(ends, left_on="owner_id", right_on="rep_id")
+        late = joined[pd.to_datetime(joined["month"]) > pd.to_datetime(joined["end_date"])]
+        if len(late):
+            first = late.iloc[0]
+            raise BadInput.single(
+                "targets", f"rep {first.owner_id} left on {pd.Timestamp(first.end_date):%Y-%m-%d}: no targets after that "
+                f"({pd.Timestamp(first.month):%Y-%m})", column="month",
+            )
 
     def _require_target_write(self, principal: Principal, cells: pd.DataFrame) -> None:
         if principal.may_administer:

@@ -77,7 +77,7 @@ class PeopleStore(StoreBase):
         history["effective_from"] = pd.to_datetime(history["effective_from"])
         # the reps table holds one row per rep: the one with the latest effective_from (the
         # history sets what is in effect today right after)
-        order = history["effective_from"].fillna(pd.Timestamp.max).argsort(kind="stable")
+        order = history["effective_from"].reset_index(drop=True).sort_values(kind="stable", na_position="last").index
         incoming = reps[columns].iloc[order].drop_duplicates("rep_id", keep="last").copy()
 
         def work(cursor: Cursor) -> tuple[int, BatchCounts]:
