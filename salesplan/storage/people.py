@@ -17,11 +17,13 @@ class PeopleStore(StoreBase):
 
     # ------------------------------------------------------------------ reference data
     def reps(self, principal: Principal) -> pd.DataFrame:
-        """Reps the principal may see, with their territory and region."""
+        """Reps the principal may see, with their territory, region and manager in effect today
+        and ``left`` (True once their end_date has passed: listed as having left, docs/people.md)."""
         visible = self.visible_rep_ids(principal)
         with self.cursor() as cursor:
             frame = cursor.execute(
-                "SELECT rep_id, name, email, territory, region, manager, start_date, end_date "
+                "SELECT rep_id, name, email, territory, region, manager, start_date, end_date, "
+                "coalesce(end_date < current_date, false) AS left "
                 "FROM reps ORDER BY rep_id"
             ).df()
         if visible is not None:
