@@ -1065,10 +1065,10 @@ def _import_targets(
         )
         _currency_checks(parser, store, ["amount"], settings.base_currency,
                          "coalesce(month, CAST(date_trunc('month', start_date) AS DATE))", "parsed")
-        # a rep who left has no targets after their end date (docs/people.md)
+        # a rep who left has no targets after their end date; a 0 says just that (docs/people.md)
         left_on = "(SELECT any_value(r.end_date) FROM rep_lookup r WHERE r.rep_id = parsed.owner_id)"
         parser.add_problem(
-            f"owner_type = 'rep' AND {left_on} IS NOT NULL AND coalesce(month, end_date) > {left_on}",
+            f"owner_type = 'rep' AND amount > 0 AND {left_on} IS NOT NULL AND coalesce(month, end_date) > {left_on}",
             "month" if parser.has("month") else "end",
             f"'rep ' || owner_id || ' left on ' || strftime({left_on}, '%Y-%m-%d') || ': no targets after that'",
         )

@@ -329,7 +329,7 @@ def test_file_on_disk_over_the_size_limit(loaded, tmp_path):
 
 def test_unknown_import_kind(loaded):
     assert refused(loaded, "date,rep,amount\n2025-03-03,R001,1\n", kind="sales") == [
-        Problem("sales.csv", None, None, "unknown import kind 'sales'; use one of reps, targets, actuals, holidays")
+        Problem("sales.csv", None, None, "unknown import kind 'sales'; use one of reps, targets, actuals, holidays, rates")
     ]
 
 

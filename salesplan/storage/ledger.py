@@ -89,8 +89,8 @@ class LedgerStore(BatchStore):
         return self.write(principal, "set targets", f"{file_name or 'editor'}: {len(incoming)} cells; {reason or ''}", work)
 
     def _require_no_target_after_leaving(self, cells: pd.DataFrame) -> None:
-        """Raise BadInput for a rep's target cell of a month starting after the rep's end_date
-        (docs/people.md): a leaver has no targets after leaving."""
+        """Raise BadInput for a rep's target cell above 0 of a month starting after the rep's
+        end_date (docs/people.md): a leaver has no targets after leaving."""
         reps = cells[cells["owner_type"] == "rep"]
         if reps.empty:
             return
@@ -99,7 +99,7 @@ class LedgerStore(BatchStore):
         if ends.empty:
             return
         joined = reps.merge(ends, left_on="owner_id", right_on="rep_id")
-        late = joined[pd.to_datetime(joined["month"]) > pd.to_datetime(joined["end_date"])]
+        late = joined[(pd.to_datetime(joined["month"]) > pd.to_datetime(joined["end_date"])) & (joined["amount"] > 0)]
         if len(late):
             first = late.iloc[0]
             raise BadInput.single(
