@@ -59,20 +59,29 @@ class BacktestResult:
         return pd.DataFrame(rows, columns=["section", "name", "value"])
 
 
-def _past_years(inputs: EngineInputs, fy: int | None) -> list[int]:
-    sm = inputs.settings.fy_start_month
+def _data_span(inputs: EngineInputs) -> tuple[dt.date, dt.date] | None:
+    """(first, last) date of the actuals, None when there are none."""
     act = inputs.daily_actuals
     if act is None or len(act) == 0:
-        return []
+        return None
     dates = pd.to_datetime(act["date"], errors="coerce").dropna()
     if dates.empty:
-        return []
-    last = dates.max().date()
-    first_fy = fiscal_year_of(dates.min().date(), sm)
+        return None
+    return dates.min().date(), dates.max().date()
+
+
+def _past_years(inputs: EngineInputs, fy: int | None) -> list[int]:
+    """The fiscal years to replay: ``fy``, else every fiscal year complete in the data (its
+    outcome must be known)."""
     if fy is not None:
         return [int(fy)]
-    # complete fiscal years only: the outcome must be known
-    return [y for y in range(first_fy, fiscal_year_of(last, sm) + 1) if fiscal_year_bounds(y, sm)[1] <= last]
+    span = _data_span(inputs)
+    if span is None:
+        return []
+    sm = inputs.settings.fy_start_month
+    first, last = span
+    return [y for y in range(fiscal_year_of(first, sm), fiscal_year_of(last, sm) + 1)
+            if fiscal_year_bounds(y, sm)[1] <= last]
 
 
 def _checks_of_year(inputs: EngineInputs, fy: int, level: str, metric: str) -> pd.DataFrame:
@@ -144,8 +153,8 @@ def backtest(inputs: EngineInputs, *, fy: int | None = None, metric: str = "reve
         sm = inputs.settings.fy_start_month
         if not 1900 <= int(fy) <= 2200:
             raise BadInput.single("backtest", f"fiscal year {fy} is out of range (1900-2200)", column="fy")
-        act = pd.to_datetime(inputs.daily_actuals["date"], errors="coerce") if len(inputs.daily_actuals) else pd.Series([], dtype="datetime64[ns]")
-        if act.empty or act.max().date() < fiscal_year_bounds(int(fy), sm)[1]:
+        span = _data_span(inputs)
+        if span is None or span[1] < fiscal_year_bounds(int(fy), sm)[1]:
             raise BadInput.single("backtest", f"FY{fy} is not complete in the data: its outcome is not known yet", column="fy")
     frames = [_checks_of_year(inputs, y, level, metric) for y in years]
     frames = [f for f in frames if len(f)]

@@ -169,7 +169,7 @@ def _build_periods(fy: int, fy_start_month: int, grain: str) -> list[Period]:
 def _weeks(fy: int, months: list[dt.date]) -> list[Period]:
     fy_start, fy_end = months[0], month_end(months[11])
     monday = fy_start - dt.timedelta(days=fy_start.weekday())
-    out = []
+    out: list[Period] = []
     while monday <= fy_end:
         start, end = max(monday, fy_start), min(monday + dt.timedelta(days=6), fy_end)
         touched = tuple(i for i, m in enumerate(months) if m <= end and month_end(m) >= start)

@@ -121,6 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--metric", choices=["revenue", "profit"], default="revenue")
     watch.add_argument("--level", choices=["all", "rep", "territory", "region", "org"], default="all")
     watch.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    back = commands.add_parser("backtest", help="how far to trust the warnings: replay past fiscal years week by week",
+                               description="Replay the complete past fiscal years (every Sunday) and grade the warnings "
+                                           "against how each year ended: misses per status, too_late precision, misses "
+                                           "flagged 8 weeks ahead, calibration of chance_to_reach.")
+    back.add_argument("--fy", type=int, metavar="N", help="only this fiscal year (default: every complete past one)")
+    back.add_argument("--metric", choices=["revenue", "profit"], default="revenue")
+    back.add_argument("--level", choices=["rep", "territory", "region", "org"], default="rep")
+    back.add_argument("--format", choices=["table", "csv", "json"], default="table")
     return parser
 
 
@@ -248,6 +257,13 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
                 return EXIT_OK
         output = report.render(frame, args.format)
         sys.stdout.write(output if output.endswith("\n") else output + "\n")
+        return EXIT_OK
+
+    if args.command == "backtest":
+        from salesplan import backtest, report
+
+        result = backtest.backtest(store.engine_inputs(SYSTEM), fy=args.fy, metric=args.metric, level=args.level)
+        sys.stdout.write(report.render_backtest(result, args.format))
         return EXIT_OK
 
     raise UsageError(f"unknown command {args.command}")

@@ -149,3 +149,44 @@ def render(df: pd.DataFrame, fmt: str = "table") -> str:
     out = [line(list(cols)), line(["-" * w for w in widths])]
     out += [line(r) for r in cells]
     return "\n".join(out) + "\n"
+
+
+def render_backtest(result: Any, fmt: str = "table") -> str:
+    """A :class:`salesplan.backtest.BacktestResult` as text: ``csv`` one (section, name, value) row
+    per number; ``json`` an object with summary, by_status and calibration; ``table`` the summary
+    then the two tables.
+
+    Raises BadInput for an unknown format."""
+    if fmt not in FORMATS:
+        raise BadInput.single("format", f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if fmt == "csv":
+        return render(result.to_frame(), "csv")
+    if fmt == "json":
+        doc = {
+            "summary": {k: _machine(v) for k, v in result.summary.items()},
+            "by_status": [{k: _machine(v) for k, v in r.items()} for r in result.by_status.to_dict("records")],
+            "calibration": [{k: _machine(v) for k, v in r.items()} for r in result.calibration.to_dict("records")],
+        }
+        return json.dumps(doc, indent=1, allow_nan=False) + "\n"
+    s = result.summary
+
+    def pct(v: Any) -> str:
+        return "" if _is_empty(v) else f"{float(v) * 100:.1f} %"
+
+    lead = "" if _is_empty(s["median_lead_weeks"]) else f"{s['median_lead_weeks']:.1f}"
+    gap = "" if _is_empty(s["calibration_gap"]) else f"{s['calibration_gap']:.3f}"
+    lines = [
+        f"fiscal years replayed          {s['fiscal_years'] or '(none complete)'}",
+        f"owner-years with a target      {s['owners']:,} ({s['misses']:,} missed)",
+        f"weekly checks                  {s['checks']:,}",
+        f"too_late right                 {pct(s['too_late_precision'])} of {s['too_late_checks']:,} checks "
+        f"(without the chance rule: {pct(s['too_late_precision_without_chance'])})",
+        f"on_track that still missed     {pct(s['on_track_miss_rate'])}",
+        f"misses flagged 8+ weeks ahead  {pct(s['flagged_in_time'])} (median lead {lead} weeks)",
+        f"chance calibration gap         {gap} (mean |predicted - observed| over the bins)",
+        "",
+    ]
+    by_status = result.by_status.assign(miss_rate=result.by_status["miss_rate"].map(pct))
+    calibration = result.calibration.assign(predicted=result.calibration["predicted"].map(pct),
+                                            observed=result.calibration["observed"].map(pct))
+    return "\n".join(lines) + render(by_status, "table") + "\n" + render(calibration, "table")

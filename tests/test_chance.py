@@ -125,3 +125,14 @@ def test_backtest_one_year_and_refusals():
         backtest(inputs, fy=2026)  # not over: the outcome is unknown
     with pytest.raises(BadInput):
         backtest(inputs, metric="margin")
+
+
+def test_status_history_reads_the_same_chance_as_the_report():
+    sunday = D(2025, 8, 31)
+    history = engine.status_history(org(), sunday, "rep", "r0007")
+    last = history.iloc[-1]
+    assert last.week_end == sunday
+    now = row(engine.report(org(), sunday), "r0007", "FY2025")
+    assert last.status == now.status
+    assert last.chance_to_reach == pytest.approx(now.chance_to_reach, nan_ok=True)
+    assert history.chance_to_reach.notna().any()

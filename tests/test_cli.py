@@ -139,3 +139,25 @@ def test_watchlist_without_any_target_does_not_say_on_track(tmp_path, capsys):
     assert ",no_target," in capsys.readouterr().out
     assert main(["--db", db, "report", "--as-of", "2200-01-01"]) == 1
     assert "out of range" in capsys.readouterr().err
+
+
+def test_backtest_command(tmp_path, capsys):
+    db = str(tmp_path / "b.duckdb")
+    (tmp_path / "reps.csv").write_text("rep_id,name,territory\nR1,Ann,North\nR2,Bob,North\n")
+    days = [d for d in __import__("pandas").bdate_range("2023-01-02", "2024-12-31")]
+    lines = ["date,rep,amount"] + [f"{d.date()},R{1 + i % 2},{100 + (i % 7) * 10}" for i, d in enumerate(days)]
+    (tmp_path / "sales.csv").write_text("\n".join(lines) + "\n")
+    months = [f"2024-{m:02d}" for m in range(1, 13)]
+    (tmp_path / "targets.csv").write_text("owner,month,amount\n" + "".join(
+        f"{r},{m},{amount}\n" for r, amount in (("R1", 1500), ("R2", 900)) for m in months))
+    for kind, name in (("reps", "reps"), ("actuals", "sales"), ("targets", "targets")):
+        assert main(["--db", db, "import", kind, str(tmp_path / f"{name}.csv")]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "backtest", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "section,name,value"
+    assert "summary,fiscal_years,2024" in out and "summary,owners,2" in out
+    assert main(["--db", db, "backtest"]) == 0
+    assert "too_late right" in capsys.readouterr().out
+    assert main(["--db", db, "backtest", "--fy", "2025"]) == 1
+    assert "FY2025 is not complete" in capsys.readouterr().err

@@ -143,7 +143,7 @@ def test_other_months_of_worked_example():
     apr = row(df, "r1", "FY2025-M04")
     assert apr.status == "not_started" and apr.target == 0
     assert empty(apr.actual_to_date) and empty(apr.expected_to_date) and empty(apr.current_per_working_day)
-    assert apr.working_days_elapsed == 0 and apr.working_days_left == 22  # April 2025 working days
+    assert apr.working_days_elapsed is pd.NA and apr.working_days_left is pd.NA  # only the target
     assert apr.point_of_no_return is None and apr.working_days_to_act is pd.NA
 
 

@@ -12,14 +12,7 @@ from datetime import date, timedelta
 
 from salesplan.cli import main
 
-HEADER = (
-    "owner_type,owner_id,owner_name,metric,period,period_start,period_end,as_of,target,expected_to_date,"
-    "actual_to_date,attainment,pace,gap_to_date,remaining,working_days_elapsed,working_days_left,"
-    "required_per_working_day,current_per_working_day,acceleration,best_per_working_day,"
-    "projection_linear,projection_seasonal,status,point_of_no_return,working_days_to_act,action_coverage,"
-    "pipeline,weighted_pipeline,overdue_pipeline,pipeline_coverage,weighted_coverage,"
-    "projection_with_pipeline,uncovered_gap,chance_to_reach"
-)
+from tests.test_report_format import SPEC_HEADER as HEADER
 
 
 def _write_example(tmp_path):
@@ -61,6 +54,15 @@ def test_worked_example_through_files_and_cli(tmp_path, capsys):
     assert march["point_of_no_return"] == "2025-03-19"
     assert march["status"] == "off_track"
     assert march["action_coverage"] == ""  # month period: empty by definition
+    # no deals snapshot: the seven pipeline columns are empty; no past year: no chance either
+    for column in ("pipeline", "weighted_pipeline", "overdue_pipeline", "pipeline_coverage", "weighted_coverage",
+                   "projection_with_pipeline", "uncovered_gap", "chance_to_reach"):
+        assert march[column] == "", column
+    assert rows["FY2025-M02"]["status"] == "no_target"  # February has no target
+    assert main(["--db", db, "report", "--as-of", "2025-03-14", "--period", "week", "--format", "csv"]) == 0
+    weeks = {row["period"]: row for row in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert len(weeks) == 53 and weeks["FY2025-W11"]["period_start"] == "2025-03-10"
+    assert float(weeks["FY2025-W11"]["target"]) == 22000 * 5 / 21  # 10-14 March: 5 of March's 21 working days
     # April has not started on 14 March: status not_started, the target only
     assert rows["FY2025-M04"]["status"] == "not_started"
     assert rows["FY2025-M04"]["actual_to_date"] == ""

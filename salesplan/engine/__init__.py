@@ -1,4 +1,4 @@
-"""The computation engine: every number of SPEC §5 for every owner at once.
+"""The computation engine: every number of the report for every owner at once.
 
 Design. For one level (rep, territory, region or org) the engine builds, once:
 
@@ -17,7 +17,9 @@ over days or rows; loops run only over calendars and periods (<= 12) or, for
 :func:`status_history`, over the Sundays of one owner.
 
 Modules: ``common`` (columns, organisation, targets), ``prep`` (the matrices), ``numbers`` (one
-period at one date), ``api`` (report, status history, watch list), ``synthetic`` (benchmark data).
+period at one date), ``pipeline`` (the open-deals columns), ``chance`` (chance_to_reach), ``api``
+(report, status history, watch list, chance details), ``synthetic`` (benchmark and calibration
+data). What every number means: docs/numbers.md.
 
 Run ``python -m salesplan.engine --bench`` for the timing on 1,000 synthetic reps.
 """

@@ -32,11 +32,10 @@ def report(inputs: EngineInputs, as_of: Any, *, fy: int | None = None, level: st
     Raises BadInput for an unknown level, metric or period, an as-of date that is not a date or
     lies outside 1900-01-01 .. 2199-12-31, or a fiscal year outside that range.
 
-    Money and ratios are floats (NaN = empty); working_days_elapsed/left are ints;
-    working_days_to_act is a nullable Int64; point_of_no_return is a ``datetime.date``, 'passed'
+    Money and ratios are floats (NaN = empty); working_days_elapsed, working_days_left and
+    working_days_to_act are nullable Int64; point_of_no_return is a ``datetime.date``, 'passed'
     or None; period_start, period_end and as_of are ``datetime.date``. Periods that start after
-    ``as_of`` have status ``not_started``, their target, working_days_elapsed 0,
-    working_days_left = the period's working days, and every other number empty.
+    ``as_of`` have status ``not_started`` and their target; every other number is empty.
     """
     _check_choice("level", level, LEVELS)
     _check_choice("metric", metric, METRICS)
@@ -60,14 +59,16 @@ def status_history(inputs: EngineInputs, as_of: Any, owner_type: str, owner_id: 
     if oid not in ids:
         raise NotFound(f"no {owner_type} {owner_id!r}")
     fy_start, fy_end = fiscal_year_bounds(fy, inputs.settings.fy_start_month)
-    prep = _prepare(inputs, owner_type, metric, fy, d, only=[oid])
+    # the whole level: the owner's chance is read from its peers' history too
+    prep = _prepare(inputs, owner_type, metric, fy, d)
+    select = np.array([prep.owners.ids.index(oid)])
     P = periods(fy, inputs.settings.fy_start_month, "year")[0]
     first_sunday = fy_start + dt.timedelta(days=(6 - fy_start.weekday()) % 7)
     last = min(d, fy_end)
     rows = []
     sunday = first_sunday
     while sunday <= last:
-        f = _frame(prep, [P], sunday)
+        f = _frame(prep, [P], sunday, select=select)
         f.insert(0, "week_end", sunday)
         rows.append(f)
         sunday += dt.timedelta(days=7)
@@ -132,7 +133,8 @@ def watchlist(inputs: EngineInputs, as_of: Any, *, metric: str = "revenue",
 
         def flagged(f: pd.DataFrame) -> np.ndarray:
             total = f["working_days_elapsed"] + f["working_days_left"]
-            return (f["status"].isin(WATCH_STATUSES) & (f["working_days_elapsed"] > settings.grace * total)).to_numpy()
+            late_enough = (f["working_days_elapsed"] > settings.grace * total).to_numpy(dtype=bool, na_value=False)
+            return f["status"].isin(WATCH_STATUSES).to_numpy() & late_enough
 
         sel = flagged(now) & flagged(then)
         f = now.loc[sel].copy()

@@ -12,7 +12,13 @@ The chance is the share of those positions with ``k ≥ q``. It is free of scale
 owner's own sales), follows seasonality (the same part of the year), growth and lumpiness (a big
 order makes a large k) as they showed in the past.
 
-Own history and peers: the share over all owners of the level (peers) is blended with the
+Small histories: the positions of one owner in one past year are nearly one outcome, so the
+peers' share is shrunk towards one half by Laplace's rule of succession with as many trials as
+distinct owner-years behind it: (share × n + 1) ÷ (n + 2). With a thousand owner-years this
+changes nothing; with a dozen it keeps the chance from claiming a near-certain miss (below 0.05
+needs at least 19 owner-years), which is what the too_late rule relies on.
+
+Own history and peers: the (shrunk) share over all owners of the level is blended with the
 owner's own share, the owner's past periods weighing as many as they are against ``PEER_WEIGHT``
 periods of the peers: chance = (n_own × own share + PEER_WEIGHT × peer share) ÷ (n_own +
 PEER_WEIGHT). An owner without history of its own gets the peers' share.
@@ -20,7 +26,8 @@ PEER_WEIGHT). An owner without history of its own gets the peers' share.
 Not estimable (empty) when fewer than ``MIN_SAMPLES`` past positions exist at the level, when the
 current run-rate c is not positive, or when no working day is left (then the caller sets 0 for a
 miss). Uses only actuals dated ≤ the as-of date (past periods end before it), so a database cut at
-the as-of date gives the same chance. Deterministic: no random numbers.
+the as-of date gives the same chance. Deterministic: no random numbers. More actual never lowers
+it (q only falls), which is why positions are not matched on anything that a sale moves.
 
 Vectorised: loops run over calendars, past fiscal years and periods only, never over owners or days.
 """
@@ -36,7 +43,7 @@ import numpy as np
 from salesplan.calendar import Period, fiscal_year_of, periods, to_d64
 
 TOO_LATE_CHANCE = 0.05  # too_late needs a chance below this where the chance is known
-MIN_SAMPLES = 20  # fewer past positions at the level: no chance
+MIN_SAMPLES = 5  # fewer past positions at the level: no chance (few positions give a cautious one)
 PEER_WEIGHT = 5  # the peers count as this many past periods of the owner's own
 OFFSETS = np.arange(-10, 11, 2)  # working days either side of the matched position
 MAX_YEARS_BACK = 10
@@ -63,7 +70,33 @@ def _matching_period(P: Period, fy: int, fy_start_month: int) -> Period | None:
     return None
 
 
-def history_ratios(prep: Any, P: Period, as_of: dt.date, elapsed: np.ndarray, left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _calendars(prep: Any) -> dict[str, np.ndarray]:
+    """Every calendar group's working days stacked (groups x max working days, padded), the
+    group of each owner, each owner's first-actual bucket and a representative owner per group:
+    so the positions of all calendars are found in one step."""
+    if "calendars" not in prep.cache:
+        n = len(prep.owners.ids)
+        G = len(prep.groups)
+        width = max([len(g.wdays) for g in prep.groups] + [1])
+        wdays = np.full((G, width), prep.ndays - 1, dtype=np.int64)
+        bidx = np.zeros((G, prep.ndays), dtype=np.int64)
+        group_of = np.zeros(n, dtype=np.int64)
+        fb = np.zeros(n, dtype=np.int64)
+        first = np.zeros(G, dtype=np.int64)
+        count = np.zeros(G, dtype=np.int64)
+        for gi, g in enumerate(prep.groups):
+            wdays[gi, :len(g.wdays)] = g.wdays
+            count[gi] = len(g.wdays)
+            bidx[gi] = g.bidx
+            group_of[g.owners] = gi
+            fb[g.owners] = g.fb
+            first[gi] = g.owners[0] if len(g.owners) else 0
+        prep.cache["calendars"] = dict(wdays=wdays, bidx=bidx, group_of=group_of, fb=fb, first=first, count=count)
+    return prep.cache["calendars"]
+
+
+def history_ratios(prep: Any, P: Period, as_of: dt.date, elapsed: np.ndarray,
+                   left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(K, year): K is owners x positions of rest-of-period ratios k (NaN where the position is
     not usable), ``year`` the past fiscal year of each position column."""
     n = len(prep.owners.ids)
@@ -74,6 +107,14 @@ def history_ratios(prep: Any, P: Period, as_of: dt.date, elapsed: np.ndarray, le
     L = prep.L
     s0 = prep.s0
     cols, col_year = [], []
+    if n == 0 or not prep.groups:
+        return np.full((n, 0), np.nan), np.zeros(0, dtype=np.int64)
+    cal = _calendars(prep)
+    G = len(prep.groups)
+    rep = cal["first"]
+    f = elapsed[rep] / np.maximum(elapsed[rep] + left[rep], 1)  # share elapsed, per calendar
+    rows = np.arange(n)[:, None]
+    gix = np.arange(G)[:, None]
     for y in years:
         Q = _matching_period(P, y, sm)
         if Q is None or Q.end > as_of:
@@ -82,33 +123,20 @@ def history_ratios(prep: Any, P: Period, as_of: dt.date, elapsed: np.ndarray, le
         jqe = int((to_d64(Q.end) - d0).astype(np.int64))
         if jqe < 0 or jqe >= prep.ndays:
             continue
-        m = len(OFFSETS)
-        cutoff = np.zeros((n, m), dtype=np.int64)  # last day of "so far" at each position
-        wstart = np.zeros((n, m), dtype=np.int64)  # first day of the run-rate window there
-        left_q = np.ones((n, m))  # working days left there
-        usable = np.zeros((n, m), dtype=bool)
-        for g in prep.groups:  # scalar work per calendar; the sums below are one step for all
-            og = g.owners
-            if len(og) == 0:
-                continue
-            iq0 = int(np.searchsorted(g.wdays, max(jqs, 0)))
-            iq1 = int(np.searchsorted(g.wdays, jqe, side="right")) - 1
-            total = iq1 - iq0 + 1
-            if total <= 0:
-                continue
-            o0 = og[0]
-            f = elapsed[o0] / max(elapsed[o0] + left[o0], 1)
-            ks = int(round(f * total)) + OFFSETS
-            ic = iq0 + ks - 1  # working-day index of the check day (k = 0: the day before Q)
-            ok = (ks >= 0) & (ks <= total - 1) & (ic - L + 1 >= 0)
-            if not ok.any():
-                continue
-            icc = np.clip(ic, L - 1, len(g.wdays) - 1)
-            cutoff[og] = np.maximum(g.wdays[icc], jqs - 1)
-            wstart[og] = g.wdays[icc - L + 1]
-            left_q[og] = np.maximum(total - ks, 1)
-            usable[og] = ok[None, :] & ((ic - L + 1)[None, :] >= g.fb[:, None])
-        rows = np.arange(n)[:, None]
+        # working-day index of Q's first and last working day, per calendar
+        iq0 = cal["bidx"][:, jqs - 1] + 1 if jqs >= 1 else np.zeros(G, dtype=np.int64)
+        iq1 = cal["bidx"][:, jqe]
+        total = iq1 - iq0 + 1
+        ks = np.round(f * total).astype(np.int64)[:, None] + OFFSETS[None, :]
+        ic = iq0[:, None] + ks - 1  # working-day index of the check day (k = 0: the day before Q)
+        ok = (total[:, None] > 0) & (ks >= 0) & (ks <= total[:, None] - 1) & (ic - L + 1 >= 0)
+        icc = np.clip(ic, L - 1, np.maximum(cal["count"][:, None] - 1, L - 1))
+        cutoff_g = np.maximum(cal["wdays"][gix, icc], jqs - 1)
+        wstart_g = cal["wdays"][gix, icc - L + 1]
+        go = cal["group_of"]
+        cutoff, wstart = cutoff_g[go], wstart_g[go]
+        left_q = np.maximum(total[:, None] - ks, 1)[go].astype(float)
+        usable = ok[go] & ((ic - L + 1)[go] >= cal["fb"][:, None])
         at_cut = s0[rows, cutoff + 1]
         c = (at_cut - s0[rows, wstart]) / L
         rest = s0[:, [jqe + 1]] - at_cut
@@ -128,12 +156,13 @@ def chance_to_reach(prep: Any, P: Period, as_of: dt.date, *, T: np.ndarray, A: n
     n = len(T)
     K, year = history_ratios(prep, P, as_of, elapsed, left)
     valid = ~np.isnan(K)
-    pool = np.sort(K[valid])
     W = left.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         q = np.where((c > 0) & (W > 0), (T - A) / (c * W), np.nan)
     known = ~np.isnan(q)
+    pool = np.sort(K[valid])
     N = len(pool)
+    counts = np.where(known, N, 0).astype(np.int64)
     hits = np.zeros(n, dtype=np.int64)
     if N:
         hits[known] = N - np.searchsorted(pool, q[known], side="left")
@@ -141,17 +170,25 @@ def chance_to_reach(prep: Any, P: Period, as_of: dt.date, *, T: np.ndarray, A: n
     own_hit = own_valid & (K >= np.where(known, q, np.inf)[:, None])
     own_n = own_valid.sum(axis=1)
     own_hits = own_hit.sum(axis=1)
-    # the owner's own past periods (fiscal years with at least one usable position)
+    # the owner's own past periods (fiscal years with at least one usable position), and the
+    # distinct owner-years of the whole pool
     own_years = np.zeros(n)
+    owner_years_pool = 0
     for y in np.unique(year):
         own_years += own_valid[:, year == y].any(axis=1)
+        owner_years_pool += int(valid[:, year == y].any(axis=1).sum())
     with np.errstate(divide="ignore", invalid="ignore"):
-        peer = np.where(known & (N >= MIN_SAMPLES), hits / max(N, 1), np.nan)
+        # the positions of one owner-year are nearly one outcome: the share is shrunk towards
+        # one half by Laplace's rule of succession (a uniform Beta(1, 1) prior) with as many
+        # trials as distinct owner-years behind it, so a short history cannot claim a
+        # near-certain miss: below 0.05 needs at least 19 owner-years
+        share = hits / np.maximum(counts, 1)
+        n_eff = owner_years_pool * counts / max(N, 1)
+        peer = np.where(known & (counts >= MIN_SAMPLES), (share * n_eff + 1.0) / (n_eff + 2.0), np.nan)
         own = np.where(own_n > 0, own_hits / np.maximum(own_n, 1), 0.0)
         chance = (own_years * own + PEER_WEIGHT * peer) / (own_years + PEER_WEIGHT)
     chance = np.clip(chance, 0.0, 1.0)
-    n_out = np.where(known, N, 0).astype(np.int64)
-    return ChanceEstimate(chance, n_out, hits, own_n.astype(np.int64), own_hits.astype(np.int64))
+    return ChanceEstimate(chance, counts, hits, own_n.astype(np.int64), own_hits.astype(np.int64))
 
 
 def explain(chance: float, similar: int, reached: int, own_similar: int, own_reached: int) -> str:

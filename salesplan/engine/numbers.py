@@ -118,9 +118,9 @@ def _compute(prep: _Prep, P: Period, as_of: dt.date, *, with_chance: bool = True
     out["_chance_own_n"] = np.zeros(n, dtype=np.int64)
     out["_chance_own_hits"] = np.zeros(n, dtype=np.int64)
 
-    if P.start > as_of:  # not started: only the target (and the period's working days as "left")
-        for g in prep.groups:
-            left[g.owners] = g.cal.wd(P.start, P.end)
+    if P.start > as_of:  # not started: only the target; every other number empty (-1 here)
+        elapsed[:] = -1
+        left[:] = -1
         out["status"] = np.full(n, "not_started", dtype=object)
         return out
 
@@ -252,15 +252,22 @@ CHANCE_COUNTS = {"_chance_n": "similar_positions", "_chance_hits": "reached",
                  "_chance_own_n": "own_positions", "_chance_own_hits": "own_reached"}
 
 
-def _frame(prep: _Prep, plist: list[Period], as_of: dt.date, *, details: bool = False) -> pd.DataFrame:
+def _frame(prep: _Prep, plist: list[Period], as_of: dt.date, *, details: bool = False,
+           select: np.ndarray | None = None) -> pd.DataFrame:
     """Rows owner-major (each owner's periods in fiscal order), exactly REPORT_COLUMNS (plus the
-    chance's counts, see CHANCE_COUNTS, when ``details``)."""
-    n, k = len(prep.owners.ids), len(plist)
+    chance's counts, see CHANCE_COUNTS, when ``details``); ``select``: only these owner positions
+    (the numbers are still computed for all, as the chance pools every owner of the level)."""
+    k = len(plist)
     if plist and plist[0].grain == "week":
         targets = _week_targets(prep, plist)
         parts = [_compute(prep, P, as_of, target=targets[:, i]) for i, P in enumerate(plist)]
     else:
         parts = [_compute(prep, P, as_of) for P in plist]
+    ids, names = np.array(prep.owners.ids, dtype=object), np.array(prep.owners.names, dtype=object)
+    if select is not None:
+        parts = [{key: value[select] for key, value in part.items()} for part in parts]
+        ids, names = ids[select], names[select]
+    n = len(ids)
 
     def col(key: str) -> np.ndarray:
         if n == 0:
@@ -270,8 +277,8 @@ def _frame(prep: _Prep, plist: list[Period], as_of: dt.date, *, details: bool = 
     wdta = col("working_days_to_act")
     data: dict[str, Any] = {
         "owner_type": np.full(n * k, prep.level, dtype=object),
-        "owner_id": np.repeat(np.array(prep.owners.ids, dtype=object), k),
-        "owner_name": np.repeat(np.array(prep.owners.names, dtype=object), k),
+        "owner_id": np.repeat(ids, k),
+        "owner_name": np.repeat(names, k),
         "metric": np.full(n * k, prep.metric, dtype=object),
         "period": np.tile(np.array([P.label for P in plist], dtype=object), n),
         "period_start": np.tile(np.array([P.start for P in plist], dtype=object), n),
@@ -281,11 +288,10 @@ def _frame(prep: _Prep, plist: list[Period], as_of: dt.date, *, details: bool = 
     for key in REPORT_COLUMNS[8:]:
         if key in data:
             continue
-        if key == "working_days_to_act":
-            data[key] = pd.array(np.where(wdta >= 0, wdta, 0), dtype="Int64")
-            data[key][wdta < 0] = pd.NA
-        elif key in ("working_days_elapsed", "working_days_left"):
-            data[key] = col(key).astype(np.int64)
+        if key in ("working_days_to_act", "working_days_elapsed", "working_days_left"):
+            values = wdta if key == "working_days_to_act" else col(key)
+            data[key] = pd.array(np.where(values >= 0, values, 0), dtype="Int64")
+            data[key][values < 0] = pd.NA  # empty: no point of no return, or not started
         elif key in ("status", "point_of_no_return"):
             data[key] = col(key).astype(object)
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -57,6 +57,7 @@ class _Prep:
     fy_months: list[dt.date]
     fy_month_ends: list[dt.date]
     deals: _Deals | None = None  # the deal snapshots, for the pipeline columns
+    cache: dict = field(default_factory=dict)  # derived arrays built on first use (chance.py)
 
 
 def _rep_owner(level: str, org: _Org) -> np.ndarray:

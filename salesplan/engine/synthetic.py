@@ -35,7 +35,8 @@ def synthetic_inputs(n_reps: int = 1000, years: int = 3, last_fy: int = 2025, se
         "start_date": pd.NaT, "end_date": pd.NaT,
     })
     territories = pd.DataFrame({"territory": terrs, "region": [regions[i % n_regions] for i in range(n_territories)]})
-    hol_dates, hol_terr = [], []
+    hol_dates: list[str] = []
+    hol_terr: list[str | None] = []
     for y in range(last_fy - years + 1, last_fy + 1):
         for md in ("01-01", "05-01", "12-25", "12-26"):
             hol_dates.append(f"{y}-{md}")
