@@ -252,6 +252,8 @@ class PostgresBackend:
         self.path = redact(url)
         self._idle: list[psycopg.Connection[Any]] = []
         self._lock = threading.Lock()
+        # threads queue here instead of each holding a connection while waiting for the advisory lock
+        self.write_lock = threading.RLock()
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
