@@ -511,6 +511,10 @@ def _workbook_table(lines, records, width, file_name, sha256, looks_like_header,
 
 
 _ROW_NUMBER = re.compile(rb'<row r="(\d+)"')
+_UNREFERENCED = re.compile(rb'<f[ >/]|<c(?! r=")[ >/]|<row(?! r=")[ >/]')
+_UNMEASURABLE = re.compile(rb'<f[ >/]|<c(?! r=")[ >/]|<row(?! r=")[ >/]|<c r="[A-Z]{2}')
+_CELL_COLUMN = re.compile(rb'<c r="([A-Z])[0-9]')
+_CELL_COLUMN_WIDE = re.compile(rb'<c r="([A-Z]{1,3})[0-9]')
 
 
 def _xlsx_extent(archive: zipfile.ZipFile, file_name: str) -> int | None:
@@ -526,7 +530,7 @@ def _xlsx_extent(archive: zipfile.ZipFile, file_name: str) -> int | None:
         return None
     max_row = 0
     letters = b""
-    cells = referenced_cells = rows = referenced_rows = 0
+    wide = False
     carry = b""
     try:
         with archive.open(sheet) as stream:
@@ -542,40 +546,24 @@ def _xlsx_extent(archive: zipfile.ZipFile, file_name: str) -> int | None:
                     part, carry = buffer[:cut], buffer[cut:]
                 else:
                     part, carry = buffer, b""
-                if b"<f>" in part or b"<f " in part or b"<f/>" in part:
-                    return None
-                cells += part.count(b"<c ") + part.count(b"<c>") + part.count(b"<c/>")
-                referenced_cells += part.count(b'<c r="')
-                rows += part.count(b"<row ") + part.count(b"<row>")
-                referenced_rows += part.count(b'<row r="')
+                # one pass for everything that makes the sheet unmeasurable here: a formula, a cell
+                # or row without a leading reference; and for a column past Z (a wide sheet)
+                found = _UNMEASURABLE.search(part)
+                if found is not None:
+                    if not found.group(0).startswith(b'<c r="') or _UNREFERENCED.search(part, found.end()):
+                        return None
+                    wide = True
                 numbers = _ROW_NUMBER.findall(part)
                 if numbers:
                     max_row = max(max_row, max(int(number) for number in numbers))
-                letters = max(letters, _widest_column(part, len(letters)), key=lambda x: (len(x), x))
+                columns = _CELL_COLUMN_WIDE.findall(part) if wide else _CELL_COLUMN.findall(part)
+                if columns:
+                    letters = max(letters, max(columns, key=lambda x: (len(x), x)), key=lambda x: (len(x), x))
                 if not chunk:
                     break
     except Exception:  # a damaged part: openpyxl gives the message
         return None
-    if cells != referenced_cells or rows != referenced_rows:
-        return None
     return max_row * _column_number(letters)
-
-
-def _widest_column(part: bytes, at_least: int) -> bytes:
-    """The largest column letters referenced by a cell of the XML (``<c r="AB12"``)."""
-    for length in (3, 2, 1):
-        if length < at_least:
-            break
-        if length == 1:
-            # 26 substring scans run at memory speed; a regex over every cell would not
-            for letter in reversed(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"):
-                if b'<c r="' + bytes([letter]) in part and re.search(rb'<c r="' + bytes([letter]) + rb"\d", part):
-                    return bytes([letter])
-            continue
-        found = re.findall(rb'<c r="([A-Z]{%d})\d' % length, part)
-        if found:
-            return max(found)
-    return b""
 
 
 def _column_number(letters: bytes) -> int:
