@@ -15,6 +15,7 @@ Cells are only ever stored as text or parsed as numbers and dates: a cell starti
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,14 +202,16 @@ def import_file(
 ) -> ImportResult:
     """Import one file of the given kind.
 
-    ``progress(fraction, text)``, when given, is told each stage (reading, checking, writing) of a
-    long import. ``limits`` (default: ``UploadLimits`` with the ``upload_limit_mb`` setting) bound
+    ``progress(fraction, text)``, when given, is told each stage (an estimate from the file's
+    size, reading, checking, writing, done) with the rows per second so far; a caller that wants
+    the numbers themselves reads ``ImportProgress`` from ``progress.last`` (see
+    :class:`ImportProgress`). ``limits`` (default: ``UploadLimits`` with the ``upload_limit_mb`` setting) bound
     the file's size, rows, cells and the parser's memory. Raises BadInput (every problem with
     file, line, column and reason; nothing changed; also for a file over a limit or too large to
     check in the parser's memory), NotAllowed when the principal may not import this kind or these
     rows, DatabaseLocked.
     """
-    report = progress or (lambda fraction, text: None)
+    report = ImportProgress(progress)
     if kind not in KINDS:
         raise BadInput.single(str(file_name or source), f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
     settings = store.settings()
@@ -229,23 +232,77 @@ def _import_data(
     date_format: str | None, column_map: dict[str, str] | None, reason: str | None,
     report: Callable[[float, str], None], settings: Settings, limits: UploadLimits,
 ) -> ImportResult:
-    report(0.05, f"Reading {name} ({len(data) / 1_048_576:.1f} MB)")
+    report.start(name, len(data))
     raw = read_table(data, name, looks_like_header=_looks_like_header(kind, column_map), limits=limits)
     mapping = map_header(kind, raw.header, name, raw.header_line, column_map)
     if raw.cells.num_rows == 0:
         raise BadInput.single(name, "the file has a header but no rows", line=raw.header_line)
-    report(0.35, f"Checking {raw.cells.num_rows:,} rows")
+    report.stage(0.35, "Checking", raw.cells.num_rows)
     importer = {"actuals": _import_actuals, "reps": _import_reps, "targets": _import_targets, "holidays": _import_holidays}[kind]
     result = importer(store, raw, mapping, principal=principal, valid_only=valid_only, date_format=date_format,
-                      settings=settings, reason=reason, memory_mb=limits.memory_mb)
+                      settings=settings, reason=reason, memory_mb=limits.memory_mb, report=report)
     if raw.title_lines:
         result.notes.append(f"skipped {len(raw.title_lines)} line(s) above the header (line {raw.header_line})")
     if raw.repeated_header_lines:
         shown = ", ".join(str(line) for line in raw.repeated_header_lines[:10])
         more = ", ..." if len(raw.repeated_header_lines) > 10 else ""
         result.notes.append(f"skipped {len(raw.repeated_header_lines)} copy(ies) of the header row (line {shown}{more})")
-    report(1.0, f"Imported {name}: batch {result.batch_id}")
+    report.done(result)
     return result
+
+
+# ============================================================================ progress
+# what an import reads per second on the benchmark machine (BENCHMARKS.md), for the estimate
+# shown before a long import starts; a workbook is slower per byte (it is compressed XML)
+ESTIMATE_MB_PER_SECOND = {"csv": 20.0, "workbook": 2.0}
+LONG_IMPORT_SECONDS = 3.0
+
+
+def estimate_seconds(size_bytes: int, workbook: bool = False) -> float:
+    """About how long an import of a file of this size takes (the rate of ESTIMATE_MB_PER_SECOND)."""
+    return size_bytes / 1_048_576 / ESTIMATE_MB_PER_SECOND["workbook" if workbook else "csv"]
+
+
+@dataclass
+class ImportProgress:
+    """The stages of one import, told to ``progress(fraction, text)`` with rows per second.
+
+    ``fraction`` grows from 0 to 1; ``text`` names the stage, the rows and their rate, and before
+    the work starts the estimate from the file's size. ``rows``, ``seconds`` and ``rows_per_second``
+    hold the latest figures for callers that show them their own way.
+    """
+
+    callback: Callable[[float, str], None] | None
+    rows: int = 0
+    seconds: float = 0.0
+    started: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    def __call__(self, fraction: float, text: str) -> None:
+        if self.callback is not None:
+            self.callback(fraction, text)
+
+    def start(self, name: str, size_bytes: int) -> None:
+        self.started = time.perf_counter()
+        workbook = name.lower().endswith((".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"))
+        estimate = estimate_seconds(size_bytes, workbook)
+        about = f"; about {estimate:,.0f} s" if estimate >= LONG_IMPORT_SECONDS else ""
+        self(0.02, f"Reading {name} ({size_bytes / 1_048_576:.1f} MB{about})")
+
+    def stage(self, fraction: float, what: str, rows: int) -> None:
+        self.rows = rows
+        self.seconds = time.perf_counter() - self.started
+        self(fraction, f"{what} {rows:,} rows ({self.seconds:.1f} s so far, {self.rows_per_second:,.0f} rows/s)")
+
+    def done(self, result: ImportResult) -> None:
+        self.seconds = time.perf_counter() - self.started
+        rows = result.inserted + result.updated + result.unchanged + result.rejected
+        self.rows = rows or self.rows
+        self(1.0, f"Imported {result.file_name}: batch {result.batch_id}, {self.rows:,} rows in {self.seconds:.1f} s "
+                  f"({self.rows_per_second:,.0f} rows/s)")
 
 
 # ============================================================================ SQL building blocks
@@ -588,6 +645,7 @@ def _rejected_records(parser: _Parser, bad_lines: set[int]) -> pd.DataFrame:
 def _import_actuals(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
+    report: ImportProgress | None = None,
 ) -> ImportResult:
     if principal.role == "leader":
         raise NotAllowed(f"{principal.email} is a leader and may only read.")
@@ -749,6 +807,8 @@ def _import_actuals(
         rejected = _rejected_records(parser, bad_lines)
     finally:
         parser.close()
+    if report is not None:
+        report.stage(0.8, "Writing", rows.num_rows)
     batch_id, counts = store.apply_actuals(
         principal, rows, rejected, file_name=raw.file, sha256=raw.sha256, valid_only=valid_only
     )
@@ -760,6 +820,7 @@ def _import_actuals(
 def _import_reps(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
+    report: ImportProgress | None = None,
 ) -> ImportResult:
     if not principal.may_administer:
         raise NotAllowed(f"Importing reps needs the admin role; {principal.email} is {principal.role}.")
@@ -875,6 +936,7 @@ def _manager_cycles(frame: pd.DataFrame, existing: pd.DataFrame) -> set[int]:
 def _import_holidays(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
+    report: ImportProgress | None = None,
 ) -> ImportResult:
     if not principal.may_administer:
         raise NotAllowed(f"Importing holidays needs the admin role; {principal.email} is {principal.role}.")
@@ -908,6 +970,7 @@ def _import_holidays(
 def _import_targets(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
+    report: ImportProgress | None = None,
 ) -> ImportResult:
     if principal.role not in ("admin", "system", "manager"):
         raise NotAllowed(f"{principal.email} ({principal.role}) may not set targets.")
