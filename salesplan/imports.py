@@ -667,9 +667,9 @@ def _import_actuals(
             "CREATE TEMP TABLE allowed_reps AS SELECT unnest(?::VARCHAR[]) AS rep_id",
             [sorted(visible) if visible is not None else []],
         )
-        connection.execute(
-            f"""
-            CREATE TEMP TABLE parsed AS
+        # parsed -> resolved -> keyed is one statement: the file's rows are parsed, resolved and keyed
+        # in one pass into one table (the intermediate steps were two more copies of the file)
+        parsed_sql = f"""
             WITH base AS (
                 SELECT line, date AS date_text, {date_value} AS sale_date, {date_reason} AS date_problem,
                        rep AS rep_text,
@@ -692,15 +692,11 @@ def _import_actuals(
             LEFT JOIN by_email e ON e.k = lower(b.rep_text)
             LEFT JOIN by_name n ON n.k = b.rep_text
             """
-        )
-        connection.execute(
-            """
-            CREATE TEMP TABLE resolved AS
+        resolved_sql = """
             SELECT p.*, coalesce(p.territory_given, r.territory) AS territory,
                    coalesce(p.profit_given, p.revenue - p.cost) AS profit
             FROM parsed p LEFT JOIN rep_lookup r USING (rep_id)
             """
-        )
         parser.add_problem("date_text IS NULL", "date", "'the date is empty'")
         parser.add_problem("date_problem IS NOT NULL", "date", "date_problem")
         parser.add_problem("rep_text IS NULL", "rep", "'the rep is empty'")
@@ -750,7 +746,9 @@ def _import_actuals(
         connection.execute(
             f"""
             CREATE TEMP TABLE keyed AS
-            WITH hashed AS (
+            WITH parsed AS ({parsed_sql}),
+            resolved AS ({resolved_sql}),
+            hashed AS MATERIALIZED (
                 -- md5 names a row without an order id for good; rows with one only need a
                 -- cheap fingerprint to spot conflicting repeats of their (order, line) key
                 SELECT *, CASE WHEN {unusable} THEN NULL
@@ -776,9 +774,8 @@ def _import_actuals(
             """
         )
         # keyed holds every column of parsed and resolved: the problem checks read it through views
-        # of the old names, so the two earlier copies of the file can go
+        # of those names
         for name in ("resolved", "parsed"):
-            connection.execute(f"DROP TABLE {name}")
             connection.execute(f"CREATE TEMP VIEW {name} AS SELECT * FROM keyed")
         connection.execute(
             """
