@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--valid-only", action="store_true", help="import the valid rows and store the rejected ones with the batch")
     imp.add_argument("--date-format", metavar="FMT", help="ISO, DMY, MDY or a pattern like %%d.%%m.%%Y")
     imp.add_argument("--reason", help="why (recorded with target changes)")
+    imp.add_argument("--progress", action="store_true",
+                     help="print each stage with rows per second on stderr (and an estimate first for a large file)")
 
     uploads = commands.add_parser("uploads", help="list upload batches, undo one, or show its rejected rows",
                                   description="List upload batches (newest first); --undo reverts one.")
@@ -201,7 +203,7 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
     if args.command == "import":
         result = imports.import_file(
             store, args.kind, args.file, principal=_principal(args.user), valid_only=args.valid_only,
-            date_format=args.date_format, reason=args.reason,
+            date_format=args.date_format, reason=args.reason, progress=_print_progress if args.progress else None,
         )
         print(result.summary())
         if result.problems:
@@ -267,6 +269,10 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
         return EXIT_OK
 
     raise UsageError(f"unknown command {args.command}")
+
+
+def _print_progress(fraction: float, text: str) -> None:
+    print(f"[{fraction:4.0%}] {text}", file=sys.stderr, flush=True)
 
 
 def _password(given: str | None) -> tuple[str, bool]:

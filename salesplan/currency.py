@@ -11,8 +11,7 @@ from __future__ import annotations
 from salesplan.errors import BadInput
 
 # ISO 4217 codes in current use (funds and precious metals left out: nobody sells in them)
-CODES: frozenset[str] = frozenset(
-    """
+_CODES_TEXT = """
     AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN
     BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS
     GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW
@@ -20,12 +19,11 @@ CODES: frozenset[str] = frozenset(
     NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD
     SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES
     VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL
-    """.split()
-)
+"""
+CODES: frozenset[str] = frozenset(_CODES_TEXT.split())
 # the currencies written with a plain "$": "$" names the base currency when it is one of these
-DOLLAR_CODES: frozenset[str] = frozenset(
-    "USD CAD AUD NZD SGD HKD TWD MXN BND BSD BBD BZD BMD FJD GYD JMD KYD LRD NAD SBD SRD TTD XCD ZWL".split()
-)
+_DOLLARS_TEXT = "USD CAD AUD NZD SGD HKD TWD MXN BND BSD BBD BZD BMD FJD GYD JMD KYD LRD NAD SBD SRD TTD XCD ZWL"
+DOLLAR_CODES: frozenset[str] = frozenset(_DOLLARS_TEXT.split())
 SYMBOLS: dict[str, str] = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
 # shown before an amount in reports and pages
 DISPLAY_SYMBOLS: dict[str, str] = {**{code: symbol for symbol, code in SYMBOLS.items()}, "USD": "$"}

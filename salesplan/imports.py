@@ -15,6 +15,7 @@ Cells are only ever stored as text or parsed as numbers and dates: a cell starti
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,14 +211,16 @@ def import_file(
 ) -> ImportResult:
     """Import one file of the given kind.
 
-    ``progress(fraction, text)``, when given, is told each stage (reading, checking, writing) of a
-    long import. ``limits`` (default: ``UploadLimits`` with the ``upload_limit_mb`` setting) bound
+    ``progress(fraction, text)``, when given, is told each stage (an estimate from the file's
+    size, reading, checking, writing, done) with the rows per second so far; a caller that wants
+    the numbers themselves reads ``ImportProgress`` from ``progress.last`` (see
+    :class:`ImportProgress`). ``limits`` (default: ``UploadLimits`` with the ``upload_limit_mb`` setting) bound
     the file's size, rows, cells and the parser's memory. Raises BadInput (every problem with
     file, line, column and reason; nothing changed; also for a file over a limit or too large to
     check in the parser's memory), NotAllowed when the principal may not import this kind or these
     rows, DatabaseLocked.
     """
-    report = progress or (lambda fraction, text: None)
+    report = ImportProgress(progress)
     if kind not in KINDS:
         raise BadInput.single(str(file_name or source), f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
     settings = store.settings()
@@ -238,24 +241,78 @@ def _import_data(
     date_format: str | None, column_map: dict[str, str] | None, reason: str | None,
     report: Callable[[float, str], None], settings: Settings, limits: UploadLimits,
 ) -> ImportResult:
-    report(0.05, f"Reading {name} ({len(data) / 1_048_576:.1f} MB)")
+    report.start(name, len(data))
     raw = read_table(data, name, looks_like_header=_looks_like_header(kind, column_map), limits=limits)
     mapping = map_header(kind, raw.header, name, raw.header_line, column_map)
     if raw.cells.num_rows == 0:
         raise BadInput.single(name, "the file has a header but no rows", line=raw.header_line)
-    report(0.35, f"Checking {raw.cells.num_rows:,} rows")
+    report.stage(0.35, "Checking", raw.cells.num_rows)
     importer = {"actuals": _import_actuals, "reps": _import_reps, "targets": _import_targets,
                 "holidays": _import_holidays, "rates": _import_rates}[kind]
     result = importer(store, raw, mapping, principal=principal, valid_only=valid_only, date_format=date_format,
-                      settings=settings, reason=reason, memory_mb=limits.memory_mb)
+                      settings=settings, reason=reason, memory_mb=limits.memory_mb, report=report)
     if raw.title_lines:
         result.notes.append(f"skipped {len(raw.title_lines)} line(s) above the header (line {raw.header_line})")
     if raw.repeated_header_lines:
         shown = ", ".join(str(line) for line in raw.repeated_header_lines[:10])
         more = ", ..." if len(raw.repeated_header_lines) > 10 else ""
         result.notes.append(f"skipped {len(raw.repeated_header_lines)} copy(ies) of the header row (line {shown}{more})")
-    report(1.0, f"Imported {name}: batch {result.batch_id}")
+    report.done(result)
     return result
+
+
+# ============================================================================ progress
+# what an import reads per second on the benchmark machine (BENCHMARKS.md), for the estimate
+# shown before a long import starts; a workbook is slower per byte (it is compressed XML)
+ESTIMATE_MB_PER_SECOND = {"csv": 20.0, "workbook": 2.0}
+LONG_IMPORT_SECONDS = 3.0
+
+
+def estimate_seconds(size_bytes: int, workbook: bool = False) -> float:
+    """About how long an import of a file of this size takes (the rate of ESTIMATE_MB_PER_SECOND)."""
+    return size_bytes / 1_048_576 / ESTIMATE_MB_PER_SECOND["workbook" if workbook else "csv"]
+
+
+@dataclass
+class ImportProgress:
+    """The stages of one import, told to ``progress(fraction, text)`` with rows per second.
+
+    ``fraction`` grows from 0 to 1; ``text`` names the stage, the rows and their rate, and before
+    the work starts the estimate from the file's size. ``rows``, ``seconds`` and ``rows_per_second``
+    hold the latest figures for callers that show them their own way.
+    """
+
+    callback: Callable[[float, str], None] | None
+    rows: int = 0
+    seconds: float = 0.0
+    started: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    def __call__(self, fraction: float, text: str) -> None:
+        if self.callback is not None:
+            self.callback(fraction, text)
+
+    def start(self, name: str, size_bytes: int) -> None:
+        self.started = time.perf_counter()
+        workbook = name.lower().endswith((".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"))
+        estimate = estimate_seconds(size_bytes, workbook)
+        about = f"; about {estimate:,.0f} s" if estimate >= LONG_IMPORT_SECONDS else ""
+        self(0.02, f"Reading {name} ({size_bytes / 1_048_576:.1f} MB{about})")
+
+    def stage(self, fraction: float, what: str, rows: int) -> None:
+        self.rows = rows
+        self.seconds = time.perf_counter() - self.started
+        self(fraction, f"{what} {rows:,} rows ({self.seconds:.1f} s so far, {self.rows_per_second:,.0f} rows/s)")
+
+    def done(self, result: ImportResult) -> None:
+        self.seconds = time.perf_counter() - self.started
+        rows = result.inserted + result.updated + result.unchanged + result.rejected
+        self.rows = rows or self.rows
+        self(1.0, f"Imported {result.file_name}: batch {result.batch_id}, {self.rows:,} rows in {self.seconds:.1f} s "
+                  f"({self.rows_per_second:,.0f} rows/s)")
 
 
 # ============================================================================ SQL building blocks
@@ -652,6 +709,7 @@ def _rejected_records(parser: _Parser, bad_lines: set[int]) -> pd.DataFrame:
 def _import_actuals(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
+    report: ImportProgress | None = None,
 ) -> ImportResult:
     if principal.role == "leader":
         raise NotAllowed(f"{principal.email} is a leader and may only read.")
@@ -673,9 +731,9 @@ def _import_actuals(
             "CREATE TEMP TABLE allowed_reps AS SELECT unnest(?::VARCHAR[]) AS rep_id",
             [sorted(visible) if visible is not None else []],
         )
-        connection.execute(
-            f"""
-            CREATE TEMP TABLE parsed AS
+        # parsed -> resolved -> keyed is one statement: the file's rows are parsed, resolved and keyed
+        # in one pass into one table (the intermediate steps were two more copies of the file)
+        parsed_sql = f"""
             WITH base AS (
                 SELECT line, date AS date_text, {date_value} AS sale_date, {date_reason} AS date_problem,
                        rep AS rep_text,
@@ -699,20 +757,14 @@ def _import_actuals(
             LEFT JOIN by_email e ON e.k = lower(b.rep_text)
             LEFT JOIN by_name n ON n.k = b.rep_text
             """
-        )
         base_sql = f"nullif({_sql_text(settings.base_currency)}, '')"
-        connection.execute(
-            f"""
-            CREATE TEMP TABLE resolved AS
+        resolved_sql = f"""
             SELECT p.*, coalesce(p.territory_given, r.territory) AS territory,
                    coalesce(p.profit_given, p.revenue - p.cost) AS profit,
                    coalesce(p.currency_text, nullif(p.revenue_currency, 'MIXED'), nullif(p.cost_currency, 'MIXED'),
                             nullif(p.profit_currency, 'MIXED'), {base_sql}) AS currency
             FROM parsed p LEFT JOIN rep_lookup r USING (rep_id)
             """
-        )
-        _currency_checks(parser, store, ["revenue", "cost", "profit"], settings.base_currency,
-                         "CAST(date_trunc('month', sale_date) AS DATE)", "resolved")
         parser.add_problem("date_text IS NULL", "date", "'the date is empty'")
         parser.add_problem("date_problem IS NOT NULL", "date", "date_problem")
         parser.add_problem("rep_text IS NULL", "rep", "'the rep is empty'")
@@ -762,7 +814,9 @@ def _import_actuals(
         connection.execute(
             f"""
             CREATE TEMP TABLE keyed AS
-            WITH hashed AS (
+            WITH parsed AS ({parsed_sql}),
+            resolved AS ({resolved_sql}),
+            hashed AS MATERIALIZED (
                 -- md5 names a row without an order id for good; rows with one only need a
                 -- cheap fingerprint to spot conflicting repeats of their (order, line) key
                 SELECT *, CASE WHEN {unusable} THEN NULL
@@ -788,10 +842,11 @@ def _import_actuals(
             """
         )
         # keyed holds every column of parsed and resolved: the problem checks read it through views
-        # of the old names, so the two earlier copies of the file can go
+        # of those names
         for name in ("resolved", "parsed"):
-            connection.execute(f"DROP TABLE {name}")
             connection.execute(f"CREATE TEMP VIEW {name} AS SELECT * FROM keyed")
+        _currency_checks(parser, store, ["revenue", "cost", "profit"], settings.base_currency,
+                         "CAST(date_trunc('month', sale_date) AS DATE)", "resolved")
         connection.execute(
             """
             CREATE TEMP TABLE key_first AS
@@ -819,6 +874,8 @@ def _import_actuals(
         rejected = _rejected_records(parser, bad_lines)
     finally:
         parser.close()
+    if report is not None:
+        report.stage(0.8, "Writing", rows.num_rows)
     batch_id, counts = store.apply_actuals(
         principal, rows, rejected, file_name=raw.file, sha256=raw.sha256, valid_only=valid_only
     )
@@ -830,6 +887,7 @@ def _import_actuals(
 def _import_reps(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
+    report: ImportProgress | None = None,
 ) -> ImportResult:
     if not principal.may_administer:
         raise NotAllowed(f"Importing reps needs the admin role; {principal.email} is {principal.role}.")
@@ -951,6 +1009,7 @@ def _manager_cycles(frame: pd.DataFrame, existing: pd.DataFrame) -> set[int]:
 def _import_holidays(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
+    report: ImportProgress | None = None,
 ) -> ImportResult:
     if not principal.may_administer:
         raise NotAllowed(f"Importing holidays needs the admin role; {principal.email} is {principal.role}.")
@@ -991,6 +1050,7 @@ def _import_rates(store: Store, raw: RawTable, mapping: dict[str, int], **option
 def _import_targets(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
+    report: ImportProgress | None = None,
 ) -> ImportResult:
     if principal.role not in ("admin", "system", "manager"):
         raise NotAllowed(f"{principal.email} ({principal.role}) may not set targets.")

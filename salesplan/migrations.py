@@ -242,6 +242,27 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        6,
+        "actuals: a re-import holds unchanged rows without copying them",
+        """
+        -- An actuals batch writes a version only for the rows it inserts or changes. The rows it
+        -- found unchanged it still holds (docs/decisions.md, "What an unchanged row costs"), so an
+        -- undo of an earlier batch keeps their value; the holds are recorded compactly:
+        -- batch_id holds every key that source_batch_id wrote a version of, with those values
+        CREATE TABLE actual_batch_holds (
+            batch_id BIGINT NOT NULL,
+            source_batch_id BIGINT NOT NULL
+        );
+        -- batch_id holds row_key with the values of source_batch_id's version of it (when it
+        -- holds only part of that batch's keys)
+        CREATE TABLE actual_key_holds (
+            batch_id BIGINT NOT NULL,
+            row_key VARCHAR NOT NULL,
+            source_batch_id BIGINT NOT NULL
+        );
+        """,
+    ),
+    (
         40,
         "currencies and people over time",
         """

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def import_rates(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
-    date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
+    date_format: str | None, settings: Settings, reason: str | None, memory_mb: int, report: object = None,
 ) -> ImportResult:
     """Check every row (known code, not the base currency, a month 1900-01..2199-12, a rate above
     0, one rate per currency and month) and store the valid ones as one undoable batch. Raises

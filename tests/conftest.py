@@ -9,6 +9,7 @@ import pytest
 from salesplan import imports
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
+from tests.storage_fixtures import any_store, backend, db_target, pg_server, pg_url  # noqa: F401 - shared fixtures
 
 REPS_CSV = (
     "rep_id,name,email,territory,region,manager,start_date,end_date\n"

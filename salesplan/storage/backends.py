@@ -6,17 +6,16 @@ hands out :class:`Cursor` adapters that run that SQL and offer the few operation
 differently: staging a DataFrame or Arrow table as a temporary relation, temporary tables, frames
 through Arrow, write locks, retryable errors, and backup/restore of one table as Parquet.
 
-DuckDB is held only while an operation runs: every ``cursor()`` opens the file and closes it
-afterwards, so a command-line import, backup or user command can run while the dashboard serves.
-A process that finds the file held by another retries with back-off for at most
-:data:`DEFAULT_LOCK_WAIT_SECONDS` (30 s; ``$SALESPLAN_LOCK_WAIT`` overrides it), then raises DatabaseLocked.
+A DuckDB file is held only while operations run, so a command-line import, backup or user command
+can run while the dashboard serves (salesplan.storage.duckfile). A process that finds the file held
+by another waits for at most :data:`DEFAULT_LOCK_WAIT_SECONDS` (30 s; ``$SALESPLAN_LOCK_WAIT``
+overrides it), then raises DatabaseLocked.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +26,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from salesplan.errors import BadInput, DatabaseLocked, SalesplanError
+from salesplan.errors import BadInput, SalesplanError
+from salesplan.storage.duckfile import FileHold, hold_for
 
 SERVER_SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_LOCK_WAIT_SECONDS = 30.0
@@ -96,6 +96,7 @@ class Backend(Protocol):
 
     dialect: str
     path: str  # what messages show: the file, or the URL without its password
+    write_lock: Any  # orders this process's writers (threads) before they reach the database
 
     def cursor(self) -> Any:
         """A context manager yielding a :class:`Cursor`; raises DatabaseLocked or SalesplanError
@@ -178,11 +179,6 @@ class DuckCursor:
         return getattr(self.native, name)
 
 
-def _is_lock_error(error: BaseException) -> bool:
-    text = str(error).lower()
-    return "lock" in text and ("conflicting" in text or "could not set lock" in text)
-
-
 def _is_conflict(error: BaseException) -> bool:
     return isinstance(error, duckdb.TransactionException) or (
         isinstance(error, duckdb.Error) and "conflict" in str(error).lower()
@@ -193,91 +189,23 @@ def sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-class _Holder:
-    """This process's hold on one DuckDB file: opened by the first operation that needs it, shared
-    (as cheap cursors) by the operations running meanwhile, closed when the last one ends.
-
-    One holder per file and process, so threads never race DuckDB's own instance cache (opening
-    and closing the same file from many threads at once breaks its Python scans).
-    """
-
-    def __init__(self, path: str):
-        self.path = path
-        self.lock = threading.Lock()
-        self.connection: duckdb.DuckDBPyConnection | None = None
-        self.users = 0
-
-
-_holders: dict[str, _Holder] = {}
-_holders_lock = threading.Lock()
-
-
-def _holder(path: str) -> _Holder:
-    key = os.path.realpath(path)
-    with _holders_lock:
-        return _holders.setdefault(key, _Holder(path))
-
-
 class DuckDBBackend:
-    """An embedded DuckDB file, held only while an operation runs; ``:memory:`` keeps one connection."""
+    """An embedded DuckDB file, held only while operations run (salesplan.storage.duckfile);
+    ``:memory:`` keeps one connection."""
 
     dialect = "duckdb"
 
     def __init__(self, path: str):
         self.path = path
         self._memory: duckdb.DuckDBPyConnection | None = None
+        self._hold: FileHold | None = None
         if path == ":memory:":
             self._memory = duckdb.connect(":memory:")
+            self.write_lock: Any = threading.RLock()
         else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._holder = _holder(path)
-
-    def _acquire(self) -> duckdb.DuckDBPyConnection:
-        holder = self._holder
-        with holder.lock:  # the other threads of this process wait here while the file is busy
-            if holder.connection is None:
-                holder.connection = self._connect()
-            holder.users += 1
-            try:
-                return holder.connection.cursor()
-            except BaseException:
-                self._release_holder()
-                raise
-
-    def _release_holder(self) -> None:
-        holder = self._holder
-        if holder.users > 0:
-            holder.users -= 1
-        if holder.users == 0 and holder.connection is not None:
-            holder.connection.close()  # lets other processes in
-            holder.connection = None
-
-    def _release(self, native: duckdb.DuckDBPyConnection) -> None:
-        native.close()
-        with self._holder.lock:
-            self._release_holder()
-
-    def _connect(self) -> duckdb.DuckDBPyConnection:
-        # another process (the dashboard, an import) holds the file only while it works: wait for
-        # it with back-off rather than fail, up to the documented maximum
-        deadline = time.monotonic() + lock_wait_seconds()
-        delay = 0.02
-        while True:
-            try:
-                return duckdb.connect(self.path)
-            except duckdb.IOException as error:
-                if not _is_lock_error(error):
-                    raise SalesplanError(f"Cannot open the database {self.path}: {error}") from error
-                if time.monotonic() >= deadline:
-                    raise DatabaseLocked(
-                        f"The database {self.path} stayed in use by another process for more than "
-                        f"{lock_wait_seconds():.0f} s (a long import or backup?). Try again when it "
-                        "has finished, or point --db / SALESPLAN_DB at another file."
-                    ) from error
-                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-                delay = min(delay * 2, 0.5)
-            except duckdb.Error as error:
-                raise SalesplanError(f"Cannot open the database {self.path}: {error}") from error
+            self._hold = hold_for(path, lock_wait_seconds)
+            self.write_lock = self._hold.write_lock
 
     @contextmanager
     def cursor(self) -> Iterator[DuckCursor]:
@@ -289,16 +217,19 @@ class DuckDBBackend:
             finally:
                 native.close()
             return
-        native = self._acquire()
+        assert self._hold is not None
+        native = self._hold.acquire()
         try:
             native.execute("SET enable_progress_bar = false")
             yield DuckCursor(native)
         finally:
-            self._release(native)
+            self._hold.release(native)
 
     def close(self) -> None:
         if self._memory is not None:
             self._memory.close()
+        elif self._hold is not None:
+            self._hold.close()
 
     def begin_sql(self, snapshot: bool) -> str:
         return "BEGIN TRANSACTION"  # every DuckDB transaction reads one snapshot

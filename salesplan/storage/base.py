@@ -8,7 +8,6 @@ file (opened per operation, so other processes can use it in between) or a Postg
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -56,7 +55,7 @@ class StoreBase:
         self._backend = backend
         self.path = backend.path
         self.dialect = backend.dialect
-        self._write_lock = threading.RLock()
+        self._write_lock = backend.write_lock
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod

@@ -93,6 +93,9 @@ class BatchStore(StoreBase):
     def undo(self, principal: Principal, batch_id: int) -> dict[str, Any]:
         """Revert a batch: each key it held goes back to the newest batch still holding it.
 
+        An actuals batch holds the keys it wrote a version of and the keys it found unchanged
+        (docs/decisions.md); a key no batch still holds leaves the ledger.
+
         Nothing is deleted from the version tables. Raises NotFound, NotAllowed, or BadInput when
         the batch is already reverted or is of a kind that cannot be undone (reps, holidays).
         """
@@ -117,18 +120,40 @@ class BatchStore(StoreBase):
                 [principal.email, batch_id],
             )
             if kind == "actuals":
+                # the keys the batch holds: those it wrote a version of and those it found
+                # unchanged (recorded as holds, see ledger.apply_actuals)
                 cursor.temp_table(
-                    "undo_keys", "SELECT DISTINCT row_key FROM actual_versions WHERE batch_id = ?", [batch_id]
+                    "undo_keys",
+                    """
+                    SELECT row_key FROM actual_versions WHERE batch_id = ?
+                    UNION SELECT v.row_key FROM actual_batch_holds h JOIN actual_versions v ON v.batch_id = h.source_batch_id
+                          WHERE h.batch_id = ?
+                    UNION SELECT row_key FROM actual_key_holds WHERE batch_id = ?
+                    """,
+                    [batch_id, batch_id, batch_id],
                 )
                 cursor.execute("DELETE FROM actuals WHERE row_key IN (SELECT row_key FROM undo_keys)")
+                # each key takes the values of the newest batch still holding it, whether that batch
+                # wrote them or held them unchanged (then they are the held version's values)
                 cursor.execute(
                     f"""
                     INSERT INTO actuals
                     SELECT DISTINCT ON (v.row_key) {_ACTUAL_COLUMNS_FROM_V}
-                    FROM actual_versions v
-                    JOIN upload_batches b USING (batch_id)
-                    WHERE b.reverted_at IS NULL AND v.row_key IN (SELECT row_key FROM undo_keys)
-                    ORDER BY v.row_key, v.batch_id DESC
+                    FROM (
+                        SELECT v.batch_id AS holder, v.* FROM actual_versions v
+                        WHERE v.row_key IN (SELECT row_key FROM undo_keys)
+                        UNION ALL
+                        SELECT h.batch_id AS holder, v.* FROM actual_batch_holds h
+                        JOIN actual_versions v ON v.batch_id = h.source_batch_id
+                        WHERE v.row_key IN (SELECT row_key FROM undo_keys)
+                        UNION ALL
+                        SELECT k.batch_id AS holder, v.* FROM actual_key_holds k
+                        JOIN actual_versions v ON v.batch_id = k.source_batch_id AND v.row_key = k.row_key
+                        WHERE k.row_key IN (SELECT row_key FROM undo_keys)
+                    ) v
+                    JOIN upload_batches b ON b.batch_id = v.holder
+                    WHERE b.reverted_at IS NULL
+                    ORDER BY v.row_key, v.holder DESC
                     """
                 )
                 cursor.execute("DROP TABLE undo_keys")

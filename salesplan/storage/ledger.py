@@ -136,8 +136,12 @@ class LedgerStore(BatchStore):
         """Write one batch of validated actual rows (keyed by ``row_key``) atomically.
 
         Keys new to the ledger are inserted, keys whose values differ are updated (the old
-        version stays in actual_versions), equal ones are unchanged. ``rejected`` (line, record,
-        problems) is stored with the batch when the user chose valid rows only.
+        version stays in actual_versions); only those two kinds are written, once to the ledger
+        and once as a version. Keys whose values are equal are unchanged: nothing of them is
+        copied, the batch records that it holds them (one row per earlier batch whose keys it
+        holds all of, else one small row per key), so that undoing an earlier batch keeps their
+        value (docs/decisions.md). ``rejected`` (line, record, problems) is stored with the batch
+        when the user chose valid rows only. Raises NotAllowed for a leader.
         """
         if principal.role == "leader":
             raise NotAllowed(f"{principal.email} is a leader and may only read.")
@@ -158,67 +162,92 @@ class LedgerStore(BatchStore):
 
         def work(cursor: Cursor) -> tuple[int, BatchCounts]:
             cursor.stage("incoming_actuals", incoming)
+            # the one copy of the batch: its typed rows, compared with the ledger once
             cursor.temp_table(
                 "staged_actuals",
                 f"""
-                SELECT row_key, line::BIGINT AS line, sale_date::DATE AS sale_date, i.rep_id,
-                       CASE WHEN i.territory_from_file THEN i.territory
-                            ELSE coalesce(h.territory, i.territory) END AS territory,
-                       revenue::DECIMAL(18,4) AS revenue, cost::DECIMAL(18,4) AS cost,
-                       profit::DECIMAL(18,4) AS profit, order_id, order_line, customer, product,
-                       i.currency, i.territory_from_file
-                FROM (SELECT {given}, {currency}, {from_file} FROM incoming_actuals) i
-                {history_join("i.rep_id", "i.sale_date::DATE")}
+                SELECT s.*, a.batch_id AS current_batch,
+                       CASE WHEN a.row_key IS NULL THEN 'new' WHEN {_ACTUAL_DIFFERS} THEN 'changed' ELSE 'same' END AS status
+                FROM (
+                    SELECT row_key, line::BIGINT AS line, sale_date::DATE AS sale_date, i.rep_id,
+                           CASE WHEN i.territory_from_file THEN i.territory
+                                ELSE coalesce(h.territory, i.territory) END AS territory,
+                           revenue::DECIMAL(18,4) AS revenue, cost::DECIMAL(18,4) AS cost,
+                           profit::DECIMAL(18,4) AS profit, order_id, order_line, customer, product,
+                           i.currency, i.territory_from_file
+                    FROM (SELECT {given}, {currency}, {from_file} FROM incoming_actuals) i
+                    {history_join("i.rep_id", "i.sale_date::DATE")}
+                ) s LEFT JOIN actuals a ON a.row_key = s.row_key
                 """,
             )
             cursor.unstage("incoming_actuals")
             check_currencies(cursor, "staged_actuals", "sale_date", file_name)
-            # compare with the ledger once; unchanged keys are recorded in this batch's versions
-            # (undo must know the batch holds them) but their ledger rows are not rewritten
-            cursor.temp_table(
-                "staged_status",
-                f"""
-                SELECT s.row_key,
-                       CASE WHEN a.row_key IS NULL THEN 'new' WHEN {_ACTUAL_DIFFERS} THEN 'changed' ELSE 'same' END AS status
-                FROM staged_actuals s LEFT JOIN actuals a USING (row_key)
-                """,
-            )
             inserted, updated, unchanged = cursor.execute(
                 "SELECT count(*) FILTER (WHERE status = 'new'), count(*) FILTER (WHERE status = 'changed'), "
-                "count(*) FILTER (WHERE status = 'same') FROM staged_status"
+                "count(*) FILTER (WHERE status = 'same') FROM staged_actuals"
             ).fetchall()[0]
             counts = BatchCounts(int(inserted), int(updated), int(unchanged), len(rejected_frame))
             batch_id = self._new_batch(
                 cursor, kind="actuals", file_name=file_name, sha256=sha256, principal=principal,
                 counts=counts, valid_only=valid_only,
             )
-            cursor.execute(
-                "INSERT INTO actual_versions SELECT ?, row_key, line, sale_date, rep_id, territory, revenue, "
-                "cost, profit, order_id, order_line, customer, product, currency, territory_from_file FROM staged_actuals",
-                [batch_id],
-            )
+            if inserted or updated:
+                cursor.execute(
+                    "INSERT INTO actual_versions SELECT ?, row_key, line, sale_date, rep_id, territory, revenue, "
+                    "cost, profit, order_id, order_line, customer, product, currency, territory_from_file "
+                    "FROM staged_actuals WHERE status <> 'same'",
+                    [batch_id],
+                )
             if updated:
                 cursor.execute(
-                    "DELETE FROM actuals WHERE row_key IN (SELECT row_key FROM staged_status WHERE status = 'changed')"
+                    "DELETE FROM actuals WHERE row_key IN (SELECT row_key FROM staged_actuals WHERE status = 'changed')"
                 )
             if inserted or updated:
                 cursor.execute(
-                    "INSERT INTO actuals SELECT s.row_key, ?, s.line, s.sale_date, s.rep_id, s.territory, s.revenue, "
-                    "s.cost, s.profit, s.order_id, s.order_line, s.customer, s.product, s.currency, s.territory_from_file "
-                    "FROM staged_actuals s JOIN staged_status t USING (row_key) WHERE t.status <> 'same'",
+                    "INSERT INTO actuals SELECT row_key, ?, line, sale_date, rep_id, territory, revenue, "
+                    "cost, profit, order_id, order_line, customer, product, currency, territory_from_file "
+                    "FROM staged_actuals WHERE status <> 'same'",
                     [batch_id],
                 )
-            cursor.execute("DROP TABLE staged_status")
+            if unchanged:
+                self._record_holds(cursor, batch_id)
+            cursor.execute("DROP TABLE staged_actuals")
             if len(rejected_frame):
                 cursor.stage("incoming_rejected", rejected_frame)
                 cursor.execute(
                     "INSERT INTO rejected_rows SELECT ?, line, record, problems FROM incoming_rejected", [batch_id]
                 )
                 cursor.unstage("incoming_rejected")
-            cursor.execute("DROP TABLE staged_actuals")
             return batch_id, counts
 
         return self.write(principal, "import actuals", f"{file_name or ''}: {len(incoming)} rows", work)
+
+    @staticmethod
+    def _record_holds(cursor: Cursor, batch_id: int) -> None:
+        """Record that ``batch_id`` holds its unchanged rows (``staged_actuals`` with status
+        'same'), whose current values are the versions of the batches in ``current_batch``.
+
+        Per such earlier batch: when this batch holds every key it wrote a version of (an
+        identical re-import), one row in actual_batch_holds; else one row per key in
+        actual_key_holds.
+        """
+        cursor.temp_table(
+            "hold_sources",
+            """
+            SELECT g.source_batch_id, g.held = (SELECT count(*) FROM actual_versions v WHERE v.batch_id = g.source_batch_id) AS whole
+            FROM (SELECT current_batch AS source_batch_id, count(*) AS held FROM staged_actuals
+                  WHERE status = 'same' GROUP BY current_batch) g
+            """,
+        )
+        cursor.execute(
+            "INSERT INTO actual_batch_holds SELECT ?, source_batch_id FROM hold_sources WHERE whole", [batch_id]
+        )
+        cursor.execute(
+            "INSERT INTO actual_key_holds SELECT ?, s.row_key, s.current_batch FROM staged_actuals s "
+            "JOIN hold_sources h ON h.source_batch_id = s.current_batch WHERE s.status = 'same' AND NOT h.whole",
+            [batch_id],
+        )
+        cursor.execute("DROP TABLE hold_sources")
 
     # ------------------------------------------------------------------ reads for the engine
     def actual_totals(self, principal: Principal) -> dict[str, float]:

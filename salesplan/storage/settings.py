@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from salesplan.currency import validate_code
 from salesplan.errors import (
     BadInput,
 )
-from salesplan.currency import validate_code
 from salesplan.principal import Principal
 from salesplan.settings import WEEKDAY_NAMES, Settings
 from salesplan.storage.backends import Cursor

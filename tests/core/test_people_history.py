@@ -105,7 +105,7 @@ def test_a_leaver(tmp_path):
         assert problem.reason == "rep R2 left on 2025-06-30: no targets after that"
 
 
-DAYS = [dt.date(2025, 1, 1) + dt.timedelta(days=d) for d in range(0, 120)]
+DAYS = [dt.date(2025, 1, 1) + dt.timedelta(days=d) for d in range(120)]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,189 @@
+"""Sharing one DuckDB file between processes: hold it only while working, and take turns.
+
+DuckDB lets one process at a time open a database file for writing. So that a command-line import,
+backup or user command can run while the dashboard serves, every process holds the file only while
+it works:
+
+* The first operation of a process opens the file; operations running meanwhile (other threads)
+  share that connection through cheap cursors (one hold per file and process, so threads never
+  race DuckDB's own instance cache).
+* When the last operation ends the file stays open for :data:`LINGER_SECONDS` more (a dashboard
+  page makes several calls in a row; opening costs ~25 ms), then it is closed.
+* A process that finds the file held retries with back-off for at most the lock wait (30 s by
+  default, ``$SALESPLAN_LOCK_WAIT``; then DatabaseLocked) and, while it waits, writes its pid into
+  ``<file>.wait``. A holder that sees a fresh wait file lets its running operations finish, closes
+  the file at once, and gives the waiter :data:`TURN_SECONDS` to take it before opening it again,
+  so a busy dashboard cannot starve an import, nor the other way round.
+
+The longest a process waits is therefore the longest single operation of the other process (a big
+import or backup), capped by the lock wait.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from salesplan.errors import DatabaseLocked, SalesplanError
+
+LINGER_SECONDS = 0.25
+TURN_SECONDS = 1.0
+WAIT_FRESH_SECONDS = 2.0
+POLL_SECONDS = 0.1
+
+
+def _is_lock_error(error: BaseException) -> bool:
+    text = str(error).lower()
+    return "lock" in text and ("conflicting" in text or "could not set lock" in text)
+
+
+class FileHold:
+    """This process's hold on one DuckDB file (see the module docstring)."""
+
+    def __init__(self, path: str, lock_wait: Callable[[], float]):
+        self.path = path
+        self._lock_wait = lock_wait
+        self._wait_file = Path(f"{path}.wait")
+        self._cond = threading.Condition()
+        # one writer at a time per file and process, whichever Store object it uses
+        self.write_lock = threading.RLock()
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._users = 0
+        self._idle_since = 0.0
+        self._turn_given_until = 0.0
+        self._timer: threading.Timer | None = None
+
+    # ---------------------------------------------------------------- the other processes
+    def _others_waiting(self) -> bool:
+        try:
+            stat = self._wait_file.stat()
+            if time.time() - stat.st_mtime > WAIT_FRESH_SECONDS:
+                return False
+            return self._wait_file.read_text().strip() != str(os.getpid())
+        except (OSError, ValueError):
+            return False
+
+    def _announce_waiting(self) -> None:
+        try:
+            self._wait_file.write_text(str(os.getpid()))
+        except OSError:
+            pass  # a read-only folder: we still get the file, only perhaps later
+
+    def _stop_announcing(self) -> None:
+        try:
+            if self._wait_file.read_text().strip() == str(os.getpid()):
+                self._wait_file.unlink()
+        except OSError:
+            pass
+
+    # ---------------------------------------------------------------- open and close
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        wait = self._lock_wait()
+        deadline = time.monotonic() + wait
+        delay = 0.01
+        waited = False
+        try:
+            while True:
+                try:
+                    return duckdb.connect(self.path)
+                except duckdb.IOException as error:
+                    if not _is_lock_error(error):
+                        raise SalesplanError(f"Cannot open the database {self.path}: {error}") from error
+                    if time.monotonic() >= deadline:
+                        raise DatabaseLocked(
+                            f"The database {self.path} stayed in use by another process for more than "
+                            f"{wait:.0f} s (a long import or backup?). Try again when it has finished, "
+                            "or point --db / SALESPLAN_DB at another file."
+                        ) from error
+                    self._announce_waiting()
+                    waited = True
+                    time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                    delay = min(delay * 2, POLL_SECONDS)
+                except duckdb.Error as error:
+                    raise SalesplanError(f"Cannot open the database {self.path}: {error}") from error
+        finally:
+            if waited:
+                self._stop_announcing()
+
+    def _close(self, *, give_turn: bool) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        if give_turn:
+            self._turn_given_until = time.monotonic() + TURN_SECONDS
+
+    def _close_when_idle(self) -> None:
+        with self._cond:
+            self._timer = None
+            if self._connection is None or self._users:
+                return
+            left = self._idle_since + LINGER_SECONDS - time.monotonic()
+            if left > 0:
+                self._schedule(left)
+            else:
+                self._close(give_turn=False)
+
+    def _schedule(self, seconds: float) -> None:
+        self._timer = threading.Timer(seconds, self._close_when_idle)
+        self._timer.daemon = True
+        self._timer.start()
+
+    # ---------------------------------------------------------------- one operation
+    def acquire(self) -> duckdb.DuckDBPyConnection:
+        """A cursor on the file for one operation; raises DatabaseLocked after the lock wait."""
+        with self._cond:
+            # another process waits: let the running operations finish, then hand the file over
+            while self._connection is not None and self._others_waiting():
+                if self._users == 0:
+                    self._close(give_turn=True)
+                else:
+                    self._cond.wait(POLL_SECONDS)
+            while (self._connection is None and time.monotonic() < self._turn_given_until
+                   and self._others_waiting()):
+                self._cond.wait(POLL_SECONDS)
+            if self._connection is None:
+                self._connection = self._connect()
+            self._users += 1
+            try:
+                return self._connection.cursor()
+            except BaseException:
+                self._users -= 1
+                raise
+
+    def release(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        """End one operation; the file is closed when no other one needs it for a moment."""
+        cursor.close()
+        with self._cond:
+            self._users -= 1
+            if self._users == 0:
+                if self._others_waiting():
+                    self._close(give_turn=True)
+                else:
+                    self._idle_since = time.monotonic()
+                    if self._timer is None:
+                        self._schedule(LINGER_SECONDS)
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Close the file now if no operation runs (the store is closed)."""
+        with self._cond:
+            if self._users == 0:
+                self._close(give_turn=False)
+
+
+_holds: dict[str, FileHold] = {}
+_holds_lock = threading.Lock()
+
+
+def hold_for(path: str, lock_wait: Callable[[], float]) -> FileHold:
+    """The one hold of this process on the file at ``path``."""
+    key = os.path.realpath(path)
+    with _holds_lock:
+        if key not in _holds:
+            _holds[key] = FileHold(path, lock_wait)
+        return _holds[key]

@@ -1,0 +1,102 @@
+"""A throwaway PostgreSQL server for tests and benchmarks, started from Debian's binaries.
+
+``PgServer.start()`` finds ``initdb``/``pg_ctl`` under /usr/lib/postgresql/*/bin (or on PATH), makes
+a cluster in a temporary folder (as the ``postgres`` user when running as root: initdb refuses
+root), starts it on a free port of 127.0.0.1 with its socket in that folder, and ``stop()`` removes
+it again. Durability is switched off (fsync, synchronous_commit): the data is thrown away anyway.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+
+def find_bin_dir() -> Path | None:
+    """The newest PostgreSQL bin folder holding initdb and pg_ctl, or None."""
+    found = []
+    for folder in glob.glob("/usr/lib/postgresql/*/bin"):
+        version = Path(folder).parent.name
+        if (Path(folder) / "initdb").exists() and (Path(folder) / "pg_ctl").exists():
+            found.append((int(version) if version.isdigit() else 0, Path(folder)))
+    if found:
+        return max(found)[1]
+    initdb = shutil.which("initdb")
+    if initdb and shutil.which("pg_ctl"):
+        return Path(initdb).parent
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class PgServer:
+    """One PostgreSQL cluster of our own; create databases on it with :meth:`create_database`."""
+
+    def __init__(self, bin_dir: Path):
+        self.bin_dir = bin_dir
+        self.folder = Path(tempfile.mkdtemp(prefix="salesplan-pg-"))
+        self.data = self.folder / "data"
+        self.port = 0
+        self._as_postgres = os.geteuid() == 0
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(self.bin_dir / args[0]), *args[1:]]
+        if self._as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+
+    def start(self) -> PgServer:
+        """initdb and start; raises RuntimeError with the server's output when that fails."""
+        if self._as_postgres:
+            shutil.chown(self.folder, "postgres", "postgres")
+        done = self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                         "--no-locale", "--no-sync")
+        if done.returncode:
+            raise RuntimeError(f"initdb failed: {done.stdout}{done.stderr}")
+        for _attempt in range(5):  # another worker may take the free port first
+            self.port = _free_port()
+            options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+                       "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+            done = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-o", options,
+                             "-w", "-t", "60", "start")
+            if done.returncode == 0:
+                return self
+        log = (self.folder / "server.log").read_text() if (self.folder / "server.log").exists() else ""
+        raise RuntimeError(f"pg_ctl start failed: {done.stdout}{done.stderr}{log}")
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, prefix: str = "t") -> str:
+        """A new empty database; returns its URL."""
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.url(), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def drop_database(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(self.url(), autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def stop(self) -> None:
+        if self.port:
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        for _attempt in range(3):
+            shutil.rmtree(self.folder, ignore_errors=True)
+            if not self.folder.exists():
+                break
+            time.sleep(0.2)
