@@ -23,7 +23,7 @@ class PeopleStore(StoreBase):
         with self.cursor() as cursor:
             frame = cursor.execute(
                 "SELECT rep_id, name, email, territory, region, manager, start_date, end_date, "
-                "coalesce(end_date < current_date, false) AS left "
+                "coalesce(end_date < current_date, false) AS \"left\" "
                 "FROM reps ORDER BY rep_id"
             ).df()
         if visible is not None:

@@ -41,7 +41,7 @@ class EngineReads(LedgerStore, RatesStore, PeopleStore, PeopleHistoryStore, Sett
             daily = cursor.frame(
                 f"""
                 SELECT a.sale_date::TIMESTAMP AS date, a.rep_id,
-                       -- a territory not named by the file is the rep's on the sale date (docs/people.md)
+                       -- a territory the file did not name: the one of the rep on the sale date (docs/people.md)
                        CASE WHEN a.territory_from_file THEN a.territory
                             ELSE coalesce(h.territory, a.territory) END AS territory,
                        {converted}
