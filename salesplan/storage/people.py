@@ -6,6 +6,7 @@ from datetime import date
 
 import pandas as pd
 
+from salesplan import policy
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
 from salesplan.storage.base import BatchCounts, StoreBase
@@ -62,7 +63,7 @@ class PeopleStore(StoreBase):
         sha256: str | None,
     ) -> tuple[int, BatchCounts]:
         """Upsert validated reps (columns of inputs.REPS_COLUMNS) and derive territories/regions."""
-        self._require_admin(principal, "Importing reps")
+        policy.require(principal, "import_reps")
         incoming = reps[["rep_id", "name", "email", "territory", "region", "manager", "start_date", "end_date"]].copy()
 
         def work(cursor: Cursor) -> tuple[int, BatchCounts]:
@@ -122,7 +123,7 @@ class PeopleStore(StoreBase):
         self, principal: Principal, holidays: pd.DataFrame, *, file_name: str | None, sha256: str | None
     ) -> tuple[int, BatchCounts]:
         """Upsert validated holidays (date, name, territory with '' = org-wide)."""
-        self._require_admin(principal, "Importing holidays")
+        policy.require(principal, "import_holidays")
         incoming = holidays[["date", "name", "territory"]].copy()
         incoming["territory"] = incoming["territory"].fillna("")
 
@@ -153,7 +154,7 @@ class PeopleStore(StoreBase):
         return self.write(principal, "import holidays", file_name or "", work)
 
     def delete_holiday(self, principal: Principal, holiday_date: date, territory: str | None) -> None:
-        self._require_admin(principal, "Changing the calendar")
+        policy.require(principal, "edit_calendar")
 
         def work(cursor: Cursor) -> None:
             cursor.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from salesplan import policy
 from salesplan.inputs import EngineInputs
 from salesplan.principal import Principal
 from salesplan.storage.base import OPEN_ACTION_STATUSES
@@ -52,7 +53,7 @@ class EngineReads(LedgerStore, PeopleStore, SettingsStore):
         targets = self.targets(principal)[["owner_type", "owner_id", "metric", "month", "amount"]].copy()
         targets["month"] = pd.to_datetime(targets["month"])
         territories = self.territories(principal)
-        if not principal.sees_everything:
+        if not policy.may(principal, "read_all"):
             territories = territories[territories["territory"].isin(set(reps["territory"].dropna()))]
         return EngineInputs(
             settings=self.settings(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from salesplan import policy
 from salesplan.errors import (
     BadInput,
 )
@@ -37,7 +38,7 @@ class SettingsStore(StoreBase):
 
     def save_settings(self, principal: Principal, **changes: Any) -> Settings:
         """Change settings; raises BadInput on an out-of-range value, NotAllowed unless admin."""
-        self._require_admin(principal, "Changing settings")
+        policy.require(principal, "change_settings")
         stored = validate_settings(**changes)
 
         def work(cursor: Cursor) -> None:
