@@ -126,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         imports.import_file(store, kind, folder / f"{kind}.csv")
     if args.reimport:
         imports.import_file(store, "actuals", folder / "actuals.csv")
-    store._connection = _Timed(store._connection, "store")
+    # every operation of the store gets its cursor from the file's hold (salesplan.storage.duckfile)
+    hold = store._backend._hold
+    acquire = hold.acquire
+    hold.acquire = lambda: _Timed(acquire(), "store")
     TIMES.clear()
     COUNTS.clear()
     profile = cProfile.Profile()

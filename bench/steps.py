@@ -216,6 +216,20 @@ def step_report_engine(db: str, repeat: int, out: str) -> dict[str, Any]:
             "statuses": frame["status"].value_counts().to_dict()}
 
 
+def step_report_command(db: str, repeat: int) -> dict[str, Any]:
+    """``salesplan report`` as a whole command (a fresh interpreter each time: imports, opening the
+    store, reading the engine inputs, the engine, rendering), timed from outside."""
+    import subprocess
+
+    runs = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "salesplan.cli", "--db", db, "report", "--as-of", _as_of().isoformat()],
+                       check=True, stdout=subprocess.DEVNULL)
+        runs.append(time.perf_counter() - t0)
+    return {"runs": runs}
+
+
 def step_report_pandas(db: str, repeat: int, out: str) -> dict[str, Any]:
     """The pandas reference of the same report on the same inputs, timed ``repeat`` times."""
     from bench import pandas_reference

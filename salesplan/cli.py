@@ -40,10 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="salesplan",
         description="Sales target achievement plans: targets, actuals, pacing, required run-rate and early warnings.",
     )
-    parser.add_argument("--db", help="database file (default: $SALESPLAN_DB, else data/salesplan.duckdb)")
+    parser.add_argument("--db", help="database: a DuckDB file or a postgresql:// URL "
+                                     "(default: $SALESPLAN_DB, else data/salesplan.duckdb)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     commands.add_parser("init", help="create or migrate the database", description="Create the database file or bring its schema up to date.")
+
+    serve = commands.add_parser("serve", help="run the dashboard on this database (no demo data)",
+                                description="Run the dashboard (Streamlit) on the database of --db / $SALESPLAN_DB, "
+                                            "after creating or migrating it. Loads no demo data.")
+    serve.add_argument("--port", type=int, default=8501, metavar="N", help="port to listen on (default 8501)")
 
     demo = commands.add_parser("demo", help="load a realistic demo organisation",
                                description="Load a deterministic demo organisation (regions, territories, reps, targets, actuals, holidays, plans).")
@@ -81,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     uploads.add_argument("--rejected", type=int, metavar="BATCH_ID", help="print the rejected rows of this batch as CSV")
     uploads.add_argument("--user", metavar="EMAIL", help="who is undoing (recorded)")
 
-    user = commands.add_parser("user", help="manage sign-in accounts (add, list, disable, set-role, set-password)",
+    user = commands.add_parser("user", help="manage sign-in accounts (add, list, disable, set-role, set-password, unlock)",
                                description="Manage the built-in accounts of the dashboard.")
     user_commands = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
     user_add = user_commands.add_parser("add", help="create an account", description="Create an account.")
@@ -100,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                                              description="Set an account's password; this also clears a lock-out.")
     user_password.add_argument("email")
     user_password.add_argument("--password", help="the new password (else $SALESPLAN_PASSWORD, a prompt, or a generated one)")
+    user_unlock = user_commands.add_parser("unlock", help="clear a lock-out after failed sign-ins",
+                                           description="Clear an account's lock-out and its count of failed sign-ins.")
+    user_unlock.add_argument("email")
 
     backup = commands.add_parser("backup", help="write a consistent snapshot (Parquet + manifest) to a folder",
                                  description="Write every table as Parquet plus manifest.json (row counts, checksums) into DIR.")
@@ -147,7 +156,38 @@ def _print_frame(frame: pd.DataFrame) -> None:
         print(frame.to_string(index=False))
 
 
+def serve(args: argparse.Namespace) -> int:
+    """Migrate the database, then run the dashboard on it until stopped; returns Streamlit's exit code.
+
+    The dashboard finds the database through $SALESPLAN_DB, so the target is passed that way.
+    """
+    import subprocess
+    from pathlib import Path
+
+    if not 1 <= args.port <= 65535:
+        raise UsageError(f"--port must be 1-65535, not {args.port}")
+    target = str(resolve_db_path(args.db))
+    with Store.open(target) as store:  # create or migrate before any browser session opens it
+        shown = store.path  # a URL without its password
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    if not app.exists():
+        raise SalesplanError(f"the dashboard's app.py is not next to the salesplan package ({app})")
+    # local only unless Streamlit's own STREAMLIT_SERVER_ADDRESS says otherwise: a proxy in front
+    # terminates TLS (docs/deploying.md)
+    address = os.environ.get("STREAMLIT_SERVER_ADDRESS") or "127.0.0.1"
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
+               "--server.address", address, "--server.headless", "true",
+               "--browser.gatherUsageStats", "false"]
+    print(f"salesplan: serving {shown} on http://{address}:{args.port}", flush=True)
+    try:
+        return subprocess.call(command, env={**os.environ, "SALESPLAN_DB": target}, cwd=app.parent)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        return serve(args)
     store = Store.open(resolve_db_path(args.db))
     try:
         return _dispatch(store, args)
@@ -304,6 +344,10 @@ def _user_command(store: Store, args: argparse.Namespace) -> int:
     elif args.user_command == "set-role":
         store.set_user_role(SYSTEM, args.email, args.role, rep_id=args.rep_id)
         print(f"account {args.email.lower()} is now {args.role}")
+        return EXIT_OK
+    elif args.user_command == "unlock":
+        store.clear_lockout(SYSTEM, args.email)
+        print(f"account {args.email.strip().lower()} unlocked")
         return EXIT_OK
     else:
         password, generated = _password(args.password)

@@ -561,7 +561,7 @@ def _xlsx_extent(archive: zipfile.ZipFile, file_name: str) -> int | None:
                     letters = max(letters, max(columns, key=lambda x: (len(x), x)), key=lambda x: (len(x), x))
                 if not chunk:
                     break
-    except Exception:  # a damaged part: openpyxl gives the message
+    except Exception:  # noqa: BLE001 - a damaged part: the streamed reader gives the message
         return None
     return max_row * _column_number(letters)
 
@@ -625,16 +625,20 @@ def _calamine_records(data: bytes, file_name: str, limits: UploadLimits) -> tupl
     lines: list[int] = []
     records: list[list[str | None]] = []
     width = 0
-    text = _excel_cell_text
     for number, row in enumerate(rows, start=first_row):
-        cells = [text(value) for value in row]
-        while cells and cells[-1] is None:
-            cells.pop()
-        if cells:
-            lines.append(number)
-            records.append(cells)
-            width = max(width, len(cells))
+        width = max(width, _keep_row(number, row, lines, records))
     return lines, records, width
+
+
+def _keep_row(number: int, row, lines: list[int], records: list[list[str | None]]) -> int:
+    """Append a sheet row's cells as text (without trailing empty ones) unless it is blank; its width."""
+    cells = [_excel_cell_text(value) for value in row]
+    while cells and cells[-1] is None:
+        cells.pop()
+    if cells:
+        lines.append(number)
+        records.append(cells)
+    return len(cells)
 
 
 def _calamine_records_capped(data: bytes, file_name: str, limits: UploadLimits) -> tuple[list[int], list[list[str | None]], int]:
@@ -766,13 +770,7 @@ def _sheet_records(sheet, file_name: str, limits: UploadLimits) -> tuple[list[in
         read += len(row)
         if not row:
             continue
-        cells = [_excel_cell_text(value) for value in row]
-        while cells and cells[-1] is None:
-            cells.pop()
-        if cells:
-            lines.append(number)
-            records.append(cells)
-            width = max(width, len(cells))
+        width = max(width, _keep_row(number, row, lines, records))
         if read > limits.workbook_cells or len(records) * width > limits.workbook_cells:
             raise BadInput.single(
                 file_name,

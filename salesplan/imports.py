@@ -24,8 +24,9 @@ from typing import Literal
 import duckdb
 import pandas as pd
 
+from salesplan import policy
 from salesplan.currency import CODES, amount_currency_sql, codes_regex
-from salesplan.errors import BadInput, NotAllowed, Problem
+from salesplan.errors import BadInput, Problem
 from salesplan.files import (
     RawTable,
     UploadLimits,
@@ -711,8 +712,7 @@ def _import_actuals(
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
     report: ImportProgress | None = None,
 ) -> ImportResult:
-    if principal.role == "leader":
-        raise NotAllowed(f"{principal.email} is a leader and may only read.")
+    policy.require(principal, "upload_actuals")
     parser = _Parser(raw, mapping, "actuals", memory_mb)
     try:
         connection = parser.connection
@@ -854,6 +854,18 @@ def _import_actuals(
             FROM keyed GROUP BY row_key HAVING count(*) > 1
             """
         )
+        if visible is not None:
+            # a reused order id must not move another rep's sale: keys whose current sale belongs
+            # to a rep outside the uploader's scope are refused, without naming that rep
+            order_keys = [row[0] for row in connection.execute("SELECT row_key FROM keyed WHERE row_key LIKE 'o|%'").fetchall()]
+            foreign = sorted(store.foreign_actual_keys(principal, order_keys))
+            connection.execute("CREATE TEMP TABLE foreign_keys AS SELECT unnest(?::VARCHAR[]) AS row_key", [foreign])
+            parser.add_problem(
+                "row_key IN (SELECT row_key FROM foreign_keys)", "order_id",
+                "'order ' || order_id || coalesce(' line ' || order_line, '') || ' is already recorded for a rep "
+                "outside your scope: you may not change it (ask their manager or an admin)'",
+                table="keyed",
+            )
         parser.add_problem(
             "k.value_hash <> f.first_hash",
             "order_id",
@@ -889,8 +901,7 @@ def _import_reps(
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
     report: ImportProgress | None = None,
 ) -> ImportResult:
-    if not principal.may_administer:
-        raise NotAllowed(f"Importing reps needs the admin role; {principal.email} is {principal.role}.")
+    policy.require(principal, "import_reps")
     parser = _Parser(raw, mapping, "reps", memory_mb)
     try:
         connection = parser.connection
@@ -1011,8 +1022,7 @@ def _import_holidays(
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
     report: ImportProgress | None = None,
 ) -> ImportResult:
-    if not principal.may_administer:
-        raise NotAllowed(f"Importing holidays needs the admin role; {principal.email} is {principal.role}.")
+    policy.require(principal, "import_holidays")
     parser = _Parser(raw, mapping, "holidays", memory_mb)
     try:
         connection = parser.connection
@@ -1041,7 +1051,8 @@ def _import_holidays(
 
 # ============================================================================ rates
 def _import_rates(store: Store, raw: RawTable, mapping: dict[str, int], **options) -> ImportResult:
-    from salesplan.rates_import import import_rates  # its own module: docs/currencies.md
+    # its own module (docs/currencies.md); imported here because it builds on this one
+    from salesplan.rates_import import import_rates
 
     return import_rates(store, raw, mapping, **options)
 
@@ -1052,8 +1063,7 @@ def _import_targets(
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
     report: ImportProgress | None = None,
 ) -> ImportResult:
-    if principal.role not in ("admin", "system", "manager"):
-        raise NotAllowed(f"{principal.email} ({principal.role}) may not set targets.")
+    policy.require_role(principal, "set_targets")  # the cells' owners are checked by the store
     parser = _Parser(raw, mapping, "targets", memory_mb)
     try:
         connection = parser.connection

@@ -225,7 +225,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         -- 1 once any account was ever created (disabled or demoted ones still count): the
         -- first-admin form is offered only to a database that never had an account
-        INSERT INTO meta SELECT 'had_account', 1 WHERE EXISTS (SELECT 1 FROM users);
+        INSERT INTO meta SELECT 'had_account', 1 WHERE EXISTS (SELECT 1 FROM users) ON CONFLICT (key) DO NOTHING;
         -- a remembered mapping belongs to the user who saved it
         CREATE TABLE column_maps_by_user (
             saved_by VARCHAR NOT NULL,

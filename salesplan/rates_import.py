@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from salesplan import policy
 from salesplan.currency import CODES
-from salesplan.errors import NotAllowed
 from salesplan.files import RawTable
 from salesplan.principal import Principal
 from salesplan.settings import Settings
@@ -25,8 +25,7 @@ def import_rates(
     BadInput (every problem, nothing changed; also without a base currency), NotAllowed unless admin."""
     from salesplan.imports import ImportResult, _collect, _Parser, _sql_text
 
-    if not principal.may_administer:
-        raise NotAllowed(f"Importing rates needs the admin role; {principal.email} is {principal.role}.")
+    policy.require(principal, "import_rates")
     parser = _Parser(raw, mapping, "rates", memory_mb)
     try:
         connection = parser.connection

@@ -391,15 +391,17 @@ def test_first_admin_may_be_created_by_anyone_only_once(org):
 
 def test_column_mapping_is_remembered_per_kind_and_headers(org):
     header = ["Booked On", "Seller", "Net"]
-    assert org.column_map(SYSTEM, "actuals", header) is None
-    org.save_column_map(Principal("max@x.test", "manager", "M1"), "actuals", header,
-                        {"Booked On": "date", "Seller": "rep", "Net": "revenue"})
+    manager = Principal("max@x.test", "manager", "M1")
+    assert org.column_map(manager, "actuals", header) is None
+    org.save_column_map(manager, "actuals", header, {"Booked On": "date", "Seller": "rep", "Net": "revenue"})
     # same headers written differently hit the same mapping; other kinds and headers do not
-    assert org.column_map(SYSTEM, "actuals", ["booked_on", "SELLER", "net"]) == {"Booked On": "date", "Seller": "rep", "Net": "revenue"}
-    assert org.column_map(SYSTEM, "targets", header) is None
-    assert org.column_map(SYSTEM, "actuals", header + ["Extra"]) is None
+    assert org.column_map(manager, "actuals", ["booked_on", "SELLER", "net"]) == {"Booked On": "date", "Seller": "rep", "Net": "revenue"}
+    assert org.column_map(manager, "targets", header) is None
+    assert org.column_map(manager, "actuals", header + ["Extra"]) is None
+    # a mapping belongs to who saved it: nobody else's upload is silently re-read with it
+    assert org.column_map(SYSTEM, "actuals", header) is None
     result = imports.import_file(org, "actuals", b"Booked On,Seller,Net\n2025-01-02,R1,10\n",
-                                 column_map=org.column_map(SYSTEM, "actuals", header), file_name="odd.csv")
+                                 column_map=org.column_map(manager, "actuals", header), file_name="odd.csv")
     assert result.inserted == 1
 
 
@@ -409,8 +411,10 @@ def test_last_admin_cannot_be_disabled_and_bootstrap_stays_closed(org):
         org.disable_user(SYSTEM, "one@x.test")
     org.add_user(SYSTEM, "two@x.test", "admin", password="pw12")
     org.disable_user(SYSTEM, "one@x.test")
-    org.set_user_role(SYSTEM, "two@x.test", "leader")
-    # no enabled admin is left, yet a visitor may not claim the first-admin form
-    assert org.has_admin()
+    # demoting the last enabled admin is refused like disabling it
+    with pytest.raises(BadInput, match="last enabled admin"):
+        org.set_user_role(SYSTEM, "two@x.test", "leader")
+    # the database had accounts: a visitor may not claim the first-admin form
+    assert org.has_ever_had_account()
     with pytest.raises(NotAllowed):
         org.add_user(Principal("visitor@x.test", "rep"), "visitor@x.test", "admin", password="pw12")

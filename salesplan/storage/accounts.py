@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from salesplan import auth
+from salesplan import auth, policy
 from salesplan.errors import (
     BadInput,
     NotAllowed,
@@ -25,7 +25,7 @@ class AccountStore(StoreBase):
     # ------------------------------------------------------------------ users and sign-in
     def users(self, principal: Principal) -> pd.DataFrame:
         """Every account (never the password hashes). Admin only."""
-        self._require_admin(principal, "Managing users")
+        policy.require(principal, "manage_users")
         with self.cursor() as cursor:
             return cursor.execute(
                 "SELECT email, role, rep_id, disabled, password_hash IS NOT NULL AS has_password, failed_attempts, "
@@ -51,9 +51,9 @@ class AccountStore(StoreBase):
         """Create an account. Raises NotAllowed unless admin (or creating the very first admin of a
         database that never had an account), BadInput on an invalid email, role, unknown rep_id or
         an existing account."""
-        first_admin = role == "admin" and not principal.may_administer and not self.has_ever_had_account()
+        first_admin = role == "admin" and not policy.may(principal, "manage_users") and not self.has_ever_had_account()
         if not first_admin:
-            self._require_admin(principal, "Managing users")
+            policy.require(principal, "manage_users")
         email = self._check_user_fields(email, role, rep_id)
         if password is not None and len(password) < 4:
             raise BadInput.single("user", "the password is too short (at least 4 characters)", column="password")
@@ -79,7 +79,7 @@ class AccountStore(StoreBase):
         """Change an account's role (and rep). Its sign-in sessions end (a demoted user's cookie
         must not keep the old rights). Raises NotAllowed unless admin, NotFound for no account,
         BadInput for an invalid role or rep_id, or when it would leave no enabled admin."""
-        self._require_admin(principal, "Managing users")
+        policy.require(principal, "manage_users")
         email = self._check_user_fields(email, role, rep_id)
 
         def work(cursor: Cursor) -> None:
@@ -96,7 +96,7 @@ class AccountStore(StoreBase):
     def disable_user(self, principal: Principal, email: str, *, disabled: bool = True) -> None:
         """Disable (or enable) an account; a disabled account's sessions end. Raises NotAllowed
         unless admin, NotFound for no account, BadInput for the last enabled admin."""
-        self._require_admin(principal, "Managing users")
+        policy.require(principal, "manage_users")
         email = email.strip().lower()
 
         def work(cursor: Cursor) -> None:
@@ -112,8 +112,7 @@ class AccountStore(StoreBase):
     def set_password(self, principal: Principal, email: str, password: str) -> None:
         """Admins set anyone's password; a user sets their own. Clears a lock-out."""
         email = email.strip().lower()
-        if principal.email.lower() != email:
-            self._require_admin(principal, "Setting another user's password")
+        policy.require(principal, "set_password", email=email)
         if len(password) < 4:
             raise BadInput.single("user", "the password is too short (at least 4 characters)", column="password")
         self._update_user(principal, email, "set password", email,
@@ -232,7 +231,7 @@ class AccountStore(StoreBase):
     def clear_lockout(self, principal: Principal, email: str) -> None:
         """End an account's lock-out and reset its failed sign-ins (the Admin page's button).
         Audited. Raises NotAllowed unless admin, NotFound when there is no such account."""
-        self._require_admin(principal, "Clearing a lock-out")
+        policy.require(principal, "clear_lockout")
         email = str(email).strip().lower()
         self._update_user(principal, email, "clear lock-out", email,
                           "UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE email = ?", [email])

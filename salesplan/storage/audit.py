@@ -7,9 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from salesplan.errors import (
-    NotAllowed,
-)
+from salesplan import policy
 from salesplan.files import normalise_header
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
@@ -21,7 +19,7 @@ class AuditStore(StoreBase):
 
     # ------------------------------------------------------------------ audit
     def audit_log(self, principal: Principal, *, limit: int = 500) -> pd.DataFrame:
-        self._require_admin(principal, "Reading the audit log")
+        policy.require(principal, "read_audit")
         with self.cursor() as cursor:
             return cursor.execute(
                 "SELECT logged_at, actor, action, detail FROM audit_log ORDER BY logged_at DESC LIMIT ?", [limit]
@@ -48,8 +46,7 @@ class AuditStore(StoreBase):
     def save_column_map(self, principal: Principal, kind: str, header: list[str], mapping: dict[str, str]) -> None:
         """Remember, for this user only, how a file with these headers maps to fields, for their next
         upload of its kind. Raises NotAllowed for a leader (read-only)."""
-        if principal.role == "leader":
-            raise NotAllowed(f"{principal.email} is a leader and may only read.")
+        policy.require(principal, "save_column_map")
         signature = self.header_signature(header)
         payload = json.dumps(mapping, sort_keys=True)
 

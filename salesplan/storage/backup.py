@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from salesplan import policy
 from salesplan.errors import (
     BadInput,
 )
@@ -25,16 +26,21 @@ class BackupStore(AuditStore):
         """Write a consistent snapshot: one Parquet file per table plus ``manifest.json`` with
         row counts, SHA-256 checksums, sequence positions and the schema version.
 
-        All tables are read inside one transaction, so concurrent writers never tear the
-        snapshot; readers are not blocked. Raises NotAllowed unless admin, BadInput when the
-        folder already holds a backup.
+        A backup holds everything, password hashes and the session-signing secret included: the
+        folder is made 0700 and every file 0600 (docs/security.md). All tables are read inside
+        one transaction, so concurrent writers never tear the snapshot; readers are not blocked.
+        Raises NotAllowed unless admin, BadInput when the folder already holds a backup or cannot
+        be written.
         """
-        self._require_admin(principal, "Backing up")
+        policy.require(principal, "backup")
         target = Path(folder)
         if (target / "manifest.json").exists():
             raise BadInput.single(str(target), "this folder already holds a backup; choose an empty folder")
         try:
-            target.mkdir(parents=True, exist_ok=True)
+            target.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # an existing folder is closed too: the files are written inside it before their own
+            # mode is set, and nobody else may traverse to them meanwhile
+            target.chmod(0o700)
         except OSError as error:
             raise BadInput.single(str(target), f"cannot write the backup here: {error}") from error
         manifest: dict[str, Any] = {"format": 1, "created_at": datetime.now().isoformat(timespec="seconds"),
@@ -44,17 +50,29 @@ class BackupStore(AuditStore):
             for name in cursor.table_names():
                 path = target / f"{name}.parquet"
                 self._backend.backup_table(cursor, name, path)
+                path.chmod(0o600)
                 rows = int(cursor.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
                 manifest["tables"][name] = {"file": path.name, "rows": rows, "sha256": _file_sha256(path)}
             manifest["sequences"] = self._backend.sequences(cursor)
-        (target / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        descriptor = os.open(target / "manifest.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(json.dumps(manifest, indent=2, sort_keys=True))
         return manifest
 
     def restore(self, principal: Principal, folder: str | os.PathLike[str]) -> dict[str, Any]:
         """Rebuild this (empty) database from a backup folder, checking every file's checksum and
-        row count first. Raises BadInput on a damaged or foreign backup or a non-empty database."""
-        self._require_admin(principal, "Restoring")
+        row count first.
+
+        A backup folder is input like an upload: tables are the ones this database's schema has
+        (a manifest naming another is refused), each read from ``<table>.parquet`` directly inside
+        the folder (the manifest's file names must be exactly that: no other path, no link),
+        sequences only the ones this database has; no identifier or path is built from the
+        manifest. Raises NotAllowed unless admin, BadInput on a damaged, tampered or foreign
+        backup or a non-empty database.
+        """
+        policy.require(principal, "restore")
         source = Path(folder)
+        where = str(source / "manifest.json")
         try:
             manifest = json.loads((source / "manifest.json").read_text())
         except (OSError, ValueError) as error:
@@ -63,36 +81,69 @@ class BackupStore(AuditStore):
         if not isinstance(entries, dict) or not isinstance(manifest.get("sequences"), dict) or not all(
             isinstance(entry, dict) and {"file", "rows", "sha256"} <= entry.keys() for entry in entries.values()
         ):
-            raise BadInput.single(str(source / "manifest.json"), "not a salesplan backup: manifest.json is incomplete")
-        if manifest.get("schema_version", 0) > self.schema_version():
+            raise BadInput.single(where, "not a salesplan backup: manifest.json is incomplete")
+        version = manifest.get("schema_version", 0)
+        if not _is_count(version):
+            raise BadInput.single(where, "not a salesplan backup: schema_version is not a number")
+        if version > self.schema_version():
             raise BadInput.single(str(source), "the backup comes from a newer salesplan; upgrade first")
-        problems = []
-        for entry in manifest["tables"].values():
-            path = source / entry["file"]
-            if not path.exists():
-                problems.append(f"{entry['file']} is missing")
-            elif _file_sha256(path) != entry["sha256"]:
-                problems.append(f"{entry['file']} does not match its checksum")
-        if problems:
-            raise BadInput.single(str(source / "manifest.json"), "; ".join(problems))
-        counts = self.table_counts()
-        foreign = sorted(set(manifest["tables"]) - set(counts))
+        with self.cursor() as cursor:
+            known_tables = cursor.table_names()
+            known_sequences = set(self._backend.sequences(cursor))
+        foreign = sorted(set(entries) - set(known_tables), key=str)
         if foreign:
-            raise BadInput.single(str(source / "manifest.json"), f"names tables this database does not have: {', '.join(foreign)}")
+            raise BadInput.single(where, f"names tables this database does not have: {', '.join(map(repr, foreign))}")
+        unknown_sequences = sorted(set(manifest["sequences"]) - known_sequences, key=str)
+        if unknown_sequences:
+            raise BadInput.single(where, f"names sequences this database does not have: {', '.join(map(repr, unknown_sequences))}")
+        # from here on, names come from this database's schema, never from the manifest
+        plan: list[tuple[str, Path, int]] = []
+        problems = []
+        for name in known_tables:
+            entry = entries.get(name)
+            if entry is None:
+                continue
+            expected = f"{name}.parquet"
+            path = source / expected
+            if entry["file"] != expected:
+                problems.append(f"the file of table {name} must be {expected}, not {str(entry['file'])!r}")
+            elif not _is_count(entry["rows"]) or not isinstance(entry["sha256"], str):
+                problems.append(f"the row count or checksum of {expected} is not valid")
+            elif path.is_symlink() or not path.is_file():
+                problems.append(f"{expected} is missing" if not path.exists() and not path.is_symlink()
+                                else f"{expected} is not a plain file in the backup folder")
+            elif _file_sha256(path) != entry["sha256"]:
+                problems.append(f"{expected} does not match its checksum")
+            else:
+                plan.append((name, path, int(entry["rows"])))
+        sequences: list[tuple[str, int]] = []
+        for name in sorted(known_sequences):
+            value = manifest["sequences"].get(name)
+            if value is None:
+                continue
+            if not _is_count(value):
+                problems.append(f"the position of sequence {name} is not a number")
+            else:
+                sequences.append((name, int(value)))
+        if problems:
+            raise BadInput.single(where, "; ".join(problems))
+        counts = self.table_counts()
         if any(counts.get(name, 0) for name in counts if name not in ("schema_migrations", "meta")):
             raise BadInput.single(self.path, "restore needs an empty database; this one holds data")
 
         def work(cursor: Cursor) -> None:
-            for name, entry in manifest["tables"].items():
-                path = source / entry["file"]
+            for name, path, rows in plan:
                 cursor.execute(f'DELETE FROM "{name}"')
-                self._backend.restore_table(cursor, name, path)
+                try:
+                    self._backend.restore_table(cursor, name, path)
+                except Exception as error:  # a Parquet file of another shape, or not Parquet at all
+                    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                    raise BadInput.single(path.name, f"does not fit table {name}: {message}") from error
                 restored = int(cursor.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
-                if restored != entry["rows"]:
-                    raise BadInput.single(entry["file"], f"holds {restored} rows, the manifest says {entry['rows']}")
-            for name, value in manifest["sequences"].items():
-                if value is not None and name.isidentifier():
-                    self._backend.set_sequence(cursor, name, int(value))
+                if restored != rows:
+                    raise BadInput.single(path.name, f"holds {restored} rows, the manifest says {rows}")
+            for name, value in sequences:
+                self._backend.set_sequence(cursor, name, value)
 
         # not through write(): the restored meta and audit_log must equal the backup's exactly
         with self._write_lock, self.atomic() as cursor:
@@ -100,6 +151,9 @@ class BackupStore(AuditStore):
             work(cursor)
         return manifest
 
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _file_sha256(path: Path) -> str:

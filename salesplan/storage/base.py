@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self, TypeVar
 
-from salesplan.errors import NotAllowed, SalesplanError
+from salesplan import policy
+from salesplan.errors import SalesplanError
 from salesplan.migrations import MIGRATIONS
 from salesplan.principal import Principal
 from salesplan.storage.backends import Backend, Cursor, is_server_url, open_backend
@@ -196,20 +197,17 @@ class StoreBase:
             return int(cursor.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchall()[0][0])
 
     # ------------------------------------------------------------------ roles
-    def _require_admin(self, principal: Principal, what: str) -> None:
-        if not principal.may_administer:
-            raise NotAllowed(f"{what} needs the admin role; {principal.email} is {principal.role}.")
-
     def visible_rep_ids(self, principal: Principal) -> set[str] | None:
         """The rep_ids this principal may read, or None for everyone.
 
         A manager sees the reps under them, directly or through other managers, and themself.
         """
-        if principal.sees_everything:
+        scope = policy.read_scope(principal)
+        if scope == "all":
             return None
-        if principal.rep_id is None:
+        if scope == "none" or principal.rep_id is None:
             return set()
-        if principal.role == "rep":
+        if scope == "self":
             return {principal.rep_id}
         with self.cursor() as cursor:
             rows = cursor.execute(
@@ -227,8 +225,6 @@ class StoreBase:
 
     def require_rep_access(self, principal: Principal, rep_id: str, *, write: bool = False) -> None:
         """Raise NotAllowed unless the principal may read (or write) this rep's data."""
-        if write and principal.role == "leader":
-            raise NotAllowed(f"{principal.email} is a leader and may only read.")
-        visible = self.visible_rep_ids(principal)
-        if visible is not None and rep_id not in visible:
-            raise NotAllowed(f"{principal.email} may not {'change' if write else 'see'} rep {rep_id}.")
+        action = "write_rep" if write else "read_rep"
+        policy.require_role(principal, action)  # no team lookup for a role that may never
+        policy.require(principal, action, rep_id=rep_id, team=self.visible_rep_ids(principal))

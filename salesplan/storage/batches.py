@@ -6,9 +6,9 @@ from typing import Any
 
 import pandas as pd
 
+from salesplan import policy
 from salesplan.errors import (
     BadInput,
-    NotAllowed,
     NotFound,
 )
 from salesplan.principal import Principal
@@ -45,15 +45,35 @@ class BatchStore(StoreBase):
         return batch_id
 
     def batches(self, principal: Principal) -> pd.DataFrame:
-        """Upload batches, newest first. Reps see their own uploads, managers their team's."""
+        """Upload batches, newest first. Reps see their own uploads, managers their team's, and
+        both see every batch that changed a sale or target of a rep in their scope, whoever
+        uploaded it: a manager re-crediting a sale from one rep to another shows in both reps'
+        history."""
         with self.cursor() as cursor:
             frame = cursor.execute(
                 "SELECT batch_id, kind, file_name, sha256, uploaded_by, uploaded_at, rows_inserted, "
                 "rows_updated, rows_unchanged, rows_rejected, valid_only, reason, reverted_at, reverted_by "
                 "FROM upload_batches ORDER BY batch_id DESC"
             ).df()
-        if principal.sees_everything:
+        if policy.may(principal, "read_all"):
             return frame
+        visible = sorted(self.visible_rep_ids(principal) or set())
+        emails = self._uploader_emails(principal)
+        with self.cursor() as cursor:
+            touching = {row[0] for row in cursor.execute(
+                """
+                SELECT batch_id FROM actual_versions WHERE row_key IN (
+                    SELECT row_key FROM actual_versions WHERE rep_id IN (SELECT unnest(?::VARCHAR[])))
+                UNION
+                SELECT batch_id FROM target_versions WHERE owner_type = 'rep' AND owner_id IN (SELECT unnest(?::VARCHAR[]))
+                """,
+                [visible, visible],
+            ).fetchall()}
+        keep = frame["uploaded_by"].str.lower().isin(emails) | frame["batch_id"].isin(touching)
+        return frame[keep].reset_index(drop=True)
+
+    def _uploader_emails(self, principal: Principal) -> set[str]:
+        """The emails whose uploads this principal manages: their own and their team's."""
         visible = self.visible_rep_ids(principal) or set()
         with self.cursor() as cursor:
             emails = {
@@ -61,7 +81,7 @@ class BatchStore(StoreBase):
                 for row in cursor.execute("SELECT lower(email) FROM reps WHERE email IS NOT NULL AND rep_id IN (SELECT unnest(?::VARCHAR[]))", [sorted(visible)]).fetchall()
             }
         emails.add(principal.email.lower())
-        return frame[frame["uploaded_by"].str.lower().isin(emails)].reset_index(drop=True)
+        return emails
 
     def batch(self, batch_id: int) -> dict[str, Any]:
         with self.cursor() as cursor:
@@ -81,13 +101,33 @@ class BatchStore(StoreBase):
                 "SELECT line, problems, record FROM rejected_rows WHERE batch_id = ? ORDER BY line", [batch_id]
             ).df()
 
-    def _require_batch_access(self, principal: Principal, batch_id: int) -> dict[str, Any]:
+    def _require_batch_access(self, principal: Principal, batch_id: int, *, undo: bool = False) -> dict[str, Any]:
+        """A batch's details, for who uploaded it (or manages the uploader) or sees everything.
+        Seeing a batch in the history is broader (see ``batches``); its rejected rows and its undo
+        are not. An undo also needs every rep whose sales or targets it touched, now or before, in
+        the principal's scope. Raises NotFound, NotAllowed."""
         info = self.batch(batch_id)
-        if principal.sees_everything:
+        if policy.may(principal, "read_all"):
             return info
-        mine = self.batches(principal)
-        if batch_id not in set(mine["batch_id"].tolist()):
-            raise NotAllowed(f"{principal.email} may not see or undo batch {batch_id}.")
+        policy.require(principal, "see_batch", batch_id=batch_id,
+                       in_scope=str(info["uploaded_by"]).lower() in self._uploader_emails(principal))
+        if undo:
+            visible = self.visible_rep_ids(principal) or set()
+            with self.cursor() as cursor:
+                touched = {row[0] for row in cursor.execute(
+                    """
+                    SELECT rep_id FROM actual_versions WHERE row_key IN (
+                        SELECT row_key FROM actual_versions WHERE batch_id = ?
+                        -- the keys it held unchanged (docs/decisions.md) are touched by its undo too
+                        UNION SELECT v.row_key FROM actual_batch_holds h
+                              JOIN actual_versions v ON v.batch_id = h.source_batch_id WHERE h.batch_id = ?
+                        UNION SELECT row_key FROM actual_key_holds WHERE batch_id = ?)
+                    UNION
+                    SELECT owner_id FROM target_versions WHERE batch_id = ? AND owner_type = 'rep'
+                    """,
+                    [batch_id, batch_id, batch_id, batch_id],
+                ).fetchall()}
+            policy.require(principal, "undo_batch", batch_id=batch_id, in_scope=True, touched_outside=touched - visible)
         return info
 
     def undo(self, principal: Principal, batch_id: int) -> dict[str, Any]:
@@ -99,9 +139,8 @@ class BatchStore(StoreBase):
         Nothing is deleted from the version tables. Raises NotFound, NotAllowed, or BadInput when
         the batch is already reverted or is of a kind that cannot be undone (reps, holidays).
         """
-        info = self._require_batch_access(principal, batch_id)
-        if principal.role == "leader":
-            raise NotAllowed(f"{principal.email} is a leader and may only read.")
+        info = self._require_batch_access(principal, batch_id, undo=True)
+        policy.require(principal, "undo_batch", batch_id=batch_id, in_scope=True)
         if info["reverted_at"] is not None:
             raise BadInput.single("uploads", f"batch {batch_id} was already undone at {info['reverted_at']}")
         kind = info["kind"]
@@ -158,7 +197,8 @@ class BatchStore(StoreBase):
                 )
                 cursor.execute("DROP TABLE undo_keys")
             elif kind == "rates":
-                from salesplan.storage.rates import undo_rates  # rates.py builds on this module
+                # rates.py builds on this module
+                from salesplan.storage.rates import undo_rates
 
                 undo_rates(cursor, batch_id)
             else:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
+from salesplan import policy
 from salesplan.errors import (
     BadInput,
-    NotAllowed,
+    Problem,
 )
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
@@ -108,20 +110,13 @@ class LedgerStore(BatchStore):
             )
 
     def _require_target_write(self, principal: Principal, cells: pd.DataFrame) -> None:
-        if principal.may_administer:
-            return
-        if principal.role not in ("manager",):
-            raise NotAllowed(f"{principal.email} ({principal.role}) may not set targets.")
-        visible = self.visible_rep_ids(principal) or set()
-        # a manager sets targets for the reps under them, never their own
-        team = visible - {principal.rep_id}
-        rep_owners = set(cells.loc[cells["owner_type"] == "rep", "owner_id"])
-        outside = sorted(rep_owners - team)
-        if outside or (cells["owner_type"] != "rep").any():
-            raise NotAllowed(
-                f"{principal.email} may set targets only for the reps under them; not for "
-                f"{', '.join(outside) if outside else 'territories'}."
-            )
+        policy.require_role(principal, "set_targets")  # no team lookup for a role that may never
+        policy.require(
+            principal, "set_targets",
+            rep_owners=set(cells.loc[cells["owner_type"] == "rep", "owner_id"]),
+            other_owners=bool((cells["owner_type"] != "rep").any()),
+            team=self.visible_rep_ids(principal),
+        )
 
     def apply_actuals(
         self,
@@ -141,10 +136,12 @@ class LedgerStore(BatchStore):
         copied, the batch records that it holds them (one row per earlier batch whose keys it
         holds all of, else one small row per key), so that undoing an earlier batch keeps their
         value (docs/decisions.md). ``rejected`` (line, record, problems) is stored with the batch
-        when the user chose valid rows only. Raises NotAllowed for a leader.
+        when the user chose valid rows only. Raises NotAllowed
+        for a leader, BadInput (nothing written) when a row would change a sale of a rep outside
+        the principal's scope (the import refuses those rows first; this holds against a race).
         """
-        if principal.role == "leader":
-            raise NotAllowed(f"{principal.email} is a leader and may only read.")
+        policy.require(principal, "upload_actuals")
+        scope = self.visible_rep_ids(principal)
         columns = [
             "row_key", "line", "sale_date", "rep_id", "territory", "revenue", "cost", "profit",
             "order_id", "order_line", "customer", "product",
@@ -182,6 +179,8 @@ class LedgerStore(BatchStore):
             )
             cursor.unstage("incoming_actuals")
             check_currencies(cursor, "staged_actuals", "sale_date", file_name)
+            if scope is not None:
+                _refuse_foreign_keys(cursor, scope, file_name)
             inserted, updated, unchanged = cursor.execute(
                 "SELECT count(*) FILTER (WHERE status = 'new'), count(*) FILTER (WHERE status = 'changed'), "
                 "count(*) FILTER (WHERE status = 'same') FROM staged_actuals"
@@ -250,6 +249,21 @@ class LedgerStore(BatchStore):
         cursor.execute("DROP TABLE hold_sources")
 
     # ------------------------------------------------------------------ reads for the engine
+    def foreign_actual_keys(self, principal: Principal, row_keys: Sequence[str]) -> set[str]:
+        """Those of ``row_keys`` whose current sale belongs to a rep outside the principal's scope
+        (always empty for who sees everything). An import refuses such rows: an order id reused
+        by one rep must never move another rep's sale. Raises nothing."""
+        scope = self.visible_rep_ids(principal)
+        if scope is None or not len(row_keys):
+            return set()
+        with self.cursor() as cursor:
+            rows = cursor.execute(
+                "SELECT row_key FROM actuals WHERE row_key IN (SELECT unnest(?::VARCHAR[])) "
+                "AND rep_id NOT IN (SELECT unnest(?::VARCHAR[]))",
+                [list(row_keys), sorted(scope)],
+            ).fetchall()
+        return {row[0] for row in rows}
+
     def actual_totals(self, principal: Principal) -> dict[str, float]:
         """Row count and sums of the current ledger the principal may see (for checks and summaries)."""
         where, params = self._rep_filter(principal, "rep_id")
@@ -289,8 +303,8 @@ class LedgerStore(BatchStore):
         """Every version of an owner's target cells: amount, previous amount, who, when, why."""
         if owner_type == "rep":
             self.require_rep_access(principal, owner_id)
-        elif not principal.sees_everything:
-            raise NotAllowed(f"{principal.email} may not see territory targets.")
+        else:
+            policy.require(principal, "read_territory_targets")
         with self.cursor() as cursor:
             return cursor.execute(
                 """
@@ -319,3 +333,19 @@ _ACTUAL_DIFFERS = (
     "OR s.customer IS DISTINCT FROM a.customer OR s.product IS DISTINCT FROM a.product "
     "OR s.currency IS DISTINCT FROM a.currency)"
 )
+
+
+def _refuse_foreign_keys(cursor: Cursor, scope: set[str], file_name: str | None) -> None:
+    """Inside the writing transaction: no staged row may replace a sale of a rep outside ``scope``."""
+    rows = cursor.execute(
+        "SELECT s.line, s.order_id, s.order_line FROM staged_actuals s JOIN actuals a USING (row_key) "
+        "WHERE a.rep_id NOT IN (SELECT unnest(?::VARCHAR[])) ORDER BY s.line LIMIT 100",
+        [sorted(scope)],
+    ).fetchall()
+    if rows:
+        raise BadInput([
+            Problem(file_name or "upload", None if line is None else int(line), "order_id",
+                    f"order {order_id}{f' line {order_line}' if order_line else ''} is already recorded for a rep "
+                    "outside your scope: you may not change it (ask their manager or an admin)")
+            for line, order_id, order_line in rows
+        ])

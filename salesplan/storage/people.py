@@ -6,6 +6,7 @@ from datetime import date
 
 import pandas as pd
 
+from salesplan import policy
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
 from salesplan.storage.base import BatchCounts, StoreBase
@@ -72,7 +73,7 @@ class PeopleStore(StoreBase):
         come on several rows with different effective_from dates; the rest of their row is the
         same on each (the importer checks).
         """
-        self._require_admin(principal, "Importing reps")
+        policy.require(principal, "import_reps")
         columns = ["rep_id", "name", "email", "territory", "region", "manager", "start_date", "end_date"]
         history = reps[["rep_id", "territory", "region", "manager"]].copy()
         history["effective_from"] = reps["effective_from"] if "effective_from" in reps.columns else pd.NaT
@@ -175,7 +176,7 @@ class PeopleStore(StoreBase):
         self, principal: Principal, holidays: pd.DataFrame, *, file_name: str | None, sha256: str | None
     ) -> tuple[int, BatchCounts]:
         """Upsert validated holidays (date, name, territory with '' = org-wide)."""
-        self._require_admin(principal, "Importing holidays")
+        policy.require(principal, "import_holidays")
         incoming = holidays[["date", "name", "territory"]].copy()
         incoming["territory"] = incoming["territory"].fillna("")
 
@@ -206,7 +207,7 @@ class PeopleStore(StoreBase):
         return self.write(principal, "import holidays", file_name or "", work)
 
     def delete_holiday(self, principal: Principal, holiday_date: date, territory: str | None) -> None:
-        self._require_admin(principal, "Changing the calendar")
+        policy.require(principal, "edit_calendar")
 
         def work(cursor: Cursor) -> None:
             cursor.execute(

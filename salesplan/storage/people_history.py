@@ -7,6 +7,7 @@ from datetime import date
 
 import pandas as pd
 
+from salesplan import policy
 from salesplan.errors import BadInput
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
@@ -69,7 +70,7 @@ class PeopleHistoryStore(StoreBase):
         """Put ``rep_id`` in ``territory`` under ``manager`` from ``effective_from`` on (replacing
         a row of that same day). Raises NotAllowed unless admin, BadInput for an unknown rep,
         territory or manager, a rep managing themself or a date out of range."""
-        self._require_admin(principal, "Changing a rep's history")
+        policy.require(principal, "edit_people")
         if not ALWAYS <= effective_from <= date(2199, 12, 31):
             raise BadInput.single("people", f"effective_from {effective_from} is out of range", column="effective_from")
         if manager == rep_id:
@@ -97,7 +98,7 @@ class PeopleHistoryStore(StoreBase):
     def delete_rep_history(self, principal: Principal, rep_id: str, effective_from: date) -> None:
         """Remove one history row (the previous one then runs on); the rep's first row cannot go.
         Raises NotAllowed unless admin, BadInput when there is no such row or it is the only one."""
-        self._require_admin(principal, "Changing a rep's history")
+        policy.require(principal, "edit_people")
 
         def work(cursor: Cursor) -> None:
             days = [row[0] for row in cursor.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from salesplan import policy
 from salesplan.errors import (
     BadInput,
     NotAllowed,
@@ -57,14 +58,28 @@ class PlanStore(StoreBase):
         }
 
     def save_plan(self, principal: Principal, rep_id: str, fy: int, *, status: str = "draft", summary: str = "") -> None:
-        """Create or update a plan header. Only a manager (or admin) may set ``agreed``."""
+        """Create or update a plan header.
+
+        Only the rep's manager (not for their own plan) or an admin may set ``agreed``, and only
+        they may change the status of an agreed plan: a rep may edit the summary of an agreed
+        plan but not un-agree it. Raises NotAllowed for those and for reps out of scope,
+        BadInput for an unknown status.
+        """
         self.require_rep_access(principal, rep_id, write=True)
         if status not in PLAN_STATUSES:
             raise BadInput.single("plan", f"status must be one of {', '.join(PLAN_STATUSES)}, not {status!r}", column="status")
-        if status == "agreed" and not (principal.may_administer or (principal.role == "manager" and principal.rep_id != rep_id)):
-            raise NotAllowed("Only the rep's manager (or an admin) may mark a plan agreed.")
+        approver = policy.may(principal, "agree_plan", rep_id=rep_id)
 
         def work(cursor: Cursor) -> None:
+            # the current status is read in the writing transaction: the decision cannot go stale
+            rows = cursor.execute("SELECT status FROM plans WHERE rep_id = ? AND fy = ?", [rep_id, fy]).fetchall()
+            current = rows[0][0] if rows else "draft"
+            if not approver and status != current and "agreed" in (status, current):
+                if status == "agreed":
+                    policy.require(principal, "agree_plan", rep_id=rep_id)
+                raise NotAllowed(
+                    f"The FY{fy} plan of {rep_id} is agreed: only the rep's manager (or an admin) may change its status."
+                )
             cursor.execute(
                 "INSERT INTO plans VALUES (?, ?, ?, ?, ?, localtimestamp) ON CONFLICT (rep_id, fy) DO UPDATE "
                 "SET status = excluded.status, summary = excluded.summary, updated_by = excluded.updated_by, "
@@ -111,6 +126,9 @@ class PlanStore(StoreBase):
         expected_impact: float = 0.0,
         obstacle_id: int | None = None,
     ) -> int:
+        """Add an action to a rep's FY plan, optionally against one of that plan's obstacles.
+        Raises NotAllowed for reps out of scope, BadInput for invalid fields or an obstacle that
+        is not one of this plan's."""
         self.require_rep_access(principal, rep_id, write=True)
         problems = []
         if not str(description).strip():
@@ -122,6 +140,15 @@ class PlanStore(StoreBase):
         _raise_form_problems("action", problems)
 
         def work(cursor: Cursor) -> int:
+            if obstacle_id is not None and not cursor.execute(
+                "SELECT count(*) FROM obstacles WHERE obstacle_id = ? AND rep_id = ? AND fy = ?", [obstacle_id, rep_id, fy]
+            ).fetchall()[0][0]:
+                # the same answer whether the obstacle is another rep's or does not exist: it
+                # tells nothing about plans the user may not see
+                raise BadInput.single(
+                    "action", f"obstacle {obstacle_id} is not an obstacle of this plan ({rep_id}, FY{fy})",
+                    column="obstacle_id",
+                )
             self._ensure_plan(cursor, principal, rep_id, fy)
             new_id = int(cursor.execute("SELECT nextval('plan_item_seq')").fetchall()[0][0])
             cursor.execute(

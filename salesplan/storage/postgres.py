@@ -176,6 +176,26 @@ def _copy_in(cursor: psycopg.Cursor[Any], name: str, table: pa.Table) -> None:
             copy.write(buffer.getvalue())
 
 
+def _copy_out(cursor: psycopg.Cursor[Any], statement: str, params: list[Any] | None, schema: pa.Schema) -> pa.Table:
+    """The rows of ``COPY (...) TO STDOUT (FORMAT csv)`` parsed by Arrow into ``schema``."""
+    buffer = io.BytesIO()
+    with cursor.copy(statement, params) as copy:
+        for data in copy:
+            buffer.write(data)
+    if buffer.tell() == 0:
+        return schema.empty_table()
+    buffer.seek(0)
+    return pacsv.read_csv(
+        buffer,
+        read_options=pacsv.ReadOptions(column_names=schema.names),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types=schema, true_values=["t"], false_values=["f"],
+            strings_can_be_null=True, quoted_strings_can_be_null=False,
+        ),
+    ).cast(schema)
+
+
 class PgCursor:
     """A PostgreSQL connection behind the shared cursor interface."""
 
@@ -209,7 +229,14 @@ class PgCursor:
         return _duckdb_frame(self._arrow())
 
     def frame(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
-        return self.execute(sql, params)._arrow().to_pandas()
+        # big reads (the engine's daily actuals) travel as COPY text parsed by Arrow, not as
+        # Python tuples: the column types come from the same query with LIMIT 0
+        values = None if params is None else [_plain(value) for value in params]
+        query = to_pyformat(sql) if values is not None else sql
+        self.native.execute(f"SELECT * FROM ({query}) AS q LIMIT 0", values)
+        schema = pa.schema([(column.name, _OID_TYPES.get(column.type_code, pa.string()))
+                            for column in self.native.description or []])
+        return _copy_out(self.native, f"COPY ({query}) TO STDOUT (FORMAT csv)", values, schema).to_pandas()
 
     def stage(self, name: str, data: pd.DataFrame | pa.Table) -> None:
         table = _as_arrow(data)
@@ -325,25 +352,8 @@ class PostgresBackend:
             [name],
         ).fetchall()
         schema = pa.schema([(column, _arrow_column_type(kind, p, s)) for column, kind, p, s in columns])
-        buffer = io.BytesIO()
         assert isinstance(cursor, PgCursor)
-        with cursor.native.copy(f'COPY "{name}" TO STDOUT (FORMAT csv)') as copy:
-            for data in copy:
-                buffer.write(data)
-        if buffer.tell() == 0:
-            table = schema.empty_table()
-        else:
-            buffer.seek(0)
-            table = pacsv.read_csv(
-                buffer,
-                read_options=pacsv.ReadOptions(column_names=schema.names),
-                parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=schema, true_values=["t"], false_values=["f"],
-                    strings_can_be_null=True, quoted_strings_can_be_null=False,
-                ),
-            ).cast(schema)
-        pq.write_table(table, path)
+        pq.write_table(_copy_out(cursor.native, f'COPY "{name}" TO STDOUT (FORMAT csv)', None, schema), path)
 
     def restore_table(self, cursor: Cursor, name: str, path: Path) -> None:
         assert isinstance(cursor, PgCursor)

@@ -7,8 +7,9 @@ from datetime import date
 
 import pandas as pd
 
+from salesplan import policy
 from salesplan.currency import month_key, validate_code
-from salesplan.errors import BadInput, NotAllowed
+from salesplan.errors import BadInput
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
 from salesplan.storage.base import BatchCounts
@@ -85,8 +86,7 @@ class RatesStore(BatchStore):
         """Store validated rates (currency, month = first day, rate) as one batch; each (currency,
         month) keeps its previous rate in rate_versions. Raises NotAllowed unless admin, BadInput
         without a base currency, for a rate of the base currency itself or a rate not above 0."""
-        if not principal.may_administer:
-            raise NotAllowed(f"Importing rates needs the admin role; {principal.email} is {principal.role}.")
+        policy.require(principal, "import_rates")
         with self.cursor() as cursor:
             base = stored_base_currency(cursor)
         where = file_name or "rates"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from salesplan import policy
 from salesplan.errors import BadInput
 from salesplan.inputs import REP_HISTORY_COLUMNS, EngineInputs
 from salesplan.principal import Principal
@@ -74,7 +75,7 @@ class EngineReads(LedgerStore, RatesStore, PeopleStore, PeopleHistoryStore, Sett
         holidays["date"] = pd.to_datetime(holidays["date"])
         targets = self._engine_targets(principal, base)
         territories = self.territories(principal)
-        if not principal.sees_everything:
+        if not policy.may(principal, "read_all"):
             territories = territories[territories["territory"].isin(set(reps["territory"].dropna()))]
         return EngineInputs(
             settings=self.settings(),

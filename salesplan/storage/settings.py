@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from salesplan import policy
 from salesplan.currency import validate_code
 from salesplan.errors import (
     BadInput,
@@ -40,7 +41,7 @@ class SettingsStore(StoreBase):
     def save_settings(self, principal: Principal, **changes: Any) -> Settings:
         """Change settings; raises BadInput on an out-of-range value or a base currency change
         that would leave stored amounts without a rate (docs/currencies.md), NotAllowed unless admin."""
-        self._require_admin(principal, "Changing settings")
+        policy.require(principal, "change_settings")
         stored = validate_settings(**changes)
 
         def work(cursor: Cursor) -> None:

@@ -6,27 +6,18 @@ is the one of the newest batch that holds it (wrote it or found it unchanged) an
 
 from __future__ import annotations
 
-import pytest
-
 from salesplan import imports
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
 
-REPS = "rep_id,name,email,territory,region,manager\nR1,Ann One,ann@x.test,Nordics,North,\nR2,Bob Two,bob@x.test,Nordics,North,\n"
+# the contract suite's organisation (R1 and others), on every backend
+from tests.test_storage_contract import org  # noqa: F401 - a fixture
 
 
 def sales(**amounts: int) -> bytes:
     """An export with one row per order: sales(A=10, B=20) -> orders A and B, line 1."""
     rows = "".join(f"2025-03-03,R1,{amount},{order},1\n" for order, amount in amounts.items())
     return ("date,rep,amount,order id,line\n" + rows).encode()
-
-
-@pytest.fixture
-def org(db_target):
-    store = Store.open(db_target)
-    imports.import_file(store, "reps", REPS.encode(), file_name="reps.csv")
-    yield store
-    store.close()
 
 
 def upload(store: Store, data: bytes, name: str):
@@ -43,7 +34,7 @@ def count(store: Store, table: str) -> int:
         return int(cursor.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 
-def test_an_identical_reimport_writes_only_its_batch_record_and_undoing_the_original_keeps_the_rows(org):
+def test_an_identical_reimport_writes_only_its_batch_record_and_undoing_the_original_keeps_the_rows(org):  # noqa: F811 - the imported fixture
     first = upload(org, sales(A=10, B=20, C=30), "a.csv")
     versions = count(org, "actual_versions")
     again = upload(org, sales(A=10, B=20, C=30), "a-again.csv")
@@ -57,7 +48,7 @@ def test_an_identical_reimport_writes_only_its_batch_record_and_undoing_the_orig
     assert ledger(org) == {}
 
 
-def test_undo_of_a_change_keeps_the_value_a_later_batch_held_unchanged(org):
+def test_undo_of_a_change_keeps_the_value_a_later_batch_held_unchanged(org):  # noqa: F811 - the imported fixture
     upload(org, sales(A=10), "v1.csv")
     second = upload(org, sales(A=20), "v2.csv")
     third = upload(org, sales(A=20), "v2-again.csv")
@@ -70,7 +61,7 @@ def test_undo_of_a_change_keeps_the_value_a_later_batch_held_unchanged(org):
     assert ledger(org) == {"A": 10}
 
 
-def test_a_batch_holding_part_of_an_earlier_batch_records_the_keys_and_undo_follows_them(org):
+def test_a_batch_holding_part_of_an_earlier_batch_records_the_keys_and_undo_follows_them(org):  # noqa: F811 - the imported fixture
     first = upload(org, sales(A=10, B=20), "v1.csv")
     second = upload(org, sales(B=25), "v2.csv")
     third = upload(org, sales(A=10, B=25, C=5), "v3.csv")
@@ -85,7 +76,7 @@ def test_a_batch_holding_part_of_an_earlier_batch_records_the_keys_and_undo_foll
     assert ledger(org) == {}
 
 
-def test_holds_survive_a_round_of_undo_and_reimport(org):
+def test_holds_survive_a_round_of_undo_and_reimport(org):  # noqa: F811 - the imported fixture
     first = upload(org, sales(A=10, B=20), "v1.csv")
     second = upload(org, sales(A=10, B=20), "v1-again.csv")
     org.undo(SYSTEM, second.batch_id)

@@ -1,0 +1,213 @@
+"""Every role rule of salesplan, in one place: who may read, write, upload, agree, undo, administer.
+
+The store, the imports, the command line and the pages all ask here; nothing else decides by
+role. The rules only decide: facts that need the database (a manager's team, whether a batch was
+uploaded by someone in scope) are looked up by the caller and passed in as context.
+
+    policy.may(principal, "write_rep", rep_id="R1", team={"R1", "R2"})     -> bool
+    policy.require(principal, "manage_users")                            -> None or NotAllowed
+
+Roles (salesplan.principal): ``admin`` does everything; ``system`` is the command line and the
+demo loader (everything, like admin); ``leader`` reads everything and changes nothing; ``manager``
+reads and works on the reps under them (directly or through other managers) and themself, sets
+their team's targets (never their own) and agrees their team's plans; ``rep`` reads and works on
+their own data only.
+
+Actions and their context:
+
+==================== ====================================================================
+read_all             see every rep, territory targets, every batch (no context)
+read_rep             see one rep's data: ``rep_id``, ``team`` (the reps in scope; None = all)
+write_rep            change one rep's plan: ``rep_id``, ``team``
+agree_plan           mark a rep's plan agreed: ``rep_id``
+upload_actuals       upload actuals (each row must also be in scope: see :func:`read_scope`)
+set_targets          set target cells: ``rep_owners`` (rep_ids), ``other_owners`` (bool), ``team``
+undo_batch           undo one batch: ``batch_id``, ``in_scope`` (uploaded by the principal or their team),
+                     ``touched_outside`` (reps out of scope whose rows or targets the batch touched)
+see_batch            see a batch's details and rejected rows: ``batch_id``, ``in_scope``
+save_column_map      remember a file's column mapping
+set_password         set a password: ``email`` (whose)
+import_reps, import_holidays, import_rates (docs/currencies.md), edit_people (a rep's history,
+docs/people.md), edit_calendar, change_settings, manage_users, clear_lockout,
+read_audit, backup,
+restore              administration: admin (and the command line) only
+open_page            open a dashboard page: ``page`` (key of the page)
+==================== ====================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from salesplan.errors import NotAllowed
+from salesplan.principal import Principal
+
+Scope = Literal["all", "team", "self", "none"]
+
+ADMINS = frozenset({"admin", "system"})
+WRITERS = frozenset({"admin", "system", "manager", "rep"})
+EVERYONE = frozenset({"admin", "system", "leader", "manager", "rep"})
+
+# the dashboard's pages each role may open, in menu order
+PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
+    "admin": ("my_plan", "plan", "upload", "team", "watchlist", "admin"),
+    "leader": ("my_plan", "team", "watchlist"),
+    "manager": ("my_plan", "plan", "upload", "team", "watchlist"),
+    "rep": ("my_plan", "plan", "upload"),
+}
+
+
+def read_scope(principal: Principal) -> Scope:
+    """Whose data the principal reads: everyone's, their team's (the store resolves the team from
+    the reps' managers), their own, or nobody's (a manager or rep account without a rep_id)."""
+    if principal.role in ("admin", "system", "leader"):
+        return "all"
+    if principal.rep_id is None:
+        return "none"
+    return "team" if principal.role == "manager" else "self"
+
+
+def _in_team(rep_id: str, team: Iterable[str] | None) -> bool:
+    return team is None or rep_id in set(team)
+
+
+def _leader_reads(principal: Principal) -> str:
+    return f"{principal.email} is a leader and may only read."
+
+
+def _check_read_rep(principal: Principal, rep_id: str, team: Iterable[str] | None = None, **_: Any) -> str | None:
+    return None if _in_team(rep_id, team) else f"{principal.email} may not see rep {rep_id}."
+
+
+def _check_write_rep(principal: Principal, rep_id: str, team: Iterable[str] | None = None, **_: Any) -> str | None:
+    return None if _in_team(rep_id, team) else f"{principal.email} may not change rep {rep_id}."
+
+
+def _check_agree(principal: Principal, rep_id: str, **_: Any) -> str | None:
+    if principal.role in ADMINS or (principal.role == "manager" and principal.rep_id != rep_id):
+        return None
+    return "Only the rep's manager (or an admin) may mark a plan agreed."
+
+
+def _check_targets(principal: Principal, rep_owners: Iterable[str] = (), other_owners: bool = False,
+                   team: Iterable[str] | None = None, **_: Any) -> str | None:
+    if principal.role in ADMINS:
+        return None
+    # a manager sets targets for the reps under them, never their own, and no territory targets
+    members = set(team or ()) - {principal.rep_id}
+    outside = sorted(set(rep_owners) - members)
+    if outside or other_owners:
+        return (f"{principal.email} may set targets only for the reps under them; not for "
+                f"{', '.join(outside) if outside else 'territories'}.")
+    return None
+
+
+def _check_batch(principal: Principal, batch_id: int, in_scope: bool = False,
+                 touched_outside: Iterable[str] = (), **_: Any) -> str | None:
+    if principal.role in ("admin", "system", "leader"):
+        return None
+    if not in_scope:
+        return f"{principal.email} may not see or undo batch {batch_id}."
+    if set(touched_outside):
+        # an undo changes every rep the batch touched, now or before: all must be in scope
+        return (f"Batch {batch_id} touches sales or targets of reps outside your scope: ask their manager "
+                "or an admin to undo it.")
+    return None
+
+
+def _check_password(principal: Principal, email: str, **_: Any) -> str | None:
+    if principal.role in ADMINS or principal.email.strip().lower() == str(email).strip().lower():
+        return None
+    return f"Setting another user's password needs the admin role; {principal.email} is {principal.role}."
+
+
+def _check_page(principal: Principal, page: str, **_: Any) -> str | None:
+    if page in PAGES_BY_ROLE.get("admin" if principal.role == "system" else principal.role, ()):
+        return None
+    return f"The {page} page is not available to the {principal.role} role."
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may do an action: the roles, then (for them) a check of the context."""
+
+    roles: frozenset[str]
+    refusal: Callable[[Principal], str]  # the message for a role outside ``roles``
+    check: Callable[..., str | None] | None = None
+
+
+def _admin_only(what: str) -> Rule:
+    return Rule(ADMINS, lambda p: f"{what} needs the admin role; {p.email} is {p.role}.")
+
+
+def _writers(check: Callable[..., str | None] | None = None) -> Rule:
+    return Rule(WRITERS, _leader_reads, check)
+
+
+RULES: dict[str, Rule] = {
+    "read_all": Rule(frozenset({"admin", "system", "leader"}), lambda p: f"{p.email} may see only their own team's data."),
+    "read_rep": Rule(EVERYONE, _leader_reads, _check_read_rep),
+    "read_territory_targets": Rule(frozenset({"admin", "system", "leader"}),
+                                   lambda p: f"{p.email} may not see territory targets."),
+    "write_rep": _writers(_check_write_rep),
+    "agree_plan": _writers(_check_agree),
+    "upload_actuals": _writers(),
+    "set_targets": Rule(frozenset({"admin", "system", "manager"}),
+                        lambda p: f"{p.email} ({p.role}) may not set targets.",
+                        _check_targets),
+    "undo_batch": _writers(_check_batch),
+    "see_batch": Rule(EVERYONE, _leader_reads, _check_batch),
+    "save_column_map": _writers(),
+    "set_password": Rule(EVERYONE, _leader_reads, _check_password),
+    "import_reps": _admin_only("Importing reps"),
+    "import_holidays": _admin_only("Importing holidays"),
+    "import_rates": _admin_only("Importing rates"),
+    "edit_people": _admin_only("Changing a rep's history"),
+    "edit_calendar": _admin_only("Changing the calendar"),
+    "change_settings": _admin_only("Changing settings"),
+    "manage_users": _admin_only("Managing users"),
+    "clear_lockout": _admin_only("Clearing a lock-out"),
+    "read_audit": _admin_only("Reading the audit log"),
+    "backup": _admin_only("Backing up"),
+    "restore": _admin_only("Restoring"),
+    "open_page": Rule(EVERYONE, lambda p: f"The {p.role} role may open no page.", _check_page),
+}
+ACTIONS: tuple[str, ...] = tuple(RULES)
+
+
+def refusal(principal: Principal, action: str, **context: Any) -> str | None:
+    """Why the principal may not do ``action`` in this context, or None when they may.
+
+    Raises KeyError for an unknown action (a typo must not silently allow or refuse).
+    """
+    rule = RULES[action]
+    if principal.role not in rule.roles:
+        return rule.refusal(principal)
+    return rule.check(principal, **context) if rule.check else None
+
+
+def may(principal: Principal, action: str, **context: Any) -> bool:
+    """Whether the principal may do ``action`` (see the table above for each action's context)."""
+    return refusal(principal, action, **context) is None
+
+
+def require(principal: Principal, action: str, **context: Any) -> None:
+    """Raise NotAllowed, with the reason, unless the principal may do ``action``."""
+    reason = refusal(principal, action, **context)
+    if reason is not None:
+        raise NotAllowed(reason)
+
+
+def require_role(principal: Principal, action: str) -> None:
+    """Raise NotAllowed when the principal's role may never do ``action``, whatever the context
+    (checked before looking up the facts the context needs)."""
+    rule = RULES[action]
+    if principal.role not in rule.roles:
+        raise NotAllowed(rule.refusal(principal))
+
+
+def pages(principal: Principal) -> tuple[str, ...]:
+    """The keys of the dashboard pages the principal may open, in menu order."""
+    return PAGES_BY_ROLE.get("admin" if principal.role == "system" else principal.role, ())

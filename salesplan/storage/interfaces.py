@@ -1,0 +1,240 @@
+"""The storage layer's interfaces: one ``typing.Protocol`` per job.
+
+Imports, the command line and the pages depend on these, never on a database driver; the
+:class:`~salesplan.storage.store.Store` implements all of them (checked by tests/test_storage_interfaces.py).
+Besides what each docstring names, every method may raise DatabaseLocked (a DuckDB file held by
+another process for longer than the lock wait) and SalesplanError (the database cannot be
+reached or fails); a value the database refuses (a constraint) is BadInput. Driver errors never
+cross this boundary untranslated except for programming errors in the SQL itself.
+
+Frames stay pandas DataFrames where the engine and the pages work on frames; their columns are
+named in each method's docstring or in docs/storage.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, Protocol
+
+import pandas as pd
+import pyarrow as pa
+
+from salesplan.inputs import EngineInputs
+from salesplan.principal import Principal
+from salesplan.settings import Settings
+from salesplan.storage.base import BatchCounts
+from salesplan.storage.interfaces_admin import (
+    AccountStorage,
+    AuditStorage,
+    BackupStorage,
+    ScopeStorage,
+)
+from salesplan.storage.interfaces_money import PeopleHistoryStorage, RatesStorage
+
+
+class SettingsStorage(Protocol):
+    """Organisation settings."""
+
+    def settings(self) -> Settings:
+        """The organisation's settings (defaults for the ones never set). Raises nothing of its own."""
+        ...
+
+    def save_settings(self, principal: Principal, **changes: Any) -> Settings:
+        """Change settings; raises BadInput on an out-of-range value, NotAllowed unless admin."""
+        ...
+
+class PeopleStorage(Protocol):
+    """Reps, territories, regions and holidays."""
+
+    def reps(self, principal: Principal) -> pd.DataFrame:
+        """Reps the principal may see, with their territory and region.
+
+        Raises nothing of its own (an out-of-scope rep is simply not listed).
+        """
+        ...
+
+    def territories(self, principal: Principal) -> pd.DataFrame:
+        """Every territory with its region (territory, region). Raises nothing of its own."""
+        ...
+
+    def holidays(self, principal: Principal) -> pd.DataFrame:
+        """Holidays (date, name, territory; territory empty = org-wide). Raises nothing of its own."""
+        ...
+
+    def rep_lookup(self) -> pd.DataFrame:
+        """All reps with the keys an import may name them by (rep_id, email, name).
+
+        Used only by imports to resolve and validate rows; not scoped, never shown.
+        Raises nothing of its own.
+        """
+        ...
+
+    def territory_names(self) -> list[str]:
+        """The names of every territory, for validating imports. Raises nothing of its own."""
+        ...
+
+    def apply_reps(self, principal: Principal, reps: pd.DataFrame, *, file_name: str | None, sha256: str | None) -> tuple[int, BatchCounts]:
+        """Upsert validated reps (columns of inputs.REPS_COLUMNS) and derive territories/regions.
+
+        Raises NotAllowed unless admin; BadInput when the database refuses a value.
+        """
+        ...
+
+    def apply_holidays(self, principal: Principal, holidays: pd.DataFrame, *, file_name: str | None, sha256: str | None) -> tuple[int, BatchCounts]:
+        """Upsert validated holidays (date, name, territory with '' = org-wide).
+
+        Raises NotAllowed unless admin; BadInput when the database refuses a value.
+        """
+        ...
+
+    def delete_holiday(self, principal: Principal, holiday_date: date, territory: str | None) -> None:
+        """Remove one holiday (territory None = org-wide). Raises NotAllowed unless admin."""
+        ...
+
+class LedgerStorage(Protocol):
+    """Upload batches, target cells and actual rows with their versions, undo."""
+
+    def batches(self, principal: Principal) -> pd.DataFrame:
+        """Upload batches, newest first. Reps see their own uploads, managers their team's, and
+        both see every batch that changed a sale or target of a rep in their scope, whoever
+        uploaded it: a manager re-crediting a sale from one rep to another shows in both reps'
+        history.
+        Raises nothing of its own.
+        """
+        ...
+
+    def batch(self, batch_id: int) -> dict[str, Any]:
+        """One upload batch's row (unscoped: callers check access). Raises NotFound."""
+        ...
+
+    def rejected_rows(self, principal: Principal, batch_id: int) -> pd.DataFrame:
+        """The rows a valid-only import left out, with their problems, for download.
+
+        Raises NotFound (no such batch), NotAllowed (not the uploader's or their manager's).
+        """
+        ...
+
+    def undo(self, principal: Principal, batch_id: int) -> dict[str, Any]:
+        """Revert a batch: each key it held goes back to the newest batch still holding it.
+
+        Nothing is deleted from the version tables. Raises NotFound, NotAllowed, or BadInput when
+        the batch is already reverted or is of a kind that cannot be undone (reps, holidays).
+        """
+        ...
+
+    def apply_targets(self, principal: Principal, cells: pd.DataFrame, *, file_name: str | None, sha256: str | None, reason: str | None) -> tuple[int, BatchCounts]:
+        """Replace the target cells given (owner_type, owner_id, metric, month, amount, reason).
+
+        Every cell is written as a version of this batch with its previous amount, so the
+        history says who, when and why; an unchanged cell is counted as unchanged.
+        Raises NotAllowed when the principal may not set a target for one of the owners.
+        """
+        ...
+
+    def apply_actuals(self, principal: Principal, rows: pd.DataFrame | pa.Table, rejected: pd.DataFrame, *, file_name: str | None, sha256: str | None, valid_only: bool) -> tuple[int, BatchCounts]:
+        """Write one batch of validated actual rows (keyed by ``row_key``) atomically.
+
+        Keys new to the ledger are inserted, keys whose values differ are updated (the old
+        version stays in actual_versions), equal ones are unchanged. ``rejected`` (line, record,
+        problems) is stored with the batch when the user chose valid rows only. Raises NotAllowed
+        for a leader, BadInput (nothing written) when a row would change a sale of a rep outside
+        the principal's scope (the import refuses those rows first; this holds against a race).
+        """
+        ...
+
+    def foreign_actual_keys(self, principal: Principal, row_keys: Sequence[str]) -> set[str]:
+        """Those of ``row_keys`` whose current sale belongs to a rep outside the principal's scope
+        (always empty for who sees everything). An import refuses such rows: an order id reused
+        by one rep must never move another rep's sale. Raises nothing.
+        """
+        ...
+
+    def actual_totals(self, principal: Principal) -> dict[str, float]:
+        """Row count and sums of the current ledger the principal may see (for checks and summaries).
+
+        Raises nothing of its own.
+        """
+        ...
+
+    def actuals(self, principal: Principal, *, limit: int | None = None) -> pd.DataFrame:
+        """The current ledger rows the principal may see, by sale date. Raises nothing of its own."""
+        ...
+
+    def targets(self, principal: Principal) -> pd.DataFrame:
+        """Current target cells the principal may see (territory targets: everyone who sees a rep of it).
+
+        Raises nothing of its own.
+        """
+        ...
+
+    def target_history(self, principal: Principal, owner_type: str, owner_id: str) -> pd.DataFrame:
+        """Every version of an owner's target cells: amount, previous amount, who, when, why.
+
+        Raises NotAllowed for a rep out of scope, or territory targets for a manager or rep.
+        """
+        ...
+
+class EngineReadStorage(Protocol):
+    """What the engine needs, scoped to the principal."""
+
+    def engine_inputs(self, principal: Principal) -> EngineInputs:
+        """Everything the engine needs, as frames, limited to what the principal may see.
+
+        Daily actuals are summed per (date, rep, territory) inside the database, so the engine
+        never sees order lines; rows come in one order on every backend, so the engine's float
+        sums are the same too.
+        Raises nothing of its own (what the principal may not see is left out).
+        """
+        ...
+
+class PlanStorage(Protocol):
+    """Achievement plans."""
+
+    def plan(self, principal: Principal, rep_id: str, fy: int) -> dict[str, Any]:
+        """The rep's plan for a FY: header, obstacles, actions and check-ins (empty when none yet).
+
+        Raises NotAllowed for a rep out of scope.
+        """
+        ...
+
+    def save_plan(self, principal: Principal, rep_id: str, fy: int, *, status: str = 'draft', summary: str = '') -> None:
+        """Create or update a plan header.
+
+        Only the rep's manager (not for their own plan) or an admin may set ``agreed``, and only
+        they may change the status of an agreed plan: a rep may edit the summary of an agreed
+        plan but not un-agree it. Raises NotAllowed for those and for reps out of scope,
+        BadInput for an unknown status.
+        """
+        ...
+
+    def add_obstacle(self, principal: Principal, rep_id: str, fy: int, *, description: str, likelihood: int, revenue_at_risk: float) -> int:
+        """Add an obstacle to a rep's plan; returns its id. Raises NotAllowed (rep out of scope, leader), BadInput (empty description, likelihood not 1-5, negative revenue at risk)."""
+        ...
+
+    def add_action(self, principal: Principal, rep_id: str, fy: int, *, description: str, owner: str, due_date: date | None, status: str = 'planned', expected_impact: float = 0.0, obstacle_id: int | None = None) -> int:
+        """Add an action to a rep's FY plan, optionally against one of that plan's obstacles.
+        Raises NotAllowed for reps out of scope, BadInput for invalid fields or an obstacle that
+        is not one of this plan's.
+        """
+        ...
+
+    def update_action_status(self, principal: Principal, action_id: int, status: str) -> None:
+        """Change an action's status. Raises BadInput (unknown status), NotFound (no such action), NotAllowed."""
+        ...
+
+    def add_checkin(self, principal: Principal, rep_id: str, fy: int, *, checkin_date: date, author: str, note: str) -> int:
+        """Add a check-in note to a rep's plan; returns its id. Raises NotAllowed, BadInput (empty note)."""
+        ...
+
+class FullStorage(
+    SettingsStorage, PeopleStorage, LedgerStorage, EngineReadStorage, PlanStorage, AuditStorage,
+    AccountStorage, BackupStorage, ScopeStorage, RatesStorage, PeopleHistoryStorage, Protocol,
+):
+    """Everything the store offers (what imports and the command line use)."""
+
+
+__all__ = [
+    "AccountStorage", "AuditStorage", "BackupStorage", "EngineReadStorage", "FullStorage", "LedgerStorage",
+    "PeopleHistoryStorage", "PeopleStorage", "PlanStorage", "RatesStorage", "ScopeStorage", "SettingsStorage",
+]
