@@ -335,15 +335,18 @@ class _Parser:
         # sheet may be thousands of columns wide)
         positions = sorted(set(range(min(_TOTALS_LABEL_COLUMNS, len(raw.header)))) | set(mapping.values()))
         labels = [
-            f"CASE WHEN regexp_full_match(lower(trim(c{position})), '{_TOTALS_LABEL}') THEN trim(c{position}) END"
+            f"CASE WHEN regexp_full_match(lower(trim(r.c{position})), '{_TOTALS_LABEL}') THEN trim(r.c{position}) END"
             for position in positions
         ]
-        select.append(f"coalesce({', '.join(labels)}) AS {_TOTALS_COLUMN}" if labels else f"NULL::VARCHAR AS {_TOTALS_COLUMN}")
+        # the label of the raw record ``r`` (computed only for the few rows that are not records)
+        self.totals_label = f"coalesce({', '.join(labels)})" if labels else "NULL::VARCHAR"
         # only the columns used go into DuckDB: a sheet may be thousands of columns wide
         used = sorted(set(positions) | set(mapping.values()))
-        self.connection.register("raw_arrow", raw.cells.select([f"c{position}" for position in used] + ["line"]))
-        self.connection.execute(f"CREATE TEMP TABLE src AS SELECT {', '.join(select)} FROM raw_arrow")
-        self.connection.unregister("raw_arrow")
+        self._cells = raw.cells.select([f"c{position}" for position in used] + ["line"])
+        self.connection.register("raw_arrow", self._cells)
+        # a view, not a copy: each query trims only the cells it reads, and the file's text is
+        # held once (in Arrow) instead of twice
+        self.connection.execute(f"CREATE TEMP VIEW src AS SELECT {', '.join(select)} FROM raw_arrow")
         self.problem_queries: list[str] = []
         # problems that explain their whole line: the line's other problems are left out
         self.line_problem_queries: list[str] = []
@@ -393,8 +396,14 @@ class _Parser:
             f"'this is a totals row (''' || {label} || ''', ' || coalesce('amount ' || {amount_text}, 'no amount') "
             "|| '), not a sale: delete it and upload again (salesplan adds up the rows itself)'"
         )
-        self.add_problem(f"({not_a_record}) AND {label} IS NOT NULL", field_name, reason,
-                         f"{table} JOIN (SELECT line, {label} FROM src) USING (line)", whole_line=True)
+        self.add_problem(f"{label} IS NOT NULL", field_name, reason, self.totals_rows(table, not_a_record), whole_line=True)
+
+    def totals_rows(self, table: str, not_a_record: str) -> str:
+        """The rows of ``table`` that are ``not_a_record``, with their totals label (or NULL)."""
+        return (
+            f"(SELECT t.*, {self.totals_label} AS {_TOTALS_COLUMN} "
+            f"FROM (SELECT * FROM {table} WHERE {not_a_record}) t JOIN raw_arrow r ON r.line = t.line) totals"
+        )
 
     # ------------------------------------------------------------------ amounts
     def decimal_comma(self, fields: Iterable[str]) -> bool:
@@ -773,8 +782,8 @@ def _import_actuals(
         parser.add_totals_problem(no_sale, "revenue_text", "date")
         parser.add_problem(
             f"{no_sale} AND date_text IS NULL AND rep_text IS NULL AND revenue_text IS NOT NULL AND order_id IS NULL "
-            "AND customer IS NULL AND product IS NULL AND line NOT IN (SELECT line FROM src WHERE "
-            + _TOTALS_COLUMN + " IS NOT NULL)",
+            "AND customer IS NULL AND product IS NULL AND line NOT IN (SELECT line FROM "
+            + parser.totals_rows("parsed", no_sale) + " WHERE " + _TOTALS_COLUMN + " IS NOT NULL)",
             "date",
             "'this row holds only an amount (' || revenue_text || '), like a totals row, not a sale: "
             "delete it and upload again (salesplan adds up the rows itself)'",
