@@ -94,6 +94,34 @@ def step_import(db: str, csv: str, copy_from: str | None = None) -> dict[str, An
             "unchanged": result.unchanged, "rejected": result.rejected, "ledger_rows": totals["rows"]}
 
 
+def step_xlsx(db: str, csv: str, copy_from: str, xlsx: str, rows: int, reader: str) -> dict[str, Any]:
+    """Import the first ``rows`` rows of the actuals CSV as an .xlsx, read by ``reader``:
+    "calamine" (today's path) or "openpyxl" (the streamed reader every workbook used before).
+    The workbook is written once (openpyxl, write-only) and reused; its writing is not timed."""
+    from salesplan import files, imports
+    from salesplan.store import Store
+
+    if not os.path.exists(xlsx):
+        import csv as csv_module
+
+        import openpyxl
+
+        book = openpyxl.Workbook(write_only=True)
+        sheet = book.create_sheet()
+        with open(csv, newline="") as handle:
+            for number, record in enumerate(csv_module.reader(handle)):
+                if number > rows:
+                    break
+                sheet.append(record)
+        book.save(xlsx)
+    if reader == "openpyxl":
+        files._xlsx_extent = lambda archive, file_name: None  # the streamed reader, as before calamine
+    shutil.copyfile(copy_from, db)
+    with Store.open(db) as store:
+        seconds, result = timed(lambda: imports.import_file(store, "actuals", xlsx))
+    return {"seconds": seconds, "inserted": result.inserted, "rejected": result.rejected}
+
+
 def step_bulk_load(db: str, csv: str, copy_from: str) -> dict[str, Any]:
     """Fallback when the validated import cannot finish: the same rows written straight into the
     store's tables with SQL (keys (order_id, line) as the import makes them; no validation)."""
@@ -187,6 +215,20 @@ def step_report_engine(db: str, repeat: int, out: str) -> dict[str, Any]:
     frame.to_pickle(out)
     return {"read": reads, "report": runs, "daily_rows": len(inputs.daily_actuals), "owners": len(frame),
             "statuses": frame["status"].value_counts().to_dict()}
+
+
+def step_report_command(db: str, repeat: int) -> dict[str, Any]:
+    """``salesplan report`` as a whole command (a fresh interpreter each time: imports, opening the
+    store, reading the engine inputs, the engine, rendering), timed from outside."""
+    import subprocess
+
+    runs = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "salesplan.cli", "--db", db, "report", "--as-of", _as_of().isoformat()],
+                       check=True, stdout=subprocess.DEVNULL)
+        runs.append(time.perf_counter() - t0)
+    return {"runs": runs}
 
 
 def step_report_pandas(db: str, repeat: int, out: str) -> dict[str, Any]:

@@ -83,9 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_argument("--smtp-user", metavar="USER", help="SMTP user (the password: $SALESPLAN_SMTP_PASSWORD or .streamlit/secrets.toml)")
     settings.add_argument("--dashboard-url", metavar="URL", help="public address of the dashboard, for links in e-mails")
 
-    imp = commands.add_parser("import", help="import a reps, targets, actuals, holidays or deals file",
+    settings.add_argument("--base-currency", metavar="CODE",
+                          help="ISO 4217 code reports are in, e.g. EUR; '' for a single-currency organisation")
+
+    imp = commands.add_parser("import", help="import a reps, targets, actuals, holidays, deals or rates file",
                               description="Import a CSV or .xlsx file. All or nothing unless --valid-only.")
-    imp.add_argument("kind", choices=["reps", "targets", "actuals", "holidays", "deals"])
+    imp.add_argument("kind", choices=["reps", "targets", "actuals", "holidays", "deals", "rates"])
     imp.add_argument("file", help="CSV or .xlsx file")
     imp.add_argument("--user", metavar="EMAIL", help="who is uploading (recorded with the batch)")
     imp.add_argument("--valid-only", action="store_true", help="import the valid rows and store the rejected ones with the batch")
@@ -93,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--reason", help="why (recorded with target changes)")
     imp.add_argument("--as-of", type=_date, metavar="DATE",
                      help="deals: the date of the snapshot of open deals (default: today)")
+    imp.add_argument("--progress", action="store_true",
+                     help="print each stage with rows per second on stderr (and an estimate first for a large file)")
 
     uploads = commands.add_parser("uploads", help="list upload batches, undo one, or show its rejected rows",
                                   description="List upload batches (newest first); --undo reverts one.")
@@ -246,6 +251,7 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
             "upload_limit_mb": args.upload_limit_mb,
             "stage_probabilities": _stage_probabilities(store, args.stage_probability),
             **{key: getattr(args, key) for key in NOTIFICATION_SETTINGS},
+            "base_currency": args.base_currency,
         }
         # check every setting before importing holidays, so a refused value changes nothing
         validate_settings(**changes)
@@ -259,6 +265,7 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
         print(f"at_risk         {settings.at_risk}")
         print(f"grace           {settings.grace}")
         print(f"upload_limit_mb {settings.upload_limit_mb}")
+        print(f"base_currency   {settings.base_currency or '(none: one currency)'}")
         stages = ", ".join(f"{stage}={probability:g}" for stage, probability in settings.stage_probabilities)
         print(f"stage_probabilities {stages or '(none)'}")
         for key in NOTIFICATION_SETTINGS:
@@ -276,6 +283,7 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
         result = imports.import_file(
             store, args.kind, args.file, principal=_principal(args.user), valid_only=args.valid_only,
             date_format=args.date_format, reason=args.reason, as_of=args.as_of,
+            progress=_print_progress if args.progress else None,
         )
         print(result.summary())
         if result.problems:
@@ -391,6 +399,10 @@ def _digest_command(store: Store, args: argparse.Namespace) -> int:
     result = notify.send(store, outgoing, transport)
     print(result.summary())
     return EXIT_BAD_INPUT if result.failed else EXIT_OK
+
+
+def _print_progress(fraction: float, text: str) -> None:
+    print(f"[{fraction:4.0%}] {text}", file=sys.stderr, flush=True)
 
 
 def _password(given: str | None) -> tuple[str, bool]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from salesplan import policy
+from salesplan.currency import CODES, amount_currency_sql, codes_regex
 from salesplan.errors import BadInput, Problem
 from salesplan.files import (
     RawTable,
@@ -42,8 +44,8 @@ from salesplan.principal import SYSTEM, Principal
 from salesplan.settings import Settings
 from salesplan.store import Store
 
-Kind = Literal["reps", "targets", "actuals", "holidays", "deals"]
-KINDS: tuple[str, ...] = ("reps", "targets", "actuals", "holidays", "deals")
+Kind = Literal["reps", "targets", "actuals", "holidays", "deals", "rates"]
+KINDS: tuple[str, ...] = ("reps", "targets", "actuals", "holidays", "deals", "rates")
 MAX_PROBLEMS_LISTED = 1000
 
 
@@ -72,6 +74,7 @@ FIELDS: dict[str, list[Field]] = {
         ("customer", False, "text", "customer, customer name, customer id, account, account name, client, client name, company, company name, sold to, buyer"),
         ("product", False, "text", "product, product name, sku, item, item name, product code"),
         ("territory", False, "text", "territory, sales territory, territory name"),
+        ("currency", False, "text", "currency, currency code, ccy, curr, iso currency"),
     ),
     "reps": _fields(
         ("rep_id", True, "text", "rep id, rep, id, employee id, sales rep id, salesperson id, rep code"),
@@ -82,6 +85,7 @@ FIELDS: dict[str, list[Field]] = {
         ("manager", False, "text", "manager, manager id, manager email, reports to, line manager"),
         ("start_date", False, "date", "start date, start, hire date, hired, joined, date joined"),
         ("end_date", False, "date", "end date, end, leave date, left, termination date, leaving date"),
+        ("effective_from", False, "date", "effective from, effective date, effective, valid from, as of, moved on, from date"),
     ),
     "targets": _fields(
         ("owner", True, "text", "owner, rep, rep id, owner id, sales rep, salesperson, territory name"),
@@ -92,6 +96,7 @@ FIELDS: dict[str, list[Field]] = {
         ("owner_type", False, "text", "owner type, type, level"),
         ("metric", False, "text", "metric, measure, kpi"),
         ("reason", False, "text", "reason, comment, note, why"),
+        ("currency", False, "text", "currency, currency code, ccy, curr, iso currency"),
     ),
     # open deals (docs/pipeline.md): the headers of CRM exports (Salesforce, HubSpot, Pipedrive, ...)
     "deals": _fields(
@@ -110,6 +115,11 @@ FIELDS: dict[str, list[Field]] = {
         ("date", True, "date", "date, holiday date, day"),
         ("name", False, "text", "name, holiday, description, holiday name"),
         ("territory", False, "text", "territory, sales territory"),
+    ),
+    "rates": _fields(
+        ("currency", True, "text", "currency, currency code, ccy, curr, code"),
+        ("month", True, "text", "month, period, rate month"),
+        ("rate", True, "amount", "rate, exchange rate, fx rate, fx, value"),
     ),
 }
 
@@ -261,14 +271,16 @@ def import_file(
 
     ``as_of`` is the date of a deals snapshot (default: today); other kinds ignore it.
 
-    ``progress(fraction, text)``, when given, is told each stage (reading, checking, writing) of a
-    long import. ``limits`` (default: ``UploadLimits`` with the ``upload_limit_mb`` setting) bound
+    ``progress(fraction, text)``, when given, is told each stage (an estimate from the file's
+    size, reading, checking, writing, done) with the rows per second so far; a caller that wants
+    the numbers themselves reads ``ImportProgress`` from ``progress.last`` (see
+    :class:`ImportProgress`). ``limits`` (default: ``UploadLimits`` with the ``upload_limit_mb`` setting) bound
     the file's size, rows, cells and the parser's memory. Raises BadInput (every problem with
     file, line, column and reason; nothing changed; also for a file over a limit or too large to
     check in the parser's memory), NotAllowed when the principal may not import this kind or these
     rows, DatabaseLocked.
     """
-    report = progress or (lambda fraction, text: None)
+    report = ImportProgress(progress)
     if kind not in KINDS:
         raise BadInput.single(str(file_name or source), f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
     settings = store.settings()
@@ -287,23 +299,24 @@ def import_file(
 def _import_data(
     store: Store, kind: str, data: bytes, name: str, *, principal: Principal, valid_only: bool,
     date_format: str | None, column_map: dict[str, str] | None, reason: str | None,
-    report: Callable[[float, str], None], settings: Settings, limits: UploadLimits, as_of: date | None = None,
+    report: ImportProgress, settings: Settings, limits: UploadLimits, as_of: date | None = None,
 ) -> ImportResult:
-    report(0.05, f"Reading {name} ({len(data) / 1_048_576:.1f} MB)")
+    report.start(name, len(data))
     raw = read_table(data, name, looks_like_header=_looks_like_header(kind, column_map), limits=limits)
     mapping, mapping_notes = map_columns(kind, raw.header, name, raw.header_line, column_map)
     if raw.cells.num_rows == 0:
         raise BadInput.single(name, "the file has a header but no rows", line=raw.header_line)
-    report(0.35, f"Checking {raw.cells.num_rows:,} rows")
+    report.stage(0.35, "Checking", raw.cells.num_rows)
     if kind == "deals":
         from salesplan.imports_deals import import_deals  # it builds on this module's parser
 
         result = import_deals(store, raw, mapping, principal=principal, valid_only=valid_only,
                               date_format=date_format, settings=settings, as_of=as_of, memory_mb=limits.memory_mb)
     else:
-        importer = {"actuals": _import_actuals, "reps": _import_reps, "targets": _import_targets, "holidays": _import_holidays}[kind]
+        importer = {"actuals": _import_actuals, "reps": _import_reps, "targets": _import_targets,
+                    "holidays": _import_holidays, "rates": _import_rates}[kind]
         result = importer(store, raw, mapping, principal=principal, valid_only=valid_only, date_format=date_format,
-                          settings=settings, reason=reason, memory_mb=limits.memory_mb)
+                          settings=settings, reason=reason, memory_mb=limits.memory_mb, report=report)
     result.notes.extend(mapping_notes)
     if raw.title_lines:
         result.notes.append(f"skipped {len(raw.title_lines)} line(s) above the header (line {raw.header_line})")
@@ -311,8 +324,62 @@ def _import_data(
         shown = ", ".join(str(line) for line in raw.repeated_header_lines[:10])
         more = ", ..." if len(raw.repeated_header_lines) > 10 else ""
         result.notes.append(f"skipped {len(raw.repeated_header_lines)} copy(ies) of the header row (line {shown}{more})")
-    report(1.0, f"Imported {name}: batch {result.batch_id}")
+    report.done(result)
     return result
+
+
+# ============================================================================ progress
+# what an import reads per second on the benchmark machine (BENCHMARKS.md), for the estimate
+# shown before a long import starts; a workbook is slower per byte (it is compressed XML)
+ESTIMATE_MB_PER_SECOND = {"csv": 20.0, "workbook": 2.0}
+LONG_IMPORT_SECONDS = 3.0
+
+
+def estimate_seconds(size_bytes: int, workbook: bool = False) -> float:
+    """About how long an import of a file of this size takes (the rate of ESTIMATE_MB_PER_SECOND)."""
+    return size_bytes / 1_048_576 / ESTIMATE_MB_PER_SECOND["workbook" if workbook else "csv"]
+
+
+@dataclass
+class ImportProgress:
+    """The stages of one import, told to ``progress(fraction, text)`` with rows per second.
+
+    ``fraction`` grows from 0 to 1; ``text`` names the stage, the rows and their rate, and before
+    the work starts the estimate from the file's size. ``rows``, ``seconds`` and ``rows_per_second``
+    hold the latest figures for callers that show them their own way.
+    """
+
+    callback: Callable[[float, str], None] | None
+    rows: int = 0
+    seconds: float = 0.0
+    started: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    def __call__(self, fraction: float, text: str) -> None:
+        if self.callback is not None:
+            self.callback(fraction, text)
+
+    def start(self, name: str, size_bytes: int) -> None:
+        self.started = time.perf_counter()
+        workbook = name.lower().endswith((".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"))
+        estimate = estimate_seconds(size_bytes, workbook)
+        about = f"; about {estimate:,.0f} s" if estimate >= LONG_IMPORT_SECONDS else ""
+        self(0.02, f"Reading {name} ({size_bytes / 1_048_576:.1f} MB{about})")
+
+    def stage(self, fraction: float, what: str, rows: int) -> None:
+        self.rows = rows
+        self.seconds = time.perf_counter() - self.started
+        self(fraction, f"{what} {rows:,} rows ({self.seconds:.1f} s so far, {self.rows_per_second:,.0f} rows/s)")
+
+    def done(self, result: ImportResult) -> None:
+        self.seconds = time.perf_counter() - self.started
+        rows = result.inserted + result.updated + result.unchanged + result.rejected
+        self.rows = rows or self.rows
+        self(1.0, f"Imported {result.file_name}: batch {result.batch_id}, {self.rows:,} rows in {self.seconds:.1f} s "
+                  f"({self.rows_per_second:,.0f} rows/s)")
 
 
 # ============================================================================ SQL building blocks
@@ -334,15 +401,18 @@ class _Parser:
         # sheet may be thousands of columns wide)
         positions = sorted(set(range(min(_TOTALS_LABEL_COLUMNS, len(raw.header)))) | set(mapping.values()))
         labels = [
-            f"CASE WHEN regexp_full_match(lower(trim(c{position})), '{_TOTALS_LABEL}') THEN trim(c{position}) END"
+            f"CASE WHEN regexp_full_match(lower(trim(r.c{position})), '{_TOTALS_LABEL}') THEN trim(r.c{position}) END"
             for position in positions
         ]
-        select.append(f"coalesce({', '.join(labels)}) AS {_TOTALS_COLUMN}" if labels else f"NULL::VARCHAR AS {_TOTALS_COLUMN}")
+        # the label of the raw record ``r`` (computed only for the few rows that are not records)
+        self.totals_label = f"coalesce({', '.join(labels)})" if labels else "NULL::VARCHAR"
         # only the columns used go into DuckDB: a sheet may be thousands of columns wide
         used = sorted(set(positions) | set(mapping.values()))
-        self.connection.register("raw_arrow", raw.cells.select([f"c{position}" for position in used] + ["line"]))
-        self.connection.execute(f"CREATE TEMP TABLE src AS SELECT {', '.join(select)} FROM raw_arrow")
-        self.connection.unregister("raw_arrow")
+        self._cells = raw.cells.select([f"c{position}" for position in used] + ["line"])
+        self.connection.register("raw_arrow", self._cells)
+        # a view, not a copy: each query trims only the cells it reads, and the file's text is
+        # held once (in Arrow) instead of twice
+        self.connection.execute(f"CREATE TEMP VIEW src AS SELECT {', '.join(select)} FROM raw_arrow")
         self.problem_queries: list[str] = []
         # problems that explain their whole line: the line's other problems are left out
         self.line_problem_queries: list[str] = []
@@ -392,8 +462,14 @@ class _Parser:
             f"'this is a totals row (''' || {label} || ''', ' || coalesce('amount ' || {amount_text}, 'no amount') "
             "|| '), not a sale: delete it and upload again (salesplan adds up the rows itself)'"
         )
-        self.add_problem(f"({not_a_record}) AND {label} IS NOT NULL", field_name, reason,
-                         f"{table} JOIN (SELECT line, {label} FROM src) USING (line)", whole_line=True)
+        self.add_problem(f"{label} IS NOT NULL", field_name, reason, self.totals_rows(table, not_a_record), whole_line=True)
+
+    def totals_rows(self, table: str, not_a_record: str) -> str:
+        """The rows of ``table`` that are ``not_a_record``, with their totals label (or NULL)."""
+        return (
+            f"(SELECT t.*, {self.totals_label} AS {_TOTALS_COLUMN} "
+            f"FROM (SELECT * FROM {table} WHERE {not_a_record}) t JOIN raw_arrow r ON r.line = t.line) totals"
+        )
 
     # ------------------------------------------------------------------ amounts
     def decimal_comma(self, fields: Iterable[str]) -> bool:
@@ -592,13 +668,67 @@ def _amount_clean(text: str) -> str:
     return f"regexp_replace({leading_gone}, '{_CURRENCY_CODES}([-)]*)$', '\\1')"
 
 
-_CURRENCY_CODES = "(?i:usd|eur|gbp|chf|sek|nok|dkk|jpy|aud|cad|kr)"
+# every ISO 4217 code, and "kr", which names no one currency (SEK, NOK, DKK, ISK)
+_CURRENCY_CODES = codes_regex()[:-1] + "|kr)"
 
 
 def _amount_core(text: str) -> str:
     clean = _amount_clean(text)
     # (123.45) and 123.45- are negatives; the sign is applied separately
     return f"regexp_replace(regexp_replace({clean}, '^\\((.*)\\)$', '\\1'), '^(.*[0-9])-$', '\\1')"
+
+
+def _currency_select(parser: _Parser, amount_fields: Iterable[str], base: str) -> str:
+    """Select-list items (for table ``src``) of the currency column and of the currency each
+    amount's text names (docs/currencies.md)."""
+    items = [f"upper({parser.col('currency')}) AS currency_text"]
+    items += [f"{amount_currency_sql(parser.col(f), base)} AS {f}_currency" for f in amount_fields]
+    return ", ".join(items)
+
+
+def _currency_checks(parser: _Parser, store: Store, amount_fields: list[str], base: str, month: str, table: str) -> None:
+    """Register the currency problems of ``table`` (built with _currency_select, with a
+    ``currency`` column = the row's currency); ``month`` is the SQL of the month the amount
+    converts at. Nothing is summed across currencies: with a base currency a row in another
+    currency needs a rate for its month; without one, the file and the stored amounts name one
+    currency at most (docs/currencies.md)."""
+    connection = parser.connection
+    connection.execute("CREATE TEMP TABLE currency_codes AS SELECT unnest(?::VARCHAR[]) AS code", [sorted(CODES)])
+    parser.add_problem(
+        "currency_text IS NOT NULL AND currency_text NOT IN (SELECT code FROM currency_codes)", "currency",
+        "'unknown currency ' || currency_text || ': use an ISO 4217 code like EUR or USD'", table=table,
+    )
+    for name in amount_fields:
+        shown = f"{name}_text_shown"
+        with_text = f"{table} JOIN (SELECT line, {parser.col(name)} AS {shown} FROM src) USING (line)"
+        parser.add_problem(f"{name}_currency = 'MIXED'", name, f"{shown} || ' names two currencies'", table=with_text)
+        parser.add_problem(
+            f"{name}_currency <> 'MIXED' AND currency <> {name}_currency", name,
+            f"{shown} || ' is in ' || {name}_currency || ' but the row''s currency is ' || currency", table=with_text,
+        )
+    column = "currency" if parser.has("currency") else amount_fields[0]
+    known = "currency IN (SELECT code FROM currency_codes)"
+    if base:
+        connection.register("known_rates", store.rates(SYSTEM)[["currency", "month"]])
+        parser.add_problem(
+            f"{known} AND currency <> {_sql_text(base)} AND {month} IS NOT NULL AND NOT EXISTS ("
+            f"SELECT 1 FROM known_rates r WHERE r.currency = {table}.currency AND CAST(r.month AS DATE) = {month})",
+            column, f"'no ' || currency || ' rate for ' || strftime({month}, '%Y-%m')", table=table,
+        )
+        return
+    stored = store.stored_currencies()
+    if stored:
+        first, where = stored[0], "the amounts already stored are"
+    else:
+        rows = connection.execute(f"SELECT currency FROM {table} WHERE {known} ORDER BY line LIMIT 1").fetchall()
+        first, where = (rows[0][0] if rows else None), "the file''s first amounts are"
+    if first is not None:
+        parser.add_problem(
+            f"{known} AND currency <> {_sql_text(first)}", column,
+            f"'this amount is in ' || currency || ' but {where} in {first}: amounts in different currencies "
+            "are never added up; set a base currency (salesplan settings --base-currency CODE) and import rates'",
+            table=table,
+        )
 
 
 def _src_column(field_name: str) -> str:
@@ -695,6 +825,7 @@ def rejected_table(rejected: pd.DataFrame) -> pd.DataFrame:
 def _import_actuals(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
+    report: ImportProgress | None = None,
 ) -> ImportResult:
     policy.require(principal, "upload_actuals")
     parser = _Parser(raw, mapping, "actuals", memory_mb)
@@ -715,9 +846,9 @@ def _import_actuals(
             "CREATE TEMP TABLE allowed_reps AS SELECT unnest(?::VARCHAR[]) AS rep_id",
             [sorted(visible) if visible is not None else []],
         )
-        connection.execute(
-            f"""
-            CREATE TEMP TABLE parsed AS
+        # parsed -> resolved -> keyed is one statement: the file's rows are parsed, resolved and keyed
+        # in one pass into one table (the intermediate steps were two more copies of the file)
+        parsed_sql = f"""
             WITH base AS (
                 SELECT line, date AS date_text, {date_value} AS sale_date, {date_reason} AS date_problem,
                        rep AS rep_text,
@@ -726,7 +857,8 @@ def _import_actuals(
                        {profit_value} AS profit_given, {profit_reason} AS profit_problem,
                        {parser.col('order_id')} AS order_id, {parser.col('line')} AS order_line,
                        {parser.col('customer')} AS customer, {parser.col('product')} AS product,
-                       {parser.col('territory')} AS territory_given
+                       {parser.col('territory')} AS territory_given,
+                       {_currency_select(parser, ["revenue", "cost", "profit"], settings.base_currency)}
                 FROM src
             ),
             by_id AS (SELECT lower(trim(rep_id)) AS k, any_value(rep_id) AS rep_id FROM rep_lookup GROUP BY 1),
@@ -740,15 +872,14 @@ def _import_actuals(
             LEFT JOIN by_email e ON e.k = lower(b.rep_text)
             LEFT JOIN by_name n ON n.k = b.rep_text
             """
-        )
-        connection.execute(
-            """
-            CREATE TEMP TABLE resolved AS
+        base_sql = f"nullif({_sql_text(settings.base_currency)}, '')"
+        resolved_sql = f"""
             SELECT p.*, coalesce(p.territory_given, r.territory) AS territory,
-                   coalesce(p.profit_given, p.revenue - p.cost) AS profit
+                   coalesce(p.profit_given, p.revenue - p.cost) AS profit,
+                   coalesce(p.currency_text, nullif(p.revenue_currency, 'MIXED'), nullif(p.cost_currency, 'MIXED'),
+                            nullif(p.profit_currency, 'MIXED'), {base_sql}) AS currency
             FROM parsed p LEFT JOIN rep_lookup r USING (rep_id)
             """
-        )
         parser.add_problem("date_text IS NULL", "date", "'the date is empty'")
         parser.add_problem("date_problem IS NOT NULL", "date", "date_problem")
         parser.add_problem("rep_text IS NULL", "rep", "'the rep is empty'")
@@ -757,8 +888,8 @@ def _import_actuals(
         parser.add_totals_problem(no_sale, "revenue_text", "date")
         parser.add_problem(
             f"{no_sale} AND date_text IS NULL AND rep_text IS NULL AND revenue_text IS NOT NULL AND order_id IS NULL "
-            "AND customer IS NULL AND product IS NULL AND line NOT IN (SELECT line FROM src WHERE "
-            + _TOTALS_COLUMN + " IS NOT NULL)",
+            "AND customer IS NULL AND product IS NULL AND line NOT IN (SELECT line FROM "
+            + parser.totals_rows("parsed", no_sale) + " WHERE " + _TOTALS_COLUMN + " IS NOT NULL)",
             "date",
             "'this row holds only an amount (' || revenue_text || '), like a totals row, not a sale: "
             "delete it and upload again (salesplan adds up the rows itself)'",
@@ -798,7 +929,9 @@ def _import_actuals(
         connection.execute(
             f"""
             CREATE TEMP TABLE keyed AS
-            WITH hashed AS (
+            WITH parsed AS ({parsed_sql}),
+            resolved AS ({resolved_sql}),
+            hashed AS MATERIALIZED (
                 -- md5 names a row without an order id for good; rows with one only need a
                 -- cheap fingerprint to spot conflicting repeats of their (order, line) key
                 SELECT *, CASE WHEN {unusable} THEN NULL
@@ -824,10 +957,11 @@ def _import_actuals(
             """
         )
         # keyed holds every column of parsed and resolved: the problem checks read it through views
-        # of the old names, so the two earlier copies of the file can go
+        # of those names
         for name in ("resolved", "parsed"):
-            connection.execute(f"DROP TABLE {name}")
             connection.execute(f"CREATE TEMP VIEW {name} AS SELECT * FROM keyed")
+        _currency_checks(parser, store, ["revenue", "cost", "profit"], settings.base_currency,
+                         "CAST(date_trunc('month', sale_date) AS DATE)", "resolved")
         connection.execute(
             """
             CREATE TEMP TABLE key_first AS
@@ -859,7 +993,7 @@ def _import_actuals(
         rows = connection.sql(
             """
             SELECT row_key, line, sale_date, rep_id, territory, revenue, cost, profit, order_id, order_line,
-                   customer, product
+                   customer, product, currency, territory_given IS NOT NULL AS territory_from_file
             FROM keyed k WHERE line NOT IN (SELECT line FROM bad)
               AND NOT EXISTS (SELECT 1 FROM key_first f WHERE f.row_key = k.row_key AND k.line > f.first_line)
             """
@@ -872,6 +1006,8 @@ def _import_actuals(
         ).fetchall()[0]
     finally:
         parser.close()
+    if report is not None:
+        report.stage(0.8, "Writing", rows.num_rows)
     batch_id, counts = store.apply_actuals(
         principal, rows, rejected, file_name=raw.file, sha256=raw.sha256, valid_only=valid_only
     )
@@ -885,15 +1021,17 @@ def _import_actuals(
 def _import_reps(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
+    report: ImportProgress | None = None,
 ) -> ImportResult:
     if not policy.may(principal, "import_reps"):
         policy.require_role(principal, "add_reps")  # new reps under a manager: the store checks the rows
     parser = _Parser(raw, mapping, "reps", memory_mb)
     try:
         connection = parser.connection
-        order = parser.date_order(["start_date", "end_date"], date_format)
+        order = parser.date_order(["start_date", "end_date", "effective_from"], date_format)
         start_value, start_reason = parser.date_sql("start_date", order)
         end_value, end_reason = parser.date_sql("end_date", order)
+        effective_value, effective_reason = parser.date_sql("effective_from", order)
         existing = store.rep_lookup()
         connection.register("existing_reps", existing)
         connection.execute(
@@ -902,7 +1040,8 @@ def _import_reps(
             SELECT line, rep_id, name, {parser.col('email')} AS email, {parser.col('territory')} AS territory,
                    {parser.col('region')} AS region, {parser.col('manager')} AS manager_text,
                    {start_value} AS start_date, {start_reason} AS start_problem,
-                   {end_value} AS end_date, {end_reason} AS end_problem
+                   {end_value} AS end_date, {end_reason} AS end_problem,
+                   {effective_value} AS effective_from, {effective_reason} AS effective_problem
             FROM src
             """
         )
@@ -932,6 +1071,7 @@ def _import_reps(
         parser.add_problem("start_problem IS NOT NULL", "start_date", "start_problem", table="resolved")
         parser.add_problem("end_problem IS NOT NULL", "end_date", "end_problem", table="resolved")
         parser.add_problem("end_date < start_date", "end_date", "'the end date is before the start date'", table="resolved")
+        parser.add_problem("effective_problem IS NOT NULL", "effective_from", "effective_problem", table="resolved")
         parser.add_problem(
             "manager_text IS NOT NULL AND manager IS NULL", "manager",
             "'unknown manager ''' || manager_text || ''': not a rep_id or email of a rep'", table="resolved",
@@ -941,7 +1081,9 @@ def _import_reps(
             "line > (SELECT min(line) FROM resolved r2 WHERE r2.rep_id = resolved.rep_id) AND EXISTS ("
             "SELECT 1 FROM resolved r2 WHERE r2.rep_id = resolved.rep_id AND r2.line < resolved.line AND "
             "(r2.name IS DISTINCT FROM resolved.name OR r2.email IS DISTINCT FROM resolved.email OR "
-            "r2.territory IS DISTINCT FROM resolved.territory OR r2.manager IS DISTINCT FROM resolved.manager))",
+            # a rep moving on several days comes once per effective_from (docs/people.md)
+            "(r2.effective_from IS NOT DISTINCT FROM resolved.effective_from AND ("
+            "r2.territory IS DISTINCT FROM resolved.territory OR r2.manager IS DISTINCT FROM resolved.manager))))",
             "rep_id", "'rep ' || rep_id || ' is listed again with other values'", table="resolved",
         )
         parser.add_problem(
@@ -960,7 +1102,8 @@ def _import_reps(
             "region", "'territory ' || territory || ' is put in two regions in this file'", table="resolved",
         )
         frame = connection.execute(
-            "SELECT line, rep_id, name, email, territory, region, manager, start_date, end_date FROM resolved ORDER BY line"
+            "SELECT line, rep_id, name, email, territory, region, manager, start_date, end_date, effective_from "
+            "FROM resolved ORDER BY line"
         ).df()
         cycle_lines = _manager_cycles(frame, existing)
         if cycle_lines:
@@ -970,7 +1113,7 @@ def _import_reps(
         problems, bad_lines = _collect(parser, valid_only)
     finally:
         parser.close()
-    good = frame[~frame["line"].isin(bad_lines)].drop_duplicates("rep_id")
+    good = frame[~frame["line"].isin(bad_lines)].drop_duplicates(["rep_id", "effective_from"])
     batch_id, counts = store.apply_reps(principal, good, file_name=raw.file, sha256=raw.sha256)
     return ImportResult("reps", raw.file, batch_id, counts.inserted, counts.updated, counts.unchanged,
                         len(bad_lines), problems)
@@ -1000,6 +1143,7 @@ def _manager_cycles(frame: pd.DataFrame, existing: pd.DataFrame) -> set[int]:
 def _import_holidays(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
+    report: ImportProgress | None = None,
 ) -> ImportResult:
     policy.require(principal, "import_holidays")
     parser = _Parser(raw, mapping, "holidays", memory_mb)
@@ -1028,10 +1172,19 @@ def _import_holidays(
                         len(bad_lines), problems)
 
 
+# ============================================================================ rates
+def _import_rates(store: Store, raw: RawTable, mapping: dict[str, int], **options) -> ImportResult:
+    # its own module (docs/currencies.md); imported here because it builds on this one
+    from salesplan.rates_import import import_rates
+
+    return import_rates(store, raw, mapping, **options)
+
+
 # ============================================================================ targets
 def _import_targets(
     store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
     date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
+    report: ImportProgress | None = None,
 ) -> ImportResult:
     policy.require_role(principal, "set_targets")  # the cells' owners are checked by the store
     parser = _Parser(raw, mapping, "targets", memory_mb)
@@ -1058,7 +1211,8 @@ def _import_targets(
                        regexp_extract({parser.col('month')}, '^(\\d{{4}})[-/](\\d{{1,2}})(-01)?$', ['y', 'm']) AS month_parts,
                        {parser.col('start')} AS start_text, {start_value} AS start_date, {start_reason} AS start_problem,
                        {parser.col('end')} AS end_text, {end_value} AS end_date, {end_reason} AS end_problem,
-                       {parser.col('reason')} AS reason
+                       {parser.col('reason')} AS reason,
+                       {_currency_select(parser, ["amount"], settings.base_currency)}
                 FROM src
             )
             SELECT b.*,
@@ -1071,7 +1225,9 @@ def _import_targets(
                             (SELECT CASE WHEN count(*) = 1 THEN any_value(rep_id) END FROM rep_lookup r WHERE r.name = b.owner_text))
                         WHEN b.owner_type = 'territory' THEN
                             (SELECT any_value(territory) FROM known_territories t WHERE lower(t.territory) = lower(b.owner_text))
-                   END AS owner_id
+                   END AS owner_id,
+                   coalesce(b.currency_text, nullif(b.amount_currency, 'MIXED'),
+                            nullif({_sql_text(settings.base_currency)}, '')) AS currency
             FROM base b
             """
         )
@@ -1100,10 +1256,19 @@ def _import_targets(
             "p2.owner_type = parsed.owner_type AND p2.metric = parsed.metric AND p2.month = parsed.month AND p2.line < parsed.line)",
             "month", "'the target of ' || owner_id || ' ' || metric || ' ' || strftime(month, '%Y-%m') || ' is given twice'",
         )
+        _currency_checks(parser, store, ["amount"], settings.base_currency,
+                         "coalesce(month, CAST(date_trunc('month', start_date) AS DATE))", "parsed")
+        # a rep who left has no targets after their end date; a 0 says just that (docs/people.md)
+        left_on = "(SELECT any_value(r.end_date) FROM rep_lookup r WHERE r.rep_id = parsed.owner_id)"
+        parser.add_problem(
+            f"owner_type = 'rep' AND amount > 0 AND {left_on} IS NOT NULL AND coalesce(month, end_date) > {left_on}",
+            "month" if parser.has("month") else "end",
+            f"'rep ' || owner_id || ' left on ' || strftime({left_on}, '%Y-%m-%d') || ': no targets after that'",
+        )
         problems, bad_lines = _collect(parser, valid_only)
         frame = connection.execute(
-            "SELECT line, owner_type, owner_id, metric, month, start_date, end_date, amount::DOUBLE AS amount, reason "
-            "FROM parsed ORDER BY line"
+            "SELECT line, owner_type, owner_id, metric, month, start_date, end_date, amount::DOUBLE AS amount, reason, "
+            "currency FROM parsed ORDER BY line"
         ).df()
     finally:
         parser.close()
@@ -1126,7 +1291,7 @@ def _import_targets(
 def _target_cells(store: Store, rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """(owner_type, owner_id, metric, month, amount, reason): month rows as they are, date-range
     rows spread over the months they touch by the owner's working days (SPEC §3)."""
-    columns = ["owner_type", "owner_id", "metric", "month", "amount", "reason"]
+    columns = ["owner_type", "owner_id", "metric", "month", "amount", "reason", "currency"]
     monthly = rows[rows["month"].notna()][columns].copy()
     ranged = rows[rows["month"].isna()]
     pieces = [monthly]
@@ -1146,16 +1311,29 @@ def _target_cells(store: Store, rows: pd.DataFrame, settings: Settings) -> pd.Da
             pieces.append(pd.DataFrame({
                 "owner_type": row.owner_type, "owner_id": row.owner_id, "metric": row.metric,
                 "month": [pd.Timestamp(month) for month in spread], "amount": list(spread.values()), "reason": row.reason,
+                "currency": row.currency,
             }))
     cells = pd.concat(pieces, ignore_index=True)
     if cells.empty:
         return cells
     cells["month"] = pd.to_datetime(cells["month"])
-    # contributions of several ranges to one month add up (e.g. 1-15 and 16-31 March)
-    return (
-        cells.groupby(["owner_type", "owner_id", "metric", "month"], as_index=False)
+    # contributions of several ranges to one month add up (e.g. 1-15 and 16-31 March), never
+    # across currencies
+    key = ["owner_type", "owner_id", "metric", "month"]
+    cells = (
+        cells.groupby(key + ["currency"], as_index=False, dropna=False)
         .agg(amount=("amount", "sum"), reason=("reason", "first"))
     )
+    twice = cells[cells.duplicated(key, keep=False)]
+    if len(twice):
+        first = twice.iloc[0]
+        raise BadInput.single(
+            "targets",
+            f"the target of {first.owner_id} {first.metric} {pd.Timestamp(first.month):%Y-%m} is given in "
+            f"{' and '.join(sorted(twice.loc[(twice[key] == first[key]).all(axis=1), 'currency'].astype(str)))}: "
+            "amounts in different currencies are never added up", column="currency",
+        )
+    return cells
 
 
 def template_csv(kind: str, today: date | None = None) -> str:

@@ -22,6 +22,8 @@ OPEN_ACTIONS_COLUMNS = ["rep_id", "fy", "open_impact"]  # Σ expected impact of 
 DEALS_COLUMNS = ["snapshot_date", "deal_id", "rep_id", "amount", "probability", "expected_close"]
 # which reps each snapshot covered (the uploader's scope), whether or not it held a deal of theirs
 DEAL_SCOPES_COLUMNS = ["snapshot_date", "rep_id"]
+# a rep's territory and manager from effective_from on (until the rep's next row); docs/people.md
+REP_HISTORY_COLUMNS = ["rep_id", "effective_from", "territory", "manager"]
 
 
 @dataclass(frozen=True)
@@ -37,3 +39,7 @@ class EngineInputs:
     # snapshot covered every rep.
     deals: pd.DataFrame | None = None
     deal_scopes: pd.DataFrame | None = None
+    # Optional (docs/people.md). None: every rep was always in reps.territory. Used for bottom-up
+    # territory targets (the reps in the territory on the month's first day); the daily actuals
+    # already carry the territory of their sale date.
+    rep_history: pd.DataFrame | None = None

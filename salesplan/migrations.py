@@ -242,6 +242,27 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        6,
+        "actuals: a re-import holds unchanged rows without copying them",
+        """
+        -- An actuals batch writes a version only for the rows it inserts or changes. The rows it
+        -- found unchanged it still holds (docs/decisions.md, "What an unchanged row costs"), so an
+        -- undo of an earlier batch keeps their value; the holds are recorded compactly:
+        -- batch_id holds every key that source_batch_id wrote a version of, with those values
+        CREATE TABLE actual_batch_holds (
+            batch_id BIGINT NOT NULL,
+            source_batch_id BIGINT NOT NULL
+        );
+        -- batch_id holds row_key with the values of source_batch_id's version of it (when it
+        -- holds only part of that batch's keys)
+        CREATE TABLE actual_key_holds (
+            batch_id BIGINT NOT NULL,
+            row_key VARCHAR NOT NULL,
+            source_batch_id BIGINT NOT NULL
+        );
+        """,
+    ),
+    (
         30,
         "deals: dated snapshots of the open pipeline",
         """
@@ -273,6 +294,53 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             PRIMARY KEY (batch_id, deal_id)
         );
         CREATE INDEX deal_snapshot_reps_by_rep ON deal_snapshot_reps (rep_id, snapshot_date);
+        """,
+    ),
+    (
+        40,
+        "currencies and people over time",
+        """
+        -- monthly rates: units of the base currency for one unit of the currency (docs/currencies.md);
+        -- the current rate of each (currency, month), and every version with the batch that set it
+        CREATE TABLE rates (
+            currency VARCHAR NOT NULL,
+            month DATE NOT NULL,                -- first day of the month
+            rate DOUBLE PRECISION NOT NULL,     -- 1 JPY = 0.0067 USD needs more than 4 decimals
+            batch_id BIGINT,
+            PRIMARY KEY (currency, month)
+        );
+        CREATE TABLE rate_versions (
+            batch_id BIGINT NOT NULL,
+            currency VARCHAR NOT NULL,
+            month DATE NOT NULL,
+            rate DOUBLE PRECISION NOT NULL,
+            previous_rate DOUBLE PRECISION
+        );
+        -- every amount stays in its own currency (NULL: the organisation's only currency); the
+        -- engine's input query converts at the current rates, so new rates re-price stored rows
+        ALTER TABLE actuals ADD COLUMN currency VARCHAR;
+        ALTER TABLE actual_versions ADD COLUMN currency VARCHAR;
+        ALTER TABLE targets ADD COLUMN currency VARCHAR;
+        ALTER TABLE target_versions ADD COLUMN currency VARCHAR;
+        -- true when the file named the row's territory; otherwise it is the rep's territory on
+        -- the sale date, looked up in rep_history whenever the engine reads the actuals
+        ALTER TABLE actuals ADD COLUMN territory_from_file BOOLEAN;
+        ALTER TABLE actual_versions ADD COLUMN territory_from_file BOOLEAN;
+        -- a rep's territory and manager from effective_from on (docs/people.md); 1900-01-01 = always
+        CREATE TABLE rep_history (
+            rep_id VARCHAR NOT NULL,
+            effective_from DATE NOT NULL,
+            territory VARCHAR,
+            manager VARCHAR,
+            batch_id BIGINT,
+            PRIMARY KEY (rep_id, effective_from)
+        );
+        INSERT INTO rep_history SELECT rep_id, DATE '1900-01-01', territory, manager, batch_id FROM reps;
+        -- rows stored before: a territory other than the rep's own can only have come from the file
+        UPDATE actuals SET territory_from_file = NOT EXISTS (
+            SELECT 1 FROM reps r WHERE r.rep_id = actuals.rep_id AND r.territory IS NOT DISTINCT FROM actuals.territory);
+        UPDATE actual_versions SET territory_from_file = NOT EXISTS (
+            SELECT 1 FROM reps r WHERE r.rep_id = actual_versions.rep_id AND r.territory IS NOT DISTINCT FROM actual_versions.territory);
         """,
     ),
     (

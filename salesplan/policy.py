@@ -29,7 +29,8 @@ save_column_map      remember a file's column mapping
 set_password         set a password: ``email`` (whose)
 add_reps             create new reps from an export's names: ``existing`` (rep_ids already there),
                      ``managers`` (of the new reps); a manager only new reps under themself
-import_reps, import_holidays, edit_calendar, change_settings, manage_users, clear_lockout,
+import_reps, import_holidays, import_rates (docs/currencies.md), edit_people (a rep's history,
+                     docs/people.md), edit_calendar, change_settings, manage_users, clear_lockout,
 read_audit, backup,
 restore              administration: admin (and the command line) only
 open_page            open a dashboard page: ``page`` (key of the page)
@@ -190,6 +191,8 @@ RULES: dict[str, Rule] = {
     "add_reps": Rule(frozenset({"admin", "system", "manager"}),
                      lambda p: f"Adding reps needs the admin or manager role; {p.email} is {p.role}.", _check_add_reps),
     "import_holidays": _admin_only("Importing holidays"),
+    "import_rates": _admin_only("Importing rates"),
+    "edit_people": _admin_only("Changing a rep's history"),
     "edit_calendar": _admin_only("Changing the calendar"),
     "change_settings": _admin_only("Changing settings"),
     "manage_users": _admin_only("Managing users"),

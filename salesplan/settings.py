@@ -33,6 +33,8 @@ class Settings:
     smtp_starttls: bool = True
     smtp_user: str = ""
     dashboard_url: str = ""
+    # ISO 4217 code amounts are reported in; '' = a single-currency organisation (docs/currencies.md)
+    base_currency: str = ""
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property

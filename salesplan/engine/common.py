@@ -222,21 +222,48 @@ def _target_cells(inputs: EngineInputs, fy: int, metric: str, owner_type: str, u
 def _targets_all(inputs: EngineInputs, org: _Org, fy: int, metric: str) -> dict[str, Any]:
     rep_t, rep_p = _target_cells(inputs, fy, metric, "rep", org.rep_ids)
     terr_t, terr_p = _target_cells(inputs, fy, metric, "territory", org.territories)
-    rti = org.rep_terr_idx()
+    # bottom-up: a territory's month sums the reps in it on the month's first day (docs/people.md)
+    rtm = _rep_terr_by_month(inputs, org, fy)
+    month = np.broadcast_to(np.arange(12), rtm.shape)
     nt = len(org.territories)
     reps_sum = np.zeros((nt, 12))
     reps_any = np.zeros((nt, 12), dtype=bool)
-    inside = rti >= 0
-    np.add.at(reps_sum, rti[inside], rep_t[inside])
-    np.logical_or.at(reps_any, rti[inside], rep_p[inside])
+    inside = rtm >= 0
+    np.add.at(reps_sum, (rtm[inside], month[inside]), rep_t[inside])
+    np.logical_or.at(reps_any, (rtm[inside], month[inside]), rep_p[inside])
     eff = np.where(terr_p, terr_t, reps_sum)
     rgi = org.terr_region_idx()
     region = np.zeros((len(org.regions), 12))
     np.add.at(region, rgi[rgi >= 0], eff[rgi >= 0])
-    # org: every territory (also those without a region) plus reps without a territory
-    org_t = eff.sum(axis=0) + rep_t[~inside].sum(axis=0)
+    # org: every territory (also those without a region) plus reps without a territory that month
+    org_t = eff.sum(axis=0) + np.where(inside, 0.0, rep_t).sum(axis=0)
     return dict(rep=rep_t, territory=eff, region=region, org=org_t[None, :],
                 terr_own=terr_t, terr_own_p=terr_p, reps_sum=reps_sum, reps_any=reps_any)
+
+
+def _rep_terr_by_month(inputs: EngineInputs, org: _Org, fy: int) -> np.ndarray:
+    """reps x 12: position of each rep's territory on the first day of each fiscal month of FY
+    ``fy`` (-1: none), from inputs.rep_history; a rep without a history row in effect keeps
+    their current territory."""
+    current = np.repeat(org.rep_terr_idx()[:, None], 12, axis=1)
+    history = inputs.rep_history
+    if history is None or len(history) == 0 or not org.rep_ids:
+        return current
+    starts = pd.to_datetime(pd.Series(fiscal_months(fy, inputs.settings.fy_start_month)))
+    grid = pd.DataFrame({
+        "rep_id": pd.array(np.repeat(np.array(org.rep_ids, dtype=object), 12), dtype="string"),
+        "month": np.tile(starts.to_numpy(dtype="datetime64[ns]"), len(org.rep_ids)),
+        "pos": np.arange(len(org.rep_ids) * 12),
+    }).sort_values("month", kind="stable")
+    spans = history[["rep_id", "effective_from", "territory"]].copy()
+    spans["rep_id"] = spans["rep_id"].astype("string").str.strip()
+    spans["effective_from"] = pd.to_datetime(spans["effective_from"], errors="coerce").astype("datetime64[ns]")
+    spans = spans.dropna(subset=["rep_id", "effective_from"]).sort_values("effective_from", kind="stable")
+    found = pd.merge_asof(grid, spans, left_on="month", right_on="effective_from", by="rep_id", direction="backward")
+    found = found.sort_values("pos")
+    terr = _codes(found["territory"], org.territories).reshape(len(org.rep_ids), 12)
+    matched = found["effective_from"].notna().to_numpy().reshape(len(org.rep_ids), 12)
+    return np.where(matched, terr, current)
 
 
 def allocation(inputs: EngineInputs, fy: int, metric: str = "revenue") -> pd.DataFrame:

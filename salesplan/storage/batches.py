@@ -118,17 +118,24 @@ class BatchStore(StoreBase):
                 touched = {row[0] for row in cursor.execute(
                     """
                     SELECT rep_id FROM actual_versions WHERE row_key IN (
-                        SELECT row_key FROM actual_versions WHERE batch_id = ?)
+                        SELECT row_key FROM actual_versions WHERE batch_id = ?
+                        -- the keys it held unchanged (docs/decisions.md) are touched by its undo too
+                        UNION SELECT v.row_key FROM actual_batch_holds h
+                              JOIN actual_versions v ON v.batch_id = h.source_batch_id WHERE h.batch_id = ?
+                        UNION SELECT row_key FROM actual_key_holds WHERE batch_id = ?)
                     UNION
                     SELECT owner_id FROM target_versions WHERE batch_id = ? AND owner_type = 'rep'
                     """,
-                    [batch_id, batch_id],
+                    [batch_id, batch_id, batch_id, batch_id],
                 ).fetchall()}
             policy.require(principal, "undo_batch", batch_id=batch_id, in_scope=True, touched_outside=touched - visible)
         return info
 
     def undo(self, principal: Principal, batch_id: int) -> BatchRecord:
         """Revert a batch: each key it held goes back to the newest batch still holding it.
+
+        An actuals batch holds the keys it wrote a version of and the keys it found unchanged
+        (docs/decisions.md); a key no batch still holds leaves the ledger.
 
         Nothing is deleted from the version tables. Returns the batch (as :meth:`batch`) plus
         ``kept_by_newer``, how many of its keys (actual rows, target cells, reps of a deals
@@ -141,7 +148,7 @@ class BatchStore(StoreBase):
         if info["reverted_at"] is not None:
             raise BadInput.single("uploads", f"batch {batch_id} was already undone at {info['reverted_at']}")
         kind = info["kind"]
-        if kind not in ("actuals", "targets", *_UNDONE_BY_MARK):
+        if kind not in ("actuals", "targets", "rates", *_UNDONE_BY_MARK):
             raise BadInput.single(
                 "uploads", f"batch {batch_id} imported {kind}; such imports cannot be undone: import the previous file again"
             )
@@ -159,22 +166,49 @@ class BatchStore(StoreBase):
                 # reads skip reverted batches: the mark above is the whole undo
                 return _held_by_newer(cursor, batch_id, _NEWER_SNAPSHOT_HOLDS)
             if kind == "actuals":
+                # the keys the batch holds: those it wrote a version of and those it found
+                # unchanged (recorded as holds, see ledger.apply_actuals)
                 cursor.temp_table(
-                    "undo_keys", "SELECT DISTINCT row_key FROM actual_versions WHERE batch_id = ?", [batch_id]
+                    "undo_keys",
+                    """
+                    SELECT row_key FROM actual_versions WHERE batch_id = ?
+                    UNION SELECT v.row_key FROM actual_batch_holds h JOIN actual_versions v ON v.batch_id = h.source_batch_id
+                          WHERE h.batch_id = ?
+                    UNION SELECT row_key FROM actual_key_holds WHERE batch_id = ?
+                    """,
+                    [batch_id, batch_id, batch_id],
                 )
                 held = _held_by_newer(cursor, batch_id, _NEWER_ACTUAL_HOLDS)
                 cursor.execute("DELETE FROM actuals WHERE row_key IN (SELECT row_key FROM undo_keys)")
+                # each key takes the values of the newest batch still holding it, whether that batch
+                # wrote them or held them unchanged (then they are the held version's values)
                 cursor.execute(
                     f"""
                     INSERT INTO actuals
                     SELECT DISTINCT ON (v.row_key) {_ACTUAL_COLUMNS_FROM_V}
-                    FROM actual_versions v
-                    JOIN upload_batches b USING (batch_id)
-                    WHERE b.reverted_at IS NULL AND v.row_key IN (SELECT row_key FROM undo_keys)
-                    ORDER BY v.row_key, v.batch_id DESC
+                    FROM (
+                        SELECT v.batch_id AS holder, v.* FROM actual_versions v
+                        WHERE v.row_key IN (SELECT row_key FROM undo_keys)
+                        UNION ALL
+                        SELECT h.batch_id AS holder, v.* FROM actual_batch_holds h
+                        JOIN actual_versions v ON v.batch_id = h.source_batch_id
+                        WHERE v.row_key IN (SELECT row_key FROM undo_keys)
+                        UNION ALL
+                        SELECT k.batch_id AS holder, v.* FROM actual_key_holds k
+                        JOIN actual_versions v ON v.batch_id = k.source_batch_id AND v.row_key = k.row_key
+                        WHERE k.row_key IN (SELECT row_key FROM undo_keys)
+                    ) v
+                    JOIN upload_batches b ON b.batch_id = v.holder
+                    WHERE b.reverted_at IS NULL
+                    ORDER BY v.row_key, v.holder DESC
                     """
                 )
                 cursor.execute("DROP TABLE undo_keys")
+            elif kind == "rates":
+                # rates.py builds on this module
+                from salesplan.storage.rates import undo_rates
+
+                undo_rates(cursor, batch_id)
             else:
                 cursor.temp_table(
                     "undo_cells",
@@ -190,7 +224,7 @@ class BatchStore(StoreBase):
                     """
                     INSERT INTO targets
                     SELECT DISTINCT ON (v.owner_type, v.owner_id, v.metric, v.month)
-                           v.owner_type, v.owner_id, v.metric, v.month, v.amount, v.batch_id
+                           v.owner_type, v.owner_id, v.metric, v.month, v.amount, v.batch_id, v.currency
                     FROM target_versions v
                     JOIN upload_batches b USING (batch_id)
                     JOIN undo_cells u USING (owner_type, owner_id, metric, month)
@@ -246,5 +280,5 @@ _UNDONE_BY_MARK = ("deals",)
 
 _ACTUAL_COLUMNS_FROM_V = (
     "v.row_key, v.batch_id, v.line, v.sale_date, v.rep_id, v.territory, v.revenue, v.cost, v.profit, "
-    "v.order_id, v.order_line, v.customer, v.product"
+    "v.order_id, v.order_line, v.customer, v.product, v.currency, v.territory_from_file"
 )

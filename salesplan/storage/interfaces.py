@@ -33,6 +33,7 @@ from salesplan.storage.interfaces_admin import (
 from salesplan.storage.interfaces_deals import DealStorage
 from salesplan.storage.interfaces_notify import NotificationStorage
 from salesplan.storage.records import ActualTotals, BatchRecord, PlanRecord
+from salesplan.storage.interfaces_money import PeopleHistoryStorage, RatesStorage
 
 
 class SettingsStorage(Protocol):
@@ -267,12 +268,14 @@ class PlanStorage(Protocol):
 
 class FullStorage(
     SettingsStorage, PeopleStorage, LedgerStorage, EngineReadStorage, PlanStorage, AuditStorage,
-    AccountStorage, BackupStorage, ScopeStorage, NotificationStorage, DealStorage, Protocol,
+    AccountStorage, BackupStorage, ScopeStorage, NotificationStorage, DealStorage, RatesStorage,
+    PeopleHistoryStorage, Protocol,
 ):
     """Everything the store offers (what imports and the command line use)."""
 
 
 __all__ = [
-    "AccountStorage", "AuditStorage", "BackupStorage", "EngineReadStorage", "FullStorage", "LedgerStorage",
-    "NotificationStorage", "PeopleStorage", "PlanStorage", "ScopeStorage", "SettingsStorage",
+    "AccountStorage", "AuditStorage", "BackupStorage", "DealStorage", "EngineReadStorage", "FullStorage", "LedgerStorage",
+    "NotificationStorage", "PeopleHistoryStorage", "PeopleStorage", "PlanStorage", "RatesStorage", "ScopeStorage",
+    "SettingsStorage",
 ]

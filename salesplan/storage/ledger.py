@@ -19,6 +19,8 @@ from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
 from salesplan.storage.base import BatchCounts
 from salesplan.storage.batches import BatchStore
+from salesplan.storage.people_history import history_join
+from salesplan.storage.rates import check_currencies
 from salesplan.storage.records import ActualTotals
 
 
@@ -42,6 +44,10 @@ class LedgerStore(BatchStore):
         """
         self._require_target_write(principal, cells)
         incoming = cells[["owner_type", "owner_id", "metric", "month", "amount", "reason"]].copy()
+        # the amounts' currency (docs/currencies.md); NULL: unnamed, the organisation's own
+        incoming["currency"] = cells["currency"] if "currency" in cells.columns else None
+        incoming["currency"] = incoming["currency"].astype(object).where(incoming["currency"].notna(), None)
+        self._require_no_target_after_leaving(incoming)
 
         def work(cursor: Cursor) -> tuple[int, BatchCounts]:
             cursor.stage("incoming_targets", incoming)
@@ -49,17 +55,20 @@ class LedgerStore(BatchStore):
                 "staged_targets",
                 """
                 SELECT i.owner_type, i.owner_id, i.metric, i.month::DATE AS month,
-                       i.amount::DECIMAL(18,4) AS amount, i.reason, t.amount AS previous_amount
+                       i.amount::DECIMAL(18,4) AS amount, i.reason, t.amount AS previous_amount,
+                       CAST(i.currency AS VARCHAR) AS currency, t.currency AS previous_currency
                 FROM incoming_targets i
                 LEFT JOIN targets t ON t.owner_type = i.owner_type AND t.owner_id = i.owner_id
                     AND t.metric = i.metric AND t.month = i.month::DATE
                 """,
             )
             cursor.unstage("incoming_targets")
+            check_currencies(cursor, "staged_targets", "month", file_name)
+            same = "previous_amount = amount AND previous_currency IS NOT DISTINCT FROM currency"
             inserted, updated, unchanged = cursor.execute(
                 "SELECT count(*) FILTER (WHERE previous_amount IS NULL), "
-                "count(*) FILTER (WHERE previous_amount IS NOT NULL AND previous_amount <> amount), "
-                "count(*) FILTER (WHERE previous_amount = amount) FROM staged_targets"
+                f"count(*) FILTER (WHERE previous_amount IS NOT NULL AND NOT ({same})), "
+                f"count(*) FILTER (WHERE {same}) FROM staged_targets"
             ).fetchall()[0]
             counts = BatchCounts(int(inserted), int(updated), int(unchanged), 0)
             batch_id = self._new_batch(
@@ -68,7 +77,7 @@ class LedgerStore(BatchStore):
             )
             cursor.execute(
                 "INSERT INTO target_versions SELECT ?, owner_type, owner_id, metric, month, amount, "
-                "previous_amount, reason FROM staged_targets",
+                "previous_amount, reason, currency FROM staged_targets",
                 [batch_id],
             )
             cursor.execute(
@@ -76,13 +85,32 @@ class LedgerStore(BatchStore):
                 "AND t.owner_id = s.owner_id AND t.metric = s.metric AND t.month = s.month"
             )
             cursor.execute(
-                "INSERT INTO targets SELECT owner_type, owner_id, metric, month, amount, ? FROM staged_targets",
+                "INSERT INTO targets SELECT owner_type, owner_id, metric, month, amount, ?, currency FROM staged_targets",
                 [batch_id],
             )
             cursor.execute("DROP TABLE staged_targets")
             return batch_id, counts
 
         return self.write(principal, "set targets", f"{file_name or 'editor'}: {len(incoming)} cells; {reason or ''}", work)
+
+    def _require_no_target_after_leaving(self, cells: pd.DataFrame) -> None:
+        """Raise BadInput for a rep's target cell above 0 of a month starting after the rep's
+        end_date (docs/people.md): a leaver has no targets after leaving."""
+        reps = cells[cells["owner_type"] == "rep"]
+        if reps.empty:
+            return
+        with self.cursor() as cursor:
+            ends = cursor.execute("SELECT rep_id, end_date FROM reps WHERE end_date IS NOT NULL").df()
+        if ends.empty:
+            return
+        joined = reps.merge(ends, left_on="owner_id", right_on="rep_id")
+        late = joined[(pd.to_datetime(joined["month"]) > pd.to_datetime(joined["end_date"])) & (joined["amount"] > 0)]
+        if len(late):
+            first = late.iloc[0]
+            raise BadInput.single(
+                "targets", f"rep {first.owner_id} left on {pd.Timestamp(first.end_date):%Y-%m-%d}: no targets after that "
+                f"({pd.Timestamp(first.month):%Y-%m})", column="month",
+            )
 
     def _require_target_write(self, principal: Principal, cells: pd.DataFrame) -> None:
         policy.require_role(principal, "set_targets")  # no team lookup for a role that may never
@@ -106,8 +134,12 @@ class LedgerStore(BatchStore):
         """Write one batch of validated actual rows (keyed by ``row_key``) atomically.
 
         Keys new to the ledger are inserted, keys whose values differ are updated (the old
-        version stays in actual_versions), equal ones are unchanged. ``rejected`` (line, record,
-        problems) is stored with the batch when the user chose valid rows only. Raises NotAllowed
+        version stays in actual_versions); only those two kinds are written, once to the ledger
+        and once as a version. Keys whose values are equal are unchanged: nothing of them is
+        copied, the batch records that it holds them (one row per earlier batch whose keys it
+        holds all of, else one small row per key), so that undoing an earlier batch keeps their
+        value (docs/decisions.md). ``rejected`` (line, record, problems) is stored with the batch
+        when the user chose valid rows only. Raises NotAllowed
         for a leader, BadInput (nothing written) when a row would change a sale of a rep outside
         the principal's scope (the import refuses those rows first; this holds against a race).
         """
@@ -117,69 +149,107 @@ class LedgerStore(BatchStore):
             "row_key", "line", "sale_date", "rep_id", "territory", "revenue", "cost", "profit",
             "order_id", "order_line", "customer", "product",
         ]
+        # optional (docs/currencies.md, docs/people.md): the amounts' currency (NULL: unnamed) and
+        # whether the file named the territory (else it is the rep's on the sale date); rows
+        # without the flag keep the territory they come with
+        names = rows.column_names if isinstance(rows, pa.Table) else list(rows.columns)
+        columns += [name for name in ("currency", "territory_from_file") if name in names]
+        given = ", ".join(columns[:12])
+        currency = "currency" if "currency" in names else "NULL::VARCHAR AS currency"
+        from_file = "territory_from_file" if "territory_from_file" in names else "true AS territory_from_file"
         incoming = rows.select(columns) if isinstance(rows, pa.Table) else rows[columns]
         rejected_frame = rejected[["line", "record", "problems"]]
 
         def work(cursor: Cursor) -> tuple[int, BatchCounts]:
             cursor.stage("incoming_actuals", incoming)
+            # the one copy of the batch: its typed rows, compared with the ledger once
             cursor.temp_table(
                 "staged_actuals",
-                """
-                SELECT row_key, line::BIGINT AS line, sale_date::DATE AS sale_date, rep_id, territory,
-                       revenue::DECIMAL(18,4) AS revenue, cost::DECIMAL(18,4) AS cost,
-                       profit::DECIMAL(18,4) AS profit, order_id, order_line, customer, product
-                FROM incoming_actuals
+                f"""
+                SELECT s.*, a.batch_id AS current_batch,
+                       CASE WHEN a.row_key IS NULL THEN 'new' WHEN {_ACTUAL_DIFFERS} THEN 'changed' ELSE 'same' END AS status
+                FROM (
+                    SELECT row_key, line::BIGINT AS line, sale_date::DATE AS sale_date, i.rep_id,
+                           CASE WHEN i.territory_from_file THEN i.territory
+                                ELSE coalesce(h.territory, i.territory) END AS territory,
+                           revenue::DECIMAL(18,4) AS revenue, cost::DECIMAL(18,4) AS cost,
+                           profit::DECIMAL(18,4) AS profit, order_id, order_line, customer, product,
+                           i.currency, i.territory_from_file
+                    FROM (SELECT {given}, {currency}, {from_file} FROM incoming_actuals) i
+                    {history_join("i.rep_id", "i.sale_date::DATE")}
+                ) s LEFT JOIN actuals a ON a.row_key = s.row_key
                 """,
             )
             cursor.unstage("incoming_actuals")
+            check_currencies(cursor, "staged_actuals", "sale_date", file_name)
             if scope is not None:
                 _refuse_foreign_keys(cursor, scope, file_name)
-            # compare with the ledger once; unchanged keys are recorded in this batch's versions
-            # (undo must know the batch holds them) but their ledger rows are not rewritten
-            cursor.temp_table(
-                "staged_status",
-                f"""
-                SELECT s.row_key,
-                       CASE WHEN a.row_key IS NULL THEN 'new' WHEN {_ACTUAL_DIFFERS} THEN 'changed' ELSE 'same' END AS status
-                FROM staged_actuals s LEFT JOIN actuals a USING (row_key)
-                """,
-            )
             inserted, updated, unchanged = cursor.execute(
                 "SELECT count(*) FILTER (WHERE status = 'new'), count(*) FILTER (WHERE status = 'changed'), "
-                "count(*) FILTER (WHERE status = 'same') FROM staged_status"
+                "count(*) FILTER (WHERE status = 'same') FROM staged_actuals"
             ).fetchall()[0]
             counts = BatchCounts(int(inserted), int(updated), int(unchanged), len(rejected_frame))
             batch_id = self._new_batch(
                 cursor, kind="actuals", file_name=file_name, sha256=sha256, principal=principal,
                 counts=counts, valid_only=valid_only,
             )
-            cursor.execute(
-                "INSERT INTO actual_versions SELECT ?, row_key, line, sale_date, rep_id, territory, revenue, "
-                "cost, profit, order_id, order_line, customer, product FROM staged_actuals",
-                [batch_id],
-            )
+            if inserted or updated:
+                cursor.execute(
+                    "INSERT INTO actual_versions SELECT ?, row_key, line, sale_date, rep_id, territory, revenue, "
+                    "cost, profit, order_id, order_line, customer, product, currency, territory_from_file "
+                    "FROM staged_actuals WHERE status <> 'same'",
+                    [batch_id],
+                )
             if updated:
                 cursor.execute(
-                    "DELETE FROM actuals WHERE row_key IN (SELECT row_key FROM staged_status WHERE status = 'changed')"
+                    "DELETE FROM actuals WHERE row_key IN (SELECT row_key FROM staged_actuals WHERE status = 'changed')"
                 )
             if inserted or updated:
                 cursor.execute(
-                    "INSERT INTO actuals SELECT s.row_key, ?, s.line, s.sale_date, s.rep_id, s.territory, s.revenue, "
-                    "s.cost, s.profit, s.order_id, s.order_line, s.customer, s.product "
-                    "FROM staged_actuals s JOIN staged_status t USING (row_key) WHERE t.status <> 'same'",
+                    "INSERT INTO actuals SELECT row_key, ?, line, sale_date, rep_id, territory, revenue, "
+                    "cost, profit, order_id, order_line, customer, product, currency, territory_from_file "
+                    "FROM staged_actuals WHERE status <> 'same'",
                     [batch_id],
                 )
-            cursor.execute("DROP TABLE staged_status")
+            if unchanged:
+                self._record_holds(cursor, batch_id)
+            cursor.execute("DROP TABLE staged_actuals")
             if len(rejected_frame):
                 cursor.stage("incoming_rejected", rejected_frame)
                 cursor.execute(
                     "INSERT INTO rejected_rows SELECT ?, line, record, problems FROM incoming_rejected", [batch_id]
                 )
                 cursor.unstage("incoming_rejected")
-            cursor.execute("DROP TABLE staged_actuals")
             return batch_id, counts
 
         return self.write(principal, "import actuals", f"{file_name or ''}: {len(incoming)} rows", work)
+
+    @staticmethod
+    def _record_holds(cursor: Cursor, batch_id: int) -> None:
+        """Record that ``batch_id`` holds its unchanged rows (``staged_actuals`` with status
+        'same'), whose current values are the versions of the batches in ``current_batch``.
+
+        Per such earlier batch: when this batch holds every key it wrote a version of (an
+        identical re-import), one row in actual_batch_holds; else one row per key in
+        actual_key_holds.
+        """
+        cursor.temp_table(
+            "hold_sources",
+            """
+            SELECT g.source_batch_id, g.held = (SELECT count(*) FROM actual_versions v WHERE v.batch_id = g.source_batch_id) AS whole
+            FROM (SELECT current_batch AS source_batch_id, count(*) AS held FROM staged_actuals
+                  WHERE status = 'same' GROUP BY current_batch) g
+            """,
+        )
+        cursor.execute(
+            "INSERT INTO actual_batch_holds SELECT ?, source_batch_id FROM hold_sources WHERE whole", [batch_id]
+        )
+        cursor.execute(
+            "INSERT INTO actual_key_holds SELECT ?, s.row_key, s.current_batch FROM staged_actuals s "
+            "JOIN hold_sources h ON h.source_batch_id = s.current_batch WHERE s.status = 'same' AND NOT h.whole",
+            [batch_id],
+        )
+        cursor.execute("DROP TABLE hold_sources")
 
     # ------------------------------------------------------------------ reads for the engine
     def foreign_actual_keys(self, principal: Principal, row_keys: Sequence[str]) -> set[str]:
@@ -272,7 +342,8 @@ _ACTUAL_DIFFERS = (
     "(s.sale_date IS DISTINCT FROM a.sale_date OR s.rep_id IS DISTINCT FROM a.rep_id "
     "OR s.territory IS DISTINCT FROM a.territory OR s.revenue IS DISTINCT FROM a.revenue "
     "OR s.cost IS DISTINCT FROM a.cost OR s.profit IS DISTINCT FROM a.profit "
-    "OR s.customer IS DISTINCT FROM a.customer OR s.product IS DISTINCT FROM a.product)"
+    "OR s.customer IS DISTINCT FROM a.customer OR s.product IS DISTINCT FROM a.product "
+    "OR s.currency IS DISTINCT FROM a.currency)"
 )
 
 

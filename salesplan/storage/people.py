@@ -11,6 +11,7 @@ from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
 from salesplan.storage.base import BatchCounts
 from salesplan.storage.batches import BatchStore
+from salesplan.storage.people_history import REFRESH_CURRENT, history_join
 
 
 class PeopleStore(BatchStore):  # its imports are batches too
@@ -18,11 +19,13 @@ class PeopleStore(BatchStore):  # its imports are batches too
 
     # ------------------------------------------------------------------ reference data
     def reps(self, principal: Principal) -> pd.DataFrame:
-        """Reps the principal may see, with their territory and region."""
+        """Reps the principal may see, with their territory, region and manager in effect today
+        and ``left`` (True once their end_date has passed: listed as having left, docs/people.md)."""
         visible = self.visible_rep_ids(principal)
         with self.cursor() as cursor:
             frame = cursor.execute(
-                "SELECT rep_id, name, email, territory, region, manager, start_date, end_date "
+                "SELECT rep_id, name, email, territory, region, manager, start_date, end_date, "
+                "coalesce(end_date < current_date, false) AS \"left\" "
                 "FROM reps ORDER BY rep_id"
             ).df()
         if visible is not None:
@@ -63,12 +66,25 @@ class PeopleStore(BatchStore):  # its imports are batches too
         file_name: str | None,
         sha256: str | None,
     ) -> tuple[int, BatchCounts]:
-        """Upsert validated reps (columns of inputs.REPS_COLUMNS) and derive territories/regions.
+        """Upsert validated reps (columns of inputs.REPS_COLUMNS, optionally effective_from) and
+        derive territories/regions.
+
+        A rep's territory and manager go into rep_history from ``effective_from`` on (docs/people.md):
+        without it, a new rep's from always and a known rep's changed ones from today. A rep may
+        come on several rows with different effective_from dates; the rest of their row is the
+        same on each (the importer checks).
 
         Raises NotAllowed unless admin, or a manager adding only new reps under themself
         (policy ``add_reps``); BadInput when the database refuses a value.
         """
-        incoming = reps[["rep_id", "name", "email", "territory", "region", "manager", "start_date", "end_date"]].copy()
+        columns = ["rep_id", "name", "email", "territory", "region", "manager", "start_date", "end_date"]
+        history = reps[["rep_id", "territory", "region", "manager"]].copy()
+        history["effective_from"] = reps["effective_from"] if "effective_from" in reps.columns else pd.NaT
+        history["effective_from"] = pd.to_datetime(history["effective_from"])
+        # the reps table holds one row per rep: the one with the latest effective_from (the
+        # history sets what is in effect today right after)
+        order = history["effective_from"].reset_index(drop=True).sort_values(kind="stable", na_position="last").index
+        incoming = reps[columns].iloc[order].drop_duplicates("rep_id", keep="last").copy()
         if not policy.may(principal, "import_reps"):
             # a manager adding people from an export: only new reps, each under the manager
             known = set(self.rep_lookup()["rep_id"])
@@ -76,6 +92,18 @@ class PeopleStore(BatchStore):  # its imports are batches too
                            managers={None if pd.isna(m) else m for m in incoming["manager"]})
 
         def work(cursor: Cursor) -> tuple[int, BatchCounts]:
+            cursor.stage("incoming_history", history)
+            cursor.temp_table(
+                "staged_history",
+                """
+                SELECT DISTINCT i.rep_id, coalesce(CAST(i.effective_from AS DATE), CASE WHEN EXISTS (
+                           SELECT 1 FROM rep_history h WHERE h.rep_id = i.rep_id) THEN current_date
+                           ELSE DATE '1900-01-01' END) AS effective_from,
+                       i.territory, i.region, i.manager
+                FROM incoming_history i
+                """,
+            )
+            cursor.unstage("incoming_history")
             cursor.stage("incoming_reps", incoming)
             inserted, updated, unchanged = cursor.execute(
                 """
@@ -111,6 +139,20 @@ class PeopleStore(BatchStore):  # its imports are batches too
                 """,
                 [batch_id],
             )
+            # a history row only where it changes what was in effect on its day
+            cursor.execute(
+                f"""
+                INSERT INTO rep_history
+                SELECT s.rep_id, s.effective_from, s.territory, s.manager, ?
+                FROM staged_history s {history_join("s.rep_id", "s.effective_from")}
+                WHERE h.rep_id IS NULL OR h.effective_from = s.effective_from
+                   OR h.territory IS DISTINCT FROM s.territory OR h.manager IS DISTINCT FROM s.manager
+                ON CONFLICT (rep_id, effective_from) DO UPDATE SET territory = excluded.territory,
+                    manager = excluded.manager, batch_id = excluded.batch_id
+                """,
+                [batch_id],
+            )
+            cursor.execute(REFRESH_CURRENT)
             cursor.execute(
                 """
                 INSERT INTO territories
@@ -119,6 +161,16 @@ class PeopleStore(BatchStore):  # its imports are batches too
                 ON CONFLICT (territory) DO UPDATE SET region = coalesce(excluded.region, territories.region)
                 """
             )
+            # territories named only on a rep's earlier rows
+            cursor.execute(
+                """
+                INSERT INTO territories
+                SELECT territory, max(region) FROM staged_history
+                WHERE territory IS NOT NULL GROUP BY territory
+                ON CONFLICT (territory) DO NOTHING
+                """
+            )
+            cursor.execute("DROP TABLE staged_history")
             cursor.execute(
                 "INSERT INTO regions SELECT DISTINCT region FROM territories WHERE region IS NOT NULL "
                 "ON CONFLICT DO NOTHING"

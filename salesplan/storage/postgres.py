@@ -49,6 +49,11 @@ EXTRA_DDL = {
         CREATE INDEX target_versions_batch ON target_versions (batch_id);
         CREATE INDEX targets_cell ON targets (owner_type, owner_id, metric, month);
     """,
+    6: """
+        CREATE INDEX actual_batch_holds_source ON actual_batch_holds (source_batch_id);
+        CREATE INDEX actual_key_holds_batch ON actual_key_holds (batch_id);
+        CREATE INDEX actual_key_holds_row_key ON actual_key_holds (row_key);
+    """,
 }
 
 _OID_TYPES = {

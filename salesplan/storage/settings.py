@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from salesplan import policy
+from salesplan.currency import validate_code
 from salesplan.errors import (
     BadInput,
 )
@@ -38,14 +39,18 @@ class SettingsStore(StoreBase):
             upload_limit_mb=int(values.get("upload_limit_mb", defaults.upload_limit_mb)),
             stage_probabilities=_stage_pairs(values.get("stage_probabilities")),
             **_notification_settings(values, defaults),
+            base_currency=values.get("base_currency", defaults.base_currency),
         )
 
     def save_settings(self, principal: Principal, **changes: Any) -> Settings:
-        """Change settings; raises BadInput on an out-of-range value, NotAllowed unless admin."""
+        """Change settings; raises BadInput on an out-of-range value or a base currency change
+        that would leave stored amounts without a rate (docs/currencies.md), NotAllowed unless admin."""
         policy.require(principal, "change_settings")
         stored = validate_settings(**changes)
 
         def work(cursor: Cursor) -> None:
+            if "base_currency" in stored:
+                _check_base_currency_change(cursor, stored["base_currency"])
             for key, value in stored.items():
                 cursor.execute(
                     "INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -99,6 +104,8 @@ def _validate_setting(key: str, value: Any) -> str:
         if not 0 <= fraction <= 1:
             raise ValueError(f"must be a fraction between 0 and 1 (0.9, not 90), not {value}")
         return repr(fraction)
+    if key == "base_currency":
+        return validate_code(value, allow_empty=True)
     if key == "upload_limit_mb":
         limit = int(value)
         if not 1 <= limit <= 10_000:
@@ -240,3 +247,34 @@ def _validate_notification_setting(key: str, value: Any) -> str:
             raise ValueError(f"{text!r} is not an http(s) address like https://plan.example.com")
         return text.rstrip("/")
     return text  # smtp_user: any text
+
+
+def _check_base_currency_change(cursor: Cursor, new: str) -> None:
+    """Raise BadInput when the base currency may not become ``new``: stored rates are in units
+    of the old base, and stored amounts in another currency would have no rate."""
+    rows = cursor.execute("SELECT value FROM settings WHERE key = 'base_currency'").fetchall()
+    old = rows[0][0] if rows else ""
+    if new == old:
+        return
+    if cursor.execute("SELECT count(*) FROM rates").fetchall()[0][0]:
+        raise BadInput.single(
+            "settings",
+            f"--base-currency: the stored rates are in units of {old}; undo the rates batches first "
+            "(salesplan uploads --undo ID) to change the base currency",
+        )
+    named = sorted(
+        row[0]
+        for row in cursor.execute(
+            "SELECT DISTINCT currency FROM actuals WHERE currency IS NOT NULL "
+            "UNION SELECT DISTINCT currency FROM targets WHERE currency IS NOT NULL"
+        ).fetchall()
+    )
+    # without a base currency one named currency is the organisation's own; with one, every
+    # other currency needs rates, which can only be imported once the base is set
+    if (not new and len(named) > 1) or (new and any(code != new for code in named)):
+        named = [code for code in named if code != new]
+        raise BadInput.single(
+            "settings",
+            f"--base-currency: stored amounts are in {', '.join(named)}, which would have no rate in "
+            f"{new or 'a single-currency organisation'}; set the base currency to that currency, or undo those uploads first",
+        )

@@ -49,6 +49,8 @@ TABLE: list[tuple[str, dict, tuple[bool, bool, bool, bool, bool]]] = [
     ("add_reps", {"managers": {"M1"}}, (True, True, False, True, False)),  # new reps under the manager
     ("add_reps", {"managers": {"M2"}}, (True, True, False, False, False)),
     ("add_reps", {"managers": {"M1"}, "existing": {"R1"}}, (True, True, False, False, False)),  # nobody changed
+    ("import_rates", {}, (True, True, False, False, False)),
+    ("edit_people", {}, (True, True, False, False, False)),
     ("import_holidays", {}, (True, True, False, False, False)),
     ("edit_calendar", {}, (True, True, False, False, False)),
     ("change_settings", {}, (True, True, False, False, False)),

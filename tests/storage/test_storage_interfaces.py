@@ -12,7 +12,8 @@ from salesplan.store import Store
 PROTOCOLS = [
     interfaces.SettingsStorage, interfaces.PeopleStorage, interfaces.LedgerStorage, interfaces.EngineReadStorage,
     interfaces.PlanStorage, interfaces.AuditStorage, interfaces.AccountStorage, interfaces.BackupStorage,
-    interfaces.ScopeStorage, interfaces.NotificationStorage, interfaces.DealStorage,
+    interfaces.ScopeStorage, interfaces.NotificationStorage, interfaces.DealStorage, interfaces.RatesStorage,
+    interfaces.PeopleHistoryStorage,
 ]
 
 
