@@ -209,6 +209,7 @@ class BatchStore(StoreBase):
                 from salesplan.storage.rates import undo_rates
 
                 undo_rates(cursor, batch_id)
+                held = (0, [])  # a rate undone goes back to the newest earlier version, said by rates.py
             else:
                 cursor.temp_table(
                     "undo_cells",

@@ -330,7 +330,7 @@ def test_file_on_disk_over_the_size_limit(loaded, tmp_path):
 
 def test_unknown_import_kind(loaded):
     assert refused(loaded, "date,rep,amount\n2025-03-03,R001,1\n", kind="sales") == [
-        Problem("sales.csv", None, None, "unknown import kind 'sales'; use one of reps, targets, actuals, holidays, rates")
+        Problem("sales.csv", None, None, "unknown import kind 'sales'; use one of reps, targets, actuals, holidays, deals, rates")
     ]
 
 
@@ -382,10 +382,10 @@ def test_formula_cell_in_a_workbook_is_text_not_a_value(loaded):
 
 
 # ============================================================================ command line
-def run_cli(*args: str) -> subprocess.CompletedProcess:
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "salesplan.cli", *args], capture_output=True, text=True, timeout=120,
-        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        env={**os.environ, "PYTHONIOENCODING": "utf-8", **env},
     )
 
 
@@ -438,11 +438,12 @@ def test_cli_reports_a_database_held_by_another_process(cli_db, tmp_path):
     )
     try:
         assert holder.stdout.readline().strip() == "ready"
-        done = run_cli("--db", str(cli_db), "import", "actuals", str(good))
+        # a short wait for the file (the default is 30 s): the holder never lets go
+        done = run_cli("--db", str(cli_db), "import", "actuals", str(good), SALESPLAN_LOCK_WAIT="2")
     finally:
         holder.kill()
         holder.wait(timeout=30)
     assert done.returncode == 1
     assert "in use by another process" in done.stderr
-    assert done.stderr.startswith(f"salesplan: The database {cli_db} is in use by another process")
+    assert done.stderr.startswith(f"salesplan: The database {cli_db} stayed in use by another process")
     assert "Traceback" not in done.stderr
