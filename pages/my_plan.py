@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from salesplan import plan_view, ui
+from salesplan import pipeline_view, plan_view, ui
 from salesplan.store import OPEN_ACTION_STATUSES
 
 principal = ui.page("my_plan")
@@ -174,6 +174,60 @@ see_the_math([
 curve = ui.year_curve(principal, "rep", rep_id, fy, metric)
 st.plotly_chart(ui.burnup_figure(curve, row, metric), key="burnup")
 st.plotly_chart(ui.monthly_bars_figure(months[months["owner_id"] == rep_id], metric), key="months")
+
+# ---------------------------------------------------------------- the pipeline
+st.markdown("#### What covers the gap")
+if metric != "revenue":
+    st.info("Open deals are amounts of revenue: switch the metric to Revenue to see the pipeline.",
+            icon=":material/filter_alt:")
+elif ui.is_empty(row["pipeline"]):
+    st.info("No open deals uploaded yet. Upload your CRM's open-deals export on **Upload actuals** to see what "
+            "your pipeline covers of the gap.", icon=":material/filter_alt:")
+else:
+    steps = pipeline_view.bridge(row)
+    st.plotly_chart(ui.bridge_figure(steps, metric), key="bridge")
+    sentence = pipeline_view.gap_sentence(row)
+    if sentence:
+        st.markdown(sentence)
+    uncovered = float(steps["left"].iloc[-1])
+    st.caption(f"Each bar is the part of the target its step covers, in order; a step worth more than what is left "
+               f"covers only that. Weighted pipeline = Σ amount × probability of the open deals closing after "
+               f"{ui.day_text(e)} and by {ui.day_text(row['period_end'])}. Uncovered gap = T − A − weighted "
+               f"pipeline − open actions = **{ui.money(uncovered)}** (before the actions: "
+               f"{ui.money(row['uncovered_gap'])}).")
+    p1, p2, p3, p4 = st.columns(4)
+    p1.metric("Pipeline", ui.money(row["pipeline"]), border=True,
+              help="Open deals expected to close from tomorrow to the end of the year")
+    p2.metric("Weighted pipeline", ui.money(row["weighted_pipeline"]), border=True,
+              help="Σ amount × probability of the same deals")
+    p3.metric("Weighted coverage", ui.pct(row["weighted_coverage"], 0), border=True,
+              help="Weighted pipeline ÷ what is still to sell (T − A)")
+    p4.metric("Overdue deals", ui.money(row["overdue_pipeline"]), border=True,
+              help="Open deals whose expected close date has passed: they need a new date")
+    deals = pipeline_view.deals_table(ui.read(principal, "open_deals", as_of), [rep_id], row)
+    overdue = deals[deals["when"] == "overdue"]
+    if not overdue.empty:
+        st.warning(f"{len(overdue)} open deal(s) worth {ui.money(overdue['amount'].sum())} were expected to close "
+                   "by now: give them a new close date in your CRM, or close them.", icon=":material/event_busy:")
+    with st.expander(f"The {len(deals)} open deal(s) behind the pipeline", expanded=not overdue.empty):
+        ui.table(deals.assign(when=deals["when"].map(
+            {"overdue": "⚠ overdue", "in period": "in period", "after period": "after the year",
+             "earlier": "overdue (before the year)"})), column_config={
+            "deal_id": "Deal", "name": st.column_config.TextColumn("Name", width="medium"), "customer": "Customer",
+            "stage": "Stage", "probability": st.column_config.NumberColumn("Probability", format="percent"),
+            "amount": st.column_config.NumberColumn("Amount", format="localized"),
+            "weighted": st.column_config.NumberColumn("Weighted", format="localized"),
+            "expected_close": st.column_config.DateColumn("Expected close"), "when": "When",
+            "days_overdue": st.column_config.NumberColumn("Days overdue", format="%d"),
+            "snapshot_date": st.column_config.DateColumn("Snapshot"),
+        })
+    points = ui.pipeline_trend(principal, "rep", rep_id, as_of, metric=metric, rep_ids=[rep_id])
+    direction = pipeline_view.trend_direction(points)
+    if direction:
+        st.plotly_chart(ui.pipeline_trend_figure(points), key="pipeline_trend")
+        st.caption(f"Across the {len(points)} snapshots of the year so far the weighted pipeline went from "
+                   f"{ui.money(points['weighted_pipeline'].iloc[0])} to {ui.money(points['weighted_pipeline'].iloc[-1])}:"
+                   f" coverage is **{direction}**.")
 
 # ---------------------------------------------------------------- the written plan
 st.markdown("#### Your actions")

@@ -79,7 +79,8 @@ shown = ui.for_display(table).assign(
 )
 columns = ["owner_name", "status", "target", "actual_to_date", "attainment", "pace", "gap_to_date",
            "required_per_working_day", "current_per_working_day", "acceleration", "point_of_no_return",
-           "working_days_to_act", "action_coverage"]
+           "working_days_to_act", "action_coverage", "pipeline_coverage", "weighted_coverage", "uncovered_gap",
+           "chance_to_reach"]
 num = st.column_config.NumberColumn
 ui.table(shown[columns], column_config={
     "owner_name": st.column_config.TextColumn("Owner", pinned=True),
@@ -95,6 +96,14 @@ ui.table(shown[columns], column_config={
     "point_of_no_return": "Point of no return",
     "working_days_to_act": num("Days to act", format="%d"),
     "action_coverage": num("Plan coverage", format="percent"),
+    "pipeline_coverage": num("Pipeline coverage", format="percent",
+                             help="Open deals closing by the year's end ÷ what is still to sell (T − A)"),
+    "weighted_coverage": num("Weighted coverage", format="percent",
+                             help="The same deals × their probability ÷ what is still to sell"),
+    "uncovered_gap": num("Uncovered gap", format="localized", help="T − A − weighted pipeline, when positive"),
+    "chance_to_reach": num("Chance to reach", format="percent",
+                           help="How often owners in a similar position in past years went on to reach the target "
+                                "(see the math on the owner's My plan page)"),
 })
 stem = f"salesplan-{level}-{metric}-{as_of.isoformat()}"
 e1, e2, e3 = st.columns([1, 1, 4])

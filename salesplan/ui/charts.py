@@ -122,3 +122,81 @@ def heatmap_figure(grid: pd.DataFrame, value_label: str, title: str, at_risk: fl
         title={"text": title},
     )
     return fig
+
+
+BRIDGE_COLORS = {"Target": "#8c8c8c", "Actual to date": COLORS["actual"], "Weighted pipeline": "#17becf",
+                 "Open plan actions": COLORS["plan"], "Uncovered gap": COLORS["required"]}
+
+
+def bridge_figure(steps: pd.DataFrame, metric: str) -> go.Figure:
+    """The gap bridge (a waterfall): the target, then what the actual, the weighted pipeline and the
+    open plan actions each cover of it, and the uncovered gap. ``steps`` is
+    :func:`salesplan.pipeline_view.bridge`; each bar spans the part of the target its step covers
+    (from ``left`` up to ``left + covers``), its label says the step's own ``amount``."""
+    last = len(steps) - 1
+    bases, heights, text = [], [], []
+    for i, row in enumerate(steps.itertuples(index=False)):
+        ends = i in (0, last)
+        bases.append(0.0 if ends else float(row.left))
+        heights.append(float(row.covers))
+        label = money(row.amount)
+        if not ends and row.amount > row.covers + 0.5:
+            label += f" (covers {money(row.covers)})"
+        text.append(label)
+    fig = go.Figure(go.Bar(
+        x=list(steps["step"]), y=heights, base=bases, text=text, textposition="outside", cliponaxis=False,
+        marker_color=[BRIDGE_COLORS.get(step, "#999") for step in steps["step"]],
+        hovertemplate="%{x}: %{text}<extra></extra>",
+    ))
+    top = float(steps["covers"].iloc[0]) or 1.0
+    fig.update_layout(
+        title=f"{METRIC_LABEL[metric]}: what covers the target", height=380, showlegend=False,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10}, bargap=0.35,
+        yaxis={"tickformat": ",.0f", "range": [0, top * 1.15], "title": METRIC_LABEL[metric]},
+    )
+    return fig
+
+
+def pipeline_trend_figure(points: pd.DataFrame) -> go.Figure:
+    """Weighted pipeline (and weighted coverage, on a second axis) at each deal snapshot:
+    ``points`` is :func:`salesplan.pipeline_view.trend`."""
+    x = [day_text(d) for d in points["snapshot_date"]]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=x, y=points["weighted_pipeline"].astype(float), name="Weighted pipeline",
+                             mode="lines+markers", line={"color": BRIDGE_COLORS["Weighted pipeline"], "width": 3}))
+    coverage = points["weighted_coverage"].astype(float)
+    if coverage.notna().any():
+        fig.add_trace(go.Scatter(x=x, y=coverage, name="Weighted coverage of the gap", yaxis="y2",
+                                 mode="lines+markers", line={"color": "#555", "dash": "dot", "width": 2}))
+    fig.update_layout(
+        title="Pipeline at each snapshot", height=300, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "y": -0.25}, hovermode="x unified",
+        yaxis={"tickformat": ",.0f", "rangemode": "tozero", "title": "Weighted pipeline"},
+        yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%", "rangemode": "tozero",
+                "title": "Coverage", "showgrid": False},
+    )
+    return fig
+
+
+def reliability_figure(calibration: pd.DataFrame) -> go.Figure:
+    """The reliability diagram of chance_to_reach: per bin, the mean predicted chance against the
+    share of checks that reached the target, with the diagonal of a perfect forecast.
+    ``calibration`` is ``BacktestResult.calibration``."""
+    filled = calibration[calibration["checks"] > 0]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], name="Perfect calibration", mode="lines",
+                             line={"color": COLORS["target"], "dash": "dash", "width": 1}, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=filled["predicted"].astype(float), y=filled["observed"].astype(float), name="This organisation",
+        mode="lines+markers+text", text=[f"{int(n)} checks" for n in filled["checks"]], textposition="top left",
+        marker={"size": 10, "color": COLORS["plan"]}, line={"color": COLORS["plan"], "width": 2},
+        customdata=filled[["bin"]].to_numpy(),
+        hovertemplate="bin %{customdata[0]}: predicted %{x:.0%}, reached %{y:.0%} (%{text})<extra></extra>",
+    ))
+    fig.update_layout(
+        title="Chance to reach: predicted vs what happened", height=420,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.2},
+        xaxis={"title": "Predicted chance (mean of the bin)", "range": [0, 1], "tickformat": ".0%"},
+        yaxis={"title": "Share that reached the target", "range": [0, 1.05], "tickformat": ".0%"},
+    )
+    return fig
