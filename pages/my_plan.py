@@ -170,6 +170,18 @@ see_the_math([
     f"projection at current pace vs plan: A × T ÷ E = **{ui.money(row['projection_seasonal'], 2)}**",
 ])
 
+details = ui.chance_details(principal, as_of, metric=metric)
+mine = details[details["owner_id"] == rep_id]
+chance_box, words = st.columns([1, 3], vertical_alignment="center")
+chance_box.metric("Chance to reach the target", ui.pct(row["chance_to_reach"], 0), border=True,
+                  help="How often owners in a similar position in past years went on to reach their target")
+with words:
+    if not mine.empty:
+        see_the_math([ui.md(mine.iloc[0]["explanation"]),
+                      "a similar position: the same point of the year in a past year, where the sales still "
+                      "needed were as many times the run-rate as yours are now; your own past years count "
+                      "more the more of them there are (docs/numbers.md, \"Chance to reach\")"])
+
 # ---------------------------------------------------------------- charts
 curve = ui.year_curve(principal, "rep", rep_id, fy, metric)
 st.plotly_chart(ui.burnup_figure(curve, row, metric), key="burnup")

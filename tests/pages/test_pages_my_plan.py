@@ -102,3 +102,18 @@ def test_profit_has_no_pipeline(at, db):
     at.segmented_control(key="metric").set_value("profit").run()
     assert "switch the metric to Revenue to see the pipeline" in texts(at)
     assert not [f for f in figures(at) if "what covers the target" in str(f["layout"].get("title", ""))]
+
+
+def test_chance_to_reach_with_see_the_math_in_words(at, db):
+    year = engine_year(db)
+    row = year[year["chance_to_reach"].notna()].iloc[0]
+    pick(at, row["owner_id"])
+    assert [m.value for m in at.metric if m.label == "Chance to reach the target"] == [ui.pct(row["chance_to_reach"], 0)]
+    store = open_store(db)
+    try:
+        details = engine.chance_details(store.engine_inputs(ADMIN), DEMO_TODAY).set_index("owner_id")
+    finally:
+        store.close()
+    explanation = details.loc[row["owner_id"], "explanation"]
+    assert "similar positions" in explanation
+    assert ui.md(explanation) in texts(at)

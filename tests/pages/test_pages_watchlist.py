@@ -40,3 +40,17 @@ def test_cards_show_pipeline_coverage_and_name_the_uncovered_gap(at, expected):
     for entry in with_pipeline.itertuples():
         if entry.uncovered_gap > 0:
             assert f"{ui.md(ui.money(entry.uncovered_gap))} is not covered by any deal" in page
+
+
+def test_cards_show_the_chance_and_its_math(at, db, expected):
+    shown = expected.iloc[: ui.WATCHLIST_PAGE_SIZE]
+    assert [m.value for m in at.metric if m.label == "Chance to reach"] == [
+        ui.pct(v, 0) for v in shown["chance_to_reach"]]
+    store = open_store(db)
+    try:
+        details = engine.chance_details(store.engine_inputs(ADMIN), DEMO_TODAY, level="rep").set_index("owner_id")
+    finally:
+        store.close()
+    rep = shown[shown["owner_type"] == "rep"].iloc[0]
+    assert ui.md(details.loc[rep["owner_id"], "explanation"]) in texts(at)
+    assert len([e for e in at.expander if e.label == "See the math of the chance"]) == len(shown)
