@@ -97,6 +97,21 @@ with c4:
         "including your territory's)",
     ])
 
+# ---------------------------------------------------------------- this week and last week
+weeks = plan_view.this_and_last_week(ui.report(principal, as_of, metric=metric, period="week"), rep_id, as_of)
+if not weeks.empty:
+    st.markdown("#### This week and last week")
+    for box, week in zip(st.columns(len(weeks) + 1)[:len(weeks)], weeks.itertuples(index=False)):
+        box.metric(f"{week.which} · {week.period[-3:]}", ui.money(week.actual_to_date), border=True,
+                   delta=f"{ui.pct(week.attainment, 0)} of its target {ui.money(week.target)}",
+                   delta_color="green" if ui.row_status(week._asdict()) in ("achieved", "on_track") else "orange",
+                   delta_arrow="off",
+                   help=f"Actual from {ui.day_text(week.period_start)} to {ui.day_text(min(week.as_of, week.period_end))}"
+                        f" against the week's target (each month's target spread over its working days, "
+                        f"{int(week.working_days_elapsed + week.working_days_left)} working days this week)")
+        with box:
+            ui.status_badge(ui.row_status(week._asdict()))
+
 # ---------------------------------------------------------------- run-rates
 st.markdown("#### The run-rate it takes")
 r, c, B = row["required_per_working_day"], row["current_per_working_day"], row["best_per_working_day"]

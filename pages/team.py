@@ -11,13 +11,15 @@ principal = ui.page("team")
 
 reps = ui.reps_or_stop(principal)
 
-left, middle, right = st.columns([2, 2, 2], vertical_alignment="bottom")
+left, middle, right, far = st.columns([2, 2, 2, 2], vertical_alignment="bottom")
 metric = left.segmented_control("Metric", ["revenue", "profit"], default="revenue", required=True,
                                 format_func=ui.METRIC_LABEL.get, key="team_metric")
 as_of = middle.date_input("As of", value=ui.today(), key="team_as_of", format="YYYY-MM-DD")
 colour_by = right.segmented_control("Colour by", ["attainment", "pace"], default="attainment", required=True,
                                     key="team_colour", format_func={"attainment": "Monthly attainment",
                                                                     "pace": "Pace vs plan"}.get)
+grain = far.segmented_control("Heatmap by", ["month", "week"], default="month", required=True, key="team_grain",
+                              format_func={"month": "Month", "week": "Week"}.get)
 
 # ---------------------------------------------------------------- filters
 names = dict(zip(reps["rep_id"], reps["name"]))
@@ -46,18 +48,19 @@ if months.empty or not (year["target"] > 0).any():
 
 # ---------------------------------------------------------------- heatmap
 with_target = year.loc[(year["target"] > 0) & year["owner_id"].isin(chosen_ids), "owner_id"]
-grid = team_view.heatmap_grid(months, year, reps, with_target, colour_by, as_of)
+cells = months if grain == "month" else ui.report(principal, as_of, metric=metric, period="week")
+grid = team_view.heatmap_grid(cells, year, reps, with_target, colour_by, as_of)
 if grid.empty:
     st.info("No rep with a target matches these filters.")
 else:
-    label = "Monthly attainment" if colour_by == "attainment" else "Pace vs plan"
+    label = f"{'Monthly' if grain == 'month' else 'Weekly'} attainment" if colour_by == "attainment" else "Pace vs plan"
     at_risk = ui.settings().at_risk
     st.plotly_chart(ui.heatmap_figure(grid, "Attainment" if colour_by == "attainment" else "Pace",
                                       f"{label} · {year['period'].iloc[0]}", at_risk), key="heatmap")
-    st.caption(f"{label}: each month's actual ÷ {'its target' if colour_by == 'attainment' else 'its target to date'};"
-               f" the month marked {team_view.IN_PROGRESS} is in progress (its attainment grows until it ends: "
+    st.caption(f"{label}: each {grain}'s actual ÷ {'its target' if colour_by == 'attainment' else 'its target to date'};"
+               f" the {grain} marked {team_view.IN_PROGRESS} is in progress (its attainment grows until it ends: "
                f"colour by pace to compare it with its target to date); YTD = actual to date ÷ expected to date for the year. Green from 100 %, amber from "
-               f"{ui.pct(at_risk, 0)} (the at-risk band), red below. Months not started yet are blank; "
+               f"{ui.pct(at_risk, 0)} (the at-risk band), red below. {grain.capitalize()}s not started yet are blank; "
                f"reps without a {metric} target this year are left out.")
 
 # ---------------------------------------------------------------- owners table

@@ -81,7 +81,8 @@ def deals_table(open_deals: pd.DataFrame, rep_ids: Iterable[str], year: pd.Serie
     deals.loc[close <= end, "when"] = "in period"
     deals.loc[close <= e, "when"] = "overdue"
     deals.loc[close < start, "when"] = "earlier"
-    deals["days_overdue"] = [(e - c).days if w == "overdue" else None for c, w in zip(close, deals["when"])]
+    deals["days_overdue"] = pd.array([(e - c).days if w == "overdue" else None for c, w in zip(close, deals["when"])],
+                                     dtype="Int64")
     deals["expected_close"] = close.dt.date
     deals["snapshot_date"] = pd.to_datetime(deals["snapshot_date"]).dt.date
     order = {"overdue": 0, "in period": 1, "after period": 2, "earlier": 3}

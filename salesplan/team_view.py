@@ -25,17 +25,18 @@ def heatmap_grid(months: pd.DataFrame, year: pd.DataFrame, reps: pd.DataFrame, o
     ``months`` and ``year`` are ``engine.report`` frames (period month, or week, and year) of reps;
     weeks are labelled by their number (``W05``), months by their name. A cell is
     the period's ``colour_by`` ratio (attainment or pace; the two differ only for the month in
-    progress, whose target to date is a part of its target). The month holding ``as_of`` is labelled
-    ``"<Mon>*"`` (in progress): its attainment reads red for everyone early in the month. YTD is the
+    progress, whose target to date is a part of its target). The period holding ``as_of`` is labelled
+    ``"<Mon>*"`` or ``"W48*"`` (in progress): its attainment reads red for everyone early in the month. YTD is the
     year's pace. Rows are sorted by region, territory and name; an empty frame when no owner is given.
     """
     cells = months[months["owner_id"].isin(set(owner_ids))].copy()
     if cells.empty:
         return pd.DataFrame(columns=["region", "territory", "rep_id", "name", "YTD"])
     current = (cells["period_start"] <= as_of) & (cells["period_end"] >= as_of)
-    labels = {start: _label(start, period) for start, period in zip(cells["period_start"], cells["period"])}
-    for start in cells.loc[current, "period_start"]:
-        labels[start] = f"{pd.Timestamp(start):%b}{IN_PROGRESS}"
+    names = cells["period"] if "period" in cells.columns else [""] * len(cells)  # without labels: months
+    labels = {start: _label(start, str(period)) for start, period in zip(cells["period_start"], names)}
+    for start in set(cells.loc[current, "period_start"]):
+        labels[start] += IN_PROGRESS
     grid = cells.pivot(index="owner_id", columns="period_start", values=colour_by)
     grid.columns = [labels[start] for start in grid.columns]
     grid["YTD"] = year.set_index("owner_id")["pace"].reindex(grid.index)

@@ -110,15 +110,16 @@ def heatmap_figure(grid: pd.DataFrame, value_label: str, title: str, at_risk: fl
     ]
     z = grid[value_columns].astype(float).to_numpy()
     text = [[pct(v, 0) if not is_empty(v) else "" for v in line] for line in z]
+    wide = len(value_columns) > 20  # weeks: the percentages would not fit in the cells; they stay in the hover
     fig = go.Figure(go.Heatmap(
-        x=value_columns, y=y, z=z, text=text, texttemplate="%{text}", textfont={"size": 11},
+        x=value_columns, y=y, z=z, text=text, texttemplate="" if wide else "%{text}", textfont={"size": 11},
         colorscale=heat_scale(at_risk), zmin=HEAT_MIN, zmax=HEAT_MAX, xgap=2, ygap=2,
         colorbar={"title": {"text": value_label, "side": "right"}, "tickformat": ".0%"},
         hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>",
     ))
     fig.update_layout(
         height=max(320, 28 * len(grid) + 130), margin={"l": 10, "r": 10, "t": 80, "b": 10},
-        yaxis={"autorange": "reversed", "type": "multicategory"}, xaxis={"side": "top", "tickangle": 0},
+        yaxis={"autorange": "reversed", "type": "multicategory"}, xaxis={"side": "top", "tickangle": -90 if wide else 0, "tickfont": {"size": 9 if wide else 12}},
         title={"text": title},
     )
     return fig

@@ -117,3 +117,19 @@ def test_chance_to_reach_with_see_the_math_in_words(at, db):
     explanation = details.loc[row["owner_id"], "explanation"]
     assert "similar positions" in explanation
     assert ui.md(explanation) in texts(at)
+
+
+def test_this_week_and_last_week_against_their_targets(at, db):
+    year = engine_year(db)
+    rep_id = year[year["target"] > 0].iloc[0]["owner_id"]
+    pick(at, rep_id)
+    weeks = engine_year(db, period="week")
+    weeks = weeks[weeks["owner_id"] == rep_id].set_index("period_start")
+    monday = DEMO_TODAY - __import__("datetime").timedelta(days=DEMO_TODAY.weekday())
+    this, last = weeks.loc[monday], weeks.loc[monday - __import__("datetime").timedelta(days=7)]
+    shown = {m.label: m for m in at.metric}
+    assert shown[f"This week · {this['period'][-3:]}"].value == ui.money(this["actual_to_date"])
+    assert shown[f"Last week · {last['period'][-3:]}"].value == ui.money(last["actual_to_date"])
+    assert shown[f"Last week · {last['period'][-3:]}"].delta == (
+        f"{ui.pct(last['attainment'], 0)} of its target {ui.money(last['target'])}")
+    assert last["target"] > 0 and last["period_end"] < DEMO_TODAY
