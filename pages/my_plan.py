@@ -109,8 +109,13 @@ if not weeks.empty:
                    help=f"Actual from {ui.day_text(week.period_start)} to {ui.day_text(min(week.as_of, week.period_end))}"
                         f" against the week's target (each month's target spread over its working days, "
                         f"{int(week.working_days_elapsed + week.working_days_left)} working days this week)")
-        with box:
-            ui.status_badge(ui.row_status(week._asdict()))
+        if week.period_end < as_of and week.target > 0:  # a week that is over: it reached its target or not
+            reached = week.actual_to_date >= week.target
+            box.badge("Reached its target" if reached else "Missed its target", color="green" if reached else "red",
+                      icon=":material/check_circle:" if reached else ":material/cancel:")
+        else:
+            with box:
+                ui.status_badge(ui.row_status(week._asdict()))
 
 # ---------------------------------------------------------------- run-rates
 st.markdown("#### The run-rate it takes")

@@ -36,7 +36,8 @@ if not summary["checks"]:
             icon=":material/history:")
     st.stop()
 
-st.markdown(f"FY {ui.md(summary['fiscal_years'])}: **{summary['owners']}** owner-years with a target, "
+graded_years = " and ".join(f"FY{y}" for y in summary["fiscal_years"].split(","))
+st.markdown(f"{graded_years}: **{summary['owners']}** owner-years with a target, "
             f"**{summary['checks']:,}** weekly checks, **{summary['misses']}** owner-years that missed the target.")
 
 # ---------------------------------------------------------------- headline numbers
@@ -45,7 +46,7 @@ c1.metric("“Too late” was right", ui.pct(summary["too_late_precision"], 0), 
           help=f"Of the {summary['too_late_checks']} weekly checks that said too late, the share whose owner then "
                f"missed the target (with the point-of-no-return rule alone: "
                f"{ui.pct(summary['too_late_precision_without_chance'], 0)})")
-c2.metric("Misses flagged ≥ 8 weeks ahead", ui.pct(summary["flagged_in_time"], 0), border=True,
+c2.metric("Misses flagged in time", ui.pct(summary["flagged_in_time"], 0), border=True,
           help="Of the owner-years that missed, the share flagged off track or too late at least 8 weeks before "
                "the year's end")
 c3.metric("Median lead", "—" if ui.is_empty(summary["median_lead_weeks"])

@@ -69,8 +69,8 @@ def deals_table(open_deals: pd.DataFrame, rep_ids: Iterable[str], year: pd.Serie
     e = min(as-of, period end) and not before the period's start: still open, it needs a new date),
     ``in period`` (e < expected close ≤ period end: in the pipeline), ``earlier`` (closing before
     the period started) or ``after period``. Sorted overdue first, then by expected close.
-    Columns: deal_id, name, customer, stage, probability, amount, weighted, expected_close, when,
-    days_overdue, snapshot_date.
+    Columns: when, days_overdue, deal_id, name, customer, stage, probability, amount, weighted,
+    expected_close, snapshot_date.
     """
     start, end = pd.Timestamp(year["period_start"]), pd.Timestamp(year["period_end"])
     e = min(pd.Timestamp(year["as_of"]), end)
@@ -87,8 +87,8 @@ def deals_table(open_deals: pd.DataFrame, rep_ids: Iterable[str], year: pd.Serie
     deals["snapshot_date"] = pd.to_datetime(deals["snapshot_date"]).dt.date
     order = {"overdue": 0, "in period": 1, "after period": 2, "earlier": 3}
     deals = deals.assign(_order=deals["when"].map(order)).sort_values(["_order", "expected_close", "deal_id"])
-    columns = ["deal_id", "name", "customer", "stage", "probability", "amount", "weighted", "expected_close", "when",
-               "days_overdue", "snapshot_date"]
+    columns = ["when", "days_overdue", "deal_id", "name", "customer", "stage", "probability", "amount", "weighted",
+               "expected_close", "snapshot_date"]
     return deals[columns].reset_index(drop=True)
 
 

@@ -133,7 +133,11 @@ def bridge_figure(steps: pd.DataFrame, metric: str) -> go.Figure:
     """The gap bridge (a waterfall): the target, then what the actual, the weighted pipeline and the
     open plan actions each cover of it, and the uncovered gap. ``steps`` is
     :func:`salesplan.pipeline_view.bridge`; each bar spans the part of the target its step covers
-    (from ``left`` up to ``left + covers``), its label says the step's own ``amount``."""
+    (from ``left`` up to ``left + covers``), its label says the step's own ``amount``.
+
+    When the actual covers most of the target, the rest would be a sliver under two tall bars: the
+    axis is then cut at about twice what is still to sell, so that the pipeline, the actions and the
+    uncovered gap can be read, and the chart says so."""
     last = len(steps) - 1
     bases, heights, text = [], [], []
     for i, row in enumerate(steps.itertuples(index=False)):
@@ -144,16 +148,27 @@ def bridge_figure(steps: pd.DataFrame, metric: str) -> go.Figure:
         if not ends and row.amount > row.covers + 0.5:
             label += f" (covers {money(row.covers)})"
         text.append(label)
+    target = float(steps["covers"].iloc[0]) or 1.0
+    to_sell = float(steps["left"].iloc[1])
+    cut = 0 < to_sell < 0.3 * target
+    top = to_sell * 2.0 if cut else target * 1.15
+    # bars that run past a cut axis carry their label inside, near their visible foot
+    positions = ["inside" if cut and bases[i] + heights[i] > top else "outside" for i in range(len(heights))]
     fig = go.Figure(go.Bar(
-        x=list(steps["step"]), y=heights, base=bases, text=text, textposition="outside", cliponaxis=False,
+        x=list(steps["step"]), y=heights, base=bases, text=text, textposition=positions, cliponaxis=True,
+        insidetextanchor="start", insidetextfont={"color": "white"},
         marker_color=[BRIDGE_COLORS.get(step, "#999") for step in steps["step"]],
         hovertemplate="%{x}: %{text}<extra></extra>",
     ))
-    top = float(steps["covers"].iloc[0]) or 1.0
+    if cut:
+        fig.add_annotation(x=0.5, y=1.0, xref="x domain", yref="y domain", yanchor="bottom", showarrow=False,
+                           text=f"axis cut at {money(top)} so that the {money(to_sell)} still to sell can be read: "
+                                f"the first two bars go on up to {money(target)}",
+                           font={"size": 11, "color": "#666"})
     fig.update_layout(
-        title=f"{METRIC_LABEL[metric]}: what covers the target", height=380, showlegend=False,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10}, bargap=0.35,
-        yaxis={"tickformat": ",.0f", "range": [0, top * 1.15], "title": METRIC_LABEL[metric]},
+        title=f"{METRIC_LABEL[metric]}: what covers the target", height=400, showlegend=False,
+        margin={"l": 10, "r": 10, "t": 70, "b": 10}, bargap=0.35,
+        yaxis={"tickformat": ",.0f", "range": [0, top], "title": METRIC_LABEL[metric]},
     )
     return fig
 
@@ -197,7 +212,8 @@ def reliability_figure(calibration: pd.DataFrame) -> go.Figure:
     fig.update_layout(
         title="Chance to reach: predicted vs what happened", height=420,
         margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.2},
-        xaxis={"title": "Predicted chance (mean of the bin)", "range": [0, 1], "tickformat": ".0%"},
-        yaxis={"title": "Share that reached the target", "range": [0, 1.05], "tickformat": ".0%"},
+        xaxis={"title": "Predicted chance (mean of the bin)", "range": [-0.02, 1.02], "tickformat": ".0%",
+               "dtick": 0.2},
+        yaxis={"title": "Share that reached the target", "range": [-0.02, 1.12], "tickformat": ".0%", "dtick": 0.2},
     )
     return fig

@@ -133,3 +133,4 @@ def test_this_week_and_last_week_against_their_targets(at, db):
     assert shown[f"Last week · {last['period'][-3:]}"].delta == (
         f"{ui.pct(last['attainment'], 0)} of its target {ui.money(last['target'])}")
     assert last["target"] > 0 and last["period_end"] < DEMO_TODAY
+    assert ("Reached its target" if last["actual_to_date"] >= last["target"] else "Missed its target") in texts(at)
