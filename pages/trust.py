@@ -10,6 +10,7 @@ from salesplan import ui
 from salesplan.errors import BadInput
 
 principal = ui.page("trust")
+ui.reps_or_stop(principal)
 st.caption("Every complete past fiscal year replayed week by week: each owner's status and chance to reach, as "
            "they were shown on each Sunday, held against how the year really ended.")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from salesplan import backtest, ui
-from tests.helpers.pages import ADMIN, app, figures, fresh_db, goto, metric_value, open_store, texts
+from tests.helpers.pages import ADMIN, add_admin, app, figures, fresh_db, goto, metric_value, open_store, texts
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +74,22 @@ def test_only_leaders_and_admins_open_it(monkeypatch, db, user, allowed):
         assert [e.value for e in at.error] == [
             f"Not allowed: the Warning track record page is not available to the {role} role."]
         assert not at.metric and not at.dataframe and not at.get("plotly_chart")
+
+
+def test_without_past_years_it_says_there_is_no_track_record(monkeypatch, tmp_path):
+    from salesplan import imports
+    from salesplan.store import Store
+
+    empty = tmp_path / "empty.duckdb"
+    add_admin(empty)
+    at = goto(app(monkeypatch, empty), "trust")
+    assert "No reps yet" in texts(at)
+    assert not at.exception and not at.metric
+
+    reps_only = tmp_path / "reps-only.duckdb"
+    with Store.open(reps_only) as store:
+        imports.import_file(store, "reps", b"rep_id,name,territory,region\nR1,Ann Lee,North,N\n", principal=ADMIN,
+                            file_name="reps.csv")
+    add_admin(reps_only)
+    at = goto(app(monkeypatch, reps_only), "trust")
+    assert "No track record" in texts(at) and not at.exception and not at.metric
