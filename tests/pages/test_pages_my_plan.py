@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from salesplan import engine, pipeline_view, ui
-from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_year, figures, fresh_db, open_store, texts
+from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_inputs, engine_year, figures, fresh_db, open_store, texts
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def at(monkeypatch, db):
     return app(monkeypatch, db, page="my_plan")
 
 
-def figure(at, key_trace_type, title_part):
+def figure(at, title_part):
     found = [f for f in figures(at) if title_part in str(f["layout"].get("title", ""))]
     assert found, f"no figure titled like {title_part!r}"
     return found[0]
@@ -37,7 +37,7 @@ def test_gap_bridge_is_the_engines_pipeline_and_actions(at, db):
     # a rep behind with a pipeline and open actions, whose deals do not cover the gap
     row = year[(year["uncovered_gap"] > 0) & (year["action_coverage"] > 0) & (year["weighted_pipeline"] > 0)].iloc[0]
     pick(at, row["owner_id"])
-    bridge = figure(at, "bar", "what covers the target")["data"][0]
+    bridge = figure(at, "what covers the target")["data"][0]
     assert bridge["x"] == list(pipeline_view.BRIDGE_STEPS)
     T, A, wp = row["target"], row["actual_to_date"], row["weighted_pipeline"]
     actions = row["action_coverage"] * (T - A)
@@ -82,7 +82,7 @@ def test_pipeline_trend_across_snapshots(at, db):
     year = engine_year(db)
     row = year[year["weighted_pipeline"] > 0].iloc[0]
     pick(at, row["owner_id"])
-    trend = figure(at, "scatter", "Pipeline at each snapshot")
+    trend = figure(at, "Pipeline at each snapshot")
     weighted = trend["data"][0]["y"]
     store = open_store(db)
     try:
@@ -109,11 +109,7 @@ def test_chance_to_reach_with_see_the_math_in_words(at, db):
     row = year[year["chance_to_reach"].notna()].iloc[0]
     pick(at, row["owner_id"])
     assert [m.value for m in at.metric if m.label == "Chance to reach the target"] == [ui.pct(row["chance_to_reach"], 0)]
-    store = open_store(db)
-    try:
-        details = engine.chance_details(store.engine_inputs(ADMIN), DEMO_TODAY).set_index("owner_id")
-    finally:
-        store.close()
+    details = engine.chance_details(engine_inputs(db), DEMO_TODAY).set_index("owner_id")
     explanation = details.loc[row["owner_id"], "explanation"]
     assert "similar positions" in explanation
     assert ui.md(explanation) in texts(at)

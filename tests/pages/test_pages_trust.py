@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from salesplan import backtest, ui
-from tests.helpers.pages import ADMIN, add_admin, app, figures, fresh_db, goto, metric_value, open_store, texts
+from tests.helpers.pages import ADMIN, add_admin, app, engine_inputs, figures, fresh_db, goto, metric_value, texts
 
 
 @pytest.fixture(scope="module")
@@ -17,11 +17,7 @@ def db(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def result(db):
-    store = open_store(db)
-    try:
-        return backtest.backtest(store.engine_inputs(ADMIN))
-    finally:
-        store.close()
+    return backtest.backtest(engine_inputs(db))
 
 
 def test_the_page_shows_the_backtests_numbers(monkeypatch, db, result):
@@ -51,12 +47,9 @@ def test_one_fiscal_year_and_another_level(monkeypatch, db):
     years = [y for y in at.selectbox(key="trust_fy").options if y != "Every complete year"]
     assert years, "the demo has complete past years"
     at.selectbox(key="trust_fy").set_value(int(years[-1].removeprefix("FY"))).run()
-    store = open_store(db)
-    try:
-        one = backtest.backtest(store.engine_inputs(ADMIN), fy=int(years[-1].removeprefix("FY")))
-        territory = backtest.backtest(store.engine_inputs(ADMIN), level="territory")
-    finally:
-        store.close()
+    inputs = engine_inputs(db)
+    one = backtest.backtest(inputs, fy=int(years[-1].removeprefix("FY")))
+    territory = backtest.backtest(inputs, level="territory")
     assert f"**{one.summary['checks']:,}** weekly checks" in texts(at)
     at.selectbox(key="trust_fy").set_value(None).run()
     at.segmented_control(key="trust_level").set_value("territory").run()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from salesplan import engine, ui
-from tests.helpers.pages import ADMIN, DEMO_TODAY, app, fresh_db, open_store, texts
+from tests.helpers.pages import DEMO_TODAY, app, engine_inputs, fresh_db, texts
 
 
 @pytest.fixture(scope="module")
@@ -16,11 +16,7 @@ def db(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def expected(db):
-    store = open_store(db)
-    try:
-        return engine.watchlist(store.engine_inputs(ADMIN), DEMO_TODAY)
-    finally:
-        store.close()
+    return engine.watchlist(engine_inputs(db), DEMO_TODAY)
 
 
 @pytest.fixture
@@ -46,11 +42,7 @@ def test_cards_show_the_chance_and_its_math(at, db, expected):
     shown = expected.iloc[: ui.WATCHLIST_PAGE_SIZE]
     assert [m.value for m in at.metric if m.label == "Chance to reach"] == [
         ui.pct(v, 0) for v in shown["chance_to_reach"]]
-    store = open_store(db)
-    try:
-        details = engine.chance_details(store.engine_inputs(ADMIN), DEMO_TODAY, level="rep").set_index("owner_id")
-    finally:
-        store.close()
+    details = engine.chance_details(engine_inputs(db), DEMO_TODAY, level="rep").set_index("owner_id")
     rep = shown[shown["owner_type"] == "rep"].iloc[0]
     assert ui.md(details.loc[rep["owner_id"], "explanation"]) in texts(at)
     assert len([e for e in at.expander if e.label == "See the math of the chance"]) == len(shown)
