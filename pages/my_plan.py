@@ -101,21 +101,22 @@ with c4:
 weeks = plan_view.this_and_last_week(ui.report(principal, as_of, metric=metric, period="week"), rep_id, as_of)
 if not weeks.empty:
     st.markdown("#### This week and last week")
-    for box, week in zip(st.columns(len(weeks) + 1)[:len(weeks)], weeks.itertuples(index=False)):
-        box.metric(f"{week.which} · {week.period[-3:]}", ui.money(week.actual_to_date), border=True,
-                   delta=f"{ui.pct(week.attainment, 0)} of its target {ui.money(week.target)}",
-                   delta_color="green" if ui.row_status(week._asdict()) in ("achieved", "on_track") else "orange",
-                   delta_arrow="off",
-                   help=f"Actual from {ui.day_text(week.period_start)} to {ui.day_text(min(week.as_of, week.period_end))}"
-                        f" against the week's target (each month's target spread over its working days, "
-                        f"{int(week.working_days_elapsed + week.working_days_left)} working days this week)")
-        if week.period_end < as_of and week.target > 0:  # a week that is over: it reached its target or not
-            reached = week.actual_to_date >= week.target
+    for box, week in zip(st.columns(len(weeks) + 1)[:len(weeks)], weeks.to_dict("records")):
+        status = ui.row_status(week)
+        days = int(week["working_days_elapsed"] + week["working_days_left"])
+        box.metric(f"{week['which']} · {week['period'][-3:]}", ui.money(week["actual_to_date"]), border=True,
+                   delta=f"{ui.pct(week['attainment'], 0)} of its target {ui.money(week['target'])}",
+                   delta_color="green" if status in ("achieved", "on_track") else "orange", delta_arrow="off",
+                   help=f"Actual from {ui.day_text(week['period_start'])} to "
+                        f"{ui.day_text(min(week['as_of'], week['period_end']))} against the week's target (each "
+                        f"month's target spread over its working days, {days} working days this week)")
+        if week["period_end"] < as_of and week["target"] > 0:  # a week that is over: it reached its target or not
+            reached = week["actual_to_date"] >= week["target"]
             box.badge("Reached its target" if reached else "Missed its target", color="green" if reached else "red",
                       icon=":material/check_circle:" if reached else ":material/cancel:")
         else:
             with box:
-                ui.status_badge(ui.row_status(week._asdict()))
+                ui.status_badge(status)
 
 # ---------------------------------------------------------------- run-rates
 st.markdown("#### The run-rate it takes")

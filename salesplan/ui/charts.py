@@ -140,13 +140,13 @@ def bridge_figure(steps: pd.DataFrame, metric: str) -> go.Figure:
     uncovered gap can be read, and the chart says so."""
     last = len(steps) - 1
     bases, heights, text = [], [], []
-    for i, row in enumerate(steps.itertuples(index=False)):
+    for i, (amount, covers, left) in enumerate(steps[["amount", "covers", "left"]].astype(float).to_numpy()):
         ends = i in (0, last)
-        bases.append(0.0 if ends else float(row.left))
-        heights.append(float(row.covers))
-        label = money(row.amount)
-        if not ends and row.amount > row.covers + 0.5:
-            label += f" (covers {money(row.covers)})"
+        bases.append(0.0 if ends else float(left))
+        heights.append(float(covers))
+        label = money(amount)
+        if not ends and amount > covers + 0.5:
+            label += f" (covers {money(covers)})"
         text.append(label)
     target = float(steps["covers"].iloc[0]) or 1.0
     to_sell = float(steps["left"].iloc[1])
