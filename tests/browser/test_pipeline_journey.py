@@ -51,3 +51,13 @@ def test_my_plan_gap_bridge_and_the_trust_page(server, page, tmp_path):
     diagram = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="predicted vs what happened")
     expect(diagram).to_be_visible()
     shoot(page, "trust-page")
+
+
+def test_team_weekly_heatmap(server, page):
+    open_page(page, f"{server['url']}/team")
+    sign_in(page)
+    page.locator('[data-testid="stButtonGroup"]').get_by_text("Week", exact=True).click()
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    expect(chart.locator("text=Weekly attainment · FY2026")).to_be_visible()
+    expect(chart.locator("text=W48*")).to_be_visible()
+    chart.screenshot(path=str(ARTIFACTS / "team-heatmap-weeks.png"))
