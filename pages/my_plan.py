@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from salesplan import plan_view, ui
+from salesplan import pipeline_view, plan_view, ui
 from salesplan.store import OPEN_ACTION_STATUSES
 
 principal = ui.page("my_plan")
@@ -97,6 +97,27 @@ with c4:
         "including your territory's)",
     ])
 
+# ---------------------------------------------------------------- this week and last week
+weeks = plan_view.this_and_last_week(ui.report(principal, as_of, metric=metric, period="week"), rep_id, as_of)
+if not weeks.empty:
+    st.markdown("#### This week and last week")
+    for box, week in zip(st.columns(len(weeks) + 1)[:len(weeks)], weeks.to_dict("records")):
+        status = ui.row_status(week)
+        days = int(week["working_days_elapsed"] + week["working_days_left"])
+        box.metric(f"{week['which']} · {week['period'][-3:]}", ui.money(week["actual_to_date"]), border=True,
+                   delta=f"{ui.pct(week['attainment'], 0)} of its target {ui.money(week['target'])}",
+                   delta_color="green" if status in ("achieved", "on_track") else "orange", delta_arrow="off",
+                   help=f"Actual from {ui.day_text(week['period_start'])} to "
+                        f"{ui.day_text(min(week['as_of'], week['period_end']))} against the week's target (each "
+                        f"month's target spread over its working days, {days} working days this week)")
+        if week["period_end"] < as_of and week["target"] > 0:  # a week that is over: it reached its target or not
+            reached = week["actual_to_date"] >= week["target"]
+            box.badge("Reached its target" if reached else "Missed its target", color="green" if reached else "red",
+                      icon=":material/check_circle:" if reached else ":material/cancel:")
+        else:
+            with box:
+                ui.status_badge(status)
+
 # ---------------------------------------------------------------- run-rates
 st.markdown("#### The run-rate it takes")
 r, c, B = row["required_per_working_day"], row["current_per_working_day"], row["best_per_working_day"]
@@ -170,10 +191,76 @@ see_the_math([
     f"projection at current pace vs plan: A × T ÷ E = **{ui.money(row['projection_seasonal'], 2)}**",
 ])
 
+details = ui.chance_details(principal, as_of, metric=metric)
+mine = details[details["owner_id"] == rep_id]
+chance_box, words = st.columns([1, 3], vertical_alignment="center")
+chance_box.metric("Chance to reach the target", ui.pct(row["chance_to_reach"], 0), border=True,
+                  help="How often owners in a similar position in past years went on to reach their target")
+with words:
+    if not mine.empty:
+        see_the_math([ui.md(mine.iloc[0]["explanation"]),
+                      "a similar position: the same point of the year in a past year, where the sales still "
+                      "needed were as many times the run-rate as yours are now; your own past years count "
+                      "more the more of them there are (docs/numbers.md, \"Chance to reach\")"])
+
 # ---------------------------------------------------------------- charts
 curve = ui.year_curve(principal, "rep", rep_id, fy, metric)
 st.plotly_chart(ui.burnup_figure(curve, row, metric), key="burnup")
 st.plotly_chart(ui.monthly_bars_figure(months[months["owner_id"] == rep_id], metric), key="months")
+
+# ---------------------------------------------------------------- the pipeline
+st.markdown("#### What covers the gap")
+if metric != "revenue":
+    st.info("Open deals are amounts of revenue: switch the metric to Revenue to see the pipeline.",
+            icon=":material/filter_alt:")
+elif ui.is_empty(row["pipeline"]):
+    st.info("No open deals uploaded yet. Upload your CRM's open-deals export on **Upload actuals** to see what "
+            "your pipeline covers of the gap.", icon=":material/filter_alt:")
+else:
+    steps = pipeline_view.bridge(row)
+    st.plotly_chart(ui.bridge_figure(steps, metric), key="bridge")
+    sentence = pipeline_view.gap_sentence(row)
+    if sentence:
+        st.markdown(sentence)
+    uncovered = float(steps["left"].iloc[-1])
+    st.caption(f"Each bar is the part of the target its step covers, in order; a step worth more than what is left "
+               f"covers only that. Weighted pipeline = Σ amount × probability of the open deals closing after "
+               f"{ui.day_text(e)} and by {ui.day_text(row['period_end'])}. Uncovered gap = T − A − weighted "
+               f"pipeline − open actions = **{ui.money(uncovered)}** (before the actions: "
+               f"{ui.money(row['uncovered_gap'])}).")
+    p1, p2, p3, p4 = st.columns(4)
+    p1.metric("Pipeline", ui.money(row["pipeline"]), border=True,
+              help="Open deals expected to close from tomorrow to the end of the year")
+    p2.metric("Weighted pipeline", ui.money(row["weighted_pipeline"]), border=True,
+              help="Σ amount × probability of the same deals")
+    p3.metric("Weighted coverage", ui.pct(row["weighted_coverage"], 0), border=True,
+              help="Weighted pipeline ÷ what is still to sell (T − A)")
+    p4.metric("Overdue deals", ui.money(row["overdue_pipeline"]), border=True,
+              help="Open deals whose expected close date has passed: they need a new date")
+    deals = pipeline_view.deals_table(ui.read(principal, "open_deals", as_of), [rep_id], row)
+    overdue = deals[deals["when"] == "overdue"]
+    if not overdue.empty:
+        st.warning(f"{len(overdue)} open deal(s) worth {ui.money(overdue['amount'].sum())} were expected to close "
+                   "by now: give them a new close date in your CRM, or close them.", icon=":material/event_busy:")
+    with st.expander(f"The {len(deals)} open deal(s) behind the pipeline", expanded=not overdue.empty):
+        ui.table(deals.assign(when=deals["when"].map(
+            {"overdue": "⚠ overdue", "in period": "in period", "after period": "after the year",
+             "earlier": "overdue (before the year)"})), column_config={
+            "deal_id": "Deal", "name": st.column_config.TextColumn("Name", width="medium"), "customer": "Customer",
+            "stage": "Stage", "probability": st.column_config.NumberColumn("Probability", format="percent"),
+            "amount": st.column_config.NumberColumn("Amount", format="localized"),
+            "weighted": st.column_config.NumberColumn("Weighted", format="localized"),
+            "expected_close": st.column_config.DateColumn("Expected close"), "when": "When",
+            "days_overdue": st.column_config.NumberColumn("Days overdue", format="%d"),
+            "snapshot_date": st.column_config.DateColumn("Snapshot"),
+        })
+    points = ui.pipeline_trend(principal, "rep", rep_id, as_of, metric=metric, rep_ids=[rep_id])
+    direction = pipeline_view.trend_direction(points)
+    if direction:
+        st.plotly_chart(ui.pipeline_trend_figure(points), key="pipeline_trend")
+        st.caption(f"Across the {len(points)} snapshots of the year so far the weighted pipeline went from "
+                   f"{ui.money(points['weighted_pipeline'].iloc[0])} to {ui.money(points['weighted_pipeline'].iloc[-1])}:"
+                   f" coverage is **{direction}**.")
 
 # ---------------------------------------------------------------- the written plan
 st.markdown("#### Your actions")

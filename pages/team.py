@@ -11,13 +11,15 @@ principal = ui.page("team")
 
 reps = ui.reps_or_stop(principal)
 
-left, middle, right = st.columns([2, 2, 2], vertical_alignment="bottom")
+left, middle, right, far = st.columns([2, 2, 2, 2], vertical_alignment="bottom")
 metric = left.segmented_control("Metric", ["revenue", "profit"], default="revenue", required=True,
                                 format_func=ui.METRIC_LABEL.get, key="team_metric")
 as_of = middle.date_input("As of", value=ui.today(), key="team_as_of", format="YYYY-MM-DD")
 colour_by = right.segmented_control("Colour by", ["attainment", "pace"], default="attainment", required=True,
                                     key="team_colour", format_func={"attainment": "Monthly attainment",
                                                                     "pace": "Pace vs plan"}.get)
+grain = far.segmented_control("Heatmap by", ["month", "week"], default="month", required=True, key="team_grain",
+                              format_func={"month": "Month", "week": "Week"}.get)
 
 # ---------------------------------------------------------------- filters
 names = dict(zip(reps["rep_id"], reps["name"]))
@@ -46,18 +48,19 @@ if months.empty or not (year["target"] > 0).any():
 
 # ---------------------------------------------------------------- heatmap
 with_target = year.loc[(year["target"] > 0) & year["owner_id"].isin(chosen_ids), "owner_id"]
-grid = team_view.heatmap_grid(months, year, reps, with_target, colour_by, as_of)
+cells = months if grain == "month" else ui.report(principal, as_of, metric=metric, period="week")
+grid = team_view.heatmap_grid(cells, year, reps, with_target, colour_by, as_of)
 if grid.empty:
     st.info("No rep with a target matches these filters.")
 else:
-    label = "Monthly attainment" if colour_by == "attainment" else "Pace vs plan"
+    label = f"{'Monthly' if grain == 'month' else 'Weekly'} attainment" if colour_by == "attainment" else "Pace vs plan"
     at_risk = ui.settings().at_risk
     st.plotly_chart(ui.heatmap_figure(grid, "Attainment" if colour_by == "attainment" else "Pace",
                                       f"{label} · {year['period'].iloc[0]}", at_risk), key="heatmap")
-    st.caption(f"{label}: each month's actual ÷ {'its target' if colour_by == 'attainment' else 'its target to date'};"
-               f" the month marked {team_view.IN_PROGRESS} is in progress (its attainment grows until it ends: "
+    st.caption(f"{label}: each {grain}'s actual ÷ {'its target' if colour_by == 'attainment' else 'its target to date'};"
+               f" the {grain} marked {team_view.IN_PROGRESS} is in progress (its attainment grows until it ends: "
                f"colour by pace to compare it with its target to date); YTD = actual to date ÷ expected to date for the year. Green from 100 %, amber from "
-               f"{ui.pct(at_risk, 0)} (the at-risk band), red below. Months not started yet are blank; "
+               f"{ui.pct(at_risk, 0)} (the at-risk band), red below. {grain.capitalize()}s not started yet are blank; "
                f"reps without a {metric} target this year are left out.")
 
 # ---------------------------------------------------------------- owners table
@@ -79,7 +82,8 @@ shown = ui.for_display(table).assign(
 )
 columns = ["owner_name", "status", "target", "actual_to_date", "attainment", "pace", "gap_to_date",
            "required_per_working_day", "current_per_working_day", "acceleration", "point_of_no_return",
-           "working_days_to_act", "action_coverage"]
+           "working_days_to_act", "action_coverage", "pipeline_coverage", "weighted_coverage", "uncovered_gap",
+           "chance_to_reach"]
 num = st.column_config.NumberColumn
 ui.table(shown[columns], column_config={
     "owner_name": st.column_config.TextColumn("Owner", pinned=True),
@@ -95,6 +99,14 @@ ui.table(shown[columns], column_config={
     "point_of_no_return": "Point of no return",
     "working_days_to_act": num("Days to act", format="%d"),
     "action_coverage": num("Plan coverage", format="percent"),
+    "pipeline_coverage": num("Pipeline coverage", format="percent",
+                             help="Open deals closing by the year's end ÷ what is still to sell (T − A)"),
+    "weighted_coverage": num("Weighted coverage", format="percent",
+                             help="The same deals × their probability ÷ what is still to sell"),
+    "uncovered_gap": num("Uncovered gap", format="localized", help="T − A − weighted pipeline, when positive"),
+    "chance_to_reach": num("Chance to reach", format="percent",
+                           help="How often owners in a similar position in past years went on to reach the target "
+                                "(see the math on the owner's My plan page)"),
 })
 stem = f"salesplan-{level}-{metric}-{as_of.isoformat()}"
 e1, e2, e3 = st.columns([1, 1, 4])

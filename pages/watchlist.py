@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from salesplan import engine, ui
+from salesplan import engine, pipeline_view, ui
 
 principal = ui.page("watchlist")
 st.caption("Owners behind plan at two weekly checks in a row, once the grace share of the year has passed; "
@@ -22,6 +22,12 @@ reps = ui.reps_or_stop(principal)
 
 entries = ui.watchlist(principal, as_of, metric=metric)
 entries = entries[entries["owner_type"].isin(levels or [])]
+explanations = {
+    (level, owner_id): text
+    for level in entries["owner_type"].unique()
+    for owner_id, text in ui.chance_details(principal, as_of, level=level, metric=metric)
+    .set_index("owner_id")["explanation"].items()
+}
 if entries.empty:
     if not (ui.report(principal, as_of, metric=metric)["target"] > 0).any():
         st.info(f"Nobody has a {metric} target this fiscal year, so nobody can be behind plan. Set targets on the "
@@ -58,7 +64,22 @@ for index, entry in enumerate(shown.itertuples(index=False), start=first):
         c4.metric("Current / day", ui.money(entry.current_per_working_day))
         c5.metric("Plan coverage", ui.pct(entry.action_coverage, 0) if entry.owner_type == "rep" else "—",
                   help="Open actions' expected impact ÷ what is still to sell (reps only)")
-        st.markdown(f"**What to do:** {ui.md(entry.recommended_action)}")
+        d1, d2, d3, d4, _ = st.columns(5)
+        d4.metric("Chance to reach", ui.pct(entry.chance_to_reach, 0),
+                  help=explanations.get((entry.owner_type, entry.owner_id), ""))
+        if not ui.is_empty(entry.pipeline):
+            d1.metric("Pipeline coverage", ui.pct(entry.pipeline_coverage, 0),
+                      help="Open deals closing by the year's end ÷ what is still to sell")
+            d2.metric("Weighted coverage", ui.pct(entry.weighted_coverage, 0),
+                      help="The same deals × their probability ÷ what is still to sell")
+            d3.metric("Uncovered gap", ui.money(entry.uncovered_gap),
+                      help="What is still to sell minus the weighted pipeline")
+        advice = ui.md(entry.recommended_action)
+        sentence = pipeline_view.gap_sentence(shown.iloc[index - first])
+        st.markdown(f"**What to do:** {advice}." + (f" {ui.md(sentence)}" if sentence else ""))
+        if (entry.owner_type, entry.owner_id) in explanations:
+            with st.expander("See the math of the chance"):
+                st.markdown(ui.md(explanations[(entry.owner_type, entry.owner_id)]))
         if entry.owner_type == "rep":
             links = st.columns([2, 2, 3])
             if entry.plan_needs_update:

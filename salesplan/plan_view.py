@@ -71,3 +71,18 @@ def outlook(year: pd.Series) -> str:
     if not _empty(projection) and float(projection) >= float(year["target"]):
         return "on_course"
     return "short"
+
+
+def this_and_last_week(weeks: pd.DataFrame, owner_id: str, as_of: dt.date) -> pd.DataFrame:
+    """The owner's rows of ``engine.report(..., period="week")`` for the week holding ``as_of``
+    and the week before it, labelled in ``which`` ("This week", "Last week"); a week outside the
+    fiscal year (the first week of a year has no last week in it) is left out."""
+    mine = weeks[weeks["owner_id"] == owner_id]
+    out = []
+    for which, day in (("This week", as_of), ("Last week", as_of - dt.timedelta(days=7))):
+        hit = mine[(mine["period_start"] <= day) & (mine["period_end"] >= day)]
+        if not hit.empty:
+            out.append(hit.iloc[[0]].assign(which=which))
+    if not out:
+        return mine.iloc[0:0].assign(which=pd.Series(dtype=object))
+    return pd.concat(out, ignore_index=True)

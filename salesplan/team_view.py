@@ -13,23 +13,30 @@ import pandas as pd
 IN_PROGRESS = "*"  # marks the label of the month holding the as-of date (a short mark: the columns are narrow)
 
 
+def _label(start: dt.date, period: str) -> str:
+    """'Mar' for a fiscal month, 'W05' for week 5 of the fiscal year (its label ends in -W05)."""
+    return period.rsplit("-", 1)[-1] if "-W" in period else f"{pd.Timestamp(start):%b}"
+
+
 def heatmap_grid(months: pd.DataFrame, year: pd.DataFrame, reps: pd.DataFrame, owner_ids: Iterable[str],
                  colour_by: str, as_of: dt.date) -> pd.DataFrame:
-    """Columns region, territory, rep_id, name, then one column per fiscal month and 'YTD'.
+    """Columns region, territory, rep_id, name, then one column per fiscal month (or week) and 'YTD'.
 
-    ``months`` and ``year`` are ``engine.report`` frames (period month and year) of reps; a cell is
-    the month's ``colour_by`` ratio (attainment or pace; the two differ only for the month in
-    progress, whose target to date is a part of its target). The month holding ``as_of`` is labelled
-    ``"<Mon>*"`` (in progress): its attainment reads red for everyone early in the month. YTD is the
+    ``months`` and ``year`` are ``engine.report`` frames (period month, or week, and year) of reps;
+    weeks are labelled by their number (``W05``), months by their name. A cell is
+    the period's ``colour_by`` ratio (attainment or pace; the two differ only for the month in
+    progress, whose target to date is a part of its target). The period holding ``as_of`` is labelled
+    ``"<Mon>*"`` or ``"W48*"`` (in progress): its attainment reads red for everyone early in the month. YTD is the
     year's pace. Rows are sorted by region, territory and name; an empty frame when no owner is given.
     """
     cells = months[months["owner_id"].isin(set(owner_ids))].copy()
     if cells.empty:
         return pd.DataFrame(columns=["region", "territory", "rep_id", "name", "YTD"])
     current = (cells["period_start"] <= as_of) & (cells["period_end"] >= as_of)
-    labels = {start: f"{pd.Timestamp(start):%b}" for start in cells["period_start"]}
-    for start in cells.loc[current, "period_start"]:
-        labels[start] = f"{pd.Timestamp(start):%b}{IN_PROGRESS}"
+    names = cells["period"] if "period" in cells.columns else [""] * len(cells)  # without labels: months
+    labels = {start: _label(start, str(period)) for start, period in zip(cells["period_start"], names)}
+    for start in set(cells.loc[current, "period_start"]):
+        labels[start] += IN_PROGRESS
     grid = cells.pivot(index="owner_id", columns="period_start", values=colour_by)
     grid.columns = [labels[start] for start in grid.columns]
     grid["YTD"] = year.set_index("owner_id")["pace"].reindex(grid.index)

@@ -110,15 +110,110 @@ def heatmap_figure(grid: pd.DataFrame, value_label: str, title: str, at_risk: fl
     ]
     z = grid[value_columns].astype(float).to_numpy()
     text = [[pct(v, 0) if not is_empty(v) else "" for v in line] for line in z]
+    wide = len(value_columns) > 20  # weeks: the percentages would not fit in the cells; they stay in the hover
     fig = go.Figure(go.Heatmap(
-        x=value_columns, y=y, z=z, text=text, texttemplate="%{text}", textfont={"size": 11},
+        x=value_columns, y=y, z=z, text=text, texttemplate="" if wide else "%{text}", textfont={"size": 11},
         colorscale=heat_scale(at_risk), zmin=HEAT_MIN, zmax=HEAT_MAX, xgap=2, ygap=2,
         colorbar={"title": {"text": value_label, "side": "right"}, "tickformat": ".0%"},
         hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>",
     ))
     fig.update_layout(
         height=max(320, 28 * len(grid) + 130), margin={"l": 10, "r": 10, "t": 80, "b": 10},
-        yaxis={"autorange": "reversed", "type": "multicategory"}, xaxis={"side": "top", "tickangle": 0},
+        yaxis={"autorange": "reversed", "type": "multicategory"}, xaxis={"side": "top", "tickangle": -90 if wide else 0, "tickfont": {"size": 9 if wide else 12}},
         title={"text": title},
+    )
+    return fig
+
+
+BRIDGE_COLORS = {"Target": "#8c8c8c", "Actual to date": COLORS["actual"], "Weighted pipeline": "#17becf",
+                 "Open plan actions": COLORS["plan"], "Uncovered gap": COLORS["required"]}
+
+
+def bridge_figure(steps: pd.DataFrame, metric: str) -> go.Figure:
+    """The gap bridge (a waterfall): the target, then what the actual, the weighted pipeline and the
+    open plan actions each cover of it, and the uncovered gap. ``steps`` is
+    :func:`salesplan.pipeline_view.bridge`; each bar spans the part of the target its step covers
+    (from ``left`` up to ``left + covers``), its label says the step's own ``amount``.
+
+    When the actual covers most of the target, the rest would be a sliver under two tall bars: the
+    axis is then cut at about twice what is still to sell, so that the pipeline, the actions and the
+    uncovered gap can be read, and the chart says so."""
+    last = len(steps) - 1
+    bases, heights, text = [], [], []
+    for i, (amount, covers, left) in enumerate(steps[["amount", "covers", "left"]].astype(float).to_numpy()):
+        ends = i in (0, last)
+        bases.append(0.0 if ends else float(left))
+        heights.append(float(covers))
+        label = money(amount)
+        if not ends and amount > covers + 0.5:
+            label += f" (covers {money(covers)})"
+        text.append(label)
+    target = float(steps["covers"].iloc[0]) or 1.0
+    to_sell = float(steps["left"].iloc[1])
+    cut = 0 < to_sell < 0.3 * target
+    top = to_sell * 2.0 if cut else target * 1.15
+    # bars that run past a cut axis carry their label inside, near their visible foot
+    positions = ["inside" if cut and bases[i] + heights[i] > top else "outside" for i in range(len(heights))]
+    fig = go.Figure(go.Bar(
+        x=list(steps["step"]), y=heights, base=bases, text=text, textposition=positions, cliponaxis=True,
+        insidetextanchor="start", insidetextfont={"color": "white"},
+        marker_color=[BRIDGE_COLORS.get(step, "#999") for step in steps["step"]],
+        hovertemplate="%{x}: %{text}<extra></extra>",
+    ))
+    if cut:
+        fig.add_annotation(x=0.5, y=1.0, xref="x domain", yref="y domain", yanchor="bottom", showarrow=False,
+                           text=f"axis cut at {money(top)} so that the {money(to_sell)} still to sell can be read: "
+                                f"the first two bars go on up to {money(target)}",
+                           font={"size": 11, "color": "#666"})
+    fig.update_layout(
+        title=f"{METRIC_LABEL[metric]}: what covers the target", height=400, showlegend=False,
+        margin={"l": 10, "r": 10, "t": 70, "b": 10}, bargap=0.35,
+        yaxis={"tickformat": ",.0f", "range": [0, top], "title": METRIC_LABEL[metric]},
+    )
+    return fig
+
+
+def pipeline_trend_figure(points: pd.DataFrame) -> go.Figure:
+    """Weighted pipeline (and weighted coverage, on a second axis) at each deal snapshot:
+    ``points`` is :func:`salesplan.pipeline_view.trend`."""
+    x = [day_text(d) for d in points["snapshot_date"]]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=x, y=points["weighted_pipeline"].astype(float), name="Weighted pipeline",
+                             mode="lines+markers", line={"color": BRIDGE_COLORS["Weighted pipeline"], "width": 3}))
+    coverage = points["weighted_coverage"].astype(float)
+    if coverage.notna().any():
+        fig.add_trace(go.Scatter(x=x, y=coverage, name="Weighted coverage of the gap", yaxis="y2",
+                                 mode="lines+markers", line={"color": "#555", "dash": "dot", "width": 2}))
+    fig.update_layout(
+        title="Pipeline at each snapshot", height=300, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "y": -0.25}, hovermode="x unified",
+        yaxis={"tickformat": ",.0f", "rangemode": "tozero", "title": "Weighted pipeline"},
+        yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%", "rangemode": "tozero",
+                "title": "Coverage", "showgrid": False},
+    )
+    return fig
+
+
+def reliability_figure(calibration: pd.DataFrame) -> go.Figure:
+    """The reliability diagram of chance_to_reach: per bin, the mean predicted chance against the
+    share of checks that reached the target, with the diagonal of a perfect forecast.
+    ``calibration`` is ``BacktestResult.calibration``."""
+    filled = calibration[calibration["checks"] > 0]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], name="Perfect calibration", mode="lines",
+                             line={"color": COLORS["target"], "dash": "dash", "width": 1}, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=filled["predicted"].astype(float), y=filled["observed"].astype(float), name="This organisation",
+        mode="lines+markers+text", text=[f"{int(n)} checks" for n in filled["checks"]], textposition="top left",
+        marker={"size": 10, "color": COLORS["plan"]}, line={"color": COLORS["plan"], "width": 2},
+        customdata=filled[["bin"]].to_numpy(),
+        hovertemplate="bin %{customdata[0]}: predicted %{x:.0%}, reached %{y:.0%} (%{text})<extra></extra>",
+    ))
+    fig.update_layout(
+        title="Chance to reach: predicted vs what happened", height=420,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.2},
+        xaxis={"title": "Predicted chance (mean of the bin)", "range": [-0.02, 1.02], "tickformat": ".0%",
+               "dtick": 0.2},
+        yaxis={"title": "Share that reached the target", "range": [-0.02, 1.12], "tickformat": ".0%", "dtick": 0.2},
     )
     return fig

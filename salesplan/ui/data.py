@@ -14,7 +14,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from salesplan import engine, upload_flow
+from salesplan import backtest as backtest_module
+from salesplan import engine, pipeline_view, upload_flow
 from salesplan.calendar import fiscal_year_bounds, fiscal_year_of
 from salesplan.errors import DatabaseLocked, SalesplanError
 from salesplan.files import UploadLimits
@@ -88,6 +89,28 @@ def _allocation(_store: Store, db: str, version: int, principal: Principal, fy: 
     return engine.allocation(_inputs(_store, db, version, principal), fy, metric)
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def _chance_details(_store: Store, db: str, version: int, principal: Principal, as_of: date, fy: int, level: str,
+                    metric: str, period: str) -> pd.DataFrame:
+    return engine.chance_details(_inputs(_store, db, version, principal), as_of, fy=fy, level=level, metric=metric,
+                                 period=period)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _backtest(_store: Store, db: str, version: int, principal: Principal, fy: int | None, metric: str,
+              level: str) -> backtest_module.BacktestResult:
+    return backtest_module.backtest(_inputs(_store, db, version, principal), fy=fy, metric=metric, level=level)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _pipeline_trend(_store: Store, db: str, version: int, principal: Principal, owner_type: str, owner_id: str,
+                    rep_ids: tuple[str, ...] | None, fy: int, as_of: date, metric: str) -> pd.DataFrame:
+    inputs = _inputs(_store, db, version, principal)
+    fy_start, _ = fiscal_year_bounds(fy, inputs.settings.fy_start_month)
+    dates = pipeline_view.snapshot_dates(_store.deal_snapshots(principal), rep_ids, fy_start, as_of)
+    return pipeline_view.trend(inputs, dates, owner_type, owner_id, fy=fy, metric=metric)
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def _read(_store: Store, db: str, version: int, principal: Principal, method: str, *args: Any) -> Any:
     return getattr(_store, method)(principal, *args)
@@ -122,6 +145,30 @@ def year_curve(principal: Principal, owner_type: str, owner_id: str, fy: int, me
 def allocation(principal: Principal, fy: int, metric: str) -> pd.DataFrame:
     the_store, db, version = _key()
     return _allocation(the_store, db, version, principal, fy, metric)
+
+
+def chance_details(principal: Principal, as_of: date, *, level: str = "rep", metric: str = "revenue",
+                   period: str = "year") -> pd.DataFrame:
+    """engine.chance_details ("see the math" of chance_to_reach) for the FY of ``as_of`` (cached)."""
+    the_store, db, version = _key()
+    return _chance_details(the_store, db, version, principal, as_of, fy_of(as_of), level, metric, period)
+
+
+def backtest(principal: Principal, *, fy: int | None = None, metric: str = "revenue",
+             level: str = "rep") -> backtest_module.BacktestResult:
+    """salesplan.backtest over what the principal may see, cached until the next write (it replays
+    every past fiscal year week by week). Raises BadInput as the backtest does."""
+    the_store, db, version = _key()
+    return _backtest(the_store, db, version, principal, fy, metric, level)
+
+
+def pipeline_trend(principal: Principal, owner_type: str, owner_id: str, as_of: date, *, metric: str = "revenue",
+                   rep_ids: list[str] | None = None) -> pd.DataFrame:
+    """The owner's full-year pipeline at each deal snapshot of the FY up to ``as_of`` that covered
+    ``rep_ids`` (None: any rep), from :func:`salesplan.pipeline_view.trend` (cached)."""
+    the_store, db, version = _key()
+    reps = None if rep_ids is None else tuple(sorted(rep_ids))
+    return _pipeline_trend(the_store, db, version, principal, owner_type, owner_id, reps, fy_of(as_of), as_of, metric)
 
 
 def read(principal: Principal, method: str, *args: Any) -> Any:

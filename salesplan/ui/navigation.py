@@ -32,6 +32,7 @@ PAGES: dict[str, PageSpec] = {
         PageSpec("upload", "pages/upload.py", "Upload actuals", ":material/upload_file:"),
         PageSpec("team", "pages/team.py", "Team overview", ":material/grid_view:"),
         PageSpec("watchlist", "pages/watchlist.py", "Watch list", ":material/notification_important:"),
+        PageSpec("trust", "pages/trust.py", "Warning track record", ":material/fact_check:"),
         PageSpec("admin", "pages/admin.py", "Admin", ":material/settings:"),
     )
 }

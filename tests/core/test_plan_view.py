@@ -62,3 +62,19 @@ def test_outlook_follows_the_engine_status_and_point_of_no_return(reports):
     assert plan_view.outlook(pd.Series({**base, "projection_linear": 100.0})) == "on_course"
     assert plan_view.outlook(pd.Series({**base, "point_of_no_return": TODAY})) == "point_of_no_return"
     assert plan_view.outlook(pd.Series({**base, "status": "too_late", "point_of_no_return": engine.PASSED})) == "too_late"
+
+
+def test_this_and_last_week_are_the_engines_week_rows(tmp_path):
+    path = tmp_path / "demo.duckdb"
+    with Store.open(path) as store:
+        load_demo(store, reps=10, seed=3, today=TODAY)
+        weeks = engine.report(store.engine_inputs(ADMIN), TODAY, period="week")
+    owner = weeks["owner_id"].iloc[0]
+    both = plan_view.this_and_last_week(weeks, owner, TODAY)
+    assert both["which"].tolist() == ["This week", "Last week"]
+    assert both["period_start"].tolist() == [dt.date(2026, 11, 23), dt.date(2026, 11, 16)]
+    assert both["period"].tolist() == ["FY2026-W48", "FY2026-W47"]
+    # the first days of a fiscal year have no last week inside it
+    first = plan_view.this_and_last_week(weeks, owner, dt.date(2026, 1, 2))
+    assert first["which"].tolist() == ["This week"]
+    assert plan_view.this_and_last_week(weeks, "nobody", TODAY).empty

@@ -28,3 +28,17 @@ def test_heatmap_grid_marks_the_month_in_progress_and_sorts_by_region():
     by_pace = team_view.heatmap_grid(months, year, reps, ["A"], "pace", dt.date(2026, 11, 2))
     assert by_pace["Nov*"].tolist() == [0.9]
     assert team_view.heatmap_grid(months, year, reps, [], "pace", dt.date(2026, 11, 2)).empty
+
+
+def test_heatmap_grid_of_weeks_labels_them_by_number():
+    starts = [dt.date(2026, 11, 16), dt.date(2026, 11, 23), dt.date(2026, 11, 30)]
+    weeks = pd.DataFrame({
+        "owner_id": ["A"] * 3 + ["B"] * 3, "period": ["FY2026-W47", "FY2026-W48", "FY2026-W49"] * 2,
+        "period_start": starts * 2, "period_end": [s + dt.timedelta(days=6) for s in starts] * 2,
+        "attainment": [1.2, 0.4, None, 0.7, 0.3, None], "pace": [1.2, 0.9, None, 0.7, 0.8, None],
+    })
+    year = pd.DataFrame({"owner_id": ["A", "B"], "pace": [0.95, 0.6]})
+    reps = pd.DataFrame({"rep_id": ["A", "B"], "name": ["Ann", "Bo"], "region": ["S", "S"], "territory": ["S1", "S1"]})
+    grid = team_view.heatmap_grid(weeks, year, reps, ["A", "B"], "attainment", dt.date(2026, 11, 26))
+    assert grid.columns.tolist()[4:] == ["W47", "W48*", "W49", "YTD"], "one mark, however many owners"
+    assert grid["W48*"].tolist() == [0.4, 0.3]

@@ -106,6 +106,15 @@ def open_store(db: Path) -> Store:
     return Store.open(db, migrate=False)
 
 
+def engine_inputs(db: Path):
+    """The demo database's EngineInputs as the admin sees them (the store is closed again)."""
+    store = open_store(db)
+    try:
+        return store.engine_inputs(ADMIN)
+    finally:
+        store.close()
+
+
 def engine_year(db: Path, *, metric: str = "revenue", level: str = "rep", period: str = "year") -> pd.DataFrame:
     store = open_store(db)
     try:

@@ -20,6 +20,7 @@ PAGES = {
     "upload": "Upload actuals",
     "team": "Team overview",
     "watchlist": "Watch list",
+    "trust": "Warning track record",
     "admin": "Admin",
 }
 
@@ -54,7 +55,7 @@ def test_every_page_renders(at, page):
 def test_menu_follows_the_role():
     keys = {role: [spec.key for spec in ui.menu(Principal("x@y", role))] for role in ("admin", "leader", "manager", "rep")}
     assert keys["admin"] == list(PAGES)
-    assert keys["leader"] == ["my_plan", "team", "watchlist"]
+    assert keys["leader"] == ["my_plan", "team", "watchlist", "trust"]
     assert keys["manager"] == ["my_plan", "plan", "upload", "team", "watchlist"]
     assert keys["rep"] == ["my_plan", "plan", "upload"]
 
@@ -208,7 +209,7 @@ def test_reps_without_targets_or_actuals(monkeypatch, tmp_path):
     [
         ("rep1@demo.test", ["my_plan", "plan", "upload"]),
         ("manager1@demo.test", ["my_plan", "plan", "upload", "team", "watchlist"]),
-        ("leader@demo.test", ["my_plan", "team", "watchlist"]),
+        ("leader@demo.test", ["my_plan", "team", "watchlist", "trust"]),
     ],
 )
 def test_each_role_gets_its_pages_and_its_scope(monkeypatch, db, email, pages):

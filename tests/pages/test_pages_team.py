@@ -145,3 +145,27 @@ def test_an_owner_without_a_target_is_never_shown_on_track(monkeypatch, db):
     table = at.dataframe[0].value.set_index("owner_name")
     assert set(table.loc[without["owner_name"], "status"]) == {"No target"}
 
+
+
+def test_owners_table_shows_pipeline_coverage_and_chance(at, db):
+    table = at.dataframe[0].value.set_index("owner_name")
+    year = engine_year(db)
+    year = year[year["target"] > 0].set_index("owner_name")
+    for name, row in year.iterrows():
+        for column in ("pipeline_coverage", "weighted_coverage", "chance_to_reach"):
+            assert same(table.loc[name, column], round(row[column], 3)), (name, column)
+        assert same(table.loc[name, "uncovered_gap"], round(row["uncovered_gap"]))
+    assert year["weighted_coverage"].notna().any(), "the demo has pipelines"
+
+
+def test_weekly_heatmap_option(at, db):
+    at.segmented_control(key="team_grain").set_value("week").run()
+    assert not at.exception
+    trace, layout = heatmap(at)
+    weeks = engine_year(db, period="week").set_index(["owner_name", "period"])
+    labels = sorted({p for _, p in weeks.index})
+    assert trace["x"][:-1] == [p.rsplit("-", 1)[1] + ("*" if p == "FY2026-W48" else "") for p in labels]
+    assert trace["x"][-1] == "YTD" and "Weekly attainment" in layout["title"]["text"]
+    names = trace["y"][1]
+    for column, period in enumerate(labels):
+        assert same(trace["z"][0][column], weeks.loc[(names[0], period), "attainment"])

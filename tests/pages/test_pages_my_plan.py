@@ -1,0 +1,132 @@
+"""My plan: the gap bridge and the deals behind the pipeline, the pipeline's trend across
+snapshots, the chance to reach with its "see the math", and this week / last week: the numbers on
+screen are the engine's for the demo organisation."""
+
+from __future__ import annotations
+
+import pytest
+
+from salesplan import engine, pipeline_view, ui
+from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_inputs, engine_year, figures, fresh_db, open_store, texts
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    return fresh_db(tmp_path_factory.mktemp("my_plan"))
+
+
+@pytest.fixture
+def at(monkeypatch, db):
+    return app(monkeypatch, db, page="my_plan")
+
+
+def figure(at, title_part):
+    found = [f for f in figures(at) if title_part in str(f["layout"].get("title", ""))]
+    assert found, f"no figure titled like {title_part!r}"
+    return found[0]
+
+
+def pick(at, rep_id):
+    at.selectbox(key="rep_picker").set_value(rep_id).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_gap_bridge_is_the_engines_pipeline_and_actions(at, db):
+    year = engine_year(db)
+    # a rep behind with a pipeline and open actions, whose deals do not cover the gap
+    row = year[(year["uncovered_gap"] > 0) & (year["action_coverage"] > 0) & (year["weighted_pipeline"] > 0)].iloc[0]
+    pick(at, row["owner_id"])
+    bridge = figure(at, "what covers the target")["data"][0]
+    assert bridge["x"] == list(pipeline_view.BRIDGE_STEPS)
+    T, A, wp = row["target"], row["actual_to_date"], row["weighted_pipeline"]
+    actions = row["action_coverage"] * (T - A)
+    heights = bridge["y"]
+    assert heights[0] == pytest.approx(T)
+    assert heights[1] == pytest.approx(A)
+    assert heights[2] == pytest.approx(wp)
+    assert heights[3] == pytest.approx(min(actions, T - A - wp))
+    assert heights[4] == pytest.approx(max(T - A - wp - actions, 0))
+    # the actual's bar stands on what it leaves open, the pipeline's on what is left after it
+    assert bridge["base"][1] == pytest.approx(T - A) and bridge["base"][2] == pytest.approx(T - A - wp)
+    page = texts(at)
+    assert f"{ui.money(row['uncovered_gap'])} is not covered by any deal" in page
+    values = {m.label: m.value for m in at.metric}
+    assert values["Weighted pipeline"] == ui.money(wp)
+    assert values["Weighted coverage"] == ui.pct(row["weighted_coverage"], 0)
+    assert values["Overdue deals"] == ui.money(row["overdue_pipeline"])
+
+
+def test_the_deals_behind_the_pipeline_with_overdue_flagged(at, db):
+    year = engine_year(db)
+    row = year[(year["overdue_pipeline"] > 0) & (year["target"] > year["actual_to_date"])].iloc[0]
+    pick(at, row["owner_id"])
+    store = open_store(db)
+    try:
+        deals = store.open_deals(ADMIN, DEMO_TODAY)
+    finally:
+        store.close()
+    deals = deals[deals["rep_id"] == row["owner_id"]]
+    [table] = [d.value for d in at.dataframe if "deal_id" in d.value.columns]
+    assert set(table["deal_id"]) == set(deals["deal_id"])
+    in_period = table[table["when"] == "in period"]
+    assert in_period["amount"].sum() == pytest.approx(row["pipeline"])
+    assert in_period["weighted"].sum() == pytest.approx(row["weighted_pipeline"])
+    overdue = table[table["when"] == "⚠ overdue"]
+    assert overdue["amount"].sum() == pytest.approx(row["overdue_pipeline"])
+    assert (overdue["days_overdue"] >= 0).all() and overdue.index[0] == 0, "overdue deals come first"
+    assert f"{len(overdue)} open deal(s) worth {ui.money(overdue['amount'].sum())} were expected to close" in texts(at)
+
+
+def test_pipeline_trend_across_snapshots(at, db):
+    year = engine_year(db)
+    row = year[year["weighted_pipeline"] > 0].iloc[0]
+    pick(at, row["owner_id"])
+    trend = figure(at, "Pipeline at each snapshot")
+    weighted = trend["data"][0]["y"]
+    store = open_store(db)
+    try:
+        inputs = store.engine_inputs(ADMIN)
+        dates = sorted({d.date() for d in store.deal_snapshots(ADMIN).query("rep_id == @row.owner_id")["snapshot_date"]})
+    finally:
+        store.close()
+    assert len(weighted) == len(dates) >= 2
+    for day, shown in zip(dates, weighted):
+        then = engine.report(inputs, day).set_index("owner_id").loc[row["owner_id"]]
+        assert shown == pytest.approx(then["weighted_pipeline"])
+    assert weighted[-1] == pytest.approx(row["weighted_pipeline"]), "the last snapshot is today's"
+    assert "coverage is **" in texts(at)
+
+
+def test_profit_has_no_pipeline(at, db):
+    at.segmented_control(key="metric").set_value("profit").run()
+    assert "switch the metric to Revenue to see the pipeline" in texts(at)
+    assert not [f for f in figures(at) if "what covers the target" in str(f["layout"].get("title", ""))]
+
+
+def test_chance_to_reach_with_see_the_math_in_words(at, db):
+    year = engine_year(db)
+    row = year[year["chance_to_reach"].notna()].iloc[0]
+    pick(at, row["owner_id"])
+    assert [m.value for m in at.metric if m.label == "Chance to reach the target"] == [ui.pct(row["chance_to_reach"], 0)]
+    details = engine.chance_details(engine_inputs(db), DEMO_TODAY).set_index("owner_id")
+    explanation = details.loc[row["owner_id"], "explanation"]
+    assert "similar positions" in explanation
+    assert ui.md(explanation) in texts(at)
+
+
+def test_this_week_and_last_week_against_their_targets(at, db):
+    year = engine_year(db)
+    rep_id = year[year["target"] > 0].iloc[0]["owner_id"]
+    pick(at, rep_id)
+    weeks = engine_year(db, period="week")
+    weeks = weeks[weeks["owner_id"] == rep_id].set_index("period_start")
+    monday = DEMO_TODAY - __import__("datetime").timedelta(days=DEMO_TODAY.weekday())
+    this, last = weeks.loc[monday], weeks.loc[monday - __import__("datetime").timedelta(days=7)]
+    shown = {m.label: m for m in at.metric}
+    assert shown[f"This week · {this['period'][-3:]}"].value == ui.money(this["actual_to_date"])
+    assert shown[f"Last week · {last['period'][-3:]}"].value == ui.money(last["actual_to_date"])
+    assert shown[f"Last week · {last['period'][-3:]}"].delta == (
+        f"{ui.pct(last['attainment'], 0)} of its target {ui.money(last['target'])}")
+    assert last["target"] > 0 and last["period_end"] < DEMO_TODAY
+    assert ("Reached its target" if last["actual_to_date"] >= last["target"] else "Missed its target") in texts(at)

@@ -1,0 +1,88 @@
+"""Warning track record (the backtest page): its numbers are salesplan.backtest's for the demo
+organisation, the reliability diagram plots the calibration bins against the diagonal, and only
+leaders and admins may open it."""
+
+from __future__ import annotations
+
+import pytest
+
+from salesplan import backtest, ui
+from tests.helpers.pages import ADMIN, add_admin, app, engine_inputs, figures, fresh_db, goto, metric_value, texts
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    return fresh_db(tmp_path_factory.mktemp("trust"))
+
+
+@pytest.fixture(scope="module")
+def result(db):
+    return backtest.backtest(engine_inputs(db))
+
+
+def test_the_page_shows_the_backtests_numbers(monkeypatch, db, result):
+    at = app(monkeypatch, db, page="trust")
+    assert at.title[0].value == "Warning track record" and not at.error
+    s = result.summary
+    assert s["checks"] > 0 and s["too_late_checks"] > 0, "the demo has past years to grade"
+    assert metric_value(at, "“Too late” was right") == ui.pct(s["too_late_precision"], 0)
+    assert metric_value(at, "Misses flagged in time") == ui.pct(s["flagged_in_time"], 0)
+    assert metric_value(at, "Median lead") == f"{s['median_lead_weeks']:.0f} weeks"
+    assert metric_value(at, "“On track” still missed") == ui.pct(s["on_track_miss_rate"], 0)
+    table = at.dataframe[0].value
+    assert table["status"].tolist() == [ui.status_label(v) for v in result.by_status["status"]]
+    assert table["miss_rate"].tolist() == pytest.approx(result.by_status["miss_rate"].tolist())
+    assert table["checks"].tolist() == result.by_status["checks"].tolist()
+    [diagram] = [f for f in figures(at) if "predicted vs what happened" in f["layout"]["title"]["text"]]
+    diagonal, points = diagram["data"]
+    assert diagonal["x"] == [0, 1] and diagonal["y"] == [0, 1]
+    filled = result.calibration[result.calibration["checks"] > 0]
+    assert points["x"] == pytest.approx(filled["predicted"].tolist())
+    assert points["y"] == pytest.approx(filled["observed"].tolist())
+    assert f"Mean gap from the diagonal: **{ui.pct(s['calibration_gap'], 0)}**" in texts(at)
+
+
+def test_one_fiscal_year_and_another_level(monkeypatch, db):
+    at = app(monkeypatch, db, page="trust")
+    years = [y for y in at.selectbox(key="trust_fy").options if y != "Every complete year"]
+    assert years, "the demo has complete past years"
+    at.selectbox(key="trust_fy").set_value(int(years[-1].removeprefix("FY"))).run()
+    inputs = engine_inputs(db)
+    one = backtest.backtest(inputs, fy=int(years[-1].removeprefix("FY")))
+    territory = backtest.backtest(inputs, level="territory")
+    assert f"**{one.summary['checks']:,}** weekly checks" in texts(at)
+    at.selectbox(key="trust_fy").set_value(None).run()
+    at.segmented_control(key="trust_level").set_value("territory").run()
+    assert f"**{territory.summary['checks']:,}** weekly checks" in texts(at)
+
+
+@pytest.mark.parametrize(("user", "allowed"), [("leader@demo.test", True), ("manager1@demo.test", False),
+                                               ("rep1@demo.test", False)])
+def test_only_leaders_and_admins_open_it(monkeypatch, db, user, allowed):
+    at = goto(app(monkeypatch, db, user=user), "trust")
+    if allowed:
+        assert not at.error and at.get("plotly_chart")
+    else:
+        role = user.split("@")[0].rstrip("0123456789")
+        assert [e.value for e in at.error] == [
+            f"Not allowed: the Warning track record page is not available to the {role} role."]
+        assert not at.metric and not at.dataframe and not at.get("plotly_chart")
+
+
+def test_without_past_years_it_says_there_is_no_track_record(monkeypatch, tmp_path):
+    from salesplan import imports
+    from salesplan.store import Store
+
+    empty = tmp_path / "empty.duckdb"
+    add_admin(empty)
+    at = goto(app(monkeypatch, empty), "trust")
+    assert "No reps yet" in texts(at)
+    assert not at.exception and not at.metric
+
+    reps_only = tmp_path / "reps-only.duckdb"
+    with Store.open(reps_only) as store:
+        imports.import_file(store, "reps", b"rep_id,name,territory,region\nR1,Ann Lee,North,N\n", principal=ADMIN,
+                            file_name="reps.csv")
+    add_admin(reps_only)
+    at = goto(app(monkeypatch, reps_only), "trust")
+    assert "No track record" in texts(at) and not at.exception and not at.metric
