@@ -141,7 +141,8 @@ with settings_tab:
 with pipeline_tab:
     st.caption("The chance that a deal in each stage closes, used for a deal whose file gives no probability "
                "of its own (the weighted pipeline). Stages are matched ignoring case and spaces. Stages of the "
-               "imported deals that have no probability yet are listed empty: fill them in or leave them out.")
+               "imported deals that have no probability yet are listed empty: fill them in, or leave them empty "
+               "(such a deal then needs a probability of its own in the file).")
     editor = admin_data.stage_rows(settings, ui.read(principal, "deal_history"))
     with st.form("stages_form"):
         edited = st.data_editor(
@@ -152,15 +153,14 @@ with pipeline_tab:
                                                          step=1.0, format="%.0f%%"),
             })
         if st.form_submit_button("Save stage probabilities", type="primary", icon=":material/save:"):
-            stages, missing = admin_data.stage_map(edited)
-            if missing:
-                st.error("Give a probability to " + ", ".join(f"“{ui.md(stage)}”" for stage in missing)
-                         + ", or remove the row.")
-            else:
-                ok, _ = ui.attempt(the_store.save_settings, principal, stage_probabilities=stages)
-                if ok:
-                    ui.flash(f"Stage probabilities saved ({len(stages)} stage{'s' if len(stages) != 1 else ''}).")
-                    st.rerun()
+            stages, unset = admin_data.stage_map(edited)
+            ok, _ = ui.attempt(the_store.save_settings, principal, stage_probabilities=stages)
+            if ok:
+                left_out = (" Without a probability (a deal in these stages needs its own): "
+                            + ", ".join(f"“{ui.md(stage)}”" for stage in unset) + ".") if unset else ""
+                ui.flash(f"Stage probabilities saved ({len(stages)} stage{'s' if len(stages) != 1 else ''})."
+                         + left_out)
+                st.rerun()
 
 # ---------------------------------------------------------------- e-mail
 with mail_tab:

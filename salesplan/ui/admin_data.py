@@ -70,19 +70,20 @@ def stage_rows(values: object, deals: pd.DataFrame) -> pd.DataFrame:
 
 def stage_map(edited: pd.DataFrame) -> tuple[list[str], list[str]]:
     """The edited table as the setting's "STAGE=P%" texts (the settings check the numbers and name
-    a stage given twice), and the stages left without a probability. Rows without a stage are
-    dropped."""
+    a stage given twice), and the stages left without a probability (they are not saved: a deal in
+    such a stage needs a probability of its own, as ``--stage-probability STAGE=`` removes one).
+    Rows without a stage are dropped."""
     stages: list[str] = []
-    missing: list[str] = []
+    unset: list[str] = []
     for row in edited.itertuples():
         stage = "" if pd.isna(row.stage) else str(row.stage).strip()
         if not stage:
             continue
         if pd.isna(row.percent):
-            missing.append(stage)
+            unset.append(stage)
         else:
             stages.append(f"{stage}={float(row.percent)}%")
-    return stages, missing
+    return stages, unset
 
 
 def _stage_key(stage: str) -> str:

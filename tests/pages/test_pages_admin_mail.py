@@ -187,17 +187,26 @@ def test_a_rep_cannot_open_the_admin_tools_but_turns_their_own_emails_off(monkey
 
 
 def test_stage_probabilities_are_edited_and_checked(monkeypatch, db):
+    save(db, stage_probabilities=["Discovery=20%", "Proposal=40%"])
     at = app(monkeypatch, db, page="admin")
-    at.session_state["stage_editor"] = {"edited_rows": {}, "deleted_rows": [],
-                                        "added_rows": [{"stage": "Verbal yes", "percent": 85.0}]}
+    [editor] = [d for d in at.dataframe if list(d.value.columns) == ["stage", "percent"]]
+    assert editor.value["stage"].tolist() == ["Discovery", "Proposal", "Commit", "Negotiation", "Qualification"], \
+        "the saved stages, then the imported deals' stages that have none"
+    assert editor.value["percent"].iloc[:2].tolist() == [20.0, 40.0] and editor.value["percent"].iloc[2:].isna().all()
+
+    at.session_state["stage_editor"] = {"edited_rows": {2: {"percent": 85.0}}, "deleted_rows": [0],
+                                        "added_rows": [{"stage": "Verbal yes", "percent": 95.0}]}
     click(at, "FormSubmitter:stages_form-Save stage probabilities")
     saved = stored_settings(db)
-    assert saved.stage_probability("verbal  YES") == pytest.approx(0.85)
+    assert dict(saved.stage_probabilities) == {"Commit": 0.85, "Proposal": 0.4, "Verbal yes": 0.95}
+    assert saved.stage_probability("verbal  YES") == pytest.approx(0.95)
+    flashed = plain(at.success)
+    assert "3 stages" in flashed and "“Negotiation”, “Qualification”" in flashed
 
     at.session_state["stage_editor"] = {"edited_rows": {}, "deleted_rows": [],
-                                        "added_rows": [{"stage": "Shortlist", "percent": None}]}
+                                        "added_rows": [{"stage": "proposal ", "percent": 50.0}]}
     click(at, "FormSubmitter:stages_form-Save stage probabilities")
-    assert any("Give a probability to “Shortlist”" in e.value for e in at.error)
+    assert "given twice" in plain(at.error)
     assert stored_settings(db).stage_probabilities == saved.stage_probabilities
 
 
