@@ -216,7 +216,7 @@ with mail_tab:
     accounts = accounts.loc[~accounts["disabled"].astype(bool), "email"].tolist()
     if accounts:
         left, right = st.columns([3, 1], vertical_alignment="bottom")
-        whose = left.selectbox("Account", accounts, key="preview_account",
+        whose = left.selectbox("Whose digest", accounts, key="preview_account",
                                index=accounts.index(principal.email) if principal.email in accounts else 0)
         if right.button("Show the digest", icon=":material/preview:", key="preview_show"):
             ok, shown = ui.attempt(notify.preview_digest, the_store, principal, whose, as_of=ui.today())
