@@ -111,9 +111,11 @@ if upload is not None:
     if kind == "deals":
         as_of = st.date_input("Snapshot date: the day these deals were open (the export's date)", value=ui.today(),
                               max_value=ui.today(), key="deals_as_of", format="YYYY-MM-DD",
-                              help="Each upload is the snapshot of the open pipeline on one date; a second upload "
-                                   "for the same date replaces it for the reps in the file. The pipeline of a "
-                                   "date uses the newest snapshot on or before it.")
+                              help="Each upload is the snapshot of the open pipeline on one date. The pipeline "
+                                   "of a date uses the newest snapshot on or before it; earlier snapshots are kept.")
+        st.caption("The file is the whole open pipeline of " + ("the organisation" if principal.role == "admin"
+                   else "your team and you" if principal.role == "manager" else "yours")
+                   + " on that date: a deal missing from it is no longer open from then on (won, lost or removed).")
 
     def run_import(only_valid: bool) -> None:
         # a progress bar rather than a spinner: a long file shows which stage it is in
