@@ -154,8 +154,7 @@ with pipeline_tab:
             })
         if st.form_submit_button("Save stage probabilities", type="primary", icon=":material/save:"):
             stages, unset = admin_data.stage_map(edited)
-            ok, _ = ui.attempt(the_store.save_settings, principal, stage_probabilities=stages)
-            if ok:
+            if admin_data.save_settings(principal, stage_probabilities=stages):
                 left_out = (" Without a probability (a deal in these stages needs its own): "
                             + ", ".join(f"“{ui.md(stage)}”" for stage in unset) + ".") if unset else ""
                 ui.flash(f"Stage probabilities saved ({len(stages)} stage{'s' if len(stages) != 1 else ''})."
@@ -190,11 +189,10 @@ with mail_tab:
         st.caption("The server password is never stored in the database: set the environment variable "
                    "`SALESPLAN_SMTP_PASSWORD`, or `password` under `[smtp]` in `.streamlit/secrets.toml`.")
         if st.form_submit_button("Save e-mail settings", type="primary", icon=":material/save:"):
-            ok, _ = ui.attempt(the_store.save_settings, principal, timezone=timezone, digest_day=digest_day,
-                               digest_hour=int(digest_hour), mail_from=mail_from, smtp_host=smtp_host,
-                               smtp_port=int(smtp_port), smtp_user=smtp_user,
-                               smtp_starttls="on" if starttls else "off", dashboard_url=dashboard_url)
-            if ok:
+            if admin_data.save_settings(principal, timezone=timezone, digest_day=digest_day,
+                                        digest_hour=int(digest_hour), mail_from=mail_from, smtp_host=smtp_host,
+                                        smtp_port=int(smtp_port), smtp_user=smtp_user,
+                                        smtp_starttls="on" if starttls else "off", dashboard_url=dashboard_url):
                 ui.flash("E-mail settings saved.")
                 st.rerun()
 

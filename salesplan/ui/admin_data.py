@@ -7,12 +7,19 @@ one after the first, and starts nothing on PostgreSQL (a timer runs ``salesplan 
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from typing import Any
 
 import pandas as pd
+import streamlit as st
 
+from salesplan.errors import BadInput, NotAllowed, SalesplanError
 from salesplan.notify import scheduler
+from salesplan.principal import Principal
 from salesplan.ui.data import settings, store
+from salesplan.ui.formatting import md
+from salesplan.ui.widgets import show_problems
 
 SCHEDULER_SWITCH = "SALESPLAN_MAIL_SCHEDULER"  # "off": this process never sends (cron does, or tests)
 
@@ -88,3 +95,35 @@ def stage_map(edited: pd.DataFrame) -> tuple[list[str], list[str]]:
 
 def _stage_key(stage: str) -> str:
     return " ".join(str(stage).split()).lower()
+
+
+# the settings' refusals name the command line's options; the Admin page names its own fields
+SETTING_LABELS = {
+    "--timezone": "Time zone", "--digest-day": "Digest day", "--digest-hour": "Digest hour",
+    "--mail-from": "Sender", "--smtp-host": "Mail server", "--smtp-port": "Port", "--smtp-user": "Server account",
+    "--smtp-starttls": "STARTTLS", "--dashboard-url": "Dashboard address", "--stage-probability": "Stage probabilities",
+}
+
+
+def save_settings(principal: Principal, **changes: Any) -> bool:
+    """``store.save_settings`` from an Admin form: True when saved. A refusal is shown in words, the
+    settings' problems with the form's field names; nothing is saved then."""
+    try:
+        store().save_settings(principal, **changes)
+    except BadInput as error:
+        show_problems(BadInput([dataclasses.replace(problem, reason=_page_words(problem.reason))
+                                for problem in error.problems]))
+        return False
+    except NotAllowed as error:
+        st.error(f"Not allowed: {md(error)}")
+        return False
+    except SalesplanError as error:  # DatabaseLocked
+        st.error(md(error))
+        return False
+    return True
+
+
+def _page_words(reason: str) -> str:
+    for option, label in SETTING_LABELS.items():
+        reason = reason.replace(f"{option}:", f"{label}:")
+    return reason

@@ -98,7 +98,8 @@ def test_bad_email_settings_are_refused_and_change_nothing(monkeypatch, db):
     at.text_input(key="mail_smtp_host").set_value("smtp://example.com")
     click(at, MAIL_FORM)
     shown = plain(at.error)
-    assert "is not an e-mail address" in shown and "is not a host name" in shown
+    assert "Sender: 'nobody' is not an e-mail address" in shown
+    assert "Mail server: 'smtp://example.com' is not a host name" in shown, "the page's words, not the options'"
     saved = stored_settings(db)
     assert (saved.mail_from, saved.smtp_host) == ("", "")
 
@@ -206,7 +207,7 @@ def test_stage_probabilities_are_edited_and_checked(monkeypatch, db):
     at.session_state["stage_editor"] = {"edited_rows": {}, "deleted_rows": [],
                                         "added_rows": [{"stage": "proposal ", "percent": 50.0}]}
     click(at, "FormSubmitter:stages_form-Save stage probabilities")
-    assert "given twice" in plain(at.error)
+    assert "Stage probabilities: stage 'proposal' is given twice" in plain(at.error)
     assert stored_settings(db).stage_probabilities == saved.stage_probabilities
 
 
