@@ -1,22 +1,28 @@
 """Admin: people and territories, the calendar (fiscal year, working weekdays, holidays), the
-settings of SPEC §5, the sign-in accounts, and the audit log."""
+settings (docs/settings), the pipeline's stage probabilities, e-mail (docs/notifications.md: the
+mail settings, a test, any account's digest preview, the failed sends), the sign-in accounts, and
+the audit log."""
 
 from __future__ import annotations
 
+import base64
 import calendar as months_of_year
+from zoneinfo import available_timezones
 
 import streamlit as st
 
-from salesplan import imports, ui, upload_flow
+from salesplan import imports, notify, ui, upload_flow
+from salesplan.errors import SalesplanError
 from salesplan.principal import ROLES
 from salesplan.settings import WEEKDAY_NAMES
+from salesplan.ui import admin_data
 
 principal = ui.page("admin")
 the_store = ui.store()
 
 settings = ui.settings()
-people_tab, calendar_tab, settings_tab, users_tab, audit_tab = st.tabs(
-    ["People", "Calendar", "Settings", "Users", "Audit log"], key="admin_tabs")
+people_tab, calendar_tab, settings_tab, pipeline_tab, mail_tab, users_tab, audit_tab = st.tabs(
+    ["People", "Calendar", "Settings", "Pipeline", "E-mail", "Users", "Audit log"], key="admin_tabs")
 
 
 def import_form(kind: str, label: str, key: str) -> None:
@@ -130,6 +136,116 @@ with settings_tab:
             if ok:
                 ui.flash("Settings saved: every figure now uses them.")
                 st.rerun()
+
+# ---------------------------------------------------------------- pipeline
+with pipeline_tab:
+    st.caption("The chance that a deal in each stage closes, used for a deal whose file gives no probability "
+               "of its own (the weighted pipeline). Stages are matched ignoring case and spaces. Stages of the "
+               "imported deals that have no probability yet are listed empty: fill them in, or leave them empty "
+               "(such a deal then needs a probability of its own in the file).")
+    editor = admin_data.stage_rows(settings, ui.read(principal, "deal_history"))
+    with st.form("stages_form"):
+        edited = st.data_editor(
+            editor, key="stage_editor", num_rows="dynamic", hide_index=True, width="stretch",
+            column_config={
+                "stage": st.column_config.TextColumn("Stage", required=True, max_chars=100),
+                "percent": st.column_config.NumberColumn("Probability (%)", min_value=0.0, max_value=100.0,
+                                                         step=1.0, format="%.0f%%"),
+            })
+        if st.form_submit_button("Save stage probabilities", type="primary", icon=":material/save:"):
+            stages, unset = admin_data.stage_map(edited)
+            if admin_data.save_settings(principal, stage_probabilities=stages):
+                left_out = (" Without a probability (a deal in these stages needs its own): "
+                            + ", ".join(f"“{ui.md(stage)}”" for stage in unset) + ".") if unset else ""
+                ui.flash(f"Stage probabilities saved ({len(stages)} stage{'s' if len(stages) != 1 else ''})."
+                         + left_out)
+                st.rerun()
+
+# ---------------------------------------------------------------- e-mail
+with mail_tab:
+    st.caption(admin_data.sender_state(settings))
+    with st.form("mail_form"):
+        left, middle, right = st.columns(3)
+        zones = sorted(available_timezones() | {settings.timezone})
+        timezone = left.selectbox("Time zone", zones, index=zones.index(settings.timezone), key="mail_timezone",
+                                  help="The organisation's time zone: the digest hour is in it.")
+        digest_day = middle.selectbox("Digest day", list(WEEKDAY_NAMES), index=settings.digest_day, key="mail_day")
+        digest_hour = right.number_input("Digest hour (0-23)", min_value=0, max_value=23, value=settings.digest_hour,
+                                         step=1, key="mail_hour", help="Also the hour of the day's alerts.")
+        left, right = st.columns(2)
+        mail_from = left.text_input("Sender", value=settings.mail_from, key="mail_from",
+                                    placeholder="Sales plan <plan@example.com>")
+        dashboard_url = right.text_input("Dashboard address (for links)", value=settings.dashboard_url,
+                                         key="mail_dashboard_url", placeholder="https://plan.example.com")
+        left, middle, right = st.columns([2, 1, 2])
+        smtp_host = left.text_input("Mail server (SMTP host)", value=settings.smtp_host, key="mail_smtp_host",
+                                    placeholder="smtp.example.com")
+        smtp_port = middle.number_input("Port", min_value=1, max_value=65535, value=settings.smtp_port, step=1,
+                                        key="mail_smtp_port")
+        smtp_user = right.text_input("Server account (empty: no login)", value=settings.smtp_user,
+                                     key="mail_smtp_user")
+        starttls = st.toggle("Switch to TLS with STARTTLS before logging in", value=settings.smtp_starttls,
+                             key="mail_starttls", help="Turn off only on a trusted network.")
+        st.caption("The server password is never stored in the database: set the environment variable "
+                   "`SALESPLAN_SMTP_PASSWORD`, or `password` under `[smtp]` in `.streamlit/secrets.toml`.")
+        if st.form_submit_button("Save e-mail settings", type="primary", icon=":material/save:"):
+            if admin_data.save_settings(principal, timezone=timezone, digest_day=digest_day,
+                                        digest_hour=int(digest_hour), mail_from=mail_from, smtp_host=smtp_host,
+                                        smtp_port=int(smtp_port), smtp_user=smtp_user,
+                                        smtp_starttls="on" if starttls else "off", dashboard_url=dashboard_url):
+                ui.flash("E-mail settings saved.")
+                st.rerun()
+
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    if left.button("Send me a test", icon=":material/forward_to_inbox:", key="mail_test"):
+        try:
+            st.session_state["mail_test_result"] = (True, notify.send_test(the_store, principal, as_of=ui.today()))
+        except SalesplanError as error:  # NotConfigured, SendFailed: their own words say what to fix
+            st.session_state["mail_test_result"] = (False, str(error))
+    right.caption(f"Sends your own digest to {ui.email_text(principal.email)} now, marked [Test]; the weekly "
+                  "digest still goes out.")
+    tested = st.session_state.pop("mail_test_result", None)
+    if tested is not None:
+        sent, message = tested
+        (st.success if sent else st.error)(ui.md(message), icon=":material/mail:" if sent else ":material/error:")
+
+    st.markdown("**Preview a digest**")
+    accounts = the_store.users(principal)
+    accounts = accounts.loc[~accounts["disabled"].astype(bool), "email"].tolist()
+    if accounts:
+        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        whose = left.selectbox("Whose digest", accounts, key="preview_account",
+                               index=accounts.index(principal.email) if principal.email in accounts else 0)
+        if right.button("Show the digest", icon=":material/preview:", key="preview_show"):
+            ok, shown = ui.attempt(notify.preview_digest, the_store, principal, whose, as_of=ui.today())
+            st.session_state["digest_preview"] = (whose, shown) if ok else None
+        previewed = st.session_state.get("digest_preview")
+        if previewed and previewed[0] == whose:
+            digest = previewed[1]
+            st.markdown(f"Subject: **{ui.md(digest.subject)}** · as of {ui.day_text(ui.today())}, computed from "
+                        f"what {ui.email_text(whose)} may see")
+            html_tab, text_tab = st.tabs(["As HTML", "As plain text"])
+            with html_tab:
+                # a data: address: the message gets an origin of its own, never the dashboard's (a name
+                # in it is escaped by the renderer; this is the second fence)
+                encoded = base64.b64encode(digest.html.encode("utf-8")).decode("ascii")
+                st.iframe(f"data:text/html;charset=utf-8;base64,{encoded}", height=640)
+            with text_tab:
+                st.code(digest.text, language=None, wrap_lines=True)
+
+    st.markdown("**Failed sends**")
+    failed = the_store.failed_notifications(principal)  # not cached: sends change it without a data version
+    if failed.empty:
+        st.caption("No failed sends: every message due so far went out.")
+    else:
+        st.caption("These are retried by the next pass (every 15 minutes until the next day's slot).")
+        shown = ["recipient", "kind", "owner_key", "slot", "subject", "attempts", "claimed_at", "last_error"]
+        ui.table(failed[shown], column_config={
+            "recipient": "To", "kind": "Kind", "owner_key": "About", "slot": "Slot", "subject": "Subject",
+            "attempts": st.column_config.NumberColumn("Attempts", format="%d"),
+            "claimed_at": st.column_config.DatetimeColumn("Last tried", format="YYYY-MM-DD HH:mm"),
+            "last_error": "The server's answer",
+        })
 
 # ---------------------------------------------------------------- users
 with users_tab:

@@ -1,5 +1,6 @@
-"""Upload actuals: template, upload, column mapping, preview, problems, import, and the batch history
-with undo."""
+"""Upload actuals, targets (managers and admins) and open deals (docs/pipeline.md): template, upload,
+column mapping, preview, problems, import (a deals file with its snapshot date), and the batch
+history with undo."""
 
 from __future__ import annotations
 
@@ -14,11 +15,9 @@ from salesplan.errors import BadInput
 principal = ui.page("upload")
 the_store = ui.store()
 
-kinds = ["actuals", "targets"] if ui.may_set_targets(principal) else ["actuals"]
-kind = "actuals"
-if len(kinds) > 1:
-    kind = st.segmented_control("What are you uploading?", kinds, default="actuals", required=True, key="upload_kind",
-                                format_func={"actuals": "Actuals (sales)", "targets": "Targets"}.get)
+kinds = ["actuals", "targets", "deals"] if ui.may_set_targets(principal) else ["actuals", "deals"]
+kind = st.segmented_control("What are you uploading?", kinds, default="actuals", required=True, key="upload_kind",
+                            format_func=upload_flow.KIND_LABELS.get)
 
 fields = imports.FIELDS[kind]
 left, right = st.columns([3, 1], vertical_alignment="center")
@@ -38,7 +37,7 @@ outcome = st.session_state.get("upload_outcome")
 if upload is not None:
     data = upload.getvalue()
     digest = hashlib.sha256(data).hexdigest()
-    if outcome and outcome.sha != digest:
+    if outcome and (outcome.sha != digest or outcome.kind != kind):
         st.session_state.pop("upload_outcome", None)
         outcome = None
     # column maps are remembered per kind and header: in this session, and in the database for the next upload
@@ -108,13 +107,22 @@ if upload is not None:
     reason = None
     if kind == "targets":
         reason = st.text_input("Reason for these targets (kept with the previous values)", key="upload_reason")
+    as_of = None
+    if kind == "deals":
+        as_of = st.date_input("Snapshot date: the day these deals were open (the export's date)", value=ui.today(),
+                              max_value=ui.today(), key="deals_as_of", format="YYYY-MM-DD",
+                              help="Each upload is the snapshot of the open pipeline on one date. The pipeline "
+                                   "of a date uses the newest snapshot on or before it; earlier snapshots are kept.")
+        st.caption("The file is the whole open pipeline of " + ("the organisation" if principal.role == "admin"
+                   else "your team and you" if principal.role == "manager" else "yours")
+                   + " on that date: a deal missing from it is no longer open from then on (won, lost or removed).")
 
     def run_import(only_valid: bool) -> None:
         # a progress bar rather than a spinner: a long file shows which stage it is in
         bar = st.progress(0.0, text=f"Importing {ui.md(upload.name)}…")
         outcome = upload_flow.run_import(
             the_store, principal, kind, data, file_name=upload.name, sha=digest, header=automatic.header,
-            column_map=column_map, valid_only=only_valid, reason=reason, date_format=date_format,
+            column_map=column_map, valid_only=only_valid, reason=reason, date_format=date_format, as_of=as_of,
             progress=lambda fraction, text: bar.progress(fraction, text=ui.md(text)))
         if outcome.imported:
             st.session_state.pop("undo_batch", None)  # offer the new batch first
@@ -125,7 +133,7 @@ if upload is not None:
         st.rerun()
 
     outcome = st.session_state.get("upload_outcome")
-    if outcome and outcome.sha == digest:
+    if outcome and outcome.sha == digest and outcome.kind == kind:
         if outcome.problems is not None:
             problems = outcome.problems
             st.error(f"Nothing was imported: {len(problems)} problem(s) on {problems['line'].nunique()} line(s). Fix "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -22,6 +23,8 @@ from salesplan.principal import Principal
 from salesplan.store import Store
 
 PREVIEW_ROWS = 10
+KIND_LABELS = {"actuals": "Actuals (sales)", "targets": "Targets", "deals": "Open deals (pipeline)"}
+UNDOABLE = ("actuals", "targets", "deals")  # reps and holidays: import the previous file again
 LINE_LABEL = "Line in file"  # the preview's first column: where each record is in the file
 DATE_FORMATS: dict[str | None, str] = {
     None: "Recognise it",
@@ -180,6 +183,7 @@ class Outcome:
 
     sha: str
     file: str
+    kind: str = ""
     batch_id: int | None = None
     counts: dict[str, int] = field(default_factory=dict)  # inserted, updated, unchanged, rejected
     notes: list[str] = field(default_factory=list)
@@ -193,9 +197,10 @@ class Outcome:
 
 def run_import(store: Store, principal: Principal, kind: str, data: bytes, *, file_name: str, sha: str,
                header: list[str], column_map: dict[str, str] | None, valid_only: bool,
-               reason: str | None = None, date_format: str | None = None,
+               reason: str | None = None, date_format: str | None = None, as_of: date | None = None,
                progress: Callable[[float, str], None] | None = None) -> Outcome:
     """Import an upload and say how it went; never raises for a refused file or a refused user.
+    ``as_of`` is the snapshot date of a deals file (default today); other kinds ignore it.
 
     A column map that led to a successful import is saved for the principal and this ``header``,
     so the next file with the same columns needs no mapping step.
@@ -203,23 +208,24 @@ def run_import(store: Store, principal: Principal, kind: str, data: bytes, *, fi
     try:
         result = imports.import_file(store, kind, data, principal=principal, file_name=file_name,
                                      valid_only=valid_only, column_map=column_map or None,
-                                     reason=reason or None, date_format=date_format, progress=progress)
+                                     reason=reason or None, date_format=date_format, progress=progress,
+                                     as_of=as_of if kind == "deals" else None)
     except BadInput as error:
         problems = problems_frame(error)
         problems["reason"] = problems["reason"].map(page_reason)
-        return Outcome(sha, file_name, problems=problems)
+        return Outcome(sha, file_name, kind, problems=problems)
     except SalesplanError as error:  # NotAllowed, DatabaseLocked
-        return Outcome(sha, file_name, error=str(error))
+        return Outcome(sha, file_name, kind, error=str(error))
     if column_map:
         store.save_column_map(principal, kind, header, column_map)
     counts = {"inserted": result.inserted, "updated": result.updated, "unchanged": result.unchanged,
               "rejected": result.rejected}
-    return Outcome(sha, file_name, batch_id=result.batch_id, counts=counts, notes=list(result.notes))
+    return Outcome(sha, file_name, kind, batch_id=result.batch_id, counts=counts, notes=list(result.notes))
 
 
 def undo_choices(batches: pd.DataFrame) -> dict[int, str]:
     """The batches that can be undone, newest first (the default of the picker), with their labels."""
-    undoable = batches[batches["reverted_at"].isna() & batches["kind"].isin(["actuals", "targets"])]
+    undoable = batches[batches["reverted_at"].isna() & batches["kind"].isin(UNDOABLE)]
     undoable = undoable.sort_values("batch_id", ascending=False)
     return {int(b.batch_id): f"Batch {b.batch_id}: {b.kind} from "
                              + ("the editor" if pd.isna(b.file_name) or not b.file_name else str(b.file_name))

@@ -13,6 +13,7 @@ import streamlit as st
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from streamlit.errors import StreamlitAuthError
 
+from salesplan import notify
 from salesplan.errors import BadInput, NotAllowed, SalesplanError
 from salesplan.principal import Principal
 from salesplan.ui.data import _open_store, store
@@ -190,17 +191,46 @@ def sync_cookie(container: Any = None) -> None:
 
 
 def account_box(principal: Principal) -> None:
-    """The sidebar's footer: who is signed in, and the sign-out button."""
+    """The sidebar's footer: who is signed in, their e-mail choices, and the sign-out button."""
     sidebar = st.sidebar
     # plain HTML: markdown would turn the address into a mailto link
     sidebar.html(f'<div style="font-size: 0.875rem; opacity: 0.7">Signed in as <b>{html.escape(principal.email)}</b> '
                  f"({principal.role})</div>")
+    with sidebar.popover("My e-mails", icon=":material/mail:"):
+        email_choices(principal)
     if oidc_enabled():
         if sidebar.button("Sign out", icon=":material/logout:", key="sign_out"):
             st.logout()
     else:
         sidebar.button("Sign out", icon=":material/logout:", key="sign_out", on_click=sign_out)
         sync_cookie(sidebar)
+
+
+EMAIL_CHOICES = {"digest": "Weekly digest", "alert": "Alerts (watch list, point of no return, too late)"}
+
+
+def email_choices(principal: Principal) -> None:
+    """Two toggles: whether this user gets the weekly digest and the alerts (docs/notifications.md).
+    A change is saved at once; a refusal is shown in words."""
+    the_store = store()
+    try:
+        current = notify.email_preferences(the_store, principal)
+    except SalesplanError as error:
+        st.caption(md(error))
+        return
+
+    def save(kind: str) -> None:
+        try:
+            notify.set_email_preferences(the_store, principal, **{kind: bool(st.session_state[f"email_{kind}"])})
+        except SalesplanError as error:
+            st.session_state["_email_choice_error"] = str(error)
+
+    for kind, label in EMAIL_CHOICES.items():
+        st.toggle(label, value=current[kind], key=f"email_{kind}", on_change=save, args=(kind,))
+    problem = st.session_state.pop("_email_choice_error", None)
+    if problem:
+        st.error(md(problem))
+    st.caption("Sent to your sign-in address, computed from what you may see.")
 
 
 def sign_in_page() -> None:

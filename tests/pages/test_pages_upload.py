@@ -1,7 +1,10 @@
-"""Upload actuals page: import → counts and changed figures; problems listed and valid-only import;
-the column-mapping step; undo."""
+"""Upload page: import → counts and changed figures; problems listed and valid-only import;
+the column-mapping step; undo; open deals (a CRM export as the snapshot of its date, mapped,
+undone; a rep sends their own deals only)."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import pandas as pd
 import pytest
@@ -235,3 +238,100 @@ def test_ambiguous_dates_are_stated_on_the_page_with_a_preview_of_how_they_read(
     [choice] = [s for s in at.selectbox if s.label == "Dates in the file"]
     choice.set_value("MDY").run()
     assert at.dataframe[1].value["date"].tolist() == ["2026-02-11", "2026-03-11"], "the other reading, shown"
+
+
+# ---------------------------------------------------------------- open deals (docs/pipeline.md)
+
+SNAPSHOT = DEMO_TODAY - dt.timedelta(days=3)
+
+
+def crm_export(rep: str, *, first: str = "Opportunity ID") -> str:
+    """Three open deals of one rep as a CRM exports them (its header names, percent probabilities)."""
+    return (f"{first},Opportunity Owner,Opportunity Name,Stage,Probability (%),Amount,Close Date\n"
+            f"UI-D1,{rep},Renewal,Proposal,40,\"12,000.00\",2026-12-15\n"
+            f"UI-D2,{rep},Expansion,Negotiation,70,8500,2027-01-20\n"
+            f"UI-D3,{rep},Pilot,Discovery,10,3000,2026-12-01\n")
+
+
+def choose_deals(at):
+    at.segmented_control(key="upload_kind").set_value("deals").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def snapshot_deals(db, rep: str, day: dt.date) -> list[str]:
+    store = open_store(db)
+    try:
+        deals = store.deal_history(ADMIN)
+    finally:
+        store.close()
+    rows = deals[(deals["rep_id"] == rep) & (pd.to_datetime(deals["snapshot_date"]).dt.date == day)]
+    return sorted(rows["deal_id"].tolist())
+
+
+def test_a_deals_export_is_imported_as_the_snapshot_of_its_date_and_undone(monkeypatch, db):
+    rep = engine_year(db)["owner_id"].iloc[0]
+    before = snapshot_deals(db, rep, SNAPSHOT)
+    at = choose_deals(app(monkeypatch, db, page="upload"))
+    assert any(d.label == "Download the template" for d in at.get("download_button"))
+    upload(at, "crm-export.csv", crm_export(rep), kind="deals")
+    assert not at.error, [e.value for e in at.error]
+    assert "UI-D2" in at.dataframe[0].value.to_string(), "the preview shows the rows"
+    reading = texts(at)
+    assert "deal_id from “Opportunity ID”" in reading and "expected_close from “Close Date”" in reading
+    at.date_input(key="deals_as_of").set_value(SNAPSHOT)
+    click(at, "Import")
+    assert metric_value(at, "Inserted") == "3" and metric_value(at, "Rejected") == "0"
+    assert f"open deals as of {SNAPSHOT.isoformat()}" in texts(at).replace("\\", "")
+    assert snapshot_deals(db, rep, SNAPSHOT) == ["UI-D1", "UI-D2", "UI-D3"]
+
+    store = open_store(db)
+    try:
+        batch = store.batches(ADMIN).iloc[0]
+    finally:
+        store.close()
+    assert batch["kind"] == "deals"
+    batch_id = int(batch["batch_id"])
+    assert at.selectbox(key="undo_batch").value == batch_id, "the new deals batch is offered first"
+    at.checkbox(key="undo_sure").check()
+    at.button(key="FormSubmitter:undo_form-Undo").click().run()
+    assert any(f"Batch {batch_id} undone" in s.value for s in at.success)
+    assert snapshot_deals(db, rep, SNAPSHOT) == before, "the snapshot of that date is what it was"
+
+
+def test_unrecognised_deal_header_is_mapped_on_the_page(monkeypatch, db):
+    rep = engine_year(db)["owner_id"].iloc[0]
+    at = choose_deals(app(monkeypatch, db, page="upload"))
+    upload(at, "export.csv", crm_export(rep, first="Opp Ref"), kind="deals")
+    assert any("not recognised" in w.value for w in at.warning)
+    assert next(b for b in at.button if b.label == "Import").disabled
+    [key] = [s.key for s in at.selectbox if s.key and s.key.startswith("map_deals_deal_id_")]
+    at.selectbox(key=key).set_value("Opp Ref").run()
+    assert not at.error, [e.value for e in at.error]
+    at.date_input(key="deals_as_of").set_value(SNAPSHOT)
+    click(at, "Import")
+    assert metric_value(at, "Inserted") == "3"
+    assert snapshot_deals(db, rep, SNAPSHOT) == ["UI-D1", "UI-D2", "UI-D3"]
+
+
+def test_a_rep_uploads_their_own_deals_only(monkeypatch, db):
+    store = open_store(db)
+    try:
+        own = store.users(ADMIN).set_index("email").loc["rep1@demo.test", "rep_id"]
+    finally:
+        store.close()
+    other = next(r for r in engine_year(db)["owner_id"] if r != own)
+    at = app(monkeypatch, db, page="upload", user="rep1@demo.test")
+    assert at.segmented_control(key="upload_kind").options == ["Actuals (sales)", "Open deals (pipeline)"]
+    choose_deals(at)
+    before = snapshot_deals(db, other, SNAPSHOT)
+    upload(at, "theirs.csv", crm_export(other), kind="deals")
+    at.date_input(key="deals_as_of").set_value(SNAPSHOT)
+    click(at, "Import")
+    assert at.error and not at.get("metric"), "another rep's deals are refused"
+    assert snapshot_deals(db, other, SNAPSHOT) == before
+    upload(at, "mine.csv", crm_export(own), kind="deals")
+    at.date_input(key="deals_as_of").set_value(SNAPSHOT)
+    click(at, "Import")
+    assert metric_value(at, "Inserted") == "3"
+    assert snapshot_deals(db, own, SNAPSHOT) == ["UI-D1", "UI-D2", "UI-D3"]

@@ -109,10 +109,13 @@ def test_role_page(db, sessions, role, page):
         owners = set(at.dataframe[0].value["owner_name"])
         assert owners <= {NAMES[r] for r in SCOPE[role]} and owners
     if page == "upload":
-        kinds = [c for c in at.get("button_group") if c.proto.label == "What are you uploading?"]
-        assert bool(kinds) == (role in ("admin", "manager")), "only admins and managers upload targets"
+        [kinds] = [c for c in at.get("button_group") if c.proto.label == "What are you uploading?"]
+        uploads = ["Actuals (sales)", "Targets", "Open deals (pipeline)"]
+        assert kinds.options == (uploads if role in ("admin", "manager") else [uploads[0], uploads[2]]), \
+            "only admins and managers upload targets; every role that uploads sends its deals"
     if page == "admin":
-        assert [t.label for t in at.tabs] == ["People", "Calendar", "Settings", "Users", "Audit log"]
+        assert [t.label for t in at.tabs] == ["People", "Calendar", "Settings", "Pipeline", "E-mail", "Users",
+                                           "Audit log"]
         assert "actor" in at.dataframe[-1].value.columns, "the audit log"
         users = at.dataframe[-2].value
         assert set(users["email"]) == set(ACCOUNTS.values()) | {"rep2@demo.test"}

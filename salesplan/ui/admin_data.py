@@ -1,0 +1,129 @@
+"""The dashboard's side of e-mail (docs/notifications.md): starting the background sender of the
+embedded deployment, and the reads of the Admin page's e-mail section.
+
+The sender is started from app.py on every run; ``scheduler.start_background`` returns the running
+one after the first, and starts nothing on PostgreSQL (a timer runs ``salesplan digest --send``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from salesplan.errors import BadInput, NotAllowed, SalesplanError
+from salesplan.notify import scheduler
+from salesplan.principal import Principal
+from salesplan.ui.data import settings, store
+from salesplan.ui.formatting import md
+from salesplan.ui.widgets import show_problems
+
+SCHEDULER_SWITCH = "SALESPLAN_MAIL_SCHEDULER"  # "off": this process never sends (cron does, or tests)
+
+
+def mail_configured(values: object) -> bool:
+    """Whether the settings name a mail server and a sender, the least a digest needs."""
+    return bool(getattr(values, "smtp_host", "") and getattr(values, "mail_from", ""))
+
+
+def start_mail_scheduler() -> scheduler.DigestScheduler | None:
+    """Start the process's digest sender once the mail settings are set; None when it does not run.
+
+    Nothing starts while the server or the sender is missing (a thread with nothing to send would
+    only wake up every minute), nor when ``$SALESPLAN_MAIL_SCHEDULER`` is ``off`` (a cron job sends
+    instead, or a test must not send). Saving the settings on the Admin page reruns app.py, which
+    starts it then. The thread uses this process's store and never closes it.
+    """
+    if os.environ.get(SCHEDULER_SWITCH, "").strip().lower() == "off" or not mail_configured(settings()):
+        return None
+    the_store = store()
+    return scheduler.start_background(lambda: the_store)
+
+
+def sender_state(values: object) -> str:
+    """One sentence for the Admin page: whether and how this deployment sends the e-mails."""
+    if not mail_configured(values):
+        return ("E-mail is off: no digest or alert is sent until the mail server and the sender are set below. "
+                "Everyone's dashboard works as before.")
+    if getattr(store(), "dialect", "duckdb") != "duckdb":
+        return ("On PostgreSQL the dashboard does not send: a timer runs `salesplan digest --send` "
+                "(docs/notifications.md).")
+    if os.environ.get(SCHEDULER_SWITCH, "").strip().lower() == "off":
+        return ("This dashboard process does not send ($SALESPLAN_MAIL_SCHEDULER is off): "
+                "`salesplan digest --send` from a timer does.")
+    sender = start_mail_scheduler()  # the running one (app.py started it)
+    problem = f" The last pass failed: {sender.last_error}" if sender and sender.last_error else ""
+    return ("The dashboard sends the weekly digest and the day's alerts at the digest hour "
+            "(in the organisation's time zone)." + problem)
+
+
+def stage_rows(values: object, deals: pd.DataFrame) -> pd.DataFrame:
+    """The stage probabilities to edit: (stage, percent), the saved ones first, then the stages of
+    the imported deals that have none (percent empty), each stage once (matched ignoring case and
+    spaces, as the pipeline matches them)."""
+    saved = list(getattr(values, "stage_probabilities", ()))
+    known = {_stage_key(stage) for stage, _ in saved}
+    rows = [{"stage": stage, "percent": round(p * 100, 4)} for stage, p in saved]
+    seen = sorted({str(s) for s in deals.get("stage", pd.Series(dtype=object)).dropna() if str(s).strip()})
+    for stage in seen:
+        if _stage_key(stage) not in known:
+            known.add(_stage_key(stage))
+            rows.append({"stage": stage, "percent": None})
+    return pd.DataFrame(rows, columns=["stage", "percent"]).astype({"stage": object, "percent": "Float64"})
+
+
+def stage_map(edited: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The edited table as the setting's "STAGE=P%" texts (the settings check the numbers and name
+    a stage given twice), and the stages left without a probability (they are not saved: a deal in
+    such a stage needs a probability of its own, as ``--stage-probability STAGE=`` removes one).
+    Rows without a stage are dropped."""
+    stages: list[str] = []
+    unset: list[str] = []
+    for row in edited.itertuples():
+        stage = "" if pd.isna(row.stage) else str(row.stage).strip()
+        if not stage:
+            continue
+        if pd.isna(row.percent):
+            unset.append(stage)
+        else:
+            stages.append(f"{stage}={float(row.percent)}%")
+    return stages, unset
+
+
+def _stage_key(stage: str) -> str:
+    return " ".join(str(stage).split()).lower()
+
+
+# the settings' refusals name the command line's options; the Admin page names its own fields
+SETTING_LABELS = {
+    "--timezone": "Time zone", "--digest-day": "Digest day", "--digest-hour": "Digest hour",
+    "--mail-from": "Sender", "--smtp-host": "Mail server", "--smtp-port": "Port", "--smtp-user": "Server account",
+    "--smtp-starttls": "STARTTLS", "--dashboard-url": "Dashboard address", "--stage-probability": "Stage probabilities",
+}
+
+
+def save_settings(principal: Principal, **changes: Any) -> bool:
+    """``store.save_settings`` from an Admin form: True when saved. A refusal is shown in words, the
+    settings' problems with the form's field names; nothing is saved then."""
+    try:
+        store().save_settings(principal, **changes)
+    except BadInput as error:
+        show_problems(BadInput([dataclasses.replace(problem, reason=_page_words(problem.reason))
+                                for problem in error.problems]))
+        return False
+    except NotAllowed as error:
+        st.error(f"Not allowed: {md(error)}")
+        return False
+    except SalesplanError as error:  # DatabaseLocked
+        st.error(md(error))
+        return False
+    return True
+
+
+def _page_words(reason: str) -> str:
+    for option, label in SETTING_LABELS.items():
+        reason = reason.replace(f"{option}:", f"{label}:")
+    return reason
