@@ -244,6 +244,9 @@ class DuckDBBackend:
     def translate(self, error: BaseException, action: str) -> SalesplanError | None:
         if isinstance(error, duckdb.ConstraintException):
             return BadInput.single(action, f"refused by the database: {error}")
+        if isinstance(error, (duckdb.ConversionException, duckdb.OutOfRangeException)):
+            # a value the column cannot hold (the store checks first; this is the last guard)
+            return BadInput.single(action, f"a value the database cannot hold: {error}")
         return None
 
     def migration_sql(self, version: int, sql: str) -> str:

@@ -324,6 +324,9 @@ class PostgresBackend:
     def translate(self, error: BaseException, action: str) -> SalesplanError | None:
         if isinstance(error, pg_errors.IntegrityError):
             return BadInput.single(action, f"refused by the database: {error}")
+        if isinstance(error, psycopg.DataError):
+            # a value the column cannot hold (the store checks first; this is the last guard)
+            return BadInput.single(action, f"a value the database cannot hold: {error}")
         if isinstance(error, psycopg.OperationalError):
             return SalesplanError(f"The database {self.path} failed during {action or 'an operation'}: {error}")
         return None
