@@ -14,6 +14,7 @@ from salesplan.errors import (
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
 from salesplan.storage.base import BatchCounts, StoreBase
+from salesplan.text import without_controls
 
 
 class BatchStore(StoreBase):
@@ -33,6 +34,8 @@ class BatchStore(StoreBase):
         reason: str | None = None,
     ) -> int:
         batch_id = int(cursor.execute("SELECT nextval('batch_seq')").fetchall()[0][0])
+        # a file name is the user's text and is shown in terminals and pages: no control characters
+        file_name = None if file_name is None else without_controls(file_name)
         cursor.execute(
             "INSERT INTO upload_batches (batch_id, kind, file_name, sha256, uploaded_by, uploaded_at, "
             "rows_inserted, rows_updated, rows_unchanged, rows_rejected, valid_only, reason, "
