@@ -77,10 +77,11 @@ class BatchStore(StoreBase):
                 """,
                 [visible, visible],
             ).fetchall()}
-        details = pd.Series(
-            [self._batch_in_scope(principal, row, team) for row in frame.to_dict("records")],
-            index=frame.index, dtype=bool,
-        )
+        in_scope: list[bool] = [
+            self._batch_in_scope(principal, {str(key): value for key, value in row.items()}, team)
+            for row in frame.to_dict("records")
+        ]
+        details = pd.Series(in_scope, index=frame.index, dtype=bool)
         frame = frame[details | frame["batch_id"].isin(touching)].assign(details=details)
         frame = frame.drop(columns=["uploader_role", "uploader_rep_id"]).reset_index(drop=True)
         hidden = ~frame["details"]

@@ -134,3 +134,34 @@ def test_a_manager_cannot_undo_an_admins_org_wide_deals_snapshot(ops):
     with pytest.raises(NotAllowed):
         ops.undo(MAX, result.batch_id)
     assert sorted(ops.open_deals(SYSTEM, date(2025, 2, 1))["deal_id"]) == ["D1", "D2"]
+
+
+def test_migration_60_records_the_uploaders_of_older_batches_from_their_accounts(db_target, monkeypatch):
+    from salesplan import migrations
+    from salesplan.storage import base
+
+    monkeypatch.setattr(base, "MIGRATIONS", [m for m in migrations.MIGRATIONS if m[0] < 60])
+    with Store.open(db_target) as old:
+        with old.cursor() as cursor:  # the reps of OPS_REPS (an import would record a batch the new way)
+            for rep_id, name, email, manager in (("M1", "Max", "max@x.test", None), ("R1", "Ann", "ann@x.test", "M1"),
+                                                 ("R2", "Ola", "ola@x.test", "M1")):
+                cursor.execute("INSERT INTO reps (rep_id, name, email, manager) VALUES (?, ?, ?, ?)",
+                               [rep_id, name, email, manager])
+        old.add_user(SYSTEM, "ola@x.test", "admin", rep_id="R2", password="pw-ola-12")
+        old.add_user(SYSTEM, "ann@x.test", "rep", rep_id="R1", password="pw-ann-12")
+        with old.cursor() as cursor:
+            for batch_id, who in ((101, "Ola@X.test"), (102, "ann@x.test"), (103, "gone@x.test")):
+                cursor.execute("INSERT INTO upload_batches (batch_id, kind, uploaded_by, uploaded_at) "
+                               "VALUES (?, 'actuals', ?, localtimestamp)", [batch_id, who])
+    monkeypatch.setattr(base, "MIGRATIONS", migrations.MIGRATIONS)
+    with Store.open(db_target) as store:
+        with store.cursor() as cursor:
+            rows = cursor.execute("SELECT batch_id, uploader_role, uploader_rep_id FROM upload_batches "
+                                  "WHERE batch_id > 100 ORDER BY batch_id").fetchall()
+        assert rows == [(101, "admin", "R2"), (102, "rep", "R1"), (103, None, None)]
+        assert [b for b in store.batches(MAX)["batch_id"] if b > 100] == [102]  # not the admin's, nor the unknown's
+
+
+def test_a_conversion_error_that_reaches_a_backend_is_a_message(org):
+    with pytest.raises(BadInput, match="cannot hold"):
+        org.write(SYSTEM, "probe", "", lambda cursor: cursor.execute("SELECT 'x'::INTEGER"))
