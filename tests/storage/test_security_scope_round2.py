@@ -19,12 +19,16 @@ MIA = Principal("mia@x.test", "manager", "M2")
 DEALS = "deal_id,owner,amount,probability,expected_close\n"
 
 
+def organisation(path, reps):
+    store = Store.open(path)
+    imports.import_file(store, "reps", reps.encode(), file_name="reps.csv")
+    return store
+
+
 @pytest.fixture
 def org(tmp_path):
-    store = Store.open(tmp_path / "org.duckdb")
-    imports.import_file(store, "reps", REPS.encode(), file_name="reps.csv")
-    yield store
-    store.close()
+    with organisation(tmp_path / "org.duckdb", REPS) as store:
+        yield store
 
 
 def upload(store, text, principal, kind="actuals", **options):
@@ -116,10 +120,8 @@ OLA = Principal("ola@x.test", "admin", "R2")
 
 @pytest.fixture
 def ops(tmp_path):
-    store = Store.open(tmp_path / "ops.duckdb")
-    imports.import_file(store, "reps", OPS_REPS.encode(), file_name="reps.csv")
-    yield store
-    store.close()
+    with organisation(tmp_path / "ops.duckdb", OPS_REPS) as store:
+        yield store
 
 
 def test_a_manager_does_not_read_the_rejected_rows_of_an_admins_org_wide_upload(ops):
