@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from salesplan import imports, ui, upload_flow
-from salesplan.errors import BadInput
+from salesplan.errors import BadInput, NotAllowed
 
 principal = ui.page("upload")
 the_store = ui.store()
@@ -184,7 +184,9 @@ else:
             "rows_rejected": "Rejected", "state": "State", "reason": "Reason",
         },
     )
-    undoable = upload_flow.undo_choices(batches)  # newest first: the picker offers the latest batch
+    # details, rejected rows and undo only for batches the store says are the user's or their team's
+    mine = batches[batches["details"]]
+    undoable = upload_flow.undo_choices(mine)  # newest first: the picker offers the latest batch
     left, right = st.columns(2)
     if ui.may_write(principal) and undoable:
         with left.form("undo_form"):
@@ -198,11 +200,16 @@ else:
                     if ok:
                         ui.flash(f"Batch {chosen} undone: its rows are back to their previous values.")
                         st.rerun()
-    with_rejects = batches[batches["rows_rejected"] > 0]
+    with_rejects = mine[mine["rows_rejected"].fillna(0) > 0]
     if not with_rejects.empty:
         with right.container(border=True):
             which = st.selectbox("Rejected rows of batch", with_rejects["batch_id"].astype(int).tolist(),
                                  key="rejected_batch")
-            rejected = ui.read(principal, "rejected_rows", int(which))
-            st.download_button("Download rejected rows (CSV)", ui.csv_bytes(pd.DataFrame(rejected)),
-                               file_name=f"rejected-batch-{which}.csv", mime="text/csv", icon=":material/download:")
+            try:
+                rejected = ui.read(principal, "rejected_rows", int(which))
+            except NotAllowed as refused:  # the team changed since the history was read
+                st.error(f"Not allowed: {refused}")
+            else:
+                st.download_button("Download rejected rows (CSV)", ui.csv_bytes(pd.DataFrame(rejected)),
+                                   file_name=f"rejected-batch-{which}.csv", mime="text/csv",
+                                   icon=":material/download:")

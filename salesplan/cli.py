@@ -21,6 +21,7 @@ from salesplan.principal import SYSTEM, Principal
 from salesplan.settings import WEEKDAY_NAMES
 from salesplan.storage.settings import NOTIFICATION_SETTINGS
 from salesplan.store import Store, resolve_db_path, validate_settings
+from salesplan.text import escape_controls
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
 MAX_PROBLEMS_PRINTED = 200
@@ -176,10 +177,12 @@ def _principal(email: str | None) -> Principal:
 
 
 def _print_frame(frame: pd.DataFrame) -> None:
+    """Print a table; every text cell has its control characters escaped (stored text is users'
+    text, and a terminal obeys escape sequences)."""
     if frame.empty:
         print("(none)")
     else:
-        print(frame.to_string(index=False))
+        print(escape_controls(frame.to_string(index=False)))
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -298,7 +301,7 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
             raise UsageError("give either --undo or --rejected, not both")
         if args.undo is not None:
             info = store.undo(_principal(args.user), args.undo)
-            print(f"batch {info['batch_id']} ({info['kind']}, {info['file_name']}) undone")
+            print(escape_controls(f"batch {info['batch_id']} ({info['kind']}, {info['file_name']}) undone"))
             return EXIT_OK
         if args.rejected is not None:
             frame = store.rejected_rows(SYSTEM, args.rejected)

@@ -915,7 +915,7 @@ def _import_actuals(
             who = "a rep may upload only their own actuals" if principal.role == "rep" else "a manager may upload only the actuals of their team"
             parser.add_problem(
                 "rep_id IS NOT NULL AND rep_id NOT IN (SELECT rep_id FROM allowed_reps)", "rep",
-                f"'this row belongs to rep ' || rep_id || ': {who}'",
+                f"'not a rep you may upload for: {who}'",
             )
         # natural keys (SPEC §4): (order id, line), the line being the occurrence of the order id
         # when the file has no line column; else a hash of the row's values + its occurrence

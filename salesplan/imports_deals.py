@@ -135,7 +135,7 @@ def _add_problems(parser: _Parser, principal: Principal, percent_column: bool) -
     who = {"rep": "a rep may upload only their own deals", "manager": "a manager may upload only the deals of their team"}
     parser.add_problem(
         "rep_id IS NOT NULL AND rep_id NOT IN (SELECT rep_id FROM allowed_reps)", "owner",
-        f"'this deal belongs to rep ' || rep_id || ': {who.get(principal.role, 'outside your scope')}'",
+        f"'not a rep you may upload for: {who.get(principal.role, 'outside your scope')}'",
     )
     parser.add_problem("amount_text IS NULL", "amount", "'the amount is empty'")
     parser.add_problem("amount_problem IS NOT NULL", "amount", "amount_problem")

@@ -413,3 +413,22 @@ MIGRATIONS += [
         """,
     ),
 ]
+
+# Security (docs/security.md): who uploaded a batch is recorded with their role and rep_id at the
+# time of the upload, so that a manager's scope over a batch never rests on an email that an
+# admin's or another account's reps row may share. Portable SQL (DuckDB and PostgreSQL).
+MIGRATIONS += [
+    (
+        60,
+        "upload batches record the uploader's role and rep_id",
+        """
+        ALTER TABLE upload_batches ADD COLUMN uploader_role VARCHAR;
+        ALTER TABLE upload_batches ADD COLUMN uploader_rep_id VARCHAR;
+        -- existing batches: the uploader's account as it is now; the command line's uploads are
+        -- 'system'; an uploader without an account keeps NULL, which no manager's scope covers
+        UPDATE upload_batches SET uploader_role = u.role, uploader_rep_id = u.rep_id
+            FROM users u WHERE u.email = lower(upload_batches.uploaded_by);
+        UPDATE upload_batches SET uploader_role = 'system' WHERE uploaded_by = 'system';
+        """,
+    ),
+]

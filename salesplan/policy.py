@@ -240,6 +240,20 @@ def require_role(principal: Principal, action: str) -> None:
         raise NotAllowed(rule.refusal(principal))
 
 
+def batch_in_scope(principal: Principal, *, uploaded_by: str, uploader_role: str | None,
+                   uploader_rep_id: str | None, team: Iterable[str] | None) -> bool:
+    """Whether a batch counts as uploaded by the principal or their team (the ``in_scope`` context
+    of ``see_batch`` and ``undo_batch``): their own upload, or one by a rep or manager whose rep_id
+    (recorded at upload) is in ``team`` (None = everyone). An admin's or the command line's upload
+    is never a team's, even when the admin also sells in the team; an uploader of unknown role
+    (a batch older than the record) is nobody's team. Raises nothing."""
+    if str(uploaded_by).strip().lower() == principal.email.strip().lower():
+        return True
+    if uploader_role not in ("manager", "rep") or uploader_rep_id is None:
+        return False
+    return _in_team(uploader_rep_id, team)
+
+
 def pages(principal: Principal) -> tuple[str, ...]:
     """The keys of the dashboard pages the principal may open, in menu order."""
     return PAGES_BY_ROLE.get("admin" if principal.role == "system" else principal.role, ())

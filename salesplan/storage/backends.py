@@ -15,12 +15,13 @@ overrides it), then raises DatabaseLocked.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import duckdb
 import pandas as pd
@@ -43,16 +44,47 @@ def lock_wait_seconds() -> float:
 
 def is_server_url(target: str | os.PathLike[str]) -> bool:
     """Whether the database target names a PostgreSQL server rather than a DuckDB file."""
-    return str(target).startswith(SERVER_SCHEMES)
+    # URL schemes are case-insensitive: POSTGRESQL://... must not become a DuckDB file name
+    return str(target).strip().lower().startswith(SERVER_SCHEMES)
+
+
+_QUERY_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
+
+
+def _passwords(url: str) -> set[str]:
+    """The password of a database URL as written and percent-decoded (in the user part or as
+    ``?password=``), or nothing when the URL cannot be parsed."""
+    try:
+        parts = urlsplit(url)
+        found = {parts.password} if parts.password else set()
+        found |= {value for key, value in parse_qsl(parts.query, keep_blank_values=False) if key.lower() == "password"}
+        found |= {match.group(0).split("=", 1)[1] for match in re.finditer(r"password=[^&]+", parts.query, re.IGNORECASE)}
+    except ValueError:
+        return set()
+    return {text for password in found for text in (password, unquote(password)) if text}
 
 
 def redact(url: str) -> str:
-    """The URL without its password, for messages and ``Store.path``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URL without its password (in the user part or as ``?password=``), for messages and
+    ``Store.path``. A URL that cannot be parsed is shown as its scheme only. Raises nothing."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url.split("://", 1)[0] + "://***"
+    netloc = parts.netloc
+    if password is not None and "@" in netloc:
+        user_info, host = netloc.rsplit("@", 1)
+        netloc = f"{user_info.split(':', 1)[0]}:***@{host}"
+    return urlunsplit(parts._replace(netloc=netloc, query=_QUERY_PASSWORD.sub(r"\1***", parts.query)))
+
+
+def scrub(message: str, url: str) -> str:
+    """A driver's message with the URL's password (as written and decoded) replaced by ***: some
+    drivers quote the connection string or a part of it in their errors. Raises nothing."""
+    for password in sorted(_passwords(url), key=len, reverse=True):
+        message = message.replace(password, "***")
+    return message
 
 
 class Cursor(Protocol):
@@ -244,6 +276,9 @@ class DuckDBBackend:
     def translate(self, error: BaseException, action: str) -> SalesplanError | None:
         if isinstance(error, duckdb.ConstraintException):
             return BadInput.single(action, f"refused by the database: {error}")
+        if isinstance(error, (duckdb.ConversionException, duckdb.OutOfRangeException)):
+            # a value the column cannot hold (the store checks first; this is the last guard)
+            return BadInput.single(action, f"a value the database cannot hold: {error}")
         return None
 
     def migration_sql(self, version: int, sql: str) -> str:

@@ -28,20 +28,31 @@ class BackupStore(AuditStore):
         row counts, SHA-256 checksums, sequence positions and the schema version.
 
         A backup holds everything, password hashes and the session-signing secret included: the
-        folder is made 0700 and every file 0600 (docs/security.md). All tables are read inside
+        folder is created 0700 and every file is 0600 (docs/security.md); an existing folder must
+        be empty and already 0700 (it is never chmod-ed: it may be shared). All tables are read inside
         one transaction, so concurrent writers never tear the snapshot; readers are not blocked.
-        Raises NotAllowed unless admin, BadInput when the folder already holds a backup or cannot
-        be written.
+        Raises NotAllowed unless admin, BadInput when the folder already holds a backup or other
+        files, is open to other users, or cannot be written.
         """
         policy.require(principal, "backup")
         target = Path(folder)
         if (target / "manifest.json").exists():
             raise BadInput.single(str(target), "this folder already holds a backup; choose an empty folder")
         try:
-            target.mkdir(mode=0o700, parents=True, exist_ok=True)
-            # an existing folder is closed too: the files are written inside it before their own
-            # mode is set, and nobody else may traverse to them meanwhile
-            target.chmod(0o700)
+            if target.exists():
+                # an existing folder is never chmod-ed (it may be shared, like /tmp): it must be
+                # empty and already closed to other users, or the backup goes to a new folder
+                if not target.is_dir() or any(target.iterdir()):
+                    raise BadInput.single(str(target), "this folder is not empty; choose a new folder (salesplan "
+                                                       "creates it, closed to other users)")
+                if target.stat().st_mode & 0o077:
+                    raise BadInput.single(str(target), "this folder is open to other users, and a backup holds "
+                                                       "password hashes; choose a new folder (salesplan creates it, "
+                                                       "closed to other users) or make this one 0700")
+            else:
+                # the backup's own folder is created closed (mode 0700 is never widened by the
+                # umask): its files are written before their own mode is set
+                target.mkdir(mode=0o700, parents=True)
         except OSError as error:
             raise BadInput.single(str(target), f"cannot write the backup here: {error}") from error
         manifest: dict[str, Any] = {"format": 1, "created_at": datetime.now().isoformat(timespec="seconds"),

@@ -7,11 +7,13 @@ file (opened per operation, so other processes can use it in between) or a Postg
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Self, TypeVar
 
@@ -28,6 +30,37 @@ WRITE_RETRIES = 8
 PLAN_STATUSES = ("draft", "submitted", "agreed")
 ACTION_STATUSES = ("planned", "in_progress", "done", "dropped")
 OPEN_ACTION_STATUSES = ("planned", "in_progress")
+
+
+# the largest amount the ledger's DECIMAL(18,4) columns hold with room to add them up
+MAX_AMOUNT = 1e14
+METRICS = ("revenue", "profit")
+
+
+def amount_problem(value: object, what: str) -> str | None:
+    """Why ``value`` is not an amount the store keeps (a finite number from 0 to MAX_AMOUNT), or
+    None. Checked before writing, so that a driver's conversion error never reaches the user."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return f"{what} must be a number, not {value!r}"
+    if not math.isfinite(number) or not 0 <= number <= MAX_AMOUNT:
+        return f"{what} must be a number from 0 to {MAX_AMOUNT:,.0f}, not {value!r}"
+    return None
+
+
+def month_problem(value: object) -> str | None:
+    """Why ``value`` is not the first day of a real month (a date or 'YYYY-MM-01'), or None."""
+    if isinstance(value, datetime):
+        value = value.date()
+    if not isinstance(value, date):
+        try:
+            value = date.fromisoformat(str(value).strip()[:10])
+        except ValueError:
+            return f"the month must be a date 'YYYY-MM-01', not {value!r}"
+    if value.day != 1 or not 1900 <= value.year <= 2999:
+        return f"the month must be the first day of a month from 1900 to 2999, not {value.isoformat()}"
+    return None
 
 
 def resolve_db_path(cli_db: str | os.PathLike[str] | None = None) -> Path | str:

@@ -15,6 +15,7 @@ from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
 from salesplan.storage.base import BatchCounts, StoreBase
 from salesplan.storage.records import BatchRecord
+from salesplan.text import without_controls
 
 
 class BatchStore(StoreBase):
@@ -34,13 +35,16 @@ class BatchStore(StoreBase):
         reason: str | None = None,
     ) -> int:
         batch_id = int(cursor.execute("SELECT nextval('batch_seq')").fetchall()[0][0])
+        # a file name is the user's text and is shown in terminals and pages: no control characters
+        file_name = None if file_name is None else without_controls(file_name)
         cursor.execute(
             "INSERT INTO upload_batches (batch_id, kind, file_name, sha256, uploaded_by, uploaded_at, "
-            "rows_inserted, rows_updated, rows_unchanged, rows_rejected, valid_only, reason) "
-            "VALUES (?, ?, ?, ?, ?, localtimestamp, ?, ?, ?, ?, ?, ?)",
+            "rows_inserted, rows_updated, rows_unchanged, rows_rejected, valid_only, reason, "
+            "uploader_role, uploader_rep_id) "
+            "VALUES (?, ?, ?, ?, ?, localtimestamp, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 batch_id, kind, file_name, sha256, principal.email, counts.inserted, counts.updated,
-                counts.unchanged, counts.rejected, valid_only, reason,
+                counts.unchanged, counts.rejected, valid_only, reason, principal.role, principal.rep_id,
             ],
         )
         return batch_id
@@ -49,17 +53,21 @@ class BatchStore(StoreBase):
         """Upload batches, newest first. Reps see their own uploads, managers their team's, and
         both see every batch that changed a sale or target of a rep in their scope, whoever
         uploaded it: a manager re-crediting a sale from one rep to another shows in both reps'
-        history."""
+        history. Column ``details`` says whether the principal may see the batch's details,
+        rejected rows and undo it (``see_batch``); for a batch listed only because it touched the
+        principal's reps, the file name, checksum, reason and counts are blank (they may describe
+        other reps). Raises nothing of its own."""
         with self.cursor() as cursor:
             frame = cursor.execute(
                 "SELECT batch_id, kind, file_name, sha256, uploaded_by, uploaded_at, rows_inserted, "
-                "rows_updated, rows_unchanged, rows_rejected, valid_only, reason, reverted_at, reverted_by "
+                "rows_updated, rows_unchanged, rows_rejected, valid_only, reason, reverted_at, reverted_by, "
+                "uploader_role, uploader_rep_id "
                 "FROM upload_batches ORDER BY batch_id DESC"
             ).df()
         if policy.may(principal, "read_all"):
-            return frame
-        visible = sorted(self.visible_rep_ids(principal) or set())
-        emails = self._uploader_emails(principal)
+            return frame.drop(columns=["uploader_role", "uploader_rep_id"]).assign(details=True)
+        team = self.visible_rep_ids(principal) or set()
+        visible = sorted(team)
         with self.cursor() as cursor:
             touching = {row[0] for row in cursor.execute(
                 """
@@ -70,19 +78,29 @@ class BatchStore(StoreBase):
                 """,
                 [visible, visible],
             ).fetchall()}
-        keep = frame["uploaded_by"].str.lower().isin(emails) | frame["batch_id"].isin(touching)
-        return frame[keep].reset_index(drop=True)
+        in_scope: list[bool] = [
+            self._batch_in_scope(principal, {str(key): value for key, value in row.items()}, team)
+            for row in frame.to_dict("records")
+        ]
+        details = pd.Series(in_scope, index=frame.index, dtype=bool)
+        frame = frame[details | frame["batch_id"].isin(touching)].assign(details=details)
+        frame = frame.drop(columns=["uploader_role", "uploader_rep_id"]).reset_index(drop=True)
+        hidden = ~frame["details"]
+        frame[["file_name", "sha256", "reason"]] = frame[["file_name", "sha256", "reason"]].astype(object)
+        frame.loc[hidden, ["file_name", "sha256", "reason"]] = None
+        for column in ("rows_inserted", "rows_updated", "rows_unchanged", "rows_rejected"):
+            frame[column] = frame[column].astype("Int64")
+            frame.loc[hidden, column] = pd.NA
+        return frame
 
-    def _uploader_emails(self, principal: Principal) -> set[str]:
-        """The emails whose uploads this principal manages: their own and their team's."""
-        visible = self.visible_rep_ids(principal) or set()
-        with self.cursor() as cursor:
-            emails = {
-                row[0]
-                for row in cursor.execute("SELECT lower(email) FROM reps WHERE email IS NOT NULL AND rep_id IN (SELECT unnest(?::VARCHAR[]))", [sorted(visible)]).fetchall()
-            }
-        emails.add(principal.email.lower())
-        return emails
+    @staticmethod
+    def _batch_in_scope(principal: Principal, info: BatchRecord, team: set[str]) -> bool:
+        """Whether the batch was uploaded by the principal or their team, by the uploader's role
+        and rep_id recorded with the batch (never by email alone: see policy.batch_in_scope)."""
+        return policy.batch_in_scope(
+            principal, uploaded_by=str(info["uploaded_by"]), uploader_role=info.get("uploader_role"),
+            uploader_rep_id=info.get("uploader_rep_id"), team=team,
+        )
 
     def batch(self, batch_id: int) -> BatchRecord:
         with self.cursor() as cursor:
@@ -110,10 +128,10 @@ class BatchStore(StoreBase):
         info = self.batch(batch_id)
         if policy.may(principal, "read_all"):
             return info
+        visible = self.visible_rep_ids(principal) or set()
         policy.require(principal, "see_batch", batch_id=batch_id,
-                       in_scope=str(info["uploaded_by"]).lower() in self._uploader_emails(principal))
+                       in_scope=self._batch_in_scope(principal, info, visible))
         if undo:
-            visible = self.visible_rep_ids(principal) or set()
             with self.cursor() as cursor:
                 touched = {row[0] for row in cursor.execute(
                     """
@@ -125,8 +143,10 @@ class BatchStore(StoreBase):
                         UNION SELECT row_key FROM actual_key_holds WHERE batch_id = ?)
                     UNION
                     SELECT owner_id FROM target_versions WHERE batch_id = ? AND owner_type = 'rep'
+                    UNION
+                    SELECT rep_id FROM deal_snapshot_reps WHERE batch_id = ?
                     """,
-                    [batch_id, batch_id, batch_id, batch_id],
+                    [batch_id, batch_id, batch_id, batch_id, batch_id],
                 ).fetchall()}
             policy.require(principal, "undo_batch", batch_id=batch_id, in_scope=True, touched_outside=touched - visible)
         return info

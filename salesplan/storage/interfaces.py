@@ -235,8 +235,9 @@ class PlanStorage(Protocol):
         """Change an action's status. Raises BadInput (unknown status), NotFound (no such action), NotAllowed."""
         ...
 
-    def add_checkin(self, principal: Principal, rep_id: str, fy: int, *, checkin_date: date, author: str, note: str) -> int:
-        """Add a check-in note to a rep's plan; returns its id. Raises NotAllowed, BadInput (empty note)."""
+    def add_checkin(self, principal: Principal, rep_id: str, fy: int, *, checkin_date: date, author: str | None = None, note: str) -> int:
+        """Add a check-in note to a rep's plan; returns its id. The author is the principal's email
+        (``author`` counts only for the system principal). Raises NotAllowed, BadInput (empty note)."""
         ...
 
     def update_obstacle(self, principal: Principal, obstacle_id: int, *, description: str, likelihood: int, revenue_at_risk: float) -> None:

@@ -17,7 +17,7 @@ from salesplan.errors import (
 )
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
-from salesplan.storage.base import BatchCounts
+from salesplan.storage.base import METRICS, BatchCounts, amount_problem, month_problem
 from salesplan.storage.batches import BatchStore
 from salesplan.storage.people_history import history_join
 from salesplan.storage.rates import check_currencies
@@ -40,9 +40,12 @@ class LedgerStore(BatchStore):
 
         Every cell is written as a version of this batch with its previous amount, so the
         history says who, when and why; an unchanged cell is counted as unchanged.
-        Raises NotAllowed when the principal may not set a target for one of the owners.
+        Raises NotAllowed when the principal may not set a target for one of the owners, BadInput
+        (nothing written) for a metric other than revenue or profit, a month that is not the first
+        day of a real month, or an amount that is not a finite number from 0 to MAX_AMOUNT.
         """
         self._require_target_write(principal, cells)
+        _refuse_impossible_cells(cells, file_name)
         incoming = cells[["owner_type", "owner_id", "metric", "month", "amount", "reason"]].copy()
         # the amounts' currency (docs/currencies.md); NULL: unnamed, the organisation's own
         incoming["currency"] = cells["currency"] if "currency" in cells.columns else None
@@ -139,9 +142,9 @@ class LedgerStore(BatchStore):
         copied, the batch records that it holds them (one row per earlier batch whose keys it
         holds all of, else one small row per key), so that undoing an earlier batch keeps their
         value (docs/decisions.md). ``rejected`` (line, record, problems) is stored with the batch
-        when the user chose valid rows only. Raises NotAllowed
-        for a leader, BadInput (nothing written) when a row would change a sale of a rep outside
-        the principal's scope (the import refuses those rows first; this holds against a race).
+        when the user chose valid rows only. Raises NotAllowed for a leader, BadInput (nothing
+        written) when a row is, or would change, a sale of a rep outside the principal's scope
+        (the import refuses those rows first; this holds against a race).
         """
         policy.require(principal, "upload_actuals")
         scope = self.visible_rep_ids(principal)
@@ -347,8 +350,36 @@ _ACTUAL_DIFFERS = (
 )
 
 
+def _refuse_impossible_cells(cells: pd.DataFrame, file_name: str | None) -> None:
+    """Target cells the database could not hold, or that mean nothing, as BadInput (the imports and
+    the editor check first; a direct caller meets this)."""
+    problems: list[Problem] = []
+    for number, cell in enumerate(cells[["owner_id", "metric", "month", "amount"]].itertuples(index=False), start=1):
+        where = f"cell {number} ({cell.owner_id})"
+        if cell.metric not in METRICS:
+            problems.append(Problem(file_name or "targets", None, "metric",
+                                    f"{where}: the metric must be one of {', '.join(METRICS)}, not {cell.metric!r}"))
+        for column, problem in (("month", month_problem(cell.month)), ("amount", amount_problem(cell.amount, "the amount"))):
+            if problem is not None:
+                problems.append(Problem(file_name or "targets", None, column, f"{where}: {problem}"))
+    if problems:
+        raise BadInput(problems[:100])
+
+
 def _refuse_foreign_keys(cursor: Cursor, scope: set[str], file_name: str | None) -> None:
-    """Inside the writing transaction: no staged row may replace a sale of a rep outside ``scope``."""
+    """Inside the writing transaction: no staged row may be a sale of a rep outside ``scope``, new
+    or replacing one (the import refuses such rows first; a direct caller meets this check)."""
+    rows = cursor.execute(
+        "SELECT line FROM staged_actuals WHERE rep_id IS NULL OR rep_id NOT IN (SELECT unnest(?::VARCHAR[])) "
+        "ORDER BY line LIMIT 100",
+        [sorted(scope)],
+    ).fetchall()
+    if rows:
+        raise BadInput([
+            Problem(file_name or "upload", None if line is None else int(line), "rep",
+                    "not a rep you may upload for")
+            for (line,) in rows
+        ])
     rows = cursor.execute(
         "SELECT s.line, s.order_id, s.order_line FROM staged_actuals s JOIN actuals a USING (row_key) "
         "WHERE a.rep_id NOT IN (SELECT unnest(?::VARCHAR[])) ORDER BY s.line LIMIT 100",

@@ -17,7 +17,7 @@ from salesplan.errors import (
 )
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
-from salesplan.storage.base import ACTION_STATUSES, PLAN_STATUSES, StoreBase
+from salesplan.storage.base import ACTION_STATUSES, PLAN_STATUSES, StoreBase, amount_problem
 from salesplan.storage.records import PlanRecord
 
 
@@ -181,8 +181,13 @@ class PlanStore(StoreBase):
         self.write(principal, "update action", f"{action_id} {status}", work)
 
     def add_checkin(
-        self, principal: Principal, rep_id: str, fy: int, *, checkin_date: date, author: str, note: str
+        self, principal: Principal, rep_id: str, fy: int, *, checkin_date: date, author: str | None = None, note: str
     ) -> int:
+        """Add a check-in note to a rep's plan; returns its id. The author is the principal's
+        email: ``author`` is used only by the command line and the demo loader (the system
+        principal), which write on behalf of named people. Raises NotAllowed, BadInput."""
+        if principal.role != "system" or not author:
+            author = principal.email
         self.require_rep_access(principal, rep_id, write=True)
         _raise_form_problems("check-in", [("note", "a check-in needs a note")] if not str(note).strip() else [])
 
@@ -351,8 +356,8 @@ def _obstacle_problems(description: str, likelihood: Any, revenue_at_risk: Any) 
         problems.append(("description", "an obstacle needs a description"))
     if not (isinstance(likelihood, int) or float(likelihood).is_integer()) or not 1 <= int(likelihood) <= 5:
         problems.append(("likelihood", f"likelihood must be a whole number from 1 to 5, not {likelihood!r}"))
-    if float(revenue_at_risk) < 0:
-        problems.append(("revenue_at_risk", "revenue at risk cannot be negative"))
+    if (problem := amount_problem(revenue_at_risk, "revenue at risk")) is not None:
+        problems.append(("revenue_at_risk", problem))
     return problems
 
 
@@ -362,8 +367,8 @@ def _action_problems(description: str, status: str, expected_impact: Any) -> lis
         problems.append(("description", "an action needs a description"))
     if status not in ACTION_STATUSES:
         problems.append(("status", f"status must be one of {', '.join(ACTION_STATUSES)}, not {status!r}"))
-    if float(expected_impact) < 0:
-        problems.append(("expected_impact", "expected impact cannot be negative"))
+    if (problem := amount_problem(expected_impact, "expected impact")) is not None:
+        problems.append(("expected_impact", problem))
     return problems
 
 

@@ -33,7 +33,7 @@ from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 
 from salesplan.errors import BadInput, SalesplanError
-from salesplan.storage.backends import Cursor, redact
+from salesplan.storage.backends import Cursor, redact, scrub
 
 WRITE_LOCK_KEY = 7_246_153_001  # the advisory lock "the store is writing" (advisory locks are per database)
 MAX_IDLE_CONNECTIONS = 4
@@ -292,7 +292,7 @@ class PostgresBackend:
             # statements are not prepared: staging tables are dropped and created again all the time
             return psycopg.connect(self.url, autocommit=True, prepare_threshold=None, connect_timeout=10)
         except psycopg.Error as error:
-            raise SalesplanError(f"Cannot reach the database {self.path}: {error}") from error
+            raise SalesplanError(f"Cannot reach the database {self.path}: {scrub(str(error), self.url)}") from error
 
     @contextmanager
     def cursor(self) -> Iterator[PgCursor]:
@@ -328,9 +328,14 @@ class PostgresBackend:
 
     def translate(self, error: BaseException, action: str) -> SalesplanError | None:
         if isinstance(error, pg_errors.IntegrityError):
-            return BadInput.single(action, f"refused by the database: {error}")
+            return BadInput.single(action, f"refused by the database: {scrub(str(error), self.url)}")
+        if isinstance(error, psycopg.DataError):
+            # a value the column cannot hold (the store checks first; this is the last guard)
+            return BadInput.single(action, f"a value the database cannot hold: {error}")
         if isinstance(error, psycopg.OperationalError):
-            return SalesplanError(f"The database {self.path} failed during {action or 'an operation'}: {error}")
+            return SalesplanError(
+                f"The database {self.path} failed during {action or 'an operation'}: {scrub(str(error), self.url)}"
+            )
         return None
 
     def migration_sql(self, version: int, sql: str) -> str:

@@ -16,6 +16,7 @@ from streamlit.errors import StreamlitAuthError
 from salesplan import notify
 from salesplan.errors import BadInput, NotAllowed, SalesplanError
 from salesplan.principal import Principal
+from salesplan.store import resolve_db_path
 from salesplan.ui.data import _open_store, store
 from salesplan.ui.formatting import md
 from salesplan.ui.widgets import show_problems
@@ -69,7 +70,8 @@ def _session_secret(path: str) -> str:
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(_session_secret(store().path), salt="salesplan.sign-in")
+    # the real database name, never ``store().path``: that one has a PostgreSQL password redacted
+    return URLSafeTimedSerializer(_session_secret(str(resolve_db_path())), salt="salesplan.sign-in")
 
 
 def token_digest(token: str) -> str:
@@ -108,12 +110,30 @@ def browser_cookie() -> str | None:
     return st.context.cookies.get(SESSION_COOKIE)
 
 
+# the secret that accepts single sign-on emails without ``email_verified`` (docs/security.md): only
+# for an identity provider that never sends the claim and verifies every email itself
+TRUST_UNVERIFIED_SECRET = "oidc_trust_unverified_email"
+
+
+def _email_verified() -> bool:
+    """Whether the provider vouches for the email (claim ``email_verified`` true), or the secret
+    ``oidc_trust_unverified_email = true`` (top level of the secrets) accepts emails without it."""
+    claim = st.user.get("email_verified")
+    if claim is True or str(claim).strip().lower() == "true":
+        return True
+    try:
+        return st.secrets.get(TRUST_UNVERIFIED_SECRET, False) is True
+    except Exception:  # noqa: BLE001 - an unreadable secrets file is reported by Streamlit itself
+        return False
+
+
 def _user_email() -> str | None:
-    """The email ``st.login`` signed in, or None."""
+    """The email ``st.login`` signed in, or None (also when the provider did not verify it: anyone
+    could otherwise claim an account's email at a provider that lets users type theirs)."""
     if not st.user.get("is_logged_in", False):
         return None
     email = st.user.get("email")
-    return str(email) if email else None
+    return str(email) if email and _email_verified() else None
 
 
 def current_principal() -> Principal | None:
@@ -319,6 +339,11 @@ def _first_admin_form(email: str | None = None) -> None:
 def _oidc_screen() -> None:
     email = _user_email()
     if email is None:
+        if st.user.get("is_logged_in", False) and st.user.get("email"):
+            st.error("Your identity provider did not confirm that your email address is verified, so "
+                     "salesplan cannot trust it. Ask an admin to check the identity provider's settings.")
+            st.button("Sign out", icon=":material/logout:", on_click=st.logout, key="oidc_sign_out")
+            return
         if st.user.get("is_logged_in", False):
             st.error("Your sign-in did not share an email address, so salesplan cannot tell who you are. "
                      "Ask an admin to add the `email` scope to the identity provider's settings.")

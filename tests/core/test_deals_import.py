@@ -219,7 +219,7 @@ def test_reps_upload_only_their_own_deals_and_leaders_none(teams):
     with pytest.raises(BadInput) as error:
         load(teams, "deal_id,owner,amount,expected_close,probability\nR-1,A1,10,2025-04-01,0.5\nR-2,B1,10,2025-04-01,0.5\n",
              D1, principal=REP_A1)
-    assert problems(error) == [(3, "owner", "this deal belongs to rep B1: a rep may upload only their own deals")]
+    assert problems(error) == [(3, "owner", "not a rep you may upload for: a rep may upload only their own deals")]
     with pytest.raises(NotAllowed):
         load(teams, FIRST, D1, principal=Principal("lead@example.com", "leader"))
     assert teams.snapshot() == before

@@ -235,8 +235,28 @@ def test_first_start_offers_the_first_admin_form(monkeypatch, tmp_path):
 # ---------------------------------------------------------------- st.login (OIDC)
 
 
-def oidc_app(monkeypatch, db, user: dict):
-    return app(monkeypatch, db, user=None, secrets=OIDC_SECRETS, oidc_user=user)
+def oidc_app(monkeypatch, db, user: dict, secrets: dict = OIDC_SECRETS):
+    # a provider that verified the email, unless the test says otherwise
+    user = {"email_verified": True, **user} if "email" in user else user
+    return app(monkeypatch, db, user=None, secrets=secrets, oidc_user=user)
+
+
+@pytest.mark.parametrize("verified", [False, None, "false"])
+def test_oidc_email_the_provider_did_not_verify_signs_in_nobody(monkeypatch, db, verified):
+    # None: the claim is missing
+    at = oidc_app(monkeypatch, db, {"is_logged_in": True, "email": "admin@demo.test", "email_verified": verified})
+    assert [e.value for e in at.error][0].startswith("Your identity provider did not confirm")
+    assert not at.sidebar.button and not at.metric and not at.dataframe
+    assert not at.subheader, "never the first-admin form either"
+
+
+def test_oidc_unverified_email_is_accepted_only_with_the_documented_secret(monkeypatch, db):
+    at = oidc_app(monkeypatch, db, {"is_logged_in": True, "email": "Manager1@demo.test", "email_verified": "True"})
+    assert at.title[0].value == "My plan", "a provider sending the claim as text"
+    trusting = {**OIDC_SECRETS, "oidc_trust_unverified_email": True}
+    at = oidc_app(monkeypatch, db, {"is_logged_in": True, "email": "Manager1@demo.test", "email_verified": None},
+                  secrets=trusting)
+    assert at.title[0].value == "My plan"
 
 
 def test_oidc_email_is_mapped_to_its_account(monkeypatch, db):

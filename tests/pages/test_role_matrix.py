@@ -170,7 +170,7 @@ def test_upload_and_undo(monkeypatch, writable, role, own, foreign, why):
         upload(at, "mixed.csv", sale(own, "MINE-1") + f"{DEMO_TODAY.isoformat()},{foreign},THEIRS-1,500\n")
         assert any("Nothing was imported: 1 problem(s) on 1 line(s)" in e.value for e in at.error)
         problems = next(d.value for d in at.dataframe if "reason" in d.value.columns)  # after the preview
-        assert problems["reason"].tolist() == [f"this row belongs to rep {foreign}: {why}"]
+        assert problems["reason"].tolist() == [f"not a rep you may upload for: {why}"]
         assert problems["line"].tolist() == [3]
         assert ledger_rows(writable) == before, "nothing of a refused file is imported"
     upload(at, "mine.csv", sale(own, "MINE-2"))

@@ -272,7 +272,7 @@ def test_rep_upload_with_other_reps_rows_is_refused(org):
         imports.import_file(org, "actuals", b"date,rep,amount\n2025-01-02,R1,100\n2025-01-02,R3,50\n",
                             principal=rep, file_name="mine.csv")
     problem = caught.value.problems[0]
-    assert (problem.line, problem.reason) == (3, "this row belongs to rep R3: a rep may upload only their own actuals")
+    assert (problem.line, problem.reason) == (3, "not a rep you may upload for: a rep may upload only their own actuals")
     assert org.snapshot() == before
 
 
