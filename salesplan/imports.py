@@ -717,6 +717,7 @@ def _currency_checks(parser: _Parser, store: Store, amount_fields: list[str], ba
         )
         return
     stored = store.stored_currencies()
+    first: str | None
     if stored:
         first, where = stored[0], "the amounts already stored are"
     else:

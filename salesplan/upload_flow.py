@@ -227,9 +227,10 @@ def undo_choices(batches: pd.DataFrame) -> dict[int, str]:
     """The batches that can be undone, newest first (the default of the picker), with their labels."""
     undoable = batches[batches["reverted_at"].isna() & batches["kind"].isin(UNDOABLE)]
     undoable = undoable.sort_values("batch_id", ascending=False)
-    return {int(b.batch_id): f"Batch {b.batch_id}: {b.kind} from "
-                             + ("the editor" if pd.isna(b.file_name) or not b.file_name else str(b.file_name))
-            for b in undoable.itertuples()}
+    rows = zip(undoable["batch_id"].tolist(), undoable["kind"].tolist(), undoable["file_name"].tolist())
+    return {int(batch_id): f"Batch {batch_id}: {kind} from "
+                           + ("the editor" if pd.isna(name) or not name else str(name))
+            for batch_id, kind, name in rows}
 
 
 def batch_state(reverted_at: Any) -> str:

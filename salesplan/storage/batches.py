@@ -79,7 +79,7 @@ class BatchStore(StoreBase):
                 [visible, visible],
             ).fetchall()}
         in_scope: list[bool] = [
-            self._batch_in_scope(principal, {str(key): value for key, value in row.items()}, team)
+            self._batch_in_scope(principal, cast(BatchRecord, {str(key): value for key, value in row.items()}), team)
             for row in frame.to_dict("records")
         ]
         details = pd.Series(in_scope, index=frame.index, dtype=bool)

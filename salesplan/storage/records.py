@@ -26,6 +26,9 @@ class BatchRecord(TypedDict):
     reason: str | None
     reverted_at: datetime | None
     reverted_by: str | None
+    # who uploaded it, as recorded with the batch (migration 60): their role and rep then
+    uploader_role: NotRequired[str | None]
+    uploader_rep_id: NotRequired[str | None]
     # undo only: how many of the batch's keys a newer batch (not undone) still holds, and which
     kept_by_newer: NotRequired[int]
     newer_batches: NotRequired[list[int]]
