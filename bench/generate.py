@@ -1,4 +1,4 @@
-"""Synthetic organisations for the benchmark, written as the four import files of SPEC §7.
+"""Synthetic organisations for the benchmark, written as the four import files of docs/files.md.
 
 Everything is vectorised with numpy and written by DuckDB (``COPY ... TO``), so the L organisation
 (10,000 reps, ~10 million daily rows) is generated in seconds and in well under a gigabyte.

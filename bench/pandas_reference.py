@@ -1,4 +1,4 @@
-"""A straightforward pandas implementation of the SPEC §5 numbers, the benchmark's baseline.
+"""A straightforward pandas implementation of the docs/numbers.md numbers, the benchmark's baseline.
 
 It computes the full-year report of every rep (``engine.report(inputs, as_of, level="rep")``,
 metric revenue) directly from the formulas, the way an analyst would write it with pandas: group
@@ -20,7 +20,7 @@ import pandas as pd
 from salesplan.engine import REPORT_COLUMNS
 from salesplan.inputs import EngineInputs
 
-TOL = 1e-9  # relative slack of the >= comparisons of SPEC §5 (floating-point noise only)
+TOL = 1e-9  # relative slack of the >= comparisons of docs/numbers.md (floating-point noise only)
 
 
 def _d64(x: Any) -> np.datetime64:

@@ -1,4 +1,4 @@
-"""Watch list: the early warnings of SPEC §5, most urgent first, each with what to do and a way to
+"""Watch list: the early warnings of docs/numbers.md, most urgent first, each with what to do and a way to
 the plan that needs an update."""
 
 from __future__ import annotations

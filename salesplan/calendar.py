@@ -1,4 +1,4 @@
-"""Fiscal calendar and working days (SPEC §2).
+"""Fiscal calendar and working days (docs/index.md, Words).
 
 Everything here is vectorised on numpy's business-day functions (``np.busday_count``,
 ``np.busday_offset``, ``np.is_busday``) with a weekmask and a holiday list, so the engine can ask

@@ -1,4 +1,4 @@
-"""The ``salesplan`` command line (SPEC §8): a thin shell over the core.
+"""The ``salesplan`` command line (docs/cli.md): a thin shell over the core.
 
 Exit codes: 0 success, 1 bad input (the message names file, line, column and reason) or a
 refused operation, 2 usage error.
@@ -136,8 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="Check a backup's checksums and row counts, then rebuild this (empty) database from it.")
     restore.add_argument("dir", metavar="DIR")
 
-    report = commands.add_parser("report", help="where every owner stands (SPEC §5 numbers)",
-                                 description="One row per owner and period with the columns of SPEC §8.")
+    report = commands.add_parser("report", help="where every owner stands (docs/numbers.md numbers)",
+                                 description="One row per owner and period with the columns of docs/cli.md.")
     report.add_argument("--as-of", type=_date, required=True, metavar="DATE")
     report.add_argument("--fy", type=int, metavar="N", help="fiscal year (default: the one containing the as-of date)")
     report.add_argument("--level", choices=["rep", "territory", "region", "org"], default="rep")
@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     watch = commands.add_parser("watchlist", help="owners falling behind, most urgent first",
-                                description="The early warnings of SPEC §5 for the fiscal year containing the as-of date.")
+                                description="The early warnings of docs/numbers.md for the fiscal year containing the as-of date.")
     watch.add_argument("--as-of", type=_date, required=True, metavar="DATE")
     watch.add_argument("--metric", choices=["revenue", "profit"], default="revenue")
     watch.add_argument("--level", choices=["all", "rep", "territory", "region", "org"], default="all")

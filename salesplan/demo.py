@@ -1,6 +1,6 @@
 """The demo organisation: what a first visitor of the dashboard sees.
 
-``generate`` writes the four import files of SPEC §7 (reps, targets, holidays, actuals) and
+``generate`` writes the four import files of docs/files.md (reps, targets, holidays, actuals) and
 weekly snapshots of open deals (docs/pipeline.md) for a fictitious European sales organisation, and returns the written plans as plain Python data.
 ``load_demo`` loads all of it through the real import path and the store's plan API.
 
@@ -680,7 +680,7 @@ def _pipelines(people, rep_info, ytd, fy, today, seed) -> dict[date, pd.DataFram
 
 def _days_to_act(frame: pd.DataFrame | None, cal, fy0: date, e: date, fy_end: date, target: float,
                  window: int = 65) -> float | None:
-    """SPEC §5 working_days_to_act of one rep's FY revenue (inf when on course, -1 when passed);
+    """docs/numbers.md working_days_to_act of one rep's FY revenue (inf when on course, -1 when passed);
     None when the rep has no sales to simulate."""
     if frame is None:
         return None

@@ -1,4 +1,4 @@
-"""Target helpers of SPEC §3: turn an annual amount (or an amount over a date range) into monthly
+"""Target helpers of docs/files.md, Targets: turn an annual amount (or an amount over a date range) into monthly
 targets.
 
 Every helper returns ``{first day of calendar month: amount}`` (``datetime.date`` keys, fiscal /

@@ -1,6 +1,6 @@
-"""Render engine frames as text (SPEC §8): ``csv`` and ``json`` for machines, ``table`` for people.
+"""Render engine frames as text (docs/cli.md): ``csv`` and ``json`` for machines, ``table`` for people.
 
-csv: the SPEC §8 header exactly (REPORT_COLUMNS, then any extra columns of the frame such as the
+csv: the docs/cli.md header exactly (REPORT_COLUMNS, then any extra columns of the frame such as the
 watch list's ``recommended_action`` and ``plan_needs_update``), fractions as plain decimals, money
 unrounded (the shortest decimal that round-trips to the same float, never in exponent notation;
 integral values without ``.0``), dates ISO, booleans ``true``/``false``, empty cells for empty
@@ -90,7 +90,7 @@ def _csv_cell(v: Any) -> str:
 
 
 def _columns(df: pd.DataFrame) -> list[str]:
-    """REPORT_COLUMNS in SPEC order when the frame has them all; extra columns keep their side
+    """REPORT_COLUMNS in the documented order when the frame has them all; extra columns keep their side
     (before: e.g. status history's week_end; after: e.g. the watch list's advice)."""
     cols = list(df.columns)
     if all(c in cols for c in REPORT_COLUMNS):

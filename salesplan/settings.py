@@ -1,4 +1,4 @@
-"""Organisation settings of SPEC §5 and §2 (fiscal year, working weekdays, thresholds)."""
+"""Organisation settings of docs/numbers.md and docs/index.md (fiscal year, working weekdays, thresholds)."""
 
 from __future__ import annotations
 

@@ -84,7 +84,7 @@ def _money(v: float) -> str:
 
 
 def _recommend(row: dict[str, Any], open_impact: float) -> str:
-    """Plain-words advice of a watch-list entry (SPEC §5 'Early warnings')."""
+    """Plain-words advice of a watch-list entry (docs/numbers.md, 'Early warnings')."""
     T, A = row["target"], row["actual_to_date"]
     c, r, B = row["current_per_working_day"], row["required_per_working_day"], row["best_per_working_day"]
     W = int(row["working_days_left"])

@@ -140,7 +140,7 @@ def test_corpus_file(base_store, name):
             assert total == pytest.approx(expected["amount_total"], abs=1e-9)
         else:
             assert result.inserted > 0
-    # importing the same file again changes nothing (SPEC §4, §7)
+    # importing the same file again changes nothing (docs/files.md)
     again = imports.import_file(base_store, kind, data, file_name=name)
     assert (again.inserted, again.updated) == (0, 0), again.summary()
 

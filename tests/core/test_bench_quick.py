@@ -1,5 +1,5 @@
 """The benchmark's quick mode (``make bench-quick``) runs in the test suite so that it never rots:
-it must finish, print its one table with every row, and its pandas reference of the SPEC §5
+it must finish, print its one table with every row, and its pandas reference of the docs/numbers.md
 formulas must agree with the engine on every value."""
 
 from __future__ import annotations

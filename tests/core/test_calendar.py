@@ -1,4 +1,4 @@
-"""Fiscal calendar and working days (SPEC §2), checked against hand-counted calendars."""
+"""Fiscal calendar and working days (docs/index.md, Words), checked against hand-counted calendars."""
 
 import datetime as dt
 

@@ -41,7 +41,7 @@ def calendar_for(holidays: pd.DataFrame, territory: str) -> np.busdaycalendar:
 
 
 def expected_to_date(month_amounts: pd.Series, cal: np.busdaycalendar, as_of: date) -> float:
-    """SPEC §5 E for the FY: full months ending <= as_of plus the working-day share of the current one."""
+    """docs/numbers.md E for the FY: full months ending <= as_of plus the working-day share of the current one."""
     e = np.datetime64(as_of, "D")
     total = 0.0
     for month, amount in month_amounts.items():

@@ -1,4 +1,4 @@
-"""Target helpers of SPEC §3: hand-worked spreads and the exact-sum property."""
+"""Target helpers of docs/files.md, Targets: hand-worked spreads and the exact-sum property."""
 
 import datetime as dt
 import math

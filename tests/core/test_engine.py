@@ -1,4 +1,4 @@
-"""Hand-worked examples of the engine (SPEC §5), the arithmetic written out in the comments.
+"""Hand-worked examples of the engine (docs/numbers.md), the arithmetic written out in the comments.
 
 Unless a test says otherwise: Mon-Fri, no holidays, FY = calendar year, window L = 5.
 """
@@ -31,7 +31,7 @@ from tests.helpers.engine import (
 )
 
 
-# --------------------------------------------------------------------------- SPEC §5 worked example
+# --------------------------------------------------------------------------- docs/numbers.md worked example
 def test_spec_worked_example_every_number():
     df = report(worked_example(), D(2025, 3, 14), period="month")
     assert list(df.columns) == REPORT_COLUMNS

@@ -1,6 +1,6 @@
 """Property-based tests of the engine (hypothesis).
 
-The main property compares the vectorised engine with a slow, literal reading of SPEC §5 written
+The main property compares the vectorised engine with a slow, literal reading of docs/numbers.md written
 below in plain Python (exact fractions, one day at a time) on random small organisations: every
 column, every owner, every level. The others are the algebraic properties of the brief.
 """

@@ -1,4 +1,4 @@
-"""Refused imports (SPEC §4 all or nothing, §7): every problem names file, line, column and reason,
+"""Refused imports (docs/files.md: all or nothing): every problem names file, line, column and reason,
 and the database is exactly as it was before. Also the command line's exit codes and messages."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Property-based checks of actuals imports (SPEC §4): all or nothing, idempotent, undo.
+"""Property-based checks of actuals imports (docs/files.md): all or nothing, idempotent, undo.
 
 Small files are generated with a random mix of valid and invalid rows, random order ids and lines,
 and exact or conflicting duplicates. A pure-Python reference computes, for each file, whether it must

@@ -1,4 +1,4 @@
-"""Imports that succeed (SPEC §3, §4, §7): header synonyms, rep lookup, amounts, dates, encodings,
+"""Imports that succeed (docs/files.md): header synonyms, rep lookup, amounts, dates, encodings,
 delimiters, Excel, natural keys, re-imports, overlapping exports, undo and targets."""
 
 from __future__ import annotations

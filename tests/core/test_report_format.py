@@ -1,4 +1,4 @@
-"""SPEC §8 output formats: csv header and cells, json, and the human table."""
+"""docs/cli.md output formats: csv header and cells, json, and the human table."""
 
 import csv
 import datetime as dt
@@ -21,7 +21,7 @@ D = dt.date
 
 
 def worked_example(target=22000.0, open_impact=None):
-    """SPEC §5: 800 a working day from 3 February 2025, 1,500 in the week of 10 February; L = 5."""
+    """docs/numbers.md: 800 a working day from 3 February 2025, 1,500 in the week of 10 February; L = 5."""
     days = pd.bdate_range("2025-02-03", "2025-03-31")
     revenue = [1500.0 if D(2025, 2, 10) <= d.date() <= D(2025, 2, 14) else 800.0 for d in days]
     daily = pd.DataFrame({"date": days, "rep_id": "r1", "territory": "North", "revenue": revenue, "profit": np.nan})

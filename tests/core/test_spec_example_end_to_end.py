@@ -1,4 +1,4 @@
-"""SPEC §5's worked example, end to end: files in, `salesplan report --format csv` out.
+"""The worked example of docs/numbers.md, end to end: files in, `salesplan report --format csv` out.
 
 Mon-Fri, no holidays, L = 5. March 2025 target 22,000 (21 working days). 800 a day from
 3 February, 1,500 a day in the week of 10 February. As of Friday 14 March, FY2025-M03.

@@ -75,7 +75,7 @@ WEEK_OF_10_FEB = {(D(2025, 2, 10), D(2025, 2, 14)): 1500.0}
 
 
 def worked_example(target=22000.0, extra=(), holidays=(), **kw):
-    """SPEC §5: 800 on every working day from 3 February, 1,500 a day in the week of 10 February
+    """docs/numbers.md: 800 on every working day from 3 February, 1,500 a day in the week of 10 February
     (here through 31 March); March 2025 target 22,000."""
     actuals = every_working_day(D(2025, 2, 3), D(2025, 3, 31), 800.0, special=WEEK_OF_10_FEB,
                                 holidays={h for h, _ in holidays}) + list(extra)
