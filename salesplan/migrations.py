@@ -260,6 +260,20 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             row_key VARCHAR NOT NULL,
             source_batch_id BIGINT NOT NULL
         );
+        -- every row each batch holds: the versions it wrote and the versions it held unchanged
+        -- (version_batch_id: the batch that wrote the values)
+        CREATE VIEW actual_batch_rows AS
+            SELECT v.batch_id, v.batch_id AS version_batch_id, v.row_key, v.line, v.sale_date, v.rep_id, v.territory,
+                   v.revenue, v.cost, v.profit, v.order_id, v.order_line, v.customer, v.product
+            FROM actual_versions v
+            UNION ALL
+            SELECT h.batch_id, v.batch_id, v.row_key, v.line, v.sale_date, v.rep_id, v.territory,
+                   v.revenue, v.cost, v.profit, v.order_id, v.order_line, v.customer, v.product
+            FROM actual_batch_holds h JOIN actual_versions v ON v.batch_id = h.source_batch_id
+            UNION ALL
+            SELECT k.batch_id, v.batch_id, v.row_key, v.line, v.sale_date, v.rep_id, v.territory,
+                   v.revenue, v.cost, v.profit, v.order_id, v.order_line, v.customer, v.product
+            FROM actual_key_holds k JOIN actual_versions v ON v.batch_id = k.source_batch_id AND v.row_key = k.row_key;
         """,
     ),
     (

@@ -281,7 +281,7 @@ def check_generated(store: Store, file: Generated) -> None:
     assert result.rejected == 0 and not result.problems
     if file.kind == "actuals":
         assert result.inserted + result.updated + result.unchanged == len(rows)
-        stored = batch_rows(store, "SELECT sale_date, rep_id, revenue, customer FROM actual_versions WHERE batch_id = ? "
+        stored = batch_rows(store, "SELECT sale_date, rep_id, revenue, customer FROM actual_batch_rows WHERE batch_id = ? "
                                    "ORDER BY line", result.batch_id)
         expected = [(row["sale_date"], row["rep_id"], row["revenue"], row["customer"]) for row in rows]
         assert [(d, r, Decimal(v).normalize(), c) for d, r, v, c in stored] == [
@@ -424,7 +424,7 @@ def test_mutated_files_import_consistently_or_are_refused_with_our_error(store, 
     counts = store.table_counts()
     assert counts["upload_batches"] == counts_before["upload_batches"] + 1
     if target == "actuals":
-        versions = batch_rows(store, "SELECT count(*) FROM actual_versions WHERE batch_id = ?", result.batch_id)[0][0]
+        versions = batch_rows(store, "SELECT count(*) FROM actual_batch_rows WHERE batch_id = ?", result.batch_id)[0][0]
         assert versions == result.inserted + result.updated + result.unchanged
         assert counts["actuals"] == counts_before["actuals"] + result.inserted
         rejected = batch_rows(store, "SELECT count(*) FROM rejected_rows WHERE batch_id = ?", result.batch_id)[0][0]

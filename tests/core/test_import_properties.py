@@ -236,7 +236,11 @@ def test_undo_of_the_last_batch_restores_the_ledger(template, batches):
         store.undo(SYSTEM, last.batch_id)
         after = store.snapshot()
         assert after["actuals"] == before["actuals"]
-        # the versions stay; only the batch is marked as undone
-        assert len(after["actual_versions"]) == len(before["actual_versions"]) + len(reference(valid[-1]))
+        # the versions stay (one per inserted or changed row; unchanged ones are held, not copied);
+        # only the batch is marked as undone
+        assert len(after["actual_versions"]) == len(before["actual_versions"]) + last.inserted + last.updated
+        with store.cursor() as cursor:
+            held = cursor.execute("SELECT count(*) FROM actual_batch_rows WHERE batch_id = ?", [last.batch_id]).fetchall()[0][0]
+        assert held == len(reference(valid[-1]))
         with pytest.raises(BadInput):
             store.undo(SYSTEM, last.batch_id)

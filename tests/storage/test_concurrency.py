@@ -125,7 +125,7 @@ def test_eight_sessions_upload_different_and_overlapping_files_at_once(reps_stor
 
     batches = store.batches(SYSTEM).set_index("batch_id")
     with store.cursor() as cursor:
-        versions = dict(cursor.execute("SELECT batch_id, count(*) FROM actual_versions GROUP BY batch_id").fetchall())
+        versions = dict(cursor.execute("SELECT batch_id, count(*) FROM actual_batch_rows GROUP BY batch_id").fetchall())
     for batch_id, name, result in results:
         assert batches.loc[batch_id, "file_name"] == name
         assert versions[batch_id] == len(files[name][1])
