@@ -468,7 +468,7 @@ def table(res: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
         r = ratio(eng, pdr)
         limit = GOALS["report"][size]
         ok = None if eng is None or pdr is None else (eng["median"] < limit and eng["median"] < pdr["median"])
-        row("2a", "Report, full year, every rep: `engine.report` vs pandas reference (same SPEC §5 formulas)", lab,
+        row("2a", "Report, full year, every rep: `engine.report` vs pandas reference (same formulas, docs/numbers.md)", lab,
             fmt_s(eng) if eng else f"failed: {rep['errors'].get('engine')}", fmt_s(pdr) if pdr else f"failed: {rep['errors'].get('pandas')}",
             fmt_ratio(r), f"< {limit:g} s and ahead of pandas", ok,
             f"{fmt_mb(mem.get('engine_inputs + engine.report'))} / {fmt_mb(mem.get('pandas reference'))}")

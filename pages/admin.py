@@ -28,7 +28,7 @@ people_tab, calendar_tab, settings_tab, pipeline_tab, mail_tab, users_tab, audit
 def import_form(kind: str, label: str, key: str) -> None:
     """A file uploader and an Import button for a reps or holidays file (not undoable: the old values are
     restored by importing the previous file again)."""
-    upload = st.file_uploader(label, type=["csv", "txt", "tsv", "xlsx"], key=key,
+    upload = st.file_uploader(label, type=["csv", "txt", "tsv", "xlsx", "xlsb", "xls", "ods"], key=key,
                               max_upload_size=settings.upload_limit_mb)
     left, right = st.columns([1, 3], vertical_alignment="center")
     right.download_button("Download the template", imports.template_csv(kind), file_name=f"{kind}-template.csv",

@@ -30,7 +30,7 @@ right.download_button("Download the template", imports.template_csv(kind), file_
                       mime="text/csv", icon=":material/download:")
 
 limit_mb = ui.settings().upload_limit_mb
-upload = st.file_uploader("CSV or Excel file", type=["csv", "txt", "tsv", "xlsx"], key=f"upload_file_{kind}",
+upload = st.file_uploader("CSV or Excel file", type=["csv", "txt", "tsv", "xlsx", "xlsb", "xls", "ods"], key=f"upload_file_{kind}",
                           max_upload_size=limit_mb)
 outcome = st.session_state.get("upload_outcome")
 

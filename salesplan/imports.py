@@ -1,4 +1,4 @@
-"""Imports of reps, targets, actuals and holidays files (SPEC §4, §7).
+"""Imports of reps, targets, actuals and holidays files (docs/files.md).
 
 The flow of every import is the same:
   1. ``files.read_table`` turns the bytes into text cells with line numbers;
@@ -145,7 +145,7 @@ class ImportOverview:
 
 @dataclass
 class ImportResult:
-    """What an import did: its batch and the counts of SPEC §4."""
+    """What an import did: its batch and the counts of docs/files.md."""
 
     kind: str
     file_name: str
@@ -918,7 +918,7 @@ def _import_actuals(
                 "rep_id IS NOT NULL AND rep_id NOT IN (SELECT rep_id FROM allowed_reps)", "rep",
                 f"'not a rep you may upload for: {who}'",
             )
-        # natural keys (SPEC §4): (order id, line), the line being the occurrence of the order id
+        # natural keys (docs/files.md): (order id, line), the line being the occurrence of the order id
         # when the file has no line column; else a hash of the row's values + its occurrence
         # the values of a row as one text: a JSON list, so that an empty cell (null) never equals
         # an empty or shifted neighbour (concat_ws would skip nulls: customer=x vs product=x)
@@ -1291,7 +1291,7 @@ def _import_targets(
 
 def _target_cells(store: Store, rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """(owner_type, owner_id, metric, month, amount, reason): month rows as they are, date-range
-    rows spread over the months they touch by the owner's working days (SPEC §3)."""
+    rows spread over the months they touch by the owner's working days (docs/files.md, Targets)."""
     columns = ["owner_type", "owner_id", "metric", "month", "amount", "reason", "currency"]
     monthly = rows[rows["month"].notna()][columns].copy()
     ranged = rows[rows["month"].isna()]

@@ -1,6 +1,6 @@
 """An unchanged re-import writes no versions, and undo stays exact (docs/decisions.md).
 
-Every case runs on each backend. The ledger after any undo must equal the SPEC rule: a key's value
+Every case runs on each backend. The ledger after any undo must equal the documented rule (docs/files.md): a key's value
 is the one of the newest batch that holds it (wrote it or found it unchanged) and is not reverted.
 """
 
