@@ -110,5 +110,5 @@ def test_an_unknown_action_is_an_error_not_a_silent_answer():
 
 
 def test_pages_follow_the_table():
-    assert policy.pages(PRINCIPALS["leader"]) == ("my_plan", "team", "watchlist")
+    assert policy.pages(PRINCIPALS["leader"]) == ("my_plan", "plan", "team", "watchlist")
     assert policy.pages(PRINCIPALS["system"]) == policy.pages(PRINCIPALS["admin"])
