@@ -61,7 +61,7 @@ TABLE: list[tuple[str, dict, tuple[bool, bool, bool, bool, bool]]] = [
     ("open_page", {"page": "team"}, (True, True, True, True, False)),
     ("open_page", {"page": "watchlist"}, (True, True, True, True, False)),
     ("open_page", {"page": "upload"}, (True, True, False, True, True)),
-    ("open_page", {"page": "plan"}, (True, True, False, True, True)),
+    ("open_page", {"page": "plan"}, (True, True, True, True, True)),
     ("open_page", {"page": "my_plan"}, (True, True, True, True, True)),
     ("email_preferences", {"email": "ANN@x.test"}, (True, True, False, False, True)),
     ("email_preferences", {"email": "lee@x.test"}, (True, True, True, False, False)),
