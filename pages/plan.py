@@ -158,7 +158,7 @@ with plan_tab:
                     description = st.text_input("Description", value=item["description"])
                     left, right = st.columns(2)
                     likelihood = left.slider("Likelihood", 1, 5, int(item["likelihood"]))
-                    at_risk = right.number_input("Revenue at risk", min_value=0.0, step=1000.0, format="%.0f",
+                    at_risk = right.number_input("At risk (money)", min_value=0.0, step=1000.0, format="%.0f",
                                                  value=float(item["revenue_at_risk"] or 0.0))
                     if st.form_submit_button(f"Save {name}", type="primary"):
                         ok, _ = ui.attempt(the_store.update_obstacle, principal, int(chosen), description=description,
