@@ -381,11 +381,12 @@ if targets_tab is not None:
                                             reason=rows["reason"].iloc[0])
                 if ok:
                     # kept on screen (not a one-run flash) until the next save, so it can be read
-                    st.session_state["target_saved"] = (f"Targets saved (batch {result[0]}): {len(changed)} month(s) "
+                    st.session_state["target_saved"] = (owner_type, owner_id, metric, fy, f"Targets saved (batch {result[0]}): {len(changed)} month(s) "
                                                         f"changed: {targets_editor.months_text(changed)}.")
                     st.rerun()
-        if st.session_state.get("target_saved"):
-            st.success(st.session_state["target_saved"], icon=":material/check_circle:")
+        saved = st.session_state.get("target_saved")
+        if saved and saved[:4] == (owner_type, owner_id, metric, fy):  # only next to the target it is about
+            st.success(saved[4], icon=":material/check_circle:")
 
         if owner_type == "territory":
             ratio = ui.allocation(principal, fy, metric)
