@@ -29,7 +29,7 @@ if policy.may_agree_some(principal):
                 ok, _ = ui.attempt(the_store.save_plan, principal, row.rep_id, int(row.fy), status="agreed",
                                    summary=row.summary or "")
                 if ok:
-                    ui.flash(f"Plan of {row.name or row.rep_id} for FY{row.fy} marked agreed.")
+                    ui.flash(f"Plan of {ui.md(str(row.name or row.rep_id))} for FY{row.fy} marked agreed.")
                     st.rerun()
 
 picker, fy_box = st.columns([3, 1])
@@ -218,7 +218,7 @@ with plan_tab:
                 if ok:
                     changed_plan("Action added.", status)
         if not actions.empty:
-            labels = {int(a.action_id): f"{a.label}: {a.description}" for a in actions.itertuples(index=False)}
+            labels = {int(a.action_id): f"{a.label!s}: {a.description!s}" for a in actions.itertuples(index=False)}
             with st.form("action_status_form", border=False):
                 left, middle, right = st.columns([3, 2, 1], vertical_alignment="bottom")
                 chosen = left.selectbox("Update an action", list(labels), format_func=labels.get)

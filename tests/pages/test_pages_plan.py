@@ -104,6 +104,15 @@ def _revenue_targets_2026(db, rep):
                    & (pd.to_datetime(targets["month"]).dt.year == 2026)].sort_values("month")
 
 
+def _history(db, rep):
+    """Every version of the rep's targets (Store.target_history)."""
+    store = open_store(db)
+    try:
+        return store.target_history(ADMIN, "rep", rep)
+    finally:
+        store.close()
+
+
 def test_targets_editor_saves_a_new_version_with_its_reason(at, db, rep):
     old = _revenue_targets_2026(db, rep)
     at.checkbox(key="target_include_closed").check().run()
@@ -142,11 +151,7 @@ def test_monthly_amounts_editor_changes_only_the_edited_month(at, db, rep):
     at.text_input(key="target_reason").set_value("March reforecast")
     at.button(key="FormSubmitter:target_save_form-Save 1 changed month(s)").click().run()
     assert not at.exception
-    store = open_store(db)
-    try:
-        history = store.target_history(ADMIN, "rep", rep)
-    finally:
-        store.close()
+    history = _history(db, rep)
     new = history[history["reason"] == "March reforecast"]
     assert len(new) == 1
     assert pd.Timestamp(new.iloc[0]["month"]).month == 3 and new.iloc[0]["amount"] == pytest.approx(77_777.0)
@@ -166,11 +171,7 @@ def test_targets_editor_leaves_closed_months_shows_the_months_and_keeps_its_conf
     at.text_input(key="target_reason").set_value("Year-end push")
     at.button(key="FormSubmitter:target_save_form-Save 2 changed month(s)").click().run()
     assert not at.exception
-    store = open_store(db)
-    try:
-        history = store.target_history(ADMIN, "rep", rep)
-    finally:
-        store.close()
+    history = _history(db, rep)
     new = history[history["reason"] == "Year-end push"]
     assert sorted(pd.Timestamp(m).month for m in new["month"]) == [11, 12]
     closed = _revenue_targets_2026(db, rep)
