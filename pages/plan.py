@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from salesplan import policy, targets_editor, ui
+from salesplan import planflow, policy, targets_editor, ui
 from salesplan.calendar import calendar_for, fiscal_months, fiscal_year_bounds
 from salesplan.store import ACTION_STATUSES, OPEN_ACTION_STATUSES
 
@@ -15,13 +15,30 @@ the_store = ui.store()
 
 reps = ui.reps_or_stop(principal)
 
+if policy.may_agree_some(principal):
+    queue = the_store.plan_queue(principal)
+    with st.expander(f"Waiting for your agreement ({len(queue)})", expanded=not queue.empty,
+                     icon=":material/pending_actions:"):
+        if queue.empty:
+            st.caption("No plan is waiting for your agreement.")
+        for row in queue.itertuples(index=False):
+            text, agree = st.columns([4, 1], vertical_alignment="center")
+            text.markdown(f"**{ui.md(row.name or row.rep_id)}** ({row.rep_id}), FY{row.fy}: "
+                          f"{ui.md(row.summary or 'no summary')} · submitted by {ui.md(row.updated_by or '—')}")
+            if agree.button("Agree", key=f"agree_{row.rep_id}_{row.fy}", icon=":material/handshake:"):
+                ok, _ = ui.attempt(the_store.save_plan, principal, row.rep_id, int(row.fy), status="agreed",
+                                   summary=row.summary or "")
+                if ok:
+                    ui.flash(f"Plan of {ui.md(str(row.name or row.rep_id))} for FY{row.fy} marked agreed.")
+                    st.rerun()
+
 picker, fy_box = st.columns([3, 1])
 this_year = ui.report(principal, ui.today())
 rep_id = ui.pick_rep(principal, reps, picker, prefer=this_year.loc[this_year["target"] > 0, "owner_id"].tolist())
 if rep_id is None:
     st.warning("Your account is not linked to a rep yet. Ask an admin to add your email to the reps file.")
     st.stop()
-fy = int(fy_box.number_input("Fiscal year", value=ui.fy_of(ui.today()), min_value=2000, max_value=2100, step=1,
+fy = int(fy_box.number_input("Fiscal year", value=ui.fy_of(ui.today()), min_value=1900, max_value=2199, step=1,
                              key="plan_fy"))
 rep = reps.set_index("rep_id").loc[rep_id]
 team = set(reps["rep_id"])  # the reps this principal may see: their scope
@@ -38,6 +55,13 @@ def rerun_with(message: str) -> None:
     st.rerun()
 
 
+def changed_plan(message: str, status_before: str) -> None:
+    """After a change of obstacles or actions: say so, and say when it sent an agreed plan back."""
+    if status_before == "agreed" and the_store.plan(principal, rep_id, fy)["status"] == "submitted":
+        message += " The plan was agreed: this change sends it back to submitted, for agreement again."
+    rerun_with(message)
+
+
 # ====================================================================== the written plan
 with plan_tab:
     plan = ui.read(principal, "plan", rep_id, fy)
@@ -46,6 +70,8 @@ with plan_tab:
     year_row = year_row.iloc[0] if not year_row.empty else None
 
     status = plan["status"]
+    if not writable:
+        st.caption("Read-only: you read this plan; its rep and their manager change it.")
     steps = " → ".join(f"**{s}**" if s == status else s for s in ("draft", "submitted", "agreed"))
     head, download = st.columns([3, 1], vertical_alignment="center")
     head.markdown(f"Plan status: {steps}" + ("" if plan["exists"] else " (not started yet)"))
@@ -98,12 +124,15 @@ with plan_tab:
 
     # ---------------------------------------------------------------- obstacles
     st.subheader("Obstacles")
-    obstacles = plan["obstacles"]
+    obstacles = plan["obstacles"].copy()
+    obstacle_names = {int(o.obstacle_id): planflow.item_label("obstacle", o.number) + f": {o.description}"
+                      for o in obstacles.itertuples(index=False)}
     if obstacles.empty:
         st.caption("No obstacles listed yet: what could stop you from reaching the target?")
     else:
-        ui.table(obstacles, column_config={
-            "obstacle_id": st.column_config.NumberColumn("#", width="small"),
+        obstacles["label"] = [planflow.item_label("obstacle", n) for n in obstacles["number"]]
+        ui.table(obstacles[["label", "description", "likelihood", "revenue_at_risk"]], column_config={
+            "label": st.column_config.TextColumn("#", width="small"),
             "description": st.column_config.TextColumn("Obstacle", width="large"),
             "likelihood": st.column_config.ProgressColumn("Likelihood", min_value=0, max_value=5, format="%d / 5"),
             "revenue_at_risk": st.column_config.NumberColumn("Revenue at risk", format="localized"),
@@ -118,25 +147,58 @@ with plan_tab:
                 ok, _ = ui.attempt(the_store.add_obstacle, principal, rep_id, fy, description=description,
                                    likelihood=int(likelihood), revenue_at_risk=float(at_risk))
                 if ok:
-                    rerun_with("Obstacle added.")
+                    changed_plan("Obstacle added.", status)
+        if not obstacles.empty:
+            with st.expander("Change or delete an obstacle", icon=":material/edit:"):
+                chosen = st.selectbox("Obstacle to change", list(obstacle_names), format_func=obstacle_names.get,
+                                      key="edit_obstacle_pick")
+                item = obstacles.set_index("obstacle_id").loc[chosen]
+                name = planflow.item_label("obstacle", item["number"])
+                with st.form(f"edit_obstacle_{chosen}", border=False):
+                    description = st.text_input("Description", value=item["description"])
+                    left, right = st.columns(2)
+                    likelihood = left.slider("Likelihood", 1, 5, int(item["likelihood"]))
+                    at_risk = right.number_input("At risk (money)", min_value=0.0, step=1000.0, format="%.0f",
+                                                 value=float(item["revenue_at_risk"] or 0.0))
+                    if st.form_submit_button(f"Save {name}", type="primary"):
+                        ok, _ = ui.attempt(the_store.update_obstacle, principal, int(chosen), description=description,
+                                           likelihood=int(likelihood), revenue_at_risk=float(at_risk))
+                        if ok:
+                            changed_plan(f"{name} changed.", status)
+                sure = st.checkbox(f"Yes, delete {name} (its actions stay, no longer linked to it)",
+                                   key=f"confirm_delete_obstacle_{chosen}")
+                if st.button(f"Delete {name}", disabled=not sure, icon=":material/delete:",
+                             key=f"delete_obstacle_{chosen}"):
+                    ok, _ = ui.attempt(the_store.delete_obstacle, principal, int(chosen))
+                    if ok:
+                        changed_plan(f"{name} deleted.", status)
 
     # ---------------------------------------------------------------- actions
     st.subheader("Actions")
-    actions = plan["actions"].copy()
-    obstacle_names = dict(zip(obstacles["obstacle_id"], obstacles["description"])) if not obstacles.empty else {}
+    actions = planflow.flag_overdue(plan["actions"], ui.today()) if not plan["actions"].empty else plan["actions"].copy()
     if actions.empty:
         st.caption("No actions yet: what will you do, by when, and what will it bring in?")
     else:
-        actions["answers"] = actions["obstacle_id"].map(lambda i: obstacle_names.get(i, "") if not ui.is_empty(i) else "")
-        ui.table(actions[["action_id", "description", "owner", "due_date", "status", "expected_impact", "answers"]],
+        late = int(actions["overdue"].sum())
+        if late:
+            st.warning(f"{late} open action(s) past their due date: mark them done, dropped, or give a new date.",
+                       icon=":material/schedule:")
+        actions["label"] = [planflow.item_label("action", n) for n in actions["number"]]
+        numbers = dict(zip(obstacles["obstacle_id"], obstacles["number"])) if not obstacles.empty else {}
+        actions["answers"] = actions["obstacle_id"].map(
+            lambda i: planflow.item_label("obstacle", numbers[i]) if not ui.is_empty(i) and i in numbers else "")
+        actions["overdue"] = actions["overdue"].map({True: "overdue", False: ""})
+        ui.table(actions[["label", "description", "owner", "due_date", "status", "overdue", "expected_impact",
+                          "answers"]],
                  column_config={
-            "action_id": st.column_config.NumberColumn("#", width="small"),
+            "label": st.column_config.TextColumn("#", width="small"),
             "description": st.column_config.TextColumn("Action", width="large"),
             "owner": "Owner",
             "due_date": st.column_config.DateColumn("Due"),
             "status": "Status",
+            "overdue": "Late",
             "expected_impact": st.column_config.NumberColumn("Expected impact", format="localized"),
-            "answers": st.column_config.TextColumn("Answers obstacle"),
+            "answers": st.column_config.TextColumn("Answers"),
         })
     if writable:
         with st.expander("Add an action", icon=":material/add:"), st.form("action_form", clear_on_submit=True):
@@ -148,23 +210,55 @@ with plan_tab:
             left, right = st.columns(2)
             impact = left.number_input("Expected impact (money)", min_value=0.0, step=1000.0, format="%.0f")
             answers = right.selectbox("Answers obstacle", [None, *obstacle_names],
-                                      format_func=lambda i: "—" if i is None else f"#{i} {obstacle_names[i]}")
+                                      format_func=lambda i: "—" if i is None else obstacle_names[i])
             if st.form_submit_button("Add action", type="primary"):
                 ok, _ = ui.attempt(the_store.add_action, principal, rep_id, fy, description=description, owner=owner,
                                    due_date=due, status=new_status, expected_impact=float(impact),
                                    obstacle_id=None if answers is None else int(answers))
                 if ok:
-                    rerun_with("Action added.")
+                    changed_plan("Action added.", status)
         if not actions.empty:
+            labels = {int(a.action_id): f"{a.label!s}: {a.description!s}" for a in actions.itertuples(index=False)}
             with st.form("action_status_form", border=False):
                 left, middle, right = st.columns([3, 2, 1], vertical_alignment="bottom")
-                labels = dict(zip(actions["action_id"], actions["description"]))
-                chosen = left.selectbox("Update an action", list(labels), format_func=lambda i: f"#{i} {labels[i]}")
+                chosen = left.selectbox("Update an action", list(labels), format_func=labels.get)
                 to_status = middle.selectbox("New status", ACTION_STATUSES, format_func=lambda s: s.replace("_", " "))
                 if right.form_submit_button("Update"):
                     ok, _ = ui.attempt(the_store.update_action_status, principal, int(chosen), to_status)
                     if ok:
-                        rerun_with(f"Action #{chosen} is now {to_status.replace('_', ' ')}.")
+                        rerun_with(f"{labels[chosen].split(':')[0]} is now {to_status.replace('_', ' ')}.")
+            with st.expander("Change or delete an action", icon=":material/edit:"):
+                chosen = st.selectbox("Action to change", list(labels), format_func=labels.get, key="edit_action_pick")
+                item = actions.set_index("action_id").loc[chosen]
+                name = str(item["label"])
+                with st.form(f"edit_action_{chosen}", border=False):
+                    description = st.text_input("Description", value=item["description"])
+                    left, middle, right = st.columns(3)
+                    owner = left.text_input("Owner", value=item["owner"] or "")
+                    due = middle.date_input("Due date", format="YYYY-MM-DD",
+                                            value=None if ui.is_empty(item["due_date"]) else pd.Timestamp(item["due_date"]).date())
+                    new_status = right.selectbox("Status", ACTION_STATUSES, index=ACTION_STATUSES.index(item["status"]),
+                                                 format_func=lambda s: s.replace("_", " "))
+                    left, right = st.columns(2)
+                    impact = left.number_input("Expected impact (money)", min_value=0.0, step=1000.0, format="%.0f",
+                                               value=float(item["expected_impact"] or 0.0))
+                    linked = None if ui.is_empty(item["obstacle_id"]) else int(item["obstacle_id"])
+                    options = [None, *obstacle_names]
+                    answers = right.selectbox("Answers obstacle", options,
+                                              index=options.index(linked) if linked in options else 0,
+                                              format_func=lambda i: "—" if i is None else obstacle_names[i])
+                    if st.form_submit_button(f"Save {name}", type="primary"):
+                        ok, _ = ui.attempt(the_store.update_action, principal, int(chosen), description=description,
+                                           owner=owner, due_date=due, status=new_status, expected_impact=float(impact),
+                                           obstacle_id=None if answers is None else int(answers))
+                        if ok:
+                            changed_plan(f"{name} changed.", status)
+                sure = st.checkbox(f"Yes, delete {name}", key=f"confirm_delete_action_{chosen}")
+                if st.button(f"Delete {name}", disabled=not sure, icon=":material/delete:",
+                             key=f"delete_action_{chosen}"):
+                    ok, _ = ui.attempt(the_store.delete_action, principal, int(chosen))
+                    if ok:
+                        changed_plan(f"{name} deleted.", status)
         open_count = int(actions["status"].isin(OPEN_ACTION_STATUSES).sum()) if not actions.empty else 0
         st.caption(f"{open_count} open action(s) (planned or in progress) count towards the coverage of the gap.")
 
@@ -254,6 +348,13 @@ if targets_tab is not None:
             )
             _, proposed = ui.attempt(targets_editor.from_monthly, edited["amount"].tolist(), months)
 
+        closed = targets_editor.closed_months(months, ui.today())
+        include_closed = st.checkbox(
+            f"Also rewrite the closed months ({len(closed)} before {ui.today():%b %Y})", value=False,
+            key="target_include_closed", disabled=not closed,
+            help="Their sales are in: by default the editor leaves their targets as they are.")
+        if proposed is not None and closed and not include_closed:
+            proposed = targets_editor.keep_months(current, proposed, closed)
         if proposed is not None:
             changed = targets_editor.changed_months(current, proposed)
             preview = targets_editor.comparison(current, proposed)
@@ -263,6 +364,8 @@ if targets_tab is not None:
                 "new": st.column_config.NumberColumn("New", format="localized"),
                 "change": st.column_config.NumberColumn("Change", format="localized"),
             })
+            if changed:
+                st.markdown(f"Saving changes **{len(changed)} month(s)**: {targets_editor.months_text(changed)}.")
             with st.form("target_save_form", border=False, clear_on_submit=True):
                 reason = st.text_input("Reason for the change (kept with the old values)", key="target_reason",
                                        placeholder="e.g. agreed at the Q3 review")
@@ -277,7 +380,13 @@ if targets_tab is not None:
                     ok, result = ui.attempt(the_store.apply_targets, principal, rows, file_name=None, sha256=None,
                                             reason=rows["reason"].iloc[0])
                 if ok:
-                    rerun_with(f"Targets saved (batch {result[0]}): {len(changed)} month(s) changed.")
+                    # kept on screen (not a one-run flash) until the next save, so it can be read
+                    st.session_state["target_saved"] = (owner_type, owner_id, metric, fy, f"Targets saved (batch {result[0]}): {len(changed)} month(s) "
+                                                        f"changed: {targets_editor.months_text(changed)}.")
+                    st.rerun()
+        saved = st.session_state.get("target_saved")
+        if saved and saved[:4] == (owner_type, owner_id, metric, fy):  # only next to the target it is about
+            st.success(saved[4], icon=":material/check_circle:")
 
         if owner_type == "territory":
             ratio = ui.allocation(principal, fy, metric)

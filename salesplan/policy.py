@@ -58,7 +58,7 @@ EVERYONE = frozenset({"admin", "system", "leader", "manager", "rep"})
 # the dashboard's pages each role may open, in menu order
 PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
     "admin": ("my_plan", "plan", "upload", "team", "watchlist", "trust", "admin"),
-    "leader": ("my_plan", "team", "watchlist", "trust"),
+    "leader": ("my_plan", "plan", "team", "watchlist", "trust"),  # reads every plan, read-only
     "manager": ("my_plan", "plan", "upload", "team", "watchlist"),
     "rep": ("my_plan", "plan", "upload"),
 }

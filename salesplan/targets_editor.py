@@ -118,3 +118,24 @@ def target_rows(owner_type: str, owner_id: str, metric: str, proposed: pd.Series
         "month": [pd.Timestamp(month) for month in months],
         "amount": [float(proposed[month]) for month in months], "reason": reason,
     })
+
+
+def closed_months(months: Sequence[dt.date], as_of: dt.date) -> list[dt.date]:
+    """The months of ``months`` (first days) that ended before ``as_of``'s month: their actuals are
+    in, so the editor leaves their targets alone unless asked. Raises nothing."""
+    this_month = as_of.replace(day=1)
+    return [month for month in months if month < this_month]
+
+
+def keep_months(current: pd.Series, proposed: pd.Series, kept: Sequence[dt.date]) -> pd.Series:
+    """The proposal with the ``kept`` months at their current value (a closed month not to be
+    rewritten). Raises KeyError when a kept month is not one of ``current``'s."""
+    out = proposed.copy()
+    for month in kept:
+        out[month] = float(current[month])
+    return out
+
+
+def months_text(months: Sequence[dt.date]) -> str:
+    """The months a save will change, as people read them: "Jan 2026, Feb 2026" ("no month")."""
+    return ", ".join(f"{month:%b %Y}" for month in months) or "no month"

@@ -94,12 +94,13 @@ def test_plan_editor(server, page, tmp_path):
 
     page.get_by_text("Add an obstacle").click()
     page.get_by_label("Obstacle", exact=True).fill("Distributor <b>changes</b> its terms")
-    page.get_by_label("Revenue at risk").fill("30000")
+    page.get_by_label("Revenue at risk", exact=True).fill("30000")
     page.get_by_role("button", name="Add obstacle").click()
     expect(page.get_by_text("Obstacle added.")).to_be_visible()
     shoot(page, "plan-obstacle-added")
 
     page.get_by_role("tab", name="Targets").click()
+    page.get_by_text("Also rewrite the closed months").click()  # the editor leaves them alone by default
     amount = page.get_by_label("Annual amount")
     amount.fill("900000")
     amount.press("Enter")

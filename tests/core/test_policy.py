@@ -63,7 +63,7 @@ TABLE: list[tuple[str, dict, tuple[bool, bool, bool, bool, bool]]] = [
     ("open_page", {"page": "team"}, (True, True, True, True, False)),
     ("open_page", {"page": "watchlist"}, (True, True, True, True, False)),
     ("open_page", {"page": "upload"}, (True, True, False, True, True)),
-    ("open_page", {"page": "plan"}, (True, True, False, True, True)),
+    ("open_page", {"page": "plan"}, (True, True, True, True, True)),
     ("open_page", {"page": "my_plan"}, (True, True, True, True, True)),
     ("email_preferences", {"email": "ANN@x.test"}, (True, True, False, False, True)),
     ("email_preferences", {"email": "lee@x.test"}, (True, True, True, False, False)),
@@ -112,5 +112,5 @@ def test_an_unknown_action_is_an_error_not_a_silent_answer():
 
 
 def test_pages_follow_the_table():
-    assert policy.pages(PRINCIPALS["leader"]) == ("my_plan", "team", "watchlist", "trust")
+    assert policy.pages(PRINCIPALS["leader"]) == ("my_plan", "plan", "team", "watchlist", "trust")
     assert policy.pages(PRINCIPALS["system"]) == policy.pages(PRINCIPALS["admin"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.helpers.pages import ADMIN, app, engine_year, fresh_db, open_store
+from tests.helpers.pages import ADMIN, app, engine_year, fresh_db, open_store, texts
 
 
 @pytest.fixture
@@ -104,8 +104,18 @@ def _revenue_targets_2026(db, rep):
                    & (pd.to_datetime(targets["month"]).dt.year == 2026)].sort_values("month")
 
 
+def _history(db, rep):
+    """Every version of the rep's targets (Store.target_history)."""
+    store = open_store(db)
+    try:
+        return store.target_history(ADMIN, "rep", rep)
+    finally:
+        store.close()
+
+
 def test_targets_editor_saves_a_new_version_with_its_reason(at, db, rep):
     old = _revenue_targets_2026(db, rep)
+    at.checkbox(key="target_include_closed").check().run()
     at.number_input(key="target_amount").set_value(1_200_000.0).run()
     at.selectbox(key="target_preset").set_value("even").run()
     at.button(key="FormSubmitter:target_save_form-Save 12 changed month(s)").click().run()
@@ -134,18 +144,135 @@ def test_targets_editor_saves_a_new_version_with_its_reason(at, db, rep):
 def test_monthly_amounts_editor_changes_only_the_edited_month(at, db, rep):
     mine = _revenue_targets_2026(db, rep)
     at.segmented_control(key="target_mode").set_value("monthly").run()
+    at.checkbox(key="target_include_closed").check().run()  # March is closed on the demo's today
     # data_editor edits are set through session state: row 2 is March of FY2026 (January start)
     at.session_state["target_monthly"] = {"edited_rows": {2: {"amount": 77_777.0}}, "added_rows": [], "deleted_rows": []}
     at.run()
     at.text_input(key="target_reason").set_value("March reforecast")
     at.button(key="FormSubmitter:target_save_form-Save 1 changed month(s)").click().run()
     assert not at.exception
-    store = open_store(db)
-    try:
-        history = store.target_history(ADMIN, "rep", rep)
-    finally:
-        store.close()
+    history = _history(db, rep)
     new = history[history["reason"] == "March reforecast"]
     assert len(new) == 1
     assert pd.Timestamp(new.iloc[0]["month"]).month == 3 and new.iloc[0]["amount"] == pytest.approx(77_777.0)
     assert new.iloc[0]["previous_amount"] == pytest.approx(mine.iloc[2]["amount"])
+
+
+# ---------------------------------------------------------------- issue 12: the plan flow
+
+
+def test_targets_editor_leaves_closed_months_shows_the_months_and_keeps_its_confirmation(at, db, rep):
+    old = _revenue_targets_2026(db, rep)
+    assert not at.checkbox(key="target_include_closed").value, "closed months are not rewritten by default"
+    at.number_input(key="target_amount").set_value(1_200_000.0).run()
+    at.selectbox(key="target_preset").set_value("even").run()
+    # demo today is 2026-11-26: Jan-Oct are closed, only Nov and Dec change
+    assert "Saving changes **2 month(s)**: Nov 2026, Dec 2026." in texts(at)
+    at.text_input(key="target_reason").set_value("Year-end push")
+    at.button(key="FormSubmitter:target_save_form-Save 2 changed month(s)").click().run()
+    assert not at.exception
+    history = _history(db, rep)
+    new = history[history["reason"] == "Year-end push"]
+    assert sorted(pd.Timestamp(m).month for m in new["month"]) == [11, 12]
+    closed = _revenue_targets_2026(db, rep)
+    assert closed["amount"].iloc[:10].tolist() == pytest.approx(old["amount"].iloc[:10].tolist())
+    confirmation = [s.value for s in at.success if "Targets saved" in s.value]
+    assert confirmation and "Nov 2026, Dec 2026" in confirmation[0]
+    at.run()  # another run (any click): the confirmation is still on screen
+    assert any("Targets saved" in s.value for s in at.success)
+
+
+def test_fiscal_years_from_1900_to_2199(at):
+    fy = at.number_input(key="plan_fy")
+    assert (fy.min, fy.max) == (1900, 2199)
+    fy.set_value(1950).run()
+    assert not at.exception
+
+
+def _seed_plan(db, rep, status="agreed"):
+    store = open_store(db)
+    try:
+        store.save_plan(ADMIN, rep, 2026, status="draft", summary="Win the year")
+        obstacle = store.add_obstacle(ADMIN, rep, 2026, description="Budget freeze", likelihood=3, revenue_at_risk=1000.0)
+        action = store.add_action(ADMIN, rep, 2026, description="Call the CFO", owner="me",
+                                  due_date=pd.Timestamp("2026-11-01").date(), status="planned",
+                                  expected_impact=500.0, obstacle_id=obstacle)
+        store.save_plan(ADMIN, rep, 2026, status="submitted", summary="Win the year")
+        if status == "agreed":
+            store.save_plan(ADMIN, rep, 2026, status="agreed", summary="Win the year")
+        plan = store.plan(ADMIN, rep, 2026)
+    finally:
+        store.close()
+    return plan, obstacle, action
+
+
+def test_numbers_and_overdue_actions_are_shown(at, db, rep):
+    plan, obstacle, action = _seed_plan(db, rep)
+    at.run()
+    number = int(plan["actions"].set_index("action_id").loc[action, "number"])
+    table = [d.value for d in at.dataframe if "Late" in d.value.columns or "overdue" in d.value.columns][0]
+    row = table[table["description"] == "Call the CFO"].iloc[0]
+    assert row["label"] == f"Action {number}" and row["overdue"] == "overdue"
+    assert row["answers"].startswith("Obstacle ")
+    assert "past their due date" in texts(at)
+
+
+def test_editing_an_agreed_plan_sends_it_back_to_submitted_and_says_so(at, db, rep):
+    plan, obstacle, action = _seed_plan(db, rep)
+    at.run()
+    at.selectbox(key="edit_obstacle_pick").set_value(obstacle).run()
+    form = f"edit_obstacle_{obstacle}"
+    name = [b for b in at.button if b.key and b.key.startswith(f"FormSubmitter:{form}-Save Obstacle")][0]
+    [t for t in at.text_input if t.label == "Description"][0].set_value("Budget freeze until March")
+    name.click().run()
+    assert not at.exception
+    assert "sends it back to submitted" in texts(at)
+    after = plan_of(db, rep)
+    assert after["status"] == "submitted"
+    assert after["obstacles"].set_index("obstacle_id").loc[obstacle, "description"] == "Budget freeze until March"
+
+
+def test_deleting_needs_a_confirmation(at, db, rep):
+    plan, obstacle, action = _seed_plan(db, rep, status="submitted")
+    at.run()
+    at.selectbox(key="edit_action_pick").set_value(action).run()
+    delete = at.button(key=f"delete_action_{action}")
+    assert delete.disabled, "no delete before the confirmation is ticked"
+    at.checkbox(key=f"confirm_delete_action_{action}").check().run()
+    at.button(key=f"delete_action_{action}").click().run()
+    assert not at.exception
+    assert action not in plan_of(db, rep)["actions"]["action_id"].tolist()
+    assert "deleted." in texts(at)
+
+    at.selectbox(key="edit_obstacle_pick").set_value(obstacle).run()
+    at.checkbox(key=f"confirm_delete_obstacle_{obstacle}").check().run()
+    at.button(key=f"delete_obstacle_{obstacle}").click().run()
+    assert obstacle not in plan_of(db, rep)["obstacles"]["obstacle_id"].tolist()
+
+
+def test_a_manager_agrees_from_the_queue(monkeypatch, db):
+    store = open_store(db)
+    try:
+        store.save_plan(ADMIN, "R004", 2026, status="submitted", summary="Close the gap in Q4")
+    finally:
+        store.close()
+    at = app(monkeypatch, db, user="manager1@demo.test", page="plan")
+    assert "Close the gap in Q4" in texts(at)
+    at.button(key="agree_R004_2026").click().run()
+    assert not at.exception
+    assert plan_of(db, "R004")["status"] == "agreed"
+    assert "marked agreed" in texts(at)
+    assert not [b for b in at.button if b.key == "agree_R004_2026"], "an agreed plan leaves the queue"
+
+
+def test_a_leader_reads_every_plan_read_only(monkeypatch, db):
+    _seed_plan(db, "R004")
+    at = app(monkeypatch, db, user="leader@demo.test", page="plan")
+    at.selectbox(key="rep_picker").set_value("R004").run()
+    assert not at.exception
+    assert "Read-only" in texts(at)
+    assert "Budget freeze" in " ".join(d.value.get("description", pd.Series(dtype=str)).astype(str).str.cat(sep=" ")
+                                       for d in at.dataframe)
+    labels = [b.label for b in at.button]
+    assert not {"Mark agreed", "Add obstacle", "Add action", "Reopen as draft"} & set(labels)
+    assert not at.tabs, "no targets editor for a leader"

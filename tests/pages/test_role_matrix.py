@@ -22,7 +22,7 @@ TITLES = {"my_plan": "My plan", "plan": "Plan", "upload": "Upload actuals", "tea
           "watchlist": "Watch list", "trust": "Warning track record", "admin": "Admin"}
 ALLOWED = {
     "admin": set(TITLES),
-    "leader": {"my_plan", "team", "watchlist", "trust"},
+    "leader": {"my_plan", "plan", "team", "watchlist", "trust"},
     "manager": {"my_plan", "plan", "upload", "team", "watchlist"},
     "rep": {"my_plan", "plan", "upload"},
 }
@@ -203,6 +203,7 @@ def test_target_edit(monkeypatch, writable, role, rep_id, outcome):
     if outcome != "saved":
         assert outcome in texts(at) and not [n for n in at.number_input if n.key == "target_amount"]
         return
+    at.checkbox(key="target_include_closed").check().run()
     at.number_input(key="target_amount").set_value(777_000.0).run()
     at.selectbox(key="target_preset").set_value("even").run()
     at.text_input(key="target_reason").set_value(f"{role} review")
