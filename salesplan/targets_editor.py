@@ -132,7 +132,7 @@ def keep_months(current: pd.Series, proposed: pd.Series, kept: Sequence[dt.date]
     rewritten). Raises KeyError when a kept month is not one of ``current``'s."""
     out = proposed.copy()
     for month in kept:
-        out[month] = float(current[month])
+        out.loc[[month]] = float(current[month])
     return out
 
 
