@@ -1,7 +1,7 @@
 """The example files of each import kind (Upload page's download, data/templates/).
 
 They name the demo organisation's people by the e-mails every demo has whatever its size and seed
-(rep1@demo.test, rep2@demo.test, manager1@demo.test, see salesplan/demo.py) and its first territory,
+(rep1@demo.test, rep2@demo.test, manager1@demo.test, see salesplan/demo/org.py) and its first territory,
 and carry dates close to an as-of day, so that uploading a template unchanged works on the demo.
 The shipped files are dated around ``SHIPPED_TODAY``; the page passes its own as-of date.
 """

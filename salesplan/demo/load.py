@@ -1,0 +1,110 @@
+"""``load_demo``: the generated demo loaded through the real import path, and the demo sign-in accounts."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from salesplan.demo.build import generate
+from salesplan.demo.pipeline import DEAL_STAGES
+from salesplan.errors import SalesplanError
+
+def load_demo(store, *, reps: int = 40, seed: int = 7, today: date | None = None) -> dict:
+    """Generate the demo and load it through the real import path and the store's plan API."""
+    from salesplan import imports
+    from salesplan.principal import SYSTEM
+
+    today = today or date.today()
+    with tempfile.TemporaryDirectory(prefix="salesplan-demo-") as tmp:
+        data = generate(Path(tmp), reps=reps, seed=seed, today=today)
+        results = {}
+        rows = {}
+        for kind, path in data.files.items():
+            res = imports.import_file(store, kind, path, principal=SYSTEM, file_name=f"demo-{path.name}")
+            if getattr(res, "rejected", 0):
+                raise SalesplanError(f"demo {kind} import rejected {res.rejected} rows")
+            results[kind] = res
+            with path.open(encoding="utf-8") as fh:
+                rows[kind] = sum(1 for _ in fh) - 1
+        store.save_settings(SYSTEM, stage_probabilities=dict(DEAL_STAGES))
+        deal_results = {
+            day: imports.import_file(store, "deals", path, principal=SYSTEM, file_name=f"demo-{path.name}", as_of=day)
+            for day, path in data.deals.items()
+        }
+        reps_df = pd.read_csv(data.reps_csv, dtype=str, keep_default_na=False)
+        n_ob = n_ac = n_ck = n_kept = 0
+        for plan in data.plans:
+            rid, fy = plan["rep_id"], plan["fy"]
+            if store.plan(SYSTEM, rid, fy)["exists"]:
+                n_kept += 1  # loading the demo again must not duplicate obstacles and actions
+                continue
+            store.save_plan(SYSTEM, rid, fy, status=plan["status"], summary=plan["summary"])
+            ids = {}
+            for ob in plan["obstacles"]:
+                ids[ob["key"]] = store.add_obstacle(SYSTEM, rid, fy, description=ob["description"],
+                                                    likelihood=ob["likelihood"],
+                                                    revenue_at_risk=ob["revenue_at_risk"])
+                n_ob += 1
+            for ac in plan["actions"]:
+                store.add_action(SYSTEM, rid, fy, description=ac["description"], owner=ac["owner"],
+                                 due_date=ac["due_date"], status=ac["status"],
+                                 expected_impact=ac["expected_impact"],
+                                 obstacle_id=ids.get(ac["obstacle_key"]) if ac["obstacle_key"] else None)
+                n_ac += 1
+            for ck in plan["checkins"]:
+                store.add_checkin(SYSTEM, rid, fy, checkin_date=ck["checkin_date"], author=ck["author"],
+                                  note=ck["note"])
+                n_ck += 1
+            if plan["status"] == "agreed":
+                # its obstacles and actions were added after the header: agreed on the whole plan
+                store.save_plan(SYSTEM, rid, fy, status="agreed", summary=plan["summary"])
+    accounts = _demo_accounts(store, reps_df)
+    return {
+        "today": today.isoformat(),
+        "fy": data.fy,
+        "accounts": accounts,
+        "reps": len(reps_df),
+        "territories": int(reps_df.loc[reps_df["territory"] != "", "territory"].nunique()),
+        "regions": int(reps_df.loc[reps_df["region"] != "", "region"].nunique()),
+        "holidays": rows["holidays"],
+        "target_rows": rows["targets"],
+        "actual_rows": rows["actuals"],
+        "plans": len(data.plans) - n_kept,
+        "plans_kept": n_kept,
+        "obstacles": n_ob,
+        "actions": n_ac,
+        "checkins": n_ck,
+        "batches": {kind: res.batch_id for kind, res in results.items()},
+        "inserted": {kind: res.inserted for kind, res in results.items()},
+        "deal_snapshots": {day.isoformat(): res.batch_id for day, res in deal_results.items()},
+    }
+
+
+DEMO_PASSWORD = "demo"
+
+
+def _demo_accounts(store, reps_df: pd.DataFrame) -> int:
+    """The demo sign-in accounts (password ``demo``), linked to the demo people by email.
+
+    Only ``salesplan demo`` creates these; ``init`` never creates an account with a known password.
+    """
+    from salesplan.principal import SYSTEM
+
+    by_email = dict(zip(reps_df["email"].str.lower(), reps_df["rep_id"]))
+    wanted = [
+        ("admin@demo.test", "admin", None),
+        ("leader@demo.test", "leader", None),
+        ("manager1@demo.test", "manager", by_email.get("manager1@demo.test")),
+        ("rep1@demo.test", "rep", by_email.get("rep1@demo.test")),
+        ("rep2@demo.test", "rep", by_email.get("rep2@demo.test")),
+    ]
+    existing = set(store.users(SYSTEM)["email"])
+    created = 0
+    for email, role, rep_id in wanted:
+        if email not in existing:
+            store.add_user(SYSTEM, email, role, rep_id=rep_id, password=DEMO_PASSWORD)
+            created += 1
+    return created
