@@ -110,7 +110,7 @@ def _readings(kind: str, raw: RawTable, positions: dict[str, int], date_format: 
     amounts = [spec.name for spec in fields if spec.kind == "amount"]
     if head.cells.num_rows == 0 or not (dates or amounts):
         return None, None, False
-    # the import's own cell parsing (private to imports.py: this module reads exactly as it does)
+    # the import's own cell parsing (private to the imports package: this module reads exactly as it does)
     parser = imports._Parser(head, positions, kind, memory_mb)
     try:
         try:

@@ -73,7 +73,7 @@ def test_an_xlsx_is_read_by_calamine_with_spreadsheet_row_numbers(monkeypatch):
     def no_fallback(*args, **kwargs):
         raise AssertionError("a plain sheet must not need the streamed reader")
 
-    monkeypatch.setattr(files, "_read_xlsx_streamed", no_fallback)
+    monkeypatch.setattr(files.workbook, "_read_xlsx_streamed", no_fallback)  # where _read_workbook looks it up
     raw = read_table(xlsx(ROWS), "export.xlsx", looks_like_header=header_check)
     assert raw.header_line == 3 and raw.header == ["date", "rep", "amount", "customer"]
     assert raw.title_lines == [1]

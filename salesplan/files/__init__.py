@@ -1,0 +1,204 @@
+"""Reading an uploaded file into a table of text cells, with the line number of every record.
+
+CSV is parsed by DuckDB's reader (fast, no Python loop over rows). Record boundaries and line
+numbers are found with numpy on the raw bytes: a newline ends a record when the number of quote
+characters before it is even (RFC 4180 quoting), so quoted newlines keep their true line numbers.
+Workbooks (.xlsx, .xlsb, .ods, .xls) are read with calamine, after their extent is checked; the
+line is the spreadsheet row.
+
+Every upload is held to :class:`UploadLimits` (file size, decompressed size of a workbook, rows,
+cells, parser memory), each checked before the work it would cost: an upload is untrusted, and a
+2 KB workbook or a file of millions of empty rows must get a plain refusal within seconds, not
+take the server's memory (see docs/security.md).
+
+Nothing here knows what the columns mean: that is ``imports``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+
+from salesplan.errors import BadInput
+from salesplan.files.csvtext import (
+    _EMPTY,
+    _FOREIGN_SIGNATURES,
+    _decode,
+    _drop_blank_rows,
+    _duckdb_read,
+    _max_width,
+    _outside_quotes,
+    _read_csv_text,
+    _records,
+    _sniff_delimiter,
+    _without_blank_records,
+)
+from salesplan.files.header import (
+    _locate_header,
+    _without_header_copies,
+    normalise_header,
+)
+from salesplan.files.limits import (
+    DELIMITERS,
+    HEADER_SEARCH_RECORDS,
+    MAX_COLUMNS,
+    MAX_CSV_CELLS,
+    MAX_ROWS,
+    MAX_WORKBOOK_CELLS,
+    MAX_WORKBOOK_PART_MB,
+    MAX_WORKBOOK_PARTS,
+    MAX_WORKBOOK_UNCOMPRESSED_MB,
+    MB,
+    PARSER_MEMORY_MB,
+    SNIFF_CHARACTERS,
+    RawTable,
+    UploadLimits,
+    _check_lines,
+    _check_size,
+    _first_line,
+    _spill,
+    _spill_folder,
+    _spill_lock,
+    quiet_connection,
+    too_large_for_memory,
+)
+from salesplan.files.workbook import (
+    _CELL_COLUMN,
+    _CELL_COLUMN_WIDE,
+    _ROW_NUMBER,
+    _UNMEASURABLE,
+    _UNREFERENCED,
+    _calamine_records,
+    _calamine_records_capped,
+    _capped_child,
+    _check_archive,
+    _column_number,
+    _excel_cell_text,
+    _first_sheet_part,
+    _keep_row,
+    _read_workbook,
+    _read_xlsx_streamed,
+    _sheet_records,
+    _workbook_table,
+    _xlsx_extent,
+)
+
+__all__ = [
+    "DELIMITERS",
+    "HEADER_SEARCH_RECORDS",
+    "MAX_COLUMNS",
+    "SNIFF_CHARACTERS",
+    "MB",
+    "MAX_ROWS",
+    "MAX_CSV_CELLS",
+    "MAX_WORKBOOK_CELLS",
+    "MAX_WORKBOOK_UNCOMPRESSED_MB",
+    "MAX_WORKBOOK_PART_MB",
+    "MAX_WORKBOOK_PARTS",
+    "PARSER_MEMORY_MB",
+    "UploadLimits",
+    "RawTable",
+    "_check_size",
+    "_check_lines",
+    "quiet_connection",
+    "too_large_for_memory",
+    "_spill_lock",
+    "_spill",
+    "_spill_folder",
+    "_first_line",
+    "normalise_header",
+    "_locate_header",
+    "_without_header_copies",
+    "_EMPTY",
+    "_FOREIGN_SIGNATURES",
+    "_decode",
+    "_sniff_delimiter",
+    "_outside_quotes",
+    "_records",
+    "_without_blank_records",
+    "_read_csv_text",
+    "_duckdb_read",
+    "_drop_blank_rows",
+    "_max_width",
+    "_read_workbook",
+    "_workbook_table",
+    "_ROW_NUMBER",
+    "_UNREFERENCED",
+    "_UNMEASURABLE",
+    "_CELL_COLUMN",
+    "_CELL_COLUMN_WIDE",
+    "_xlsx_extent",
+    "_column_number",
+    "_first_sheet_part",
+    "_calamine_records",
+    "_keep_row",
+    "_calamine_records_capped",
+    "_capped_child",
+    "_read_xlsx_streamed",
+    "_check_archive",
+    "_sheet_records",
+    "_excel_cell_text",
+    "read_source",
+    "read_table",
+]
+
+
+def read_source(
+    source: str | os.PathLike[str] | bytes, file_name: str | None = None, *, limit_bytes: int | None = None
+) -> tuple[bytes, str]:
+    """The raw bytes of a path or upload, and the name to report problems under.
+
+    A file on disk over ``limit_bytes`` is refused before it is read into memory.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), file_name or "upload"
+    path = Path(source)
+    name = file_name or path.name
+    try:
+        if limit_bytes is not None and path.is_file():
+            _check_size(path.stat().st_size, name, limit_bytes)
+        data = path.read_bytes()
+    except FileNotFoundError as error:
+        raise BadInput.single(file_name or str(path), "file not found") from error
+    except IsADirectoryError as error:
+        raise BadInput.single(file_name or str(path), "is a directory, not a file") from error
+    except PermissionError as error:
+        raise BadInput.single(file_name or str(path), "permission denied: the file cannot be read") from error
+    return data, name
+
+
+def read_table(
+    data: bytes,
+    file_name: str,
+    *,
+    looks_like_header,
+    limit_bytes: int | None = None,
+    limits: UploadLimits | None = None,
+) -> RawTable:
+    """Decode, split and parse a CSV or xlsx file into text cells.
+
+    ``looks_like_header(cells) -> bool`` tells which of the first records is the header (rows
+    above it, such as a report title, are skipped). ``limits`` (default: the module's limits with
+    ``limit_bytes`` as the file size limit) bound what the file may hold. Raises BadInput for an
+    empty, binary, truncated, oversized or header-less file, and for one over any limit (checked
+    before the parse that the limit protects).
+    """
+    if limits is None:
+        limits = UploadLimits() if limit_bytes is None else UploadLimits(file_bytes=limit_bytes)
+    _check_size(len(data), file_name, limits.file_bytes)
+    if _EMPTY.fullmatch(data):  # a match, not data.strip(): no copy of a large upload
+        raise BadInput.single(file_name, "the file is empty")
+    is_zip = data[:4] == b"PK\x03\x04"
+    is_xls = data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an OLE compound file: Excel 97-2003
+    if not (is_zip or is_xls):
+        _check_lines(data.count(b"\n") + 1, file_name, limits)
+    sha256 = hashlib.sha256(data).hexdigest()
+    if is_zip or is_xls:
+        return _read_workbook(data, file_name, sha256, looks_like_header, limits)
+    for signature, what in _FOREIGN_SIGNATURES:
+        if data.startswith(signature):
+            raise BadInput.single(file_name, f"this is {what}, not a CSV file or an .xlsx workbook")
+    raw, sample, encoding = _decode(data, file_name)
+    return _read_csv_text(raw, sample, encoding, file_name, sha256, looks_like_header, limits)

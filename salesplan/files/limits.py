@@ -1,0 +1,119 @@
+"""Upload limits, the table an upload is read into, and the private parsing DuckDB."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+
+from salesplan.errors import BadInput
+
+DELIMITERS = (",", ";", "\t", "|")
+HEADER_SEARCH_RECORDS = 15
+MAX_COLUMNS = 16_384  # Excel's limit: a record with more fields is not an export of a table
+SNIFF_CHARACTERS = 65536  # the delimiter is decided on the first records, found in this much text
+MB = 1_048_576
+
+# Upload limits (docs/security.md). The file size itself is the ``upload_limit_mb`` setting.
+MAX_ROWS = 5_000_000  # records of a CSV file or rows of a sheet: a 200 MB export of ~40-byte rows
+MAX_CSV_CELLS = 60_000_000  # records x fields of a CSV file (a cell costs a few bytes in Arrow)
+MAX_WORKBOOK_CELLS = 5_000_000  # cells of a sheet, counted as read (rows x their last column)
+MAX_WORKBOOK_UNCOMPRESSED_MB = 512  # all parts of an .xlsx decompressed (a zip bomb is refused unread)
+MAX_WORKBOOK_PART_MB = 128  # one part other than a sheet (shared strings, styles: read whole)
+MAX_WORKBOOK_PARTS = 10_000  # files inside an .xlsx archive
+PARSER_MEMORY_MB = 512  # DuckDB memory of the private parsing database; past it, it spills to disk
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What one upload may hold. The defaults are the module's constants; tests lower them."""
+
+    file_bytes: int = 200 * MB
+    rows: int = MAX_ROWS
+    csv_cells: int = MAX_CSV_CELLS
+    workbook_cells: int = MAX_WORKBOOK_CELLS
+    workbook_bytes: int = MAX_WORKBOOK_UNCOMPRESSED_MB * MB
+    workbook_part_bytes: int = MAX_WORKBOOK_PART_MB * MB
+    workbook_parts: int = MAX_WORKBOOK_PARTS
+    memory_mb: int = PARSER_MEMORY_MB
+
+    @classmethod
+    def for_upload_limit(cls, upload_limit_mb: int) -> UploadLimits:
+        """The default limits with the organisation's file size limit (setting ``upload_limit_mb``)."""
+        return cls(file_bytes=int(upload_limit_mb) * MB)
+
+
+@dataclass
+class RawTable:
+    """Every record of a file as text cells, plus where each record starts in the file."""
+
+    file: str
+    sha256: str
+    header_line: int  # the line the header record starts on, counting from 1
+    header: list[str]
+    cells: pa.Table  # columns c0..cN (strings, null for empty) and `line`
+    title_lines: list[int] = field(default_factory=list)
+    repeated_header_lines: list[int] = field(default_factory=list)  # copies of the header below it, skipped
+    encoding: str = "utf-8"
+    delimiter: str = ","
+
+
+def _check_size(size: int, file_name: str, limit_bytes: int) -> None:
+    if size > limit_bytes:
+        raise BadInput.single(
+            file_name,
+            f"the file is {size / 1_048_576:.1f} MB, over the upload limit of {limit_bytes / 1_048_576:.0f} MB",
+        )
+
+
+def _check_lines(lines: int, file_name: str, limits: UploadLimits) -> None:
+    # counted on the raw bytes before anything is decoded or split: a file of millions of tiny
+    # rows costs more to split and check than its size suggests (line numbers, cells, problems)
+    if lines > limits.rows + HEADER_SEARCH_RECORDS:
+        raise BadInput.single(
+            file_name,
+            f"the file has {lines:,} lines, more than an upload may hold ({limits.rows:,} rows): "
+            "split it into several files",
+        )
+
+
+def quiet_connection(memory_mb: int = PARSER_MEMORY_MB) -> duckdb.DuckDBPyConnection:
+    """A private in-memory DuckDB for parsing, without the terminal progress bar, holding at most
+    ``memory_mb`` in memory: past that it spills to a private folder, and where it cannot, it
+    raises duckdb.OutOfMemoryException (callers turn it into BadInput with
+    :func:`too_large_for_memory`)."""
+    connection = duckdb.connect(config={"memory_limit": f"{int(memory_mb)}MB", "temp_directory": _spill_folder()})
+    connection.execute("SET enable_progress_bar = false")
+    return connection
+
+
+def too_large_for_memory(file_name: str, memory_mb: int) -> BadInput:
+    """The refusal of a file whose checks do not fit in the parser's memory."""
+    return BadInput.single(
+        file_name,
+        f"the file is too large to check within the {memory_mb:,} MB the server allows an upload: split it into smaller files",
+    )
+
+
+_spill_lock = threading.Lock()
+_spill: list[str] = []
+
+
+def _spill_folder() -> str:
+    # one folder per process, made by mkdtemp (mode 0700, a fresh name): a shared fixed name in
+    # /tmp could be pre-created or linked elsewhere by another user of the machine
+    with _spill_lock:
+        if not _spill or not os.path.isdir(_spill[0]):
+            _spill[:] = [tempfile.mkdtemp(prefix="salesplan-spill-")]
+            atexit.register(shutil.rmtree, _spill[0], True)
+        return _spill[0]
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -1,0 +1,218 @@
+"""Import of actuals (closed sales)."""
+
+from __future__ import annotations
+
+from salesplan import policy
+from salesplan.files import (
+    RawTable,
+)
+from salesplan.imports.fields import ImportOverview, ImportResult
+from salesplan.imports.parser import (
+    _TOTALS_COLUMN,
+    _collect,
+    _currency_checks,
+    _currency_select,
+    _Parser,
+    _rejected_records,
+    _sql_text,
+)
+from salesplan.imports.progress import ImportProgress
+from salesplan.principal import Principal
+from salesplan.settings import Settings
+from salesplan.store import Store
+
+
+# ============================================================================ actuals
+def _import_actuals(
+    store: Store, raw: RawTable, mapping: dict[str, int], *, principal: Principal, valid_only: bool,
+    date_format: str | None, settings: Settings, reason: str | None, memory_mb: int,
+    report: ImportProgress | None = None,
+) -> ImportResult:
+    policy.require(principal, "upload_actuals")
+    parser = _Parser(raw, mapping, "actuals", memory_mb)
+    try:
+        connection = parser.connection
+        comma = parser.decimal_comma(["revenue", "cost", "profit"])
+        order = parser.date_order(["date"], date_format)
+        date_value, date_reason = parser.date_sql("date", order)
+        revenue_value, revenue_reason = parser.amount_sql("revenue", comma)
+        cost_value, cost_reason = parser.amount_sql("cost", comma)
+        profit_value, profit_reason = parser.amount_sql("profit", comma)
+        lookup = store.rep_lookup()
+        connection.register("rep_lookup", lookup)
+        known_territories = store.territory_names()
+        connection.execute("CREATE TEMP TABLE known_territories AS SELECT unnest(?::VARCHAR[]) AS territory", [known_territories])
+        visible = store.visible_rep_ids(principal)
+        connection.execute(
+            "CREATE TEMP TABLE allowed_reps AS SELECT unnest(?::VARCHAR[]) AS rep_id",
+            [sorted(visible) if visible is not None else []],
+        )
+        # parsed -> resolved -> keyed is one statement: the file's rows are parsed, resolved and keyed
+        # in one pass into one table (the intermediate steps were two more copies of the file)
+        parsed_sql = f"""
+            WITH base AS (
+                SELECT line, date AS date_text, {date_value} AS sale_date, {date_reason} AS date_problem,
+                       rep AS rep_text,
+                       revenue AS revenue_text, {revenue_value} AS revenue, {revenue_reason} AS revenue_problem,
+                       {cost_value} AS cost, {cost_reason} AS cost_problem,
+                       {profit_value} AS profit_given, {profit_reason} AS profit_problem,
+                       {parser.col('order_id')} AS order_id, {parser.col('line')} AS order_line,
+                       {parser.col('customer')} AS customer, {parser.col('product')} AS product,
+                       {parser.col('territory')} AS territory_given,
+                       {_currency_select(parser, ["revenue", "cost", "profit"], settings.base_currency)}
+                FROM src
+            ),
+            by_id AS (SELECT lower(trim(rep_id)) AS k, any_value(rep_id) AS rep_id FROM rep_lookup GROUP BY 1),
+            by_email AS (SELECT lower(trim(email)) AS k, any_value(rep_id) AS rep_id FROM rep_lookup WHERE email IS NOT NULL GROUP BY 1),
+            by_name AS (SELECT name AS k, any_value(rep_id) AS rep_id, count(*) AS n FROM rep_lookup GROUP BY 1)
+            SELECT b.*,
+                   coalesce(i.rep_id, e.rep_id, CASE WHEN n.n = 1 THEN n.rep_id END) AS rep_id,
+                   n.n AS name_matches
+            FROM base b
+            LEFT JOIN by_id i ON i.k = lower(b.rep_text)
+            LEFT JOIN by_email e ON e.k = lower(b.rep_text)
+            LEFT JOIN by_name n ON n.k = b.rep_text
+            """
+        base_sql = f"nullif({_sql_text(settings.base_currency)}, '')"
+        resolved_sql = f"""
+            SELECT p.*, coalesce(p.territory_given, r.territory) AS territory,
+                   coalesce(p.profit_given, p.revenue - p.cost) AS profit,
+                   coalesce(p.currency_text, nullif(p.revenue_currency, 'MIXED'), nullif(p.cost_currency, 'MIXED'),
+                            nullif(p.profit_currency, 'MIXED'), {base_sql}) AS currency
+            FROM parsed p LEFT JOIN rep_lookup r USING (rep_id)
+            """
+        parser.add_problem("date_text IS NULL", "date", "'the date is empty'")
+        parser.add_problem("date_problem IS NOT NULL", "date", "date_problem")
+        parser.add_problem("rep_text IS NULL", "rep", "'the rep is empty'")
+        # a totals row under the data ("Total,,12345") is neither dated nor a rep's: one plain reason
+        no_sale = "sale_date IS NULL AND rep_id IS NULL"
+        parser.add_totals_problem(no_sale, "revenue_text", "date")
+        parser.add_problem(
+            f"{no_sale} AND date_text IS NULL AND rep_text IS NULL AND revenue_text IS NOT NULL AND order_id IS NULL "
+            "AND customer IS NULL AND product IS NULL AND line NOT IN (SELECT line FROM "
+            + parser.totals_rows("parsed", no_sale) + " WHERE " + _TOTALS_COLUMN + " IS NOT NULL)",
+            "date",
+            "'this row holds only an amount (' || revenue_text || '), like a totals row, not a sale: "
+            "delete it and upload again (salesplan adds up the rows itself)'",
+            whole_line=True,
+        )
+        parser.add_problem(
+            "rep_text IS NOT NULL AND rep_id IS NULL AND coalesce(name_matches, 0) > 1", "rep",
+            "'rep name ''' || rep_text || ''' matches ' || name_matches || ' reps: use the rep_id or email'",
+        )
+        parser.add_problem(
+            "rep_text IS NOT NULL AND rep_id IS NULL AND coalesce(name_matches, 0) <= 1", "rep",
+            "'unknown rep ''' || rep_text || ''': not a rep_id, email or name in the reps list (import the reps first)'",
+        )
+        parser.add_problem("revenue_text IS NULL", "revenue", "'the amount is empty'")
+        parser.add_problem("revenue_problem IS NOT NULL", "revenue", "revenue_problem")
+        parser.add_problem("cost_problem IS NOT NULL", "cost", "cost_problem")
+        parser.add_problem("profit_problem IS NOT NULL", "profit", "profit_problem")
+        parser.add_problem(
+            "territory_given IS NOT NULL AND territory_given NOT IN (SELECT territory FROM known_territories)",
+            "territory", "'unknown territory ''' || territory_given || ''''",
+        )
+        if visible is not None:
+            who = "a rep may upload only their own actuals" if principal.role == "rep" else "a manager may upload only the actuals of their team"
+            parser.add_problem(
+                "rep_id IS NOT NULL AND rep_id NOT IN (SELECT rep_id FROM allowed_reps)", "rep",
+                f"'not a rep you may upload for: {who}'",
+            )
+        # natural keys (docs/files.md): (order id, line), the line being the occurrence of the order id
+        # when the file has no line column; else a hash of the row's values + its occurrence
+        # the values of a row as one text: a JSON list, so that an empty cell (null) never equals
+        # an empty or shifted neighbour (concat_ws would skip nulls: customer=x vs product=x)
+        values = (
+            "md5(to_json([sale_date::VARCHAR, rep_id, revenue::VARCHAR, cost::VARCHAR, profit_given::VARCHAR, "
+            "customer, product, territory_given])::VARCHAR)"
+        )
+        unusable = "(sale_date IS NULL OR rep_id IS NULL OR revenue IS NULL)"
+        connection.execute(
+            f"""
+            CREATE TEMP TABLE keyed AS
+            WITH parsed AS ({parsed_sql}),
+            resolved AS ({resolved_sql}),
+            hashed AS MATERIALIZED (
+                -- md5 names a row without an order id for good; rows with one only need a
+                -- cheap fingerprint to spot conflicting repeats of their (order, line) key
+                SELECT *, CASE WHEN {unusable} THEN NULL
+                               WHEN order_id IS NULL THEN {values}
+                               ELSE hash(sale_date, rep_id, revenue, cost, profit_given, customer, product, territory_given)::VARCHAR
+                          END AS value_hash
+                FROM resolved
+            )
+            -- four cases, so that the occurrence numbers (a sort each) are computed only for the
+            -- rows that need them
+            SELECT *, 'o|' || order_id || '|' || order_line AS row_key
+            FROM hashed WHERE NOT {unusable} AND order_id IS NOT NULL AND order_line IS NOT NULL
+            UNION ALL
+            SELECT *, 'o|' || order_id || '|#' || row_number() OVER (PARTITION BY order_id ORDER BY line) AS row_key
+            FROM hashed WHERE NOT {unusable} AND order_id IS NOT NULL AND order_line IS NULL
+            UNION ALL
+            SELECT *, 'h|' || value_hash || '|' || row_number() OVER (PARTITION BY value_hash ORDER BY line) AS row_key
+            FROM hashed WHERE NOT {unusable} AND order_id IS NULL
+            UNION ALL
+            -- a row without a readable date, rep or amount is refused whatever its key: it gets
+            -- one of its own (a file of millions of such rows is not numbered and compared)
+            SELECT *, 'x|' || line AS row_key FROM hashed WHERE {unusable}
+            """
+        )
+        # keyed holds every column of parsed and resolved: the problem checks read it through views
+        # of those names
+        for name in ("resolved", "parsed"):
+            connection.execute(f"CREATE TEMP VIEW {name} AS SELECT * FROM keyed")
+        _currency_checks(parser, store, ["revenue", "cost", "profit"], settings.base_currency,
+                         "CAST(date_trunc('month', sale_date) AS DATE)", "resolved")
+        connection.execute(
+            """
+            CREATE TEMP TABLE key_first AS
+            SELECT row_key, min(line) AS first_line, arg_min(value_hash, line) AS first_hash
+            FROM keyed GROUP BY row_key HAVING count(*) > 1
+            """
+        )
+        if visible is not None:
+            # a reused order id must not move another rep's sale: keys whose current sale belongs
+            # to a rep outside the uploader's scope are refused, without naming that rep
+            order_keys = [row[0] for row in connection.execute("SELECT row_key FROM keyed WHERE row_key LIKE 'o|%'").fetchall()]
+            foreign = sorted(store.foreign_actual_keys(principal, order_keys))
+            connection.execute("CREATE TEMP TABLE foreign_keys AS SELECT unnest(?::VARCHAR[]) AS row_key", [foreign])
+            parser.add_problem(
+                "row_key IN (SELECT row_key FROM foreign_keys)", "order_id",
+                "'order ' || order_id || coalesce(' line ' || order_line, '') || ' is already recorded for a rep "
+                "outside your scope: you may not change it (ask their manager or an admin)'",
+                table="keyed",
+            )
+        parser.add_problem(
+            "k.value_hash <> f.first_hash",
+            "order_id",
+            "'order ' || k.order_id || ' line ' || k.order_line || ' is also on line ' || f.first_line || ' with other values'",
+            table="keyed k JOIN key_first f ON f.row_key = k.row_key AND k.line > f.first_line",
+        )
+        problems, bad_lines = _collect(parser, valid_only)
+        # identical repeats of an explicit (order, line) are the same sale listed twice: keep the first
+        connection.execute("CREATE TEMP TABLE bad AS SELECT unnest(?::BIGINT[]) AS line", [sorted(bad_lines)])
+        rows = connection.sql(
+            """
+            SELECT row_key, line, sale_date, rep_id, territory, revenue, cost, profit, order_id, order_line,
+                   customer, product, currency, territory_given IS NOT NULL AS territory_from_file
+            FROM keyed k WHERE line NOT IN (SELECT line FROM bad)
+              AND NOT EXISTS (SELECT 1 FROM key_first f WHERE f.row_key = k.row_key AND k.line > f.first_line)
+            """
+        ).to_arrow_table()
+        rejected = _rejected_records(parser, bad_lines)
+        connection.register("written_rows", rows)
+        written = connection.execute(
+            "SELECT count(*), min(sale_date), max(sale_date), coalesce(sum(revenue), 0)::DOUBLE, "
+            "coalesce(sum(profit), 0)::DOUBLE, list(DISTINCT rep_id ORDER BY rep_id) FROM written_rows"
+        ).fetchall()[0]
+    finally:
+        parser.close()
+    if report is not None:
+        report.stage(0.8, "Writing", rows.num_rows)
+    batch_id, counts = store.apply_actuals(
+        principal, rows, rejected, file_name=raw.file, sha256=raw.sha256, valid_only=valid_only
+    )
+    n, first, last, revenue, profit, reps = written
+    overview = ImportOverview(int(n), first, last, {"revenue": revenue, "profit": profit}, list(reps or []))
+    return ImportResult("actuals", raw.file, batch_id, counts.inserted, counts.updated, counts.unchanged,
+                        counts.rejected, problems, overview=overview)

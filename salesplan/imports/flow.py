@@ -1,0 +1,111 @@
+"""The entry point of every import: read, map, check, write (and the rates import hand-off)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from salesplan.errors import BadInput
+from salesplan.files import (
+    RawTable,
+    UploadLimits,
+    read_source,
+    read_table,
+    too_large_for_memory,
+)
+from salesplan.imports.actuals import _import_actuals
+from salesplan.imports.fields import KINDS, ImportResult, _looks_like_header, map_columns
+from salesplan.imports.people import _import_holidays, _import_reps
+from salesplan.imports.progress import ImportProgress
+from salesplan.imports.targets import _import_targets
+from salesplan.principal import SYSTEM, Principal
+from salesplan.settings import Settings
+from salesplan.store import Store
+
+
+# ============================================================================ entry point
+def import_file(
+    store: Store,
+    kind: str,
+    source: str | Path | bytes,
+    *,
+    principal: Principal = SYSTEM,
+    file_name: str | None = None,
+    valid_only: bool = False,
+    date_format: str | None = None,
+    column_map: dict[str, str] | None = None,
+    reason: str | None = None,
+    progress: Callable[[float, str], None] | None = None,
+    limits: UploadLimits | None = None,
+    as_of: date | None = None,
+) -> ImportResult:
+    """Import one file of the given kind.
+
+    ``as_of`` is the date of a deals snapshot (default: today); other kinds ignore it.
+
+    ``progress(fraction, text)``, when given, is told each stage (an estimate from the file's
+    size, reading, checking, writing, done) with the rows per second so far; a caller that wants
+    the numbers themselves reads ``ImportProgress`` from ``progress.last`` (see
+    :class:`ImportProgress`). ``limits`` (default: ``UploadLimits`` with the ``upload_limit_mb`` setting) bound
+    the file's size, rows, cells and the parser's memory. Raises BadInput (every problem with
+    file, line, column and reason; nothing changed; also for a file over a limit or too large to
+    check in the parser's memory), NotAllowed when the principal may not import this kind or these
+    rows, DatabaseLocked.
+    """
+    report = ImportProgress(progress)
+    if kind not in KINDS:
+        raise BadInput.single(str(file_name or source), f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
+    settings = store.settings()
+    limits = limits or UploadLimits.for_upload_limit(settings.upload_limit_mb)
+    data, name = read_source(source, file_name, limit_bytes=limits.file_bytes)
+    try:
+        return _import_data(store, kind, data, name, principal=principal, valid_only=valid_only,
+                            date_format=date_format, column_map=column_map, reason=reason, report=report,
+                            settings=settings, limits=limits, as_of=as_of)
+    except (duckdb.OutOfMemoryException, MemoryError) as error:
+        # the parser's memory is capped (it spills to disk first): a file that still does not fit
+        # is refused like any other bad input, never a traceback
+        raise too_large_for_memory(name, limits.memory_mb) from error
+
+
+def _import_data(
+    store: Store, kind: str, data: bytes, name: str, *, principal: Principal, valid_only: bool,
+    date_format: str | None, column_map: dict[str, str] | None, reason: str | None,
+    report: ImportProgress, settings: Settings, limits: UploadLimits, as_of: date | None = None,
+) -> ImportResult:
+    report.start(name, len(data))
+    raw = read_table(data, name, looks_like_header=_looks_like_header(kind, column_map), limits=limits)
+    mapping, mapping_notes = map_columns(kind, raw.header, name, raw.header_line, column_map)
+    if raw.cells.num_rows == 0:
+        raise BadInput.single(name, "the file has a header but no rows", line=raw.header_line)
+    report.stage(0.35, "Checking", raw.cells.num_rows)
+    if kind == "deals":
+        from salesplan.imports_deals import import_deals  # it builds on this module's parser
+
+        result = import_deals(store, raw, mapping, principal=principal, valid_only=valid_only,
+                              date_format=date_format, settings=settings, as_of=as_of, memory_mb=limits.memory_mb)
+    else:
+        importer = {"actuals": _import_actuals, "reps": _import_reps, "targets": _import_targets,
+                    "holidays": _import_holidays, "rates": _import_rates}[kind]
+        result = importer(store, raw, mapping, principal=principal, valid_only=valid_only, date_format=date_format,
+                          settings=settings, reason=reason, memory_mb=limits.memory_mb, report=report)
+    result.notes.extend(mapping_notes)
+    if raw.title_lines:
+        result.notes.append(f"skipped {len(raw.title_lines)} line(s) above the header (line {raw.header_line})")
+    if raw.repeated_header_lines:
+        shown = ", ".join(str(line) for line in raw.repeated_header_lines[:10])
+        more = ", ..." if len(raw.repeated_header_lines) > 10 else ""
+        result.notes.append(f"skipped {len(raw.repeated_header_lines)} copy(ies) of the header row (line {shown}{more})")
+    report.done(result)
+    return result
+
+
+# ============================================================================ rates
+def _import_rates(store: Store, raw: RawTable, mapping: dict[str, int], **options) -> ImportResult:
+    # its own module (docs/currencies.md); imported here because it builds on this one
+    from salesplan.rates_import import import_rates
+
+    return import_rates(store, raw, mapping, **options)

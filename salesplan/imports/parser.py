@@ -1,0 +1,463 @@
+"""SQL building blocks shared by every import: the cell parser, amounts, dates, currencies and
+the problems and rejected rows it collects.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from salesplan.currency import CODES, amount_currency_sql, codes_regex
+from salesplan.errors import BadInput, Problem
+from salesplan.files import (
+    RawTable,
+    quiet_connection,
+)
+from salesplan.imports.fields import MAX_PROBLEMS_LISTED
+from salesplan.principal import SYSTEM
+from salesplan.store import Store
+
+
+# ============================================================================ SQL building blocks
+class _Parser:
+    """A private in-memory DuckDB holding the raw cells as table ``raw``."""
+
+    def __init__(self, raw: RawTable, mapping: dict[str, int], kind: str, memory_mb: int):
+        self.raw = raw
+        self.mapping = mapping
+        self.kind = kind
+        self.connection = quiet_connection(memory_mb)
+        # ``line`` is the record's line in the file; a field of the same name (the order line of
+        # actuals) lives in its own column so that the two never shadow each other
+        select = ["line"] + [
+            f"nullif(trim(c{position}), '') AS {_src_column(name)}" for name, position in mapping.items()
+        ]
+        # the first cell of the record that reads like the label of a totals row ("Total", "Grand
+        # total", "Sum", "Summe", ...), looked for in the first columns and the mapped ones (a
+        # sheet may be thousands of columns wide)
+        positions = sorted(set(range(min(_TOTALS_LABEL_COLUMNS, len(raw.header)))) | set(mapping.values()))
+        labels = [
+            f"CASE WHEN regexp_full_match(lower(trim(r.c{position})), '{_TOTALS_LABEL}') THEN trim(r.c{position}) END"
+            for position in positions
+        ]
+        # the label of the raw record ``r`` (computed only for the few rows that are not records)
+        self.totals_label = f"coalesce({', '.join(labels)})" if labels else "NULL::VARCHAR"
+        # only the columns used go into DuckDB: a sheet may be thousands of columns wide
+        used = sorted(set(positions) | set(mapping.values()))
+        self._cells = raw.cells.select([f"c{position}" for position in used] + ["line"])
+        self.connection.register("raw_arrow", self._cells)
+        # a view, not a copy: each query trims only the cells it reads, and the file's text is
+        # held once (in Arrow) instead of twice
+        self.connection.execute(f"CREATE TEMP VIEW src AS SELECT {', '.join(select)} FROM raw_arrow")
+        self.problem_queries: list[str] = []
+        # problems that explain their whole line: the line's other problems are left out
+        self.line_problem_queries: list[str] = []
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def header_name(self, field_name: str) -> str:
+        return self.raw.header[self.mapping[field_name]] if field_name in self.mapping else field_name
+
+    def has(self, field_name: str) -> bool:
+        return field_name in self.mapping
+
+    def col(self, field_name: str) -> str:
+        return _src_column(field_name) if field_name in self.mapping else "NULL::VARCHAR"
+
+    def add_problem(
+        self, condition: str, field_name: str | None, reason_sql: str, table: str = "parsed", *, whole_line: bool = False
+    ) -> None:
+        """A problem (line, column, reason) for every row of ``table`` meeting ``condition``.
+        A ``whole_line`` problem (e.g. "this is a totals row") replaces the other problems of its lines."""
+        column = _sql_text(self.header_name(field_name)) if field_name else "NULL"
+        query = f"SELECT line, {column} AS column_name, {reason_sql} AS reason FROM {table} WHERE {condition}"
+        (self.line_problem_queries if whole_line else self.problem_queries).append(query)
+
+    def problem_union(self) -> str | None:
+        """SQL of every problem (line, column_name, reason), or None when there are no checks."""
+        if not self.problem_queries and not self.line_problem_queries:
+            return None
+        if not self.line_problem_queries:
+            return " UNION ALL ".join(self.problem_queries)
+        whole = " UNION ALL ".join(self.line_problem_queries)
+        if not self.problem_queries:
+            return whole
+        cell = " UNION ALL ".join(self.problem_queries)
+        return (
+            f"SELECT * FROM ({whole}) UNION ALL "
+            f"SELECT * FROM ({cell}) WHERE line NOT IN (SELECT line FROM ({whole}))"
+        )
+
+    def add_totals_problem(self, not_a_record: str, amount_text: str, field_name: str, table: str = "parsed") -> None:
+        """Refuse a totals row with one plain reason instead of "'Total' is not a date; the rep is
+        empty": a row that is ``not_a_record`` (its key cells are missing or unreadable) and holds
+        a totals label such as "Total" or "Grand total" in any column."""
+        label = _TOTALS_COLUMN
+        reason = (
+            f"'this is a totals row (''' || {label} || ''', ' || coalesce('amount ' || {amount_text}, 'no amount') "
+            "|| '), not a sale: delete it and upload again (salesplan adds up the rows itself)'"
+        )
+        self.add_problem(f"{label} IS NOT NULL", field_name, reason, self.totals_rows(table, not_a_record), whole_line=True)
+
+    def totals_rows(self, table: str, not_a_record: str) -> str:
+        """The rows of ``table`` that are ``not_a_record``, with their totals label (or NULL)."""
+        return (
+            f"(SELECT t.*, {self.totals_label} AS {_TOTALS_COLUMN} "
+            f"FROM (SELECT * FROM {table} WHERE {not_a_record}) t JOIN raw_arrow r ON r.line = t.line) totals"
+        )
+
+    # ------------------------------------------------------------------ amounts
+    def decimal_comma(self, fields: Iterable[str]) -> bool:
+        """Whether the file writes amounts with a decimal comma (1.234,56), decided over all its
+        amount cells: only when some cell can only be read that way and none only the other way."""
+        present = [f for f in fields if self.has(f)]
+        if not present:
+            return False
+        any_comma = self.connection.execute(
+            "SELECT count(*) FROM src WHERE " + " OR ".join(f"contains({self.col(f)}, ',')" for f in present)
+        ).fetchall()[0][0]
+        if not any_comma:
+            return False
+        cores = " UNION ALL ".join(f"SELECT {_amount_core(self.col(f))} AS core FROM src" for f in present)
+        comma_only, dot_only = self.connection.execute(
+            f"""
+            SELECT count(*) FILTER (WHERE regexp_full_match(core, '{_COMMA_NUMBER}') AND NOT regexp_full_match(core, '{_DOT_NUMBER}')),
+                   count(*) FILTER (WHERE regexp_full_match(core, '{_DOT_NUMBER}') AND NOT regexp_full_match(core, '{_COMMA_NUMBER}'))
+            FROM ({cores}) WHERE core IS NOT NULL
+            """
+        ).fetchall()[0]
+        return comma_only > 0 and comma_only > dot_only
+
+    def amount_sql(self, field_name: str, decimal_comma: bool) -> tuple[str, str]:
+        """(value expression, problem-reason expression or NULL) for one amount column of ``src``."""
+        text = self.col(field_name)
+        core = _amount_core(text)
+        pattern = _COMMA_NUMBER if decimal_comma else _DOT_NUMBER
+        number = (
+            f"replace(replace({core}, '.', ''), ',', '.')" if decimal_comma else f"replace({core}, ',', '')"
+        )
+        negative = f"(regexp_full_match({_amount_clean(text)}, '\\(.*\\)') OR regexp_full_match({_amount_clean(text)}, '.*-'))"
+        plain = f"try_cast({text} AS DECIMAL(18,4))"
+        fast = "" if decimal_comma else f"WHEN regexp_full_match({text}, '-?[0-9]+(\\.[0-9]+)?') AND {plain} IS NOT NULL THEN {plain} "
+        value = (
+            f"CASE {fast}WHEN regexp_full_match({core}, '{pattern}') THEN "
+            f"try_cast({number} AS DECIMAL(18,4)) * CASE WHEN {negative} THEN -1 ELSE 1 END END"
+        )
+        shown = f"'''' || {text} || ''''"
+        style = "a decimal comma" if decimal_comma else "a decimal point"
+        fast_reason = "" if decimal_comma else f"WHEN regexp_full_match({text}, '-?[0-9]+(\\.[0-9]+)?') AND {plain} IS NOT NULL THEN NULL "
+        reason = (
+            f"CASE WHEN {text} IS NULL THEN NULL {fast_reason}"
+            f"WHEN regexp_matches({_amount_clean(text)}, '[A-Za-z]') THEN {shown} || ' has letters in it: amounts must be numbers' "
+            f"WHEN NOT regexp_full_match({core}, '{pattern}') AND regexp_full_match({core}, '{_COMMA_NUMBER if not decimal_comma else _DOT_NUMBER}') "
+            f"THEN {shown} || ' is written differently from the other amounts of the file, which use {style}' "
+            f"WHEN NOT regexp_full_match({core}, '{pattern}') THEN {shown} || ' is not a number' "
+            f"WHEN try_cast({number} AS DECIMAL(18,4)) IS NULL THEN {shown} || ' is too large' END"
+        )
+        return value, reason
+
+    # ------------------------------------------------------------------ dates
+    def date_order(self, fields: Iterable[str], date_format: str | None) -> str:
+        """'DMY' or 'MDY' for dates written with the year last (ISO needs no decision).
+
+        Raises BadInput when the file mixes day-first and month-first dates, or when every such
+        date could be read both ways and the user did not say which.
+        """
+        if date_format:
+            return _normalise_date_format(date_format, self.raw.file)
+        present = [f for f in fields if self.has(f)]
+        if not present:
+            return "DMY"
+        # a date tells its order only when one part can be a month and the other cannot
+        # (99/99/2025 tells nothing: it is no date at all)
+        day_first = "p.p1::INT > 12 AND p.p2::INT BETWEEN 1 AND 12"
+        month_first = "p.p2::INT > 12 AND p.p1::INT BETWEEN 1 AND 12"
+        parts = " UNION ALL ".join(
+            f"SELECT line, {_sql_text(self.header_name(f))} AS column_name, {self.col(f)} AS text, "
+            f"regexp_extract({self.col(f)}, '{_YEAR_LAST}', ['p1', 'p2']) AS p FROM src "
+            f"WHERE regexp_full_match({self.col(f)}, '{_YEAR_LAST}')"
+            for f in present
+        )
+        rows = self.connection.execute(
+            f"""
+            SELECT arg_min(line, line) FILTER (WHERE {day_first}), arg_min(text, line) FILTER (WHERE {day_first}),
+                   arg_min(column_name, line) FILTER (WHERE {day_first}),
+                   arg_min(line, line) FILTER (WHERE {month_first}), arg_min(text, line) FILTER (WHERE {month_first}),
+                   arg_min(column_name, line) FILTER (WHERE {month_first}),
+                   arg_min(line, line) FILTER (WHERE p.p1 <> p.p2), arg_min(text, line) FILTER (WHERE p.p1 <> p.p2),
+                   arg_min(column_name, line) FILTER (WHERE p.p1 <> p.p2)
+            FROM ({parts})
+            """
+        ).fetchall()[0]
+        (day_first_line, day_first_text, day_first_column, month_first_line, month_first_text, month_first_column,
+         ambiguous_line, ambiguous_text, ambiguous_column) = rows
+        if day_first_line is not None and month_first_line is not None:
+            later_is_month_first = month_first_line > day_first_line
+            raise BadInput.single(
+                self.raw.file,
+                f"dates mix day-first ({day_first_text!r} on line {day_first_line}) and month-first "
+                f"({month_first_text!r} on line {month_first_line}) formats; fix the file or {STATE_DATE_FORMAT}",
+                line=int(max(day_first_line, month_first_line)),
+                column=month_first_column if later_is_month_first else day_first_column,
+            )
+        if day_first_line is not None:
+            return "DMY"
+        if month_first_line is not None:
+            return "MDY"
+        if ambiguous_line is not None:
+            raise BadInput.single(
+                self.raw.file,
+                f"dates such as {ambiguous_text!r} could be day-first or month-first and no date in the file "
+                f"tells which; {STATE_DATE_FORMAT} (or use ISO dates, YYYY-MM-DD)",
+                line=int(ambiguous_line),
+                column=ambiguous_column,
+            )
+        return "DMY"
+
+    def date_sql(self, field_name: str, order: str) -> tuple[str, str]:
+        """(DATE expression, problem-reason expression) for one date column of ``src``."""
+        text = self.col(field_name)
+        if order.startswith("%"):
+            value = f"try_strptime({text}, '{order}')::DATE"
+            reason = (
+                f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL THEN '''' || {text} || ''' is not a date in the format {order}' END"
+            )
+            return value, _date_range_check(value, reason)
+        iso = f"regexp_extract({text}, '{_ISO}', ['y', 'm', 'd'])"
+        year_last = f"regexp_extract({text}, '{_YEAR_LAST}', ['p1', 'p2', 'y'])"
+        if order == "YMD":
+            year_last_value = "NULL"
+        else:
+            day, month = ("p1", "p2") if order == "DMY" else ("p2", "p1")
+            year_last_value = (
+                f"try_strptime(printf('%04d-%02d-%02d', "
+                f"CASE WHEN length({year_last}.y) = 2 THEN 2000 + {year_last}.y::INT ELSE {year_last}.y::INT END, "
+                f"{year_last}.{month}::INT, {year_last}.{day}::INT), '%Y-%m-%d')::DATE"
+            )
+        named = " ".join(
+            f"WHEN try_strptime({text}, '{pattern}') IS NOT NULL THEN try_strptime({text}, '{pattern}')::DATE"
+            for pattern in _NAMED_MONTH_FORMATS
+        )
+        # the usual export writes YYYY-MM-DD: a cast, before any regular expression
+        iso_plain = f"(length({text}) = 10 AND substr({text}, 5, 1) = '-' AND substr({text}, 8, 1) = '-' AND try_cast({text} AS DATE) IS NOT NULL)"
+        value = (
+            f"CASE WHEN {iso_plain} THEN try_cast({text} AS DATE) "
+            f"WHEN regexp_full_match({text}, '{_ISO}') THEN "
+            f"try_strptime(printf('%04d-%02d-%02d', {iso}.y::INT, {iso}.m::INT, {iso}.d::INT), '%Y-%m-%d')::DATE "
+            f"WHEN regexp_full_match({text}, '{_YEAR_LAST}') THEN {year_last_value} "
+            f"{named} END"
+        )
+        shape = f"(regexp_full_match({text}, '{_ISO}') OR regexp_full_match({text}, '{_YEAR_LAST}'))"
+        reason = (
+            f"CASE WHEN {text} IS NULL OR {iso_plain} THEN NULL "
+            f"WHEN {value} IS NULL AND {shape} THEN '''' || {text} || ''' is not a real date' "
+            f"WHEN {value} IS NULL THEN '''' || {text} || ''' is not a date (use YYYY-MM-DD)' END"
+        )
+        return value, _date_range_check(value, reason)
+
+
+_TOTALS_COLUMN = '"__totals_label"'
+_TOTALS_LABEL_COLUMNS = 8
+_TOTALS_LABEL = (
+    r"((grand|sub|overall)[ -]?)?(totals?:?( .*)?|sums?:?)|summe:?|gesamt(summe)?:?|totaal|totalt|totale|"
+    r"insgesamt|somme|suma|total general"
+)
+_DOT_NUMBER = r"[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?|[+-]?\.\d+"
+_COMMA_NUMBER = r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"
+_TIME = r"([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?"
+_ISO = r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})([ T]" + _TIME + r"Z?)?$"
+_YEAR_LAST = r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4}|\d{2})( " + _TIME + r")?$"
+_NAMED_MONTH_FORMATS = ("%d %b %Y", "%d-%b-%Y", "%d %B %Y", "%b %d %Y", "%b %d, %Y", "%B %d, %Y", "%B %d %Y", "%d-%b-%y")
+# how a message asks for the date order: words the Upload page (a choice) and the command line
+# (which adds its --date-format flag when it prints the problem) both fit; no message names a flag
+STATE_DATE_FORMAT = "state the date format (day first or month first)"
+
+_DATE_FORMAT_ALIASES = {"ISO": "YMD", "YMD": "YMD", "DMY": "DMY", "MDY": "MDY", "DAYFIRST": "DMY", "MONTHFIRST": "MDY"}
+
+
+def _normalise_date_format(date_format: str, file_name: str) -> str:
+    key = re.sub(r"[^A-Z%a-z]", "", date_format).upper()
+    if key in _DATE_FORMAT_ALIASES:
+        return _DATE_FORMAT_ALIASES[key]
+    if "%" in date_format:
+        if "'" in date_format:
+            raise BadInput.single(file_name, f"date format {date_format!r} may not contain quotes")
+        return date_format
+    raise BadInput.single(
+        file_name, f"unknown date format {date_format!r}: use ISO, DMY, MDY or a pattern such as %d.%m.%Y"
+    )
+
+
+def _date_range_check(value: str, reason: str) -> str:
+    return (
+        f"coalesce({reason}, CASE WHEN {value} < DATE '1900-01-01' OR {value} > DATE '2199-12-31' "
+        f"THEN 'date ' || {value}::VARCHAR || ' is out of range' END)"
+    )
+
+
+def _amount_clean(text: str) -> str:
+    # currency symbols and codes, spaces (also non-breaking and narrow) and apostrophes (1'234.50)
+    # a currency code only at the start or the end: "12eur34" is not an amount
+    symbols_gone = f"regexp_replace({text}, '[\\s\\x{{00a0}}\\x{{202f}}$€£¥₹'']', '', 'g')"
+    leading_gone = f"regexp_replace({symbols_gone}, '^([-+(]*){_CURRENCY_CODES}', '\\1')"
+    return f"regexp_replace({leading_gone}, '{_CURRENCY_CODES}([-)]*)$', '\\1')"
+
+
+# every ISO 4217 code, and "kr", which names no one currency (SEK, NOK, DKK, ISK)
+_CURRENCY_CODES = codes_regex()[:-1] + "|kr)"
+
+
+def _amount_core(text: str) -> str:
+    clean = _amount_clean(text)
+    # (123.45) and 123.45- are negatives; the sign is applied separately
+    return f"regexp_replace(regexp_replace({clean}, '^\\((.*)\\)$', '\\1'), '^(.*[0-9])-$', '\\1')"
+
+
+def _currency_select(parser: _Parser, amount_fields: Iterable[str], base: str) -> str:
+    """Select-list items (for table ``src``) of the currency column and of the currency each
+    amount's text names (docs/currencies.md)."""
+    items = [f"upper({parser.col('currency')}) AS currency_text"]
+    items += [f"{amount_currency_sql(parser.col(f), base)} AS {f}_currency" for f in amount_fields]
+    return ", ".join(items)
+
+
+def _currency_checks(parser: _Parser, store: Store, amount_fields: list[str], base: str, month: str, table: str) -> None:
+    """Register the currency problems of ``table`` (built with _currency_select, with a
+    ``currency`` column = the row's currency); ``month`` is the SQL of the month the amount
+    converts at. Nothing is summed across currencies: with a base currency a row in another
+    currency needs a rate for its month; without one, the file and the stored amounts name one
+    currency at most (docs/currencies.md)."""
+    connection = parser.connection
+    connection.execute("CREATE TEMP TABLE currency_codes AS SELECT unnest(?::VARCHAR[]) AS code", [sorted(CODES)])
+    parser.add_problem(
+        "currency_text IS NOT NULL AND currency_text NOT IN (SELECT code FROM currency_codes)", "currency",
+        "'unknown currency ' || currency_text || ': use an ISO 4217 code like EUR or USD'", table=table,
+    )
+    for name in amount_fields:
+        shown = f"{name}_text_shown"
+        with_text = f"{table} JOIN (SELECT line, {parser.col(name)} AS {shown} FROM src) USING (line)"
+        parser.add_problem(f"{name}_currency = 'MIXED'", name, f"{shown} || ' names two currencies'", table=with_text)
+        parser.add_problem(
+            f"{name}_currency <> 'MIXED' AND currency <> {name}_currency", name,
+            f"{shown} || ' is in ' || {name}_currency || ' but the row''s currency is ' || currency", table=with_text,
+        )
+    column = "currency" if parser.has("currency") else amount_fields[0]
+    known = "currency IN (SELECT code FROM currency_codes)"
+    if base:
+        connection.register("known_rates", store.rates(SYSTEM)[["currency", "month"]])
+        parser.add_problem(
+            f"{known} AND currency <> {_sql_text(base)} AND {month} IS NOT NULL AND NOT EXISTS ("
+            f"SELECT 1 FROM known_rates r WHERE r.currency = {table}.currency AND CAST(r.month AS DATE) = {month})",
+            column, f"'no ' || currency || ' rate for ' || strftime({month}, '%Y-%m')", table=table,
+        )
+        return
+    stored = store.stored_currencies()
+    first: str | None
+    if stored:
+        first, where = stored[0], "the amounts already stored are"
+    else:
+        rows = connection.execute(f"SELECT currency FROM {table} WHERE {known} ORDER BY line LIMIT 1").fetchall()
+        first, where = (rows[0][0] if rows else None), "the file''s first amounts are"
+    if first is not None:
+        parser.add_problem(
+            f"{known} AND currency <> {_sql_text(first)}", column,
+            f"'this amount is in ' || currency || ' but {where} in {first}: amounts in different currencies "
+            "are never added up; set a base currency (salesplan settings --base-currency CODE) and import rates'",
+            table=table,
+        )
+
+
+def _src_column(field_name: str) -> str:
+    """The quoted column of table ``src`` holding a field's text (``line`` is the record line)."""
+    return '"field_line"' if field_name == "line" else f'"{field_name}"'
+
+
+def _sql_text(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _collect(parser: _Parser, valid_only: bool) -> tuple[list[Problem], set[int]]:
+    """The problems to list (all of them up to 10x MAX_PROBLEMS_LISTED, else the first
+    MAX_PROBLEMS_LISTED) and the set of bad lines; raises BadInput unless valid_only.
+
+    The problems stay in the parser's DuckDB (memory-capped, spilling): a file where every one
+    of millions of rows is wrong never turns into millions of Python objects.
+    """
+    union = parser.problem_union()
+    if union is None:
+        return [], set()
+    connection = parser.connection
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE problem_rows AS {union}")
+    shown = connection.execute(
+        "SELECT line, column_name, reason FROM problem_rows ORDER BY line, column_name LIMIT ?",
+        [MAX_PROBLEMS_LISTED * 10 + 1],
+    ).fetchall()
+    if len(shown) > MAX_PROBLEMS_LISTED * 10:
+        shown = shown[:MAX_PROBLEMS_LISTED]
+    problems = [
+        Problem(parser.raw.file, int(line), column if isinstance(column, str) else None, reason)
+        for line, column, reason in shown
+    ]
+    if problems and not valid_only:
+        raise BadInput(problems)
+    bad_lines = {int(row[0]) for row in connection.execute("SELECT DISTINCT line FROM problem_rows").fetchall()}
+    return problems, bad_lines
+
+
+def _rejected_records(parser: _Parser, bad_lines: set[int]) -> pd.DataFrame:
+    """(line, record, problems) of the refused lines; ``record`` is a JSON object of every column
+    of the file, in the file's order, so the rows can be handed back as the user's own columns
+    (:func:`rejected_table`)."""
+    if not bad_lines:
+        return pd.DataFrame({"line": pd.Series([], dtype="int64"), "record": [], "problems": []})
+    parser.connection.execute("CREATE OR REPLACE TEMP TABLE bad_lines AS SELECT unnest(?::BIGINT[]) AS line", [sorted(bad_lines)])
+    union = parser.problem_union()
+    frame = parser.connection.execute(
+        f"""
+        SELECT p.line, string_agg(coalesce(p.column_name || ': ', '') || p.reason, '; ' ORDER BY p.column_name) AS problems
+        FROM ({union}) p WHERE p.line IN (SELECT line FROM bad_lines)
+        GROUP BY p.line ORDER BY p.line
+        """
+    ).df()
+    cells = parser.raw.cells
+    picked = cells.filter(pc.is_in(cells["line"], value_set=pa.array(sorted(bad_lines), type=cells["line"].type)))
+    names = _unique_names(parser.raw.header)
+    columns = [f"c{position}" for position in range(len(names)) if f"c{position}" in cells.column_names]
+    by_line = {
+        int(row["line"]): json.dumps({names[int(c[1:])]: row[c] for c in columns}, ensure_ascii=False)
+        for row in picked.select([*columns, "line"]).to_pylist()
+    }
+    frame["record"] = [by_line.get(int(line), "{}") for line in frame["line"]]
+    return frame[["line", "record", "problems"]]
+
+
+def _unique_names(header: list[str]) -> list[str]:
+    """The header with empty and repeated names made distinct ("column 3", "Name (2)")."""
+    seen: dict[str, int] = {}
+    out = []
+    for position, name in enumerate(header):
+        name = str(name).strip() or f"column {position + 1}"
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out
+
+
+def rejected_table(rejected: pd.DataFrame) -> pd.DataFrame:
+    """The rows a valid-only import left out (``Store.rejected_rows``) as the file's own columns,
+    in its order, then ``line`` and ``problems``: a download the user fixes and uploads again.
+    Raises KeyError when the frame lacks the record, line or problems column."""
+    records = [json.loads(text) if isinstance(text, str) and text else {} for text in rejected["record"]]
+    columns: list[str] = []
+    for record in records:
+        columns += [name for name in record if name not in columns]
+    table = pd.DataFrame([[record.get(name) for name in columns] for record in records], columns=columns, dtype=object)
+    for extra in ("line", "problems"):
+        name = extra if extra not in columns else f"{extra} (salesplan)"
+        table[name] = rejected[extra].to_numpy()
+    return table
