@@ -13,7 +13,7 @@
    each with its own Store (own connections); the ledger must then hold every order exactly once
    with the exact total, and the batches' new-row counts must add up to the number of orders.
 
-PostgreSQL is a throwaway server started from the Debian binaries (tests/pg_server.py), with
+PostgreSQL is a throwaway server started from the Debian binaries (tests/helpers/pg_server.py), with
 durability off, as in the tests; a production server with fsync on is slower on writes.
 """
 
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         args.size, args.rows = "S", min(args.rows, 2_000)
 
     from salesplan import engine  # noqa: F401 - fail early when the package is not importable
-    from tests.pg_server import PgServer, find_bin_dir
+    from tests.helpers.pg_server import PgServer, find_bin_dir
 
     bin_dir = find_bin_dir()
     if bin_dir is None:
