@@ -34,13 +34,26 @@ test: setup lint
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup || { status=$$?; \
 	  [ $$status -ne 5 ] || echo "make test: pytest collected no tests" >&2; exit $$status; }
 
-# Full benchmark (sizes S, M, L; about 10 minutes); rewrites the table in BENCHMARKS.md
+# Full benchmark, three programs one after the other, each printing its numbers: bench.run (sizes
+# S, M, L; about 10 minutes; rewrites the table in BENCHMARKS.md, with the report with deals and the
+# weekly report), bench.storage (PostgreSQL vs DuckDB at M, 8 concurrent uploaders with exact
+# totals) and bench.backtest (1,000 reps x 3 years: too_late precision, recall, calibration, time).
+# All three run even when one fails; the target fails if any did.
 bench: setup
-	$(BIN)/python -m bench.run
+	status=0; \
+	$(BIN)/python -m bench.run || status=$$?; \
+	$(BIN)/python -m bench.storage || status=$$?; \
+	$(BIN)/python -m bench.backtest || status=$$?; \
+	exit $$status
 
-# Quick mode (size S, one run; also run inside the test suite by tests/test_bench_quick.py)
+# Quick mode of the three (size S, one run; bench.run --quick is also run inside the test suite by
+# tests/core/test_bench_quick.py)
 bench-quick: setup
-	$(BIN)/python -m bench.run --quick
+	status=0; \
+	$(BIN)/python -m bench.run --quick || status=$$?; \
+	$(BIN)/python -m bench.storage --quick || status=$$?; \
+	$(BIN)/python -m bench.backtest --quick || status=$$?; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache

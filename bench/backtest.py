@@ -2,6 +2,7 @@
 
     python -m bench.backtest                  # 1,000 reps x 3 years (goal: < 30 s)
     python -m bench.backtest --reps 200 --seed 4 --json out.json
+    python -m bench.backtest --quick          # 100 reps x 3 years (make bench-quick: proves it runs)
 
 The organisation (:func:`salesplan.engine.synthetic.seasonal_inputs`) has a shared seasonality with
 each rep's own twist, growth that differs by rep and by year, and lumpy orders; targets are last
@@ -40,11 +41,13 @@ def run(reps: int, years: int, seed: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.backtest", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reps", type=int, default=1000)
+    parser.add_argument("--reps", type=int, default=None, help="reps (default 1,000; --quick: 100)")
+    parser.add_argument("--quick", action="store_true", help="100 reps: proves the backtest runs, its numbers are rough")
     parser.add_argument("--years", type=int, default=3)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
     args = parser.parse_args(argv)
+    args.reps = args.reps or (100 if args.quick else 1000)
     res = run(args.reps, args.years, args.seed)
     s = res["summary"]
     print(f"backtest of {args.reps:,} reps x {args.years} years ({res['daily_rows']:,} daily rows, "

@@ -217,6 +217,57 @@ def step_report_engine(db: str, repeat: int, out: str) -> dict[str, Any]:
             "statuses": frame["status"].value_counts().to_dict()}
 
 
+DEALS_PER_REP = 20
+
+
+def bench_deals(rep_ids: Any, as_of: Any, per_rep: int = DEALS_PER_REP, seed: int = 7) -> tuple[Any, Any]:
+    """A deals snapshot (docs/numbers.md, "Pipeline") dated a few days before ``as_of`` with
+    ``per_rep`` open deals per rep, and its scope (every rep), made with numpy in one go: amounts
+    log-normal around 20,000, probabilities 0.1-0.9, expected close dates from 30 days before
+    ``as_of`` (overdue) to 120 days after it."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    reps = np.asarray(rep_ids, dtype=object)
+    n = len(reps) * per_rep
+    snapshot = np.datetime64(as_of, "D") - np.timedelta64(3, "D")
+    deals = pd.DataFrame({
+        "snapshot_date": np.full(n, snapshot),
+        "deal_id": np.char.add("D", np.arange(n).astype(str)),
+        "rep_id": np.repeat(reps, per_rep),
+        "amount": np.round(rng.lognormal(np.log(20_000), 0.8, n), 2),
+        "probability": np.round(rng.uniform(0.1, 0.9, n), 2),
+        "expected_close": np.datetime64(as_of, "D") + rng.integers(-30, 121, n).astype("timedelta64[D]"),
+    })
+    scopes = pd.DataFrame({"snapshot_date": np.full(len(reps), snapshot), "rep_id": reps})
+    return deals, scopes
+
+
+def step_report_variants(db: str, repeat: int) -> dict[str, Any]:
+    """Two more reports on the same store, each timed ``repeat`` times: the full-year rep report
+    with ~20 open deals per rep (the pipeline columns filled) and the weekly report (every week of
+    the year, every rep)."""
+    import dataclasses
+
+    from salesplan import engine
+    from salesplan.principal import SYSTEM
+    from salesplan.store import Store
+
+    with Store.open(db, migrate=False) as store:
+        inputs = store.engine_inputs(SYSTEM)
+    deals, scopes = bench_deals(inputs.reps["rep_id"], _as_of())
+    with_deals = dataclasses.replace(inputs, deals=deals, deal_scopes=scopes)
+    deal_runs, week_runs = [], []
+    for _ in range(repeat):  # interleaved, so a change in the machine's load hits both alike
+        seconds, frame = timed(lambda: engine.report(with_deals, _as_of(), level="rep"))
+        deal_runs.append(seconds)
+        seconds, weeks = timed(lambda: engine.report(inputs, _as_of(), level="rep", period="week"))
+        week_runs.append(seconds)
+    return {"deals": deal_runs, "week": week_runs, "deal_rows": len(deals),
+            "with_pipeline": int(frame["pipeline"].notna().sum()), "week_rows": len(weeks)}
+
+
 def step_report_command(db: str, repeat: int) -> dict[str, Any]:
     """``salesplan report`` as a whole command (a fresh interpreter each time: imports, opening the
     store, reading the engine inputs, the engine, rendering), timed from outside."""

@@ -2,6 +2,7 @@
 
     python -m bench.storage                  # size M (1,000 reps, ~1M actual rows), 8 uploaders
     python -m bench.storage --size S --uploaders 8 --rows 20000
+    python -m bench.storage --quick          # size S, 2,000 rows per uploader (make bench-quick)
 
 1. Import: the validated ``imports.import_file(store, "actuals", csv)`` of the generated
    organisation (bench.generate) into a store holding its reps, holidays and targets; then the
@@ -12,7 +13,7 @@
    each with its own Store (own connections); the ledger must then hold every order exactly once
    with the exact total, and the batches' new-row counts must add up to the number of orders.
 
-PostgreSQL is a throwaway server started from the Debian binaries (tests/pg_server.py), with
+PostgreSQL is a throwaway server started from the Debian binaries (tests/helpers/pg_server.py), with
 durability off, as in the tests; a production server with fsync on is slower on writes.
 """
 
@@ -117,10 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="M", help="S, M, L or a number of reps (default M)")
     parser.add_argument("--uploaders", type=int, default=8, help="concurrent uploaders on PostgreSQL (default 8)")
     parser.add_argument("--rows", type=int, default=20_000, help="rows per concurrent upload (default 20,000)")
+    parser.add_argument("--quick", action="store_true", help="size S and 2,000 rows per uploader (proves it runs)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.size, args.rows = "S", min(args.rows, 2_000)
 
     from salesplan import engine  # noqa: F401 - fail early when the package is not importable
-    from tests.pg_server import PgServer, find_bin_dir
+    from tests.helpers.pg_server import PgServer, find_bin_dir
 
     bin_dir = find_bin_dir()
     if bin_dir is None:

@@ -145,12 +145,23 @@ def status_facts(row: Row, *, coverage: bool) -> list[tuple[str, str]]:
     return facts
 
 
-def watch_item(row: Row, link: str | None) -> Item:
-    """A watch-list entry: who, how far behind, until when, and what to do."""
+def chance_facts(row: Row, numbers: Numbers, period: str = "year") -> list[tuple[str, str]]:
+    """The row's chance_to_reach and its "see the math" sentence; nothing when the chance is empty."""
+    if empty(row.get("chance_to_reach")):
+        return []
+    found = numbers.chances(str(row["owner_type"]), period).get((str(row["owner_id"]), str(row["period"])))
+    facts = [("Chance to reach", pct(row["chance_to_reach"]))]
+    return facts + [("The math", found[1])] if found else facts
+
+
+def watch_item(row: Row, link: str | None, numbers: Numbers | None = None) -> Item:
+    """A watch-list entry: who, how far behind, until when, the chance to reach the target (with
+    the math, when ``numbers`` is given) and what to do."""
+    chance = [f"{label}: {value}" for label, value in chance_facts(row, numbers)] if numbers else []
     return Item(
         text=f"{owner_label(row)}: {status_words(row['status'])}, pace {pct(row['pace'])}, "
              f"gap {money(row['gap_to_date'])}",
-        details=[f"Point of no return: {ponr_words(row)}", f"What to do: {row['recommended_action']}"],
+        details=[f"Point of no return: {ponr_words(row)}", *chance, f"What to do: {row['recommended_action']}"],
         link=link,
         tone=str(row["status"]),
     )
@@ -188,6 +199,17 @@ class Numbers:
         if key not in self._cache:
             self._cache[key] = engine.watchlist(self.inputs, d, levels=levels)
         return self._cache[key]
+
+    def chances(self, level: str, period: str = "year") -> dict[tuple[str, str], tuple[float, str]]:
+        """(owner_id, period label) -> (chance_to_reach, plain-words explanation) from
+        :func:`engine.chance_details`, computed once per level and period; owners without a chance
+        are left out (a message then says nothing about it)."""
+        key = ("chance", level, period, self.as_of)
+        if key not in self._cache:
+            self._cache[key] = engine.chance_details(self.inputs, self.as_of, level=level, period=period)
+        frame = self._cache[key]
+        return {(str(r["owner_id"]), str(r["period"])): (float(r["chance_to_reach"]), str(r["explanation"]))
+                for r in frame.to_dict("records") if not empty(r["chance_to_reach"])}
 
     def row(self, level: str, owner_id: str, period: str = "year", as_of: dt.date | None = None) -> Row | None:
         frame = self.report(level, period, as_of)
@@ -233,12 +255,12 @@ def rep_digest(store: Any, principal: Principal, numbers: Numbers, previous: dic
     fy_row = numbers.row("rep", rep_id, "year")
     month_row = numbers.row("rep", rep_id, "month")
     sections = []
-    for title, row, coverage in (("This fiscal year", fy_row, True), ("This month", month_row, False)):
+    for title, row, coverage, period in (("This fiscal year", fy_row, True, "year"), ("This month", month_row, False, "month")):
         if row is None:
             sections.append(Section(title, note="No target is set for you in this period."))
         else:
-            sections.append(Section(f"{title} ({row['period']})", facts=status_facts(row, coverage=coverage),
-                                    tone=str(row["status"])))
+            facts = status_facts(row, coverage=coverage) + chance_facts(row, numbers, period)
+            sections.append(Section(f"{title} ({row['period']})", facts=facts, tone=str(row["status"])))
     sections.append(_actions_section(store, principal, numbers, rep_id))
     snapshot = {"fy": _period_snapshot(fy_row), "month": _period_snapshot(month_row)}
     if previous is None:
@@ -288,7 +310,7 @@ def manager_digest(store: Any, principal: Principal, numbers: Numbers) -> Conten
     d = numbers.as_of
     watch = numbers.watchlist(("rep",))
     watch = watch[watch["owner_id"] != principal.rep_id]
-    items = [watch_item(row, page_link(settings, PAGE["rep"], row["owner_id"])) for row in watch.to_dict("records")]
+    items = [watch_item(row, page_link(settings, PAGE["rep"], row["owner_id"]), numbers) for row in watch.to_dict("records")]
     plans = store.submitted_plans(principal, fy_of(numbers.inputs, d))
     plan_items = [Item(f"{row['name']} ({row['rep_id']})", link=page_link(settings, "plan", row["rep_id"]))
                   for row in plans.to_dict("records")]
@@ -345,7 +367,7 @@ def leader_digest(principal: Principal, numbers: Numbers) -> Content:
     sections.append(Section(
         f"Watch list: the first {len(top)} of {len(watch)}",
         items=[watch_item(row, page_link(settings, PAGE["rep"], row["owner_id"]) if row["owner_type"] == "rep"
-                          else page_link(settings, PAGE["watchlist"]))
+                          else page_link(settings, PAGE["watchlist"]), numbers)
                for row in top.to_dict("records")],
         note="" if len(top) else "Nobody is on the watch list.",
     ))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-ROWS = ("| 1a |", "| 1b |", "| 1c |", "| 2a |", "| 2b |", "| 2c |", "| 3 |", "| 4 |", "| 5 |")
+ROWS = ("| 1a |", "| 1b |", "| 1c |", "| 2a |", "| 2b |", "| 2c |", "| 2d |", "| 2e |", "| 3 |", "| 4 |", "| 5 |")
 
 
 def test_bench_quick_prints_the_table_and_the_reference_agrees(tmp_path):

@@ -89,6 +89,25 @@ def test_a_rep_sees_exactly_their_own_numbers_and_nobody_else(store, smtp):
     assert C.money(org["target"]) not in text and "North" not in text
 
 
+def test_a_reps_digest_gives_the_chance_to_reach_with_the_math(store, smtp):
+    run(store)
+    rep1 = store.principal_for_email("rep1@demo.test")
+    [message] = smtp.collector.to("rep1@demo.test")
+    # the chance as the engine computes it on the rep's own inputs (what their page shows)
+    inputs = store.engine_inputs(rep1)
+    for period, title in (("year", "This fiscal year"), ("month", "This month")):
+        rows = engine.report(inputs, D, level="rep", period=period)
+        rows = rows[(rows["owner_id"] == rep1.rep_id) & (rows["period_start"] <= D) & (rows["period_end"] >= D)]
+        own = rows.iloc[0]
+        assert not C.empty(own["chance_to_reach"]), f"the demo gives rep1 a chance for the {period}"
+        math = engine.chance_details(inputs, D, level="rep", period=period)
+        [explanation] = math.loc[(math["owner_id"] == rep1.rep_id) & (math["period"] == own["period"]), "explanation"]
+        section = message.text.split(f"{title} ({own['period']})", 1)[1]
+        assert f"Chance to reach:    {C.pct(own['chance_to_reach'])}" in section.split("\n\n", 1)[0]
+        assert f"The math:           {explanation}" in section
+        assert explanation.startswith("In ") and C.pct(own["chance_to_reach"]) in message.html
+
+
 def test_a_manager_sees_only_their_reps_and_a_leader_the_organisation(store, smtp):
     run(store)
     manager = store.principal_for_email("manager1@demo.test")
