@@ -98,6 +98,8 @@ def page_reason(reason: str) -> str:
     ``--date-format`` option, which the page offers as its "Dates in the file" choice."""
     return (reason.replace("state the format with --date-format DMY or MDY",
                            "choose the date format under “Dates in the file”")
+                  .replace("state the date format (day first or month first)",
+                           "choose the date format (day first or month first) under “Dates in the file”")
                   .replace("--date-format DMY or MDY", "the “Dates in the file” choice"))
 
 

@@ -368,7 +368,7 @@ def _currency_checks(parser: _Parser, store: Store, amount_fields: list[str], ba
         parser.add_problem(
             f"{known} AND currency <> {_sql_text(first)}", column,
             f"'this amount is in ' || currency || ' but {where} in {first}: amounts in different currencies "
-            "are never added up; set a base currency (salesplan settings --base-currency CODE) and import rates'",
+            "are never added up; set a base currency in the settings and import rates'",
             table=table,
         )
 
