@@ -83,6 +83,17 @@ def _money(v: float) -> str:
     return f"{v:,.2f}"
 
 
+def _pipeline_advice(row: dict[str, Any]) -> str:
+    """The advice's last words when the owner has a pipeline snapshot: the gap the weighted open
+    deals leave uncovered (docs/numbers.md, 'Pipeline'); nothing without a snapshot."""
+    uncovered = row.get("uncovered_gap")
+    if uncovered is None or (isinstance(uncovered, float) and math.isnan(uncovered)) or row["working_days_left"] == 0:
+        return ""
+    if uncovered <= 0:
+        return "; the weighted pipeline covers the rest of the gap"
+    return f"; the weighted pipeline leaves {_money(uncovered)} of the gap uncovered"
+
+
 def _recommend(row: dict[str, Any], open_impact: float) -> str:
     """Plain-words advice of a watch-list entry (docs/numbers.md, 'Early warnings')."""
     T, A = row["target"], row["actual_to_date"]
@@ -140,7 +151,8 @@ def watchlist(inputs: EngineInputs, as_of: Any, *, metric: str = "revenue",
         sel = flagged(now) & flagged(then)
         f = now.loc[sel].copy()
         impacts = prep.open_impact[sel]
-        f["recommended_action"] = [_recommend(row, imp) for row, imp in zip(f.to_dict("records"), impacts)]
+        f["recommended_action"] = [_recommend(row, imp) + _pipeline_advice(row)
+                                   for row, imp in zip(f.to_dict("records"), impacts)]
         cov = f["action_coverage"]
         f["plan_needs_update"] = ((f["owner_type"] == "rep") & (cov.isna() | (cov < 1))).astype(bool)
         frames.append(f)

@@ -617,3 +617,22 @@ def test_watchlist_passed_before_dates():
     assert wl.point_of_no_return.iloc[3] is None and wl.working_days_to_act.iloc[3] is pd.NA
     assert "out of reach even at the best run-rate so far (200.00 per working day" in wl.iloc[0].recommended_action
     assert wl.plan_needs_update.all()
+
+
+def test_watchlist_advice_names_the_gap_the_weighted_pipeline_leaves():
+    """With a deals snapshot the advice ends with the uncovered gap (docs/numbers.md, Pipeline);
+    without one it says nothing of a pipeline."""
+    import dataclasses
+
+    inputs = watch_inputs()
+    plain = watchlist(inputs, D(2025, 3, 14), levels=("rep",))
+    assert not plain.recommended_action.str.contains("pipeline").any()
+    deals = pd.DataFrame({
+        "snapshot_date": [pd.Timestamp("2025-03-10")], "deal_id": ["D1"], "rep_id": ["w1"],
+        "amount": [10_000.0], "probability": [0.5], "expected_close": [pd.Timestamp("2025-06-30")],
+    })
+    with_deals = watchlist(dataclasses.replace(inputs, deals=deals), D(2025, 3, 14), levels=("rep",))
+    w1 = with_deals[with_deals.owner_id == "w1"].iloc[0]
+    assert w1.uncovered_gap == max(w1.target - w1.actual_to_date - 5_000.0, 0)
+    assert w1.recommended_action.startswith(plain[plain.owner_id == "w1"].iloc[0].recommended_action)
+    assert w1.recommended_action.endswith(f"; the weighted pipeline leaves {w1.uncovered_gap:,.2f} of the gap uncovered")
