@@ -446,3 +446,8 @@ MIGRATIONS += [
         """,
     ),
 ]
+
+# Applied in version order: the numbers were given to work done side by side (5-19 security, 20-29
+# notifications, 30-39 deals, 40-49 currencies and people, 50-59 plans, 60-69 batches' uploaders),
+# and none depends on a higher-numbered one.
+MIGRATIONS.sort(key=lambda migration: migration[0])

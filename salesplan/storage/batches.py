@@ -267,9 +267,20 @@ class BatchStore(StoreBase):
 
 # the keys (actual rows, target cells, reps of a deals snapshot) of the undone batch (?) that a
 # newer batch not undone also wrote: their current values do not change with the undo
+# a newer batch holds a key when it wrote a version of it or found it unchanged (its holds, see
+# ledger.apply_actuals and docs/decisions.md)
 _NEWER_ACTUAL_HOLDS = """
     SELECT v.row_key AS k, v.batch_id FROM actual_versions v JOIN upload_batches b USING (batch_id)
     WHERE b.reverted_at IS NULL AND v.batch_id > ? AND v.row_key IN (SELECT row_key FROM undo_keys)
+    UNION
+    SELECT sv.row_key AS k, h.batch_id FROM actual_batch_holds h
+    JOIN actual_versions sv ON sv.batch_id = h.source_batch_id
+    JOIN upload_batches b ON b.batch_id = h.batch_id
+    WHERE b.reverted_at IS NULL AND h.batch_id > ? AND sv.row_key IN (SELECT row_key FROM undo_keys)
+    UNION
+    SELECT kh.row_key AS k, kh.batch_id FROM actual_key_holds kh
+    JOIN upload_batches b ON b.batch_id = kh.batch_id
+    WHERE b.reverted_at IS NULL AND kh.batch_id > ? AND kh.row_key IN (SELECT row_key FROM undo_keys)
 """
 _NEWER_TARGET_HOLDS = """
     SELECT v.owner_type || '|' || v.owner_id || '|' || v.metric || '|' || CAST(v.month AS VARCHAR) AS k, v.batch_id
@@ -290,8 +301,9 @@ _NEWER_SNAPSHOT_HOLDS = """
 
 def _held_by_newer(cursor: Cursor, batch_id: int, holds_sql: str) -> tuple[int, list[int]]:
     """How many keys of the batch a newer batch still holds, and those batches' ids."""
-    row = cursor.execute(f"SELECT count(DISTINCT k) FROM ({holds_sql}) h", [batch_id]).fetchall()[0]
-    batches = cursor.execute(f"SELECT DISTINCT batch_id FROM ({holds_sql}) h ORDER BY batch_id", [batch_id]).fetchall()
+    params = [batch_id] * holds_sql.count("?")
+    row = cursor.execute(f"SELECT count(DISTINCT k) FROM ({holds_sql}) h", params).fetchall()[0]
+    batches = cursor.execute(f"SELECT DISTINCT batch_id FROM ({holds_sql}) h ORDER BY batch_id", params).fetchall()
     return int(row[0]), [int(b[0]) for b in batches]
 
 

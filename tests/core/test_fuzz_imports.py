@@ -160,7 +160,9 @@ def format_amount(value: Decimal, style: str) -> str:
     body = {
         "plain": digits,
         "thousands": f"{grouped}.{cents}",
-        "currency": f"${grouped}.{cents}",
+        # every style that names a currency names EUR: the examples share one database, and a
+        # database without a base currency refuses a second currency (docs/currencies.md)
+        "currency": f"€{grouped}.{cents}",
         "code": f"{digits} EUR",
         "comma": f"{grouped.replace(',', '.')},{cents}",
         "comma_space": f"{grouped.replace(',', ' ')},{cents} €",
@@ -545,7 +547,8 @@ def test_hostile_names_are_stored_verbatim_through_every_import_and_form(reps_st
     assert plan["checkins"][["author", "note"]].values.tolist() == [[admin.email, HOSTILE[5]]]
     if hasattr(store, "save_column_map"):
         store.save_column_map(admin, "actuals", [HOSTILE[0], "date", "amount"], {HOSTILE[0]: "rep"})
-        assert store.column_map(SYSTEM, "actuals", [HOSTILE[0], "date", "amount"]) == {HOSTILE[0]: "rep"}
+        # a mapping belongs to who saved it (docs/security.md): the hostile header comes back to them
+        assert store.column_map(admin, "actuals", [HOSTILE[0], "date", "amount"]) == {HOSTILE[0]: "rep"}
 
     # every table is still there, and the audit log names the hostile actor verbatim
     assert tables(store) == names

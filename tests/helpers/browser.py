@@ -4,6 +4,7 @@ loopback ports, and page actions."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -130,9 +131,11 @@ def _serve(command: list[str], env: dict, log_path: Path, base: str, health: str
 
 
 @contextlib.contextmanager
-def oidc_provider(folder: Path):
+def oidc_provider(folder: Path, verified: tuple[str, ...] = ("manager1@demo.test", "stranger@example.com")):
     """A local OpenID provider (the PyPI package oidc-provider-mock) on a loopback port: its
-    authorization page signs in whoever's email is typed as the subject. Yields its base URL."""
+    authorization page signs in whoever's email is typed as the subject; the ``verified`` users
+    carry ``email_verified: true`` (the dashboard refuses an unverified e-mail, docs/sign-in.md).
+    Yields its base URL."""
     for module, requirement in (("oidc_provider_mock", "oidc-provider-mock"), ("authlib", "streamlit[auth]")):
         if os.environ.get("CI", "").lower() == "true":
             __import__(module)  # part of the test extras: missing is a failure in CI
@@ -141,6 +144,8 @@ def oidc_provider(folder: Path):
     port = free_port()
     env = {**os.environ, "AUTHLIB_INSECURE_TRANSPORT": "1"}  # plain http on loopback
     command = [sys.executable, "-m", "oidc_provider_mock", "--port", str(port), "--host", "127.0.0.1"]
+    for email in verified:
+        command += ["--user-claims", json.dumps({"sub": email, "email": email, "email_verified": True})]
     with _serve(command, env, folder / f"oidc-{port}.log", f"http://127.0.0.1:{port}",
                 "/.well-known/openid-configuration", "oidc-provider-mock") as base:
         yield base

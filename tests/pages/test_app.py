@@ -55,7 +55,7 @@ def test_every_page_renders(at, page):
 def test_menu_follows_the_role():
     keys = {role: [spec.key for spec in ui.menu(Principal("x@y", role))] for role in ("admin", "leader", "manager", "rep")}
     assert keys["admin"] == list(PAGES)
-    assert keys["leader"] == ["my_plan", "team", "watchlist", "trust"]
+    assert keys["leader"] == ["my_plan", "plan", "team", "watchlist", "trust"]
     assert keys["manager"] == ["my_plan", "plan", "upload", "team", "watchlist"]
     assert keys["rep"] == ["my_plan", "plan", "upload"]
 
@@ -209,7 +209,7 @@ def test_reps_without_targets_or_actuals(monkeypatch, tmp_path):
     [
         ("rep1@demo.test", ["my_plan", "plan", "upload"]),
         ("manager1@demo.test", ["my_plan", "plan", "upload", "team", "watchlist"]),
-        ("leader@demo.test", ["my_plan", "team", "watchlist", "trust"]),
+        ("leader@demo.test", ["my_plan", "plan", "team", "watchlist", "trust"]),
     ],
 )
 def test_each_role_gets_its_pages_and_its_scope(monkeypatch, db, email, pages):
@@ -254,4 +254,5 @@ def test_app_py_imports_only_streamlit_and_the_ui_package():
             imported |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported |= {f"{node.module}.{alias.name}" for alias in node.names}
-    assert imported == {"__future__.annotations", "streamlit", "salesplan.ui"}
+    # the UI package's mail scheduler starter too (it starts the digest sender of an embedded deployment)
+    assert imported == {"__future__.annotations", "streamlit", "salesplan.ui", "salesplan.ui.admin_data.start_mail_scheduler"}

@@ -12,7 +12,7 @@ import pytest
 from salesplan import imports, planflow
 from salesplan.errors import NotAllowed, NotFound
 from salesplan.principal import SYSTEM, Principal
-from tests.storage.test_store import REPS  # VP; M1 over R1, R2; M2 over R3
+from tests.helpers.storage_fixtures import CONTRACT_REPS as REPS  # VP; M1 over R1, R2; M2 over R3
 
 MANAGER = Principal("max@x.test", "manager", "M1")
 REP = Principal("ann@x.test", "rep", "R1")

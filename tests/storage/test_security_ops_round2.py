@@ -12,7 +12,7 @@ from salesplan.errors import BadInput, SalesplanError
 from salesplan.principal import SYSTEM, Principal
 from salesplan.storage.backends import is_server_url, redact, scrub
 from salesplan.store import Store
-from tests.test_storage_contract import REPS
+from tests.helpers.storage_fixtures import CONTRACT_REPS as REPS
 
 
 # F7, F8

@@ -11,7 +11,7 @@ from salesplan import imports
 from salesplan.errors import BadInput, NotAllowed
 from salesplan.principal import SYSTEM, Principal
 from salesplan.store import Store
-from tests.test_storage_contract import REPS  # VP > M1 > R1, R2; VP > M2 > R3
+from tests.helpers.storage_fixtures import CONTRACT_REPS as REPS  # VP > M1 > R1, R2; VP > M2 > R3
 
 ANN = Principal("ann@x.test", "rep", "R1")
 MAX = Principal("max@x.test", "manager", "M1")

@@ -11,7 +11,6 @@ from salesplan.principal import SYSTEM
 from salesplan.store import Store
 
 # the contract suite's organisation (R1 and others), on every backend
-from tests.test_storage_contract import org  # noqa: F401 - a fixture
 
 
 def sales(**amounts: int) -> bytes:
@@ -34,7 +33,7 @@ def count(store: Store, table: str) -> int:
         return int(cursor.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 
-def test_an_identical_reimport_writes_only_its_batch_record_and_undoing_the_original_keeps_the_rows(org):  # noqa: F811 - the imported fixture
+def test_an_identical_reimport_writes_only_its_batch_record_and_undoing_the_original_keeps_the_rows(org):
     first = upload(org, sales(A=10, B=20, C=30), "a.csv")
     versions = count(org, "actual_versions")
     again = upload(org, sales(A=10, B=20, C=30), "a-again.csv")
@@ -48,7 +47,7 @@ def test_an_identical_reimport_writes_only_its_batch_record_and_undoing_the_orig
     assert ledger(org) == {}
 
 
-def test_undo_of_a_change_keeps_the_value_a_later_batch_held_unchanged(org):  # noqa: F811 - the imported fixture
+def test_undo_of_a_change_keeps_the_value_a_later_batch_held_unchanged(org):
     upload(org, sales(A=10), "v1.csv")
     second = upload(org, sales(A=20), "v2.csv")
     third = upload(org, sales(A=20), "v2-again.csv")
@@ -61,7 +60,7 @@ def test_undo_of_a_change_keeps_the_value_a_later_batch_held_unchanged(org):  # 
     assert ledger(org) == {"A": 10}
 
 
-def test_a_batch_holding_part_of_an_earlier_batch_records_the_keys_and_undo_follows_them(org):  # noqa: F811 - the imported fixture
+def test_a_batch_holding_part_of_an_earlier_batch_records_the_keys_and_undo_follows_them(org):
     first = upload(org, sales(A=10, B=20), "v1.csv")
     second = upload(org, sales(B=25), "v2.csv")
     third = upload(org, sales(A=10, B=25, C=5), "v3.csv")
@@ -76,7 +75,7 @@ def test_a_batch_holding_part_of_an_earlier_batch_records_the_keys_and_undo_foll
     assert ledger(org) == {}
 
 
-def test_holds_survive_a_round_of_undo_and_reimport(org):  # noqa: F811 - the imported fixture
+def test_holds_survive_a_round_of_undo_and_reimport(org):
     first = upload(org, sales(A=10, B=20), "v1.csv")
     second = upload(org, sales(A=10, B=20), "v1-again.csv")
     org.undo(SYSTEM, second.batch_id)
