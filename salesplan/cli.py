@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--user", metavar="EMAIL", help="who is uploading (recorded with the batch)")
     imp.add_argument("--valid-only", action="store_true", help="import the valid rows and store the rejected ones with the batch")
     imp.add_argument("--date-format", metavar="FMT", help="ISO, DMY, MDY or a pattern like %%d.%%m.%%Y")
+    imp.add_argument("--decimal", choices=["point", "comma"],
+                     help="the amounts' decimal separator (default: recognised from the amounts)")
     imp.add_argument("--reason", help="why (recorded with target changes)")
     imp.add_argument("--as-of", type=_date, metavar="DATE",
                      help="deals: the date of the snapshot of open deals (default: today)")
@@ -285,7 +287,7 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
             raise UsageError(f"--as-of dates a deals snapshot; {args.kind} files carry their own dates")
         result = imports.import_file(
             store, args.kind, args.file, principal=_principal(args.user), valid_only=args.valid_only,
-            date_format=args.date_format, reason=args.reason, as_of=args.as_of,
+            date_format=args.date_format, reason=args.reason, as_of=args.as_of, decimal=args.decimal,
             progress=_print_progress if args.progress else None,
         )
         print(result.summary())

@@ -62,6 +62,8 @@ class RawTable:
     repeated_header_lines: list[int] = field(default_factory=list)  # copies of the header below it, skipped
     encoding: str = "utf-8"
     delimiter: str = ","
+    # the decimal separator the user stated ("point" or "comma"); None: recognised from the amounts
+    decimal: str | None = None
 
 
 def _check_size(size: int, file_name: str, limit_bytes: int) -> None:

@@ -41,10 +41,13 @@ def import_file(
     progress: Callable[[float, str], None] | None = None,
     limits: UploadLimits | None = None,
     as_of: date | None = None,
+    decimal: str | None = None,
 ) -> ImportResult:
     """Import one file of the given kind.
 
     ``as_of`` is the date of a deals snapshot (default: today); other kinds ignore it.
+    ``decimal`` states the amounts' decimal separator, "point" (1,234.56) or "comma" (1.234,56);
+    None recognises it from the amounts.
 
     ``progress(fraction, text)``, when given, is told each stage (an estimate from the file's
     size, reading, checking, writing, done) with the rows per second so far; a caller that wants
@@ -61,10 +64,12 @@ def import_file(
     settings = store.settings()
     limits = limits or UploadLimits.for_upload_limit(settings.upload_limit_mb)
     data, name = read_source(source, file_name, limit_bytes=limits.file_bytes)
+    if decimal not in (None, "point", "comma"):
+        raise BadInput.single(name, f"unknown decimal separator {decimal!r}; use point or comma")
     try:
         return _import_data(store, kind, data, name, principal=principal, valid_only=valid_only,
                             date_format=date_format, column_map=column_map, reason=reason, report=report,
-                            settings=settings, limits=limits, as_of=as_of)
+                            settings=settings, limits=limits, as_of=as_of, decimal=decimal)
     except (duckdb.OutOfMemoryException, MemoryError) as error:
         # the parser's memory is capped (it spills to disk first): a file that still does not fit
         # is refused like any other bad input, never a traceback
@@ -75,9 +80,11 @@ def _import_data(
     store: Store, kind: str, data: bytes, name: str, *, principal: Principal, valid_only: bool,
     date_format: str | None, column_map: dict[str, str] | None, reason: str | None,
     report: ImportProgress, settings: Settings, limits: UploadLimits, as_of: date | None = None,
+    decimal: str | None = None,
 ) -> ImportResult:
     report.start(name, len(data))
     raw = read_table(data, name, looks_like_header=_looks_like_header(kind, column_map), limits=limits)
+    raw.decimal = decimal
     mapping, mapping_notes = map_columns(kind, raw.header, name, raw.header_line, column_map)
     if raw.cells.num_rows == 0:
         raise BadInput.single(name, "the file has a header but no rows", line=raw.header_line)

@@ -115,7 +115,10 @@ class _Parser:
     # ------------------------------------------------------------------ amounts
     def decimal_comma(self, fields: Iterable[str]) -> bool:
         """Whether the file writes amounts with a decimal comma (1.234,56), decided over all its
-        amount cells: only when some cell can only be read that way and none only the other way."""
+        amount cells: only when some cell can only be read that way and none only the other way.
+        A separator the user stated (``RawTable.decimal``) decides instead."""
+        if self.raw.decimal is not None:
+            return self.raw.decimal == "comma"
         present = [f for f in fields if self.has(f)]
         if not present:
             return False

@@ -175,6 +175,28 @@ def test_thousands_comma_without_decimals_reads_as_thousands(reps_store):
     assert sorted(reps_store.actuals(SYSTEM)["revenue"].tolist()) == [0.5, 1234.0]
 
 
+@pytest.mark.parametrize("decimal, expected", [(None, [1.5, 1234.0]), ("comma", [1.234, 1.5]),
+                                               ("point", [1.5, 1234.0])])
+def test_a_stated_decimal_separator_decides_how_ambiguous_amounts_read(reps_store, decimal, expected):
+    # "1,234" reads as thousands unless the user states a decimal comma (the Upload page's choice)
+    actuals(reps_store, 'date,rep,amount\n2025-03-03,R001,"1,234"\n2025-03-04,R001,"1,5"\n'
+            if decimal == "comma" else 'date,rep,amount\n2025-03-03,R001,"1,234"\n2025-03-04,R001,1.5\n',
+            decimal=decimal)
+    assert sorted(reps_store.actuals(SYSTEM)["revenue"].tolist()) == expected
+
+
+def test_a_stated_decimal_point_refuses_amounts_written_with_a_decimal_comma(reps_store):
+    with pytest.raises(BadInput) as refused:
+        actuals(reps_store, 'date,rep,amount\n2025-03-03,R001,"12,50"\n', decimal="point")
+    assert refused.value.problems[0].line == 2 and refused.value.problems[0].column == "amount"
+    assert reps_store.actuals(SYSTEM).empty
+
+
+def test_an_unknown_decimal_separator_is_refused(reps_store):
+    with pytest.raises(BadInput, match="decimal separator"):
+        actuals(reps_store, "date,rep,amount\n2025-03-03,R001,1\n", decimal="dot")
+
+
 # ============================================================================ dates
 def test_iso_dates_with_other_separators_and_times(reps_store):
     actuals(
