@@ -14,7 +14,15 @@ import pandas as pd
 
 from salesplan.errors import BadInput
 from salesplan.files import RawTable
-from salesplan.imports import ImportResult, _collect, _Parser, _rejected_records
+from salesplan.imports import (
+    ImportResult,
+    _collect,
+    _currency_checks,
+    _currency_select,
+    _Parser,
+    _rejected_records,
+    _sql_text,
+)
 from salesplan.principal import Principal
 from salesplan.settings import Settings
 from salesplan.storage.deals import DEAL_COLUMNS
@@ -69,7 +77,8 @@ def import_deals(
                        CASE WHEN contains({probability_text}, '%') OR {str(percent_column).upper()}
                             THEN {number} / 100 ELSE {number} END AS probability_given,
                        {parser.col('name')} AS name, {parser.col('customer')} AS customer,
-                       {parser.col('product')} AS product, upper({parser.col('currency')}) AS currency
+                       {parser.col('product')} AS product,
+                       {_currency_select(parser, ["amount"], settings.base_currency)}
                 FROM src
             ),
             by_id AS (SELECT lower(trim(rep_id)) AS k, any_value(rep_id) AS rep_id FROM rep_lookup GROUP BY 1),
@@ -81,7 +90,10 @@ def import_deals(
                    coalesce(i.rep_id, e.rep_id, CASE WHEN n.n = 1 THEN n.rep_id END) AS rep_id, n.n AS name_matches,
                    CASE WHEN b.probability_given BETWEEN 0 AND 1 THEN round(b.probability_given, 6)
                         WHEN b.probability_text IS NULL THEN s.p END AS probability,
-                   CASE WHEN b.probability_text IS NOT NULL THEN 'file' ELSE 'stage' END AS probability_source
+                   CASE WHEN b.probability_text IS NOT NULL THEN 'file' ELSE 'stage' END AS probability_source,
+                   -- the amount's currency as it came (docs/currencies.md); unnamed: the base currency
+                   coalesce(b.currency_text, nullif(b.amount_currency, 'MIXED'),
+                            nullif({_sql_text(settings.base_currency)}, '')) AS currency
             FROM base b
             LEFT JOIN by_id i ON i.k = lower(b.owner_text)
             LEFT JOIN by_email e ON e.k = lower(b.owner_text)
@@ -90,6 +102,9 @@ def import_deals(
             """
         )
         _add_problems(parser, principal, percent_column)
+        # a deal converts at the rate of its snapshot's month (the day its amount was stated)
+        _currency_checks(parser, store, ["amount"], settings.base_currency,
+                         f"DATE '{as_of.replace(day=1).isoformat()}'", "parsed")
         problems, bad_lines = _collect(parser, valid_only)
         connection.execute("CREATE TEMP TABLE bad AS SELECT unnest(?::BIGINT[]) AS line", [sorted(bad_lines)])
         # an exact repeat of a deal (the same export pasted twice) is the same deal: keep the first
@@ -173,11 +188,3 @@ def _add_problems(parser: _Parser, principal: Principal, percent_column: bool) -
         "'deal ' || deal_id || ' is also on line ' || (SELECT min(q.line) FROM parsed q WHERE q.deal_id = parsed.deal_id) "
         "|| ' with other values'",
     )
-    if parser.has("currency"):
-        first = "(SELECT arg_min(currency, line) FROM parsed WHERE currency IS NOT NULL)"
-        parser.add_problem(
-            f"currency IS NOT NULL AND currency <> {first}", "currency",
-            f"'this deal is in ' || currency || ', others in ' || {first} || ': amounts in two currencies are never "
-            "added up; upload one file per currency'",
-        )
-

@@ -13,11 +13,12 @@ from datetime import date
 import pandas as pd
 import pyarrow as pa
 
-from salesplan.errors import NotAllowed
+from salesplan.errors import BadInput, NotAllowed
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
 from salesplan.storage.base import BatchCounts
 from salesplan.storage.ledger import LedgerStore
+from salesplan.storage.rates import IN_BASE, rate_join, stored_base_currency, unpriced
 
 DEAL_COLUMNS = [
     "line", "deal_id", "rep_id", "amount", "probability", "probability_source", "expected_close",
@@ -162,34 +163,59 @@ class DealStore(LedgerStore):
         """
         where, params = self._rep_filter(principal, "w.rep_id")
         with self.cursor() as cursor:
+            base = stored_base_currency(cursor)
             frame = cursor.execute(
                 f"""
                 WITH winner AS ({_WINNER_SQL})
-                SELECT w.snapshot_date, d.rep_id, d.deal_id, CAST(d.amount AS DOUBLE PRECISION) AS amount,
-                       CAST(d.probability AS DOUBLE PRECISION) AS probability, d.expected_close, d.stage, d.name,
-                       d.customer, d.product, d.currency, d.batch_id
-                FROM winner w JOIN deal_snapshot_deals d ON d.batch_id = w.batch_id AND d.rep_id = w.rep_id
+                SELECT w.snapshot_date, a.rep_id, a.deal_id, {_IN_BASE_AMOUNT} AS amount,
+                       CAST(a.probability AS DOUBLE PRECISION) AS probability, a.expected_close, a.stage, a.name,
+                       a.customer, a.product, a.currency, a.batch_id,
+                       CAST(a.amount AS DOUBLE PRECISION) AS original_amount
+                FROM winner w JOIN deal_snapshot_deals a ON a.batch_id = w.batch_id AND a.rep_id = w.rep_id
+                {rate_join('w.snapshot_date')}
                 WHERE {where}
-                ORDER BY w.snapshot_date, d.rep_id, d.expected_close, d.deal_id
+                ORDER BY w.snapshot_date, a.rep_id, a.expected_close, a.deal_id
                 """,
-                params,
+                [base, base, *params],
             ).df()
+            _check_priced(cursor, frame, base)
         return frame.astype({"snapshot_date": "datetime64[ns]", "expected_close": "datetime64[ns]"})
 
     def open_deals(self, principal: Principal, as_of: date) -> pd.DataFrame:
         """The deals open on ``as_of`` of the reps the principal may see (each rep's newest
         snapshot dated on or before it), with the snapshot's date; columns as ``deal_history``."""
-        where, params = self._rep_filter(principal, "rep_id")
+        where, params = self._rep_filter(principal, "a.rep_id")
         with self.cursor() as cursor:
+            base = stored_base_currency(cursor)
             frame = cursor.execute(
-                f"SELECT * FROM ({_OPEN_ON_SQL.format(scope='SELECT rep_id FROM reps')}) o WHERE {where} "
-                "ORDER BY rep_id, expected_close, deal_id",
-                [as_of, *params],
+                f"SELECT a.snapshot_date, a.rep_id, a.deal_id, {_IN_BASE_AMOUNT} AS amount, a.probability, "
+                "a.expected_close, a.stage, a.name, a.customer, a.product, a.currency, a.batch_id, "
+                "CAST(a.amount AS DOUBLE PRECISION) AS original_amount "
+                f"FROM ({_OPEN_ON_SQL.format(scope='SELECT rep_id FROM reps')}) a {rate_join('a.snapshot_date')} "
+                f"WHERE {where} ORDER BY a.rep_id, a.expected_close, a.deal_id",
+                [base, base, as_of, *params]  # the select list's two come first,
             ).df()
+            _check_priced(cursor, frame, base)
         frame = frame.astype({"snapshot_date": "datetime64[ns]", "expected_close": "datetime64[ns]"})
-        for column in ("amount", "probability"):
+        for column in ("amount", "probability", "original_amount"):
             frame[column] = frame[column].astype(float)
         return frame
+
+
+# a deal's amount in the base currency at the current rate of its snapshot's month (alias a for
+# the deal, x for rate_join): converted when read, so new or undone rates re-price the pipeline
+# (docs/currencies.md); NULL when the rate is missing. Parameters: IN_BASE's two.
+_IN_BASE_AMOUNT = (
+    f"CASE WHEN {IN_BASE} THEN CAST(a.amount AS DOUBLE PRECISION) "
+    "ELSE CAST(a.amount AS DOUBLE PRECISION) * x.rate END"
+)
+
+
+def _check_priced(cursor: Cursor, frame: pd.DataFrame, base: str) -> None:
+    """Raise BadInput naming the currency and month when a deal read has no rate (never reached
+    through the imports, the settings or undo, which all refuse it)."""
+    if frame["amount"].isna().any():
+        raise BadInput.single("deals", "; ".join(unpriced(cursor, base)) or "stored deals without a rate")
 
 
 # snapshot uploads still counting

@@ -24,6 +24,13 @@ RATES_COLUMNS = ["currency", "month", "rate"]
 IN_BASE = "(a.currency IS NULL OR a.currency = ? OR ? = '')"
 
 
+# the deals of every upload not undone (each keeps its snapshot's date, which it converts at)
+LIVE_DEALS = (
+    "SELECT d.currency, d.snapshot_date, d.amount FROM deal_snapshot_deals d "
+    "JOIN upload_batches b ON b.batch_id = d.batch_id AND b.reverted_at IS NULL"
+)
+
+
 def rate_join(date_expr: str) -> str:
     """LEFT JOIN of the current rate (alias x) of each row's currency and month."""
     return (
@@ -45,12 +52,13 @@ class RatesStore(BatchStore):
             ).df()
 
     def stored_currencies(self) -> list[str]:
-        """The currencies stored actuals and targets name, sorted (not scoped: imports use it to
+        """The currencies stored actuals, targets and open deals name, sorted (not scoped: imports use it to
         refuse a second currency in a single-currency organisation)."""
         with self.cursor() as cursor:
             rows = cursor.execute(
                 "SELECT currency FROM actuals WHERE currency IS NOT NULL "
-                "UNION SELECT currency FROM targets WHERE currency IS NOT NULL"
+                "UNION SELECT currency FROM targets WHERE currency IS NOT NULL "
+                f"UNION SELECT currency FROM ({LIVE_DEALS}) d WHERE currency IS NOT NULL"
             ).fetchall()
         return sorted(row[0] for row in rows)
 
@@ -165,8 +173,9 @@ def undo_rates(cursor: Cursor, batch_id: int) -> None:
 
 
 def unpriced(cursor: Cursor, base: str, limit: int = 5) -> list[str]:
-    """Up to ``limit`` descriptions ("no EUR rate for 2025-03 (12 actuals)") of stored actuals and
-    targets in a currency other than the base that have no rate for their month."""
+    """Up to ``limit`` descriptions ("no EUR rate for 2025-03 (12 actuals)") of stored actuals,
+    targets and open deals (of uploads not undone, by their snapshot's month) in a currency other
+    than the base that have no rate for their month."""
     rows = cursor.execute(
         f"""
         SELECT currency, month, what, count(*) FROM (
@@ -175,10 +184,13 @@ def unpriced(cursor: Cursor, base: str, limit: int = 5) -> list[str]:
             UNION ALL
             SELECT a.currency, a.month, 'targets' AS what, x.rate
             FROM targets a {rate_join('a.month')} WHERE NOT {IN_BASE}
+            UNION ALL
+            SELECT a.currency, CAST(date_trunc('month', a.snapshot_date) AS DATE) AS month, 'deals' AS what, x.rate
+            FROM ({LIVE_DEALS}) a {rate_join('a.snapshot_date')} WHERE NOT {IN_BASE}
         ) q WHERE rate IS NULL
         GROUP BY currency, month, what ORDER BY month, currency, what LIMIT {int(limit)}
         """,
-        [base, base, base, base],
+        [base] * 6,
     ).fetchall()
     return [f"no {code} rate for {_month(month)} ({count} {what})" for code, month, what, count in rows]
 

@@ -15,6 +15,7 @@ from salesplan.principal import Principal
 from salesplan.settings import WEEKDAY_NAMES, Settings
 from salesplan.storage.backends import Cursor
 from salesplan.storage.base import StoreBase
+from salesplan.storage.rates import LIVE_DEALS
 
 
 class SettingsStore(StoreBase):
@@ -266,7 +267,8 @@ def _check_base_currency_change(cursor: Cursor, new: str) -> None:
         row[0]
         for row in cursor.execute(
             "SELECT DISTINCT currency FROM actuals WHERE currency IS NOT NULL "
-            "UNION SELECT DISTINCT currency FROM targets WHERE currency IS NOT NULL"
+            "UNION SELECT DISTINCT currency FROM targets WHERE currency IS NOT NULL "
+            f"UNION SELECT DISTINCT currency FROM ({LIVE_DEALS}) d WHERE currency IS NOT NULL"
         ).fetchall()
     )
     # without a base currency one named currency is the organisation's own; with one, every

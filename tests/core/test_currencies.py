@@ -162,3 +162,45 @@ def test_converting_at_rate_one_changes_nothing(twin_stores, amounts, days):
         reports.append(engine.report(store.engine_inputs(SYSTEM), "2025-06-30", fy=2025, level="territory", period="month"))
         store.undo(SYSTEM, batch)
     pd.testing.assert_frame_equal(reports[0], reports[1], rtol=1e-12)
+
+
+# ------------------------------------------------------------------ deals in another currency
+def _deals(store: Store, text: str, as_of: str, name: str = "deals.csv"):
+    return imports.import_file(store, "deals", text.encode(), file_name=name, principal=SYSTEM,
+                               as_of=pd.Timestamp(as_of).date())
+
+
+def test_a_usd_deal_converts_at_its_snapshots_months_rate_in_the_pipeline(usd_store):
+    # snapshot of 2025-03-20: USD 1,000 at March's 0.9 = 900 EUR, weighted 0.5 = 450; 200 EUR as it is
+    _deals(usd_store, "deal_id,owner,amount,expected_close,probability\n"
+                      "D1,R1,USD 1000,2025-04-15,0.5\nD2,R1,€200,2025-04-20,1\n", "2025-03-20")
+    deals = usd_store.open_deals(SYSTEM, pd.Timestamp("2025-03-25").date()).set_index("deal_id")
+    assert deals.loc["D1", "amount"] == pytest.approx(900.0)
+    assert (deals.loc["D1", "original_amount"], deals.loc["D1", "currency"]) == (1000.0, "USD")
+    assert (deals.loc["D2", "amount"], deals.loc["D2", "currency"]) == (200.0, "EUR")
+    year = engine.report(usd_store.engine_inputs(SYSTEM), "2025-03-25", fy=2025, level="rep").set_index("owner_id")
+    assert year.loc["R1", "pipeline"] == pytest.approx(1100.0)
+    assert year.loc["R1", "weighted_pipeline"] == pytest.approx(650.0)
+    # new rates re-price the stored snapshot, as they do actuals
+    _load(usd_store, "rates", "currency,month,rate\nUSD,2025-03,1.1\n", "rates2.csv")
+    history = usd_store.deal_history(SYSTEM).set_index("deal_id")
+    assert history.loc["D1", "amount"] == pytest.approx(1100.0)
+
+
+def test_a_deal_without_a_rate_for_its_snapshots_month_is_refused(usd_store):
+    before = usd_store.snapshot()
+    with pytest.raises(BadInput) as caught:  # no USD rate for May, the snapshot's month
+        _deals(usd_store, "deal_id,owner,amount,expected_close,probability,currency\n"
+                          "D1,R1,100,2025-06-01,0.5,EUR\nD2,R1,100,2025-06-01,0.5,USD\n", "2025-05-02")
+    [problem] = caught.value.problems
+    assert (problem.file, problem.line, problem.column, problem.reason) == (
+        "deals.csv", 3, "currency", "no USD rate for 2025-05")
+    assert usd_store.snapshot() == before
+
+
+def test_undoing_the_rates_a_stored_deal_needs_is_refused(usd_store):
+    _deals(usd_store, "deal_id,owner,amount,expected_close,probability\nD1,R1,USD 10,2025-04-15,0.5\n", "2025-04-01")
+    rates_batch = int(usd_store.batches(SYSTEM).query("kind == 'rates'")["batch_id"].iloc[0])
+    with pytest.raises(BadInput, match=r"no USD rate for 2025-04 \(1 deals\)"):
+        usd_store.undo(SYSTEM, rates_batch)
+    assert usd_store.open_deals(SYSTEM, pd.Timestamp("2025-04-02").date())["amount"].tolist() == pytest.approx([8.0])

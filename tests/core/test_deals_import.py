@@ -126,8 +126,8 @@ def test_out_of_range_fraction_and_mixed_currencies(teams):
                     "C-2,A1,1,2025-04-01,0.3,usd\n", D1)
     assert problems(error) == [
         (2, "probability", "probability '-0.1' is out of range (use 0-1 or 0-100 %)"),
-        (3, "currency", "this deal is in USD, others in EUR: amounts in two currencies are never added up; upload one "
-                        "file per currency"),
+        (3, "currency", "this amount is in USD but the file's first amounts are in EUR: amounts in different "
+                        "currencies are never added up; set a base currency in the settings and import rates"),
     ]
 
 
