@@ -219,7 +219,7 @@ elif ui.is_empty(row["pipeline"]):
 else:
     steps = pipeline_view.bridge(row)
     st.plotly_chart(ui.bridge_figure(steps, metric), key="bridge")
-    sentence = pipeline_view.gap_sentence(row)
+    sentence = pipeline_view.gap_sentence(row, ui.money)
     if sentence:
         st.markdown(sentence)
     uncovered = float(steps["left"].iloc[-1])

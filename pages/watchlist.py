@@ -75,7 +75,7 @@ for index, entry in enumerate(shown.itertuples(index=False), start=first):
             d3.metric("Uncovered gap", ui.money(entry.uncovered_gap),
                       help="What is still to sell minus the weighted pipeline")
         advice = ui.md(entry.recommended_action)
-        sentence = pipeline_view.gap_sentence(shown.iloc[index - first])
+        sentence = pipeline_view.gap_sentence(shown.iloc[index - first], ui.money)
         st.markdown(f"**What to do:** {advice}." + (f" {ui.md(sentence)}" if sentence else ""))
         if (entry.owner_type, entry.owner_id) in explanations:
             with st.expander("See the math of the chance"):

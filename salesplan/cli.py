@@ -342,7 +342,7 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
             if frame.empty and args.format == "table":
                 print(engine.empty_watchlist_message(inputs, args.as_of, metric=args.metric))
                 return EXIT_OK
-        output = report.render(frame, args.format)
+        output = report.render(frame, args.format, currency=inputs.settings.base_currency)
         sys.stdout.write(output if output.endswith("\n") else output + "\n")
         return EXIT_OK
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
@@ -96,20 +96,21 @@ def _money(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def gap_sentence(row: Any) -> str:
+def gap_sentence(row: Any, money: Callable[[float], str] = _money) -> str:
     """What the pipeline does for an engine row's gap, in words, naming the uncovered gap:
     'The weighted pipeline of 12,000 (40 % of 30,000 in open deals) covers 40 % of the 30,000 still
-    to sell: 18,000 is not covered by any deal.' Empty when there is no gap left or no snapshot."""
+    to sell: 18,000 is not covered by any deal.' Empty when there is no gap left or no snapshot.
+    ``money`` writes the amounts (the pages pass theirs, which shows the base currency's symbol)."""
     T, A = _num(row["target"]), _num(row["actual_to_date"])
     need = T - A
     if need <= 0 or pd.isna(row["weighted_coverage"]):
         return ""
     weighted, total = _num(row["weighted_pipeline"]), _num(row["pipeline"])
     uncovered = _num(row["uncovered_gap"])
-    head = (f"The weighted pipeline of {_money(weighted)} ({_money(total)} in open deals closing in the period) "
-            f"covers {float(row['weighted_coverage']) * 100:,.0f} % of the {_money(need)} still to sell")
+    head = (f"The weighted pipeline of {money(weighted)} ({money(total)} in open deals closing in the period) "
+            f"covers {float(row['weighted_coverage']) * 100:,.0f} % of the {money(need)} still to sell")
     if uncovered > 0:
-        return f"{head}: {_money(uncovered)} is not covered by any deal."
+        return f"{head}: {money(uncovered)} is not covered by any deal."
     return f"{head}: the deals cover the rest of the target if they close as weighted."
 
 

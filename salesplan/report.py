@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesplan.currency import symbol_of
 from salesplan.engine import MONEY_COLUMNS, RATIO_COLUMNS, REPORT_COLUMNS
 from salesplan.errors import BadInput
 
@@ -100,13 +101,13 @@ def _columns(df: pd.DataFrame) -> list[str]:
     return cols
 
 
-def _human(col: str, v: Any) -> str:
+def _human(col: str, v: Any, symbol: str = "") -> str:
     if _is_empty(v):
         return ""
     if isinstance(v, (bool, np.bool_)):
         return "yes" if v else "no"
     if col in MONEY_COLUMNS and isinstance(v, (int, float, np.integer, np.floating)):
-        return f"{float(v):,.2f}"
+        return f"{'-' if v < 0 else ''}{symbol}{abs(float(v)):,.2f}"
     if col in RATIO_COLUMNS and isinstance(v, (int, float, np.integer, np.floating)):
         return f"{float(v) * 100:.1f} %"
     if col == "acceleration" and isinstance(v, (int, float, np.integer, np.floating)):
@@ -121,8 +122,10 @@ def _is_numeric_col(df: pd.DataFrame, col: str) -> bool:
     return pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
 
 
-def render(df: pd.DataFrame, fmt: str = "table") -> str:
-    """``df`` (a report, watch list or status history frame) as ``table``, ``csv`` or ``json`` text."""
+def render(df: pd.DataFrame, fmt: str = "table", *, currency: str = "") -> str:
+    """``df`` (a report, watch list or status history frame) as ``table``, ``csv`` or ``json`` text;
+    the table shows money with the symbol of ``currency`` (the base currency; csv and json stay
+    plain numbers). Raises BadInput for an unknown format."""
     if fmt not in FORMATS:
         raise BadInput.single("format", f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     cols = _columns(df)
@@ -139,7 +142,8 @@ def render(df: pd.DataFrame, fmt: str = "table") -> str:
                           indent=1, ensure_ascii=False, allow_nan=False) + "\n"
     if len(df) == 0:
         return "(no rows)\n"
-    cells = [[_human(c, v) for c, v in zip(cols, row)] for row in rows]
+    symbol = symbol_of(currency)
+    cells = [[_human(c, v, symbol) for c, v in zip(cols, row)] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
     right = [_is_numeric_col(df, c) or c in MONEY_COLUMNS or c in RATIO_COLUMNS for c in cols]
 

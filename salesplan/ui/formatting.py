@@ -12,8 +12,10 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from salesplan import engine
+from salesplan.currency import symbol_of
 
 STATUS_LABEL = {
     "achieved": "Achieved",
@@ -55,10 +57,45 @@ def is_empty(value: Any) -> bool:
         return False
 
 
-def money(value: Any, decimals: int = 0) -> str:
+def money(value: Any, decimals: int = 0, *, currency: str | None = None) -> str:
+    """An amount with the symbol of ``currency`` (default: the organisation's base currency,
+    docs/currencies.md): "€1,234", "-$50", "CHF 1,234", or the plain number in a
+    single-currency organisation. Raises nothing; an empty value is a dash."""
     if is_empty(value):
         return "—"
-    return f"{float(value):,.{decimals}f}"
+    number = float(value)
+    symbol = symbol_of(base_currency() if currency is None else currency)
+    return f"{'-' if number < 0 else ''}{symbol}{abs(number):,.{decimals}f}"
+
+
+def base_currency() -> str:
+    """The base currency setting of the store the page reads ('' for none, and outside a page
+    run, where there is no store to ask)."""
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return ""
+    from salesplan.ui.data import settings  # the data module formats its own messages with md()
+
+    return str(getattr(settings(), "base_currency", "") or "")
+
+
+# the table columns that hold money: the engine's, and those of deals, plans and target edits
+MONEY_KEYS = frozenset((*engine.MONEY_COLUMNS, "amount", "weighted", "expected_impact", "revenue_at_risk", "required",
+                        "current", "new", "change", "previous_amount", "territory_target", "reps_target"))
+
+
+def money_columns(column_config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``column_config`` with the base currency's symbol in the header of each money column
+    (MONEY_KEYS shown as numbers, "Target (€)"): a table's cells cannot carry a symbol for every
+    currency, its header can. Unchanged in a single-currency organisation."""
+    symbol = symbol_of(base_currency()).strip()
+    if not symbol or not column_config:
+        return column_config
+    out = dict(column_config)
+    for key, config in column_config.items():
+        if key in MONEY_KEYS and isinstance(config, dict) and config.get("label") \
+                and (config.get("type_config") or {}).get("type") == "number":
+            out[key] = {**config, "label": f"{config['label']} ({symbol})"}
+    return out
 
 
 def pct(value: Any, decimals: int = 1) -> str:

@@ -13,7 +13,7 @@ from salesplan import upload_flow
 from salesplan.errors import BadInput, NotAllowed, SalesplanError
 from salesplan.principal import Principal
 from salesplan.ui.data import read
-from salesplan.ui.formatting import md
+from salesplan.ui.formatting import md, money_columns
 
 
 def attempt(action: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[bool, Any]:
@@ -43,7 +43,10 @@ def show_problems(error: BadInput | pd.DataFrame, *, title: str = "Nothing was c
 
 
 def table(frame: pd.DataFrame, **kwargs: Any) -> Any:
-    """st.dataframe without the index and with a dash for empty cells."""
+    """st.dataframe without the index, with a dash for empty cells and the base currency's symbol
+    in the headers of money columns."""
+    if "column_config" in kwargs:
+        kwargs["column_config"] = money_columns(kwargs["column_config"])
     kwargs.setdefault("hide_index", True)
     kwargs.setdefault("placeholder", "—")
     return st.dataframe(frame, **kwargs)

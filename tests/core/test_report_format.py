@@ -142,6 +142,15 @@ def test_table_is_for_people(month_report):
     assert len({len(line) for line in lines[:2]}) == 1  # header and rule line up
 
 
+def test_table_shows_money_with_the_base_currencys_symbol_and_csv_stays_plain(month_report):
+    mar = [line for line in render(month_report, "table", currency="EUR").splitlines() if "FY2025-M03" in line][0]
+    assert "€10,476.19" in mar and "€22,000.00" in mar and "76.4 %" in mar
+    chf = [line for line in render(month_report, "table", currency="CHF").splitlines() if "FY2025-M03" in line][0]
+    assert "CHF 22,000.00" in chf
+    assert render(month_report, "csv") == render(month_report.copy(), "csv")  # no currency argument, no symbol
+    assert "€" not in render(month_report, "json")
+
+
 def test_empty_frames_and_bad_format(month_report):
     empty = month_report.iloc[0:0]
     assert render(empty, "csv") == SPEC_HEADER + "\n"
