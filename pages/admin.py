@@ -9,9 +9,11 @@ import base64
 import calendar as months_of_year
 from zoneinfo import available_timezones
 
+import pandas as pd
 import streamlit as st
 
 from salesplan import imports, notify, ui, upload_flow
+from salesplan.currency import CODES, month_key
 from salesplan.errors import SalesplanError
 from salesplan.principal import ROLES
 from salesplan.settings import WEEKDAY_NAMES
@@ -21,18 +23,20 @@ principal = ui.page("admin")
 the_store = ui.store()
 
 settings = ui.settings()
-people_tab, calendar_tab, settings_tab, pipeline_tab, mail_tab, users_tab, audit_tab = st.tabs(
-    ["People", "Calendar", "Settings", "Pipeline", "E-mail", "Users", "Audit log"], key="admin_tabs")
+people_tab, calendar_tab, settings_tab, currencies_tab, pipeline_tab, mail_tab, users_tab, audit_tab = st.tabs(
+    ["People", "Calendar", "Settings", "Currencies", "Pipeline", "E-mail", "Users", "Audit log"], key="admin_tabs")
 
 
-def import_form(kind: str, label: str, key: str) -> None:
-    """A file uploader and an Import button for a reps or holidays file (not undoable: the old values are
-    restored by importing the previous file again)."""
+def import_form(kind: str, label: str, key: str, *, example: str | None = None) -> None:
+    """A file uploader and an Import button for a reps, holidays or rates file (reps and holidays are
+    not undoable: the old values are restored by importing the previous file again; rates are undone
+    on the Currencies tab). ``example``: the file offered as the template (default: the kind's)."""
     upload = st.file_uploader(label, type=["csv", "txt", "tsv", "xlsx", "xlsb", "xls", "ods"], key=key,
                               max_upload_size=settings.upload_limit_mb)
     left, right = st.columns([1, 3], vertical_alignment="center")
-    right.download_button("Download the template", imports.template_csv(kind), file_name=f"{kind}-template.csv",
-                          mime="text/csv", key=f"{key}_template", icon=":material/download:")
+    right.download_button("Download the template", example or imports.template_csv(kind),
+                          file_name=f"{kind}-template.csv", mime="text/csv", key=f"{key}_template",
+                          icon=":material/download:")
     if left.button("Import", key=f"{key}_import", type="primary", disabled=upload is None, icon=":material/upload:"):
         outcome = upload_flow.run_import(the_store, principal, kind, upload.getvalue(), file_name=upload.name,
                                          sha="", header=[], column_map=None, valid_only=False)
@@ -136,6 +140,78 @@ with settings_tab:
             if ok:
                 ui.flash("Settings saved: every figure now uses them.")
                 st.rerun()
+
+# ---------------------------------------------------------------- currencies
+with currencies_tab:
+    base = settings.base_currency
+    with st.form("base_currency_form"):
+        codes = ["", *sorted(CODES)]
+        chosen_base = st.selectbox(
+            "Base currency", codes, index=codes.index(base) if base in codes else 0, key="base_currency",
+            format_func=lambda code: code or "— none: one currency —",
+            help="Every report is in it; amounts in other currencies are converted at the month's rate. It can be "
+                 "changed only while no rates are stored.")
+        if st.form_submit_button("Save base currency", type="primary", icon=":material/save:"):
+            if admin_data.save_settings(principal, base_currency=chosen_base):
+                ui.flash(f"Base currency: {chosen_base or 'none (one currency)'}.")
+                st.rerun()
+    if not base:
+        st.info("A single-currency organisation: amounts in a second currency are refused. Set a base currency to "
+                "import monthly rates for the others (docs/currencies.md).")
+    else:
+        st.caption(f"Rates are units of {base} for one unit of the currency, one per month. An amount converts at "
+                   "the rate of its month (a sale's date, a target's month, a deals snapshot's date); a new rate "
+                   "re-prices the amounts of its month at once, and the previous rate is kept.")
+        rates = admin_data.rates_table(ui.read(principal, "rates"))
+        if rates.empty:
+            st.caption("No rates yet: set one below or import a rates file.")
+        else:
+            ui.table(rates, column_config={
+                "month": "Month", "currency": "Currency",
+                "rate": st.column_config.NumberColumn(f"Rate (in {base})", format="%.6f"),
+                "batch_id": st.column_config.NumberColumn("Batch", format="%d"),
+            })
+        with st.form("rate_form"):
+            st.markdown("**Set one rate**")
+            left, middle, right = st.columns(3)
+            currencies = admin_data.currency_choices(base)
+            rate_currency = left.selectbox("Currency", currencies, key="rate_currency",
+                                           index=currencies.index("USD") if "USD" in currencies else 0)
+            rate_month = middle.text_input("Month (YYYY-MM)", value=f"{ui.today():%Y-%m}", key="rate_month")
+            rate_value = right.number_input(f"Rate (in {base})", min_value=0.0, value=1.0, step=0.01, format="%.6f",
+                                            key="rate_value")
+            if st.form_submit_button("Set rate", type="primary", icon=":material/currency_exchange:"):
+                ok, outcome = ui.attempt(the_store.set_rate, principal, rate_currency, rate_month, float(rate_value))
+                if ok:
+                    ui.flash(f"{rate_currency} rate for {month_key(rate_month)} set to {rate_value:g} "
+                             f"(batch {outcome[0]}).")
+                    st.rerun()
+        st.markdown("**Import a rates file**")
+        import_form("rates", "Rates file: currency, month (YYYY-MM), rate", "rates_upload",
+                    example=admin_data.rates_example(base, ui.today()))
+        stored = sorted(set(ui.read(principal, "rates")["currency"]))
+        if stored:
+            st.markdown("**History of a currency's rates**")
+            which = st.selectbox("Currency", stored, key="rate_history_currency")
+            history = the_store.rate_history(principal, which)
+            ui.table(history.assign(month=pd.to_datetime(history["month"]).dt.strftime("%Y-%m")), column_config={
+                "month": "Month", "rate": st.column_config.NumberColumn("Rate", format="%.6f"),
+                "previous_rate": st.column_config.NumberColumn("Before", format="%.6f"),
+                "batch_id": st.column_config.NumberColumn("Batch", format="%d"), "changed_by": "By",
+                "changed_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+                "reverted": "Undone",
+            })
+        undoable = admin_data.rate_batches(ui.read(principal, "batches"))
+        if undoable:
+            with st.form("rates_undo_form"):
+                batch = st.selectbox("Undo a rates batch", list(undoable), format_func=undoable.get, key="rates_undo")
+                st.caption("Each rate of the batch goes back to the newest earlier one not undone; refused when "
+                           "stored amounts would be left without a rate.")
+                if st.form_submit_button("Undo", icon=":material/undo:"):
+                    ok, _ = ui.attempt(the_store.undo, principal, int(batch))
+                    if ok:
+                        ui.flash(f"Rates batch {batch} undone.")
+                        st.rerun()
 
 # ---------------------------------------------------------------- pipeline
 with pipeline_tab:

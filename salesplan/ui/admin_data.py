@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from salesplan.currency import CODES
 from salesplan.errors import BadInput, NotAllowed, SalesplanError
 from salesplan.notify import scheduler
 from salesplan.principal import Principal
@@ -102,6 +104,7 @@ SETTING_LABELS = {
     "--timezone": "Time zone", "--digest-day": "Digest day", "--digest-hour": "Digest hour",
     "--mail-from": "Sender", "--smtp-host": "Mail server", "--smtp-port": "Port", "--smtp-user": "Server account",
     "--smtp-starttls": "STARTTLS", "--dashboard-url": "Dashboard address", "--stage-probability": "Stage probabilities",
+    "--base-currency": "Base currency",
 }
 
 
@@ -127,3 +130,39 @@ def _page_words(reason: str) -> str:
     for option, label in SETTING_LABELS.items():
         reason = reason.replace(f"{option}:", f"{label}:")
     return reason
+
+
+# ---------------------------------------------------------------- currencies (docs/currencies.md)
+def currency_choices(base: str) -> list[str]:
+    """The codes a rate may be set for: every ISO 4217 code but the base currency, sorted."""
+    return sorted(CODES - {base})
+
+
+def rates_table(rates: pd.DataFrame) -> pd.DataFrame:
+    """``store.rates`` as shown: month (YYYY-MM), currency, rate, batch_id, newest month first."""
+    if rates.empty:
+        return pd.DataFrame(columns=["month", "currency", "rate", "batch_id"])
+    shown = rates.assign(month=pd.to_datetime(rates["month"]).dt.strftime("%Y-%m"))
+    return shown.sort_values(["month", "currency"], ascending=[False, True])[
+        ["month", "currency", "rate", "batch_id"]].reset_index(drop=True)
+
+
+def rates_example(base: str, today: date) -> str:
+    """A small rates file for the download button: two currencies for this month and the last,
+    in units of ``base`` (the numbers are placeholders to overwrite)."""
+    this = today.replace(day=1)
+    last = (this - timedelta(days=1)).replace(day=1)
+    others = [code for code in ("USD", "EUR", "GBP") if code != base][:2]
+    rows = [f"{code},{month:%Y-%m},1.0" for code in others for month in (last, this)]
+    return "currency,month,rate\n" + "\n".join(rows) + "\n"
+
+
+def rate_batches(batches: pd.DataFrame) -> dict[int, str]:
+    """The rates batches that can still be undone, newest first, with their labels."""
+    live = batches[(batches["kind"] == "rates") & batches["reverted_at"].isna()].sort_values("batch_id", ascending=False)
+    return {
+        int(row.batch_id): f"Batch {row.batch_id}: " + ("the editor" if pd.isna(row.file_name) or not row.file_name
+                                                       else str(row.file_name))
+        + f" ({int(row.rows_inserted)} new, {int(row.rows_updated)} changed) by {row.uploaded_by}"
+        for row in live.itertuples()
+    }
