@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import calendar as months_of_year
+from datetime import date
 from zoneinfo import available_timezones
 
 import pandas as pd
@@ -54,6 +55,70 @@ def import_form(kind: str, label: str, key: str, *, example: str | None = None) 
             st.rerun()
 
 
+def rep_history_editor(reps: pd.DataFrame) -> None:
+    """The chosen rep's territory and manager over time (docs/people.md): the rows, a row added or
+    changed from a day on, a row deleted, and the end date of a leaver."""
+    st.markdown("**Territory and manager over time**")
+    st.caption("A rep's territory and manager from a day on, until the next row. Sales without a territory in "
+               "their file count for the territory the rep was in on the sale date; a territory's bottom-up "
+               "target sums the reps who were in it on the month's first day.")
+    rep_text = ui.rep_label(reps)
+    # another rep: the form starts from that rep's own values
+    who = st.selectbox("Rep", reps["rep_id"].tolist(), format_func=rep_text, key="history_rep",
+                       on_change=lambda: [st.session_state.pop(k, None) for k in
+                                          ("history_territory", "history_manager", "leaver", "leaver_end")])
+    history = ui.read(principal, "rep_history", who)
+    ui.table(admin_data.history_rows(history), column_config={
+        "from": "From", "until": "Until", "territory": "Territory", "manager": "Manager"})
+    rep = reps.set_index("rep_id").loc[who]
+    territories = [None, *ui.read(principal, "territories")["territory"].tolist()]
+    managers = [None, *[r for r in reps["rep_id"].tolist() if r != who]]
+    add_col, end_col = st.columns(2)
+    with add_col, st.form("history_form"):
+        st.markdown("Add or change a row (a row of the same day is replaced)")
+        since = st.date_input("From", value=ui.today(), min_value=admin_data.ALWAYS, max_value=date(2199, 12, 31),
+                              key="history_from")
+        left, right = st.columns(2)
+        current = None if ui.is_empty(rep["territory"]) else rep["territory"]
+        territory = left.selectbox("Territory", territories, key="history_territory",
+                                   index=territories.index(current) if current in territories else 0,
+                                   format_func=lambda t: "— none —" if t is None else t)
+        boss = None if ui.is_empty(rep["manager"]) else rep["manager"]
+        manager = right.selectbox("Manager", managers, key="history_manager",
+                                  index=managers.index(boss) if boss in managers else 0,
+                                  format_func=lambda r: "— none —" if r is None else rep_text(r))
+        if st.form_submit_button("Save row", type="primary", icon=":material/save:"):
+            ok, _ = ui.attempt(the_store.set_rep_history, principal, who, since, territory, manager)
+            if ok:
+                ui.flash(f"{ui.md(rep_text(who))}: {ui.md(territory or 'no territory')}, manager "
+                         f"{ui.md(manager or 'none')} from {since.isoformat()}.")
+                st.rerun()
+    with end_col:
+        labels = admin_data.history_labels(history)
+        if len(labels) > 1:
+            with st.form("history_delete_form"):
+                day = st.selectbox("Delete a row (the one before it runs on)", list(labels), format_func=labels.get,
+                                   key="history_delete")
+                if st.form_submit_button("Delete row", icon=":material/delete:"):
+                    ok, _ = ui.attempt(the_store.delete_rep_history, principal, who, day)
+                    if ok:
+                        ui.flash(f"{ui.md(rep_text(who))}: the row {ui.md(labels[day])} is deleted.")
+                        st.rerun()
+        with st.form("leaver_form"):
+            ended = None if ui.is_empty(rep["end_date"]) else pd.Timestamp(rep["end_date"]).date()
+            leaving = st.checkbox("Has left or is leaving", value=ended is not None, key="leaver")
+            end = st.date_input("Last day", value=ended or ui.today(), min_value=admin_data.ALWAYS,
+                                max_value=date(2199, 12, 31), key="leaver_end",
+                                help="No targets after it; the month that contains it keeps its target. Their "
+                                     "sales stay where they are.")
+            if st.form_submit_button("Save end date", icon=":material/event_busy:"):
+                ok, _ = ui.attempt(the_store.set_rep_end_date, principal, who, end if leaving else None)
+                if ok:
+                    ui.flash(f"{ui.md(rep_text(who))} " + (f"leaves after {end.isoformat()}." if leaving
+                                                          else "has no end date."))
+                    st.rerun()
+
+
 # ---------------------------------------------------------------- people
 with people_tab:
     reps = ui.read(principal, "reps")
@@ -68,6 +133,7 @@ with people_tab:
             "manager": "Manager", "start_date": st.column_config.DateColumn("Start"),
             "end_date": st.column_config.DateColumn("End"),
         })
+        rep_history_editor(reps)
         left, right = st.columns(2)
         with left:
             st.markdown("**Territories**")

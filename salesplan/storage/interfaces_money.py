@@ -19,7 +19,7 @@ class RatesStorage(Protocol):
         ...
 
     def stored_currencies(self) -> list[str]:
-        """The currencies stored actuals and targets name, sorted. Raises nothing of its own."""
+        """The currencies stored actuals, targets and open deals name, sorted. Raises nothing of its own."""
         ...
 
     def rate_history(self, principal: Principal, currency: str) -> pd.DataFrame:
@@ -52,4 +52,9 @@ class PeopleHistoryStorage(Protocol):
 
     def delete_rep_history(self, principal: Principal, rep_id: str, effective_from: date) -> None:
         """Remove one row (never a rep's only one). Raises BadInput, NotAllowed unless admin."""
+        ...
+
+    def set_rep_end_date(self, principal: Principal, rep_id: str, end_date: date | None) -> None:
+        """A leaver's last day (None: not leaving). Raises BadInput (unknown rep, date out of range
+        or before the start date), NotAllowed unless admin."""
         ...

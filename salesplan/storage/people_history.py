@@ -112,3 +112,24 @@ class PeopleHistoryStore(StoreBase):
             cursor.execute(REFRESH_CURRENT)
 
         self.write(principal, "rep history", f"{rep_id}: row from {effective_from} removed", work)
+
+    def set_rep_end_date(self, principal: Principal, rep_id: str, end_date: date | None) -> None:
+        """A leaver's last day (docs/people.md), or None for a rep who is not leaving. The rep's
+        targets of months that start after it are ignored from then on (and refused on import);
+        their actuals stay. Raises NotAllowed unless admin, BadInput for an unknown rep, a date
+        out of range or before the rep's start date."""
+        policy.require(principal, "edit_people")
+        if end_date is not None and not ALWAYS <= end_date <= date(2199, 12, 31):
+            raise BadInput.single("people", f"end_date {end_date} is out of range", column="end_date")
+
+        def work(cursor: Cursor) -> None:
+            rows = cursor.execute("SELECT start_date FROM reps WHERE rep_id = ?", [rep_id]).fetchall()
+            if not rows:
+                raise BadInput.single("people", f"unknown rep {rep_id!r}", column="rep_id")
+            start = rows[0][0]
+            if end_date is not None and start is not None and end_date < start:
+                raise BadInput.single("people", f"the end date {end_date} is before {rep_id}'s start date {start}",
+                                      column="end_date")
+            cursor.execute("UPDATE reps SET end_date = ? WHERE rep_id = ?", [end_date, rep_id])
+
+        self.write(principal, "rep end date", f"{rep_id}: {end_date or 'no end date'}", work)

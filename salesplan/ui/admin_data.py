@@ -166,3 +166,32 @@ def rate_batches(batches: pd.DataFrame) -> dict[int, str]:
         + f" ({int(row.rows_inserted)} new, {int(row.rows_updated)} changed) by {row.uploaded_by}"
         for row in live.itertuples()
     }
+
+
+# ---------------------------------------------------------------- people over time (docs/people.md)
+ALWAYS = date(1900, 1, 1)  # a rep's first history row: in effect since always
+
+
+def history_rows(history: pd.DataFrame) -> pd.DataFrame:
+    """``store.rep_history`` of one rep as shown: from (a day, or "since always"), until (the
+    last day, the day before the next row; empty while in effect), territory, manager."""
+    frame = history.sort_values("effective_from")
+    since = pd.to_datetime(frame["effective_from"]).dt.date
+    until = pd.to_datetime(frame["effective_to"]) - pd.Timedelta(days=1)
+    return pd.DataFrame({
+        "from": [("since always" if day == ALWAYS else day.isoformat()) for day in since],
+        "until": [None if pd.isna(day) else day.date().isoformat() for day in until],
+        "territory": frame["territory"].tolist(),
+        "manager": frame["manager"].tolist(),
+    })
+
+
+def history_labels(history: pd.DataFrame) -> dict[date, str]:
+    """Each history row's first day with a label for the delete picker, newest first."""
+    frame = history.sort_values("effective_from", ascending=False)
+    labels = {}
+    for row in frame.itertuples():
+        day = pd.Timestamp(row.effective_from).date()
+        when = "since always" if day == ALWAYS else f"from {day.isoformat()}"
+        labels[day] = f"{when}: {row.territory or 'no territory'}, manager {row.manager or 'none'}"
+    return labels

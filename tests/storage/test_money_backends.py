@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from salesplan import imports
-from salesplan.errors import BadInput
-from salesplan.principal import SYSTEM
+from salesplan.errors import BadInput, NotAllowed
+from salesplan.principal import SYSTEM, Principal
 
 
 def _load(store, kind: str, text: str, name: str | None = None):
@@ -48,3 +48,40 @@ def test_rates_conversion_and_history_on_every_backend(any_store):
     store.delete_rep_history(SYSTEM, "R1", dt.date(2025, 3, 14))
     history = store.rep_history(SYSTEM, "R1")
     assert pd.to_datetime(history["effective_from"]).tolist() == [pd.Timestamp("1900-01-01"), pd.Timestamp("2025-03-15")]
+
+
+def test_deals_convert_at_the_snapshots_month_on_every_backend(any_store):
+    store = any_store
+    _load(store, "reps", "rep_id,name,territory,region\nR1,Ann,North,EU\n")
+    store.save_settings(SYSTEM, base_currency="EUR")
+    _load(store, "rates", "currency,month,rate\nUSD,2025-03,0.5\n")
+    imports.import_file(store, "deals", b"deal_id,owner,amount,expected_close,probability\nD1,R1,$300,2025-05-01,0.5\n"
+                        b"D2,R1,40,2025-05-01,1\n", file_name="deals.csv", principal=SYSTEM, as_of=dt.date(2025, 3, 20))
+    deals = store.open_deals(SYSTEM, dt.date(2025, 3, 21)).set_index("deal_id")
+    assert deals["amount"].to_dict() == pytest.approx({"D1": 150.0, "D2": 40.0})
+    assert deals["original_amount"].to_dict() == pytest.approx({"D1": 300.0, "D2": 40.0})
+    assert deals["currency"].to_dict() == {"D1": "USD", "D2": "EUR"}
+    assert store.deal_history(SYSTEM).set_index("deal_id")["amount"].to_dict() == pytest.approx({"D1": 150.0, "D2": 40.0})
+    assert store.stored_currencies() == ["EUR", "USD"]
+    with pytest.raises(BadInput, match=r"no USD rate for 2025-03 \(1 deals\)"):
+        store.undo(SYSTEM, int(store.batches(SYSTEM).query("kind == 'rates'")["batch_id"].iloc[0]))
+
+
+def test_a_leavers_end_date_is_set_and_cleared_on_every_backend(any_store):
+    store = any_store
+    _load(store, "reps", "rep_id,name,territory,region,start_date\nR1,Ann,North,EU,2025-01-01\nR2,Bob,North,EU,\n")
+    _load(store, "targets", "owner,month,amount\nR1,2025-06,10\nR1,2025-07,20\n")
+    store.set_rep_end_date(SYSTEM, "R1", dt.date(2025, 6, 15))
+    assert store.reps(SYSTEM).set_index("rep_id")["end_date"].map(pd.Timestamp).to_dict()["R1"] == pd.Timestamp("2025-06-15")
+    # the month with the end date keeps its target, the later one is ignored
+    assert store.engine_inputs(SYSTEM).targets["amount"].tolist() == pytest.approx([10.0])
+    assert "rep end date" in store.audit_log(SYSTEM)["action"].tolist()
+    with pytest.raises(BadInput, match="before R1's start date 2025-01-01"):
+        store.set_rep_end_date(SYSTEM, "R1", dt.date(2024, 12, 31))
+    with pytest.raises(BadInput, match="unknown rep 'R9'"):
+        store.set_rep_end_date(SYSTEM, "R9", None)
+    with pytest.raises(NotAllowed):
+        store.set_rep_end_date(Principal("m@x.test", "manager", "R2"), "R1", None)
+    store.set_rep_end_date(SYSTEM, "R1", None)
+    assert pd.isna(store.reps(SYSTEM).set_index("rep_id").loc["R1", "end_date"])
+    assert store.engine_inputs(SYSTEM).targets["amount"].tolist() == pytest.approx([10.0, 20.0])
