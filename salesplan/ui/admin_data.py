@@ -189,9 +189,14 @@ def history_rows(history: pd.DataFrame) -> pd.DataFrame:
 def history_labels(history: pd.DataFrame) -> dict[date, str]:
     """Each history row's first day with a label for the delete picker, newest first."""
     frame = history.sort_values("effective_from", ascending=False)
-    labels = {}
-    for row in frame.itertuples():
-        day = pd.Timestamp(row.effective_from).date()
+    labels: dict[date, str] = {}
+    for since, territory, manager in zip(frame["effective_from"], frame["territory"], frame["manager"]):
+        day = pd.Timestamp(since).date()
         when = "since always" if day == ALWAYS else f"from {day.isoformat()}"
-        labels[day] = f"{when}: {row.territory or 'no territory'}, manager {row.manager or 'none'}"
+        labels[day] = f"{when}: {_or(territory, 'no territory')}, manager {_or(manager, 'none')}"
     return labels
+
+
+def _or(value: object, empty: str) -> str:
+    """A history cell's text; ``empty`` for NULL (NaN or None in the frame)."""
+    return empty if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
