@@ -63,10 +63,7 @@ def rep_history_editor(reps: pd.DataFrame) -> None:
                "their file count for the territory the rep was in on the sale date; a territory's bottom-up "
                "target sums the reps who were in it on the month's first day.")
     rep_text = ui.rep_label(reps)
-    # another rep: the form starts from that rep's own values
-    who = st.selectbox("Rep", reps["rep_id"].tolist(), format_func=rep_text, key="history_rep",
-                       on_change=lambda: [st.session_state.pop(k, None) for k in
-                                          ("history_territory", "history_manager", "leaver", "leaver_end")])
+    who = st.selectbox("Rep", reps["rep_id"].tolist(), format_func=rep_text, key="history_rep")
     history = ui.read(principal, "rep_history", who)
     ui.table(admin_data.history_rows(history), column_config={
         "from": "From", "until": "Until", "territory": "Territory", "manager": "Manager"})
@@ -74,17 +71,18 @@ def rep_history_editor(reps: pd.DataFrame) -> None:
     territories = [None, *ui.read(principal, "territories")["territory"].tolist()]
     managers = [None, *[r for r in reps["rep_id"].tolist() if r != who]]
     add_col, end_col = st.columns(2)
+    # the form's widgets are keyed by rep: another rep's form starts from that rep's own values
     with add_col, st.form("history_form"):
         st.markdown("Add or change a row (a row of the same day is replaced)")
         since = st.date_input("From", value=ui.today(), min_value=admin_data.ALWAYS, max_value=date(2199, 12, 31),
                               key="history_from")
         left, right = st.columns(2)
         current = None if ui.is_empty(rep["territory"]) else rep["territory"]
-        territory = left.selectbox("Territory", territories, key="history_territory",
+        territory = left.selectbox("Territory", territories, key=f"history_territory_{who}",
                                    index=territories.index(current) if current in territories else 0,
                                    format_func=lambda t: "— none —" if t is None else t)
         boss = None if ui.is_empty(rep["manager"]) else rep["manager"]
-        manager = right.selectbox("Manager", managers, key="history_manager",
+        manager = right.selectbox("Manager", managers, key=f"history_manager_{who}",
                                   index=managers.index(boss) if boss in managers else 0,
                                   format_func=lambda r: "— none —" if r is None else rep_text(r))
         if st.form_submit_button("Save row", type="primary", icon=":material/save:"):
@@ -106,9 +104,9 @@ def rep_history_editor(reps: pd.DataFrame) -> None:
                         st.rerun()
         with st.form("leaver_form"):
             ended = None if ui.is_empty(rep["end_date"]) else pd.Timestamp(rep["end_date"]).date()
-            leaving = st.checkbox("Has left or is leaving", value=ended is not None, key="leaver")
+            leaving = st.checkbox("Has left or is leaving", value=ended is not None, key=f"leaver_{who}")
             end = st.date_input("Last day", value=ended or ui.today(), min_value=admin_data.ALWAYS,
-                                max_value=date(2199, 12, 31), key="leaver_end",
+                                max_value=date(2199, 12, 31), key=f"leaver_end_{who}",
                                 help="No targets after it; the month that contains it keeps its target. Their "
                                      "sales stay where they are.")
             if st.form_submit_button("Save end date", icon=":material/event_busy:"):
@@ -131,7 +129,7 @@ with people_tab:
         ui.table(reps, column_config={
             "rep_id": "Rep id", "name": "Name", "email": "Email", "territory": "Territory", "region": "Region",
             "manager": "Manager", "start_date": st.column_config.DateColumn("Start"),
-            "end_date": st.column_config.DateColumn("End"),
+            "end_date": st.column_config.DateColumn("End"), "left": "Left",
         })
         rep_history_editor(reps)
         left, right = st.columns(2)
