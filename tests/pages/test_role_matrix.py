@@ -114,8 +114,8 @@ def test_role_page(db, sessions, role, page):
         assert kinds.options == (uploads if role in ("admin", "manager") else [uploads[0], uploads[2]]), \
             "only admins and managers upload targets; every role that uploads sends its deals"
     if page == "admin":
-        assert [t.label for t in at.tabs] == ["People", "Calendar", "Settings", "Pipeline", "E-mail", "Users",
-                                           "Audit log"]
+        assert [t.label for t in at.tabs] == ["People", "Calendar", "Settings", "Currencies", "Pipeline", "E-mail",
+                                           "Users", "Audit log"]
         assert "actor" in at.dataframe[-1].value.columns, "the audit log"
         users = at.dataframe[-2].value
         assert set(users["email"]) == set(ACCOUNTS.values()) | {"rep2@demo.test"}
