@@ -60,7 +60,7 @@ for index, entry in enumerate(shown.itertuples(index=False), start=first):
         with badge:
             ui.status_badge(entry.status)
         c1, c2, c3, c4, c5 = st.columns(5)
-        c1.metric("Gap to date", ui.money(entry.gap_to_date), help="Expected − actual to date")
+        c1.metric("Gap to date", ui.money(entry.gap_to_date), help="Expected − actual to date: positive = behind plan")
         days = "passed" if entry.point_of_no_return == engine.PASSED else (
             "—" if ui.is_empty(entry.working_days_to_act) else f"{int(entry.working_days_to_act)}")
         c2.metric("Working days to act", days, help=f"Point of no return: {ui.ponr_text(entry.point_of_no_return)}")

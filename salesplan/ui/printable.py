@@ -61,7 +61,7 @@ def plan_html(rep_name: str, rep_id: str, fy: int, plan: dict[str, Any], row: pd
             ("Expected to date", money(row["expected_to_date"])),
             ("Attainment", pct(row["attainment"])),
             ("Pace", pct(row["pace"])),
-            ("Gap to date", money(row["gap_to_date"])),
+            ("Gap to date (+ = behind plan)", money(row["gap_to_date"])),
             ("Required per working day", money(row["required_per_working_day"])),
             ("Current per working day", money(row["current_per_working_day"])),
             ("Point of no return", ponr_text(row["point_of_no_return"])),

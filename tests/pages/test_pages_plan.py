@@ -335,3 +335,21 @@ def test_reps_and_managers_edit_and_delete_actions_and_it_is_audited(monkeypatch
         store.close()
     mine = log[(log["actor"] == user) & log["detail"].astype(str).str.contains(str(action))]
     assert len(mine) >= 2, ("the change and the delete are in the audit log", mine)
+
+
+def test_a_year_not_started_shows_only_its_target(monkeypatch, db, rep):
+    store = open_store(db)
+    try:
+        store.apply_targets(ADMIN, pd.DataFrame({
+            "owner_type": ["rep"], "owner_id": [rep], "metric": ["revenue"], "month": [pd.Timestamp("2027-03-01")],
+            "amount": [50_000.0], "reason": ["next year"]}), file_name=None, sha256=None, reason="next year")
+    finally:
+        store.close()
+    at = app(monkeypatch, db, page="plan")
+    at.selectbox(key="rep_picker").set_value(rep).run()
+    at.number_input(key="plan_fy").set_value(2027).run()
+    assert not at.exception
+    [caption] = [c.value for c in at.caption if c.value.startswith("Revenue target")]
+    from salesplan import ui
+
+    assert caption == f"Revenue target {ui.money(50_000)}; FY2027 starts on Fri 1 Jan 2027: nothing is sold or due yet."
