@@ -290,8 +290,9 @@ else:
         st.warning(f"{late} open action(s) past their due date: mark them done or dropped, or give them a new date "
                    "on the **Plan** page.", icon=":material/schedule:")
     ui.table(
-        open_actions.assign(label=[planflow.item_label("action", n) for n in open_actions["number"]],
-                            overdue=open_actions["overdue"].map({True: "overdue", False: ""}))[
+        planflow.for_people(open_actions, dict(zip(reps["rep_id"], reps["name"]))).assign(
+            label=[planflow.item_label("action", n) for n in open_actions["number"]],
+            overdue=open_actions["overdue"].map({True: "overdue", False: ""}))[
             ["label", "description", "owner", "due_date", "overdue", "status", "expected_impact"]],
         column_config={
             "label": st.column_config.TextColumn("#", width="small"),

@@ -191,7 +191,7 @@ with plan_tab:
         actions["answers"] = actions["obstacle_id"].map(
             lambda i: planflow.item_label("obstacle", numbers[i]) if not ui.is_empty(i) and i in numbers else "")
         actions["overdue"] = actions["overdue"].map({True: "overdue", False: ""})
-        ui.table(actions[["label", "description", "owner", "due_date", "status", "overdue", "expected_impact",
+        ui.table(planflow.for_people(actions, dict(zip(reps["rep_id"], reps["name"])))[["label", "description", "owner", "due_date", "status", "overdue", "expected_impact",
                           "answers"]],
                  column_config={
             "label": st.column_config.TextColumn("#", width="small"),

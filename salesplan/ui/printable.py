@@ -77,8 +77,8 @@ def plan_html(rep_name: str, rep_id: str, fy: int, plan: dict[str, Any], row: pd
         names = dict(zip(obstacles["obstacle_id"], obstacles["label"] + ": " + obstacles["description"]))
         actions["answers"] = actions["obstacle_id"].map(lambda i: names.get(i, "") if not is_empty(i) else "")
         actions["label"] = [planflow.item_label("action", n) for n in _numbers(actions)]
-        actions["status"] = actions["status"].str.replace("_", " ") + actions["overdue"].map(
-            {True: " (overdue)", False: ""})
+        actions = planflow.for_people(actions, {rep_id: rep_name})
+        actions["status"] = actions["status"] + actions["overdue"].map({True: " (overdue)", False: ""})
     overdue = (f"<p class='late'>{late} open action{'s' if late != 1 else ''} past the due date.</p>"
                if late else "")
     return f"""<!doctype html>

@@ -189,5 +189,8 @@ def test_overdue_open_actions_are_flagged(monkeypatch, tmp_path):
     [table] = [d.value for d in at.dataframe if "overdue" in d.value.columns]
     rows = table.set_index("description")
     assert rows.loc["Call the CFO", "overdue"] == "overdue" and rows.loc["Call the CFO", "label"] == f"Action {number}"
-    assert rows.loc["Plan Q1", "overdue"] == ""
+    assert rows.loc["Plan Q1", "overdue"] == "" and rows.loc["Plan Q1", "status"] == "in progress"
+    names = set(year["owner_name"])
+    assert not set(table["owner"]) & set(year["owner_id"]), "an owner that is a rep shows the rep's name"
+    assert set(table["owner"]) - {"me"} <= names
     assert any("past their due date" in w.value for w in at.warning)
