@@ -102,7 +102,7 @@ num = st.column_config.NumberColumn
 ui.table(shown[columns], column_config={
     "owner_name": st.column_config.TextColumn("Owner", pinned=True),
     "status": "Status",
-    "note": st.column_config.TextColumn("Note", help="On pace, but the target's monthly shape asks for a higher "
+    "note": st.column_config.TextColumn("Note", width="medium", help="On pace, but the target's monthly shape asks for a higher "
                                         "run-rate in the months ahead than today's (see below the table)"),
     "target": num("Target", format="localized"),
     "actual_to_date": num("Actual", format="localized"),
@@ -125,7 +125,7 @@ ui.table(shown[columns], column_config={
                                 "(see the math on the owner's My plan page)"),
 })
 if reasons:
-    st.markdown("**On pace, but the plan asks for more later:**\n" + "\n".join(
+    st.markdown("**Why an owner on track still needs a higher run-rate:**\n" + "\n".join(
         f"- {ui.md(name)}: {ui.md(reason)}" for name, reason in reasons.values()))
 stem = f"salesplan-{level}-{metric}-{as_of.isoformat()}"
 e1, e2, e3 = st.columns([1, 1, 4])

@@ -45,29 +45,31 @@ if caution:
     st.warning(caution, icon=":material/science:")
 
 
-def sample(owner_years: int, what: str = "") -> str:
+def sample(owner_years: int) -> str:
     """The sample a rate rests on, under its figure: owner-years, not the weekly checks."""
-    return f"from {owner_years} owner-year{'s' if owner_years != 1 else ''}" + (f" {what}" if what else "")
+    return f"from {owner_years} owner-year{'s' if owner_years != 1 else ''}"
 
 
 # ---------------------------------------------------------------- headline numbers
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("“Too late” was right", ui.pct(summary["too_late_precision"], 0), border=True,
-          delta=sample(summary["too_late_owners"], "called too late"), delta_color="gray", delta_arrow="off",
-          help=f"Of the {summary['too_late_checks']} weekly checks that said too late, the share whose owner then "
+          delta=sample(summary["too_late_owners"]), delta_color="gray", delta_arrow="off",
+          help=f"Of the {summary['too_late_checks']} weekly checks that said too late (of "
+               f"{summary['too_late_owners']} owner-years), the share whose owner then "
                f"missed the target (with the point-of-no-return rule alone: "
                f"{ui.pct(summary['too_late_precision_without_chance'], 0)})")
 c2.metric("Misses flagged in time", ui.pct(summary["flagged_in_time"], 0), border=True,
-          delta=sample(summary["misses"], "that missed"), delta_color="gray", delta_arrow="off",
-          help="Of the owner-years that missed, the share flagged off track or too late at least 8 weeks before "
-               "the year's end")
+          delta=sample(summary["misses"]), delta_color="gray", delta_arrow="off",
+          help=f"Of the {summary['misses']} owner-years that missed, the share flagged off track or too late at "
+               "least 8 weeks before the year's end")
 c3.metric("Median lead", "—" if ui.is_empty(summary["median_lead_weeks"])
           else f"{summary['median_lead_weeks']:.0f} weeks", border=True,
-          delta=sample(summary["misses"], "that missed"), delta_color="gray", delta_arrow="off",
+          delta=sample(summary["misses"]), delta_color="gray", delta_arrow="off",
           help="Weeks from the first off track / too late flag to the year's end, for the owner-years that missed")
 c4.metric("“On track” still missed", ui.pct(summary["on_track_miss_rate"], 0), border=True,
-          delta=sample(summary["on_track_owners"], "shown on track"), delta_color="gray", delta_arrow="off",
-          help="The share of on-track checks whose owner missed the target after all")
+          delta=sample(summary["on_track_owners"]), delta_color="gray", delta_arrow="off",
+          help=f"The share of on-track checks (of {summary['on_track_owners']} owner-years) whose owner missed the "
+               "target after all")
 
 # ---------------------------------------------------------------- by status
 st.markdown("#### How often each status was followed by a miss")

@@ -119,19 +119,22 @@ def heatmap_figure(grid: pd.DataFrame, value_label: str, title: str, at_risk: fl
     muted = [i for i, c in enumerate(value_columns) if c in in_progress]
     coloured = z.copy()
     coloured[:, muted] = float("nan")
+    main_text = [[cell if i not in muted else "" for i, cell in enumerate(line)] for line in text]
     wide = len(value_columns) > 20  # weeks: the percentages would not fit in the cells; they stay in the hover
     fig = go.Figure(go.Heatmap(
-        x=value_columns, y=y, z=coloured, text=text, texttemplate="" if wide else "%{text}", textfont={"size": 11},
-        colorscale=heat_scale(at_risk), zmin=HEAT_MIN, zmax=HEAT_MAX, xgap=2, ygap=2,
+        x=value_columns, y=y, z=coloured, text=main_text, texttemplate="" if wide else "%{text}",
+        textfont={"size": 11}, colorscale=heat_scale(at_risk), zmin=HEAT_MIN, zmax=HEAT_MAX, xgap=2, ygap=2,
         colorbar={"title": {"text": value_label, "side": "right"}, "tickformat": ".0%"},
         hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>", name=value_label,
     ))
     if muted:
+        # the same grid (same cells, same geometry), empty but for the columns in progress
+        grey = [[0.0 if i in muted and not is_empty(v) else None for i, v in enumerate(line)] for line in z]
         fig.add_trace(go.Heatmap(
-            x=[value_columns[i] for i in muted], y=y, z=[[0.0 if not is_empty(line[i]) else None for i in muted]
-                                                         for line in z],
-            text=[[row[i] for i in muted] for row in text], texttemplate="" if wide else "%{text}",
-            textfont={"size": 11, "color": "#555"}, colorscale=IN_PROGRESS_SCALE, showscale=False, xgap=2, ygap=2,
+            x=value_columns, y=y, z=grey,
+            text=[[cell if i in muted else "" for i, cell in enumerate(line)] for line in text],
+            texttemplate="" if wide else "%{text}", textfont={"size": 11, "color": "#555"},
+            colorscale=IN_PROGRESS_SCALE, showscale=False, xgap=2, ygap=2,
             hovertemplate="%{y}<br>%{x}: %{text} so far (in progress)<extra></extra>", name="in progress",
         ))
     fig.update_layout(

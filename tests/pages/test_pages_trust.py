@@ -98,9 +98,9 @@ def test_a_small_sample_says_so_with_its_counts(monkeypatch, db, result):
     assert f"rest on {s['owners']} owner-years across 2 fiscal years, of which {s['misses']} missed" in caution
     assert "not yet reliable" in caution and f"{s['checks']:,} weekly checks are not independent" in caution
     deltas = {m.label: m.delta for m in at.metric}
-    assert deltas["Misses flagged in time"] == f"from {s['misses']} owner-years that missed"
-    assert deltas["“Too late” was right"] == f"from {s['too_late_owners']} owner-years called too late"
-    assert deltas["“On track” still missed"] == f"from {s['on_track_owners']} owner-years shown on track"
+    assert deltas["Misses flagged in time"] == f"from {s['misses']} owner-years"
+    assert deltas["“Too late” was right"] == f"from {s['too_late_owners']} owner-years"
+    assert deltas["“On track” still missed"] == f"from {s['on_track_owners']} owner-years"
     owners = result.checks[result.checks["status"] == "too_late"].drop_duplicates(["fy", "owner_id"])
     assert s["too_late_owners"] == len(owners) > 0
 
