@@ -33,12 +33,17 @@ def submit(at, form: str, label: str):
     return at
 
 
-def plan_of(db, rep):
+def read(db, method, *args):
+    """``store.<method>(ADMIN, *args)`` on a second connection to the app's database."""
     store = open_store(db)
     try:
-        return store.plan(ADMIN, rep, 2026)
+        return getattr(store, method)(ADMIN, *args)
     finally:
         store.close()
+
+
+def plan_of(db, rep):
+    return read(db, "plan", rep, 2026)
 
 
 def test_add_an_obstacle_and_an_action_that_answers_it(at, db, rep):
@@ -95,22 +100,14 @@ def test_draft_submitted_agreed_and_a_checkin(at, db, rep):
 
 def _revenue_targets_2026(db, rep):
     """The rep's current FY2026 revenue target cells, in month order."""
-    store = open_store(db)
-    try:
-        targets = store.targets(ADMIN)
-    finally:
-        store.close()
+    targets = read(db, "targets")
     return targets[(targets["owner_id"] == rep) & (targets["metric"] == "revenue")
                    & (pd.to_datetime(targets["month"]).dt.year == 2026)].sort_values("month")
 
 
 def _history(db, rep):
     """Every version of the rep's targets (Store.target_history)."""
-    store = open_store(db)
-    try:
-        return store.target_history(ADMIN, "rep", rep)
-    finally:
-        store.close()
+    return read(db, "target_history", "rep", rep)
 
 
 def test_targets_editor_saves_a_new_version_with_its_reason(at, db, rep):
@@ -302,11 +299,7 @@ def test_the_printable_plan_numbers_items_and_flags_overdue_actions(monkeypatch,
 
 
 def _rep_of(db, email):
-    store = open_store(db)
-    try:
-        reps = store.reps(ADMIN)
-    finally:
-        store.close()
+    reps = read(db, "reps")
     return reps.loc[reps["email"] == email, "rep_id"].iloc[0]
 
 
@@ -328,11 +321,7 @@ def test_reps_and_managers_edit_and_delete_actions_and_it_is_audited(monkeypatch
     at.checkbox(key=f"confirm_delete_action_{action}").check().run()
     at.button(key=f"delete_action_{action}").click().run()
     assert action not in plan_of(db, rep_id)["actions"]["action_id"].tolist()
-    store = open_store(db)
-    try:
-        log = store.audit_log(ADMIN)
-    finally:
-        store.close()
+    log = read(db, "audit_log")
     mine = log[(log["actor"] == user) & log["detail"].astype(str).str.contains(str(action))]
     assert len(mine) >= 2, ("the change and the delete are in the audit log", mine)
 
