@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from salesplan import pipeline_view, plan_view, ui
+from salesplan import pipeline_view, plan_view, planflow, signals, ui
 from salesplan.store import OPEN_ACTION_STATUSES
 
 principal = ui.page("my_plan")
@@ -19,6 +19,9 @@ metric = metric_box.segmented_control(
 )
 as_of = date_box.date_input("As of", value=ui.today(), key="as_of", format="YYYY-MM-DD")
 year = ui.report(principal, as_of, metric=metric)
+stale = signals.stale_data_warning(as_of, ui.read(principal, "last_sale_date"))
+if stale:
+    st.warning(stale, icon=":material/history:")
 with_target = year.loc[year["target"] > 0, "owner_id"].tolist()
 rep_id = ui.pick_rep(principal, reps, picker, prefer=with_target)
 if rep_id is None:
@@ -43,6 +46,9 @@ if row["status"] == "not_started":
     st.info(f"{row['period']} starts on {ui.day_text(row['period_start'])}: only its target is known yet "
             f"({ui.money(row['target'])}).")
     st.stop()
+seasonal = signals.seasonal_reason(row)
+if seasonal:  # a green badge next to a required run-rate above today's: say why
+    st.info(seasonal, icon=":material/insights:")
 if not row["actual_to_date"] and ui.is_empty(row["best_per_working_day"]):
     st.info("No actuals yet for this year. Upload your sales export on **Upload actuals** to see where you stand.")
 
@@ -80,8 +86,9 @@ with c2:
     ])
 with c3:
     gap = row["gap_to_date"]
-    st.metric("Gap to date", ui.money(abs(gap)), help="Expected to date − actual to date: how far behind (or "
-              "ahead of) where the plan said you would be by now", border=True,
+    # one sign on every page and export: expected − actual, positive = behind plan
+    st.metric("Gap to date", ui.money(gap), help="Expected to date − actual to date: positive = behind where the "
+              "plan said you would be by now, negative = ahead of it", border=True,
               delta="behind plan" if gap > 0 else "ahead of plan", delta_color="red" if gap > 0 else "green",
               delta_arrow="off")
     see_the_math([
@@ -265,8 +272,8 @@ else:
 # ---------------------------------------------------------------- the written plan
 st.markdown("#### Your actions")
 plan = ui.read(principal, "plan", rep_id, fy)
-actions = plan["actions"]
-open_actions = actions[actions["status"].isin(OPEN_ACTION_STATUSES)] if not actions.empty else actions
+actions = planflow.flag_overdue(plan["actions"], as_of)
+open_actions = actions[actions["status"].isin(OPEN_ACTION_STATUSES)]
 if open_actions.empty:
     st.info(
         f"No open actions in your FY{fy} plan yet. Add actions that close the remaining "
@@ -278,9 +285,18 @@ else:
         f"{len(open_actions)} open action(s) worth **{ui.money(open_actions['expected_impact'].sum())}** cover "
         f"**{ui.pct(coverage, 0)}** of the remaining {ui.money(max(row['remaining'], 0))}."
     )
+    late = int(open_actions["overdue"].sum())
+    if late:
+        st.warning(f"{late} open action(s) past their due date: mark them done or dropped, or give them a new date "
+                   "on the **Plan** page.", icon=":material/schedule:")
     ui.table(
-        open_actions[["description", "owner", "due_date", "status", "expected_impact"]],
+        planflow.for_people(open_actions, dict(zip(reps["rep_id"], reps["name"]))).assign(
+            label=[planflow.item_label("action", n) for n in open_actions["number"]],
+            overdue=open_actions["overdue"].map({True: "overdue", False: ""}))[
+            ["label", "description", "owner", "due_date", "overdue", "status", "expected_impact"]],
         column_config={
+            "label": st.column_config.TextColumn("#", width="small"),
+            "overdue": "Late",
             "description": st.column_config.TextColumn("Action", width="large"),
             "owner": "Owner",
             "due_date": st.column_config.DateColumn("Due"),

@@ -84,7 +84,10 @@ with plan_tab:
             f"No plan for FY{fy} yet. Start with a summary of how the target will be reached, then list the "
             "obstacles you expect and the actions that overcome them."
         )
-    if year_row is not None and year_row["target"] > 0:
+    if year_row is not None and year_row["status"] == "not_started":  # only its target is known yet
+        st.caption(f"Revenue target {ui.money(year_row['target'])}; FY{fy} starts on "
+                   f"{ui.day_text(year_row['period_start'])}: nothing is sold or due yet.")
+    elif year_row is not None and year_row["target"] > 0:
         st.caption(
             f"Revenue target {ui.money(year_row['target'])}; still to sell {ui.money(max(year_row['remaining'], 0))}; "
             f"open actions cover {ui.pct(year_row['action_coverage'], 0)} of it; status "
@@ -188,7 +191,7 @@ with plan_tab:
         actions["answers"] = actions["obstacle_id"].map(
             lambda i: planflow.item_label("obstacle", numbers[i]) if not ui.is_empty(i) and i in numbers else "")
         actions["overdue"] = actions["overdue"].map({True: "overdue", False: ""})
-        ui.table(actions[["label", "description", "owner", "due_date", "status", "overdue", "expected_impact",
+        ui.table(planflow.for_people(actions, dict(zip(reps["rep_id"], reps["name"])))[["label", "description", "owner", "due_date", "status", "overdue", "expected_impact",
                           "answers"]],
                  column_config={
             "label": st.column_config.TextColumn("#", width="small"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from salesplan import team_view, ui
+from salesplan import signals, team_view, ui
+from salesplan.ui.exports import report_csv, report_excel
 
 principal = ui.page("team")
 
@@ -20,6 +21,10 @@ colour_by = right.segmented_control("Colour by", ["attainment", "pace"], default
                                                                     "pace": "Pace vs plan"}.get)
 grain = far.segmented_control("Heatmap by", ["month", "week"], default="month", required=True, key="team_grain",
                               format_func={"month": "Month", "week": "Week"}.get)
+
+stale = signals.stale_data_warning(as_of, ui.read(principal, "last_sale_date"))
+if stale:
+    st.warning(stale, icon=":material/history:")
 
 # ---------------------------------------------------------------- filters
 names = dict(zip(reps["rep_id"], reps["name"]))
@@ -55,11 +60,16 @@ if grid.empty:
 else:
     label = f"{'Monthly' if grain == 'month' else 'Weekly'} attainment" if colour_by == "attainment" else "Pace vs plan"
     at_risk = ui.settings().at_risk
+    # by attainment, the period in progress is grey: on its 2nd day it would be red for everyone
+    muted = tuple(team_view.in_progress_columns(grid)) if colour_by == "attainment" else ()
     st.plotly_chart(ui.heatmap_figure(grid, "Attainment" if colour_by == "attainment" else "Pace",
-                                      f"{label} · {year['period'].iloc[0]}", at_risk), key="heatmap")
+                                      f"{label} · {year['period'].iloc[0]}", at_risk, in_progress=muted),
+                    key="heatmap")
+    progress = (f"the {grain} marked {team_view.IN_PROGRESS} is in progress and grey: its attainment so far grows "
+                f"until it ends (colour by pace to compare it with its target to date)" if muted else
+                f"the {grain} marked {team_view.IN_PROGRESS} is in progress: its actual so far ÷ its target to date")
     st.caption(f"{label}: each {grain}'s actual ÷ {'its target' if colour_by == 'attainment' else 'its target to date'};"
-               f" the {grain} marked {team_view.IN_PROGRESS} is in progress (its attainment grows until it ends: "
-               f"colour by pace to compare it with its target to date); YTD = actual to date ÷ expected to date for the year. Green from 100 %, amber from "
+               f" {progress}; YTD = actual to date ÷ expected to date for the year. Green from 100 %, amber from "
                f"{ui.pct(at_risk, 0)} (the at-risk band), red below. {grain.capitalize()}s not started yet are blank; "
                f"reps without a {metric} target this year are left out.")
 
@@ -76,11 +86,15 @@ elif level == "territory" and (regions or territories):
     table = table[table["owner_id"].isin(set(chosen["territory"]))]
 elif level == "region" and regions:
     table = table[table["owner_id"].isin(regions)]
+# on pace but asked for a higher run-rate later: the green status alone would read as "nothing to do"
+reasons = {owner["owner_id"]: (owner["owner_name"], signals.seasonal_reason(owner)) for _, owner in table.iterrows()}
+reasons = {owner_id: why for owner_id, why in reasons.items() if why[1]}
 shown = ui.for_display(table).assign(
     status=table.apply(lambda owner: ui.status_label(ui.row_status(owner)), axis=1) if not table.empty else [],
     point_of_no_return=table["point_of_no_return"].map(lambda v: "" if ui.is_empty(v) else ui.ponr_text(v)),
+    note=table["owner_id"].map(lambda owner_id: "needs more later (seasonal)" if owner_id in reasons else ""),
 )
-columns = ["owner_name", "status", "target", "actual_to_date", "attainment", "pace", "gap_to_date",
+columns = ["owner_name", "status", "note", "target", "actual_to_date", "attainment", "pace", "gap_to_date",
            "required_per_working_day", "current_per_working_day", "acceleration", "point_of_no_return",
            "working_days_to_act", "action_coverage", "pipeline_coverage", "weighted_coverage", "uncovered_gap",
            "chance_to_reach"]
@@ -88,6 +102,8 @@ num = st.column_config.NumberColumn
 ui.table(shown[columns], column_config={
     "owner_name": st.column_config.TextColumn("Owner", pinned=True),
     "status": "Status",
+    "note": st.column_config.TextColumn("Note", width="medium", help="On pace, but the target's monthly shape asks for a higher "
+                                        "run-rate in the months ahead than today's (see below the table)"),
     "target": num("Target", format="localized"),
     "actual_to_date": num("Actual", format="localized"),
     "attainment": num("Attainment", format="percent"),
@@ -108,11 +124,14 @@ ui.table(shown[columns], column_config={
                            help="How often owners in a similar position in past years went on to reach the target "
                                 "(see the math on the owner's My plan page)"),
 })
+if reasons:
+    st.markdown("**Why an owner on track still needs a higher run-rate:**\n" + "\n".join(
+        f"- {ui.md(name)}: {ui.md(reason)}" for name, reason in reasons.values()))
 stem = f"salesplan-{level}-{metric}-{as_of.isoformat()}"
 e1, e2, e3 = st.columns([1, 1, 4])
-e1.download_button("Export CSV", lambda: ui.csv_bytes(table), file_name=f"{stem}.csv", mime="text/csv",
+e1.download_button("Export CSV", lambda: report_csv(table), file_name=f"{stem}.csv", mime="text/csv",
                    icon=":material/download:")
-e2.download_button("Export Excel", lambda: ui.excel_bytes(table, sheet="report"), file_name=f"{stem}.xlsx",
+e2.download_button("Export Excel", lambda: report_excel(table, "report"), file_name=f"{stem}.xlsx",
                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", icon=":material/download:")
 
 # ---------------------------------------------------------------- drill-down

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from salesplan import engine, pipeline_view, ui
+from salesplan import engine, signals, ui
+from salesplan.ui.exports import report_csv, report_excel
 
 principal = ui.page("watchlist")
 st.caption("Owners behind plan at two weekly checks in a row, once the grace share of the year has passed; "
@@ -19,6 +20,9 @@ levels = right.pills("Show", list(ui.LEVEL_LABEL), default=list(ui.LEVEL_LABEL),
                      format_func=ui.LEVEL_LABEL.get, key="watch_levels")
 
 reps = ui.reps_or_stop(principal)
+stale = signals.stale_data_warning(as_of, ui.read(principal, "last_sale_date"))
+if stale:
+    st.warning(stale, icon=":material/history:")
 
 entries = ui.watchlist(principal, as_of, metric=metric)
 entries = entries[entries["owner_type"].isin(levels or [])]
@@ -56,7 +60,7 @@ for index, entry in enumerate(shown.itertuples(index=False), start=first):
         with badge:
             ui.status_badge(entry.status)
         c1, c2, c3, c4, c5 = st.columns(5)
-        c1.metric("Gap to date", ui.money(entry.gap_to_date), help="Expected − actual to date")
+        c1.metric("Gap to date", ui.money(entry.gap_to_date), help="Expected − actual to date: positive = behind plan")
         days = "passed" if entry.point_of_no_return == engine.PASSED else (
             "—" if ui.is_empty(entry.working_days_to_act) else f"{int(entry.working_days_to_act)}")
         c2.metric("Working days to act", days, help=f"Point of no return: {ui.ponr_text(entry.point_of_no_return)}")
@@ -74,9 +78,11 @@ for index, entry in enumerate(shown.itertuples(index=False), start=first):
                       help="The same deals × their probability ÷ what is still to sell")
             d3.metric("Uncovered gap", ui.money(entry.uncovered_gap),
                       help="What is still to sell minus the weighted pipeline")
-        advice = ui.md(entry.recommended_action)
-        sentence = pipeline_view.gap_sentence(shown.iloc[index - first], ui.money)
-        st.markdown(f"**What to do:** {advice}." + (f" {ui.md(sentence)}" if sentence else ""))
+        # the engine's advice already names the gap the weighted pipeline leaves uncovered: said once
+        st.markdown(f"**What to do:** {ui.md(entry.recommended_action)}.")
+        reason = signals.seasonal_reason(shown.iloc[index - first])
+        if reason:
+            st.caption(reason)
         if (entry.owner_type, entry.owner_id) in explanations:
             with st.expander("See the math of the chance"):
                 st.markdown(ui.md(explanations[(entry.owner_type, entry.owner_id)]))
@@ -94,8 +100,8 @@ for index, entry in enumerate(shown.itertuples(index=False), start=first):
 
 stem = f"watchlist-{metric}-{as_of.isoformat()}"
 left, right, _ = st.columns([1, 1, 4])
-left.download_button("Export CSV", lambda: ui.csv_bytes(entries), file_name=f"{stem}.csv", mime="text/csv",
+left.download_button("Export CSV", lambda: report_csv(entries), file_name=f"{stem}.csv", mime="text/csv",
                      icon=":material/download:")
-right.download_button("Export Excel", lambda: ui.excel_bytes(entries, sheet="watch list"), file_name=f"{stem}.xlsx",
+right.download_button("Export Excel", lambda: report_excel(entries, "watch list"), file_name=f"{stem}.xlsx",
                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                       icon=":material/download:")

@@ -32,6 +32,11 @@ from salesplan.inputs import EngineInputs
 
 CHECK_COLUMNS = ["fy", "owner_id", "check_date", "weeks_to_end", "status", "chance_to_reach", "rule2", "missed"]
 LEAD_WEEKS = 8  # a miss flagged this many weeks before the end counts as flagged in time
+# Below these counts the figures are not yet reliable: the weekly checks of one owner in one year
+# move together, so a rate rests on owner-years (and the misses among them), not on weekly checks
+# (docs/decisions.md, "Small samples on the Warning track record").
+MIN_OWNER_YEARS = 30
+MIN_MISSES = 10
 FLAG_STATUSES = ("off_track", "too_late")
 
 
@@ -139,7 +144,8 @@ def backtest(inputs: EngineInputs, *, fy: int | None = None, metric: str = "reve
     ``summary`` holds: fiscal_years, owners (owner-years with a target), checks, misses (owner-years
     that missed), too_late_checks, too_late_precision, on_track_miss_rate, flagged_in_time (share of
     misses flagged off_track/too_late at least 8 weeks before the end), median_lead_weeks,
-    chance_checks, calibration_gap (mean |predicted - observed| over the filled bins).
+    chance_checks, calibration_gap (mean |predicted - observed| over the filled bins), and the
+    owner-years behind the rates: too_late_owners, on_track_owners, chance_owners.
 
     Raises BadInput for an unknown metric or level, a bins count below 2, or a fiscal year with no
     complete data.
@@ -177,6 +183,10 @@ def backtest(inputs: EngineInputs, *, fy: int | None = None, metric: str = "reve
     too_late = checks[checks["status"] == "too_late"]
     on_track = checks[checks["status"] == "on_track"]
     calibration, gap = _calibration(checks, bins)
+
+    def years_of(frame: pd.DataFrame) -> int:
+        return int(len(frame.drop_duplicates(["fy", "owner_id"])))
+
     summary = {
         "fiscal_years": ",".join(str(y) for y in sorted(checks["fy"].unique())) if len(checks) else "",
         "owners": int(len(owner_years)),
@@ -191,5 +201,25 @@ def backtest(inputs: EngineInputs, *, fy: int | None = None, metric: str = "reve
         "median_lead_weeks": float(first_flag.median()) if len(first_flag) else math.nan,
         "chance_checks": int(checks["chance_to_reach"].notna().sum()),
         "calibration_gap": gap,
+        # the owner-years behind each rate: its real sample size
+        "too_late_owners": years_of(too_late),
+        "on_track_owners": years_of(on_track),
+        "chance_owners": years_of(checks[checks["chance_to_reach"].notna()]),
     }
     return BacktestResult(summary, by_status, calibration, checks)
+
+
+def small_sample(summary: dict[str, Any]) -> str | None:
+    """The caution to show beside a backtest's figures when they rest on too few owner-years or
+    misses (fewer than :data:`MIN_OWNER_YEARS` or :data:`MIN_MISSES`), with the counts; None when the
+    sample is large enough or there is nothing graded. ``summary`` is ``BacktestResult.summary``.
+    Raises KeyError for a summary without owners, misses or checks."""
+    owners, misses, checks = int(summary["owners"]), int(summary["misses"]), int(summary["checks"])
+    if not checks or (owners >= MIN_OWNER_YEARS and misses >= MIN_MISSES):
+        return None
+    years = [y for y in str(summary.get("fiscal_years", "")).split(",") if y]
+    span = f" across {len(years)} fiscal year{'s' if len(years) != 1 else ''}" if years else ""
+    return (f"Small sample: these figures rest on {owners} owner-year{'s' if owners != 1 else ''}{span}, of which "
+            f"{misses} missed the target, and are not yet reliable. The {checks:,} weekly checks are not "
+            f"independent: one owner's checks in one year move together. Read the rates as a first indication "
+            f"until there are at least {MIN_OWNER_YEARS} owner-years and {MIN_MISSES} misses.")

@@ -3,13 +3,14 @@ the display labels of numbered obstacles and actions."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 import pandas as pd
 
 from salesplan.store import OPEN_ACTION_STATUSES
 
-__all__ = ["flag_overdue", "item_label", "overdue_count"]
+__all__ = ["flag_overdue", "for_people", "item_label", "overdue_count"]
 
 
 def flag_overdue(actions: pd.DataFrame, as_of: date) -> pd.DataFrame:
@@ -35,3 +36,13 @@ def item_label(kind: str, number: int | None) -> str:
     if kind not in ("obstacle", "action"):
         raise ValueError(f"kind must be obstacle or action, not {kind!r}")
     return f"{kind.capitalize()} {number}" if number is not None else kind.capitalize()
+
+
+def for_people(actions: pd.DataFrame, rep_names: Mapping[str, str]) -> pd.DataFrame:
+    """A copy of ``actions`` to show: an owner that is a rep id named by ``rep_names`` (rep_id ->
+    name) shows the rep's name, and the status reads "in progress" instead of ``in_progress``.
+    Raises KeyError when the frame lacks the ``owner`` or ``status`` column."""
+    out = actions.copy()
+    out["owner"] = out["owner"].map(lambda owner: rep_names.get(owner, owner) if isinstance(owner, str) else owner)
+    out["status"] = out["status"].astype(str).str.replace("_", " ")
+    return out

@@ -194,3 +194,55 @@ def render_backtest(result: Any, fmt: str = "table") -> str:
     calibration = result.calibration.assign(predicted=result.calibration["predicted"].map(pct),
                                             observed=result.calibration["observed"].map(pct))
     return "\n".join(lines) + render(by_status, "table") + "\n" + render(calibration, "table")
+
+
+# --------------------------------------------------------------------------- exports people read
+READABLE_LABELS = {
+    "owner_type": "Level", "owner_name": "Owner", "metric": "Metric", "period": "Period",
+    "period_start": "Period start", "period_end": "Period end", "as_of": "As of", "target": "Target",
+    "expected_to_date": "Expected to date", "actual_to_date": "Actual to date", "attainment": "Attainment %",
+    "pace": "Pace %", "gap_to_date": "Gap to date (+ = behind plan)", "remaining": "Still to sell",
+    "working_days_elapsed": "Working days elapsed", "working_days_left": "Working days left",
+    "required_per_working_day": "Required per working day", "current_per_working_day": "Current per working day",
+    "acceleration": "Acceleration (×)", "best_per_working_day": "Best per working day",
+    "projection_linear": "Projection at current run-rate", "projection_seasonal": "Projection at current pace",
+    "status": "Status", "point_of_no_return": "Point of no return", "working_days_to_act": "Working days to act",
+    "action_coverage": "Plan coverage %", "pipeline": "Pipeline", "weighted_pipeline": "Weighted pipeline",
+    "overdue_pipeline": "Overdue pipeline", "pipeline_coverage": "Pipeline coverage %",
+    "weighted_coverage": "Weighted coverage %", "projection_with_pipeline": "Projection with pipeline",
+    "uncovered_gap": "Uncovered gap", "chance_to_reach": "Chance to reach %",
+    "recommended_action": "What to do", "plan_needs_update": "Plan needs an update",
+}
+READABLE_STATUS = {"achieved": "Achieved", "on_track": "On track", "at_risk": "At risk", "off_track": "Off track",
+                   "too_late": "Too late", "not_started": "Not started", "no_target": "No target"}
+READABLE_LEVEL = {"rep": "Rep", "territory": "Territory", "region": "Region", "org": "Organisation"}
+
+
+def readable(df: pd.DataFrame) -> pd.DataFrame:
+    """An engine frame (report or watch list) as people read it in a spreadsheet: money rounded to
+    whole units, ratios as percentages with one decimal, acceleration with two, statuses and levels
+    as their labels, the point of no return as a date or "passed", yes/no for flags, dates ISO,
+    empty cells (never "nan") for empty values, and the owner's name instead of its id (the ids
+    stay in the raw values). Gap to date keeps the one sign convention: positive = behind plan.
+    Columns are renamed to :data:`READABLE_LABELS`; others keep their name. Raises nothing."""
+    cols = [c for c in _columns(df) if not (c == "owner_id" and "owner_name" in df.columns)]
+    out = pd.DataFrame(index=df.index)
+    for col in cols:
+        values = df[col]
+        if col in MONEY_COLUMNS:
+            cells: list[Any] = [None if _is_empty(v) else round(float(v)) for v in values]
+        elif col in RATIO_COLUMNS:
+            cells = [None if _is_empty(v) else round(float(v) * 100, 1) for v in values]
+        elif col == "acceleration":
+            cells = [None if _is_empty(v) else round(float(v), 2) for v in values]
+        elif col == "status":
+            cells = [None if _is_empty(v) else READABLE_STATUS.get(str(v), str(v)) for v in values]
+        elif col == "owner_type":
+            cells = [None if _is_empty(v) else READABLE_LEVEL.get(str(v), str(v)) for v in values]
+        else:
+            cells = []
+            for v in values:
+                m = _machine(v)
+                cells.append("yes" if m is True else "no" if m is False else m)
+        out[READABLE_LABELS.get(col, col)] = pd.Series(cells, index=df.index, dtype=object)
+    return out.reset_index(drop=True)

@@ -26,7 +26,8 @@ def heatmap_grid(months: pd.DataFrame, year: pd.DataFrame, reps: pd.DataFrame, o
     weeks are labelled by their number (``W05``), months by their name. A cell is
     the period's ``colour_by`` ratio (attainment or pace; the two differ only for the month in
     progress, whose target to date is a part of its target). The period holding ``as_of`` is labelled
-    ``"<Mon>*"`` or ``"W48*"`` (in progress): its attainment reads red for everyone early in the month. YTD is the
+    ``"<Mon>*"`` or ``"W48*"`` (in progress): its attainment reads low for everyone early in the month, so
+    the page draws it apart (:func:`in_progress_columns`). YTD is the
     year's pace. Rows are sorted by region, territory and name; an empty frame when no owner is given.
     """
     cells = months[months["owner_id"].isin(set(owner_ids))].copy()
@@ -43,3 +44,8 @@ def heatmap_grid(months: pd.DataFrame, year: pd.DataFrame, reps: pd.DataFrame, o
     info = reps.set_index("rep_id")[["region", "territory", "name"]].reindex(grid.index)
     return (info.join(grid).reset_index(names="rep_id")
             .sort_values(["region", "territory", "name"], na_position="last").reset_index(drop=True))
+
+
+def in_progress_columns(grid: pd.DataFrame) -> list[str]:
+    """The grid's columns of the period in progress (labelled with :data:`IN_PROGRESS`). Raises nothing."""
+    return [str(c) for c in grid.columns if str(c).endswith(IN_PROGRESS)]

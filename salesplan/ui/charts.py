@@ -99,9 +99,15 @@ def heat_scale(at_risk: float) -> list[list[Any]]:
             [0.5, "#d9f0d3"], [1.0, "#1b7837"]]
 
 
-def heatmap_figure(grid: pd.DataFrame, value_label: str, title: str, at_risk: float = 0.9) -> go.Figure:
+IN_PROGRESS_SCALE = [[0.0, "#eeeeee"], [1.0, "#eeeeee"]]  # a month in progress: no verdict colour yet
+
+
+def heatmap_figure(grid: pd.DataFrame, value_label: str, title: str, at_risk: float = 0.9,
+                   in_progress: tuple[str, ...] = ()) -> go.Figure:
     """Reps x months heatmap. ``grid`` has columns region, territory, rep_id, name, then one column per
-    month label plus 'YTD', holding engine ratios (NaN = empty)."""
+    month label plus 'YTD', holding engine ratios (NaN = empty). The ``in_progress`` columns (the
+    month of the as-of date, coloured by attainment) are drawn grey with their value as text: a
+    month that has only begun would read red for everyone. Raises KeyError for a missing column."""
     value_columns = [c for c in grid.columns if c not in ("region", "territory", "rep_id", "name")]
     # user text on the axis and in the hover: plotly renders a subset of HTML (links included)
     y = [
@@ -110,13 +116,27 @@ def heatmap_figure(grid: pd.DataFrame, value_label: str, title: str, at_risk: fl
     ]
     z = grid[value_columns].astype(float).to_numpy()
     text = [[pct(v, 0) if not is_empty(v) else "" for v in line] for line in z]
+    muted = [i for i, c in enumerate(value_columns) if c in in_progress]
+    coloured = z.copy()
+    coloured[:, muted] = float("nan")
+    main_text = [[cell if i not in muted else "" for i, cell in enumerate(line)] for line in text]
     wide = len(value_columns) > 20  # weeks: the percentages would not fit in the cells; they stay in the hover
     fig = go.Figure(go.Heatmap(
-        x=value_columns, y=y, z=z, text=text, texttemplate="" if wide else "%{text}", textfont={"size": 11},
-        colorscale=heat_scale(at_risk), zmin=HEAT_MIN, zmax=HEAT_MAX, xgap=2, ygap=2,
+        x=value_columns, y=y, z=coloured, text=main_text, texttemplate="" if wide else "%{text}",
+        textfont={"size": 11}, colorscale=heat_scale(at_risk), zmin=HEAT_MIN, zmax=HEAT_MAX, xgap=2, ygap=2,
         colorbar={"title": {"text": value_label, "side": "right"}, "tickformat": ".0%"},
-        hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>",
+        hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>", name=value_label,
     ))
+    if muted:
+        # the same grid (same cells, same geometry), empty but for the columns in progress
+        grey = [[0.0 if i in muted and not is_empty(v) else None for i, v in enumerate(line)] for line in z]
+        fig.add_trace(go.Heatmap(
+            x=value_columns, y=y, z=grey,
+            text=[[cell if i in muted else "" for i, cell in enumerate(line)] for line in text],
+            texttemplate="" if wide else "%{text}", textfont={"size": 11, "color": "#555"},
+            colorscale=IN_PROGRESS_SCALE, showscale=False, xgap=2, ygap=2,
+            hovertemplate="%{y}<br>%{x}: %{text} so far (in progress)<extra></extra>", name="in progress",
+        ))
     fig.update_layout(
         height=max(320, 28 * len(grid) + 130), margin={"l": 10, "r": 10, "t": 80, "b": 10},
         yaxis={"autorange": "reversed", "type": "multicategory"}, xaxis={"side": "top", "tickangle": -90 if wide else 0, "tickfont": {"size": 9 if wide else 12}},

@@ -78,3 +78,13 @@ def test_this_and_last_week_are_the_engines_week_rows(tmp_path):
     first = plan_view.this_and_last_week(weeks, owner, dt.date(2026, 1, 2))
     assert first["which"].tolist() == ["This week"]
     assert plan_view.this_and_last_week(weeks, "nobody", TODAY).empty
+
+
+def test_actions_for_people_name_the_rep_and_read_the_status():
+    from salesplan import planflow
+
+    actions = pd.DataFrame({"owner": ["R012", "Ann from finance", None], "status": ["in_progress", "planned", "done"]})
+    shown = planflow.for_people(actions, {"R012": "Louis Kazlauskas"})
+    assert shown["owner"].tolist()[:2] == ["Louis Kazlauskas", "Ann from finance"] and shown["owner"].isna().iloc[2]
+    assert shown["status"].tolist() == ["in progress", "planned", "done"]
+    assert actions["owner"].iloc[0] == "R012", "a copy"

@@ -130,3 +130,67 @@ def test_this_week_and_last_week_against_their_targets(at, db):
         f"{ui.pct(last['attainment'], 0)} of its target {ui.money(last['target'])}")
     assert last["target"] > 0 and last["period_end"] < DEMO_TODAY
     assert ("Reached its target" if last["actual_to_date"] >= last["target"] else "Missed its target") in texts(at)
+
+
+# ---------------------------------------------------------------- issue 12: signals a sales manager can trust
+
+
+def test_on_pace_but_needing_more_later_says_why(at, db):
+    year = engine_year(db)
+    seasonal = year[(year["pace"] >= 1) & (year["required_per_working_day"] > year["current_per_working_day"])]
+    row = seasonal.iloc[0]
+    pick(at, row["owner_id"])
+    assert "-badge[:material/check_circle: On track]" in texts(at)
+    [info] = [i.value for i in at.info if "seasonal shape asks for more later" in i.value]
+    assert f"{row['required_per_working_day']:,.0f} per working day against {row['current_per_working_day']:,.0f} now" in info
+    behind = year[(year["pace"] < 1) & (year["target"] > 0)].iloc[0]
+    pick(at, behind["owner_id"])
+    assert "seasonal shape" not in texts(at)
+
+
+def test_gap_to_date_keeps_its_sign(at, db):
+    """One convention on every page and export: expected − actual, positive = behind plan."""
+    year = engine_year(db)
+    ahead = year[(year["gap_to_date"] < 0) & (year["target"] > 0)].iloc[0]
+    pick(at, ahead["owner_id"])
+    [gap] = [m for m in at.metric if m.label == "Gap to date"]
+    assert gap.value == ui.money(ahead["gap_to_date"]) and gap.value.startswith("-") and gap.delta == "ahead of plan"
+    behind = year[year["gap_to_date"] > 0].iloc[0]
+    pick(at, behind["owner_id"])
+    [gap] = [m for m in at.metric if m.label == "Gap to date"]
+    assert gap.value == ui.money(behind["gap_to_date"]) and gap.delta == "behind plan"
+
+
+def test_stale_data_is_said(at):
+    assert "after the last sale in the data" not in texts(at)
+    at.date_input(key="as_of").set_value(DEMO_TODAY + __import__("datetime").timedelta(days=40)).run()
+    assert not at.exception
+    [warning] = [w.value for w in at.warning if "after the last sale in the data" in w.value]
+    assert (DEMO_TODAY + __import__("datetime").timedelta(days=40)).isoformat() in warning
+
+
+def test_overdue_open_actions_are_flagged(monkeypatch, tmp_path):
+    import datetime as dt
+
+    db = fresh_db(tmp_path)
+    year = engine_year(db)
+    rep_id = year[year["target"] > 0].iloc[0]["owner_id"]
+    store = open_store(db)
+    try:
+        late = store.add_action(ADMIN, rep_id, 2026, description="Call the CFO", owner="me",
+                                due_date=DEMO_TODAY - dt.timedelta(days=3), status="planned", expected_impact=500.0)
+        store.add_action(ADMIN, rep_id, 2026, description="Plan Q1", owner="me",
+                         due_date=DEMO_TODAY + dt.timedelta(days=3), status="in_progress", expected_impact=500.0)
+        number = int(store.plan(ADMIN, rep_id, 2026)["actions"].set_index("action_id").loc[late, "number"])
+    finally:
+        store.close()
+    at = app(monkeypatch, db, page="my_plan")
+    pick(at, rep_id)
+    [table] = [d.value for d in at.dataframe if "overdue" in d.value.columns]
+    rows = table.set_index("description")
+    assert rows.loc["Call the CFO", "overdue"] == "overdue" and rows.loc["Call the CFO", "label"] == f"Action {number}"
+    assert rows.loc["Plan Q1", "overdue"] == "" and rows.loc["Plan Q1", "status"] == "in progress"
+    names = set(year["owner_name"])
+    assert not set(table["owner"]) & set(year["owner_id"]), "an owner that is a rep shows the rep's name"
+    assert set(table["owner"]) - {"me"} <= names
+    assert any("past their due date" in w.value for w in at.warning)

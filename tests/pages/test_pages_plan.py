@@ -33,12 +33,17 @@ def submit(at, form: str, label: str):
     return at
 
 
-def plan_of(db, rep):
+def read(db, method, *args):
+    """``store.<method>(ADMIN, *args)`` on a second connection to the app's database."""
     store = open_store(db)
     try:
-        return store.plan(ADMIN, rep, 2026)
+        return getattr(store, method)(ADMIN, *args)
     finally:
         store.close()
+
+
+def plan_of(db, rep):
+    return read(db, "plan", rep, 2026)
 
 
 def test_add_an_obstacle_and_an_action_that_answers_it(at, db, rep):
@@ -95,22 +100,14 @@ def test_draft_submitted_agreed_and_a_checkin(at, db, rep):
 
 def _revenue_targets_2026(db, rep):
     """The rep's current FY2026 revenue target cells, in month order."""
-    store = open_store(db)
-    try:
-        targets = store.targets(ADMIN)
-    finally:
-        store.close()
+    targets = read(db, "targets")
     return targets[(targets["owner_id"] == rep) & (targets["metric"] == "revenue")
                    & (pd.to_datetime(targets["month"]).dt.year == 2026)].sort_values("month")
 
 
 def _history(db, rep):
     """Every version of the rep's targets (Store.target_history)."""
-    store = open_store(db)
-    try:
-        return store.target_history(ADMIN, "rep", rep)
-    finally:
-        store.close()
+    return read(db, "target_history", "rep", rep)
 
 
 def test_targets_editor_saves_a_new_version_with_its_reason(at, db, rep):
@@ -267,12 +264,81 @@ def test_a_manager_agrees_from_the_queue(monkeypatch, db):
 
 def test_a_leader_reads_every_plan_read_only(monkeypatch, db):
     _seed_plan(db, "R004")
+    store = open_store(db)
+    try:
+        store.add_checkin(ADMIN, "R004", 2026, checkin_date=pd.Timestamp("2026-11-20").date(), author="admin@local",
+                          note="Reviewed with the leader")
+    finally:
+        store.close()
     at = app(monkeypatch, db, user="leader@demo.test", page="plan")
     at.selectbox(key="rep_picker").set_value("R004").run()
     assert not at.exception
     assert "Read-only" in texts(at)
-    assert "Budget freeze" in " ".join(d.value.get("description", pd.Series(dtype=str)).astype(str).str.cat(sep=" ")
-                                       for d in at.dataframe)
+    shown = " ".join(d.value.astype(str).to_string() for d in at.dataframe)
+    assert "Budget freeze" in shown and "Call the CFO" in shown, "obstacles and actions"
+    assert "Reviewed with the leader" in shown, "check-ins"
+    assert not at.text_input and not at.text_area or all(t.disabled for t in at.text_area), "nothing to type in"
     labels = [b.label for b in at.button]
     assert not {"Mark agreed", "Add obstacle", "Add action", "Reopen as draft"} & set(labels)
     assert not at.tabs, "no targets editor for a leader"
+
+
+def test_the_printable_plan_numbers_items_and_flags_overdue_actions(monkeypatch, db, rep):
+    from salesplan import ui
+    from tests.helpers.pages import DEMO_TODAY
+
+    monkeypatch.setenv("SALESPLAN_TODAY", DEMO_TODAY.isoformat())
+    plan, obstacle, action = _seed_plan(db, rep)
+    numbers = plan["obstacles"].set_index("obstacle_id")["number"]
+    number = int(plan["actions"].set_index("action_id").loc[action, "number"])
+    page = ui.plan_html("Ann", rep, 2026, plan, None, "revenue")
+    assert f"<td>Obstacle {int(numbers[obstacle])}</td><td>Budget freeze</td>" in page
+    assert f"<td>Action {number}</td><td>Call the CFO</td>" in page
+    assert "<td>planned (overdue)</td>" in page and "past the due date" in page
+    assert f"<td>Obstacle {int(numbers[obstacle])}: Budget freeze</td>" in page, "the obstacle an action answers"
+
+
+def _rep_of(db, email):
+    reps = read(db, "reps")
+    return reps.loc[reps["email"] == email, "rep_id"].iloc[0]
+
+
+@pytest.mark.parametrize("user", ["rep1@demo.test", "manager1@demo.test"])
+def test_reps_and_managers_edit_and_delete_actions_and_it_is_audited(monkeypatch, db, user):
+    rep_id = _rep_of(db, "rep1@demo.test")
+    plan, obstacle, action = _seed_plan(db, rep_id)
+    at = app(monkeypatch, db, user=user, page="plan")
+    if [s for s in at.selectbox if s.key == "rep_picker"]:  # a rep has no picker: the plan is theirs
+        at.selectbox(key="rep_picker").set_value(rep_id).run()
+    at.selectbox(key="edit_action_pick").set_value(action).run()
+    form = f"edit_action_{action}"
+    [t for t in at.text_input if t.label == "Description"][-1].set_value("Call the CFO and the CEO")
+    [b for b in at.button if b.key and b.key.startswith(f"FormSubmitter:{form}-Save Action")][0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    after = plan_of(db, rep_id)
+    assert after["actions"].set_index("action_id").loc[action, "description"] == "Call the CFO and the CEO"
+    assert after["status"] == "submitted" and "sends it back to submitted" in texts(at)
+    at.checkbox(key=f"confirm_delete_action_{action}").check().run()
+    at.button(key=f"delete_action_{action}").click().run()
+    assert action not in plan_of(db, rep_id)["actions"]["action_id"].tolist()
+    log = read(db, "audit_log")
+    mine = log[(log["actor"] == user) & log["detail"].astype(str).str.contains(str(action))]
+    assert len(mine) >= 2, ("the change and the delete are in the audit log", mine)
+
+
+def test_a_year_not_started_shows_only_its_target(monkeypatch, db, rep):
+    store = open_store(db)
+    try:
+        store.apply_targets(ADMIN, pd.DataFrame({
+            "owner_type": ["rep"], "owner_id": [rep], "metric": ["revenue"], "month": [pd.Timestamp("2027-03-01")],
+            "amount": [50_000.0], "reason": ["next year"]}), file_name=None, sha256=None, reason="next year")
+    finally:
+        store.close()
+    at = app(monkeypatch, db, page="plan")
+    at.selectbox(key="rep_picker").set_value(rep).run()
+    at.number_input(key="plan_fy").set_value(2027).run()
+    assert not at.exception
+    [caption] = [c.value for c in at.caption if c.value.startswith("Revenue target")]
+    from salesplan import ui
+
+    assert caption == f"Revenue target {ui.money(50_000)}; FY2027 starts on Fri 1 Jan 2027: nothing is sold or due yet."

@@ -26,6 +26,13 @@ def heatmap(at):
     return figure["data"][0], figure["layout"]
 
 
+def in_progress_trace(at):
+    """The grey trace of the month in progress (attainment colouring only), or None."""
+    [figure] = [f for f in figures(at) if f["data"][0]["type"] == "heatmap"]
+    muted = [t for t in figure["data"][1:] if t.get("name") == "in progress"]
+    return muted[0] if muted else None
+
+
 def same(a, b):
     def empty(v):
         return v is None or (isinstance(v, float) and math.isnan(v))
@@ -45,14 +52,26 @@ def test_heatmap_switches_between_attainment_and_pace(at, db):
     assert trace["x"][10] == "Nov*", "the month of the as-of date is marked: it is not over"
     assert [x for x in trace["x"] if x.endswith("*")] == ["Nov*"]
     for column in range(12):
-        assert same(trace["z"][row][column], months.loc[(name, f"FY2026-M{column + 1:02d}"), "attainment"])
+        if column != 10:
+            assert same(trace["z"][row][column], months.loc[(name, f"FY2026-M{column + 1:02d}"), "attainment"])
     assert trace["z"][row][12] == pytest.approx(year.loc[name, "pace"])
+    # issue 12: the month in progress is not coloured by its attainment (red for everyone early on): it is
+    # drawn grey, its attainment so far as text
+    assert all(same(line[10], float("nan")) for line in trace["z"])
+    muted = in_progress_trace(at)
+    assert muted["x"] == trace["x"], "the same grid: the grey cells sit exactly on the month in progress"
+    assert {v for line in muted["colorscale"] for v in line[1:]} == {"#eeeeee"}
+    assert [i for i, v in enumerate(muted["z"][row]) if v is not None and not math.isnan(v)] == [10]
+    assert muted["text"][row][10] == ui.pct(months.loc[(name, "FY2026-M11"), "attainment"], 0)
+    assert trace["text"][row][10] == "", "the value is written once, on the grey cell"
+    assert "in progress and grey" in texts(at)
 
     at.segmented_control(key="team_colour").set_value("pace").run()
     pace_trace, layout = heatmap(at)
     assert "Pace vs plan" in layout["title"]["text"]
     assert any(not same(a, b) for a, b in zip(pace_trace["z"][row], trace["z"][row])), "the switch changes the figure"
     assert same(pace_trace["z"][row][10], months.loc[(name, "FY2026-M11"), "pace"])
+    assert in_progress_trace(at) is None, "by pace, the month in progress is coloured against its target to date"
 
 
 def test_heatmap_groups_by_region_and_territory_and_filters(at, db):
@@ -168,4 +187,30 @@ def test_weekly_heatmap_option(at, db):
     assert trace["x"][-1] == "YTD" and "Weekly attainment" in layout["title"]["text"]
     names = trace["y"][1]
     for column, period in enumerate(labels):
-        assert same(trace["z"][0][column], weeks.loc[(names[0], period), "attainment"])
+        expected = float("nan") if period == "FY2026-W48" else weeks.loc[(names[0], period), "attainment"]
+        assert same(trace["z"][0][column], expected), "the week in progress is grey (its own trace)"
+    muted = in_progress_trace(at)
+    assert [x for x, v in zip(muted["x"], muted["z"][0]) if v is not None and not math.isnan(v)] == ["W48*"]
+
+
+# ---------------------------------------------------------------- issue 12: signals a sales manager can trust
+
+
+def test_on_pace_but_needing_more_later_is_said_in_the_table(at, db):
+    year = engine_year(db)
+    seasonal = year[(year["pace"] >= 1) & (year["required_per_working_day"] > year["current_per_working_day"])]
+    assert not seasonal.empty, "the demo has a rep on pace whose plan asks for more later"
+    table = at.dataframe[0].value.set_index("owner_name")
+    for name in year.loc[year["target"] > 0, "owner_name"]:
+        expected = "needs more later (seasonal)" if name in set(seasonal["owner_name"]) else ""
+        assert table.loc[name, "note"] == expected, name
+    row = seasonal.iloc[0]
+    assert ui.md(f"the months ahead need {row['required_per_working_day']:,.0f} per working day against "
+                 f"{row['current_per_working_day']:,.0f} now") in texts(at)
+
+
+def test_stale_data_is_said(at):
+    assert "after the last sale in the data" not in texts(at)
+    at.date_input(key="team_as_of").set_value(DEMO_TODAY + __import__("datetime").timedelta(days=40)).run()
+    assert not at.exception
+    assert [w.value for w in at.warning if "after the last sale in the data" in w.value]

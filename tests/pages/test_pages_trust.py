@@ -86,3 +86,29 @@ def test_without_past_years_it_says_there_is_no_track_record(monkeypatch, tmp_pa
     add_admin(reps_only)
     at = goto(app(monkeypatch, reps_only), "trust")
     assert "No track record" in texts(at) and not at.exception and not at.metric
+
+
+def test_a_small_sample_says_so_with_its_counts(monkeypatch, db, result):
+    """Review of issue 12: the 12-rep demo grades 18 owner-years with 2 misses; the page must not show
+    its rates as if they were reliable."""
+    s = result.summary
+    assert s["owners"] < backtest.MIN_OWNER_YEARS and s["misses"] < backtest.MIN_MISSES
+    at = app(monkeypatch, db, page="trust")
+    [caution] = [w.value for w in at.warning if w.value.startswith("Small sample")]
+    assert f"rest on {s['owners']} owner-years across 2 fiscal years, of which {s['misses']} missed" in caution
+    assert "not yet reliable" in caution and f"{s['checks']:,} weekly checks are not independent" in caution
+    deltas = {m.label: m.delta for m in at.metric}
+    assert deltas["Misses flagged in time"] == f"from {s['misses']} owner-years"
+    assert deltas["“Too late” was right"] == f"from {s['too_late_owners']} owner-years"
+    assert deltas["“On track” still missed"] == f"from {s['on_track_owners']} owner-years"
+    owners = result.checks[result.checks["status"] == "too_late"].drop_duplicates(["fy", "owner_id"])
+    assert s["too_late_owners"] == len(owners) > 0
+
+
+def test_small_sample_thresholds():
+    big = {"owners": backtest.MIN_OWNER_YEARS, "misses": backtest.MIN_MISSES, "checks": 5000, "fiscal_years": "2024"}
+    assert backtest.small_sample(big) is None
+    assert "1 owner-year across 1 fiscal year, of which 0 missed" in backtest.small_sample(
+        {**big, "owners": 1, "misses": 0})
+    assert backtest.small_sample({**big, "misses": backtest.MIN_MISSES - 1}) is not None
+    assert backtest.small_sample({**big, "checks": 0}) is None
