@@ -98,7 +98,7 @@ def step_xlsx(db: str, csv: str, copy_from: str, xlsx: str, rows: int, reader: s
     """Import the first ``rows`` rows of the actuals CSV as an .xlsx, read by ``reader``:
     "calamine" (today's path) or "openpyxl" (the streamed reader every workbook used before).
     The workbook is written once (openpyxl, write-only) and reused; its writing is not timed."""
-    from salesplan import files, imports
+    from salesplan import imports
     from salesplan.store import Store
 
     if not os.path.exists(xlsx):
@@ -114,11 +114,24 @@ def step_xlsx(db: str, csv: str, copy_from: str, xlsx: str, rows: int, reader: s
                     break
                 sheet.append(record)
         book.save(xlsx)
+    from salesplan.files import workbook
+
+    streamed = workbook._read_xlsx_streamed
+    used: list[str] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        used.append("openpyxl")
+        return streamed(*args, **kwargs)
+
+    # patched where _read_workbook looks them up (the module, not the package's re-export)
+    workbook._read_xlsx_streamed = counted
     if reader == "openpyxl":
-        files._xlsx_extent = lambda archive, file_name: None  # the streamed reader, as before calamine
+        workbook._xlsx_extent = lambda archive, file_name: None  # the streamed reader, as before calamine
     shutil.copyfile(copy_from, db)
     with Store.open(db) as store:
         seconds, result = timed(lambda: imports.import_file(store, "actuals", xlsx))
+    if ("openpyxl" in used) != (reader == "openpyxl"):
+        raise RuntimeError(f"the {reader} run read the workbook with {'openpyxl' if used else 'calamine'}")
     return {"seconds": seconds, "inserted": result.inserted, "rejected": result.rejected}
 
 
