@@ -8,6 +8,7 @@ import itertools
 import os
 import re
 import zipfile
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -84,7 +85,7 @@ def _records_table(lines: list[int], records: list[list[str | None]], width: int
     return pa.table({**columns, "line": pa.array(lines, type=pa.int64())})
 
 
-def _cells_table(rows: list[list[object]], first_row: int) -> pa.Table | None:
+def _cells_table(rows: Sequence[Sequence[object]], first_row: int) -> pa.Table | None:
     """The cells table of a sheet's rows as calamine gives them (every row as wide as the used
     range), built column by column: cells as text (:func:`_excel_cell_text`), blank rows dropped,
     columns past the last one holding text dropped. None when no cell holds text."""
@@ -109,7 +110,7 @@ def _cells_table(rows: list[list[object]], first_row: int) -> pa.Table | None:
 _NAME_END = np.zeros(256, dtype=bool)
 _NAME_END[list(b" \t\r\n>/")] = True
 _LT, _COLON, _QUOTE = ord("<"), ord(":"), ord('"')
-_PREFIXED_NAME = re.compile(rb"<[A-Za-z_][\w.\-]*$")
+_PREFIXED_NAME = re.compile(rb"<[^\s<>/\"'=!?]+$")  # any name calamine's parser would take (non-ASCII too)
 _XML_DECLARATION = re.compile(rb'^(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding=["\']([^"\']*)["\']')
 _MAX_PREFIX_SUSPECTS = 10_000  # colons that could start a prefixed element name; past it, unmeasurable
 
@@ -234,26 +235,21 @@ def _references(data: np.ndarray, starts: np.ndarray, opening: bytes, *, letters
     for offset in range(2, len(opening)):
         if np.any(byte(offset) != opening[offset]):
             return None  # r is not the first attribute, or is quoted otherwise
-    offset = len(opening)
     column = np.zeros(len(starts), dtype=np.int64)
+    letter_count = np.zeros(len(starts), dtype=np.int64)
     if letters:
         active = np.ones(len(starts), dtype=bool)
-        for _ in range(3):
-            current = byte(offset).astype(np.int64)
+        for k in range(3):
+            current = byte(len(opening) + k).astype(np.int64)
             active &= (current >= ord("A")) & (current <= ord("Z"))
             column = np.where(active, column * 26 + (current - (ord("A") - 1)), column)
-            offset += 1
-        if np.any(column == 0):
+            letter_count += active
+        if np.any(letter_count == 0):
             return None  # no letter
-    # a digit must follow the letters: where the letters ended, byte(offset) lags behind
+    # the digits start where each reference's letters end (a fourth letter is no digit: refused)
     row = np.zeros(len(starts), dtype=np.int64)
     digits = np.zeros(len(starts), dtype=np.int64)
     ended = np.zeros(len(starts), dtype=bool)
-    letter_count = np.zeros(len(starts), dtype=np.int64)
-    if letters:
-        for k in range(3):
-            current = byte(len(opening) + k)
-            letter_count += (letter_count == k) & (current >= ord("A")) & (current <= ord("Z"))
     for k in range(11):
         current = np.take(data, starts + len(opening) + letter_count + k, mode="clip").astype(np.int64)
         is_digit = (current >= ord("0")) & (current <= ord("9")) & ~ended

@@ -136,6 +136,7 @@ def test_a_cell_placed_past_its_row_counts_by_its_own_reference():
 @pytest.mark.parametrize("rows_xml", [
     # calamine reads elements by their local name: a namespace prefix hides nothing from it
     f'<x:row xmlns:x="{MAIN}" r="1"><x:c r="A1"><x:v>1</x:v></x:c><x:c r="D4000"><x:v>1</x:v></x:c></x:row>',
+    f'<row r="1"><c r="A1"><v>1</v></c><ü:c xmlns:ü="{MAIN}" r="D4000"><ü:v>1</ü:v></ü:c></row>',  # a non-ASCII prefix
     f'<row r="1"><c r="A1"><x:f xmlns:x="{MAIN}">1+1</x:f><v>2</v></c></row>',
     '<row r="1"><c r="A1"><f\n>1+1</f><v>2</v></c></row>',  # a formula whose name ends in a newline
     '<row r="1"><c r="A1"><v>1</v></c><c r="AAAA1"><v>2</v></c></row>',  # a column past XFD
