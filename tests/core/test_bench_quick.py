@@ -20,7 +20,7 @@ def test_bench_quick_prints_the_table_and_the_reference_agrees(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "bench.run", "--quick", "--silent", "--out", str(out), "--json", str(raw),
          "--work", str(tmp_path / "work")],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     table = [line for line in proc.stdout.splitlines() if line.startswith("|")]
