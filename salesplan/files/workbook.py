@@ -89,13 +89,13 @@ def _cells_table(rows: Sequence[Sequence[object]], first_row: int) -> pa.Table |
     """The cells table of a sheet's rows as calamine gives them (every row as wide as the used
     range), built column by column: cells as text (:func:`_excel_cell_text`), blank rows dropped,
     columns past the last one holding text dropped. None when no cell holds text."""
-    columns = [
-        # the common cell is text: kept as it is unless blank, without a call per cell
-        pa.array([(value if value.strip() else None) if type(value) is str else _excel_cell_text(value) for value in column],
-                 type=pa.string())
-        for column in itertools.zip_longest(*rows)
-    ]
+    grid = np.array(rows, dtype=object)  # rows x columns of Python objects: the transpose in C
     del rows
+    if grid.ndim == 2:
+        columns = [_column_text(grid[:, i]) for i in range(grid.shape[1])]
+    else:  # rows of unequal widths (not calamine's): padded column by column
+        columns = [_column_text(column) for column in itertools.zip_longest(*grid.tolist())]
+    del grid
     width = max((i + 1 for i, column in enumerate(columns) if column.null_count < len(column)), default=0)
     if width == 0:
         return None
@@ -285,6 +285,24 @@ def _first_sheet_part(archive: zipfile.ZipFile) -> str | None:
             path = path.lstrip("/") if path.startswith("/") else "xl/" + path
             return path if path in archive.namelist() else None
     return None
+
+
+# the characters str.strip() removes (str.isspace, Python 3.11; a test checks every code point), so
+# that Arrow finds the blank cells exactly as _excel_cell_text does
+PYTHON_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+                     "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_BLANK_TEXT = "^[" + "".join(f"\\x{{{ord(character):x}}}" for character in PYTHON_WHITESPACE) + "]*$"
+
+
+def _column_text(values: Sequence[object]) -> pa.Array:
+    """One column of calamine's cells as text (:func:`_excel_cell_text`), null where blank."""
+    try:
+        # the common column is all text: Arrow takes it whole, without a call per cell
+        text = pa.array(values, type=pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # numbers, dates, booleans: each turned into text
+        return pa.array([(value if value.strip() else None) if type(value) is str else _excel_cell_text(value)
+                         for value in values], type=pa.string())
+    return pc.if_else(pc.match_substring_regex(text, _BLANK_TEXT), pa.scalar(None, pa.string()), text)
 
 
 def _calamine_records(data: bytes, file_name: str, limits: UploadLimits) -> pa.Table | None:

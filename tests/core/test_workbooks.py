@@ -173,6 +173,18 @@ def test_calamine_cells_keep_their_text_and_drop_blank_rows_and_empty_columns():
         {"c0": "TRUE", "c1": "1.5", "c2": "  x ", "line": 7},
     ]
     assert files.workbook._cells_table([["", " "], ["", ""]], first_row=1) is None
+    assert files.workbook._cells_table([["a", "b"], ["c"]], first_row=1).to_pylist() == [  # rows of unequal widths
+        {"c0": "a", "c1": "b", "line": 1}, {"c0": "c", "c1": None, "line": 2}]
+
+
+def test_a_column_of_text_is_blank_where_str_strip_leaves_nothing():
+    # Arrow takes an all-text column whole; its blanks must be exactly the cells _excel_cell_text
+    # (str.strip) calls blank, for every whitespace character Python knows
+    assert files.workbook.PYTHON_WHITESPACE == "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+    cells = ["", "x", " x ", "\u3000", "\x1c\x1f", "\u200b", "a\n", "\n", "\xa0\u2028 \t"] + list(files.workbook.PYTHON_WHITESPACE)
+    assert files.workbook._column_text(cells).to_pylist() == [files._excel_cell_text(cell) for cell in cells]
+    mixed = ["x", 2.0, dt.date(2025, 3, 3), " ", True]
+    assert files.workbook._column_text(mixed).to_pylist() == ["x", "2", "2025-03-03", None, "TRUE"]
 
 
 def test_an_ods_spreadsheet_imports(reps_store):
