@@ -294,7 +294,7 @@ PYTHON_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\
 _BLANK_TEXT = "^[" + "".join(f"\\x{{{ord(character):x}}}" for character in PYTHON_WHITESPACE) + "]*$"
 
 
-def _column_text(values: Sequence[object]) -> pa.Array:
+def _column_text(values: Sequence[object] | np.ndarray) -> pa.Array:
     """One column of calamine's cells as text (:func:`_excel_cell_text`), null where blank."""
     try:
         # the common column is all text: Arrow takes it whole, without a call per cell
