@@ -26,6 +26,7 @@ the methods of a comparison interleaved, so a change in the machine's load hits 
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime as dt
 import json
 import os
@@ -257,6 +258,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                            "repeat": args.repeat, "quick": args.quick, "work": str(work), "data": {},
                            "import": {}, "report": {}, "pages": {}, "memory": {}, "startup": None}
     say(f"bench: sizes {','.join(sizes)}, {args.repeat} repeat(s), work folder {work}; load {res['load_start']}")
+    # an installed package has its bytecode (pip compiles it, a first run writes it): compiled once
+    # here, so that no step pays for compiling the sources when PYTHONDONTWRITEBYTECODE is set
+    for folder in ("salesplan", "bench", "pages"):
+        if (ROOT / folder).is_dir():
+            compileall.compile_dir(ROOT / folder, quiet=1)
     res["first_touch"] = step("first_touch", log)
 
     # the import comparison runs at M and L (L once); at S only when S runs alone (--quick)
@@ -332,26 +338,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             res.setdefault("bulk_load", {})[size] = out
         dbs[size] = db
 
-        # ---------------------------------------------------------------- 1d. a 100k-row workbook (at S: its file has ~108k rows)
-        if not args.quick and (size == "S" or (size == sizes[0] and "S" not in sizes)):
-            xlsx = str(folder / "actuals-100k.xlsx")
+        # ---------------------------------------------------------------- 1x. a 100k-row workbook (at S: its file has ~108k rows)
+        # (--quick: 2,000 rows, so the step cannot rot unseen; no goal at that size)
+        if size == "S" or (size == sizes[0] and "S" not in sizes):
+            xlsx_rows = 2_000 if args.quick else XLSX_ROWS
+            xlsx = str(folder / f"actuals-{xlsx_rows}.xlsx")
             xruns: dict[str, list] = {"calamine": [], "openpyxl": []}
             xrss: dict[str, float] = {}
+            xerrors: dict[str, str] = {}
             for r in range(max(1, min(repeat, 2))):
                 for reader in ("calamine", "openpyxl"):
                     say(f"[{size}] 100k-row .xlsx import ({reader}) run {r + 1} ...")
                     out = step("xlsx", log, db=str(work / f"{size}-xlsx.duckdb"), csv=csv, copy_from=base, xlsx=xlsx,
-                               rows=XLSX_ROWS, reader=reader)
-                    if "error" not in out:
+                               rows=xlsx_rows, reader=reader)
+                    if "error" in out:
+                        xerrors[reader] = out["error"]
+                        say(f"[{size}]   {reader}: {out['error']}")
+                    else:
                         xruns[reader].append(out["seconds"])
                         xrss[reader] = max(xrss.get(reader, 0.0), out["peak_rss_mb"])
-            res["xlsx"] = {k: stats(v) for k, v in xruns.items()} | {"rss": xrss, "size": size}
+            res["xlsx"] = {k: stats(v) for k, v in xruns.items()} | {"rss": xrss, "size": size, "rows": xlsx_rows,
+                                                                        "errors": xerrors}
 
         # ---------------------------------------------------------------- 2. report
         if size in ("M", "L") or len(sizes) == 1:
             say(f"[{size}] report as a whole command ...")
             out = step("report_command", log, db=db, repeat=args.repeat)
-            res.setdefault("report_command", {})[size] = {"stats": stats(out.get("runs", [])), "error": out.get("error")}
+            res.setdefault("report_command", {})[size] = {"stats": stats(out.get("runs", [])), "floor": stats(out.get("floor", [])),
+                                                          "error": out.get("error")}
         say(f"[{size}] report: engine and pandas reference ...")
         e_out, p_out = str(work / f"{size}-engine.pkl"), str(work / f"{size}-pandas.pkl")
         eng = step("report_engine", log, db=db, repeat=args.repeat, out=e_out)
@@ -458,15 +472,22 @@ def table(res: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
             "≤ 1.5× limit", None if r is None else r <= GOALS["reimport"], f"{fmt_mb(rss.get('reimport'))} / {fmt_mb(rss.get('duckdb'))}")
     x = res.get("xlsx")
     if x:
+        rows_ = x.get("rows", XLSX_ROWS)
+        errs = x.get("errors") or {}
         r = ratio(x["openpyxl"], x["calamine"])
-        row("1x", f"Import a {XLSX_ROWS:,}-row .xlsx: calamine (now) vs the streamed openpyxl reader (before)", x["size"],
-            fmt_s(x["calamine"]), fmt_s(x["openpyxl"]), "n/a" if r is None else f"{r:.1f}× faster",
-            f"≥ {GOALS['xlsx_speedup']:g}× faster", None if r is None else r >= GOALS["xlsx_speedup"],
+        full = rows_ == XLSX_ROWS  # the goal is stated for 100k rows (the quick mode's 2,000 only checks the step runs)
+        row("1x", f"Import a {rows_:,}-row .xlsx: calamine (now) vs the streamed openpyxl reader (before)", x["size"],
+            fmt_s(x["calamine"]) if x["calamine"] else f"failed: {errs.get('calamine', 'n/a')}",
+            fmt_s(x["openpyxl"]) if x["openpyxl"] else f"failed: {errs.get('openpyxl', 'n/a')}",
+            "n/a" if r is None else f"{r:.1f}× faster",
+            f"≥ {GOALS['xlsx_speedup']:g}× faster" if full else "—", (None if r is None else r >= GOALS["xlsx_speedup"]) if full else None,
             f"{fmt_mb(x['rss'].get('calamine'))} / {fmt_mb(x['rss'].get('openpyxl'))}")
     for size, rc in res.get("report_command", {}).items():
-        st_ = rc["stats"]
-        row("2r", "`salesplan report --as-of ...` as a whole command (fresh process: imports, open, read, engine, render)", size,
-            fmt_s(st_) if st_ else f"failed: {rc.get('error')}", "—", "—", f"≤ {GOALS['report_command']:g} s" if size == "M" else "—",
+        st_, floor = rc["stats"], rc.get("floor")
+        row("2r", "`salesplan report --as-of ...` as a whole command (fresh process: imports, open, read, engine, render) "
+                  "vs a fresh process that only imports pandas, numpy, pyarrow and DuckDB (its floor)", size,
+            fmt_s(st_) if st_ else f"failed: {rc.get('error')}", fmt_s(floor), fmt_ratio(ratio(st_, floor)),
+            f"≤ {GOALS['report_command']:g} s" if size == "M" else "—",
             (None if not st_ else st_["median"] <= GOALS["report_command"]) if size == "M" else None, "—")
     for size, rep in res["report"].items():
         mem = res["memory"].get(size, {})

@@ -5,31 +5,41 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import cache
+from typing import TYPE_CHECKING
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 MAX_FAILED_ATTEMPTS = 5
 LOCKOUT_MINUTES = 15
 LOCKOUT = timedelta(minutes=LOCKOUT_MINUTES)
 WRONG_CREDENTIALS = "Wrong email or password."
 
-_hasher = PasswordHasher()
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    # made on first use, not at import: commands that check no password (a report) skip argon2
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
 
 
 @cache
 def _dummy_hash() -> str:
     # made on first use, not at import: every command would pay an argon2 hash (~0.1 s, 64 MB)
-    return _hasher.hash("not a real password")
+    return _hasher().hash("not a real password")
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

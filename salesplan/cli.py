@@ -2,19 +2,21 @@
 
 Exit codes: 0 success, 1 bad input (the message names file, line, column and reason) or a
 refused operation, 2 usage error.
+
+Every command starts a fresh interpreter, so its imports are part of its time: modules only some
+commands need (the import rules, the demo, e-mail, passwords) are imported inside them, and
+``salesplan report`` loads no more than the store, the engine and the report's formats
+(tests/core/test_cli_imports.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
-import secrets
 import sys
 from collections.abc import Sequence
 from datetime import date
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from salesplan.errors import BadInput, DatabaseLocked, NotAllowed, NotFound, SalesplanError
 from salesplan.principal import SYSTEM, Principal
@@ -22,6 +24,9 @@ from salesplan.settings import WEEKDAY_NAMES
 from salesplan.storage.settings import NOTIFICATION_SETTINGS
 from salesplan.store import Store, resolve_db_path, validate_settings
 from salesplan.text import escape_controls
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
 MAX_PROBLEMS_PRINTED = 200
@@ -227,8 +232,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _dispatch(store: Store, args: argparse.Namespace) -> int:
-    from salesplan import imports
-
     if args.command == "init":
         print(f"database {store.path} is at schema version {store.schema_version()}")
         return EXIT_OK
@@ -261,6 +264,8 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
         # check every setting before importing holidays, so a refused value changes nothing
         validate_settings(**changes)
         if args.holidays:
+            from salesplan import imports
+
             result = imports.import_file(store, "holidays", args.holidays, principal=SYSTEM)
             print(result.summary())
         settings = store.save_settings(SYSTEM, **changes)
@@ -285,6 +290,8 @@ def _dispatch(store: Store, args: argparse.Namespace) -> int:
     if args.command == "import":
         if args.as_of is not None and args.kind != "deals":
             raise UsageError(f"--as-of dates a deals snapshot; {args.kind} files carry their own dates")
+        from salesplan import imports
+
         result = imports.import_file(
             store, args.kind, args.file, principal=_principal(args.user), valid_only=args.valid_only,
             date_format=args.date_format, reason=args.reason, as_of=args.as_of, decimal=args.decimal,
@@ -412,6 +419,9 @@ def _print_progress(fraction: float, text: str) -> None:
 
 def _password(given: str | None) -> tuple[str, bool]:
     """The password to set and whether it was generated (then it is printed once)."""
+    import getpass
+    import secrets
+
     if given:
         return given, False
     if os.environ.get("SALESPLAN_PASSWORD"):

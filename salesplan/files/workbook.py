@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import itertools
 import os
 import re
 import zipfile
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from salesplan.errors import BadInput
 from salesplan.files.header import _locate_header
@@ -57,29 +61,58 @@ def _read_workbook(data: bytes, file_name: str, sha256: str, looks_like_header, 
             if extent is None or extent > limits.workbook_cells:
                 return _read_xlsx_streamed(data, file_name, sha256, looks_like_header, limits)
     if fmt == "xlsx":
-        lines, records, width = _calamine_records(data, file_name, limits)
+        table = _calamine_records(data, file_name, limits)
     else:
-        lines, records, width = _calamine_records_capped(data, file_name, limits)
-    return _workbook_table(lines, records, width, file_name, sha256, looks_like_header, fmt)
+        table = _calamine_records_capped(data, file_name, limits)
+    return _workbook_table(table, file_name, sha256, looks_like_header, fmt)
 
 
-def _workbook_table(lines, records, width, file_name, sha256, looks_like_header, fmt: str) -> RawTable:
-    if not records:
+def _workbook_table(table: pa.Table | None, file_name, sha256, looks_like_header, fmt: str) -> RawTable:
+    """The RawTable of a sheet's cells (columns c0..cN and ``line``); BadInput when it has none."""
+    if table is None or table.num_rows == 0:
         raise BadInput.single(file_name, "the workbook's first sheet is empty")
+    return _locate_header(table, file_name, sha256, looks_like_header, encoding=fmt, delimiter="")
+
+
+def _records_table(lines: list[int], records: list[list[str | None]], width: int) -> pa.Table | None:
+    """The cells table of non-blank records already turned into text (the streamed reader's)."""
+    if not records:
+        return None
     columns = {
         f"c{i}": pa.array([record[i] if i < len(record) else None for record in records], type=pa.string())
         for i in range(width)
     }
-    del records
-    table = pa.table({**columns, "line": pa.array(lines, type=pa.int64())})
-    return _locate_header(table, file_name, sha256, looks_like_header, encoding=fmt, delimiter="")
+    return pa.table({**columns, "line": pa.array(lines, type=pa.int64())})
 
 
-_ROW_NUMBER = re.compile(rb'<row r="(\d+)"')
-_UNREFERENCED = re.compile(rb'<f[ >/]|<c(?! r=")[ >/]|<row(?! r=")[ >/]')
-_UNMEASURABLE = re.compile(rb'<f[ >/]|<c(?! r=")[ >/]|<row(?! r=")[ >/]|<c r="[A-Z]{2}')
-_CELL_COLUMN = re.compile(rb'<c r="([A-Z])[0-9]')
-_CELL_COLUMN_WIDE = re.compile(rb'<c r="([A-Z]{1,3})[0-9]')
+def _cells_table(rows: Sequence[Sequence[object]], first_row: int) -> pa.Table | None:
+    """The cells table of a sheet's rows as calamine gives them (every row as wide as the used
+    range), built column by column: cells as text (:func:`_excel_cell_text`), blank rows dropped,
+    columns past the last one holding text dropped. None when no cell holds text."""
+    grid = np.array(rows, dtype=object)  # rows x columns of Python objects: the transpose in C
+    del rows
+    if grid.ndim == 2:
+        columns = [_column_text(grid[:, i]) for i in range(grid.shape[1])]
+    else:  # rows of unequal widths (not calamine's): padded column by column
+        columns = [_column_text(column) for column in itertools.zip_longest(*grid.tolist())]
+    del grid
+    width = max((i + 1 for i, column in enumerate(columns) if column.null_count < len(column)), default=0)
+    if width == 0:
+        return None
+    columns = columns[:width]
+    blank = functools.reduce(pc.and_, (column.is_null() for column in columns))
+    lines = pa.array(np.arange(first_row, first_row + len(columns[0]), dtype=np.int64))
+    table = pa.table({**{f"c{i}": column for i, column in enumerate(columns)}, "line": lines})
+    return table.filter(pc.invert(blank))
+
+
+# bytes that may end an element's name in a tag: XML whitespace, '>' and '/'
+_NAME_END = np.zeros(256, dtype=bool)
+_NAME_END[list(b" \t\r\n>/")] = True
+_LT, _COLON, _QUOTE = ord("<"), ord(":"), ord('"')
+_PREFIXED_NAME = re.compile(rb"<[^\s<>/\"'=!?]+$")  # any name calamine's parser would take (non-ASCII too)
+_XML_DECLARATION = re.compile(rb'^(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding=["\']([^"\']*)["\']')
+_MAX_PREFIX_SUSPECTS = 10_000  # colons that could start a prefixed element name; past it, unmeasurable
 
 
 def _xlsx_extent(archive: zipfile.ZipFile, file_name: str) -> int | None:
@@ -87,20 +120,26 @@ def _xlsx_extent(archive: zipfile.ZipFile, file_name: str) -> int | None:
     chunks, nothing kept), or None when the sheet cannot be measured that way or holds formulas.
 
     The ``<dimension>`` a file declares may lie; the cells' own references cannot (calamine
-    places a cell by them). A cell or row without a reference, or references in another
-    attribute order, make the sheet unmeasurable: it is then streamed by openpyxl.
+    places a cell by them). A formula, a cell or row without a leading reference, a reference that
+    is not letters and digits, an element name with a namespace prefix or a sheet not in UTF-8
+    make the sheet unmeasurable: it is then streamed by openpyxl. The measure is vectorised over
+    each chunk's bytes (numpy), one pass for the tags and one for the colons: the sheet is
+    inflated once more by calamine, so this pass must cost little next to it.
     """
     sheet = _first_sheet_part(archive)
     if sheet is None:
         return None
-    max_row = 0
-    letters = b""
-    wide = False
+    rows = columns = 0
     carry = b""
+    first = True
     try:
         with archive.open(sheet) as stream:
             while True:
                 chunk = stream.read(16 * MB)
+                if first:
+                    first = False
+                    if not _is_utf8_xml(chunk):
+                        return None
                 buffer = carry + chunk
                 if chunk:
                     # every tag that starts before the last '<' also ends before it ('<' in text is escaped)
@@ -108,34 +147,122 @@ def _xlsx_extent(archive: zipfile.ZipFile, file_name: str) -> int | None:
                     if cut <= 0:
                         carry = buffer
                         continue
-                    part, carry = buffer[:cut], buffer[cut:]
+                    carry = buffer[cut:]
                 else:
-                    part, carry = buffer, b""
-                # one pass for everything that makes the sheet unmeasurable here: a formula, a cell
-                # or row without a leading reference; and for a column past Z (a wide sheet)
-                found = _UNMEASURABLE.search(part)
-                if found is not None:
-                    if not found.group(0).startswith(b'<c r="') or _UNREFERENCED.search(part, found.end()):
-                        return None
-                    wide = True
-                numbers = _ROW_NUMBER.findall(part)
-                if numbers:
-                    max_row = max(max_row, max(int(number) for number in numbers))
-                columns = _CELL_COLUMN_WIDE.findall(part) if wide else _CELL_COLUMN.findall(part)
-                if columns:
-                    letters = max(letters, max(columns, key=lambda x: (len(x), x)), key=lambda x: (len(x), x))
+                    cut, carry = len(buffer), b""
+                measured = _part_extent(buffer, cut)
+                if measured is None:
+                    return None
+                rows, columns = max(rows, measured[0]), max(columns, measured[1])
                 if not chunk:
                     break
     except Exception:  # noqa: BLE001 - a damaged part: the streamed reader gives the message
         return None
-    return max_row * _column_number(letters)
+    return rows * max(columns, 1)
 
 
-def _column_number(letters: bytes) -> int:
-    number = 0
-    for letter in letters:
-        number = number * 26 + (letter - 64)
-    return max(number, 1)
+def _is_utf8_xml(start: bytes) -> bool:
+    """Whether a part's first bytes are XML in UTF-8 (or ASCII): the byte scan reads nothing else."""
+    if b"\x00" in start[:1024] or not start.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return False
+    declared = _XML_DECLARATION.match(start)
+    return declared is None or declared.group(1).lower() in (b"utf-8", b"utf8", b"us-ascii", b"ascii")
+
+
+def _part_extent(buffer: bytes, end: int) -> tuple[int, int] | None:
+    """(largest row, largest column) referenced by the cells and rows of ``buffer[:end]`` (whole
+    tags only), or None when that part of the sheet is unmeasurable (see :func:`_xlsx_extent`)."""
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    body = data[:end]
+
+    def at(positions: np.ndarray, offset: int) -> np.ndarray:
+        # past the buffer's end reads its last byte: only malformed tags look that far
+        return np.take(data, positions + offset, mode="clip")
+
+    tags = np.flatnonzero(body == _LT)
+    if len(tags) == 0:
+        return 0, 0
+    second = at(tags, 1)
+    ends = _NAME_END[at(tags, 2)]
+    if np.any((second == ord("f")) & ends):
+        return None  # a formula: calamine would give its cached value, salesplan reads its text
+    if _prefixed_element(buffer, data, np.flatnonzero(body == _COLON)):
+        return None
+    cells = tags[(second == ord("c")) & ends]
+    maybe_rows = tags[second == ord("r")]
+    row_tags = maybe_rows[(at(maybe_rows, 2) == ord("o")) & (at(maybe_rows, 3) == ord("w")) & _NAME_END[at(maybe_rows, 4)]]
+    cell_refs = _references(data, cells, b'<c r="', letters=True)
+    row_refs = _references(data, row_tags, b'<row r="', letters=False)
+    if cell_refs is None or row_refs is None:
+        return None
+    return max(cell_refs[0], row_refs[0]), cell_refs[1]
+
+
+def _prefixed_element(buffer: bytes, data: np.ndarray, colons: np.ndarray) -> bool:
+    """Whether a colon starts the local name c, f or row of a prefixed element (``<x:c ...>``),
+    which calamine reads like an unprefixed one and the byte scan does not see."""
+    if len(colons) == 0:
+        return False
+    following = np.take(data, colons + 1, mode="clip")
+    after = np.take(data, colons + 2, mode="clip")
+    suspects = colons[
+        (((following == ord("c")) | (following == ord("f"))) & _NAME_END[after])
+        | ((following == ord("r")) & (after == ord("o")) & (np.take(data, colons + 3, mode="clip") == ord("w"))
+           & _NAME_END[np.take(data, colons + 4, mode="clip")])
+    ]
+    if len(suspects) > _MAX_PREFIX_SUSPECTS:
+        return True
+    for colon in suspects.tolist():  # rare: a colon in text followed by "c " or "f>", or a real prefix
+        start = buffer.rfind(b"<", max(0, colon - 256), colon)
+        if start >= 0 and _PREFIXED_NAME.match(buffer, start, colon):
+            return True
+    return False
+
+
+def _references(data: np.ndarray, starts: np.ndarray, opening: bytes, *, letters: bool) -> tuple[int, int] | None:
+    """(largest row, largest column) of the tags at ``starts``, each of which must open with
+    ``opening`` (the element's name and ``r="``) followed by a reference: one to three capital
+    letters (cells only) and one to ten digits, then '"'. None when any tag does not.
+
+    Read one byte position at a time over all tags (1-D arrays, no per-tag Python)."""
+    if len(starts) == 0:
+        return 0, 0
+
+    def byte(offset: int) -> np.ndarray:
+        # past the buffer's end reads its last byte: only a malformed tag looks that far
+        return np.take(data, starts + offset, mode="clip")
+
+    for offset in range(2, len(opening)):
+        if np.any(byte(offset) != opening[offset]):
+            return None  # r is not the first attribute, or is quoted otherwise
+    column = np.zeros(len(starts), dtype=np.int64)
+    letter_count = np.zeros(len(starts), dtype=np.int64)
+    if letters:
+        active = np.ones(len(starts), dtype=bool)
+        for k in range(3):
+            current = byte(len(opening) + k).astype(np.int64)
+            active &= (current >= ord("A")) & (current <= ord("Z"))
+            column = np.where(active, column * 26 + (current - (ord("A") - 1)), column)
+            letter_count += active
+        if np.any(letter_count == 0):
+            return None  # no letter
+    # the digits start where each reference's letters end (a fourth letter is no digit: refused)
+    row = np.zeros(len(starts), dtype=np.int64)
+    digits = np.zeros(len(starts), dtype=np.int64)
+    ended = np.zeros(len(starts), dtype=bool)
+    for k in range(11):
+        current = np.take(data, starts + len(opening) + letter_count + k, mode="clip").astype(np.int64)
+        is_digit = (current >= ord("0")) & (current <= ord("9")) & ~ended
+        if k < 10:
+            row = np.where(is_digit, row * 10 + (current - ord("0")), row)
+            digits += is_digit
+        newly = ~is_digit & ~ended
+        if np.any(newly & (current != _QUOTE)):
+            return None  # the digits end with something other than '"', or an eleventh digit
+        ended |= newly
+    if np.any(digits == 0) or not np.all(ended):
+        return None
+    return int(row.max()), int(column.max())
 
 
 def _first_sheet_part(archive: zipfile.ZipFile) -> str | None:
@@ -160,8 +287,29 @@ def _first_sheet_part(archive: zipfile.ZipFile) -> str | None:
     return None
 
 
-def _calamine_records(data: bytes, file_name: str, limits: UploadLimits) -> tuple[list[int], list[list[str | None]], int]:
-    """(row numbers, cells as text, widest record) of the first sheet's non-blank rows, by calamine."""
+# the characters str.strip() removes (str.isspace, Python 3.11; a test checks every code point), so
+# that Arrow finds the blank cells exactly as _excel_cell_text does
+PYTHON_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+                     "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_BLANK_TEXT = "^[" + "".join(f"\\x{{{ord(character):x}}}" for character in PYTHON_WHITESPACE) + "]*$"
+
+
+def _column_text(values: Sequence[object] | np.ndarray) -> pa.Array:
+    """One column of calamine's cells as text (:func:`_excel_cell_text`), null where blank."""
+    try:
+        # the common column is all text: Arrow takes it whole, without a call per cell
+        text = pa.array(values, type=pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # numbers, dates, booleans: each turned into text
+        return pa.array([(value if value.strip() else None) if type(value) is str else _excel_cell_text(value)
+                         for value in values], type=pa.string())
+    return pc.if_else(pc.match_substring_regex(text, _BLANK_TEXT), pa.scalar(None, pa.string()), text)
+
+
+def _calamine_records(data: bytes, file_name: str, limits: UploadLimits) -> pa.Table | None:
+    """The first sheet's non-blank rows as text cells, by calamine (see :func:`_cells_table`).
+
+    Raises BadInput for a damaged workbook, one without a sheet, or a sheet over the row or cell
+    limit."""
     from python_calamine import CalamineWorkbook
 
     try:
@@ -187,12 +335,7 @@ def _calamine_records(data: bytes, file_name: str, limits: UploadLimits) -> tupl
         raise BadInput.single(
             file_name, f"the workbook is damaged and cannot be read ({_first_line(error)}): save it again from Excel"
         ) from error
-    lines: list[int] = []
-    records: list[list[str | None]] = []
-    width = 0
-    for number, row in enumerate(rows, start=first_row):
-        width = max(width, _keep_row(number, row, lines, records))
-    return lines, records, width
+    return _cells_table(rows, first_row)
 
 
 def _keep_row(number: int, row, lines: list[int], records: list[list[str | None]]) -> int:
@@ -206,7 +349,7 @@ def _keep_row(number: int, row, lines: list[int], records: list[list[str | None]
     return len(cells)
 
 
-def _calamine_records_capped(data: bytes, file_name: str, limits: UploadLimits) -> tuple[list[int], list[list[str | None]], int]:
+def _calamine_records_capped(data: bytes, file_name: str, limits: UploadLimits) -> pa.Table | None:
     """:func:`_calamine_records` in a child process whose address space may grow by at most the
     parser's memory limit, for formats whose extent cannot be measured before they are read: a
     crafted file makes the child fail, never the server."""
@@ -230,9 +373,9 @@ def _calamine_records_capped(data: bytes, file_name: str, limits: UploadLimits) 
         child.join()
     if isinstance(outcome, list):  # the child's problems (an exception does not pickle whole)
         raise BadInput(outcome)
-    if not isinstance(outcome, tuple):
+    if not isinstance(outcome, tuple):  # the child ran out of memory, or died
         raise too_large_for_memory(file_name, limits.memory_mb)
-    return outcome
+    return outcome[1]
 
 
 def _capped_child(sender, data: bytes, file_name: str, limits: UploadLimits) -> None:  # pragma: no cover - in a child
@@ -246,7 +389,7 @@ def _capped_child(sender, data: bytes, file_name: str, limits: UploadLimits) -> 
     except (OSError, ValueError, StopIteration):
         pass
     try:
-        sender.send(_calamine_records(data, file_name, limits))
+        sender.send(("cells", _calamine_records(data, file_name, limits)))
     except BadInput as error:
         sender.send(list(error.problems))
     except BaseException:  # noqa: BLE001 - out of memory in the child: the parent refuses the file
@@ -280,7 +423,7 @@ def _read_xlsx_streamed(data: bytes, file_name: str, sha256: str, looks_like_hea
         ) from error
     finally:
         book.close()
-    return _workbook_table(lines, records, width, file_name, sha256, looks_like_header, "xlsx")
+    return _workbook_table(_records_table(lines, records, width), file_name, sha256, looks_like_header, "xlsx")
 
 
 def _check_archive(parts: list[zipfile.ZipInfo], file_name: str, limits: UploadLimits) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 import pandas as pd
 
 from salesplan import policy
-from salesplan.files import normalise_header
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
 from salesplan.storage.base import StoreBase
@@ -41,6 +40,8 @@ class AuditStore(StoreBase):
     @staticmethod
     def header_signature(header: list[str]) -> str:
         """The key a mapping is remembered under: the file's headers, normalised, in order."""
+        from salesplan.files import normalise_header  # not at import: the report command needs no file reading
+
         return "|".join(normalise_header(name) for name in header)
 
     def save_column_map(self, principal: Principal, kind: str, header: list[str], mapping: dict[str, str]) -> None:

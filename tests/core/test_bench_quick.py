@@ -11,7 +11,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-ROWS = ("| 1a |", "| 1b |", "| 1c |", "| 2a |", "| 2b |", "| 2c |", "| 2d |", "| 2e |", "| 3 |", "| 4 |", "| 5 |")
+ROWS = ("| 1a |", "| 1m |", "| 1b |", "| 1c |", "| 1x |", "| 2r |", "| 2a |", "| 2b |", "| 2c |", "| 2d |", "| 2e |", "| 3 |",
+        "| 4 |", "| 5 |")
 
 
 def test_bench_quick_prints_the_table_and_the_reference_agrees(tmp_path):
@@ -19,7 +20,7 @@ def test_bench_quick_prints_the_table_and_the_reference_agrees(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "bench.run", "--quick", "--silent", "--out", str(out), "--json", str(raw),
          "--work", str(tmp_path / "work")],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     table = [line for line in proc.stdout.splitlines() if line.startswith("|")]
@@ -43,6 +44,12 @@ def test_bench_quick_prints_the_table_and_the_reference_agrees(tmp_path):
     assert counts["S-import"]["inserted"] == res["data"]["S"]["csv_rows"] and counts["S-import"]["rejected"] == 0
     assert counts["S-reimport"]["unchanged"] == res["data"]["S"]["csv_rows"] and counts["S-reimport"]["inserted"] == 0
     assert res["report"]["S"]["engine"]["median"] > 0 and res["report"]["S"]["pandas"]["median"] > 0
+    # the workbook step ran both readers (it checks that each run used the reader it names)
+    xlsx = res["xlsx"]
+    assert not xlsx["errors"], xlsx["errors"]
+    assert xlsx["calamine"]["median"] > 0 and xlsx["openpyxl"]["median"] > 0
+    command = res["report_command"]["S"]
+    assert command["stats"]["median"] > 0 and command["floor"]["median"] > 0
     pages = res["pages"]
     if not pages.get("missing"):
         for page in ("my_plan", "team", "watchlist"):
