@@ -18,7 +18,7 @@ from tests.helpers.pages import DEMO_TODAY, app, fresh_db, goto, open_store, tex
 
 ACCOUNTS = {"admin": "admin@demo.test", "leader": "leader@demo.test", "manager": "manager1@demo.test",
             "rep": "rep1@demo.test"}
-TITLES = {"my_plan": "My plan", "plan": "Plan", "upload": "Upload actuals", "team": "Team overview",
+TITLES = {"my_plan": "My plan", "plan": "Plan", "upload": "Upload", "team": "Team overview",
           "watchlist": "Watch list", "trust": "Warning track record", "admin": "Admin"}
 ALLOWED = {
     "admin": set(TITLES),
