@@ -46,6 +46,8 @@ if upload is not None:
     lookup_key = f"rep_lookup_{digest[:12]}"
     if kind == "actuals" and lookup_key in st.session_state:
         data = st.session_state[lookup_key]
+    # the mapping step's widgets belong to the table they map (a lookup adds a column to it)
+    table_key = hashlib.sha256(data).hexdigest()[:12]
     # column maps, date formats and decimal separators are remembered per kind and header: in this
     # session, and in the database for the next upload
     maps: dict = st.session_state.setdefault("column_maps", {})
@@ -79,7 +81,7 @@ if upload is not None:
                 f"{field.name}{' (required)' if field.required and not (kind == 'reps' and field.name == 'rep_id') else ''}",
                 choices, index=choices.index(current) if current in choices else 0,
                 format_func=lambda h: "— not in the file —" if h is None else h,
-                key=f"map_{kind}_{field.name}_{digest[:12]}",
+                key=f"map_{kind}_{field.name}_{table_key}",
             )
     # what the user maps decides: a file the import cannot map alone takes the choices as they stand
     if automatic.problems or {f: h for f, h in chosen.items() if h} != automatic.mapping:
@@ -104,7 +106,7 @@ if upload is not None:
         st.caption("Reading " + ", ".join(f"{field} from “{ui.md(header)}”" for field, header in view.mapping.items())
                    + ".")
         for note in view.notes:  # unmapped columns that the mapped ones replace
-            st.caption(ui.md(note.capitalize()) + ".")
+            st.caption(ui.md(note[:1].upper() + note[1:]) + ".")
         if view.makes_rep_ids:
             st.caption("The file has no rep_id column: people the database knows (same e-mail) keep their id, "
                        "the others get new ids (R001, R002, ...).")
@@ -216,7 +218,7 @@ if upload is not None:
                         else:
                             ok, created = ui.attempt(people_import.create_reps, the_store, principal, people)
                             if ok:
-                                ui.flash(ui.md(created.notes[-1].capitalize()) + ".")
+                                ui.flash("Created the " + ui.md(created.notes[-1]) + ".")
                                 run_import(valid_only)
                                 st.rerun()
         elif outcome.error:
