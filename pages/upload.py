@@ -22,10 +22,10 @@ kind = st.segmented_control("What are you uploading?", kinds, default="actuals",
 fields = imports.FIELDS[kind]
 left, right = st.columns([3, 1], vertical_alignment="center")
 left.markdown(
-    "Required columns: " + ", ".join(f"`{f.name}`" for f in fields if f.required)
-    + ". Optional: " + ", ".join(f"`{f.name}`" for f in fields if not f.required)
+    "Required columns: " + ", ".join(f"`{f.name}`" for f in fields if upload_flow.required(kind, f))
+    + ". Optional: " + ", ".join(f"`{f.name}`" for f in fields if not upload_flow.required(kind, f))
     + ". CSV (comma, semicolon or tab) or Excel `.xlsx`; common header names are recognised."
-    + (" A file without `rep_id` gets ids: known people (same e-mail) keep theirs, new people get new ones."
+    + (" Without `rep_id`, known people (same e-mail) keep their id and new people get one."
        if kind == "reps" else "")
 )
 right.download_button("Download the template", imports.template_csv(kind), file_name=f"{kind}-template.csv",
@@ -78,7 +78,7 @@ if upload is not None:
         for i, field in enumerate(fields):
             current = remembered.mapping.get(field.name)
             chosen[field.name] = grid[i % 4].selectbox(
-                f"{field.name}{' (required)' if field.required and not (kind == 'reps' and field.name == 'rep_id') else ''}",
+                f"{field.name}{' (required)' if upload_flow.required(kind, field) else ''}",
                 choices, index=choices.index(current) if current in choices else 0,
                 format_func=lambda h: "— not in the file —" if h is None else h,
                 key=f"map_{kind}_{field.name}_{table_key}",
@@ -93,11 +93,13 @@ if upload is not None:
                                  format_func=upload_flow.DATE_FORMATS.get,
                                  help="Recognise it: from the dates that can only be read one way (13/01 is "
                                       "day first). Say it when every date could be read both ways.")
-    decimal = right.selectbox("Decimal separator", list(upload_flow.DECIMALS), key=f"decimal_{digest[:12]}",
-                              index=list(upload_flow.DECIMALS).index(decimals.get(header_key)),
-                              format_func=upload_flow.DECIMALS.get,
-                              help="Recognise it: from the amounts that can only be read one way (1.234,56 has "
-                                   "a decimal comma). Say it when the amounts could be read both ways.")
+    decimal = None
+    if upload_flow.has_amounts(kind):  # a people file has no amounts
+        decimal = right.selectbox("Decimal separator", list(upload_flow.DECIMALS), key=f"decimal_{digest[:12]}",
+                                  index=list(upload_flow.DECIMALS).index(decimals.get(header_key)),
+                                  format_func=upload_flow.DECIMALS.get,
+                                  help="Recognise it: from the amounts that can only be read one way (1.234,56 "
+                                       "has a decimal comma). Say it when the amounts could be read both ways.")
     formats[header_key], decimals[header_key] = date_format, decimal
     view = ui.preview(kind, data, upload.name, column_map, date_format=date_format, decimal=decimal)
     if view.problems:

@@ -42,6 +42,17 @@ DECIMALS: dict[str | None, str] = {
 }
 
 
+def required(kind: str, spec: imports.Field) -> bool:
+    """Whether the page asks for a field's column: the import's rule, except a people file's rep_id
+    (the import makes it, see :func:`people_import.with_rep_ids`)."""
+    return spec.required and not (kind == "reps" and spec.name == "rep_id")
+
+
+def has_amounts(kind: str) -> bool:
+    """Whether files of this kind carry amounts (so a decimal separator means something)."""
+    return any(spec.kind == "amount" for spec in imports.FIELDS[kind])
+
+
 def kinds_for(principal: Principal) -> list[str]:
     """The kinds of file the principal may upload on the Upload page (policy ``upload_kind``)."""
     return [kind for kind in UPLOAD_KINDS if policy.may(principal, "upload_kind", kind=kind)]

@@ -209,3 +209,12 @@ def test_the_upload_kinds_follow_the_policy():
     assert upload_flow.kinds_for(Principal("m@x", "manager", "M1")) == ["actuals", "targets", "deals"]
     assert upload_flow.kinds_for(Principal("r@x", "rep", "R1")) == ["actuals", "deals"]
     assert upload_flow.kinds_for(Principal("l@x", "leader")) == []
+
+
+def test_the_page_asks_for_a_people_files_name_but_not_its_rep_id():
+    asked = {spec.name for spec in imports.FIELDS["reps"] if upload_flow.required("reps", spec)}
+    assert asked == {"name"}
+    assert {spec.name for spec in imports.FIELDS["actuals"] if upload_flow.required("actuals", spec)} == {
+        "date", "rep", "revenue"}
+    assert upload_flow.has_amounts("actuals") and upload_flow.has_amounts("deals")
+    assert not upload_flow.has_amounts("reps")
