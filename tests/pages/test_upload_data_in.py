@@ -7,26 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.pages import ADMIN, app, fresh_db, goto, metric_value, open_store
+from tests.helpers.pages import ADMIN, app, click, fresh_db, goto, metric_value, open_store, upload
 from tests.helpers.pages import texts as escaped_texts
 
 
 @pytest.fixture
 def db(tmp_path):
     return fresh_db(tmp_path)
-
-
-def upload(at, name: str, text: str, kind: str = "actuals"):
-    at.file_uploader(key=f"upload_file_{kind}").set_value((name, text.encode("utf-8"), "text/csv")).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def click(at, label: str):
-    [button] = [b for b in at.button if b.label == label]
-    button.click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def mapping_box(at, kind: str, field: str):
