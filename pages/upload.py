@@ -84,7 +84,8 @@ if upload is not None:
                 key=f"map_{kind}_{field.name}_{table_key}",
             )
     # what the user maps decides: a file the import cannot map alone takes the choices as they stand
-    if automatic.problems or {f: h for f, h in chosen.items() if h} != automatic.mapping:
+    picked = {name: cell for name, cell in chosen.items() if cell}
+    if picked and (automatic.problems or picked != automatic.mapping):
         maps[header_key] = upload_flow.column_map_from_choices(kind, automatic.header, chosen)
     column_map = maps.get(header_key)
     left, right = st.columns(2)
