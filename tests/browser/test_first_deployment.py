@@ -17,7 +17,7 @@ import pytest
 
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
-from tests.helpers.browser import _serve, free_port, metric, open_page, shoot, sign_in, wait_for_rerun
+from tests.helpers.browser import IDLE, PlaywrightTimeout, _serve, free_port, metric, open_page, shoot, sign_in, wait_for_rerun
 from tests.helpers.pages import DEMO_TODAY
 
 if os.environ.get("CI", "").lower() == "true":
@@ -61,9 +61,18 @@ def upload(scope, name: str, text: str) -> None:
 
 
 def pick(page, label: str, option: str) -> None:
-    """Choose ``option`` in the Streamlit selectbox labelled ``label``."""
-    page.get_by_label(label, exact=True).click()
-    page.get_by_role("option", name=option, exact=True).click()
+    """Choose ``option`` in the Streamlit selectbox labelled ``label``. A list opened while the page
+    was still drawing may close again: then it is opened once more."""
+    choice = page.get_by_role("option", name=option, exact=True)
+    for _ in range(3):
+        page.wait_for_selector(IDLE)
+        page.get_by_label(label, exact=True).click()
+        try:
+            choice.wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    choice.click()
     wait_for_rerun(page)
 
 
@@ -106,7 +115,9 @@ def test_from_an_empty_database_to_a_rep_reading_their_plan(browser, tmp_path):
             upload(page, "people-export.csv", PEOPLE_EXPORT)
             expect(page.get_by_text("2 rows below the header on line 1")).to_be_visible()
             expect(page.get_by_text("The file has no rep_id column")).to_be_visible()
+            page.wait_for_selector(IDLE)  # the upload's run has ended: the expander stays as clicked
             page.get_by_text("Column mapping", exact=True).click()
+            expect(page.get_by_label("region", exact=True)).to_be_visible()
             pick(page, "region", "Region Name")
             expect(page.get_by_text("region from “Region Name”")).to_be_visible()
             shoot(page, "first-3-people-mapped")
