@@ -142,8 +142,10 @@ with people_tab:
                        "by rep_id, so changed rows are updated and new rows added.")
             st.download_button("Download current reps (CSV)", ui.csv_bytes(reps), file_name="reps.csv",
                                mime="text/csv", icon=":material/download:")
-    st.markdown("**Import a reps file**")
-    import_form("reps", "Reps file (CSV or Excel)", "reps_upload")
+    # people files go through the Upload page's mapping step (any export's headers, rep ids made)
+    st.markdown("**Import people** (a reps file or any export of your people): on the Upload page, "
+                "choose *People (reps)*.")
+    st.page_link(ui.PAGES["upload"].path, label="Upload people", icon=":material/upload_file:")
 
 # ---------------------------------------------------------------- calendar
 with calendar_tab:

@@ -447,7 +447,23 @@ MIGRATIONS += [
     ),
 ]
 
+# Uploads (docs/files.md): a remembered column mapping keeps the date format and the decimal
+# separator the user stated with it, so that the next file with the same header comes pre-set.
+# Portable SQL (DuckDB and PostgreSQL).
+MIGRATIONS += [
+    (
+        70,
+        "column mappings remember the date format and decimal separator",
+        """
+        -- NULL: recognise it from the file (what the Upload page calls "Recognise it")
+        ALTER TABLE column_maps ADD COLUMN date_format VARCHAR;
+        ALTER TABLE column_maps ADD COLUMN decimal_separator VARCHAR;
+        """,
+    ),
+]
+
 # Applied in version order: the numbers were given to work done side by side (5-19 security, 20-29
-# notifications, 30-39 deals, 40-49 currencies and people, 50-59 plans, 60-69 batches' uploaders),
+# notifications, 30-39 deals, 40-49 currencies and people, 50-59 plans, 60-69 batches' uploaders,
+# 70-79 uploads' column mappings),
 # and none depends on a higher-numbered one.
 MIGRATIONS.sort(key=lambda migration: migration[0])

@@ -24,9 +24,12 @@ from salesplan.files import RawTable, UploadLimits, normalise_header, read_sourc
 from salesplan.principal import Principal
 from salesplan.store import Store
 
-__all__ = ["apply_rep_lookup", "create_reps", "lookup_values", "unknown_reps"]
+__all__ = ["apply_rep_lookup", "create_reps", "lookup_values", "map_file_columns", "unknown_reps", "with_rep_ids"]
 
 REP_COLUMN = "rep"  # the column apply_rep_lookup adds (a synonym of the actuals' rep field)
+# the column with_rep_ids adds to a people file without rep ids, mapped to rep_id explicitly (a
+# name no export uses and no synonym means, so that it never competes with the file's columns)
+MADE_REP_ID_COLUMN = "salesplan rep id"
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -37,14 +40,80 @@ def _raw(store: Store, source: str | bytes, file_name: str | None, column_map: d
     return read_table(data, name, looks_like_header=imports._looks_like_header(kind, column_map), limits=limits)
 
 
+def map_file_columns(kind: str, header: list[str], file_name: str, header_line: int,
+                     column_map: dict[str, str] | None) -> tuple[dict[str, int], list[str], bool]:
+    """The import's header mapping (:func:`imports.map_columns`: field -> position, and the notes
+    of unmapped columns it ignores), except that a people (``reps``) file may lack a rep_id
+    column: then the third value is True and :func:`with_rep_ids` gives the ids. Raises BadInput
+    like the import (missing required columns other than a people file's rep_id, duplicates)."""
+    try:
+        positions, notes = imports.map_columns(kind, header, file_name, header_line, column_map)
+        return positions, notes, False
+    except BadInput as error:
+        if kind != "reps" or not any(problem.column == "rep_id" for problem in error.problems):
+            raise
+        others = [problem for problem in error.problems if problem.column != "rep_id"]
+        if others:
+            raise BadInput(others) from None
+    made = {**(column_map or {}), MADE_REP_ID_COLUMN: "rep_id"}
+    positions, notes = imports.map_columns(kind, [*header, MADE_REP_ID_COLUMN], file_name, header_line, made)
+    positions.pop("rep_id")
+    return positions, notes, True
+
+
+def with_rep_ids(store: Store, source: bytes, *, file_name: str,
+                 column_map: dict[str, str] | None) -> tuple[bytes, dict[str, str] | None, list[str]]:
+    """A people (reps) file ready for the reps import: unchanged when it has a rep_id column,
+    else the file as CSV with a rep_id column made for it: a known rep's id for a person the
+    database knows (same e-mail, any case, else a name only one rep has), a new id ``R<n>`` after
+    the highest in use for everyone else (one per e-mail, else per name, across the file's rows).
+    Returns (data, column map to import with, notes naming the new ids). Raises BadInput
+    (unreadable file, missing columns)."""
+    raw = _raw(store, source, file_name, column_map, kind="reps")
+    positions, _, makes = map_file_columns("reps", list(raw.header), raw.file, raw.header_line, column_map)
+    if not makes:
+        return source, column_map or None, []
+    names = _cells(raw, positions["name"])
+    emails = _cells(raw, positions["email"]) if "email" in positions else [None] * len(names)
+    known = store.rep_lookup()
+    by_email = {str(e).lower(): r for e, r in zip(known["email"], known["rep_id"]) if isinstance(e, str) and e}
+    name_counts = known["name"].value_counts()
+    by_name = {n: r for n, r in zip(known["name"], known["rep_id"]) if name_counts.get(n, 0) == 1}
+    people: dict[str, str] = {}  # e-mail or name -> id given in this file
+    fresh: list[tuple[str, str]] = []  # (key, name) of the people new to the database, in file order
+    for name, email in zip(names, emails):
+        key = (email or "").lower() or (name or "")
+        if not key or key in people:
+            continue
+        existing = by_email.get((email or "").lower()) or (by_name.get(name or "") if not email else None)
+        if existing:
+            people[key] = existing
+        else:
+            people[key] = ""
+            fresh.append((key, name or key))
+    for (key, _), rep_id in zip(fresh, _next_ids(list(known["rep_id"]), len(fresh))):
+        people[key] = rep_id
+    table = raw.cells.drop_columns(["line"]).to_pandas()
+    table.columns = imports._unique_names(list(raw.header))[: len(table.columns)]
+    table[MADE_REP_ID_COLUMN] = [people.get((e or "").lower() or (n or "")) for n, e in zip(names, emails)]
+    out = io.StringIO()
+    table.to_csv(out, index=False, lineterminator="\n")
+    notes = ["new rep ids: " + ", ".join(f"{people[key]} {name}" for key, name in fresh)] if fresh else []
+    return out.getvalue().encode(), {**(column_map or {}), MADE_REP_ID_COLUMN: "rep_id"}, notes
+
+
+def _cells(raw: RawTable, position: int) -> list[str | None]:
+    values = raw.cells[f"c{position}"].to_pylist()
+    return [v.strip() if isinstance(v, str) and v.strip() else None for v in values]
+
+
 def _column(raw: RawTable, header_name: str) -> list[str | None]:
     keys = [normalise_header(h) for h in raw.header]
     wanted = normalise_header(header_name)
     if wanted not in keys:
         raise BadInput.single(raw.file, f"the file has no column {header_name!r}", line=raw.header_line,
                               column=header_name)
-    values = raw.cells[f"c{keys.index(wanted)}"].to_pylist()
-    return [v.strip() if isinstance(v, str) and v.strip() else None for v in values]
+    return _cells(raw, keys.index(wanted))
 
 
 def _resolver(store: Store):

@@ -26,6 +26,8 @@ undo_batch           undo one batch: ``batch_id``, ``in_scope`` (uploaded by the
                      ``touched_outside`` (reps out of scope whose rows or targets the batch touched)
 see_batch            see a batch's details and rejected rows: ``batch_id``, ``in_scope``
 save_column_map      remember a file's column mapping
+upload_kind          the kinds of file the Upload page offers: ``kind`` (actuals and deals: every
+                     writer; targets: admins and managers; reps, the people: admins)
 set_password         set a password: ``email`` (whose)
 add_reps             create new reps from an export's names: ``existing`` (rep_ids already there),
                      ``managers`` (of the new reps); a manager only new reps under themself
@@ -149,6 +151,17 @@ def _own_or_admin(what: str) -> Callable[..., str | None]:
     return check
 
 
+def _check_upload_kind(principal: Principal, kind: str, **_: Any) -> str | None:
+    # each kind follows the rule of its import; the page offers only what may be imported
+    action = {"actuals": "upload_actuals", "deals": "upload_actuals", "targets": "set_targets",
+              "reps": "import_reps"}.get(kind)
+    if action is None:
+        return f"The Upload page takes no {kind} files."
+    if principal.role not in RULES[action].roles:
+        return RULES[action].refusal(principal)
+    return None
+
+
 def _check_page(principal: Principal, page: str, **_: Any) -> str | None:
     if page in PAGES_BY_ROLE.get("admin" if principal.role == "system" else principal.role, ()):
         return None
@@ -186,6 +199,7 @@ RULES: dict[str, Rule] = {
     "undo_batch": _writers(_check_batch),
     "see_batch": Rule(EVERYONE, _leader_reads, _check_batch),
     "save_column_map": _writers(),
+    "upload_kind": _writers(_check_upload_kind),
     "set_password": Rule(EVERYONE, _leader_reads, _check_password),
     "import_reps": _admin_only("Importing reps"),
     "add_reps": Rule(frozenset({"admin", "system", "manager"}),

@@ -44,29 +44,45 @@ class AuditStore(StoreBase):
 
         return "|".join(normalise_header(name) for name in header)
 
-    def save_column_map(self, principal: Principal, kind: str, header: list[str], mapping: dict[str, str]) -> None:
-        """Remember, for this user only, how a file with these headers maps to fields, for their next
-        upload of its kind. Raises NotAllowed for a leader (read-only)."""
+    def save_column_map(self, principal: Principal, kind: str, header: list[str], mapping: dict[str, str], *,
+                        date_format: str | None = None, decimal: str | None = None) -> None:
+        """Remember, for this user only, how a file with these headers maps to fields, and the date
+        format and decimal separator ("point" or "comma") they stated for it (None: recognise it),
+        for their next upload of its kind. Raises NotAllowed for a leader (read-only)."""
         policy.require(principal, "save_column_map")
         signature = self.header_signature(header)
         payload = json.dumps(mapping, sort_keys=True)
 
         def work(cursor: Cursor) -> None:
             cursor.execute(
-                "INSERT INTO column_maps (saved_by, kind, header_signature, mapping, saved_at) "
-                "VALUES (?, ?, ?, ?, localtimestamp) ON CONFLICT (saved_by, kind, header_signature) "
-                "DO UPDATE SET mapping = excluded.mapping, saved_at = excluded.saved_at",
-                [principal.email.strip().lower(), kind, signature, payload],
+                "INSERT INTO column_maps (saved_by, kind, header_signature, mapping, saved_at, date_format, "
+                "decimal_separator) VALUES (?, ?, ?, ?, localtimestamp, ?, ?) "
+                "ON CONFLICT (saved_by, kind, header_signature) DO UPDATE SET mapping = excluded.mapping, "
+                "saved_at = excluded.saved_at, date_format = excluded.date_format, "
+                "decimal_separator = excluded.decimal_separator",
+                [principal.email.strip().lower(), kind, signature, payload, date_format, decimal],
             )
 
         self.write(principal, "save column mapping", f"{kind}: {signature}", work, changes_data=False)
 
+    def _column_map_row(self, principal: Principal, kind: str, header: list[str]) -> tuple[Any, ...] | None:
+        with self.cursor() as cursor:
+            rows = cursor.execute(
+                "SELECT mapping, date_format, decimal_separator FROM column_maps "
+                "WHERE saved_by = ? AND kind = ? AND header_signature = ?",
+                [principal.email.strip().lower(), kind, self.header_signature(header)],
+            ).fetchall()
+        return tuple(rows[0]) if rows else None
+
     def column_map(self, principal: Principal, kind: str, header: list[str]) -> dict[str, str] | None:
         """The mapping this user remembered for files of this kind with exactly these headers, if
         any. Another user's mapping is never applied: it would silently re-read someone's upload."""
-        with self.cursor() as cursor:
-            rows = cursor.execute(
-                "SELECT mapping FROM column_maps WHERE saved_by = ? AND kind = ? AND header_signature = ?",
-                [principal.email.strip().lower(), kind, self.header_signature(header)],
-            ).fetchall()
-        return json.loads(rows[0][0]) if rows else None
+        row = self._column_map_row(principal, kind, header)
+        return json.loads(row[0]) if row else None
+
+    def column_choices(self, principal: Principal, kind: str, header: list[str]) -> dict[str, str | None] | None:
+        """The date format and decimal separator this user stated with the mapping of files of this
+        kind with exactly these headers (``{"date_format": ..., "decimal": ...}``, None where they
+        let the file decide), or None when they saved nothing for it. Raises nothing of its own."""
+        row = self._column_map_row(principal, kind, header)
+        return {"date_format": row[1], "decimal": row[2]} if row else None

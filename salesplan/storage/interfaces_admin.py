@@ -44,9 +44,18 @@ class AuditStorage(Protocol):
         """
         ...
 
-    def save_column_map(self, principal: Principal, kind: str, header: list[str], mapping: dict[str, str]) -> None:
-        """Remember, for this user only, how a file with these headers maps to fields, for their next
-        upload of its kind. Raises NotAllowed for a leader (read-only).
+    def save_column_map(self, principal: Principal, kind: str, header: list[str], mapping: dict[str, str], *,
+                        date_format: str | None = None, decimal: str | None = None) -> None:
+        """Remember, for this user only, how a file with these headers maps to fields, and the date
+        format and decimal separator ("point" or "comma") they stated for it (None: recognise it),
+        for their next upload of its kind. Raises NotAllowed for a leader (read-only).
+        """
+        ...
+
+    def column_choices(self, principal: Principal, kind: str, header: list[str]) -> dict[str, str | None] | None:
+        """The date format and decimal separator this user stated with the mapping of files of this
+        kind with exactly these headers (``{"date_format": ..., "decimal": ...}``, None where they
+        let the file decide), or None when they saved nothing for it. Raises nothing of its own.
         """
         ...
 

@@ -190,17 +190,18 @@ def fy_of(as_of: date) -> int:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _preview(kind: str, data: bytes, file_name: str, column_map: tuple[tuple[str, str], ...],
-             limit_mb: int, date_format: str | None) -> upload_flow.Preview:
+             limit_mb: int, date_format: str | None, decimal: str | None = None) -> upload_flow.Preview:
     return upload_flow.preview(kind, data, file_name, dict(column_map) or None,
-                               limits=UploadLimits.for_upload_limit(limit_mb), date_format=date_format)
+                               limits=UploadLimits.for_upload_limit(limit_mb), date_format=date_format,
+                               decimal=decimal)
 
 
 def preview(kind: str, data: bytes, file_name: str, column_map: dict[str, str] | None, *,
-            date_format: str | None = None) -> upload_flow.Preview:
-    """upload_flow.preview, cached per file, column map and date format (raises BadInput for an
-    unreadable file)."""
+            date_format: str | None = None, decimal: str | None = None) -> upload_flow.Preview:
+    """upload_flow.preview, cached per file, column map, date format and decimal separator (raises
+    BadInput for an unreadable file)."""
     return _preview(kind, data, file_name, tuple(sorted((column_map or {}).items())), settings().upload_limit_mb,
-                    date_format)
+                    date_format, decimal)
 
 
 def prior_year_actuals(principal: Principal, owner_type: str, owner_id: str, fy: int, metric: str) -> dict[date, float]:

@@ -29,7 +29,7 @@ PAGES: dict[str, PageSpec] = {
     for spec in (
         PageSpec("my_plan", "pages/my_plan.py", "My plan", ":material/flag:"),
         PageSpec("plan", "pages/plan.py", "Plan", ":material/edit_note:"),
-        PageSpec("upload", "pages/upload.py", "Upload actuals", ":material/upload_file:"),
+        PageSpec("upload", "pages/upload.py", "Upload", ":material/upload_file:"),
         PageSpec("team", "pages/team.py", "Team overview", ":material/grid_view:"),
         PageSpec("watchlist", "pages/watchlist.py", "Watch list", ":material/notification_important:"),
         PageSpec("trust", "pages/trust.py", "Warning track record", ":material/fact_check:"),

@@ -47,7 +47,7 @@ def test_upload_then_the_figures_change(server, page, tmp_path):
     before = metric(page, "Attainment")
     assert before == ui.pct(rep["attainment"])
 
-    page.get_by_role("link", name="Upload actuals").click()
+    page.get_by_role("link", name="Upload").click()
     expect(page.get_by_text("Choose a file to upload")).to_be_visible()
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files({
         "name": "november.csv", "mimeType": "text/csv",

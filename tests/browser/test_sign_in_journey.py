@@ -85,7 +85,7 @@ def test_lock_out_and_a_refused_page(server, page):
     expect(page.get_by_text("Not allowed: the Admin page is not available to the rep role.")).to_be_visible()
     expect(page.get_by_role("tab", name="Audit log")).to_have_count(0)
     nav = page.locator('[data-testid="stSidebarNav"]')
-    expect(nav.get_by_text("Upload actuals")).to_be_visible()
+    expect(nav.get_by_text("Upload", exact=True)).to_be_visible()
     expect(nav.get_by_text("Admin")).to_have_count(0)
     shoot(page, "sign-in-rep-admin-refused")
 

@@ -43,6 +43,11 @@ TABLE: list[tuple[str, dict, tuple[bool, bool, bool, bool, bool]]] = [
     ("undo_batch", {"batch_id": 7, "in_scope": True, "touched_outside": {"R3"}}, (True, True, False, False, False)),
     ("see_batch", {"batch_id": 7, "in_scope": False}, (True, True, True, False, False)),
     ("save_column_map", {}, (True, True, False, True, True)),
+    ("upload_kind", {"kind": "actuals"}, (True, True, False, True, True)),
+    ("upload_kind", {"kind": "deals"}, (True, True, False, True, True)),
+    ("upload_kind", {"kind": "targets"}, (True, True, False, True, False)),
+    ("upload_kind", {"kind": "reps"}, (True, True, False, False, False)),  # people: admins only
+    ("upload_kind", {"kind": "holidays"}, (False, False, False, False, False)),  # the Admin page's
     ("set_password", {"email": "ANN@x.test"}, (True, True, False, False, True)),
     ("set_password", {"email": "lee@x.test"}, (True, True, True, False, False)),
     ("import_reps", {}, (True, True, False, False, False)),

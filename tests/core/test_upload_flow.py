@@ -109,3 +109,112 @@ def test_page_reason_never_names_the_command_line_option():
               "state the format with --date-format DMY or MDY (or use ISO dates, YYYY-MM-DD)")
     assert "--" not in upload_flow.page_reason(reason)
     assert upload_flow.page_reason("plain") == "plain"
+
+
+def test_a_stated_decimal_separator_decides_the_readings_and_the_import(tmp_path):
+    # "1,234" alone reads as a decimal point (one thousand two hundred and thirty-four) unless stated
+    data = b"date,rep,revenue\n2026-11-02,R1,\"1,234\"\n2026-11-03,R1,7\n"
+    recognised = upload_flow.preview("actuals", data, "x.csv", None, limits=LIMITS)
+    assert recognised.readings["revenue"].tolist() == [1234.0, 7.0] and not recognised.decimal_comma
+    comma = upload_flow.preview("actuals", data, "x.csv", None, limits=LIMITS, decimal="comma")
+    assert comma.readings["revenue"].tolist() == [1.234, 7.0] and comma.decimal_comma
+    with Store.open(tmp_path / "db.duckdb") as store:
+        imports.import_file(store, "reps", b"rep_id,name\nR1,Ann\n", file_name="reps.csv")
+        header = ["date", "rep", "revenue"]
+        done = upload_flow.run_import(store, ADMIN, "actuals", data, file_name="x.csv", sha="s", header=header,
+                                      column_map=None, valid_only=False, decimal="comma", date_format="ISO")
+        assert done.imported and store.actual_totals(ADMIN)["revenue"] == pytest.approx(8.234)
+        # the choices are remembered with the (empty) mapping for the next file with this header
+        assert upload_flow.remembered_choices(store, ADMIN, "actuals", header) == (None, "ISO", "comma")
+        assert done.overview is not None and done.overview.rows == 2
+        assert upload_flow.overview_table(done.overview).set_index("what")["value"].to_dict() == {
+            "Rows": "2", "From": "2026-11-02", "To": "2026-11-03", "Total revenue": "8.23", "Total profit": "0.00",
+            "Reps": "1: R1"}
+
+
+def test_the_mapping_decides_over_synonyms_and_says_what_it_ignored(tmp_path):
+    data = (b"Order Date,Sales Rep,Customer ID,Customer Name,Sales\n"
+            b"2026-11-02,R1,C-1,Acme,10\n")
+    header = data.decode().splitlines()[0].split(",")
+    automatic = upload_flow.preview("actuals", data, "s.csv", None, limits=LIMITS)
+    assert any("both mean customer" in p.reason for p in automatic.problems)
+    # the mapping step pre-fills customer with the first column; the user picks the name instead
+    chosen = {**automatic.mapping, "customer": "Customer Name"}
+    mapping = upload_flow.column_map_from_choices("actuals", header, chosen)
+    mapped = upload_flow.preview("actuals", data, "s.csv", mapping, limits=LIMITS)
+    assert not mapped.problems and mapped.mapping["customer"] == "Customer Name"
+    assert mapped.notes == ["column 'Customer ID' ignored: 'Customer Name' is mapped to customer"]
+    # a field set to "not in the file" leaves both of its synonyms unread
+    neither = upload_flow.column_map_from_choices("actuals", header, {**automatic.mapping, "customer": None})
+    assert neither["Customer ID"] == "" and neither["Customer Name"] == ""
+    assert "customer" not in upload_flow.preview("actuals", data, "s.csv", neither, limits=LIMITS).mapping
+    with Store.open(tmp_path / "db.duckdb") as store:
+        imports.import_file(store, "reps", b"rep_id,name\nR1,Ann\n", file_name="reps.csv")
+        done = upload_flow.run_import(store, ADMIN, "actuals", data, file_name="s.csv", sha="s", header=header,
+                                      column_map=mapping, valid_only=False)
+        assert done.imported and any("'Customer ID' ignored" in note for note in done.notes)
+        assert store.actuals(ADMIN)["customer"].tolist() == ["Acme"]
+
+
+def test_a_people_export_without_rep_ids_gets_them_and_keeps_known_people(tmp_path):
+    export = b"Sales Person,E-mail,Region Name\nAda Lovelace,ada@acme.test,North\nBrian K,brian@acme.test,South\n"
+    header = ["Sales Person", "E-mail", "Region Name"]
+    view = upload_flow.preview("reps", export, "people.csv", {"Region Name": "region"}, limits=LIMITS)
+    assert not view.problems and view.makes_rep_ids
+    assert view.mapping == {"name": "Sales Person", "email": "E-mail", "region": "Region Name"}
+    with Store.open(tmp_path / "db.duckdb") as store:
+        imports.import_file(store, "reps", b"rep_id,name,email\nR007,Old Hand,brian@acme.test\n", file_name="r.csv")
+        done = upload_flow.run_import(store, ADMIN, "reps", export, file_name="people.csv", sha="s", header=header,
+                                      column_map={"Region Name": "region"}, valid_only=False)
+        assert done.imported, done.problems
+        assert done.counts["inserted"] == 1 and done.counts["updated"] == 1
+        assert "new rep ids: R008 Ada Lovelace" in done.notes
+        reps = store.reps(ADMIN).set_index("rep_id")
+        assert reps.loc["R008", "email"] == "ada@acme.test" and reps.loc["R007", "region"] == "South"
+        # the same export again finds everyone by e-mail: nothing new
+        again = upload_flow.run_import(store, ADMIN, "reps", export, file_name="people.csv", sha="s", header=header,
+                                       column_map={"Region Name": "region"}, valid_only=False)
+        assert again.counts["inserted"] == 0 and again.counts["unchanged"] == 2 and not again.notes
+        # a people file missing its name is refused for that, never for the rep_id it may lack
+        refused = upload_flow.preview("reps", b"E-mail,Region\nx@y.test,North\n", "p.csv", None, limits=LIMITS)
+        assert [p.column for p in refused.problems] == ["name"]
+
+
+def test_rejected_rows_come_back_as_the_files_own_columns(tmp_path):
+    data = b"Order Date,Sales Rep,Sales,Note\n2026-11-02,R1,10,ok\n2026-02-30,R1,5,bad day\n"
+    with Store.open(tmp_path / "db.duckdb") as store:
+        imports.import_file(store, "reps", b"rep_id,name\nR1,Ann\n", file_name="reps.csv")
+        done = upload_flow.run_import(store, ADMIN, "actuals", data, file_name="x.csv", sha="s",
+                                      header=["Order Date", "Sales Rep", "Sales", "Note"], column_map=None,
+                                      valid_only=True)
+    assert done.counts["rejected"] == 1
+    assert done.rejected.columns.tolist() == ["Order Date", "Sales Rep", "Sales", "Note", "line", "problems"]
+    assert done.rejected.iloc[0][["Order Date", "Note", "line"]].tolist() == ["2026-02-30", "bad day", 3]
+
+
+def test_unknown_people_are_offered_to_who_may_create_reps(tmp_path):
+    data = b"Close Date,Opportunity Owner,Email,Amount\n2026-11-02,Zoe New,zoe@x.test,5\n2026-11-02,R1,,7\n"
+    with Store.open(tmp_path / "db.duckdb") as store:
+        imports.import_file(store, "reps", b"rep_id,name\nR1,Ann\n", file_name="reps.csv")
+        found = upload_flow.unknown_people(store, ADMIN, "actuals", data, file_name="x.csv", column_map=None)
+        assert found[["name", "email", "rows"]].to_dict("records") == [{"name": "Zoe New", "email": "zoe@x.test",
+                                                                        "rows": 1}]
+        rep = Principal("r@x.test", "rep", "R1")
+        assert upload_flow.unknown_people(store, rep, "actuals", data, file_name="x.csv", column_map=None).empty
+        assert upload_flow.unknown_people(store, ADMIN, "deals", data, file_name="x.csv", column_map=None).empty
+
+
+def test_the_upload_kinds_follow_the_policy():
+    assert upload_flow.kinds_for(ADMIN) == ["actuals", "targets", "deals", "reps"]
+    assert upload_flow.kinds_for(Principal("m@x", "manager", "M1")) == ["actuals", "targets", "deals"]
+    assert upload_flow.kinds_for(Principal("r@x", "rep", "R1")) == ["actuals", "deals"]
+    assert upload_flow.kinds_for(Principal("l@x", "leader")) == []
+
+
+def test_the_page_asks_for_a_people_files_name_but_not_its_rep_id():
+    asked = {spec.name for spec in imports.FIELDS["reps"] if upload_flow.required("reps", spec)}
+    assert asked == {"name"}
+    assert {spec.name for spec in imports.FIELDS["actuals"] if upload_flow.required("actuals", spec)} == {
+        "date", "rep", "revenue"}
+    assert upload_flow.has_amounts("actuals") and upload_flow.has_amounts("deals")
+    assert not upload_flow.has_amounts("reps")

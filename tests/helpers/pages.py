@@ -159,3 +159,18 @@ def texts(at: AppTest) -> str:
     for kind in ("success", "info", "warning", "error", "markdown", "caption"):
         parts += [element.value for element in getattr(at, kind)]
     return "\n".join(parts)
+
+
+def upload(at: AppTest, name: str, text: str, kind: str = "actuals") -> AppTest:
+    """Choose a CSV file in the Upload page's uploader of ``kind`` and run the page."""
+    at.file_uploader(key=f"upload_file_{kind}").set_value((name, text.encode("utf-8"), "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    """Click the one button labelled ``label`` and run the page."""
+    [button] = [b for b in at.button if b.label == label]
+    button.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

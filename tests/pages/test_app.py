@@ -17,7 +17,7 @@ from tests.helpers.pages import (ADMIN, DEMO_TODAY, ROOT, add_admin, app, engine
 PAGES = {
     "my_plan": "My plan",
     "plan": "Plan",
-    "upload": "Upload actuals",
+    "upload": "Upload",
     "team": "Team overview",
     "watchlist": "Watch list",
     "trust": "Warning track record",

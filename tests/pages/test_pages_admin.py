@@ -69,19 +69,6 @@ def test_calendar_and_holiday_delete(at, db):
         store.close()
 
 
-def test_reps_import(at, db):
-    at.file_uploader(key="reps_upload").set_value(
-        ("reps.csv", b"rep_id,name,territory,region\nRNEW,New Person,Nordics,North\n", "text/csv")).run()
-    [b for b in at.button if b.key == "reps_upload_import"][0].click().run()
-    assert not at.exception
-    assert any("Reps imported" in s.value for s in at.success)
-    store = open_store(db)
-    try:
-        assert "RNEW" in store.reps(ADMIN)["rep_id"].tolist()
-    finally:
-        store.close()
-
-
 def test_accounts_are_managed_on_the_admin_page_and_audited(at, db):
     """Add, change role and linked rep, reset the password, disable and enable: no command line."""
     store = open_store(db)
@@ -131,19 +118,5 @@ def test_the_last_admin_cannot_be_disabled_from_the_page(at, db):
     store = open_store(db)
     try:
         assert store.principal_for_email("admin@demo.test") is not None
-    finally:
-        store.close()
-
-
-def test_a_refused_reps_file_says_why_and_changes_nothing(at, db):
-    store = open_store(db)
-    try:
-        before = store.reps(ADMIN)
-        at.file_uploader(key="reps_upload").set_value(("reps.csv", b"rep_id,name\nRX,\n", "text/csv")).run()
-        at.button(key="reps_upload_import").click().run()
-        assert not at.exception
-        [message] = [e.value for e in at.error]
-        assert message.startswith("Nothing was imported: ") and "(name)" in message
-        assert store.reps(ADMIN).equals(before)
     finally:
         store.close()

@@ -18,7 +18,7 @@ from tests.helpers.pages import DEMO_TODAY, app, fresh_db, goto, open_store, tex
 
 ACCOUNTS = {"admin": "admin@demo.test", "leader": "leader@demo.test", "manager": "manager1@demo.test",
             "rep": "rep1@demo.test"}
-TITLES = {"my_plan": "My plan", "plan": "Plan", "upload": "Upload actuals", "team": "Team overview",
+TITLES = {"my_plan": "My plan", "plan": "Plan", "upload": "Upload", "team": "Team overview",
           "watchlist": "Watch list", "trust": "Warning track record", "admin": "Admin"}
 ALLOWED = {
     "admin": set(TITLES),
@@ -111,8 +111,9 @@ def test_role_page(db, sessions, role, page):
     if page == "upload":
         [kinds] = [c for c in at.get("button_group") if c.proto.label == "What are you uploading?"]
         uploads = ["Actuals (sales)", "Targets", "Open deals (pipeline)"]
-        assert kinds.options == (uploads if role in ("admin", "manager") else [uploads[0], uploads[2]]), \
-            "only admins and managers upload targets; every role that uploads sends its deals"
+        expected = {"admin": [*uploads, "People (reps)"], "manager": uploads}.get(role, [uploads[0], uploads[2]])
+        assert kinds.options == expected, \
+            "only admins and managers upload targets, only admins people; every role that uploads sends its deals"
     if page == "admin":
         assert [t.label for t in at.tabs] == ["People", "Calendar", "Settings", "Currencies", "Pipeline", "E-mail",
                                            "Users", "Audit log"]
