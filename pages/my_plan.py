@@ -39,7 +39,7 @@ with badge:
 if not row["target"] > 0:
     st.info(
         f"No {metric} target for {row['period']} yet. A manager sets it on the **Plan** page (Targets tab), "
-        "or imports a targets file on **Upload actuals**."
+        "or imports a targets file on **Upload**."
     )
     st.stop()
 if row["status"] == "not_started":
@@ -50,7 +50,7 @@ seasonal = signals.seasonal_reason(row)
 if seasonal:  # a green badge next to a required run-rate above today's: say why
     st.info(seasonal, icon=":material/insights:")
 if not row["actual_to_date"] and ui.is_empty(row["best_per_working_day"]):
-    st.info("No actuals yet for this year. Upload your sales export on **Upload actuals** to see where you stand.")
+    st.info("No actuals yet for this year. Upload your sales export on **Upload** to see where you stand.")
 
 settings = ui.settings()
 L = settings.window
@@ -221,7 +221,7 @@ if metric != "revenue":
     st.info("Open deals are amounts of revenue: switch the metric to Revenue to see the pipeline.",
             icon=":material/filter_alt:")
 elif ui.is_empty(row["pipeline"]):
-    st.info("No open deals uploaded yet. Upload your CRM's open-deals export on **Upload actuals** to see what "
+    st.info("No open deals uploaded yet. Upload your CRM's open-deals export on **Upload** to see what "
             "your pipeline covers of the gap.", icon=":material/filter_alt:")
 else:
     steps = pipeline_view.bridge(row)

@@ -48,7 +48,7 @@ months = ui.report(principal, as_of, metric=metric, period="month")
 year = ui.report(principal, as_of, metric=metric)
 if months.empty or not (year["target"] > 0).any():
     st.info(f"No {metric} targets for this fiscal year yet. Set them on the **Plan** page (Targets tab) or import a "
-            "targets file on **Upload actuals**.")
+            "targets file on **Upload**.")
     st.stop()
 
 # ---------------------------------------------------------------- heatmap

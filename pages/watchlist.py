@@ -35,7 +35,7 @@ explanations = {
 if entries.empty:
     if not (ui.report(principal, as_of, metric=metric)["target"] > 0).any():
         st.info(f"Nobody has a {metric} target this fiscal year, so nobody can be behind plan. Set targets on the "
-                "**Plan** page (Targets tab) or import a targets file on **Upload actuals**.", icon=":material/flag:")
+                "**Plan** page (Targets tab) or import a targets file on **Upload**.", icon=":material/flag:")
     else:
         st.success("Nobody is on the watch list: every owner with a target is on track, or the year is too young "
                    "to tell.", icon=":material/check_circle:")
