@@ -44,10 +44,12 @@ def money_axis(currency: str | None = None, **axis: Any) -> dict[str, Any]:
     return {"tickformat": ",.0f", "tickprefix": money_prefix(currency), **axis}
 
 
-def money_hover(currency: str | None = None, value: str = "%{y:,.0f}") -> str:
-    """A hovertemplate that shows a money value with the currency's symbol (the trace's name in
-    the hover's side box, as plotly's default hover does)."""
-    return f"{money_prefix(currency)}{value}"
+def money_hover(currency: str | None = None, value: str = "%{y:,.0f}", *, named: bool = False) -> str:
+    """A hovertemplate (or its part) that shows a money value with the currency's symbol; ``named``:
+    a whole template that starts with the trace's name, for the charts whose hover lists every
+    trace at one x (``hovermode="x unified"``)."""
+    money_text = f"{money_prefix(currency)}{value}"
+    return f"%{{fullData.name}}: {money_text}<extra></extra>" if named else money_text
 
 
 def burnup_figure(curve: pd.DataFrame, row: pd.Series, metric: str, *, currency: str | None = None) -> go.Figure:
@@ -61,7 +63,7 @@ def burnup_figure(curve: pd.DataFrame, row: pd.Series, metric: str, *, currency:
     fig = go.Figure()
     plan_x = [start, *curve["week_end"].tolist(), end]
     plan_y = [0.0, *curve["expected_to_date"].astype(float).tolist(), target]
-    hover = money_hover(currency)
+    hover = money_hover(currency, named=True)
     fig.add_trace(go.Scatter(x=plan_x, y=plan_y, name="Plan (cumulative target)", mode="lines",
                              line={"color": COLORS["plan"], "width": 2}, hovertemplate=hover))
     past = curve[curve["week_end"] <= e]
@@ -230,7 +232,7 @@ def pipeline_trend_figure(points: pd.DataFrame, *, currency: str | None = None) 
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=x, y=points["weighted_pipeline"].astype(float), name="Weighted pipeline",
                              mode="lines+markers", line={"color": BRIDGE_COLORS["Weighted pipeline"], "width": 3},
-                             hovertemplate=money_hover(currency)))
+                             hovertemplate=money_hover(currency, named=True)))
     coverage = points["weighted_coverage"].astype(float)
     if coverage.notna().any():
         fig.add_trace(go.Scatter(x=x, y=coverage, name="Weighted coverage of the gap", yaxis="y2",

@@ -55,6 +55,10 @@ def test_money_axes_and_hovers_carry_the_base_currency_symbol(year_row, currency
     for name in ("burnup", "months", "trend"):
         hovers = _money_hovers(figures[name])
         assert hovers and all(f"{prefix}%{{y:,.0f}}" in hover for hover in hovers), (name, hovers)
+    # the unified hovers (one box for every trace at a date) name each trace before its amount
+    for name in ("burnup", "trend"):
+        assert all(hover == f"%{{fullData.name}}: {prefix}%{{y:,.0f}}<extra></extra>"
+                   for hover in _money_hovers(figures[name])), name
     # the coverage axis of the trend stays a percentage
     assert figures["trend"].layout.yaxis2.tickformat == ".0%" and not figures["trend"].layout.yaxis2.tickprefix
     # the burn-up's target line and the bridge's bar labels are money texts
