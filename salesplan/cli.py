@@ -410,6 +410,7 @@ def _digest_command(store: Store, args: argparse.Namespace) -> int:
     transport = notify.SmtpTransport(notify.smtp_config(settings))
     result = notify.send(store, outgoing, transport)
     print(result.summary())
+    _print_flag_hints(*(reason for _, reason in result.failed[:1]))  # the summary names the first error
     return EXIT_BAD_INPUT if result.failed else EXIT_OK
 
 
@@ -466,9 +467,25 @@ def _user_command(store: Store, args: argparse.Namespace) -> int:
 def _flag_hints() -> dict[str, str]:
     from salesplan.imports import STATE_DATE_FORMAT
     from salesplan.imports_deals import STAGE_PROBABILITY_SETTING
+    from salesplan.notify.smtp import SET_MAIL_SERVER, SET_SENDER, STARTTLS_OFF
+    from salesplan.storage.rates import BASE_CURRENCY_FIRST
+    from salesplan.storage.settings import RATES_UNDO_FIRST
 
     return {STATE_DATE_FORMAT: "--date-format DMY or MDY",
-            STAGE_PROBABILITY_SETTING: "salesplan settings --stage-probability STAGE=P"}
+            STAGE_PROBABILITY_SETTING: "salesplan settings --stage-probability STAGE=P",
+            RATES_UNDO_FIRST: "salesplan uploads --undo ID",
+            BASE_CURRENCY_FIRST: "salesplan settings --base-currency CODE",
+            SET_MAIL_SERVER: "salesplan settings --smtp-host HOST",
+            SET_SENDER: "salesplan settings --mail-from ADDRESS",
+            STARTTLS_OFF: "salesplan settings --smtp-starttls off"}
+
+
+def _print_flag_hints(*texts: str) -> None:
+    """The messages name no flag (the pages show them too): the command line adds its own, once
+    each, for the messages it printed."""
+    for words, flag in _flag_hints().items():
+        if any(words in text for text in texts):
+            print(f"  (on the command line: {flag})", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -484,15 +501,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"salesplan: nothing was changed; {len(problems)} problem(s):", file=sys.stderr)
         for problem in problems[:MAX_PROBLEMS_PRINTED]:
             print(f"  {problem}", file=sys.stderr)
-        # the messages name no flag (the pages show them too): the command line adds its own
-        for words, flag in _flag_hints().items():
-            if any(words in problem.reason for problem in problems):
-                print(f"  (on the command line: {flag})", file=sys.stderr)
+        _print_flag_hints(*(problem.reason for problem in problems))
         if len(problems) > MAX_PROBLEMS_PRINTED:
             print(f"  ... and {len(problems) - MAX_PROBLEMS_PRINTED} more", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (DatabaseLocked, NotAllowed, NotFound, SalesplanError) as error:
         print(f"salesplan: {error}", file=sys.stderr)
+        _print_flag_hints(str(error))
         return EXIT_BAD_INPUT
 
 

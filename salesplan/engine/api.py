@@ -15,6 +15,7 @@ from salesplan.calendar import (
     GRAINS,
     periods,
 )
+from salesplan.currency import symbol_of
 from salesplan.errors import NotFound
 from salesplan.inputs import EngineInputs
 
@@ -79,11 +80,13 @@ def status_history(inputs: EngineInputs, as_of: Any, owner_type: str, owner_id: 
     return pd.concat(rows, ignore_index=True)[cols]
 
 
-def _money(v: float) -> str:
-    return f"{v:,.2f}"
+def _money(v: float, symbol: str = "") -> str:
+    """Money in the advice text: with the base currency's symbol when there is one ("€1,234.50",
+    "-$50.00", "CHF 12.00"), the plain number in a single-currency organisation."""
+    return f"{'-' if v < 0 else ''}{symbol}{abs(v):,.2f}"
 
 
-def _pipeline_advice(row: dict[str, Any]) -> str:
+def _pipeline_advice(row: dict[str, Any], symbol: str = "") -> str:
     """The advice's last words when the owner has a pipeline snapshot: the gap the weighted open
     deals leave uncovered (docs/numbers.md, 'Pipeline'); nothing without a snapshot."""
     uncovered = row.get("uncovered_gap")
@@ -91,39 +94,39 @@ def _pipeline_advice(row: dict[str, Any]) -> str:
         return ""
     if uncovered <= 0:
         return "; the weighted pipeline covers the rest of the gap"
-    return f"; the weighted pipeline leaves {_money(uncovered)} of the gap uncovered"
+    return f"; the weighted pipeline leaves {_money(uncovered, symbol)} of the gap uncovered"
 
 
-def _recommend(row: dict[str, Any], open_impact: float) -> str:
+def _recommend(row: dict[str, Any], open_impact: float, symbol: str = "") -> str:
     """Plain-words advice of a watch-list entry (docs/numbers.md, 'Early warnings')."""
     T, A = row["target"], row["actual_to_date"]
     c, r, B = row["current_per_working_day"], row["required_per_working_day"], row["best_per_working_day"]
     W = int(row["working_days_left"])
     gap = max(T - A, 0.0)
     if W == 0:
-        return (f"the period has ended {_money(gap)} short of the target; agree how to treat the gap "
+        return (f"the period has ended {_money(gap, symbol)} short of the target; agree how to treat the gap "
                 f"(revise the target or carry it over)")
     c_known = not (c is None or (isinstance(c, float) and math.isnan(c)))
     shortfall = max(T - A - (c * W if c_known else 0.0), 0.0)
     to_add = max(shortfall - open_impact, 0.0)
     if row["point_of_no_return"] == PASSED:
-        head = (f"the target is out of reach even at the best run-rate so far ({_money(B)} per working "
-                f"day; {_money(r)} needed)")
+        head = (f"the target is out of reach even at the best run-rate so far ({_money(B, symbol)} per working "
+                f"day; {_money(r, symbol)} needed)")
         if to_add > 0:
-            return f"{head}: add actions worth {_money(to_add)} to cover the rest of the gap, or agree a revised target"
-        return (f"{head}: make sure the open actions (worth {_money(open_impact)}) deliver, "
+            return f"{head}: add actions worth {_money(to_add, symbol)} to cover the rest of the gap, or agree a revised target"
+        return (f"{head}: make sure the open actions (worth {_money(open_impact, symbol)}) deliver, "
                 f"or agree a revised target")
     if not c_known:
-        first = f"build a run-rate of {_money(r)} per working day (no current run-rate yet)"
+        first = f"build a run-rate of {_money(r, symbol)} per working day (no current run-rate yet)"
     elif c < r:
-        first = f"raise the run-rate from {_money(c)} to {_money(r)} per working day"
+        first = f"raise the run-rate from {_money(c, symbol)} to {_money(r, symbol)} per working day"
     else:
-        first = (f"keep the run-rate of {_money(c)} per working day ({_money(r)} needed) to catch up "
+        first = (f"keep the run-rate of {_money(c, symbol)} per working day ({_money(r, symbol)} needed) to catch up "
                  f"with the plan")
     if to_add > 0:
-        return f"{first} and add actions worth {_money(to_add)} to cover the rest of the gap"
+        return f"{first} and add actions worth {_money(to_add, symbol)} to cover the rest of the gap"
     if shortfall > 0:
-        return f"{first}; the open actions (worth {_money(open_impact)}) cover the rest of the gap if they deliver"
+        return f"{first}; the open actions (worth {_money(open_impact, symbol)}) cover the rest of the gap if they deliver"
     return first
 
 
@@ -134,6 +137,7 @@ def watchlist(inputs: EngineInputs, as_of: Any, *, metric: str = "revenue",
     _check_choice("metric", metric, METRICS)
     d, fy = _resolve(inputs, as_of, None)
     settings = inputs.settings
+    symbol = symbol_of(settings.base_currency)  # the advice's money (docs/currencies.md)
     P = periods(fy, settings.fy_start_month, "year")[0]
     week_before = d - dt.timedelta(days=7)
     frames = []
@@ -151,7 +155,7 @@ def watchlist(inputs: EngineInputs, as_of: Any, *, metric: str = "revenue",
         sel = flagged(now) & flagged(then)
         f = now.loc[sel].copy()
         impacts = prep.open_impact[sel]
-        f["recommended_action"] = [_recommend(row, imp) + _pipeline_advice(row)
+        f["recommended_action"] = [_recommend(row, imp, symbol) + _pipeline_advice(row, symbol)
                                    for row, imp in zip(f.to_dict("records"), impacts)]
         cov = f["action_coverage"]
         f["plan_needs_update"] = ((f["owner_type"] == "rep") & (cov.isna() | (cov < 1))).astype(bool)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from salesplan import engine
 from salesplan.calendar import calendar_for, fiscal_year_of
+from salesplan.currency import symbol_of
 from salesplan.inputs import EngineInputs
 from salesplan.principal import Principal
 from salesplan.storage.base import OPEN_ACTION_STATUSES
@@ -71,8 +72,13 @@ def empty(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-def money(value: Any) -> str:
-    return "—" if empty(value) else f"{float(value):,.0f}"
+def money(value: Any, currency: str = "") -> str:
+    """Whole units with the symbol of ``currency`` (the base currency, docs/currencies.md): "€1,234",
+    "-$50", "CHF 1,234"; the plain number for none (a single-currency organisation); "—" when empty."""
+    if empty(value):
+        return "—"
+    number = float(value)
+    return f"{'-' if number < 0 else ''}{symbol_of(currency)}{abs(number):,.0f}"
 
 
 def pct(value: Any) -> str:
@@ -124,20 +130,21 @@ def owner_label(row: Row) -> str:
     return f"{row['owner_type'].title()} {row['owner_name']}"
 
 
-def status_facts(row: Row, *, coverage: bool) -> list[tuple[str, str]]:
-    """The numbers of one report row, as a dashboard card shows them."""
+def status_facts(row: Row, *, coverage: bool, currency: str = "") -> list[tuple[str, str]]:
+    """The numbers of one report row, as a dashboard card shows them (money in ``currency``)."""
     if row["status"] == "not_started":
-        return [("Status", "not started"), ("Target", money(row["target"]))]
+        return [("Status", "not started"), ("Target", money(row["target"], currency))]
     gap = row["gap_to_date"]
-    gap_text = "—" if empty(gap) else (f"{money(gap)} behind plan" if gap > 0 else f"{money(-gap)} ahead of plan")
+    gap_text = "—" if empty(gap) else (f"{money(gap, currency)} behind plan" if gap > 0
+                                       else f"{money(-gap, currency)} ahead of plan")
     facts = [
         ("Status", status_words(row["status"])),
-        ("Target", money(row["target"])),
-        ("Actual to date", f"{money(row['actual_to_date'])} ({pct(row['attainment'])} of target)"),
-        ("Pace", f"{pct(row['pace'])} of the plan to date ({money(row['expected_to_date'])})"),
+        ("Target", money(row["target"], currency)),
+        ("Actual to date", f"{money(row['actual_to_date'], currency)} ({pct(row['attainment'])} of target)"),
+        ("Pace", f"{pct(row['pace'])} of the plan to date ({money(row['expected_to_date'], currency)})"),
         ("Gap to date", gap_text),
-        ("Run-rate needed", f"{money(row['required_per_working_day'])} per working day"),
-        ("Current run-rate", f"{money(row['current_per_working_day'])} per working day"),
+        ("Run-rate needed", f"{money(row['required_per_working_day'], currency)} per working day"),
+        ("Current run-rate", f"{money(row['current_per_working_day'], currency)} per working day"),
         ("Point of no return", ponr_words(row)),
     ]
     if coverage:
@@ -156,11 +163,11 @@ def chance_facts(row: Row, numbers: Numbers, period: str = "year") -> list[tuple
 
 def watch_item(row: Row, link: str | None, numbers: Numbers | None = None) -> Item:
     """A watch-list entry: who, how far behind, until when, the chance to reach the target (with
-    the math, when ``numbers`` is given) and what to do."""
+    the math, when ``numbers`` is given) and what to do; money in the base currency of ``numbers``."""
     chance = [f"{label}: {value}" for label, value in chance_facts(row, numbers)] if numbers else []
     return Item(
         text=f"{owner_label(row)}: {status_words(row['status'])}, pace {pct(row['pace'])}, "
-             f"gap {money(row['gap_to_date'])}",
+             f"gap {money(row['gap_to_date'], numbers.currency if numbers else '')}",
         details=[f"Point of no return: {ponr_words(row)}", *chance, f"What to do: {row['recommended_action']}"],
         link=link,
         tone=str(row["status"]),
@@ -184,6 +191,8 @@ class Numbers:
     def __init__(self, inputs: EngineInputs, as_of: dt.date):
         self.inputs = inputs
         self.as_of = as_of
+        # the messages' money carries its symbol ('' for a single-currency organisation)
+        self.currency = str(inputs.settings.base_currency or "")
         self._cache: dict[tuple[Any, ...], pd.DataFrame] = {}
 
     def report(self, level: str, period: str = "year", as_of: dt.date | None = None) -> pd.DataFrame:
@@ -259,7 +268,7 @@ def rep_digest(store: Any, principal: Principal, numbers: Numbers, previous: dic
         if row is None:
             sections.append(Section(title, note="No target is set for you in this period."))
         else:
-            facts = status_facts(row, coverage=coverage) + chance_facts(row, numbers, period)
+            facts = status_facts(row, coverage=coverage, currency=numbers.currency) + chance_facts(row, numbers, period)
             sections.append(Section(f"{title} ({row['period']})", facts=facts, tone=str(row["status"])))
     sections.append(_actions_section(store, principal, numbers, rep_id))
     snapshot = {"fy": _period_snapshot(fy_row), "month": _period_snapshot(month_row)}
@@ -295,7 +304,7 @@ def _actions_section(store: Any, principal: Principal, numbers: Numbers, rep_id:
     items = [
         Item(f"{'OVERDUE ' if row['due'] < d else ''}{day(row['due'])}: {row['description']}",
              details=[f"{row['status'].replace('_', ' ')}, owner {row['owner'] or '—'}, "
-                      f"expected impact {money(row['expected_impact'])}"],
+                      f"expected impact {money(row['expected_impact'], numbers.currency)}"],
              tone="off_track" if row["due"] < d else "")
         for row in due.to_dict("records")
     ]
@@ -350,14 +359,16 @@ def leader_digest(principal: Principal, numbers: Numbers) -> Content:
     if org is None:
         sections.append(Section("The organisation", note="No targets are set yet."))
     else:
-        sections.append(Section(f"The organisation ({org['period']})", facts=status_facts(org, coverage=False),
+        sections.append(Section(f"The organisation ({org['period']})",
+                                facts=status_facts(org, coverage=False, currency=numbers.currency),
                                 tone=str(org["status"])))
     regions = numbers.report("region", "year")
     sections.append(Section("Regions", items=[
         Item(f"{row['owner_name']}: {status_words(row['status'])}",
-             details=[f"attainment {pct(row['attainment'])}, pace {pct(row['pace'])}, gap {money(row['gap_to_date'])}",
-                      f"run-rate {money(row['current_per_working_day'])} per working day, "
-                      f"{money(row['required_per_working_day'])} needed",
+             details=[f"attainment {pct(row['attainment'])}, pace {pct(row['pace'])}, "
+                      f"gap {money(row['gap_to_date'], numbers.currency)}",
+                      f"run-rate {money(row['current_per_working_day'], numbers.currency)} per working day, "
+                      f"{money(row['required_per_working_day'], numbers.currency)} needed",
                       f"point of no return: {ponr_words(row)}"],
              tone=str(row["status"]))
         for row in regions.to_dict("records")
@@ -457,7 +468,8 @@ def alerts(principal: Principal, numbers: Numbers, previous_day: dt.date) -> lis
             heading=f"Early warning: {owner_label(row)}",
             intro=f"As of {day(d)}:",
             sections=[Section("Why you get this", items=items),
-                      Section(f"{owner_label(row)}, {row['period']}", facts=status_facts(row, coverage=owner_type == "rep"),
+                      Section(f"{owner_label(row)}, {row['period']}",
+                              facts=status_facts(row, coverage=owner_type == "rep", currency=numbers.currency),
                               tone=str(row["status"]))],
             link=link,
         ))

@@ -21,6 +21,13 @@ SECRETS_FILE = Path(".streamlit") / "secrets.toml"
 TIMEOUT = 30.0
 
 
+# the advice in words that suit the Admin page and the command line alike (a page never names a
+# command-line option); the command line adds its own on a line of its own (salesplan/cli.py)
+SET_MAIL_SERVER = "set the mail server on the Admin page"
+SET_SENDER = "set the sender on the Admin page"
+STARTTLS_OFF = "turn STARTTLS off in the e-mail settings"
+
+
 class NotConfigured(SalesplanError):
     """The e-mail settings are incomplete: nothing was claimed or sent."""
 
@@ -72,9 +79,9 @@ def smtp_config(settings: Any, *, env: Mapping[str, str] | None = None,
     what is missing (the SMTP host, the sender address, or the password for a set user)."""
     problems = []
     if not settings.smtp_host:
-        problems.append("no SMTP server: set it with `salesplan settings --smtp-host HOST` or on the Admin page")
+        problems.append(f"no SMTP server: {SET_MAIL_SERVER}")
     if not settings.mail_from:
-        problems.append("no sender address: set it with `salesplan settings --mail-from ADDRESS` or on the Admin page")
+        problems.append(f"no sender address: {SET_SENDER}")
     password = smtp_password(env, secrets_file)
     if settings.smtp_user and not password:
         problems.append(f"the SMTP user {settings.smtp_user!r} needs a password: set the environment variable "
@@ -110,8 +117,8 @@ class SmtpTransport:
             smtp.ehlo()
             if config.starttls:
                 if not smtp.has_extn("starttls"):
-                    raise SendFailed(f"the SMTP server {self._where()} does not offer STARTTLS; turn it off with "
-                                     "`salesplan settings --smtp-starttls off` only on a trusted network",
+                    raise SendFailed(f"the SMTP server {self._where()} does not offer STARTTLS; {STARTTLS_OFF} "
+                                     "only on a trusted network",
                                      connection=True)
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()

@@ -16,6 +16,9 @@ from salesplan.storage.base import BatchCounts
 from salesplan.storage.batches import BatchStore
 
 RATES_COLUMNS = ["currency", "month", "rate"]
+# the refusals' advice in words that suit the pages and the command line alike (a page never names
+# a command-line option); the command line adds its own on a line of its own (salesplan/cli.py)
+BASE_CURRENCY_FIRST = "set the base currency first"
 
 # The factor that turns a stored amount (alias a, currency a.currency, dated by DATE_EXPR) into
 # the base currency: 1 for the base currency and unnamed amounts (also in a single-currency
@@ -100,7 +103,7 @@ class RatesStore(BatchStore):
         where = file_name or "rates"
         if not base:
             raise BadInput.single(
-                where, "set the base currency first (salesplan settings --base-currency EUR): rates are base units per unit"
+                where, f"{BASE_CURRENCY_FIRST}: rates are base units per unit"
             )
         if (rates["currency"] == base).any():
             raise BadInput.single(where, f"{base} is the base currency: its rate is always 1", column="currency")
@@ -233,7 +236,7 @@ def check_currencies(cursor: Cursor, staged: str, date_column: str, where: str |
     if len(named) > 1:
         raise BadInput.single(
             name,
-            f"amounts in {' and '.join(named)} would be added up: set a base currency "
-            "(salesplan settings --base-currency CODE) and import its rates first",
+            f"amounts in {' and '.join(named)} would be added up: {BASE_CURRENCY_FIRST} "
+            "and import its rates",
             column="currency",
         )

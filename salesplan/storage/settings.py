@@ -17,6 +17,10 @@ from salesplan.storage.backends import Cursor
 from salesplan.storage.base import StoreBase
 from salesplan.storage.rates import LIVE_DEALS
 
+# the refusal's advice in words that suit the Admin page and the command line alike (a page never
+# names a command-line option); the command line adds its own on a line of its own (salesplan/cli.py)
+RATES_UNDO_FIRST = "undo the rates batches first"
+
 
 class SettingsStore(StoreBase):
     """Organisation settings: read them, change them (admin), and check values before they are stored."""
@@ -260,8 +264,8 @@ def _check_base_currency_change(cursor: Cursor, new: str) -> None:
     if cursor.execute("SELECT count(*) FROM rates").fetchall()[0][0]:
         raise BadInput.single(
             "settings",
-            f"--base-currency: the stored rates are in units of {old}; undo the rates batches first "
-            "(salesplan uploads --undo ID) to change the base currency",
+            f"--base-currency: the stored rates are in units of {old}; {RATES_UNDO_FIRST} "
+            "to change the base currency",
         )
     named = sorted(
         row[0]

@@ -51,11 +51,11 @@ def sender_state(values: object) -> str:
         return ("E-mail is off: no digest or alert is sent until the mail server and the sender are set below. "
                 "Everyone's dashboard works as before.")
     if getattr(store(), "dialect", "duckdb") != "duckdb":
-        return ("On PostgreSQL the dashboard does not send: a timer runs `salesplan digest --send` "
+        return ("On PostgreSQL the dashboard does not send: the digest job scheduled on the server does "
                 "(docs/notifications.md).")
     if os.environ.get(SCHEDULER_SWITCH, "").strip().lower() == "off":
         return ("This dashboard process does not send ($SALESPLAN_MAIL_SCHEDULER is off): "
-                "`salesplan digest --send` from a timer does.")
+                "the digest job scheduled on the server does (docs/notifications.md).")
     sender = start_mail_scheduler()  # the running one (app.py started it)
     problem = f" The last pass failed: {sender.last_error}" if sender and sender.last_error else ""
     return ("The dashboard sends the weekly digest and the day's alerts at the digest hour "

@@ -1,5 +1,7 @@
 """Plotly figures built from engine frames (burn-up, monthly bars, heatmap). User text on an axis or
-in a hover goes through :func:`~salesplan.ui.formatting.plotly_text`."""
+in a hover goes through :func:`~salesplan.ui.formatting.plotly_text`. Money axes and hovers carry
+the base currency's symbol (docs/currencies.md): each money chart takes ``currency`` (default: the
+organisation's base currency setting, as :func:`~salesplan.ui.formatting.money` reads it)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from salesplan import engine
+from salesplan.currency import symbol_of
 from salesplan.ui.formatting import (
     METRIC_LABEL,
+    base_currency,
     day_text,
     is_empty,
     money,
@@ -29,9 +33,29 @@ COLORS = {
 }
 
 
-def burnup_figure(curve: pd.DataFrame, row: pd.Series, metric: str) -> go.Figure:
+def money_prefix(currency: str | None = None) -> str:
+    """The text put before money on an axis tick or in a hover: the symbol of ``currency`` (default
+    the base currency), made inert for plotly; '' in a single-currency organisation."""
+    return plotly_text(symbol_of(base_currency() if currency is None else currency))
+
+
+def money_axis(currency: str | None = None, **axis: Any) -> dict[str, Any]:
+    """A y axis of money: whole units with thousands separators and the currency's symbol."""
+    return {"tickformat": ",.0f", "tickprefix": money_prefix(currency), **axis}
+
+
+def money_hover(currency: str | None = None, value: str = "%{y:,.0f}", *, named: bool = False) -> str:
+    """A hovertemplate (or its part) that shows a money value with the currency's symbol; ``named``:
+    a whole template that starts with the trace's name, for the charts whose hover lists every
+    trace at one x (``hovermode="x unified"``)."""
+    money_text = f"{money_prefix(currency)}{value}"
+    return f"%{{fullData.name}}: {money_text}<extra></extra>" if named else money_text
+
+
+def burnup_figure(curve: pd.DataFrame, row: pd.Series, metric: str, *, currency: str | None = None) -> go.Figure:
     """Cumulative plan (with its seasonality), cumulative actuals, both projections and the required
-    path, from engine numbers only: ``curve`` is :func:`year_curve`, ``row`` the owner's year row."""
+    path, from engine numbers only: ``curve`` is :func:`year_curve`, ``row`` the owner's year row.
+    Money is shown in ``currency`` (default: the base currency)."""
     start, end = row["period_start"], row["period_end"]
     as_of = row["as_of"]
     e = min(as_of, end)
@@ -39,13 +63,14 @@ def burnup_figure(curve: pd.DataFrame, row: pd.Series, metric: str) -> go.Figure
     fig = go.Figure()
     plan_x = [start, *curve["week_end"].tolist(), end]
     plan_y = [0.0, *curve["expected_to_date"].astype(float).tolist(), target]
+    hover = money_hover(currency, named=True)
     fig.add_trace(go.Scatter(x=plan_x, y=plan_y, name="Plan (cumulative target)", mode="lines",
-                             line={"color": COLORS["plan"], "width": 2}))
+                             line={"color": COLORS["plan"], "width": 2}, hovertemplate=hover))
     past = curve[curve["week_end"] <= e]
     actual_x = [start, *past["week_end"].tolist(), e]
     actual_y = [0.0, *past["actual_to_date"].astype(float).tolist(), float(row["actual_to_date"])]
     fig.add_trace(go.Scatter(x=actual_x, y=actual_y, name="Actual (cumulative)", mode="lines",
-                             line={"color": COLORS["actual"], "width": 3}))
+                             line={"color": COLORS["actual"], "width": 3}, hovertemplate=hover))
     A = float(row["actual_to_date"])
     if e < end:
         for key, name, color, dash in (
@@ -54,12 +79,13 @@ def burnup_figure(curve: pd.DataFrame, row: pd.Series, metric: str) -> go.Figure
         ):
             if not is_empty(row[key]):
                 fig.add_trace(go.Scatter(x=[e, end], y=[A, float(row[key])], name=name, mode="lines",
-                                         line={"color": color, "dash": dash, "width": 2}))
+                                         line={"color": color, "dash": dash, "width": 2}, hovertemplate=hover))
         if target > A:
             fig.add_trace(go.Scatter(x=[e, end], y=[A, target], name="Required path to target", mode="lines",
-                                     line={"color": COLORS["required"], "dash": "dashdot", "width": 2}))
+                                     line={"color": COLORS["required"], "dash": "dashdot", "width": 2},
+                                     hovertemplate=hover))
     fig.add_hline(y=target, line={"color": COLORS["target"], "dash": "dot", "width": 1},
-                  annotation_text=f"Target {money(target)}", annotation_position="top left")
+                  annotation_text=f"Target {money(target, currency=currency)}", annotation_position="top left")
     fig.add_vline(x=pd.Timestamp(e).timestamp() * 1000, line={"color": "#555", "width": 1, "dash": "dot"},
                   annotation_text=f"as of {day_text(e)}", annotation_position="top left")
     ponr = row["point_of_no_return"]
@@ -70,22 +96,25 @@ def burnup_figure(curve: pd.DataFrame, row: pd.Series, metric: str) -> go.Figure
         title=f"{METRIC_LABEL[metric]}: burn-up for {row['period']}",
         height=420, margin={"l": 10, "r": 10, "t": 50, "b": 10},
         legend={"orientation": "h", "y": -0.15}, hovermode="x unified",
-        yaxis={"title": METRIC_LABEL[metric], "tickformat": ",.0f", "rangemode": "tozero"},
+        yaxis=money_axis(currency, title=METRIC_LABEL[metric], rangemode="tozero"),
     )
     return fig
 
 
-def monthly_bars_figure(months: pd.DataFrame, metric: str) -> go.Figure:
-    """Target vs actual per fiscal month (engine.report with period='month')."""
+def monthly_bars_figure(months: pd.DataFrame, metric: str, *, currency: str | None = None) -> go.Figure:
+    """Target vs actual per fiscal month (engine.report with period='month'), money in ``currency``
+    (default: the base currency)."""
     labels = [month_label(s) for s in months["period_start"]]
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=labels, y=months["target"], name="Target", marker_color="#c7d7ea"))
+    fig.add_trace(go.Bar(x=labels, y=months["target"], name="Target", marker_color="#c7d7ea",
+                         hovertemplate=f"%{{x}}: {money_hover(currency)}<extra>Target</extra>"))
     fig.add_trace(go.Bar(x=labels, y=months["actual_to_date"], name="Actual", marker_color=COLORS["actual"],
                          customdata=[[pct(v)] for v in months["attainment"]],
-                         hovertemplate="%{x}: %{y:,.0f} (%{customdata[0]} of target)<extra>Actual</extra>"))
+                         hovertemplate=f"%{{x}}: {money_hover(currency)} (%{{customdata[0]}} of target)"
+                                       "<extra>Actual</extra>"))
     fig.update_layout(barmode="group", title=f"{METRIC_LABEL[metric]}: target vs actual by month", height=340,
                       margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.2},
-                      yaxis={"tickformat": ",.0f"})
+                      yaxis=money_axis(currency))
     return fig
 
 
@@ -149,7 +178,7 @@ BRIDGE_COLORS = {"Target": "#8c8c8c", "Actual to date": COLORS["actual"], "Weigh
                  "Open plan actions": COLORS["plan"], "Uncovered gap": COLORS["required"]}
 
 
-def bridge_figure(steps: pd.DataFrame, metric: str) -> go.Figure:
+def bridge_figure(steps: pd.DataFrame, metric: str, *, currency: str | None = None) -> go.Figure:
     """The gap bridge (a waterfall): the target, then what the actual, the weighted pipeline and the
     open plan actions each cover of it, and the uncovered gap. ``steps`` is
     :func:`salesplan.pipeline_view.bridge`; each bar spans the part of the target its step covers
@@ -157,16 +186,17 @@ def bridge_figure(steps: pd.DataFrame, metric: str) -> go.Figure:
 
     When the actual covers most of the target, the rest would be a sliver under two tall bars: the
     axis is then cut at about twice what is still to sell, so that the pipeline, the actions and the
-    uncovered gap can be read, and the chart says so."""
+    uncovered gap can be read, and the chart says so. Money is shown in ``currency`` (default: the
+    base currency)."""
     last = len(steps) - 1
     bases, heights, text = [], [], []
     for i, (amount, covers, left) in enumerate(steps[["amount", "covers", "left"]].astype(float).to_numpy()):
         ends = i in (0, last)
         bases.append(0.0 if ends else float(left))
         heights.append(float(covers))
-        label = money(amount)
+        label = money(amount, currency=currency)
         if not ends and amount > covers + 0.5:
-            label += f" (covers {money(covers)})"
+            label += f" (covers {money(covers, currency=currency)})"
         text.append(label)
     target = float(steps["covers"].iloc[0]) or 1.0
     to_sell = float(steps["left"].iloc[1])
@@ -182,24 +212,27 @@ def bridge_figure(steps: pd.DataFrame, metric: str) -> go.Figure:
     ))
     if cut:
         fig.add_annotation(x=0.5, y=1.0, xref="x domain", yref="y domain", yanchor="bottom", showarrow=False,
-                           text=f"axis cut at {money(top)} so that the {money(to_sell)} still to sell can be read: "
-                                f"the first two bars go on up to {money(target)}",
+                           text=f"axis cut at {money(top, currency=currency)} so that the "
+                                f"{money(to_sell, currency=currency)} still to sell can be read: "
+                                f"the first two bars go on up to {money(target, currency=currency)}",
                            font={"size": 11, "color": "#666"})
     fig.update_layout(
         title=f"{METRIC_LABEL[metric]}: what covers the target", height=400, showlegend=False,
         margin={"l": 10, "r": 10, "t": 70, "b": 10}, bargap=0.35,
-        yaxis={"tickformat": ",.0f", "range": [0, top], "title": METRIC_LABEL[metric]},
+        yaxis=money_axis(currency, range=[0, top], title=METRIC_LABEL[metric]),
     )
     return fig
 
 
-def pipeline_trend_figure(points: pd.DataFrame) -> go.Figure:
+def pipeline_trend_figure(points: pd.DataFrame, *, currency: str | None = None) -> go.Figure:
     """Weighted pipeline (and weighted coverage, on a second axis) at each deal snapshot:
-    ``points`` is :func:`salesplan.pipeline_view.trend`."""
+    ``points`` is :func:`salesplan.pipeline_view.trend`; money in ``currency`` (default: the base
+    currency)."""
     x = [day_text(d) for d in points["snapshot_date"]]
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=x, y=points["weighted_pipeline"].astype(float), name="Weighted pipeline",
-                             mode="lines+markers", line={"color": BRIDGE_COLORS["Weighted pipeline"], "width": 3}))
+                             mode="lines+markers", line={"color": BRIDGE_COLORS["Weighted pipeline"], "width": 3},
+                             hovertemplate=money_hover(currency, named=True)))
     coverage = points["weighted_coverage"].astype(float)
     if coverage.notna().any():
         fig.add_trace(go.Scatter(x=x, y=coverage, name="Weighted coverage of the gap", yaxis="y2",
@@ -207,7 +240,7 @@ def pipeline_trend_figure(points: pd.DataFrame) -> go.Figure:
     fig.update_layout(
         title="Pipeline at each snapshot", height=300, margin={"l": 10, "r": 10, "t": 50, "b": 10},
         legend={"orientation": "h", "y": -0.25}, hovermode="x unified",
-        yaxis={"tickformat": ",.0f", "rangemode": "tozero", "title": "Weighted pipeline"},
+        yaxis=money_axis(currency, rangemode="tozero", title="Weighted pipeline"),
         yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%", "rangemode": "tozero",
                 "title": "Coverage", "showgrid": False},
     )

@@ -73,6 +73,6 @@ def reps_or_stop(principal: Principal) -> pd.DataFrame:
     """The reps this principal may see; with none yet, the empty state that says what to do, and stop."""
     reps = read(principal, "reps")
     if reps.empty:
-        st.info("No reps yet. An admin imports the reps file on the **Admin** page (or runs `salesplan demo`).")
+        st.info("No reps yet. An admin imports the reps file on the **Admin** page.")
         st.stop()
     return reps

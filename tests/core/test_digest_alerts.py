@@ -109,3 +109,26 @@ def test_names_and_descriptions_are_text_in_the_html_part():
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and 'href="https://plan.example.com/my_plan?rep=&quot;x&quot;"' in html
     message = render.email_message(content, "plan@example.com")
     assert message["X-Salesplan-Kind"] == "alert" and message["Auto-Submitted"] == "auto-generated"
+
+
+def test_digest_and_alerts_write_money_with_the_base_currency_symbol(store):
+    """Hand-worked (the fixture's numbers): Rita's target is A + 1,500 x 8 - 3.5 x 700, so she needs
+    (12,000 - 2,450) / 8 = 1,193.75 a working day against her 800; Rob's is A + 17,000, out of reach
+    at his best 1,500 a day (2,125 needed). With EUR as the base currency every amount of the digest
+    (text and HTML) and of the alert's advice carries "€"; without one they are plain numbers."""
+    _, A = _actuals()
+    admin = store.principal_for_email("boss@example.com")
+    plain = notify.preview_digest(store, admin, "rita@example.com", D)
+    assert f"{A:,.0f} (" in plain.text and "1,194 per working day" in plain.text and "€" not in plain.text
+    store.save_settings(SYSTEM, base_currency="EUR")
+    digest = notify.preview_digest(store, admin, "rita@example.com", D)
+    target = A + 1500 * 8 - 3.5 * 700
+    for part in (digest.text, digest.html):
+        assert f"€{target:,.0f}" in part and f"€{A:,.0f} (" in part
+        assert "€1,194 per working day" in part and "€800 per working day" in part
+    assert digest.text.replace("€", "") == plain.text  # only the symbol differs
+    due = notify.build_due(store, D, kinds=("alert",), previous_day=EARLY, recipients=["rob@example.com"])
+    [late] = [item.message.get_body(("plain",)).get_content() for item in due]
+    assert ("What to do: the target is out of reach even at the best run-rate so far (€1,500.00 per working day; "
+            "€2,125.00 needed)") in late
+    assert "Gap to date:" in late and "€" in late.split("Gap to date:")[1].splitlines()[0]

@@ -226,12 +226,18 @@ def test_refused_messages_4xx_5xx_are_recorded_and_retried_alone(store, smtp):
     assert sorted(r for m in smtp.collector.received for r in m.rcpt_tos) == sorted(DEMO_ACCOUNTS)
 
 
-def test_missing_settings_say_what_to_set_and_claim_nothing(tmp_path):
+def test_missing_settings_say_what_to_set_and_claim_nothing(tmp_path, capsys):
     store = demo_store(tmp_path)
     try:
-        with pytest.raises(notify.NotConfigured, match="--smtp-host.*--mail-from"):
+        # the message suits the Admin page's "Send me a test" too: it names no command-line option
+        with pytest.raises(notify.NotConfigured, match="set the mail server on the Admin page.*set the sender") as raised:
             notify.smtp_config(store.settings())
+        assert "--" not in str(raised.value) and "salesplan " not in str(raised.value)
+        capsys.readouterr()
         assert main(["--db", store.path, "digest", "--as-of", D.isoformat(), "--send"]) == 1
+        err = capsys.readouterr().err  # the command line adds its own options, each on a line of its own
+        assert "  (on the command line: salesplan settings --smtp-host HOST)\n" in err
+        assert "  (on the command line: salesplan settings --mail-from ADDRESS)\n" in err
         assert store.notification_log(SYSTEM).empty
         store.save_settings(SYSTEM, smtp_host="127.0.0.1", mail_from="plan@demo.test", smtp_user="mailer")
         with pytest.raises(notify.NotConfigured, match="SALESPLAN_SMTP_PASSWORD"):

@@ -636,3 +636,24 @@ def test_watchlist_advice_names_the_gap_the_weighted_pipeline_leaves():
     assert w1.uncovered_gap == max(w1.target - w1.actual_to_date - 5_000.0, 0)
     assert w1.recommended_action.startswith(plain[plain.owner_id == "w1"].iloc[0].recommended_action)
     assert w1.recommended_action.endswith(f"; the weighted pipeline leaves {w1.uncovered_gap:,.2f} of the gap uncovered")
+
+
+def test_watchlist_advice_writes_money_with_the_base_currency_symbol():
+    """Hand-worked: w1 sells 500 every working day; as of Fri 14 March 2025 it has 53 working days
+    behind it (23 + 20 + 10), so A = 26,500 of T = 12 x 20,000 = 240,000, with W = 261 - 53 = 208
+    working days left: r = 213,500 / 208 = 1,026.44 a day. Its open actions are worth 500,000.
+    With EUR as the base currency the advice's money carries "€" (docs/currencies.md); without a
+    base currency it stays the plain number."""
+    import dataclasses
+
+    inputs = watch_inputs()
+    euro = dataclasses.replace(inputs, settings=dataclasses.replace(inputs.settings, base_currency="EUR"))
+    w1 = watchlist(euro, D(2025, 3, 14), levels=("rep",)).set_index("owner_id").loc["w1"]
+    assert (w1.actual_to_date, w1.working_days_left) == (26_500.0, 208)
+    assert w1.recommended_action == ("raise the run-rate from €500.00 to €1,026.44 per working day; the open actions "
+                                     "(worth €500,000.00) cover the rest of the gap if they deliver")
+    plain = watchlist(inputs, D(2025, 3, 14), levels=("rep",)).set_index("owner_id").loc["w1"]
+    assert plain.recommended_action == w1.recommended_action.replace("€", "")
+    franc = dataclasses.replace(inputs, settings=dataclasses.replace(inputs.settings, base_currency="CHF"))
+    w1_chf = watchlist(franc, D(2025, 3, 14), levels=("rep",)).set_index("owner_id").loc["w1"]
+    assert w1_chf.recommended_action.startswith("raise the run-rate from CHF 500.00 to CHF 1,026.44 per working day")
