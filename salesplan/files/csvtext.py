@@ -194,9 +194,11 @@ def _read_csv_text(
         raise BadInput.single(file_name, "the file is empty")
     delimiter = _sniff_delimiter(sample)
 
-    table = None
+    table = _read_plain_lines(raw, first_lines, delimiter, file_name, limits)
     record_lines = np.zeros(0, dtype=np.int64)
-    for respect_quotes in (True, False):
+    if table is not None:
+        record_lines = np.arange(1, table.num_rows + 1, dtype=np.int64)
+    for respect_quotes in (True, False) if table is None else ():
         kept, record_lines = _without_blank_records(raw, respect_quotes)
         width = _max_width(first_lines, delimiter, kept, delimiter.encode(), respect_quotes)
         if width > MAX_COLUMNS:
@@ -226,6 +228,33 @@ def _read_csv_text(
     return _locate_header(table, file_name, sha256, looks_like_header, encoding=encoding, delimiter=delimiter)
 
 
+def _read_plain_lines(raw: bytes, first_lines: list[str], delimiter: str, file_name: str, limits: UploadLimits) -> pa.Table | None:
+    """The usual export, read without numbering its bytes: when the file holds no quote
+    character and no blank line, every line is one record (its number is its position), so the
+    records are read straight away. The width is taken from the first lines plus one sentinel
+    column: a record with more fields fills the sentinel. None (nothing decided) for any other
+    file, or when the reader's records do not match the lines one to one."""
+    if b'"' in raw:
+        return None
+    body = raw[:-1] if raw.endswith(b"\n") else raw
+    if _BLANK_LINE.search(body) or _BLANK_FIRST_LINE.match(body):
+        return None
+    records = body.count(b"\n") + 1
+    width = max((len(line.split(delimiter)) for line in first_lines), default=1)
+    if width >= MAX_COLUMNS or records * (width + 1) > limits.csv_cells:
+        return None  # the general path measures the file and refuses it with its figures
+    table = _duckdb_read(raw, width + 1, delimiter, file_name, limits.memory_mb)
+    sentinel = f"c{width}"
+    if table.num_rows != records or table.column(sentinel).null_count != table.num_rows:
+        return None
+    return table.drop_columns([sentinel])
+
+
+# a line of nothing but spaces, tabs or a carriage return (the reader would keep it as a record)
+_BLANK_LINE = re.compile(rb"\n[ \t\r]*(?:\n|\Z)")
+_BLANK_FIRST_LINE = re.compile(rb"[ \t\r]*(?:\n|\Z)")
+
+
 def _duckdb_read(raw: bytes, width: int, delimiter: str, file_name: str, memory_mb: int) -> pa.Table:
     columns = {f"c{i}": "VARCHAR" for i in range(width)}
     with tempfile.TemporaryDirectory(prefix="salesplan-") as folder:
@@ -251,6 +280,14 @@ def _drop_blank_rows(table: pa.Table) -> pa.Table:
     """Rows whose every cell is empty or blank (``,,,`` lines under an export) are not records."""
     import pyarrow.compute as pc
 
+    names = [name for name in table.column_names if name != "line"]
+    if not names or table.num_rows == 0:
+        return table
+    # only a record whose first cell is empty or blank can be blank: most files have none
+    first = table.column(names[0])
+    maybe = pc.or_kleene(pc.is_null(first), pc.or_(pc.equal(first, ""), pc.utf8_is_space(first)))
+    if not pc.any(maybe).as_py():
+        return table
     blank = None
     for name in table.column_names:
         if name == "line":

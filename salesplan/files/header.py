@@ -79,6 +79,10 @@ def _without_header_copies(body: pa.Table, columns: list[str], header: list[str]
     named = [(column, name.lower()) for column, name in zip(columns, header) if name]
     if not named or body.num_rows == 0:
         return body, []
+    # a copy holds the first name in its column: look for it there before comparing every column
+    column, name = named[0]
+    if not pc.any(pc.match_substring(body.column(column), name, ignore_case=True)).as_py():
+        return body, []
     same = None
     for column, name in named:
         equal = pc.fill_null(pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(body.column(column))), name), False)

@@ -34,10 +34,13 @@ def _import_actuals(
         connection = parser.connection
         comma = parser.decimal_comma(["revenue", "cost", "profit"])
         order = parser.date_order(["date"], date_format)
-        date_value, date_reason = parser.date_sql("date", order)
-        revenue_value, revenue_reason = parser.amount_sql("revenue", comma)
-        cost_value, cost_reason = parser.amount_sql("cost", comma)
-        profit_value, profit_reason = parser.amount_sql("profit", comma)
+        # each date and amount cell is cast once (the usual ISO date, plain number); only the cells
+        # that fail take the path of regular expressions
+        casts, cast_of = parser.fast_casts(["date"], ["revenue", "cost", "profit"])
+        date_value, date_reason = parser.date_sql("date", order, cast_of.get("date"))
+        revenue_value, revenue_reason = parser.amount_sql("revenue", comma, cast_of.get("revenue"))
+        cost_value, cost_reason = parser.amount_sql("cost", comma, cast_of.get("cost"))
+        profit_value, profit_reason = parser.amount_sql("profit", comma, cast_of.get("profit"))
         lookup = store.rep_lookup()
         connection.register("rep_lookup", lookup)
         known_territories = store.territory_names()
@@ -54,13 +57,13 @@ def _import_actuals(
                 SELECT line, date AS date_text, {date_value} AS sale_date, {date_reason} AS date_problem,
                        rep AS rep_text,
                        revenue AS revenue_text, {revenue_value} AS revenue, {revenue_reason} AS revenue_problem,
-                       {cost_value} AS cost, {cost_reason} AS cost_problem,
-                       {profit_value} AS profit_given, {profit_reason} AS profit_problem,
+                       {parser.col('cost')} AS cost_text, {cost_value} AS cost, {cost_reason} AS cost_problem,
+                       {parser.col('profit')} AS profit_text, {profit_value} AS profit_given, {profit_reason} AS profit_problem,
                        {parser.col('order_id')} AS order_id, {parser.col('line')} AS order_line,
                        {parser.col('customer')} AS customer, {parser.col('product')} AS product,
                        {parser.col('territory')} AS territory_given,
                        {_currency_select(parser, ["revenue", "cost", "profit"], settings.base_currency)}
-                FROM src
+                FROM (SELECT *, {casts} FROM src)
             ),
             by_id AS (SELECT lower(trim(rep_id)) AS k, any_value(rep_id) AS rep_id FROM rep_lookup GROUP BY 1),
             by_email AS (SELECT lower(trim(email)) AS k, any_value(rep_id) AS rep_id FROM rep_lookup WHERE email IS NOT NULL GROUP BY 1),
@@ -127,47 +130,63 @@ def _import_actuals(
             "customer, product, territory_given])::VARCHAR)"
         )
         unusable = "(sale_date IS NULL OR rep_id IS NULL OR revenue IS NULL)"
+        # one pass: every row parsed, resolved and given its key where the row itself tells it
+        # (an explicit (order, line), or the line of an unusable row); the rows whose key is an
+        # occurrence number get it below, so that a file of explicit keys never sorts
         connection.execute(
             f"""
             CREATE TEMP TABLE keyed AS
             WITH parsed AS ({parsed_sql}),
-            resolved AS ({resolved_sql}),
-            hashed AS MATERIALIZED (
-                -- md5 names a row without an order id for good; rows with one only need a
-                -- cheap fingerprint to spot conflicting repeats of their (order, line) key
-                SELECT *, CASE WHEN {unusable} THEN NULL
-                               WHEN order_id IS NULL THEN {values}
-                               ELSE hash(sale_date, rep_id, revenue, cost, profit_given, customer, product, territory_given)::VARCHAR
-                          END AS value_hash
-                FROM resolved
-            )
-            -- four cases, so that the occurrence numbers (a sort each) are computed only for the
-            -- rows that need them
-            SELECT *, 'o|' || order_id || '|' || order_line AS row_key
-            FROM hashed WHERE NOT {unusable} AND order_id IS NOT NULL AND order_line IS NOT NULL
-            UNION ALL
-            SELECT *, 'o|' || order_id || '|#' || row_number() OVER (PARTITION BY order_id ORDER BY line) AS row_key
-            FROM hashed WHERE NOT {unusable} AND order_id IS NOT NULL AND order_line IS NULL
-            UNION ALL
-            SELECT *, 'h|' || value_hash || '|' || row_number() OVER (PARTITION BY value_hash ORDER BY line) AS row_key
-            FROM hashed WHERE NOT {unusable} AND order_id IS NULL
-            UNION ALL
-            -- a row without a readable date, rep or amount is refused whatever its key: it gets
-            -- one of its own (a file of millions of such rows is not numbered and compared)
-            SELECT *, 'x|' || line AS row_key FROM hashed WHERE {unusable}
+            resolved AS ({resolved_sql})
+            -- md5 names a row without an order id for good; rows with one are compared by a
+            -- fingerprint only when their (order, line) key repeats (key_first below)
+            SELECT *, CASE WHEN NOT {unusable} AND order_id IS NULL THEN {values} END AS value_hash,
+                   -- a row without a readable date, rep or amount is refused whatever its key: it
+                   -- gets one of its own (a file of millions of such rows is not numbered and compared)
+                   CASE WHEN {unusable} THEN 'x|' || line
+                        WHEN order_id IS NOT NULL AND order_line IS NOT NULL THEN 'o|' || order_id || '|' || order_line
+                   END AS row_key
+            FROM resolved
             """
         )
+        if connection.execute("SELECT count(*) FROM keyed WHERE row_key IS NULL").fetchall()[0][0]:
+            # occurrence numbers, one sort per kind, over the rows that need them only
+            connection.execute(
+                """
+                UPDATE keyed SET row_key = numbered.row_key FROM (
+                    SELECT line, 'o|' || order_id || '|#' || row_number() OVER (PARTITION BY order_id ORDER BY line) AS row_key
+                    FROM keyed WHERE row_key IS NULL AND order_id IS NOT NULL
+                    UNION ALL
+                    SELECT line, 'h|' || value_hash || '|' || row_number() OVER (PARTITION BY value_hash ORDER BY line) AS row_key
+                    FROM keyed WHERE row_key IS NULL AND order_id IS NULL
+                ) numbered WHERE keyed.line = numbered.line
+                """
+            )
         # keyed holds every column of parsed and resolved: the problem checks read it through views
         # of those names
         for name in ("resolved", "parsed"):
             connection.execute(f"CREATE TEMP VIEW {name} AS SELECT * FROM keyed")
         _currency_checks(parser, store, ["revenue", "cost", "profit"], settings.base_currency,
-                         "CAST(date_trunc('month', sale_date) AS DATE)", "resolved")
+                         "CAST(date_trunc('month', sale_date) AS DATE)", "resolved",
+                         texts={"revenue": "revenue_text", "cost": "cost_text", "profit": "profit_text"})
+        # keys listed more than once: only an explicit (order, line) can repeat (the other keys
+        # hold an occurrence number or the line). The repeats are found by the keys' 64-bit
+        # hashes first (an aggregate over numbers, not a million strings), then confirmed on
+        # the keys themselves; only their rows get a fingerprint of their values
         connection.execute(
-            """
+            f"""
             CREATE TEMP TABLE key_first AS
-            SELECT row_key, min(line) AS first_line, arg_min(value_hash, line) AS first_hash
-            FROM keyed GROUP BY row_key HAVING count(*) > 1
+            WITH candidates AS (
+                SELECT hash(row_key) AS h FROM keyed WHERE order_line IS NOT NULL AND NOT {unusable}
+                GROUP BY 1 HAVING count(*) > 1
+            ),
+            repeated AS (
+                SELECT row_key, min(line) AS first_line FROM keyed
+                WHERE order_line IS NOT NULL AND NOT {unusable} AND hash(row_key) IN (SELECT h FROM candidates)
+                GROUP BY row_key HAVING count(*) > 1
+            )
+            SELECT r.row_key, r.first_line, {_FINGERPRINT.format(k="k")} AS first_hash
+            FROM repeated r JOIN keyed k ON k.row_key = r.row_key AND k.line = r.first_line
             """
         )
         if visible is not None:
@@ -183,20 +202,29 @@ def _import_actuals(
                 table="keyed",
             )
         parser.add_problem(
-            "k.value_hash <> f.first_hash",
+            f"{_FINGERPRINT.format(k='k')} <> f.first_hash",
             "order_id",
             "'order ' || k.order_id || ' line ' || k.order_line || ' is also on line ' || f.first_line || ' with other values'",
             table="keyed k JOIN key_first f ON f.row_key = k.row_key AND k.line > f.first_line",
         )
         problems, bad_lines = _collect(parser, valid_only)
         # identical repeats of an explicit (order, line) are the same sale listed twice: keep the first
-        connection.execute("CREATE TEMP TABLE bad AS SELECT unnest(?::BIGINT[]) AS line", [sorted(bad_lines)])
-        rows = connection.sql(
+        connection.execute(
             """
+            CREATE TEMP TABLE left_out AS
+            SELECT unnest(?::BIGINT[]) AS line
+            UNION ALL
+            SELECT k.line FROM keyed k JOIN key_first f ON f.row_key = k.row_key AND k.line > f.first_line
+            """,
+            [sorted(bad_lines)],
+        )
+        # the usual file leaves nothing out: then the rows are read as they are, without an anti-join
+        leaves_out = connection.execute("SELECT count(*) FROM left_out").fetchall()[0][0] > 0
+        rows = connection.sql(
+            f"""
             SELECT row_key, line, sale_date, rep_id, territory, revenue, cost, profit, order_id, order_line,
                    customer, product, currency, territory_given IS NOT NULL AS territory_from_file
-            FROM keyed k WHERE line NOT IN (SELECT line FROM bad)
-              AND NOT EXISTS (SELECT 1 FROM key_first f WHERE f.row_key = k.row_key AND k.line > f.first_line)
+            FROM keyed {"WHERE line NOT IN (SELECT line FROM left_out)" if leaves_out else ""}
             """
         ).to_arrow_table()
         rejected = _rejected_records(parser, bad_lines)
@@ -207,6 +235,10 @@ def _import_actuals(
         ).fetchall()[0]
     finally:
         parser.close()
+    # the file's text cells are not read again (the caller keeps only the header's facts): let
+    # them go before the store writes, so the file is not held twice at the import's peak
+    raw.cells = raw.cells.slice(0, 0)
+    parser._cells = raw.cells
     if report is not None:
         report.stage(0.8, "Writing", rows.num_rows)
     batch_id, counts = store.apply_actuals(
@@ -216,3 +248,10 @@ def _import_actuals(
     overview = ImportOverview(int(n), first, last, {"revenue": revenue, "profit": profit}, list(reps or []))
     return ImportResult("actuals", raw.file, batch_id, counts.inserted, counts.updated, counts.unchanged,
                         counts.rejected, problems, overview=overview)
+
+
+# the values of a row with an (order, line) key, to tell an exact repeat from a conflicting one
+_FINGERPRINT = (
+    "hash({k}.sale_date, {k}.rep_id, {k}.revenue, {k}.cost, {k}.profit_given, {k}.customer, {k}.product, "
+    "{k}.territory_given)"
+)

@@ -107,8 +107,10 @@ class _Parser:
 
     def totals_rows(self, table: str, not_a_record: str) -> str:
         """The rows of ``table`` that are ``not_a_record``, with their totals label (or NULL)."""
+        # the label reads both sides (``t.line``), so the optimizer cannot push a filter on it
+        # down into the scan of every raw record: it is computed for the few joined rows only
         return (
-            f"(SELECT t.*, {self.totals_label} AS {_TOTALS_COLUMN} "
+            f"(SELECT t.*, CASE WHEN t.line = r.line THEN {self.totals_label} END AS {_TOTALS_COLUMN} "
             f"FROM (SELECT * FROM {table} WHERE {not_a_record}) t JOIN raw_arrow r ON r.line = t.line) totals"
         )
 
@@ -122,8 +124,10 @@ class _Parser:
         present = [f for f in fields if self.has(f)]
         if not present:
             return False
+        # on the raw cells (trimming does not add a comma), stopping at the first one found
         any_comma = self.connection.execute(
-            "SELECT count(*) FROM src WHERE " + " OR ".join(f"contains({self.col(f)}, ',')" for f in present)
+            "SELECT count(*) FROM (SELECT 1 FROM raw_arrow WHERE "
+            + " OR ".join(f"contains(c{self.mapping[f]}, ',')" for f in present) + " LIMIT 1)"
         ).fetchall()[0][0]
         if not any_comma:
             return False
@@ -137,8 +141,24 @@ class _Parser:
         ).fetchall()[0]
         return comma_only > 0 and comma_only > dot_only
 
-    def amount_sql(self, field_name: str, decimal_comma: bool) -> tuple[str, str]:
-        """(value expression, problem-reason expression or NULL) for one amount column of ``src``."""
+    def fast_casts(self, dates: Iterable[str], amounts: Iterable[str]) -> tuple[str, dict[str, str]]:
+        """(select items, field -> column) of the one cast of each mapped date and amount cell,
+        for a projection between ``src`` and the expressions of :meth:`date_sql` and
+        :meth:`amount_sql` (given ``cast=``): each cell is cast once, whatever reads it."""
+        items, columns = [], {}
+        for names, type_name in ((dates, "DATE"), (amounts, "DECIMAL(18,4)")):
+            for name in names:
+                if self.has(name):
+                    columns[name] = f'"{name}__cast"'
+                    items.append(f"try_cast({self.col(name)} AS {type_name}) AS {columns[name]}")
+        return ", ".join(items), columns
+
+    def amount_sql(self, field_name: str, decimal_comma: bool, cast: str | None = None) -> tuple[str, str]:
+        """(value expression, problem-reason expression or NULL) for one amount column of ``src``.
+
+        ``cast`` names a column of the same row holding ``try_cast(text AS DECIMAL(18,4))``
+        (see :meth:`fast_casts`): the usual plain number is then read by that one cast, and only
+        the other cells take the path of regular expressions."""
         text = self.col(field_name)
         core = _amount_core(text)
         pattern = _COMMA_NUMBER if decimal_comma else _DOT_NUMBER
@@ -146,15 +166,15 @@ class _Parser:
             f"replace(replace({core}, '.', ''), ',', '.')" if decimal_comma else f"replace({core}, ',', '')"
         )
         negative = f"(regexp_full_match({_amount_clean(text)}, '\\(.*\\)') OR regexp_full_match({_amount_clean(text)}, '.*-'))"
-        plain = f"try_cast({text} AS DECIMAL(18,4))"
-        fast = "" if decimal_comma else f"WHEN regexp_full_match({text}, '-?[0-9]+(\\.[0-9]+)?') AND {plain} IS NOT NULL THEN {plain} "
+        plain = cast or f"try_cast({text} AS DECIMAL(18,4))"
+        fast = "" if decimal_comma else f"WHEN {plain} IS NOT NULL AND {_plain_number(text)} THEN {plain} "
         value = (
             f"CASE {fast}WHEN regexp_full_match({core}, '{pattern}') THEN "
             f"try_cast({number} AS DECIMAL(18,4)) * CASE WHEN {negative} THEN -1 ELSE 1 END END"
         )
         shown = f"'''' || {text} || ''''"
         style = "a decimal comma" if decimal_comma else "a decimal point"
-        fast_reason = "" if decimal_comma else f"WHEN regexp_full_match({text}, '-?[0-9]+(\\.[0-9]+)?') AND {plain} IS NOT NULL THEN NULL "
+        fast_reason = "" if decimal_comma else f"WHEN {plain} IS NOT NULL AND {_plain_number(text)} THEN NULL "
         reason = (
             f"CASE WHEN {text} IS NULL THEN NULL {fast_reason}"
             f"WHEN regexp_matches({_amount_clean(text)}, '[A-Za-z]') THEN {shown} || ' has letters in it: amounts must be numbers' "
@@ -184,7 +204,10 @@ class _Parser:
         parts = " UNION ALL ".join(
             f"SELECT line, {_sql_text(self.header_name(f))} AS column_name, {self.col(f)} AS text, "
             f"regexp_extract({self.col(f)}, '{_YEAR_LAST}', ['p1', 'p2']) AS p FROM src "
-            f"WHERE regexp_full_match({self.col(f)}, '{_YEAR_LAST}')"
+            # an ISO date (10 characters, '-' 5th and 8th) cannot have the year last: the usual
+            # cell skips the regular expression (a CASE, so the optimizer keeps that order)
+            f"WHERE CASE WHEN length({self.col(f)}) = 10 AND substr({self.col(f)}, 5, 1) = '-' AND substr({self.col(f)}, 8, 1) = '-' "
+            f"THEN false ELSE regexp_full_match({self.col(f)}, '{_YEAR_LAST}') END"
             for f in present
         )
         rows = self.connection.execute(
@@ -223,8 +246,11 @@ class _Parser:
             )
         return "DMY"
 
-    def date_sql(self, field_name: str, order: str) -> tuple[str, str]:
-        """(DATE expression, problem-reason expression) for one date column of ``src``."""
+    def date_sql(self, field_name: str, order: str, cast: str | None = None) -> tuple[str, str]:
+        """(DATE expression, problem-reason expression) for one date column of ``src``.
+
+        ``cast`` names a column of the same row holding ``try_cast(text AS DATE)`` (see
+        :meth:`fast_casts`): an ISO date is then read by that one cast."""
         text = self.col(field_name)
         if order.startswith("%"):
             value = f"try_strptime({text}, '{order}')::DATE"
@@ -248,9 +274,10 @@ class _Parser:
             for pattern in _NAMED_MONTH_FORMATS
         )
         # the usual export writes YYYY-MM-DD: a cast, before any regular expression
-        iso_plain = f"(length({text}) = 10 AND substr({text}, 5, 1) = '-' AND substr({text}, 8, 1) = '-' AND try_cast({text} AS DATE) IS NOT NULL)"
+        date_cast = cast or f"try_cast({text} AS DATE)"
+        iso_plain = f"({date_cast} IS NOT NULL AND length({text}) = 10 AND substr({text}, 5, 1) = '-' AND substr({text}, 8, 1) = '-')"
         value = (
-            f"CASE WHEN {iso_plain} THEN try_cast({text} AS DATE) "
+            f"CASE WHEN {iso_plain} THEN {date_cast} "
             f"WHEN regexp_full_match({text}, '{_ISO}') THEN "
             f"try_strptime(printf('%04d-%02d-%02d', {iso}.y::INT, {iso}.m::INT, {iso}.d::INT), '%Y-%m-%d')::DATE "
             f"WHEN regexp_full_match({text}, '{_YEAR_LAST}') THEN {year_last_value} "
@@ -326,16 +353,31 @@ def _currency_select(parser: _Parser, amount_fields: Iterable[str], base: str) -
     """Select-list items (for table ``src``) of the currency column and of the currency each
     amount's text names (docs/currencies.md)."""
     items = [f"upper({parser.col('currency')}) AS currency_text"]
-    items += [f"{amount_currency_sql(parser.col(f), base)} AS {f}_currency" for f in amount_fields]
+    # a plain number (the usual export) names no currency: only other texts pay for the search
+    # of every currency code at their start and end
+    items += [
+        f"CASE WHEN {_plain_number(parser.col(f))} THEN NULL ELSE {amount_currency_sql(parser.col(f), base)} END AS {f}_currency"
+        for f in amount_fields
+    ]
     return ", ".join(items)
 
 
-def _currency_checks(parser: _Parser, store: Store, amount_fields: list[str], base: str, month: str, table: str) -> None:
+def _plain_number(text: str) -> str:
+    """SQL: whether a (trimmed) cell is a plain decimal number such as ``-1234.50``: digits with
+    an optional minus and decimal point, nothing else (no symbol, code, space or separator)."""
+    return f"regexp_full_match({text}, '-?[0-9]+(\\.[0-9]+)?')"
+
+
+def _currency_checks(
+    parser: _Parser, store: Store, amount_fields: list[str], base: str, month: str, table: str,
+    texts: dict[str, str] | None = None,
+) -> None:
     """Register the currency problems of ``table`` (built with _currency_select, with a
     ``currency`` column = the row's currency); ``month`` is the SQL of the month the amount
-    converts at. Nothing is summed across currencies: with a base currency a row in another
-    currency needs a rate for its month; without one, the file and the stored amounts name one
-    currency at most (docs/currencies.md)."""
+    converts at. ``texts`` names the column of ``table`` holding each amount's text (else it is
+    joined from ``src`` by line). Nothing is summed across currencies: with a base currency a row
+    in another currency needs a rate for its month; without one, the file and the stored amounts
+    name one currency at most (docs/currencies.md)."""
     connection = parser.connection
     connection.execute("CREATE TEMP TABLE currency_codes AS SELECT unnest(?::VARCHAR[]) AS code", [sorted(CODES)])
     parser.add_problem(
@@ -343,8 +385,12 @@ def _currency_checks(parser: _Parser, store: Store, amount_fields: list[str], ba
         "'unknown currency ' || currency_text || ': use an ISO 4217 code like EUR or USD'", table=table,
     )
     for name in amount_fields:
-        shown = f"{name}_text_shown"
-        with_text = f"{table} JOIN (SELECT line, {parser.col(name)} AS {shown} FROM src) USING (line)"
+        if texts is not None and name in texts:
+            # the text is a column of the table: no join of the whole file by line
+            shown, with_text = texts[name], table
+        else:
+            shown = f"{name}_text_shown"
+            with_text = f"{table} JOIN (SELECT line, {parser.col(name)} AS {shown} FROM src) USING (line)"
         parser.add_problem(f"{name}_currency = 'MIXED'", name, f"{shown} || ' names two currencies'", table=with_text)
         parser.add_problem(
             f"{name}_currency <> 'MIXED' AND currency <> {name}_currency", name,
