@@ -129,6 +129,8 @@ def _check_add_reps(principal: Principal, existing: Iterable[str] = (), managers
     if principal.role in ADMINS:
         return None
     # a manager adds people from an export as new reps under themself, and changes nobody
+    if principal.rep_id is None:  # no team: "under themself" would be under nobody
+        return f"{principal.email} has no rep_id: ask an admin to add the reps."
     if set(existing):
         return f"{principal.email} may only add new reps; {', '.join(sorted(set(existing)))} already exist."
     if set(managers) - {principal.rep_id}:

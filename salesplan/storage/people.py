@@ -88,8 +88,9 @@ class PeopleStore(BatchStore):  # its imports are batches too
         if not policy.may(principal, "import_reps"):
             # a manager adding people from an export: only new reps, each under the manager
             known = set(self.rep_lookup()["rep_id"])
+            # every row counts, not only each rep's latest: an earlier row may be the one in effect
             policy.require(principal, "add_reps", existing=set(incoming["rep_id"]) & known,
-                           managers={None if pd.isna(m) else m for m in incoming["manager"]})
+                           managers={None if pd.isna(m) else m for m in history["manager"]})
 
         def work(cursor: Cursor) -> tuple[int, BatchCounts]:
             cursor.stage("incoming_history", history)

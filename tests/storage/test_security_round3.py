@@ -1,0 +1,47 @@
+"""Third round of attacks inside the organisation (store level): the people, rates and history
+features of the Upload and Admin pages. Each test fails on main 3145957."""
+
+from __future__ import annotations
+
+import pytest
+
+from salesplan import imports
+from salesplan.errors import NotAllowed
+from salesplan.principal import Principal
+from tests.helpers.storage_fixtures import CONTRACT_REPS  # VP > M1 > R1, R2; VP > M2 > R3
+
+MAX = Principal("max@x.test", "manager", "M1")
+MIA = Principal("mia@x.test", "manager", "M2")
+
+
+@pytest.fixture
+def org(tmp_path):
+    from salesplan.store import Store
+
+    with Store.open(tmp_path / "org.duckdb") as store:
+        imports.import_file(store, "reps", CONTRACT_REPS.encode(), file_name="reps.csv")
+        yield store
+
+
+# G1: the add_reps check looked only at each new rep's latest row; an earlier row (in effect
+# today when the latest starts in the future) put the rep in another manager's team
+def test_a_manager_cannot_put_a_new_rep_in_another_team_through_an_earlier_history_row(org):
+    people = ("rep_id,name,email,territory,region,manager,effective_from\n"
+              "N1,New One,n1@x.test,,,M2,2020-01-01\n"
+              "N1,New One,n1@x.test,,,M1,2199-01-01\n")
+    before = org.snapshot()
+    with pytest.raises(NotAllowed):
+        imports.import_file(org, "reps", people.encode(), file_name="p.csv", principal=MAX)
+    assert org.snapshot() == before
+    assert "N1" not in org.visible_rep_ids(MIA)
+
+
+# G2: a manager account without a rep_id (no team at all) passed "only under themself" with
+# reps under nobody
+def test_a_manager_without_a_rep_id_cannot_add_reps(org):
+    nobody = Principal("zed@x.test", "manager", None)
+    before = org.snapshot()
+    with pytest.raises(NotAllowed):
+        imports.import_file(org, "reps", b"rep_id,name,email,territory,region,manager\nN2,Two,n2@x.test,,,\n",
+                            file_name="p.csv", principal=nobody)
+    assert org.snapshot() == before
