@@ -30,7 +30,8 @@ upload_kind          the kinds of file the Upload page offers: ``kind`` (actuals
                      writer; targets: admins and managers; reps, the people: admins)
 set_password         set a password: ``email`` (whose)
 add_reps             create new reps from an export's names: ``existing`` (rep_ids already there),
-                     ``managers`` (of the new reps); a manager only new reps under themself
+                     ``managers`` (of the new reps), ``moved_territories`` (existing territories
+                     given another region); a manager only new reps under themself, moving none
 import_reps, import_holidays, import_rates (docs/currencies.md), edit_people (a rep's history,
                      docs/people.md), edit_calendar, change_settings, manage_users, clear_lockout,
 read_audit, backup,
@@ -125,7 +126,7 @@ def _check_batch(principal: Principal, batch_id: int, in_scope: bool = False,
 
 
 def _check_add_reps(principal: Principal, existing: Iterable[str] = (), managers: Iterable[str | None] = (),
-                    **_: Any) -> str | None:
+                    moved_territories: Iterable[str] = (), **_: Any) -> str | None:
     if principal.role in ADMINS:
         return None
     # a manager adds people from an export as new reps under themself, and changes nobody
@@ -135,6 +136,9 @@ def _check_add_reps(principal: Principal, existing: Iterable[str] = (), managers
         return f"{principal.email} may only add new reps; {', '.join(sorted(set(existing)))} already exist."
     if set(managers) - {principal.rep_id}:
         return f"{principal.email} may add new reps only under themself."
+    if set(moved_territories):  # a territory's region is the organisation's, not one team's
+        return (f"{principal.email} may not move territory {', '.join(sorted(set(moved_territories)))} "
+                "to another region.")
     return None
 
 

@@ -74,8 +74,8 @@ class PeopleStore(BatchStore):  # its imports are batches too
         come on several rows with different effective_from dates; the rest of their row is the
         same on each (the importer checks).
 
-        Raises NotAllowed unless admin, or a manager adding only new reps under themself
-        (policy ``add_reps``); BadInput when the database refuses a value.
+        Raises NotAllowed unless admin, or a manager adding only new reps under themself without
+        moving a territory to another region (policy ``add_reps``); BadInput when the database refuses a value.
         """
         columns = ["rep_id", "name", "email", "territory", "region", "manager", "start_date", "end_date"]
         history = reps[["rep_id", "territory", "region", "manager"]].copy()
@@ -89,8 +89,12 @@ class PeopleStore(BatchStore):  # its imports are batches too
             # a manager adding people from an export: only new reps, each under the manager
             known = set(self.rep_lookup()["rep_id"])
             # every row counts, not only each rep's latest: an earlier row may be the one in effect
+            regions = dict(self.territories(principal).itertuples(index=False, name=None))
+            moved = {t for t, r in zip(history["territory"], history["region"])
+                     if not pd.isna(t) and not pd.isna(r) and t in regions and r != regions[t]}
             policy.require(principal, "add_reps", existing=set(incoming["rep_id"]) & known,
-                           managers={None if pd.isna(m) else m for m in history["manager"]})
+                           managers={None if pd.isna(m) else m for m in history["manager"]},
+                           moved_territories=moved)
 
         def work(cursor: Cursor) -> tuple[int, BatchCounts]:
             cursor.stage("incoming_history", history)

@@ -45,3 +45,18 @@ def test_a_manager_without_a_rep_id_cannot_add_reps(org):
         imports.import_file(org, "reps", b"rep_id,name,email,territory,region,manager\nN2,Two,n2@x.test,,,\n",
                             file_name="p.csv", principal=nobody)
     assert org.snapshot() == before
+
+
+# G4: a manager's new rep with a known territory and another region moved that territory (of
+# another team) to the new region, changing every region roll-up
+def test_a_manager_adding_a_rep_cannot_move_a_territory_to_another_region(org):
+    before = org.snapshot()
+    with pytest.raises(NotAllowed, match="Benelux"):
+        imports.import_file(org, "reps", b"rep_id,name,email,territory,region,manager\n"
+                            b"N1,New One,n1@x.test,Benelux,North,M1\n", file_name="p.csv", principal=MAX)
+    assert org.snapshot() == before
+    # the territory's own region, or none, is fine
+    imports.import_file(org, "reps", b"rep_id,name,email,territory,region,manager\n"
+                        b"N1,New One,n1@x.test,Nordics,North,M1\nN2,New Two,n2@x.test,Nordics,,M1\n",
+                        file_name="p.csv", principal=MAX)
+    assert dict(org.territories(MAX).itertuples(index=False, name=None)) == {"Benelux": "West", "Nordics": "North"}
