@@ -31,7 +31,8 @@ upload_kind          the kinds of file the Upload page offers: ``kind`` (actuals
 set_password         set a password: ``email`` (whose)
 add_reps             create new reps from an export's names: ``existing`` (rep_ids already there),
                      ``managers`` (of the new reps), ``moved_territories`` (existing territories
-                     given another region); a manager only new reps under themself, moving none
+                     given another region), ``taken_names`` (new reps' names other reps have); a
+                     manager only new reps under themself, moving no territory, taking no name
 import_reps, import_holidays, import_rates (docs/currencies.md), edit_people (a rep's history,
                      docs/people.md), edit_calendar, change_settings, manage_users, clear_lockout,
 read_audit, backup,
@@ -126,7 +127,7 @@ def _check_batch(principal: Principal, batch_id: int, in_scope: bool = False,
 
 
 def _check_add_reps(principal: Principal, existing: Iterable[str] = (), managers: Iterable[str | None] = (),
-                    moved_territories: Iterable[str] = (), **_: Any) -> str | None:
+                    moved_territories: Iterable[str] = (), taken_names: Iterable[str] = (), **_: Any) -> str | None:
     if principal.role in ADMINS:
         return None
     # a manager adds people from an export as new reps under themself, and changes nobody
@@ -139,6 +140,9 @@ def _check_add_reps(principal: Principal, existing: Iterable[str] = (), managers
     if set(moved_territories):  # a territory's region is the organisation's, not one team's
         return (f"{principal.email} may not move territory {', '.join(sorted(set(moved_territories)))} "
                 "to another region.")
+    if set(taken_names):  # a shared name no longer says who: other teams' files naming that rep would fail
+        return (f"{principal.email} may not add a rep named {', '.join(sorted(set(taken_names)))}: a rep of that "
+                "name exists (give the full name, or ask an admin).")
     return None
 
 

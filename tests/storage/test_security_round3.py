@@ -60,3 +60,16 @@ def test_a_manager_adding_a_rep_cannot_move_a_territory_to_another_region(org):
                         b"N1,New One,n1@x.test,Nordics,North,M1\nN2,New Two,n2@x.test,Nordics,,M1\n",
                         file_name="p.csv", principal=MAX)
     assert dict(org.territories(MAX).itertuples(index=False, name=None)) == {"Benelux": "West", "Nordics": "North"}
+
+
+# G5: a manager's new rep named like another team's rep made that name ambiguous, so every
+# upload naming that rep (another manager's CRM export) was refused from then on
+def test_a_manager_cannot_add_a_rep_with_another_reps_name(org):
+    before = org.snapshot()
+    with pytest.raises(NotAllowed, match="Cem Three"):
+        imports.import_file(org, "reps", b"rep_id,name,email,territory,region,manager\n"
+                            b"N1,Cem Three,,,,M1\n", file_name="p.csv", principal=MAX)
+    assert org.snapshot() == before
+    result = imports.import_file(org, "actuals", b"date,rep,amount\n2025-03-03,Cem Three,5\n", file_name="a.csv",
+                                 principal=MIA)
+    assert result.inserted == 1
