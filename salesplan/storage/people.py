@@ -74,8 +74,9 @@ class PeopleStore(BatchStore):  # its imports are batches too
         come on several rows with different effective_from dates; the rest of their row is the
         same on each (the importer checks).
 
-        Raises NotAllowed unless admin, or a manager adding only new reps under themself without
-        moving a territory to another region or taking a rep's name (policy ``add_reps``); BadInput when the database refuses a value.
+        Raises NotAllowed unless admin, or a manager adding only new reps under themself in their
+        team's territories (or none), without moving a territory to another region or taking a
+        rep's name (policy ``add_reps``); BadInput when the database refuses a value.
         """
         columns = ["rep_id", "name", "email", "territory", "region", "manager", "start_date", "end_date"]
         history = reps[["rep_id", "territory", "region", "manager"]].copy()
@@ -96,6 +97,8 @@ class PeopleStore(BatchStore):  # its imports are batches too
             policy.require(principal, "add_reps", existing=set(incoming["rep_id"]) & known,
                            managers={None if pd.isna(m) else m for m in history["manager"]},
                            moved_territories=moved,
+                           territories_outside=set(history["territory"].dropna()) - set(
+                               lookup[lookup["rep_id"].isin(self.visible_rep_ids(principal) or set())]["territory"].dropna()),
                            taken_names=set(incoming["name"].dropna()) & set(lookup["name"].dropna()))
 
         def work(cursor: Cursor) -> tuple[int, BatchCounts]:

@@ -47,17 +47,24 @@ def test_a_manager_without_a_rep_id_cannot_add_reps(org):
     assert org.snapshot() == before
 
 
-# G4: a manager's new rep with a known territory and another region moved that territory (of
-# another team) to the new region, changing every region roll-up
-def test_a_manager_adding_a_rep_cannot_move_a_territory_to_another_region(org):
+# G4: a manager's new rep with a known territory and another region moved that territory to the
+# new region, changing every region roll-up; in another team's territory (or a new one), the
+# manager's uploads for the rep counted in that territory's figures
+@pytest.mark.parametrize("row", [b"N1,New One,n1@x.test,Nordics,West,M1\n", b"N1,New One,n1@x.test,Benelux,West,M1\n",
+                                 b"N1,New One,n1@x.test,Benelux,North,M1\n", b"N1,New One,n1@x.test,Atlantis,,M1\n"])
+def test_a_manager_adding_a_rep_cannot_move_or_leave_their_teams_territories(org, row):
     before = org.snapshot()
-    with pytest.raises(NotAllowed, match="Benelux"):
-        imports.import_file(org, "reps", b"rep_id,name,email,territory,region,manager\n"
-                            b"N1,New One,n1@x.test,Benelux,North,M1\n", file_name="p.csv", principal=MAX)
+    with pytest.raises(NotAllowed, match="Nordics|Benelux|Atlantis"):
+        imports.import_file(org, "reps", b"rep_id,name,email,territory,region,manager\n" + row,
+                            file_name="p.csv", principal=MAX)
     assert org.snapshot() == before
+
+
+def test_a_manager_adds_reps_in_their_teams_territory_or_none(org):
     # the territory's own region, or none, is fine
     imports.import_file(org, "reps", b"rep_id,name,email,territory,region,manager\n"
-                        b"N1,New One,n1@x.test,Nordics,North,M1\nN2,New Two,n2@x.test,Nordics,,M1\n",
+                        b"N1,New One,n1@x.test,Nordics,North,M1\nN2,New Two,n2@x.test,Nordics,,M1\n"
+                        b"N3,New Three,,,,M1\n",
                         file_name="p.csv", principal=MAX)
     assert dict(org.territories(MAX).itertuples(index=False, name=None)) == {"Benelux": "West", "Nordics": "North"}
 
