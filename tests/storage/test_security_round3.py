@@ -80,3 +80,15 @@ def test_a_manager_cannot_add_a_rep_with_another_reps_name(org):
     result = imports.import_file(org, "actuals", b"date,rep,amount\n2025-03-03,Cem Three,5\n", file_name="a.csv",
                                  principal=MIA)
     assert result.inserted == 1
+
+
+# G6: the store took an infinite rate ("above 0"), turning every converted amount into infinity
+def test_the_store_refuses_an_infinite_rate(org):
+    from salesplan.errors import BadInput
+    from salesplan.principal import SYSTEM
+
+    org.save_settings(SYSTEM, base_currency="EUR")
+    before = org.snapshot()
+    with pytest.raises(BadInput, match="finite"):
+        org.set_rate(SYSTEM, "USD", "2025-01", float("inf"))
+    assert org.snapshot() == before
