@@ -1,26 +1,17 @@
-"""Third round of attacks inside the organisation (store level): the people, rates and history
-features of the Upload and Admin pages. Each test fails on main 3145957."""
+"""Third round of attacks inside the organisation (store level, on every backend: the ``org``
+fixture's organisation, VP > M1 > R1, R2; VP > M2 > R3): the people and rates features of the
+Upload and Admin pages. Each test fails on main 3145957."""
 
 from __future__ import annotations
 
 import pytest
 
 from salesplan import imports
-from salesplan.errors import NotAllowed
-from salesplan.principal import Principal
-from tests.helpers.storage_fixtures import CONTRACT_REPS  # VP > M1 > R1, R2; VP > M2 > R3
+from salesplan.errors import BadInput, NotAllowed
+from salesplan.principal import SYSTEM, Principal
 
 MAX = Principal("max@x.test", "manager", "M1")
 MIA = Principal("mia@x.test", "manager", "M2")
-
-
-@pytest.fixture
-def org(tmp_path):
-    from salesplan.store import Store
-
-    with Store.open(tmp_path / "org.duckdb") as store:
-        imports.import_file(store, "reps", CONTRACT_REPS.encode(), file_name="reps.csv")
-        yield store
 
 
 # G1: the add_reps check looked only at each new rep's latest row; an earlier row (in effect
@@ -84,9 +75,6 @@ def test_a_manager_cannot_add_a_rep_with_another_reps_name(org):
 
 # G6: the store took an infinite rate ("above 0"), turning every converted amount into infinity
 def test_the_store_refuses_an_infinite_rate(org):
-    from salesplan.errors import BadInput
-    from salesplan.principal import SYSTEM
-
     org.save_settings(SYSTEM, base_currency="EUR")
     before = org.snapshot()
     with pytest.raises(BadInput, match="finite"):
