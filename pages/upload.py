@@ -120,7 +120,8 @@ if upload is not None:
             st.caption("Choose a column (a region, a store, a territory), then confirm the rep of each of its values.")
             source_column = st.selectbox("Column", [h for h in automatic.header if h], key=f"lookup_column_{digest[:12]}")
             try:
-                values = people_import.lookup_values(the_store, data, source_column, file_name=upload.name)
+                values = people_import.lookup_values(the_store, data, source_column, file_name=upload.name,
+                                                     principal=principal)
             except BadInput as error:
                 ui.show_problems(error)
             else:

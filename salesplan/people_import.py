@@ -210,15 +210,20 @@ def create_reps(
     return result
 
 
-def lookup_values(store: Store, source: str | bytes, column: str, *, file_name: str | None = None) -> pd.DataFrame:
+def lookup_values(store: Store, source: str | bytes, column: str, *, principal: Principal,
+                  file_name: str | None = None) -> pd.DataFrame:
     """The distinct values of ``column`` in an actuals file (columns ``value``, ``rows``), with a
     suggested rep for each (``rep_id``: the value itself when it names a rep, else the manager of
     the territory of that name when it has one, else None), for the user to confirm as a lookup.
-    Raises BadInput (unreadable file, no such column)."""
+    Only reps the ``principal`` may see are suggested: a suggestion would tell the rep_id behind
+    an e-mail or territory (docs/security.md). Raises BadInput (unreadable file, no such column)."""
     raw = _raw(store, source, file_name, None)
     values = pd.Series(_column(raw, column), dtype=object).dropna()
     counts = values.value_counts(sort=False)
     reps = store.rep_lookup()
+    visible = store.visible_rep_ids(principal)
+    if visible is not None:
+        reps = reps[reps["rep_id"].isin(visible)]
     by_key = {str(k).lower(): r for col in ("rep_id", "email") for k, r in zip(reps[col], reps["rep_id"]) if isinstance(k, str)}
     territory_manager: dict[str, str] = {}
     for territory, managed in reps.groupby("territory")["rep_id"]:

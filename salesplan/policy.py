@@ -30,7 +30,11 @@ upload_kind          the kinds of file the Upload page offers: ``kind`` (actuals
                      writer; targets: admins and managers; reps, the people: admins)
 set_password         set a password: ``email`` (whose)
 add_reps             create new reps from an export's names: ``existing`` (rep_ids already there),
-                     ``managers`` (of the new reps); a manager only new reps under themself
+                     ``managers`` (of the new reps), ``moved_territories`` (existing territories
+                     given another region), ``taken_names`` (new reps' names other reps have),
+                     ``territories_outside`` (the new reps' territories that no rep of the team is
+                     in); a manager only new reps under themself, in their team's territories,
+                     moving no territory, taking no name
 import_reps, import_holidays, import_rates (docs/currencies.md), edit_people (a rep's history,
                      docs/people.md), edit_calendar, change_settings, manage_users, clear_lockout,
 read_audit, backup,
@@ -125,14 +129,26 @@ def _check_batch(principal: Principal, batch_id: int, in_scope: bool = False,
 
 
 def _check_add_reps(principal: Principal, existing: Iterable[str] = (), managers: Iterable[str | None] = (),
-                    **_: Any) -> str | None:
+                    moved_territories: Iterable[str] = (), taken_names: Iterable[str] = (),
+                    territories_outside: Iterable[str] = (), **_: Any) -> str | None:
     if principal.role in ADMINS:
         return None
     # a manager adds people from an export as new reps under themself, and changes nobody
+    if principal.rep_id is None:  # no team: "under themself" would be under nobody
+        return f"{principal.email} has no rep_id: ask an admin to add the reps."
     if set(existing):
         return f"{principal.email} may only add new reps; {', '.join(sorted(set(existing)))} already exist."
     if set(managers) - {principal.rep_id}:
         return f"{principal.email} may add new reps only under themself."
+    if set(territories_outside):  # their sales would count in another team's (or a new) territory
+        return (f"{principal.email} may add reps only in their team's territories; not in "
+                f"{', '.join(sorted(set(territories_outside)))}.")
+    if set(moved_territories):  # a territory's region is the organisation's, not one team's
+        return (f"{principal.email} may not move territory {', '.join(sorted(set(moved_territories)))} "
+                "to another region.")
+    if set(taken_names):  # a shared name no longer says who: other teams' files naming that rep would fail
+        return (f"{principal.email} may not add a rep named {', '.join(sorted(set(taken_names)))}: a rep of that "
+                "name exists (give the full name, or ask an admin).")
     return None
 
 

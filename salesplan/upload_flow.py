@@ -246,6 +246,9 @@ def run_import(store: Store, principal: Principal, kind: str, data: bytes, *, fi
     as the file's own columns.
     """
     try:
+        # before the file is read: a people file's ids are looked up by e-mail (with_rep_ids), and
+        # a refusal naming them would tell who may not import people the rep_id behind an e-mail
+        policy.require(principal, "upload_kind", kind=kind)
         source, used_map = data, column_map or None
         made: list[str] = []
         if kind == "reps":

@@ -74,8 +74,9 @@ class PeopleStore(BatchStore):  # its imports are batches too
         come on several rows with different effective_from dates; the rest of their row is the
         same on each (the importer checks).
 
-        Raises NotAllowed unless admin, or a manager adding only new reps under themself
-        (policy ``add_reps``); BadInput when the database refuses a value.
+        Raises NotAllowed unless admin, or a manager adding only new reps under themself in their
+        team's territories (or none), without moving a territory to another region or taking a
+        rep's name (policy ``add_reps``); BadInput when the database refuses a value.
         """
         columns = ["rep_id", "name", "email", "territory", "region", "manager", "start_date", "end_date"]
         history = reps[["rep_id", "territory", "region", "manager"]].copy()
@@ -87,9 +88,18 @@ class PeopleStore(BatchStore):  # its imports are batches too
         incoming = reps[columns].iloc[order].drop_duplicates("rep_id", keep="last").copy()
         if not policy.may(principal, "import_reps"):
             # a manager adding people from an export: only new reps, each under the manager
-            known = set(self.rep_lookup()["rep_id"])
+            lookup = self.rep_lookup()
+            known = set(lookup["rep_id"])
+            # every row counts, not only each rep's latest: an earlier row may be the one in effect
+            regions = dict(self.territories(principal).itertuples(index=False, name=None))
+            moved = {t for t, r in zip(history["territory"], history["region"])
+                     if not pd.isna(t) and not pd.isna(r) and t in regions and r != regions[t]}
             policy.require(principal, "add_reps", existing=set(incoming["rep_id"]) & known,
-                           managers={None if pd.isna(m) else m for m in incoming["manager"]})
+                           managers={None if pd.isna(m) else m for m in history["manager"]},
+                           moved_territories=moved,
+                           territories_outside=set(history["territory"].dropna()) - set(
+                               lookup[lookup["rep_id"].isin(self.visible_rep_ids(principal) or set())]["territory"].dropna()),
+                           taken_names=set(incoming["name"].dropna()) & set(lookup["name"].dropna()))
 
         def work(cursor: Cursor) -> tuple[int, BatchCounts]:
             cursor.stage("incoming_history", history)

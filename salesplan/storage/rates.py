@@ -3,6 +3,7 @@ checks that no stored amount is ever left without a rate."""
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import pandas as pd
@@ -96,7 +97,8 @@ class RatesStore(BatchStore):
     ) -> tuple[int, BatchCounts]:
         """Store validated rates (currency, month = first day, rate) as one batch; each (currency,
         month) keeps its previous rate in rate_versions. Raises NotAllowed unless admin, BadInput
-        without a base currency, for a rate of the base currency itself or a rate not above 0."""
+        without a base currency, for a rate of the base currency itself or a rate not a finite
+        number above 0."""
         policy.require(principal, "import_rates")
         with self.cursor() as cursor:
             base = stored_base_currency(cursor)
@@ -107,8 +109,10 @@ class RatesStore(BatchStore):
             )
         if (rates["currency"] == base).any():
             raise BadInput.single(where, f"{base} is the base currency: its rate is always 1", column="currency")
-        if not (pd.to_numeric(rates["rate"], errors="coerce") > 0).all():
-            raise BadInput.single(where, "a rate must be a number above 0", column="rate")
+        numbers = pd.to_numeric(rates["rate"], errors="coerce")
+        # infinity is "above 0" too: it would turn every converted amount into infinity
+        if not ((numbers > 0) & numbers.map(math.isfinite)).all():
+            raise BadInput.single(where, "a rate must be a finite number above 0", column="rate")
         incoming = rates[RATES_COLUMNS].copy()
 
         def work(cursor: Cursor) -> tuple[int, BatchCounts]:

@@ -83,7 +83,7 @@ ORDERS = (
 
 
 def test_a_rep_from_another_column_through_a_confirmed_lookup(org):
-    values = people_import.lookup_values(org, ORDERS.encode(), "Region", file_name="orders.csv")
+    values = people_import.lookup_values(org, ORDERS.encode(), "Region", file_name="orders.csv", principal=SYSTEM)
     suggested = dict(zip(values["value"], values["rep_id"]))
     assert suggested == {"North": None, "West": None, "Benelux": "R010", "South": None}
     lookup = {"North": "R001", "West": "cem@x.test", "Benelux": "R010"}
