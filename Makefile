@@ -28,10 +28,11 @@ lint: setup
 
 # The whole suite in parallel (pytest-xdist, one worker per core; tests that must not share the
 # machine with others are grouped in tests/conftest.py). Set PYTEST_WORKERS=0 to run serially.
+# --durations=25 lists the slowest setups, calls and teardowns, so that a test growing slow is seen.
 PYTEST_WORKERS ?= auto
 # pytest's exit 5 (no tests collected) is a failure too, with its reason said.
 test: setup lint
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup || { status=$$?; \
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 || { status=$$?; \
 	  [ $$status -ne 5 ] || echo "make test: pytest collected no tests" >&2; exit $$status; }
 
 # Full benchmark, three programs one after the other, each printing its numbers: bench.run (sizes

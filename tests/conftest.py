@@ -15,6 +15,7 @@ so that every property runs in every `make test`; `pytest --examples-share=1` ru
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pytest
 from salesplan import imports
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
+from tests.helpers import demo
 from tests.helpers.storage_fixtures import any_store, backend, db_target, pg_server, pg_url  # noqa: F401 - shared fixtures
 
 REPS_CSV = (
@@ -45,6 +47,10 @@ def pytest_addoption(parser):
                      help="share of each property test's max_examples to run (default 0.3; 1 runs them all)")
 
 
+# tryfirst: pytest-xdist's worker turns the xdist_group marks into the group suffix of each node id
+# in its own pytest_collection_modifyitems; without running before it, the marks set here came too
+# late and --dist loadgroup spread the "heavy" tests over every worker.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     tests = Path(__file__).resolve().parent
     for item in items:
@@ -69,6 +75,14 @@ def _fewer_examples(items, share: float) -> None:
         done.add(id(test))  # parametrized items share one function: scale it once
         examples = min(current.max_examples, max(MIN_EXAMPLES, math.ceil(current.max_examples * share)))
         test._hypothesis_internal_use_settings = hypothesis.settings(current, max_examples=examples)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_demo_templates(tmp_path_factory):
+    """Let tests/helpers/demo.py build each demo database once per run: in the folder every xdist
+    worker of this run shares (the parent of the workers' own base folders), else in this run's."""
+    base = tmp_path_factory.getbasetemp()
+    demo.shared_folder = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture
