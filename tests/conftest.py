@@ -1,12 +1,12 @@
 """Fixtures shared by every test layer (a fresh store on tmp_path, a small reps list, a template
 database copied per test) and the rules of the parallel run.
 
-Parallel runs (pytest-xdist, ``make test``): every test works in its own ``tmp_path`` and session
-fixtures build their templates once per worker, so tests need no coordination, with one exception:
-the tests that start servers and browsers or kill processes would starve each other of a 2-core
-machine's CPU and hit their own timeouts. They are put in the xdist group ``heavy`` below, so that
-``--dist loadgroup`` runs them one after another on one worker while the other workers take the
-rest.
+Parallel runs (pytest-xdist, ``make test``): every test works in its own ``tmp_path``, session
+fixtures build their templates once per worker and the demo databases are built once per run
+(tests/helpers/demo.py), so tests need no coordination, with one exception: the tests that start
+servers and browsers or kill processes would starve each other of a 2-core machine's CPU and hit
+their own timeouts. They are put in the xdist group ``heavy`` below, so that ``--dist loadgroup``
+runs them one after another on one worker while the other workers take the rest.
 
 Property tests (hypothesis) run a share of their stated examples, 0.3 by default (at least 5 each),
 so that every property runs in every `make test`; `pytest --examples-share=1` runs them all.
@@ -47,9 +47,8 @@ def pytest_addoption(parser):
                      help="share of each property test's max_examples to run (default 0.3; 1 runs them all)")
 
 
-# tryfirst: pytest-xdist's worker turns the xdist_group marks into the group suffix of each node id
-# in its own pytest_collection_modifyitems; without running before it, the marks set here came too
-# late and --dist loadgroup spread the "heavy" tests over every worker.
+# tryfirst: pytest-xdist's worker turns xdist_group marks into a group suffix of each node id in
+# its own pytest_collection_modifyitems, so the marks must be set before it runs.
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     tests = Path(__file__).resolve().parent
@@ -60,6 +59,28 @@ def pytest_collection_modifyitems(config, items):
     share = config.getoption("examples_share")
     if share < 1:
         _fewer_examples(items, share)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` that puts the HEAVY paths in the group ``heavy`` by their node ids.
+
+    The xdist_group marks above reach pytest-xdist 3.8's scheduler only through a suffix its
+    workers add to each node id, which has no effect since pytest 9.2 builds node ids differently
+    (pytest-xdist issue #1386): the heavy tests were spread over every worker. Deciding the group
+    here, in the controlling process, needs neither."""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    tests = Path(__file__).resolve().parent.relative_to(config.rootpath).as_posix()
+    heavy = tuple(f"{tests}/{path}" for path in HEAVY)
+
+    class HeavyGroupScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "heavy" if nodeid.startswith(heavy) else super()._split_scope(nodeid)
+
+    return HeavyGroupScheduling(config, log)
 
 
 def _fewer_examples(items, share: float) -> None:
