@@ -28,11 +28,19 @@ lint: setup
 
 # The whole suite in parallel (pytest-xdist, one worker per core; tests that must not share the
 # machine with others are grouped in tests/conftest.py). Set PYTEST_WORKERS=0 to run serially.
+# --durations=25 lists the slowest setups, calls and teardowns, so that a test growing slow is seen.
 PYTEST_WORKERS ?= auto
-# pytest's exit 5 (no tests collected) is a failure too, with its reason said.
-test: setup lint
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup || { status=$$?; \
-	  [ $$status -ne 5 ] || echo "make test: pytest collected no tests" >&2; exit $$status; }
+# The static checks (make lint: mypy alone takes a core for about 40 s on a fresh clone) run beside
+# pytest rather than before it, so that both cores stay busy; their output follows pytest's, and a
+# failure of either fails the target. pytest's exit 5 (no tests collected) is a failure too, with
+# its reason said.
+test: setup
+	@lint_log=$$(mktemp); $(MAKE) --no-print-directory lint >"$$lint_log" 2>&1 & lint_pid=$$!; \
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=25; status=$$?; \
+	[ $$status -ne 5 ] || echo "make test: pytest collected no tests" >&2; \
+	wait $$lint_pid; lint_status=$$?; cat "$$lint_log"; rm -f "$$lint_log"; \
+	if [ $$lint_status -ne 0 ]; then echo "make test: make lint failed" >&2; [ $$status -ne 0 ] || status=$$lint_status; fi; \
+	exit $$status
 
 # Full benchmark, three programs one after the other, each printing its numbers: bench.run (sizes
 # S, M, L; about 10 minutes; rewrites the table in BENCHMARKS.md, with the report with deals and the

@@ -1,12 +1,12 @@
 """Fixtures shared by every test layer (a fresh store on tmp_path, a small reps list, a template
 database copied per test) and the rules of the parallel run.
 
-Parallel runs (pytest-xdist, ``make test``): every test works in its own ``tmp_path`` and session
-fixtures build their templates once per worker, so tests need no coordination, with one exception:
-the tests that start servers and browsers or kill processes would starve each other of a 2-core
-machine's CPU and hit their own timeouts. They are put in the xdist group ``heavy`` below, so that
-``--dist loadgroup`` runs them one after another on one worker while the other workers take the
-rest.
+Parallel runs (pytest-xdist, ``make test``): every test works in its own ``tmp_path``, session
+fixtures build their templates once per worker and the demo databases are built once per run
+(tests/helpers/demo.py), so tests need no coordination, with one exception: the tests that start
+servers and browsers or kill processes would starve each other of a 2-core machine's CPU and hit
+their own timeouts. They are put in the xdist group ``heavy`` below, so that ``--dist loadgroup``
+runs them one after another on one worker while the other workers take the rest.
 
 Property tests (hypothesis) run a share of their stated examples, 0.3 by default (at least 5 each),
 so that every property runs in every `make test`; `pytest --examples-share=1` runs them all.
@@ -15,6 +15,7 @@ so that every property runs in every `make test`; `pytest --examples-share=1` ru
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pytest
 from salesplan import imports
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
+from tests.helpers import demo
 from tests.helpers.storage_fixtures import any_store, backend, db_target, pg_server, pg_url  # noqa: F401 - shared fixtures
 
 REPS_CSV = (
@@ -45,6 +47,9 @@ def pytest_addoption(parser):
                      help="share of each property test's max_examples to run (default 0.3; 1 runs them all)")
 
 
+# tryfirst: pytest-xdist's worker turns xdist_group marks into a group suffix of each node id in
+# its own pytest_collection_modifyitems, so the marks must be set before it runs.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     tests = Path(__file__).resolve().parent
     for item in items:
@@ -54,6 +59,28 @@ def pytest_collection_modifyitems(config, items):
     share = config.getoption("examples_share")
     if share < 1:
         _fewer_examples(items, share)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` that puts the HEAVY paths in the group ``heavy`` by their node ids.
+
+    The xdist_group marks above reach pytest-xdist 3.8's scheduler only through a suffix its
+    workers add to each node id, which has no effect since pytest 9.2 builds node ids differently
+    (pytest-xdist issue #1386): the heavy tests were spread over every worker. Deciding the group
+    here, in the controlling process, needs neither."""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    tests = Path(__file__).resolve().parent.relative_to(config.rootpath).as_posix()
+    heavy = tuple(f"{tests}/{path}" for path in HEAVY)
+
+    class HeavyGroupScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "heavy" if nodeid.startswith(heavy) else super()._split_scope(nodeid)
+
+    return HeavyGroupScheduling(config, log)
 
 
 def _fewer_examples(items, share: float) -> None:
@@ -69,6 +96,14 @@ def _fewer_examples(items, share: float) -> None:
         done.add(id(test))  # parametrized items share one function: scale it once
         examples = min(current.max_examples, max(MIN_EXAMPLES, math.ceil(current.max_examples * share)))
         test._hypothesis_internal_use_settings = hypothesis.settings(current, max_examples=examples)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_demo_templates(tmp_path_factory):
+    """Let tests/helpers/demo.py build each demo database once per run: in the folder every xdist
+    worker of this run shares (the parent of the workers' own base folders), else in this run's."""
+    base = tmp_path_factory.getbasetemp()
+    demo.shared_folder = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture

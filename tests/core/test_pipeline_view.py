@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from salesplan import engine, pipeline_view
-from salesplan.demo import load_demo
 from salesplan.principal import Principal
 from salesplan.store import Store
+from tests.helpers.demo import demo_copy
 
 TODAY = dt.date(2026, 11, 26)
 ADMIN = Principal("admin@local", "admin")
@@ -71,8 +71,7 @@ def test_deals_table_sorts_each_deal_by_when_it_closes():
 
 
 def test_trend_is_the_engines_pipeline_at_each_snapshot(tmp_path):
-    with Store.open(tmp_path / "demo.duckdb") as store:
-        load_demo(store, reps=10, seed=3, today=TODAY)
+    with Store.open(demo_copy(tmp_path, reps=10, seed=3, today=TODAY)) as store:
         inputs = store.engine_inputs(ADMIN)
         snapshots = store.deal_snapshots(ADMIN)
     year = engine.report(inputs, TODAY)

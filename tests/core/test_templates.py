@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from salesplan import imports
-from salesplan.demo import load_demo
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
 from salesplan.templates import KINDS, SHIPPED_TODAY, template_csv
+from tests.helpers.demo import demo_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,8 +23,7 @@ def test_shipped_files_are_the_templates():
 
 
 def test_each_template_imports_unchanged_into_a_demo(tmp_path):
-    with Store.open(tmp_path / "demo.duckdb") as store:
-        load_demo(store, reps=10, seed=3, today=SHIPPED_TODAY)
+    with Store.open(demo_copy(tmp_path, reps=10, seed=3, today=SHIPPED_TODAY)) as store:
         before = store.actual_totals(SYSTEM)["revenue"]
         for kind in ("reps", "holidays", "targets", "actuals"):
             result = imports.import_file(store, kind, ROOT / "data" / "templates" / f"{kind}.csv")

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-import shutil
 import socket
-import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import date
@@ -16,9 +14,9 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-from salesplan.demo import load_demo
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
+from tests.helpers import demo
 
 DEMO_TODAY = date(2026, 3, 2)  # a Monday
 DEMO_ACCOUNTS = ("admin@demo.test", "leader@demo.test", "manager1@demo.test", "rep1@demo.test", "rep2@demo.test")
@@ -112,20 +110,11 @@ def running_server():
         server.stop()
 
 
-_TEMPLATE: dict[str, Path] = {}
-
-
 def demo_store(target: Path, *, smtp_port: int | None = None, **settings) -> Store:
-    """A store on a copy of the demo organisation (12 reps, today 2026-03-02, the five demo
-    accounts), loaded once per test process; ``smtp_port`` points the e-mail settings at a local
-    server (no STARTTLS)."""
-    if "demo" not in _TEMPLATE:
-        folder = Path(tempfile.mkdtemp(prefix="salesplan-digest-demo-"))
-        with Store.open(folder / "demo.duckdb") as template:
-            load_demo(template, reps=12, seed=7, today=DEMO_TODAY)
-        _TEMPLATE["demo"] = folder / "demo.duckdb"
-    path = target / "demo.duckdb"
-    shutil.copyfile(_TEMPLATE["demo"], path)
+    """A store on a copy of the demo organisation (12 reps, seed 7, today 2026-03-02, the five demo
+    accounts), built once per test run (tests/helpers/demo.py); ``smtp_port`` points the e-mail
+    settings at a local server (no STARTTLS)."""
+    path = demo.demo_copy(target, reps=12, seed=7, today=DEMO_TODAY)
     store = Store.open(path)
     if smtp_port is not None:
         settings = {"smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_starttls": "off",

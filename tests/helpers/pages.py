@@ -1,13 +1,10 @@
 """Shared helpers of the dashboard tests (AppTest) and the browser journeys: one demo database per
-test process, copied for each test that writes, and an AppTest pointed at it."""
+test run (tests/helpers/demo.py), copied for each test that writes, and an AppTest pointed at it."""
 
 from __future__ import annotations
 
-import atexit
 import base64
 import json
-import shutil
-import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -17,9 +14,9 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from salesplan import engine, ui
-from salesplan.demo import load_demo
 from salesplan.principal import Principal
 from salesplan.store import Store
+from tests.helpers import demo
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
@@ -27,26 +24,16 @@ DEMO_TODAY = date(2026, 11, 26)
 ADMIN = Principal("admin@local", "admin")
 ADMIN_EMAIL = "admin@demo.test"  # the demo's accounts (password "demo"): see docs/index.md
 
-_templates: dict[int, Path] = {}
-
 
 def demo_template(reps: int = 12) -> Path:
-    """A demo database built once per test process (12 reps, seed 3, today 2026-11-26)."""
-    if reps not in _templates:
-        folder = Path(tempfile.mkdtemp(prefix="salesplan-ui-tests-"))  # one per process (xdist worker)
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        path = folder / f"demo-{reps}.duckdb"
-        with Store.open(path) as store:
-            load_demo(store, reps=reps, seed=3, today=DEMO_TODAY)
-        _templates[reps] = path
-    return _templates[reps]
+    """The demo database (``reps`` reps, seed 3, today 2026-11-26), built once per test run; not
+    to be written to (tests get copies from :func:`fresh_db`)."""
+    return demo.demo_template(reps, 3, DEMO_TODAY)
 
 
 def fresh_db(folder: Path, reps: int = 12) -> Path:
     """A private copy of the demo database, for a test that writes."""
-    target = folder / "app.duckdb"
-    shutil.copyfile(demo_template(reps), target)
-    return target
+    return demo.demo_copy(folder, reps=reps, seed=3, today=DEMO_TODAY, name="app.duckdb")
 
 
 def app(monkeypatch, db: Path, *, page: str | None = None, user: str | None = ADMIN_EMAIL,

@@ -9,18 +9,15 @@ from datetime import date
 import pytest
 
 from salesplan.cli import main
-from salesplan.demo import load_demo
 from salesplan.errors import BadInput
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
+from tests.helpers.demo import demo_copy
 
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("backup") / "demo.duckdb"
-    with Store.open(path) as store:
-        load_demo(store, reps=12, seed=5, today=date(2026, 5, 15))
-    return path
+    return demo_copy(tmp_path_factory.mktemp("backup"), reps=12, seed=5, today=date(2026, 5, 15))
 
 
 def test_backup_then_restore_gives_an_identical_database(demo_db, tmp_path, capsys):

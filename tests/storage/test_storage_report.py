@@ -19,6 +19,7 @@ from salesplan.cli import main
 from salesplan.demo import load_demo
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
+from tests.helpers.demo import demo_copy
 
 TODAY = date(2026, 5, 15)
 AS_OF = date(2026, 5, 12)
@@ -44,9 +45,8 @@ def assert_same_reports(expected: dict, actual: dict) -> None:
 
 @pytest.fixture(scope="module")
 def duckdb_demo(tmp_path_factory):
-    path = tmp_path_factory.mktemp("report") / "demo.duckdb"
+    path = demo_copy(tmp_path_factory.mktemp("report"), reps=12, seed=5, today=TODAY)
     with Store.open(path) as store:
-        load_demo(store, reps=12, seed=5, today=TODAY)
         return path, reports(store)
 
 
