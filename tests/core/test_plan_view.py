@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from salesplan import engine, plan_view
-from salesplan.demo import load_demo
 from salesplan.principal import Principal
 from salesplan.store import Store
+from tests.helpers.demo import demo_copy
 
 TODAY = dt.date(2026, 11, 26)
 ADMIN = Principal("admin@local", "admin")
@@ -18,9 +18,8 @@ ADMIN = Principal("admin@local", "admin")
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
-    path = tmp_path_factory.mktemp("plan_view") / "demo.duckdb"
+    path = demo_copy(tmp_path_factory.mktemp("plan_view"), reps=10, seed=3, today=TODAY)
     with Store.open(path) as store:
-        load_demo(store, reps=10, seed=3, today=TODAY)
         inputs = store.engine_inputs(ADMIN)
     return engine.report(inputs, TODAY), engine.report(inputs, TODAY, period="month")
 
@@ -65,9 +64,8 @@ def test_outlook_follows_the_engine_status_and_point_of_no_return(reports):
 
 
 def test_this_and_last_week_are_the_engines_week_rows(tmp_path):
-    path = tmp_path / "demo.duckdb"
+    path = demo_copy(tmp_path, reps=10, seed=3, today=TODAY)
     with Store.open(path) as store:
-        load_demo(store, reps=10, seed=3, today=TODAY)
         weeks = engine.report(store.engine_inputs(ADMIN), TODAY, period="week")
     owner = weeks["owner_id"].iloc[0]
     both = plan_view.this_and_last_week(weeks, owner, TODAY)
