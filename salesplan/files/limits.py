@@ -27,6 +27,7 @@ MAX_WORKBOOK_CELLS = 5_000_000  # cells of a sheet, counted as read (rows x thei
 MAX_WORKBOOK_UNCOMPRESSED_MB = 512  # all parts of an .xlsx decompressed (a zip bomb is refused unread)
 MAX_WORKBOOK_PART_MB = 128  # one part other than a sheet (shared strings, styles: read whole)
 MAX_WORKBOOK_PARTS = 10_000  # files inside an .xlsx archive
+DEFAULT_UPLOAD_MB = 200  # the upload_limit_mb setting's default: MAX_ROWS and MAX_CSV_CELLS are sized for it
 PARSER_MEMORY_MB = 512  # DuckDB memory of the private parsing database; past it, it spills to disk
 
 
@@ -34,7 +35,7 @@ PARSER_MEMORY_MB = 512  # DuckDB memory of the private parsing database; past it
 class UploadLimits:
     """What one upload may hold. The defaults are the module's constants; tests lower them."""
 
-    file_bytes: int = 200 * MB
+    file_bytes: int = DEFAULT_UPLOAD_MB * MB
     rows: int = MAX_ROWS
     csv_cells: int = MAX_CSV_CELLS
     workbook_cells: int = MAX_WORKBOOK_CELLS
@@ -45,8 +46,15 @@ class UploadLimits:
 
     @classmethod
     def for_upload_limit(cls, upload_limit_mb: int) -> UploadLimits:
-        """The default limits with the organisation's file size limit (setting ``upload_limit_mb``)."""
-        return cls(file_bytes=int(upload_limit_mb) * MB)
+        """The default limits with the organisation's file size limit (setting ``upload_limit_mb``).
+
+        An organisation that raises the file size above the default 200 MB raises the CSV rows and
+        cells limits in proportion (the defaults are those of a 200 MB file): an admin who allows a
+        1 GB export allows its rows too. Below 200 MB they stay at the defaults (a small file
+        cannot reach them). The parser's memory stays capped (it spills to disk)."""
+        megabytes = int(upload_limit_mb)
+        scale = max(1.0, megabytes / DEFAULT_UPLOAD_MB)
+        return cls(file_bytes=megabytes * MB, rows=int(MAX_ROWS * scale), csv_cells=int(MAX_CSV_CELLS * scale))
 
 
 @dataclass

@@ -203,3 +203,27 @@ def test_files_within_the_limits_still_import(reps_store):
     result = imports.import_file(reps_store, "actuals", csv, file_name="ok.csv", limits=limits, principal=SYSTEM)
     assert (result.inserted, result.rejected) == (10, 0)
     assert reps_store.actual_totals(SYSTEM)["revenue"] == sum(range(2, 12)) + 50
+
+
+def test_rows_and_cells_limits_grow_with_a_raised_file_size_only():
+    from salesplan.files import UploadLimits
+    from salesplan.files.limits import MAX_CSV_CELLS, MAX_ROWS
+
+    default, small, large = (UploadLimits.for_upload_limit(mb) for mb in (200, 10, 1000))
+    assert (default.rows, default.csv_cells) == (MAX_ROWS, MAX_CSV_CELLS)
+    assert (small.rows, small.csv_cells, small.file_bytes) == (MAX_ROWS, MAX_CSV_CELLS, 10 * 1_048_576)
+    assert (large.rows, large.csv_cells) == (5 * MAX_ROWS, 5 * MAX_CSV_CELLS)
+    assert large.memory_mb == default.memory_mb  # the parser stays capped
+
+
+def test_a_raised_upload_limit_lets_a_file_past_the_default_row_count_through(reps_store, monkeypatch):
+    # the row limit is what the setting scales: lowered here so that a small file stands for a large one
+    import salesplan.files.limits as limits
+
+    monkeypatch.setattr(limits, "MAX_ROWS", 3)
+    # 30 rows: over 3 rows (plus the lines the header may be searched in), within 10 x 3
+    data = b"date,rep,amount\n" + b"".join(f"2025-03-{d:02d},R001,{d}\n".encode() for d in range(1, 31))
+    with pytest.raises(BadInput, match="more than an upload may hold"):
+        imports.import_file(reps_store, "actuals", data, file_name="a.csv")
+    reps_store.save_settings(SYSTEM, upload_limit_mb=2000)
+    assert imports.import_file(reps_store, "actuals", data, file_name="a.csv").inserted == 30
