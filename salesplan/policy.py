@@ -26,8 +26,9 @@ undo_batch           undo one batch: ``batch_id``, ``in_scope`` (uploaded by the
                      ``touched_outside`` (reps out of scope whose rows or targets the batch touched)
 see_batch            see a batch's details and rejected rows: ``batch_id``, ``in_scope``
 save_column_map      remember a file's column mapping
-upload_kind          the kinds of file the Upload page offers: ``kind`` (actuals and deals: every
-                     writer; targets: admins and managers; reps, the people: admins)
+upload_kind          the kinds of file a page may import: ``kind`` (actuals and deals: every
+                     writer; targets: admins and managers; reps, the people, holidays and rates:
+                     admins; the Upload page offers the first four, the Admin page the others)
 set_password         set a password: ``email`` (whose)
 add_reps             create new reps from an export's names: ``existing`` (rep_ids already there),
                      ``managers`` (of the new reps), ``moved_territories`` (existing territories
@@ -169,10 +170,11 @@ def _own_or_admin(what: str) -> Callable[..., str | None]:
 
 def _check_upload_kind(principal: Principal, kind: str, **_: Any) -> str | None:
     # each kind follows the rule of its import; the page offers only what may be imported
+    # holidays and rates come through the Admin page's forms (upload_flow.run_import as well)
     action = {"actuals": "upload_actuals", "deals": "upload_actuals", "targets": "set_targets",
-              "reps": "import_reps"}.get(kind)
+              "reps": "import_reps", "holidays": "import_holidays", "rates": "import_rates"}.get(kind)
     if action is None:
-        return f"The Upload page takes no {kind} files."
+        return f"No {kind} files can be uploaded."
     if principal.role not in RULES[action].roles:
         return RULES[action].refusal(principal)
     return None

@@ -47,7 +47,9 @@ TABLE: list[tuple[str, dict, tuple[bool, bool, bool, bool, bool]]] = [
     ("upload_kind", {"kind": "deals"}, (True, True, False, True, True)),
     ("upload_kind", {"kind": "targets"}, (True, True, False, True, False)),
     ("upload_kind", {"kind": "reps"}, (True, True, False, False, False)),  # people: admins only
-    ("upload_kind", {"kind": "holidays"}, (False, False, False, False, False)),  # the Admin page's
+    ("upload_kind", {"kind": "holidays"}, (True, True, False, False, False)),  # the Admin page's
+    ("upload_kind", {"kind": "rates"}, (True, True, False, False, False)),  # the Admin page's
+    ("upload_kind", {"kind": "nonsense"}, (False, False, False, False, False)),
     ("set_password", {"email": "ANN@x.test"}, (True, True, False, False, True)),
     ("set_password", {"email": "lee@x.test"}, (True, True, True, False, False)),
     ("import_reps", {}, (True, True, False, False, False)),
