@@ -156,6 +156,9 @@ class BackupStore(AuditStore):
         ledger = [(path, rows) for name, path, rows in plan if name in LEDGER_VIEWS]
 
         def work(cursor: Cursor) -> None:
+            # this database's schema stays: a backup from before a migration must not undo its record
+            # (the next start would run it again on tables that already have its changes)
+            own_migrations = cursor.execute("SELECT version, name, applied_at FROM schema_migrations").fetchall()
             for name, path, rows in plan:
                 if name in LEDGER_VIEWS:
                     continue  # restored with the versions it is a view of (below)
@@ -170,6 +173,10 @@ class BackupStore(AuditStore):
                     raise BadInput.single(path.name, f"holds {restored} rows, the manifest says {rows}")
             for path, rows in ledger:
                 _restore_ledger(cursor, path, rows, version)
+            restored_versions = {row[0] for row in cursor.execute("SELECT version FROM schema_migrations").fetchall()}
+            for row in own_migrations:
+                if row[0] not in restored_versions:
+                    cursor.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", list(row))
             for name, value in sequences:
                 self._backend.set_sequence(cursor, name, value)
 
