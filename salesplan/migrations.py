@@ -2,9 +2,10 @@
 ``schema_migrations``; a migration never changes once released: add a new one instead.
 
 Amounts are DECIMAL(18,4) so that "unchanged" on re-import is an exact comparison.
-The big tables (actual_versions, actuals) carry no primary-key index on purpose: every write to
-them is set-based (delete by key set, insert from a staged table), which DuckDB does faster
-without maintaining an ART index over millions of keys.
+The big table actual_versions (and, before migration 80, actuals) carries no primary-key index on
+purpose: every write to it is set-based (flags updated by key set, insert from a staged table),
+which DuckDB does faster with hash joins than by maintaining an ART index over millions of keys.
+PostgreSQL gets its indexes in salesplan/storage/postgres.py.
 """
 
 from __future__ import annotations
