@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from salesplan import imports
+from salesplan.errors import BadInput
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
 
@@ -154,6 +155,6 @@ def test_a_backup_whose_ledger_does_not_match_its_versions_is_refused(history, t
     empty = str(tmp_path / "restored.duckdb") if backend == "duckdb" else request.getfixturevalue("pg_server").create_database()
     with Store.open(empty) as restored:
         before = restored.snapshot()
-        with pytest.raises(Exception, match="holds 3 rows, the restored ledger 5"):
+        with pytest.raises(BadInput, match="holds 3 rows, the restored ledger 5"):
             restored.restore(SYSTEM, tmp_path / "snap")
         assert restored.snapshot() == before
