@@ -156,9 +156,9 @@ def step_bulk_load(db: str, csv: str, copy_from: str) -> dict[str, Any]:
             cur.execute("INSERT INTO upload_batches (batch_id, kind, file_name, uploaded_by, uploaded_at) "
                         "VALUES (?, 'actuals', ?, 'bench', current_timestamp)", [batch, Path(csv).name])
             cur.execute(f"CREATE TEMP TABLE bulk AS {select}")
-            cur.execute(f"INSERT INTO actual_versions SELECT {batch}, {columns} FROM bulk")
-            cur.execute(f"INSERT INTO actuals SELECT row_key, {batch}, line, sale_date, rep_id, territory, revenue, "
-                        "cost, profit, order_id, order_line, customer, product FROM bulk")
+            # the current ledger is the versions flagged current (migration 80): one write per row
+            cur.execute(f"INSERT INTO actual_versions (batch_id, {columns}, is_current) "
+                        f"SELECT {batch}, {columns}, true FROM bulk")
             cur.execute("DROP TABLE bulk")
             cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'data_version'")
         seconds = time.perf_counter() - t0

@@ -2,9 +2,10 @@
 ``schema_migrations``; a migration never changes once released: add a new one instead.
 
 Amounts are DECIMAL(18,4) so that "unchanged" on re-import is an exact comparison.
-The big tables (actual_versions, actuals) carry no primary-key index on purpose: every write to
-them is set-based (delete by key set, insert from a staged table), which DuckDB does faster
-without maintaining an ART index over millions of keys.
+The big table actual_versions (and, before migration 80, actuals) carries no primary-key index on
+purpose: every write to it is set-based (flags updated by key set, insert from a staged table),
+which DuckDB does faster with hash joins than by maintaining an ART index over millions of keys.
+PostgreSQL gets its indexes in salesplan/storage/postgres.py.
 """
 
 from __future__ import annotations
@@ -462,8 +463,51 @@ MIGRATIONS += [
     ),
 ]
 
+# The current ledger of actuals (docs/decisions.md): each row was written twice, once as a version
+# and once to the table ``actuals``. A flag on the versions says which one is current, and
+# ``actuals`` becomes a view of the flagged versions, so an import writes each new or changed row
+# once and clears the flag of the version it replaces; an undo flips flags. Portable SQL.
+LEDGER_COLUMNS = (
+    "row_key, batch_id, line, sale_date, rep_id, territory, revenue, cost, profit, order_id, order_line, "
+    "customer, product, currency, territory_from_file"
+)
+VERSION_COLUMNS = (
+    "batch_id, row_key, line, sale_date, rep_id, territory, revenue, cost, profit, order_id, order_line, "
+    "customer, product, currency, territory_from_file"
+)
+
+
+def flag_current_sql(ledger: str) -> str:
+    """Statements that flag as current the versions whose (batch_id, row_key) are the rows of
+    ``ledger`` (the table ``actuals`` as it was before migration 80, or such a table read from an
+    older backup); a ledger row without such a version (none is expected: every row was copied from
+    its version) becomes a version of its own, so the current ledger stays exactly what it was."""
+    return f"""
+        UPDATE actual_versions SET is_current = true WHERE EXISTS (
+            SELECT 1 FROM {ledger} a WHERE a.batch_id = actual_versions.batch_id AND a.row_key = actual_versions.row_key);
+        INSERT INTO actual_versions ({VERSION_COLUMNS}, is_current)
+            SELECT {VERSION_COLUMNS}, true FROM {ledger} a WHERE NOT EXISTS (
+                SELECT 1 FROM actual_versions v WHERE v.batch_id = a.batch_id AND v.row_key = a.row_key);
+    """
+
+
+MIGRATIONS += [
+    (
+        80,
+        "actuals: the current ledger is a flag on the versions",
+        f"""
+        -- true for the one version of each key that is the current ledger (no version: the key is
+        -- not in the ledger, e.g. after the undo of the batch that brought it)
+        ALTER TABLE actual_versions ADD COLUMN is_current BOOLEAN DEFAULT false;
+        {flag_current_sql("actuals")}
+        DROP TABLE actuals;
+        CREATE VIEW actuals AS SELECT {LEDGER_COLUMNS} FROM actual_versions WHERE is_current;
+        """,
+    ),
+]
+
 # Applied in version order: the numbers were given to work done side by side (5-19 security, 20-29
 # notifications, 30-39 deals, 40-49 currencies and people, 50-59 plans, 60-69 batches' uploaders,
-# 70-79 uploads' column mappings),
+# 70-79 uploads' column mappings, 80-89 the actuals ledger),
 # and none depends on a higher-numbered one.
 MIGRATIONS.sort(key=lambda migration: migration[0])

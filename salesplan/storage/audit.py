@@ -10,7 +10,7 @@ import pandas as pd
 from salesplan import policy
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
-from salesplan.storage.base import StoreBase
+from salesplan.storage.base import StoreBase, data_names
 
 
 class AuditStore(StoreBase):
@@ -27,13 +27,13 @@ class AuditStore(StoreBase):
     def table_counts(self) -> dict[str, int]:
         """Row counts of every table: used by tests to prove an import changed nothing."""
         with self.cursor() as cursor:
-            names = cursor.table_names()
+            names = data_names(cursor)
             return {name: int(cursor.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]) for name in names}
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table except the audit log, sorted: for exact before/after comparisons in tests."""
         with self.cursor() as cursor:
-            names = [name for name in cursor.table_names() if name != "audit_log"]
+            names = [name for name in data_names(cursor) if name != "audit_log"]
             return {name: sorted(cursor.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr) for name in names}
 
     # ------------------------------------------------------------------ remembered column mappings

@@ -295,7 +295,9 @@ class DuckDBBackend:
         cursor.execute(f"COPY (SELECT * FROM \"{name}\") TO '{sql_path(path)}' (FORMAT parquet)")
 
     def restore_table(self, cursor: Cursor, name: str, path: Path) -> None:
-        cursor.execute(f"INSERT INTO \"{name}\" SELECT * FROM read_parquet('{sql_path(path)}')")
+        # by name, as PostgreSQL's COPY names the file's columns: a backup taken before a column
+        # was added (actual_versions.is_current, migration 80) fills it with its default
+        cursor.execute(f"INSERT INTO \"{name}\" BY NAME SELECT * FROM read_parquet('{sql_path(path)}')")
 
 
 def open_backend(target: str) -> Backend:

@@ -9,14 +9,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
+import pyarrow.parquet as pq
+
 from salesplan import policy
 from salesplan.errors import (
     BadInput,
 )
+from salesplan.migrations import flag_current_sql
 from salesplan.principal import Principal
 from salesplan.storage.audit import AuditStore
 from salesplan.storage.backends import Cursor
+from salesplan.storage.base import LEDGER_VIEWS, data_names
 from salesplan.storage.records import Manifest
+
+
+# the first schema whose versions carry the ledger's flags (migrations.py)
+LEDGER_FLAGS_VERSION = 80
 
 
 class BackupStore(AuditStore):
@@ -59,7 +67,9 @@ class BackupStore(AuditStore):
                                     "tables": {}, "sequences": {}}
         with self.atomic(snapshot=True) as cursor:
             manifest["schema_version"] = int(cursor.execute("SELECT max(version) FROM schema_migrations").fetchall()[0][0])
-            for name in cursor.table_names():
+            # the current ledger is a view (migration 80); its file is written all the same, so a
+            # backup reads as before and a restore checks the flags against it
+            for name in data_names(cursor):
                 path = target / f"{name}.parquet"
                 self._backend.backup_table(cursor, name, path)
                 path.chmod(0o600)
@@ -100,7 +110,7 @@ class BackupStore(AuditStore):
         if version > self.schema_version():
             raise BadInput.single(str(source), "the backup comes from a newer salesplan; upgrade first")
         with self.cursor() as cursor:
-            known_tables = cursor.table_names()
+            known_tables = data_names(cursor)
             known_sequences = set(self._backend.sequences(cursor))
         foreign = sorted(set(entries) - set(known_tables), key=str)
         if foreign:
@@ -143,8 +153,15 @@ class BackupStore(AuditStore):
         if any(counts.get(name, 0) for name in counts if name not in ("schema_migrations", "meta")):
             raise BadInput.single(self.path, "restore needs an empty database; this one holds data")
 
+        ledger = [(path, rows) for name, path, rows in plan if name in LEDGER_VIEWS]
+
         def work(cursor: Cursor) -> None:
+            # this database's schema stays: a backup from before a migration must not undo its record
+            # (the next start would run it again on tables that already have its changes)
+            own_migrations = cursor.execute("SELECT version, name, applied_at FROM schema_migrations").fetchall()
             for name, path, rows in plan:
+                if name in LEDGER_VIEWS:
+                    continue  # restored with the versions it is a view of (below)
                 cursor.execute(f'DELETE FROM "{name}"')
                 try:
                     self._backend.restore_table(cursor, name, path)
@@ -154,6 +171,12 @@ class BackupStore(AuditStore):
                 restored = int(cursor.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
                 if restored != rows:
                     raise BadInput.single(path.name, f"holds {restored} rows, the manifest says {rows}")
+            for path, rows in ledger:
+                _restore_ledger(cursor, path, rows, version)
+            restored_versions = {row[0] for row in cursor.execute("SELECT version FROM schema_migrations").fetchall()}
+            for row in own_migrations:
+                if row[0] not in restored_versions:
+                    cursor.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", list(row))
             for name, value in sequences:
                 self._backend.set_sequence(cursor, name, value)
 
@@ -162,6 +185,27 @@ class BackupStore(AuditStore):
             self._backend.lock_writes(cursor)
             work(cursor)
         return cast(Manifest, manifest)
+
+
+def _restore_ledger(cursor: Cursor, path: Path, rows: int, version: int) -> None:
+    """The current ledger of a backup (``actuals.parquet``), after its versions are restored.
+
+    A backup taken before migration 80 holds the ledger as a table and versions without the flag
+    ``is_current``: the flags are set from the file as the migration set them from the table. A
+    newer backup's versions carry their flags; either way the ledger must then hold exactly the
+    file's row count. Raises BadInput otherwise.
+    """
+    if version < LEDGER_FLAGS_VERSION:
+        try:
+            cursor.stage("restored_ledger", pq.read_table(path))
+            cursor.execute(flag_current_sql("restored_ledger"))
+        except Exception as error:  # a Parquet file of another shape, or not Parquet at all
+            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise BadInput.single(path.name, f"does not fit the actuals ledger: {message}") from error
+        cursor.unstage("restored_ledger")
+    restored = int(cursor.execute("SELECT count(*) FROM actuals").fetchall()[0][0])
+    if restored != rows:
+        raise BadInput.single(path.name, f"holds {rows} rows, the restored ledger {restored}")
 
 
 def _is_count(value: object) -> bool:

@@ -35,6 +35,14 @@ OPEN_ACTION_STATUSES = ("planned", "in_progress")
 # the largest amount the ledger's DECIMAL(18,4) columns hold with room to add them up
 MAX_AMOUNT = 1e14
 METRICS = ("revenue", "profit")
+# views that read as tables did (migration 80: the current ledger of actuals, a view of the
+# flagged versions): counted, compared and backed up like tables; a restore checks them
+LEDGER_VIEWS = ("actuals",)
+
+
+def data_names(cursor: Cursor) -> list[str]:
+    """The tables and the ledger views, sorted: what a backup writes and a snapshot compares."""
+    return sorted(set(cursor.table_names()) | set(LEDGER_VIEWS))
 
 
 def amount_problem(value: object, what: str) -> str | None:

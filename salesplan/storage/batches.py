@@ -199,30 +199,43 @@ class BatchStore(StoreBase):
                     [batch_id, batch_id, batch_id],
                 )
                 held = _held_by_newer(cursor, batch_id, _NEWER_ACTUAL_HOLDS)
-                cursor.execute("DELETE FROM actuals WHERE row_key IN (SELECT row_key FROM undo_keys)")
                 # each key takes the values of the newest batch still holding it, whether that batch
-                # wrote them or held them unchanged (then they are the held version's values)
-                cursor.execute(
-                    f"""
-                    INSERT INTO actuals
-                    SELECT DISTINCT ON (v.row_key) {_ACTUAL_COLUMNS_FROM_V}
+                # wrote them or held them unchanged (then they are the held version's values): that
+                # version becomes the current one (migration 80), by flags, nothing copied
+                cursor.temp_table(
+                    "undo_current",
+                    """
+                    SELECT DISTINCT ON (v.row_key) v.row_key, v.batch_id
                     FROM (
-                        SELECT v.batch_id AS holder, v.* FROM actual_versions v
+                        SELECT v.batch_id AS holder, v.row_key, v.batch_id FROM actual_versions v
                         WHERE v.row_key IN (SELECT row_key FROM undo_keys)
                         UNION ALL
-                        SELECT h.batch_id AS holder, v.* FROM actual_batch_holds h
+                        SELECT h.batch_id AS holder, v.row_key, v.batch_id FROM actual_batch_holds h
                         JOIN actual_versions v ON v.batch_id = h.source_batch_id
                         WHERE v.row_key IN (SELECT row_key FROM undo_keys)
                         UNION ALL
-                        SELECT k.batch_id AS holder, v.* FROM actual_key_holds k
+                        SELECT k.batch_id AS holder, v.row_key, v.batch_id FROM actual_key_holds k
                         JOIN actual_versions v ON v.batch_id = k.source_batch_id AND v.row_key = k.row_key
                         WHERE k.row_key IN (SELECT row_key FROM undo_keys)
                     ) v
                     JOIN upload_batches b ON b.batch_id = v.holder
                     WHERE b.reverted_at IS NULL
                     ORDER BY v.row_key, v.holder DESC
-                    """
+                    """,
                 )
+                # only the flags that change are written; a key no batch still holds has no current
+                # version, so it leaves the ledger
+                cursor.execute(
+                    "UPDATE actual_versions SET is_current = false WHERE is_current "
+                    "AND row_key IN (SELECT row_key FROM undo_keys) AND NOT EXISTS (SELECT 1 FROM undo_current u "
+                    "WHERE u.row_key = actual_versions.row_key AND u.batch_id = actual_versions.batch_id)"
+                )
+                cursor.execute(
+                    "UPDATE actual_versions SET is_current = true WHERE NOT is_current "
+                    "AND row_key IN (SELECT row_key FROM undo_current) AND EXISTS (SELECT 1 FROM undo_current u "
+                    "WHERE u.row_key = actual_versions.row_key AND u.batch_id = actual_versions.batch_id)"
+                )
+                cursor.execute("DROP TABLE undo_current")
                 cursor.execute("DROP TABLE undo_keys")
             elif kind == "rates":
                 # rates.py builds on this module
@@ -310,8 +323,3 @@ def _held_by_newer(cursor: Cursor, batch_id: int, holds_sql: str) -> tuple[int, 
 # kinds whose reads resolve the newest batch that is not reverted (deal snapshots), so that
 # marking the batch is all an undo needs
 _UNDONE_BY_MARK = ("deals",)
-
-_ACTUAL_COLUMNS_FROM_V = (
-    "v.row_key, v.batch_id, v.line, v.sale_date, v.rep_id, v.territory, v.revenue, v.cost, v.profit, "
-    "v.order_id, v.order_line, v.customer, v.product, v.currency, v.territory_from_file"
-)

@@ -143,7 +143,9 @@ class LedgerStorage(Protocol):
         """Write one batch of validated actual rows (keyed by ``row_key``) atomically.
 
         Keys new to the ledger are inserted, keys whose values differ are updated (the old
-        version stays in actual_versions), equal ones are unchanged. ``rejected`` (line, record,
+        version stays in actual_versions, no longer flagged current), equal ones are unchanged;
+        each inserted or changed row is written once, as a version flagged current (the ledger
+        ``actuals`` is a view of those, migration 80). ``rejected`` (line, record,
         problems) is stored with the batch when the user chose valid rows only. Raises NotAllowed
         for a leader, BadInput (nothing written) when a row would change a sale of a rep outside
         the principal's scope (the import refuses those rows first; this holds against a race).

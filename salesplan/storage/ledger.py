@@ -137,8 +137,8 @@ class LedgerStore(BatchStore):
         """Write one batch of validated actual rows (keyed by ``row_key``) atomically.
 
         Keys new to the ledger are inserted, keys whose values differ are updated (the old
-        version stays in actual_versions); only those two kinds are written, once to the ledger
-        and once as a version. Keys whose values are equal are unchanged: nothing of them is
+        version stays in actual_versions, no longer flagged current); only those two kinds are
+        written, once, as a version flagged current (the ledger ``actuals`` is a view of those). Keys whose values are equal are unchanged: nothing of them is
         copied, the batch records that it holds them (one row per earlier batch whose keys it
         holds all of, else one small row per key), so that undoing an earlier batch keeps their
         value (docs/decisions.md). ``rejected`` (line, record, problems) is stored with the batch
@@ -196,21 +196,17 @@ class LedgerStore(BatchStore):
                 cursor, kind="actuals", file_name=file_name, sha256=sha256, principal=principal,
                 counts=counts, valid_only=valid_only,
             )
+            if updated:
+                # the versions a changed row replaces stop being the ledger (migration 80)
+                cursor.execute(
+                    "UPDATE actual_versions SET is_current = false WHERE is_current "
+                    "AND row_key IN (SELECT row_key FROM staged_actuals WHERE status = 'changed')"
+                )
             if inserted or updated:
+                # written once: the new version is the current ledger (the view ``actuals``)
                 cursor.execute(
                     "INSERT INTO actual_versions SELECT ?, row_key, line, sale_date, rep_id, territory, revenue, "
-                    "cost, profit, order_id, order_line, customer, product, currency, territory_from_file "
-                    "FROM staged_actuals WHERE status <> 'same'",
-                    [batch_id],
-                )
-            if updated:
-                cursor.execute(
-                    "DELETE FROM actuals WHERE row_key IN (SELECT row_key FROM staged_actuals WHERE status = 'changed')"
-                )
-            if inserted or updated:
-                cursor.execute(
-                    "INSERT INTO actuals SELECT row_key, ?, line, sale_date, rep_id, territory, revenue, "
-                    "cost, profit, order_id, order_line, customer, product, currency, territory_from_file "
+                    "cost, profit, order_id, order_line, customer, product, currency, territory_from_file, true "
                     "FROM staged_actuals WHERE status <> 'same'",
                     [batch_id],
                 )

@@ -54,6 +54,10 @@ EXTRA_DDL = {
         CREATE INDEX actual_key_holds_batch ON actual_key_holds (batch_id);
         CREATE INDEX actual_key_holds_row_key ON actual_key_holds (row_key);
     """,
+    # the current ledger (the view ``actuals``): its row_key lookups (imports, undo) read this
+    80: """
+        CREATE INDEX actual_versions_current ON actual_versions (row_key) WHERE is_current;
+    """,
 }
 
 _OID_TYPES = {
@@ -358,7 +362,8 @@ class PostgresBackend:
         ).fetchall()
         schema = pa.schema([(column, _arrow_column_type(kind, p, s)) for column, kind, p, s in columns])
         assert isinstance(cursor, PgCursor)
-        pq.write_table(_copy_out(cursor.native, f'COPY "{name}" TO STDOUT (FORMAT csv)', None, schema), path)
+        # a query, not the bare name: COPY reads no view (the current ledger ``actuals`` is one)
+        pq.write_table(_copy_out(cursor.native, f'COPY (SELECT * FROM "{name}") TO STDOUT (FORMAT csv)', None, schema), path)
 
     def restore_table(self, cursor: Cursor, name: str, path: Path) -> None:
         assert isinstance(cursor, PgCursor)
