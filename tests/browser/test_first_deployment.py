@@ -60,6 +60,19 @@ def upload(scope, name: str, text: str) -> None:
         {"name": name, "mimeType": "text/csv", "buffer": text.encode()})
 
 
+def upload_until(page, name: str, text: str, shown: str) -> None:
+    """Upload a file and wait until the page shows ``shown``. The uploader is keyed by the kind of
+    file: one chosen just before may still be replacing the uploader when the file is set (it then
+    lands on the uploader that goes away), so a file the page does not show is set once more."""
+    upload(page, name, text)
+    try:
+        expect(page.get_by_text(shown)).to_be_visible(timeout=15_000)
+    except AssertionError:
+        wait_for_rerun(page)
+        upload(page, name, text)
+        expect(page.get_by_text(shown)).to_be_visible(timeout=30_000)
+
+
 def pick(page, label: str, option: str) -> None:
     """Choose ``option`` in the Streamlit selectbox labelled ``label``. A list opened while the page
     was still drawing may close again: then it is opened once more."""
@@ -112,8 +125,7 @@ def test_from_an_empty_database_to_a_rep_reading_their_plan(browser, tmp_path):
             expect(page.get_by_role("heading", name="Upload", exact=True)).to_be_visible()
             page.locator('[data-testid="stButtonGroup"]').get_by_text("People (reps)", exact=True).click()
             wait_for_rerun(page)
-            upload(page, "people-export.csv", PEOPLE_EXPORT)
-            expect(page.get_by_text("2 rows below the header on line 1")).to_be_visible()
+            upload_until(page, "people-export.csv", PEOPLE_EXPORT, "2 rows below the header on line 1")
             expect(page.get_by_text("The file has no rep_id column")).to_be_visible()
             page.wait_for_selector(IDLE)  # the upload's run has ended: the expander stays as clicked
             page.get_by_text("Column mapping", exact=True).click()
@@ -131,8 +143,7 @@ def test_from_an_empty_database_to_a_rep_reading_their_plan(browser, tmp_path):
             page.get_by_role("link", name="Upload", exact=True).click()
             page.locator('[data-testid="stButtonGroup"]').get_by_text("Targets", exact=True).click()
             wait_for_rerun(page)
-            upload(page, "targets-2026.csv", TARGETS)
-            expect(page.get_by_text("24 rows below the header on line 1")).to_be_visible()
+            upload_until(page, "targets-2026.csv", TARGETS, "24 rows below the header on line 1")
             page.get_by_label("Reason for these targets").fill("FY2026 targets")
             page.get_by_role("button", name="Import", exact=True).click()
             expect(page.get_by_text("Imported targets-2026.csv as batch")).to_be_visible()
@@ -141,8 +152,7 @@ def test_from_an_empty_database_to_a_rep_reading_their_plan(browser, tmp_path):
             # 5. actuals whose dates are all ambiguous: the date format stated on the page
             page.locator('[data-testid="stButtonGroup"]').get_by_text("Actuals (sales)", exact=True).click()
             wait_for_rerun(page)
-            upload(page, "crm-export.csv", ACTUALS)
-            expect(page.get_by_text("4 rows below the header on line 1")).to_be_visible()
+            upload_until(page, "crm-export.csv", ACTUALS, "4 rows below the header on line 1")
             shoot(page, "first-5-actuals-ambiguous")
             pick(page, "Dates in the file", "Day first (31/12/2026)")
             # how the first row is read (the grid draws on a canvas: its cells are in the DOM, not visible)
