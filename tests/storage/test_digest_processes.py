@@ -27,7 +27,10 @@ def test_two_processes_sending_at_once_send_each_digest_once(db_target):
             store.save_settings(SYSTEM, smtp_host="127.0.0.1", smtp_port=server.port, smtp_starttls="off",
                                 mail_from="plan@example.com")
         command = [sys.executable, "-m", "salesplan.cli", "--db", db_target, "digest", "--as-of", "2026-03-02", "--send"]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])}
+        # the second sender waits for the first one's hold on a DuckDB file; on a machine busy with
+        # the rest of the suite that can pass the default 30 s, which is not what this test is about
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]),
+               "SALESPLAN_LOCK_WAIT": "180"}
         senders = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
                    for _ in range(2)]
         outputs = [sender.communicate(timeout=300) for sender in senders]
