@@ -54,6 +54,9 @@ class FileHold:
         self.write_lock = threading.RLock()
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._users = 0
+        # operations running per thread: a thread inside an operation never waits for the
+        # operations to end (it would wait for itself until the other process gives up)
+        self._running: dict[int, int] = {}
         self._idle_since = 0.0
         self._turn_given_until = 0.0
         self._timer: threading.Timer | None = None
@@ -136,9 +139,11 @@ class FileHold:
     # ---------------------------------------------------------------- one operation
     def acquire(self) -> duckdb.DuckDBPyConnection:
         """A cursor on the file for one operation; raises DatabaseLocked after the lock wait."""
+        thread = threading.get_ident()
         with self._cond:
+            nested = self._running.get(thread, 0) > 0 and self._connection is not None
             # another process waits: let the running operations finish, then hand the file over
-            while self._connection is not None and self._others_waiting():
+            while not nested and self._connection is not None and self._others_waiting():
                 if self._users == 0:
                     self._close(give_turn=True)
                 else:
@@ -149,17 +154,26 @@ class FileHold:
             if self._connection is None:
                 self._connection = self._connect()
             self._users += 1
+            self._running[thread] = self._running.get(thread, 0) + 1
             try:
                 return self._connection.cursor()
             except BaseException:
-                self._users -= 1
+                self._end_operation(thread)
                 raise
+
+    def _end_operation(self, thread: int) -> None:
+        self._users -= 1
+        left = self._running.get(thread, 0) - 1
+        if left > 0:
+            self._running[thread] = left
+        else:
+            self._running.pop(thread, None)
 
     def release(self, cursor: duckdb.DuckDBPyConnection) -> None:
         """End one operation; the file is closed when no other one needs it for a moment."""
         cursor.close()
         with self._cond:
-            self._users -= 1
+            self._end_operation(threading.get_ident())
             if self._users == 0:
                 if self._others_waiting():
                     self._close(give_turn=True)
