@@ -87,7 +87,9 @@ elif level == "territory" and (regions or territories):
 elif level == "region" and regions:
     table = table[table["owner_id"].isin(regions)]
 # on pace but asked for a higher run-rate later: the green status alone would read as "nothing to do"
-reasons = {owner["owner_id"]: (owner["owner_name"], signals.seasonal_reason(owner)) for _, owner in table.iterrows()}
+seasonal = table[["owner_id", "owner_name", "pace", "required_per_working_day", "current_per_working_day"]]
+reasons = {owner["owner_id"]: (owner["owner_name"], signals.seasonal_reason(owner))
+           for owner in seasonal.to_dict("records")}
 reasons = {owner_id: why for owner_id, why in reasons.items() if why[1]}
 shown = ui.for_display(table).assign(
     status=table.apply(lambda owner: ui.status_label(ui.row_status(owner)), axis=1) if not table.empty else [],
