@@ -3,6 +3,8 @@ run-rates, drill-down to a rep's plan, and exports."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from salesplan import signals, team_view, ui
@@ -131,9 +133,10 @@ if reasons:
         f"- {ui.md(name)}: {ui.md(reason)}" for name, reason in reasons.values()))
 stem = f"salesplan-{level}-{metric}-{as_of.isoformat()}"
 e1, e2, e3 = st.columns([1, 1, 4])
-e1.download_button("Export CSV", lambda: report_csv(table), file_name=f"{stem}.csv", mime="text/csv",
+# a callable as data: the file is built when the button is clicked, not on every rerun
+e1.download_button("Export CSV", partial(report_csv, table), file_name=f"{stem}.csv", mime="text/csv",
                    icon=":material/download:")
-e2.download_button("Export Excel", lambda: report_excel(table, "report"), file_name=f"{stem}.xlsx",
+e2.download_button("Export Excel", partial(report_excel, table, "report"), file_name=f"{stem}.xlsx",
                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", icon=":material/download:")
 
 # ---------------------------------------------------------------- drill-down
