@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import calendar as months_of_year
 from datetime import date
+from functools import partial
 from zoneinfo import available_timezones
 
 import pandas as pd
@@ -140,7 +141,7 @@ with people_tab:
             st.markdown("**To edit people**")
             st.caption("Download the current list, change it in a spreadsheet and import it again: rows are matched "
                        "by rep_id, so changed rows are updated and new rows added.")
-            st.download_button("Download current reps (CSV)", ui.csv_bytes(reps), file_name="reps.csv",
+            st.download_button("Download current reps (CSV)", partial(ui.csv_bytes, reps), file_name="reps.csv",
                                mime="text/csv", icon=":material/download:")
     # people files go through the Upload page's mapping step (any export's headers, rep ids made)
     st.markdown("**Import people** (a reps file or any export of your people): on the Upload page, "

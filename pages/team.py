@@ -3,6 +3,8 @@ run-rates, drill-down to a rep's plan, and exports."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from salesplan import signals, team_view, ui
@@ -87,7 +89,9 @@ elif level == "territory" and (regions or territories):
 elif level == "region" and regions:
     table = table[table["owner_id"].isin(regions)]
 # on pace but asked for a higher run-rate later: the green status alone would read as "nothing to do"
-reasons = {owner["owner_id"]: (owner["owner_name"], signals.seasonal_reason(owner)) for _, owner in table.iterrows()}
+seasonal = table[["owner_id", "owner_name", "pace", "required_per_working_day", "current_per_working_day"]]
+reasons = {owner["owner_id"]: (owner["owner_name"], signals.seasonal_reason(owner))
+           for owner in seasonal.to_dict("records")}
 reasons = {owner_id: why for owner_id, why in reasons.items() if why[1]}
 shown = ui.for_display(table).assign(
     status=table.apply(lambda owner: ui.status_label(ui.row_status(owner)), axis=1) if not table.empty else [],
@@ -129,9 +133,10 @@ if reasons:
         f"- {ui.md(name)}: {ui.md(reason)}" for name, reason in reasons.values()))
 stem = f"salesplan-{level}-{metric}-{as_of.isoformat()}"
 e1, e2, e3 = st.columns([1, 1, 4])
-e1.download_button("Export CSV", lambda: report_csv(table), file_name=f"{stem}.csv", mime="text/csv",
+# a callable as data: the file is built when the button is clicked, not on every rerun
+e1.download_button("Export CSV", partial(report_csv, table), file_name=f"{stem}.csv", mime="text/csv",
                    icon=":material/download:")
-e2.download_button("Export Excel", lambda: report_excel(table, "report"), file_name=f"{stem}.xlsx",
+e2.download_button("Export Excel", partial(report_excel, table, "report"), file_name=f"{stem}.xlsx",
                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", icon=":material/download:")
 
 # ---------------------------------------------------------------- drill-down

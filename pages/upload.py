@@ -6,6 +6,7 @@ a lookup, import with what went in, and the batch history with undo."""
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 
 import streamlit as st
 
@@ -197,7 +198,7 @@ if upload is not None:
                 "reason": st.column_config.TextColumn("Reason", width="large"),
             })
             left, right = st.columns(2)
-            left.download_button("Download the problems (CSV)", ui.csv_bytes(problems),
+            left.download_button("Download the problems (CSV)", partial(ui.csv_bytes, problems),
                                  file_name=f"problems-{upload.name}.csv", mime="text/csv", icon=":material/download:")
             if right.button("Import the valid rows only", icon=":material/playlist_add_check:"):
                 run_import(True)
@@ -239,7 +240,7 @@ if upload is not None:
                 st.caption(ui.md(note))
             if outcome.rejected is not None:
                 st.download_button("Download the rejected rows (CSV, the file's own columns)",
-                                   ui.csv_bytes(outcome.rejected), file_name=f"rejected-{upload.name}.csv",
+                                   partial(ui.csv_bytes, outcome.rejected), file_name=f"rejected-{upload.name}.csv",
                                    mime="text/csv", icon=":material/download:", key="rejected_now")
             if ui.may_open(principal, "my_plan") and st.button("See the updated figures", icon=":material/flag:"):
                 ui.go_to("my_plan")
@@ -291,6 +292,6 @@ else:
             except NotAllowed as refused:  # the team changed since the history was read
                 st.error(f"Not allowed: {refused}")
             else:
-                st.download_button("Download rejected rows (CSV)", ui.csv_bytes(imports.rejected_table(rejected)),
+                st.download_button("Download rejected rows (CSV)", partial(ui.rejected_csv, rejected),
                                    file_name=f"rejected-batch-{which}.csv", mime="text/csv",
                                    icon=":material/download:")

@@ -3,6 +3,8 @@ the plan that needs an update."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from salesplan import engine, signals, ui
@@ -100,8 +102,9 @@ for index, entry in enumerate(shown.itertuples(index=False), start=first):
 
 stem = f"watchlist-{metric}-{as_of.isoformat()}"
 left, right, _ = st.columns([1, 1, 4])
-left.download_button("Export CSV", lambda: report_csv(entries), file_name=f"{stem}.csv", mime="text/csv",
+# a callable as data: the file is built when the button is clicked, not on every rerun
+left.download_button("Export CSV", partial(report_csv, entries), file_name=f"{stem}.csv", mime="text/csv",
                      icon=":material/download:")
-right.download_button("Export Excel", lambda: report_excel(entries, "watch list"), file_name=f"{stem}.xlsx",
+right.download_button("Export Excel", partial(report_excel, entries, "watch list"), file_name=f"{stem}.xlsx",
                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                       icon=":material/download:")

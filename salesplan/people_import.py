@@ -16,6 +16,7 @@ import io
 import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from salesplan import imports, policy
@@ -64,9 +65,10 @@ def map_file_columns(kind: str, header: list[str], file_name: str, header_line: 
 def with_rep_ids(store: Store, source: bytes, *, file_name: str,
                  column_map: dict[str, str] | None) -> tuple[bytes, dict[str, str] | None, list[str]]:
     """A people (reps) file ready for the reps import: unchanged when it has a rep_id column,
-    else the file as CSV with a rep_id column made for it: a known rep's id for a person the
-    database knows (same e-mail, any case, else a name only one rep has), a new id ``R<n>`` after
-    the highest in use for everyone else (one per e-mail, else per name, across the file's rows).
+    else the file as CSV (each record on its line in the user's file, so that problems name the
+    user's lines) with a rep_id column made for it: a known rep's id for a person the database
+    knows (same e-mail, any case, else a name only one rep has), a new id ``R<n>`` after the
+    highest in use for everyone else (one per e-mail, else per name, across the file's rows).
     Returns (data, column map to import with, notes naming the new ids). Raises BadInput
     (unreadable file, missing columns)."""
     raw = _raw(store, source, file_name, column_map, kind="reps")
@@ -93,13 +95,49 @@ def with_rep_ids(store: Store, source: bytes, *, file_name: str,
             fresh.append((key, name or key))
     for (key, _), rep_id in zip(fresh, _next_ids(list(known["rep_id"]), len(fresh))):
         people[key] = rep_id
+    made = [people.get((e or "").lower() or (n or "")) for n, e in zip(names, emails)]
+    data = _rewritten(raw, MADE_REP_ID_COLUMN, made)
+    notes = ["new rep ids: " + ", ".join(f"{people[key]} {name}" for key, name in fresh)] if fresh else []
+    return data, {**(column_map or {}), MADE_REP_ID_COLUMN: "rep_id"}, notes
+
+
+def _rewritten(raw: RawTable, column: str, values: list[Any]) -> bytes:
+    """The file's records as CSV with one more ``column`` holding ``values``, the header and each
+    record on the line where it starts in the user's file: the lines in between (title lines,
+    blank lines) are left empty, which the reader skips but counts, so the import's problems and
+    rejected rows name the user's own lines. Only a spreadsheet cell holding a line break takes
+    more lines than its row; the records after it then move down by as many."""
     table = raw.cells.drop_columns(["line"]).to_pandas()
     table.columns = imports._unique_names(list(raw.header))[: len(table.columns)]
-    table[MADE_REP_ID_COLUMN] = [people.get((e or "").lower() or (n or "")) for n, e in zip(names, emails)]
+    table[column] = values
+    starts = raw.cells["line"].to_numpy()
     out = io.StringIO()
     table.to_csv(out, index=False, lineterminator="\n")
-    notes = ["new rep ids: " + ", ".join(f"{people[key]} {name}" for key, name in fresh)] if fresh else []
-    return out.getvalue().encode(), {**(column_map or {}), MADE_REP_ID_COLUMN: "rep_id"}, notes
+    text = out.getvalue()
+    if text.count("\n") == len(table) + 1:  # one line a record (no cell holds a line break)
+        # empty lines before each record: from the line after the one before it to its own
+        before = np.diff(starts, prepend=raw.header_line) - 1
+        if raw.header_line == 1 and not before.any():
+            return text.encode()
+        lines = text.split("\n")
+        for i in np.flatnonzero(before > 0).tolist():
+            lines[i + 1] = "\n" * int(before[i]) + lines[i + 1]
+        return ("\n" * (raw.header_line - 1) + "\n".join(lines)).encode()
+    # cells with line breaks: written record by record, counting the lines each one takes
+    parts = ["\n" * (raw.header_line - 1), _csv_record(list(table.columns))]
+    line = raw.header_line + parts[-1].count("\n")
+    rows = table.astype(object).where(table.notna(), None).itertuples(index=False, name=None)
+    for start, row in zip(starts.tolist(), rows):
+        parts.append("\n" * max(start - line, 0))
+        parts.append(_csv_record(row))
+        line = max(start, line) + parts[-1].count("\n")
+    return "".join(parts).encode()
+
+
+def _csv_record(values: Any) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(values)
+    return out.getvalue()
 
 
 def _cells(raw: RawTable, position: int) -> list[str | None]:
@@ -238,8 +276,9 @@ def lookup_values(store: Store, source: str | bytes, column: str, *, principal: 
 def apply_rep_lookup(
     store: Store, source: str | bytes, column: str, lookup: dict[str, str], *, file_name: str | None = None
 ) -> bytes:
-    """The file as CSV (header, then its records) with a ``rep`` column taken from ``column``
-    through the confirmed ``lookup`` (value -> rep_id or e-mail). A value without an entry
+    """The file as CSV (header, then its records, each on its line in the user's file, so that
+    problems name the user's lines) with a ``rep`` column taken from ``column`` through the
+    confirmed ``lookup`` (value -> rep_id or e-mail). A value without an entry
     leaves the rep empty, so the import refuses that row with its line and reason ("the rep is
     empty") unless only the valid rows are imported. Raises BadInput (unreadable file, no such
     column, a column already named rep, a lookup naming an unknown rep)."""
@@ -252,9 +291,4 @@ def apply_rep_lookup(
     if unknown:
         raise BadInput.single("rep lookup", f"unknown rep {', '.join(repr(u) for u in unknown)} in the lookup",
                               column=column)
-    table = raw.cells.drop_columns(["line"]).to_pandas()
-    table.columns = imports._unique_names(raw.header)[: len(table.columns)]
-    table[REP_COLUMN] = [lookup.get(v) if v is not None else None for v in source_values]
-    out = io.StringIO()
-    table.to_csv(out, index=False, lineterminator="\n")
-    return out.getvalue().encode()
+    return _rewritten(raw, REP_COLUMN, [lookup.get(v) if v is not None else None for v in source_values])

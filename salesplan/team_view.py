@@ -34,8 +34,10 @@ def heatmap_grid(months: pd.DataFrame, year: pd.DataFrame, reps: pd.DataFrame, o
     if cells.empty:
         return pd.DataFrame(columns=["region", "territory", "rep_id", "name", "YTD"])
     current = (cells["period_start"] <= as_of) & (cells["period_end"] >= as_of)
-    names = cells["period"] if "period" in cells.columns else [""] * len(cells)  # without labels: months
-    labels = {start: _label(start, str(period)) for start, period in zip(cells["period_start"], names)}
+    periods = cells[["period_start"]].assign(period=cells["period"] if "period" in cells.columns else "")
+    # one label per period, not per cell (formatting 12 months x 1,000 reps was a tenth of a rerun)
+    periods = periods.drop_duplicates("period_start")
+    labels = {start: _label(start, str(period)) for start, period in zip(periods["period_start"], periods["period"])}
     for start in set(cells.loc[current, "period_start"]):
         labels[start] += IN_PROGRESS
     grid = cells.pivot(index="owner_id", columns="period_start", values=colour_by)

@@ -56,7 +56,7 @@ from salesplan.ui.data import (
     watchlist,
     year_curve,
 )
-from salesplan.ui.exports import csv_bytes, excel_bytes, neutralise, neutralise_frame
+from salesplan.ui.exports import csv_bytes, excel_bytes, neutralise, neutralise_frame, rejected_csv
 from salesplan.ui.formatting import (
     LEVEL_LABEL,
     METRIC_LABEL,
@@ -157,6 +157,7 @@ __all__ = [
     "prior_year_actuals",
     "problems_frame",
     "read",
+    "rejected_csv",
     "reliability_figure",
     "rep_label",
     "report",

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from salesplan import report
+from salesplan import imports, report
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -44,6 +44,13 @@ def _export_ready(frame: pd.DataFrame) -> pd.DataFrame:
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     return _export_ready(frame).to_csv(index=False).encode("utf-8")
+
+
+def rejected_csv(rejected: pd.DataFrame) -> bytes:
+    """The rows a valid-only import left out (``Store.rejected_rows``) as a CSV of the file's own
+    columns, then line and problems (:func:`salesplan.imports.rejected_table`). Raises KeyError
+    when the frame lacks the record, line or problems column."""
+    return csv_bytes(imports.rejected_table(rejected))
 
 
 def _excel_ready(frame: pd.DataFrame) -> pd.DataFrame:

@@ -95,3 +95,21 @@ def test_a_rep_from_another_column_through_a_confirmed_lookup(org):
     assert result.inserted == 3 and result.overview.reps == ["R001", "R010"]
     with pytest.raises(BadInput, match="unknown rep 'Nobody'"):
         people_import.apply_rep_lookup(org, ORDERS.encode(), "Region", {"North": "Nobody"}, file_name="orders.csv")
+
+
+def test_a_looked_up_file_keeps_the_line_numbers_of_the_users_file(org):
+    # title lines and a blank line above the header, a blank line between records and a note over
+    # two lines: the file the lookup writes must not renumber them, or the problems name lines the
+    # user cannot find in their file
+    titled = ("Orders export\nRun on 2025-03-31\n\nOrder Date,Region,Sales,Note\n2025-03-03,North,100,\n\n"
+              '2025-03-03,West,200,"two\nlines"\n2025-03-04,South,5,\n2025-02-30,North,8,\n')
+    lines = titled.split("\n")
+    assert lines[9 - 1] == "2025-03-04,South,5," and lines[10 - 1] == "2025-02-30,North,8,"
+    lookup = {"North": "R001", "West": "R010"}
+    data = people_import.apply_rep_lookup(org, titled.encode(), "Region", lookup, file_name="orders.csv")
+    with pytest.raises(BadInput) as error:
+        imports.import_file(org, "actuals", data, file_name="orders.csv")
+    assert [(p.line, p.column) for p in error.value.problems] == [(9, "rep"), (10, "Order Date")]
+    result = imports.import_file(org, "actuals", data, file_name="orders.csv", valid_only=True)
+    assert result.rejected == 2 and result.inserted == 2
+    assert org.rejected_rows(SYSTEM, result.batch_id)["line"].tolist() == [9, 10]

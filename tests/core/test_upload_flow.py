@@ -218,3 +218,23 @@ def test_the_page_asks_for_a_people_files_name_but_not_its_rep_id():
         "date", "rep", "revenue"}
     assert upload_flow.has_amounts("actuals") and upload_flow.has_amounts("deals")
     assert not upload_flow.has_amounts("reps")
+
+
+def test_a_people_export_with_title_lines_is_refused_with_its_own_line_numbers(tmp_path):
+    # the export is rewritten with the rep ids it lacks before the import; its problems must still
+    # name the lines of the user's file (title lines and blank lines above and between the records)
+    export = (b"People export\nGenerated on 2026-12-01\n\nSales Person,E-mail,Start Date\n"
+              b"Ada Lovelace,ada@acme.test,2026-01-05\n\nBrian K,brian@acme.test,2026-02-30\n"
+              b"Cleo M,cleo@acme.test,2026-13-01\n")
+    lines = export.decode().split("\n")
+    assert lines[7 - 1].startswith("Brian K") and lines[8 - 1].startswith("Cleo M")
+    header = ["Sales Person", "E-mail", "Start Date"]
+    with Store.open(tmp_path / "db.duckdb") as store:
+        refused = upload_flow.run_import(store, ADMIN, "reps", export, file_name="people.csv", sha="s", header=header,
+                                         column_map=None, valid_only=False)
+        assert refused.problems is not None and not refused.imported
+        assert refused.problems["line"].tolist() == [7, 8]
+        assert refused.problems["column"].tolist() == ["Start Date", "Start Date"]
+        done = upload_flow.run_import(store, ADMIN, "reps", export, file_name="people.csv", sha="s", header=header,
+                                      column_map=None, valid_only=True)
+        assert done.imported and done.counts["inserted"] == 1 and done.counts["rejected"] == 2

@@ -3,11 +3,16 @@ drill-down to a rep, and the watch list's way to the plan that needs an update."
 
 from __future__ import annotations
 
+import io
 import math
 
+import openpyxl
+import pandas as pd
 import pytest
 
 from salesplan import ui
+from salesplan.ui.exports import RAW_SHEET, report_csv
+from tests.pages.download_capture import capture_downloads, counting, download
 from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_year, figures, fresh_db, open_store, texts
 
 
@@ -214,3 +219,31 @@ def test_stale_data_is_said(at):
     at.date_input(key="team_as_of").set_value(DEMO_TODAY + __import__("datetime").timedelta(days=40)).run()
     assert not at.exception
     assert [w.value for w in at.warning if "after the last sale in the data" in w.value]
+
+
+def test_exports_are_built_only_when_downloaded_and_are_readable(at, db, monkeypatch):
+    from salesplan.ui import exports
+
+    seen = capture_downloads(monkeypatch)
+    csv_calls = counting(monkeypatch, exports, "report_csv")
+    excel_calls = counting(monkeypatch, exports, "report_excel")
+    at.segmented_control(key="team_level").set_value("territory").run()
+    at.run()
+    assert not at.exception
+    assert csv_calls == [] and excel_calls == [], "a rerun without a click builds no export"
+
+    territories = engine_year(db, level="territory")
+    territories = territories[territories["target"] > 0]
+    text = download(seen, "Export CSV")
+    assert len(csv_calls) == 1 and excel_calls == []
+    assert text == report_csv(territories), "the same readable file as before, when asked"
+    frame = pd.read_csv(io.StringIO(text.decode()))
+    assert frame["Owner"].tolist() == territories["owner_name"].tolist() and "owner_id" not in frame.columns
+    assert frame["Target"].tolist() == [round(t) for t in territories["target"]], "money rounded"
+    assert set(frame["Level"]) == {"Territory"}
+
+    book = openpyxl.load_workbook(io.BytesIO(download(seen, "Export Excel")))
+    assert len(excel_calls) == 1
+    assert book.sheetnames == ["report", RAW_SHEET]
+    head = [cell.value for cell in book["report"][1]]
+    assert head[:2] == ["Level", "Owner"] and "Status" in head

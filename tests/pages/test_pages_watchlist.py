@@ -3,6 +3,9 @@ chance to reach with its "see the math": the engine's numbers for the demo organ
 
 from __future__ import annotations
 
+import io
+
+import openpyxl
 import pytest
 
 from salesplan import engine, ui
@@ -10,7 +13,9 @@ import datetime as dt
 
 import pandas as pd
 
+from salesplan.ui.exports import RAW_SHEET, report_csv
 from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_inputs, engine_year, fresh_db, open_store, texts
+from tests.pages.download_capture import capture_downloads, counting, download
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +103,25 @@ def test_nobody_with_a_target_is_not_everyone_on_track(monkeypatch, tmp_path):
     at = app(monkeypatch, db, page="watchlist")
     page = texts(at)
     assert "Nobody has a revenue target this fiscal year" in page and "on track" not in page.lower()
+
+
+def test_exports_are_built_only_when_downloaded_and_are_readable(at, expected, monkeypatch):
+    from salesplan.ui import exports
+
+    seen = capture_downloads(monkeypatch)
+    csv_calls = counting(monkeypatch, exports, "report_csv")
+    excel_calls = counting(monkeypatch, exports, "report_excel")
+    at.run()
+    at.run()
+    assert not at.exception
+    assert csv_calls == [] and excel_calls == [], "a rerun without a click builds no export"
+
+    text = download(seen, "Export CSV")
+    assert len(csv_calls) == 1 and text == report_csv(expected), "the same readable file as before, when asked"
+    frame = pd.read_csv(io.StringIO(text.decode()))
+    assert "owner_id" not in frame.columns and frame["Owner"].tolist() == expected["owner_name"].tolist()
+    assert frame["Target"].tolist() == [round(t) for t in expected["target"]], "money rounded"
+
+    book = openpyxl.load_workbook(io.BytesIO(download(seen, "Export Excel")))
+    assert len(excel_calls) == 1 and book.sheetnames == ["watch list", RAW_SHEET]
+    assert "What to do" in [cell.value for cell in book["watch list"][1]]
