@@ -156,7 +156,8 @@ if upload is not None:
                    f"{'comma' if view.decimal_comma else 'point'}; an empty cell is not read):")
         ui.table(view.readings, column_config={upload_flow.LINE_LABEL: st.column_config.NumberColumn(format="%d")})
 
-    valid_only = st.toggle("Import only the valid rows (rejected rows are kept with the batch, downloadable)",
+    valid_only = st.toggle("Import only the valid rows (" + ("rejected rows are kept with the batch, downloadable)"
+                                                            if kind == "actuals" else "the rows left out are listed)"),
                            key="valid_only")
     reason = None
     if kind == "targets":
@@ -238,6 +239,9 @@ if upload is not None:
                 ui.table(upload_flow.overview_table(outcome.overview), column_config={"what": "", "value": "Value"})
             for note in outcome.notes:
                 st.caption(ui.md(note))
+            if outcome.left_out is not None:
+                st.markdown(f"**Rows left out** ({outcome.counts['rejected']:,}): nothing of them went in")
+                ui.table(outcome.left_out, column_config={"line": st.column_config.NumberColumn(format="%d")})
             if outcome.rejected is not None:
                 st.download_button("Download the rejected rows (CSV, the file's own columns)",
                                    partial(ui.csv_bytes, outcome.rejected), file_name=f"rejected-{upload.name}.csv",

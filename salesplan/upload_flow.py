@@ -204,10 +204,16 @@ def preview(kind: str, data: bytes, file_name: str, column_map: dict[str, str] |
 
 def problems_frame(error: BadInput) -> pd.DataFrame:
     """The problems of a refused input as a table (line, column, reason), to show and download."""
-    return pd.DataFrame(
-        [{"line": p.line, "column": p.column, "reason": p.reason} for p in error.problems],
+    return _problem_table(error.problems)
+
+
+def _problem_table(problems: list[Problem]) -> pd.DataFrame:
+    table = pd.DataFrame(
+        [{"line": p.line, "column": p.column, "reason": p.reason} for p in problems],
         columns=["line", "column", "reason"],
     ).astype({"line": "Int64"})
+    table["reason"] = table["reason"].map(page_reason)
+    return table
 
 
 @dataclass
@@ -224,7 +230,11 @@ class Outcome:
     error: str | None = None  # not allowed, database locked
     overview: imports.ImportOverview | None = None  # actuals and targets: what went in
     # the rows a valid-only import left out, as the file's own columns then line and problems
+    # (actuals: kept with the batch)
     rejected: pd.DataFrame | None = None
+    # every kind: the problems of the rows a valid-only import left out (line, column, reason), so
+    # that the user learns which rows did not go in even where the kind keeps no rejected rows
+    left_out: pd.DataFrame | None = None
 
     @property
     def imported(self) -> bool:
@@ -261,9 +271,7 @@ def run_import(store: Store, principal: Principal, kind: str, data: bytes, *, fi
         rejected = (imports.rejected_table(store.rejected_rows(principal, result.batch_id))
                     if result.rejected else None)
     except BadInput as error:
-        problems = problems_frame(error)
-        problems["reason"] = problems["reason"].map(page_reason)
-        return Outcome(sha, file_name, kind, problems=problems)
+        return Outcome(sha, file_name, kind, problems=problems_frame(error))
     except SalesplanError as error:  # NotAllowed, DatabaseLocked
         return Outcome(sha, file_name, kind, error=str(error))
     if (column_map or date_format or decimal) and header:
@@ -271,7 +279,8 @@ def run_import(store: Store, principal: Principal, kind: str, data: bytes, *, fi
     counts = {"inserted": result.inserted, "updated": result.updated, "unchanged": result.unchanged,
               "rejected": result.rejected}
     return Outcome(sha, file_name, kind, batch_id=result.batch_id, counts=counts, notes=[*made, *result.notes],
-                   overview=result.overview, rejected=rejected)
+                   overview=result.overview, rejected=rejected if rejected is not None and len(rejected) else None,
+                   left_out=_problem_table(result.problems) if result.rejected else None)
 
 
 def remembered_choices(store: Store, principal: Principal, kind: str,

@@ -238,3 +238,22 @@ def test_a_people_export_with_title_lines_is_refused_with_its_own_line_numbers(t
         done = upload_flow.run_import(store, ADMIN, "reps", export, file_name="people.csv", sha="s", header=header,
                                       column_map=None, valid_only=True)
         assert done.imported and done.counts["inserted"] == 1 and done.counts["rejected"] == 2
+
+
+def test_a_valid_only_people_import_says_which_rows_it_left_out(tmp_path):
+    # people files keep no rejected rows with their batch (only actuals do): the outcome still
+    # lists the rows left out and why, and offers no empty download
+    data = b"rep_id,name,email\nR1,Ann,ann@x.test\nR2,,bob@x.test\nR3,Cem,not-an-address\n"
+    with Store.open(tmp_path / "db.duckdb") as store:
+        done = upload_flow.run_import(store, ADMIN, "reps", data, file_name="reps.csv", sha="s",
+                                      header=["rep_id", "name", "email"], column_map=None, valid_only=True)
+        assert done.imported and done.counts["inserted"] == 1 and done.counts["rejected"] == 2
+        assert done.rejected is None
+        assert done.left_out[["line", "column"]].values.tolist() == [[3, "name"], [4, "email"]]
+        assert "not an email address" in done.left_out["reason"].iloc[1]
+    # an actuals file keeps its rejected rows and lists them too
+    actuals = b"date,rep,revenue\n2026-11-02,R1,10\n2026-02-30,R1,5\n"
+    with Store.open(tmp_path / "db.duckdb") as store:
+        done = upload_flow.run_import(store, ADMIN, "actuals", actuals, file_name="a.csv", sha="t",
+                                      header=["date", "rep", "revenue"], column_map=None, valid_only=True)
+        assert done.rejected["line"].tolist() == [3] and done.left_out["line"].tolist() == [3]
