@@ -187,14 +187,15 @@ def _without_blank_records(raw: bytes, respect_quotes: bool) -> tuple[bytes, np.
 
 
 def _read_csv_text(
-    raw: bytes, sample: str, encoding: str, file_name: str, sha256: str, looks_like_header, limits: UploadLimits
+    raw: bytes, sample: str, encoding: str, file_name: str, sha256: str, looks_like_header, limits: UploadLimits,
+    connection: duckdb.DuckDBPyConnection | None = None,
 ) -> RawTable:
     first_lines = [line for line in sample.splitlines()[: HEADER_SEARCH_RECORDS * 2] if line.strip()][:HEADER_SEARCH_RECORDS]
     if not first_lines:
         raise BadInput.single(file_name, "the file is empty")
     delimiter = _sniff_delimiter(sample)
 
-    table = _read_plain_lines(raw, first_lines, delimiter, file_name, limits)
+    table = _read_plain_lines(raw, first_lines, delimiter, file_name, limits, connection)
     record_lines = np.zeros(0, dtype=np.int64)
     if table is not None:
         record_lines = np.arange(1, table.num_rows + 1, dtype=np.int64)
@@ -214,7 +215,7 @@ def _read_csv_text(
                 f"the file has {records:,} records of up to {width:,} fields, more than the {limits.csv_cells:,} "
                 "cells an upload may hold: remove unused columns or split the file",
             )
-        table = _duckdb_read(kept, width, delimiter, file_name, limits.memory_mb)
+        table = _duckdb_read(kept, width, delimiter, file_name, limits.memory_mb, connection)
         if table.num_rows == len(record_lines):
             break
     else:
@@ -228,7 +229,10 @@ def _read_csv_text(
     return _locate_header(table, file_name, sha256, looks_like_header, encoding=encoding, delimiter=delimiter)
 
 
-def _read_plain_lines(raw: bytes, first_lines: list[str], delimiter: str, file_name: str, limits: UploadLimits) -> pa.Table | None:
+def _read_plain_lines(
+    raw: bytes, first_lines: list[str], delimiter: str, file_name: str, limits: UploadLimits,
+    connection: duckdb.DuckDBPyConnection | None = None,
+) -> pa.Table | None:
     """The usual export, read without numbering its bytes: when the file holds no quote
     character and no blank line, every line is one record (its number is its position), so the
     records are read straight away. The width is taken from the first lines plus one sentinel
@@ -243,7 +247,7 @@ def _read_plain_lines(raw: bytes, first_lines: list[str], delimiter: str, file_n
     width = max((len(line.split(delimiter)) for line in first_lines), default=1)
     if width >= MAX_COLUMNS or records * (width + 1) > limits.csv_cells:
         return None  # the general path measures the file and refuses it with its figures
-    table = _duckdb_read(raw, width + 1, delimiter, file_name, limits.memory_mb)
+    table = _duckdb_read(raw, width + 1, delimiter, file_name, limits.memory_mb, connection)
     sentinel = f"c{width}"
     if table.num_rows != records or table.column(sentinel).null_count != table.num_rows:
         return None
@@ -255,12 +259,23 @@ _BLANK_LINE = re.compile(rb"\n[ \t\r]*(?:\n|\Z)")
 _BLANK_FIRST_LINE = re.compile(rb"[ \t\r]*(?:\n|\Z)")
 
 
-def _duckdb_read(raw: bytes, width: int, delimiter: str, file_name: str, memory_mb: int) -> pa.Table:
+def _duckdb_read(
+    raw: bytes, width: int, delimiter: str, file_name: str, memory_mb: int,
+    connection: duckdb.DuckDBPyConnection | None = None,
+) -> pa.Table:
+    """Every record of ``raw`` as ``width`` text columns c0..c{width-1}, read by DuckDB.
+
+    ``connection`` is the import's private DuckDB (:func:`quiet_connection`), kept open for its
+    parser: one connection per import instead of one for the reader and one for the parser
+    (opening one costs ~25 ms). Without it a connection of its own is opened and closed.
+    Raises BadInput when the reader fails or the file does not fit in ``memory_mb``."""
     columns = {f"c{i}": "VARCHAR" for i in range(width)}
+    owned = connection is None
     with tempfile.TemporaryDirectory(prefix="salesplan-") as folder:
         path = Path(folder) / "upload.csv"
         path.write_bytes(raw)
-        connection = quiet_connection(memory_mb)
+        if connection is None:
+            connection = quiet_connection(memory_mb)
         try:
             return connection.sql(
                 "SELECT * FROM read_csv($path, auto_detect = false, header = false, columns = $columns, delim = $delim, "
@@ -273,7 +288,8 @@ def _duckdb_read(raw: bytes, width: int, delimiter: str, file_name: str, memory_
         except duckdb.Error as error:
             raise BadInput.single(file_name, f"the file cannot be read as CSV: {_first_line(error)}") from error
         finally:
-            connection.close()
+            if owned:
+                connection.close()
 
 
 def _drop_blank_rows(table: pa.Table) -> pa.Table:
