@@ -226,7 +226,35 @@ def _read_csv_text(
     table = _drop_blank_rows(table)
     if table.num_rows == 0:
         raise BadInput.single(file_name, "the file is empty")
-    return _locate_header(table, file_name, sha256, looks_like_header, encoding=encoding, delimiter=delimiter)
+    located = _locate_header(table, file_name, sha256, looks_like_header, encoding=encoding, delimiter=delimiter)
+    located.padded = _padded_cells(raw, delimiter)
+    return located
+
+
+def _padded_cells(raw: bytes, delimiter: str) -> bool:
+    """Whether a cell of the file may start or end with a character DuckDB's ``trim`` removes
+    (the space and the other Unicode space separators, such as the no-break space): False only
+    when no such character stands next to a delimiter, a line end or an end of the file, and no
+    cell is quoted (a quoted cell may hold spaces inside its quotes). The parser trims every cell
+    only when this is True (trimming a million rows of cells costs more than this look).
+    """
+    if not raw or b'"' in raw:
+        return bool(raw)
+    buffer = np.frombuffer(raw, dtype=np.uint8)
+    # the space, and every byte of a character beyond ASCII (the other space separators are
+    # such characters): found once, then only their neighbours are looked at. Numpy, not a
+    # search of the bytes for " ," and the like (each such search reads the whole file slowly)
+    spacey = buffer == 32 if raw.isascii() else (buffer == 32) | (buffer >= 128)
+    positions = np.flatnonzero(spacey)
+    if len(positions) == 0:
+        return False
+    if positions[0] == 0 or positions[-1] == len(buffer) - 1:
+        return True
+    delimiter_byte = ord(delimiter)
+    for neighbours in (buffer[positions - 1], buffer[positions + 1]):
+        if np.any((neighbours == delimiter_byte) | (neighbours == 10) | (neighbours == 13)):
+            return True
+    return False
 
 
 def _read_plain_lines(

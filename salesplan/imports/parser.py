@@ -37,8 +37,10 @@ class _Parser:
         self.connection = quiet_connection(memory_mb) if raw.connection is None else raw.connection
         # ``line`` is the record's line in the file; a field of the same name (the order line of
         # actuals) lives in its own column so that the two never shadow each other
+        # cells are trimmed unless the reader saw that none starts or ends with a space
+        trimmed = "nullif(trim(c{}), '')" if raw.padded else "nullif(c{}, '')"
         select = ["line"] + [
-            f"nullif(trim(c{position}), '') AS {_src_column(name)}" for name, position in mapping.items()
+            f"{trimmed.format(position)} AS {_src_column(name)}" for name, position in mapping.items()
         ]
         # the first cell of the record that reads like the label of a totals row ("Total", "Grand
         # total", "Sum", "Summe", ...), looked for in the first columns and the mapped ones (a
