@@ -63,6 +63,12 @@ def _decode(data: bytes, file_name: str) -> tuple[bytes, str, str]:
         encoding = "utf-8"
     if encoding == "utf-8" and b"\x00" in data[:65536]:
         raise BadInput.single(file_name, "this is a binary file, not a CSV text file or an .xlsx workbook")
+    if encoding == "utf-8" and data.isascii():
+        # the usual export: ASCII is UTF-8 as it is, so the file is not decoded whole (a copy of
+        # it as text) just to be checked; a NUL anywhere is still refused
+        if b"\x00" in data:
+            raise BadInput.single(file_name, "this is a binary file, not a CSV text file or an .xlsx workbook")
+        return data, data[:SNIFF_CHARACTERS].decode("ascii"), encoding
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as error:

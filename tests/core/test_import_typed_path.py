@@ -119,3 +119,18 @@ def test_one_connection_per_import(reps_store, monkeypatch):
         opened.clear()
         actuals(reps_store, text)
         assert len(opened) == 1
+
+
+def test_an_ascii_file_is_not_decoded_whole_but_a_nul_past_the_first_64k_is_still_refused(reps_store):
+    rows = [f"2025-03-{3 + i % 20:02d},R001,O{i},1,{i}.5" for i in range(4000)]
+    text = HEADER + "\n".join(rows) + "\n"
+    assert len(text) > 70_000
+    data = text.encode("ascii")
+    raw, sample, encoding = files._decode(data, "sales.csv")
+    assert (raw is data, encoding, sample) == (True, "utf-8", text[: files.SNIFF_CHARACTERS])
+    bad = data[:-100] + b"\x00" + data[-99:]
+    with pytest.raises(BadInput) as caught:
+        actuals(reps_store, bad.decode("ascii"))
+    assert caught.value.problems == [
+        Problem("sales.csv", None, None, "this is a binary file, not a CSV text file or an .xlsx workbook")
+    ]
