@@ -12,18 +12,9 @@ from salesplan.errors import BadInput, Problem
 from salesplan.files.csvtext import _padded_cells
 from salesplan.principal import SYSTEM
 
-HEADER = "date,rep,order_id,line,amount\n"
+from tests.core.test_import_fast_paths import HEADER, actuals, problems
+
 CLEAN = [f"2025-03-{3 + i % 20:02d},R001,O{i},1,{i}.5" for i in range(40)]
-
-
-def actuals(store, text: str, **options):
-    return imports.import_file(store, "actuals", text.encode("utf-8"), file_name="sales.csv", **options)
-
-
-def problems(store, text: str) -> list[Problem]:
-    with pytest.raises(BadInput) as caught:
-        actuals(store, text)
-    return caught.value.problems
 
 
 def read(text: str):
