@@ -246,21 +246,30 @@ def _padded_cells(raw: bytes, delimiter: str) -> bool:
     """
     if not raw or b'"' in raw:
         return bool(raw)
-    buffer = np.frombuffer(raw, dtype=np.uint8)
-    # the space, and every byte of a character beyond ASCII (the other space separators are
-    # such characters): found once, then only their neighbours are looked at. Numpy, not a
-    # search of the bytes for " ," and the like (each such search reads the whole file slowly)
-    spacey = buffer == 32 if raw.isascii() else (buffer == 32) | (buffer >= 128)
-    positions = np.flatnonzero(spacey)
-    if len(positions) == 0:
+    ascii_only = raw.isascii()
+    if ascii_only and b" " not in raw:
         return False
-    if positions[0] == 0 or positions[-1] == len(buffer) - 1:
-        return True
+    buffer = np.frombuffer(raw, dtype=np.uint8)
     delimiter_byte = ord(delimiter)
-    for neighbours in (buffer[positions - 1], buffer[positions + 1]):
-        if np.any((neighbours == delimiter_byte) | (neighbours == 10) | (neighbours == 13)):
+    # the space, and every byte of a character beyond ASCII (the other space separators are
+    # such characters): found chunk by chunk (a mask of the whole file would be one more copy of
+    # it), then only their neighbours are looked at. Numpy, not a search of the bytes for " ,"
+    # and the like (each such search reads the whole file slowly)
+    for start in range(0, len(buffer), _PADDING_CHUNK):
+        chunk = buffer[start:start + _PADDING_CHUNK]
+        spacey = chunk == 32 if ascii_only else (chunk == 32) | (chunk >= 128)
+        positions = np.flatnonzero(spacey) + start
+        if len(positions) == 0:
+            continue
+        if positions[0] == 0 or positions[-1] == len(buffer) - 1:
             return True
+        for neighbours in (buffer[positions - 1], buffer[positions + 1]):
+            if np.any((neighbours == delimiter_byte) | (neighbours == 10) | (neighbours == 13)):
+                return True
     return False
+
+
+_PADDING_CHUNK = 8 * 1_048_576
 
 
 def _read_plain_lines(

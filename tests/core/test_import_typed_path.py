@@ -46,7 +46,10 @@ def ledger(store) -> dict[str, tuple]:
         ("a\tb\n1\t2\t\n", False),  # a tab is not trimmed
     ],
 )
-def test_padded_cells_sees_every_cell_trim_would_change(text, padded):
+@pytest.mark.parametrize("chunk", [None, 1, 3], ids=["whole", "chunks of 1 byte", "chunks of 3 bytes"])
+def test_padded_cells_sees_every_cell_trim_would_change(text, padded, chunk, monkeypatch):
+    if chunk:  # the bytes are looked at chunk by chunk: a space at a chunk's edge counts too
+        monkeypatch.setattr(files.csvtext, "_PADDING_CHUNK", chunk)
     delimiter = ";" if ";" in text else ("\t" if "\t" in text else ",")
     assert _padded_cells(text.encode("utf-8"), delimiter) is padded
 
