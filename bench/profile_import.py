@@ -23,6 +23,7 @@ from pathlib import Path
 from bench.steps import peak_rss_mb
 
 TIMES: dict[str, float] = defaultdict(float)
+CPU: dict[str, float] = defaultdict(float)  # process CPU seconds (all threads): steadier than wall time on a busy machine
 COUNTS: dict[str, int] = defaultdict(int)
 
 
@@ -36,11 +37,12 @@ class _Result:
         self._owner, self._label = owner, label
 
     def _fetch(self, name: str, *args):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             return getattr(self._owner._con, name)(*args)
         finally:
             TIMES[self._label] += time.perf_counter() - t0
+            CPU[self._label] += time.process_time() - c0
 
     def fetchall(self):
         return self._fetch("fetchall")
@@ -61,11 +63,12 @@ class _Relation:
         self._rel, self._label = rel, label
 
     def to_arrow_table(self):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             return self._rel.to_arrow_table()
         finally:
             TIMES[self._label] += time.perf_counter() - t0
+            CPU[self._label] += time.process_time() - c0
 
     def __getattr__(self, name):
         return getattr(self._rel, name)
@@ -78,7 +81,7 @@ class _Timed:
     def execute(self, sql, params=None):
         label = f"[{self._where}] {_label(sql)}"
         COUNTS[label] += 1
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             if params is None:
                 self._con.execute(sql)
@@ -86,14 +89,16 @@ class _Timed:
                 self._con.execute(sql, params)
         finally:
             TIMES[label] += time.perf_counter() - t0
+            CPU[label] += time.process_time() - c0
         return _Result(self, label)
 
     def sql(self, sql, **kwargs):
         label = f"[{self._where}] {_label(sql)}"
         COUNTS[label] += 1
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         rel = self._con.sql(sql, **kwargs)
         TIMES[label] += time.perf_counter() - t0
+        CPU[label] += time.process_time() - c0
         return _Relation(rel, label)
 
     def cursor(self):
@@ -118,18 +123,21 @@ def main(argv: list[str] | None = None) -> int:
     def quiet(*args, **kwargs):
         return _Timed(plain(*args, **kwargs), "parser")
 
-    # patched where it is called: the CSV reader (files.csvtext) and the import's parser (imports.parser)
+    # patched where it is called: the import's one connection (imports.flow), and the CSV reader
+    # (files.csvtext) and the parser (imports.parser) when called without it
+    imports.flow.quiet_connection = quiet
     files.csvtext.quiet_connection = quiet
     imports.parser.quiet_connection = quiet
     # the whole read of the file (decode, records, DuckDB's reader, header), timed apart
     read_table = imports.flow.read_table
 
     def timed_read_table(*args, **kwargs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             return read_table(*args, **kwargs)
         finally:
             TIMES["[phase] files.read_table (all of it, DuckDB reader included)"] += time.perf_counter() - t0
+            CPU["[phase] files.read_table (all of it, DuckDB reader included)"] += time.process_time() - c0
             COUNTS["[phase] files.read_table (all of it, DuckDB reader included)"] += 1
 
     imports.flow.read_table = timed_read_table
@@ -146,18 +154,21 @@ def main(argv: list[str] | None = None) -> int:
     acquire = hold.acquire
     hold.acquire = lambda: _Timed(acquire(), "store")
     TIMES.clear()
+    CPU.clear()
     COUNTS.clear()
     profile = cProfile.Profile()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     profile.enable()
     result = imports.import_file(store, "actuals", folder / "actuals.csv")
     profile.disable()
-    total = time.perf_counter() - t0
+    total, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(result.summary())
     statements = sum(seconds for label, seconds in TIMES.items() if not label.startswith("[phase]"))
-    print(f"total {total:.2f} s; DuckDB statements {statements:.2f} s; peak resident memory {peak_rss_mb():,.0f} MB")
-    for label, seconds in sorted(TIMES.items(), key=lambda kv: -kv[1])[:25]:
-        print(f"{seconds:7.2f} s  x{COUNTS[label]:<3} {label}")
+    print(f"total {total:.2f} s ({cpu:.2f} s CPU); DuckDB statements {statements:.2f} s; "
+          f"peak resident memory {peak_rss_mb():,.0f} MB")
+    print("   wall     CPU")
+    for label, seconds in sorted(TIMES.items(), key=lambda kv: -CPU[kv[0]])[:25]:
+        print(f"{seconds:7.2f} s {CPU[label]:6.2f} s  x{COUNTS[label]:<3} {label}")
     out = io.StringIO()
     pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(15)
     print(out.getvalue())

@@ -20,6 +20,8 @@ import hashlib
 import os
 from pathlib import Path
 
+import duckdb
+
 
 from salesplan.errors import BadInput
 from salesplan.files.csvtext import (
@@ -164,6 +166,7 @@ def read_table(
     looks_like_header,
     limit_bytes: int | None = None,
     limits: UploadLimits | None = None,
+    connection: duckdb.DuckDBPyConnection | None = None,
 ) -> RawTable:
     """Decode, split and parse a CSV or xlsx file into text cells.
 
@@ -172,6 +175,9 @@ def read_table(
     ``limit_bytes`` as the file size limit) bound what the file may hold. Raises BadInput for an
     empty, binary, truncated, oversized or header-less file, and for one over any limit (checked
     before the parse that the limit protects).
+
+    ``connection`` (a :func:`quiet_connection`) is the import's private DuckDB: the CSV reader
+    uses it instead of opening one of its own, and it is left open for the caller (its parser).
     """
     if limits is None:
         limits = UploadLimits() if limit_bytes is None else UploadLimits(file_bytes=limit_bytes)
@@ -189,4 +195,4 @@ def read_table(
         if data.startswith(signature):
             raise BadInput.single(file_name, f"this is {what}, not a CSV file or an .xlsx workbook")
     raw, sample, encoding = _decode(data, file_name)
-    return _read_csv_text(raw, sample, encoding, file_name, sha256, looks_like_header, limits)
+    return _read_csv_text(raw, sample, encoding, file_name, sha256, looks_like_header, limits, connection)

@@ -63,6 +63,12 @@ def _decode(data: bytes, file_name: str) -> tuple[bytes, str, str]:
         encoding = "utf-8"
     if encoding == "utf-8" and b"\x00" in data[:65536]:
         raise BadInput.single(file_name, "this is a binary file, not a CSV text file or an .xlsx workbook")
+    if encoding == "utf-8" and data.isascii():
+        # the usual export: ASCII is UTF-8 as it is, so the file is not decoded whole (a copy of
+        # it as text) just to be checked; a NUL anywhere is still refused
+        if b"\x00" in data:
+            raise BadInput.single(file_name, "this is a binary file, not a CSV text file or an .xlsx workbook")
+        return data, data[:SNIFF_CHARACTERS].decode("ascii"), encoding
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as error:
@@ -187,14 +193,15 @@ def _without_blank_records(raw: bytes, respect_quotes: bool) -> tuple[bytes, np.
 
 
 def _read_csv_text(
-    raw: bytes, sample: str, encoding: str, file_name: str, sha256: str, looks_like_header, limits: UploadLimits
+    raw: bytes, sample: str, encoding: str, file_name: str, sha256: str, looks_like_header, limits: UploadLimits,
+    connection: duckdb.DuckDBPyConnection | None = None,
 ) -> RawTable:
     first_lines = [line for line in sample.splitlines()[: HEADER_SEARCH_RECORDS * 2] if line.strip()][:HEADER_SEARCH_RECORDS]
     if not first_lines:
         raise BadInput.single(file_name, "the file is empty")
     delimiter = _sniff_delimiter(sample)
 
-    table = _read_plain_lines(raw, first_lines, delimiter, file_name, limits)
+    table = _read_plain_lines(raw, first_lines, delimiter, file_name, limits, connection)
     record_lines = np.zeros(0, dtype=np.int64)
     if table is not None:
         record_lines = np.arange(1, table.num_rows + 1, dtype=np.int64)
@@ -214,7 +221,7 @@ def _read_csv_text(
                 f"the file has {records:,} records of up to {width:,} fields, more than the {limits.csv_cells:,} "
                 "cells an upload may hold: remove unused columns or split the file",
             )
-        table = _duckdb_read(kept, width, delimiter, file_name, limits.memory_mb)
+        table = _duckdb_read(kept, width, delimiter, file_name, limits.memory_mb, connection)
         if table.num_rows == len(record_lines):
             break
     else:
@@ -225,10 +232,50 @@ def _read_csv_text(
     table = _drop_blank_rows(table)
     if table.num_rows == 0:
         raise BadInput.single(file_name, "the file is empty")
-    return _locate_header(table, file_name, sha256, looks_like_header, encoding=encoding, delimiter=delimiter)
+    located = _locate_header(table, file_name, sha256, looks_like_header, encoding=encoding, delimiter=delimiter)
+    located.padded = _padded_cells(raw, delimiter)
+    return located
 
 
-def _read_plain_lines(raw: bytes, first_lines: list[str], delimiter: str, file_name: str, limits: UploadLimits) -> pa.Table | None:
+def _padded_cells(raw: bytes, delimiter: str) -> bool:
+    """Whether a cell of the file may start or end with a character DuckDB's ``trim`` removes
+    (the space and the other Unicode space separators, such as the no-break space): False only
+    when no such character stands next to a delimiter, a line end or an end of the file, and no
+    cell is quoted (a quoted cell may hold spaces inside its quotes). The parser trims every cell
+    only when this is True (trimming a million rows of cells costs more than this look).
+    """
+    if not raw or b'"' in raw:
+        return bool(raw)
+    ascii_only = raw.isascii()
+    if ascii_only and b" " not in raw:
+        return False
+    buffer = np.frombuffer(raw, dtype=np.uint8)
+    delimiter_byte = ord(delimiter)
+    # the space, and every byte of a character beyond ASCII (the other space separators are
+    # such characters): found chunk by chunk (a mask of the whole file would be one more copy of
+    # it), then only their neighbours are looked at. Numpy, not a search of the bytes for " ,"
+    # and the like (each such search reads the whole file slowly)
+    for start in range(0, len(buffer), _PADDING_CHUNK):
+        chunk = buffer[start:start + _PADDING_CHUNK]
+        spacey = chunk == 32 if ascii_only else (chunk == 32) | (chunk >= 128)
+        positions = np.flatnonzero(spacey) + start
+        if len(positions) == 0:
+            continue
+        if positions[0] == 0 or positions[-1] == len(buffer) - 1:
+            return True
+        for neighbours in (buffer[positions - 1], buffer[positions + 1]):
+            if np.any((neighbours == delimiter_byte) | (neighbours == 10) | (neighbours == 13)):
+                return True
+    return False
+
+
+_PADDING_CHUNK = 8 * 1_048_576
+
+
+def _read_plain_lines(
+    raw: bytes, first_lines: list[str], delimiter: str, file_name: str, limits: UploadLimits,
+    connection: duckdb.DuckDBPyConnection | None = None,
+) -> pa.Table | None:
     """The usual export, read without numbering its bytes: when the file holds no quote
     character and no blank line, every line is one record (its number is its position), so the
     records are read straight away. The width is taken from the first lines plus one sentinel
@@ -243,7 +290,7 @@ def _read_plain_lines(raw: bytes, first_lines: list[str], delimiter: str, file_n
     width = max((len(line.split(delimiter)) for line in first_lines), default=1)
     if width >= MAX_COLUMNS or records * (width + 1) > limits.csv_cells:
         return None  # the general path measures the file and refuses it with its figures
-    table = _duckdb_read(raw, width + 1, delimiter, file_name, limits.memory_mb)
+    table = _duckdb_read(raw, width + 1, delimiter, file_name, limits.memory_mb, connection)
     sentinel = f"c{width}"
     if table.num_rows != records or table.column(sentinel).null_count != table.num_rows:
         return None
@@ -255,12 +302,23 @@ _BLANK_LINE = re.compile(rb"\n[ \t\r]*(?:\n|\Z)")
 _BLANK_FIRST_LINE = re.compile(rb"[ \t\r]*(?:\n|\Z)")
 
 
-def _duckdb_read(raw: bytes, width: int, delimiter: str, file_name: str, memory_mb: int) -> pa.Table:
+def _duckdb_read(
+    raw: bytes, width: int, delimiter: str, file_name: str, memory_mb: int,
+    connection: duckdb.DuckDBPyConnection | None = None,
+) -> pa.Table:
+    """Every record of ``raw`` as ``width`` text columns c0..c{width-1}, read by DuckDB.
+
+    ``connection`` is the import's private DuckDB (:func:`quiet_connection`), kept open for its
+    parser: one connection per import instead of one for the reader and one for the parser
+    (opening one costs ~25 ms). Without it a connection of its own is opened and closed.
+    Raises BadInput when the reader fails or the file does not fit in ``memory_mb``."""
     columns = {f"c{i}": "VARCHAR" for i in range(width)}
+    owned = connection is None
     with tempfile.TemporaryDirectory(prefix="salesplan-") as folder:
         path = Path(folder) / "upload.csv"
         path.write_bytes(raw)
-        connection = quiet_connection(memory_mb)
+        if connection is None:
+            connection = quiet_connection(memory_mb)
         try:
             return connection.sql(
                 "SELECT * FROM read_csv($path, auto_detect = false, header = false, columns = $columns, delim = $delim, "
@@ -273,7 +331,8 @@ def _duckdb_read(raw: bytes, width: int, delimiter: str, file_name: str, memory_
         except duckdb.Error as error:
             raise BadInput.single(file_name, f"the file cannot be read as CSV: {_first_line(error)}") from error
         finally:
-            connection.close()
+            if owned:
+                connection.close()
 
 
 def _drop_blank_rows(table: pa.Table) -> pa.Table:

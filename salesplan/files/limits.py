@@ -72,6 +72,12 @@ class RawTable:
     delimiter: str = ","
     # the decimal separator the user stated ("point" or "comma"); None: recognised from the amounts
     decimal: str | None = None
+    # False when no cell can start or end with a space (the CSV reader saw none next to a
+    # delimiter or line end): the parser then skips trimming every cell
+    padded: bool = True
+    # the import's private DuckDB (:func:`quiet_connection`), opened by the caller, used by the
+    # reader and handed to the parser (which closes it); None: the parser opens its own
+    connection: duckdb.DuckDBPyConnection | None = field(default=None, repr=False, compare=False)
 
 
 def _check_size(size: int, file_name: str, limit_bytes: int) -> None:

@@ -31,11 +31,16 @@ class _Parser:
         self.raw = raw
         self.mapping = mapping
         self.kind = kind
-        self.connection = quiet_connection(memory_mb)
+        # the import's one private DuckDB when the caller opened it (the reader's: no second one is
+        # opened), else one of its own; either way the parser closes it when done, so the parsed
+        # tables are let go before the store writes
+        self.connection = quiet_connection(memory_mb) if raw.connection is None else raw.connection
         # ``line`` is the record's line in the file; a field of the same name (the order line of
         # actuals) lives in its own column so that the two never shadow each other
+        # cells are trimmed unless the reader saw that none starts or ends with a space
+        trimmed = "nullif(trim(c{}), '')" if raw.padded else "nullif(c{}, '')"
         select = ["line"] + [
-            f"nullif(trim(c{position}), '') AS {_src_column(name)}" for name, position in mapping.items()
+            f"{trimmed.format(position)} AS {_src_column(name)}" for name, position in mapping.items()
         ]
         # the first cell of the record that reads like the label of a totals row ("Total", "Grand
         # total", "Sum", "Summe", ...), looked for in the first columns and the mapped ones (a
@@ -60,6 +65,8 @@ class _Parser:
 
     def close(self) -> None:
         self.connection.close()
+        if self.raw.connection is self.connection:
+            self.raw.connection = None
 
     def header_name(self, field_name: str) -> str:
         return self.raw.header[self.mapping[field_name]] if field_name in self.mapping else field_name

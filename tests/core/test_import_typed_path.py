@@ -1,0 +1,130 @@
+"""The fast paths of the actuals import for clean files (docs/decisions.md, "The import's fast
+paths") give the answers of the general rules: cells are trimmed only when the file may hold a
+padded cell, the reader and the parser share one private DuckDB. Each test puts one cell that
+needs the general rule among clean ones and checks values, lines and columns."""
+
+from __future__ import annotations
+
+import pytest
+
+from salesplan import files, imports
+from salesplan.errors import BadInput, Problem
+from salesplan.files.csvtext import _padded_cells
+from salesplan.principal import SYSTEM
+
+from tests.core.test_import_fast_paths import HEADER, actuals, problems
+
+CLEAN = [f"2025-03-{3 + i % 20:02d},R001,O{i},1,{i}.5" for i in range(40)]
+
+
+def read(text: str):
+    return files.read_table(text.encode("utf-8"), "sales.csv", looks_like_header=imports._looks_like_header("actuals"))
+
+
+def ledger(store) -> dict[str, tuple]:
+    frame = store.actuals(SYSTEM)
+    return {row.order_id: (str(row.sale_date)[:10], row.rep_id, row.revenue) for row in frame.itertuples()}
+
+
+@pytest.mark.parametrize(
+    ("text", "padded"),
+    [
+        ("a,b\n1,2\n", False),
+        ("a,b\n1, 2\n", True),  # after a delimiter
+        ("a,b\n1 ,2\n", True),  # before a delimiter
+        ("a,b\n1,2 \n", True),  # before a line end
+        ("a,b\r\n1,2 \r\n", True),  # before a CR LF
+        ("a,b\n 1,2\n", True),  # after a line end
+        ("a,b\n1,2 ", True),  # at the end of the file
+        (" a,b\n1,2\n", True),  # at its start
+        ("a,b\n1,Jörg Müller\n", False),  # letters beyond ASCII inside a cell
+        ("a,b\n1,x\u00a0\n", True),  # a no-break space ends a cell (trim removes it)
+        ("a,b\n1,\u3000x\n", True),  # an ideographic space starts one
+        ('a,b\n1,"x"\n', True),  # quoted: a quoted cell may hold spaces
+        ("a;b\n1 ;2\n", True),  # the file's own delimiter
+        ("a;b\n1 ,2\n", False),  # a comma is text in a ;-separated file
+        ("a\tb\n1\t2\t\n", False),  # a tab is not trimmed
+    ],
+)
+@pytest.mark.parametrize("chunk", [None, 1, 3], ids=["whole", "chunks of 1 byte", "chunks of 3 bytes"])
+def test_padded_cells_sees_every_cell_trim_would_change(text, padded, chunk, monkeypatch):
+    if chunk:  # the bytes are looked at chunk by chunk: a space at a chunk's edge counts too
+        monkeypatch.setattr(files.csvtext, "_PADDING_CHUNK", chunk)
+    delimiter = ";" if ";" in text else ("\t" if "\t" in text else ",")
+    assert _padded_cells(text.encode("utf-8"), delimiter) is padded
+
+
+def test_a_clean_file_is_read_untrimmed_and_imports_as_before(reps_store):
+    text = HEADER + "\n".join(CLEAN) + "\n"
+    assert read(text).padded is False
+    result = actuals(reps_store, text)
+    assert (result.inserted, result.rejected) == (40, 0)
+    assert ledger(reps_store)["O7"] == ("2025-03-10", "R001", 7.5)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [" R002", "R002 ", "R002\u00a0", "\u2007R002"],
+    ids=["leading space", "trailing space", "no-break space", "figure space"],
+)
+def test_one_padded_cell_anywhere_is_trimmed(reps_store, cell):
+    rows = list(CLEAN)
+    rows[33] = f"2025-03-05,{cell},O33,1,12.25"
+    text = HEADER + "\n".join(rows) + "\n"
+    assert read(text).padded is True
+    actuals(reps_store, text)
+    assert ledger(reps_store)["O33"] == ("2025-03-05", "R002", 12.25)
+
+
+@pytest.mark.parametrize("row", [5, 39])
+def test_one_bad_cell_in_a_clean_file_gives_its_line_and_column(reps_store, row):
+    rows = list(CLEAN)
+    rows[row] = f"2025-03-05,R001,O{row},1,12x"
+    text = HEADER + "\n".join(rows) + "\n"
+    assert read(text).padded is False
+    assert problems(reps_store, text) == [
+        Problem("sales.csv", row + 2, "amount", "'12x' has letters in it: amounts must be numbers")
+    ]
+    assert reps_store.actuals(SYSTEM).empty
+
+
+def test_a_blank_cell_in_a_clean_file_is_empty(reps_store):
+    rows = list(CLEAN)
+    rows[12] = "2025-03-05,,O12,1,3"
+    text = HEADER + "\n".join(rows) + "\n"
+    assert problems(reps_store, text) == [Problem("sales.csv", 14, "rep", "the rep is empty")]
+
+
+def test_one_connection_per_import(reps_store, monkeypatch):
+    opened = []
+    plain = imports.flow.quiet_connection
+
+    def counted(*args, **kwargs):
+        opened.append(1)
+        return plain(*args, **kwargs)
+
+    # every place that may open a private DuckDB: the import, the reader and the parser
+    monkeypatch.setattr(imports.flow, "quiet_connection", counted)
+    monkeypatch.setattr(files.csvtext, "quiet_connection", counted)
+    monkeypatch.setattr(imports.parser, "quiet_connection", counted)
+    rows = list(CLEAN)
+    rows[3] = '2025-03-05,R001,"O3",1,3'  # a quote: the general reader, which reads twice at most
+    for text in (HEADER + "\n".join(CLEAN) + "\n", HEADER + "\n".join(rows) + "\n"):
+        opened.clear()
+        actuals(reps_store, text)
+        assert len(opened) == 1
+
+
+def test_an_ascii_file_is_not_decoded_whole_but_a_nul_past_the_first_64k_is_still_refused(reps_store):
+    rows = [f"2025-03-{3 + i % 20:02d},R001,O{i},1,{i}.5" for i in range(4000)]
+    text = HEADER + "\n".join(rows) + "\n"
+    assert len(text) > 70_000
+    data = text.encode("ascii")
+    raw, sample, encoding = files._decode(data, "sales.csv")
+    assert (raw is data, encoding, sample) == (True, "utf-8", text[: files.SNIFF_CHARACTERS])
+    bad = data[:-100] + b"\x00" + data[-99:]
+    with pytest.raises(BadInput) as caught:
+        actuals(reps_store, bad.decode("ascii"))
+    assert caught.value.problems == [
+        Problem("sales.csv", None, None, "this is a binary file, not a CSV text file or an .xlsx workbook")
+    ]
