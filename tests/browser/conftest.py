@@ -1,9 +1,11 @@
 """Playwright journeys in Debian's Chromium against a real `streamlit run app.py`.
 
 Chromium comes from Debian (``apt-get install -y chromium``, giving /usr/bin/chromium); the tests
-skip when it is missing, except under CI=true where a missing browser is a failure. Each journey
-starts its own server on a free port over a private copy of the demo database, signs in (the demo
-accounts, password ``demo``) and saves screenshots to tests/artifacts/ (git-ignored).
+skip when it is missing, except under CI=true where a missing browser is a failure. The journeys
+of a module share one server on a free port over a private copy of the demo database (the
+``server`` fixture; journeys that need a server set up otherwise start their own). Each journey
+signs in (the demo accounts, password ``demo``) in a browser context of its own and saves
+screenshots to tests/artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -48,12 +50,16 @@ def browser():
             launched.close()
 
 
-@pytest.fixture
-def server(tmp_path):
-    """`streamlit run app.py` on a fresh copy of the demo database; yields its base URL and db path."""
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`streamlit run app.py` on a fresh copy of the demo database, one per test module; yields its
+    base URL and db path. Starting a server and its first script run (the imports) take seconds, so
+    a module's journeys share one: each signs in its own browser context, and journeys that write
+    do so for accounts or reps no other journey of the module reads (said in each module)."""
     require_browser()
-    db = fresh_db(tmp_path)
-    with streamlit_server(tmp_path, db) as base:
+    folder = tmp_path_factory.mktemp("server")
+    db = fresh_db(folder)
+    with streamlit_server(folder, db) as base:
         yield {"url": base, "db": db}
 
 

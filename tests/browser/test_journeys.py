@@ -1,5 +1,7 @@
-"""User journeys in a real browser, signed in as the demo admin: upload → updated figures, the team heatmap,
-the plan editor."""
+"""User journeys in a real browser, signed in as the demo admin: the team heatmap, upload → updated
+figures, the plan editor. They share the module's server (tests/browser/conftest.py): the upload
+adds a sale of the first rep with a target, the plan editor sets the targets of the last one, and
+the heatmap reads titles only, so none reads what another wrote."""
 
 from __future__ import annotations
 
@@ -31,6 +33,24 @@ def twin(tmp_path):
 
 def year_report(store):
     return engine.report(store.engine_inputs(ADMIN), DEMO_TODAY)
+
+
+def test_team_heatmap(server, page):
+    # first in this module, so that the first request to the module's fresh server opens a page
+    # directly: it must still get the role menu
+    open_page(page, f"{server['url']}/team")
+    sign_in(page)  # and land on the page asked for
+    expect(page.get_by_role("heading", name="Team overview")).to_be_visible()
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    expect(chart.locator("text=Monthly attainment · FY2026")).to_be_visible()
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    expect(nav.get_by_text("Watch list")).to_be_visible()
+    expect(nav.get_by_text("app", exact=True)).to_have_count(0)
+    shoot(page, "team-heatmap-attainment")
+
+    page.locator('[data-testid="stButtonGroup"]').get_by_text("Pace vs plan", exact=True).click()
+    expect(chart.locator("text=Pace vs plan · FY2026")).to_be_visible()
+    shoot(page, "team-heatmap-pace")
 
 
 def test_upload_then_the_figures_change(server, page, tmp_path):
@@ -65,23 +85,6 @@ def test_upload_then_the_figures_change(server, page, tmp_path):
     assert metric(page, "Attainment") != before
     page.wait_for_selector('[data-testid="stPlotlyChart"]')
     shoot(page, "upload-my-plan-after")
-
-
-def test_team_heatmap(server, page):
-    # the first request to a fresh server opens a page directly: it must still get the role menu
-    open_page(page, f"{server['url']}/team")
-    sign_in(page)  # and land on the page asked for
-    expect(page.get_by_role("heading", name="Team overview")).to_be_visible()
-    chart = page.locator('[data-testid="stPlotlyChart"]').first
-    expect(chart.locator("text=Monthly attainment · FY2026")).to_be_visible()
-    nav = page.locator('[data-testid="stSidebarNav"]')
-    expect(nav.get_by_text("Watch list")).to_be_visible()
-    expect(nav.get_by_text("app", exact=True)).to_have_count(0)
-    shoot(page, "team-heatmap-attainment")
-
-    page.locator('[data-testid="stButtonGroup"]').get_by_text("Pace vs plan", exact=True).click()
-    expect(chart.locator("text=Pace vs plan · FY2026")).to_be_visible()
-    shoot(page, "team-heatmap-pace")
 
 
 def test_plan_editor(server, page, tmp_path):

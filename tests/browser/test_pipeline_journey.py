@@ -1,7 +1,7 @@
 """In a real browser, signed in as the demo admin: My plan's gap bridge with the deals behind the
 pipeline and its trend, and the leaders' Warning track record page with its reliability diagram.
 Screenshots go to tests/artifacts/ (my-plan-top.png, my-plan-bridge.png,
-my-plan-bridge-chart.png, trust-page.png)."""
+my-plan-bridge-chart.png, trust-page.png). Both journeys only read: they share the module's server."""
 
 from __future__ import annotations
 

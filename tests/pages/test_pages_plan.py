@@ -14,17 +14,24 @@ def db(tmp_path):
     return fresh_db(tmp_path)
 
 
-@pytest.fixture
-def rep(db):
-    year = engine_year(db)
+@pytest.fixture(scope="module")
+def rep(tmp_path_factory):
+    """The last rep with a FY2026 target: every test's database is a copy of the same demo, so
+    the engine is asked once per module."""
+    year = engine_year(fresh_db(tmp_path_factory.mktemp("plan-rep")))
     return year[year["target"] > 0].iloc[-1]["owner_id"]
+
+
+def plan_page(monkeypatch, db, rep):
+    """The admin's Plan page of ``rep``."""
+    at = app(monkeypatch, db, page="plan")
+    at.selectbox(key="rep_picker").set_value(rep).run()
+    return at
 
 
 @pytest.fixture
 def at(monkeypatch, db, rep):
-    at = app(monkeypatch, db, page="plan")
-    at.selectbox(key="rep_picker").set_value(rep).run()
-    return at
+    return plan_page(monkeypatch, db, rep)
 
 
 def submit(at, form: str, label: str):
@@ -203,9 +210,9 @@ def _seed_plan(db, rep, status="agreed"):
     return plan, obstacle, action
 
 
-def test_numbers_and_overdue_actions_are_shown(at, db, rep):
+def test_numbers_and_overdue_actions_are_shown(monkeypatch, db, rep):
     plan, obstacle, action = _seed_plan(db, rep)
-    at.run()
+    at = plan_page(monkeypatch, db, rep)
     number = int(plan["actions"].set_index("action_id").loc[action, "number"])
     table = [d.value for d in at.dataframe if "Late" in d.value.columns or "overdue" in d.value.columns][0]
     row = table[table["description"] == "Call the CFO"].iloc[0]
@@ -214,9 +221,9 @@ def test_numbers_and_overdue_actions_are_shown(at, db, rep):
     assert "past their due date" in texts(at)
 
 
-def test_editing_an_agreed_plan_sends_it_back_to_submitted_and_says_so(at, db, rep):
+def test_editing_an_agreed_plan_sends_it_back_to_submitted_and_says_so(monkeypatch, db, rep):
     plan, obstacle, action = _seed_plan(db, rep)
-    at.run()
+    at = plan_page(monkeypatch, db, rep)
     at.selectbox(key="edit_obstacle_pick").set_value(obstacle).run()
     form = f"edit_obstacle_{obstacle}"
     name = [b for b in at.button if b.key and b.key.startswith(f"FormSubmitter:{form}-Save Obstacle")][0]
@@ -229,9 +236,9 @@ def test_editing_an_agreed_plan_sends_it_back_to_submitted_and_says_so(at, db, r
     assert after["obstacles"].set_index("obstacle_id").loc[obstacle, "description"] == "Budget freeze until March"
 
 
-def test_deleting_needs_a_confirmation(at, db, rep):
+def test_deleting_needs_a_confirmation(monkeypatch, db, rep):
     plan, obstacle, action = _seed_plan(db, rep, status="submitted")
-    at.run()
+    at = plan_page(monkeypatch, db, rep)
     at.selectbox(key="edit_action_pick").set_value(action).run()
     delete = at.button(key=f"delete_action_{action}")
     assert delete.disabled, "no delete before the confirmation is ticked"

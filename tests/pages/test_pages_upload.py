@@ -19,13 +19,19 @@ def db(tmp_path):
     return fresh_db(tmp_path)
 
 
-def rep_with_target(db):
-    year = engine_year(db)
+@pytest.fixture(scope="module")
+def demo_year(tmp_path_factory):
+    """The engine's FY2026 rows of the demo that every test's database copies, computed once per
+    module (the tests that change figures ask the engine again)."""
+    return engine_year(fresh_db(tmp_path_factory.mktemp("upload-year")))
+
+
+def rep_with_target(year):
     return year[year["target"] > 0].iloc[0]
 
 
-def test_import_shows_counts_and_changes_the_figures(monkeypatch, db):
-    rep = rep_with_target(db)
+def test_import_shows_counts_and_changes_the_figures(monkeypatch, db, demo_year):
+    rep = rep_with_target(demo_year)
     at = app(monkeypatch, db, page="my_plan")
     at.selectbox(key="rep_picker").set_value(rep["owner_id"]).run()
     before = metric_value(at, "Attainment")
@@ -51,8 +57,8 @@ def test_import_shows_counts_and_changes_the_figures(monkeypatch, db):
     assert metric_value(at, "Unchanged") == "1" and metric_value(at, "Inserted") == "0", "idempotent"
 
 
-def test_problems_are_listed_and_valid_rows_can_be_imported(monkeypatch, db):
-    rep = rep_with_target(db)["owner_id"]
+def test_problems_are_listed_and_valid_rows_can_be_imported(monkeypatch, db, demo_year):
+    rep = rep_with_target(demo_year)["owner_id"]
     at = app(monkeypatch, db, page="upload")
     upload(at, "mixed.csv", f"date,rep,revenue\n2026-11-02,{rep},100\n2026-02-30,{rep},200\n2026-11-03,NOBODY,300\n")
     click(at, "Import")
@@ -77,8 +83,8 @@ def test_problems_are_listed_and_valid_rows_can_be_imported(monkeypatch, db):
     assert any(d.label == "Download rejected rows (CSV)" for d in at.get("download_button"))
 
 
-def test_unrecognised_headers_get_a_mapping_step_that_is_remembered(monkeypatch, db):
-    rep = rep_with_target(db)["owner_id"]
+def test_unrecognised_headers_get_a_mapping_step_that_is_remembered(monkeypatch, db, demo_year):
+    rep = rep_with_target(demo_year)["owner_id"]
     at = app(monkeypatch, db, page="upload")
     upload(at, "export.csv", f"Wann;Wer;Betrag\n2026-11-02;{rep};1.234,50\n")
     assert any("not recognised" in w.value for w in at.warning)
@@ -106,8 +112,8 @@ def test_unrecognised_headers_get_a_mapping_step_that_is_remembered(monkeypatch,
     assert metric_value(fresh, "Inserted") == "1"
 
 
-def test_undo_reverts_a_batch(monkeypatch, db):
-    rep = rep_with_target(db)["owner_id"]
+def test_undo_reverts_a_batch(monkeypatch, db, demo_year):
+    rep = rep_with_target(demo_year)["owner_id"]
     at = app(monkeypatch, db, page="upload")
     upload(at, "sale.csv", f"date,rep,revenue\n2026-11-02,{rep},12345\n")
     click(at, "Import")
@@ -129,8 +135,8 @@ def test_undo_reverts_a_batch(monkeypatch, db):
     assert "undone" in at.dataframe[-1].value["state"].tolist()
 
 
-def test_a_targets_file_with_its_reason(monkeypatch, db):
-    rep = rep_with_target(db)["owner_id"]
+def test_a_targets_file_with_its_reason(monkeypatch, db, demo_year):
+    rep = rep_with_target(demo_year)["owner_id"]
     at = app(monkeypatch, db, page="upload")
     at.segmented_control(key="upload_kind").set_value("targets").run()
     upload(at, "targets.csv", f"owner,month,amount\n{rep},2026-12,99000\n", kind="targets")
@@ -188,8 +194,8 @@ def test_every_template_previews_and_imports_through_the_pages(monkeypatch, tmp_
             assert after["actuals"] - before["actuals"] == len(text.strip().splitlines()) - 1
 
 
-def test_markdown_in_a_file_name_is_shown_literally(monkeypatch, db):
-    rep = rep_with_target(db)["owner_id"]
+def test_markdown_in_a_file_name_is_shown_literally(monkeypatch, db, demo_year):
+    rep = rep_with_target(demo_year)["owner_id"]
     at = app(monkeypatch, db, page="upload")
     name = "**big** [click](https://evil.test) `x`.csv"
     upload(at, name, f"date,rep,revenue\n2026-11-02,{rep},10\n")
@@ -198,8 +204,8 @@ def test_markdown_in_a_file_name_is_shown_literally(monkeypatch, db):
     assert ui.md(name) in message and "[click](https" not in message and "**big**" not in message
 
 
-def test_ambiguous_dates_are_stated_on_the_page_with_a_preview_of_how_they_read(monkeypatch, db):
-    rep = rep_with_target(db)["owner_id"]
+def test_ambiguous_dates_are_stated_on_the_page_with_a_preview_of_how_they_read(monkeypatch, db, demo_year):
+    rep = rep_with_target(demo_year)["owner_id"]
     at = app(monkeypatch, db, page="upload")
     upload(at, "early-month.csv", f"date,rep,revenue\n02/11/2026,{rep},10\n03/11/2026,{rep},\"1,5\"\n")
     assert any("no date in the file tells which" in w.value for w in at.warning)
@@ -257,8 +263,8 @@ def snapshot_deals(db, rep: str, day: dt.date) -> list[str]:
     return sorted(rows["deal_id"].tolist())
 
 
-def test_a_deals_export_is_imported_as_the_snapshot_of_its_date_and_undone(monkeypatch, db):
-    rep = engine_year(db)["owner_id"].iloc[0]
+def test_a_deals_export_is_imported_as_the_snapshot_of_its_date_and_undone(monkeypatch, db, demo_year):
+    rep = demo_year["owner_id"].iloc[0]
     before = snapshot_deals(db, rep, SNAPSHOT)
     at = choose_deals(app(monkeypatch, db, page="upload"))
     assert any(d.label == "Download the template" for d in at.get("download_button"))
@@ -287,8 +293,8 @@ def test_a_deals_export_is_imported_as_the_snapshot_of_its_date_and_undone(monke
     assert snapshot_deals(db, rep, SNAPSHOT) == before, "the snapshot of that date is what it was"
 
 
-def test_unrecognised_deal_header_is_mapped_on_the_page(monkeypatch, db):
-    rep = engine_year(db)["owner_id"].iloc[0]
+def test_unrecognised_deal_header_is_mapped_on_the_page(monkeypatch, db, demo_year):
+    rep = demo_year["owner_id"].iloc[0]
     at = choose_deals(app(monkeypatch, db, page="upload"))
     upload(at, "export.csv", crm_export(rep, first="Opp Ref"), kind="deals")
     assert any("not recognised" in w.value for w in at.warning)
@@ -302,13 +308,13 @@ def test_unrecognised_deal_header_is_mapped_on_the_page(monkeypatch, db):
     assert snapshot_deals(db, rep, SNAPSHOT) == ["UI-D1", "UI-D2", "UI-D3"]
 
 
-def test_a_rep_uploads_their_own_deals_only(monkeypatch, db):
+def test_a_rep_uploads_their_own_deals_only(monkeypatch, db, demo_year):
     store = open_store(db)
     try:
         own = store.users(ADMIN).set_index("email").loc["rep1@demo.test", "rep_id"]
     finally:
         store.close()
-    other = next(r for r in engine_year(db)["owner_id"] if r != own)
+    other = next(r for r in demo_year["owner_id"] if r != own)
     at = app(monkeypatch, db, page="upload", user="rep1@demo.test")
     assert at.segmented_control(key="upload_kind").options == ["Actuals (sales)", "Open deals (pipeline)"]
     choose_deals(at)

@@ -82,6 +82,11 @@ def test_role_page(db, sessions, role, page):
         assert not at.get("file_uploader") and not at.number_input and not at.selectbox
         return
     assert not at.error, [e.value for e in at.error]
+    # what each page is for is on it (the smoke test of every page, for every role that opens it)
+    if page in ("my_plan", "team", "trust"):
+        assert at.get("plotly_chart"), f"{page} draws its chart for the {role}"
+    if page == "upload":
+        assert at.get("file_uploader") and at.get("download_button"), f"the {role}'s upload page"
     shown = everything_shown(at)
     for rep_id, name in NAMES.items():
         if rep_id not in SCOPE[role] | MENTIONED.get(role, set()):
@@ -95,6 +100,8 @@ def test_role_page(db, sessions, role, page):
             if page == "my_plan":
                 assert at.subheader[0].value.startswith("Nina Weber")
             else:
+                assert "Submit for agreement" in [b.label for b in at.button] or "**submitted**" in texts(at) \
+                    or "**agreed**" in texts(at), "a rep submits their own plan"
                 store = open_store(db)
                 try:
                     own = store.plan(SYSTEM, "R004", 2026)["obstacles"]["description"].tolist()
@@ -102,12 +109,18 @@ def test_role_page(db, sessions, role, page):
                     store.close()
                 assert at.dataframe[0].value["description"].tolist() == own
         else:
-            assert {o.rsplit("(", 1)[1].rstrip(")") for o in pickers[0].options} == SCOPE[role]
+            options = pickers[0].options
+            assert {o.rsplit("(", 1)[1].rstrip(")") for o in options} == SCOPE[role]
+            assert sorted(options) == sorted(f"{NAMES[r]} ({r})" for r in SCOPE[role]), f"{role}'s picker on {page}"
     if page == "plan":
         assert bool(at.tabs) == (role in ("admin", "manager")), "the targets editor is for admins and managers"
+        if role in ("leader", "rep"):
+            assert not [n for n in at.number_input if n.key == "target_amount"], f"no target editor for a {role}"
     if page == "team":
         owners = set(at.dataframe[0].value["owner_name"])
         assert owners <= {NAMES[r] for r in SCOPE[role]} and owners
+        if role == "manager":
+            assert len(at.dataframe[0].value) <= len(SCOPE[role]), "one row per rep of the team"
     if page == "upload":
         [kinds] = [c for c in at.get("button_group") if c.proto.label == "What are you uploading?"]
         uploads = ["Actuals (sales)", "Targets", "Open deals (pipeline)"]
@@ -192,15 +205,10 @@ def test_upload_and_undo(monkeypatch, writable, role, own, foreign, why):
     ("admin", "R008", "saved"),
     ("manager", "R004", "saved"),
     ("manager", "R003", "Your own target is set by your manager."),
-    ("rep", "R004", "no editor"),
-])
+])  # a rep's Plan page has no editor at all: test_role_page
 def test_target_edit(monkeypatch, writable, role, rep_id, outcome):
     at = app(monkeypatch, writable, user=ACCOUNTS[role], page="plan")
-    if role != "rep":
-        at.selectbox(key="rep_picker").set_value(rep_id).run()
-    if outcome == "no editor":
-        assert not at.tabs and not [n for n in at.number_input if n.key == "target_amount"]
-        return
+    at.selectbox(key="rep_picker").set_value(rep_id).run()
     if outcome != "saved":
         assert outcome in texts(at) and not [n for n in at.number_input if n.key == "target_amount"]
         return

@@ -111,10 +111,7 @@ def test_people_come_in_through_the_mapping_step_for_admins_only(monkeypatch, db
     assert any("Nothing was imported" in e.value for e in at.error)
     assert next(d.value for d in at.dataframe if "reason" in d.value.columns)["column"].tolist() == ["name"]
     assert with_store(db, lambda s: s.reps(ADMIN)).equals(before)
-
-    manager = app(monkeypatch, db, page="upload", user="manager1@demo.test")
-    assert manager.segmented_control(key="upload_kind").options == [
-        "Actuals (sales)", "Targets", "Open deals (pipeline)"], "people: admins only"
+    # that only admins are offered people files: test_role_matrix.test_role_page (the upload kinds by role)
 
 
 def test_unknown_reps_are_created_after_confirming_and_the_file_imported(monkeypatch, db):
