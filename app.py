@@ -18,6 +18,7 @@ from salesplan import ui
 from salesplan.ui.admin_data import start_mail_scheduler
 
 st.set_page_config(page_title="salesplan", page_icon=":material/flag:", layout="wide")
+ui.start_run()
 
 start_mail_scheduler()
 principal = ui.current_principal()

@@ -8,6 +8,7 @@ file (opened per operation, so other processes can use it in between) or a Postg
 from __future__ import annotations
 
 import math
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -98,6 +99,10 @@ class StoreBase:
         self.path = backend.path
         self.dialect = backend.dialect
         self._write_lock = backend.write_lock
+        # writes of this process that changed data (thread-safe: next() of a count is atomic);
+        # lets a caller that memoised data_version() know when to read it again
+        self._writes_counter = itertools.count(1)
+        self.writes_made = 0
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -185,6 +190,9 @@ class StoreBase:
                             "INSERT INTO audit_log VALUES (localtimestamp, ?, ?, ?)",
                             [principal.email, action, detail],
                         )
+                if changes_data:
+                    # after the commit: a reader that sees the new count reads the new version
+                    self.writes_made = next(self._writes_counter)
                 return result
             except SalesplanError:
                 raise

@@ -8,6 +8,7 @@ any write (an upload, an undo, a target change) invalidates them at once.
 from __future__ import annotations
 
 import os
+import time
 from datetime import date
 from typing import Any
 
@@ -54,9 +55,31 @@ def store() -> Store:
     raise AssertionError("unreachable")
 
 
+_VERSION_KEY = "_salesplan_data_version"
+# a backstop for a run that did not start through app.py (start_run): the version is read again
+# after this long even without a write of this process
+_VERSION_MAX_AGE_SECONDS = 2.0
+
+
+def start_run() -> None:
+    """Begin a script run (app.py calls it first): the data version is read once per run.
+
+    A page run asks for it dozens of times (every cached read and every money label's currency);
+    reading it once per run, and again after a write of this process, is one query instead of
+    ~80. A write by another process shows at the next run. Raises nothing.
+    """
+    st.session_state.pop(_VERSION_KEY, None)
+
+
 def _key() -> tuple[Store, str, int]:
     the_store = store()
-    return the_store, the_store.path, the_store.data_version()
+    stamp = (the_store.path, the_store.writes_made)
+    memo = st.session_state.get(_VERSION_KEY)
+    now = time.monotonic()
+    if memo is None or memo[0] != stamp or now - memo[1] > _VERSION_MAX_AGE_SECONDS:
+        memo = (stamp, now, the_store.data_version())
+        st.session_state[_VERSION_KEY] = memo
+    return the_store, the_store.path, memo[2]
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
