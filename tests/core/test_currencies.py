@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,13 +21,23 @@ def _load(store: Store, kind: str, text: str, name: str | None = None):
     return imports.import_file(store, kind, text.encode(), file_name=name or f"{kind}.csv", principal=SYSTEM)
 
 
-@pytest.fixture
-def usd_store(tmp_path):
-    """Base currency EUR, USD rates 0.9 (2025-03) and 0.8 (2025-04)."""
-    with Store.open(tmp_path / "c.duckdb") as store:
+@pytest.fixture(scope="module")
+def usd_template(tmp_path_factory):
+    """The database of usd_store, built once per module (two imports); tests get copies."""
+    path = tmp_path_factory.mktemp("currencies") / "usd.duckdb"
+    with Store.open(path) as store:
         _load(store, "reps", REPS)
         store.save_settings(SYSTEM, base_currency="eur")
         _load(store, "rates", "currency,month,rate\nUSD,2025-03,0.9\nusd,2025-04,0.8\n")
+    return path
+
+
+@pytest.fixture
+def usd_store(tmp_path, usd_template):
+    """Base currency EUR, USD rates 0.9 (2025-03) and 0.8 (2025-04)."""
+    path = tmp_path / "c.duckdb"
+    shutil.copyfile(usd_template, path)
+    with Store.open(path) as store:
         yield store
 
 

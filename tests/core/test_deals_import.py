@@ -5,6 +5,7 @@ Every expected number is worked out by hand from the small files below.
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from salesplan import cli, imports
 from salesplan.errors import BadInput, NotAllowed
 from salesplan.principal import SYSTEM, Principal
+from salesplan.store import Store
 
 # a head (H0) with two managers: M1 (reps A1, A2) and M2 (rep B1)
 TEAMS_CSV = (
@@ -28,10 +30,22 @@ REP_A1 = Principal("ada@example.com", "rep", "A1")
 D1, D2, D3 = date(2025, 3, 3), date(2025, 3, 10), date(2025, 3, 17)
 
 
+@pytest.fixture(scope="module")
+def teams_template(tmp_path_factory):
+    """A database holding the reps of TEAMS_CSV, imported once per module."""
+    path = tmp_path_factory.mktemp("deals") / "teams.duckdb"
+    with Store.open(path) as store:
+        imports.import_file(store, "reps", TEAMS_CSV.encode(), file_name="reps.csv", principal=SYSTEM)
+    return path
+
+
 @pytest.fixture
-def teams(store, reps_file):
-    reps_file(store, TEAMS_CSV)
-    return store
+def teams(tmp_path, teams_template):
+    """A store of the test's own holding the reps of TEAMS_CSV."""
+    path = tmp_path / "test.duckdb"
+    shutil.copyfile(teams_template, path)
+    with Store.open(path) as store:
+        yield store
 
 
 def load(store, text: str, as_of: date, *, principal: Principal = SYSTEM, valid_only: bool = False, name="deals.csv"):

@@ -401,14 +401,16 @@ def test_load_demo_through_the_store(tmp_path):
     from salesplan.demo import load_demo
     from salesplan.store import Store
 
+    # the smallest demo: what is checked here (every file and plan goes through the store, a second
+    # load changes nothing) does not depend on its size, and loading it twice is most of the test
     store = Store.open(tmp_path / "demo.duckdb")
-    summary = load_demo(store, reps=20, seed=5, today=TODAY)
-    data = generate(tmp_path / "files", reps=20, seed=5, today=TODAY)
+    summary = load_demo(store, reps=MIN_REPS, seed=5, today=TODAY)
+    data = generate(tmp_path / "files", reps=MIN_REPS, seed=5, today=TODAY)
     for kind, path in data.files.items():
         assert summary["inserted"][kind] == len(read(path)), kind
         assert summary["batches"][kind] is not None
     assert len(set(summary["batches"].values())) == 4
-    assert summary["reps"] == 20 and summary["actual_rows"] == len(read(data.actuals_csv))
+    assert summary["reps"] == MIN_REPS and summary["actual_rows"] == len(read(data.actuals_csv))
     assert summary["plans"] == len(data.plans)
     assert summary["actions"] == sum(len(p["actions"]) for p in data.plans)
     # the plans landed in the store, linked to their obstacles
@@ -419,7 +421,7 @@ def test_load_demo_through_the_store(tmp_path):
     assert stored["exists"] and stored["status"] == plan["status"]
     assert len(stored["obstacles"]) == len(plan["obstacles"]) and len(stored["actions"]) == len(plan["actions"])
     # loading again changes nothing and duplicates no plan details
-    again = load_demo(store, reps=20, seed=5, today=TODAY)
+    again = load_demo(store, reps=MIN_REPS, seed=5, today=TODAY)
     assert sum(again["inserted"].values()) == 0
     assert again["plans"] == 0 and again["plans_kept"] == len(data.plans)
     assert len(store.plan(SYSTEM, plan["rep_id"], plan["fy"])["actions"]) == len(plan["actions"])

@@ -6,6 +6,7 @@ to the admin)."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 
 import numpy as np
 import pytest
@@ -36,23 +37,34 @@ def _actuals() -> tuple[str, float]:
     return "\n".join(lines) + "\n", total
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """The organisation below, built once (three imports and four password hashes); each test gets
+    a copy of the closed file."""
+    path = tmp_path_factory.mktemp("alerts") / "template.duckdb"
+    with Store.open(path) as opened:
+        actuals, A = _actuals()
+        W, B, c = 8, 1500.0, 800.0
+        targets = {
+            "R1": A + B * W - 3.5 * (B - c),  # x = 3.5: 3 working days to act
+            "R2": A + B * W + 5000,  # out of reach even at the best pace: passed, too late
+            "R3": A,  # achieved
+        }
+        lines = ["owner,month,amount"] + [f"{rep},2025-12,{amount}" for rep, amount in targets.items()]
+        opened.save_settings(SYSTEM, window=5)
+        for kind, text in (("reps", REPS), ("targets", "\n".join(lines) + "\n"), ("actuals", actuals)):
+            imports.import_file(opened, kind, text.encode(), file_name=f"{kind}.csv", principal=SYSTEM)
+        for email, role, rep_id in (("rita@example.com", "rep", "R1"), ("rob@example.com", "rep", "R2"),
+                                    ("max@example.com", "manager", "M0"), ("boss@example.com", "admin", None)):
+            opened.add_user(SYSTEM, email, role, rep_id=rep_id, password="pw-1234")
+    return path
+
+
 @pytest.fixture
-def store(tmp_path):
-    opened = Store.open(tmp_path / "alerts.duckdb")
-    actuals, A = _actuals()
-    W, B, c = 8, 1500.0, 800.0
-    targets = {
-        "R1": A + B * W - 3.5 * (B - c),  # x = 3.5: 3 working days to act
-        "R2": A + B * W + 5000,  # out of reach even at the best pace: passed, too late
-        "R3": A,  # achieved
-    }
-    lines = ["owner,month,amount"] + [f"{rep},2025-12,{amount}" for rep, amount in targets.items()]
-    opened.save_settings(SYSTEM, window=5)
-    for kind, text in (("reps", REPS), ("targets", "\n".join(lines) + "\n"), ("actuals", actuals)):
-        imports.import_file(opened, kind, text.encode(), file_name=f"{kind}.csv", principal=SYSTEM)
-    for email, role, rep_id in (("rita@example.com", "rep", "R1"), ("rob@example.com", "rep", "R2"),
-                                ("max@example.com", "manager", "M0"), ("boss@example.com", "admin", None)):
-        opened.add_user(SYSTEM, email, role, rep_id=rep_id, password="pw-1234")
+def store(tmp_path, template):
+    path = tmp_path / "alerts.duckdb"
+    shutil.copyfile(template, path)
+    opened = Store.open(path)
     try:
         yield opened
     finally:

@@ -7,7 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import shutil
 import threading
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -17,15 +20,31 @@ from salesplan.errors import NotAllowed
 from salesplan.notify import content as C
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
-from tests.helpers.mail import DEMO_ACCOUNTS, DEMO_TODAY, SmtpServer, demo_store, free_port, running_server
+from tests.helpers.mail import DEMO_ACCOUNTS, DEMO_TODAY, Collector, SmtpServer, demo_store, free_port, running_server
 
 D = DEMO_TODAY
 EARLY = dt.date(2026, 1, 5)  # within the grace share of FY2026: nobody is on the watch list yet
 
 
-@pytest.fixture
-def smtp():
+@pytest.fixture(scope="module")
+def server():
+    """One SMTP server for the module (starting one per test cost more than most tests' checks)."""
     yield from running_server()
+
+
+def _forget(server: SmtpServer) -> None:
+    server.collector.received.clear()
+    server.collector.refuse_rcpt.clear()
+    server.collector.refuse_data.clear()
+
+
+@pytest.fixture
+def smtp(server):
+    """The module's server, holding no message and refusing nothing when the test starts (sending
+    is synchronous: no message of an earlier test can arrive later)."""
+    _forget(server)
+    yield server
+    _forget(server)
 
 
 @pytest.fixture
@@ -33,6 +52,44 @@ def store(tmp_path, smtp):
     opened = demo_store(tmp_path, smtp_port=smtp.port)
     try:
         yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, server):
+    """The weekly run on D (digests and alerts) on a fresh demo, done once: the result, the messages
+    the server received and the closed database file afterwards. The tests that only read what this
+    run sent and stored share it (each opens a copy of the file), instead of each sending it again."""
+    folder = tmp_path_factory.mktemp("first-run")
+    _forget(server)
+    store = demo_store(folder, smtp_port=server.port)
+    try:
+        result = run(store)
+    finally:
+        store.close()
+    received = list(server.collector.received)
+    _forget(server)
+    return result, received, Path(store.path)
+
+
+@dataclass
+class Sent:
+    result: notify.RunResult
+    collector: Collector  # what the server received from that run (and nothing else)
+    store: Store  # a private copy of the database after that run
+
+
+@pytest.fixture
+def sent(first_run, tmp_path):
+    result, received, path = first_run
+    collector = Collector()
+    collector.received.extend(received)
+    copy = tmp_path / "after-first-run.duckdb"
+    shutil.copyfile(path, copy)
+    opened = Store.open(copy)
+    try:
+        yield Sent(result, collector, opened)
     finally:
         opened.close()
 
@@ -48,10 +105,10 @@ def system_rows(store: Store, level: str = "rep", period: str = "year", as_of: d
 
 
 # --------------------------------------------------------------------------- recipients and format
-def test_every_account_gets_one_weekly_digest_as_multipart_alternative(store, smtp):
-    result = run(store)
+def test_every_account_gets_one_weekly_digest_as_multipart_alternative(sent):
+    result = sent.result
     assert len(result.sent) == 5 and not result.failed
-    received = smtp.collector.of_kind("digest")
+    received = sent.collector.of_kind("digest")
     assert sorted(r for message in received for r in message.rcpt_tos) == sorted(DEMO_ACCOUNTS)
     for message in received:
         assert message.rcpt_tos == [str(message.message["To"])]
@@ -59,13 +116,13 @@ def test_every_account_gets_one_weekly_digest_as_multipart_alternative(store, sm
         assert [part.get_content_type() for part in message.message.iter_parts()] == ["text/plain", "text/html"]
         assert str(message.message["Subject"]).startswith("Weekly digest")
         assert message.mail_from == "plan@demo.test"
-    assert not smtp.collector.of_kind("alert")  # nothing newly went wrong since the day before
+    assert not sent.collector.of_kind("alert")  # nothing newly went wrong since the day before
 
 
-def test_a_rep_sees_exactly_their_own_numbers_and_nobody_else(store, smtp):
-    run(store)
+def test_a_rep_sees_exactly_their_own_numbers_and_nobody_else(sent):
+    store = sent.store
     rep1 = store.principal_for_email("rep1@demo.test")
-    [message] = smtp.collector.to("rep1@demo.test")
+    [message] = sent.collector.to("rep1@demo.test")
     text = message.text
     rows = system_rows(store)
     own = rows[rows["owner_id"] == rep1.rep_id].iloc[0]
@@ -89,10 +146,10 @@ def test_a_rep_sees_exactly_their_own_numbers_and_nobody_else(store, smtp):
     assert C.money(org["target"]) not in text and "North" not in text
 
 
-def test_a_reps_digest_gives_the_chance_to_reach_with_the_math(store, smtp):
-    run(store)
+def test_a_reps_digest_gives_the_chance_to_reach_with_the_math(sent):
+    store = sent.store
     rep1 = store.principal_for_email("rep1@demo.test")
-    [message] = smtp.collector.to("rep1@demo.test")
+    [message] = sent.collector.to("rep1@demo.test")
     # the chance as the engine computes it on the rep's own inputs (what their page shows)
     inputs = store.engine_inputs(rep1)
     for period, title in (("year", "This fiscal year"), ("month", "This month")):
@@ -108,12 +165,12 @@ def test_a_reps_digest_gives_the_chance_to_reach_with_the_math(store, smtp):
         assert explanation.startswith("In ") and C.pct(own["chance_to_reach"]) in message.html
 
 
-def test_a_manager_sees_only_their_reps_and_a_leader_the_organisation(store, smtp):
-    run(store)
+def test_a_manager_sees_only_their_reps_and_a_leader_the_organisation(sent):
+    store = sent.store
     manager = store.principal_for_email("manager1@demo.test")
     team = store.visible_rep_ids(manager)
     reps = store.reps(SYSTEM)
-    [message] = smtp.collector.to("manager1@demo.test")
+    [message] = sent.collector.to("manager1@demo.test")
     text = message.text
     for rep in reps.to_dict("records"):
         if rep["rep_id"] not in team:
@@ -129,7 +186,7 @@ def test_a_manager_sees_only_their_reps_and_a_leader_the_organisation(store, smt
     for rep_id in submitted:
         assert f"({rep_id})" in text
     # leaders: the organisation, its regions and the first ten of the whole watch list
-    [leader] = smtp.collector.to("leader@demo.test")
+    [leader] = sent.collector.to("leader@demo.test")
     org = system_rows(store, level="org").iloc[0]
     assert f"Target:             {C.money(org['target'])}" in leader.text
     for region in system_rows(store, level="region")["owner_name"]:
@@ -148,12 +205,13 @@ def test_link_to_the_owners_page_when_the_dashboard_url_is_set(store, smtp):
 
 
 # --------------------------------------------------------------------------- once, and only once
-def test_a_rerun_sends_nothing_again(store, smtp):
-    assert len(run(store).sent) == 5
-    second = run(store)
+def test_a_rerun_sends_nothing_again(sent, smtp):
+    store = sent.store  # after the first run, which sent 5
+    assert len(sent.result.sent) == 5
+    second = run(store)  # to the module's server too (the copy keeps the settings)
     assert second.sent == [] and second.failed == []
     assert notify.build_due(store, D) == []
-    assert len(smtp.collector.received) == 5
+    assert smtp.collector.received == []
     # a later day of the same week still owes nothing; the next week's digest is due again
     assert notify.build_due(store, D + dt.timedelta(days=3), kinds=("digest",)) == []
     assert len(notify.build_due(store, D + dt.timedelta(days=7), kinds=("digest",))) == 5

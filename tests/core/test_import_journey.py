@@ -3,6 +3,7 @@ rejected rows as the file's own columns, messages without command-line flags."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 
 import pytest
@@ -22,10 +23,20 @@ SUPERSTORE = (
 )
 
 
-@pytest.fixture
-def org(tmp_path):
-    with Store.open(tmp_path / "j.duckdb") as store:
+@pytest.fixture(scope="module")
+def journey_template(tmp_path_factory):
+    """The reps of REPS, imported once per module; tests get copies."""
+    path = tmp_path_factory.mktemp("journey_template") / "j.duckdb"
+    with Store.open(path) as store:
         imports.import_file(store, "reps", REPS.encode(), file_name="reps.csv")
+    return path
+
+
+@pytest.fixture
+def org(tmp_path, journey_template):
+    path = tmp_path / "j.duckdb"
+    shutil.copyfile(journey_template, path)
+    with Store.open(path) as store:
         yield store
 
 

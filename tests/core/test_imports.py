@@ -603,8 +603,8 @@ def test_changed_target_keeps_the_previous_version_and_undo(reps_store):
     assert target_cells(reps_store) == {}
 
 
-def test_progress_is_reported_by_stage(store, reps_file):
-    reps_file(store)
+def test_progress_is_reported_by_stage(reps_store):
+    store = reps_store
     stages = []
     imports.import_file(store, "actuals", b"date,rep,amount\n2025-01-02,R001,10\n2025-01-03,R001,20\n",
                         file_name="p.csv", progress=lambda fraction, text: stages.append((fraction, text)))
@@ -622,8 +622,8 @@ def test_progress_is_reported_by_stage(store, reps_file):
         "Order Date,Account Manager,Net Value,Sales Order",            # order book
     ],
 )
-def test_crm_and_erp_export_headers_are_recognised(store, reps_file, header):
-    reps_file(store)
+def test_crm_and_erp_export_headers_are_recognised(reps_store, header):
+    store = reps_store
     result = imports.import_file(store, "actuals", f"{header}\n2025-01-02,R001,10,X-1\n".encode(), file_name="export.csv")
     assert (result.inserted, store.actual_totals(SYSTEM)["revenue"]) == (1, 10.0)
     assert store.actuals(SYSTEM)["order_id"].tolist() == ["X-1"]

@@ -18,7 +18,9 @@ ADMIN = Principal("admin@local", "admin")
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
-    path = demo_copy(tmp_path_factory.mktemp("plan_view"), reps=10, seed=3, today=TODAY)
+    # the demo the pages' tests use (tests/helpers/pages.py): a run builds each demo once, and this
+    # one is built anyway
+    path = demo_copy(tmp_path_factory.mktemp("plan_view"), reps=12, seed=3, today=TODAY)
     with Store.open(path) as store:
         inputs = store.engine_inputs(ADMIN)
     return engine.report(inputs, TODAY), engine.report(inputs, TODAY, period="month")
@@ -64,7 +66,7 @@ def test_outlook_follows_the_engine_status_and_point_of_no_return(reports):
 
 
 def test_this_and_last_week_are_the_engines_week_rows(tmp_path):
-    path = demo_copy(tmp_path, reps=10, seed=3, today=TODAY)
+    path = demo_copy(tmp_path, reps=12, seed=3, today=TODAY)
     with Store.open(path) as store:
         weeks = engine.report(store.engine_inputs(ADMIN), TODAY, period="week")
     owner = weeks["owner_id"].iloc[0]

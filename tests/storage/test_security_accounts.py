@@ -4,6 +4,7 @@ hold): each test reproduces one and checks it is now refused."""
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -18,12 +19,21 @@ from salesplan.storage import Store, base
 ADMIN = Principal("root@x.test", "admin")
 
 
-@pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "accounts.duckdb"
+@pytest.fixture(scope="module")
+def accounts_template(tmp_path_factory):
+    """The two accounts below, hashed once per module (argon2 is slow on purpose)."""
+    path = tmp_path_factory.mktemp("accounts") / "template.duckdb"
     with Store.open(path) as store:
         store.add_user(SYSTEM, "root@x.test", "admin", password="root-pw")
         store.add_user(SYSTEM, "lead@x.test", "leader", password="lead-pw")
+    return path
+
+
+@pytest.fixture
+def db(tmp_path, accounts_template):
+    """A database file of the test's own holding an admin (root) and a leader (lead)."""
+    path = tmp_path / "accounts.duckdb"
+    shutil.copyfile(accounts_template, path)
     return path
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 
 import pandas as pd
@@ -19,15 +20,27 @@ MIA = Principal("mia@x.test", "manager", "M2")
 DEALS = "deal_id,owner,amount,probability,expected_close\n"
 
 
-def organisation(path, reps):
-    store = Store.open(path)
-    imports.import_file(store, "reps", reps.encode(), file_name="reps.csv")
-    return store
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory):
+    """One database per organisation of this module (REPS, OPS_REPS), imported once; tests get copies."""
+    folder = tmp_path_factory.mktemp("organisations")
+    built = {}
+    for name, reps in (("org", REPS), ("ops", OPS_REPS)):
+        built[name] = folder / f"{name}.duckdb"
+        with Store.open(built[name]) as store:
+            imports.import_file(store, "reps", reps.encode(), file_name="reps.csv")
+    return built
+
+
+def organisation(templates, name: str, folder):
+    path = folder / f"{name}.duckdb"
+    shutil.copyfile(templates[name], path)
+    return Store.open(path)
 
 
 @pytest.fixture
-def org(tmp_path):
-    with organisation(tmp_path / "org.duckdb", REPS) as store:
+def org(templates, tmp_path):
+    with organisation(templates, "org", tmp_path) as store:
         yield store
 
 
@@ -119,8 +132,8 @@ OLA = Principal("ola@x.test", "admin", "R2")
 
 
 @pytest.fixture
-def ops(tmp_path):
-    with organisation(tmp_path / "ops.duckdb", OPS_REPS) as store:
+def ops(templates, tmp_path):
+    with organisation(templates, "ops", tmp_path) as store:
         yield store
 
 

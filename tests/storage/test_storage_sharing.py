@@ -32,7 +32,8 @@ READER = textwrap.dedent(
     store = Store.open(path)
     seen, errors, reads = [], [], 0
     print("ready", flush=True)
-    while not stop.exists():
+    while True:
+        stopping = stop.exists()  # seen: one more read, after everything the test ran, then stop
         try:
             version = store.data_version()
             rows = store.actual_totals(SYSTEM)["rows"]
@@ -42,6 +43,10 @@ READER = textwrap.dedent(
                 seen.append([version, rows])
         except Exception as error:
             errors.append(repr(error))
+        if reads + len(errors) == 1:
+            print("reading", flush=True)
+        if stopping:
+            break
         time.sleep(pause)
     store.close()
     print(json.dumps({"seen": seen, "errors": errors, "reads": reads}), flush=True)
@@ -68,14 +73,13 @@ def test_command_line_runs_complete_while_another_process_reads(tmp_path, pause,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert reader.stdout.readline().strip() == "ready"
-        time.sleep(0.5)  # the reader is busy with the file
+        assert reader.stdout.readline().strip() == "reading"  # its first read is done: it is busy with the file
         started = time.monotonic()
         assert main(["--db", str(db), "import", "actuals", str(actuals_file(tmp_path, "a.csv", range(500)))]) == 0
         assert main(["--db", str(db), "import", "actuals", str(actuals_file(tmp_path, "b.csv", range(400, 900)))]) == 0
         assert main(["--db", str(db), "user", "add", "boss@x.test", "--role", "admin", "--password", "pw12"]) == 0
         assert main(["--db", str(db), "backup", str(tmp_path / "snap")]) == 0
         took = time.monotonic() - started
-        time.sleep(1.0)  # let the reader take a few more turns
     finally:
         stop.write_text("stop")
         out, err = reader.communicate(timeout=60)
