@@ -3,6 +3,7 @@ home-made scheme), plus the lock-out policy."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING
@@ -17,11 +18,20 @@ WRONG_CREDENTIALS = "Wrong email or password."
 
 
 
+# Set by the test suite only (tests/conftest.py): new hashes use argon2's cheapest parameters. The
+# default cost (~0.2 s of CPU and 64 MB per hash or check) is the point in production and only time
+# in a suite that creates and checks hundreds of passwords. A hash carries its own parameters, so
+# every stored hash verifies either way; the name says what it is so that nobody sets it on a server.
+INSECURE_TEST_HASHES_ENV = "SALESPLAN_INSECURE_TEST_HASHES"
+
+
 @cache
 def _hasher() -> PasswordHasher:
     # made on first use, not at import: commands that check no password (a report) skip argon2
-    from argon2 import PasswordHasher
+    from argon2 import PasswordHasher, profiles
 
+    if os.environ.get(INSECURE_TEST_HASHES_ENV) == "1":
+        return PasswordHasher.from_parameters(profiles.CHEAPEST)
     return PasswordHasher()
 
 
