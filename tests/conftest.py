@@ -25,7 +25,7 @@ import pytest
 from salesplan import imports
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
-from tests.helpers import demo
+from tests.helpers import templates
 from tests.helpers.storage_fixtures import any_store, backend, db_target, pg_server, pg_url  # noqa: F401 - shared fixtures
 
 REPS_CSV = (
@@ -99,17 +99,22 @@ def _fewer_examples(items, share: float) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def shared_demo_templates(tmp_path_factory):
-    """Let tests/helpers/demo.py build each demo database once per run: in the folder every xdist
-    worker of this run shares (the parent of the workers' own base folders), else in this run's."""
+def shared_templates(tmp_path_factory):
+    """Let tests/helpers/templates.py build each starting database (the demos too) once per run:
+    in the folder every xdist worker of this run shares (the parent of the workers' own base
+    folders), else in this run's."""
     base = tmp_path_factory.getbasetemp()
-    demo.shared_folder = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    templates.shared_folder = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def import_reps(store: Store) -> None:
+    imports.import_file(store, "reps", REPS_CSV.encode("utf-8"), file_name="reps.csv", principal=SYSTEM)
 
 
 @pytest.fixture
 def store(tmp_path):
-    """An empty store in a database file of its own."""
-    opened = Store.open(tmp_path / "test.duckdb")
+    """An empty store in a database file of its own (a copy of a migrated one: tests/helpers/templates.py)."""
+    opened = Store.open(templates.duckdb_copy(tmp_path / "test.duckdb", templates.MIGRATED))
     try:
         yield opened
     finally:
@@ -127,12 +132,9 @@ def reps_file():
 
 
 @pytest.fixture(scope="session")
-def reps_template(tmp_path_factory):
-    """A database file holding the reps of REPS_CSV, built once; tests get copies of it."""
-    path = tmp_path_factory.mktemp("template") / "reps.duckdb"
-    with Store.open(path) as template:
-        imports.import_file(template, "reps", REPS_CSV.encode("utf-8"), file_name="reps.csv", principal=SYSTEM)
-    return path
+def reps_template(shared_templates):
+    """A database file holding the reps of REPS_CSV, built once per run; tests get copies of it."""
+    return templates.template("reps", import_reps)
 
 
 @pytest.fixture
