@@ -1,9 +1,9 @@
 """Fixtures shared by every test layer (a fresh store on tmp_path, a small reps list, a template
 database copied per test) and the rules of the parallel run.
 
-Parallel runs (pytest-xdist, ``make test``): every test works in its own ``tmp_path``, session
-fixtures build their templates once per worker and the demo databases are built once per run
-(tests/helpers/demo.py), so tests need no coordination, with one exception: the tests that start
+Parallel runs (pytest-xdist, ``make test``): every test works in its own ``tmp_path``, the
+starting databases (a migrated store, the reps lists, the demos) are built once per run and copied
+(tests/helpers/templates.py; on PostgreSQL once per worker's server), so tests need no coordination, with one exception: the tests that start
 servers and browsers or kill processes would starve each other of a 2-core machine's CPU and hit
 their own timeouts. They are put in the xdist group ``heavy`` below, so that ``--dist loadgroup``
 runs them one after another on one worker while the other workers take the rest.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+from collections import OrderedDict
 from pathlib import Path
 
 import hypothesis
@@ -68,7 +69,12 @@ def pytest_xdist_make_scheduler(config, log):
     The xdist_group marks above reach pytest-xdist 3.8's scheduler only through a suffix its
     workers add to each node id, which has no effect since pytest 9.2 builds node ids differently
     (pytest-xdist issue #1386): the heavy tests were spread over every worker. Deciding the group
-    here, in the controlling process, needs neither."""
+    here, in the controlling process, needs neither.
+
+    The heavy group is also handed out first: it runs on one worker only, for minutes (browser
+    journeys, a crash test, the quick benchmark), so it must start while the other worker has the
+    rest of the suite to do, not be queued (xdist orders groups by their number of tests) and
+    end up as the run's last minutes with the other worker idle."""
     if config.getoption("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadGroupScheduling
@@ -76,7 +82,19 @@ def pytest_xdist_make_scheduler(config, log):
     tests = Path(__file__).resolve().parent.relative_to(config.rootpath).as_posix()
     heavy = tuple(f"{tests}/{path}" for path in HEAVY)
 
+    class HeavyFirst(OrderedDict):
+        """The work queue, with the heavy group at its head whenever it is added."""
+
+        def __setitem__(self, scope, nodeids):
+            super().__setitem__(scope, nodeids)
+            if scope == "heavy":
+                self.move_to_end(scope, last=False)
+
     class HeavyGroupScheduling(LoadGroupScheduling):
+        def __init__(self, config, log=None):
+            super().__init__(config, log)
+            self.workqueue = HeavyFirst()
+
         def _split_scope(self, nodeid: str) -> str:
             return "heavy" if nodeid.startswith(heavy) else super()._split_scope(nodeid)
 
