@@ -1,9 +1,9 @@
 """Fixtures shared by every test layer (a fresh store on tmp_path, a small reps list, a template
 database copied per test) and the rules of the parallel run.
 
-Parallel runs (pytest-xdist, ``make test``): every test works in its own ``tmp_path``, session
-fixtures build their templates once per worker and the demo databases are built once per run
-(tests/helpers/demo.py), so tests need no coordination, with one exception: the tests that start
+Parallel runs (pytest-xdist, ``make test``): every test works in its own ``tmp_path``, the
+starting databases (a migrated store, the reps lists, the demos) are built once per run and copied
+(tests/helpers/templates.py; on PostgreSQL once per worker's server), so tests need no coordination, with one exception: the tests that start
 servers and browsers or kill processes would starve each other of a 2-core machine's CPU and hit
 their own timeouts. They are put in the xdist group ``heavy`` below, so that ``--dist loadgroup``
 runs them one after another on one worker while the other workers take the rest.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+from collections import OrderedDict
 from pathlib import Path
 
 import hypothesis
@@ -25,7 +26,7 @@ import pytest
 from salesplan import imports
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
-from tests.helpers import demo
+from tests.helpers import templates
 from tests.helpers.storage_fixtures import any_store, backend, db_target, pg_server, pg_url  # noqa: F401 - shared fixtures
 
 REPS_CSV = (
@@ -68,7 +69,12 @@ def pytest_xdist_make_scheduler(config, log):
     The xdist_group marks above reach pytest-xdist 3.8's scheduler only through a suffix its
     workers add to each node id, which has no effect since pytest 9.2 builds node ids differently
     (pytest-xdist issue #1386): the heavy tests were spread over every worker. Deciding the group
-    here, in the controlling process, needs neither."""
+    here, in the controlling process, needs neither.
+
+    The heavy group is also handed out first: it runs on one worker only, for minutes (browser
+    journeys, a crash test, the quick benchmark), so it must start while the other worker has the
+    rest of the suite to do, not be queued (xdist orders groups by their number of tests) and
+    end up as the run's last minutes with the other worker idle."""
     if config.getoption("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadGroupScheduling
@@ -76,7 +82,19 @@ def pytest_xdist_make_scheduler(config, log):
     tests = Path(__file__).resolve().parent.relative_to(config.rootpath).as_posix()
     heavy = tuple(f"{tests}/{path}" for path in HEAVY)
 
+    class HeavyFirst(OrderedDict):
+        """The work queue, with the heavy group at its head whenever it is added."""
+
+        def __setitem__(self, scope, nodeids):
+            super().__setitem__(scope, nodeids)
+            if scope == "heavy":
+                self.move_to_end(scope, last=False)
+
     class HeavyGroupScheduling(LoadGroupScheduling):
+        def __init__(self, config, log=None):
+            super().__init__(config, log)
+            self.workqueue = HeavyFirst()
+
         def _split_scope(self, nodeid: str) -> str:
             return "heavy" if nodeid.startswith(heavy) else super()._split_scope(nodeid)
 
@@ -99,17 +117,22 @@ def _fewer_examples(items, share: float) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def shared_demo_templates(tmp_path_factory):
-    """Let tests/helpers/demo.py build each demo database once per run: in the folder every xdist
-    worker of this run shares (the parent of the workers' own base folders), else in this run's."""
+def shared_templates(tmp_path_factory):
+    """Let tests/helpers/templates.py build each starting database (the demos too) once per run:
+    in the folder every xdist worker of this run shares (the parent of the workers' own base
+    folders), else in this run's."""
     base = tmp_path_factory.getbasetemp()
-    demo.shared_folder = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    templates.shared_folder = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def import_reps(store: Store) -> None:
+    imports.import_file(store, "reps", REPS_CSV.encode("utf-8"), file_name="reps.csv", principal=SYSTEM)
 
 
 @pytest.fixture
 def store(tmp_path):
-    """An empty store in a database file of its own."""
-    opened = Store.open(tmp_path / "test.duckdb")
+    """An empty store in a database file of its own (a copy of a migrated one: tests/helpers/templates.py)."""
+    opened = Store.open(templates.duckdb_copy(tmp_path / "test.duckdb", templates.MIGRATED))
     try:
         yield opened
     finally:
@@ -127,12 +150,9 @@ def reps_file():
 
 
 @pytest.fixture(scope="session")
-def reps_template(tmp_path_factory):
-    """A database file holding the reps of REPS_CSV, built once; tests get copies of it."""
-    path = tmp_path_factory.mktemp("template") / "reps.duckdb"
-    with Store.open(path) as template:
-        imports.import_file(template, "reps", REPS_CSV.encode("utf-8"), file_name="reps.csv", principal=SYSTEM)
-    return path
+def reps_template(shared_templates):
+    """A database file holding the reps of REPS_CSV, built once per run; tests get copies of it."""
+    return templates.template("reps", import_reps)
 
 
 @pytest.fixture

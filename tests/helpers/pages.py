@@ -4,6 +4,7 @@ test run (tests/helpers/demo.py), copied for each test that writes, and an AppTe
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from datetime import date
 from pathlib import Path
@@ -39,9 +40,15 @@ def fresh_db(folder: Path, reps: int = 12) -> Path:
 def app(monkeypatch, db: Path, *, page: str | None = None, user: str | None = ADMIN_EMAIL,
         secrets: dict | None = None, oidc_user: dict | None = None) -> AppTest:
     """An AppTest of app.py on ``db`` with the as-of date pinned to the demo's today, already run,
-    signed in as ``user`` (an account of ``db``; None: signed out). The session is started the
-    way the sign-in form leaves it (tests/pages/test_auth_ui.py drives the form itself). ``secrets``
-    and ``oidc_user`` set ``at.secrets`` and ``at.user`` (sign-in through ``st.login``)."""
+    signed in as ``user`` (an account of ``db``; None: signed out), on the page ``page`` (a file
+    name of pages/ without .py) or else the role's first page. The session is started the way the
+    sign-in form leaves it (tests/pages/test_auth_ui.py drives the form itself). ``secrets`` and
+    ``oidc_user`` set ``at.secrets`` and ``at.user`` (sign-in through ``st.login``).
+
+    The first run opens ``page`` by its address, as a browser opening ``/plan`` does, rather than
+    the first page followed by a switch: that saves a whole run of the first page. Before the
+    first run AppTest knows a page only by its file name, which is the address app.py registers
+    it under (``st.Page(path)`` of salesplan/ui/navigation.py, no ``url_path``)."""
     monkeypatch.setenv("SALESPLAN_DB", str(db))
     monkeypatch.setenv("SALESPLAN_TODAY", DEMO_TODAY.isoformat())
     like_a_server(monkeypatch)
@@ -52,10 +59,10 @@ def app(monkeypatch, db: Path, *, page: str | None = None, user: str | None = AD
         at.secrets = secrets
     if oidc_user is not None:
         at.user = oidc_user
+    if page:
+        at.switch_page(f"pages/{page}.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    if page:
-        goto(at, page)
     return at
 
 
@@ -102,12 +109,32 @@ def engine_inputs(db: Path):
         store.close()
 
 
+_reports: dict[tuple[str, str, str, str], pd.DataFrame] = {}
+
+
 def engine_year(db: Path, *, metric: str = "revenue", level: str = "rep", period: str = "year") -> pd.DataFrame:
-    store = open_store(db)
-    try:
-        return engine.report(store.engine_inputs(ADMIN), DEMO_TODAY, level=level, metric=metric, period=period)
-    finally:
-        store.close()
+    """The engine's report of ``db`` as the admin sees it, at the demo's today.
+
+    Most page tests ask for the report of an untouched copy of the demo: the report is kept per
+    content of the database's files (the file and its write-ahead log, where DuckDB has every
+    committed write), so a byte-identical copy, or an unchanged database, is not computed again,
+    and any write makes a new key. Each caller gets a copy it may change."""
+    key = (_content_digest(db), metric, level, period)
+    if key not in _reports:
+        store = open_store(db)
+        try:
+            _reports[key] = engine.report(store.engine_inputs(ADMIN), DEMO_TODAY, level=level, metric=metric,
+                                          period=period)
+        finally:
+            store.close()
+    return _reports[key].copy(deep=True)
+
+
+def _content_digest(db: Path) -> str:
+    digest = hashlib.blake2b(db.read_bytes())
+    wal = db.with_name(db.name + ".wal")
+    digest.update(b"\0wal\0" + (wal.read_bytes() if wal.exists() else b""))
+    return digest.hexdigest()
 
 
 def plotly_values(value):

@@ -4,6 +4,10 @@
 a cluster in a temporary folder (as the ``postgres`` user when running as root: initdb refuses
 root), starts it on a free port of 127.0.0.1 with its socket in that folder, and ``stop()`` removes
 it again. Durability is switched off (fsync, synchronous_commit): the data is thrown away anyway.
+
+Tests that start from the same state (a migrated store, an organisation) build it once per server
+as a template database (:meth:`PgServer.template`) and get copies of it (``create_database(
+template=...)``), which PostgreSQL makes in milliseconds instead of running the migrations again.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -51,6 +56,7 @@ class PgServer:
         self.data = self.folder / "data"
         self.port = 0
         self._as_postgres = os.geteuid() == 0
+        self._templates: set[str] = set()
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = [str(self.bin_dir / args[0]), *args[1:]]
@@ -80,12 +86,42 @@ class PgServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, prefix: str = "t") -> str:
-        """A new empty database; returns its URL."""
+    def create_database(self, prefix: str = "t", *, template: str | None = None) -> str:
+        """A new database, empty or a copy of the template database ``template`` (made by
+        :meth:`template`); returns its URL."""
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(self.url(), autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
+        self._create(name, template)
         return self.url(name)
+
+    def replace_database(self, url: str, template: str) -> str:
+        """Make the database of ``url`` a fresh copy of the template database ``template``, under
+        the same name (so that every fixture naming it still does); returns ``url``."""
+        name = url.rsplit("/", 1)[1]
+        self.drop_database(url)
+        self._create(name, template)
+        return url
+
+    def template(self, name: str, build: Callable[[str], object]) -> str:
+        """The template database ``name``, made the first time it is asked for by ``build(url)``
+        on a new empty database (which must close every connection to it before returning);
+        returns ``name`` for :meth:`create_database`. The same name must always mean the same build."""
+        if name not in self._templates:
+            database = f"template_{name}"
+            self._create(database, None)
+            try:
+                build(self.url(database))
+            except BaseException:
+                self.drop_database(self.url(database))
+                raise
+            self._templates.add(name)
+        return f"template_{name}"
+
+    def _create(self, name: str, template: str | None) -> None:
+        with psycopg.connect(self.url(), autocommit=True) as connection:
+            if template is None:
+                connection.execute(f'CREATE DATABASE "{name}"')
+            else:  # the default strategy (WAL_LOG): FILE_COPY's two checkpoints cost more here
+                connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
     def drop_database(self, url: str) -> None:
         name = url.rsplit("/", 1)[1]

@@ -2,7 +2,9 @@
 
 ``backend`` is parametrised (duckdb, postgres); ``db_target`` is a fresh database of that backend
 (a file in tmp_path, or a new database on this worker's PostgreSQL server); ``any_store`` is a
-Store opened on it. Without PostgreSQL binaries the postgres cases skip, unless CI=true: then
+Store opened on it, migrated. Fixtures that start from a filled database (tests/storage/conftest.py
+``org``) put a copy of a template (tests/helpers/templates.py, :meth:`PgServer.template`) at
+``db_target`` with :func:`from_template` instead of building it again for every test. Without PostgreSQL binaries the postgres cases skip, unless CI=true: then
 they fail, because the CI machine must install them (``apt-get install postgresql``).
 """
 
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from salesplan.store import Store
+from tests.helpers import templates
 from tests.helpers.pg_server import PgServer, find_bin_dir
 
 BACKENDS = ("duckdb", "postgres")
@@ -55,10 +58,28 @@ def db_target(backend: str, tmp_path, request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
+def from_template(request: pytest.FixtureRequest, db_target: str, name: str,
+                  build: templates.Build | None = None) -> str:
+    """Turn the fresh database ``db_target`` into a copy of the starting state ``name`` (a new
+    store migrated, then filled by ``build``; see :func:`tests.helpers.templates.template`):
+    the test sees what ``Store.open(db_target)`` then ``build`` would have left. Returns db_target."""
+    if not db_target.startswith("postgresql://"):
+        templates.duckdb_copy(db_target, name, build)
+        return db_target
+
+    def build_pg(url: str) -> None:
+        with Store.open(url) as store:
+            if build is not None:
+                build(store)
+
+    server: PgServer = request.getfixturevalue("pg_server")
+    return server.replace_database(db_target, server.template(name, build_pg))
+
+
 @pytest.fixture
-def any_store(db_target: str) -> Iterator[Store]:
+def any_store(db_target: str, request: pytest.FixtureRequest) -> Iterator[Store]:
     """An empty, migrated store on the backend under test."""
-    with Store.open(db_target) as opened:
+    with Store.open(from_template(request, db_target, templates.MIGRATED)) as opened:
         yield opened
 
 

@@ -6,14 +6,18 @@ import pytest
 
 from salesplan import imports
 from salesplan.store import Store
-from tests.helpers.storage_fixtures import CONTRACT_REPS
+from tests.helpers.storage_fixtures import CONTRACT_REPS, from_template
+
+
+def import_contract_reps(store: Store) -> None:
+    imports.import_file(store, "reps", CONTRACT_REPS.encode(), file_name="reps.csv")
 
 
 @pytest.fixture
-def org(db_target):
+def org(db_target, request):
     """The contract suite's organisation (tests.helpers.storage_fixtures.CONTRACT_REPS) on the
-    backend under test."""
-    store = Store.open(db_target)
-    imports.import_file(store, "reps", CONTRACT_REPS.encode(), file_name="reps.csv")
+    backend under test: a store opened on db_target after the reps were imported into it (a copy
+    of that state, built once per run: tests/helpers/templates.py)."""
+    store = Store.open(from_template(request, db_target, "contract-reps", import_contract_reps))
     yield store
     store.close()
