@@ -29,6 +29,10 @@ from salesplan.store import Store
 from tests.helpers import templates
 from tests.helpers.storage_fixtures import any_store, backend, db_target, pg_server, pg_url  # noqa: F401 - shared fixtures
 
+# cheap argon2 parameters for every account the suite creates and signs in with (see salesplan/auth.py:
+# the default cost is ~0.2 s of CPU per hash or check); test_password_cost.py checks the default
+os.environ.setdefault("SALESPLAN_INSECURE_TEST_HASHES", "1")
+
 REPS_CSV = (
     "rep_id,name,email,territory,region,manager,start_date,end_date\n"
     "R000,Mia Head,mia@example.com,Nordics,North,,2020-01-01,\n"

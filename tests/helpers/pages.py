@@ -24,6 +24,16 @@ APP = ROOT / "app.py"
 DEMO_TODAY = date(2026, 11, 26)
 ADMIN = Principal("admin@local", "admin")
 ADMIN_EMAIL = "admin@demo.test"  # the demo's accounts (password "demo"): see docs/index.md
+# st.login settings pointing at no provider (the sign-in tests set at.user themselves)
+OIDC_SECRETS = {
+    "auth": {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "not-a-real-secret",
+        "client_id": "salesplan",
+        "client_secret": "not-a-real-secret",
+        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+    }
+}
 
 
 def demo_template(reps: int = 12) -> Path:

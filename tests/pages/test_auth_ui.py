@@ -15,18 +15,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from salesplan import ui
 from salesplan.ui import auth as ui_auth
 from salesplan.store import Store
-from tests.helpers.pages import ADMIN, app, fresh_db, goto, open_store, texts
-
-OIDC_SECRETS = {
-    "auth": {
-        "redirect_uri": "http://localhost:8501/oauth2callback",
-        "cookie_secret": "not-a-real-secret",
-        "client_id": "salesplan",
-        "client_secret": "not-a-real-secret",
-        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
-    }
-}
-
+from tests.helpers.pages import ADMIN, OIDC_SECRETS, app, fresh_db, goto, open_store, texts
 
 @pytest.fixture
 def db(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 
 from salesplan import imports, ui
 from tests.helpers.pages import ADMIN, app, click, engine_year, fresh_db, open_store, upload
-from tests.pages.download_capture import capture_downloads, counting, download
+from tests.helpers.downloads import capture_downloads, counting, download
 
 
 @pytest.fixture

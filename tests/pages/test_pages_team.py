@@ -12,7 +12,7 @@ import pytest
 
 from salesplan import ui
 from salesplan.ui.exports import RAW_SHEET, report_csv
-from tests.pages.download_capture import capture_downloads, counting, download
+from tests.helpers.downloads import capture_downloads, counting, download
 from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_year, figures, fresh_db, open_store, texts
 
 

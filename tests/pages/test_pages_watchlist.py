@@ -15,7 +15,7 @@ import pandas as pd
 
 from salesplan.ui.exports import RAW_SHEET, report_csv
 from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_inputs, engine_year, fresh_db, open_store, texts
-from tests.pages.download_capture import capture_downloads, counting, download
+from tests.helpers.downloads import capture_downloads, counting, download
 
 
 @pytest.fixture(scope="module")

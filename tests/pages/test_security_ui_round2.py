@@ -8,8 +8,7 @@ import pandas as pd
 from salesplan import imports, ui
 from salesplan.ui import auth
 from salesplan.principal import SYSTEM
-from tests.helpers.pages import ADMIN_EMAIL, app, fresh_db, open_store
-from tests.pages.test_auth_ui import OIDC_SECRETS
+from tests.helpers.pages import ADMIN_EMAIL, OIDC_SECRETS, app, fresh_db, open_store
 
 
 # F6

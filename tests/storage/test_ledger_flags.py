@@ -143,7 +143,9 @@ def test_a_backup_taken_before_migration_80_restores_with_its_ledger(history, tm
 def test_a_backup_whose_ledger_does_not_match_its_versions_is_refused(history, tmp_path, backend, request):
     import pyarrow.parquet as pq
 
-    from tests.storage.test_security_backup import _manifest, _save, _sha
+    from tests.helpers.backups import manifest as _manifest
+    from tests.helpers.backups import save_manifest as _save
+    from tests.helpers.backups import sha256_of as _sha
 
     org = history[0]
     org.backup(SYSTEM, tmp_path / "snap")

@@ -3,8 +3,6 @@ what a backup exposes (it holds password hashes and the session secret: 0600 fil
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import stat
@@ -15,6 +13,9 @@ from salesplan.cli import main
 from salesplan.errors import BadInput
 from salesplan.principal import SYSTEM
 from salesplan.storage import Store
+from tests.helpers.backups import manifest as _manifest
+from tests.helpers.backups import save_manifest as _save
+from tests.helpers.backups import sha256_of as _sha
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +38,6 @@ def copy(backup, tmp_path):
     return folder, tmp_path / "target.duckdb"
 
 
-def _manifest(folder):
-    return json.loads((folder / "manifest.json").read_text())
-
-
-def _save(folder, manifest):
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-
-
 def _refused(folder, target) -> str:
     with Store.open(target) as store:
         before = store.snapshot()
@@ -52,10 +45,6 @@ def _refused(folder, target) -> str:
             store.restore(SYSTEM, folder)
         assert store.snapshot() == before, "a refused restore changed the database"
     return str(refused.value)
-
-
-def _sha(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_a_table_name_in_the_manifest_is_never_pasted_into_sql(copy, tmp_path):
