@@ -85,43 +85,46 @@ def _import_actuals(
                             nullif(p.profit_currency, 'MIXED'), {base_sql}) AS currency
             FROM parsed p LEFT JOIN rep_lookup r USING (rep_id)
             """
-        parser.add_problem("date_text IS NULL", "date", "'the date is empty'")
-        parser.add_problem("date_problem IS NOT NULL", "date", "date_problem")
-        parser.add_problem("rep_text IS NULL", "rep", "'the rep is empty'")
-        # a totals row under the data ("Total,,12345") is neither dated nor a rep's: one plain reason
-        no_sale = "sale_date IS NULL AND rep_id IS NULL"
-        parser.add_totals_problem(no_sale, "revenue_text", "date")
-        parser.add_problem(
-            f"{no_sale} AND date_text IS NULL AND rep_text IS NULL AND revenue_text IS NOT NULL AND order_id IS NULL "
-            "AND customer IS NULL AND product IS NULL AND line NOT IN (SELECT line FROM "
-            + parser.totals_rows("parsed", no_sale) + " WHERE " + _TOTALS_COLUMN + " IS NOT NULL)",
-            "date",
-            "'this row holds only an amount (' || revenue_text || '), like a totals row, not a sale: "
-            "delete it and upload again (salesplan adds up the rows itself)'",
-            whole_line=True,
-        )
-        parser.add_problem(
-            "rep_text IS NOT NULL AND rep_id IS NULL AND coalesce(name_matches, 0) > 1", "rep",
-            "'rep name ''' || rep_text || ''' matches ' || name_matches || ' reps: use the rep_id or email'",
-        )
-        parser.add_problem(
-            "rep_text IS NOT NULL AND rep_id IS NULL AND coalesce(name_matches, 0) <= 1", "rep",
-            "'unknown rep ''' || rep_text || ''': not a rep_id, email or name in the reps list (import the reps first)'",
-        )
-        parser.add_problem("revenue_text IS NULL", "revenue", "'the amount is empty'")
-        parser.add_problem("revenue_problem IS NOT NULL", "revenue", "revenue_problem")
-        parser.add_problem("cost_problem IS NOT NULL", "cost", "cost_problem")
-        parser.add_problem("profit_problem IS NOT NULL", "profit", "profit_problem")
-        parser.add_problem(
-            "territory_given IS NOT NULL AND territory_given NOT IN (SELECT territory FROM known_territories)",
-            "territory", "'unknown territory ''' || territory_given || ''''",
-        )
-        if visible is not None:
-            who = "a rep may upload only their own actuals" if principal.role == "rep" else "a manager may upload only the actuals of their team"
+
+        def cell_problems() -> None:
+            # the problems of the cells, read from the wide table of the suspect rows
+            parser.add_problem("date_text IS NULL", "date", "'the date is empty'")
+            parser.add_problem("date_problem IS NOT NULL", "date", "date_problem")
+            parser.add_problem("rep_text IS NULL", "rep", "'the rep is empty'")
+            # a totals row under the data ("Total,,12345") is neither dated nor a rep's: one plain reason
+            no_sale = "sale_date IS NULL AND rep_id IS NULL"
+            parser.add_totals_problem(no_sale, "revenue_text", "date")
             parser.add_problem(
-                "rep_id IS NOT NULL AND rep_id NOT IN (SELECT rep_id FROM allowed_reps)", "rep",
-                f"'not a rep you may upload for: {who}'",
+                f"{no_sale} AND date_text IS NULL AND rep_text IS NULL AND revenue_text IS NOT NULL AND order_id IS NULL "
+                "AND customer IS NULL AND product IS NULL AND line NOT IN (SELECT line FROM "
+                + parser.totals_rows("parsed", no_sale) + " WHERE " + _TOTALS_COLUMN + " IS NOT NULL)",
+                "date",
+                "'this row holds only an amount (' || revenue_text || '), like a totals row, not a sale: "
+                "delete it and upload again (salesplan adds up the rows itself)'",
+                whole_line=True,
             )
+            parser.add_problem(
+                "rep_text IS NOT NULL AND rep_id IS NULL AND coalesce(name_matches, 0) > 1", "rep",
+                "'rep name ''' || rep_text || ''' matches ' || name_matches || ' reps: use the rep_id or email'",
+            )
+            parser.add_problem(
+                "rep_text IS NOT NULL AND rep_id IS NULL AND coalesce(name_matches, 0) <= 1", "rep",
+                "'unknown rep ''' || rep_text || ''': not a rep_id, email or name in the reps list (import the reps first)'",
+            )
+            parser.add_problem("revenue_text IS NULL", "revenue", "'the amount is empty'")
+            parser.add_problem("revenue_problem IS NOT NULL", "revenue", "revenue_problem")
+            parser.add_problem("cost_problem IS NOT NULL", "cost", "cost_problem")
+            parser.add_problem("profit_problem IS NOT NULL", "profit", "profit_problem")
+            parser.add_problem(
+                "territory_given IS NOT NULL AND territory_given NOT IN (SELECT territory FROM known_territories)",
+                "territory", "'unknown territory ''' || territory_given || ''''",
+            )
+            if visible is not None:
+                who = "a rep may upload only their own actuals" if principal.role == "rep" else "a manager may upload only the actuals of their team"
+                parser.add_problem(
+                    "rep_id IS NOT NULL AND rep_id NOT IN (SELECT rep_id FROM allowed_reps)", "rep",
+                    f"'not a rep you may upload for: {who}'",
+                )
         # natural keys (docs/files.md): (order id, line), the line being the occurrence of the order id
         # when the file has no line column; else a hash of the row's values + its occurrence
         # the values of a row as one text: a JSON list, so that an empty cell (null) never equals
@@ -181,16 +184,20 @@ def _import_actuals(
                 """
             )
         # the problems of the cells are read from every column of parsed and resolved (texts,
-        # reasons), computed again for the suspect rows only: a valid file has next to none
-        parser.src_of_lines("suspect_src", "SELECT line FROM keyed WHERE suspect")
-        connection.execute(
-            f"CREATE TEMP TABLE resolved AS WITH parsed AS ({parsed_sql.replace('__source__', 'suspect_src')}) {resolved_sql}"
-        )
-        connection.execute("CREATE TEMP VIEW parsed AS SELECT * FROM resolved")
+        # reasons), computed again for the suspect rows only; a valid file has none, and then
+        # not even the wide statement is planned (its regular expressions cost ~0.15 s to prepare)
+        suspects = connection.execute("SELECT count(*) FROM keyed WHERE suspect").fetchall()[0][0] > 0
+        if suspects:
+            parser.src_of_lines("suspect_src", "SELECT line FROM keyed WHERE suspect")
+            connection.execute(
+                f"CREATE TEMP TABLE resolved AS WITH parsed AS ({parsed_sql.replace('__source__', 'suspect_src')}) {resolved_sql}"
+            )
+            connection.execute("CREATE TEMP VIEW parsed AS SELECT * FROM resolved")
+            cell_problems()
         _currency_checks(parser, store, ["revenue", "cost", "profit"], settings.base_currency,
                          "CAST(date_trunc('month', sale_date) AS DATE)", "resolved",
                          texts={"revenue": "revenue_text", "cost": "cost_text", "profit": "profit_text"},
-                         whole_table="keyed")
+                         whole_table="keyed", cells=suspects)
         # keys listed more than once: only an explicit (order, line) can repeat (the other keys
         # hold an occurrence number or the line). The repeats are found by the keys' 64-bit
         # hashes first (an aggregate over numbers, not a million strings), then confirmed on

@@ -386,7 +386,7 @@ def _plain_number(text: str) -> str:
 
 def _currency_checks(
     parser: _Parser, store: Store, amount_fields: list[str], base: str, month: str, table: str,
-    texts: dict[str, str] | None = None, whole_table: str | None = None,
+    texts: dict[str, str] | None = None, whole_table: str | None = None, cells: bool = True,
 ) -> None:
     """Register the currency problems of ``table`` (built with _currency_select, with a
     ``currency`` column = the row's currency); ``month`` is the SQL of the month the amount
@@ -394,16 +394,18 @@ def _currency_checks(
     joined from ``src`` by line). ``whole_table`` (default ``table``) holds every row with its
     ``currency`` and the columns ``month`` reads, for the checks of the row's currency as a whole
     (a rate for its month, one currency in the file): then ``table`` may hold only the rows that
-    could have a problem of their cells. Nothing is summed across currencies: with a base currency a row
+    could have a problem of their cells (``cells`` False: no row can, and only the checks of
+    ``whole_table`` are registered). Nothing is summed across currencies: with a base currency a row
     in another currency needs a rate for its month; without one, the file and the stored amounts
     name one currency at most (docs/currencies.md)."""
     connection = parser.connection
     _create_currency_codes(parser)
-    parser.add_problem(
-        "currency_text IS NOT NULL AND currency_text NOT IN (SELECT code FROM currency_codes)", "currency",
-        "'unknown currency ' || currency_text || ': use an ISO 4217 code like EUR or USD'", table=table,
-    )
-    for name in amount_fields:
+    if cells:
+        parser.add_problem(
+            "currency_text IS NOT NULL AND currency_text NOT IN (SELECT code FROM currency_codes)", "currency",
+            "'unknown currency ' || currency_text || ': use an ISO 4217 code like EUR or USD'", table=table,
+        )
+    for name in amount_fields if cells else []:
         if texts is not None and name in texts:
             # the text is a column of the table: no join of the whole file by line
             shown, with_text = texts[name], table
