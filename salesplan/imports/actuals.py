@@ -10,6 +10,7 @@ from salesplan.imports.fields import ImportOverview, ImportResult
 from salesplan.imports.parser import (
     _TOTALS_COLUMN,
     _collect,
+    _create_currency_codes,
     _currency_checks,
     _currency_select,
     _Parser,
@@ -63,7 +64,7 @@ def _import_actuals(
                        {parser.col('customer')} AS customer, {parser.col('product')} AS product,
                        {parser.col('territory')} AS territory_given,
                        {_currency_select(parser, ["revenue", "cost", "profit"], settings.base_currency)}
-                FROM (SELECT *, {casts} FROM src)
+                FROM (SELECT *, {casts} FROM __source__)
             ),
             by_id AS (SELECT lower(trim(rep_id)) AS k, any_value(rep_id) AS rep_id FROM rep_lookup GROUP BY 1),
             by_email AS (SELECT lower(trim(email)) AS k, any_value(rep_id) AS rep_id FROM rep_lookup WHERE email IS NOT NULL GROUP BY 1),
@@ -84,43 +85,46 @@ def _import_actuals(
                             nullif(p.profit_currency, 'MIXED'), {base_sql}) AS currency
             FROM parsed p LEFT JOIN rep_lookup r USING (rep_id)
             """
-        parser.add_problem("date_text IS NULL", "date", "'the date is empty'")
-        parser.add_problem("date_problem IS NOT NULL", "date", "date_problem")
-        parser.add_problem("rep_text IS NULL", "rep", "'the rep is empty'")
-        # a totals row under the data ("Total,,12345") is neither dated nor a rep's: one plain reason
-        no_sale = "sale_date IS NULL AND rep_id IS NULL"
-        parser.add_totals_problem(no_sale, "revenue_text", "date")
-        parser.add_problem(
-            f"{no_sale} AND date_text IS NULL AND rep_text IS NULL AND revenue_text IS NOT NULL AND order_id IS NULL "
-            "AND customer IS NULL AND product IS NULL AND line NOT IN (SELECT line FROM "
-            + parser.totals_rows("parsed", no_sale) + " WHERE " + _TOTALS_COLUMN + " IS NOT NULL)",
-            "date",
-            "'this row holds only an amount (' || revenue_text || '), like a totals row, not a sale: "
-            "delete it and upload again (salesplan adds up the rows itself)'",
-            whole_line=True,
-        )
-        parser.add_problem(
-            "rep_text IS NOT NULL AND rep_id IS NULL AND coalesce(name_matches, 0) > 1", "rep",
-            "'rep name ''' || rep_text || ''' matches ' || name_matches || ' reps: use the rep_id or email'",
-        )
-        parser.add_problem(
-            "rep_text IS NOT NULL AND rep_id IS NULL AND coalesce(name_matches, 0) <= 1", "rep",
-            "'unknown rep ''' || rep_text || ''': not a rep_id, email or name in the reps list (import the reps first)'",
-        )
-        parser.add_problem("revenue_text IS NULL", "revenue", "'the amount is empty'")
-        parser.add_problem("revenue_problem IS NOT NULL", "revenue", "revenue_problem")
-        parser.add_problem("cost_problem IS NOT NULL", "cost", "cost_problem")
-        parser.add_problem("profit_problem IS NOT NULL", "profit", "profit_problem")
-        parser.add_problem(
-            "territory_given IS NOT NULL AND territory_given NOT IN (SELECT territory FROM known_territories)",
-            "territory", "'unknown territory ''' || territory_given || ''''",
-        )
-        if visible is not None:
-            who = "a rep may upload only their own actuals" if principal.role == "rep" else "a manager may upload only the actuals of their team"
+
+        def cell_problems() -> None:
+            # the problems of the cells, read from the wide table of the suspect rows
+            parser.add_problem("date_text IS NULL", "date", "'the date is empty'")
+            parser.add_problem("date_problem IS NOT NULL", "date", "date_problem")
+            parser.add_problem("rep_text IS NULL", "rep", "'the rep is empty'")
+            # a totals row under the data ("Total,,12345") is neither dated nor a rep's: one plain reason
+            no_sale = "sale_date IS NULL AND rep_id IS NULL"
+            parser.add_totals_problem(no_sale, "revenue_text", "date")
             parser.add_problem(
-                "rep_id IS NOT NULL AND rep_id NOT IN (SELECT rep_id FROM allowed_reps)", "rep",
-                f"'not a rep you may upload for: {who}'",
+                f"{no_sale} AND date_text IS NULL AND rep_text IS NULL AND revenue_text IS NOT NULL AND order_id IS NULL "
+                "AND customer IS NULL AND product IS NULL AND line NOT IN (SELECT line FROM "
+                + parser.totals_rows("parsed", no_sale) + " WHERE " + _TOTALS_COLUMN + " IS NOT NULL)",
+                "date",
+                "'this row holds only an amount (' || revenue_text || '), like a totals row, not a sale: "
+                "delete it and upload again (salesplan adds up the rows itself)'",
+                whole_line=True,
             )
+            parser.add_problem(
+                "rep_text IS NOT NULL AND rep_id IS NULL AND coalesce(name_matches, 0) > 1", "rep",
+                "'rep name ''' || rep_text || ''' matches ' || name_matches || ' reps: use the rep_id or email'",
+            )
+            parser.add_problem(
+                "rep_text IS NOT NULL AND rep_id IS NULL AND coalesce(name_matches, 0) <= 1", "rep",
+                "'unknown rep ''' || rep_text || ''': not a rep_id, email or name in the reps list (import the reps first)'",
+            )
+            parser.add_problem("revenue_text IS NULL", "revenue", "'the amount is empty'")
+            parser.add_problem("revenue_problem IS NOT NULL", "revenue", "revenue_problem")
+            parser.add_problem("cost_problem IS NOT NULL", "cost", "cost_problem")
+            parser.add_problem("profit_problem IS NOT NULL", "profit", "profit_problem")
+            parser.add_problem(
+                "territory_given IS NOT NULL AND territory_given NOT IN (SELECT territory FROM known_territories)",
+                "territory", "'unknown territory ''' || territory_given || ''''",
+            )
+            if visible is not None:
+                who = "a rep may upload only their own actuals" if principal.role == "rep" else "a manager may upload only the actuals of their team"
+                parser.add_problem(
+                    "rep_id IS NOT NULL AND rep_id NOT IN (SELECT rep_id FROM allowed_reps)", "rep",
+                    f"'not a rep you may upload for: {who}'",
+                )
         # natural keys (docs/files.md): (order id, line), the line being the occurrence of the order id
         # when the file has no line column; else a hash of the row's values + its occurrence
         # the values of a row as one text: a JSON list, so that an empty cell (null) never equals
@@ -132,43 +136,68 @@ def _import_actuals(
         unusable = "(sale_date IS NULL OR rep_id IS NULL OR revenue IS NULL)"
         # one pass: every row parsed, resolved and given its key where the row itself tells it
         # (an explicit (order, line), or the line of an unusable row); the rows whose key is an
-        # occurrence number get it below, so that a file of explicit keys never sorts
+        # occurrence number get it below, so that a file of explicit keys never sorts.
+        # ``keyed`` is narrow: the typed values the store and the key checks read, and whether the
+        # row may have a problem of its cells (``suspect``, a cheap test that every row with such a
+        # problem passes); the texts and reasons are worked out below for the suspect rows only
+        _create_currency_codes(parser)
+        suspect = [
+            unusable,
+            "sale_date < DATE '1900-01-01' OR sale_date > DATE '2199-12-31'",
+            "cost IS NULL AND cost_text IS NOT NULL",
+            "profit_given IS NULL AND profit_text IS NOT NULL",
+            "territory_given IS NOT NULL AND territory_given NOT IN (SELECT territory FROM known_territories)",
+            "currency_text IS NOT NULL AND currency_text NOT IN (SELECT code FROM currency_codes)",
+        ]
+        suspect += [f"{name}_currency = 'MIXED' OR currency <> {name}_currency" for name in ("revenue", "cost", "profit")]
+        if visible is not None:
+            suspect.append("rep_id NOT IN (SELECT rep_id FROM allowed_reps)")
         connection.execute(
             f"""
             CREATE TEMP TABLE keyed AS
-            WITH parsed AS ({parsed_sql}),
+            WITH parsed AS ({parsed_sql.replace("__source__", "src")}),
             resolved AS ({resolved_sql})
-            -- md5 names a row without an order id for good; rows with one are compared by a
-            -- fingerprint only when their (order, line) key repeats (key_first below)
-            SELECT *, CASE WHEN NOT {unusable} AND order_id IS NULL THEN {values} END AS value_hash,
+            SELECT line, sale_date, rep_id, territory, territory_given, revenue, cost, profit_given, order_id,
+                   order_line, customer, product, currency,
                    -- a row without a readable date, rep or amount is refused whatever its key: it
                    -- gets one of its own (a file of millions of such rows is not numbered and compared)
                    CASE WHEN {unusable} THEN 'x|' || line
                         WHEN order_id IS NOT NULL AND order_line IS NOT NULL THEN 'o|' || order_id || '|' || order_line
-                   END AS row_key
+                   END AS row_key,
+                   coalesce({" OR ".join(f"({condition})" for condition in suspect)}, false) AS suspect
             FROM resolved
             """
         )
         if connection.execute("SELECT count(*) FROM keyed WHERE row_key IS NULL").fetchall()[0][0]:
-            # occurrence numbers, one sort per kind, over the rows that need them only
+            # occurrence numbers, one sort per kind, over the rows that need them only; md5 names
+            # a row without an order id for good; rows with one are compared by a fingerprint only
+            # when their (order, line) key repeats (key_first below)
             connection.execute(
-                """
+                f"""
                 UPDATE keyed SET row_key = numbered.row_key FROM (
                     SELECT line, 'o|' || order_id || '|#' || row_number() OVER (PARTITION BY order_id ORDER BY line) AS row_key
                     FROM keyed WHERE row_key IS NULL AND order_id IS NOT NULL
                     UNION ALL
                     SELECT line, 'h|' || value_hash || '|' || row_number() OVER (PARTITION BY value_hash ORDER BY line) AS row_key
-                    FROM keyed WHERE row_key IS NULL AND order_id IS NULL
+                    FROM (SELECT line, {values} AS value_hash FROM keyed WHERE row_key IS NULL AND order_id IS NULL)
                 ) numbered WHERE keyed.line = numbered.line
                 """
             )
-        # keyed holds every column of parsed and resolved: the problem checks read it through views
-        # of those names
-        for name in ("resolved", "parsed"):
-            connection.execute(f"CREATE TEMP VIEW {name} AS SELECT * FROM keyed")
+        # the problems of the cells are read from every column of parsed and resolved (texts,
+        # reasons), computed again for the suspect rows only; a valid file has none, and then
+        # not even the wide statement is planned (its regular expressions cost ~0.15 s to prepare)
+        suspects = connection.execute("SELECT count(*) FROM keyed WHERE suspect").fetchall()[0][0] > 0
+        if suspects:
+            parser.src_of_lines("suspect_src", "SELECT line FROM keyed WHERE suspect")
+            connection.execute(
+                f"CREATE TEMP TABLE resolved AS WITH parsed AS ({parsed_sql.replace('__source__', 'suspect_src')}) {resolved_sql}"
+            )
+            connection.execute("CREATE TEMP VIEW parsed AS SELECT * FROM resolved")
+            cell_problems()
         _currency_checks(parser, store, ["revenue", "cost", "profit"], settings.base_currency,
                          "CAST(date_trunc('month', sale_date) AS DATE)", "resolved",
-                         texts={"revenue": "revenue_text", "cost": "cost_text", "profit": "profit_text"})
+                         texts={"revenue": "revenue_text", "cost": "cost_text", "profit": "profit_text"},
+                         whole_table="keyed", cells=suspects)
         # keys listed more than once: only an explicit (order, line) can repeat (the other keys
         # hold an occurrence number or the line). The repeats are found by the keys' 64-bit
         # hashes first (an aggregate over numbers, not a million strings), then confirmed on
@@ -222,7 +251,8 @@ def _import_actuals(
         leaves_out = connection.execute("SELECT count(*) FROM left_out").fetchall()[0][0] > 0
         rows = connection.sql(
             f"""
-            SELECT row_key, line, sale_date, rep_id, territory, revenue, cost, profit, order_id, order_line,
+            SELECT row_key, line, sale_date, rep_id, territory, revenue, cost,
+                   coalesce(profit_given, revenue - cost) AS profit, order_id, order_line,
                    customer, product, currency, territory_given IS NOT NULL AS territory_from_file
             FROM keyed {"WHERE line NOT IN (SELECT line FROM left_out)" if leaves_out else ""}
             """

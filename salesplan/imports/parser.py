@@ -58,7 +58,8 @@ class _Parser:
         self.connection.register("raw_arrow", self._cells)
         # a view, not a copy: each query trims only the cells it reads, and the file's text is
         # held once (in Arrow) instead of twice
-        self.connection.execute(f"CREATE TEMP VIEW src AS SELECT {', '.join(select)} FROM raw_arrow")
+        self._src_select = ", ".join(select)
+        self.connection.execute(f"CREATE TEMP VIEW src AS SELECT {self._src_select} FROM raw_arrow")
         self.problem_queries: list[str] = []
         # problems that explain their whole line: the line's other problems are left out
         self.line_problem_queries: list[str] = []
@@ -67,6 +68,14 @@ class _Parser:
         self.connection.close()
         if self.raw.connection is self.connection:
             self.raw.connection = None
+
+    def src_of_lines(self, name: str, lines: str) -> None:
+        """Create the temp table ``name``: the rows of ``src`` whose line is in the query ``lines``.
+        The raw records are picked before any cell is trimmed: the few lines with a problem are
+        read again in full without trimming every cell of the file a second time."""
+        self.connection.execute(
+            f"CREATE TEMP TABLE {name} AS SELECT {self._src_select} FROM raw_arrow WHERE line IN ({lines})"
+        )
 
     def header_name(self, field_name: str) -> str:
         return self.raw.header[self.mapping[field_name]] if field_name in self.mapping else field_name
@@ -377,21 +386,26 @@ def _plain_number(text: str) -> str:
 
 def _currency_checks(
     parser: _Parser, store: Store, amount_fields: list[str], base: str, month: str, table: str,
-    texts: dict[str, str] | None = None,
+    texts: dict[str, str] | None = None, whole_table: str | None = None, cells: bool = True,
 ) -> None:
     """Register the currency problems of ``table`` (built with _currency_select, with a
     ``currency`` column = the row's currency); ``month`` is the SQL of the month the amount
     converts at. ``texts`` names the column of ``table`` holding each amount's text (else it is
-    joined from ``src`` by line). Nothing is summed across currencies: with a base currency a row
+    joined from ``src`` by line). ``whole_table`` (default ``table``) holds every row with its
+    ``currency`` and the columns ``month`` reads, for the checks of the row's currency as a whole
+    (a rate for its month, one currency in the file): then ``table`` may hold only the rows that
+    could have a problem of their cells (``cells`` False: no row can, and only the checks of
+    ``whole_table`` are registered). Nothing is summed across currencies: with a base currency a row
     in another currency needs a rate for its month; without one, the file and the stored amounts
     name one currency at most (docs/currencies.md)."""
     connection = parser.connection
-    connection.execute("CREATE TEMP TABLE currency_codes AS SELECT unnest(?::VARCHAR[]) AS code", [sorted(CODES)])
-    parser.add_problem(
-        "currency_text IS NOT NULL AND currency_text NOT IN (SELECT code FROM currency_codes)", "currency",
-        "'unknown currency ' || currency_text || ': use an ISO 4217 code like EUR or USD'", table=table,
-    )
-    for name in amount_fields:
+    _create_currency_codes(parser)
+    if cells:
+        parser.add_problem(
+            "currency_text IS NOT NULL AND currency_text NOT IN (SELECT code FROM currency_codes)", "currency",
+            "'unknown currency ' || currency_text || ': use an ISO 4217 code like EUR or USD'", table=table,
+        )
+    for name in amount_fields if cells else []:
         if texts is not None and name in texts:
             # the text is a column of the table: no join of the whole file by line
             shown, with_text = texts[name], table
@@ -405,6 +419,7 @@ def _currency_checks(
         )
     column = "currency" if parser.has("currency") else amount_fields[0]
     known = "currency IN (SELECT code FROM currency_codes)"
+    table = whole_table or table
     if base:
         connection.register("known_rates", store.rates(SYSTEM)[["currency", "month"]])
         parser.add_problem(
@@ -427,6 +442,13 @@ def _currency_checks(
             "are never added up; set a base currency in the settings and import rates'",
             table=table,
         )
+
+
+def _create_currency_codes(parser: _Parser) -> None:
+    """The temp table ``currency_codes`` (code) of every ISO 4217 code, once per parser."""
+    parser.connection.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS currency_codes AS SELECT unnest(?::VARCHAR[]) AS code", [sorted(CODES)]
+    )
 
 
 def _src_column(field_name: str) -> str:

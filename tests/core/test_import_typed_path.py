@@ -128,3 +128,39 @@ def test_an_ascii_file_is_not_decoded_whole_but_a_nul_past_the_first_64k_is_stil
     assert caught.value.problems == [
         Problem("sales.csv", None, None, "this is a binary file, not a CSV text file or an .xlsx workbook")
     ]
+
+
+# one row with a problem of a cell the import reads typed (date, amounts, territory, currency)
+# among clean rows: the cell checks are worked out again only for the rows that may have one
+# (docs/decisions.md), so each kind must still be found, with its line, column and reason
+WIDE_HEADER = "date,rep,order_id,line,amount,cost,profit,territory,currency\n"
+WIDE_CLEAN = [f"2025-03-{3 + i % 20:02d},R001,O{i},1,{i}.5,1,,Nordics,EUR" for i in range(30)]
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "reason"),
+    [
+        ("1850-01-01,R001,OX,1,5,1,,Nordics,EUR", "date", "date 1850-01-01 is out of range"),
+        ("2025-03-05,R001,OX,1,5,1x,,Nordics,EUR", "cost", "'1x' has letters in it: amounts must be numbers"),
+        ("2025-03-05,R001,OX,1,5,1,4.5.6,Nordics,EUR", "profit", "'4.5.6' is not a number"),
+        ("2025-03-05,R001,OX,1,5,1,,Atlantis,EUR", "territory", "unknown territory 'Atlantis'"),
+        ("2025-03-05,R001,OX,1,5,1,,Nordics,XYZ", "currency",
+         "unknown currency XYZ: use an ISO 4217 code like EUR or USD"),
+        ("2025-03-05,R001,OX,1,USD 5,1,,Nordics,EUR", "amount", "USD 5 is in USD but the row's currency is EUR"),
+        ("2025-03-05,R001,OX,1,5,1,,Nordics,USD", "currency",
+         "this amount is in USD but the file's first amounts are in EUR: amounts in different currencies are "
+         "never added up; set a base currency in the settings and import rates"),
+    ],
+    ids=["date out of range", "cost", "profit", "territory", "currency code", "amount's currency", "second currency"],
+)
+@pytest.mark.parametrize("at", [0, 17, 30])
+def test_one_bad_typed_cell_among_clean_rows_gives_its_line_column_and_reason(reps_store, row, column, reason, at):
+    rows = list(WIDE_CLEAN)
+    rows.insert(at, row)
+    text = WIDE_HEADER + "\n".join(rows) + "\n"
+    if at == 0 and column == "currency" and "first amounts" in reason:
+        # the first row names the file's currency: the clean ones are then the odd ones
+        assert {p.line for p in problems(reps_store, text)} == set(range(3, 33))
+    else:
+        assert problems(reps_store, text) == [Problem("sales.csv", at + 2, column, reason)]
+    assert reps_store.actuals(SYSTEM).empty
