@@ -9,21 +9,9 @@ from __future__ import annotations
 import pytest
 
 from salesplan import files, imports
-from salesplan.errors import BadInput, Problem
+from salesplan.errors import Problem
 from salesplan.principal import SYSTEM
-
-HEADER = "date,rep,order_id,line,amount\n"
-
-
-def actuals(store, text: str, **options):
-    return imports.import_file(store, "actuals", text.encode("utf-8"), file_name="sales.csv", **options)
-
-
-def problems(store, text: str) -> list[Problem]:
-    with pytest.raises(BadInput) as caught:
-        actuals(store, text)
-    return caught.value.problems
-
+from tests.helpers.actuals import HEADER, actuals, problems
 
 def amounts(store) -> dict[str, float]:
     frame = store.actuals(SYSTEM)

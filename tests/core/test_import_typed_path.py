@@ -12,7 +12,7 @@ from salesplan.errors import BadInput, Problem
 from salesplan.files.csvtext import _padded_cells
 from salesplan.principal import SYSTEM
 
-from tests.core.test_import_fast_paths import HEADER, actuals, problems
+from tests.helpers.actuals import HEADER, actuals, problems
 
 CLEAN = [f"2025-03-{3 + i % 20:02d},R001,O{i},1,{i}.5" for i in range(40)]
 
