@@ -21,6 +21,7 @@ import or backup), capped by the lock wait.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import time
@@ -192,6 +193,28 @@ class FileHold:
 
 _holds: dict[str, FileHold] = {}
 _holds_lock = threading.Lock()
+
+
+def close_idle_holds() -> None:
+    """Close every file this process holds but does not use, and stop their linger timers.
+
+    Runs at interpreter exit: a linger timer is a daemon thread, and one closing a DuckDB
+    connection while Python finalises dies inside DuckDB's C++ code, which aborts the process
+    ("terminate called after throwing ... exception not rethrown", exit 134) after all its work
+    is done. Raises nothing.
+    """
+    with _holds_lock:
+        holds = list(_holds.values())
+    for hold in holds:
+        with hold._cond:
+            if hold._timer is not None:
+                hold._timer.cancel()
+                hold._timer = None
+            if hold._users == 0:
+                hold._close(give_turn=False)
+
+
+atexit.register(close_idle_holds)
 
 
 def hold_for(path: str, lock_wait: Callable[[], float]) -> FileHold:

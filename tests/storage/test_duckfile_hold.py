@@ -57,3 +57,12 @@ def test_another_threads_operation_still_waits_for_the_running_ones_then_hands_o
     worker.join(10)
     assert got and got[0] >= released
     hold.close()
+
+
+def test_at_exit_the_idle_files_are_closed_and_no_linger_timer_is_left(tmp_path, monkeypatch):
+    monkeypatch.setattr(duckfile, "LINGER_SECONDS", 60.0)  # the timer must not fire on its own meanwhile
+    hold = duckfile.hold_for(str(tmp_path / "idle.duckdb"), lambda: 5.0)
+    hold.release(hold.acquire())  # idle now: a linger timer would close it in a moment
+    assert hold._timer is not None and hold._connection is not None
+    duckfile.close_idle_holds()
+    assert hold._timer is None and hold._connection is None
