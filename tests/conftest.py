@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 from collections import OrderedDict
 from pathlib import Path
 
@@ -162,10 +161,5 @@ def reps_template(shared_templates):
 @pytest.fixture
 def reps_store(tmp_path, reps_template):
     """A store of its own already holding the reps of REPS_CSV (R000..R003)."""
-    path = tmp_path / "test.duckdb"
-    shutil.copyfile(reps_template, path)
-    opened = Store.open(path)
-    try:
+    with templates.open_copy(reps_template, tmp_path / "test.duckdb") as opened:
         yield opened
-    finally:
-        opened.close()

@@ -21,6 +21,7 @@ from salesplan import imports
 from salesplan.errors import BadInput
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
+from tests.helpers import templates
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "bad"
 MANIFEST = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
@@ -51,8 +52,7 @@ def payload(name: str, entry: dict) -> bytes:
 @pytest.fixture(scope="module")
 def corpus_template(tmp_path_factory, reps_template):
     path = tmp_path_factory.mktemp("corpus") / "base.duckdb"
-    shutil.copyfile(reps_template, path)
-    with Store.open(path) as store:
+    with templates.open_copy(reps_template, path) as store:
         imports.import_file(store, "actuals", BASE_ACTUALS, file_name="base-actuals.csv")
         imports.import_file(store, "targets", BASE_TARGETS, file_name="base-targets.csv")
         imports.import_file(store, "holidays", BASE_HOLIDAYS, file_name="base-holidays.csv")

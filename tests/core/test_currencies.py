@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 
 import pandas as pd
 import pytest
@@ -13,6 +12,7 @@ from salesplan import engine, imports
 from salesplan.errors import BadInput
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
+from tests.helpers import templates
 
 REPS = "rep_id,name,territory,region\nR1,Ann,North,EU\nR2,Bob,South,EU\n"
 
@@ -35,9 +35,7 @@ def usd_template(tmp_path_factory):
 @pytest.fixture
 def usd_store(tmp_path, usd_template):
     """Base currency EUR, USD rates 0.9 (2025-03) and 0.8 (2025-04)."""
-    path = tmp_path / "c.duckdb"
-    shutil.copyfile(usd_template, path)
-    with Store.open(path) as store:
+    with templates.open_copy(usd_template, tmp_path / "c.duckdb") as store:
         yield store
 
 

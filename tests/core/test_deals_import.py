@@ -5,7 +5,6 @@ Every expected number is worked out by hand from the small files below.
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 
 import pytest
@@ -14,6 +13,7 @@ from salesplan import cli, imports
 from salesplan.errors import BadInput, NotAllowed
 from salesplan.principal import SYSTEM, Principal
 from salesplan.store import Store
+from tests.helpers import templates
 
 # a head (H0) with two managers: M1 (reps A1, A2) and M2 (rep B1)
 TEAMS_CSV = (
@@ -42,9 +42,7 @@ def teams_template(tmp_path_factory):
 @pytest.fixture
 def teams(tmp_path, teams_template):
     """A store of the test's own holding the reps of TEAMS_CSV."""
-    path = tmp_path / "test.duckdb"
-    shutil.copyfile(teams_template, path)
-    with Store.open(path) as store:
+    with templates.open_copy(teams_template, tmp_path / "test.duckdb") as store:
         yield store
 
 

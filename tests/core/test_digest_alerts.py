@@ -6,7 +6,6 @@ to the admin)."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from salesplan import engine, imports, notify
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
+from tests.helpers import templates
 
 D = dt.date(2025, 12, 19)  # a Friday; 8 working days are left in FY2025 (22-31 December)
 EARLY = dt.date(2025, 6, 30)
@@ -62,13 +62,8 @@ def template(tmp_path_factory):
 
 @pytest.fixture
 def store(tmp_path, template):
-    path = tmp_path / "alerts.duckdb"
-    shutil.copyfile(template, path)
-    opened = Store.open(path)
-    try:
+    with templates.open_copy(template, tmp_path / "alerts.duckdb") as opened:
         yield opened
-    finally:
-        opened.close()
 
 
 def test_the_hand_worked_numbers_hold(store):

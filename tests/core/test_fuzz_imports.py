@@ -19,7 +19,6 @@ import csv
 import functools
 import io
 import os
-import shutil
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -33,6 +32,7 @@ from salesplan import imports
 from salesplan.errors import BadInput, SalesplanError
 from salesplan.principal import SYSTEM, Principal
 from salesplan.store import Store
+from tests.helpers import templates
 
 EXPLORE = int(os.environ.get("SALESPLAN_FUZZ_EXAMPLES", "0"))
 
@@ -48,9 +48,7 @@ def fuzz_settings(examples: int):
 def store(tmp_path_factory, reps_template):
     """One store for the module (reps R000..R003): every example states its outcome against the
     state before it, so the examples need not start empty."""
-    path = tmp_path_factory.mktemp("fuzz") / "fuzz.duckdb"
-    shutil.copyfile(reps_template, path)
-    with Store.open(path) as opened:
+    with templates.open_copy(reps_template, tmp_path_factory.mktemp("fuzz") / "fuzz.duckdb") as opened:
         yield opened
 
 

@@ -3,7 +3,6 @@ rejected rows as the file's own columns, messages without command-line flags."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 
 import pytest
@@ -13,6 +12,7 @@ from salesplan.cli import main
 from salesplan.errors import BadInput
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
+from tests.helpers import templates
 
 REPS = "rep_id,name,email,territory,region,manager\nR1,Ann One,ann@x.test,Nordics,North,\nR2,Bob Two,bob@x.test,Nordics,North,\n"
 SUPERSTORE = (
@@ -34,9 +34,7 @@ def journey_template(tmp_path_factory):
 
 @pytest.fixture
 def org(tmp_path, journey_template):
-    path = tmp_path / "j.duckdb"
-    shutil.copyfile(journey_template, path)
-    with Store.open(path) as store:
+    with templates.open_copy(journey_template, tmp_path / "j.duckdb") as store:
         yield store
 
 

@@ -69,3 +69,10 @@ def duckdb_copy(target: str | os.PathLike[str], name: str, build: Build | None =
     target = Path(target)
     shutil.copyfile(template(name, build), target)
     return target
+
+
+def open_copy(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> Store:
+    """A store on a private copy of the closed database file ``source`` (a module's or the run's
+    template), made as the file ``target``; use it in a ``with`` block."""
+    shutil.copyfile(source, target)
+    return Store.open(target)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 
 import pandas as pd
@@ -12,6 +11,7 @@ from salesplan import imports
 from salesplan.errors import BadInput, NotAllowed
 from salesplan.principal import SYSTEM, Principal
 from salesplan.store import Store
+from tests.helpers.templates import open_copy
 from tests.helpers.storage_fixtures import CONTRACT_REPS as REPS  # VP > M1 > R1, R2; VP > M2 > R3
 
 ANN = Principal("ann@x.test", "rep", "R1")
@@ -33,9 +33,7 @@ def templates(tmp_path_factory):
 
 
 def organisation(templates, name: str, folder):
-    path = folder / f"{name}.duckdb"
-    shutil.copyfile(templates[name], path)
-    return Store.open(path)
+    return open_copy(templates[name], folder / f"{name}.duckdb")
 
 
 @pytest.fixture
