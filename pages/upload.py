@@ -13,6 +13,13 @@ import streamlit as st
 from salesplan import imports, people_import, signals, ui, upload_flow
 from salesplan.errors import BadInput, NotAllowed
 
+# one look for every (line, column, reason) table: a refused file's problems, a valid-only import's rows left out
+PROBLEM_COLUMNS = {
+    "line": st.column_config.NumberColumn("Line", format="%d"),
+    "column": "Column",
+    "reason": st.column_config.TextColumn("Reason", width="large"),
+}
+
 principal = ui.page("upload")
 the_store = ui.store()
 
@@ -193,11 +200,7 @@ if upload is not None:
             problems = outcome.problems
             st.error(f"Nothing was imported: {len(problems)} problem(s) on {problems['line'].nunique()} line(s). Fix "
                      "the file and upload it again, or import only the valid rows.", icon=":material/error:")
-            ui.table(problems, column_config={
-                "line": st.column_config.NumberColumn("Line", format="%d"),
-                "column": "Column",
-                "reason": st.column_config.TextColumn("Reason", width="large"),
-            })
+            ui.table(problems, column_config=PROBLEM_COLUMNS)
             left, right = st.columns(2)
             left.download_button("Download the problems (CSV)", partial(ui.csv_bytes, problems),
                                  file_name=f"problems-{upload.name}.csv", mime="text/csv", icon=":material/download:")
@@ -241,7 +244,7 @@ if upload is not None:
                 st.caption(ui.md(note))
             if outcome.left_out is not None:
                 st.markdown(f"**Rows left out** ({outcome.counts['rejected']:,}): nothing of them went in")
-                ui.table(outcome.left_out, column_config={"line": st.column_config.NumberColumn(format="%d")})
+                ui.table(outcome.left_out, column_config=PROBLEM_COLUMNS)
             if outcome.rejected is not None:
                 st.download_button("Download the rejected rows (CSV, the file's own columns)",
                                    partial(ui.csv_bytes, outcome.rejected), file_name=f"rejected-{upload.name}.csv",

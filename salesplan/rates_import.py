@@ -76,6 +76,6 @@ def import_rates(
     finally:
         parser.close()
     good = frame[~frame["line"].isin(bad_lines)]
-    batch_id, counts = store.apply_rates(principal, good, file_name=raw.file, sha256=raw.sha256)
+    batch_id, counts = store.apply_rates(principal, good, file_name=raw.file, sha256=raw.sha256, rejected=len(bad_lines))
     return ImportResult("rates", raw.file, batch_id, counts.inserted, counts.updated, counts.unchanged,
                         len(bad_lines), problems)

@@ -113,7 +113,7 @@ def _import_reps(
     finally:
         parser.close()
     good = frame[~frame["line"].isin(bad_lines)].drop_duplicates(["rep_id", "effective_from"])
-    batch_id, counts = store.apply_reps(principal, good, file_name=raw.file, sha256=raw.sha256)
+    batch_id, counts = store.apply_reps(principal, good, file_name=raw.file, sha256=raw.sha256, rejected=len(bad_lines))
     return ImportResult("reps", raw.file, batch_id, counts.inserted, counts.updated, counts.unchanged,
                         len(bad_lines), problems)
 
@@ -166,6 +166,7 @@ def _import_holidays(
     finally:
         parser.close()
     good = frame[~frame["line"].isin(bad_lines)].drop_duplicates(["date", "territory"])
-    batch_id, counts = store.apply_holidays(principal, good, file_name=raw.file, sha256=raw.sha256)
+    batch_id, counts = store.apply_holidays(principal, good, file_name=raw.file, sha256=raw.sha256,
+                                             rejected=len(bad_lines))
     return ImportResult("holidays", raw.file, batch_id, counts.inserted, counts.updated, counts.unchanged,
                         len(bad_lines), problems)

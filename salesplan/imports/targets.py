@@ -116,7 +116,8 @@ def _import_targets(
     if cells.empty:
         raise BadInput.single(raw.file, "no valid target rows to import")
     cells["reason"] = cells["reason"].fillna(reason or f"imported from {raw.file}")
-    batch_id, counts = store.apply_targets(principal, cells, file_name=raw.file, sha256=raw.sha256, reason=reason)
+    batch_id, counts = store.apply_targets(principal, cells, file_name=raw.file, sha256=raw.sha256, reason=reason,
+                                              rejected=len(bad_lines))
     months = pd.to_datetime(cells["month"])
     overview = ImportOverview(
         len(good), months.min().date(), months.max().date(),

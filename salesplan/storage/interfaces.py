@@ -77,16 +77,18 @@ class PeopleStorage(Protocol):
         """The names of every territory, for validating imports. Raises nothing of its own."""
         ...
 
-    def apply_reps(self, principal: Principal, reps: pd.DataFrame, *, file_name: str | None, sha256: str | None) -> tuple[int, BatchCounts]:
+    def apply_reps(self, principal: Principal, reps: pd.DataFrame, *, file_name: str | None, sha256: str | None, rejected: int = 0) -> tuple[int, BatchCounts]:
         """Upsert validated reps (columns of inputs.REPS_COLUMNS) and derive territories/regions.
+        ``rejected`` is how many rows of the file a valid-only import left out; the batch records it (the upload history's Rejected column) and counts as valid-only when it is above 0.
 
         Raises NotAllowed unless admin, or a manager adding only new reps under themself
         (policy ``add_reps``); BadInput when the database refuses a value.
         """
         ...
 
-    def apply_holidays(self, principal: Principal, holidays: pd.DataFrame, *, file_name: str | None, sha256: str | None) -> tuple[int, BatchCounts]:
+    def apply_holidays(self, principal: Principal, holidays: pd.DataFrame, *, file_name: str | None, sha256: str | None, rejected: int = 0) -> tuple[int, BatchCounts]:
         """Upsert validated holidays (date, name, territory with '' = org-wide).
+        ``rejected`` is how many rows of the file a valid-only import left out; the batch records it (the upload history's Rejected column) and counts as valid-only when it is above 0.
 
         Raises NotAllowed unless admin; BadInput when the database refuses a value.
         """
@@ -130,11 +132,12 @@ class LedgerStorage(Protocol):
         """
         ...
 
-    def apply_targets(self, principal: Principal, cells: pd.DataFrame, *, file_name: str | None, sha256: str | None, reason: str | None) -> tuple[int, BatchCounts]:
+    def apply_targets(self, principal: Principal, cells: pd.DataFrame, *, file_name: str | None, sha256: str | None, reason: str | None, rejected: int = 0) -> tuple[int, BatchCounts]:
         """Replace the target cells given (owner_type, owner_id, metric, month, amount, reason).
 
         Every cell is written as a version of this batch with its previous amount, so the
         history says who, when and why; an unchanged cell is counted as unchanged.
+        ``rejected`` is how many rows of the file a valid-only import left out; the batch records it (the upload history's Rejected column) and counts as valid-only when it is above 0.
         Raises NotAllowed when the principal may not set a target for one of the owners.
         """
         ...

@@ -32,8 +32,9 @@ class RatesStorage(Protocol):
         currency), NotAllowed unless admin."""
         ...
 
-    def apply_rates(self, principal: Principal, rates: pd.DataFrame, *, file_name: str | None, sha256: str | None) -> tuple[int, BatchCounts]:
-        """Store validated rates (currency, month, rate) as one batch. Raises BadInput, NotAllowed."""
+    def apply_rates(self, principal: Principal, rates: pd.DataFrame, *, file_name: str | None, sha256: str | None, rejected: int = 0) -> tuple[int, BatchCounts]:
+        """Store validated rates (currency, month, rate) as one batch. Raises BadInput, NotAllowed.
+        ``rejected`` is how many rows of the file a valid-only import left out; the batch records it (the upload history's Rejected column) and counts as valid-only when it is above 0."""
         ...
 
 

@@ -35,6 +35,7 @@ class LedgerStore(BatchStore):
         file_name: str | None,
         sha256: str | None,
         reason: str | None,
+        rejected: int = 0,
     ) -> tuple[int, BatchCounts]:
         """Replace the target cells given (owner_type, owner_id, metric, month, amount, reason).
 
@@ -73,10 +74,10 @@ class LedgerStore(BatchStore):
                 f"count(*) FILTER (WHERE previous_amount IS NOT NULL AND NOT ({same})), "
                 f"count(*) FILTER (WHERE {same}) FROM staged_targets"
             ).fetchall()[0]
-            counts = BatchCounts(int(inserted), int(updated), int(unchanged), 0)
+            counts = BatchCounts(int(inserted), int(updated), int(unchanged), rejected)
             batch_id = self._new_batch(
                 cursor, kind="targets", file_name=file_name, sha256=sha256, principal=principal,
-                counts=counts, valid_only=False, reason=reason,
+                counts=counts, valid_only=rejected > 0, reason=reason,
             )
             cursor.execute(
                 "INSERT INTO target_versions SELECT ?, owner_type, owner_id, metric, month, amount, "

@@ -65,6 +65,7 @@ class PeopleStore(BatchStore):  # its imports are batches too
         *,
         file_name: str | None,
         sha256: str | None,
+        rejected: int = 0,
     ) -> tuple[int, BatchCounts]:
         """Upsert validated reps (columns of inputs.REPS_COLUMNS, optionally effective_from) and
         derive territories/regions.
@@ -133,10 +134,10 @@ class PeopleStore(BatchStore):  # its imports are batches too
                 FROM incoming_reps i LEFT JOIN reps r USING (rep_id)
                 """
             ).fetchall()[0]
-            counts = BatchCounts(int(inserted), int(updated), int(unchanged), 0)
+            counts = BatchCounts(int(inserted), int(updated), int(unchanged), rejected)
             batch_id = self._new_batch(
                 cursor, kind="reps", file_name=file_name, sha256=sha256, principal=principal,
-                counts=counts, valid_only=False,
+                counts=counts, valid_only=rejected > 0,
             )
             cursor.execute(
                 """
@@ -191,7 +192,8 @@ class PeopleStore(BatchStore):  # its imports are batches too
         return self.write(principal, "import reps", file_name or "", work)
 
     def apply_holidays(
-        self, principal: Principal, holidays: pd.DataFrame, *, file_name: str | None, sha256: str | None
+        self, principal: Principal, holidays: pd.DataFrame, *, file_name: str | None, sha256: str | None,
+        rejected: int = 0,
     ) -> tuple[int, BatchCounts]:
         """Upsert validated holidays (date, name, territory with '' = org-wide)."""
         policy.require(principal, "import_holidays")
@@ -209,10 +211,10 @@ class PeopleStore(BatchStore):  # its imports are batches too
                 LEFT JOIN holidays h ON h.holiday_date = i.date::DATE AND h.territory = i.territory
                 """
             ).fetchall()[0]
-            counts = BatchCounts(int(inserted), int(updated), int(unchanged), 0)
+            counts = BatchCounts(int(inserted), int(updated), int(unchanged), rejected)
             batch_id = self._new_batch(
                 cursor, kind="holidays", file_name=file_name, sha256=sha256, principal=principal,
-                counts=counts, valid_only=False,
+                counts=counts, valid_only=rejected > 0,
             )
             cursor.execute(
                 "INSERT INTO holidays SELECT date::DATE, territory, name, ? FROM incoming_holidays "

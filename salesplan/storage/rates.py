@@ -93,7 +93,8 @@ class RatesStore(BatchStore):
         return self.apply_rates(principal, frame, file_name=None, sha256=None)
 
     def apply_rates(
-        self, principal: Principal, rates: pd.DataFrame, *, file_name: str | None, sha256: str | None
+        self, principal: Principal, rates: pd.DataFrame, *, file_name: str | None, sha256: str | None,
+        rejected: int = 0,
     ) -> tuple[int, BatchCounts]:
         """Store validated rates (currency, month = first day, rate) as one batch; each (currency,
         month) keeps its previous rate in rate_versions. Raises NotAllowed unless admin, BadInput
@@ -132,10 +133,10 @@ class RatesStore(BatchStore):
                 "count(*) FILTER (WHERE previous_rate IS NOT NULL AND previous_rate <> rate), "
                 "count(*) FILTER (WHERE previous_rate = rate) FROM staged_rates"
             ).fetchall()[0]
-            counts = BatchCounts(int(inserted), int(updated), int(unchanged), 0)
+            counts = BatchCounts(int(inserted), int(updated), int(unchanged), rejected)
             batch_id = self._new_batch(
                 cursor, kind="rates", file_name=file_name, sha256=sha256, principal=principal,
-                counts=counts, valid_only=False,
+                counts=counts, valid_only=rejected > 0,
             )
             cursor.execute(
                 "INSERT INTO rate_versions SELECT ?, currency, month, rate, previous_rate FROM staged_rates", [batch_id]

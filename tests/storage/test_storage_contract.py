@@ -132,6 +132,28 @@ def test_valid_only_import_keeps_the_rejected_rows_with_the_batch(org):
         org.rejected_rows(Principal("cem@x.test", "rep", "R3"), result.batch_id)
 
 
+# a valid-only import of each kind below with one good row and two bad ones (file, rows left out)
+VALID_ONLY_FILES = {
+    "reps": b"rep_id,name,email,territory,region,manager\nR7,Eve Seven,eve@x.test,Nordics,North,M1\n"
+            b"R8,,r8@x.test,Nordics,North,M1\nR9,Nia Nine,not-an-email,Nordics,North,M1\n",
+    "holidays": b"date,name,territory\n2025-12-25,Christmas,\nnot a date,Oops,\n2025-13-01,Nope,\n",
+    "targets": b"owner,month,amount\nR1,2025-01,20000\nR1,2025-02,lots\nNobody,2025-03,5\n",
+    "rates": b"currency,month,rate\nUSD,2025-03,0.9\nUSD,2025-04,-1\nXYZ,2025-05,0.5\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(VALID_ONLY_FILES))
+def test_a_valid_only_import_records_the_rows_it_left_out_in_its_batch(org, kind):
+    # the upload history's Rejected column reads rows_rejected: before, only actuals and deals
+    # batches recorded their count, the other kinds always 0 while the import said 2
+    org.save_settings(SYSTEM, base_currency="EUR")
+    result = imports.import_file(org, kind, VALID_ONLY_FILES[kind], file_name=f"{kind}.csv", valid_only=True)
+    assert result.rejected == 2
+    batch = org.batches(SYSTEM).set_index("batch_id").loc[result.batch_id]
+    assert int(batch["rows_rejected"]) == 2
+    assert bool(batch["valid_only"])
+
+
 def test_batches_are_scoped_to_the_uploader_and_their_team(org):
     mine = upload(org, "date,rep,amount\n2025-01-02,R1,100\n", principal=Principal("ann@x.test", "rep", "R1"))
     upload(org, "date,rep,amount\n2025-01-02,R3,100\n", principal=Principal("cem@x.test", "rep", "R3"))
