@@ -12,7 +12,8 @@ import pandas as pd
 
 from salesplan.demo.actuals import _days_to_act, _finish_actuals, _orders, _territory_targets
 from salesplan.demo.common import (
-    DOMAIN, SEASONALITY, WEEKMASK, _add_months, _d64, _fy_of, _fy_start, _money, _month_end, _round_to, _write,
+    DOMAIN, SEASONALITY, WEEKMASK, _add_months, _d64, _fy_of, _fy_start, _money, _month_end, _persons, _round_to,
+    _write,
 )
 from salesplan.demo.org import _holidays, _people
 from salesplan.demo.pipeline import _pipelines
@@ -81,8 +82,9 @@ def generate(out_dir: Path, *, reps: int = 40, seed: int = 7, today: date | None
     actual_frames: list[pd.DataFrame] = []
     rep_info: dict[int, dict[str, Any]] = {}
 
+    persons = _persons(people)
     for idx in carriers:
-        p = people.loc[idx]
+        p = persons[idx]
         cal = cals[p.territory]
         rng = np.random.default_rng([seed, 1000 + int(idx)])
         story = p.story

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -93,12 +94,13 @@ TERRITORY_HOLIDAYS = {
 }
 
 
-def _customers(seed: int, territory: str, count: int) -> list[str]:
+@cache  # the same territory's customers are asked for once per rep, per simulated pace and per pipeline
+def _customers(seed: int, territory: str, count: int) -> tuple[str, ...]:
     rng = np.random.default_rng([seed, 3, sum(territory.encode())])
     combos = rng.choice(len(CUSTOMER_STEMS) * len(CUSTOMER_INDUSTRIES), size=count, replace=False)
     suffix = COMPANY_SUFFIX[territory]
-    return [f"{CUSTOMER_STEMS[c // len(CUSTOMER_INDUSTRIES)]} {CUSTOMER_INDUSTRIES[c % len(CUSTOMER_INDUSTRIES)]} {suffix}"
-            for c in combos]
+    return tuple(f"{CUSTOMER_STEMS[c // len(CUSTOMER_INDUSTRIES)]} {CUSTOMER_INDUSTRIES[c % len(CUSTOMER_INDUSTRIES)]} {suffix}"
+                 for c in combos)
 
 
 def _org_shape(n: int) -> tuple[int, int]:

@@ -8,7 +8,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from salesplan.demo.common import DOMAIN, _add_months, _fy_start, _month_end, _round_to
+from salesplan.demo.common import DOMAIN, _add_months, _fy_start, _month_end, _persons, _round_to
 from salesplan.demo.org import _customers
 
 # the pipeline of open deals (docs/pipeline.md): stages and their probabilities (the demo's
@@ -32,8 +32,9 @@ def _pipelines(people, rep_info, ytd, fy, today, seed) -> dict[date, pd.DataFram
     days = [today - timedelta(days=7 * (DEAL_SNAPSHOTS - 1 - k)) for k in range(DEAL_SNAPSHOTS)]
     fy_end = _month_end(_add_months(_fy_start(fy), 11))
     rows: list[dict[str, Any]] = []
+    persons = _persons(people)
     for idx, info in rep_info.items():
-        p = people.loc[idx]
+        p = persons[idx]
         if p.story == "leaver" or p.start_date > today or (p.end_date is not None and p.end_date <= today):
             continue
         rng = np.random.default_rng([seed, 7000 + int(idx)])

@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from salesplan.demo.common import DOMAIN, WEEKMASK, _add_months, _d64, _floor_to, _fy_start, _month_end, _round_to
+from salesplan.demo.common import (
+    DOMAIN, WEEKMASK, _add_months, _d64, _floor_to, _fy_start, _month_end, _persons, _round_to,
+)
 
 OBSTACLES = {
     "hopeless": [
@@ -105,8 +107,9 @@ def _plans(people, rep_info, ytd, fy, today, seed, actuals) -> list[dict[str, An
     top_customers = (actuals[actuals["_rev"] > 0].groupby(["rep", "customer"])["_rev"].sum()
                      .reset_index().sort_values(["rep", "_rev", "customer"], ascending=[True, False, True]))
     tops = {r: g["customer"].tolist() for r, g in top_customers.groupby("rep")}
+    persons = _persons(people)
     for idx, info in rep_info.items():
-        p = people.loc[idx]
+        p = persons[idx]
         label = p.story
         if label == "leaver" or p.start_date > today:
             continue

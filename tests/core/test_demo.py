@@ -398,30 +398,65 @@ def test_any_today_works(tmp_path, today):
 
 
 def test_load_demo_through_the_store(tmp_path):
-    from salesplan.demo import load_demo
+    from salesplan.demo import DEAL_STAGES, load_demo
+    from salesplan.principal import SYSTEM
     from salesplan.store import Store
 
-    # the smallest demo: what is checked here (every file and plan goes through the store, a second
-    # load changes nothing) does not depend on its size, and loading it twice is most of the test
+    # the smallest demo: what is checked here (every file, snapshot, plan and account goes through
+    # the store, a second load changes nothing) does not depend on its size; loading costs seconds,
+    # so the loader's checks share these two loads (the pipeline's and the accounts' included)
     store = Store.open(tmp_path / "demo.duckdb")
     summary = load_demo(store, reps=MIN_REPS, seed=5, today=TODAY)
     data = generate(tmp_path / "files", reps=MIN_REPS, seed=5, today=TODAY)
-    for kind, path in data.files.items():
-        assert summary["inserted"][kind] == len(read(path)), kind
+    files = {kind: read(path) for kind, path in data.files.items()}
+    for kind, frame in files.items():
+        assert summary["inserted"][kind] == len(frame), kind
         assert summary["batches"][kind] is not None
     assert len(set(summary["batches"].values())) == 4
-    assert summary["reps"] == MIN_REPS and summary["actual_rows"] == len(read(data.actuals_csv))
+    assert summary["reps"] == MIN_REPS and summary["actual_rows"] == len(files["actuals"])
     assert summary["plans"] == len(data.plans)
     assert summary["actions"] == sum(len(p["actions"]) for p in data.plans)
+    # what the store holds is what the files say, counted and summed here from the files
+    assert sorted(store.reps(SYSTEM)["rep_id"]) == sorted(files["reps"]["rep_id"])
+    assert len(store.holidays(SYSTEM)) == len(files["holidays"])
+    assert len(store.targets(SYSTEM)) == len(files["targets"])
+    totals = store.actual_totals(SYSTEM)
+    revenue, cost = files["actuals"]["revenue"].astype(float), files["actuals"]["cost"].astype(float)
+    assert totals["rows"] == len(files["actuals"])
+    assert totals["revenue"] == pytest.approx(revenue.sum(), abs=0.01)
+    assert totals["profit"] == pytest.approx((revenue - cost).sum(), abs=0.01)
     # the plans landed in the store, linked to their obstacles
-    from salesplan.principal import SYSTEM
-
     plan = data.plans[0]
     stored = store.plan(SYSTEM, plan["rep_id"], plan["fy"])
     assert stored["exists"] and stored["status"] == plan["status"]
     assert len(stored["obstacles"]) == len(plan["obstacles"]) and len(stored["actions"]) == len(plan["actions"])
-    # loading again changes nothing and duplicates no plan details
+    # the weekly snapshots of open deals, each as its file; the stage probabilities are the demo's
+    assert list(summary["deal_snapshots"]) == [day.isoformat() for day in data.deals]
+    assert dict(store.settings().stage_probabilities) == dict(DEAL_STAGES)
+    history = store.deal_history(SYSTEM)
+    for day, path in data.deals.items():
+        deals = read(path)
+        held = history[history["snapshot_date"] == pd.Timestamp(day)]
+        assert sorted(held["deal_id"]) == sorted(deals["Deal ID"]), day
+        assert held["amount"].astype(float).sum() == pytest.approx(deals["Amount"].astype(float).sum()), day
+    open_now = store.open_deals(SYSTEM, TODAY)
+    assert len(open_now) > 10 and (open_now["snapshot_date"] == pd.Timestamp(TODAY)).all()
+    # blank probabilities took their stage's; the few given in the file stayed
+    from_stage = open_now["probability"] == open_now["stage"].map(dict(DEAL_STAGES))
+    assert from_stage.mean() > 0.8 and set(open_now.loc[~from_stage, "probability"]) <= {0.15, 0.9}
+    # the five sign-in accounts (tests/core/test_demo_accounts.py signs in with them)
+    users = store.users(SYSTEM).set_index("email")
+    rep_of = dict(zip(files["reps"]["email"], files["reps"]["rep_id"]))
+    assert users["role"].to_dict() == {"admin@demo.test": "admin", "leader@demo.test": "leader",
+                                       "manager1@demo.test": "manager", "rep1@demo.test": "rep", "rep2@demo.test": "rep"}
+    for email in ("manager1@demo.test", "rep1@demo.test", "rep2@demo.test"):
+        assert users.loc[email, "rep_id"] == rep_of[email]
+    # loading again changes nothing and duplicates no plan details, deal or account
     again = load_demo(store, reps=MIN_REPS, seed=5, today=TODAY)
     assert sum(again["inserted"].values()) == 0
-    assert again["plans"] == 0 and again["plans_kept"] == len(data.plans)
+    assert again["plans"] == 0 and again["plans_kept"] == len(data.plans) and again["accounts"] == 0
     assert len(store.plan(SYSTEM, plan["rep_id"], plan["fy"])["actions"]) == len(plan["actions"])
+    pd.testing.assert_frame_equal(store.open_deals(SYSTEM, TODAY).drop(columns="batch_id"),
+                                  open_now.drop(columns="batch_id"))
+    assert len(store.users(SYSTEM)) == 5
+    store.close()

@@ -9,7 +9,7 @@ from salesplan.store import Store
 
 def test_demo_creates_the_documented_accounts_linked_to_the_org(tmp_path):
     db = str(tmp_path / "d.duckdb")
-    assert main(["--db", db, "demo", "--reps", "12", "--today", "2026-03-02"]) == 0
+    assert main(["--db", db, "demo", "--reps", "10", "--today", "2026-03-02"]) == 0
     with Store.open(db) as store:
         rep_emails = dict(zip(store.reps(SYSTEM)["email"], store.reps(SYSTEM)["rep_id"]))
         roles = {}
@@ -24,7 +24,5 @@ def test_demo_creates_the_documented_accounts_linked_to_the_org(tmp_path):
         team = store.visible_rep_ids(manager)
         assert store.principal_for_email("rep1@demo.test").rep_id in team
         assert len(team) > 2
-    # running the demo again keeps one account each
-    assert main(["--db", db, "demo", "--reps", "12", "--today", "2026-03-02"]) == 0
-    with Store.open(db) as store:
-        assert len(store.users(SYSTEM)) == 5
+    # loading the demo again keeps one account each: checked on the second load of
+    # tests/core/test_demo.py::test_load_demo_through_the_store (a load costs seconds)

@@ -7,9 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from salesplan.demo import DEAL_STAGES, generate, load_demo
-from salesplan.principal import SYSTEM
-from salesplan.store import Store
+from salesplan.demo import DEAL_STAGES, generate
 
 TODAY = date(2025, 6, 18)  # a Wednesday, mid-year
 
@@ -61,18 +59,7 @@ def test_overdue_and_slipped_deals_and_a_thin_drying_pipeline_for_rep1(demo):
     assert sorted(others)[len(others) // 2] > 2  # the typical rep carries over twice their gap
 
 
-def test_load_demo_records_the_snapshots_and_the_stage_probabilities(tmp_path):
-    with Store.open(tmp_path / "demo.duckdb") as store:
-        summary = load_demo(store, reps=10, seed=3, today=TODAY)
-        assert list(summary["deal_snapshots"]) == [(TODAY - timedelta(days=d)).isoformat() for d in (21, 14, 7, 0)]
-        assert dict(store.settings().stage_probabilities) == dict(DEAL_STAGES)
-        open_now = store.open_deals(SYSTEM, TODAY)
-        assert len(open_now) > 10 and (open_now["snapshot_date"] == pd.Timestamp(TODAY)).all()
-        # blank probabilities took their stage's; the few given in the file stayed
-        by_stage = dict(DEAL_STAGES)
-        from_stage = open_now["probability"] == open_now["stage"].map(by_stage)
-        assert from_stage.mean() > 0.8 and set(open_now.loc[~from_stage, "probability"]) <= {0.15, 0.9}
-        # loading again changes no open deal
-        load_demo(store, reps=10, seed=3, today=TODAY)
-        pd.testing.assert_frame_equal(store.open_deals(SYSTEM, TODAY).drop(columns="batch_id"),
-                                      open_now.drop(columns="batch_id"))
+
+# Loading the snapshots into a store (dates, stage probabilities, blank probabilities taking their
+# stage's, a second load changing no deal) is checked with the rest of the loader, on the same two
+# loads: tests/core/test_demo.py::test_load_demo_through_the_store.
