@@ -361,6 +361,12 @@ def step_page(db: str, page: str, repeat: int, app: str = "app.py") -> dict[str,
             "errors": [str(e.value)[:200] for e in at.error]}
 
 
+def step_pages(db: str, pages: list[str], repeat: int) -> dict[str, Any]:
+    """:func:`step_page` for each of ``pages`` in one process (the quick mode: streamlit starts
+    once, so only the first page's first run is a cold one); ``{page: result}``."""
+    return {page: step_page(db, page, repeat) for page in pages}
+
+
 # ---------------------------------------------------------------------------- machine
 def step_first_touch(mb: int = 256) -> dict[str, Any]:
     """How fast this machine hands out fresh memory (first-touch page faults): MB/s."""

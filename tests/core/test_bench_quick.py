@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.run import QUICK_REPS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 ROWS = ("| 1a |", "| 1m |", "| 1b |", "| 1c |", "| 1x |", "| 2r |", "| 2a |", "| 2b |", "| 2c |", "| 2d |", "| 2e |", "| 3 |",
@@ -34,7 +36,7 @@ def test_bench_quick_prints_the_table_and_the_reference_agrees(tmp_path):
     cmp = res["report"]["S"]["compare"]
     assert cmp["agree"] is True, cmp
     assert cmp["mismatches"] == {}
-    assert cmp["rows"] == res["data"]["S"]["reps"] == cmp["reference_rows"] == 100
+    assert cmp["rows"] == res["data"]["S"]["reps"] == cmp["reference_rows"] == QUICK_REPS
     assert cmp["columns"] == 27
     # every measure produced numbers (no step failed)
     imp = res["import"]["S"]
