@@ -93,4 +93,5 @@ def _write(df: pd.DataFrame, path: Path) -> None:
 def _persons(people: pd.DataFrame) -> dict[int, SimpleNamespace]:
     """Each person (a row of the people table) as a plain record by index: the generator reads a
     person's fields thousands of times, and an attribute of a pandas row costs ~0.1 ms."""
-    return {int(i): SimpleNamespace(**row) for i, row in zip(people.index, people.to_dict("records"))}
+    return {int(i): SimpleNamespace(**{str(k): v for k, v in row.items()})
+            for i, row in zip(people.index, people.to_dict("records"))}
