@@ -2,8 +2,8 @@
 
 ``generate`` writes the four import files of docs/files.md (reps, targets, holidays, actuals) and
 weekly snapshots of open deals (docs/pipeline.md) for a fictitious European sales organisation, and returns the written plans as plain Python data.
-``load_demo`` loads it into a store: targets and actuals through the real import path, people,
-holidays and deal snapshots through the store's API as their imports would record them, plans
+``load_demo`` loads it into a store: the actuals through the real import path; people, holidays,
+targets and deal snapshots through the store's API as their imports would record them; plans
 through the plan API.
 
 The organisation (default 40 people): a VP, 4 regional heads (North, West, South, East), 12

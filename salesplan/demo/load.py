@@ -14,10 +14,10 @@ from salesplan.demo.pipeline import DEAL_STAGES
 from salesplan.errors import SalesplanError
 
 def load_demo(store, *, reps: int = 40, seed: int = 7, today: date | None = None) -> dict:
-    """Generate the demo and load it: targets and actuals through the real import path, the people,
-    holidays and deal snapshots through the store's API as their imports would record them (the
-    same rows, batches, file names and checksums; the demo's own files give those imports nothing
-    to check), the plans through the store's plan API, then the sign-in accounts.
+    """Generate the demo and load it: the actuals through the real import path; the people,
+    holidays, targets and deal snapshots through the store's API as their imports would record
+    them (the same rows, batches, file names and checksums; the demo's own files give those
+    imports nothing to check); the plans through the store's plan API; then the sign-in accounts.
 
     Loading again changes nothing. Raises SalesplanError when an import rejects a row, and the
     store's errors (BadInput, NotAllowed, DatabaseLocked)."""
@@ -27,11 +27,13 @@ def load_demo(store, *, reps: int = 40, seed: int = 7, today: date | None = None
     today = today or date.today()
     with tempfile.TemporaryDirectory(prefix="salesplan-demo-") as tmp:
         data = generate(Path(tmp), reps=reps, seed=seed, today=today)
+        # an amount without a currency is in the organisation's base currency, if one is set
+        base_currency = store.settings().base_currency or None
         results: dict[str, tuple[int, int]] = {}  # kind -> (batch id, rows inserted)
         rows = {}
         for kind, path in data.files.items():
             if kind in _STORED_AS_IMPORTED:
-                batch_id, counts = _STORED_AS_IMPORTED[kind](store, path)
+                batch_id, counts = _STORED_AS_IMPORTED[kind](store, path, base_currency)
                 results[kind] = (batch_id, counts.inserted)
             else:
                 res = imports.import_file(store, kind, path, principal=SYSTEM, file_name=f"demo-{path.name}")
@@ -43,7 +45,6 @@ def load_demo(store, *, reps: int = 40, seed: int = 7, today: date | None = None
         store.save_settings(SYSTEM, stage_probabilities=dict(DEAL_STAGES))
         reps_df = pd.read_csv(data.reps_csv, dtype=str, keep_default_na=False)
         rep_of = dict(zip(reps_df["email"].str.lower(), reps_df["rep_id"]))
-        base_currency = store.settings().base_currency or None
         deal_batches = {day: _load_deals(store, path, day, rep_of, base_currency) for day, path in data.deals.items()}
         n_ob = n_ac = n_ck = n_kept = 0
         for plan in data.plans:
@@ -104,7 +105,7 @@ def _read_as_imported(path: Path, dates: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _store_holidays(store, path: Path):
+def _store_holidays(store, path: Path, currency: str | None):
     """The demo's holidays, recorded as the ``holidays`` import of ``path`` would record them: the
     demo wrote the file (ISO dates, no date listed twice), so the import's checks (a few tenths
     of a second of CPU) could find nothing. Returns (batch id, counts)."""
@@ -114,7 +115,7 @@ def _store_holidays(store, path: Path):
                                 sha256=hashlib.sha256(path.read_bytes()).hexdigest())
 
 
-def _store_reps(store, path: Path):
+def _store_reps(store, path: Path, currency: str | None):
     """The demo's people, recorded as the ``reps`` import of ``path`` would record them: the demo
     wrote the file (unique ids and emails, every manager a rep of the file, no loop, ISO dates),
     so the import's checks could find nothing. Returns (batch id, counts)."""
@@ -126,9 +127,26 @@ def _store_reps(store, path: Path):
                             sha256=hashlib.sha256(path.read_bytes()).hexdigest())
 
 
-# the kinds whose demo file is handed to the store's API as the import would hand it; targets and
-# actuals go through the real import (the file reading and checks most uploads exercise)
-_STORED_AS_IMPORTED = {"holidays": _store_holidays, "reps": _store_reps}
+def _store_targets(store, path: Path, currency: str | None):
+    """The demo's monthly targets, recorded as the ``targets`` import of ``path`` would record
+    them (its target cells in the same order): the demo wrote the file (every owner a demo rep or
+    territory, every month once per owner and metric, amounts of 2 decimals), so the import's
+    checks could find nothing. Returns (batch id, counts)."""
+    from salesplan.principal import SYSTEM
+
+    frame = pd.read_csv(path, dtype={"amount": float}, keep_default_na=False)
+    cells = pd.DataFrame({
+        "owner_type": frame["owner_type"], "owner_id": frame["owner"], "metric": frame["metric"],
+        "month": pd.to_datetime(frame["month"], format="%Y-%m"), "currency": currency,
+        "amount": frame["amount"], "reason": frame["reason"],
+    }).sort_values(["owner_type", "owner_id", "metric", "month"], kind="stable", ignore_index=True)
+    return store.apply_targets(SYSTEM, cells, file_name=f"demo-{path.name}",
+                               sha256=hashlib.sha256(path.read_bytes()).hexdigest(), reason=None)
+
+
+# the kinds whose demo file is handed to the store's API as its import would hand it; the actuals
+# go through the real import (the file reading and checks of the upload that matters most)
+_STORED_AS_IMPORTED = {"holidays": _store_holidays, "reps": _store_reps, "targets": _store_targets}
 
 
 def _load_deals(store, path: Path, day: date, rep_of: dict[str, str], currency: str | None) -> int:
