@@ -60,8 +60,11 @@ def _days_to_act(frame: pd.DataFrame | None, cal, fy0: date, e: date, fy_end: da
     return float(np.floor((a + best * w - target) / (best - current)))
 
 
-def _orders(rng, p, idx, days, n_orders, intended, margin_m, m_end, cal, hol, last_day, story, fy, seed):
-    """All sale lines and credit notes of one rep, vectorised."""
+def _orders(rng, p, idx, days, n_orders, intended, margin_m, m_end, cal, hol, last_day, story, fy, seed,
+            revenue_only=False):
+    """All sale lines and credit notes of one rep, vectorised. ``revenue_only``: only their
+    ``_date`` and ``_rev`` columns, the same rows in the same order (what a pace candidate is
+    judged on, without building the lines)."""
     n_o = int(n_orders.sum())
     if n_o == 0:
         return None
@@ -116,6 +119,11 @@ def _orders(rng, p, idx, days, n_orders, intended, margin_m, m_end, cal, hol, la
         factor *= np.divide(intended, net, out=np.ones(36), where=net > 0)
     rev = np.maximum(np.round(raw * factor[r_m], 2), 1.0)
     sold = factor[r_m] > 0  # months with nothing to sell (e.g. hopeless future) keep no lines
+    if revenue_only:
+        keep = sold[ret]
+        credited = -np.maximum(np.round(rev[ret[keep]] * frac[keep], 2), 0.01)
+        return pd.DataFrame({"_date": np.concatenate([r_date[sold], ret_date[keep]]),
+                             "_rev": np.concatenate([rev[sold], credited])})
     m_raw = np.clip(PRODUCT_MARGIN[prod] + rng.normal(0.0, 0.04, size=n_rows), 0.05, 0.95)
     w_rev = np.bincount(r_m, weights=rev * m_raw, minlength=36)
     s_rev = np.bincount(r_m, weights=rev, minlength=36)

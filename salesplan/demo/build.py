@@ -167,7 +167,7 @@ def generate(out_dir: Path, *, reps: int = 40, seed: int = 7, today: date | None
         # last year finished strong; rep1 very strong (the pace needed to catch up has been done before)
         finish = np.where((m_fy == fy - 1) & (m_fm >= 9), 1.2 if p.email == f"rep1@{DOMAIN}" else 1.08, 1.0)
 
-        def simulate(perf_cur: float) -> pd.DataFrame | None:
+        def simulate(perf_cur: float, revenue_only: bool = False) -> pd.DataFrame | None:
             r2 = np.random.default_rng([seed, 5000 + int(idx)])  # same draws for every candidate pace
             perf_m = np.array([perf_cur if f == fy else perf[int(f)] for f in m_fy])
             noise = r2.lognormal(0.0, 0.08, 36)
@@ -191,7 +191,7 @@ def generate(out_dir: Path, *, reps: int = 40, seed: int = 7, today: date | None
             need = need[day_m[np.minimum(first_day[need], len(days) - 1)] == need]
             n_orders[first_day[need]] += 1
             return _orders(r2, p, idx, days, n_orders, intended, margin_m, m_end, cal, hol_sets[p.territory],
-                           min(end, data_end), story, fy, seed)
+                           min(end, data_end), story, fy, seed, revenue_only=revenue_only)
 
         frame = simulate(perf[fy])
         if p.email == f"rep1@{DOMAIN}" and frame is not None:
@@ -201,7 +201,7 @@ def generate(out_dir: Path, *, reps: int = 40, seed: int = 7, today: date | None
             T_fy = float(rev_t[cur_fy].sum())
             best = (-2.0, perf[fy])
             for cand in np.round(np.arange(0.78, 0.985, 0.01), 2):
-                left = _days_to_act(simulate(float(cand)), cal, _fy_start(fy), data_end, fy_last_end, T_fy)
+                left = _days_to_act(simulate(float(cand), revenue_only=True), cal, _fy_start(fy), data_end, fy_last_end, T_fy)
                 if left is not None and np.isfinite(left) and left > best[0]:
                     best = (left, float(cand))
                 if best[0] >= 15:
