@@ -17,7 +17,8 @@ def load_demo(store, *, reps: int = 40, seed: int = 7, today: date | None = None
     """Generate the demo and load it: the actuals through the real import path; the people,
     holidays, targets and deal snapshots through the store's API as their imports would record
     them (the same rows, batches, file names and checksums; the demo's own files give those
-    imports nothing to check); the plans through the store's plan API; then the sign-in accounts.
+    imports nothing to check; in a store holding other people, every file goes through the
+    import); the plans through the store's plan API; then the sign-in accounts.
 
     Loading again changes nothing. Raises SalesplanError when an import rejects a row, and the
     store's errors (BadInput, NotAllowed, DatabaseLocked)."""
@@ -29,10 +30,14 @@ def load_demo(store, *, reps: int = 40, seed: int = 7, today: date | None = None
         data = generate(Path(tmp), reps=reps, seed=seed, today=today)
         # an amount without a currency is in the organisation's base currency, if one is set
         base_currency = store.settings().base_currency or None
+        reps_df = pd.read_csv(data.reps_csv, dtype=str, keep_default_na=False)
+        # the demo's own files need no checks only where nothing else lives: in a store that
+        # holds other people (the demo loaded onto real data), every file goes through the import
+        own_files = _only_demo_people(store, reps_df)
         results: dict[str, tuple[int, int]] = {}  # kind -> (batch id, rows inserted)
         rows = {}
         for kind, path in data.files.items():
-            if kind in _STORED_AS_IMPORTED:
+            if own_files and kind in _STORED_AS_IMPORTED:
                 batch_id, counts = _STORED_AS_IMPORTED[kind](store, path, base_currency)
                 results[kind] = (batch_id, counts.inserted)
             else:
@@ -43,9 +48,12 @@ def load_demo(store, *, reps: int = 40, seed: int = 7, today: date | None = None
             with path.open(encoding="utf-8") as fh:
                 rows[kind] = sum(1 for _ in fh) - 1
         store.save_settings(SYSTEM, stage_probabilities=dict(DEAL_STAGES))
-        reps_df = pd.read_csv(data.reps_csv, dtype=str, keep_default_na=False)
         rep_of = dict(zip(reps_df["email"].str.lower(), reps_df["rep_id"]))
-        deal_batches = {day: _load_deals(store, path, day, rep_of, base_currency) for day, path in data.deals.items()}
+        deal_batches = {
+            day: _load_deals(store, path, day, rep_of, base_currency) if own_files else
+            imports.import_file(store, "deals", path, principal=SYSTEM, file_name=f"demo-{path.name}", as_of=day).batch_id
+            for day, path in data.deals.items()
+        }
         n_ob = n_ac = n_ck = n_kept = 0
         for plan in data.plans:
             rid, fy = plan["rep_id"], plan["fy"]
@@ -92,6 +100,14 @@ def load_demo(store, *, reps: int = 40, seed: int = 7, today: date | None = None
         "inserted": {kind: inserted for kind, (_, inserted) in results.items()},
         "deal_snapshots": {day.isoformat(): batch_id for day, batch_id in deal_batches.items()},
     }
+
+
+def _only_demo_people(store, reps_df: pd.DataFrame) -> bool:
+    """Whether every person the store holds is one of the demo's (same id and email): a new
+    database, or one the demo was loaded into before."""
+    held = store.rep_lookup()
+    demo = set(zip(reps_df["rep_id"], reps_df["email"].str.lower()))
+    return all((rep_id, str(email or "").lower()) in demo for rep_id, email in zip(held["rep_id"], held["email"]))
 
 
 def _read_as_imported(path: Path, dates: list[str]) -> pd.DataFrame:
@@ -144,8 +160,9 @@ def _store_targets(store, path: Path, currency: str | None):
                                sha256=hashlib.sha256(path.read_bytes()).hexdigest(), reason=None)
 
 
-# the kinds whose demo file is handed to the store's API as its import would hand it; the actuals
-# go through the real import (the file reading and checks of the upload that matters most)
+# the kinds whose demo file is handed to the store's API as its import would hand it (one
+# signature: the holidays and people have no amounts, so no currency); the actuals always go
+# through the real import (the file reading and checks of the upload that matters most)
 _STORED_AS_IMPORTED = {"holidays": _store_holidays, "reps": _store_reps, "targets": _store_targets}
 
 

@@ -460,3 +460,18 @@ def test_load_demo_through_the_store(tmp_path):
                                   open_now.drop(columns="batch_id"))
     assert len(store.users(SYSTEM)) == 5
     store.close()
+
+
+def test_load_demo_onto_other_people_goes_through_the_import_checks(tmp_path):
+    from salesplan import imports
+    from salesplan.demo import load_demo
+    from salesplan.errors import BadInput
+    from salesplan.principal import SYSTEM
+    from salesplan.store import Store
+
+    with Store.open(tmp_path / "real.duckdb") as store:
+        # a real person already holds the email of a demo account: the reps import refuses that
+        imports.import_file(store, "reps", b"rep_id,name,email\nX1,Real Person,rep1@demo.test\n", file_name="real.csv")
+        with pytest.raises(BadInput, match="rep1@demo.test"):
+            load_demo(store, reps=MIN_REPS, seed=5, today=TODAY)
+        assert store.reps(SYSTEM)["rep_id"].tolist() == ["X1"]
