@@ -86,17 +86,23 @@ def test_headers_are_the_spec_columns(demo):
     assert list(data.files) == ["holidays", "reps", "targets", "actuals"]
 
 
-def test_same_seed_gives_identical_bytes(tmp_path):
-    a = generate(tmp_path / "a", reps=20, seed=3, today=TODAY)
-    b = generate(tmp_path / "b", reps=20, seed=3, today=TODAY)
+@pytest.fixture(scope="module")
+def seed3(tmp_path_factory):
+    """A 20-rep demo of seed 3, which the determinism tests generate again or with another seed."""
+    return generate(tmp_path_factory.mktemp("seed3"), reps=20, seed=3, today=TODAY)
+
+
+def test_same_seed_gives_identical_bytes(tmp_path, seed3):
+    a, b = seed3, generate(tmp_path / "b", reps=20, seed=3, today=TODAY)
     for kind in a.files:
         assert a.files[kind].read_bytes() == b.files[kind].read_bytes(), kind
+    assert list(a.deals) == list(b.deals)
+    assert [path.read_bytes() for path in a.deals.values()] == [path.read_bytes() for path in b.deals.values()]
     assert a.plans == b.plans
 
 
-def test_different_seed_gives_different_files(tmp_path):
-    a = generate(tmp_path / "a", reps=20, seed=3, today=TODAY)
-    b = generate(tmp_path / "b", reps=20, seed=4, today=TODAY)
+def test_different_seed_gives_different_files(tmp_path, seed3):
+    a, b = seed3, generate(tmp_path / "b", reps=20, seed=4, today=TODAY)
     assert a.reps_csv.read_bytes() != b.reps_csv.read_bytes()
     assert a.actuals_csv.read_bytes() != b.actuals_csv.read_bytes()
 
