@@ -26,7 +26,7 @@ def demo(tmp_path_factory):
 
 
 def test_four_weekly_snapshots_ending_today_in_crm_export_shape(demo):
-    data, _, snapshots, _ = demo
+    _, _, snapshots, _ = demo
     assert list(snapshots) == [TODAY - timedelta(days=d) for d in (21, 14, 7, 0)]
     for frame in snapshots.values():
         assert list(frame.columns) == ["Deal ID", "Deal Name", "Company", "Deal Owner", "Deal Stage", "Amount",
