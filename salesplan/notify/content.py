@@ -426,8 +426,9 @@ def digest(store: Any, principal: Principal, numbers: Numbers, previous: dict[st
 # --------------------------------------------------------------------------- alerts
 def alert_levels(principal: Principal) -> tuple[str, ...]:
     """Whose alerts an account gets: a rep its own, a manager its reps', a leader or admin the
-    organisation's and the regions' (the owners of their digest)."""
-    return ("rep",) if principal.role in ("rep", "manager") else ("org", "region")
+    organisation's and the regions' (the owners of their digest). In the engine's order of levels,
+    so that a leader's watch list of these levels is read from the digest's whole one."""
+    return ("rep",) if principal.role in ("rep", "manager") else ("region", "org")
 
 
 def _conditions(numbers: Numbers, levels: tuple[str, ...], d: dt.date) -> dict[tuple[str, str], set[str]]:
