@@ -193,7 +193,8 @@ class Numbers:
         self.as_of = as_of
         # the messages' money carries its symbol ('' for a single-currency organisation)
         self.currency = str(inputs.settings.base_currency or "")
-        self._cache: dict[tuple[Any, ...], pd.DataFrame] = {}
+        self._cache: dict[tuple[Any, ...], Any] = {}
+        self._watchlists: dict[tuple[tuple[str, ...], dt.date], pd.DataFrame] = {}
 
     def report(self, level: str, period: str = "year", as_of: dt.date | None = None) -> pd.DataFrame:
         d = as_of or self.as_of
@@ -204,10 +205,21 @@ class Numbers:
 
     def watchlist(self, levels: tuple[str, ...], as_of: dt.date | None = None) -> pd.DataFrame:
         d = as_of or self.as_of
-        key = ("watch", levels, d)
-        if key not in self._cache:
-            self._cache[key] = engine.watchlist(self.inputs, d, levels=levels)
-        return self._cache[key]
+        if (levels, d) not in self._watchlists:
+            wider = self._wider_watchlist(levels, d)
+            self._watchlists[levels, d] = (engine.watchlist(self.inputs, d, levels=levels) if wider is None
+                                           else _only_levels(wider, levels))
+        return self._watchlists[levels, d]
+
+    def _wider_watchlist(self, levels: tuple[str, ...], d: dt.date) -> pd.DataFrame | None:
+        """A watch list of the same date already computed for more levels, listed in the same
+        relative order: the engine computes each level on its own and sorts the rows stably, so
+        its rows of ``levels`` are exactly the watch list of ``levels`` (a leader's alerts read
+        the organisation's and regions' rows of the digest's whole watch list)."""
+        for (computed, day), frame in self._watchlists.items():
+            if day == d and [level for level in computed if level in levels] == list(levels):
+                return frame
+        return None
 
     def chances(self, level: str, period: str = "year") -> dict[tuple[str, str], tuple[float, str]]:
         """(owner_id, period label) -> (chance_to_reach, plain-words explanation) from
@@ -215,10 +227,10 @@ class Numbers:
         are left out (a message then says nothing about it)."""
         key = ("chance", level, period, self.as_of)
         if key not in self._cache:
-            self._cache[key] = engine.chance_details(self.inputs, self.as_of, level=level, period=period)
-        frame = self._cache[key]
-        return {(str(r["owner_id"]), str(r["period"])): (float(r["chance_to_reach"]), str(r["explanation"]))
-                for r in frame.to_dict("records") if not empty(r["chance_to_reach"])}
+            frame = engine.chance_details(self.inputs, self.as_of, level=level, period=period)
+            self._cache[key] = {(str(r["owner_id"]), str(r["period"])): (float(r["chance_to_reach"]), str(r["explanation"]))
+                                for r in frame.to_dict("records") if not empty(r["chance_to_reach"])}
+        return self._cache[key]
 
     def row(self, level: str, owner_id: str, period: str = "year", as_of: dt.date | None = None) -> Row | None:
         frame = self.report(level, period, as_of)
@@ -227,6 +239,15 @@ class Numbers:
             frame = frame[(frame["period_start"] <= d) & (frame["period_end"] >= d)]
         rows = frame[frame["owner_id"] == owner_id].to_dict("records")
         return rows[0] if rows else None
+
+
+def _only_levels(watch: pd.DataFrame, levels: tuple[str, ...]) -> pd.DataFrame:
+    """The rows of ``levels`` of a watch list, as :func:`engine.watchlist` gives them for those
+    levels alone (its empty frame when there are none)."""
+    rows = watch[watch["owner_type"].isin(levels)].reset_index(drop=True)
+    if len(rows):
+        return rows
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in engine.WATCHLIST_COLUMNS})
 
 
 def fy_of(inputs: EngineInputs, as_of: dt.date) -> int:
@@ -405,8 +426,9 @@ def digest(store: Any, principal: Principal, numbers: Numbers, previous: dict[st
 # --------------------------------------------------------------------------- alerts
 def alert_levels(principal: Principal) -> tuple[str, ...]:
     """Whose alerts an account gets: a rep its own, a manager its reps', a leader or admin the
-    organisation's and the regions' (the owners of their digest)."""
-    return ("rep",) if principal.role in ("rep", "manager") else ("org", "region")
+    organisation's and the regions' (the owners of their digest). In the engine's order of levels,
+    so that a leader's watch list of these levels is read from the digest's whole one."""
+    return ("rep",) if principal.role in ("rep", "manager") else ("region", "org")
 
 
 def _conditions(numbers: Numbers, levels: tuple[str, ...], d: dt.date) -> dict[tuple[str, str], set[str]]:

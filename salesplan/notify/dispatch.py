@@ -102,14 +102,20 @@ def build_due(store: Any, as_of: dt.date, *, local: dt.datetime | None = None, p
         principal = store.principal_for_email(account["email"])
         if principal is None:
             continue
-        numbers = _numbers(store, principal, as_of, scopes)
-        wanted = []
+        digest_key = None
         if "digest" in kinds and not account["no_digest"]:
             key = MessageKey(principal.email, "digest", "", slot)
             if include_sent or store.notification_state(key) != "sent":
-                previous = store.last_digest_snapshot(principal.email, before_slot=slot)
-                wanted.append((key, C.digest(store, principal, numbers, previous)))
-        if "alert" in kinds and not account["no_alert"]:
+                digest_key = key
+        wants_alerts = "alert" in kinds and not account["no_alert"]
+        if digest_key is None and not wants_alerts:
+            continue  # nothing to compute: its digest is out (or off) and it gets no alerts
+        numbers = _numbers(store, principal, as_of, scopes)
+        wanted = []
+        if digest_key is not None:
+            previous = store.last_digest_snapshot(principal.email, before_slot=slot)
+            wanted.append((digest_key, C.digest(store, principal, numbers, previous)))
+        if wants_alerts:
             for alert in C.alerts(principal, numbers, before):
                 key = MessageKey(principal.email, "alert", alert.owner_key, day_slot)
                 if include_sent or store.notification_state(key) != "sent":

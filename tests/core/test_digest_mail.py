@@ -18,7 +18,8 @@ from salesplan import engine, notify
 from salesplan.cli import main
 from salesplan.errors import NotAllowed
 from salesplan.notify import content as C
-from salesplan.principal import SYSTEM
+from salesplan.notify import render
+from salesplan.principal import SYSTEM, Principal
 from salesplan.store import Store
 from tests.helpers.mail import DEMO_ACCOUNTS, DEMO_TODAY, Collector, SmtpServer, demo_store, free_port, running_server
 
@@ -58,12 +59,13 @@ def store(tmp_path, smtp):
 
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory, server):
-    """The weekly run on D (digests and alerts) on a fresh demo, done once: the result, the messages
-    the server received and the closed database file afterwards. The tests that only read what this
-    run sent and stored share it (each opens a copy of the file), instead of each sending it again."""
+    """The weekly run on D (digests and alerts) on a fresh demo with the dashboard_url set, done
+    once: the result, the messages the server received and the closed database file afterwards.
+    The tests that only read what this run sent and stored share it (each opens a copy of the file),
+    instead of each sending it again."""
     folder = tmp_path_factory.mktemp("first-run")
     _forget(server)
-    store = demo_store(folder, smtp_port=server.port)
+    store = demo_store(folder, smtp_port=server.port, dashboard_url="https://plan.example.com/")
     try:
         result = run(store)
     finally:
@@ -195,11 +197,37 @@ def test_a_manager_sees_only_their_reps_and_a_leader_the_organisation(sent):
     assert f"Watch list: the first {min(10, len(whole))} of {len(whole)}" in leader.text
 
 
-def test_link_to_the_owners_page_when_the_dashboard_url_is_set(store, smtp):
-    store.save_settings(SYSTEM, dashboard_url="https://plan.example.com/")
-    run(store)
-    rep1 = store.principal_for_email("rep1@demo.test")
-    [message] = smtp.collector.to("rep1@demo.test")
+def _as_sent(content: C.Content) -> tuple[str, str, str]:
+    """Subject, plain text and HTML of the message a content renders to."""
+    message = render.email_message(content, "plan@demo.test")
+    return (str(message["Subject"]), message.get_body(("plain",)).get_content(),
+            message.get_body(("html",)).get_content())
+
+
+def _received(message) -> tuple[str, str, str]:
+    """The same of a message the server received (its line ends are CRLF on the wire)."""
+    return (str(message.message["Subject"]), message.text.replace("\r\n", "\n"), message.html.replace("\r\n", "\n"))
+
+
+def _alone(store: Store, account: str) -> tuple[Principal, C.Numbers]:
+    """The account's principal and a computation of its own view, shared with no other account."""
+    principal = store.principal_for_email(account)
+    return principal, C.Numbers(store.engine_inputs(principal), D)
+
+
+def test_each_digest_is_what_the_accounts_own_view_computed_alone_says(sent):
+    """A run shares computations between accounts (one per set of visible reps): every digest must
+    still be, to the byte, what the account's own engine inputs computed afresh give (the alerts:
+    test_opted_out_accounts_get_neither_digest_nor_alerts)."""
+    for account in DEMO_ACCOUNTS:
+        principal, alone = _alone(sent.store, account)
+        [message] = sent.collector.to(account, "digest")
+        assert _received(message) == _as_sent(C.digest(sent.store, principal, alone, None)), account
+
+
+def test_link_to_the_owners_page_when_the_dashboard_url_is_set(sent):
+    rep1 = sent.store.principal_for_email("rep1@demo.test")  # the first run had the dashboard_url set
+    [message] = sent.collector.to("rep1@demo.test")
     assert f"https://plan.example.com/my_plan?rep={rep1.rep_id}" in message.text
     assert f'href="https://plan.example.com/my_plan?rep={rep1.rep_id}"' in message.html
 
@@ -209,8 +237,8 @@ def test_a_rerun_sends_nothing_again(sent, smtp):
     store = sent.store  # after the first run, which sent 5
     assert len(sent.result.sent) == 5
     second = run(store)  # to the module's server too (the copy keeps the settings)
-    assert second.sent == [] and second.failed == []
-    assert notify.build_due(store, D) == []
+    # nothing was even due: a due message would have been claimed and skipped, sent or failed
+    assert second.sent == [] and second.failed == [] and second.skipped == []
     assert smtp.collector.received == []
     # a later day of the same week still owes nothing; the next week's digest is due again
     assert notify.build_due(store, D + dt.timedelta(days=3), kinds=("digest",)) == []
@@ -220,8 +248,11 @@ def test_a_rerun_sends_nothing_again(sent, smtp):
 def test_two_senders_at_once_send_each_message_once(store, smtp, tmp_path):
     second_store = Store.open(store.path)  # another connection to the same database, as a second sender
     try:
-        due = [notify.build_due(store, D), notify.build_due(second_store, D)]
-        assert len(due[0]) == len(due[1]) == 5
+        # both senders found the same five digests due before either sent (build_due is one
+        # computation of the unchanged database; its own rules are tested above)
+        computed = notify.build_due(store, D, kinds=("digest",))
+        due = [list(computed), list(computed)]
+        assert len(computed) == 5
         start = threading.Barrier(2)
         results: list[notify.RunResult] = [notify.RunResult(), notify.RunResult()]
 
@@ -243,10 +274,10 @@ def test_two_senders_at_once_send_each_message_once(store, smtp, tmp_path):
 
 # --------------------------------------------------------------------------- failures
 def test_an_unreachable_server_loses_nothing_and_the_next_run_sends(tmp_path):
-    port = free_port()  # nothing listens there yet
+    port = free_port()  # nothing listens there yet: the connection is refused at once
     store = demo_store(tmp_path, smtp_port=port)
     try:
-        first = run(store)
+        first = run(store, kinds=("digest",))
         assert first.sent == [] and len(first.failed) == 5
         failed = store.failed_notifications(SYSTEM)
         assert sorted(failed["recipient"]) == sorted(DEMO_ACCOUNTS)
@@ -255,7 +286,7 @@ def test_an_unreachable_server_loses_nothing_and_the_next_run_sends(tmp_path):
             store.failed_notifications(store.principal_for_email("rep1@demo.test"))
         server = SmtpServer(port=port).start()
         try:
-            second = run(store)
+            second = run(store, kinds=("digest",))
         finally:
             server.stop()
         assert len(second.sent) == 5
@@ -270,7 +301,7 @@ def test_an_unreachable_server_loses_nothing_and_the_next_run_sends(tmp_path):
 def test_refused_messages_4xx_5xx_are_recorded_and_retried_alone(store, smtp):
     smtp.collector.refuse_rcpt["rep1@demo.test"] = "550 5.1.1 mailbox unavailable"
     smtp.collector.refuse_data["leader@demo.test"] = "451 4.3.0 try again later"
-    first = run(store)
+    first = run(store, kinds=("digest",))
     assert len(first.sent) == 3
     errors = dict((key.recipient, error) for key, error in first.failed)
     assert set(errors) == {"rep1@demo.test", "leader@demo.test"}
@@ -279,13 +310,15 @@ def test_refused_messages_4xx_5xx_are_recorded_and_retried_alone(store, smtp):
     assert sorted(failed["recipient"]) == ["leader@demo.test", "rep1@demo.test"]
     smtp.collector.refuse_rcpt.clear()
     smtp.collector.refuse_data.clear()
-    second = run(store)
+    second = run(store, kinds=("digest",))
     assert sorted(key.recipient for key in second.sent) == ["leader@demo.test", "rep1@demo.test"]
     assert sorted(r for m in smtp.collector.received for r in m.rcpt_tos) == sorted(DEMO_ACCOUNTS)
 
 
 def test_missing_settings_say_what_to_set_and_claim_nothing(tmp_path, capsys):
     store = demo_store(tmp_path)
+    for account in DEMO_ACCOUNTS:  # the five digests are due; no alert is on D (the first test)
+        store.set_notification_opt_out(SYSTEM, account, "alert", True)
     try:
         # the message suits the Admin page's "Send me a test" too: it names no command-line option
         with pytest.raises(notify.NotConfigured, match="set the mail server on the Admin page.*set the sender") as raised:
@@ -340,16 +373,23 @@ def test_opted_out_accounts_get_neither_digest_nor_alerts(store, smtp):
     run(store, previous_day=EARLY)
     assert smtp.collector.to("rep1@demo.test") == []
     assert len(smtp.collector.of_kind("digest")) == 4
+    # the others' alerts are, to the byte, what each account's own view computed alone gives: the
+    # run shared computations (a leader's alerts read the watch list of their digest's computation)
+    for account in set(DEMO_ACCOUNTS) - {"rep1@demo.test"}:
+        principal, alone = _alone(store, account)
+        own = sorted(_as_sent(alert) for alert in C.alerts(principal, alone, EARLY))
+        assert sorted(_received(message) for message in smtp.collector.to(account, "alert")) == own, account
+    assert smtp.collector.to("leader@demo.test", "alert")
     notify.set_email_preferences(store, SYSTEM, digest=True, email="rep1@demo.test")
     assert notify.email_preferences(store, rep1) == {"digest": True, "alert": False}
 
 
-def test_the_next_digest_says_what_changed(store, smtp):
-    run(store, kinds=("digest",))
+def test_the_next_digest_says_what_changed(sent, smtp):
+    store = sent.store  # after the first run, which sent this week's digests
     later = D + dt.timedelta(days=7)
-    run(store, later, kinds=("digest",))
+    run(store, later, kinds=("digest",), recipients=["rep1@demo.test"])
     rep1 = store.principal_for_email("rep1@demo.test")
-    messages = smtp.collector.to("rep1@demo.test", "digest")
+    messages = sent.collector.to("rep1@demo.test", "digest") + smtp.collector.to("rep1@demo.test", "digest")
     assert len(messages) == 2
     assert "This is your first weekly digest." in messages[0].text
     before = system_rows(store, as_of=D)
@@ -368,6 +408,10 @@ def test_the_next_digest_says_what_changed(store, smtp):
 
 # --------------------------------------------------------------------------- command line and admin
 def test_cli_dry_run_writes_eml_files_a_mail_client_opens_and_records_nothing(store, smtp, tmp_path, capsys):
+    # no alert is due on D (see the first test); with alerts off the four runs below compute the
+    # digests only, and the last one (every digest sent) nothing at all
+    for account in DEMO_ACCOUNTS:
+        notify.set_email_preferences(store, SYSTEM, alert=False, email=account)
     out = tmp_path / "eml"
     assert main(["--db", store.path, "digest", "--as-of", D.isoformat(), "--dry-run", str(out)]) == 0
     files = sorted(out.glob("*.eml"))
@@ -401,7 +445,7 @@ def test_admin_preview_is_the_message_the_account_gets_and_the_test_goes_to_ones
     [test_message] = smtp.collector.received
     assert test_message.rcpt_tos == ["admin@demo.test"] and str(test_message.message["Subject"]).startswith("[Test] ")
     assert store.notification_log(SYSTEM).empty  # a test does not stand in for the weekly digest
-    run(store)
+    run(store, kinds=("digest",), recipients=["rep1@demo.test", "admin@demo.test"])
     [real] = smtp.collector.to("rep1@demo.test")
     assert real.text.replace("\r\n", "\n") == preview.text and str(real.message["Subject"]) == preview.subject
     assert len(smtp.collector.to("admin@demo.test")) == 2

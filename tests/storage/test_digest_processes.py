@@ -24,6 +24,9 @@ def test_two_processes_sending_at_once_send_each_digest_once(db_target):
             imports.import_file(store, "reps", REPS_CSV.encode(), file_name="reps.csv", principal=SYSTEM)
             for email, (role, rep_id) in ACCOUNTS.items():
                 store.add_user(SYSTEM, email, role, rep_id=rep_id, password="pw-1234")
+                # without targets nothing can alert: only the digests are computed, and the
+                # later sender, finding them all sent, computes nothing
+                store.set_notification_opt_out(SYSTEM, email, "alert", True)
             store.save_settings(SYSTEM, smtp_host="127.0.0.1", smtp_port=server.port, smtp_starttls="off",
                                 mail_from="plan@example.com")
         command = [sys.executable, "-m", "salesplan.cli", "--db", db_target, "digest", "--as-of", "2026-03-02", "--send"]
