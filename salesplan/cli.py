@@ -396,6 +396,9 @@ def _digest_command(store: Store, args: argparse.Namespace) -> int:
     # come in the organisation's time zone, else yesterday (so an hourly cron job sends the
     # digest at the configured weekday and hour, and each day's alerts once)
     as_of = args.as_of or pass_date(settings, notify.local_now(settings))
+    # --send without the mail settings fails before the messages are built, not after (building
+    # them computes every account's figures: seconds on a real organisation)
+    config = notify.smtp_config(settings) if args.send else None
     outgoing = notify.build_due(store, as_of)
     if args.dry_run:
         paths = notify.write_eml(outgoing, args.dry_run)
@@ -407,7 +410,8 @@ def _digest_command(store: Store, args: argparse.Namespace) -> int:
         for item in outgoing:
             print(f"{item.key.kind:<6} {item.key.recipient:<30} {item.subject}")
         return EXIT_OK
-    transport = notify.SmtpTransport(notify.smtp_config(settings))
+    assert config is not None  # --send
+    transport = notify.SmtpTransport(config)
     result = notify.send(store, outgoing, transport)
     print(result.summary())
     _print_flag_hints(*(reason for _, reason in result.failed[:1]))  # the summary names the first error
