@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prepare", action="store_true", help="generate and import the store first")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--cprofile", action="store_true", help="print a cProfile summary of one read + report")
+    parser.add_argument("--sort", default="cumulative", help="cProfile order: cumulative or tottime")
     parser.add_argument("--levels", action="store_true", help="also the territory, region and org reports")
     parser.add_argument("--week", action="store_true", help="also the weekly report of every rep")
     parser.add_argument("--save", default=None, help="pickle the reports here")
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             engine.report(store.engine_inputs(SYSTEM), AS_OF, level="rep")
             profile.disable()
             out = io.StringIO()
-            pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(35)
+            pstats.Stats(profile, stream=out).sort_stats(args.sort).print_stats(35)
             print(out.getvalue())
     print(f"peak RSS {peak_rss_mb():.0f} MB")
     if args.save:

@@ -175,15 +175,15 @@ class EngineReads(DealStore, LedgerStore, RatesStore, PeopleStore, PeopleHistory
         # only the territories the lines name (the lists hold every one, also others' for a rep)
         used = np.bincount(territory_codes + 1, minlength=len(territory_index) + 1)[1:] > 0
         if not used.all():
-            territory_codes = np.append(np.cumsum(used) - 1, -1)[territory_codes]
+            territory_codes = np.append(np.cumsum(used) - 1, -1).astype(np.int32)[territory_codes]
             territory_index = territory_index[used]
         # days since 1970 -> datetime64[ns] by arithmetic (numpy's unit casts are ~7x slower)
         days = (lines["day"].to_numpy(dtype=np.int64) * _NS_PER_DAY).view("datetime64[ns]")
         # copy=False: the columns stay apart (consolidating the two float columns copies them)
         return pd.DataFrame({
             "date": days,
-            "rep_id": pd.Categorical.from_codes(rep_codes, categories=reps_index),
-            "territory": pd.Categorical.from_codes(territory_codes, categories=territory_index),
+            "rep_id": _categorical(rep_codes, reps_index),
+            "territory": _categorical(territory_codes, territory_index),
             "revenue": lines["revenue"].to_numpy(dtype=float),
             "profit": lines["profit"].to_numpy(dtype=float),
         }, columns=DAILY_ACTUALS_COLUMNS, copy=False)
@@ -192,7 +192,8 @@ class EngineReads(DealStore, LedgerStore, RatesStore, PeopleStore, PeopleHistory
         """Current target cells in the base currency at their month's rate, without a rep's
         cells of months that start after the rep's end_date (docs/people.md)."""
         with self.cursor() as cursor:
-            frame = cursor.execute(
+            # through Arrow: ~3x faster than .df() for the 350k string-keyed rows at 10,000 reps
+            frame = cursor.frame(
                 f"""
                 SELECT a.owner_type, a.owner_id, a.metric, a.month::TIMESTAMP AS month,
                        CASE WHEN {IN_BASE} THEN a.amount::DOUBLE PRECISION
@@ -203,7 +204,7 @@ class EngineReads(DealStore, LedgerStore, RatesStore, PeopleStore, PeopleHistory
                 ORDER BY a.owner_type, a.owner_id, a.metric, a.month
                 """,
                 [base, base],
-            ).df()
+            )
         if frame["amount"].isna().any():
             with self.cursor() as cursor:
                 raise BadInput.single("targets", "; ".join(unpriced(cursor, base)) or "stored targets without a rate")
@@ -217,3 +218,12 @@ class EngineReads(DealStore, LedgerStore, RatesStore, PeopleStore, PeopleHistory
         frame = self.rep_history(principal)[REP_HISTORY_COLUMNS].copy()
         frame["effective_from"] = pd.to_datetime(frame["effective_from"])
         return frame
+
+
+def _categorical(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
+    """A categorical column from codes made by the read (each -1 or a position in
+    ``categories``, so not checked again), in the code width pandas keeps for that many
+    categories (else it makes one more copy)."""
+    width = np.int8 if len(categories) < 127 else np.int16 if len(categories) < 32767 else np.int32
+    dtype = pd.CategoricalDtype(categories)
+    return pd.Categorical.from_codes(codes.astype(width, copy=False), dtype=dtype, validate=False)
