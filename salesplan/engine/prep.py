@@ -98,7 +98,7 @@ def _cell_sums(flat: np.ndarray, amount: np.ndarray, size: int) -> np.ndarray:
                 break
             total += float(np.abs(chunk).sum())
         if total < _EXACT:
-            cells = np.bincount(flat, weights=units, minlength=size)
+            cells: np.ndarray = np.bincount(flat, weights=units, minlength=size).astype(float, copy=False)
             cells /= _UNITS
             return cells
     # (np.bincount gives integers when there are no lines at all)
@@ -173,9 +173,10 @@ def _prepare(inputs: EngineInputs, level: str, metric: str, fy: int, last_day: d
     for t in set(owners.cal_territory):
         by_terr[t] = calendar_for(settings, inputs.holidays, t, _sets=sets)
     cals: dict[tuple, WorkingCalendar] = {}
+    key_of = {t: cal.key for t, cal in by_terr.items()}  # a key is built from the holidays: once per territory
     owner_key = []
     for t in owners.cal_territory:
-        k = by_terr[t].key
+        k = key_of[t]
         cals.setdefault(k, by_terr[t])
         owner_key.append(k)
     keys = list(cals)
@@ -216,11 +217,11 @@ def _prepare(inputs: EngineInputs, level: str, metric: str, fy: int, last_day: d
     np.putmask(flat, ~keep, size)
     s0 = _cell_sums(flat, amount, size + 1)[:size].reshape(n, ndays + 1)
     np.cumsum(s0, axis=1, out=s0)
-    has = np.zeros(size + 1, dtype=bool)
-    has[flat] = True
-    has = has[:size].reshape(n, ndays + 1)
+    seen = np.zeros(size + 1, dtype=bool)
+    seen[flat] = True
+    has = seen[:size].reshape(n, ndays + 1)
     first_day = np.where(has.any(axis=1), has.argmax(axis=1) - 1, _BIG).astype(np.int64)
-    del has, flat
+    del has, seen, flat
 
     days = np.arange(d0, d1 + ONE_DAY, dtype="datetime64[D]")
     fm = np.array(fiscal_months(fy, settings.fy_start_month), dtype="datetime64[D]")
