@@ -73,18 +73,23 @@ def _codes(values: pd.Series, universe: list[str]) -> np.ndarray:
     distinct value is cleaned once."""
     if len(values) == 0:
         return np.zeros(0, dtype=np.int64)
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if isinstance(values.dtype, pd.CategoricalDtype):  # the store's daily actuals: codes already
+        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
     cleaned = [_clean(u) for u in uniques]
     pos = pd.Index(universe, dtype=object).get_indexer(pd.Index(cleaned, dtype=object)) if cleaned else np.zeros(0, np.int64)
     pos = np.append(np.asarray(pos, dtype=np.int64), -1)  # code -1 (NaN) -> last slot -> -1
     return pos[codes]
 
 
-def _norm(series: pd.Series, default: str) -> pd.Series:
-    """Lower-cased, stripped strings (``default`` where empty), cleaning each distinct value once."""
+def _norm_is(series: pd.Series, default: str, value: str) -> np.ndarray:
+    """Whether each cell, stripped and lower-cased (``default`` where empty), is ``value``;
+    each distinct value is cleaned once, and no string column is built (at 350k target rows
+    building one cost more than everything else done with the targets)."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    cleaned = np.array([(_clean(u) or default).lower() for u in uniques] + [default], dtype=object)
-    return pd.Series(cleaned[codes], index=series.index)
+    match = np.array([(_clean(u) or default).lower() == value for u in uniques] + [default == value], dtype=bool)
+    return match[codes]
 
 
 def _dates(series: pd.Series) -> np.ndarray:
@@ -127,7 +132,9 @@ def _org(inputs: EngineInputs) -> _Org:
         names = reps["name"] if "name" in reps.columns else reps["rep_id"]
         terrs = reps["territory"] if "territory" in reps.columns else pd.Series([None] * len(reps))
         regs = reps["region"] if "region" in reps.columns else pd.Series([None] * len(reps))
-        for rid, name, terr, reg, start in zip(reps["rep_id"], names, terrs, regs, starts):
+        # as lists: iterating the frame's (Arrow-backed) string columns cell by cell is slow
+        for rid, name, terr, reg, start in zip(reps["rep_id"].tolist(), names.tolist(), terrs.tolist(),
+                                               regs.tolist(), starts):
             rid = _clean(rid)
             if rid is None or rid in rows:
                 continue
@@ -137,7 +144,7 @@ def _org(inputs: EngineInputs) -> _Org:
     tf = inputs.territories
     if tf is not None and len(tf):
         regs = tf["region"] if "region" in tf.columns else pd.Series([None] * len(tf))
-        for terr, reg in zip(tf["territory"], regs):
+        for terr, reg in zip(tf["territory"].tolist(), regs.tolist()):
             terr = _clean(terr)
             if terr is not None and terr_region.get(terr) is None:
                 terr_region[terr] = _clean(reg)
@@ -200,9 +207,15 @@ def _target_cells(inputs: EngineInputs, fy: int, metric: str, owner_type: str, u
     t = inputs.targets
     if t is None or len(t) == 0 or not universe:
         return amounts, present
-    otype = _norm(t["owner_type"], "rep") if "owner_type" in t.columns else pd.Series("rep", index=t.index)
-    tmetric = _norm(t["metric"], "revenue") if "metric" in t.columns else pd.Series("revenue", index=t.index)
-    sel = ((otype == owner_type) & (tmetric == metric)).to_numpy()
+    sel = np.full(len(t), True)
+    if "owner_type" in t.columns:
+        sel &= _norm_is(t["owner_type"], "rep", owner_type)
+    elif owner_type != "rep":
+        sel[:] = False
+    if "metric" in t.columns:
+        sel &= _norm_is(t["metric"], "revenue", metric)
+    elif metric != "revenue":
+        sel[:] = False
     if not sel.any():
         return amounts, present
     sub = t.loc[sel]

@@ -1,0 +1,130 @@
+"""The engine's actuals as the store hands them over in a one-currency organisation: one row per
+stored line (not summed per date, rep and territory in the database), on every backend.
+
+The report must be the same, bit for bit, as the report of the same actuals summed per (date,
+rep, territory) with exact decimals (what the store handed over before), and must not depend on
+the order of the lines (which differs between backends).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from salesplan import engine, imports
+from salesplan.inputs import DAILY_ACTUALS_COLUMNS
+from salesplan.principal import SYSTEM, Principal
+
+AS_OF = dt.date(2025, 6, 20)
+REPS = (
+    "rep_id,name,email,territory,region,manager\n"
+    "M1,Max,max@x.test,North,EU,\n"
+    "R1,Ann,ann@x.test,North,EU,M1\n"
+    "R2,Bob,bob@x.test,South,EU,M1\n"
+    "R3,Cem,cem@x.test,West,US,\n"
+)
+MAX = Principal("max@x.test", "manager", "M1")
+
+
+def _load(store, kind: str, text: str, name: str | None = None):
+    return imports.import_file(store, kind, text.encode(), file_name=name or f"{kind}.csv", principal=SYSTEM)
+
+
+def _actuals() -> str:
+    """Several lines per (date, rep, territory), amounts whose float sums depend on their order
+    (0.1 + 0.2 + 0.3 ...), some lines naming their territory and some not (then the rep's
+    territory on the sale date, which moves on 2025-03-15 for R1)."""
+    rng = np.random.default_rng(5)
+    rows = ["date,rep,territory,amount,cost,order_id"]
+    start = dt.date(2024, 1, 2)
+    for i in range(900):
+        day = start + dt.timedelta(days=int(rng.integers(0, 530)))
+        rep = ("R1", "R2", "R3")[int(rng.integers(0, 3))]
+        territory = ("", "North", "South", "West")[int(rng.integers(0, 4))]
+        amount = ("0.1", "0.2", "0.3", "1234.5678", "0.0001", "-0.7", "99999.9999")[int(rng.integers(0, 7))]
+        rows.append(f"{day.isoformat()},{rep},{territory},{amount},0.05,O{i}")
+        if i % 3 == 0:  # a second and third line on the same day, rep and territory
+            rows.append(f"{day.isoformat()},{rep},{territory},0.1,0.03,O{i}b")
+            rows.append(f"{day.isoformat()},{rep},{territory},0.2,0.01,O{i}c")
+    return "\n".join(rows) + "\n"
+
+
+def _organisation(store) -> None:
+    _load(store, "reps", REPS)
+    _load(store, "reps", "rep_id,name,territory,region,manager,effective_from\nR1,Ann,South,EU,M1,2025-03-15\n", "move.csv")
+    targets = ["owner,month,amount"] + [f"{rep},2025-{m:02d},{1000 + 37 * m}" for rep in ("R1", "R2", "R3") for m in range(1, 13)]
+    _load(store, "targets", "\n".join(targets) + "\n")
+    _load(store, "actuals", _actuals())
+
+
+def _grouped(daily: pd.DataFrame) -> pd.DataFrame:
+    """The lines summed per (date, rep, territory) as exact decimals, then as floats."""
+    frame = daily.astype({"rep_id": object, "territory": object}).copy()
+    frame["territory"] = frame["territory"].fillna("")
+    out = []
+    for (date, rep, territory), group in frame.groupby(["date", "rep_id", "territory"], sort=True):
+        sums = [float(sum((Decimal(repr(v)) for v in group[c]), Decimal(0))) for c in ("revenue", "profit")]
+        out.append((date, rep, territory or None, *sums))
+    return pd.DataFrame(out, columns=DAILY_ACTUALS_COLUMNS)
+
+
+def _reports(inputs) -> dict:
+    return {
+        (level, metric, period): engine.report(inputs, AS_OF, level=level, metric=metric, period=period)
+        for level in ("rep", "territory", "region", "org") for metric in ("revenue", "profit")
+        for period in ("year", "month", "week")
+    }
+
+
+def _assert_same(expected: dict, actual: dict) -> None:
+    for view, frame in expected.items():
+        pd.testing.assert_frame_equal(actual[view], frame, check_exact=True, obj=str(view))
+
+
+def test_the_lines_give_the_report_of_the_summed_actuals_bit_for_bit_in_any_order(any_store):
+    store = any_store
+    _organisation(store)
+    inputs = store.engine_inputs(SYSTEM)
+    daily = inputs.daily_actuals
+    assert list(daily.columns) == DAILY_ACTUALS_COLUMNS
+    assert len(daily) == store.actual_totals(SYSTEM)["rows"]  # one row per stored line
+    assert isinstance(daily["rep_id"].dtype, pd.CategoricalDtype)
+    # the territory of a line without one is the rep's on the sale date (R1 moved on 2025-03-15)
+    moved = daily[(daily["rep_id"] == "R1")]
+    assert set(moved["territory"].dropna()) <= {"North", "South", "West"}
+    expected = _reports(inputs)
+    _assert_same(expected, _reports(dataclasses.replace(inputs, daily_actuals=_grouped(daily))))
+    shuffled = daily.sample(frac=1.0, random_state=11).reset_index(drop=True)
+    _assert_same(expected, _reports(dataclasses.replace(inputs, daily_actuals=shuffled)))
+
+
+def test_a_managers_lines_hold_only_their_reps(any_store):
+    store = any_store
+    _organisation(store)
+    daily = store.engine_inputs(MAX).daily_actuals
+    assert set(daily["rep_id"].unique()) == {"R1", "R2"}
+    assert set(daily["rep_id"].cat.categories) <= {"M1", "R1", "R2"}
+    # only the territories the lines name (the territories list holds every one)
+    assert set(daily["territory"].cat.categories) == set(daily["territory"].dropna().unique())
+    everyone = store.engine_inputs(SYSTEM).daily_actuals
+    # (fsum: the lines come in the database's own order, which differs between backends)
+    assert math.fsum(daily["revenue"]) == math.fsum(everyone.loc[everyone["rep_id"].isin(["R1", "R2"]), "revenue"])
+
+
+def test_a_line_outside_the_lists_is_read_with_every_distinct_code(any_store):
+    """The codes come from the reps and territories lists; a stored line naming a territory in
+    neither (no import makes one) is still handed over with its own territory."""
+    store = any_store
+    _organisation(store)
+    before = store.engine_inputs(SYSTEM).daily_actuals
+    with store.atomic() as cursor:
+        cursor.execute("UPDATE actual_versions SET territory = 'Elsewhere' WHERE order_id = 'O5' AND is_current")
+    daily = store.engine_inputs(SYSTEM).daily_actuals
+    assert len(daily) == len(before)
+    assert (daily["territory"] == "Elsewhere").sum() == 1
+    assert math.fsum(daily["revenue"]) == math.fsum(before["revenue"])
