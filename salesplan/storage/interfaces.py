@@ -197,9 +197,10 @@ class EngineReadStorage(Protocol):
     def engine_inputs(self, principal: Principal) -> EngineInputs:
         """Everything the engine needs, as frames, limited to what the principal may see.
 
-        Daily actuals are summed per (date, rep, territory) inside the database, so the engine
-        never sees order lines; rows come in one order on every backend, so the engine's float
-        sums are the same too.
+        Daily actuals: in a one-currency organisation one row per stored line (rep_id and
+        territory categorical), with a base currency the lines summed per (date, rep, territory)
+        in the base currency; the engine sums the rows exactly, so the numbers are the same on
+        every backend whatever the row order.
         Raises nothing of its own (what the principal may not see is left out).
         """
         ...
