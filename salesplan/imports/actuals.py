@@ -268,6 +268,8 @@ def _import_actuals(
             ).to_arrow_table()
         else:
             rows = keyed_arrow.select(_WRITTEN)  # no copy
+            # the parse's other columns (the given texts, the suspect flag) go with the parser
+            del keyed_arrow
         rejected = _rejected_records(parser, bad_lines)
         connection.register("written_rows", rows)
         written = connection.execute(
