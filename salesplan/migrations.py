@@ -506,6 +506,23 @@ MIGRATIONS += [
     ),
 ]
 
+# A fingerprint of each version's texts (docs/decisions.md, "What an unchanged row costs"): an
+# import compares a row with the current ledger by its amounts and date (exactly) and this one
+# number, instead of reading every text column of a million-row ledger. The store computes it with
+# its backend's own 64-bit hash (salesplan/storage/ledger.py); versions written before this
+# migration, or restored from a backup of the other backend, carry NULL or a foreign number, and
+# such a row is compared column by column, so the fingerprint only ever saves work. Portable SQL.
+MIGRATIONS += [
+    (
+        81,
+        "actuals: a fingerprint of each version's texts",
+        """
+        -- rep_id, territory, customer, product and currency hashed by the store (NULL: compare the columns)
+        ALTER TABLE actual_versions ADD COLUMN row_hash BIGINT;
+        """,
+    ),
+]
+
 # Applied in version order: the numbers were given to work done side by side (5-19 security, 20-29
 # notifications, 30-39 deals, 40-49 currencies and people, 50-59 plans, 60-69 batches' uploaders,
 # 70-79 uploads' column mappings, 80-89 the actuals ledger),

@@ -283,14 +283,17 @@ def _read_plain_lines(
     file, or when the reader's records do not match the lines one to one."""
     if b'"' in raw:
         return None
-    body = raw[:-1] if raw.endswith(b"\n") else raw
-    if _BLANK_LINE.search(body) or _BLANK_FIRST_LINE.match(body):
+    # the body is the bytes without a final newline, searched in place (a slice would copy the file)
+    body_end = len(raw) - 1 if raw.endswith(b"\n") else len(raw)
+    if _BLANK_LINE.search(raw, 0, body_end) or _BLANK_FIRST_LINE.match(raw, 0, body_end):
         return None
-    records = body.count(b"\n") + 1
+    records = raw.count(b"\n", 0, body_end) + 1
     width = max((len(line.split(delimiter)) for line in first_lines), default=1)
     if width >= MAX_COLUMNS or records * (width + 1) > limits.csv_cells:
         return None  # the general path measures the file and refuses it with its figures
-    table = _duckdb_read(raw, width + 1, delimiter, file_name, limits.memory_mb, connection)
+    # no quote anywhere: every newline ends a record, so DuckDB may split the file between its
+    # threads (the rows still come back in the file's order)
+    table = _duckdb_read(raw, width + 1, delimiter, file_name, limits.memory_mb, connection, parallel=True)
     sentinel = f"c{width}"
     if table.num_rows != records or table.column(sentinel).null_count != table.num_rows:
         return None
@@ -304,9 +307,11 @@ _BLANK_FIRST_LINE = re.compile(rb"[ \t\r]*(?:\n|\Z)")
 
 def _duckdb_read(
     raw: bytes, width: int, delimiter: str, file_name: str, memory_mb: int,
-    connection: duckdb.DuckDBPyConnection | None = None,
+    connection: duckdb.DuckDBPyConnection | None = None, *, parallel: bool = False,
 ) -> pa.Table:
-    """Every record of ``raw`` as ``width`` text columns c0..c{width-1}, read by DuckDB.
+    """Every record of ``raw`` as ``width`` text columns c0..c{width-1}, read by DuckDB, in the
+    file's order. ``parallel`` only for bytes without a quote character (a quoted newline would
+    make a split between threads ambiguous).
 
     ``connection`` is the import's private DuckDB (:func:`quiet_connection`), kept open for its
     parser: one connection per import instead of one for the reader and one for the parser
@@ -322,8 +327,8 @@ def _duckdb_read(
         try:
             return connection.sql(
                 "SELECT * FROM read_csv($path, auto_detect = false, header = false, columns = $columns, delim = $delim, "
-                "quote = '\"', escape = '\"', null_padding = true, strict_mode = false, parallel = false, "
-                "all_varchar = true)",
+                "quote = '\"', escape = '\"', null_padding = true, strict_mode = false, "
+                f"parallel = {'true' if parallel else 'false'}, all_varchar = true)",
                 params={"path": str(path), "columns": columns, "delim": delimiter},
             ).to_arrow_table()
         except duckdb.OutOfMemoryException as error:

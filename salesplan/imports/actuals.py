@@ -152,23 +152,35 @@ def _import_actuals(
         suspect += [f"{name}_currency = 'MIXED' OR currency <> {name}_currency" for name in ("revenue", "cost", "profit")]
         if visible is not None:
             suspect.append("rep_id NOT IN (SELECT rep_id FROM allowed_reps)")
-        connection.execute(
+        # ``keyed`` also holds the columns the store is given (``profit``, ``territory_from_file``,
+        # in the store's order first), so that the rows written are a projection of it, not a copy
+        keyed_arrow = connection.sql(
             f"""
-            CREATE TEMP TABLE keyed AS
             WITH parsed AS ({parsed_sql.replace("__source__", "src")}),
             resolved AS ({resolved_sql})
-            SELECT line, sale_date, rep_id, territory, territory_given, revenue, cost, profit_given, order_id,
-                   order_line, customer, product, currency,
-                   -- a row without a readable date, rep or amount is refused whatever its key: it
+            SELECT -- a row without a readable date, rep or amount is refused whatever its key: it
                    -- gets one of its own (a file of millions of such rows is not numbered and compared)
                    CASE WHEN {unusable} THEN 'x|' || line
                         WHEN order_id IS NOT NULL AND order_line IS NOT NULL THEN 'o|' || order_id || '|' || order_line
                    END AS row_key,
+                   line, sale_date, rep_id, territory, revenue, cost, profit, order_id, order_line, customer, product,
+                   currency, territory_given IS NOT NULL AS territory_from_file, territory_given, profit_given,
                    coalesce({" OR ".join(f"({condition})" for condition in suspect)}, false) AS suspect
             FROM resolved
             """
-        )
-        if connection.execute("SELECT count(*) FROM keyed WHERE row_key IS NULL").fetchall()[0][0]:
+        ).to_arrow_table()
+        # the usual file gives every row its key: ``keyed`` stays the Arrow result (the rows written
+        # are then a projection of it); a file with rows keyed by occurrence copies it into a table
+        # that the numbering below updates
+        numbered_later = keyed_arrow.column("row_key").null_count > 0
+        if numbered_later:
+            connection.register("keyed_arrow", keyed_arrow)
+            connection.execute("CREATE TEMP TABLE keyed AS SELECT * FROM keyed_arrow")
+            connection.unregister("keyed_arrow")
+            del keyed_arrow
+        else:
+            connection.register("keyed", keyed_arrow)
+        if numbered_later:
             # occurrence numbers, one sort per kind, over the rows that need them only; md5 names
             # a row without an order id for good; rows with one are compared by a fingerprint only
             # when their (order, line) key repeats (key_first below)
@@ -249,14 +261,15 @@ def _import_actuals(
         )
         # the usual file leaves nothing out: then the rows are read as they are, without an anti-join
         leaves_out = connection.execute("SELECT count(*) FROM left_out").fetchall()[0][0] > 0
-        rows = connection.sql(
-            f"""
-            SELECT row_key, line, sale_date, rep_id, territory, revenue, cost,
-                   coalesce(profit_given, revenue - cost) AS profit, order_id, order_line,
-                   customer, product, currency, territory_given IS NOT NULL AS territory_from_file
-            FROM keyed {"WHERE line NOT IN (SELECT line FROM left_out)" if leaves_out else ""}
-            """
-        ).to_arrow_table()
+        if leaves_out or numbered_later:
+            rows = connection.sql(
+                f"SELECT {', '.join(_WRITTEN)} FROM keyed "
+                f"{'WHERE line NOT IN (SELECT line FROM left_out)' if leaves_out else ''}"
+            ).to_arrow_table()
+        else:
+            rows = keyed_arrow.select(_WRITTEN)  # no copy
+            # the parse's other columns (the given texts, the suspect flag) go with the parser
+            del keyed_arrow
         rejected = _rejected_records(parser, bad_lines)
         connection.register("written_rows", rows)
         written = connection.execute(
@@ -280,6 +293,11 @@ def _import_actuals(
                         counts.rejected, problems, overview=overview)
 
 
+# the columns of ``keyed`` the store is given (LedgerStore.apply_actuals)
+_WRITTEN = [
+    "row_key", "line", "sale_date", "rep_id", "territory", "revenue", "cost", "profit", "order_id", "order_line",
+    "customer", "product", "currency", "territory_from_file",
+]
 # the values of a row with an (order, line) key, to tell an exact repeat from a conflicting one
 _FINGERPRINT = (
     "hash({k}.sale_date, {k}.rep_id, {k}.revenue, {k}.cost, {k}.profit_given, {k}.customer, {k}.product, "

@@ -67,8 +67,12 @@ def import_file(
     data, name = read_source(source, file_name, limit_bytes=limits.file_bytes)
     if decimal not in (None, "point", "comma"):
         raise BadInput.single(name, f"unknown decimal separator {decimal!r}; use point or comma")
+    # the bytes are handed over in a list the reader empties: a large upload is not held for the
+    # whole import (at 10M rows the file is ~0.7 GB beside its parsed rows)
+    upload = [data]
+    del data
     try:
-        return _import_data(store, kind, data, name, principal=principal, valid_only=valid_only,
+        return _import_data(store, kind, upload, name, principal=principal, valid_only=valid_only,
                             date_format=date_format, column_map=column_map, reason=reason, report=report,
                             settings=settings, limits=limits, as_of=as_of, decimal=decimal)
     except (duckdb.OutOfMemoryException, MemoryError) as error:
@@ -78,18 +82,21 @@ def import_file(
 
 
 def _import_data(
-    store: Store, kind: str, data: bytes, name: str, *, principal: Principal, valid_only: bool,
+    store: Store, kind: str, data: bytes | list[bytes], name: str, *, principal: Principal, valid_only: bool,
     date_format: str | None, column_map: dict[str, str] | None, reason: str | None,
     report: ImportProgress, settings: Settings, limits: UploadLimits, as_of: date | None = None,
     decimal: str | None = None,
 ) -> ImportResult:
-    report.start(name, len(data))
+    # ``data``: the file's bytes, or a list holding them that the reader empties (see import_file)
+    upload = data if isinstance(data, list) else [data]
+    del data
+    report.start(name, len(upload[0]))
     # one private DuckDB for the whole import: the CSV reader's, then the parser's, which closes it
     # when its checks are done (opening one costs ~25 ms, paid by every small import); closed here
     # too when the import stops before a parser takes it (closing twice is harmless)
     connection = quiet_connection(limits.memory_mb)
     try:
-        return _import_read(store, kind, data, name, principal=principal, valid_only=valid_only,
+        return _import_read(store, kind, upload, name, principal=principal, valid_only=valid_only,
                             date_format=date_format, column_map=column_map, reason=reason, report=report,
                             settings=settings, limits=limits, as_of=as_of, decimal=decimal, connection=connection)
     finally:
@@ -97,12 +104,12 @@ def _import_data(
 
 
 def _import_read(
-    store: Store, kind: str, data: bytes, name: str, *, principal: Principal, valid_only: bool,
+    store: Store, kind: str, upload: list[bytes], name: str, *, principal: Principal, valid_only: bool,
     date_format: str | None, column_map: dict[str, str] | None, reason: str | None,
     report: ImportProgress, settings: Settings, limits: UploadLimits, as_of: date | None,
     decimal: str | None, connection: duckdb.DuckDBPyConnection,
 ) -> ImportResult:
-    raw = read_table(data, name, looks_like_header=_looks_like_header(kind, column_map), limits=limits,
+    raw = read_table(upload.pop(), name, looks_like_header=_looks_like_header(kind, column_map), limits=limits,
                      connection=connection)
     raw.connection = connection
     raw.decimal = decimal

@@ -9,8 +9,10 @@ from datetime import date
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from salesplan import policy
+from salesplan.migrations import VERSION_COLUMNS
 from salesplan.errors import (
     BadInput,
     Problem,
@@ -163,29 +165,61 @@ class LedgerStore(BatchStore):
         from_file = "territory_from_file" if "territory_from_file" in names else "true AS territory_from_file"
         incoming = rows.select(columns) if isinstance(rows, pa.Table) else rows[columns]
         rejected_frame = rejected[["line", "record", "problems"]]
+        # the rep's territory on the sale date is looked up only for rows whose file did not name one
+        # (the usual export names it on every row: then no row is joined with the history)
+        looked_up = "territory_from_file" in names and not _all_true(incoming["territory_from_file"])
 
         def work(cursor: Cursor) -> tuple[int, BatchCounts]:
             cursor.stage("incoming_actuals", incoming)
-            # the one copy of the batch: its typed rows, compared with the ledger once
+            territory = "CASE WHEN i.territory_from_file THEN i.territory ELSE coalesce(h.territory, i.territory) END"
+            # the batch's typed rows and the fingerprint of their texts (migration 81): a view, read
+            # once for the comparison and once more only for the rows written (nothing of an
+            # unchanged row is copied: an identical re-import materialises keys and statuses only)
+            cursor.execute(
+                f"""
+                CREATE OR REPLACE TEMP VIEW typed_actuals AS
+                SELECT x.*, {_ROW_HASH[cursor.dialect].format(t="x")} AS row_hash
+                FROM (
+                    SELECT row_key, line::BIGINT AS line, sale_date::DATE AS sale_date,
+                           CAST(i.rep_id AS VARCHAR) AS rep_id,
+                           CAST({territory if looked_up else "i.territory"} AS VARCHAR) AS territory,
+                           revenue::DECIMAL(18,4) AS revenue, cost::DECIMAL(18,4) AS cost,
+                           profit::DECIMAL(18,4) AS profit, CAST(order_id AS VARCHAR) AS order_id,
+                           CAST(order_line AS VARCHAR) AS order_line, CAST(customer AS VARCHAR) AS customer,
+                           CAST(product AS VARCHAR) AS product, CAST(i.currency AS VARCHAR) AS currency,
+                           i.territory_from_file
+                    FROM (SELECT {given}, {currency}, {from_file} FROM incoming_actuals) i
+                    {history_join("i.rep_id", "i.sale_date::DATE") if looked_up else ""}
+                ) x
+                """
+            )
+            # each row's status against the current ledger, by key, amounts and date (exactly) and
+            # the fingerprint: the ledger's text columns are read only for the rows whose
+            # fingerprint differs or is missing (status 'check', settled below)
             cursor.temp_table(
                 "staged_actuals",
                 f"""
-                SELECT s.*, a.batch_id AS current_batch,
-                       CASE WHEN a.row_key IS NULL THEN 'new' WHEN {_ACTUAL_DIFFERS} THEN 'changed' ELSE 'same' END AS status
-                FROM (
-                    SELECT row_key, line::BIGINT AS line, sale_date::DATE AS sale_date, i.rep_id,
-                           CASE WHEN i.territory_from_file THEN i.territory
-                                ELSE coalesce(h.territory, i.territory) END AS territory,
-                           revenue::DECIMAL(18,4) AS revenue, cost::DECIMAL(18,4) AS cost,
-                           profit::DECIMAL(18,4) AS profit, order_id, order_line, customer, product,
-                           i.currency, i.territory_from_file
-                    FROM (SELECT {given}, {currency}, {from_file} FROM incoming_actuals) i
-                    {history_join("i.rep_id", "i.sale_date::DATE")}
-                ) s LEFT JOIN actuals a ON a.row_key = s.row_key
+                SELECT s.row_key, a.batch_id AS current_batch,
+                       CASE WHEN a.row_key IS NULL THEN 'new' WHEN {_NUMBERS_DIFFER} THEN 'changed'
+                            WHEN s.row_hash = a.row_hash THEN 'same' ELSE 'check' END AS status
+                FROM typed_actuals s LEFT JOIN (
+                    SELECT row_key, batch_id, sale_date, revenue, cost, profit, row_hash
+                    FROM actual_versions WHERE is_current
+                ) a ON a.row_key = s.row_key
                 """,
             )
-            cursor.unstage("incoming_actuals")
-            check_currencies(cursor, "staged_actuals", "sale_date", file_name)
+            checked = cursor.execute("SELECT count(*) FROM staged_actuals WHERE status = 'check'").fetchall()[0][0]
+            if checked:
+                # a version without a fingerprint (written before migration 81) or with another
+                # backend's (a restored backup), or a text that changed: compared column by column
+                cursor.execute(
+                    f"""
+                    UPDATE staged_actuals SET status = CASE WHEN {_TEXTS_DIFFER} THEN 'changed' ELSE 'same' END
+                    FROM typed_actuals t JOIN actuals a ON a.row_key = t.row_key
+                    WHERE staged_actuals.status = 'check' AND t.row_key = staged_actuals.row_key
+                    """
+                )
+            check_currencies(cursor, "typed_actuals", "sale_date", file_name)
             if scope is not None:
                 _refuse_foreign_keys(cursor, scope, file_name)
             inserted, updated, unchanged = cursor.execute(
@@ -204,16 +238,23 @@ class LedgerStore(BatchStore):
                     "AND row_key IN (SELECT row_key FROM staged_actuals WHERE status = 'changed')"
                 )
             if inserted or updated:
-                # written once: the new version is the current ledger (the view ``actuals``)
+                # written once: the new version is the current ledger (the view ``actuals``); a batch
+                # of new rows only (the first import of a file) is written without the join
+                written = (
+                    "typed_actuals t" if inserted == len(incoming) else
+                    "typed_actuals t JOIN staged_actuals s ON s.row_key = t.row_key AND s.status <> 'same'"
+                )
                 cursor.execute(
-                    "INSERT INTO actual_versions SELECT ?, row_key, line, sale_date, rep_id, territory, revenue, "
-                    "cost, profit, order_id, order_line, customer, product, currency, territory_from_file, true "
-                    "FROM staged_actuals WHERE status <> 'same'",
+                    f"INSERT INTO actual_versions ({VERSION_COLUMNS}, is_current, row_hash) SELECT ?, t.row_key, "
+                    "t.line, t.sale_date, t.rep_id, t.territory, t.revenue, t.cost, t.profit, t.order_id, t.order_line, "
+                    f"t.customer, t.product, t.currency, t.territory_from_file, true, t.row_hash FROM {written}",
                     [batch_id],
                 )
             if unchanged:
                 self._record_holds(cursor, batch_id)
             cursor.execute("DROP TABLE staged_actuals")
+            cursor.execute("DROP VIEW typed_actuals")
+            cursor.unstage("incoming_actuals")
             if len(rejected_frame):
                 cursor.stage("incoming_rejected", rejected_frame)
                 cursor.execute(
@@ -338,13 +379,34 @@ class LedgerStore(BatchStore):
 
 
 
-_ACTUAL_DIFFERS = (
-    "(s.sale_date IS DISTINCT FROM a.sale_date OR s.rep_id IS DISTINCT FROM a.rep_id "
-    "OR s.territory IS DISTINCT FROM a.territory OR s.revenue IS DISTINCT FROM a.revenue "
-    "OR s.cost IS DISTINCT FROM a.cost OR s.profit IS DISTINCT FROM a.profit "
-    "OR s.customer IS DISTINCT FROM a.customer OR s.product IS DISTINCT FROM a.product "
-    "OR s.currency IS DISTINCT FROM a.currency)"
+# amounts and date: compared exactly, so the ledger's numbers never rest on a fingerprint
+_NUMBERS_DIFFER = (
+    "(s.sale_date IS DISTINCT FROM a.sale_date OR s.revenue IS DISTINCT FROM a.revenue "
+    "OR s.cost IS DISTINCT FROM a.cost OR s.profit IS DISTINCT FROM a.profit)"
 )
+# the texts of a typed incoming row ``t`` against its current version ``a``, column by column
+_TEXTS_DIFFER = (
+    "(t.rep_id IS DISTINCT FROM a.rep_id OR t.territory IS DISTINCT FROM a.territory "
+    "OR t.customer IS DISTINCT FROM a.customer OR t.product IS DISTINCT FROM a.product "
+    "OR t.currency IS DISTINCT FROM a.currency)"
+)
+# the fingerprint of a row's texts (``actual_versions.row_hash``, migration 81), per backend: each
+# backend's own 64-bit hash (DuckDB's is unsigned: one bit shifted out to fit a BIGINT). Equal
+# fingerprints mean equal texts (a chance collision is ~1 in 10^18 per changed row); a different
+# one only sends the row to the column-by-column comparison, so a fingerprint made by another
+# backend or DuckDB version costs time, never a wrong answer
+_ROW_HASH = {
+    "duckdb": "CAST(hash({t}.rep_id, {t}.territory, {t}.customer, {t}.product, {t}.currency) >> 1 AS BIGINT)",
+    "postgres": "hashtextextended(ROW({t}.rep_id, {t}.territory, {t}.customer, {t}.product, {t}.currency)::text, 0)",
+}
+
+
+def _all_true(column: Any) -> bool:
+    """Whether every value of a boolean Arrow or pandas column is true (a null is not)."""
+    if isinstance(column, (pa.ChunkedArray, pa.Array)):
+        return column.null_count == 0 and bool(pc.all(column).as_py())
+    return bool(column.notna().all() and column.astype(bool).all())
+
 
 
 def _refuse_impossible_cells(cells: pd.DataFrame, file_name: str | None) -> None:
@@ -364,10 +426,10 @@ def _refuse_impossible_cells(cells: pd.DataFrame, file_name: str | None) -> None
 
 
 def _refuse_foreign_keys(cursor: Cursor, scope: set[str], file_name: str | None) -> None:
-    """Inside the writing transaction: no staged row may be a sale of a rep outside ``scope``, new
+    """Inside the writing transaction: no row of ``typed_actuals`` may be a sale of a rep outside ``scope``, new
     or replacing one (the import refuses such rows first; a direct caller meets this check)."""
     rows = cursor.execute(
-        "SELECT line FROM staged_actuals WHERE rep_id IS NULL OR rep_id NOT IN (SELECT unnest(?::VARCHAR[])) "
+        "SELECT line FROM typed_actuals WHERE rep_id IS NULL OR rep_id NOT IN (SELECT unnest(?::VARCHAR[])) "
         "ORDER BY line LIMIT 100",
         [sorted(scope)],
     ).fetchall()
@@ -378,7 +440,7 @@ def _refuse_foreign_keys(cursor: Cursor, scope: set[str], file_name: str | None)
             for (line,) in rows
         ])
     rows = cursor.execute(
-        "SELECT s.line, s.order_id, s.order_line FROM staged_actuals s JOIN actuals a USING (row_key) "
+        "SELECT s.line, s.order_id, s.order_line FROM typed_actuals s JOIN actuals a USING (row_key) "
         "WHERE a.rep_id NOT IN (SELECT unnest(?::VARCHAR[])) ORDER BY s.line LIMIT 100",
         [sorted(scope)],
     ).fetchall()

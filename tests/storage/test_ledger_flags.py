@@ -50,6 +50,12 @@ def data(store: Store) -> dict[str, list[tuple]]:
     return {name: rows for name, rows in store.snapshot().items() if name != "schema_migrations"}
 
 
+def without_fingerprints(tables: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+    """``data`` with the versions' text fingerprints (their last column, migration 81) left out: a
+    database or backup from before migration 80 had none, and its versions stay without one."""
+    return tables | {"actual_versions": sorted((row[:-1] for row in tables["actual_versions"]), key=repr)}
+
+
 def is_view(store: Store, name: str) -> bool:
     with store.cursor() as cursor:
         return not cursor.execute(
@@ -65,8 +71,9 @@ def to_the_old_schema(store: Store) -> None:
         cursor.execute("CREATE TABLE old_ledger AS SELECT * FROM actuals")
         cursor.execute("DROP VIEW actuals")
         cursor.execute("ALTER TABLE old_ledger RENAME TO actuals")
+        cursor.execute("ALTER TABLE actual_versions DROP COLUMN row_hash")
         cursor.execute("ALTER TABLE actual_versions DROP COLUMN is_current")
-        cursor.execute("DELETE FROM schema_migrations WHERE version = 80")
+        cursor.execute("DELETE FROM schema_migrations WHERE version IN (80, 81)")
 
 
 @pytest.fixture
@@ -117,9 +124,10 @@ def test_migration_80_keeps_the_ledger_of_an_older_database_exactly(history):
     to_the_old_schema(org)
     assert not is_view(org, "actuals")
     assert ledger(org) == after_second
-    assert org.migrate() == [80]
+    assert org.migrate() == [80, 81]
     assert is_view(org, "actuals")
-    assert data(org) == before  # the ledger, the versions and their flags as if always so
+    # the ledger, the versions and their flags as if always so
+    assert without_fingerprints(data(org)) == without_fingerprints(before)
     org.undo(SYSTEM, second_batch)
     assert ledger(org) == after_first
 
@@ -133,7 +141,7 @@ def test_a_backup_taken_before_migration_80_restores_with_its_ledger(history, tm
     empty = str(tmp_path / "restored.duckdb") if backend == "duckdb" else request.getfixturevalue("pg_server").create_database()
     with Store.open(empty) as restored:
         restored.restore(SYSTEM, tmp_path / "old")
-        assert data(restored) == before
+        assert without_fingerprints(data(restored)) == without_fingerprints(before)
         # the restored database keeps its own schema: opening it again runs no migration
         assert restored.migrate() == []
         restored.undo(SYSTEM, second_batch)
