@@ -222,9 +222,22 @@ def read(principal: Principal, method: str, *args: Any) -> Any:
     return _read(the_store, db, version, principal, method, *args)
 
 
+_SETTINGS_KEY = "_salesplan_settings"
+
+
 def settings() -> Any:
+    """The store's settings (a frozen Settings), cached until the next write.
+
+    A page run asks for them ~70 times (every money label asks for the base currency); the
+    session keeps the object of the current data version, so that only the first call of a
+    version goes through the cached read (which hashes its key and unpickles a copy each time).
+    """
     the_store, db, version = _key()
-    return _settings(the_store, db, version)
+    memo = st.session_state.get(_SETTINGS_KEY)
+    if memo is None or memo[0] != (db, version):
+        memo = ((db, version), _settings(the_store, db, version))
+        st.session_state[_SETTINGS_KEY] = memo
+    return memo[1]
 
 
 def fy_of(as_of: date) -> int:

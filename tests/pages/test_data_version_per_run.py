@@ -52,3 +52,44 @@ def test_the_version_is_read_once_per_run_and_again_after_a_write_of_this_proces
     assert at.session_state["seen"][0] > during  # ...and is seen from the next run on
     with Store.open(db, migrate=False) as store:
         assert store.settings().fy_start_month == 7
+
+
+def _settings_script() -> None:
+    import streamlit as st
+
+    from salesplan import ui
+    from salesplan.principal import SYSTEM
+    from salesplan.ui import data
+
+    ui.start_run()
+    calls = st.session_state.setdefault("reads", [])
+    read = data._settings
+
+    def counting(*args):
+        calls.append(args[2])  # the data version
+        return read(*args)
+
+    data._settings = counting
+    try:
+        months = {ui.settings().fy_start_month for _ in range(50)}
+        if st.session_state.get("write"):
+            ui.store().save_settings(SYSTEM, fy_start_month=4)
+            months |= {ui.settings().fy_start_month for _ in range(50)}
+    finally:
+        data._settings = read
+    st.session_state["months"] = sorted(months)
+
+
+def test_the_settings_are_read_once_per_data_version(tmp_path, monkeypatch):
+    db = tmp_path / "settings.duckdb"
+    Store.open(db).close()
+    monkeypatch.setenv("SALESPLAN_DB", str(db))
+    at = AppTest.from_function(_settings_script, default_timeout=30)
+    at.run()
+    assert len(at.session_state["reads"]) == 1 and at.session_state["months"] == [1]
+    at.run()
+    assert len(at.session_state["reads"]) == 1, "an unchanged version is not read again in the next run"
+    at.session_state["write"] = True
+    at.run()
+    assert len(at.session_state["reads"]) == 2, "a write is read once, at once"
+    assert at.session_state["months"] == [1, 4]
