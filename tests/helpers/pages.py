@@ -50,7 +50,7 @@ def fresh_db(folder: Path, reps: int = 12) -> Path:
 
 
 def app(monkeypatch, db: Path, *, page: str | None = None, user: str | None = ADMIN_EMAIL,
-        secrets: dict | None = None, oidc_user: dict | None = None) -> AppTest:
+        secrets: dict | None = None, oidc_user: dict | None = None, rep: str | None = None) -> AppTest:
     """An AppTest of app.py on ``db`` with the as-of date pinned to the demo's today, already run,
     signed in as ``user`` (an account of ``db``; None: signed out), on the page ``page`` (a file
     name of pages/ without .py) or else the role's first page. The session is started the way the
@@ -60,7 +60,9 @@ def app(monkeypatch, db: Path, *, page: str | None = None, user: str | None = AD
     The first run opens ``page`` by its address, as a browser opening ``/plan`` does, rather than
     the first page followed by a switch: that saves a whole run of the first page. Before the
     first run AppTest knows a page only by its file name, which is the address app.py registers
-    it under (``st.Page(path)`` of salesplan/ui/navigation.py, no ``url_path``)."""
+    it under (``st.Page(path)`` of salesplan/ui/navigation.py, no ``url_path``). ``rep`` opens it
+    on that rep, as a drill-down's address (``?rep=R004``) does, instead of a run on the page's
+    default rep followed by a pick in the rep picker."""
     monkeypatch.setenv("SALESPLAN_DB", str(db))
     monkeypatch.setenv("SALESPLAN_TODAY", DEMO_TODAY.isoformat())
     like_a_server(monkeypatch)
@@ -73,6 +75,8 @@ def app(monkeypatch, db: Path, *, page: str | None = None, user: str | None = AD
         at.secrets = secrets
     if oidc_user is not None:
         at.user = oidc_user
+    if rep is not None:
+        at.query_params["rep"] = rep
     if page:
         at.switch_page(f"pages/{page}.py")
     at.run()
