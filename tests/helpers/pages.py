@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from streamlit.components.v2.component_manager import BidiComponentManager
 from streamlit.runtime.pages_manager import PagesManager
-from streamlit.testing.v1 import AppTest
+from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+from streamlit.testing.v1 import AppTest, app_test
 
 from salesplan import engine, ui
 from salesplan.principal import Principal
@@ -48,7 +50,7 @@ def fresh_db(folder: Path, reps: int = 12) -> Path:
 
 
 def app(monkeypatch, db: Path, *, page: str | None = None, user: str | None = ADMIN_EMAIL,
-        secrets: dict | None = None, oidc_user: dict | None = None) -> AppTest:
+        secrets: dict | None = None, oidc_user: dict | None = None, rep: str | None = None) -> AppTest:
     """An AppTest of app.py on ``db`` with the as-of date pinned to the demo's today, already run,
     signed in as ``user`` (an account of ``db``; None: signed out), on the page ``page`` (a file
     name of pages/ without .py) or else the role's first page. The session is started the way the
@@ -58,17 +60,23 @@ def app(monkeypatch, db: Path, *, page: str | None = None, user: str | None = AD
     The first run opens ``page`` by its address, as a browser opening ``/plan`` does, rather than
     the first page followed by a switch: that saves a whole run of the first page. Before the
     first run AppTest knows a page only by its file name, which is the address app.py registers
-    it under (``st.Page(path)`` of salesplan/ui/navigation.py, no ``url_path``)."""
+    it under (``st.Page(path)`` of salesplan/ui/navigation.py, no ``url_path``). ``rep`` opens it
+    on that rep, as a drill-down's address (``?rep=R004``) does, instead of a run on the page's
+    default rep followed by a pick in the rep picker."""
     monkeypatch.setenv("SALESPLAN_DB", str(db))
     monkeypatch.setenv("SALESPLAN_TODAY", DEMO_TODAY.isoformat())
     like_a_server(monkeypatch)
     at = AppTest.from_file(str(APP), default_timeout=60)
+    if getattr(at, "_bidi_component_manager", False) is None:
+        at._bidi_component_manager = _components()
     if user is not None:
         at.session_state[ui.SIGNED_IN_KEY] = user
     if secrets is not None:
         at.secrets = secrets
     if oidc_user is not None:
         at.user = oidc_user
+    if rep is not None:
+        at.query_params["rep"] = rep
     if page:
         at.switch_page(f"pages/{page}.py")
     at.run()
@@ -77,7 +85,12 @@ def app(monkeypatch, db: Path, *, page: str | None = None, user: str | None = AD
 
 
 def like_a_server(monkeypatch) -> None:
-    """Run every AppTest run through app.py, as a server does.
+    """Run every AppTest run through app.py, and compile each script once, as a server does.
+
+    A server keeps the compiled scripts (app.py, the pages) for the life of the process; AppTest
+    makes a new ``ScriptCache`` for every run, so that each run parsed, rewrote ("magic") and
+    compiled app.py and the page again: a tenth of the page tests' CPU. The scripts do not change
+    during a test run, so one cache serves every AppTest of the process.
 
     Streamlit treats an entry script with a ``pages/`` folder beside it as a legacy multipage app
     until ``st.navigation`` runs once in the process; a server then stays in navigation mode, but
@@ -91,6 +104,22 @@ def like_a_server(monkeypatch) -> None:
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
+    monkeypatch.setattr(app_test, "ScriptCache", lambda: _SCRIPTS)
+
+
+_SCRIPTS = ScriptCache()
+_COMPONENTS: list[BidiComponentManager] = []
+
+
+def _components() -> BidiComponentManager:
+    """The custom components installed, found once per process. AppTest otherwise scans the
+    metadata of every installed distribution for them at the first run of each AppTest (~0.15 s
+    of CPU each); the installed packages do not change during a test run."""
+    if not _COMPONENTS:
+        manager = BidiComponentManager()
+        manager.discover_and_register_components(start_file_watching=False)
+        _COMPONENTS.append(manager)
+    return _COMPONENTS[0]
 
 
 def goto(at: AppTest, page: str) -> AppTest:

@@ -3,6 +3,8 @@ of this process shows at once and another writer's at the next run."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from streamlit.testing.v1 import AppTest
 
 from salesplan.store import Store
@@ -30,12 +32,16 @@ def _script() -> None:
     st.session_state["seen"] = seen
 
 
-def test_the_version_is_read_once_per_run_and_again_after_a_write_of_this_process(tmp_path, monkeypatch):
+def _started(script, tmp_path, monkeypatch) -> tuple[AppTest, Path]:
+    """``script`` as an AppTest on a new empty database, run once."""
     db = tmp_path / "run.duckdb"
     Store.open(db).close()
     monkeypatch.setenv("SALESPLAN_DB", str(db))
-    at = AppTest.from_function(_script, default_timeout=30)
-    at.run()
+    return AppTest.from_function(script, default_timeout=30).run(), db
+
+
+def test_the_version_is_read_once_per_run_and_again_after_a_write_of_this_process(tmp_path, monkeypatch):
+    at, db = _started(_script, tmp_path, monkeypatch)
     first = at.session_state["seen"]
     assert len(set(first)) == 1
     at.session_state["write_here"] = True
@@ -52,3 +58,40 @@ def test_the_version_is_read_once_per_run_and_again_after_a_write_of_this_proces
     assert at.session_state["seen"][0] > during  # ...and is seen from the next run on
     with Store.open(db, migrate=False) as store:
         assert store.settings().fy_start_month == 7
+
+
+def _settings_script() -> None:
+    import streamlit as st
+
+    from salesplan import ui
+    from salesplan.principal import SYSTEM
+    from salesplan.ui import data
+
+    ui.start_run()
+    calls = st.session_state.setdefault("reads", [])
+    read = data._settings
+
+    def counting(*args):
+        calls.append(args[2])  # the data version
+        return read(*args)
+
+    data._settings = counting
+    try:
+        months = {ui.settings().fy_start_month for _ in range(50)}
+        if st.session_state.get("write"):
+            ui.store().save_settings(SYSTEM, fy_start_month=4)
+            months |= {ui.settings().fy_start_month for _ in range(50)}
+    finally:
+        data._settings = read
+    st.session_state["months"] = sorted(months)
+
+
+def test_the_settings_are_read_once_per_data_version(tmp_path, monkeypatch):
+    at, _ = _started(_settings_script, tmp_path, monkeypatch)
+    assert len(at.session_state["reads"]) == 1 and at.session_state["months"] == [1]
+    at.run()
+    assert len(at.session_state["reads"]) == 1, "an unchanged version is not read again in the next run"
+    at.session_state["write"] = True
+    at.run()
+    assert len(at.session_state["reads"]) == 2, "a write is read once, at once"
+    assert at.session_state["months"] == [1, 4]

@@ -23,9 +23,9 @@ def rep(tmp_path_factory):
 
 
 def plan_page(monkeypatch, db, rep):
-    """The admin's Plan page of ``rep``."""
-    at = app(monkeypatch, db, page="plan")
-    at.selectbox(key="rep_picker").set_value(rep).run()
+    """The admin's Plan page of ``rep``, opened on that rep by its address."""
+    at = app(monkeypatch, db, page="plan", rep=rep)
+    assert at.selectbox(key="rep_picker").value == rep
     return at
 
 
