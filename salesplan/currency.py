@@ -61,14 +61,15 @@ def codes_regex() -> str:
 # found with this generic class and then looked up (code_test_sql): a regular expression of every
 # code costs ~2 ms to compile each time a statement names it.
 CODE_LETTER = "[A-Za-z\u017f\u212a]"
-_CODES_LISTED = " " + " ".join(sorted(CODES)) + " "
+_CODES_LISTED = " ".join(sorted(CODES))
 
 
 def code_test_sql(letters: str) -> str:
-    """SQL: whether ``letters`` (three CODE_LETTER characters, or '') is a code in any case,
-    as the case-insensitive :func:`codes_regex` would match it."""
-    # upper() turns a long s into S but leaves the Kelvin sign as it is
-    return f"contains('{_CODES_LISTED}', ' ' || upper(replace({letters}, '\u212a', 'K')) || ' ')"
+    """SQL: whether ``letters`` (three CODE_LETTER characters, or '') is a code in any case, as
+    the case-insensitive :func:`codes_regex` would match it (NULL for NULL)."""
+    # upper() turns a long s into S but leaves the Kelvin sign as it is; three letters are found in
+    # the list of codes only as one of them (a needle of three characters is searched fast)
+    return f"({letters} <> '' AND contains('{_CODES_LISTED}', upper(replace({letters}, '\u212a', 'K'))))"
 
 
 def amount_currency_sql(text: str, base_currency: str) -> str:

@@ -392,15 +392,17 @@ def _amount_clean(text: str) -> str:
     # letters have one place to be: right after the signs at the start, right before those at the end
     letters = f"{CODE_LETTER}{{3}}"
     first = f"regexp_extract(sp_symbols, '^[-+(]*({letters})', 1)"
-    leading_gone = _let(symbols_gone, "sp_symbols", (
+    leading_gone = (
         f"CASE WHEN {code_test_sql(first)} THEN regexp_replace(sp_symbols, '^([-+(]*){letters}', '\\1') "
         f"ELSE regexp_replace(sp_symbols, '^([-+(]*){_KR}', '\\1') END"
-    ))
+    )
     last = f"regexp_extract(sp_lead, '({letters})[-)]*$', 1)"
-    return _let(leading_gone, "sp_lead", (
+    codes_gone = _let(leading_gone, "sp_lead", (
         f"CASE WHEN {code_test_sql(last)} THEN regexp_replace(sp_lead, '{letters}([-)]*)$', '\\1') "
         f"ELSE regexp_replace(sp_lead, '{_KR}([-)]*)$', '\\1') END"
     ))
+    # the usual text has no letter at all, and then no code to look for
+    return _let(symbols_gone, "sp_symbols", f"CASE WHEN regexp_matches(sp_symbols, '{CODE_LETTER}') THEN {codes_gone} ELSE sp_symbols END")
 
 
 # every ISO 4217 code, and "kr", which names no one currency (SEK, NOK, DKK, ISK)
