@@ -52,8 +52,24 @@ def symbol_of(code: str | None) -> str:
 
 
 def codes_regex() -> str:
-    """Case-insensitive regular expression (RE2) of every code, for the amount parser."""
+    """Case-insensitive regular expression (RE2) of every code."""
     return "(?i:" + "|".join(sorted(CODES)) + ")"
+
+
+# A letter as RE2 compares case-insensitively: A-Z, a-z, and the two other characters whose case
+# folds onto them, U+017F (long s, folds to s) and U+212A (Kelvin sign, folds to k). A code is
+# found with this generic class and then looked up (code_test_sql): a regular expression of every
+# code costs ~2 ms to compile each time a statement names it.
+CODE_LETTER = "[A-Za-z\u017f\u212a]"
+_CODES_LISTED = " ".join(sorted(CODES))
+
+
+def code_test_sql(letters: str) -> str:
+    """SQL: whether ``letters`` (three CODE_LETTER characters, or '') is a code in any case, as
+    the case-insensitive :func:`codes_regex` would match it (NULL for NULL)."""
+    # upper() turns a long s into S but leaves the Kelvin sign as it is; three letters are found in
+    # the list of codes only as one of them (a needle of three characters is searched fast)
+    return f"({letters} <> '' AND contains('{_CODES_LISTED}', upper(replace({letters}, '\u212a', 'K'))))"
 
 
 def amount_currency_sql(text: str, base_currency: str) -> str:
@@ -63,14 +79,19 @@ def amount_currency_sql(text: str, base_currency: str) -> str:
     the parser that strips it; a symbol anywhere. Two different markers give the text
     'MIXED', which the importer refuses.
     """
-    codes = codes_regex()
-    leading = f"nullif(upper(regexp_extract({text}, '^[-+(\\s]*({codes})', 1)), '')"
-    trailing = f"nullif(upper(regexp_extract({text}, '({codes})[-)\\s]*$', 1)), '')"
+    # the three letters after any signs, brackets and spaces at the start, and those before any
+    # at the end (no letter is one of those characters, so there is one place each to look)
+    first = f"regexp_extract({text}, '^[-+(\\s]*({CODE_LETTER}{{3}})', 1)"
+    last = f"regexp_extract({text}, '({CODE_LETTER}{{3}})[-)\\s]*$', 1)"
+    leading = f"CASE WHEN {code_test_sql(first)} THEN upper({first}) END"
+    trailing = f"CASE WHEN {code_test_sql(last)} THEN upper({last}) END"
     symbol = "CASE " + " ".join(
         f"WHEN contains({text}, '{mark}') THEN '{code}'" for mark, code in SYMBOLS.items()
     ) + f" WHEN contains({text}, '$') THEN '{dollar_code(base_currency)}' END"
     markers = f"list_distinct(list_filter([{leading}, {trailing}, {symbol}], lambda x: x IS NOT NULL))"
-    return f"CASE WHEN len({markers}) > 1 THEN 'MIXED' ELSE {markers}[1] END"
+    # the markers are worked out once and named (a one-element list_transform): DuckDB would plan
+    # each copy of the expression, its regular expressions included, anew
+    return f"list_transform([{markers}], lambda sp_markers: CASE WHEN len(sp_markers) > 1 THEN 'MIXED' ELSE sp_markers[1] END)[1]"
 
 
 def month_key(value: str) -> str:

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesplan.currency import CODES, amount_currency_sql, codes_regex
+from salesplan.currency import CODE_LETTER, CODES, amount_currency_sql, code_test_sql, codes_regex
 from salesplan.errors import BadInput, Problem
 from salesplan.files import (
     RawTable,
@@ -175,30 +175,35 @@ class _Parser:
         ``cast`` names a column of the same row holding ``try_cast(text AS DECIMAL(18,4))``
         (see :meth:`fast_casts`): the usual plain number is then read by that one cast, and only
         the other cells take the path of regular expressions."""
+        if not self.has(field_name):
+            # a column the file does not have is empty on every row: nothing to plan
+            return "NULL::DECIMAL(18,4)", "NULL::VARCHAR"
         text = self.col(field_name)
-        core = _amount_core(text)
-        pattern = _COMMA_NUMBER if decimal_comma else _DOT_NUMBER
-        number = (
-            f"replace(replace({core}, '.', ''), ',', '.')" if decimal_comma else f"replace({core}, ',', '')"
-        )
-        negative = f"(regexp_full_match({_amount_clean(text)}, '\\(.*\\)') OR regexp_full_match({_amount_clean(text)}, '.*-'))"
-        plain = cast or f"try_cast({text} AS DECIMAL(18,4))"
-        fast = "" if decimal_comma else f"WHEN {plain} IS NOT NULL AND {_plain_number(text)} THEN {plain} "
-        value = (
-            f"CASE {fast}WHEN regexp_full_match({core}, '{pattern}') THEN "
+        pattern, other = (_COMMA_NUMBER, _DOT_NUMBER) if decimal_comma else (_DOT_NUMBER, _COMMA_NUMBER)
+        # the cleaned text (sp_clean) and its number (sp_core) are each worked out once (_let)
+        number = "replace(replace(sp_core, '.', ''), ',', '.')" if decimal_comma else "replace(sp_core, ',', '')"
+        negative = "(regexp_full_match(sp_clean, '\\(.*\\)') OR regexp_full_match(sp_clean, '.*-'))"
+        read = _let(_amount_clean(text), "sp_clean", _let(_core_of("sp_clean"), "sp_core", (
+            f"CASE WHEN regexp_full_match(sp_core, '{pattern}') THEN "
             f"try_cast({number} AS DECIMAL(18,4)) * CASE WHEN {negative} THEN -1 ELSE 1 END END"
-        )
+        )))
+        plain = cast or f"try_cast({text} AS DECIMAL(18,4))"
+        fast = f"{plain} IS NOT NULL AND {_plain_number(text)}"
+        value = read if decimal_comma else f"CASE WHEN {fast} THEN {plain} ELSE {read} END"
         shown = f"'''' || {text} || ''''"
         style = "a decimal comma" if decimal_comma else "a decimal point"
-        fast_reason = "" if decimal_comma else f"WHEN {plain} IS NOT NULL AND {_plain_number(text)} THEN NULL "
-        reason = (
-            f"CASE WHEN {text} IS NULL THEN NULL {fast_reason}"
-            f"WHEN regexp_matches({_amount_clean(text)}, '[A-Za-z]') THEN {shown} || ' has letters in it: amounts must be numbers' "
-            f"WHEN NOT regexp_full_match({core}, '{pattern}') AND regexp_full_match({core}, '{_COMMA_NUMBER if not decimal_comma else _DOT_NUMBER}') "
+        not_read = _let(_core_of("sp_clean"), "sp_core", (
+            f"CASE WHEN NOT regexp_full_match(sp_core, '{pattern}') AND regexp_full_match(sp_core, '{other}') "
             f"THEN {shown} || ' is written differently from the other amounts of the file, which use {style}' "
-            f"WHEN NOT regexp_full_match({core}, '{pattern}') THEN {shown} || ' is not a number' "
+            f"WHEN NOT regexp_full_match(sp_core, '{pattern}') THEN {shown} || ' is not a number' "
             f"WHEN try_cast({number} AS DECIMAL(18,4)) IS NULL THEN {shown} || ' is too large' END"
-        )
+        ))
+        checked = _let(_amount_clean(text), "sp_clean", (
+            f"CASE WHEN regexp_matches(sp_clean, '[A-Za-z]') THEN {shown} || ' has letters in it: amounts must be numbers' "
+            f"ELSE {not_read} END"
+        ))
+        fast_reason = "" if decimal_comma else f"WHEN {fast} THEN NULL "
+        reason = f"CASE WHEN {text} IS NULL THEN NULL {fast_reason}ELSE {checked} END"
         return value, reason
 
     # ------------------------------------------------------------------ dates
@@ -267,45 +272,70 @@ class _Parser:
 
         ``cast`` names a column of the same row holding ``try_cast(text AS DATE)`` (see
         :meth:`fast_casts`): an ISO date is then read by that one cast."""
+        if not self.has(field_name):
+            # a column the file does not have is empty on every row: nothing to plan
+            return "NULL::DATE", "NULL::VARCHAR"
         text = self.col(field_name)
         if order.startswith("%"):
             value = f"try_strptime({text}, '{order}')::DATE"
-            reason = (
-                f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL THEN '''' || {text} || ''' is not a date in the format {order}' END"
+            not_read = (
+                f"CASE WHEN {text} IS NOT NULL AND sp_date IS NULL THEN '''' || {text} || ''' is not a date in the format {order}' END"
             )
-            return value, _date_range_check(value, reason)
-        iso = f"regexp_extract({text}, '{_ISO}', ['y', 'm', 'd'])"
-        year_last = f"regexp_extract({text}, '{_YEAR_LAST}', ['p1', 'p2', 'y'])"
-        if order == "YMD":
-            year_last_value = "NULL"
-        else:
-            day, month = ("p1", "p2") if order == "DMY" else ("p2", "p1")
-            year_last_value = (
-                f"try_strptime(printf('%04d-%02d-%02d', "
-                f"CASE WHEN length({year_last}.y) = 2 THEN 2000 + {year_last}.y::INT ELSE {year_last}.y::INT END, "
-                f"{year_last}.{month}::INT, {year_last}.{day}::INT), '%Y-%m-%d')::DATE"
-            )
-        named = " ".join(
-            f"WHEN try_strptime({text}, '{pattern}') IS NOT NULL THEN try_strptime({text}, '{pattern}')::DATE"
-            for pattern in _NAMED_MONTH_FORMATS
-        )
+            return value, _let(value, "sp_date", _date_range_check("sp_date", not_read))
         # the usual export writes YYYY-MM-DD: a cast, before any regular expression
         date_cast = cast or f"try_cast({text} AS DATE)"
         iso_plain = f"({date_cast} IS NOT NULL AND length({text}) = 10 AND substr({text}, 5, 1) = '-' AND substr({text}, 8, 1) = '-')"
-        value = (
-            f"CASE WHEN {iso_plain} THEN {date_cast} "
-            f"WHEN regexp_full_match({text}, '{_ISO}') THEN "
-            f"try_strptime(printf('%04d-%02d-%02d', {iso}.y::INT, {iso}.m::INT, {iso}.d::INT), '%Y-%m-%d')::DATE "
-            f"WHEN regexp_full_match({text}, '{_YEAR_LAST}') THEN {year_last_value} "
-            f"{named} END"
+        read = _date_read(text, order)
+        value = f"CASE WHEN {iso_plain} THEN {date_cast} ELSE {read} END"
+        not_read = (
+            f"CASE WHEN sp_read.d IS NULL AND sp_read.shaped THEN '''' || {text} || ''' is not a real date' "
+            f"WHEN sp_read.d IS NULL THEN '''' || {text} || ''' is not a date (use YYYY-MM-DD)' END"
         )
-        shape = f"(regexp_full_match({text}, '{_ISO}') OR regexp_full_match({text}, '{_YEAR_LAST}'))"
-        reason = (
-            f"CASE WHEN {text} IS NULL OR {iso_plain} THEN NULL "
-            f"WHEN {value} IS NULL AND {shape} THEN '''' || {text} || ''' is not a real date' "
-            f"WHEN {value} IS NULL THEN '''' || {text} || ''' is not a date (use YYYY-MM-DD)' END"
-        )
-        return value, _date_range_check(value, reason)
+        # a date the cast reads can be out of range only; any other is read once (sp_read), then checked
+        checked = _let(_date_read(text, order, shaped=True), "sp_read", _date_range_check("sp_read.d", not_read))
+        reason = f"CASE WHEN {text} IS NULL THEN NULL WHEN {iso_plain} THEN {_date_range(date_cast)} ELSE {checked} END"
+        return value, reason
+
+
+def _date_read(text: str, order: str, shaped: bool = False) -> str:
+    """SQL of the DATE a text reads as when it is not a plain YYYY-MM-DD (NULL: none), ``order``
+    being 'DMY', 'MDY' or 'YMD': an ISO date (other separators, a time), else a date with the year
+    last, else one with a named month (the first of _NAMED_MONTH_FORMATS that reads it). A text of
+    one of the first two shapes that is no real date reads as NULL, whatever the later rules say.
+    ``shaped``: a struct instead, of the DATE (d) and whether the text has one of those shapes."""
+
+    def out(date: str, shape: bool) -> str:
+        return f"struct_pack(d := {date}, shaped := {str(shape).lower()})" if shaped else date
+
+    named = out(f"try_strptime({text}, [{', '.join(_sql_text(pattern) for pattern in _NAMED_MONTH_FORMATS)}])::DATE", False)
+    if order == "YMD":
+        year_last = f"CASE WHEN regexp_full_match({text}, '{_YEAR_LAST}') THEN {out('NULL::DATE', True)} ELSE {named} END"
+    else:
+        day, month = ("p1", "p2") if order == "DMY" else ("p2", "p1")
+        # a match has a year of 2 or 4 digits, no match an empty one
+        year_last = _let(f"regexp_extract({text}, '{_YEAR_LAST}', ['p1', 'p2', 'y'])", "sp_ylast", (
+            "CASE WHEN sp_ylast.y <> '' THEN " + out(
+                "try_strptime(printf('%04d-%02d-%02d', "
+                "CASE WHEN length(sp_ylast.y) = 2 THEN 2000 + sp_ylast.y::INT ELSE sp_ylast.y::INT END, "
+                f"sp_ylast.{month}::INT, sp_ylast.{day}::INT), '%Y-%m-%d')::DATE", True
+            ) + f" ELSE {named} END"
+        ))
+    return _let(f"regexp_extract({text}, '{_ISO}', ['y', 'm', 'd'])", "sp_iso", (
+        "CASE WHEN sp_iso.y <> '' THEN " + out(
+            "try_strptime(printf('%04d-%02d-%02d', sp_iso.y::INT, sp_iso.m::INT, sp_iso.d::INT), '%Y-%m-%d')::DATE", True
+        ) + f" ELSE {year_last} END"
+    ))
+
+
+def _let(value: str, name: str, body: str) -> str:
+    """SQL of ``body`` with the lambda parameter ``name`` bound to ``value``, worked out once.
+
+    DuckDB binds every copy of a sub-expression anew (each regular expression compiled, each
+    format parsed) and shares none across the branches of a CASE: the cell rules written out
+    with their sub-expressions repeated cost ~0.2 s of planning per import, whatever the size
+    of the file. A one-element ``list_transform`` binds ``value`` once; the body is evaluated
+    only for the rows that reach it. ``name`` must not be a column of the query."""
+    return f"list_transform([{value}], lambda {name}: {body})[1]"
 
 
 _TOTALS_COLUMN = '"__totals_label"'
@@ -341,9 +371,14 @@ def _normalise_date_format(date_format: str, file_name: str) -> str:
 
 
 def _date_range_check(value: str, reason: str) -> str:
+    return f"coalesce({reason}, {_date_range(value)})"
+
+
+def _date_range(value: str) -> str:
+    """SQL of the problem of a DATE ``value`` outside 1900-01-01..2199-12-31 (NULL: none)."""
     return (
-        f"coalesce({reason}, CASE WHEN {value} < DATE '1900-01-01' OR {value} > DATE '2199-12-31' "
-        f"THEN 'date ' || {value}::VARCHAR || ' is out of range' END)"
+        f"CASE WHEN {value} < DATE '1900-01-01' OR {value} > DATE '2199-12-31' "
+        f"THEN 'date ' || {value}::VARCHAR || ' is out of range' END"
     )
 
 
@@ -351,16 +386,37 @@ def _amount_clean(text: str) -> str:
     # currency symbols and codes, spaces (also non-breaking and narrow) and apostrophes (1'234.50)
     # a currency code only at the start or the end: "12eur34" is not an amount
     symbols_gone = f"regexp_replace({text}, '[\\s\\x{{00a0}}\\x{{202f}}$€£¥₹'']', '', 'g')"
-    leading_gone = f"regexp_replace({symbols_gone}, '^([-+(]*){_CURRENCY_CODES}', '\\1')"
-    return f"regexp_replace({leading_gone}, '{_CURRENCY_CODES}([-)]*)$', '\\1')"
+    # a code of _CURRENCY_CODES is found as three letters, then looked up (a regular expression of
+    # every code costs ~2 ms to compile, each time a statement names it), else it is "kr": the
+    # code the regular expression would match first. No letter is a sign or bracket, so the three
+    # letters have one place to be: right after the signs at the start, right before those at the end
+    letters = f"{CODE_LETTER}{{3}}"
+    first = f"regexp_extract(sp_symbols, '^[-+(]*({letters})', 1)"
+    leading_gone = (
+        f"CASE WHEN {code_test_sql(first)} THEN regexp_replace(sp_symbols, '^([-+(]*){letters}', '\\1') "
+        f"ELSE regexp_replace(sp_symbols, '^([-+(]*){_KR}', '\\1') END"
+    )
+    last = f"regexp_extract(sp_lead, '({letters})[-)]*$', 1)"
+    codes_gone = _let(leading_gone, "sp_lead", (
+        f"CASE WHEN {code_test_sql(last)} THEN regexp_replace(sp_lead, '{letters}([-)]*)$', '\\1') "
+        f"ELSE regexp_replace(sp_lead, '{_KR}([-)]*)$', '\\1') END"
+    ))
+    # the usual text has no letter at all, and then no code to look for
+    return _let(symbols_gone, "sp_symbols", f"CASE WHEN regexp_matches(sp_symbols, '{CODE_LETTER}') THEN {codes_gone} ELSE sp_symbols END")
 
 
 # every ISO 4217 code, and "kr", which names no one currency (SEK, NOK, DKK, ISK)
 _CURRENCY_CODES = codes_regex()[:-1] + "|kr)"
+# "kr" as the case-insensitive _CURRENCY_CODES matches it (U+212A, the Kelvin sign, folds to k)
+_KR = "[kK\u212a][rR]"
 
 
 def _amount_core(text: str) -> str:
-    clean = _amount_clean(text)
+    return _core_of(_amount_clean(text))
+
+
+def _core_of(clean: str) -> str:
+    """SQL of the number in a cleaned amount text (_amount_clean), without its sign."""
     # (123.45) and 123.45- are negatives; the sign is applied separately
     return f"regexp_replace(regexp_replace({clean}, '^\\((.*)\\)$', '\\1'), '^(.*[0-9])-$', '\\1')"
 
@@ -370,9 +426,10 @@ def _currency_select(parser: _Parser, amount_fields: Iterable[str], base: str) -
     amount's text names (docs/currencies.md)."""
     items = [f"upper({parser.col('currency')}) AS currency_text"]
     # a plain number (the usual export) names no currency: only other texts pay for the search
-    # of every currency code at their start and end
+    # of every currency code at their start and end; a column the file lacks names none
     items += [
         f"CASE WHEN {_plain_number(parser.col(f))} THEN NULL ELSE {amount_currency_sql(parser.col(f), base)} END AS {f}_currency"
+        if parser.has(f) else f"NULL::VARCHAR AS {f}_currency"
         for f in amount_fields
     ]
     return ", ".join(items)
