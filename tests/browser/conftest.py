@@ -2,8 +2,9 @@
 
 Chromium comes from Debian (``apt-get install -y chromium``, giving /usr/bin/chromium); the tests
 skip when it is missing, except under CI=true where a missing browser is a failure. The journeys
-of a module share one server on a free port over a private copy of the demo database (the
-``server`` fixture; journeys that need a server set up otherwise start their own). Each journey
+of the run share one server on a free port over a private copy of the demo database (the
+``server`` fixture; journeys that need a server set up otherwise start their own): starting a
+server and its first script run cost seconds of CPU, and its caches serve every journey after. Each journey
 signs in (the demo accounts, password ``demo``) in a browser context of its own and saves
 screenshots to tests/artifacts/ (git-ignored).
 """
@@ -50,12 +51,18 @@ def browser():
             launched.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    """`streamlit run app.py` on a fresh copy of the demo database, one per test module; yields its
+    """`streamlit run app.py` on a fresh copy of the demo database, one per test run; yields its
     base URL and db path. Starting a server and its first script run (the imports) take seconds, so
-    a module's journeys share one: each signs in its own browser context, and journeys that write
-    do so for accounts or reps no other journey of the module reads (said in each module)."""
+    the journeys of test_journeys.py, test_pipeline_journey.py and test_sign_in_journey.py share
+    one: each signs in its own browser context, and journeys that write do so for accounts or reps
+    no other journey reads: the upload journey adds a sale of the first rep with a target, the plan
+    editor sets the targets of the last one (test_journeys.py), the pipeline journey reads a rep
+    that is neither, the lock-out journey locks rep2 (test_sign_in_journey.py), and every other
+    journey signs in as the admin and reads titles or that rep only. The first request to the
+    server is test_journeys.py's first journey's (modules run in file name order), which opens a
+    page by its address on a fresh server."""
     require_browser()
     folder = tmp_path_factory.mktemp("server")
     db = fresh_db(folder)

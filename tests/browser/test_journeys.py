@@ -1,7 +1,8 @@
 """User journeys in a real browser, signed in as the demo admin: the team heatmap, upload → updated
-figures, the plan editor. They share the module's server (tests/browser/conftest.py): the upload
+figures, the plan editor. They share the run's server (tests/browser/conftest.py): the upload
 adds a sale of the first rep with a target, the plan editor sets the targets of the last one, and
-the heatmap reads titles only, so none reads what another wrote."""
+the heatmap reads titles only, so none reads what another wrote (nor does a journey of another
+module: test_pipeline_journey.py reads a third rep)."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ def year_report(store):
 
 
 def test_team_heatmap(server, page):
-    # first in this module, so that the first request to the module's fresh server opens a page
-    # directly: it must still get the role menu
+    # first to use the run's server (this module's name sorts before the others that share it), so
+    # that the first request to the fresh server opens a page directly: it must still get the role menu
     open_page(page, f"{server['url']}/team")
     sign_in(page)  # and land on the page asked for
     expect(page.get_by_role("heading", name="Team overview")).to_be_visible()

@@ -1,8 +1,9 @@
 """Sign-in in a real browser: the built-in accounts (sign-in, a refresh stays signed in, sign-out,
 lock-out, a page refused by address) and a full `st.login` round trip against a local OpenID
 provider (oidc-provider-mock on a loopback port, configured through a temporary secrets file).
-The two built-in journeys share the module's server: one signs in as the admin, the other locks
-rep2 out and signs in as rep1 (a lock-out is per account)."""
+The two built-in journeys use the run's shared server (tests/browser/conftest.py): one signs in
+as the admin, the other locks rep2 out and signs in as rep1 (a lock-out is per account; no other
+journey signs in as rep2)."""
 
 from __future__ import annotations
 

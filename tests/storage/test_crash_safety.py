@@ -1,11 +1,14 @@
 """Crash safety (issue 7): an import killed with SIGKILL at any point leaves a database that opens,
 holds the batch completely or not at all, and totals equal to either before or after the import.
 
-A child process imports a large actuals file (200,000 rows, a tenth of them updating rows already
-in the ledger) into a copy of the same database, and is killed after a delay drawn from a seeded
-RNG: some delays anywhere in the import, others inside its write (the child reports when the
-write starts). One complete run measures the timings and gives the "after" state, which must
-equal a pure-Python reference of the file.
+A child process imports a large actuals file (50,000 rows, a tenth of them updating rows already
+in the ledger: large enough that its write transaction lasts a few tenths of a second, small
+enough to keep the test's ten imports cheap) into a copy of the same database, and is killed
+after a delay: some drawn from a seeded RNG anywhere in the import, others inside its write (the
+child reports when the write's transaction has staged the rows). At least one kill must be proven
+to land inside the write: after the child reported the staging, with the batch absent afterwards
+(not yet committed). One complete run measures the timings and gives the "after" state, which
+must equal a pure-Python reference of the file.
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from salesplan import imports
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
 
-ROWS = 200_000
-BEFORE_ROWS = 20_000  # already in the ledger; the big file updates every other one of them
+ROWS = 50_000
+BEFORE_ROWS = 5_000  # already in the ledger; the big file updates every other one of them
 KILL_RUNS = 8
+WRITE_SHARES = (0.1, 0.4, 0.7, 1.2)  # when the write-phase kills land, in shares of the write after staging
 SEED = 20250314
 REPS = ("R000", "R001", "R002", "R003")
 
@@ -36,10 +40,16 @@ CHILD = r"""
 import sys, time
 from salesplan import imports
 from salesplan.store import Store
+from salesplan.storage.backends import DuckCursor
 
 database, source = sys.argv[1], sys.argv[2]
 store = Store.open(database)
 apply_actuals = Store.apply_actuals
+stage = DuckCursor.stage
+
+def staging(self, *args, **kwargs):  # the write's first step, inside its transaction
+    stage(self, *args, **kwargs)
+    print("staged", time.monotonic(), flush=True)
 
 def reporting(self, *args, **kwargs):
     print("writing", time.monotonic(), flush=True)
@@ -48,6 +58,7 @@ def reporting(self, *args, **kwargs):
     return outcome
 
 Store.apply_actuals = reporting
+DuckCursor.stage = staging
 print("ready", time.monotonic(), flush=True)
 result = imports.import_file(store, "actuals", source)
 store.close()
@@ -153,7 +164,8 @@ def test_sigkill_during_a_large_import_leaves_the_batch_complete_or_absent(setup
     shutil.copyfile(base, database)
     child = start_child(folder, database, big)
     ready = float(read_mark(child, "ready")[1])
-    writing = float(read_mark(child, "writing")[1])
+    read_mark(child, "writing")
+    staged = float(read_mark(child, "staged")[1])
     committed = float(read_mark(child, "committed")[1])
     done = read_mark(child, "done")
     assert child.wait(timeout=120) == 0
@@ -167,14 +179,18 @@ def test_sigkill_during_a_large_import_leaves_the_batch_complete_or_absent(setup
         database = folder / f"killed-{run}.duckdb"
         shutil.copyfile(base, database)
         # even runs: anywhere in the import; odd runs: inside the write transaction (the riskiest part),
-        # timed from the child's own "writing" mark so that a slower or faster run still hits it
+        # timed from the child's own "staged" mark (the transaction is open) so that a slower or faster
+        # run still hits it, at fixed shares of the measured rest of the write: the first well inside
+        # it even when this run writes several times faster than the complete one, the last just
+        # after the commit
         child = start_child(folder, database, big)
         read_mark(child, "ready")
         if run % 2 == 0:
             delay = rng.uniform(0, finished - ready)
         else:
             read_mark(child, "writing")
-            delay = rng.uniform(0, (committed - writing) * 1.3)  # a few land just after the commit
+            read_mark(child, "staged")
+            delay = WRITE_SHARES[run // 2 % len(WRITE_SHARES)] * (committed - staged)
         time.sleep(delay)
         alive = child.poll() is None
         child.send_signal(signal.SIGKILL)
@@ -184,9 +200,12 @@ def test_sigkill_during_a_large_import_leaves_the_batch_complete_or_absent(setup
         outcome = check_recovered(database, before, after, batches_before)
         outcomes.append((("import", "write")[run % 2], round(delay, 2), alive, outcome))
         assert alive or outcome == "complete", outcomes
-    print(f"import {finished - ready:.2f} s, of which the write {committed - writing:.2f} s; "
+    print(f"import {finished - ready:.2f} s, of which the write after staging {committed - staged:.2f} s; "
           "kill runs (phase, delay s, killed while running, batch):", outcomes)
     assert sum(alive for _, _, alive, _ in outcomes) >= KILL_RUNS // 2, f"most kills must hit a running import: {outcomes}"
+    # killed after the "staged" mark and nothing committed: the kill landed inside the write transaction
+    assert any(phase == "write" and outcome == "absent" for phase, _, _, outcome in outcomes), \
+        f"no kill landed inside the write: {outcomes}"
 
     # the last killed database is still fully usable: the same import now completes
     with Store.open(folder / f"killed-{KILL_RUNS - 1}.duckdb") as store:
