@@ -3,6 +3,7 @@ and open-action impact per owner."""
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import weakref
@@ -71,7 +72,8 @@ _FLOAT_KEYS = (
 # arrays are made read-only, so a caller that writes into them fails loudly instead of changing
 # later answers.
 _MEMOS: dict[int, tuple[weakref.ReferenceType, dict[Any, Any]]] = {}
-_MEMO_LOCK = threading.Lock()
+# re-entrant: a garbage collection inside the locked section may run _forget in the same thread
+_MEMO_LOCK = threading.RLock()
 
 
 def _forget(key: int, ref: weakref.ReferenceType) -> None:
@@ -89,7 +91,7 @@ def _memo_of(inputs: EngineInputs) -> dict[Any, Any]:
         if entry is not None and entry[0]() is inputs:
             return entry[1]
         memo: dict[Any, Any] = {}
-        ref = weakref.ref(inputs, lambda r, key=key: _forget(key, r))
+        ref = weakref.ref(inputs, functools.partial(_forget, key))
         _MEMOS[key] = (ref, memo)
         return memo
 
