@@ -12,6 +12,12 @@ Design. For one level (rep, territory, region or org) the engine builds, once:
   ending before bucket(e) holds only actuals <= e whatever e is, so B at any as-of date is
   max(running max up to bucket(e) - 1, the window ending at bucket(e) truncated at e).
 
+Those matrices and the target matrices are kept with the EngineInputs object they were built
+from (while it lives; ``common._memo_of``, ``prep._prepare``), read-only: a report, watch list or
+digest that asks again on the same object reuses them. An EngineInputs is therefore treated as
+immutable: its frames must not be changed after it has been handed to the engine (build a new
+one, e.g. with ``dataclasses.replace``).
+
 Each period / as-of date is then a few vector operations over all owners. There is no Python loop
 over days or rows; loops run only over calendars and periods (<= 12) or, for
 :func:`status_history`, over the Sundays of one owner.

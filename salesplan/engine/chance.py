@@ -91,6 +91,8 @@ def _calendars(prep: Any) -> dict[str, np.ndarray]:
             group_of[g.owners] = gi
             fb[g.owners] = g.fb
             first[gi] = g.owners[0] if len(g.owners) else 0
+        for array in (wdays, bidx, group_of, fb, first, count):  # kept with the shared preparation
+            array.flags.writeable = False
         prep.cache["calendars"] = dict(wdays=wdays, bidx=bidx, group_of=group_of, fb=fb, first=first, count=count)
     return prep.cache["calendars"]
 

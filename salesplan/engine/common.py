@@ -3,10 +3,13 @@ and open-action impact per owner."""
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -55,6 +58,59 @@ _FLOAT_KEYS = (
     "required_per_working_day", "current_per_working_day", "acceleration", "best_per_working_day",
     "projection_linear", "projection_seasonal", "action_coverage", *PIPELINE_COLUMNS, "chance_to_reach",
 )
+
+
+# --------------------------------------------------------------------------- memo per inputs
+# One report, watch list or digest asks for the same targets and matrices many times over one
+# EngineInputs (a digest run: ~35 preparations). What is derived from an inputs object is kept
+# while that object lives, keyed on the object itself: EngineInputs is a frozen dataclass of
+# frames, so it is not hashable (its generated __hash__ hashes the frames) and a WeakKeyDictionary
+# cannot hold it; an id() alone would be reused by a later object after garbage collection. So
+# the key is id() *and* a weak reference that must still point at the very object asked about;
+# the reference's callback drops the entry when the object dies. The engine never writes into
+# the frames of its inputs (the store builds a new EngineInputs after every write), and the kept
+# arrays are made read-only, so a caller that writes into them fails loudly instead of changing
+# later answers.
+_MEMOS: dict[int, tuple[weakref.ReferenceType, dict[Any, Any]]] = {}
+# re-entrant: a garbage collection inside the locked section may run _forget in the same thread
+_MEMO_LOCK = threading.RLock()
+
+
+def _forget(key: int, ref: weakref.ReferenceType) -> None:
+    with _MEMO_LOCK:
+        entry = _MEMOS.get(key)
+        if entry is not None and entry[0] is ref:  # not a newer object that got the same id
+            del _MEMOS[key]
+
+
+def _memo_of(inputs: EngineInputs) -> dict[Any, Any]:
+    """The memo of ``inputs`` (created empty on first use, dropped when ``inputs`` is collected)."""
+    key = id(inputs)
+    with _MEMO_LOCK:
+        entry = _MEMOS.get(key)
+        if entry is not None and entry[0]() is inputs:
+            return entry[1]
+        memo: dict[Any, Any] = {}
+        ref = weakref.ref(inputs, functools.partial(_forget, key))
+        _MEMOS[key] = (ref, memo)
+        return memo
+
+
+def _memoised(inputs: EngineInputs, key: tuple, build: Callable[[], Any]) -> Any:
+    """``build()``, computed once per ``inputs`` object and ``key`` (two threads may both build
+    it the first time: the results are equal and either is kept)."""
+    memo = _memo_of(inputs)
+    try:
+        return memo[key]
+    except KeyError:
+        value = memo[key] = build()
+        return value
+
+
+def _read_only(*arrays: np.ndarray) -> None:
+    """Freeze arrays that are kept in a memo and handed to every later caller."""
+    for array in arrays:
+        array.flags.writeable = False
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -233,6 +289,14 @@ def _target_cells(inputs: EngineInputs, fy: int, metric: str, owner_type: str, u
 
 
 def _targets_all(inputs: EngineInputs, org: _Org, fy: int, metric: str) -> dict[str, Any]:
+    """Target matrices of FY ``fy`` for every level (owners x 12 fiscal months, read-only), plus
+    the territories' own targets and their reps' sums; ``org`` is ``_org(inputs)``. Built once
+    per inputs object, FY and metric (see _memo_of): they depend on nothing else."""
+    key = ("targets", int(fy), metric)
+    return _memoised(inputs, key, lambda: _build_targets(inputs, org, fy, metric))
+
+
+def _build_targets(inputs: EngineInputs, org: _Org, fy: int, metric: str) -> dict[str, Any]:
     rep_t, rep_p = _target_cells(inputs, fy, metric, "rep", org.rep_ids)
     terr_t, terr_p = _target_cells(inputs, fy, metric, "territory", org.territories)
     # bottom-up: a territory's month sums the reps in it on the month's first day (docs/people.md)
@@ -250,8 +314,10 @@ def _targets_all(inputs: EngineInputs, org: _Org, fy: int, metric: str) -> dict[
     np.add.at(region, rgi[rgi >= 0], eff[rgi >= 0])
     # org: every territory (also those without a region) plus reps without a territory that month
     org_t = eff.sum(axis=0) + np.where(inside, 0.0, rep_t).sum(axis=0)
-    return dict(rep=rep_t, territory=eff, region=region, org=org_t[None, :],
-                terr_own=terr_t, terr_own_p=terr_p, reps_sum=reps_sum, reps_any=reps_any)
+    out = dict(rep=rep_t, territory=eff, region=region, org=org_t[None, :],
+               terr_own=terr_t, terr_own_p=terr_p, reps_sum=reps_sum, reps_any=reps_any)
+    _read_only(*out.values())
+    return out
 
 
 def _rep_terr_by_month(inputs: EngineInputs, org: _Org, fy: int) -> np.ndarray:

@@ -47,14 +47,18 @@ class _Deals:
 
     def open_at(self, d: dt.date) -> tuple[np.ndarray, np.ndarray]:
         """(mask of the deal rows open at ``d``, mask of the reps covered by a snapshot ≤ ``d``)."""
-        if d not in self.cache:
+        # the preparation holding this object is shared (prep.py): read the cache once and
+        # return the local value, so another thread replacing it in between changes nothing
+        found = self.cache.get(d)
+        if found is None:
             day = int(to_d64(d).astype(np.int64))
             latest = np.full(self.n_reps, _NAT, dtype=np.int64)
             ok = self.scope_snap <= day
             np.maximum.at(latest, self.scope_rep[ok], self.scope_snap[ok])
             rows = (self.snap <= day) & (self.snap == latest[self.rep])
-            self.cache = {d: (rows, latest > _NAT)}  # one as-of date at a time is enough
-        return self.cache[d]
+            found = (rows, latest > _NAT)
+            self.cache = {d: found}  # one as-of date at a time is enough
+        return found
 
 
 def _days(series: pd.Series) -> np.ndarray:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +25,8 @@ from salesplan.inputs import EngineInputs
 from salesplan.settings import Settings
 
 from salesplan.engine.pipeline import _Deals, prepare_deals
-from salesplan.engine.common import _BIG, _Org, _Owners, _codes, _dates, _open_impact, _org, _owners, _row_owner, _targets_all
+from salesplan.engine.common import (_BIG, _Org, _Owners, _codes, _dates, _memo_of, _open_impact, _org, _owners,
+                                     _read_only, _row_owner, _targets_all)
 
 # --------------------------------------------------------------------------- preparation
 @dataclass
@@ -139,9 +142,50 @@ def _window_runmax(s0: np.ndarray, og: np.ndarray, wdays: np.ndarray, ndays: int
     return full
 
 
+# Preparations kept per inputs object (common._memo_of), most recently used last, up to this many
+# bytes of matrices per object: a digest asks for the same few again and again, and at 10,000
+# reps x 10 years one rep-level preparation alone is hundreds of MB, which is then not kept.
+_PREP_BUDGET = 256 << 20
+_PREP_LOCK = threading.Lock()
+
+
+def _prep_bytes(prep: _Prep) -> int:
+    size = prep.s0.nbytes + sum(g.runmax.nbytes + g.bidx.nbytes + g.wdays.nbytes for g in prep.groups)
+    if prep.deals is not None:
+        d = prep.deals
+        size += sum(a.nbytes for a in (d.rep, d.snap, d.close, d.amount, d.prob, d.scope_rep, d.scope_snap))
+    return size
+
+
 def _prepare(inputs: EngineInputs, level: str, metric: str, fy: int, last_day: dt.date,
              only: list[str] | None = None) -> _Prep:
-    """Build the matrices for ``level`` holding actuals up to min(last_day, FY end)."""
+    """The matrices for ``level`` holding actuals up to min(last_day, FY end): built once per
+    inputs object, level, metric, FY and that day (see _PREP_BUDGET), read-only, shared by every
+    caller. Raises BadInput for a run-rate window below one working day."""
+    if only is not None:
+        return _build(inputs, level, metric, fy, last_day, only)
+    fy_end = fiscal_year_bounds(fy, inputs.settings.fy_start_month)[1]
+    key = (level, metric, int(fy), min(last_day, fy_end))  # last_day is used only as min(last_day, FY end)
+    with _PREP_LOCK:
+        kept: OrderedDict = _memo_of(inputs).setdefault("preps", OrderedDict())
+        prep = kept.get(key)
+        if prep is not None:
+            kept.move_to_end(key)
+            return prep
+    prep = _build(inputs, level, metric, fy, last_day)
+    size = _prep_bytes(prep)
+    if size <= _PREP_BUDGET:
+        with _PREP_LOCK:
+            kept[key] = prep
+            total = sum(_prep_bytes(p) for p in kept.values())
+            while total > _PREP_BUDGET:
+                _, old = kept.popitem(last=False)
+                total -= _prep_bytes(old)
+    return prep
+
+
+def _build(inputs: EngineInputs, level: str, metric: str, fy: int, last_day: dt.date,
+           only: list[str] | None = None) -> _Prep:
     settings = inputs.settings
     L = int(settings.window)
     if L < 1:
@@ -239,6 +283,12 @@ def _prepare(inputs: EngineInputs, level: str, metric: str, fy: int, last_day: d
         groups.append(_Group(cal, og, wdays, bidx, fb, runmax, month_wd))
 
     deals = prepare_deals(inputs, lambda ids: _codes(ids, org.rep_ids), rep_owner)
+    # shared by every later caller (the memo): nothing may write into them
+    _read_only(s0, first_day, tm, open_impact, owners.start, rep_owner)
+    for g in groups:
+        _read_only(g.owners, g.wdays, g.bidx, g.fb, g.runmax, g.month_wd)
+    if deals is not None:
+        _read_only(deals.rep, deals.snap, deals.close, deals.amount, deals.prob, deals.scope_rep, deals.scope_snap)
     return _Prep(level, metric, fy, settings, L, owners, tm, open_impact, d0, ndays, s0, first_day,
                  groups, fiscal_months(fy, settings.fy_start_month),
                  [month_end(m) for m in fiscal_months(fy, settings.fy_start_month)], deals)
