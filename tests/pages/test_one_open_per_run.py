@@ -7,10 +7,9 @@ from salesplan.storage import duckfile
 from tests.helpers.pages import app, fresh_db
 
 
-def test_a_page_run_opens_the_database_file_at_most_once(monkeypatch, tmp_path):
+def test_a_page_run_opens_the_database_file_once(monkeypatch, tmp_path):
     db = fresh_db(tmp_path)
-    at = app(monkeypatch, db, page="my_plan")  # opens (and migrates) the process's store
-    # no lingering: without the hold for the run, every read of a run would open the file again
+    # no lingering: without the hold for the run, every read of the run would open the file again
     monkeypatch.setattr(duckfile, "LINGER_SECONDS", 0.0)
     opened: list[str] = []
     connect = duckfile.FileHold._connect
@@ -20,12 +19,10 @@ def test_a_page_run_opens_the_database_file_at_most_once(monkeypatch, tmp_path):
         return connect(self)
 
     monkeypatch.setattr(duckfile.FileHold, "_connect", counting)
-    # at most: the closing of the previous run's hold runs on a timer thread, and may come after
-    # the next run has taken the file over
-    at.selectbox(key="rep_picker").set_value("R004").run()
-    assert not at.exception and at.metric and at.get("plotly_chart"), "the page did its reads"
-    assert len(opened) <= 1, f"opened {len(opened)} times in a rerun"
+    at = app(monkeypatch, db, page="my_plan")  # signs in, reads the accounts, the report, the plan...
+    assert at.metric and at.get("plotly_chart"), "the page did its reads"
+    assert opened == [str(db)], f"opened {len(opened)} times in the first run"
     opened.clear()
-    team = app(monkeypatch, db, page="team")  # another session: sign-in, accounts, the reports
-    assert team.get("plotly_chart")
-    assert len(opened) <= 1, f"opened {len(opened)} times in a new session's first run"
+    at.selectbox(key="rep_picker").set_value("R004").run()
+    assert not at.exception
+    assert len(opened) == 1, f"opened {len(opened)} times in a rerun"
