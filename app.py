@@ -20,13 +20,12 @@ from salesplan.ui.admin_data import start_mail_scheduler
 st.set_page_config(page_title="salesplan", page_icon=":material/flag:", layout="wide")
 ui.start_run()
 
-with ui.held_for_the_run():  # the database file is opened once per run (salesplan/ui/data.py)
-    start_mail_scheduler()
-    principal = ui.current_principal()
-    if principal is None:
-        navigation = st.navigation(ui.sign_in_pages(), position="hidden")
-    else:
-        navigation = st.navigation(ui.pages_for(principal))
-        ui.account_box(principal)
-    ui.mark_routed()
-    navigation.run()
+start_mail_scheduler()
+principal = ui.current_principal()
+if principal is None:
+    navigation = st.navigation(ui.sign_in_pages(), position="hidden")
+else:
+    navigation = st.navigation(ui.pages_for(principal))
+    ui.account_box(principal)
+ui.mark_routed()
+navigation.run()

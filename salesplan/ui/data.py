@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -71,26 +69,6 @@ def start_run() -> None:
     ~80. A write by another process shows at the next run. Raises nothing.
     """
     st.session_state.pop(_VERSION_KEY, None)
-
-
-@contextmanager
-def held_for_the_run() -> Iterator[None]:
-    """Keep the DuckDB file open for one whole script run (app.py wraps the page in it).
-
-    The store holds the file only while an operation runs and closes it a moment after the last
-    one (salesplan/storage/duckfile.py), so that a command-line import can take its turn. A page
-    run makes dozens of reads with page work (the engine, charts) between them; whenever a gap
-    outlasted that moment the file was opened again, 2.7 times per run on average in the page
-    tests (~30 ms of CPU each). Holding it from the start of the run to its end opens it once
-    per run; another process waiting for the file gets it when the run ends. On PostgreSQL
-    nothing is held. Raises what :func:`store` raises (it stops the run with a message).
-    """
-    the_store = store()
-    if getattr(the_store, "dialect", None) != "duckdb":
-        yield
-        return
-    with the_store.cursor():  # an operation open for the run: the others share its connection
-        yield
 
 
 def _key() -> tuple[Store, str, int]:
