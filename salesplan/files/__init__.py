@@ -176,8 +176,8 @@ def read_table(
     empty, binary, truncated, oversized or header-less file, and for one over any limit (checked
     before the parse that the limit protects).
 
-    ``connection`` (a :func:`quiet_connection`) is the import's private DuckDB: the CSV reader
-    uses it instead of opening one of its own, and it is left open for the caller (its parser).
+    ``connection`` (a :func:`quiet_connection`) is the import's private connection: the CSV
+    reader uses it instead of making one of its own, and it is left open for the caller (its parser).
     """
     if limits is None:
         limits = UploadLimits() if limit_bytes is None else UploadLimits(file_bytes=limit_bytes)

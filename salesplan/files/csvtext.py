@@ -313,9 +313,8 @@ def _duckdb_read(
     file's order. ``parallel`` only for bytes without a quote character (a quoted newline would
     make a split between threads ambiguous).
 
-    ``connection`` is the import's private DuckDB (:func:`quiet_connection`), kept open for its
-    parser: one connection per import instead of one for the reader and one for the parser
-    (opening one costs ~25 ms). Without it a connection of its own is opened and closed.
+    ``connection`` is the import's private connection (:func:`quiet_connection`), kept open for
+    its parser. Without it a connection of its own is made and closed.
     Raises BadInput when the reader fails or the file does not fit in ``memory_mb``."""
     columns = {f"c{i}": "VARCHAR" for i in range(width)}
     owned = connection is None

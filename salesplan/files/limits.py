@@ -1,4 +1,4 @@
-"""Upload limits, the table an upload is read into, and the private parsing DuckDB."""
+"""Upload limits, the table an upload is read into, and the process's parsing DuckDB."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ MAX_WORKBOOK_UNCOMPRESSED_MB = 512  # all parts of an .xlsx decompressed (a zip 
 MAX_WORKBOOK_PART_MB = 128  # one part other than a sheet (shared strings, styles: read whole)
 MAX_WORKBOOK_PARTS = 10_000  # files inside an .xlsx archive
 DEFAULT_UPLOAD_MB = 200  # the upload_limit_mb setting's default: MAX_ROWS and MAX_CSV_CELLS are sized for it
-PARSER_MEMORY_MB = 512  # DuckDB memory of the private parsing database; past it, it spills to disk
+PARSER_MEMORY_MB = 512  # DuckDB memory of the process's parsing database (all uploads parsed at once); past it, it spills to disk
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,8 @@ class RawTable:
     # False when no cell can start or end with a space (the CSV reader saw none next to a
     # delimiter or line end): the parser then skips trimming every cell
     padded: bool = True
-    # the import's private DuckDB (:func:`quiet_connection`), opened by the caller, used by the
-    # reader and handed to the parser (which closes it); None: the parser opens its own
+    # the import's private connection (:func:`quiet_connection`), made by the caller, used by the
+    # reader and handed to the parser (which closes it); None: the parser makes its own
     connection: duckdb.DuckDBPyConnection | None = field(default=None, repr=False, compare=False)
 
 
@@ -100,13 +100,39 @@ def _check_lines(lines: int, file_name: str, limits: UploadLimits) -> None:
 
 
 def quiet_connection(memory_mb: int = PARSER_MEMORY_MB) -> duckdb.DuckDBPyConnection:
-    """A private in-memory DuckDB for parsing, without the terminal progress bar, holding at most
-    ``memory_mb`` in memory: past that it spills to a private folder, and where it cannot, it
+    """A private connection for parsing one upload, without the terminal progress bar: a cursor
+    of this process's parser database (:func:`parser_database`), whose temporary tables and
+    registered Arrow tables no other connection sees. Close it when done (its temporary tables go
+    with it). The parser database holds at most ``memory_mb`` in memory for all the uploads the
+    process parses at once: past that it spills to a private folder, and where it cannot, it
     raises duckdb.OutOfMemoryException (callers turn it into BadInput with
-    :func:`too_large_for_memory`)."""
-    connection = duckdb.connect(config={"memory_limit": f"{int(memory_mb)}MB", "temp_directory": _spill_folder()})
+    :func:`too_large_for_memory`). Raises duckdb.Error when DuckDB cannot start."""
+    database = parser_database(memory_mb)
+    with _parser_lock:  # a connection is never used by two threads at once, even to make a cursor
+        connection = database.cursor()
     connection.execute("SET enable_progress_bar = false")
     return connection
+
+
+def parser_database(memory_mb: int = PARSER_MEMORY_MB) -> duckdb.DuckDBPyConnection:
+    """This process's in-memory DuckDB for parsing uploads with the memory limit ``memory_mb``,
+    created on first use and kept (creating a DuckDB database costs ~35 ms of CPU, a cursor on it
+    almost nothing: docs/decisions.md). Use it only through :func:`quiet_connection`. A child
+    process made by fork gets a new one (DuckDB's threads do not survive a fork). Raises
+    duckdb.Error when DuckDB cannot start."""
+    key = (os.getpid(), int(memory_mb))
+    with _parser_lock:
+        database = _parser_databases.get(key)
+        if database is None:
+            database = duckdb.connect(
+                ":memory:", config={"memory_limit": f"{int(memory_mb)}MB", "temp_directory": _spill_folder()}
+            )
+            _parser_databases[key] = database
+        return database
+
+
+_parser_lock = threading.Lock()
+_parser_databases: dict[tuple[int, int], duckdb.DuckDBPyConnection] = {}
 
 
 def too_large_for_memory(file_name: str, memory_mb: int) -> BadInput:

@@ -3,7 +3,7 @@
 The flow of every import is the same:
   1. ``files.read_table`` turns the bytes into text cells with line numbers;
   2. the header is mapped to fields by name and synonym (case- and space-insensitive);
-  3. every cell is parsed and checked in SQL on a private in-memory DuckDB (whole columns, no
+  3. every cell is parsed and checked in SQL on a private connection of an in-memory DuckDB (whole columns, no
      Python loop over rows), collecting problems as (line, column, reason) rows;
   4. with any problem and without ``valid_only``, BadInput lists them all and nothing changes;
   5. the store writes the whole batch in one transaction.

@@ -91,9 +91,10 @@ def _import_data(
     upload = data if isinstance(data, list) else [data]
     del data
     report.start(name, len(upload[0]))
-    # one private DuckDB for the whole import: the CSV reader's, then the parser's, which closes it
-    # when its checks are done (opening one costs ~25 ms, paid by every small import); closed here
-    # too when the import stops before a parser takes it (closing twice is harmless)
+    # one private connection (a cursor of the process's parser database) for the whole import: the
+    # CSV reader's, then the parser's, which closes it when its checks are done (its temporary
+    # tables go with it); closed here too when the import stops before a parser takes it (closing
+    # twice is harmless)
     connection = quiet_connection(limits.memory_mb)
     try:
         return _import_read(store, kind, upload, name, principal=principal, valid_only=valid_only,

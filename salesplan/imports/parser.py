@@ -25,15 +25,16 @@ from salesplan.store import Store
 
 # ============================================================================ SQL building blocks
 class _Parser:
-    """A private in-memory DuckDB holding the raw cells as table ``raw``."""
+    """A private connection of the parser database (files.quiet_connection) holding the raw
+    cells as the registered Arrow table ``raw_arrow`` and the view ``src``."""
 
     def __init__(self, raw: RawTable, mapping: dict[str, int], kind: str, memory_mb: int):
         self.raw = raw
         self.mapping = mapping
         self.kind = kind
-        # the import's one private DuckDB when the caller opened it (the reader's: no second one is
-        # opened), else one of its own; either way the parser closes it when done, so the parsed
-        # tables are let go before the store writes
+        # the import's one private connection when the caller opened it (the reader's: no second
+        # one is made), else one of its own; either way the parser closes it when done, so the
+        # parsed tables (temporary, seen by this connection only) are let go before the store writes
         self.connection = quiet_connection(memory_mb) if raw.connection is None else raw.connection
         # ``line`` is the record's line in the file; a field of the same name (the order line of
         # actuals) lives in its own column so that the two never shadow each other

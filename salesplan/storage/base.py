@@ -212,9 +212,13 @@ class StoreBase:
         """Apply the migrations not yet recorded, in order, each in one transaction.
 
         Safe when several processes start at once: each migration is checked again under the
-        write lock inside its transaction. Raises the driver's error when a migration fails
-        (nothing of it stays).
+        write lock inside its transaction. A database that has every migration already is told by
+        one read, without a transaction or the write lock (every process opens an up-to-date
+        database; a migration is only ever added, so nothing can undo one meanwhile). Raises the
+        driver's error when a migration fails (nothing of it stays).
         """
+        if self._recorded_migrations() >= {version for version, _, _ in MIGRATIONS}:
+            return []
         with self.atomic() as cursor:
             self._backend.lock_writes(cursor)
             cursor.execute(
@@ -235,6 +239,17 @@ class StoreBase:
                 cursor.execute("INSERT INTO schema_migrations VALUES (?, ?, localtimestamp)", [version, name])
             applied.append(version)
         return applied
+
+    def _recorded_migrations(self) -> set[int]:
+        """The versions recorded in schema_migrations; none when it cannot be read (a new
+        database has no such table: the full path of :meth:`migrate` then creates it, and
+        raises any other error under the write lock). Raises DatabaseLocked or SalesplanError
+        when the database cannot be reached."""
+        with self.cursor() as cursor:
+            try:
+                return {int(row[0]) for row in cursor.execute("SELECT version FROM schema_migrations").fetchall()}
+            except Exception:  # a missing table's error differs by driver; any other comes back below
+                return set()
 
     def schema_version(self) -> int:
         with self.cursor() as cursor:
