@@ -217,7 +217,7 @@ class _Parser:
         if date_format:
             return _normalise_date_format(date_format, self.raw.file)
         present = [f for f in fields if self.has(f)]
-        if not present:
+        if not present or not self._any_year_last(present):
             return "DMY"
         # a date tells its order only when one part can be a month and the other cannot
         # (99/99/2025 tells nothing: it is no date at all)
@@ -267,6 +267,21 @@ class _Parser:
                 column=ambiguous_column,
             )
         return "DMY"
+
+    def _any_year_last(self, fields: list[str]) -> bool:
+        """Whether a cell of ``fields`` may be a date with the year last (False: none is, and
+        :meth:`date_order` has nothing to decide). Looked at in Arrow for a small file, where
+        planning the query costs more than the look (both use RE2, trimming spaces as ``src``
+        does); a large file is always asked in DuckDB."""
+        if self.raw.cells.num_rows > _SMALL_FILE_ROWS:
+            return True
+        for name in fields:
+            cells = self.raw.cells.column(f"c{self.mapping[name]}")
+            if self.raw.padded:
+                cells = pc.utf8_trim(cells, characters=" ")
+            if pc.any(pc.match_substring_regex(cells, _YEAR_LAST)).as_py():
+                return True
+        return False
 
     def date_sql(self, field_name: str, order: str, cast: str | None = None) -> tuple[str, str]:
         """(DATE expression, problem-reason expression) for one date column of ``src``.
@@ -529,12 +544,19 @@ def _collect(parser: _Parser, valid_only: bool) -> tuple[list[Problem], set[int]
     if union is None:
         return [], set()
     connection = parser.connection
-    connection.execute(f"CREATE OR REPLACE TEMP TABLE problem_rows AS {union}")
+    # a small file's problems are listed straight from the checks: when they all fit in the
+    # list, its lines are the bad lines (no table of problems, no second query); a large file's
+    # are kept in a table, read twice, rather than checked twice
+    small = parser.raw.cells.num_rows <= _SMALL_FILE_ROWS
+    source = f"({union})" if small else "problem_rows"
+    if not small:
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE problem_rows AS {union}")
     shown = connection.execute(
-        "SELECT line, column_name, reason FROM problem_rows ORDER BY line, column_name LIMIT ?",
+        f"SELECT line, column_name, reason FROM {source} ORDER BY line, column_name LIMIT ?",
         [MAX_PROBLEMS_LISTED * 10 + 1],
     ).fetchall()
-    if len(shown) > MAX_PROBLEMS_LISTED * 10:
+    listed_all = len(shown) <= MAX_PROBLEMS_LISTED * 10
+    if not listed_all:
         shown = shown[:MAX_PROBLEMS_LISTED]
     problems = [
         Problem(parser.raw.file, int(line), column if isinstance(column, str) else None, reason)
@@ -542,8 +564,15 @@ def _collect(parser: _Parser, valid_only: bool) -> tuple[list[Problem], set[int]
     ]
     if problems and not valid_only:
         raise BadInput(problems)
-    bad_lines = {int(row[0]) for row in connection.execute("SELECT DISTINCT line FROM problem_rows").fetchall()}
+    if small and listed_all:
+        return problems, {problem.line for problem in problems}
+    bad_lines = {int(row[0]) for row in connection.execute(f"SELECT DISTINCT line FROM {source}").fetchall()}
     return problems, bad_lines
+
+
+# files of up to this many records skip work that pays off on large files only (see _collect and
+# _Parser.date_order)
+_SMALL_FILE_ROWS = 10_000
 
 
 def _rejected_records(parser: _Parser, bad_lines: set[int]) -> pd.DataFrame:
