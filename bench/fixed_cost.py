@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 
 REPS_CSV = (
-    "rep_id,name,email,territory,region,manager,start_date,end_date\n"
-    "R000,Mia Head,mia@example.com,Nordics,North,,2020-01-01,\n"
-    "R001,Ava Berg,ava@example.com,Nordics,North,R000,2021-04-01,\n"
-    "R002,Jörg Müller,joerg@example.com,DACH,Central,R000,2022-01-01,\n"
-    "R003,Li Wei,li@example.com,DACH,Central,R000,2023-01-01,\n"
+    "rep_id,name,territory,manager\n"
+    "R000,Head,Nordics,\n"
+    "R001,One,Nordics,R000\n"
+    "R002,Two,DACH,R000\n"
+    "R003,Three,DACH,R000\n"
 ).encode()
 
 

@@ -565,7 +565,7 @@ def _collect(parser: _Parser, valid_only: bool) -> tuple[list[Problem], set[int]
     if problems and not valid_only:
         raise BadInput(problems)
     if small and listed_all:
-        return problems, {problem.line for problem in problems}
+        return problems, {int(line) for line, _, _ in shown}
     bad_lines = {int(row[0]) for row in connection.execute(f"SELECT DISTINCT line FROM {source}").fetchall()}
     return problems, bad_lines
 

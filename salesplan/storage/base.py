@@ -248,7 +248,7 @@ class StoreBase:
         with self.cursor() as cursor:
             try:
                 return {int(row[0]) for row in cursor.execute("SELECT version FROM schema_migrations").fetchall()}
-            except Exception:  # a missing table's error differs by driver; any other comes back below
+            except Exception:  # noqa: BLE001 - a missing table's error differs by driver; any other comes back below
                 return set()
 
     def schema_version(self) -> int:

@@ -13,7 +13,6 @@ from salesplan import imports
 from salesplan.errors import BadInput
 from salesplan.files import limits
 from salesplan.principal import SYSTEM
-from salesplan.store import Store
 from tests.helpers import templates
 
 
