@@ -274,13 +274,18 @@ def _frame(prep: _Prep, plist: list[Period], as_of: dt.date, *, details: bool = 
             return np.zeros(0, dtype=parts[0][key].dtype) if parts else np.zeros(0)
         return np.stack([p[key] for p in parts], axis=1).ravel()  # owner-major
 
-    wdta = col("working_days_to_act")
+    def text(values: np.ndarray) -> pd.Series:
+        # a text column kept as objects: pandas would otherwise infer a string dtype from the
+        # values and the column would have to be turned back (the report's text columns have
+        # always been objects), a fixed cost that dominated the small organisations' reports
+        return pd.Series(values, dtype=object, copy=False)
+
     data: dict[str, Any] = {
-        "owner_type": np.full(n * k, prep.level, dtype=object),
-        "owner_id": np.repeat(ids, k),
-        "owner_name": np.repeat(names, k),
-        "metric": np.full(n * k, prep.metric, dtype=object),
-        "period": np.tile(np.array([P.label for P in plist], dtype=object), n),
+        "owner_type": text(np.full(n * k, prep.level, dtype=object)),
+        "owner_id": text(np.repeat(ids, k)),
+        "owner_name": text(np.repeat(names, k)),
+        "metric": text(np.full(n * k, prep.metric, dtype=object)),
+        "period": text(np.tile(np.array([P.label for P in plist], dtype=object), n)),
         "period_start": np.tile(np.array([P.start for P in plist], dtype=object), n),
         "period_end": np.tile(np.array([P.end for P in plist], dtype=object), n),
         "as_of": np.full(n * k, as_of, dtype=object),
@@ -289,10 +294,12 @@ def _frame(prep: _Prep, plist: list[Period], as_of: dt.date, *, details: bool = 
         if key in data:
             continue
         if key in ("working_days_to_act", "working_days_elapsed", "working_days_left"):
-            values = wdta if key == "working_days_to_act" else col(key)
-            data[key] = pd.array(np.where(values >= 0, values, 0), dtype="Int64")
-            data[key][values < 0] = pd.NA  # empty: no point of no return, or not started
-        elif key in ("status", "point_of_no_return"):
+            values = col(key)
+            empty = values < 0  # no point of no return, or not started
+            data[key] = pd.arrays.IntegerArray(np.where(empty, 0, values).astype(np.int64, copy=False), empty)
+        elif key == "status":
+            data[key] = text(col(key).astype(object))
+        elif key == "point_of_no_return":  # (inferred: str when it holds no date)
             data[key] = col(key).astype(object)
         else:
             data[key] = col(key).astype(float)
@@ -302,8 +309,6 @@ def _frame(prep: _Prep, plist: list[Period], as_of: dt.date, *, details: bool = 
             data[name] = col(key).astype(np.int64)
             columns.append(name)
     df = pd.DataFrame(data, columns=columns)
-    for key in ("owner_type", "owner_id", "owner_name", "metric", "period", "status"):
-        df[key] = df[key].astype(object)
     return df
 
 
