@@ -28,11 +28,9 @@ from salesplan.engine.prep import _Prep
 
 
 # --------------------------------------------------------------------------- the numbers
-def _spread(tm: np.ndarray, prep: _Prep, months: tuple[int, ...], g: Any, lo: dt.date, hi: dt.date) -> np.ndarray:
-    """Σ over the fiscal months m of T_m × wd(m ∩ [lo, hi]) ÷ wd(m) for every row of ``tm`` (the
-    owners of calendar group ``g``); calendar days for a month without working days; a month
-    wholly inside [lo, hi] adds T_m itself, so months, quarters and years add their targets
-    exactly."""
+def _spread_plan(prep: _Prep, months: tuple[int, ...], lo: dt.date, hi: dt.date) -> tuple:
+    """The calendar-free part of :func:`_spread` for [lo, hi]: the fiscal months wholly inside,
+    and the pieces of the others (made once per period, not once per calendar)."""
     full, part, a0s, a1s = [], [], [], []
     for m in months:
         ms, me = prep.fy_months[m], prep.fy_month_ends[m]
@@ -45,14 +43,25 @@ def _spread(tm: np.ndarray, prep: _Prep, months: tuple[int, ...], g: Any, lo: dt
             part.append(m)
             a0s.append(a0)
             a1s.append(a1)
+    if not part:
+        return full, part, None, None, None, None
+    a0v = np.array(a0s, dtype="datetime64[D]")
+    a1v = np.array(a1s, dtype="datetime64[D]")
+    days = (a1v - a0v).astype(np.int64) + 1
+    month_days = np.array([(prep.fy_month_ends[m] - prep.fy_months[m]).days + 1 for m in part])
+    return full, part, a0v, a1v, days, month_days
+
+
+def _spread(tm: np.ndarray, plan: tuple, g: Any) -> np.ndarray:
+    """Σ over the fiscal months m of T_m × wd(m ∩ [lo, hi]) ÷ wd(m) for every row of ``tm`` (the
+    owners of calendar group ``g``; ``plan``: :func:`_spread_plan` of [lo, hi]); calendar days
+    for a month without working days; a month wholly inside [lo, hi] adds T_m itself, so
+    months, quarters and years add their targets exactly."""
+    full, part, a0v, a1v, days, month_days = plan
     out = tm[:, full].sum(axis=1)
     if part:
-        a0v = np.array(a0s, dtype="datetime64[D]")
-        a1v = np.array(a1s, dtype="datetime64[D]")
         num = np.busday_count(a0v, a1v + ONE_DAY, busdaycal=g.cal.busdaycal)
         den = g.month_wd[part]
-        days = (a1v - a0v).astype(np.int64) + 1
-        month_days = np.array([(prep.fy_month_ends[m] - prep.fy_months[m]).days + 1 for m in part])
         num = np.where(den == 0, days, num)  # no working day in the month: calendar days
         den = np.where(den == 0, month_days, den)
         for i, m in enumerate(part):
@@ -138,14 +147,21 @@ def _compute(prep: _Prep, P: Period, as_of: dt.date, *, with_chance: bool = True
     ponr_dates = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
     bucket_e = {}
     start = prep.owners.start
+    # the period's days as datetime64 once: the loop runs once per working calendar (one per
+    # territory holiday set), and the calendar's date-converting helpers cost more than the
+    # arithmetic for a small organisation
+    ps64, after_e, after_end = to_d64(P.start), e64 + ONE_DAY, to_d64(P.end) + ONE_DAY
+    plan = _spread_plan(prep, P.months, P.start, e) if e < P.end else None
     for gi, g in enumerate(prep.groups):
         og, cal = g.owners, g.cal
         if len(og) == 0:
             continue
-        elapsed[og] = cal.wd(P.start, e)
-        left[og] = cal.wd(e64 + ONE_DAY, P.end)
-        if e < P.end:  # else E = T: the same sum over the whole period
-            E[og] = _spread(tm[og], prep, P.months, g, P.start, e)
+        bdc = cal.busdaycal
+        elapsed[og] = max(int(np.busday_count(ps64, after_e, busdaycal=bdc)), 0)  # cal.wd(P.start, e)
+        left[og] = max(int(np.busday_count(after_e, after_end, busdaycal=bdc)), 0)  # cal.wd(e + 1, P.end)
+        if plan is not None:  # else E = T: the same sum over the whole period
+            E[og] = _spread(tm[og], plan, g)
+        be = np.busday_offset(e64, 0, roll="backward", busdaycal=bdc)  # cal.bucket(e)
         i_e = int(g.bidx[je])
         s = i_e - L + 1
         before = s0[og, g.wdays[s]] if s >= 0 else 0.0
@@ -153,7 +169,7 @@ def _compute(prep: _Prep, P: Period, as_of: dt.date, *, with_chance: bool = True
         cg = wsum / L
         st = start[og]
         if (~np.isnat(st)).any():
-            ws = np.busday_offset(to_d64(cal.bucket(e)), -(L - 1), busdaycal=cal.busdaycal)
+            ws = np.busday_offset(be, -(L - 1), busdaycal=bdc)
             known = ~np.isnat(st)
             inside = known & (st > ws) & (st <= e64)
             future = known & (st > e64)
@@ -169,7 +185,7 @@ def _compute(prep: _Prep, P: Period, as_of: dt.date, *, with_chance: bool = True
         trunc_ok = (s >= g.fb) & (prep.first_day[og] <= je)
         best = np.maximum(best, np.where(trunc_ok, wsum, -np.inf))
         B[og] = np.where(np.isfinite(best), best / L, np.nan)
-        bucket_e[gi] = to_d64(cal.bucket(e))
+        bucket_e[gi] = be
 
     if e >= P.end:
         E = T.copy()
