@@ -191,6 +191,13 @@ class _Org:
 
 
 def _org(inputs: EngineInputs) -> _Org:
+    """The organisation tree of ``inputs``, built once per inputs object (see _memo_of): every
+    level's preparation, the allocation and the status history ask for it again. Shared: its
+    lists and arrays are not to be changed."""
+    return _memoised(inputs, ("org",), lambda: _build_org(inputs))
+
+
+def _build_org(inputs: EngineInputs) -> _Org:
     reps = inputs.reps
     rows: dict[str, tuple[str, str | None, Any, str | None]] = {}
     if len(reps):
@@ -403,7 +410,7 @@ def allocation(inputs: EngineInputs, fy: int, metric: str = "revenue") -> pd.Dat
 
 
 
-def _open_impact(inputs: EngineInputs, org: _Org, fy: int, level: str) -> np.ndarray:
+def _open_impact_per_rep(inputs: EngineInputs, org: _Org, fy: int) -> np.ndarray:
     per_rep = np.zeros(len(org.rep_ids))
     oa = inputs.open_actions
     if oa is not None and len(oa):
@@ -414,6 +421,13 @@ def _open_impact(inputs: EngineInputs, org: _Org, fy: int, level: str) -> np.nda
             amt = np.nan_to_num(pd.to_numeric(oa.loc[sel, "open_impact"], errors="coerce").to_numpy(dtype=float))
             ok = pos >= 0
             np.add.at(per_rep, pos[ok], amt[ok])
+    _read_only(per_rep)
+    return per_rep
+
+
+def _open_impact(inputs: EngineInputs, org: _Org, fy: int, level: str) -> np.ndarray:
+    # the reps' sums once per inputs object and FY: each level's preparation starts from them
+    per_rep = _memoised(inputs, ("open_impact", int(fy)), lambda: _open_impact_per_rep(inputs, org, fy))
     if level == "rep":
         return per_rep
     if level == "org":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from collections import OrderedDict
@@ -25,7 +26,7 @@ from salesplan.inputs import EngineInputs
 from salesplan.settings import Settings
 
 from salesplan.engine.pipeline import _Deals, prepare_deals
-from salesplan.engine.common import (_BIG, _Org, _Owners, _codes, _dates, _memo_of, _open_impact, _org, _owners,
+from salesplan.engine.common import (_BIG, _Org, _Owners, _codes, _dates, _memo_of, _memoised, _open_impact, _org, _owners,
                                      _read_only, _row_owner, _targets_all)
 
 # --------------------------------------------------------------------------- preparation
@@ -301,7 +302,10 @@ def _build(inputs: EngineInputs, level: str, metric: str, fy: int, last_day: dt.
         month_wd = np.busday_count(fm, np.append(fm[1:], to_d64(fy_end) + ONE_DAY), busdaycal=cal.busdaycal)
         groups.append(_Group(cal, og, wdays, bidx, fb, runmax, month_wd))
 
-    deals = prepare_deals(inputs, lambda ids: _codes(ids, org.rep_ids), rep_owner)
+    # the deal arrays do not depend on the level: made once per inputs object, each level's
+    # preparation gets them with its own rep -> owner map and its own open-deals cache
+    shared = _memoised(inputs, ("deals",), lambda: prepare_deals(inputs, lambda ids: _codes(ids, org.rep_ids), rep_owner))
+    deals = None if shared is None else dataclasses.replace(shared, rep_owner=rep_owner, cache={})
     # shared by every later caller (the memo): nothing may write into them
     _read_only(s0, first_day, tm, open_impact, owners.start, rep_owner)
     for g in groups:
