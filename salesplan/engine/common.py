@@ -124,19 +124,29 @@ def _clean(v: Any) -> str | None:
     return s or None
 
 
+def _code_parts(values: pd.Series) -> tuple[np.ndarray, list[str | None]]:
+    """Each cell's code and the cleaned value of each code (code -1: empty cell), via factorize
+    so each distinct value is cleaned once."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # the store's daily actuals: codes already
+        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes, [_clean(u) for u in uniques]
+
+
+def _positions(cleaned: list[str | None], universe: list[str]) -> np.ndarray:
+    """Position in ``universe`` of each cleaned value (-1 when absent), plus a last -1 for code -1."""
+    pos = pd.Index(universe, dtype=object).get_indexer(pd.Index(cleaned, dtype=object)) if cleaned else np.zeros(0, np.int64)
+    return np.append(np.asarray(pos, dtype=np.int64), -1)
+
+
 def _codes(values: pd.Series, universe: list[str]) -> np.ndarray:
     """Position of each cell of ``values`` in ``universe`` (-1 when absent), via factorize so each
     distinct value is cleaned once."""
     if len(values) == 0:
         return np.zeros(0, dtype=np.int64)
-    if isinstance(values.dtype, pd.CategoricalDtype):  # the store's daily actuals: codes already
-        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
-    else:
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    cleaned = [_clean(u) for u in uniques]
-    pos = pd.Index(universe, dtype=object).get_indexer(pd.Index(cleaned, dtype=object)) if cleaned else np.zeros(0, np.int64)
-    pos = np.append(np.asarray(pos, dtype=np.int64), -1)  # code -1 (NaN) -> last slot -> -1
-    return pos[codes]
+    codes, cleaned = _code_parts(values)
+    return _positions(cleaned, universe)[codes]
 
 
 def _norm_is(series: pd.Series, default: str, value: str) -> np.ndarray:
@@ -181,6 +191,13 @@ class _Org:
 
 
 def _org(inputs: EngineInputs) -> _Org:
+    """The organisation tree of ``inputs``, built once per inputs object (see _memo_of): every
+    level's preparation, the allocation and the status history ask for it again. Shared: its
+    lists and arrays are not to be changed."""
+    return _memoised(inputs, ("org",), lambda: _build_org(inputs))
+
+
+def _build_org(inputs: EngineInputs) -> _Org:
     reps = inputs.reps
     rows: dict[str, tuple[str, str | None, Any, str | None]] = {}
     if len(reps):
@@ -256,36 +273,55 @@ def _row_owner(level: str, org: _Org, actuals: pd.DataFrame) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- targets
-def _target_cells(inputs: EngineInputs, fy: int, metric: str, owner_type: str, universe: list[str]):
-    """(amount matrix len(universe) x 12, presence matrix) of the stored targets."""
-    amounts = np.zeros((len(universe), 12))
-    present = np.zeros((len(universe), 12), dtype=bool)
+def _target_cells(inputs: EngineInputs, fy: int, metric: str,
+                  universes: dict[str, list[str]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per owner type of ``universes``: (amount matrix len(universe) x 12, presence matrix) of the
+    stored targets. The frame's columns are read once for every owner type: for a small
+    organisation the pandas calls per column cost more than the arithmetic."""
+    out = {kind: (np.zeros((len(u), 12)), np.zeros((len(u), 12), dtype=bool)) for kind, u in universes.items()}
     t = inputs.targets
-    if t is None or len(t) == 0 or not universe:
-        return amounts, present
-    sel = np.full(len(t), True)
-    if "owner_type" in t.columns:
-        sel &= _norm_is(t["owner_type"], "rep", owner_type)
-    elif owner_type != "rep":
-        sel[:] = False
+    if t is None or len(t) == 0:
+        return out
     if "metric" in t.columns:
-        sel &= _norm_is(t["metric"], "revenue", metric)
-    elif metric != "revenue":
-        sel[:] = False
-    if not sel.any():
-        return amounts, present
-    sub = t.loc[sel]
-    months = pd.to_datetime(sub["month"], errors="coerce")
+        of_metric = _norm_is(t["metric"], "revenue", metric)
+    else:
+        of_metric = np.full(len(t), metric == "revenue")
+    if "owner_type" in t.columns:
+        type_codes, type_uniques = pd.factorize(t["owner_type"], use_na_sentinel=True)
+        kinds = np.array([(_clean(u) or "rep").lower() for u in type_uniques] + ["rep"], dtype=object)[type_codes]
+    else:
+        kinds = np.full(len(t), "rep", dtype=object)
     start = fiscal_months(fy, inputs.settings.fy_start_month)[0]
-    k = (months.dt.year * 12 + months.dt.month - (start.year * 12 + start.month)).to_numpy()
-    owner = _codes(sub["owner_id"], universe)
-    amt = pd.to_numeric(sub["amount"], errors="coerce").to_numpy(dtype=float)
-    ok = (owner >= 0) & ~np.isnan(k.astype(float)) & ~np.isnan(amt)
-    k = np.nan_to_num(k.astype(float), nan=-1).astype(np.int64)
-    ok &= (k >= 0) & (k < 12)
-    np.add.at(amounts, (owner[ok], k[ok]), amt[ok])
-    present[owner[ok], k[ok]] = True
-    return amounts, present
+    month, amount = t["month"], t["amount"]
+    # the store's (and the tests') frame: datetime64 months and float amounts, read as arrays once;
+    # anything else is parsed per owner type as it always was (pandas infers a text column's
+    # date format from its rows, so the rows parsed together stay the same)
+    plain = isinstance(month.dtype, np.dtype) and month.dtype.kind == "M" and amount.dtype.kind == "f"
+    if plain:
+        m64 = month.to_numpy().astype("datetime64[M]")
+        k_all = np.where(np.isnat(m64), np.nan,
+                         m64.astype(np.int64) + (1970 * 12 + 1) - (start.year * 12 + start.month))
+        amt_all = amount.to_numpy(dtype=float)
+    owner_codes, owner_names = _code_parts(t["owner_id"])
+    for kind, universe in universes.items():
+        sel = of_metric & (kinds == kind)
+        if not universe or not sel.any():
+            continue
+        amounts, present = out[kind]
+        if plain:
+            k, amt = k_all[sel], amt_all[sel]
+        else:
+            sub = t.loc[sel]
+            months = pd.to_datetime(sub["month"], errors="coerce")
+            k = (months.dt.year * 12 + months.dt.month - (start.year * 12 + start.month)).to_numpy()
+            amt = pd.to_numeric(sub["amount"], errors="coerce").to_numpy(dtype=float)
+        owner = _positions(owner_names, universe)[owner_codes[sel]]
+        ok = (owner >= 0) & ~np.isnan(k.astype(float)) & ~np.isnan(amt)
+        k = np.nan_to_num(k.astype(float), nan=-1).astype(np.int64)
+        ok &= (k >= 0) & (k < 12)
+        np.add.at(amounts, (owner[ok], k[ok]), amt[ok])
+        present[owner[ok], k[ok]] = True
+    return out
 
 
 def _targets_all(inputs: EngineInputs, org: _Org, fy: int, metric: str) -> dict[str, Any]:
@@ -297,8 +333,8 @@ def _targets_all(inputs: EngineInputs, org: _Org, fy: int, metric: str) -> dict[
 
 
 def _build_targets(inputs: EngineInputs, org: _Org, fy: int, metric: str) -> dict[str, Any]:
-    rep_t, rep_p = _target_cells(inputs, fy, metric, "rep", org.rep_ids)
-    terr_t, terr_p = _target_cells(inputs, fy, metric, "territory", org.territories)
+    cells = _target_cells(inputs, fy, metric, {"rep": org.rep_ids, "territory": org.territories})
+    (rep_t, rep_p), (terr_t, terr_p) = cells["rep"], cells["territory"]
     # bottom-up: a territory's month sums the reps in it on the month's first day (docs/people.md)
     rtm = _rep_terr_by_month(inputs, org, fy)
     month = np.broadcast_to(np.arange(12), rtm.shape)
@@ -328,21 +364,27 @@ def _rep_terr_by_month(inputs: EngineInputs, org: _Org, fy: int) -> np.ndarray:
     history = inputs.rep_history
     if history is None or len(history) == 0 or not org.rep_ids:
         return current
-    starts = pd.to_datetime(pd.Series(fiscal_months(fy, inputs.settings.fy_start_month)))
-    grid = pd.DataFrame({
-        "rep_id": pd.array(np.repeat(np.array(org.rep_ids, dtype=object), 12), dtype="string"),
-        "month": np.tile(starts.to_numpy(dtype="datetime64[ns]"), len(org.rep_ids)),
-        "pos": np.arange(len(org.rep_ids) * 12),
-    }).sort_values("month", kind="stable")
-    spans = history[["rep_id", "effective_from", "territory"]].copy()
-    spans["rep_id"] = spans["rep_id"].astype("string").str.strip()
-    spans["effective_from"] = pd.to_datetime(spans["effective_from"], errors="coerce").astype("datetime64[ns]")
-    spans = spans.dropna(subset=["rep_id", "effective_from"]).sort_values("effective_from", kind="stable")
-    found = pd.merge_asof(grid, spans, left_on="month", right_on="effective_from", by="rep_id", direction="backward")
-    found = found.sort_values("pos")
-    terr = _codes(found["territory"], org.territories).reshape(len(org.rep_ids), 12)
-    matched = found["effective_from"].notna().to_numpy().reshape(len(org.rep_ids), 12)
-    return np.where(matched, terr, current)
+    # the last history row (by effective_from; among equal ones the later row) of the rep with
+    # effective_from <= the month's first day: one sorted search over (rep, date) rank keys
+    # instead of a merge_asof of a reps x 12 frame (which cost ~20 ms even for a few reps)
+    rep = _codes(history["rep_id"], org.rep_ids)
+    eff = pd.to_datetime(history["effective_from"], errors="coerce").to_numpy(dtype="datetime64[ns]")
+    ok = (rep >= 0) & ~np.isnat(eff)
+    if not ok.any():
+        return current
+    rep, eff = rep[ok], eff[ok]
+    terr_of = _codes(history["territory"][ok], org.territories)
+    starts = np.array(fiscal_months(fy, inputs.settings.fy_start_month), dtype="datetime64[ns]")
+    dates = np.unique(np.concatenate([eff, starts]))
+    span_key = rep * len(dates) + np.searchsorted(dates, eff)
+    order = np.argsort(span_key, kind="stable")
+    span_key, span_rep, span_terr = span_key[order], rep[order], terr_of[order]
+    reps = np.arange(len(org.rep_ids))[:, None]
+    query = reps * len(dates) + np.searchsorted(dates, starts)[None, :]
+    found = np.searchsorted(span_key, query, side="right") - 1
+    matched = found >= 0
+    matched[matched] = span_rep[found[matched]] == np.broadcast_to(reps, found.shape)[matched]
+    return np.where(matched, span_terr[np.maximum(found, 0)], current)
 
 
 def allocation(inputs: EngineInputs, fy: int, metric: str = "revenue") -> pd.DataFrame:
@@ -368,7 +410,7 @@ def allocation(inputs: EngineInputs, fy: int, metric: str = "revenue") -> pd.Dat
 
 
 
-def _open_impact(inputs: EngineInputs, org: _Org, fy: int, level: str) -> np.ndarray:
+def _open_impact_per_rep(inputs: EngineInputs, org: _Org, fy: int) -> np.ndarray:
     per_rep = np.zeros(len(org.rep_ids))
     oa = inputs.open_actions
     if oa is not None and len(oa):
@@ -379,6 +421,13 @@ def _open_impact(inputs: EngineInputs, org: _Org, fy: int, level: str) -> np.nda
             amt = np.nan_to_num(pd.to_numeric(oa.loc[sel, "open_impact"], errors="coerce").to_numpy(dtype=float))
             ok = pos >= 0
             np.add.at(per_rep, pos[ok], amt[ok])
+    _read_only(per_rep)
+    return per_rep
+
+
+def _open_impact(inputs: EngineInputs, org: _Org, fy: int, level: str) -> np.ndarray:
+    # the reps' sums once per inputs object and FY: each level's preparation starts from them
+    per_rep = _memoised(inputs, ("open_impact", int(fy)), lambda: _open_impact_per_rep(inputs, org, fy))
     if level == "rep":
         return per_rep
     if level == "org":

@@ -28,11 +28,9 @@ from salesplan.engine.prep import _Prep
 
 
 # --------------------------------------------------------------------------- the numbers
-def _spread(tm: np.ndarray, prep: _Prep, months: tuple[int, ...], g: Any, lo: dt.date, hi: dt.date) -> np.ndarray:
-    """Σ over the fiscal months m of T_m × wd(m ∩ [lo, hi]) ÷ wd(m) for every row of ``tm`` (the
-    owners of calendar group ``g``); calendar days for a month without working days; a month
-    wholly inside [lo, hi] adds T_m itself, so months, quarters and years add their targets
-    exactly."""
+def _spread_plan(prep: _Prep, months: tuple[int, ...], lo: dt.date, hi: dt.date) -> tuple:
+    """The calendar-free part of :func:`_spread` for [lo, hi]: the fiscal months wholly inside,
+    and the pieces of the others (made once per period, not once per calendar)."""
     full, part, a0s, a1s = [], [], [], []
     for m in months:
         ms, me = prep.fy_months[m], prep.fy_month_ends[m]
@@ -45,14 +43,25 @@ def _spread(tm: np.ndarray, prep: _Prep, months: tuple[int, ...], g: Any, lo: dt
             part.append(m)
             a0s.append(a0)
             a1s.append(a1)
+    if not part:
+        return full, part, None, None, None, None
+    a0v = np.array(a0s, dtype="datetime64[D]")
+    a1v = np.array(a1s, dtype="datetime64[D]")
+    days = (a1v - a0v).astype(np.int64) + 1
+    month_days = np.array([(prep.fy_month_ends[m] - prep.fy_months[m]).days + 1 for m in part])
+    return full, part, a0v, a1v, days, month_days
+
+
+def _spread(tm: np.ndarray, plan: tuple, g: Any) -> np.ndarray:
+    """Σ over the fiscal months m of T_m × wd(m ∩ [lo, hi]) ÷ wd(m) for every row of ``tm`` (the
+    owners of calendar group ``g``; ``plan``: :func:`_spread_plan` of [lo, hi]); calendar days
+    for a month without working days; a month wholly inside [lo, hi] adds T_m itself, so
+    months, quarters and years add their targets exactly."""
+    full, part, a0v, a1v, days, month_days = plan
     out = tm[:, full].sum(axis=1)
     if part:
-        a0v = np.array(a0s, dtype="datetime64[D]")
-        a1v = np.array(a1s, dtype="datetime64[D]")
         num = np.busday_count(a0v, a1v + ONE_DAY, busdaycal=g.cal.busdaycal)
         den = g.month_wd[part]
-        days = (a1v - a0v).astype(np.int64) + 1
-        month_days = np.array([(prep.fy_month_ends[m] - prep.fy_months[m]).days + 1 for m in part])
         num = np.where(den == 0, days, num)  # no working day in the month: calendar days
         den = np.where(den == 0, month_days, den)
         for i, m in enumerate(part):
@@ -138,14 +147,21 @@ def _compute(prep: _Prep, P: Period, as_of: dt.date, *, with_chance: bool = True
     ponr_dates = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
     bucket_e = {}
     start = prep.owners.start
+    # the period's days as datetime64 once: the loop runs once per working calendar (one per
+    # territory holiday set), and the calendar's date-converting helpers cost more than the
+    # arithmetic for a small organisation
+    ps64, after_e, after_end = to_d64(P.start), e64 + ONE_DAY, to_d64(P.end) + ONE_DAY
+    plan = _spread_plan(prep, P.months, P.start, e) if e < P.end else None
     for gi, g in enumerate(prep.groups):
         og, cal = g.owners, g.cal
         if len(og) == 0:
             continue
-        elapsed[og] = cal.wd(P.start, e)
-        left[og] = cal.wd(e64 + ONE_DAY, P.end)
-        if e < P.end:  # else E = T: the same sum over the whole period
-            E[og] = _spread(tm[og], prep, P.months, g, P.start, e)
+        bdc = cal.busdaycal
+        elapsed[og] = max(int(np.busday_count(ps64, after_e, busdaycal=bdc)), 0)  # cal.wd(P.start, e)
+        left[og] = max(int(np.busday_count(after_e, after_end, busdaycal=bdc)), 0)  # cal.wd(e + 1, P.end)
+        if plan is not None:  # else E = T: the same sum over the whole period
+            E[og] = _spread(tm[og], plan, g)
+        be = np.busday_offset(e64, 0, roll="backward", busdaycal=bdc)  # cal.bucket(e)
         i_e = int(g.bidx[je])
         s = i_e - L + 1
         before = s0[og, g.wdays[s]] if s >= 0 else 0.0
@@ -153,7 +169,7 @@ def _compute(prep: _Prep, P: Period, as_of: dt.date, *, with_chance: bool = True
         cg = wsum / L
         st = start[og]
         if (~np.isnat(st)).any():
-            ws = np.busday_offset(to_d64(cal.bucket(e)), -(L - 1), busdaycal=cal.busdaycal)
+            ws = np.busday_offset(be, -(L - 1), busdaycal=bdc)
             known = ~np.isnat(st)
             inside = known & (st > ws) & (st <= e64)
             future = known & (st > e64)
@@ -169,7 +185,7 @@ def _compute(prep: _Prep, P: Period, as_of: dt.date, *, with_chance: bool = True
         trunc_ok = (s >= g.fb) & (prep.first_day[og] <= je)
         best = np.maximum(best, np.where(trunc_ok, wsum, -np.inf))
         B[og] = np.where(np.isfinite(best), best / L, np.nan)
-        bucket_e[gi] = to_d64(cal.bucket(e))
+        bucket_e[gi] = be
 
     if e >= P.end:
         E = T.copy()
@@ -274,13 +290,18 @@ def _frame(prep: _Prep, plist: list[Period], as_of: dt.date, *, details: bool = 
             return np.zeros(0, dtype=parts[0][key].dtype) if parts else np.zeros(0)
         return np.stack([p[key] for p in parts], axis=1).ravel()  # owner-major
 
-    wdta = col("working_days_to_act")
+    def text(values: np.ndarray) -> pd.Series:
+        # a text column kept as objects: pandas would otherwise infer a string dtype from the
+        # values and the column would have to be turned back (the report's text columns have
+        # always been objects), a fixed cost that dominated the small organisations' reports
+        return pd.Series(values, dtype=object, copy=False)
+
     data: dict[str, Any] = {
-        "owner_type": np.full(n * k, prep.level, dtype=object),
-        "owner_id": np.repeat(ids, k),
-        "owner_name": np.repeat(names, k),
-        "metric": np.full(n * k, prep.metric, dtype=object),
-        "period": np.tile(np.array([P.label for P in plist], dtype=object), n),
+        "owner_type": text(np.full(n * k, prep.level, dtype=object)),
+        "owner_id": text(np.repeat(ids, k)),
+        "owner_name": text(np.repeat(names, k)),
+        "metric": text(np.full(n * k, prep.metric, dtype=object)),
+        "period": text(np.tile(np.array([P.label for P in plist], dtype=object), n)),
         "period_start": np.tile(np.array([P.start for P in plist], dtype=object), n),
         "period_end": np.tile(np.array([P.end for P in plist], dtype=object), n),
         "as_of": np.full(n * k, as_of, dtype=object),
@@ -289,10 +310,12 @@ def _frame(prep: _Prep, plist: list[Period], as_of: dt.date, *, details: bool = 
         if key in data:
             continue
         if key in ("working_days_to_act", "working_days_elapsed", "working_days_left"):
-            values = wdta if key == "working_days_to_act" else col(key)
-            data[key] = pd.array(np.where(values >= 0, values, 0), dtype="Int64")
-            data[key][values < 0] = pd.NA  # empty: no point of no return, or not started
-        elif key in ("status", "point_of_no_return"):
+            values = col(key)
+            empty = values < 0  # no point of no return, or not started
+            data[key] = pd.arrays.IntegerArray(np.where(empty, 0, values).astype(np.int64, copy=False), empty)
+        elif key == "status":
+            data[key] = text(col(key).astype(object))
+        elif key == "point_of_no_return":  # (inferred: str when it holds no date)
             data[key] = col(key).astype(object)
         else:
             data[key] = col(key).astype(float)
@@ -302,8 +325,6 @@ def _frame(prep: _Prep, plist: list[Period], as_of: dt.date, *, details: bool = 
             data[name] = col(key).astype(np.int64)
             columns.append(name)
     df = pd.DataFrame(data, columns=columns)
-    for key in ("owner_type", "owner_id", "owner_name", "metric", "period", "status"):
-        df[key] = df[key].astype(object)
     return df
 
 

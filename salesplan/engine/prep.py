@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from collections import OrderedDict
@@ -25,7 +26,7 @@ from salesplan.inputs import EngineInputs
 from salesplan.settings import Settings
 
 from salesplan.engine.pipeline import _Deals, prepare_deals
-from salesplan.engine.common import (_BIG, _Org, _Owners, _codes, _dates, _memo_of, _open_impact, _org, _owners,
+from salesplan.engine.common import (_BIG, _Org, _Owners, _codes, _dates, _memo_of, _memoised, _open_impact, _org, _owners,
                                      _read_only, _row_owner, _targets_all)
 
 # --------------------------------------------------------------------------- preparation
@@ -85,27 +86,41 @@ _EXACT = 2.0**52  # below this, sums of whole numbers in float64 are exact
 def _cell_sums(flat: np.ndarray, amount: np.ndarray, size: int) -> np.ndarray:
     """Σ amount per cell index ``flat`` (float64, ``size`` cells).
 
-    When every amount is a whole number of ten-thousandths (amounts in one currency: the
-    nearest double of a four-decimal number), the cells sum those whole numbers, exactly, and
-    divide once: each cell is then the nearest double of its exact sum, whatever the order of
-    the rows (the store hands over lines in the database's own order, which differs between
-    backends). Otherwise (converted amounts) the rows are summed in their order."""
-    if len(amount):
-        units = np.multiply(amount, _UNITS)
-        np.rint(units, out=units)
-        total = 0.0
-        for start in range(0, len(units), _CHUNK):  # chunks: no second array of every line
-            chunk = units[start:start + _CHUNK]
-            if not np.array_equal(chunk / _UNITS, amount[start:start + _CHUNK]):
-                total = np.inf
-                break
-            total += float(np.abs(chunk).sum())
-        if total < _EXACT:
-            cells: np.ndarray = np.bincount(flat, weights=units, minlength=size).astype(float, copy=False)
-            cells /= _UNITS
-            return cells
-    # (np.bincount gives integers when there are no lines at all)
-    return np.bincount(flat, weights=amount, minlength=size).astype(float, copy=False)
+    A cell whose amounts are all whole numbers of ten-thousandths (amounts in one currency: the
+    nearest double of a four-decimal number) and whose absolute amounts add up to less than
+    _EXACT ten-thousandths sums those whole numbers, exactly, and divides once: the cell is then
+    the nearest double of its exact sum, whatever the order of the rows (the store hands over
+    lines in the database's own order, which differs between backends). Any other cell (a
+    converted amount among its lines, or sums too large to be exact in a double) sums its rows
+    in their order. Decided per cell: one huge or converted cell no longer turns the exact sums
+    off for every other."""
+    if not len(amount):
+        return np.zeros(size)
+    units = np.multiply(amount, _UNITS)
+    np.rint(units, out=units)
+    whole, total = True, 0.0
+    scratch = np.empty(min(_CHUNK, len(units)))  # one buffer for every chunk: no fresh memory
+    for start in range(0, len(units), _CHUNK):
+        chunk = units[start:start + _CHUNK]
+        back = scratch[:len(chunk)]
+        np.divide(chunk, _UNITS, out=back)
+        whole = whole and np.array_equal(back, amount[start:start + _CHUNK])
+        total += float(np.abs(chunk, out=back).sum())
+    del scratch
+    cells: np.ndarray = np.bincount(flat, weights=units, minlength=size).astype(float, copy=False)
+    cells /= _UNITS
+    if whole and total < _EXACT:  # every cell exact (the usual case): nothing more to do
+        return cells
+    # the rare case: find the cells that cannot be exact and sum their rows in order instead
+    inexact = np.zeros(size, dtype=bool)
+    if not whole:
+        inexact[flat[np.divide(units, _UNITS) != amount]] = True
+    if total >= _EXACT:
+        inexact |= np.bincount(flat, weights=np.abs(units), minlength=size) >= _EXACT
+    del units
+    in_order = np.bincount(flat, weights=amount, minlength=size).astype(float, copy=False)
+    np.copyto(cells, in_order, where=inexact)
+    return cells
 
 
 _TICKS_PER_DAY = {"D": 1, "h": 24, "m": 1_440, "s": 86_400, "ms": 86_400 * 10**3, "us": 86_400 * 10**6,
@@ -136,7 +151,12 @@ def _window_runmax(s0: np.ndarray, og: np.ndarray, wdays: np.ndarray, ndays: int
     endp1 = np.append(wdays[1:], ndays)  # exclusive end day of each bucket
     full = s0[np.ix_(og, endp1)]
     if nw >= L:  # the window ending at bucket i starts at bucket i - L + 1
-        full[:, L - 1:] -= s0[np.ix_(og, wdays[:nw - L + 1])]
+        starts = wdays[:nw - L + 1]
+        # in blocks of rows: one temporary of the whole matrix costs more in fresh memory
+        # (hundreds of MB at 10,000 reps x 10 years) than the subtraction itself
+        rows = max(1, _CHUNK // max(len(starts), 1))
+        for r in range(0, len(og), rows):
+            full[r:r + rows, L - 1:] -= s0[np.ix_(og[r:r + rows], starts)]
     np.putmask(full, (np.arange(nw) - L + 1)[None, :] < fb[:, None], -np.inf)
     np.maximum.accumulate(full, axis=1, out=full)
     return full
@@ -282,7 +302,10 @@ def _build(inputs: EngineInputs, level: str, metric: str, fy: int, last_day: dt.
         month_wd = np.busday_count(fm, np.append(fm[1:], to_d64(fy_end) + ONE_DAY), busdaycal=cal.busdaycal)
         groups.append(_Group(cal, og, wdays, bidx, fb, runmax, month_wd))
 
-    deals = prepare_deals(inputs, lambda ids: _codes(ids, org.rep_ids), rep_owner)
+    # the deal arrays do not depend on the level: made once per inputs object, each level's
+    # preparation gets them with its own rep -> owner map and its own open-deals cache
+    shared = _memoised(inputs, ("deals",), lambda: prepare_deals(inputs, lambda ids: _codes(ids, org.rep_ids), rep_owner))
+    deals = None if shared is None else dataclasses.replace(shared, rep_owner=rep_owner, cache={})
     # shared by every later caller (the memo): nothing may write into them
     _read_only(s0, first_day, tm, open_impact, owners.start, rep_owner)
     for g in groups:

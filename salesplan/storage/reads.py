@@ -39,7 +39,8 @@ class EngineReads(DealStore, LedgerStore, RatesStore, PeopleStore, PeopleHistory
 
         Raises BadInput when a stored amount or target has no rate for its month.
         """
-        base = self.settings().base_currency
+        settings = self.settings()  # read once: each read is a query of its own
+        base = settings.base_currency
         with self.cursor() as cursor:
             daily = self._daily_converted(cursor, principal, base) if base else None
             where, params = self._rep_filter(principal, "rep_id")
@@ -73,7 +74,7 @@ class EngineReads(DealStore, LedgerStore, RatesStore, PeopleStore, PeopleHistory
             daily = self._daily_lines(principal)
         return EngineInputs(
             **pipeline,
-            settings=self.settings(),
+            settings=settings,
             reps=reps,
             territories=territories.reset_index(drop=True),
             holidays=holidays,

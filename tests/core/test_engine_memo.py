@@ -154,6 +154,21 @@ def test_targets_and_preparations_are_built_once_per_inputs_object(monkeypatch):
     assert len(targets) == 3 and len(builds) == 8
 
 
+def test_the_organisation_open_actions_and_deals_are_read_once_for_every_level(monkeypatch):
+    orgs = _counting(monkeypatch, common, "_build_org")
+    impacts = _counting(monkeypatch, common, "_open_impact_per_rep")
+    deals = _counting(monkeypatch, prep, "prepare_deals")
+    shared = inputs()
+    d = D(2025, 5, 14)
+    watch = engine.watchlist(shared, d)  # prepares all four levels
+    assert len(orgs) == len(impacts) == len(deals) == 1
+    # each level still has its own rep -> owner map: the same watch list as with nothing kept
+    monkeypatch.setattr(common, "_memo_of", lambda _inputs: {})
+    monkeypatch.setattr(prep, "_memo_of", lambda _inputs: {})
+    pd.testing.assert_frame_equal(watch, engine.watchlist(inputs(), d))
+    assert len(orgs) > 4 and len(deals) == 5
+
+
 def test_kept_arrays_are_read_only():
     shared = inputs()
     kept = prep._prepare(shared, "rep", "revenue", 2025, D(2025, 5, 14))
