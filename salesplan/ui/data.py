@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import fields
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -82,9 +84,33 @@ def _key() -> tuple[Store, str, int]:
     return the_store, the_store.path, memo[2]
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+# One shared EngineInputs object per database, version and principal (not an unpickled copy per
+# call, as st.cache_data would hand out): the engine keeps what it derives from an inputs object
+# (the targets and the day matrices, salesplan/engine/common.py) with that object, so every
+# report, year curve, chance and backtest of a version reuses them instead of building them
+# again for each cached read that misses. Shared by every session and thread, the object must
+# never change: its frames' arrays are made read-only (an in-place write raises), and nothing
+# here hands it to a page (tests/pages/test_shared_inputs.py runs every page and compares it
+# with the store's frames afterwards).
+@st.cache_resource(show_spinner=False, max_entries=16)
 def _inputs(_store: Store, db: str, version: int, principal: Principal) -> EngineInputs:
-    return _store.engine_inputs(principal)
+    return _read_only(_store.engine_inputs(principal))
+
+
+def _read_only(inputs: EngineInputs) -> EngineInputs:
+    """``inputs`` with the arrays behind every frame made read-only (the same object)."""
+    for field in fields(inputs):
+        frame = getattr(inputs, field.name)
+        if not isinstance(frame, pd.DataFrame):
+            continue
+        for block in frame._mgr.blocks:
+            values = block.values
+            # numpy columns, and the numpy arrays behind datetime, categorical and masked columns
+            # (Arrow-backed strings are immutable already)
+            for array in (values, *(getattr(values, name, None) for name in ("_ndarray", "_data", "_mask"))):
+                if isinstance(array, np.ndarray):
+                    array.flags.writeable = False
+    return inputs
 
 
 @st.cache_data(show_spinner=False, max_entries=128)

@@ -11,8 +11,8 @@ from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_inputs, engine_ye
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    return fresh_db(tmp_path_factory.mktemp("my_plan"))
+def db(read_only_demo):  # tests/pages/conftest.py: the tests that write take a copy of their own
+    return read_only_demo
 
 
 @pytest.fixture
