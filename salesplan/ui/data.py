@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from salesplan import backtest as backtest_module
-from salesplan import engine, pipeline_view, upload_flow
+from salesplan import engine, pipeline_view, policy, upload_flow
 from salesplan.calendar import fiscal_year_bounds, fiscal_year_of
 from salesplan.errors import DatabaseLocked, SalesplanError
 from salesplan.files import UploadLimits
@@ -84,7 +84,20 @@ def _key() -> tuple[Store, str, int]:
     return the_store, the_store.path, memo[2]
 
 
-# One shared EngineInputs object per database, version and principal (not an unpickled copy per
+def sight(principal: Principal) -> tuple[str, ...]:
+    """What ``principal`` may see, as the key of the cached engine reads below: everyone's data for
+    admins and leaders (policy.read_scope "all"), a manager's team or a rep's own data by their
+    rep_id. The engine's inputs are the store's reads scoped by exactly that
+    (``Store.engine_inputs``), so every admin and leader shares one entry of each, instead of one
+    per account. The store's other reads (:func:`read`) stay keyed by the principal itself: some
+    refuse a role (the audit log) or depend on it (batches). Raises nothing."""
+    scope = policy.read_scope(principal)
+    if scope in ("all", "none"):
+        return (scope,)
+    return (scope, principal.role, str(principal.rep_id))
+
+
+# One shared EngineInputs object per database, version and sight (not an unpickled copy per
 # call, as st.cache_data would hand out): the engine keeps what it derives from an inputs object
 # (the targets and the day matrices, salesplan/engine/common.py) with that object, so every
 # report, year curve, chance and backtest of a version reuses them instead of building them
@@ -93,8 +106,8 @@ def _key() -> tuple[Store, str, int]:
 # here hands it to a page (tests/pages/test_shared_inputs.py runs every page and compares it
 # with the store's frames afterwards).
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _inputs(_store: Store, db: str, version: int, principal: Principal) -> EngineInputs:
-    return _read_only(_store.engine_inputs(principal))
+def _inputs(_store: Store, db: str, version: int, sight: tuple, _principal: Principal) -> EngineInputs:
+    return _read_only(_store.engine_inputs(_principal))
 
 
 def _read_only(inputs: EngineInputs) -> EngineInputs:
@@ -114,49 +127,49 @@ def _read_only(inputs: EngineInputs) -> EngineInputs:
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def _report(_store: Store, db: str, version: int, principal: Principal, as_of: date, fy: int | None,
+def _report(_store: Store, db: str, version: int, sight: tuple, _principal: Principal, as_of: date, fy: int | None,
             level: str, metric: str, period: str) -> pd.DataFrame:
-    inputs = _inputs(_store, db, version, principal)
+    inputs = _inputs(_store, db, version, sight, _principal)
     return engine.report(inputs, as_of, fy=fy, level=level, metric=metric, period=period)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _watchlist(_store: Store, db: str, version: int, principal: Principal, as_of: date, metric: str) -> pd.DataFrame:
-    return engine.watchlist(_inputs(_store, db, version, principal), as_of, metric=metric)
+def _watchlist(_store: Store, db: str, version: int, sight: tuple, _principal: Principal, as_of: date, metric: str) -> pd.DataFrame:
+    return engine.watchlist(_inputs(_store, db, version, sight, _principal), as_of, metric=metric)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _history(_store: Store, db: str, version: int, principal: Principal, owner_type: str, owner_id: str,
+def _history(_store: Store, db: str, version: int, sight: tuple, _principal: Principal, owner_type: str, owner_id: str,
              fy: int, metric: str) -> pd.DataFrame:
-    inputs = _inputs(_store, db, version, principal)
+    inputs = _inputs(_store, db, version, sight, _principal)
     _, fy_end = fiscal_year_bounds(fy, inputs.settings.fy_start_month)
     return engine.status_history(inputs, fy_end, owner_type, owner_id, fy=fy, metric=metric)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _allocation(_store: Store, db: str, version: int, principal: Principal, fy: int, metric: str) -> pd.DataFrame:
-    return engine.allocation(_inputs(_store, db, version, principal), fy, metric)
+def _allocation(_store: Store, db: str, version: int, sight: tuple, _principal: Principal, fy: int, metric: str) -> pd.DataFrame:
+    return engine.allocation(_inputs(_store, db, version, sight, _principal), fy, metric)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _chance_details(_store: Store, db: str, version: int, principal: Principal, as_of: date, fy: int, level: str,
+def _chance_details(_store: Store, db: str, version: int, sight: tuple, _principal: Principal, as_of: date, fy: int, level: str,
                     metric: str, period: str) -> pd.DataFrame:
-    return engine.chance_details(_inputs(_store, db, version, principal), as_of, fy=fy, level=level, metric=metric,
+    return engine.chance_details(_inputs(_store, db, version, sight, _principal), as_of, fy=fy, level=level, metric=metric,
                                  period=period)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _backtest(_store: Store, db: str, version: int, principal: Principal, fy: int | None, metric: str,
+def _backtest(_store: Store, db: str, version: int, sight: tuple, _principal: Principal, fy: int | None, metric: str,
               level: str) -> backtest_module.BacktestResult:
-    return backtest_module.backtest(_inputs(_store, db, version, principal), fy=fy, metric=metric, level=level)
+    return backtest_module.backtest(_inputs(_store, db, version, sight, _principal), fy=fy, metric=metric, level=level)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _pipeline_trend(_store: Store, db: str, version: int, principal: Principal, owner_type: str, owner_id: str,
+def _pipeline_trend(_store: Store, db: str, version: int, sight: tuple, _principal: Principal, owner_type: str, owner_id: str,
                     rep_ids: tuple[str, ...] | None, fy: int, as_of: date, metric: str) -> pd.DataFrame:
-    inputs = _inputs(_store, db, version, principal)
+    inputs = _inputs(_store, db, version, sight, _principal)
     fy_start, _ = fiscal_year_bounds(fy, inputs.settings.fy_start_month)
-    dates = pipeline_view.snapshot_dates(_store.deal_snapshots(principal), rep_ids, fy_start, as_of)
+    dates = pipeline_view.snapshot_dates(_store.deal_snapshots(_principal), rep_ids, fy_start, as_of)
     return pipeline_view.trend(inputs, dates, owner_type, owner_id, fy=fy, metric=metric)
 
 
@@ -176,31 +189,31 @@ def report(principal: Principal, as_of: date, *, fy: int | None = None, level: s
     # the FY the engine would pick, so that fy=None and the explicit year share one cache entry
     fy = fiscal_year_of(as_of, settings().fy_start_month) if fy is None else int(fy)
     the_store, db, version = _key()
-    return _report(the_store, db, version, principal, as_of, fy, level, metric, period)
+    return _report(the_store, db, version, sight(principal), principal, as_of, fy, level, metric, period)
 
 
 def watchlist(principal: Principal, as_of: date, *, metric: str = "revenue") -> pd.DataFrame:
     the_store, db, version = _key()
-    return _watchlist(the_store, db, version, principal, as_of, metric)
+    return _watchlist(the_store, db, version, sight(principal), principal, as_of, metric)
 
 
 def year_curve(principal: Principal, owner_type: str, owner_id: str, fy: int, metric: str) -> pd.DataFrame:
     """engine.status_history at every Sunday of the whole FY: expected_to_date there is the
     cumulative target with its seasonality; actual_to_date is meaningful up to the as-of date."""
     the_store, db, version = _key()
-    return _history(the_store, db, version, principal, owner_type, owner_id, fy, metric)
+    return _history(the_store, db, version, sight(principal), principal, owner_type, owner_id, fy, metric)
 
 
 def allocation(principal: Principal, fy: int, metric: str) -> pd.DataFrame:
     the_store, db, version = _key()
-    return _allocation(the_store, db, version, principal, fy, metric)
+    return _allocation(the_store, db, version, sight(principal), principal, fy, metric)
 
 
 def chance_details(principal: Principal, as_of: date, *, level: str = "rep", metric: str = "revenue",
                    period: str = "year") -> pd.DataFrame:
     """engine.chance_details ("see the math" of chance_to_reach) for the FY of ``as_of`` (cached)."""
     the_store, db, version = _key()
-    return _chance_details(the_store, db, version, principal, as_of, fy_of(as_of), level, metric, period)
+    return _chance_details(the_store, db, version, sight(principal), principal, as_of, fy_of(as_of), level, metric, period)
 
 
 def backtest(principal: Principal, *, fy: int | None = None, metric: str = "revenue",
@@ -208,7 +221,7 @@ def backtest(principal: Principal, *, fy: int | None = None, metric: str = "reve
     """salesplan.backtest over what the principal may see, cached until the next write (it replays
     every past fiscal year week by week). Raises BadInput as the backtest does."""
     the_store, db, version = _key()
-    return _backtest(the_store, db, version, principal, fy, metric, level)
+    return _backtest(the_store, db, version, sight(principal), principal, fy, metric, level)
 
 
 def pipeline_trend(principal: Principal, owner_type: str, owner_id: str, as_of: date, *, metric: str = "revenue",
@@ -217,7 +230,7 @@ def pipeline_trend(principal: Principal, owner_type: str, owner_id: str, as_of: 
     ``rep_ids`` (None: any rep), from :func:`salesplan.pipeline_view.trend` (cached)."""
     the_store, db, version = _key()
     reps = None if rep_ids is None else tuple(sorted(rep_ids))
-    return _pipeline_trend(the_store, db, version, principal, owner_type, owner_id, reps, fy_of(as_of), as_of, metric)
+    return _pipeline_trend(the_store, db, version, sight(principal), principal, owner_type, owner_id, reps, fy_of(as_of), as_of, metric)
 
 
 def read(principal: Principal, method: str, *args: Any) -> Any:

@@ -9,6 +9,7 @@ from dataclasses import fields
 import pandas as pd
 import pytest
 
+from salesplan import engine
 from salesplan.ui import data
 from tests.helpers.pages import app, goto
 
@@ -25,7 +26,7 @@ def shared(db, email):
     the_store = data._open_store(str(db))
     principal = the_store.principal_for_email(email)
     version = the_store.data_version()
-    return data._inputs(the_store, str(db), version, principal), the_store.engine_inputs(principal)
+    return data._inputs(the_store, str(db), version, data.sight(principal), principal), the_store.engine_inputs(principal)
 
 
 def frames(inputs):
@@ -61,3 +62,24 @@ def test_the_shared_inputs_refuse_a_write_in_place(monkeypatch, db):
             frame.loc[frame.index[0], column] = value
     for name, frame in frames(kept).items():
         pd.testing.assert_frame_equal(frame, frames(now)[name], obj=name)
+
+
+def test_admins_and_leaders_share_the_engines_numbers_and_a_manager_gets_their_own(monkeypatch, db):
+    """The engine's cached reads are kept per what the principal may see (data.sight): a leader
+    sees everyone's numbers as an admin does, so the leader's My plan computes nothing that an
+    admin's opened before it; a manager's team is another set of numbers (that the manager sees
+    only their team's is tests/pages/test_role_matrix.py)."""
+    app(monkeypatch, db)  # the admin's My plan
+    calls: list[str] = []
+    real = engine.report
+
+    def counted(*args, **kwargs):
+        calls.append("report")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "report", counted)
+    app(monkeypatch, db, user="leader@demo.test")
+    assert calls == [], "the leader's My plan computed again what the admin's had"
+    the_store = data._open_store(str(db))
+    leader, manager = (the_store.principal_for_email(e) for e in ("leader@demo.test", ACCOUNTS["manager"]))
+    assert data.sight(leader) == data.sight(the_store.principal_for_email(ACCOUNTS["admin"])) != data.sight(manager)
