@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from salesplan import backtest as backtest_module
-from salesplan import engine, pipeline_view, policy, upload_flow
+from salesplan import engine, pipeline_view, plan_view, policy, upload_flow
 from salesplan.calendar import fiscal_year_bounds, fiscal_year_of
 from salesplan.errors import DatabaseLocked, SalesplanError
 from salesplan.files import UploadLimits
@@ -138,14 +138,6 @@ def _watchlist(_store: Store, db: str, version: int, sight: tuple, _principal: P
     return engine.watchlist(_inputs(_store, db, version, sight, _principal), as_of, metric=metric)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _history(_store: Store, db: str, version: int, sight: tuple, _principal: Principal, owner_type: str, owner_id: str,
-             fy: int, metric: str) -> pd.DataFrame:
-    inputs = _inputs(_store, db, version, sight, _principal)
-    _, fy_end = fiscal_year_bounds(fy, inputs.settings.fy_start_month)
-    return engine.status_history(inputs, fy_end, owner_type, owner_id, fy=fy, metric=metric)
-
-
 @st.cache_data(show_spinner=False, max_entries=32)
 def _allocation(_store: Store, db: str, version: int, sight: tuple, _principal: Principal, fy: int, metric: str) -> pd.DataFrame:
     return engine.allocation(_inputs(_store, db, version, sight, _principal), fy, metric)
@@ -198,10 +190,13 @@ def watchlist(principal: Principal, as_of: date, *, metric: str = "revenue") -> 
 
 
 def year_curve(principal: Principal, owner_type: str, owner_id: str, fy: int, metric: str) -> pd.DataFrame:
-    """engine.status_history at every Sunday of the whole FY: expected_to_date there is the
-    cumulative target with its seasonality; actual_to_date is meaningful up to the as-of date."""
-    the_store, db, version = _key()
-    return _history(the_store, db, version, sight(principal), principal, owner_type, owner_id, fy, metric)
+    """The owner's burn-up at every Sunday of the whole FY (plan_view.year_curve): expected_to_date
+    is the cumulative target with its seasonality; actual_to_date is meaningful up to the as-of
+    date. Built from the level's week report at the FY's last day (cached), which every owner of
+    the level shares."""
+    fy_end = fiscal_year_bounds(fy, settings().fy_start_month)[1]
+    weeks = report(principal, fy_end, fy=fy, level=owner_type, metric=metric, period="week")
+    return plan_view.year_curve(weeks, owner_id)
 
 
 def allocation(principal: Principal, fy: int, metric: str) -> pd.DataFrame:
