@@ -8,7 +8,9 @@ any write (an upload, an undo, a target change) invalidates them at once.
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import fields
 from datetime import date
 from typing import Any
@@ -97,17 +99,39 @@ def sight(principal: Principal) -> tuple[str, ...]:
     return (scope, principal.role, str(principal.rep_id))
 
 
-# One shared EngineInputs object per database, version and sight (not an unpickled copy per
-# call, as st.cache_data would hand out): the engine keeps what it derives from an inputs object
-# (the targets and the day matrices, salesplan/engine/common.py) with that object, so every
-# report, year curve, chance and backtest of a version reuses them instead of building them
-# again for each cached read that misses. Shared by every session and thread, the object must
-# never change: its frames' arrays are made read-only (an in-place write raises), and nothing
-# here hands it to a page (tests/pages/test_shared_inputs.py runs every page and compares it
-# with the store's frames afterwards).
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _inputs(_store: Store, db: str, version: int, sight: tuple, _principal: Principal) -> EngineInputs:
-    return _read_only(_store.engine_inputs(_principal))
+# One shared EngineInputs object per database and sight, of the newest data version read (not an
+# unpickled copy per call, as st.cache_data would hand out): the engine keeps what it derives
+# from an inputs object (the targets and the day matrices, salesplan/engine/common.py) with that
+# object, so every report, chance and backtest of a version reuses them instead of building them
+# again for each cached read that misses. An older version's object is dropped as soon as a newer
+# one is read (no run asks for it again, and with its matrices it can hold hundreds of MB), and
+# at most _SHARED_MAX sights are kept, the least recently used dropped first. Shared by every
+# session and thread, the object must never change: its frames' arrays are made read-only (an
+# in-place write raises), and nothing here hands it to a page (tests/pages/test_shared_inputs.py
+# runs every page and compares it with the store's frames afterwards).
+_SHARED_MAX = 16
+_SHARED: OrderedDict[tuple[str, tuple], tuple[int, EngineInputs]] = OrderedDict()
+_SHARED_LOCK = threading.Lock()
+
+
+def _inputs(the_store: Store, db: str, version: int, sight: tuple, principal: Principal) -> EngineInputs:
+    key = (db, sight)
+    with _SHARED_LOCK:
+        kept = _SHARED.get(key)
+        if kept is not None and kept[0] == version:
+            _SHARED.move_to_end(key)
+            return kept[1]
+    inputs = _read_only(the_store.engine_inputs(principal))  # outside the lock: other sights go on
+    with _SHARED_LOCK:
+        kept = _SHARED.get(key)
+        if kept is None or kept[0] < version:  # a run still on an older version does not replace a newer one
+            _SHARED[key] = (version, inputs)
+            _SHARED.move_to_end(key)
+            while len(_SHARED) > _SHARED_MAX:
+                _SHARED.popitem(last=False)
+        elif kept[0] == version:  # another thread read the same version meanwhile: share its object
+            return kept[1]
+    return inputs
 
 
 def _read_only(inputs: EngineInputs) -> EngineInputs:

@@ -11,7 +11,7 @@ import pytest
 
 from salesplan import engine
 from salesplan.ui import data
-from tests.helpers.pages import app, goto
+from tests.helpers.pages import app, fresh_db, goto
 
 ACCOUNTS = {"admin": "admin@demo.test", "manager": "manager1@demo.test"}
 
@@ -83,3 +83,23 @@ def test_admins_and_leaders_share_the_engines_numbers_and_a_manager_gets_their_o
     the_store = data._open_store(str(db))
     leader, manager = (the_store.principal_for_email(e) for e in ("leader@demo.test", ACCOUNTS["manager"]))
     assert data.sight(leader) == data.sight(the_store.principal_for_email(ACCOUNTS["admin"])) != data.sight(manager)
+
+
+def test_only_the_newest_version_is_kept(tmp_path, monkeypatch):
+    """An older data version's object (with the matrices the engine keeps with it) is dropped as
+    soon as a newer version is read, and a run still on the older version does not bring it back;
+    at most _SHARED_MAX sights are kept."""
+    db = str(fresh_db(tmp_path))
+    the_store = data._open_store(db)
+    admin = the_store.principal_for_email(ACCOUNTS["admin"])
+    version = the_store.data_version()
+    old = data._inputs(the_store, db, version, data.sight(admin), admin)
+    new = data._inputs(the_store, db, version + 1, data.sight(admin), admin)  # as after a write
+    assert new is not old and data._inputs(the_store, db, version + 1, data.sight(admin), admin) is new
+    assert not any(kept is old for _, kept in data._SHARED.values())
+    late = data._inputs(the_store, db, version, data.sight(admin), admin)  # a run that began before the write
+    assert late is not new and data._SHARED[(db, data.sight(admin))] == (version + 1, new)
+    monkeypatch.setattr(data, "_SHARED_MAX", 2)
+    for n in range(3):
+        data._inputs(the_store, db, version, ("none", str(n)), admin)
+    assert len(data._SHARED) == 2 and (db, ("none", "2")) in data._SHARED
