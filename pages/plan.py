@@ -16,7 +16,7 @@ the_store = ui.store()
 reps = ui.reps_or_stop(principal)
 
 if policy.may_agree_some(principal):
-    queue = the_store.plan_queue(principal)
+    queue = ui.read(principal, "plan_queue")  # cached: a plan's status change is a new data version
     with st.expander(f"Waiting for your agreement ({len(queue)})", expanded=not queue.empty,
                      icon=":material/pending_actions:"):
         if queue.empty:

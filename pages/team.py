@@ -94,7 +94,7 @@ reasons = {owner["owner_id"]: (owner["owner_name"], signals.seasonal_reason(owne
            for owner in seasonal.to_dict("records")}
 reasons = {owner_id: why for owner_id, why in reasons.items() if why[1]}
 shown = ui.for_display(table).assign(
-    status=table.apply(lambda owner: ui.status_label(ui.row_status(owner)), axis=1) if not table.empty else [],
+    status=table["status"].map(ui.status_label),  # the engine's: no_target for an owner without a target
     point_of_no_return=table["point_of_no_return"].map(lambda v: "" if ui.is_empty(v) else ui.ponr_text(v)),
     note=table["owner_id"].map(lambda owner_id: "needs more later (seasonal)" if owner_id in reasons else ""),
 )

@@ -86,3 +86,23 @@ def this_and_last_week(weeks: pd.DataFrame, owner_id: str, as_of: dt.date) -> pd
     if not out:
         return mine.iloc[0:0].assign(which=pd.Series(dtype=object))
     return pd.concat(out, ignore_index=True)
+
+
+def year_curve(weeks: pd.DataFrame, owner_id: str) -> pd.DataFrame:
+    """The owner's burn-up points: at every Sunday of the fiscal year, ``expected_to_date`` (the
+    cumulative target with its seasonality) and ``actual_to_date``, with ``week_end`` (that Sunday).
+
+    ``weeks`` is ``engine.report(..., period="week")`` at the year's last day: a week's target is
+    its months' targets spread over their working days and its actual is complete, so their sums
+    up to a Sunday are what ``engine.status_history`` reports there as expected and actual to date.
+    One week report of a level serves every owner of it, where the history recomputes the whole
+    year's numbers at each of ~52 Sundays for one owner. A last week that ends on the year's last
+    day but not on a Sunday is not a point (the history has no row for it either). Raises nothing.
+    """
+    mine = weeks[weeks["owner_id"] == owner_id].sort_values("period_start")
+    curve = pd.DataFrame({
+        "week_end": mine["period_end"].to_numpy(),
+        "expected_to_date": mine["target"].astype(float).cumsum().to_numpy(),
+        "actual_to_date": mine["actual_to_date"].astype(float).fillna(0.0).cumsum().to_numpy(),
+    })
+    return curve[[day.weekday() == 6 for day in curve["week_end"]]].reset_index(drop=True)

@@ -8,15 +8,19 @@ any write (an upload, an undo, a target change) invalidates them at once.
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections import OrderedDict
+from dataclasses import fields
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from salesplan import backtest as backtest_module
-from salesplan import engine, pipeline_view, upload_flow
+from salesplan import engine, pipeline_view, plan_view, policy, upload_flow
 from salesplan.calendar import fiscal_year_bounds, fiscal_year_of
 from salesplan.errors import DatabaseLocked, SalesplanError
 from salesplan.files import UploadLimits
@@ -82,55 +86,106 @@ def _key() -> tuple[Store, str, int]:
     return the_store, the_store.path, memo[2]
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _inputs(_store: Store, db: str, version: int, principal: Principal) -> EngineInputs:
-    return _store.engine_inputs(principal)
+def sight(principal: Principal) -> tuple[str, ...]:
+    """What ``principal`` may see, as the key of the cached engine reads below: everyone's data for
+    admins and leaders (policy.read_scope "all"), a manager's team or a rep's own data by their
+    rep_id. The engine's inputs are the store's reads scoped by exactly that
+    (``Store.engine_inputs``), so every admin and leader shares one entry of each, instead of one
+    per account. The store's other reads (:func:`read`) stay keyed by the principal itself: some
+    refuse a role (the audit log) or depend on it (batches). Raises nothing."""
+    scope = policy.read_scope(principal)
+    if scope in ("all", "none"):
+        return (scope,)
+    return (scope, principal.role, str(principal.rep_id))
+
+
+# One shared EngineInputs object per database and sight, of the newest data version read (not an
+# unpickled copy per call, as st.cache_data would hand out): the engine keeps what it derives
+# from an inputs object (the targets and the day matrices, salesplan/engine/common.py) with that
+# object, so every report, chance and backtest of a version reuses them instead of building them
+# again for each cached read that misses. An older version's object is dropped as soon as a newer
+# one is read (no run asks for it again, and with its matrices it can hold hundreds of MB), and
+# at most _SHARED_MAX sights are kept, the least recently used dropped first. Shared by every
+# session and thread, the object must never change: its frames' arrays are made read-only (an
+# in-place write raises), and nothing here hands it to a page (tests/pages/test_shared_inputs.py
+# runs every page and compares it with the store's frames afterwards).
+_SHARED_MAX = 16
+_SHARED: OrderedDict[tuple[str, tuple], tuple[int, EngineInputs]] = OrderedDict()
+_SHARED_LOCK = threading.Lock()
+
+
+def _inputs(the_store: Store, db: str, version: int, sight: tuple, principal: Principal) -> EngineInputs:
+    key = (db, sight)
+    with _SHARED_LOCK:
+        kept = _SHARED.get(key)
+        if kept is not None and kept[0] == version:
+            _SHARED.move_to_end(key)
+            return kept[1]
+    inputs = _read_only(the_store.engine_inputs(principal))  # outside the lock: other sights go on
+    with _SHARED_LOCK:
+        kept = _SHARED.get(key)
+        if kept is None or kept[0] < version:  # a run still on an older version does not replace a newer one
+            _SHARED[key] = (version, inputs)
+            _SHARED.move_to_end(key)
+            while len(_SHARED) > _SHARED_MAX:
+                _SHARED.popitem(last=False)
+        elif kept[0] == version:  # another thread read the same version meanwhile: share its object
+            return kept[1]
+    return inputs
+
+
+def _read_only(inputs: EngineInputs) -> EngineInputs:
+    """``inputs`` with the arrays behind every frame made read-only (the same object)."""
+    for field in fields(inputs):
+        frame = getattr(inputs, field.name)
+        if not isinstance(frame, pd.DataFrame):
+            continue
+        for block in frame._mgr.blocks:
+            values = block.values
+            # numpy columns, and the numpy arrays behind datetime, categorical and masked columns
+            # (Arrow-backed strings are immutable already)
+            for array in (values, *(getattr(values, name, None) for name in ("_ndarray", "_data", "_mask"))):
+                if isinstance(array, np.ndarray):
+                    array.flags.writeable = False
+    return inputs
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def _report(_store: Store, db: str, version: int, principal: Principal, as_of: date, fy: int | None,
+def _report(_store: Store, db: str, version: int, sight: tuple, _principal: Principal, as_of: date, fy: int | None,
             level: str, metric: str, period: str) -> pd.DataFrame:
-    inputs = _inputs(_store, db, version, principal)
+    inputs = _inputs(_store, db, version, sight, _principal)
     return engine.report(inputs, as_of, fy=fy, level=level, metric=metric, period=period)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _watchlist(_store: Store, db: str, version: int, principal: Principal, as_of: date, metric: str) -> pd.DataFrame:
-    return engine.watchlist(_inputs(_store, db, version, principal), as_of, metric=metric)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _history(_store: Store, db: str, version: int, principal: Principal, owner_type: str, owner_id: str,
-             fy: int, metric: str) -> pd.DataFrame:
-    inputs = _inputs(_store, db, version, principal)
-    _, fy_end = fiscal_year_bounds(fy, inputs.settings.fy_start_month)
-    return engine.status_history(inputs, fy_end, owner_type, owner_id, fy=fy, metric=metric)
+def _watchlist(_store: Store, db: str, version: int, sight: tuple, _principal: Principal, as_of: date, metric: str) -> pd.DataFrame:
+    return engine.watchlist(_inputs(_store, db, version, sight, _principal), as_of, metric=metric)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _allocation(_store: Store, db: str, version: int, principal: Principal, fy: int, metric: str) -> pd.DataFrame:
-    return engine.allocation(_inputs(_store, db, version, principal), fy, metric)
+def _allocation(_store: Store, db: str, version: int, sight: tuple, _principal: Principal, fy: int, metric: str) -> pd.DataFrame:
+    return engine.allocation(_inputs(_store, db, version, sight, _principal), fy, metric)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _chance_details(_store: Store, db: str, version: int, principal: Principal, as_of: date, fy: int, level: str,
+def _chance_details(_store: Store, db: str, version: int, sight: tuple, _principal: Principal, as_of: date, fy: int, level: str,
                     metric: str, period: str) -> pd.DataFrame:
-    return engine.chance_details(_inputs(_store, db, version, principal), as_of, fy=fy, level=level, metric=metric,
+    return engine.chance_details(_inputs(_store, db, version, sight, _principal), as_of, fy=fy, level=level, metric=metric,
                                  period=period)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _backtest(_store: Store, db: str, version: int, principal: Principal, fy: int | None, metric: str,
+def _backtest(_store: Store, db: str, version: int, sight: tuple, _principal: Principal, fy: int | None, metric: str,
               level: str) -> backtest_module.BacktestResult:
-    return backtest_module.backtest(_inputs(_store, db, version, principal), fy=fy, metric=metric, level=level)
+    return backtest_module.backtest(_inputs(_store, db, version, sight, _principal), fy=fy, metric=metric, level=level)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _pipeline_trend(_store: Store, db: str, version: int, principal: Principal, owner_type: str, owner_id: str,
+def _pipeline_trend(_store: Store, db: str, version: int, sight: tuple, _principal: Principal, owner_type: str, owner_id: str,
                     rep_ids: tuple[str, ...] | None, fy: int, as_of: date, metric: str) -> pd.DataFrame:
-    inputs = _inputs(_store, db, version, principal)
+    inputs = _inputs(_store, db, version, sight, _principal)
     fy_start, _ = fiscal_year_bounds(fy, inputs.settings.fy_start_month)
-    dates = pipeline_view.snapshot_dates(_store.deal_snapshots(principal), rep_ids, fy_start, as_of)
+    dates = pipeline_view.snapshot_dates(_store.deal_snapshots(_principal), rep_ids, fy_start, as_of)
     return pipeline_view.trend(inputs, dates, owner_type, owner_id, fy=fy, metric=metric)
 
 
@@ -150,31 +205,34 @@ def report(principal: Principal, as_of: date, *, fy: int | None = None, level: s
     # the FY the engine would pick, so that fy=None and the explicit year share one cache entry
     fy = fiscal_year_of(as_of, settings().fy_start_month) if fy is None else int(fy)
     the_store, db, version = _key()
-    return _report(the_store, db, version, principal, as_of, fy, level, metric, period)
+    return _report(the_store, db, version, sight(principal), principal, as_of, fy, level, metric, period)
 
 
 def watchlist(principal: Principal, as_of: date, *, metric: str = "revenue") -> pd.DataFrame:
     the_store, db, version = _key()
-    return _watchlist(the_store, db, version, principal, as_of, metric)
+    return _watchlist(the_store, db, version, sight(principal), principal, as_of, metric)
 
 
 def year_curve(principal: Principal, owner_type: str, owner_id: str, fy: int, metric: str) -> pd.DataFrame:
-    """engine.status_history at every Sunday of the whole FY: expected_to_date there is the
-    cumulative target with its seasonality; actual_to_date is meaningful up to the as-of date."""
-    the_store, db, version = _key()
-    return _history(the_store, db, version, principal, owner_type, owner_id, fy, metric)
+    """The owner's burn-up at every Sunday of the whole FY (plan_view.year_curve): expected_to_date
+    is the cumulative target with its seasonality; actual_to_date is meaningful up to the as-of
+    date. Built from the level's week report at the FY's last day (cached), which every owner of
+    the level shares."""
+    fy_end = fiscal_year_bounds(fy, settings().fy_start_month)[1]
+    weeks = report(principal, fy_end, fy=fy, level=owner_type, metric=metric, period="week")
+    return plan_view.year_curve(weeks, owner_id)
 
 
 def allocation(principal: Principal, fy: int, metric: str) -> pd.DataFrame:
     the_store, db, version = _key()
-    return _allocation(the_store, db, version, principal, fy, metric)
+    return _allocation(the_store, db, version, sight(principal), principal, fy, metric)
 
 
 def chance_details(principal: Principal, as_of: date, *, level: str = "rep", metric: str = "revenue",
                    period: str = "year") -> pd.DataFrame:
     """engine.chance_details ("see the math" of chance_to_reach) for the FY of ``as_of`` (cached)."""
     the_store, db, version = _key()
-    return _chance_details(the_store, db, version, principal, as_of, fy_of(as_of), level, metric, period)
+    return _chance_details(the_store, db, version, sight(principal), principal, as_of, fy_of(as_of), level, metric, period)
 
 
 def backtest(principal: Principal, *, fy: int | None = None, metric: str = "revenue",
@@ -182,7 +240,7 @@ def backtest(principal: Principal, *, fy: int | None = None, metric: str = "reve
     """salesplan.backtest over what the principal may see, cached until the next write (it replays
     every past fiscal year week by week). Raises BadInput as the backtest does."""
     the_store, db, version = _key()
-    return _backtest(the_store, db, version, principal, fy, metric, level)
+    return _backtest(the_store, db, version, sight(principal), principal, fy, metric, level)
 
 
 def pipeline_trend(principal: Principal, owner_type: str, owner_id: str, as_of: date, *, metric: str = "revenue",
@@ -191,7 +249,7 @@ def pipeline_trend(principal: Principal, owner_type: str, owner_id: str, as_of: 
     ``rep_ids`` (None: any rep), from :func:`salesplan.pipeline_view.trend` (cached)."""
     the_store, db, version = _key()
     reps = None if rep_ids is None else tuple(sorted(rep_ids))
-    return _pipeline_trend(the_store, db, version, principal, owner_type, owner_id, reps, fy_of(as_of), as_of, metric)
+    return _pipeline_trend(the_store, db, version, sight(principal), principal, owner_type, owner_id, reps, fy_of(as_of), as_of, metric)
 
 
 def read(principal: Principal, method: str, *args: Any) -> Any:

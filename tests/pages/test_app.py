@@ -13,7 +13,7 @@ import pytest
 
 from salesplan import engine, ui
 from salesplan.principal import Principal
-from tests.helpers.pages import (ADMIN, DEMO_TODAY, ROOT, add_admin, app, engine_year, figures, fresh_db, goto, metric_value,
+from tests.helpers.pages import (ADMIN, DEMO_TODAY, ROOT, add_admin, app, engine_year, figures, goto, metric_value,
                                 open_store, texts)
 
 PAGES = {
@@ -28,8 +28,8 @@ PAGES = {
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    return fresh_db(tmp_path_factory.mktemp("smoke"))
+def db(read_only_demo):  # tests/pages/conftest.py: the tests that write take a copy of their own
+    return read_only_demo
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,8 @@ screen are the engine's for the demo organisation."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from salesplan import engine, pipeline_view, ui
@@ -11,8 +13,8 @@ from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_inputs, engine_ye
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    return fresh_db(tmp_path_factory.mktemp("my_plan"))
+def db(read_only_demo):  # tests/pages/conftest.py: the tests that write take a copy of their own
+    return read_only_demo
 
 
 @pytest.fixture
@@ -194,3 +196,24 @@ def test_overdue_open_actions_are_flagged(monkeypatch, tmp_path):
     assert not set(table["owner"]) & set(year["owner_id"]), "an owner that is a rep shows the rep's name"
     assert set(table["owner"]) - {"me"} <= names
     assert any("past their due date" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("metric", ["revenue", "profit"])
+def test_the_burn_up_is_the_engines_status_at_every_sunday(monkeypatch, db, metric):
+    """The burn-up's plan and actual lines pass through the engine's expected and actual to date
+    at every Sunday of the year (engine.status_history, the definition), for a rep behind plan."""
+    year = engine_year(db, metric=metric)
+    behind = year[(year["target"] > 0) & (year["gap_to_date"] > 0)].iloc[-1]
+    at = app(monkeypatch, db, page="my_plan", rep=behind["owner_id"])
+    if metric != "revenue":
+        at.segmented_control(key="metric").set_value(metric).run()
+    burnup = {trace["name"]: trace for trace in figure(at, "burn-up")["data"]}
+    history = engine.status_history(engine_inputs(db), date(2026, 12, 31), "rep", behind["owner_id"], fy=2026,
+                                    metric=metric)
+    plan, actual = burnup["Plan (cumulative target)"], burnup["Actual (cumulative)"]
+    assert plan["x"][1:-1] == [d.isoformat() for d in history["week_end"]]
+    assert plan["y"][1:-1] == pytest.approx(history["expected_to_date"].astype(float).tolist())
+    past = history[history["week_end"] <= DEMO_TODAY]
+    assert actual["x"][1:-1] == [d.isoformat() for d in past["week_end"]]
+    assert actual["y"][1:-1] == pytest.approx(past["actual_to_date"].astype(float).tolist())
+    assert len(past) == 47 and plan["y"][-1] == pytest.approx(behind["target"])

@@ -17,8 +17,8 @@ from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_year, figures, fr
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    return fresh_db(tmp_path_factory.mktemp("team"))
+def db(read_only_demo):  # tests/pages/conftest.py: the tests that write take a copy of their own
+    return read_only_demo
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 
 from salesplan import backtest, ui
-from tests.helpers.pages import ADMIN, add_admin, app, engine_inputs, figures, fresh_db, metric_value, texts
+from tests.helpers.pages import ADMIN, add_admin, app, engine_inputs, figures, metric_value, texts
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    return fresh_db(tmp_path_factory.mktemp("trust"))
+def db(read_only_demo):  # tests/pages/conftest.py: the tests that write take a copy of their own
+    return read_only_demo
 
 
 @pytest.fixture(scope="module")

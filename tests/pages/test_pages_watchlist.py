@@ -19,8 +19,8 @@ from tests.helpers.downloads import capture_downloads, counting, download
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    return fresh_db(tmp_path_factory.mktemp("watchlist"))
+def db(read_only_demo):  # tests/pages/conftest.py: the tests that write take a copy of their own
+    return read_only_demo
 
 
 @pytest.fixture(scope="module")

@@ -38,8 +38,8 @@ MENTIONED = {"rep": {"R003"}}
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    return fresh_db(tmp_path_factory.mktemp("matrix"))
+def db(read_only_demo):  # tests/pages/conftest.py: the tests that write take a copy of their own
+    return read_only_demo
 
 
 @pytest.fixture(scope="module")
