@@ -232,13 +232,44 @@ class Numbers:
                                 for r in frame.to_dict("records") if not empty(r["chance_to_reach"])}
         return self._cache[key]
 
+    def records(self, level: str, period: str = "year", as_of: dt.date | None = None) -> list[Row]:
+        """The rows of :meth:`report` as dicts, made once per report: turning a frame into dicts
+        costs about as much for one row as for all of them (pandas goes column by column), and a
+        run asks for the rows of the same reports again and again. Callers must not change them."""
+        d = as_of or self.as_of
+        key = ("records", level, period, d)
+        if key not in self._cache:
+            self._cache[key] = self.report(level, period, d).to_dict("records")
+        return self._cache[key]
+
+    def watch_records(self, levels: tuple[str, ...], as_of: dt.date | None = None) -> list[Row]:
+        """The rows of :meth:`watchlist` as dicts, made once per watch list (see :meth:`records`)."""
+        d = as_of or self.as_of
+        key = ("watch records", levels, d)
+        if key not in self._cache:
+            self._cache[key] = self.watchlist(levels, d).to_dict("records")
+        return self._cache[key]
+
     def row(self, level: str, owner_id: str, period: str = "year", as_of: dt.date | None = None) -> Row | None:
-        frame = self.report(level, period, as_of)
-        if period == "month":
-            d = as_of or self.as_of
-            frame = frame[(frame["period_start"] <= d) & (frame["period_end"] >= d)]
-        rows = frame[frame["owner_id"] == owner_id].to_dict("records")
-        return rows[0] if rows else None
+        """The owner's row of the report (of ``period``: the one containing the as-of date), or
+        None. Callers must not change it (it is shared, see :meth:`records`)."""
+        d = as_of or self.as_of
+        key = ("rows", level, period, d)
+        if key not in self._cache:
+            index: dict[Any, Row] = {}
+            for row in self.records(level, period, d):
+                if period != "month" or row["period_start"] <= d <= row["period_end"]:
+                    index.setdefault(row["owner_id"], row)  # the first, as the frame lists them
+            self._cache[key] = index
+        return self._cache[key].get(owner_id)
+
+    def conditions(self, levels: tuple[str, ...], d: dt.date) -> dict[tuple[str, str], set[str]]:
+        """:func:`_conditions` of these levels at ``d``, worked out once (accounts that share this
+        computation and follow the same levels, e.g. the admins and leaders, ask for the same)."""
+        key = ("conditions", levels, d)
+        if key not in self._cache:
+            self._cache[key] = _conditions(self, levels, d)
+        return self._cache[key]
 
 
 def _only_levels(watch: pd.DataFrame, levels: tuple[str, ...]) -> pd.DataFrame:
@@ -282,6 +313,9 @@ def rep_digest(store: Any, principal: Principal, numbers: Numbers, previous: dic
     settings = numbers.inputs.settings
     d = numbers.as_of
     rep_id = str(principal.rep_id)
+    # the database first, the computations after: a run then reads an account's data in one go,
+    # on one opening of the database file (not again after every computation)
+    actions = store.plan(principal, rep_id, fy_of(numbers.inputs, d))["actions"]
     fy_row = numbers.row("rep", rep_id, "year")
     month_row = numbers.row("rep", rep_id, "month")
     sections = []
@@ -291,7 +325,7 @@ def rep_digest(store: Any, principal: Principal, numbers: Numbers, previous: dic
         else:
             facts = status_facts(row, coverage=coverage, currency=numbers.currency) + chance_facts(row, numbers, period)
             sections.append(Section(f"{title} ({row['period']})", facts=facts, tone=str(row["status"])))
-    sections.append(_actions_section(store, principal, numbers, rep_id))
+    sections.append(_actions_section(actions, numbers, rep_id))
     snapshot = {"fy": _period_snapshot(fy_row), "month": _period_snapshot(month_row)}
     if previous is None:
         change_note, changes = "This is your first weekly digest.", []
@@ -310,14 +344,14 @@ def rep_digest(store: Any, principal: Principal, numbers: Numbers, previous: dic
     )
 
 
-def _actions_section(store: Any, principal: Principal, numbers: Numbers, rep_id: str) -> Section:
+def _actions_section(actions: pd.DataFrame, numbers: Numbers, rep_id: str) -> Section:
+    """The rep's open ``actions`` (of their plan) due within ACTION_HORIZON working days or overdue."""
     d = numbers.as_of
     inputs = numbers.inputs
     reps = inputs.reps.set_index("rep_id")
     territory = reps["territory"].get(rep_id) if rep_id in reps.index else None
     cal = calendar_for(inputs.settings, inputs.holidays, None if empty(territory) else territory)
     horizon = cal.nth_working_day_after(d, ACTION_HORIZON)
-    actions = store.plan(principal, rep_id, fy_of(inputs, d))["actions"]
     due = actions[actions["status"].isin(OPEN_ACTION_STATUSES) & actions["due_date"].notna()].copy()
     due["due"] = [pd.Timestamp(value).date() for value in due["due_date"]]
     due = due[pd.Series([value <= horizon for value in due["due"]], index=due.index, dtype=bool)]
@@ -338,13 +372,13 @@ def manager_digest(store: Any, principal: Principal, numbers: Numbers) -> Conten
     agreement, and reps with no upload in 14 days."""
     settings = numbers.inputs.settings
     d = numbers.as_of
-    watch = numbers.watchlist(("rep",))
-    watch = watch[watch["owner_id"] != principal.rep_id]
-    items = [watch_item(row, page_link(settings, PAGE["rep"], row["owner_id"]), numbers) for row in watch.to_dict("records")]
+    # the database first, then the computations (see rep_digest)
     plans = store.submitted_plans(principal, fy_of(numbers.inputs, d))
+    uploads = store.last_uploads(principal)
+    watch = [row for row in numbers.watch_records(("rep",)) if row["owner_id"] != principal.rep_id]
+    items = [watch_item(row, page_link(settings, PAGE["rep"], row["owner_id"]), numbers) for row in watch]
     plan_items = [Item(f"{row['name']} ({row['rep_id']})", link=page_link(settings, "plan", row["rep_id"]))
                   for row in plans.to_dict("records")]
-    uploads = store.last_uploads(principal)
     uploads = uploads[uploads["rep_id"] != principal.rep_id]
     active = uploads["end_date"].isna() | (pd.to_datetime(uploads["end_date"]) >= pd.Timestamp(d))
     cutoff = pd.Timestamp(d - dt.timedelta(days=NO_UPLOAD_DAYS))
@@ -366,7 +400,7 @@ def manager_digest(store: Any, principal: Principal, numbers: Numbers) -> Conten
         heading=f"Your team's weekly digest, {day(d)}",
         intro=f"Your team as of {day(d)}: the same numbers as the dashboard.",
         sections=sections, link=page_link(settings, PAGE["team"]),
-        snapshot={"watch": sorted(watch["owner_id"].astype(str))},
+        snapshot={"watch": sorted(str(row["owner_id"]) for row in watch)},
     )
 
 
@@ -383,7 +417,7 @@ def leader_digest(principal: Principal, numbers: Numbers) -> Content:
         sections.append(Section(f"The organisation ({org['period']})",
                                 facts=status_facts(org, coverage=False, currency=numbers.currency),
                                 tone=str(org["status"])))
-    regions = numbers.report("region", "year")
+    regions = numbers.records("region", "year")
     sections.append(Section("Regions", items=[
         Item(f"{row['owner_name']}: {status_words(row['status'])}",
              details=[f"attainment {pct(row['attainment'])}, pace {pct(row['pace'])}, "
@@ -392,16 +426,16 @@ def leader_digest(principal: Principal, numbers: Numbers) -> Content:
                       f"{money(row['required_per_working_day'], numbers.currency)} needed",
                       f"point of no return: {ponr_words(row)}"],
              tone=str(row["status"]))
-        for row in regions.to_dict("records")
-    ], note="" if len(regions) else "No regions yet."))
-    watch = numbers.watchlist(tuple(engine.LEVELS))
-    top = watch.head(WATCHLIST_TOP)
+        for row in regions
+    ], note="" if regions else "No regions yet."))
+    watch = numbers.watch_records(tuple(engine.LEVELS))
+    top = watch[:WATCHLIST_TOP]
     sections.append(Section(
         f"Watch list: the first {len(top)} of {len(watch)}",
         items=[watch_item(row, page_link(settings, PAGE["rep"], row["owner_id"]) if row["owner_type"] == "rep"
                           else page_link(settings, PAGE["watchlist"]), numbers)
-               for row in top.to_dict("records")],
-        note="" if len(top) else "Nobody is on the watch list.",
+               for row in top],
+        note="" if top else "Nobody is on the watch list.",
     ))
     headline = status_words(org["status"]) if org else "no target"
     return _digest_content(
@@ -434,11 +468,10 @@ def alert_levels(principal: Principal) -> tuple[str, ...]:
 def _conditions(numbers: Numbers, levels: tuple[str, ...], d: dt.date) -> dict[tuple[str, str], set[str]]:
     """Per owner: which alert conditions hold at ``d``."""
     out: dict[tuple[str, str], set[str]] = {}
-    watch = numbers.watchlist(levels, d)
-    for row in watch.to_dict("records"):
+    for row in numbers.watch_records(levels, d):
         out.setdefault((row["owner_type"], row["owner_id"]), set()).add("watch")
     for level in levels:
-        for row in numbers.report(level, "year", d).to_dict("records"):
+        for row in numbers.records(level, "year", d):
             key = (row["owner_type"], row["owner_id"])
             if row["status"] == "too_late":
                 out.setdefault(key, set()).add("too_late")
@@ -462,9 +495,9 @@ def alerts(principal: Principal, numbers: Numbers, previous_day: dt.date) -> lis
     settings = numbers.inputs.settings
     d = numbers.as_of
     levels = alert_levels(principal)
-    now = _conditions(numbers, levels, d)
-    before = _conditions(numbers, levels, previous_day)
-    watch = {(r["owner_type"], r["owner_id"]): r for r in numbers.watchlist(levels, d).to_dict("records")}
+    now = numbers.conditions(levels, d)
+    before = numbers.conditions(levels, previous_day)
+    watch = {(r["owner_type"], r["owner_id"]): r for r in numbers.watch_records(levels, d)}
     out = []
     for (owner_type, owner_id), reasons in sorted(now.items()):
         new = reasons - before.get((owner_type, owner_id), set())

@@ -85,52 +85,79 @@ def _accounts(store: Any, recipients: Iterable[str] | None) -> list[dict[str, An
     return rows
 
 
+@dataclass
+class _Account:
+    """One recipient of a run: what it is due, found before anything is computed."""
+
+    principal: Principal
+    scope: frozenset[str] | None  # the reps it may see (None: all); accounts of one scope share the numbers
+    digest_key: MessageKey | None
+    previous: dict[str, Any] | None  # the snapshot of its last digest
+    wants_alerts: bool
+    wanted: list[tuple[MessageKey, C.Content]] = field(default_factory=list)
+
+
 def build_due(store: Any, as_of: dt.date, *, local: dt.datetime | None = None, previous_day: dt.date | None = None,
               kinds: tuple[str, ...] = ("digest", "alert"), recipients: Iterable[str] | None = None,
               include_sent: bool = False) -> list[Outgoing]:
     """Every message due at ``as_of`` that is not sent yet (``include_sent``: also those), for
-    every enabled account that did not opt out of its kind. Each account's messages are computed
-    from its own principal's view of the data."""
+    every enabled account that did not opt out of its kind, in the order of the accounts. Each
+    account's messages are computed from its own principal's view of the data.
+
+    The database is read in bursts, not between computations: an embedded DuckDB file is closed
+    a moment after its last read (docs/storage.md) and opening it again costs ~50 ms of CPU, so
+    first everything about the accounts, then per scope its engine inputs and its digests' own
+    reads followed by the computations, and last the alerts' log states. Accounts that see the
+    same reps share one computation (all admins and leaders, for instance), which is dropped
+    once its accounts are done."""
     settings = store.settings()
     slot = digest_slot(settings, as_of, local=local)
     day_slot = as_of.isoformat()
     before = previous_day or (as_of - dt.timedelta(days=1))
     mail_from = settings.mail_from or "salesplan@localhost"
-    scopes: dict[Any, C.Numbers] = {}
+    accounts = _due_accounts(store, slot, kinds, recipients, include_sent)
+    by_scope: dict[frozenset[str] | None, list[_Account]] = {}
+    for account in accounts:
+        by_scope.setdefault(account.scope, []).append(account)
+    for group in by_scope.values():
+        numbers = C.Numbers(store.engine_inputs(group[0].principal), as_of)
+        for account in group:
+            if account.digest_key is not None:
+                account.wanted.append((account.digest_key, C.digest(store, account.principal, numbers, account.previous)))
+            if account.wants_alerts:
+                account.wanted += [(MessageKey(account.principal.email, "alert", alert.owner_key, day_slot), alert)
+                                   for alert in C.alerts(account.principal, numbers, before)]
     out: list[Outgoing] = []
-    for account in _accounts(store, recipients):
-        principal = store.principal_for_email(account["email"])
-        if principal is None:
-            continue
-        digest_key = None
-        if "digest" in kinds and not account["no_digest"]:
-            key = MessageKey(principal.email, "digest", "", slot)
-            if include_sent or store.notification_state(key) != "sent":
-                digest_key = key
-        wants_alerts = "alert" in kinds and not account["no_alert"]
-        if digest_key is None and not wants_alerts:
-            continue  # nothing to compute: its digest is out (or off) and it gets no alerts
-        numbers = _numbers(store, principal, as_of, scopes)
-        wanted = []
-        if digest_key is not None:
-            previous = store.last_digest_snapshot(principal.email, before_slot=slot)
-            wanted.append((digest_key, C.digest(store, principal, numbers, previous)))
-        if wants_alerts:
-            for alert in C.alerts(principal, numbers, before):
-                key = MessageKey(principal.email, "alert", alert.owner_key, day_slot)
-                if include_sent or store.notification_state(key) != "sent":
-                    wanted.append((key, alert))
-        out += [Outgoing(key, item, render.email_message(item, mail_from)) for key, item in wanted]
+    for account in accounts:
+        for key, item in account.wanted:
+            if key.kind == "digest" or include_sent or store.notification_state(key) != "sent":
+                out.append(Outgoing(key, item, render.email_message(item, mail_from)))
     return out
 
 
-def _numbers(store: Any, principal: Principal, as_of: dt.date, scopes: dict[Any, C.Numbers]) -> C.Numbers:
-    # accounts that see the same reps share one computation (all admins and leaders, for instance)
-    visible = store.visible_rep_ids(principal)
-    scope = None if visible is None else frozenset(visible)
-    if scope not in scopes:
-        scopes[scope] = C.Numbers(store.engine_inputs(principal), as_of)
-    return scopes[scope]
+def _due_accounts(store: Any, slot: str, kinds: tuple[str, ...], recipients: Iterable[str] | None,
+                  include_sent: bool) -> list[_Account]:
+    """The accounts with something to compute: a digest of ``slot`` that is due (not sent, or
+    ``include_sent``) or alerts; those that opted out of both, or whose digest is out and who
+    get no alerts, are left out."""
+    out = []
+    for row in _accounts(store, recipients):
+        principal = store.principal_for_email(row["email"])
+        if principal is None:
+            continue
+        digest_key = None
+        if "digest" in kinds and not row["no_digest"]:
+            key = MessageKey(principal.email, "digest", "", slot)
+            if include_sent or store.notification_state(key) != "sent":
+                digest_key = key
+        wants_alerts = "alert" in kinds and not row["no_alert"]
+        if digest_key is None and not wants_alerts:
+            continue  # nothing to compute: its digest is out (or off) and it gets no alerts
+        visible = store.visible_rep_ids(principal)
+        previous = store.last_digest_snapshot(principal.email, before_slot=slot) if digest_key is not None else None
+        out.append(_Account(principal, None if visible is None else frozenset(visible), digest_key, previous,
+                            wants_alerts))
+    return out
 
 
 # --------------------------------------------------------------------------- sending

@@ -4,6 +4,10 @@
 a cluster in a temporary folder (as the ``postgres`` user when running as root: initdb refuses
 root), starts it on a free port of 127.0.0.1 with its socket in that folder, and ``stop()`` removes
 it again. Durability is switched off (fsync, synchronous_commit): the data is thrown away anyway.
+The tests' server runs without autovacuum (``autovacuum=False``): a test's database lives for
+seconds, and the workers that visited the new databases to vacuum and analyze them only cost the
+server CPU (the store runs its own ANALYZE where a plan needs statistics). The benchmarks keep it,
+as a real server does.
 
 Tests that start from the same state (a migrated store, an organisation) build it once per server
 as a template database (:meth:`PgServer.template`) and get copies of it (``create_database(
@@ -50,8 +54,9 @@ def _free_port() -> int:
 class PgServer:
     """One PostgreSQL cluster of our own; create databases on it with :meth:`create_database`."""
 
-    def __init__(self, bin_dir: Path):
+    def __init__(self, bin_dir: Path, *, autovacuum: bool = True):
         self.bin_dir = bin_dir
+        self.autovacuum = autovacuum
         self.folder = Path(tempfile.mkdtemp(prefix="salesplan-pg-"))
         self.data = self.folder / "data"
         self.port = 0
@@ -75,7 +80,8 @@ class PgServer:
         for _attempt in range(5):  # another worker may take the free port first
             self.port = _free_port()
             options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                       "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                       "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
+                       f"-c autovacuum={'on' if self.autovacuum else 'off'}")
             done = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-o", options,
                              "-w", "-t", "60", "start")
             if done.returncode == 0:
@@ -86,16 +92,21 @@ class PgServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
+    def new_database_url(self, prefix: str = "t") -> str:
+        """The URL of a database of a new name, not created yet (see :meth:`replace_database`)."""
+        return self.url(f"{prefix}_{uuid.uuid4().hex[:12]}")
+
     def create_database(self, prefix: str = "t", *, template: str | None = None) -> str:
         """A new database, empty or a copy of the template database ``template`` (made by
         :meth:`template`); returns its URL."""
-        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-        self._create(name, template)
-        return self.url(name)
+        url = self.new_database_url(prefix)
+        self._create(url.rsplit("/", 1)[1], template)
+        return url
 
     def replace_database(self, url: str, template: str) -> str:
-        """Make the database of ``url`` a fresh copy of the template database ``template``, under
-        the same name (so that every fixture naming it still does); returns ``url``."""
+        """Make the database of ``url`` (made already, or only named by :meth:`new_database_url`)
+        a fresh copy of the template database ``template``, under the same name (so that every
+        fixture naming it still does); returns ``url``."""
         name = url.rsplit("/", 1)[1]
         self.drop_database(url)
         self._create(name, template)

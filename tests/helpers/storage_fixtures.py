@@ -30,7 +30,7 @@ def pg_server() -> Iterator[PgServer]:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("PostgreSQL binaries are missing (initdb, pg_ctl): the CI must apt-get install postgresql")
         pytest.skip("PostgreSQL binaries are not installed (apt-get install postgresql)")
-    server = PgServer(bin_dir).start()
+    server = PgServer(bin_dir, autovacuum=False).start()  # see tests/helpers/pg_server.py
     try:
         yield server
     finally:
@@ -50,12 +50,26 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+# the fixtures that turn db_target into a copy of a template (with from_template) first thing
+TEMPLATE_COPIES = frozenset({"any_store", "org"})
+
+
 @pytest.fixture
 def db_target(backend: str, tmp_path, request: pytest.FixtureRequest) -> str:
-    """A fresh database of the backend under test: a DuckDB file path or a postgresql:// URL."""
+    """A fresh database of the backend under test: a DuckDB file path or a postgresql:// URL.
+
+    When the test's database is a template copy (a fixture of TEMPLATE_COPIES uses it), the
+    PostgreSQL database is not made empty first only to be dropped again by from_template: the
+    URL names a database that from_template creates (an empty one and its drop cost the server
+    ~0.1 s of CPU, more than the copy itself)."""
     if backend == "duckdb":
         return str(tmp_path / "contract.duckdb")
-    return str(request.getfixturevalue("pg_url"))
+    if TEMPLATE_COPIES.isdisjoint(request.fixturenames):
+        return str(request.getfixturevalue("pg_url"))
+    server: PgServer = request.getfixturevalue("pg_server")
+    url = server.new_database_url()
+    request.addfinalizer(lambda: server.drop_database(url))
+    return url
 
 
 def from_template(request: pytest.FixtureRequest, db_target: str, name: str,
