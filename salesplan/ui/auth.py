@@ -46,6 +46,7 @@ _SET_COOKIE = "_set_cookie"  # session state: a token this session issued, for t
 _CLEAR_COOKIE = "_clear_cookie"  # session state: the browser must drop its cookie (signed out)
 _IGNORED_COOKIE = "_ignored_cookie"  # session state: the cookie this session signed out of
 _NOTICE = "_sign_in_notice"
+_GO_HOME = "_go_home"  # session state: signed out on some page; the sign-in screen moves to the home page
 
 
 def oidc_enabled() -> bool:
@@ -182,8 +183,10 @@ def _forget_session(notice: str | None = None) -> None:
 
 
 def sign_out() -> None:
-    """The sidebar's Sign out button (built-in accounts)."""
+    """The sidebar's Sign out button (built-in accounts). The sign-in screen then moves to the home
+    page (see :func:`sign_in_page`)."""
     _forget_session("You are signed out.")
+    st.session_state[_GO_HOME] = True
 
 
 def email_text(email: str) -> str:
@@ -254,7 +257,13 @@ def email_choices(principal: Principal) -> None:
 
 
 def sign_in_page() -> None:
-    """The only screen a signed-out visitor sees."""
+    """The only screen a signed-out visitor sees. Right after a sign-out it moves to the home page
+    (the address of the dashboard), so that whoever signs in next in this browser lands on their own
+    home page, not on the page the previous account had open (a rep on the Admin page)."""
+    if st.session_state.pop(_GO_HOME, False):
+        from salesplan.ui.navigation import sign_in_pages  # navigation imports this module
+
+        st.switch_page(sign_in_pages()[0])  # the default page, served at "/"
     # after a sign-out in this session the browser would keep showing an empty sidebar
     st.html("<style>[data-testid='stSidebar'], [data-testid='stSidebarCollapsedControl'] "
             "{ display: none; }</style>")

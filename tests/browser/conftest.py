@@ -4,26 +4,34 @@ Chromium comes from Debian (``apt-get install -y chromium``, giving /usr/bin/chr
 skip when it is missing, except under CI=true where a missing browser is a failure. The journeys
 of the run share one server on a free port over a private copy of the demo database (the
 ``server`` fixture; journeys that need a server set up otherwise start their own): starting a
-server and its first script run cost seconds of CPU, and its caches serve every journey after. Each journey
-signs in (the demo accounts, password ``demo``) in a browser context of its own and saves
-screenshots to tests/artifacts/ (git-ignored).
+server and its first script run cost seconds of CPU, and its caches serve every journey after.
+The admin's journeys share one signed-in browser context (``admin_page``): the server fixture
+signs in through the form once, and each journey opens its own tab, which the session cookie
+signs in; loading the app in a new context (its scripts not cached, a sign-in form to fill)
+costs Chromium seconds of CPU. Journeys that sign in as someone else, fail to, or sign out use a
+context of their own (``page``). Screenshots go to tests/artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.helpers.browser import streamlit_server
-from tests.helpers.pages import fresh_db
+from salesplan.principal import SYSTEM
+from tests.helpers.browser import new_page, open_page, sign_in, streamlit_server
+from tests.helpers.mail import SmtpServer
+from tests.helpers.pages import fresh_db, open_store
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+FIRST_PAGE = "team"  # the address the fresh shared server is first asked for (test_journeys.py checks it)
 
 
 def require_browser() -> None:
@@ -51,31 +59,72 @@ def browser():
             launched.close()
 
 
+@dataclass
+class SharedServer:
+    url: str
+    db: Path
+    smtp: Any  # tests.helpers.mail.SmtpServer: where the server's mail settings point
+    admin: Any  # the signed-in admin's browser context (``admin_page``)
+    first_page: Any  # the tab that made the server's first request: /team, then the sign-in form
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """`streamlit run app.py` on a fresh copy of the demo database, one per test run; yields its
-    base URL and db path. Starting a server and its first script run (the imports) take seconds, so
-    the journeys of test_journeys.py, test_pipeline_journey.py and test_sign_in_journey.py share
-    one: each signs in its own browser context, and journeys that write do so for accounts or reps
-    no other journey reads: the upload journey adds a sale of the first rep with a target, the plan
+def server(tmp_path_factory, browser):
+    """`streamlit run app.py` on a fresh copy of the demo database, one per test run; yields a
+    SharedServer. Starting a server and its first script run (the imports) take seconds, so the
+    journeys of test_journeys.py, test_pipeline_journey.py, test_sign_in_journey.py and
+    test_admin_mail_journey.py share one, and journeys that write do so for accounts or reps no
+    other journey reads: the upload journey adds a sale of the first rep with a target, the plan
     editor sets the targets of the last one (test_journeys.py), the pipeline journey reads a rep
-    that is neither, the lock-out journey locks rep2 (test_sign_in_journey.py), and every other
-    journey signs in as the admin and reads titles or that rep only. The first request to the
-    server is test_journeys.py's first journey's (modules run in file name order), which opens a
-    page by its address on a fresh server."""
+    that is neither, the lock-out journey locks rep2 (test_sign_in_journey.py), the mail journey
+    only sends a test to the admin, and every other journey signs in as the admin and reads titles
+    or that rep only.
+
+    The mail settings name a local SMTP server (``smtp``) and the process's mail scheduler is off
+    ($SALESPLAN_MAIL_SCHEDULER), so that only the mail journey's test message is ever sent. The
+    first request to the fresh server opens a page by its address (FIRST_PAGE) and signs in there
+    through the form, whatever journey runs first: test_journeys.py checks that tab
+    (``first_page``), and its context is the admin's (``admin``)."""
     require_browser()
     folder = tmp_path_factory.mktemp("server")
     db = fresh_db(folder)
-    with streamlit_server(folder, db) as base:
-        yield {"url": base, "db": db}
+    smtp = SmtpServer().start()
+    try:
+        store = open_store(db)
+        try:
+            store.save_settings(SYSTEM, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_starttls="off",
+                                mail_from="Sales plan <plan@demo.test>", timezone="Europe/Berlin",
+                                dashboard_url="https://plan.example.com")
+        finally:
+            store.close()
+        with streamlit_server(folder, db, env={"SALESPLAN_MAIL_SCHEDULER": "off"}) as base:
+            first = new_page(browser)
+            try:
+                open_page(first, f"{base}/{FIRST_PAGE}")
+                sign_in(first)  # admin@demo.test: lands on the page asked for
+                yield SharedServer(base, db, smtp, first.context, first)
+            finally:
+                first.context.close()
+    finally:
+        smtp.stop()
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
-    opened = context.new_page()
+def admin_page(server):
+    """A new tab of the signed-in admin's context: a page opened in it is signed in by the cookie."""
+    opened = server.admin.new_page()
     opened.set_default_timeout(30_000)
     try:
         yield opened
     finally:
-        context.close()
+        opened.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page in a browser context of its own (its own cookies: signed out)."""
+    opened = new_page(browser)
+    try:
+        yield opened
+    finally:
+        opened.context.close()

@@ -17,7 +17,7 @@ import pytest
 
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
-from tests.helpers.browser import IDLE, PlaywrightTimeout, _serve, free_port, metric, open_page, shoot, sign_in, wait_for_rerun
+from tests.helpers.browser import IDLE, _serve, free_port, metric, new_page, open_page, pick, shoot, sign_in, wait_for_rerun
 from tests.helpers.pages import DEMO_TODAY
 
 if os.environ.get("CI", "").lower() == "true":
@@ -73,28 +73,11 @@ def upload_until(page, name: str, text: str, shown: str) -> None:
         expect(page.get_by_text(shown)).to_be_visible(timeout=30_000)
 
 
-def pick(page, label: str, option: str) -> None:
-    """Choose ``option`` in the Streamlit selectbox labelled ``label``. A list opened while the page
-    was still drawing may close again: then it is opened once more."""
-    choice = page.get_by_role("option", name=option, exact=True)
-    for _ in range(3):
-        page.wait_for_selector(IDLE)
-        page.get_by_label(label, exact=True).click()
-        try:
-            choice.wait_for(timeout=5_000)
-            break
-        except PlaywrightTimeout:
-            page.keyboard.press("Escape")
-    choice.click()
-    wait_for_rerun(page)
-
-
 def test_from_an_empty_database_to_a_rep_reading_their_plan(browser, tmp_path):
     from tests.browser.conftest import require_browser
     require_browser()
-    context = browser.new_context(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
+    page = new_page(browser)
+    context = page.context
     try:
         with salesplan_serve(tmp_path, tmp_path / "acme.duckdb") as url:
             # 1. the first admin, on the sign-in page of an empty database

@@ -1,8 +1,9 @@
-"""User journeys in a real browser, signed in as the demo admin: the team heatmap, upload → updated
-figures, the plan editor. They share the run's server (tests/browser/conftest.py): the upload
-adds a sale of the first rep with a target, the plan editor sets the targets of the last one, and
-the heatmap reads titles only, so none reads what another wrote (nor does a journey of another
-module: test_pipeline_journey.py reads a third rep)."""
+"""User journeys in a real browser, signed in as the demo admin: the team heatmap (by month and by
+week, attainment and pace), upload → updated figures, the plan editor. They share the run's server
+and the admin's signed-in context (tests/browser/conftest.py): the upload adds a sale of the first
+rep with a target, the plan editor sets the targets of the last one, and the heatmap reads titles
+only, so none reads what another wrote (nor does a journey of another module:
+test_pipeline_journey.py reads a third rep)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from salesplan import engine, imports, ui
 from salesplan.principal import Principal
 from salesplan.store import Store
-from tests.helpers.browser import metric, open_page, shoot, sign_in
+from tests.helpers.browser import ARTIFACTS, IDLE, metric, open_page, shoot
 from tests.helpers.pages import DEMO_TODAY, fresh_db
 
 if os.environ.get("CI", "").lower() == "true":
@@ -36,11 +37,11 @@ def year_report(store):
     return engine.report(store.engine_inputs(ADMIN), DEMO_TODAY)
 
 
-def test_team_heatmap(server, page):
-    # first to use the run's server (this module's name sorts before the others that share it), so
-    # that the first request to the fresh server opens a page directly: it must still get the role menu
-    open_page(page, f"{server['url']}/team")
-    sign_in(page)  # and land on the page asked for
+def test_team_heatmap(server):
+    # the tab that made the fresh server's first request (conftest.py, ``server``, whichever journey
+    # runs first): it opened the team page by its address and signed in there, so it must have
+    # landed on that page, with the role menu
+    page = server.first_page
     expect(page.get_by_role("heading", name="Team overview")).to_be_visible()
     chart = page.locator('[data-testid="stPlotlyChart"]').first
     expect(chart.locator("text=Monthly attainment · FY2026")).to_be_visible()
@@ -49,12 +50,22 @@ def test_team_heatmap(server, page):
     expect(nav.get_by_text("app", exact=True)).to_have_count(0)
     shoot(page, "team-heatmap-attainment")
 
-    page.locator('[data-testid="stButtonGroup"]').get_by_text("Pace vs plan", exact=True).click()
+    buttons = page.locator('[data-testid="stButtonGroup"]')
+    buttons.get_by_text("Week", exact=True).click()
+    expect(chart.locator("text=Weekly attainment · FY2026")).to_be_visible()
+    expect(chart.locator("text=W48*")).to_be_visible()
+    page.wait_for_selector(IDLE)
+    chart.screenshot(path=str(ARTIFACTS / "team-heatmap-weeks.png"))
+
+    buttons.get_by_text("Month", exact=True).click()
+    expect(chart.locator("text=Monthly attainment · FY2026")).to_be_visible()
+    buttons.get_by_text("Pace vs plan", exact=True).click()
     expect(chart.locator("text=Pace vs plan · FY2026")).to_be_visible()
     shoot(page, "team-heatmap-pace")
 
 
-def test_upload_then_the_figures_change(server, page, tmp_path):
+def test_upload_then_the_figures_change(server, admin_page, tmp_path):
+    page = admin_page
     store = twin(tmp_path)
     year = year_report(store)
     rep = year[year["target"] > 0].iloc[0]
@@ -62,8 +73,7 @@ def test_upload_then_the_figures_change(server, page, tmp_path):
     imports.import_file(store, "actuals", sale.encode(), principal=ADMIN, file_name="november.csv")
     after = year_report(store).set_index("owner_id").loc[rep["owner_id"]]
     store.close()
-    open_page(page, f"{server['url']}/?rep={rep['owner_id']}")
-    sign_in(page)
+    open_page(page, f"{server.url}/?rep={rep['owner_id']}")  # signed in by the admin's cookie
     expect(page.get_by_text(f"{rep['owner_name']} · FY2026")).to_be_visible()
     before = metric(page, "Attainment")
     assert before == ui.pct(rep["attainment"])
@@ -88,12 +98,12 @@ def test_upload_then_the_figures_change(server, page, tmp_path):
     shoot(page, "upload-my-plan-after")
 
 
-def test_plan_editor(server, page, tmp_path):
+def test_plan_editor(server, admin_page, tmp_path):
+    page = admin_page
     with twin(tmp_path) as store:
         year = year_report(store)
     rep = year[year["target"] > 0].iloc[-1]
-    open_page(page, f"{server['url']}/plan?rep={rep['owner_id']}")
-    sign_in(page)
+    open_page(page, f"{server.url}/plan?rep={rep['owner_id']}")
     expect(page.get_by_role("heading", name="Obstacles")).to_be_visible()
 
     page.get_by_text("Add an obstacle").click()

@@ -1,8 +1,9 @@
 """In a real browser, signed in as the demo admin: My plan's gap bridge with the deals behind the
 pipeline and its trend, and the leaders' Warning track record page with its reliability diagram.
 Screenshots go to tests/artifacts/ (my-plan-top.png, my-plan-bridge.png,
-my-plan-bridge-chart.png, trust-page.png). Both journeys only read, on the run's shared server
-(tests/browser/conftest.py): the rep they read is not one test_journeys.py writes."""
+my-plan-bridge-chart.png, trust-page.png). The journey only reads, on the run's shared server in
+the admin's signed-in context (tests/browser/conftest.py): the rep it reads is not one
+test_journeys.py writes. (The team's weekly heatmap is test_journeys.py's team journey.)"""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from salesplan import engine, ui
 from salesplan.principal import Principal
 from salesplan.store import Store
-from tests.helpers.browser import ARTIFACTS, metric, open_page, shoot, sign_in
+from tests.helpers.browser import ARTIFACTS, metric, open_page, shoot
 from tests.helpers.pages import DEMO_TODAY, fresh_db
 
 if os.environ.get("CI", "").lower() == "true":
@@ -24,7 +25,8 @@ else:
 ADMIN = Principal("admin@local", "admin")
 
 
-def test_my_plan_gap_bridge_and_the_trust_page(server, page, tmp_path):
+def test_my_plan_gap_bridge_and_the_trust_page(server, admin_page, tmp_path):
+    page = admin_page
     twin = tmp_path / "twin"
     twin.mkdir()
     with Store.open(fresh_db(twin)) as store:  # the server holds its own copy of the same demo
@@ -33,8 +35,7 @@ def test_my_plan_gap_bridge_and_the_trust_page(server, page, tmp_path):
     written = {with_target.iloc[0], with_target.iloc[-1]}  # test_journeys.py changes these two on the shared server
     row = year[(year["uncovered_gap"] > 0) & (year["action_coverage"] > 0) & (year["overdue_pipeline"] > 0)
                & ~year["owner_id"].isin(written)].iloc[0]
-    open_page(page, f"{server['url']}/?rep={row['owner_id']}")
-    sign_in(page)
+    open_page(page, f"{server.url}/?rep={row['owner_id']}")  # signed in by the admin's cookie
     expect(page.get_by_text(f"{row['owner_name']} · FY2026")).to_be_visible()
     expect(page.get_by_text("This week and last week")).to_be_visible()
     assert metric(page, "Chance to reach the target") == ui.pct(row["chance_to_reach"], 0)
@@ -55,13 +56,3 @@ def test_my_plan_gap_bridge_and_the_trust_page(server, page, tmp_path):
     diagram = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="predicted vs what happened")
     expect(diagram).to_be_visible()
     shoot(page, "trust-page")
-
-
-def test_team_weekly_heatmap(server, page):
-    open_page(page, f"{server['url']}/team")
-    sign_in(page)
-    page.locator('[data-testid="stButtonGroup"]').get_by_text("Week", exact=True).click()
-    chart = page.locator('[data-testid="stPlotlyChart"]').first
-    expect(chart.locator("text=Weekly attainment · FY2026")).to_be_visible()
-    expect(chart.locator("text=W48*")).to_be_visible()
-    chart.screenshot(path=str(ARTIFACTS / "team-heatmap-weeks.png"))

@@ -1,9 +1,10 @@
 """Sign-in in a real browser: the built-in accounts (sign-in, a refresh stays signed in, sign-out,
 lock-out, a page refused by address) and a full `st.login` round trip against a local OpenID
 provider (oidc-provider-mock on a loopback port, configured through a temporary secrets file).
-The two built-in journeys use the run's shared server (tests/browser/conftest.py): one signs in
-as the admin, the other locks rep2 out and signs in as rep1 (a lock-out is per account; no other
-journey signs in as rep2)."""
+The two built-in journeys use the run's shared server (tests/browser/conftest.py), each in a
+browser context of its own: one signs in as the admin, signs out on the Admin page and signs in as
+rep1 (who lands on their home page), the other locks rep2 out and signs in as rep1 (a lock-out is
+per account; no other journey signs in as rep2)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import secrets
 
 import pytest
 
-from tests.helpers.browser import IDLE, free_port, oidc_provider, open_page, shoot, sign_in, streamlit_server
+from tests.helpers.browser import IDLE, new_page, free_port, oidc_provider, open_page, shoot, sign_in, streamlit_server
 from tests.helpers.pages import fresh_db
 
 if os.environ.get("CI", "").lower() == "true":
@@ -29,7 +30,7 @@ def session_cookies(page) -> list[dict]:
 
 
 def test_built_in_sign_in_refresh_sign_out(server, page):
-    open_page(page, server["url"])
+    open_page(page, server.url)
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     expect(page.locator('[data-testid="stSidebar"]')).to_have_count(0)  # signed out: nothing but the form
     shoot(page, "sign-in-form")
@@ -60,21 +61,28 @@ def test_built_in_sign_in_refresh_sign_out(server, page):
     page.wait_for_selector('[data-testid="stDataFrame"]:visible')
     shoot(page, "admin-audit-log")
 
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out").click()  # on the Admin page
     expect(page.get_by_text("You are signed out.")).to_be_visible()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     page.wait_for_selector(IDLE)
     page.wait_for_function(f"!document.cookie.includes('{COOKIE}=')")
     assert not session_cookies(page)
+    page.wait_for_url(f"{server.url}/")  # sent home: not left on a page the next account may not open
     shoot(page, "sign-in-signed-out")
     page.reload()
     page.wait_for_selector(IDLE)
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     expect(page.get_by_text("Signed in as")).to_have_count(0)
 
+    sign_in(page, "rep1@demo.test", "demo")  # the next account lands on its home page, not on /admin
+    expect(page.get_by_text("Signed in as rep1@demo.test (rep)")).to_be_visible()
+    expect(page.get_by_role("heading", name="My plan")).to_be_visible()
+    expect(page.get_by_text("Not allowed")).to_have_count(0)
+    assert page.url == f"{server.url}/"
+
 
 def test_lock_out_and_a_refused_page(server, page):
-    open_page(page, f"{server['url']}/admin")
+    open_page(page, f"{server.url}/admin")
     for attempt in range(4):
         sign_in(page, "rep2@demo.test", f"guess-{attempt}", expect_success=False)
         expect(page.get_by_text("Wrong email or password.")).to_be_visible()
@@ -109,9 +117,8 @@ def test_st_login_round_trip(browser, tmp_path):
             f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n'
         )
         with streamlit_server(tmp_path, db, port=port, extra_args=["--secrets.files", str(secrets_file)]) as base:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            page = context.new_page()
-            page.set_default_timeout(30_000)
+            page = new_page(browser)
+            context = page.context
             try:
                 open_page(page, base)
                 expect(page.get_by_label("Email", exact=True)).to_have_count(0)  # no password form under OIDC

@@ -26,6 +26,17 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 RUNNING = '[data-testid="stApp"][data-test-script-state="running"]'
+# The journeys' window. The app scrolls inside it (a full-page screenshot is the window), and
+# Chromium draws every frame of it while a journey waits: a lower one costs less CPU.
+VIEWPORT = {"width": 1400, "height": 800}  # the width the charts' axis labels are checked at
+
+
+def new_page(browser, **options):
+    """A page in a new browser context of the journeys' size (the caller closes ``page.context``)."""
+    context = browser.new_context(viewport=VIEWPORT, **options)
+    opened = context.new_page()
+    opened.set_default_timeout(30_000)
+    return opened
 
 
 def open_page(page, url: str) -> None:
@@ -42,11 +53,12 @@ def metric(page, label: str) -> str:
 
 
 def shoot(page, name: str) -> Path:
-    """Save a screenshot of the whole app to tests/artifacts/<name>.png."""
+    """Save a screenshot of the app's window to tests/artifacts/<name>.png (the app scrolls inside
+    the window: a full-page screenshot would show the same)."""
     ARTIFACTS.mkdir(exist_ok=True)
     page.wait_for_selector(IDLE)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path))
     return path
 
 
@@ -72,6 +84,22 @@ def wait_for_rerun(page, timeout_ms: int = 5_000) -> None:
     except PlaywrightTimeout:
         pass
     page.wait_for_selector(IDLE)
+
+
+def pick(page, label: str, option: str) -> None:
+    """Choose ``option`` in the Streamlit selectbox labelled ``label``. A list opened while the page
+    was still drawing may close again: then it is opened once more."""
+    choice = page.get_by_role("option", name=option, exact=True)
+    for _ in range(3):
+        page.wait_for_selector(IDLE)
+        page.get_by_label(label, exact=True).click()
+        try:
+            choice.wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    choice.click()
+    wait_for_rerun(page)
 
 
 def free_port() -> int:
@@ -105,12 +133,13 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def streamlit_server(folder: Path, db: Path, *, extra_args: list[str] | None = None, port: int | None = None):
+def streamlit_server(folder: Path, db: Path, *, extra_args: list[str] | None = None, port: int | None = None,
+                     env: dict[str, str] | None = None):
     """`streamlit run app.py` over ``db``; yields its base URL. ``extra_args`` are more config
-    options, e.g. ``["--secrets.files", path]``."""
+    options, e.g. ``["--secrets.files", path]``; ``env`` more environment variables."""
     port = port or free_port()
     env = {**os.environ, "SALESPLAN_DB": str(db), "SALESPLAN_TODAY": DEMO_TODAY.isoformat(),
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **(env or {})}
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless",
                "true", "--server.address", "127.0.0.1", *(extra_args or [])]
     with _serve(command, env, folder / f"streamlit-{port}.log", f"http://127.0.0.1:{port}", "/_stcore/health",
