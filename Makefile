@@ -4,13 +4,20 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 PORT ?= 8501
 
+# Some machines set PYTHONDONTWRITEBYTECODE=1 for every process; the suite starts many Python
+# processes (pytest's workers, command-line runs, dashboard servers), and without bytecode caches
+# each of them compiles the project and pytest rewrites its plugins again (~2 s of CPU per pytest
+# process measured). The caches go to __pycache__ folders, which git ignores.
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: setup run test lint bench bench-quick clean
 
 setup: $(VENV)/.installed
 
+# (the venv's own pip is recent enough for an editable install from pyproject.toml; upgrading it
+# first cost a download and ~4 s of CPU on every fresh machine)
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
