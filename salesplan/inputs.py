@@ -17,9 +17,10 @@ HOLIDAYS_COLUMNS = ["date", "name", "territory"]  # territory None/NaN = org-wid
 TARGETS_COLUMNS = ["owner_type", "owner_id", "metric", "month", "amount"]  # month = first day of calendar month
 # one or more rows per (date, rep, territory), in any order: the engine sums them. The store hands
 # over one row per stored line in a one-currency organisation (rep_id and territory categorical),
-# the lines summed per (date, rep, territory) in the base currency otherwise. Amounts that are
-# whole ten-thousandths (every stored amount in its own currency) are summed exactly, so the
-# numbers do not depend on the order or the grouping of the rows (salesplan/engine/prep.py)
+# the lines summed per (date, rep, territory) in the base currency otherwise. Each (owner, day) cell
+# whose amounts are all whole ten-thousandths (and whose absolute sum stays below 2^52
+# ten-thousandths) is summed exactly, so its number does not depend on the order or the grouping
+# of the rows; other cells are summed in row order (salesplan/engine/prep.py)
 DAILY_ACTUALS_COLUMNS = ["date", "rep_id", "territory", "revenue", "profit"]
 OPEN_ACTIONS_COLUMNS = ["rep_id", "fy", "open_impact"]  # Σ expected impact of planned/in_progress actions
 # every stored deals snapshot row: amount in the base currency, probability 0..1 (the file's, else
