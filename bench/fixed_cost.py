@@ -18,12 +18,12 @@ import time
 from pathlib import Path
 
 REPS_CSV = (
-    "rep_id,name,territory,manager\n"
-    "R000,Head,Nordics,\n"
-    "R001,One,Nordics,R000\n"
-    "R002,Two,DACH,R000\n"
-    "R003,Three,DACH,R000\n"
-).encode()
+    b"rep_id,name,territory,manager\n"
+    b"R000,Head,Nordics,\n"
+    b"R001,One,Nordics,R000\n"
+    b"R002,Two,DACH,R000\n"
+    b"R003,Three,DACH,R000\n"
+)
 
 
 def _actuals(index: int) -> bytes:

@@ -11,6 +11,7 @@ import datetime as dt
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from salesplan import engine
@@ -105,4 +106,5 @@ def year_curve(weeks: pd.DataFrame, owner_id: str) -> pd.DataFrame:
         "expected_to_date": mine["target"].astype(float).cumsum().to_numpy(),
         "actual_to_date": mine["actual_to_date"].astype(float).fillna(0.0).cumsum().to_numpy(),
     })
-    return curve[[day.weekday() == 6 for day in curve["week_end"]]].reset_index(drop=True)
+    sundays = np.fromiter((day.weekday() == 6 for day in curve["week_end"]), dtype=bool, count=len(curve))
+    return curve.loc[sundays].reset_index(drop=True)  # a boolean array: an empty list would pick columns

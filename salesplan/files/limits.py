@@ -120,19 +120,23 @@ def parser_database(memory_mb: int = PARSER_MEMORY_MB) -> duckdb.DuckDBPyConnect
     almost nothing: docs/decisions.md). Use it only through :func:`quiet_connection`. A child
     process made by fork gets a new one (DuckDB's threads do not survive a fork). Raises
     duckdb.Error when DuckDB cannot start."""
-    key = (os.getpid(), int(memory_mb))
+    # the spill folder is part of the key: a long-running server whose folder was removed (a
+    # cleaner of /tmp) gets a new folder and a new database, since a database keeps the folder it
+    # was made with and could never spill again
+    folder = _spill_folder()
+    key = (os.getpid(), int(memory_mb), folder)
     with _parser_lock:
         database = _parser_databases.get(key)
         if database is None:
-            database = duckdb.connect(
-                ":memory:", config={"memory_limit": f"{int(memory_mb)}MB", "temp_directory": _spill_folder()}
-            )
+            for old in [k for k in _parser_databases if k[:2] == key[:2]]:
+                del _parser_databases[old]  # freed when its last import's connection closes
+            database = duckdb.connect(":memory:", config={"memory_limit": f"{int(memory_mb)}MB", "temp_directory": folder})
             _parser_databases[key] = database
         return database
 
 
 _parser_lock = threading.Lock()
-_parser_databases: dict[tuple[int, int], duckdb.DuckDBPyConnection] = {}
+_parser_databases: dict[tuple[int, int, str], duckdb.DuckDBPyConnection] = {}
 
 
 def too_large_for_memory(file_name: str, memory_mb: int) -> BadInput:

@@ -53,15 +53,23 @@ _files_databases: dict[int, duckdb.DuckDBPyConnection] = {}
 _aliases = itertools.count(1)
 
 
-def files_database() -> duckdb.DuckDBPyConnection:
+def files_database(first_file: str | None = None) -> duckdb.DuckDBPyConnection:
     """This process's in-memory DuckDB database that the store files are attached to, created on
     first use and kept. A child process made by fork makes its own (DuckDB's threads do not
-    survive a fork). Raises duckdb.Error when DuckDB cannot start."""
+    survive a fork). Raises duckdb.Error when DuckDB cannot start.
+
+    Work that does not fit in memory spills to ``<first_file>.tmp``, next to the first file the
+    process attaches, as it did when each file was a database of its own (DuckDB creates the
+    folder when it first spills). An in-memory database's default would be ``.tmp`` in the
+    current directory: a dashboard started in ``/`` or a read-only checkout could not spill, and
+    one started in a shared folder would spill where anyone may have made that folder."""
     pid = os.getpid()
     with _files_lock:
         database = _files_databases.get(pid)
         if database is None:
-            database = _files_databases[pid] = duckdb.connect(":memory:")
+            spill = f"{os.path.abspath(first_file)}.tmp" if first_file else None
+            config = {"temp_directory": spill} if spill else {}
+            database = _files_databases[pid] = duckdb.connect(":memory:", config=config)
         return database
 
 
@@ -90,6 +98,7 @@ class FileHold:
         self._idle_since = 0.0
         self._turn_given_until = 0.0
         self._timer: threading.Timer | None = None
+        self._stale: list[str] = []  # names whose detach failed (see _close)
 
     # ---------------------------------------------------------------- the other processes
     def _others_waiting(self) -> bool:
@@ -146,10 +155,16 @@ class FileHold:
     def _attach(self) -> duckdb.DuckDBPyConnection:
         """A connection of the process's database with the file attached (and in use); raises
         duckdb.Error when it cannot be attached (held by another process, not a DuckDB file)."""
-        database = files_database()
+        database = files_database(self.path)
+        # a fresh name at every attach: were a detach ever to fail half-way, the old name would
+        # still be taken in the process's database and no later attach could use it
+        self.alias = f"salesplan_file_{next(_aliases)}"
         with _files_lock:  # a connection is never used by two threads at once, even to make a cursor
             connection = database.cursor()
         try:
+            while self._stale:  # a detach that failed (see _close) is done before attaching again
+                connection.execute(f"DETACH DATABASE IF EXISTS {self._stale[-1]}")
+                self._stale.pop()
             connection.execute(f"ATTACH {_sql_text(self.path)} AS {self.alias}")
             connection.execute(f"USE {self.alias}")
         except BaseException:
@@ -164,6 +179,9 @@ class FileHold:
                 # detaching checkpoints the file and lets its lock go; the connection must first
                 # stop using it
                 connection.execute(f"USE memory; DETACH {self.alias}")
+            except BaseException:
+                self._stale.append(self.alias)  # still attached: the next attach detaches it first
+                raise
             finally:
                 connection.close()
         if give_turn:

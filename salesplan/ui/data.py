@@ -124,7 +124,10 @@ def _inputs(the_store: Store, db: str, version: int, sight: tuple, principal: Pr
     inputs = _read_only(the_store.engine_inputs(principal))  # outside the lock: other sights go on
     with _SHARED_LOCK:
         kept = _SHARED.get(key)
-        if kept is None or kept[0] < version:  # a run still on an older version does not replace a newer one
+        # any other version is replaced, a lower one too: after a restore the version can go down,
+        # and an object kept from before it must not be handed out when the number comes round
+        # again (a run still on an older version may replace a newer object: that costs a read)
+        if kept is None or kept[0] != version:
             _SHARED[key] = (version, inputs)
             _SHARED.move_to_end(key)
             while len(_SHARED) > _SHARED_MAX:
@@ -142,8 +145,10 @@ def _read_only(inputs: EngineInputs) -> EngineInputs:
             continue
         for block in frame._mgr.blocks:
             values = block.values
-            # numpy columns, and the numpy arrays behind datetime, categorical and masked columns
-            # (Arrow-backed strings are immutable already)
+            # numpy columns, and the numpy arrays behind datetime, categorical and masked columns.
+            # Not frozen: Arrow-backed string columns (pandas writes them by replacing the array)
+            # and a frame's structure (adding or replacing a column): nothing in the dashboard
+            # writes into the inputs, which tests/pages/test_shared_inputs.py checks page by page
             for array in (values, *(getattr(values, name, None) for name in ("_ndarray", "_data", "_mask"))):
                 if isinstance(array, np.ndarray):
                     array.flags.writeable = False
@@ -219,7 +224,16 @@ def year_curve(principal: Principal, owner_type: str, owner_id: str, fy: int, me
     date. Built from the level's week report at the FY's last day (cached), which every owner of
     the level shares."""
     fy_end = fiscal_year_bounds(fy, settings().fy_start_month)[1]
-    weeks = report(principal, fy_end, fy=fy, level=owner_type, metric=metric, period="week")
+    the_store, db, version = _key()
+    return _year_curve(the_store, db, version, sight(principal), principal, fy_end, fy, owner_type, owner_id, metric)
+
+
+# Cached per owner: the level's week report is cached too, but each call of it hands out a copy of
+# the whole report (~530,000 rows at 10,000 reps) where a burn-up needs one owner's 52 rows.
+@st.cache_data(show_spinner=False, max_entries=64)
+def _year_curve(_store: Store, db: str, version: int, sight: tuple, _principal: Principal, fy_end: date, fy: int,
+                owner_type: str, owner_id: str, metric: str) -> pd.DataFrame:
+    weeks = _report(_store, db, version, sight, _principal, fy_end, fy, owner_type, metric, "week")
     return plan_view.year_curve(weeks, owner_id)
 
 

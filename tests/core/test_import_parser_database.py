@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
+from contextlib import closing
 
 import duckdb
 import pyarrow as pa
@@ -113,4 +115,19 @@ def test_a_child_process_gets_its_own_parser_database(monkeypatch):
     assert child is not mine
     assert child.execute("SELECT 1").fetchall() == [(1,)]
     child.close()
-    limits._parser_databases.pop((-1, limits.PARSER_MEMORY_MB), None)
+    for key in [k for k in limits._parser_databases if k[0] == -1]:
+        del limits._parser_databases[key]
+
+
+def test_a_removed_spill_folder_gives_the_parser_a_new_one():
+    """A long-running server whose spill folder was removed (a cleaner of /tmp) must still be able
+    to spill: the parser database is made again with a new folder. (With the folder kept from the
+    database's creation, the second sort failed: cannot open the spill file.)"""
+    spilling = "SELECT count(*) FROM (SELECT md5(range::VARCHAR) AS m FROM range(1500000) ORDER BY m)"
+    with closing(limits.quiet_connection(40)) as first:
+        folder = first.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+        assert first.execute(spilling).fetchone() == (1500000,)
+    shutil.rmtree(folder)
+    with closing(limits.quiet_connection(40)) as second:
+        assert second.execute("SELECT current_setting('temp_directory')").fetchone()[0] != folder
+        assert second.execute(spilling).fetchone() == (1500000,)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from contextlib import closing
+from pathlib import Path
 
 import duckdb
 
@@ -15,6 +17,7 @@ from salesplan.storage import duckfile
 from salesplan.store import Store
 from tests.helpers import templates
 
+ROOT = Path(__file__).resolve().parents[2]
 REPS = b"rep_id,name\nR1,Ann One\nR2,Bob Two\n"
 
 
@@ -62,3 +65,56 @@ def test_two_files_open_at_once_keep_their_own_tables_and_sequences(tmp_path):
     finally:
         first.close()
         second.close()
+
+
+def test_a_process_spills_next_to_its_database_not_into_the_current_directory(tmp_path):
+    """The process's database takes its spill folder from the first file it attaches (the old
+    default of a file database), not DuckDB's in-memory default ``.tmp`` in the current directory:
+    a dashboard started in ``/`` or a read-only checkout could not spill, and one started in a
+    shared folder would spill where anyone may have made ``.tmp``."""
+    path = templates.duckdb_copy(tmp_path / "org.duckdb", templates.MIGRATED)
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    script = (
+        "import sys; from salesplan.store import Store\n"
+        "with Store.open(sys.argv[1]) as store, store.cursor() as cursor:\n"
+        "    print(cursor.execute(\"SELECT current_setting('temp_directory')\").fetchall()[0][0])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", script, str(path)], cwd=elsewhere, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{path}.tmp"
+
+
+def test_a_detach_that_failed_is_done_before_the_next_attach(tmp_path):
+    """Were a detach to fail half-way, the file would stay attached under its name; the next take
+    of the file detaches it first, instead of failing at every call until the process restarts."""
+    path = str(templates.duckdb_copy(tmp_path / "org.duckdb", templates.MIGRATED))
+    hold = duckfile.FileHold(path, lambda: 1.0)
+    hold.release(hold.acquire())
+    real = hold._connection
+
+    class DetachFails:  # the process's connection, except that its detach raises
+        def execute(self, sql, *args):
+            if "DETACH" in sql:
+                raise duckdb.InterruptException("interrupted during the checkpoint")
+            return real.execute(sql, *args)
+
+        def close(self):
+            real.close()
+
+    hold._connection = DetachFails()
+    try:
+        hold.close()
+    except duckdb.InterruptException:
+        pass
+    cursor = hold.acquire()
+    try:
+        assert cursor.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] > 0
+    finally:
+        hold.release(cursor)
+    with closing(duckfile.files_database().cursor()) as catalog:
+        names = {row[0] for row in catalog.execute("SELECT database_name FROM duckdb_databases() WHERE path = ?", [path]).fetchall()}
+    assert names == {hold.alias}, "the file is attached once, under its new name"
+    hold.close()
