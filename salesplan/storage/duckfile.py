@@ -67,8 +67,9 @@ def files_database(first_file: str | None = None) -> duckdb.DuckDBPyConnection:
     with _files_lock:
         database = _files_databases.get(pid)
         if database is None:
-            spill = f"{os.path.abspath(first_file)}.tmp" if first_file else None
-            config = {"temp_directory": spill} if spill else {}
+            config: dict[str, str | bool | int | float | list[str]] = (
+                {"temp_directory": f"{os.path.abspath(first_file)}.tmp"} if first_file else {}
+            )
             database = _files_databases[pid] = duckdb.connect(":memory:", config=config)
         return database
 
