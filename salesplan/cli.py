@@ -193,11 +193,12 @@ def _print_frame(frame: pd.DataFrame) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Migrate the database, then run the dashboard on it until stopped; returns Streamlit's exit code.
+    """Migrate the database, then become the dashboard on it (the process is replaced by Streamlit,
+    whose exit code is the command's). Returns only on a usage error; raises SalesplanError when
+    app.py is missing, OSError when Streamlit cannot be started.
 
     The dashboard finds the database through $SALESPLAN_DB, so the target is passed that way.
     """
-    import subprocess
     from pathlib import Path
 
     if not 1 <= args.port <= 65535:
@@ -215,10 +216,10 @@ def serve(args: argparse.Namespace) -> int:
                "--server.address", address, "--server.headless", "true",
                "--browser.gatherUsageStats", "false"]
     print(f"salesplan: serving {shown} on http://{address}:{args.port}", flush=True)
-    try:
-        return subprocess.call(command, env={**os.environ, "SALESPLAN_DB": target}, cwd=app.parent)
-    except KeyboardInterrupt:
-        return EXIT_OK
+    # this process becomes the dashboard (exec), so that a signal to it (a process manager's
+    # SIGTERM, Ctrl-C) stops the dashboard: a child would outlive a stopped parent
+    os.chdir(app.parent)
+    os.execve(sys.executable, command, {**os.environ, "SALESPLAN_DB": target})
 
 
 def run(args: argparse.Namespace) -> int:

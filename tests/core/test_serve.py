@@ -47,13 +47,17 @@ def test_serve_runs_the_dashboard_on_the_configured_database_without_demo_data(k
             counts = store.table_counts()
         assert counts["schema_migrations"] > 0  # migrated before serving
         assert counts["reps"] == counts["actuals"] == counts["users"] == 0  # no demo data
+        # a process manager stops the command it started: the dashboard must stop with it (it
+        # once ran as a child, which outlived its stopped parent and kept serving)
+        server.terminate()
+        server.wait(timeout=20)
+        assert not _healthy(port), "the dashboard still serves after its command was stopped"
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
         try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+            os.killpg(server.pid, signal.SIGKILL)  # whatever is left of the process group
+        except ProcessLookupError:
+            pass
+        server.wait()
     output = server.stdout.read()
     assert f":{port}" in output
     assert "postgres@" in output or kind == "duckdb"
