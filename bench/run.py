@@ -3,6 +3,7 @@ side by side in the same run.
 
     python -m bench.run                       # full run: S, M, L, 3 repeats, writes BENCHMARKS.md
     python -m bench.run --quick               # S cut to 25 reps, 1 repeat, no start-up (CI; proves every step runs)
+    python -m bench.run --quick --in-process  # the same, every step in this one process (the test suite's run)
     python -m bench.run --sizes S,M --repeat 5 --out BENCHMARKS.md --json results.json
 
 What it measures (see BENCHMARKS.md for the latest numbers):
@@ -73,12 +74,22 @@ def _vm_rss_mb(pid: int) -> float:
     return 0.0
 
 
+# --in-process (the test suite's run): each step is a call in this process, not a fresh one. Every
+# fresh process paid ~1 s of CPU to import Python, pandas, DuckDB and salesplan again, most of the
+# quick mode's cost at its small size; the steps' code, arguments and results are the same, but the
+# memory figures are then this process's peak so far, not each step's own.
+IN_PROCESS = False
+
+
 def step(name: str, log: Path, timeout: float = STEP_TIMEOUT, rss_cap_mb: float = RSS_CAP_MB, **args: Any) -> dict[str, Any]:
     """Run ``bench.steps.<name>(**args)`` in a fresh Python process and return its result.
 
     The process is stopped when it runs over ``timeout`` seconds or ``rss_cap_mb`` of memory; the
-    result then holds ``error``.
+    result then holds ``error``. With ``IN_PROCESS`` set the step is called here instead (no
+    time or memory cap; a step that raises gives ``error`` with the traceback in ``log``).
     """
+    if IN_PROCESS:
+        return _step_here(name, log, args)
     cmd = [sys.executable, "-m", "bench.steps", name, json.dumps(args)]
     env = dict(os.environ)
     env.setdefault("PYTHONHASHSEED", "0")
@@ -117,6 +128,35 @@ def step(name: str, log: Path, timeout: float = STEP_TIMEOUT, rss_cap_mb: float 
             return result
     reason = stopped[0] if stopped else f"exit code {proc.returncode}; see {log}"
     return {"error": reason, "wall": wall, "peak_rss_mb": last_rss[0], "stopped": bool(stopped)}
+
+
+def _step_here(name: str, log: Path, args: dict[str, Any]) -> dict[str, Any]:
+    """:func:`step` in this process: the step's arguments and result pass through JSON as they do
+    between processes, it runs in ``ROOT`` as the fresh process does, and the environment it may
+    set (the pages step sets the database and today) is put back afterwards."""
+    import traceback
+
+    from bench import steps
+
+    environ, cwd = dict(os.environ), os.getcwd()
+    t0 = time.perf_counter()
+    with open(log, "a") as err:
+        err.write(f"\n=== {name} {json.dumps(args)} (in process)\n")
+        try:
+            os.chdir(ROOT)
+            result = steps.STEPS[name](**json.loads(json.dumps(args)))
+        except Exception as error:  # noqa: BLE001 - a failed step is reported in the table, as from a process
+            traceback.print_exc(file=err)
+            return {"error": f"{type(error).__name__}: {error}; see {log}", "wall": time.perf_counter() - t0,
+                    "peak_rss_mb": steps.peak_rss_mb(), "stopped": False}
+        finally:
+            os.chdir(cwd)
+            os.environ.clear()
+            os.environ.update(environ)
+    result["peak_rss_mb"] = steps.peak_rss_mb()
+    result = json.loads(json.dumps(result, default=str))
+    result["wall"] = time.perf_counter() - t0
+    return result
 
 
 def stats(values: list[float]) -> dict[str, float] | None:
@@ -565,7 +605,9 @@ def table(res: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
         worst = max(product.items(), key=lambda kv: kv[1]) if product else None
         detail = "; ".join(f"{k} {fmt_mb(v)}" for k, v in steps.items())
         ok = None if worst is None else worst[1] < GOALS["memory_mb"]
-        row("4", f"Peak resident memory of each step at {msize} (each step in its own process)", msize,
+        where = ("every step in one process (--in-process): its peak so far after each step" if res.get("in_process")
+                 else "each step in its own process")
+        row("4", f"Peak resident memory of each step at {msize} ({where})", msize,
             f"worst product step: {worst[0]} {fmt_mb(worst[1])}" if worst else "n/a", detail, "—", "< 2 GB" if msize == "L" else "—",
             ok if msize == "L" else None, "—")
     st = res.get("startup")
@@ -627,6 +669,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary work folder")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up measure")
     parser.add_argument("--silent", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run every step in this process, not each in a fresh one: cheaper (the test suite's "
+                             "--quick run), but the memory figures are then this process's peak so far")
     parser.add_argument("--render", default=None, metavar="JSON", help="only rewrite the table from the results of an earlier --json")
     args = parser.parse_args(argv)
     if args.render:
@@ -645,7 +690,10 @@ def main(argv: list[str] | None = None) -> int:
         args.sizes = args.sizes or "S,M,L"
         args.repeat = args.repeat or 3
         args.out = args.out or str(ROOT / "BENCHMARKS.md")
+    global IN_PROCESS
+    IN_PROCESS = args.in_process
     res = run(args)
+    res["in_process"] = args.in_process
     lines, goals = table(res)
     res["goals"] = goals
     print("\n".join(lines))

@@ -123,13 +123,18 @@ def step_xlsx(db: str, csv: str, copy_from: str, xlsx: str, rows: int, reader: s
         used.append("openpyxl")
         return streamed(*args, **kwargs)
 
-    # patched where _read_workbook looks them up (the module, not the package's re-export)
+    # patched where _read_workbook looks them up (the module, not the package's re-export), and
+    # put back afterwards: with --in-process the other reader's run follows in this process
+    extent = workbook._xlsx_extent
     workbook._read_xlsx_streamed = counted
     if reader == "openpyxl":
         workbook._xlsx_extent = lambda archive, file_name: None  # the streamed reader, as before calamine
-    shutil.copyfile(copy_from, db)
-    with Store.open(db) as store:
-        seconds, result = timed(lambda: imports.import_file(store, "actuals", xlsx))
+    try:
+        shutil.copyfile(copy_from, db)
+        with Store.open(db) as store:
+            seconds, result = timed(lambda: imports.import_file(store, "actuals", xlsx))
+    finally:
+        workbook._read_xlsx_streamed, workbook._xlsx_extent = streamed, extent
     if ("openpyxl" in used) != (reader == "openpyxl"):
         raise RuntimeError(f"the {reader} run read the workbook with {'openpyxl' if used else 'calamine'}")
     return {"seconds": seconds, "inserted": result.inserted, "rejected": result.rejected}

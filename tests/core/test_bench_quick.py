@@ -1,6 +1,11 @@
 """The benchmark's quick mode (``make bench-quick``) runs in the test suite so that it never rots:
 it must finish, print its one table with every row, and its pandas reference of the docs/numbers.md
-formulas must agree with the engine on every value."""
+formulas must agree with the engine on every value.
+
+The suite's run calls every step in the one ``bench.run`` process (``--in-process``): a fresh
+process per step, as ``make bench-quick`` runs them, cost ~1 s of CPU each only to import Python,
+pandas, DuckDB and salesplan again. That each step also runs as a process of its own, and what a
+failed one gives, is checked apart on the cheapest step."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.run import QUICK_REPS
+from bench.run import QUICK_REPS, step
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,7 +25,7 @@ ROWS = ("| 1a |", "| 1m |", "| 1b |", "| 1c |", "| 1x |", "| 2r |", "| 2a |", "|
 def test_bench_quick_prints_the_table_and_the_reference_agrees(tmp_path):
     out, raw = tmp_path / "bench.md", tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--silent", "--out", str(out), "--json", str(raw),
+        [sys.executable, "-m", "bench.run", "--quick", "--in-process", "--silent", "--out", str(out), "--json", str(raw),
          "--work", str(tmp_path / "work")],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
@@ -58,3 +63,15 @@ def test_bench_quick_prints_the_table_and_the_reference_agrees(tmp_path):
             assert "error" not in pages[page], pages[page]
             assert pages[page]["reruns"], page
     assert all(v and v > 0 for v in res["memory"]["S"].values())
+    assert res["in_process"] is True and "(--in-process)" in proc.stdout
+
+
+def test_a_step_runs_in_a_process_of_its_own_and_a_failed_one_says_so(tmp_path):
+    log = tmp_path / "steps.log"
+    out = step("first_touch", log, mb=8)
+    assert out["first_touch_mb_s"] > 0 and out["rewrite_mb_s"] > 0
+    # the memory is read in the step's own process, which touched 8 MB
+    assert 8 < out["peak_rss_mb"] and out["wall"] > 0
+    failed = step("first_touch", log, mb=-1)  # the step raises in its process (a negative size)
+    assert "exit code 1" in failed["error"] and not failed["stopped"]
+    assert "ValueError: negative dimensions" in log.read_text()
