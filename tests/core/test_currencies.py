@@ -24,7 +24,7 @@ def _load(store: Store, kind: str, text: str, name: str | None = None):
 @pytest.fixture(scope="module")
 def usd_template(tmp_path_factory):
     """The database of usd_store, built once per module (two imports); tests get copies."""
-    path = tmp_path_factory.mktemp("currencies") / "usd.duckdb"
+    path = templates.duckdb_copy(tmp_path_factory.mktemp("currencies") / "usd.duckdb", templates.MIGRATED)
     with Store.open(path) as store:
         _load(store, "reps", REPS)
         store.save_settings(SYSTEM, base_currency="eur")
@@ -88,7 +88,7 @@ def test_undoing_rates_that_stored_rows_need_is_refused(usd_store):
 
 
 def test_a_mixed_file_is_refused_without_a_base_currency(tmp_path):
-    with Store.open(tmp_path / "m.duckdb") as store:
+    with Store.open(templates.duckdb_copy(tmp_path / "m.duckdb", templates.MIGRATED)) as store:
         _load(store, "reps", REPS)
         with pytest.raises(BadInput) as caught:
             _load(store, "actuals", "date,rep,amount\n2025-03-10,R1,EUR 10\n2025-03-11,R1,10 USD\n2025-03-12,R2,7\n")
@@ -130,7 +130,7 @@ def test_base_currency_setting_is_checked(usd_store):
 
 
 def test_rates_need_a_base_currency_and_good_rows(tmp_path):
-    with Store.open(tmp_path / "r.duckdb") as store:
+    with Store.open(templates.duckdb_copy(tmp_path / "r.duckdb", templates.MIGRATED)) as store:
         with pytest.raises(BadInput, match="set the base currency first"):
             _load(store, "rates", "currency,month,rate\nUSD,2025-03,0.9\n")
         store.save_settings(SYSTEM, base_currency="EUR")
@@ -142,17 +142,18 @@ def test_rates_need_a_base_currency_and_good_rows(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def twin_stores():
+def twin_stores(tmp_path_factory):
     """Two stores with the same reps and targets, base EUR and USD rates of 1 for every month of
-    2025: one gets amounts without a currency, the other the same amounts in USD."""
-    stores = []
-    for _ in range(2):
-        store = Store.open(":memory:")
+    2025: one gets amounts without a currency, the other the same amounts in USD. The second is a
+    copy of the first's closed file (the same imports again would only cost their time)."""
+    folder = tmp_path_factory.mktemp("twins")
+    plain = templates.duckdb_copy(folder / "plain.duckdb", templates.MIGRATED)
+    with Store.open(plain) as store:
         _load(store, "reps", REPS)
         _load(store, "targets", "owner,month,amount\nR1,2025-03,1000\nR2,2025-05,500\n")
         store.save_settings(SYSTEM, base_currency="EUR")
         _load(store, "rates", "currency,month,rate\n" + "".join(f"USD,2025-{m:02d},1\n" for m in range(1, 13)))
-        stores.append(store)
+    stores = [Store.open(plain), templates.open_copy(plain, folder / "usd.duckdb")]
     yield stores
     for store in stores:
         store.close()
