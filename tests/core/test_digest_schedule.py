@@ -26,15 +26,21 @@ def smtp():
     yield from running_server()
 
 
+ACCOUNTS = ("admin@demo.test", "rep1@demo.test")  # the accounts the store fixture's digests go to
+
+
 @pytest.fixture
 def store(tmp_path, smtp):
     # New York: 07:00 is 12:00 UTC until 8 March 2026, 11:00 UTC from then on (daylight saving)
     opened = demo_store(tmp_path, smtp_port=smtp.port, timezone="America/New_York", digest_day="Mon", digest_hour=7)
     # alerts off: these tests are about when passes run and digests go out (which alerts a pass
     # sends is build_due's, tests/core/test_digest_mail.py), and a pass then computes only the
-    # digests still due, not every account's alerts
+    # digests still due, not every account's alerts; and digests to two accounts of different
+    # scopes only (which accounts get one is build_due's too): each scope is another computation
     for account in DEMO_ACCOUNTS:
         opened.set_notification_opt_out(SYSTEM, account, "alert", True)
+        if account not in ACCOUNTS:
+            opened.set_notification_opt_out(SYSTEM, account, "digest", True)
     try:
         yield opened
     finally:
@@ -42,7 +48,7 @@ def store(tmp_path, smtp):
 
 
 def digests_per_account(smtp) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {account: [] for account in DEMO_ACCOUNTS}
+    out: dict[str, list[str]] = {account: [] for account in ACCOUNTS}
     for message in smtp.collector.of_kind("digest"):
         out[message.rcpt_tos[0]].append(str(message.message["Subject"]))
     return out
@@ -55,7 +61,7 @@ def test_the_digest_goes_out_at_the_hour_of_the_organisations_time_zone(store, s
     assert smtp.collector.received == []
     first = scheduler.run_pending(store, at(2026, 3, 2, 12, 0))  # 07:00 in New York
     assert first.run_date == dt.date(2026, 3, 2)
-    assert {key.recipient for key in first.result.sent if key.kind == "digest"} == set(DEMO_ACCOUNTS)
+    assert {key.recipient for key in first.result.sent if key.kind == "digest"} == set(ACCOUNTS)
     assert scheduler.run_pending(store, at(2026, 3, 2, 12, 1)) is None
     assert scheduler.run_pending(store, at(2026, 3, 2, 23, 0)) is None
     # Tuesday: the day's pass runs (alerts only), the week's digest is not sent again
@@ -85,14 +91,14 @@ def test_a_missed_slot_is_caught_up_once_and_not_repeated(store, smtp):
 
 
 def test_a_failed_pass_is_retried_after_a_while_until_everything_is_out(store, smtp):
-    smtp.collector.refuse_rcpt["rep2@demo.test"] = "451 4.7.1 greylisted, try later"
+    smtp.collector.refuse_rcpt["rep1@demo.test"] = "451 4.7.1 greylisted, try later"
     scheduler.run_pending(store, at(2026, 3, 2, 7, 0))  # first start: baseline
     first = scheduler.run_pending(store, at(2026, 3, 2, 12, 0))
-    assert [key.recipient for key, _ in first.result.failed] == ["rep2@demo.test"]
+    assert [key.recipient for key, _ in first.result.failed] == ["rep1@demo.test"]
     assert scheduler.run_pending(store, at(2026, 3, 2, 12, 5)) is None  # not before RETRY
     smtp.collector.refuse_rcpt.clear()
     retry = scheduler.run_pending(store, at(2026, 3, 2, 12, 16))
-    assert [key.recipient for key in retry.result.sent] == ["rep2@demo.test"]
+    assert [key.recipient for key in retry.result.sent] == ["rep1@demo.test"]
     assert scheduler.run_pending(store, at(2026, 3, 2, 12, 40)) is None
     assert store.failed_notifications(SYSTEM).empty
 
@@ -119,13 +125,13 @@ def test_start_background_is_safe_to_start_twice_and_sends_once(store, smtp):
         assert first is not None and first is second and first.running
         assert [t.name for t in threading.enumerate()].count("salesplan-digest") == 1
         deadline = time.monotonic() + 120
-        while len(smtp.collector.of_kind("digest")) < 5 and time.monotonic() < deadline:
+        while len(smtp.collector.of_kind("digest")) < len(ACCOUNTS) and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(0.3)  # a few more wake-ups: none of them sends again
     finally:
         scheduler.stop_background()
     assert not first.running and first.last_error is None
-    assert sorted(m.rcpt_tos[0] for m in smtp.collector.of_kind("digest")) == sorted(DEMO_ACCOUNTS)
+    assert sorted(m.rcpt_tos[0] for m in smtp.collector.of_kind("digest")) == sorted(ACCOUNTS)
 
 
 def test_digest_slot_follows_the_weekday_and_the_hour():
