@@ -41,7 +41,7 @@ def _actuals() -> tuple[str, float]:
 def template(tmp_path_factory):
     """The organisation below, built once (three imports and four password hashes); each test gets
     a copy of the closed file."""
-    path = tmp_path_factory.mktemp("alerts") / "template.duckdb"
+    path = templates.duckdb_copy(tmp_path_factory.mktemp("alerts") / "template.duckdb", templates.MIGRATED)
     with Store.open(path) as opened:
         actuals, A = _actuals()
         W, B, c = 8, 1500.0, 800.0
