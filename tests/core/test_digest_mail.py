@@ -431,13 +431,14 @@ def test_the_next_digest_says_what_changed(sent, smtp, system_inputs):
 # --------------------------------------------------------------------------- command line and admin
 def test_cli_dry_run_writes_eml_files_a_mail_client_opens_and_records_nothing(store, smtp, tmp_path, capsys):
     # no alert is due on D (see the first test); with alerts off the four runs below compute the
-    # digests only, and the last one (every digest sent) nothing at all
+    # digests only, and the last one (every digest sent) nothing at all; digests to two accounts
+    # of different scopes (the others opted out: every scope is another computation, per run)
     for account in DEMO_ACCOUNTS:
-        notify.set_email_preferences(store, SYSTEM, alert=False, email=account)
+        notify.set_email_preferences(store, SYSTEM, alert=False, digest=account in TWO, email=account)
     out = tmp_path / "eml"
     assert main(["--db", store.path, "digest", "--as-of", D.isoformat(), "--dry-run", str(out)]) == 0
     files = sorted(out.glob("*.eml"))
-    assert len(files) == 5
+    assert len(files) == 2
     recipients = []
     for path in files:
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
@@ -445,17 +446,18 @@ def test_cli_dry_run_writes_eml_files_a_mail_client_opens_and_records_nothing(st
         assert message["X-Salesplan-Kind"] == "digest" and message["Message-ID"] and message["Date"]
         assert message.get_body(("html",)).get_content().startswith("<!DOCTYPE html>")
         recipients.append(str(message["To"]))
-    assert sorted(recipients) == sorted(DEMO_ACCOUNTS)
+    assert sorted(recipients) == sorted(TWO)
     assert smtp.collector.received == [] and store.notification_log(SYSTEM).empty
     capsys.readouterr()
     assert main(["--db", store.path, "digest", "--as-of", D.isoformat()]) == 0
     listing = capsys.readouterr().out
-    assert all(account in listing for account in DEMO_ACCOUNTS)
+    assert all(account in listing for account in TWO)
+    assert not any(account in listing for account in set(DEMO_ACCOUNTS) - set(TWO))
     assert main(["--db", store.path, "digest", "--as-of", D.isoformat(), "--send"]) == 0
-    assert "sent 5, failed 0" in capsys.readouterr().out
+    assert "sent 2, failed 0" in capsys.readouterr().out
     assert main(["--db", store.path, "digest", "--as-of", D.isoformat(), "--send"]) == 0
     assert "sent 0, failed 0" in capsys.readouterr().out
-    assert len(smtp.collector.received) == 5
+    assert len(smtp.collector.received) == 2
 
 
 def test_admin_preview_is_the_message_the_account_gets_and_the_test_goes_to_oneself(store, smtp):
