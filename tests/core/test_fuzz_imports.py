@@ -263,13 +263,6 @@ GENERATORS = {"actuals": actuals_files, "reps": reps_files, "targets": targets_f
 
 
 # ============================================================================ reading back
-def refused_cleanly(store: Store, kind: str, data: bytes, **options) -> None:
-    before = store.snapshot()
-    with pytest.raises(SalesplanError):
-        imports.import_file(store, kind, data, file_name="fuzz.csv", **options)
-    assert store.snapshot() == before, "a refused import changed the database"
-
-
 def batch_rows(store: Store, sql: str, batch_id: int) -> list[tuple]:
     with store.cursor() as cursor:
         return cursor.execute(sql, [batch_id]).fetchall()
