@@ -7,6 +7,7 @@ import datetime as dt
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,8 +40,11 @@ class _Group:
     wdays: np.ndarray  # day index (from D0) of each working day in [D0, D1]
     bidx: np.ndarray  # bucket (working-day) index of each day
     fb: np.ndarray  # bucket of each owner's first actual (or _BIG)
-    runmax: np.ndarray  # running max over i of the full L-window sums ending at bucket i
+    # buckets i >= run0 x owners: the running max over i' <= i of the full L-window sums ending
+    # at bucket i' (row i - run0; see _window_runmax); the buckets before the FY are not kept
+    runmax: np.ndarray
     month_wd: np.ndarray  # working days of each of the FY's 12 months
+    run0: int = 0
 
 
 @dataclass
@@ -55,7 +59,8 @@ class _Prep:
     open_impact: np.ndarray  # Σ open action impact of the owner's reps for the FY
     d0: np.datetime64
     ndays: int
-    s0: np.ndarray  # owners x (ndays + 1) prefix sums
+    # owners x (ndays + 1) prefix sums: a transposed view of a days x owners matrix (see _build)
+    s0: np.ndarray
     first_day: np.ndarray  # day index of the owner's first actual (or _BIG)
     groups: list[_Group]
     fy_months: list[dt.date]
@@ -140,26 +145,48 @@ def _day_ticks(series: pd.Series) -> tuple[np.ndarray, int]:
 
 
 def _window_runmax(s0: np.ndarray, og: np.ndarray, wdays: np.ndarray, ndays: int, L: int,
-                   fb: np.ndarray) -> np.ndarray:
-    """owners ``og`` x working days i: the running maximum over i' <= i of the full L-bucket
-    window sums ending at bucket i' and starting at or after the owner's first bucket ``fb``
-    (-inf where there is none), built in one matrix (at 10,000 reps x 10 years the temporaries
-    of the straightforward version cost more than the arithmetic)."""
+                   fb: np.ndarray, run0: int) -> np.ndarray:
+    """Working days i >= ``run0`` x owners ``og``: the running maximum over i' <= i of the full
+    L-bucket window sums ending at bucket i' and starting at or after the owner's first bucket
+    ``fb`` (-inf where there is none).
+
+    The report reads it only at buckets of its fiscal year (``run0``: the bucket before the FY's
+    first day), but the maximum runs over the whole history: it is carried through blocks of
+    working days in one scratch buffer instead of a working days x owners matrix (at 10,000
+    reps that matrix was the engine's largest piece of fresh memory after the prefix sums).
+    ``s0`` is owners x days; its transpose is read row by row (a day's sums of every owner)."""
     nw = len(wdays)
-    if not nw:
-        return np.zeros((len(og), 0))
+    out = np.zeros((max(nw - run0, 0), len(og)))
+    if not nw or not len(og):
+        return out
+    days_first = s0.T  # (ndays + 1) x owners, C-ordered when s0 is the view _build makes
     endp1 = np.append(wdays[1:], ndays)  # exclusive end day of each bucket
-    full = s0[np.ix_(og, endp1)]
-    if nw >= L:  # the window ending at bucket i starts at bucket i - L + 1
-        starts = wdays[:nw - L + 1]
-        # in blocks of rows: one temporary of the whole matrix costs more in fresh memory
-        # (hundreds of MB at 10,000 reps x 10 years) than the subtraction itself
-        rows = max(1, _CHUNK // max(len(starts), 1))
-        for r in range(0, len(og), rows):
-            full[r:r + rows, L - 1:] -= s0[np.ix_(og[r:r + rows], starts)]
-    np.putmask(full, (np.arange(nw) - L + 1)[None, :] < fb[:, None], -np.inf)
-    np.maximum.accumulate(full, axis=1, out=full)
-    return full
+    carry = np.full(len(og), -np.inf)
+    whole = len(og) == s0.shape[0] and bool((og == np.arange(len(og))).all())
+    rows = max(1, _CHUNK // len(og))
+    for i0 in range(max(L - 1, 0), nw, rows):  # a window needs L buckets: none ends before L - 1
+        i1 = min(i0 + rows, nw)
+        ends, starts = endp1[i0:i1], wdays[i0 - L + 1:i1 - L + 1]
+        block = days_first[ends] if whole else days_first[np.ix_(ends, og)]
+        block -= days_first[starts] if whole else days_first[np.ix_(starts, og)]
+        np.putmask(block, (np.arange(i0, i1) - L + 1)[:, None] < fb[None, :], -np.inf)
+        np.maximum(block[0], carry, out=block[0])
+        np.maximum.accumulate(block, axis=0, out=block)
+        carry = block[-1].copy()
+        if i1 > run0:
+            lo = max(i0, run0)
+            out[lo - run0:i1 - run0] = block[lo - i0:]
+    if run0 < L - 1:  # rows of buckets without a full window: no window yet
+        out[:min(L - 1, nw) - run0] = -np.inf
+    return out
+
+
+def _best_before(prep: Any, g: _Group, i: int) -> np.ndarray:
+    """Row ``i`` of the group's running maximum (see _window_runmax): kept for the FY's buckets;
+    an earlier one (no period of the FY ends there) is computed again."""
+    if i >= g.run0:
+        return g.runmax[i - g.run0]
+    return _window_runmax(prep.s0, g.owners, g.wdays, prep.ndays, prep.L, g.fb, i)[0]
 
 
 # Preparations kept per inputs object (common._memo_of), most recently used last, up to this many
@@ -271,20 +298,26 @@ def _build(inputs: EngineInputs, level: str, metric: str, fy: int, last_day: dt.
     # place leaves S0 (column 0 stays 0: nothing before D0) without a second matrix; lines
     # that do not count go to one cell past the end
     # row_owner is this call's own array (made by _row_owner or the remap above): reused in place
+    # The matrix is summed day-major, (ndays + 1) x owners, and handed on as its transpose (a
+    # view): imports list their lines by date far more often than by rep, and consecutive lines
+    # then land in neighbouring cells instead of one row of days apart (at 10,000 reps a cache
+    # and TLB miss per line, the largest cost of the preparation). The sums are the same: each
+    # cell adds its lines in their order, and the running sums run over each owner's days.
     flat = row_owner if row_owner.dtype == np.int64 else row_owner.astype(np.int64)
     shift = int(d0.astype(np.int64)) - 1
     for start in range(0, len(flat), _CHUNK):
-        part = flat[start:start + _CHUNK]
-        part *= ndays + 1
-        part += ticks[start:start + _CHUNK] // per_day
-        part -= shift
+        day = ticks[start:start + _CHUNK] // per_day
+        day -= shift
+        day *= n
+        flat[start:start + _CHUNK] += day
     np.putmask(flat, ~keep, size)
-    s0 = _cell_sums(flat, amount, size + 1)[:size].reshape(n, ndays + 1)
-    np.cumsum(s0, axis=1, out=s0)
+    by_day = _cell_sums(flat, amount, size + 1)[:size].reshape(ndays + 1, n)
+    np.cumsum(by_day, axis=0, out=by_day)
+    s0 = by_day.T
     seen = np.zeros(size + 1, dtype=bool)
     seen[flat] = True
-    has = seen[:size].reshape(n, ndays + 1)
-    first_day = np.where(has.any(axis=1), has.argmax(axis=1) - 1, _BIG).astype(np.int64)
+    has = seen[:size].reshape(ndays + 1, n)
+    first_day = np.where(has.any(axis=0), has.argmax(axis=0) - 1, _BIG).astype(np.int64)
     del has, seen, flat
 
     days = np.arange(d0, d1 + ONE_DAY, dtype="datetime64[D]")
@@ -298,9 +331,12 @@ def _build(inputs: EngineInputs, level: str, metric: str, fy: int, last_day: dt.
         bidx = np.cumsum(wmask) - 1
         fd = first_day[og]
         fb = np.where(fd < _BIG, bidx[np.minimum(fd, ndays - 1)], _BIG)
-        runmax = _window_runmax(s0, og, wdays, ndays, L, fb)
+        # every period of the FY ends on or after its first day: its bucket minus one is the
+        # earliest row _compute reads
+        run0 = max(int(bidx[int((to_d64(fy_start) - d0).astype(np.int64))]) - 1, 0)
+        runmax = _window_runmax(s0, og, wdays, ndays, L, fb, run0)
         month_wd = np.busday_count(fm, np.append(fm[1:], to_d64(fy_end) + ONE_DAY), busdaycal=cal.busdaycal)
-        groups.append(_Group(cal, og, wdays, bidx, fb, runmax, month_wd))
+        groups.append(_Group(cal, og, wdays, bidx, fb, runmax, month_wd, run0))
 
     # the deal arrays do not depend on the level: made once per inputs object, each level's
     # preparation gets them with its own rep -> owner map and its own open-deals cache
