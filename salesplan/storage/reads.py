@@ -168,12 +168,12 @@ class EngineReads(DealStore, LedgerStore, RatesStore, PeopleStore, PeopleHistory
                     FROM b LEFT JOIN rc ON rc.rep_id = b.rep_id LEFT JOIN tc ON tc.territory = b.territory
                     """, code_params + params + params)
             rep_codes, territory_codes = lines.rep, lines.territory
-            if not ((rep_codes == -2).any() or (territory_codes == -2).any()):
+            if not lines.unknown:
                 break
         reps_index = pd.Index([name for kind, _, name in names if kind == 0], dtype=object)
         territory_index = pd.Index([name for kind, _, name in names if kind == 1], dtype=object)
         # only the territories the lines name (the lists hold every one, also others' for a rep)
-        used = np.bincount(territory_codes + 1, minlength=len(territory_index) + 1)[1:] > 0
+        used = lines.territories_used[1:len(territory_index) + 1]
         if not used.all():
             remap = np.append(np.cumsum(used) - 1, -1).astype(territory_codes.dtype)
             territory_codes = remap[territory_codes]
@@ -252,6 +252,10 @@ class _Lines:
         self.territory = np.empty(count, dtype=_code_width(max(codes - reps, 0)))
         self.revenue = np.empty(count)
         self.profit = np.empty(count)
+        # found batch by batch, while the batch is in the cache: a line coded -2 (a rep or
+        # territory in none of the lists), and which territory codes (+ 1) the lines use
+        self.unknown = False
+        self.territories_used = np.zeros(max(codes - reps, 0) + 2, dtype=bool)
 
     def read(self, cursor: Any, sql: str, params: list[Any]) -> None:
         """Run ``sql`` (columns day, rep, territory, revenue, profit) and keep its rows."""
@@ -282,6 +286,9 @@ class _Lines:
         ticks *= _NS_PER_DAY
         self.rep[part] = rep
         self.territory[part] = territory
+        self.unknown = self.unknown or bool((rep == -2).any() or (territory == -2).any())
+        if not self.unknown:
+            self.territories_used[territory + 1] = True
         self.revenue[part] = revenue
         self.profit[part] = profit
         self.n += k
