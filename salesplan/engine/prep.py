@@ -301,7 +301,15 @@ def _build(inputs: EngineInputs, level: str, metric: str, fy: int, last_day: dt.
             yield owner, t, (owner >= 0) & (t != _NAT) & (t <= last_tick), amount[part]
 
     x = to_d64(fy_start)
-    first = min((int(np.min(t, where=keep, initial=_NO_TICK)) for _, t, keep, _ in lines()), default=_NO_TICK)
+    # the first day of a line that counts; when every line has an owner (the usual case) its
+    # dates alone decide, without looking the owners up
+    every_owned = (owner_table[0] >= 0 if owner_codes is None
+                   else not len(owner_codes) or bool((owner_table[:-1] >= 0).all() and owner_codes.min() >= 0))
+    if every_owned:
+        first = min((int(np.min(t, where=(t != _NAT) & (t <= last_tick), initial=_NO_TICK))
+                     for t in (ticks[i:i + _CHUNK] for i in range(0, len(ticks), _CHUNK))), default=_NO_TICK)
+    else:
+        first = min((int(np.min(t, where=keep, initial=_NO_TICK)) for _, t, keep, _ in lines()), default=_NO_TICK)
     if first != _NO_TICK:
         x = min(x, np.datetime64(first // per_day, "D"))
     d0 = min([to_d64(cals[k].bucket(x)) for k in keys], default=x)
