@@ -343,7 +343,7 @@ def _build(inputs: EngineInputs, level: str, metric: str, fy: int, last_day: dt.
     s0 = by_day.T
     has = seen[:size].reshape(ndays + 1, n)
     first_day = np.where(has.any(axis=0), has.argmax(axis=0) - 1, _BIG).astype(np.int64)
-    del has, seen
+    del has
 
     days = np.arange(d0, d1 + ONE_DAY, dtype="datetime64[D]")
     fm = np.array(fiscal_months(fy, settings.fy_start_month), dtype="datetime64[D]")

@@ -259,7 +259,7 @@ class _Lines:
 
     def read(self, cursor: Any, sql: str, params: list[Any]) -> None:
         """Run ``sql`` (columns day, rep, territory, revenue, profit) and keep its rows."""
-        native = getattr(cursor, "native", None)
+        native: Any = getattr(cursor, "native", None)
         if getattr(cursor, "dialect", None) == "duckdb" and hasattr(native, "sql"):
             for batch in native.sql(sql, params=params or None).to_arrow_reader(self._BATCH):
                 self._add([column.to_numpy(zero_copy_only=False) for column in batch.columns])

@@ -109,7 +109,7 @@ def test_chunks_of_lines_give_the_numbers_of_one_chunk(monkeypatch, whole):
     # lines the preparation leaves out, spread over the chunks: an unknown rep, an empty date,
     # a line after the as-of date, a line without a territory
     odd = pd.DataFrame({
-        "date": pd.to_datetime(["2024-03-04", None, "2025-12-01", "2024-03-05"]),
+        "date": pd.to_datetime(pd.Series(["2024-03-04", None, "2025-12-01", "2024-03-05"])),
         "rep_id": ["nobody", "r0001", "r0002", "r0003"], "territory": ["T00", "T01", "T01", None],
         "revenue": [5.0, 7.0, 9.0, 11.0], "profit": [1.0, 2.0, 3.0, 4.0],
     })
