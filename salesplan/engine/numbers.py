@@ -24,7 +24,7 @@ from salesplan.engine.common import PASSED, REPORT_COLUMNS
 from salesplan.engine.common import _FILE, _FLOAT_KEYS, _REL_TOL
 from salesplan.engine.chance import TOO_LATE_CHANCE, chance_to_reach
 from salesplan.engine.pipeline import pipeline_columns
-from salesplan.engine.prep import _Prep
+from salesplan.engine.prep import _Prep, _best_before
 
 
 # --------------------------------------------------------------------------- the numbers
@@ -181,7 +181,7 @@ def _compute(prep: _Prep, P: Period, as_of: dt.date, *, with_chance: bool = True
                     cg[inside] = np.where(div > 0, (s0[oi, je + 1] - s0[oi, sd]) / div, np.nan)
             cg[future] = np.nan
         c[og] = cg
-        best = g.runmax[:, i_e - 1] if i_e >= 1 else np.full(len(og), -np.inf)
+        best = _best_before(prep, g, i_e - 1) if i_e >= 1 else np.full(len(og), -np.inf)
         trunc_ok = (s >= g.fb) & (prep.first_day[og] <= je)
         best = np.maximum(best, np.where(trunc_ok, wsum, -np.inf))
         B[og] = np.where(np.isfinite(best), best / L, np.nan)

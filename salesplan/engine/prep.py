@@ -7,6 +7,8 @@ import datetime as dt
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -39,8 +41,11 @@ class _Group:
     wdays: np.ndarray  # day index (from D0) of each working day in [D0, D1]
     bidx: np.ndarray  # bucket (working-day) index of each day
     fb: np.ndarray  # bucket of each owner's first actual (or _BIG)
-    runmax: np.ndarray  # running max over i of the full L-window sums ending at bucket i
+    # buckets i >= run0 x owners: the running max over i' <= i of the full L-window sums ending
+    # at bucket i' (row i - run0; see _window_runmax); the buckets before the FY are not kept
+    runmax: np.ndarray
     month_wd: np.ndarray  # working days of each of the FY's 12 months
+    run0: int = 0
 
 
 @dataclass
@@ -55,7 +60,8 @@ class _Prep:
     open_impact: np.ndarray  # Σ open action impact of the owner's reps for the FY
     d0: np.datetime64
     ndays: int
-    s0: np.ndarray  # owners x (ndays + 1) prefix sums
+    # owners x (ndays + 1) prefix sums: a transposed view of a days x owners matrix (see _build)
+    s0: np.ndarray
     first_day: np.ndarray  # day index of the owner's first actual (or _BIG)
     groups: list[_Group]
     fy_months: list[dt.date]
@@ -79,12 +85,14 @@ def _rep_owner(level: str, org: _Org) -> np.ndarray:
 
 _CHUNK = 1 << 20  # lines per chunk of the per-line arithmetic
 _NAT = np.iinfo(np.int64).min
+_NO_TICK = np.iinfo(np.int64).max
 _UNITS = 10_000  # amounts are stored with four decimals (DECIMAL(18, 4))
 _EXACT = 2.0**52  # below this, sums of whole numbers in float64 are exact
 
 
-def _cell_sums(flat: np.ndarray, amount: np.ndarray, size: int) -> np.ndarray:
-    """Σ amount per cell index ``flat`` (float64, ``size`` cells).
+def _cell_sums(chunks: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]], size: int) -> np.ndarray:
+    """Σ amount per cell index (float64, ``size`` cells) of the lines ``chunks()`` yields, a
+    chunk at a time as (cell index of each line, its amount); called again for the rare case.
 
     A cell whose amounts are all whole numbers of ten-thousandths (amounts in one currency: the
     nearest double of a four-decimal number) and whose absolute amounts add up to less than
@@ -93,32 +101,32 @@ def _cell_sums(flat: np.ndarray, amount: np.ndarray, size: int) -> np.ndarray:
     lines in the database's own order, which differs between backends). Any other cell (a
     converted amount among its lines, or sums too large to be exact in a double) sums its rows
     in their order. Decided per cell: one huge or converted cell no longer turns the exact sums
-    off for every other."""
-    if not len(amount):
-        return np.zeros(size)
-    units = np.multiply(amount, _UNITS)
-    np.rint(units, out=units)
+    off for every other. Chunk by chunk (np.add.at adds in row order, as bincount did): no
+    array of one number per line is made whole."""
+    cells = np.zeros(size)
     whole, total = True, 0.0
-    scratch = np.empty(min(_CHUNK, len(units)))  # one buffer for every chunk: no fresh memory
-    for start in range(0, len(units), _CHUNK):
-        chunk = units[start:start + _CHUNK]
-        back = scratch[:len(chunk)]
-        np.divide(chunk, _UNITS, out=back)
-        whole = whole and np.array_equal(back, amount[start:start + _CHUNK])
-        total += float(np.abs(chunk, out=back).sum())
-    del scratch
-    cells: np.ndarray = np.bincount(flat, weights=units, minlength=size).astype(float, copy=False)
+    for flat, amount in chunks():
+        units = np.multiply(amount, _UNITS)
+        np.rint(units, out=units)
+        whole = whole and np.array_equal(units / _UNITS, amount)
+        total += float(np.abs(units).sum())
+        np.add.at(cells, flat, units)
     cells /= _UNITS
     if whole and total < _EXACT:  # every cell exact (the usual case): nothing more to do
         return cells
     # the rare case: find the cells that cannot be exact and sum their rows in order instead
     inexact = np.zeros(size, dtype=bool)
-    if not whole:
-        inexact[flat[np.divide(units, _UNITS) != amount]] = True
-    if total >= _EXACT:
-        inexact |= np.bincount(flat, weights=np.abs(units), minlength=size) >= _EXACT
-    del units
-    in_order = np.bincount(flat, weights=amount, minlength=size).astype(float, copy=False)
+    magnitude = np.zeros(size) if total >= _EXACT else None
+    in_order = np.zeros(size)
+    for flat, amount in chunks():
+        units = np.rint(np.multiply(amount, _UNITS))
+        if not whole:
+            inexact[flat[np.divide(units, _UNITS) != amount]] = True
+        if magnitude is not None:
+            np.add.at(magnitude, flat, np.abs(units))
+        np.add.at(in_order, flat, amount)
+    if magnitude is not None:
+        inexact |= magnitude >= _EXACT
     np.copyto(cells, in_order, where=inexact)
     return cells
 
@@ -140,26 +148,48 @@ def _day_ticks(series: pd.Series) -> tuple[np.ndarray, int]:
 
 
 def _window_runmax(s0: np.ndarray, og: np.ndarray, wdays: np.ndarray, ndays: int, L: int,
-                   fb: np.ndarray) -> np.ndarray:
-    """owners ``og`` x working days i: the running maximum over i' <= i of the full L-bucket
-    window sums ending at bucket i' and starting at or after the owner's first bucket ``fb``
-    (-inf where there is none), built in one matrix (at 10,000 reps x 10 years the temporaries
-    of the straightforward version cost more than the arithmetic)."""
+                   fb: np.ndarray, run0: int) -> np.ndarray:
+    """Working days i >= ``run0`` x owners ``og``: the running maximum over i' <= i of the full
+    L-bucket window sums ending at bucket i' and starting at or after the owner's first bucket
+    ``fb`` (-inf where there is none).
+
+    The report reads it only at buckets of its fiscal year (``run0``: the bucket before the FY's
+    first day), but the maximum runs over the whole history: it is carried through blocks of
+    working days in one scratch buffer instead of a working days x owners matrix (at 10,000
+    reps that matrix was the engine's largest piece of fresh memory after the prefix sums).
+    ``s0`` is owners x days; its transpose is read row by row (a day's sums of every owner)."""
     nw = len(wdays)
-    if not nw:
-        return np.zeros((len(og), 0))
+    out = np.zeros((max(nw - run0, 0), len(og)))
+    if not nw or not len(og):
+        return out
+    days_first = s0.T  # (ndays + 1) x owners, C-ordered when s0 is the view _build makes
     endp1 = np.append(wdays[1:], ndays)  # exclusive end day of each bucket
-    full = s0[np.ix_(og, endp1)]
-    if nw >= L:  # the window ending at bucket i starts at bucket i - L + 1
-        starts = wdays[:nw - L + 1]
-        # in blocks of rows: one temporary of the whole matrix costs more in fresh memory
-        # (hundreds of MB at 10,000 reps x 10 years) than the subtraction itself
-        rows = max(1, _CHUNK // max(len(starts), 1))
-        for r in range(0, len(og), rows):
-            full[r:r + rows, L - 1:] -= s0[np.ix_(og[r:r + rows], starts)]
-    np.putmask(full, (np.arange(nw) - L + 1)[None, :] < fb[:, None], -np.inf)
-    np.maximum.accumulate(full, axis=1, out=full)
-    return full
+    carry = np.full(len(og), -np.inf)
+    whole = len(og) == s0.shape[0] and bool((og == np.arange(len(og))).all())
+    rows = max(1, _CHUNK // len(og))
+    for i0 in range(max(L - 1, 0), nw, rows):  # a window needs L buckets: none ends before L - 1
+        i1 = min(i0 + rows, nw)
+        ends, starts = endp1[i0:i1], wdays[i0 - L + 1:i1 - L + 1]
+        block = days_first[ends] if whole else days_first[np.ix_(ends, og)]
+        block -= days_first[starts] if whole else days_first[np.ix_(starts, og)]
+        np.putmask(block, (np.arange(i0, i1) - L + 1)[:, None] < fb[None, :], -np.inf)
+        np.maximum(block[0], carry, out=block[0])
+        np.maximum.accumulate(block, axis=0, out=block)
+        carry = block[-1].copy()
+        if i1 > run0:
+            lo = max(i0, run0)
+            out[lo - run0:i1 - run0] = block[lo - i0:]
+    if run0 < L - 1:  # rows of buckets without a full window: no window yet
+        out[:min(L - 1, nw) - run0] = -np.inf
+    return out
+
+
+def _best_before(prep: Any, g: _Group, i: int) -> np.ndarray:
+    """Row ``i`` of the group's running maximum (see _window_runmax): kept for the FY's buckets;
+    an earlier one (no period of the FY ends there) is computed again."""
+    if i >= g.run0:
+        return g.runmax[i - g.run0]
+    return _window_runmax(prep.s0, g.owners, g.wdays, prep.ndays, prep.L, g.fb, i)[0]
 
 
 # Preparations kept per inputs object (common._memo_of), most recently used last, up to this many
@@ -217,14 +247,14 @@ def _build(inputs: EngineInputs, level: str, metric: str, fy: int, last_day: dt.
     open_impact = _open_impact(inputs, org, fy, level)
 
     act = inputs.daily_actuals if inputs.daily_actuals is not None else pd.DataFrame(columns=["date", "rep_id", "territory", "revenue", "profit"])
-    row_owner = _row_owner(level, org, act)
+    owner_codes, owner_table = _row_owner(level, org, act)
     rep_owner = _rep_owner(level, org)
     if only is not None:
         keep_ids = [i for i in only]
         pos = [owners.ids.index(i) for i in keep_ids]
         remap = np.full(len(owners.ids) + 1, -1, dtype=np.int64)
         remap[pos] = np.arange(len(pos))
-        row_owner = remap[row_owner]  # -1 -> last slot -> -1
+        owner_table = remap[owner_table]  # -1 -> last slot -> -1
         rep_owner = remap[rep_owner]
         owners = _Owners(level, [owners.ids[p] for p in pos], [owners.names[p] for p in pos],
                          [owners.cal_territory[p] for p in pos], owners.start[pos])
@@ -247,8 +277,8 @@ def _build(inputs: EngineInputs, level: str, metric: str, fy: int, last_day: dt.
     key_pos = {k: i for i, k in enumerate(keys)}
     grp = np.array([key_pos[k] for k in owner_key], dtype=np.int64)
 
-    # actuals -> owners x days matrix. At 10M lines every temporary array of one number per line
-    # costs more in fresh memory than its arithmetic: the cell index is made in place, in chunks
+    # actuals -> owners x days matrix. At 10M lines every array of one number per line costs more
+    # in fresh memory than its arithmetic: the lines are taken a chunk at a time (see _lines)
     d1 = to_d64(min(last_day, fy_end))
     ticks, per_day = _day_ticks(act["date"]) if len(act) else (np.zeros(0, dtype=np.int64), 1)
     if metric in act.columns and len(act):
@@ -258,34 +288,62 @@ def _build(inputs: EngineInputs, level: str, metric: str, fy: int, last_day: dt.
     else:
         amount = np.zeros(len(act))
     last_tick = (int(d1.astype(np.int64)) + 1) * per_day - 1  # a tick t is on day t // per_day
-    keep = (row_owner >= 0) & (ticks != _NAT) & (ticks <= last_tick)
+
+    def lines() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """(owner, ticks, whether the line counts, amount) of each chunk of lines."""
+        for start in range(0, len(ticks), _CHUNK):
+            part = slice(start, start + _CHUNK)
+            t = ticks[part]
+            if owner_codes is None:
+                owner = np.full(len(t), owner_table[0], dtype=np.int64)
+            else:
+                owner = owner_table[owner_codes[part]]
+            yield owner, t, (owner >= 0) & (t != _NAT) & (t <= last_tick), amount[part]
+
     x = to_d64(fy_start)
-    if keep.any():
-        first = int(np.min(ticks, where=keep, initial=np.iinfo(np.int64).max)) // per_day
-        x = min(x, np.datetime64(first, "D"))
+    # the first day of a line that counts; when every line has an owner (the usual case) its
+    # dates alone decide, without looking the owners up
+    every_owned = (owner_table[0] >= 0 if owner_codes is None
+                   else not len(owner_codes) or bool((owner_table[:-1] >= 0).all() and owner_codes.min() >= 0))
+    if every_owned:
+        first = min((int(np.min(t, where=(t != _NAT) & (t <= last_tick), initial=_NO_TICK))
+                     for t in (ticks[i:i + _CHUNK] for i in range(0, len(ticks), _CHUNK))), default=_NO_TICK)
+    else:
+        first = min((int(np.min(t, where=keep, initial=_NO_TICK)) for _, t, keep, _ in lines()), default=_NO_TICK)
+    if first != _NO_TICK:
+        x = min(x, np.datetime64(first // per_day, "D"))
     d0 = min([to_d64(cals[k].bucket(x)) for k in keys], default=x)
     d1 = max(d1, to_d64(fy_start))
     ndays = int((d1 - d0).astype(np.int64)) + 1
     size = n * (ndays + 1)
-    # owners x (ndays + 1): the line of day j lands in column j + 1, so that the running sum in
-    # place leaves S0 (column 0 stays 0: nothing before D0) without a second matrix; lines
-    # that do not count go to one cell past the end
-    # row_owner is this call's own array (made by _row_owner or the remap above): reused in place
-    flat = row_owner if row_owner.dtype == np.int64 else row_owner.astype(np.int64)
+    # The matrix is summed day-major, (ndays + 1) x owners, and handed on as its transpose (a
+    # view): imports list their lines by date far more often than by rep, and consecutive lines
+    # then land in neighbouring cells instead of one row of days apart (at 10,000 reps a cache
+    # and TLB miss per line, the largest cost of the preparation). The sums are the same: each
+    # cell adds its lines in their order, and the running sums run over each owner's days. The
+    # line of day j lands in row j + 1, so that the running sum in place leaves S0 (row 0 stays
+    # 0: nothing before D0) without a second matrix; lines that do not count go to one cell
+    # past the end.
     shift = int(d0.astype(np.int64)) - 1
-    for start in range(0, len(flat), _CHUNK):
-        part = flat[start:start + _CHUNK]
-        part *= ndays + 1
-        part += ticks[start:start + _CHUNK] // per_day
-        part -= shift
-    np.putmask(flat, ~keep, size)
-    s0 = _cell_sums(flat, amount, size + 1)[:size].reshape(n, ndays + 1)
-    np.cumsum(s0, axis=1, out=s0)
     seen = np.zeros(size + 1, dtype=bool)
-    seen[flat] = True
-    has = seen[:size].reshape(n, ndays + 1)
-    first_day = np.where(has.any(axis=1), has.argmax(axis=1) - 1, _BIG).astype(np.int64)
-    del has, seen, flat
+
+    def cells() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for owner, t, keep, part_amount in lines():
+            flat = owner  # this chunk's own array: the cell index is made in place
+            day = t // per_day
+            day -= shift
+            day *= n
+            flat += day
+            np.putmask(flat, ~keep, size)
+            seen[flat] = True
+            yield flat, part_amount
+
+    by_day = _cell_sums(cells, size + 1)[:size].reshape(ndays + 1, n)
+    np.cumsum(by_day, axis=0, out=by_day)
+    s0 = by_day.T
+    has = seen[:size].reshape(ndays + 1, n)
+    first_day = np.where(has.any(axis=0), has.argmax(axis=0) - 1, _BIG).astype(np.int64)
+    del has
 
     days = np.arange(d0, d1 + ONE_DAY, dtype="datetime64[D]")
     fm = np.array(fiscal_months(fy, settings.fy_start_month), dtype="datetime64[D]")
@@ -298,9 +356,12 @@ def _build(inputs: EngineInputs, level: str, metric: str, fy: int, last_day: dt.
         bidx = np.cumsum(wmask) - 1
         fd = first_day[og]
         fb = np.where(fd < _BIG, bidx[np.minimum(fd, ndays - 1)], _BIG)
-        runmax = _window_runmax(s0, og, wdays, ndays, L, fb)
+        # every period of the FY ends on or after its first day: its bucket minus one is the
+        # earliest row _compute reads
+        run0 = max(int(bidx[int((to_d64(fy_start) - d0).astype(np.int64))]) - 1, 0)
+        runmax = _window_runmax(s0, og, wdays, ndays, L, fb, run0)
         month_wd = np.busday_count(fm, np.append(fm[1:], to_d64(fy_end) + ONE_DAY), busdaycal=cal.busdaycal)
-        groups.append(_Group(cal, og, wdays, bidx, fb, runmax, month_wd))
+        groups.append(_Group(cal, og, wdays, bidx, fb, runmax, month_wd, run0))
 
     # the deal arrays do not depend on the level: made once per inputs object, each level's
     # preparation gets them with its own rep -> owner map and its own open-deals cache

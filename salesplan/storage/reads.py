@@ -144,15 +144,16 @@ class EngineReads(DealStore, LedgerStore, RatesStore, PeopleStore, PeopleHistory
                 tc AS (SELECT territory, (row_number() OVER (ORDER BY territory) - 1)::INTEGER AS code
                        FROM ({territories}) t WHERE territory IS NOT NULL)"""
             code_params = params * times[0] + params * times[1]
-            with self.atomic(snapshot=True) as cursor:  # both statements see one state
+            with self.atomic(snapshot=True) as cursor:  # every statement sees one state
                 names = cursor.execute(
                     f"WITH {codes} SELECT 0 AS kind, code, rep_id AS name FROM rc "
                     f"UNION ALL SELECT 1, code, territory FROM tc ORDER BY 1, 2",
                     code_params,
                 ).fetchall()
+                count = cursor.execute(f"SELECT count(*) FROM actuals a WHERE {where}", params).fetchall()[0][0]
                 # lines whose territory came from the file skip the history join (most of them)
-                lines = cursor.frame(
-                    f"""
+                lines = _Lines(count, sum(1 for kind, _, _ in names if kind == 0), len(names))
+                lines.read(cursor, f"""
                     WITH {codes},
                     b AS (SELECT a.sale_date, a.rep_id, a.territory, a.revenue, a.profit FROM actuals a
                           WHERE a.territory_from_file AND {where}
@@ -165,28 +166,25 @@ class EngineReads(DealStore, LedgerStore, RatesStore, PeopleStore, PeopleHistory
                            b.revenue::DOUBLE PRECISION AS revenue,
                            coalesce(b.profit, 0)::DOUBLE PRECISION AS profit
                     FROM b LEFT JOIN rc ON rc.rep_id = b.rep_id LEFT JOIN tc ON tc.territory = b.territory
-                    """,
-                    code_params + params + params,
-                )
-            rep_codes, territory_codes = lines["rep"].to_numpy(), lines["territory"].to_numpy()
-            if not ((rep_codes == -2).any() or (territory_codes == -2).any()):
+                    """, code_params + params + params)
+            rep_codes, territory_codes = lines.rep, lines.territory
+            if not lines.unknown:
                 break
         reps_index = pd.Index([name for kind, _, name in names if kind == 0], dtype=object)
         territory_index = pd.Index([name for kind, _, name in names if kind == 1], dtype=object)
         # only the territories the lines name (the lists hold every one, also others' for a rep)
-        used = np.bincount(territory_codes + 1, minlength=len(territory_index) + 1)[1:] > 0
+        used = lines.territories_used[1:len(territory_index) + 1]
         if not used.all():
-            territory_codes = np.append(np.cumsum(used) - 1, -1).astype(np.int32)[territory_codes]
+            remap = np.append(np.cumsum(used) - 1, -1).astype(territory_codes.dtype)
+            territory_codes = remap[territory_codes]
             territory_index = territory_index[used]
-        # days since 1970 -> datetime64[ns] by arithmetic (numpy's unit casts are ~7x slower)
-        days = (lines["day"].to_numpy(dtype=np.int64) * _NS_PER_DAY).view("datetime64[ns]")
         # copy=False: the columns stay apart (consolidating the two float columns copies them)
         return pd.DataFrame({
-            "date": days,
+            "date": lines.date,
             "rep_id": _categorical(rep_codes, reps_index),
             "territory": _categorical(territory_codes, territory_index),
-            "revenue": lines["revenue"].to_numpy(dtype=float),
-            "profit": lines["profit"].to_numpy(dtype=float),
+            "revenue": lines.revenue,
+            "profit": lines.profit,
         }, columns=DAILY_ACTUALS_COLUMNS, copy=False)
 
     def _engine_targets(self, principal: Principal, base: str) -> pd.DataFrame:
@@ -221,10 +219,76 @@ class EngineReads(DealStore, LedgerStore, RatesStore, PeopleStore, PeopleHistory
         return frame
 
 
+def _code_width(categories: int) -> type[np.signedinteger]:
+    """The code width pandas keeps for that many categories (any other makes one more copy)."""
+    return np.int8 if categories < 127 else np.int16 if categories < 32767 else np.int32
+
+
 def _categorical(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
     """A categorical column from codes made by the read (each -1 or a position in
-    ``categories``, so not checked again), in the code width pandas keeps for that many
-    categories (else it makes one more copy)."""
-    width = np.int8 if len(categories) < 127 else np.int16 if len(categories) < 32767 else np.int32
+    ``categories``, so not checked again)."""
     dtype = pd.CategoricalDtype(categories)
+    width = _code_width(len(categories))
     return pd.Categorical.from_codes(codes.astype(width, copy=False), dtype=dtype, validate=False)
+
+
+class _Lines:
+    """The columns of the actuals lines read, filled batch by batch into arrays of their final
+    type made once: the day as datetime64[ns], the codes in the width of their categorical
+    column, the amounts as doubles. On DuckDB the rows stream in batches of Arrow columns, so
+    the result is never held whole in another form (Arrow's table and pandas' consolidated
+    blocks were two more copies of ~300 MB at 10M lines, and fresh memory costs more than the
+    copying); other backends hand over one frame, converted the same way.
+
+    ``count``: the lines expected (the arrays grow if the read brings more); ``reps`` and
+    ``codes``: how many rep codes and codes in all the read may use (the widths)."""
+
+    _BATCH = 1 << 17  # rows per batch: the batches' own memory is reused, not fresh
+
+    def __init__(self, count: int, reps: int, codes: int):
+        self.n = 0
+        self.date = np.empty(count, dtype="datetime64[ns]")
+        self.rep = np.empty(count, dtype=_code_width(reps))
+        self.territory = np.empty(count, dtype=_code_width(max(codes - reps, 0)))
+        self.revenue = np.empty(count)
+        self.profit = np.empty(count)
+        # found batch by batch, while the batch is in the cache: a line coded -2 (a rep or
+        # territory in none of the lists), and which territory codes (+ 1) the lines use
+        self.unknown = False
+        self.territories_used = np.zeros(max(codes - reps, 0) + 2, dtype=bool)
+
+    def read(self, cursor: Any, sql: str, params: list[Any]) -> None:
+        """Run ``sql`` (columns day, rep, territory, revenue, profit) and keep its rows."""
+        native: Any = getattr(cursor, "native", None)
+        if getattr(cursor, "dialect", None) == "duckdb" and hasattr(native, "sql"):
+            for batch in native.sql(sql, params=params or None).to_arrow_reader(self._BATCH):
+                self._add([column.to_numpy(zero_copy_only=False) for column in batch.columns])
+        else:
+            frame = cursor.frame(sql, params)
+            self._add([frame[name].to_numpy() for name in frame.columns])
+        if self.n < len(self.date):
+            for name in ("date", "rep", "territory", "revenue", "profit"):
+                setattr(self, name, getattr(self, name)[:self.n])
+
+    def _add(self, columns: list[np.ndarray]) -> None:
+        day, rep, territory, revenue, profit = columns
+        k = len(day)
+        if self.n + k > len(self.date):  # more lines than counted (a write in between elsewhere)
+            for name in ("date", "rep", "territory", "revenue", "profit"):
+                old = getattr(self, name)
+                grown = np.empty(max(2 * len(old), self.n + k), dtype=old.dtype)
+                grown[:self.n] = old[:self.n]
+                setattr(self, name, grown)
+        part = slice(self.n, self.n + k)
+        # days since 1970 -> datetime64[ns] by arithmetic (numpy's unit casts are ~7x slower)
+        ticks = self.date[part].view(np.int64)
+        ticks[:] = day
+        ticks *= _NS_PER_DAY
+        self.rep[part] = rep
+        self.territory[part] = territory
+        self.unknown = self.unknown or bool((rep == -2).any() or (territory == -2).any())
+        if not self.unknown:
+            self.territories_used[territory + 1] = True
+        self.revenue[part] = revenue
+        self.profit[part] = profit
+        self.n += k
