@@ -31,9 +31,16 @@ RUNNING = '[data-testid="stApp"][data-test-script-state="running"]'
 VIEWPORT = {"width": 1400, "height": 800}  # the width the charts' axis labels are checked at
 
 
+# Reduced motion: Streamlit then draws no animation (its loading skeletons pulse otherwise), and
+# Chromium composites no frames while a journey waits; the longer the waits of a busy machine, the
+# more that saves (measured: the GPU process's CPU while a page loads fell from 1-5 s to 0.2-0.4 s).
+MOTION = "reduce"
+
+
 def new_page(browser, **options):
-    """A page in a new browser context of the journeys' size (the caller closes ``page.context``)."""
-    context = browser.new_context(viewport=VIEWPORT, **options)
+    """A page in a new browser context of the journeys' size and reduced motion (the caller closes
+    ``page.context``)."""
+    context = browser.new_context(viewport=VIEWPORT, reduced_motion=MOTION, **options)
     opened = context.new_page()
     opened.set_default_timeout(30_000)
     return opened
