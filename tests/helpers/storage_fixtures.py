@@ -30,7 +30,7 @@ def pg_server() -> Iterator[PgServer]:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("PostgreSQL binaries are missing (initdb, pg_ctl): the CI must apt-get install postgresql")
         pytest.skip("PostgreSQL binaries are not installed (apt-get install postgresql)")
-    server = PgServer(bin_dir, autovacuum=False).start()  # see tests/helpers/pg_server.py
+    server = PgServer(bin_dir, autovacuum=False, in_memory=True).start()  # see tests/helpers/pg_server.py
     try:
         yield server
     finally:
