@@ -113,7 +113,7 @@ CONTRACT_REPS = (
 
 # what a test's child process needs loaded before it starts (see forked_processes)
 FORKSERVER_PRELOAD = ["pytest", "pandas", "duckdb", "psycopg", "salesplan.store", "salesplan.imports",
-                      "salesplan.auth", "tests.helpers.storage_fixtures"]
+                      "salesplan.auth", "salesplan.cli", "tests.helpers.storage_fixtures"]
 
 
 def forked_processes() -> BaseContext:
