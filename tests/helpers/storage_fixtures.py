@@ -10,8 +10,10 @@ they fail, because the CI machine must install them (``apt-get install postgresq
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Iterator
+from multiprocessing.context import BaseContext
 
 import pytest
 
@@ -30,7 +32,7 @@ def pg_server() -> Iterator[PgServer]:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("PostgreSQL binaries are missing (initdb, pg_ctl): the CI must apt-get install postgresql")
         pytest.skip("PostgreSQL binaries are not installed (apt-get install postgresql)")
-    server = PgServer(bin_dir, autovacuum=False).start()  # see tests/helpers/pg_server.py
+    server = PgServer(bin_dir, autovacuum=False, in_memory=True).start()  # see tests/helpers/pg_server.py
     try:
         yield server
     finally:
@@ -107,3 +109,20 @@ CONTRACT_REPS = (
     "M2,Mia Lead,mia@x.test,Benelux,West,VP\n"
     "R3,Cem Three,cem@x.test,Benelux,West,M2\n"
 )
+
+
+# what a test's child process needs loaded before it starts (see forked_processes)
+FORKSERVER_PRELOAD = ["pytest", "pandas", "duckdb", "psycopg", "salesplan.store", "salesplan.imports",
+                      "salesplan.auth", "salesplan.cli", "tests.helpers.storage_fixtures"]
+
+
+def forked_processes() -> BaseContext:
+    """The multiprocessing context for tests whose work must run in processes of their own (one
+    killed mid-write, several signing in at once): "forkserver", whose server process loads
+    Python, salesplan and its libraries once (FORKSERVER_PRELOAD) and forks every child from that.
+    A "spawn" child started a new interpreter and imported all of it again: ~1.4 s of CPU each,
+    more than most of these children's own work. The children are still separate processes with
+    their own connections; the server is clean (it never ran a test), so forking it is safe."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(FORKSERVER_PRELOAD)  # only read when the server starts
+    return context

@@ -1,9 +1,10 @@
 """Crash safety (issue 7): an import killed with SIGKILL at any point leaves a database that opens,
 holds the batch completely or not at all, and totals equal to either before or after the import.
 
-A child process imports a large actuals file (50,000 rows, a tenth of them updating rows already
-in the ledger: large enough that its write transaction lasts a few tenths of a second, small
-enough to keep the test's ten imports cheap) into a copy of the same database, and is killed
+A child process (forked from a server that has salesplan loaded: tests.helpers.storage_fixtures
+.forked_processes) imports a large actuals file (20,000 rows, a twentieth of them updating rows
+already in the ledger: large enough that its write transaction lasts a tenth of a second or more,
+small enough to keep the test's eight imports cheap) into a copy of the same database, and is killed
 after a delay: some drawn from a seeded RNG anywhere in the import, others inside its write (the
 child reports when the write's transaction has staged the rows). At least one kill must be proven
 to land inside the write: after the child reported the staging, with the batch absent afterwards
@@ -13,14 +14,14 @@ must equal a pure-Python reference of the file.
 
 from __future__ import annotations
 
-import os
+import multiprocessing
 import random
 import shutil
 import signal
-import subprocess
-import sys
 import time
+import traceback
 from decimal import Decimal
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import pytest
@@ -28,42 +29,50 @@ import pytest
 from salesplan import imports
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
+from tests.helpers.storage_fixtures import forked_processes
 
-ROWS = 50_000
-BEFORE_ROWS = 5_000  # already in the ledger; the big file updates every other one of them
-KILL_RUNS = 8
-WRITE_SHARES = (0.1, 0.4, 0.7, 1.2)  # when the write-phase kills land, in shares of the write after staging
+ROWS = 20_000
+BEFORE_ROWS = 2_000  # already in the ledger; the big file updates every other one of them
+KILL_RUNS = 6
+# when the write-phase kills (runs 1, 3, 5) land, in shares of the write after staging: two inside
+# it, one just after the commit
+WRITE_SHARES = (0.1, 1.2, 0.5)
 SEED = 20250314
 REPS = ("R000", "R001", "R002", "R003")
 
-CHILD = r"""
-import sys, time
-from salesplan import imports
-from salesplan.store import Store
-from salesplan.storage.backends import DuckCursor
 
-database, source = sys.argv[1], sys.argv[2]
-store = Store.open(database)
-apply_actuals = Store.apply_actuals
-stage = DuckCursor.stage
+def import_child(database: str, source: str, folder: str, marks: Connection) -> None:
+    """The import the test kills: run in a process of its own (forked from the forkserver that has
+    salesplan loaded already), reporting each phase with its time on ``marks``."""
+    import tempfile
 
-def staging(self, *args, **kwargs):  # the write's first step, inside its transaction
-    stage(self, *args, **kwargs)
-    print("staged", time.monotonic(), flush=True)
+    from salesplan.storage.backends import DuckCursor
 
-def reporting(self, *args, **kwargs):
-    print("writing", time.monotonic(), flush=True)
-    outcome = apply_actuals(self, *args, **kwargs)
-    print("committed", time.monotonic(), flush=True)
-    return outcome
+    tempfile.tempdir = folder  # a killed import's scratch files stay in the test's folder
+    try:
+        store = Store.open(database)
+        apply_actuals = Store.apply_actuals
+        stage = DuckCursor.stage
 
-Store.apply_actuals = reporting
-DuckCursor.stage = staging
-print("ready", time.monotonic(), flush=True)
-result = imports.import_file(store, "actuals", source)
-store.close()
-print("done", time.monotonic(), result.batch_id, result.inserted, result.updated, flush=True)
-"""
+        def staging(self, *args, **kwargs):  # the write's first step, inside its transaction
+            stage(self, *args, **kwargs)
+            marks.send(("staged", time.monotonic()))
+
+        def reporting(self, *args, **kwargs):
+            marks.send(("writing", time.monotonic()))
+            outcome = apply_actuals(self, *args, **kwargs)
+            marks.send(("committed", time.monotonic()))
+            return outcome
+
+        Store.apply_actuals = reporting
+        DuckCursor.stage = staging
+        marks.send(("ready", time.monotonic()))
+        result = imports.import_file(store, "actuals", source)
+        store.close()
+        marks.send(("done", time.monotonic(), result.batch_id, result.inserted, result.updated))
+    except BaseException:
+        marks.send(("failed", traceback.format_exc()))
+        raise
 
 
 def cents(order: int, version: int) -> int:
@@ -96,8 +105,8 @@ def ledger_state(store: Store) -> tuple[int, Decimal]:
     return int(count), Decimal(revenue)
 
 
-BEFORE_FILE = (range(0, BEFORE_ROWS * 2, 2), 1)  # orders 0, 2, 4, ... 39,998
-BIG_FILE = (range(BEFORE_ROWS, BEFORE_ROWS + ROWS), 2)  # orders 20,000 ... 219,999
+BEFORE_FILE = (range(0, BEFORE_ROWS * 2, 2), 1)  # orders 0, 2, 4, ... 3,998
+BIG_FILE = (range(BEFORE_ROWS, BEFORE_ROWS + ROWS), 2)  # orders 2,000 ... 21,999
 
 
 @pytest.fixture(scope="module")
@@ -115,19 +124,23 @@ def setup(tmp_path_factory, reps_template):
     return folder, base, big, before, reference([BEFORE_FILE, BIG_FILE]), batches
 
 
-def start_child(folder: Path, database: Path, big: Path) -> subprocess.Popen:
-    environment = {**os.environ, "TMPDIR": str(folder)}  # a killed import's scratch files stay in the test's folder
-    return subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(database), str(big)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment,
-        cwd=str(Path(__file__).resolve().parents[2]),
-    )
+class Child:
+    """A process running :func:`import_child`, and the marks it sends."""
 
+    def __init__(self, folder: Path, database: Path, big: Path):
+        self.marks, child_end = multiprocessing.Pipe(duplex=False)
+        self.process = forked_processes().Process(target=import_child, args=(str(database), str(big), str(folder), child_end))
+        self.process.start()
+        child_end.close()  # a dead child then ends the pipe (EOFError) instead of leaving it open
 
-def read_mark(child: subprocess.Popen, word: str) -> list[str]:
-    line = child.stdout.readline().split()
-    assert line and line[0] == word, (line, child.stderr.read() if child.poll() is not None else "")
-    return line
+    def read_mark(self, word: str) -> tuple:
+        assert self.marks.poll(120), f"no {word!r} from the child (exit code {self.process.exitcode})"
+        mark = self.marks.recv()
+        assert mark[0] == word, mark
+        return mark
+
+    def close(self) -> None:
+        self.marks.close()
 
 
 def check_recovered(database: Path, before, after, batches_before: int) -> str:
@@ -162,14 +175,16 @@ def test_sigkill_during_a_large_import_leaves_the_batch_complete_or_absent(setup
     # a complete run: the timings of the phases, and the "after" state
     database = folder / "complete.duckdb"
     shutil.copyfile(base, database)
-    child = start_child(folder, database, big)
-    ready = float(read_mark(child, "ready")[1])
-    read_mark(child, "writing")
-    staged = float(read_mark(child, "staged")[1])
-    committed = float(read_mark(child, "committed")[1])
-    done = read_mark(child, "done")
-    assert child.wait(timeout=120) == 0
-    finished = float(done[1])
+    child = Child(folder, database, big)
+    ready = child.read_mark("ready")[1]
+    child.read_mark("writing")
+    staged = child.read_mark("staged")[1]
+    committed = child.read_mark("committed")[1]
+    done = child.read_mark("done")
+    child.process.join(timeout=120)
+    assert child.process.exitcode == 0
+    child.close()
+    finished = done[1]
     assert (int(done[3]), int(done[4])) == (ROWS - BEFORE_ROWS // 2, BEFORE_ROWS // 2)
     assert check_recovered(database, before, after, batches_before) == "complete"
 
@@ -181,22 +196,22 @@ def test_sigkill_during_a_large_import_leaves_the_batch_complete_or_absent(setup
         # even runs: anywhere in the import; odd runs: inside the write transaction (the riskiest part),
         # timed from the child's own "staged" mark (the transaction is open) so that a slower or faster
         # run still hits it, at fixed shares of the measured rest of the write: the first well inside
-        # it even when this run writes several times faster than the complete one, the last just
-        # after the commit
-        child = start_child(folder, database, big)
-        read_mark(child, "ready")
+        # it even when this run writes several times faster than the complete one, one just after
+        # the commit
+        child = Child(folder, database, big)
+        child.read_mark("ready")
         if run % 2 == 0:
             delay = rng.uniform(0, finished - ready)
         else:
-            read_mark(child, "writing")
-            read_mark(child, "staged")
+            child.read_mark("writing")
+            child.read_mark("staged")
             delay = WRITE_SHARES[run // 2 % len(WRITE_SHARES)] * (committed - staged)
         time.sleep(delay)
-        alive = child.poll() is None
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=60)
-        child.stdout.close()
-        child.stderr.close()
+        alive = child.process.is_alive()
+        child.process.kill()  # SIGKILL
+        child.process.join(timeout=60)
+        assert child.process.exitcode in (-signal.SIGKILL, 0), child.process.exitcode
+        child.close()
         outcome = check_recovered(database, before, after, batches_before)
         outcomes.append((("import", "write")[run % 2], round(delay, 2), alive, outcome))
         assert alive or outcome == "complete", outcomes

@@ -3,7 +3,6 @@ hold): each test reproduces one and checks it is now refused."""
 
 from __future__ import annotations
 
-import multiprocessing
 import shutil
 import threading
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from salesplan.cli import main
 from salesplan.errors import BadInput, NotAllowed, NotFound
 from salesplan.principal import SYSTEM, Principal
 from salesplan.storage import Store, base
+from tests.helpers.storage_fixtures import forked_processes
 
 ADMIN = Principal("root@x.test", "admin")
 
@@ -178,7 +178,7 @@ def _wrong_attempts(path: str, count: int) -> None:
 
 
 def test_wrong_passwords_from_several_processes_lock_the_account(db):
-    context = multiprocessing.get_context("spawn")
+    context = forked_processes()  # processes of their own, without starting Python again in each
     workers = [context.Process(target=_wrong_attempts, args=(str(db), 2)) for _ in range(3)]
     for worker in workers:
         worker.start()
