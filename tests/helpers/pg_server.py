@@ -56,10 +56,18 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+# a cluster with its template copies and WAL (max_wal_size below) stays well under this; a container's
+# /dev/shm is often 64 MB, where the cluster would fail half-way through a run: then the disk
+MEMORY_FOLDER_MIN_FREE = 2 * 1024**3
+
+
 def _memory_folder() -> str | None:
-    """/dev/shm when it is a writable folder (a tmpfs on Linux), else None."""
+    """/dev/shm when it is a writable folder (a tmpfs on Linux) with room for a cluster, else None."""
     folder = "/dev/shm"
-    return folder if os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK) else None
+    if not (os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK)):
+        return None
+    room = os.statvfs(folder)
+    return folder if room.f_bavail * room.f_frsize >= MEMORY_FOLDER_MIN_FREE else None
 
 
 class PgServer:
