@@ -19,6 +19,7 @@ from salesplan.imports.parser import (
     _Parser,
     _rejected_records,
     _sql_text,
+    register_frame,
 )
 from salesplan.imports.progress import ImportProgress
 from salesplan.principal import Principal
@@ -46,7 +47,7 @@ def _import_actuals(
         cost_value, cost_reason = parser.amount_sql("cost", comma, cast_of.get("cost"))
         profit_value, profit_reason = parser.amount_sql("profit", comma, cast_of.get("profit"))
         lookup = store.rep_lookup()
-        connection.register("rep_lookup", lookup)
+        register_frame(connection, "rep_lookup", lookup)
         known_territories = store.territory_names()
         connection.execute("CREATE TEMP TABLE known_territories AS SELECT unnest(?::VARCHAR[]) AS territory", [known_territories])
         visible = store.visible_rep_ids(principal)
