@@ -23,6 +23,7 @@ from salesplan.imports import (
     _rejected_records,
     _sql_text,
 )
+from salesplan.imports.parser import register_frame
 from salesplan.principal import Principal
 from salesplan.settings import Settings
 from salesplan.storage.deals import DEAL_COLUMNS
@@ -55,7 +56,7 @@ def import_deals(
         connection = parser.connection
         amount_value, amount_reason = parser.amount_sql("amount", parser.decimal_comma(["amount"]))
         close_value, close_reason = parser.date_sql("expected_close", parser.date_order(["expected_close"], date_format))
-        connection.register("rep_lookup", store.rep_lookup())
+        register_frame(connection, "rep_lookup", store.rep_lookup())
         connection.execute("CREATE TEMP TABLE allowed_reps AS SELECT unnest(?::VARCHAR[]) AS rep_id", [scope])
         stages = pd.DataFrame(list(settings.stage_probabilities), columns=["stage", "probability"])
         connection.register("stage_settings", stages)

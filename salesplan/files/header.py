@@ -25,11 +25,25 @@ def _locate_header(table: pa.Table, file_name: str, sha256: str, looks_like_head
     fields too, but not all of them. Copies of the header further down (a second export pasted
     below the first) are not records: they are skipped and their lines listed.
     """
-    data_columns = [name for name in table.column_names if name != "line"]
-    head = table.slice(0, HEADER_SEARCH_RECORDS).to_pylist()
+    # columns are taken by position, never looked up by name: a lone cell at XFD makes a table of
+    # 16,385 columns, and each lookup by name walks them all (a select of every column by name
+    # took seconds)
+    names = table.column_names  # a new list at every call
+    positions = [index for index, name in enumerate(names) if name != "line"]
+    data_columns = [names[index] for index in positions]
+    head_table = table.slice(0, HEADER_SEARCH_RECORDS)
+    head_lines = [int(line) for line in head_table.column("line").to_pylist()]
+    # the first records' cells, trimmed, "" when empty: read column by column, and only the columns
+    # holding anything there (not a dictionary per record of every column)
+    head = [[""] * len(positions) for _ in head_lines]
+    for slot, index in enumerate(positions):
+        column = head_table.column(index)
+        if column.null_count == len(column):
+            continue
+        for record, value in zip(head, column.to_pylist()):
+            record[slot] = (value or "").strip()
     header_index = None
-    for index, record in enumerate(head):
-        cells = [(record[name] or "").strip() for name in data_columns]
+    for index, cells in enumerate(head):
         score = int(looks_like_header(cells))
         if score >= 2:
             header_index = index
@@ -37,34 +51,33 @@ def _locate_header(table: pa.Table, file_name: str, sha256: str, looks_like_head
         if score >= 1 and header_index is None:
             header_index = index
     if header_index is None:
-        first = [(head[0][name] or "").strip() for name in data_columns] if head else []
+        first = head[0] if head else []
         raise BadInput.single(
             file_name,
             "no header row found in the first lines; found "
             + ", ".join(repr(cell) for cell in first if cell)
             + " — see the README for the expected columns",
-            line=int(head[0]["line"]) if head else 1,
+            line=head_lines[0] if head else 1,
         )
-    header_record = head[header_index]
-    header = [(header_record[name] or "").strip() for name in data_columns]
+    header = head[header_index]
     # drop trailing columns that have neither a header nor any value (trailing delimiters)
     keep = len(header)
     body = table.slice(header_index + 1)
     while keep > 0 and not header[keep - 1]:
-        column = body.column(data_columns[keep - 1])
+        column = body.column(positions[keep - 1])
         if column.null_count == len(column):
             keep -= 1
         else:
             break
-    kept = data_columns[:keep] + ["line"]
+    kept = positions[:keep] + [names.index("line")]
     body, repeated = _without_header_copies(body, data_columns[:keep], header[:keep])
     return RawTable(
         file=file_name,
         sha256=sha256,
-        header_line=int(header_record["line"]),
+        header_line=head_lines[header_index],
         header=header[:keep],
         cells=body.select(kept),
-        title_lines=[int(record["line"]) for record in head[:header_index]],
+        title_lines=head_lines[:header_index],
         repeated_header_lines=repeated,
         encoding=encoding,
         delimiter=delimiter,

@@ -74,12 +74,17 @@ def _workbook_table(table: pa.Table | None, file_name, sha256, looks_like_header
     return _locate_header(table, file_name, sha256, looks_like_header, encoding=fmt, delimiter="")
 
 
-def _records_table(lines: list[int], records: list[list[str | None]], width: int) -> pa.Table | None:
-    """The cells table of non-blank records already turned into text (the streamed reader's)."""
+def _records_table(lines: list[int], records: list[dict[int, str]], width: int) -> pa.Table | None:
+    """The cells table of non-blank records already turned into text (the streamed reader's: each
+    record maps the positions of its cells holding text to that text)."""
     if not records:
         return None
+    # a column no record has text in is all nulls without a look at the records (a lone cell at
+    # XFD makes 16,384 columns, of which a handful hold anything)
+    used = set().union(*records)
     columns = {
-        f"c{i}": pa.array([record[i] if i < len(record) else None for record in records], type=pa.string())
+        f"c{i}": pa.array([record.get(i) for record in records], type=pa.string()) if i in used
+        else pa.nulls(len(records), pa.string())
         for i in range(width)
     }
     return pa.table({**columns, "line": pa.array(lines, type=pa.int64())})
@@ -338,15 +343,19 @@ def _calamine_records(data: bytes, file_name: str, limits: UploadLimits) -> pa.T
     return _cells_table(rows, first_row)
 
 
-def _keep_row(number: int, row, lines: list[int], records: list[list[str | None]]) -> int:
-    """Append a sheet row's cells as text (without trailing empty ones) unless it is blank; its width."""
-    cells = [_excel_cell_text(value) for value in row]
-    while cells and cells[-1] is None:
-        cells.pop()
+def _keep_row(number: int, row: list[dict], lines: list[int], records: list[dict[int, str]]) -> int:
+    """Append a sheet row's cells that hold text ({position: text}; ``row`` is the cells the sheet
+    holds, as openpyxl's sheet parser gives them) unless it is blank; its width (the position of
+    its last cell holding text, plus one)."""
+    cells = {}
+    for cell in row:
+        text = _excel_cell_text(cell["value"])
+        if text is not None:
+            cells[cell["column"] - 1] = text
     if cells:
         lines.append(number)
         records.append(cells)
-    return len(cells)
+    return max(cells, default=-1) + 1
 
 
 def _calamine_records_capped(data: bytes, file_name: str, limits: UploadLimits) -> pa.Table | None:
@@ -414,7 +423,7 @@ def _read_xlsx_streamed(data: bytes, file_name: str, sha256: str, looks_like_hea
     try:
         if not book.worksheets:
             raise BadInput.single(file_name, "the workbook has no sheet")
-        lines, records, width = _sheet_records(book.worksheets[0], file_name, limits)
+        lines, records, width = _sheet_records(book, book.worksheets[0], file_name, limits)
     except BadInput:
         raise
     except Exception as error:
@@ -451,41 +460,54 @@ def _check_archive(parts: list[zipfile.ZipInfo], file_name: str, limits: UploadL
             )
 
 
-def _sheet_records(sheet, file_name: str, limits: UploadLimits) -> tuple[list[int], list[list[str | None]], int]:
-    """(row numbers, cells as text, widest record) of the sheet's non-blank rows.
+def _sheet_records(book, sheet, file_name: str, limits: UploadLimits) -> tuple[list[int], list[dict[int, str]], int]:
+    """(row numbers, cells as text by position, widest record) of the sheet's non-blank rows.
 
-    Rows are streamed and only non-blank ones kept, so a lone cell at XFD1048576 costs one row,
-    not a grid of 17 billion cells. The cells read (each row up to its last cell) are counted as
-    they come, and the read stops with BadInput at the limit: the sheet's declared dimension may
-    lie, the count cannot.
+    The rows and cells the sheet holds are read as they come from openpyxl's sheet parser, and
+    only the non-blank ones kept: a lone cell at XFD1048576 costs one row of one cell, not a grid
+    of 17 billion cells, nor a walk through the million rows above it, nor a row of 16,384 empty
+    cells (openpyxl's row iterator pads rows to their last cell and yields every missing row).
+    The cells read (each row up to its last cell) are counted as they come, and the read stops
+    with BadInput at the limit: the sheet's declared dimension may lie, the count cannot.
     """
-    sheet.reset_dimensions()  # ignore the declared used range: rows are not padded to it
+    from openpyxl.worksheet._reader import WorkSheetParser
+
     lines: list[int] = []
-    records: list[list[str | None]] = []
+    records: list[dict[int, str]] = []
     width = 0
     read = 0
-    for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-        if number > limits.rows + HEADER_SEARCH_RECORDS:
-            raise BadInput.single(
-                file_name, f"the first sheet has rows past row {number - 1:,}, more than an upload may hold ({limits.rows:,} rows)",
-                line=number,
-            )
-        if len(row) > MAX_COLUMNS:
-            raise BadInput.single(
-                file_name, f"row {number} has {len(row):,} columns, more than a spreadsheet can hold ({MAX_COLUMNS:,})",
-                line=number,
-            )
-        read += len(row)
-        if not row:
-            continue
-        width = max(width, _keep_row(number, row, lines, records))
-        if read > limits.workbook_cells or len(records) * width > limits.workbook_cells:
-            raise BadInput.single(
-                file_name,
-                f"the first sheet holds more than the {limits.workbook_cells:,} cells an .xlsx upload may "
-                f"(up to row {number:,}, column {width:,}): remove unused rows and columns, or save it as CSV",
-                line=number,
-            )
+    last = 0
+    with sheet._get_source() as source:
+        # as openpyxl's read-only sheet makes it (ReadOnlyWorksheet._cells_by_row)
+        parser = WorkSheetParser(source, sheet._shared_strings, data_only=book.data_only, epoch=book.epoch,
+                                 date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
+        for number, row in parser.parse():
+            if number <= last:
+                continue  # a row out of order or repeated: openpyxl's row iterator skips it too
+            last = number
+            if number > limits.rows + HEADER_SEARCH_RECORDS:
+                raise BadInput.single(
+                    file_name, f"the first sheet has rows past row {limits.rows + HEADER_SEARCH_RECORDS:,}, more than an "
+                    f"upload may hold ({limits.rows:,} rows)",
+                    line=number,
+                )
+            if not row:
+                continue
+            extent = row[-1]["column"]  # the row's cells up to its last one, as openpyxl pads it
+            if extent > MAX_COLUMNS:
+                raise BadInput.single(
+                    file_name, f"row {number} has {extent:,} columns, more than a spreadsheet can hold ({MAX_COLUMNS:,})",
+                    line=number,
+                )
+            read += extent
+            width = max(width, _keep_row(number, row, lines, records))
+            if read > limits.workbook_cells or len(records) * width > limits.workbook_cells:
+                raise BadInput.single(
+                    file_name,
+                    f"the first sheet holds more than the {limits.workbook_cells:,} cells an .xlsx upload may "
+                    f"(up to row {number:,}, column {width:,}): remove unused rows and columns, or save it as CSV",
+                    line=number,
+                )
     return lines, records, width
 
 

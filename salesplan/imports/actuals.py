@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 from salesplan import policy
 from salesplan.files import (
     RawTable,
 )
 from salesplan.imports.fields import ImportOverview, ImportResult
 from salesplan.imports.parser import (
+    _SMALL_FILE_ROWS,
     _TOTALS_COLUMN,
     _collect,
     _create_currency_codes,
@@ -16,6 +19,7 @@ from salesplan.imports.parser import (
     _Parser,
     _rejected_records,
     _sql_text,
+    register_frame,
 )
 from salesplan.imports.progress import ImportProgress
 from salesplan.principal import Principal
@@ -43,7 +47,7 @@ def _import_actuals(
         cost_value, cost_reason = parser.amount_sql("cost", comma, cast_of.get("cost"))
         profit_value, profit_reason = parser.amount_sql("profit", comma, cast_of.get("profit"))
         lookup = store.rep_lookup()
-        connection.register("rep_lookup", lookup)
+        register_frame(connection, "rep_lookup", lookup)
         known_territories = store.territory_names()
         connection.execute("CREATE TEMP TABLE known_territories AS SELECT unnest(?::VARCHAR[]) AS territory", [known_territories])
         visible = store.visible_rep_ids(principal)
@@ -52,19 +56,25 @@ def _import_actuals(
             [sorted(visible) if visible is not None else []],
         )
         # parsed -> resolved -> keyed is one statement: the file's rows are parsed, resolved and keyed
-        # in one pass into one table (the intermediate steps were two more copies of the file)
-        parsed_sql = f"""
+        # in one pass into one table (the intermediate steps were two more copies of the file).
+        # The reasons of the cells' problems are read for the suspect rows only (cell_problems):
+        # the keyed statement names none (each costs a few ms to plan, even where nothing reads it)
+        all_reasons = {"date": date_reason, "revenue": revenue_reason, "cost": cost_reason, "profit": profit_reason}
+        no_reasons = {name: "NULL::VARCHAR" for name in all_reasons}
+
+        def parsed_sql(source: str, reasons: dict[str, str]) -> str:
+            return f"""
             WITH base AS (
-                SELECT line, date AS date_text, {date_value} AS sale_date, {date_reason} AS date_problem,
+                SELECT line, date AS date_text, {date_value} AS sale_date, {reasons['date']} AS date_problem,
                        rep AS rep_text,
-                       revenue AS revenue_text, {revenue_value} AS revenue, {revenue_reason} AS revenue_problem,
-                       {parser.col('cost')} AS cost_text, {cost_value} AS cost, {cost_reason} AS cost_problem,
-                       {parser.col('profit')} AS profit_text, {profit_value} AS profit_given, {profit_reason} AS profit_problem,
+                       revenue AS revenue_text, {revenue_value} AS revenue, {reasons['revenue']} AS revenue_problem,
+                       {parser.col('cost')} AS cost_text, {cost_value} AS cost, {reasons['cost']} AS cost_problem,
+                       {parser.col('profit')} AS profit_text, {profit_value} AS profit_given, {reasons['profit']} AS profit_problem,
                        {parser.col('order_id')} AS order_id, {parser.col('line')} AS order_line,
                        {parser.col('customer')} AS customer, {parser.col('product')} AS product,
                        {parser.col('territory')} AS territory_given,
                        {_currency_select(parser, ["revenue", "cost", "profit"], settings.base_currency)}
-                FROM (SELECT *, {casts} FROM __source__)
+                FROM (SELECT *, {casts} FROM {source})
             ),
             by_id AS (SELECT lower(trim(rep_id)) AS k, any_value(rep_id) AS rep_id FROM rep_lookup GROUP BY 1),
             by_email AS (SELECT lower(trim(email)) AS k, any_value(rep_id) AS rep_id FROM rep_lookup WHERE email IS NOT NULL GROUP BY 1),
@@ -154,13 +164,8 @@ def _import_actuals(
             suspect.append("rep_id NOT IN (SELECT rep_id FROM allowed_reps)")
         # ``keyed`` also holds the columns the store is given (``profit``, ``territory_from_file``,
         # in the store's order first), so that the rows written are a projection of it, not a copy
-        # a view, read through a short query: the relation API of DuckDB's Python client scans a
-        # query's text for parameter markers in Python (~1 ms per kB of SQL, ~40 ms for this one);
-        # ``execute`` hands the text to DuckDB's own parser
-        connection.execute(
-            f"""
-            CREATE OR REPLACE TEMP VIEW keyed_rows AS
-            WITH parsed AS ({parsed_sql.replace("__source__", "src")}),
+        keyed_sql = f"""
+            WITH parsed AS ({parsed_sql("src", no_reasons)}),
             resolved AS ({resolved_sql})
             SELECT -- a row without a readable date, rep or amount is refused whatever its key: it
                    -- gets one of its own (a file of millions of such rows is not numbered and compared)
@@ -172,19 +177,33 @@ def _import_actuals(
                    coalesce({" OR ".join(f"({condition})" for condition in suspect)}, false) AS suspect
             FROM resolved
             """
-        )
-        keyed_arrow = connection.sql("SELECT * FROM keyed_rows").to_arrow_table()
-        # the usual file gives every row its key: ``keyed`` stays the Arrow result (the rows written
-        # are then a projection of it); a file with rows keyed by occurrence copies it into a table
-        # that the numbering below updates
-        numbered_later = keyed_arrow.column("row_key").null_count > 0
-        if numbered_later:
-            connection.register("keyed_arrow", keyed_arrow)
-            connection.execute("CREATE TEMP TABLE keyed AS SELECT * FROM keyed_arrow")
-            connection.unregister("keyed_arrow")
-            del keyed_arrow
+        # the statement is run by ``execute``: the relation API of DuckDB's Python client scans a
+        # query's text for parameter markers in Python (~1 ms per kB of SQL, ~40 ms for this one),
+        # and ``execute`` hands the text to DuckDB's own parser. Its regular expressions and casts
+        # cost ~40 ms to plan, whatever the size of the file, so it is planned once:
+        keyed_arrow: pa.Table | None = None
+        if raw.cells.num_rows <= _SMALL_FILE_ROWS:
+            # a small file's rows go straight into a table (a copy of a few rows), read by short
+            # statements below; a view read through a query was planned twice
+            connection.execute(f"CREATE TEMP TABLE keyed AS {keyed_sql}")
+            numbered_later = bool(
+                connection.execute("SELECT count(*) FROM keyed WHERE row_key IS NULL").fetchall()[0][0]
+            )
         else:
-            connection.register("keyed", keyed_arrow)
+            # a large file's rows stay the Arrow result (the rows written are then a projection of
+            # it: no copy of millions of rows), read through a view by a short query
+            connection.execute(f"CREATE OR REPLACE TEMP VIEW keyed_rows AS {keyed_sql}")
+            keyed_arrow = connection.sql("SELECT * FROM keyed_rows").to_arrow_table()
+            # the usual file gives every row its key; a file with rows keyed by occurrence copies
+            # it into a table that the numbering below updates
+            numbered_later = keyed_arrow.column("row_key").null_count > 0
+            if numbered_later:
+                connection.register("keyed_arrow", keyed_arrow)
+                connection.execute("CREATE TEMP TABLE keyed AS SELECT * FROM keyed_arrow")
+                connection.unregister("keyed_arrow")
+                keyed_arrow = None
+            else:
+                connection.register("keyed", keyed_arrow)
         if numbered_later:
             # occurrence numbers, one sort per kind, over the rows that need them only; md5 names
             # a row without an order id for good; rows with one are compared by a fingerprint only
@@ -207,7 +226,7 @@ def _import_actuals(
         if suspects:
             parser.src_of_lines("suspect_src", "SELECT line FROM keyed WHERE suspect")
             connection.execute(
-                f"CREATE TEMP TABLE resolved AS WITH parsed AS ({parsed_sql.replace('__source__', 'suspect_src')}) {resolved_sql}"
+                f"CREATE TEMP TABLE resolved AS WITH parsed AS ({parsed_sql('suspect_src', all_reasons)}) {resolved_sql}"
             )
             connection.execute("CREATE TEMP VIEW parsed AS SELECT * FROM resolved")
             cell_problems()
@@ -266,13 +285,13 @@ def _import_actuals(
         )
         # the usual file leaves nothing out: then the rows are read as they are, without an anti-join
         leaves_out = connection.execute("SELECT count(*) FROM left_out").fetchall()[0][0] > 0
-        if leaves_out or numbered_later:
+        if leaves_out or keyed_arrow is None:
             rows = connection.sql(
                 f"SELECT {', '.join(_WRITTEN)} FROM keyed "
                 f"{'WHERE line NOT IN (SELECT line FROM left_out)' if leaves_out else ''}"
             ).to_arrow_table()
         else:
-            rows = keyed_arrow.select(_WRITTEN)  # no copy
+            rows = keyed_arrow.select(_WRITTEN)  # no copy of a large file's rows
             # the parse's other columns (the given texts, the suspect flag) go with the parser
             del keyed_arrow
         rejected = _rejected_records(parser, bad_lines)

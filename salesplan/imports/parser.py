@@ -494,7 +494,7 @@ def _currency_checks(
     known = "currency IN (SELECT code FROM currency_codes)"
     table = whole_table or table
     if base:
-        connection.register("known_rates", store.rates(SYSTEM)[["currency", "month"]])
+        register_frame(connection, "known_rates", store.rates(SYSTEM)[["currency", "month"]])
         parser.add_problem(
             f"{known} AND currency <> {_sql_text(base)} AND {month} IS NOT NULL AND NOT EXISTS ("
             f"SELECT 1 FROM known_rates r WHERE r.currency = {table}.currency AND CAST(r.month AS DATE) = {month})",
@@ -515,6 +515,13 @@ def _currency_checks(
             "are never added up; set a base currency in the settings and import rates'",
             table=table,
         )
+
+
+def register_frame(connection, name: str, frame: pd.DataFrame) -> None:
+    """Register a store read (a DataFrame) under ``name`` as an Arrow table: DuckDB reads Arrow
+    directly, where a DataFrame is scanned through pandas (~4 ms more per registration, a
+    fixed cost of every import)."""
+    connection.register(name, pa.Table.from_pandas(frame, preserve_index=False))
 
 
 def _create_currency_codes(parser: _Parser) -> None:

@@ -12,7 +12,7 @@ from salesplan.files import (
     RawTable,
 )
 from salesplan.imports.fields import ImportOverview, ImportResult
-from salesplan.imports.parser import _collect, _currency_checks, _currency_select, _Parser, _sql_text
+from salesplan.imports.parser import _collect, _currency_checks, _currency_select, _Parser, _sql_text, register_frame
 from salesplan.imports.progress import ImportProgress
 from salesplan.principal import SYSTEM, Principal
 from salesplan.settings import Settings
@@ -35,7 +35,7 @@ def _import_targets(
         start_value, start_reason = parser.date_sql("start", order)
         end_value, end_reason = parser.date_sql("end", order)
         lookup = store.rep_lookup()
-        connection.register("rep_lookup", lookup)
+        register_frame(connection, "rep_lookup", lookup)
         connection.execute(
             "CREATE TEMP TABLE known_territories AS SELECT unnest(?::VARCHAR[]) AS territory", [store.territory_names()]
         )

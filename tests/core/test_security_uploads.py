@@ -115,6 +115,24 @@ def test_a_cell_at_xfd1048576_is_read_as_one_row_not_a_grid_of_17_billion_cells(
     assert "far.xlsx, line 1048576" in message
 
 
+def test_a_far_cell_is_read_alone_not_with_the_empty_cells_and_rows_before_it(monkeypatch):
+    # the reader turns into text only the cells the sheet holds: openpyxl's row iterator gave the
+    # far row as 16,384 values (16,383 of them empty) after a million empty rows, each looked at
+    from salesplan.files import workbook as workbook_reader
+
+    seen: list[object] = []
+    convert = workbook_reader._excel_cell_text
+    monkeypatch.setattr(workbook_reader, "_excel_cell_text", lambda value: seen.append(value) or convert(value))
+    data = workbook(ACTUALS_HEADER_ROW + _sale_row(2) + '<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>',
+                    dimension="A1:XFD1048576")
+    raw = read_table(data, "far.xlsx", looks_like_header=lambda cells: 2 if "date" in cells else 0)
+    assert len(seen) == 3 + 3 + 1, f"{len(seen):,} cells converted for a sheet of 7"
+    # nothing lost: the far cell is in its own column on its own line
+    assert raw.cells.column("line").to_pylist() == [2, 1_048_576]
+    assert raw.cells.column("c16383").to_pylist() == [None, "1"]
+    assert raw.header[:3] == ["date", "rep", "amount"]
+
+
 def test_a_sheet_over_the_cell_limit_is_refused_while_it_is_read(reps_store):
     # one stray cell at column XFD on a few rows: 16,384 cells read per row
     rows = ACTUALS_HEADER_ROW + "".join(
