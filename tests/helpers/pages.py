@@ -14,7 +14,7 @@ import pandas as pd
 from streamlit.components.v2.component_manager import BidiComponentManager
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner.script_cache import ScriptCache
-from streamlit.testing.v1 import AppTest, app_test
+from streamlit.testing.v1 import AppTest, app_test, local_script_runner
 
 from salesplan import engine, ui
 from salesplan.principal import Principal
@@ -104,7 +104,28 @@ def like_a_server(monkeypatch) -> None:
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
-    monkeypatch.setattr(app_test, "ScriptCache", lambda: _SCRIPTS)
+    monkeypatch.setattr(app_test, "ScriptCache", lambda: _SCRIPTS)  # the pages, through PagesManager
+    monkeypatch.setattr(local_script_runner, "ScriptCache", lambda: _SCRIPTS)  # app.py, through the runner
+    monkeypatch.setattr(local_script_runner, "require_widgets_deltas", _wait_for_run)
+
+
+def _wait_for_run(runner: local_script_runner.LocalScriptRunner, timeout: float = 3) -> None:
+    """AppTest's wait for the end of a run, without its polling.
+
+    Streamlit's ``require_widgets_deltas`` wakes every millisecond while the script runs and each
+    time scans every event of the run (one per element sent) for the end: the test's thread takes
+    the GIL from the script's ~1,000 times a second, and the scans grow with the page. The run has
+    ended when the script's thread has (it sends SHUTDOWN just before it returns, and AppTest joins
+    the thread right after this wait anyway): waiting for the thread is the same wait. On a timeout
+    it does what Streamlit's does: stops the run and raises the same error."""
+    thread = runner._script_thread
+    if thread is not None:
+        thread.join(timeout)
+    if runner.script_stopped():
+        return
+    runner.request_stop()
+    runner.join()
+    raise RuntimeError(f"AppTest script run timed out after {timeout}(s)")
 
 
 _SCRIPTS = ScriptCache()
