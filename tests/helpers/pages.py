@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 from datetime import date
 from pathlib import Path
 
@@ -14,9 +15,10 @@ import pandas as pd
 from streamlit.components.v2.component_manager import BidiComponentManager
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner.script_cache import ScriptCache
-from streamlit.testing.v1 import AppTest, app_test
+from streamlit.testing.v1 import AppTest, app_test, local_script_runner
 
 from salesplan import engine, ui
+from salesplan.ui import data as ui_data
 from salesplan.principal import Principal
 from salesplan.store import Store
 from tests.helpers import demo
@@ -45,8 +47,73 @@ def demo_template(reps: int = 12) -> Path:
 
 
 def fresh_db(folder: Path, reps: int = 12) -> Path:
-    """A private copy of the demo database, for a test that writes."""
-    return demo.demo_copy(folder, reps=reps, seed=3, today=DEMO_TODAY, name="app.duckdb")
+    """A private copy of the demo database, for a test that writes. Until the test writes to it,
+    the dashboard's cached reads of the copy are those of every other untouched copy of the same
+    demo (see :func:`_demo_key`)."""
+    path = demo.demo_copy(folder, reps=reps, seed=3, today=DEMO_TODAY, name="app.duckdb")
+    template = str(demo_template(reps))
+    if template not in _TEMPLATE_VERSIONS:
+        probe = demo.demo_copy(folder, reps=reps, seed=3, today=DEMO_TODAY, name="version-probe.duckdb")
+        store = open_store(probe)
+        try:
+            _TEMPLATE_VERSIONS[template] = store.data_version()
+        finally:
+            store.close()
+        probe.unlink()
+    _UNTOUCHED[os.path.realpath(path)] = (f"untouched copy of {template}", _TEMPLATE_VERSIONS[template],
+                                          _file_state(path))
+    return path
+
+
+def _file_state(path: str | Path) -> tuple[int, int, bool]:
+    """The file's modification time and size, and whether it has a write-ahead log (DuckDB's
+    committed writes not yet checkpointed into the file)."""
+    stat = os.stat(path)
+    return stat.st_mtime_ns, stat.st_size, os.path.exists(f"{path}.wal")
+
+
+# the data version of each demo template, and each copy made by fresh_db: (the key its cached
+# reads share while untouched, the version it was copied at)
+_TEMPLATE_VERSIONS: dict[str, int] = {}
+_UNTOUCHED: dict[str, tuple[str, int, tuple[int, int, bool]]] = {}
+_REAL_PATHS: dict[str, str] = {}
+_STORE_KEY = ui_data._key
+
+
+def _demo_key() -> tuple[Store, str, int]:
+    """``salesplan.ui.data._key`` for the page tests: the same store and data version, but one
+    database name for every untouched copy of a demo.
+
+    The dashboard keys its cached reads by the database file and its data version, which every
+    write raises. Each test that writes gets its own copy of the demo (:func:`fresh_db`), so the
+    first run of each such test missed every cached read and read the engine's inputs, computed
+    the report, the burn-up's week report, chances and backtest again (0.2-1 s of CPU per test),
+    for a file byte for byte the same as the one the previous test started from. A copy at the
+    version it was made at is still that file, so its runs share the cached reads of the other
+    untouched copies; from its first write on it has its own. Everything else (the store itself,
+    every uncached read, every write) is the copy's.
+
+    Untouched means both: the data version the copy was made at (a write of another connection
+    or process raises it too), and the file as it was copied, without a write-ahead log (a write
+    that leaves the version alone, such as an account change with its audit line, still changes
+    the file), so that no read could differ from the other copies'.
+    """
+    the_store, path, version = _STORE_KEY()
+    return the_store, cache_name(path, version), version
+
+
+def cache_name(db: str | Path, version: int) -> str:
+    """The database name that the page tests' cached reads of ``db`` at data version ``version``
+    are kept under (:func:`_demo_key`): the name shared by the untouched copies of its demo, else
+    ``db`` itself."""
+    path = str(db)
+    real = _REAL_PATHS.get(path)
+    if real is None:
+        real = _REAL_PATHS[path] = os.path.realpath(path)
+    untouched = _UNTOUCHED.get(real)
+    if untouched is not None and untouched[1] == version and _file_state(real) == untouched[2]:
+        return untouched[0]
+    return path
 
 
 def app(monkeypatch, db: Path, *, page: str | None = None, user: str | None = ADMIN_EMAIL,
@@ -66,6 +133,7 @@ def app(monkeypatch, db: Path, *, page: str | None = None, user: str | None = AD
     monkeypatch.setenv("SALESPLAN_DB", str(db))
     monkeypatch.setenv("SALESPLAN_TODAY", DEMO_TODAY.isoformat())
     like_a_server(monkeypatch)
+    monkeypatch.setattr(ui_data, "_key", _demo_key)
     at = AppTest.from_file(str(APP), default_timeout=60)
     if getattr(at, "_bidi_component_manager", False) is None:
         at._bidi_component_manager = _components()
@@ -104,7 +172,28 @@ def like_a_server(monkeypatch) -> None:
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
-    monkeypatch.setattr(app_test, "ScriptCache", lambda: _SCRIPTS)
+    monkeypatch.setattr(app_test, "ScriptCache", lambda: _SCRIPTS)  # the pages, through PagesManager
+    monkeypatch.setattr(local_script_runner, "ScriptCache", lambda: _SCRIPTS)  # app.py, through the runner
+    monkeypatch.setattr(local_script_runner, "require_widgets_deltas", _wait_for_run)
+
+
+def _wait_for_run(runner: local_script_runner.LocalScriptRunner, timeout: float = 3) -> None:
+    """AppTest's wait for the end of a run, without its polling.
+
+    Streamlit's ``require_widgets_deltas`` wakes every millisecond while the script runs and each
+    time scans every event of the run (one per element sent) for the end: the test's thread takes
+    the GIL from the script's ~1,000 times a second, and the scans grow with the page. The run has
+    ended when the script's thread has (it sends SHUTDOWN just before it returns, and AppTest joins
+    the thread right after this wait anyway): waiting for the thread is the same wait. On a timeout
+    it does what Streamlit's does: stops the run and raises the same error."""
+    thread = runner._script_thread
+    if thread is not None:
+        thread.join(timeout)
+    if runner.script_stopped():
+        return
+    runner.request_stop()
+    runner.join()
+    raise RuntimeError(f"AppTest script run timed out after {timeout}(s)")
 
 
 _SCRIPTS = ScriptCache()

@@ -5,7 +5,8 @@ database file and its data version) and computes the engine's report, year curve
 backtest afresh. Modules whose tests only read used to get a copy each, so each paid those misses
 again; on one shared file (one per test process) the reads one module's runs cached serve the
 next module's. A test that writes takes its own copy (``fresh_db``); a module that wrote to the
-shared file fails at its end, naming the rule.
+shared file fails at its end, naming the rule. Until a copy is written to, its runs share the
+cached reads of this file and of the other untouched copies (tests/helpers/pages.py, ``_demo_key``).
 """
 
 from __future__ import annotations

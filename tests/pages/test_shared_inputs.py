@@ -11,7 +11,7 @@ import pytest
 
 from salesplan import engine
 from salesplan.ui import data
-from tests.helpers.pages import app, fresh_db, goto
+from tests.helpers.pages import app, cache_name, fresh_db, goto
 
 ACCOUNTS = {"admin": "admin@demo.test", "manager": "manager1@demo.test"}
 
@@ -26,7 +26,10 @@ def shared(db, email):
     the_store = data._open_store(str(db))
     principal = the_store.principal_for_email(email)
     version = the_store.data_version()
-    return data._inputs(the_store, str(db), version, data.sight(principal), principal), the_store.engine_inputs(principal)
+    # kept under the name the app's runs used (tests/helpers/pages.py: the demo's untouched copies share one)
+    name = cache_name(db, version)
+    assert data._SHARED.get((name, data.sight(principal)), (None,))[0] == version, "the pages' runs kept no object"
+    return data._inputs(the_store, name, version, data.sight(principal), principal), the_store.engine_inputs(principal)
 
 
 def frames(inputs):
