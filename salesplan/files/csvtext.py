@@ -207,12 +207,14 @@ def _read_csv_text(
         record_lines = np.arange(1, table.num_rows + 1, dtype=np.int64)
     for respect_quotes in (True, False) if table is None else ():
         kept, record_lines = _without_blank_records(raw, respect_quotes)
-        width = _max_width(first_lines, delimiter, kept, delimiter.encode(), respect_quotes)
-        if width > MAX_COLUMNS:
+        width, widest = _max_width(first_lines, delimiter, kept, delimiter.encode(), respect_quotes)
+        if width > min(MAX_COLUMNS, limits.csv_fields):
+            line = int(record_lines[widest]) if widest < len(record_lines) else 1
             raise BadInput.single(
                 file_name,
-                f"a record of the file has {width:,} fields, more than a spreadsheet can hold ({MAX_COLUMNS:,}): "
-                "this is not a table export",
+                f"{width:,} fields, more than the {limits.csv_fields:,} columns an upload may have: "
+                "this is not a table export, or remove the columns salesplan does not read",
+                line=line,
             )
         records = len(record_lines)
         if records * width > limits.csv_cells:
@@ -289,7 +291,7 @@ def _read_plain_lines(
         return None
     records = raw.count(b"\n", 0, body_end) + 1
     width = max((len(line.split(delimiter)) for line in first_lines), default=1)
-    if width >= MAX_COLUMNS or records * (width + 1) > limits.csv_cells:
+    if width >= min(MAX_COLUMNS, limits.csv_fields) or records * (width + 1) > limits.csv_cells:
         return None  # the general path measures the file and refuses it with its figures
     # no quote anywhere: every newline ends a record, so DuckDB may split the file between its
     # threads (the rows still come back in the file's order)
@@ -361,21 +363,24 @@ def _drop_blank_rows(table: pa.Table) -> pa.Table:
     return table if blank is None else table.filter(pc.invert(blank))
 
 
-def _max_width(first_lines: list[str], delimiter: str, raw: bytes, delimiter_byte: bytes, respect_quotes: bool = True) -> int:
-    """An upper bound of the number of fields of any record: its delimiters (outside quotes,
-    when ``respect_quotes``) plus one."""
+def _max_width(
+    first_lines: list[str], delimiter: str, raw: bytes, delimiter_byte: bytes, respect_quotes: bool = True,
+) -> tuple[int, int]:
+    """An upper bound of the number of fields of any record (its delimiters, outside quotes when
+    ``respect_quotes``, plus one), and the position of the first record with that many."""
     buffer = np.frombuffer(raw, dtype=np.uint8)
     delimiter_positions = np.flatnonzero(buffer == delimiter_byte[0])
     if len(delimiter_positions) == 0:
-        return max(1, max((len(next(csv.reader([line], delimiter=delimiter), [])) for line in first_lines), default=1))
+        return max(1, max((len(next(csv.reader([line], delimiter=delimiter), [])) for line in first_lines), default=1)), 0
     newline_positions = np.flatnonzero(buffer == 10)
     if respect_quotes:
         quote_positions = np.flatnonzero(buffer == 34)
         delimiter_positions = delimiter_positions[_outside_quotes(delimiter_positions, quote_positions)]
         newline_positions = newline_positions[_outside_quotes(newline_positions, quote_positions)]
     if len(delimiter_positions) == 0:
-        return 1
+        return 1, 0
     # delimiters per record = difference of the delimiter counts before consecutive record ends
     boundaries = np.concatenate(([-1], newline_positions, [len(buffer)]))
-    before = np.searchsorted(delimiter_positions, boundaries)
-    return int(np.diff(before).max()) + 1
+    per_record = np.diff(np.searchsorted(delimiter_positions, boundaries))
+    widest = int(per_record.argmax())
+    return int(per_record[widest]) + 1, widest

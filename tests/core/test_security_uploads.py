@@ -245,3 +245,22 @@ def test_a_raised_upload_limit_lets_a_file_past_the_default_row_count_through(re
         imports.import_file(reps_store, "actuals", data, file_name="a.csv")
     reps_store.save_settings(SYSTEM, upload_limit_mb=2000)
     assert imports.import_file(reps_store, "actuals", data, file_name="a.csv").inserted == 30
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["plain lines", "quoted cells"])
+def test_a_csv_line_wider_than_the_field_limit_is_refused_with_its_line_before_it_is_parsed(reps_store, quoted):
+    # a 16 KB line of 10,000 delimiters was handed to the parser as a 10,001-column table (~2 s of
+    # CPU for one upload) and then refused as "too large to check within 512 MB", which it is not
+    cell = '"x"' if quoted else ""
+    wide = ",".join([cell] * 10_001)
+    data = f'sale_date,rep_id,revenue\n2025-03-03,R001,"100"\n{wide}\n2025-03-04,R001,5\n'.encode()
+    if not quoted:
+        data = data.replace(b'"', b"")
+    message = _unchanged(reps_store, lambda: imports.import_file(reps_store, "actuals", data, file_name="wide.csv"))
+    assert "wide.csv, line 3" in message
+    assert "10,001 fields, more than the 2,000 columns an upload may have" in message
+    # the limit is the upload's: a lower one refuses a narrower line, a file within it is read
+    narrow = b"sale_date,rep_id,revenue,a,b\n2025-03-03,R001,100,,\n"
+    assert "more than the 4 columns" in _unchanged(reps_store, lambda: imports.import_file(
+        reps_store, "actuals", narrow, file_name="n.csv", limits=UploadLimits(csv_fields=4)))
+    assert read_table(narrow, "n.csv", looks_like_header=lambda cells: 2 if "sale_date" in cells else 0).cells.num_columns == 5 + 1  # and `line`
