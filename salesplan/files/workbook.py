@@ -493,7 +493,10 @@ def _sheet_records(book, sheet, file_name: str, limits: UploadLimits) -> tuple[l
                 )
             if not row:
                 continue
-            extent = row[-1]["column"]  # the row's cells up to its last one, as openpyxl pads it
+            # the row's widest cell, not its last: cells without a reference follow the one before,
+            # so a row can end with a cell far to the left of others (openpyxl's own row iterator
+            # dropped the cells past the last one; every cell is kept here, so every one is counted)
+            extent = max(max(cell["column"] for cell in row), len(row))
             if extent > MAX_COLUMNS:
                 raise BadInput.single(
                     file_name, f"row {number} has {extent:,} columns, more than a spreadsheet can hold ({MAX_COLUMNS:,})",

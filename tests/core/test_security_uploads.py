@@ -264,3 +264,13 @@ def test_a_csv_line_wider_than_the_field_limit_is_refused_with_its_line_before_i
     assert "more than the 4 columns" in _unchanged(reps_store, lambda: imports.import_file(
         reps_store, "actuals", narrow, file_name="n.csv", limits=UploadLimits(csv_fields=4)))
     assert read_table(narrow, "n.csv", looks_like_header=lambda cells: 2 if "sale_date" in cells else 0).cells.num_columns == 5 + 1  # and `line`
+
+
+def test_a_row_whose_last_cell_is_not_its_widest_is_still_held_to_the_column_limit(reps_store):
+    # cells without a reference take the column after the one before: 16,400 of them, then one
+    # that names column A. The row's last cell says 1 column; the row holds 16,400 (the reader
+    # once took the last cell's column as the row's width and built a 16,401-column table)
+    wide = "".join('<c t="inlineStr"><is><t>x</t></is></c>' for _ in range(16_400))
+    data = workbook(ACTUALS_HEADER_ROW + f'<row r="2">{wide}<c r="A2" t="inlineStr"><is><t>2025-03-03</t></is></c></row>')
+    message = _unchanged(reps_store, lambda: imports.import_file(reps_store, "actuals", data, file_name="wide.xlsx"))
+    assert "wide.xlsx, line 2" in message and "more than a spreadsheet can hold (16,384)" in message
