@@ -117,6 +117,11 @@ def history_ratios(prep: Any, P: Period, as_of: dt.date, elapsed: np.ndarray,
     f = elapsed[rep] / np.maximum(elapsed[rep] + left[rep], 1)  # share elapsed, per calendar
     rows = np.arange(n)[:, None]
     gix = np.arange(G)[:, None]
+    if cal["wdays"].shape[1] < L:
+        # no calendar has a whole window of working days on the axis (a young history: the
+        # fiscal year's first weeks, no earlier actuals): no position is usable, and the
+        # lookups below need L working days
+        return np.full((n, 0), np.nan), np.zeros(0, dtype=np.int64)
     for y in years:
         Q = _matching_period(P, y, sm)
         if Q is None or Q.end > as_of:
@@ -125,8 +130,18 @@ def history_ratios(prep: Any, P: Period, as_of: dt.date, elapsed: np.ndarray,
         jqe = int((to_d64(Q.end) - d0).astype(np.int64))
         if jqe < 0 or jqe >= prep.ndays:
             continue
-        # working-day index of Q's first and last working day, per calendar
-        iq0 = cal["bidx"][:, jqs - 1] + 1 if jqs >= 1 else np.zeros(G, dtype=np.int64)
+        # working-day index of Q's first and last working day, per calendar. A past period may
+        # start before the first day of the day axis (D0: the history's first day, or the working
+        # day on or before the fiscal year's first day): its working days before D0 get negative
+        # indexes, so that positions are still shares of the whole period (no data exists before
+        # D0, and a window reaching there is not usable below)
+        if jqs >= 1:
+            iq0 = cal["bidx"][:, jqs - 1] + 1
+        elif jqs == 0:
+            iq0 = np.zeros(G, dtype=np.int64)
+        else:
+            iq0 = -np.array([np.busday_count(to_d64(Q.start), d0, busdaycal=g.cal.busdaycal)
+                             for g in prep.groups], dtype=np.int64)
         iq1 = cal["bidx"][:, jqe]
         total = iq1 - iq0 + 1
         ks = np.round(f * total).astype(np.int64)[:, None] + OFFSETS[None, :]

@@ -14,7 +14,7 @@ from salesplan.backtest import backtest
 from salesplan.engine.chance import explain
 from salesplan.engine.synthetic import seasonal_inputs
 from salesplan.errors import BadInput
-from tests.helpers.engine import D, row, worked_example
+from tests.helpers.engine import D, every_working_day, make_inputs, row, worked_example
 
 SETTINGS = hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -136,3 +136,42 @@ def test_status_history_reads_the_same_chance_as_the_report():
     assert last.status == now.status
     assert last.chance_to_reach == pytest.approx(now.chance_to_reach, nan_ok=True)
     assert history.chance_to_reach.notna().any()
+
+
+@pytest.mark.parametrize("grain", ["year", "quarter", "month", "week"])
+def test_a_young_history_whose_fiscal_year_starts_on_a_weekend_gives_a_report(grain):
+    # FY2022 starts on Saturday 1 January, no actuals before it, a 65-day window: the day axis
+    # starts on the Friday before (in FY2021), and the year's report fell over (IndexError) when
+    # FY2021 was taken for history with fewer than a window of working days on the axis
+    inputs = make_inputs(reps=[("r1", "Ann", "North")], territories=[("North", "N")],
+                         targets=[("rep", "r1", f"2022-{m:02d}", 5000.0) for m in range(1, 13)],
+                         actuals=every_working_day(D(2022, 1, 3), D(2022, 2, 10), 100.0), window=65)
+    for level in ("rep", "territory", "org"):
+        chance = engine.report(inputs, D(2022, 2, 10), period=grain, level=level).chance_to_reach
+        # no past year to compare with: empty, or 0 for a period already over and missed
+        assert (chance.isna() | (chance == 0)).all() and chance.isna().any()
+    details = engine.chance_details(inputs, D(2022, 2, 10), period=grain).chance_to_reach
+    assert (details.isna() | (details == 0)).all()
+
+
+def test_a_history_that_starts_inside_a_past_period_is_matched_at_the_share_of_the_whole_period():
+    # r1's history starts on 17 May 2021 and October 2021 sold ten times the usual. At 30 September
+    # 2022 (~3/4 of the year) the same point of FY2021 is ~30 September 2021, before the strong
+    # October, from where r1 did reach a target like this one. Positions counted as shares of the
+    # part of FY2021 on record put the check near 1 November, after it. A second rep whose only
+    # actual is a zero in early January (the day axis then covers all of FY2021) must change
+    # nothing for r1.
+    reps = [("r1", "Ann", "North"), ("r2", "Bo", "North")]
+    actuals = every_working_day(D(2021, 5, 17), D(2022, 9, 30), 100.0, rep="r1",
+                                special={(D(2021, 10, 1), D(2021, 10, 31)): 1000.0})
+    targets = [("rep", "r1", f"2022-{m:02d}", 3250.0) for m in range(1, 13)]
+
+    def r1(extra):
+        inputs = make_inputs(reps=reps, territories=[("North", "N")], targets=targets, actuals=actuals + extra, window=20)
+        details = engine.chance_details(inputs, D(2022, 9, 30), period="year")
+        return details[details.owner_id == "r1"].iloc[0]
+
+    alone, with_zero = r1([]), r1([(D(2021, 1, 4), "r2", "North", 0.0)])
+    assert alone.similar_positions == with_zero.similar_positions > 0
+    assert alone.reached == with_zero.reached > 0
+    assert alone.chance_to_reach == with_zero.chance_to_reach
