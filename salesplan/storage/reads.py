@@ -317,10 +317,6 @@ class _Lines:
 
     def _add(self, columns: list[np.ndarray], keys: tuple[np.ndarray, np.ndarray] | None) -> None:
         day, rep, territory, revenue, profit = columns
-        if keys is not None:
-            # a key beyond the tables (none is expected) is clipped onto their last entry, -2
-            rep = np.take(keys[0], rep, mode="clip")
-            territory = np.take(keys[1], territory, mode="clip")
         k = len(day)
         if self.n + k > len(self.date):  # more lines than counted (a write in between elsewhere)
             for name in ("date", "rep", "territory", "revenue", "profit"):
@@ -333,8 +329,15 @@ class _Lines:
         ticks = self.date[part].view(np.int64)
         ticks[:] = day
         ticks *= _NS_PER_DAY
-        self.rep[part] = rep
-        self.territory[part] = territory
+        if keys is None:
+            self.rep[part] = rep
+            self.territory[part] = territory
+        else:
+            # codes by key, straight into place; a key beyond the tables (none is expected) is
+            # clipped onto their last entry, -2
+            np.take(keys[0], rep, out=self.rep[part], mode="clip")
+            np.take(keys[1], territory, out=self.territory[part], mode="clip")
+        rep, territory = self.rep[part], self.territory[part]
         self.unknown = self.unknown or bool((rep == -2).any() or (territory == -2).any())
         if not self.unknown:
             self.territories_used[territory + 1] = True
