@@ -523,6 +523,43 @@ MIGRATIONS += [
     ),
 ]
 
+# Integer keys of the texts the report reads per line (docs/decisions.md, "What the report reads"):
+# each version carries the key of its rep_id and of its territory in ``actual_keys``, a dictionary
+# of every such text the ledger holds (a key is given once and never changes or moves to another
+# text; 0 is "no territory"). The report's read maps the keys to its codes through a small table
+# instead of joining ten million lines with the reps and territories by their texts. A version
+# without keys (written before this migration, by an older salesplan, or restored from an older
+# backup) is read by its texts, so the keys only ever save work; the store fills them in here,
+# after a restore of an older backup and at an import. Portable SQL.
+FILL_KEYS = """
+    INSERT INTO actual_keys (name, key_id)
+        SELECT n.name, (SELECT coalesce(max(key_id), 0) FROM actual_keys) + row_number() OVER (ORDER BY n.name)
+        FROM (SELECT rep_id AS name FROM actual_versions WHERE rep_key IS NULL
+              UNION SELECT territory FROM actual_versions WHERE territory_key IS NULL) n
+        WHERE n.name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM actual_keys k WHERE k.name = n.name);
+    UPDATE actual_versions SET rep_key = k.key_id FROM actual_keys k
+        WHERE actual_versions.rep_key IS NULL AND k.name = actual_versions.rep_id;
+    UPDATE actual_versions SET territory_key = 0 WHERE territory_key IS NULL AND territory IS NULL;
+    UPDATE actual_versions SET territory_key = k.key_id FROM actual_keys k
+        WHERE actual_versions.territory_key IS NULL AND k.name = actual_versions.territory;
+"""
+"""Statements that give every version without keys the keys of its rep_id and territory, adding
+the texts not yet in ``actual_keys`` (migration 82, a restore of an older backup, an import after
+an older salesplan wrote versions)."""
+
+MIGRATIONS += [
+    (
+        82,
+        "actuals: integer keys of each version's rep and territory",
+        f"""
+        CREATE TABLE actual_keys (name VARCHAR PRIMARY KEY, key_id INTEGER NOT NULL UNIQUE);
+        ALTER TABLE actual_versions ADD COLUMN rep_key INTEGER;
+        ALTER TABLE actual_versions ADD COLUMN territory_key INTEGER;
+        {FILL_KEYS}
+        """,
+    ),
+]
+
 # Applied in version order: the numbers were given to work done side by side (5-19 security, 20-29
 # notifications, 30-39 deals, 40-49 currencies and people, 50-59 plans, 60-69 batches' uploaders,
 # 70-79 uploads' column mappings, 80-89 the actuals ledger),

@@ -15,7 +15,7 @@ from salesplan import policy
 from salesplan.errors import (
     BadInput,
 )
-from salesplan.migrations import flag_current_sql
+from salesplan.migrations import FILL_KEYS, flag_current_sql
 from salesplan.principal import Principal
 from salesplan.storage.audit import AuditStore
 from salesplan.storage.backends import Cursor
@@ -25,6 +25,8 @@ from salesplan.storage.records import Manifest
 
 # the first schema whose versions carry the ledger's flags (migrations.py)
 LEDGER_FLAGS_VERSION = 80
+# the first schema whose versions carry the keys of their rep and territory
+LEDGER_KEYS_VERSION = 82
 
 
 class BackupStore(AuditStore):
@@ -173,6 +175,8 @@ class BackupStore(AuditStore):
                     raise BadInput.single(path.name, f"holds {restored} rows, the manifest says {rows}")
             for path, rows in ledger:
                 _restore_ledger(cursor, path, rows, version)
+            if version < LEDGER_KEYS_VERSION:
+                cursor.execute(FILL_KEYS)  # the versions' keys, as migration 82 gave them
             restored_versions = {row[0] for row in cursor.execute("SELECT version FROM schema_migrations").fetchall()}
             for row in own_migrations:
                 if row[0] not in restored_versions:

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from salesplan import policy
-from salesplan.migrations import VERSION_COLUMNS
+from salesplan.migrations import FILL_KEYS, VERSION_COLUMNS
 from salesplan.errors import (
     BadInput,
     Problem,
@@ -244,12 +244,30 @@ class LedgerStore(BatchStore):
                     "typed_actuals t" if inserted == len(incoming) else
                     "typed_actuals t JOIN staged_actuals s ON s.row_key = t.row_key AND s.status <> 'same'"
                 )
+                # the keys of the rows' rep and territory (migration 82): texts new to the ledger get one
                 cursor.execute(
-                    f"INSERT INTO actual_versions ({VERSION_COLUMNS}, is_current, row_hash) SELECT ?, t.row_key, "
-                    "t.line, t.sale_date, t.rep_id, t.territory, t.revenue, t.cost, t.profit, t.order_id, t.order_line, "
-                    f"t.customer, t.product, t.currency, t.territory_from_file, true, t.row_hash FROM {written}",
+                    f"""
+                    INSERT INTO actual_keys (name, key_id)
+                    SELECT n.name, (SELECT coalesce(max(key_id), 0) FROM actual_keys) + row_number() OVER (ORDER BY n.name)
+                    FROM (SELECT t.rep_id AS name FROM {written} UNION SELECT t.territory FROM {written}) n
+                    WHERE n.name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM actual_keys k WHERE k.name = n.name)
+                    """
+                )
+                cursor.execute(
+                    f"INSERT INTO actual_versions ({VERSION_COLUMNS}, is_current, row_hash, rep_key, territory_key) "
+                    "SELECT ?, t.row_key, t.line, t.sale_date, t.rep_id, t.territory, t.revenue, t.cost, t.profit, "
+                    "t.order_id, t.order_line, t.customer, t.product, t.currency, t.territory_from_file, true, t.row_hash, "
+                    "rk.key_id, CASE WHEN t.territory IS NULL THEN 0 ELSE tk.key_id END "
+                    f"FROM {written} LEFT JOIN actual_keys rk ON rk.name = t.rep_id "
+                    "LEFT JOIN actual_keys tk ON tk.name = t.territory",
                     [batch_id],
                 )
+            # versions without keys (an older salesplan wrote them, or an older backup was restored
+            # before migration 82 filled them): given theirs, so the report reads them by key again
+            if cursor.execute(
+                "SELECT count(*) FROM actual_versions WHERE rep_key IS NULL OR territory_key IS NULL"
+            ).fetchall()[0][0]:
+                cursor.execute(FILL_KEYS)
             if unchanged:
                 self._record_holds(cursor, batch_id)
             cursor.execute("DROP TABLE staged_actuals")

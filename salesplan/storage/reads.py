@@ -138,35 +138,56 @@ class EngineReads(DealStore, LedgerStore, RatesStore, PeopleStore, PeopleHistory
             f"SELECT DISTINCT a.rep_id FROM actuals a WHERE {where}",
             f"SELECT a.territory FROM actuals a WHERE {where} UNION SELECT a.territory FROM rep_history a WHERE {where}",
         )
-        for (reps, territories), times in ((small, (1, 1)), (every, (1, 2))):
+        # the lines with keys of their rep and territory (migration 82) whose territory came from the
+        # file (most of them) are read without a join: their keys become codes through a small table
+        # here; the others (no keys: written before the migration or by an older salesplan; or the
+        # territory is the rep's on the sale date) by their texts, as every line is on the second pass
+        keyed = "a.rep_key IS NOT NULL AND a.territory_key IS NOT NULL AND a.territory_from_file"
+        for (reps, territories), times, by_key in ((small, (1, 1), True), (every, (1, 2), False)):
             codes = f"""
                 rc AS (SELECT rep_id, (row_number() OVER (ORDER BY rep_id) - 1)::INTEGER AS code FROM ({reps}) r),
                 tc AS (SELECT territory, (row_number() OVER (ORDER BY territory) - 1)::INTEGER AS code
                        FROM ({territories}) t WHERE territory IS NOT NULL)"""
             code_params = params * times[0] + params * times[1]
+            texts = f"({keyed}) IS NOT TRUE" if by_key else "true"  # the lines the keyed read leaves
             with self.atomic(snapshot=True) as cursor:  # every statement sees one state
                 names = cursor.execute(
                     f"WITH {codes} SELECT 0 AS kind, code, rep_id AS name FROM rc "
                     f"UNION ALL SELECT 1, code, territory FROM tc ORDER BY 1, 2",
                     code_params,
                 ).fetchall()
-                count = cursor.execute(f"SELECT count(*) FROM actuals a WHERE {where}", params).fetchall()[0][0]
-                # lines whose territory came from the file skip the history join (most of them)
+                # the lines, and how many of them are read by their texts (none, usually: that read
+                # is skipped, its scan and joins cost ~0.2 CPU-s at 10M lines even when empty)
+                count, by_text = cursor.execute(
+                    f"SELECT count(*), count(*) FILTER (WHERE {texts}) FROM actual_versions a "
+                    f"WHERE a.is_current AND {where}", params,
+                ).fetchall()[0]
                 lines = _Lines(count, sum(1 for kind, _, _ in names if kind == 0), len(names))
-                lines.read(cursor, f"""
-                    WITH {codes},
-                    b AS (SELECT a.sale_date, a.rep_id, a.territory, a.revenue, a.profit FROM actuals a
-                          WHERE a.territory_from_file AND {where}
-                          UNION ALL
-                          SELECT a.sale_date, a.rep_id, {_TERRITORY}, a.revenue, a.profit
-                          FROM actuals a {history_join('a.rep_id', 'a.sale_date')}
-                          WHERE a.territory_from_file IS NOT TRUE AND {where})
-                    SELECT (b.sale_date - DATE '1970-01-01')::INTEGER AS day, coalesce(rc.code, -2) AS rep,
-                           CASE WHEN b.territory IS NULL THEN -1 ELSE coalesce(tc.code, -2) END AS territory,
-                           b.revenue::DOUBLE PRECISION AS revenue,
-                           coalesce(b.profit, 0)::DOUBLE PRECISION AS profit
-                    FROM b LEFT JOIN rc ON rc.rep_id = b.rep_id LEFT JOIN tc ON tc.territory = b.territory
-                    """, code_params + params + params)
+                if by_key:
+                    lines.read(cursor, f"""
+                        SELECT (a.sale_date - DATE '1970-01-01')::INTEGER AS day, a.rep_key AS rep,
+                               a.territory_key AS territory, a.revenue::DOUBLE PRECISION AS revenue,
+                               coalesce(a.profit, 0)::DOUBLE PRECISION AS profit
+                        FROM actual_versions a WHERE a.is_current AND {keyed} AND {where}
+                        """, params, keys=_key_tables(cursor, names, lines))
+                # lines whose territory came from the file skip the history join (``actual_versions``
+                # where current: the ledger ``actuals`` is a view of them without their keys)
+                if by_text:
+                    lines.read(cursor, f"""
+                        WITH {codes},
+                        b AS (SELECT a.sale_date, a.rep_id, a.territory, a.revenue, a.profit FROM actual_versions a
+                              WHERE a.is_current AND a.territory_from_file AND {texts} AND {where}
+                              UNION ALL
+                              SELECT a.sale_date, a.rep_id, {_TERRITORY}, a.revenue, a.profit
+                              FROM actuals a {history_join('a.rep_id', 'a.sale_date')}
+                              WHERE a.territory_from_file IS NOT TRUE AND {where})
+                        SELECT (b.sale_date - DATE '1970-01-01')::INTEGER AS day, coalesce(rc.code, -2) AS rep,
+                               CASE WHEN b.territory IS NULL THEN -1 ELSE coalesce(tc.code, -2) END AS territory,
+                               b.revenue::DOUBLE PRECISION AS revenue,
+                               coalesce(b.profit, 0)::DOUBLE PRECISION AS profit
+                        FROM b LEFT JOIN rc ON rc.rep_id = b.rep_id LEFT JOIN tc ON tc.territory = b.territory
+                        """, code_params + params + params)
+                lines.done()
             rep_codes, territory_codes = lines.rep, lines.territory
             if not lines.unknown:
                 break
@@ -219,6 +240,24 @@ class EngineReads(DealStore, LedgerStore, RatesStore, PeopleStore, PeopleHistory
         return frame
 
 
+def _key_tables(cursor: Any, names: list[tuple[int, int, str]], lines: _Lines) -> tuple[np.ndarray, np.ndarray]:
+    """The read's codes of every key in ``actual_keys`` (migration 82): rep codes and territory
+    codes by key, in the widths of ``lines``; -2 for a key whose text is in neither list (the
+    read then starts again with every distinct text, as for a line read by its texts), -1 for
+    key 0 (no territory). One more entry, -2, at the end (see _Lines.read)."""
+    known = cursor.execute("SELECT key_id, name FROM actual_keys").fetchall()
+    size = max((key for key, _ in known), default=0) + 2
+    reps = np.full(size, -2, dtype=lines.rep.dtype)
+    territories = np.full(size, -2, dtype=lines.territory.dtype)
+    territories[0] = -1
+    rep_code = {name: code for kind, code, name in names if kind == 0}
+    territory_code = {name: code for kind, code, name in names if kind == 1}
+    for key, name in known:
+        reps[key] = rep_code.get(name, -2)
+        territories[key] = territory_code.get(name, -2)
+    return reps, territories
+
+
 def _code_width(categories: int) -> type[np.signedinteger]:
     """The code width pandas keeps for that many categories (any other makes one more copy)."""
     return np.int8 if categories < 127 else np.int16 if categories < 32767 else np.int32
@@ -257,20 +296,26 @@ class _Lines:
         self.unknown = False
         self.territories_used = np.zeros(max(codes - reps, 0) + 2, dtype=bool)
 
-    def read(self, cursor: Any, sql: str, params: list[Any]) -> None:
-        """Run ``sql`` (columns day, rep, territory, revenue, profit) and keep its rows."""
+    def read(self, cursor: Any, sql: str, params: list[Any],
+             keys: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Run ``sql`` (columns day, rep, territory, revenue, profit) and keep its rows. ``keys``:
+        the rep and territory columns are keys (migration 82), made codes by these two tables
+        (index: the key; the last entry, -2, stands for every key beyond the others)."""
         native: Any = getattr(cursor, "native", None)
         if getattr(cursor, "dialect", None) == "duckdb" and hasattr(native, "sql"):
             for batch in native.sql(sql, params=params or None).to_arrow_reader(self._BATCH):
-                self._add([column.to_numpy(zero_copy_only=False) for column in batch.columns])
+                self._add([column.to_numpy(zero_copy_only=False) for column in batch.columns], keys)
         else:
             frame = cursor.frame(sql, params)
-            self._add([frame[name].to_numpy() for name in frame.columns])
+            self._add([frame[name].to_numpy() for name in frame.columns], keys)
+
+    def done(self) -> None:
+        """Cut the arrays to the lines read (fewer than counted: a write in between elsewhere)."""
         if self.n < len(self.date):
             for name in ("date", "rep", "territory", "revenue", "profit"):
                 setattr(self, name, getattr(self, name)[:self.n])
 
-    def _add(self, columns: list[np.ndarray]) -> None:
+    def _add(self, columns: list[np.ndarray], keys: tuple[np.ndarray, np.ndarray] | None) -> None:
         day, rep, territory, revenue, profit = columns
         k = len(day)
         if self.n + k > len(self.date):  # more lines than counted (a write in between elsewhere)
@@ -284,8 +329,15 @@ class _Lines:
         ticks = self.date[part].view(np.int64)
         ticks[:] = day
         ticks *= _NS_PER_DAY
-        self.rep[part] = rep
-        self.territory[part] = territory
+        if keys is None:
+            self.rep[part] = rep
+            self.territory[part] = territory
+        else:
+            # codes by key, straight into place; a key beyond the tables (none is expected) is
+            # clipped onto their last entry, -2
+            np.take(keys[0], rep, out=self.rep[part], mode="clip")
+            np.take(keys[1], territory, out=self.territory[part], mode="clip")
+        rep, territory = self.rep[part], self.territory[part]
         self.unknown = self.unknown or bool((rep == -2).any() or (territory == -2).any())
         if not self.unknown:
             self.territories_used[territory + 1] = True

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from salesplan import engine, imports
 from salesplan.inputs import DAILY_ACTUALS_COLUMNS
@@ -130,14 +131,20 @@ def test_a_managers_lines_hold_only_their_reps(any_store):
     assert math.fsum(daily["revenue"]) == math.fsum(everyone.loc[everyone["rep_id"].isin(["R1", "R2"]), "revenue"])
 
 
-def test_a_line_outside_the_lists_is_read_with_every_distinct_code(any_store):
+@pytest.mark.parametrize("keys", ["none", "own"])
+def test_a_line_outside_the_lists_is_read_with_every_distinct_code(any_store, keys):
     """The codes come from the reps and territories lists; a stored line naming a territory in
-    neither (no import makes one) is still handed over with its own territory."""
+    neither (no import makes one) is still handed over with its own territory, whether it was
+    written without keys (an older salesplan) or with a key of its own (migration 82)."""
     store = any_store
     _organisation(store)
     before = store.engine_inputs(SYSTEM).daily_actuals
     with store.atomic() as cursor:
-        cursor.execute("UPDATE actual_versions SET territory = 'Elsewhere' WHERE order_id = 'O5' AND is_current")
+        if keys == "own":
+            cursor.execute("INSERT INTO actual_keys SELECT 'Elsewhere', max(key_id) + 1 FROM actual_keys")
+        key = "(SELECT key_id FROM actual_keys WHERE name = 'Elsewhere')" if keys == "own" else "NULL"
+        cursor.execute(f"UPDATE actual_versions SET territory = 'Elsewhere', territory_key = {key} "
+                       "WHERE order_id = 'O5' AND is_current")
     daily = store.engine_inputs(SYSTEM).daily_actuals
     assert len(daily) == len(before)
     assert (daily["territory"] == "Elsewhere").sum() == 1

@@ -51,9 +51,12 @@ def data(store: Store) -> dict[str, list[tuple]]:
 
 
 def without_fingerprints(tables: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
-    """``data`` with the versions' text fingerprints (their last column, migration 81) left out: a
-    database or backup from before migration 80 had none, and its versions stay without one."""
-    return tables | {"actual_versions": sorted((row[:-1] for row in tables["actual_versions"]), key=repr)}
+    """``data`` with the versions' text fingerprints and keys (their last three columns,
+    migrations 81 and 82) and the keys' dictionary left out: a database or backup from before
+    migration 80 had none; its versions stay without a fingerprint, and the keys migration 82
+    gives them are numbered anew (test_actual_keys.py checks them)."""
+    kept = {name: rows for name, rows in tables.items() if name != "actual_keys"}
+    return kept | {"actual_versions": sorted((row[:-3] for row in tables["actual_versions"]), key=repr)}
 
 
 def is_view(store: Store, name: str) -> bool:
@@ -71,9 +74,12 @@ def to_the_old_schema(store: Store) -> None:
         cursor.execute("CREATE TABLE old_ledger AS SELECT * FROM actuals")
         cursor.execute("DROP VIEW actuals")
         cursor.execute("ALTER TABLE old_ledger RENAME TO actuals")
+        cursor.execute("DROP TABLE actual_keys")
+        cursor.execute("ALTER TABLE actual_versions DROP COLUMN territory_key")
+        cursor.execute("ALTER TABLE actual_versions DROP COLUMN rep_key")
         cursor.execute("ALTER TABLE actual_versions DROP COLUMN row_hash")
         cursor.execute("ALTER TABLE actual_versions DROP COLUMN is_current")
-        cursor.execute("DELETE FROM schema_migrations WHERE version IN (80, 81)")
+        cursor.execute("DELETE FROM schema_migrations WHERE version IN (80, 81, 82)")
 
 
 @pytest.fixture
@@ -124,7 +130,7 @@ def test_migration_80_keeps_the_ledger_of_an_older_database_exactly(history):
     to_the_old_schema(org)
     assert not is_view(org, "actuals")
     assert ledger(org) == after_second
-    assert org.migrate() == [80, 81]
+    assert org.migrate() == [80, 81, 82]
     assert is_view(org, "actuals")
     # the ledger, the versions and their flags as if always so
     assert without_fingerprints(data(org)) == without_fingerprints(before)

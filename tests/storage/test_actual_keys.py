@@ -1,0 +1,159 @@
+"""Integer keys of each actuals version's rep and territory (migration 82, ``actual_keys``,
+``actual_versions.rep_key`` / ``territory_key``): every version an import writes carries the keys
+of its texts, a key never changes or moves to another text, the report's read gives the same
+lines from the keys as from the texts, and versions without keys (a database or a backup from
+before the migration, or versions an older salesplan wrote) are read by their texts and given
+keys by the migration, the restore and the next import. Runs on both backends."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from salesplan.principal import SYSTEM
+from salesplan.store import Store
+from tests.storage.test_engine_lines import _assert_same, _load, _organisation, _reports
+
+
+def key_faults(store: Store) -> list[tuple]:
+    """Every version whose keys are missing or are not the keys of its own texts."""
+    with store.cursor() as cursor:
+        return cursor.execute(
+            """
+            SELECT v.order_id, v.rep_id, v.rep_key, v.territory, v.territory_key
+            FROM actual_versions v
+            LEFT JOIN actual_keys r ON r.key_id = v.rep_key
+            LEFT JOIN actual_keys t ON t.key_id = v.territory_key
+            WHERE r.name IS DISTINCT FROM v.rep_id
+               OR (v.territory IS NULL AND v.territory_key IS DISTINCT FROM 0)
+               OR (v.territory IS NOT NULL AND t.name IS DISTINCT FROM v.territory)
+            """
+        ).fetchall()
+
+
+def keys(store: Store) -> dict[str, int]:
+    with store.cursor() as cursor:
+        return dict(cursor.execute("SELECT name, key_id FROM actual_keys").fetchall())
+
+
+def unkeyed(store: Store) -> int:
+    with store.cursor() as cursor:
+        return int(cursor.execute(
+            "SELECT count(*) FROM actual_versions WHERE rep_key IS NULL OR territory_key IS NULL").fetchall()[0][0])
+
+
+def forget_keys(store: Store, where: str = "true") -> None:
+    """Versions as an older salesplan writes them: without keys."""
+    with store.atomic() as cursor:
+        cursor.execute(f"UPDATE actual_versions SET rep_key = NULL, territory_key = NULL WHERE {where}")
+
+
+def sorted_lines(frame: pd.DataFrame) -> pd.DataFrame:
+    """The lines in one order, the categories as texts (the read's order of lines may differ)."""
+    plain = frame.astype({"rep_id": object, "territory": object})
+    return plain.sort_values(list(plain.columns), na_position="first").reset_index(drop=True)
+
+
+def to_the_schema_before_82(store: Store) -> None:
+    with store.atomic() as cursor:
+        cursor.execute("DROP TABLE actual_keys")
+        cursor.execute("ALTER TABLE actual_versions DROP COLUMN territory_key")
+        cursor.execute("ALTER TABLE actual_versions DROP COLUMN rep_key")
+        cursor.execute("DELETE FROM schema_migrations WHERE version = 82")
+
+
+MORE = (
+    "date,rep,territory,amount,cost,order_id\n"
+    "2025-04-01,R4,Far,10,1,O1\n"        # a changed line: a rep and territory new to the ledger
+    "2025-04-02,R3,,20,2,N1\n"           # a new line, its territory the rep's on the day
+    "2025-04-03,R4,West,30,3,N2\n"
+)
+
+
+def _more(store: Store):
+    """R4 joins in a new territory, then MORE is imported."""
+    _load(store, "reps", "rep_id,name,territory,region,manager\nR4,Dee,Far,US,\n", "r4.csv")
+    return _load(store, "actuals", MORE, "more.csv")
+
+
+def test_every_version_carries_the_keys_of_its_texts_and_a_key_never_moves(any_store):
+    store = any_store
+    _organisation(store)
+    assert key_faults(store) == [] and unkeyed(store) == 0
+    first = keys(store)
+    assert {"R1", "R2", "R3", "North", "South", "West"} <= set(first)
+    assert len(set(first.values())) == len(first) and 0 not in first.values()
+    batch = _more(store)
+    assert (batch.inserted, batch.updated) == (2, 1)
+    assert key_faults(store) == []
+    after = keys(store)
+    assert {name: after[name] for name in first} == first  # earlier texts keep their keys
+    assert {"Far", "R4"} <= set(after)
+    store.undo(SYSTEM, batch.batch_id)
+    assert key_faults(store) == [] and keys(store) == after  # undo flips flags, keys stay
+
+
+def test_the_read_gives_the_same_lines_and_reports_from_the_keys_as_from_the_texts(any_store):
+    store = any_store
+    _organisation(store)
+    _more(store)
+    by_key = store.engine_inputs(SYSTEM)
+    # every version without keys: each line is read by its texts
+    forget_keys(store)
+    by_text = store.engine_inputs(SYSTEM)
+    pd.testing.assert_frame_equal(sorted_lines(by_key.daily_actuals), sorted_lines(by_text.daily_actuals),
+                                  check_exact=True)
+    _assert_same(_reports(by_text), _reports(dataclasses.replace(by_key)))
+    # some with keys, some without (an older salesplan wrote the latter)
+    with store.atomic() as cursor:
+        from salesplan.migrations import FILL_KEYS
+        cursor.execute(FILL_KEYS)
+    forget_keys(store, "order_id LIKE 'O1%'")
+    assert 0 < unkeyed(store) < 1500
+    mixed = store.engine_inputs(SYSTEM)
+    pd.testing.assert_frame_equal(sorted_lines(mixed.daily_actuals), sorted_lines(by_text.daily_actuals),
+                                  check_exact=True)
+    # the next import gives them keys again
+    _load(store, "actuals", "date,rep,amount,order_id\n2025-05-05,R2,5,Z1\n", "z.csv")
+    assert unkeyed(store) == 0 and key_faults(store) == []
+
+
+def test_migration_82_gives_an_older_database_its_keys_and_the_same_report(any_store):
+    store = any_store
+    _organisation(store)
+    before = store.engine_inputs(SYSTEM)
+    to_the_schema_before_82(store)
+    assert store.migrate() == [82]
+    assert unkeyed(store) == 0 and key_faults(store) == []
+    after = store.engine_inputs(SYSTEM)
+    pd.testing.assert_frame_equal(sorted_lines(after.daily_actuals), sorted_lines(before.daily_actuals),
+                                  check_exact=True)
+    _assert_same(_reports(before), _reports(after))
+
+
+@pytest.mark.parametrize("older", [True, False])
+def test_a_backup_restores_with_keys_and_the_same_report(any_store, tmp_path, backend, request, older):
+    store = any_store
+    _organisation(store)
+    _more(store)
+    before = store.engine_inputs(SYSTEM)
+    if older:  # a backup taken before migration 82: versions without keys, no actual_keys
+        to_the_schema_before_82(store)
+    manifest = store.backup(SYSTEM, tmp_path / "snap")
+    assert ("actual_keys" in manifest["tables"]) is not older
+    empty = str(tmp_path / "restored.duckdb") if backend == "duckdb" else request.getfixturevalue("pg_server").create_database()
+    with Store.open(empty) as restored:
+        restored.restore(SYSTEM, tmp_path / "snap")
+        assert unkeyed(restored) == 0 and key_faults(restored) == []
+        after = restored.engine_inputs(SYSTEM)
+        pd.testing.assert_frame_equal(sorted_lines(after.daily_actuals), sorted_lines(before.daily_actuals),
+                                      check_exact=True)
+        _assert_same(_reports(before), _reports(after))
+        # an import after the restore gives new texts keys of their own
+        _load(restored, "reps", "rep_id,name,territory,region,manager\nR5,Eve,Isle,US,\n", "r5.csv")
+        _load(restored, "actuals", "date,rep,territory,amount,order_id\n2025-05-05,R5,Isle,5,Z1\n", "z.csv")
+        assert {"R5", "Isle"} <= set(keys(restored))
+        assert key_faults(restored) == []
+        assert len(set(keys(restored).values())) == len(keys(restored))
