@@ -18,7 +18,8 @@ def load_demo(store, *, reps: int = 40, seed: int = 7, today: date | None = None
     holidays, targets and deal snapshots through the store's API as their imports would record
     them (the same rows, batches, file names and checksums; the demo's own files give those
     imports nothing to check; in a store holding other people, every file goes through the
-    import); the plans through the store's plan API; then the sign-in accounts.
+    import); the plans through the store's plan API in one call (``add_plans``); then the
+    sign-in accounts.
 
     Loading again changes nothing. Raises SalesplanError when an import rejects a row, and the
     store's errors (BadInput, NotAllowed, DatabaseLocked)."""
@@ -54,32 +55,9 @@ def load_demo(store, *, reps: int = 40, seed: int = 7, today: date | None = None
             imports.import_file(store, "deals", path, principal=SYSTEM, file_name=f"demo-{path.name}", as_of=day).batch_id
             for day, path in data.deals.items()
         }
-        n_ob = n_ac = n_ck = n_kept = 0
-        for plan in data.plans:
-            rid, fy = plan["rep_id"], plan["fy"]
-            if store.plan(SYSTEM, rid, fy)["exists"]:
-                n_kept += 1  # loading the demo again must not duplicate obstacles and actions
-                continue
-            store.save_plan(SYSTEM, rid, fy, status=plan["status"], summary=plan["summary"])
-            ids = {}
-            for ob in plan["obstacles"]:
-                ids[ob["key"]] = store.add_obstacle(SYSTEM, rid, fy, description=ob["description"],
-                                                    likelihood=ob["likelihood"],
-                                                    revenue_at_risk=ob["revenue_at_risk"])
-                n_ob += 1
-            for ac in plan["actions"]:
-                store.add_action(SYSTEM, rid, fy, description=ac["description"], owner=ac["owner"],
-                                 due_date=ac["due_date"], status=ac["status"],
-                                 expected_impact=ac["expected_impact"],
-                                 obstacle_id=ids.get(ac["obstacle_key"]) if ac["obstacle_key"] else None)
-                n_ac += 1
-            for ck in plan["checkins"]:
-                store.add_checkin(SYSTEM, rid, fy, checkin_date=ck["checkin_date"], author=ck["author"],
-                                  note=ck["note"])
-                n_ck += 1
-            if plan["status"] == "agreed":
-                # its obstacles and actions were added after the header: agreed on the whole plan
-                store.save_plan(SYSTEM, rid, fy, status="agreed", summary=plan["summary"])
+        # one transaction for every plan: the rows and audit lines of the plan API's calls one by
+        # one (a plan loaded before is kept: loading again must not duplicate its items)
+        added = store.add_plans(SYSTEM, data.plans)
     accounts = _demo_accounts(store, reps_df)
     return {
         "today": today.isoformat(),
@@ -91,11 +69,11 @@ def load_demo(store, *, reps: int = 40, seed: int = 7, today: date | None = None
         "holidays": rows["holidays"],
         "target_rows": rows["targets"],
         "actual_rows": rows["actuals"],
-        "plans": len(data.plans) - n_kept,
-        "plans_kept": n_kept,
-        "obstacles": n_ob,
-        "actions": n_ac,
-        "checkins": n_ck,
+        "plans": added["plans"],
+        "plans_kept": added["kept"],
+        "obstacles": added["obstacles"],
+        "actions": added["actions"],
+        "checkins": added["checkins"],
         "batches": {kind: batch_id for kind, (batch_id, _) in results.items()},
         "inserted": {kind: inserted for kind, (_, inserted) in results.items()},
         "deal_snapshots": {day.isoformat(): batch_id for day, batch_id in deal_batches.items()},

@@ -165,8 +165,12 @@ class StoreBase:
         *,
         changes_data: bool = True,
         exclusive: bool = True,
+        audited_by_work: bool = False,
     ) -> T:
         """Run ``work`` in one transaction, bump the data version and record an audit line.
+
+        ``audited_by_work``: ``work`` records the audit lines itself (a call that stands for
+        several writes, one line each); ``action`` then only names the write in errors.
 
         ``exclusive`` writes are serialised across processes (a PostgreSQL advisory lock; a DuckDB
         file is held by one process at a time anyway); single-row bookkeeping such as sign-in
@@ -185,7 +189,7 @@ class StoreBase:
                     result = work(cursor)
                     if changes_data:
                         cursor.execute("UPDATE meta SET value = value + 1 WHERE key = 'data_version'")
-                    if action:
+                    if action and not audited_by_work:
                         cursor.execute(
                             "INSERT INTO audit_log VALUES (localtimestamp, ?, ?, ?)",
                             [principal.email, action, detail],

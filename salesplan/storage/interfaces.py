@@ -32,7 +32,7 @@ from salesplan.storage.interfaces_admin import (
 )
 from salesplan.storage.interfaces_deals import DealStorage
 from salesplan.storage.interfaces_notify import NotificationStorage
-from salesplan.storage.records import ActualTotals, BatchRecord, PlanRecord
+from salesplan.storage.records import ActualTotals, BatchRecord, NewPlan, PlanRecord, PlansAdded
 from salesplan.storage.interfaces_money import PeopleHistoryStorage, RatesStorage
 
 
@@ -244,6 +244,15 @@ class PlanStorage(Protocol):
     def add_checkin(self, principal: Principal, rep_id: str, fy: int, *, checkin_date: date, author: str | None = None, note: str) -> int:
         """Add a check-in note to a rep's plan; returns its id. The author is the principal's email
         (``author`` counts only for the system principal). Raises NotAllowed, BadInput (empty note)."""
+        ...
+
+    def add_plans(self, principal: Principal, plans: Sequence[NewPlan]) -> PlansAdded:
+        """Write whole new plans (header, obstacles, actions, check-ins) in one transaction, with the
+        rows and audit lines of save_plan, add_obstacle, add_action, add_checkin called one by one
+        (and save_plan again for an agreed plan); a plan that exists already is kept untouched.
+        Raises NotAllowed (rep out of scope, leader, agreeing without the right), BadInput (every
+        invalid status or item, an action's obstacle_key not of its plan, a plan listed twice);
+        nothing is written then."""
         ...
 
     def update_obstacle(self, principal: Principal, obstacle_id: int, *, description: str, likelihood: int, revenue_at_risk: float) -> None:

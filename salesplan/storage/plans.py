@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from salesplan import policy
 from salesplan.errors import (
@@ -18,7 +20,7 @@ from salesplan.errors import (
 from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
 from salesplan.storage.base import ACTION_STATUSES, PLAN_STATUSES, StoreBase, amount_problem
-from salesplan.storage.records import PlanRecord
+from salesplan.storage.records import NewPlan, PlanRecord, PlansAdded
 
 
 class PlanStore(StoreBase):
@@ -202,6 +204,124 @@ class PlanStore(StoreBase):
 
         return self.write(principal, "add check-in", f"{rep_id} FY{fy}", work)
 
+    def add_plans(self, principal: Principal, plans: Sequence[NewPlan]) -> PlansAdded:
+        """Write whole new plans (header, obstacles, actions, check-ins) in one transaction, with
+        the rows and audit lines that ``save_plan``, ``add_obstacle``, ``add_action`` and
+        ``add_checkin`` called one by one for each plan in order would leave, and a second
+        ``save_plan`` line for an agreed plan (an item added to an agreed plan sends it back for
+        agreement: the one-by-one calls agree it again once its items are in). A plan that
+        exists already is kept as it is: nothing of it is written. Loading the demo writes its
+        plans so (one transaction instead of one per item).
+
+        The checks are those of the one-by-one calls: write access to each rep, ``agreed`` only
+        by someone who may agree the plan, valid statuses and items; an action's
+        ``obstacle_key`` must name one of its plan's obstacles, and a plan may be listed once.
+        Raises NotAllowed (a rep out of scope, leaders, agreeing without the right) and BadInput
+        (every problem found); nothing is written then.
+        """
+        problems: list[Problem] = []
+        seen: set[tuple[str, int]] = set()
+        for plan in plans:
+            rep_id, fy = plan["rep_id"], int(plan["fy"])
+            self.require_rep_access(principal, rep_id, write=True)
+            if plan["status"] == "agreed":
+                policy.require(principal, "agree_plan", rep_id=rep_id)
+            where = f"plan {rep_id} FY{fy}"
+            if plan["status"] not in PLAN_STATUSES:
+                problems.append(Problem(where, None, "status",
+                                        f"status must be one of {', '.join(PLAN_STATUSES)}, not {plan['status']!r}"))
+            if (rep_id, fy) in seen:
+                problems.append(Problem(where, None, "rep_id", "the plan is listed twice"))
+            seen.add((rep_id, fy))
+            keys = [ob["key"] for ob in plan["obstacles"]]
+            for ob in plan["obstacles"]:
+                problems += [Problem(f"{where} obstacle {ob['key']}", None, column, reason) for column, reason in
+                             _obstacle_problems(ob["description"], ob["likelihood"], ob["revenue_at_risk"])]
+            if len(set(keys)) != len(keys):
+                problems.append(Problem(where, None, "key", "two obstacles have the same key"))
+            for number, ac in enumerate(plan["actions"], 1):
+                problems += [Problem(f"{where} action {number}", None, column, reason) for column, reason in
+                             _action_problems(ac["description"], ac["status"], ac["expected_impact"])]
+                if ac["obstacle_key"] is not None and ac["obstacle_key"] not in keys:
+                    problems.append(Problem(f"{where} action {number}", None, "obstacle_key",
+                                            f"{ac['obstacle_key']!r} is not an obstacle of this plan"))
+            for number, ck in enumerate(plan["checkins"], 1):
+                if not str(ck["note"]).strip():
+                    problems.append(Problem(f"{where} check-in {number}", None, "note", "a check-in needs a note"))
+        if problems:
+            raise BadInput(problems)
+
+        def work(cursor: Cursor) -> PlansAdded:
+            # read in the writing transaction: a plan saved meanwhile is kept, never doubled
+            held = {(str(r), int(f)) for r, f in cursor.execute("SELECT rep_id, fy FROM plans").fetchall()}
+            new = [plan for plan in plans if (plan["rep_id"], int(plan["fy"])) not in held]
+            wanted = sum(len(p["obstacles"]) + len(p["actions"]) + len(p["checkins"]) for p in new)
+            # the ids one nextval per item would give, in the same order (the write lock is held)
+            ids = iter(sorted(int(row[0]) for row in cursor.execute(
+                "SELECT nextval('plan_item_seq') FROM generate_series(1, ?)", [wanted]).fetchall()) if wanted else [])
+            rows: dict[str, list[dict[str, Any]]] = {"plans": [], "obstacles": [], "actions": [], "checkins": [],
+                                                      "audit": []}
+            by = principal.email
+
+            def audit(action: str, detail: str) -> None:
+                rows["audit"].append({"line": len(rows["audit"]), "action": action, "detail": detail})
+
+            for plan in new:
+                rep_id, fy, status = plan["rep_id"], int(plan["fy"]), plan["status"]
+                audit("save plan", f"{rep_id} FY{fy} {status}")
+                rows["plans"].append({"rep_id": rep_id, "fy": fy, "status": status, "summary": plan["summary"],
+                                      "obstacles_numbered": len(plan["obstacles"]),
+                                      "actions_numbered": len(plan["actions"])})
+                obstacle_ids = {}
+                for number, ob in enumerate(plan["obstacles"], 1):
+                    obstacle_ids[ob["key"]] = new_id = next(ids)
+                    rows["obstacles"].append({
+                        "obstacle_id": new_id, "rep_id": rep_id, "fy": fy, "description": ob["description"],
+                        "likelihood": int(ob["likelihood"]), "revenue_at_risk": float(ob["revenue_at_risk"]),
+                        "number": number})
+                    audit("add obstacle", f"{rep_id} FY{fy}")
+                for number, ac in enumerate(plan["actions"], 1):
+                    rows["actions"].append({
+                        "action_id": next(ids), "rep_id": rep_id, "fy": fy, "description": ac["description"],
+                        "owner": ac["owner"], "due_date": ac["due_date"], "status": ac["status"],
+                        "expected_impact": float(ac["expected_impact"]),
+                        "obstacle_id": obstacle_ids[ac["obstacle_key"]] if ac["obstacle_key"] is not None else None,
+                        "number": number})
+                    audit("add action", f"{rep_id} FY{fy}")
+                for ck in plan["checkins"]:
+                    author = ck["author"] if principal.role == "system" and ck["author"] else by
+                    rows["checkins"].append({"checkin_id": next(ids), "rep_id": rep_id, "fy": fy,
+                                             "checkin_date": ck["checkin_date"], "author": author, "note": ck["note"]})
+                    audit("add check-in", f"{rep_id} FY{fy}")
+                if status == "agreed":
+                    audit("save plan", f"{rep_id} FY{fy} agreed")
+            # one statement per table, the principal as the writer; every row has this transaction's time
+            inserts = [
+                ("plans", "INSERT INTO plans (rep_id, fy, status, summary, updated_by, updated_at, obstacles_numbered, "
+                          "actions_numbered) SELECT rep_id, fy, status, summary, ?, localtimestamp, obstacles_numbered, "
+                          "actions_numbered FROM new_rows", [by]),
+                ("obstacles", "INSERT INTO obstacles (obstacle_id, rep_id, fy, description, likelihood, revenue_at_risk, "
+                              "created_by, created_at, number) SELECT obstacle_id, rep_id, fy, description, likelihood, "
+                              "CAST(revenue_at_risk AS DECIMAL(18,4)), ?, localtimestamp, number FROM new_rows", [by]),
+                ("actions", "INSERT INTO actions (action_id, rep_id, fy, description, owner, due_date, status, "
+                            "expected_impact, obstacle_id, updated_by, updated_at, number) SELECT action_id, rep_id, fy, "
+                            "description, owner, due_date, status, CAST(expected_impact AS DECIMAL(18,4)), obstacle_id, "
+                            "?, localtimestamp, number FROM new_rows", [by]),
+                ("checkins", "INSERT INTO checkins (checkin_id, rep_id, fy, checkin_date, author, note, created_at) "
+                             "SELECT checkin_id, rep_id, fy, checkin_date, author, note, localtimestamp FROM new_rows", []),
+                ("audit", "INSERT INTO audit_log (logged_at, actor, action, detail) "
+                          "SELECT localtimestamp, ?, action, detail FROM new_rows ORDER BY line", [by]),
+            ]
+            for table, statement, params in inserts:
+                if rows[table]:
+                    cursor.stage("new_rows", pa.Table.from_pylist(rows[table], schema=_NEW_ROWS[table]))
+                    cursor.execute(statement, params)
+                    cursor.unstage("new_rows")
+            return PlansAdded(plans=len(new), kept=len(plans) - len(new), obstacles=len(rows["obstacles"]),
+                              actions=len(rows["actions"]), checkins=len(rows["checkins"]))
+
+        return self.write(principal, "add plans", f"{len(plans)} plans", work, audited_by_work=True)
+
     # ------------------------------------------------------------------ editing obstacles and actions
     def update_obstacle(
         self, principal: Principal, obstacle_id: int, *, description: str, likelihood: int, revenue_at_risk: float
@@ -348,6 +468,23 @@ class PlanStore(StoreBase):
             [rep_id, fy, principal.email],
         )
 
+
+
+# the Arrow schema of the rows ``add_plans`` stages per table (the same on both backends)
+_NEW_ROWS = {
+    "plans": pa.schema([("rep_id", pa.string()), ("fy", pa.int32()), ("status", pa.string()), ("summary", pa.string()),
+                        ("obstacles_numbered", pa.int32()), ("actions_numbered", pa.int32())]),
+    "obstacles": pa.schema([("obstacle_id", pa.int64()), ("rep_id", pa.string()), ("fy", pa.int32()),
+                            ("description", pa.string()), ("likelihood", pa.int32()), ("revenue_at_risk", pa.float64()),
+                            ("number", pa.int32())]),
+    "actions": pa.schema([("action_id", pa.int64()), ("rep_id", pa.string()), ("fy", pa.int32()),
+                          ("description", pa.string()), ("owner", pa.string()), ("due_date", pa.date32()),
+                          ("status", pa.string()), ("expected_impact", pa.float64()), ("obstacle_id", pa.int64()),
+                          ("number", pa.int32())]),
+    "checkins": pa.schema([("checkin_id", pa.int64()), ("rep_id", pa.string()), ("fy", pa.int32()),
+                           ("checkin_date", pa.date32()), ("author", pa.string()), ("note", pa.string())]),
+    "audit": pa.schema([("line", pa.int64()), ("action", pa.string()), ("detail", pa.string())]),
+}
 
 
 def _obstacle_problems(description: str, likelihood: Any, revenue_at_risk: Any) -> list[tuple[str, str]]:

@@ -3,7 +3,7 @@ plain dicts for the callers that index them (pages, tests, the command line)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NotRequired, TypedDict
 
 import pandas as pd
@@ -55,6 +55,56 @@ class PlanRecord(TypedDict):
     obstacles: pd.DataFrame  # obstacle_id, description, likelihood, revenue_at_risk
     actions: pd.DataFrame  # action_id, description, owner, due_date, status, expected_impact, obstacle_id
     checkins: pd.DataFrame  # checkin_id, checkin_date, author, note
+
+
+class NewObstacle(TypedDict):
+    """An obstacle of a new plan (``add_plans``); ``key`` names it for the plan's actions."""
+
+    key: str
+    description: str
+    likelihood: int
+    revenue_at_risk: float
+
+
+class NewAction(TypedDict):
+    """An action of a new plan (``add_plans``), against the plan's obstacle ``obstacle_key`` or none."""
+
+    description: str
+    owner: str
+    due_date: date | None
+    status: str  # planned, in_progress, done, dropped
+    expected_impact: float
+    obstacle_key: str | None
+
+
+class NewCheckin(TypedDict):
+    """A check-in of a new plan (``add_plans``); ``author`` counts only for the system principal."""
+
+    checkin_date: date
+    author: str | None
+    note: str
+
+
+class NewPlan(TypedDict):
+    """A whole plan to write at once (``add_plans``): header, obstacles, actions and check-ins."""
+
+    rep_id: str
+    fy: int
+    status: str  # draft, submitted, agreed
+    summary: str
+    obstacles: list[NewObstacle]
+    actions: list[NewAction]
+    checkins: list[NewCheckin]
+
+
+class PlansAdded(TypedDict):
+    """What ``add_plans`` wrote: plans written, plans kept (they existed), and their items."""
+
+    plans: int
+    kept: int
+    obstacles: int
+    actions: int
+    checkins: int
 
 
 class Manifest(TypedDict):

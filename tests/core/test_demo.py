@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from salesplan.demo import MIN_REPS, generate
+from tests.helpers.demo import generated
 
 TODAY = date(2025, 6, 18)  # a Wednesday, mid-year
 FY = 2025
@@ -21,9 +22,8 @@ def read(path: Path) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    data = generate(out, today=TODAY)
+def demo():
+    data = generated(40, 7, TODAY)  # the default demo (tests/core/test_demo_pipeline.py reads it too)
     reps = read(data.reps_csv)
     targets = read(data.targets_csv)
     targets["amount"] = targets["amount"].astype(float)
@@ -89,7 +89,8 @@ def test_headers_are_the_spec_columns(demo):
 @pytest.fixture(scope="module")
 def seed3(tmp_path_factory):
     """The smallest demo of seed 3, which the determinism tests generate again or with another seed
-    (whether the bytes repeat does not depend on the size; each generation costs ~0.1 s per rep)."""
+    (whether the bytes repeat does not depend on the size; each generation costs ~0.1 s per rep),
+    the smallest size of test_scales_with_reps and the files test_load_demo_through_the_store loads."""
     return generate(tmp_path_factory.mktemp("seed3"), reps=MIN_REPS, seed=3, today=TODAY)
 
 
@@ -135,8 +136,9 @@ def test_default_counts(demo):
 
 
 @pytest.mark.parametrize("n", [MIN_REPS, 25, 60])
-def test_scales_with_reps(tmp_path, n):
-    data = generate(tmp_path, reps=n, seed=1, today=TODAY)
+def test_scales_with_reps(tmp_path, n, seed3):
+    # the smallest size is the determinism tests' demo (the checks below do not depend on the seed)
+    data = seed3 if n == MIN_REPS else generate(tmp_path, reps=n, seed=1, today=TODAY)
     reps = read(data.reps_csv)
     assert len(reps) == n
     assert reps.loc[reps.territory != "", "territory"].nunique() <= 12
@@ -404,7 +406,7 @@ def test_any_today_works(tmp_path, today):
 # ---- loading through the real import path
 
 
-def test_load_demo_through_the_store(tmp_path):
+def test_load_demo_through_the_store(tmp_path, seed3):
     from salesplan.demo import DEAL_STAGES, load_demo
     from salesplan.principal import SYSTEM
     from salesplan.store import Store
@@ -413,8 +415,8 @@ def test_load_demo_through_the_store(tmp_path):
     # the store, a second load changes nothing) does not depend on its size; loading costs seconds,
     # so the loader's checks share these two loads (the pipeline's and the accounts' included)
     store = Store.open(tmp_path / "demo.duckdb")
-    summary = load_demo(store, reps=MIN_REPS, seed=5, today=TODAY)
-    data = generate(tmp_path / "files", reps=MIN_REPS, seed=5, today=TODAY)
+    summary = load_demo(store, reps=MIN_REPS, seed=3, today=TODAY)
+    data = seed3  # the files that load generated again (the same bytes: test_same_seed_gives_identical_bytes)
     files = {kind: read(path) for kind, path in data.files.items()}
     for kind, frame in files.items():
         assert summary["inserted"][kind] == len(frame), kind
@@ -460,7 +462,7 @@ def test_load_demo_through_the_store(tmp_path):
     for email in ("manager1@demo.test", "rep1@demo.test", "rep2@demo.test"):
         assert users.loc[email, "rep_id"] == rep_of[email]
     # loading again changes nothing and duplicates no plan details, deal or account
-    again = load_demo(store, reps=MIN_REPS, seed=5, today=TODAY)
+    again = load_demo(store, reps=MIN_REPS, seed=3, today=TODAY)
     assert sum(again["inserted"].values()) == 0
     assert again["plans"] == 0 and again["plans_kept"] == len(data.plans) and again["accounts"] == 0
     assert len(store.plan(SYSTEM, plan["rep_id"], plan["fy"])["actions"]) == len(plan["actions"])

@@ -7,14 +7,16 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from salesplan.demo import DEAL_STAGES, generate
+from salesplan.demo import DEAL_STAGES
+from tests.helpers.demo import generated
 
 TODAY = date(2025, 6, 18)  # a Wednesday, mid-year
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    data = generate(tmp_path_factory.mktemp("demo"), reps=20, seed=5, today=TODAY)
+def demo():
+    # the default demo's files, as tests/core/test_demo.py reads them (generated once per process)
+    data = generated(40, 7, TODAY)
     reps = pd.read_csv(data.reps_csv, dtype=str, keep_default_na=False)
     snapshots = {day: pd.read_csv(path, dtype=str, keep_default_na=False) for day, path in data.deals.items()}
     targets = pd.read_csv(data.targets_csv, dtype={"amount": float}, keep_default_na=False)
