@@ -108,15 +108,14 @@ def test_rep_by_rep_id_email_or_exact_name(reps_store):
     assert reps == {"A": "R001", "B": "R002", "C": "R001", "D": "R002", "E": "R003"}
 
 
-def test_rep_name_must_match_exactly(reps_store):
-    before = reps_store.snapshot()
+def test_rep_name_must_match_exactly(unchanged_reps):
     with pytest.raises(BadInput) as error:
-        actuals(reps_store, "date,rep,amount\n2025-03-03,ava berg,1\n")
+        actuals(unchanged_reps.store, "date,rep,amount\n2025-03-03,ava berg,1\n")
     assert error.value.problems == [
         Problem("sales.csv", 2, "rep",
                 "unknown rep 'ava berg': not a rep_id, email or name in the reps list (import the reps first)")
     ]
-    assert reps_store.snapshot() == before
+    unchanged_reps.assert_unchanged()
 
 
 def test_a_name_shared_by_two_reps_is_refused(store, reps_file):
@@ -185,16 +184,18 @@ def test_a_stated_decimal_separator_decides_how_ambiguous_amounts_read(reps_stor
     assert sorted(reps_store.actuals(SYSTEM)["revenue"].tolist()) == expected
 
 
-def test_a_stated_decimal_point_refuses_amounts_written_with_a_decimal_comma(reps_store):
+def test_a_stated_decimal_point_refuses_amounts_written_with_a_decimal_comma(unchanged_reps):
     with pytest.raises(BadInput) as refused:
-        actuals(reps_store, 'date,rep,amount\n2025-03-03,R001,"12,50"\n', decimal="point")
+        actuals(unchanged_reps.store, 'date,rep,amount\n2025-03-03,R001,"12,50"\n', decimal="point")
     assert refused.value.problems[0].line == 2 and refused.value.problems[0].column == "amount"
-    assert reps_store.actuals(SYSTEM).empty
+    assert unchanged_reps.store.actuals(SYSTEM).empty
+    unchanged_reps.assert_unchanged()
 
 
-def test_an_unknown_decimal_separator_is_refused(reps_store):
+def test_an_unknown_decimal_separator_is_refused(unchanged_reps):
     with pytest.raises(BadInput, match="decimal separator"):
-        actuals(reps_store, "date,rep,amount\n2025-03-03,R001,1\n", decimal="dot")
+        actuals(unchanged_reps.store, "date,rep,amount\n2025-03-03,R001,1\n", decimal="dot")
+    unchanged_reps.assert_unchanged()
 
 
 # ============================================================================ dates
@@ -318,11 +319,12 @@ def test_quoted_newlines_keep_the_line_numbers_of_later_rows(reps_store):
     assert frame.loc["B", "customer"] == 'He said "hi"'
 
 
-def test_a_stray_quote_in_an_unquoted_field(reps_store):
+def test_a_stray_quote_in_an_unquoted_field(unchanged_reps):
     text = 'date,rep,amount,product\n2025-03-03,R001,10,5" screen\n\n2025-03-04,R001,bad,cable\n'
     with pytest.raises(BadInput) as error:
-        actuals(reps_store, text)
+        actuals(unchanged_reps.store, text)
     assert error.value.problems == [Problem("sales.csv", 4, "amount", "'bad' has letters in it: amounts must be numbers")]
+    unchanged_reps.assert_unchanged()
 
 
 # ============================================================================ Excel
@@ -359,11 +361,12 @@ def test_xlsx_with_title_row_date_cells_and_numbers(reps_store):
     assert counts(again) == (0, 0, 3, 0)
 
 
-def test_xlsx_problem_lines_are_spreadsheet_rows(reps_store):
+def test_xlsx_problem_lines_are_spreadsheet_rows(unchanged_reps):
     data = workbook_bytes([["date", "rep", "amount"], [dt.date(2025, 3, 3), "R001", 5], [], ["2025-02-30", "R001", 6]])
     with pytest.raises(BadInput) as error:
-        actuals(reps_store, data, file_name="export.xlsx")
+        actuals(unchanged_reps.store, data, file_name="export.xlsx")
     assert error.value.problems == [Problem("export.xlsx", 4, "date", "'2025-02-30' is not a real date")]
+    unchanged_reps.assert_unchanged()
 
 
 def test_read_from_a_path(reps_store, tmp_path):
