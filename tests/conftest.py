@@ -169,9 +169,8 @@ def reps_store(tmp_path, reps_template):
 @pytest.fixture(scope="module")
 def shared_reps_copy(tmp_path_factory, reps_template):
     """One copy of the reps template per module, for ``unchanged_reps``."""
-    shared = UnchangedStore(reps_template, tmp_path_factory.mktemp("unchanged_reps"))
-    yield shared
-    shared.close()
+    with UnchangedStore(reps_template, tmp_path_factory.mktemp("unchanged_reps")) as shared:
+        yield shared
 
 
 @pytest.fixture

@@ -76,9 +76,8 @@ def base_store(tmp_path, corpus_template):
 @pytest.fixture(scope="module")
 def shared_copy(tmp_path_factory, corpus_template):
     """The copy the refused files share (see the module's docstring)."""
-    shared = UnchangedStore(corpus_template, tmp_path_factory.mktemp("refusals"))
-    yield shared
-    shared.close()
+    with UnchangedStore(corpus_template, tmp_path_factory.mktemp("refusals")) as shared:
+        yield shared
 
 
 @pytest.fixture

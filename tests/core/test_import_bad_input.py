@@ -51,10 +51,9 @@ def loaded_template(tmp_path_factory, reps_template):
 def shared_loaded(tmp_path_factory, loaded_template):
     """One copy of the loaded database for the module: the refusals leave it as it is, which each
     of them checks against its state when copied (tests/helpers/unchanged.py)."""
-    shared = UnchangedStore(loaded_template, tmp_path_factory.mktemp("refusals"))
-    assert shared.counts["actuals"] == 2 and shared.counts["targets"] == 1
-    yield shared
-    shared.close()
+    with UnchangedStore(loaded_template, tmp_path_factory.mktemp("refusals")) as shared:
+        assert shared.counts["actuals"] == 2 and shared.counts["targets"] == 1
+        yield shared
 
 
 @pytest.fixture
@@ -67,9 +66,8 @@ def loaded(shared_loaded):
 @pytest.fixture
 def loaded_copy(tmp_path, loaded_template):
     """A copy of the loaded database of the test's own, in an UnchangedStore."""
-    shared = UnchangedStore(loaded_template, tmp_path)
-    yield shared
-    shared.close()
+    with UnchangedStore(loaded_template, tmp_path) as own:
+        yield own
 
 
 # ============================================================================ file level

@@ -77,3 +77,9 @@ class UnchangedStore:
 
     def close(self) -> None:
         self.store.close()
+
+    def __enter__(self) -> UnchangedStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
