@@ -25,7 +25,7 @@ from salesplan.errors import BadInput
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
 from tests.helpers import templates
-from tests.helpers.unchanged import UnchangedStore
+from tests.helpers.unchanged import UnchangedStore, lending
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "bad"
 MANIFEST = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
@@ -80,9 +80,7 @@ def shared_copy(tmp_path_factory, corpus_template):
         yield shared
 
 
-@pytest.fixture
-def unchanged(shared_copy):
-    yield from shared_copy.one_test()
+unchanged = lending("shared_copy")
 
 
 def test_the_corpus_is_complete_and_small():

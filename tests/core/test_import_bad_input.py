@@ -18,7 +18,7 @@ from salesplan import cli, imports
 from salesplan.errors import BadInput, Problem
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
-from tests.helpers.unchanged import UnchangedStore
+from tests.helpers.unchanged import UnchangedStore, lending
 
 
 def refused(shared: UnchangedStore, data: str | bytes, file_name: str = "sales.csv", kind: str = "actuals",
@@ -56,11 +56,9 @@ def shared_loaded(tmp_path_factory, loaded_template):
         yield shared
 
 
-@pytest.fixture
-def loaded(shared_loaded):
-    """The shared loaded store (an UnchangedStore: the store is its ``store``); a test that changes
-    a setting takes ``loaded_copy`` instead."""
-    yield from shared_loaded.one_test()
+# the shared loaded store (an UnchangedStore: the store is its ``store``); a test that changes a
+# setting takes ``loaded_copy`` instead
+loaded = lending("shared_loaded")
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from salesplan.store import Store
 from tests.helpers import templates
 
@@ -83,3 +85,14 @@ class UnchangedStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def lending(shared_fixture: str):
+    """A function-scoped fixture that lends the UnchangedStore of the (module-scoped) fixture
+    named ``shared_fixture`` to one test (see :meth:`UnchangedStore.one_test`)."""
+
+    @pytest.fixture
+    def lend(request: pytest.FixtureRequest) -> Iterator[UnchangedStore]:
+        yield from request.getfixturevalue(shared_fixture).one_test()
+
+    return lend
