@@ -77,24 +77,22 @@ def test_one_padded_cell_anywhere_is_trimmed(reps_store, cell):
 
 
 @pytest.mark.parametrize("row", [5, 39])
-def test_one_bad_cell_in_a_clean_file_gives_its_line_and_column(unchanged_reps, row):
+def test_one_bad_cell_in_a_clean_file_gives_its_line_and_column(reps_store, row):
     rows = list(CLEAN)
     rows[row] = f"2025-03-05,R001,O{row},1,12x"
     text = HEADER + "\n".join(rows) + "\n"
     assert read(text).padded is False
-    assert problems(unchanged_reps.store, text) == [
+    assert problems(reps_store, text) == [
         Problem("sales.csv", row + 2, "amount", "'12x' has letters in it: amounts must be numbers")
     ]
-    assert unchanged_reps.store.actuals(SYSTEM).empty
-    unchanged_reps.assert_unchanged()
+    assert reps_store.actuals(SYSTEM).empty
 
 
-def test_a_blank_cell_in_a_clean_file_is_empty(unchanged_reps):
+def test_a_blank_cell_in_a_clean_file_is_empty(reps_store):
     rows = list(CLEAN)
     rows[12] = "2025-03-05,,O12,1,3"
     text = HEADER + "\n".join(rows) + "\n"
-    assert problems(unchanged_reps.store, text) == [Problem("sales.csv", 14, "rep", "the rep is empty")]
-    unchanged_reps.assert_unchanged()
+    assert problems(reps_store, text) == [Problem("sales.csv", 14, "rep", "the rep is empty")]
 
 
 def test_one_connection_per_import(reps_store, monkeypatch):
@@ -117,7 +115,7 @@ def test_one_connection_per_import(reps_store, monkeypatch):
         assert len(opened) == 1
 
 
-def test_an_ascii_file_is_not_decoded_whole_but_a_nul_past_the_first_64k_is_still_refused(unchanged_reps):
+def test_an_ascii_file_is_not_decoded_whole_but_a_nul_past_the_first_64k_is_still_refused(reps_store):
     rows = [f"2025-03-{3 + i % 20:02d},R001,O{i},1,{i}.5" for i in range(4000)]
     text = HEADER + "\n".join(rows) + "\n"
     assert len(text) > 70_000
@@ -126,11 +124,10 @@ def test_an_ascii_file_is_not_decoded_whole_but_a_nul_past_the_first_64k_is_stil
     assert (raw is data, encoding, sample) == (True, "utf-8", text[: files.SNIFF_CHARACTERS])
     bad = data[:-100] + b"\x00" + data[-99:]
     with pytest.raises(BadInput) as caught:
-        actuals(unchanged_reps.store, bad.decode("ascii"))
+        actuals(reps_store, bad.decode("ascii"))
     assert caught.value.problems == [
         Problem("sales.csv", None, None, "this is a binary file, not a CSV text file or an .xlsx workbook")
     ]
-    unchanged_reps.assert_unchanged()
 
 
 # one row with a problem of a cell the import reads typed (date, amounts, territory, currency)
@@ -157,15 +154,13 @@ WIDE_CLEAN = [f"2025-03-{3 + i % 20:02d},R001,O{i},1,{i}.5,1,,Nordics,EUR" for i
     ids=["date out of range", "cost", "profit", "territory", "currency code", "amount's currency", "second currency"],
 )
 @pytest.mark.parametrize("at", [0, 17, 30])
-def test_one_bad_typed_cell_among_clean_rows_gives_its_line_column_and_reason(unchanged_reps, row, column, reason, at):
-    store = unchanged_reps.store
+def test_one_bad_typed_cell_among_clean_rows_gives_its_line_column_and_reason(reps_store, row, column, reason, at):
     rows = list(WIDE_CLEAN)
     rows.insert(at, row)
     text = WIDE_HEADER + "\n".join(rows) + "\n"
     if at == 0 and column == "currency" and "first amounts" in reason:
         # the first row names the file's currency: the clean ones are then the odd ones
-        assert {p.line for p in problems(store, text)} == set(range(3, 33))
+        assert {p.line for p in problems(reps_store, text)} == set(range(3, 33))
     else:
-        assert problems(store, text) == [Problem("sales.csv", at + 2, column, reason)]
-    assert store.actuals(SYSTEM).empty
-    unchanged_reps.assert_unchanged()
+        assert problems(reps_store, text) == [Problem("sales.csv", at + 2, column, reason)]
+    assert reps_store.actuals(SYSTEM).empty
