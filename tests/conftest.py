@@ -27,6 +27,7 @@ from salesplan.principal import SYSTEM
 from salesplan.store import Store
 from tests.helpers import templates
 from tests.helpers.storage_fixtures import any_store, backend, db_target, pg_server, pg_url  # noqa: F401 - shared fixtures
+from tests.helpers.unchanged import UnchangedStore, lending
 
 # cheap argon2 parameters for every account the suite creates and signs in with (see salesplan/auth.py:
 # the default cost is ~0.2 s of CPU per hash or check); test_password_cost.py checks the default
@@ -163,3 +164,16 @@ def reps_store(tmp_path, reps_template):
     """A store of its own already holding the reps of REPS_CSV (R000..R003)."""
     with templates.open_copy(reps_template, tmp_path / "test.duckdb") as opened:
         yield opened
+
+
+@pytest.fixture(scope="module")
+def shared_reps_copy(tmp_path_factory, reps_template):
+    """One copy of the reps template per module, for ``unchanged_reps``."""
+    with UnchangedStore(reps_template, tmp_path_factory.mktemp("unchanged_reps")) as shared:
+        yield shared
+
+
+# the store of REPS_CSV that a module's tests share as long as they leave it exactly as it was
+# (refused imports): an UnchangedStore (tests/helpers/unchanged.py), the store being its ``store``;
+# a test ends with its ``assert_unchanged()``
+unchanged_reps = lending("shared_reps_copy")

@@ -1,9 +1,12 @@
 """The bad-input corpus (issue 7): every file under tests/data/bad/ against its expected outcome.
 
-Each file is imported into a fresh copy of a database that already holds reps, one actuals batch,
-one targets batch and a holiday, so that "changed nothing" has something to keep. The outcome in
+Each file is imported into a copy of a database that already holds reps, one actuals batch, one
+targets batch and a holiday, so that "changed nothing" has something to keep. The outcome in
 ``expected.json`` is checked exactly: the counts and totals of an import, or the full list of
-problems (line, column, reason) of a refusal, after which every table must be exactly as before.
+problems (line, column, reason) of a refusal, after which every table must be exactly as the copy
+was made. The refused files share one copy per module (tests/helpers/unchanged.py: each test
+compares it with its state when copied, which also catches a change an earlier file left); a file
+that imports, or whose case changes a setting first, gets a fresh copy of its own.
 Binary cases (workbooks, archives, odd encodings, the file over the upload limit) are built at test
 time by ``make_binary_cases.py``.
 """
@@ -22,10 +25,13 @@ from salesplan.errors import BadInput
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
 from tests.helpers import templates
+from tests.helpers.unchanged import UnchangedStore, lending
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "bad"
 MANIFEST = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
 CASES = {name: entry for name, entry in MANIFEST.items() if not name.startswith("_")}
+REFUSED = sorted(name for name, entry in CASES.items() if "refused" in entry)
+IMPORTED = sorted(name for name, entry in CASES.items() if "refused" not in entry)
 SUPPORT_FILES = {"expected.json", "make_binary_cases.py"}
 
 BASE_ACTUALS = b"date,rep,amount,order id,line,cost\n2025-02-03,R001,1000,BASE-1,1,400\n2025-02-04,R002,2000,BASE-2,1,500\n"
@@ -67,6 +73,16 @@ def base_store(tmp_path, corpus_template):
         yield store
 
 
+@pytest.fixture(scope="module")
+def shared_copy(tmp_path_factory, corpus_template):
+    """The copy the refused files share (see the module's docstring)."""
+    with UnchangedStore(corpus_template, tmp_path_factory.mktemp("refusals")) as shared:
+        yield shared
+
+
+unchanged = lending("shared_copy")
+
+
 def test_the_corpus_is_complete_and_small():
     committed = {path.name for path in CORPUS.iterdir() if path.is_file() and path.name not in SUPPORT_FILES}
     described = {name for name, entry in CASES.items() if not entry.get("generated")}
@@ -81,29 +97,41 @@ def test_the_corpus_is_complete_and_small():
     assert kinds == {"actuals", "reps", "targets", "holidays"}
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_corpus_file(base_store, name):
+def assert_refused_as_expected(store, name: str, entry: dict) -> None:
+    with pytest.raises(BadInput) as error:
+        imports.import_file(store, entry["kind"], payload(name, entry), file_name=name)
+    problems = error.value.problems
+    got = [(p.line, p.column) for p in problems]
+    want = [(p["line"], p["column"]) for p in entry["refused"]]
+    assert got == want, [str(p) for p in problems]
+    for problem, expected in zip(problems, entry["refused"]):
+        assert problem.file == name
+        assert expected["reason_contains"] in problem.reason, str(problem)
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_refused_file(request, name):
+    entry = CASES[name]
+    if not entry.get("settings"):
+        shared = request.getfixturevalue("unchanged")
+        assert_refused_as_expected(shared.store, name, entry)
+        shared.assert_unchanged("a refused file changed the database")
+        return
+    store = request.getfixturevalue("base_store")
+    store.save_settings(SYSTEM, **entry["settings"])
+    before = store.snapshot()
+    assert_refused_as_expected(store, name, entry)
+    assert store.snapshot() == before, "a refused file changed the database"
+
+
+@pytest.mark.parametrize("name", IMPORTED)
+def test_imported_file(base_store, name):
     entry = CASES[name]
     kind = entry["kind"]
     if entry.get("settings"):
         base_store.save_settings(SYSTEM, **entry["settings"])
     data = payload(name, entry)
     ledger_before = base_store.actual_totals(SYSTEM)
-
-    if "refused" in entry:
-        before = base_store.snapshot()  # only a refusal is compared with it (it reads every table)
-        with pytest.raises(BadInput) as error:
-            imports.import_file(base_store, kind, data, file_name=name)
-        problems = error.value.problems
-        got = [(p.line, p.column) for p in problems]
-        want = [(p["line"], p["column"]) for p in entry["refused"]]
-        assert got == want, [str(p) for p in problems]
-        for problem, expected in zip(problems, entry["refused"]):
-            assert problem.file == name
-            assert expected["reason_contains"] in problem.reason, str(problem)
-        assert base_store.snapshot() == before, "a refused file changed the database"
-        return
-
     expected = entry["imports"]
     result = imports.import_file(base_store, kind, data, file_name=name)
     assert result.inserted == expected["inserted"], result.summary()

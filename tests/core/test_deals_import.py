@@ -263,7 +263,7 @@ def test_header_synonyms_of_crm_exports(teams):
 
 # ------------------------------------------------------------------ command line
 def test_the_command_line_imports_deals_and_sets_stage_probabilities(tmp_path, capsys):
-    db = str(tmp_path / "cli.duckdb")
+    db = str(templates.duckdb_copy(tmp_path / "cli.duckdb", templates.MIGRATED))
     (tmp_path / "reps.csv").write_text(TEAMS_CSV)
     (tmp_path / "deals.csv").write_text("deal_id,owner,stage,amount,expected_close\nQ-1,A1,Proposal,100,2025-04-01\n")
     assert cli.main(["--db", db, "import", "reps", str(tmp_path / "reps.csv")]) == 0

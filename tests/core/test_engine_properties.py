@@ -116,16 +116,19 @@ def to_inputs(sc):
 class Cal:
     def __init__(self, weekdays, holidays):
         self.weekdays, self.holidays = set(weekdays), set(holidays)
+        self._counted = {}  # (a, b) -> wd(a, b): the oracle asks for the same months' days again and again
 
     def work(self, d):
         return d.weekday() in self.weekdays and d not in self.holidays
 
     def wd(self, a, b):
-        n, d = 0, a
-        while d <= b:
-            n += self.work(d)
-            d += dt.timedelta(days=1)
-        return n
+        if (a, b) not in self._counted:
+            n, d = 0, a
+            while d <= b:
+                n += self.work(d)
+                d += dt.timedelta(days=1)
+            self._counted[a, b] = n
+        return self._counted[a, b]
 
     def bucket(self, d):
         while not self.work(d):

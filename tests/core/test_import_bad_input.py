@@ -18,19 +18,16 @@ from salesplan import cli, imports
 from salesplan.errors import BadInput, Problem
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
+from tests.helpers.unchanged import UnchangedStore, lending
 
 
-def refused(store, data: str | bytes, file_name: str = "sales.csv", kind: str = "actuals", **options) -> list[Problem]:
-    """Import, expect BadInput, prove nothing changed, and return the problems."""
+def refused(shared: UnchangedStore, data: str | bytes, file_name: str = "sales.csv", kind: str = "actuals",
+            **options) -> list[Problem]:
+    """Import into the shared store, expect BadInput, prove nothing changed, and return the problems."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    before = store.snapshot()
-    counts_before = store.table_counts()
     with pytest.raises(BadInput) as error:
-        imports.import_file(store, kind, payload, file_name=file_name, **options)
-    assert store.snapshot() == before
-    assert {k: v for k, v in store.table_counts().items() if k != "audit_log"} == {
-        k: v for k, v in counts_before.items() if k != "audit_log"
-    }
+        imports.import_file(shared.store, kind, payload, file_name=file_name, **options)
+    shared.assert_unchanged()
     assert str(error.value).startswith(str(error.value.problems[0]))
     return error.value.problems
 
@@ -50,14 +47,25 @@ def loaded_template(tmp_path_factory, reps_template):
     return path
 
 
+@pytest.fixture(scope="module")
+def shared_loaded(tmp_path_factory, loaded_template):
+    """One copy of the loaded database for the module: the refusals leave it as it is, which each
+    of them checks against its state when copied (tests/helpers/unchanged.py)."""
+    with UnchangedStore(loaded_template, tmp_path_factory.mktemp("refusals")) as shared:
+        assert shared.counts["actuals"] == 2 and shared.counts["targets"] == 1
+        yield shared
+
+
+# the shared loaded store (an UnchangedStore: the store is its ``store``); a test that changes a
+# setting takes ``loaded_copy`` instead
+loaded = lending("shared_loaded")
+
+
 @pytest.fixture
-def loaded(tmp_path, loaded_template):
-    path = tmp_path / "loaded.duckdb"
-    path.write_bytes(loaded_template.read_bytes())
-    with Store.open(path) as store:
-        counts = store.table_counts()  # one count of every table, not two
-        assert counts["actuals"] == 2 and counts["targets"] == 1
-        yield store
+def loaded_copy(tmp_path, loaded_template):
+    """A copy of the loaded database of the test's own, in an UnchangedStore."""
+    with UnchangedStore(loaded_template, tmp_path) as own:
+        yield own
 
 
 # ============================================================================ file level
@@ -256,12 +264,11 @@ def test_targets_without_month_or_range(loaded):
 def test_custom_distribution_must_sum_to_100(loaded):
     from salesplan import distribution
 
-    before = loaded.snapshot()
     with pytest.raises(BadInput) as error:
-        distribution.custom_percentages(120000, 2025, [8.25] * 12, loaded.settings())
+        distribution.custom_percentages(120000, 2025, [8.25] * 12, loaded.store.settings())
     assert error.value.problems == [Problem("distribution", None, None, "percentages total 99 %, not 100 %")]
-    assert loaded.snapshot() == before
-    months = distribution.custom_percentages(120000, 2025, [10, 10, 10, 5, 5, 5, 5, 5, 5, 10, 15, 15], loaded.settings())
+    loaded.assert_unchanged()
+    months = distribution.custom_percentages(120000, 2025, [10, 10, 10, 5, 5, 5, 5, 5, 5, 10, 15, 15], loaded.store.settings())
     assert list(months.values())[:2] == [12000.0, 12000.0] and sum(months.values()) == 120000
 
 
@@ -307,26 +314,28 @@ def test_truncated_utf8(loaded):
     ]
 
 
-def test_file_over_the_size_limit(loaded):
-    loaded.save_settings(SYSTEM, upload_limit_mb=1)
+def test_file_over_the_size_limit(loaded_copy):
+    loaded_copy.store.save_settings(SYSTEM, upload_limit_mb=1)
+    loaded_copy.keep_as_is()
     data = b"date,rep,amount\n" + b"2025-03-03,R001,1\n" * 70_000
     assert 1.15 * 1_048_576 < len(data) < 1.25 * 1_048_576
-    assert refused(loaded, data, file_name="big.csv") == [
+    assert refused(loaded_copy, data, file_name="big.csv") == [
         Problem("big.csv", None, None, "the file is 1.2 MB, over the upload limit of 1 MB")
     ]
 
 
-def test_file_on_disk_over_the_size_limit(loaded, tmp_path):
-    loaded.save_settings(SYSTEM, upload_limit_mb=1)
+def test_file_on_disk_over_the_size_limit(loaded_copy, tmp_path):
+    store = loaded_copy.store
+    store.save_settings(SYSTEM, upload_limit_mb=1)
     path = tmp_path / "huge.csv"
     with path.open("wb") as handle:
         handle.write(b"date,rep,amount\n")
         handle.truncate(3 * 1_048_576)  # sparse: refused from its size, never read
-    before = loaded.snapshot()
+    before = store.snapshot()
     with pytest.raises(BadInput) as error:
-        imports.import_file(loaded, "actuals", path)
+        imports.import_file(store, "actuals", path)
     assert error.value.problems == [Problem("huge.csv", None, None, "the file is 3.0 MB, over the upload limit of 1 MB")]
-    assert loaded.snapshot() == before
+    assert store.snapshot() == before
 
 
 def test_unknown_import_kind(loaded):
@@ -336,11 +345,10 @@ def test_unknown_import_kind(loaded):
 
 
 def test_missing_path(loaded, tmp_path):
-    before = loaded.snapshot()
     with pytest.raises(BadInput) as error:
-        imports.import_file(loaded, "actuals", tmp_path / "nope.csv")
+        imports.import_file(loaded.store, "actuals", tmp_path / "nope.csv")
     assert error.value.problems == [Problem(str(tmp_path / "nope.csv"), None, None, "file not found")]
-    assert loaded.snapshot() == before
+    loaded.assert_unchanged()
 
 
 # ============================================================================ formulas are text
@@ -428,7 +436,9 @@ def test_cli_usage_errors_exit_2(cli_db, capsys):
     assert "usage error: give either --undo or --rejected, not both" in capsys.readouterr().err
 
 
-def test_cli_reports_a_database_held_by_another_process(cli_db, tmp_path):
+def test_cli_reports_a_database_held_by_another_process(cli_db, tmp_path, monkeypatch, capsys):
+    # the command runs in this process (its exit code as a process: the test above); the holder
+    # must be another process, as a DuckDB file's lock is per process
     good = tmp_path / "good.csv"
     good.write_text("date,rep,amount\n2025-03-03,R001,1\n", encoding="utf-8")
     holder = subprocess.Popen(
@@ -440,11 +450,13 @@ def test_cli_reports_a_database_held_by_another_process(cli_db, tmp_path):
     try:
         assert holder.stdout.readline().strip() == "ready"
         # a short wait for the file (the default is 30 s): the holder never lets go
-        done = run_cli("--db", str(cli_db), "import", "actuals", str(good), SALESPLAN_LOCK_WAIT="2")
+        monkeypatch.setenv("SALESPLAN_LOCK_WAIT", "1")
+        code = cli.main(["--db", str(cli_db), "import", "actuals", str(good)])
     finally:
         holder.kill()
         holder.wait(timeout=30)
-    assert done.returncode == 1
-    assert "in use by another process" in done.stderr
-    assert done.stderr.startswith(f"salesplan: The database {cli_db} stayed in use by another process")
-    assert "Traceback" not in done.stderr
+    stderr = capsys.readouterr().err
+    assert code == 1
+    assert "in use by another process" in stderr
+    assert stderr.startswith(f"salesplan: The database {cli_db} stayed in use by another process for more than 1 s")
+    assert "Traceback" not in stderr

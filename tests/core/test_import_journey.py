@@ -89,5 +89,6 @@ def test_date_messages_name_no_flag_and_the_command_line_adds_its_own(org, tmp_p
     assert "state the date format (day first or month first)" in reason and "--" not in reason
     path = tmp_path / "a.csv"
     path.write_bytes(text)
-    assert main(["--db", str(tmp_path / "cli.duckdb"), "import", "actuals", str(path)]) == 1
+    db = templates.duckdb_copy(tmp_path / "cli.duckdb", templates.MIGRATED)
+    assert main(["--db", str(db), "import", "actuals", str(path)]) == 1
     assert "(on the command line: --date-format DMY or MDY)" in capsys.readouterr().err

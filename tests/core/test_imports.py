@@ -108,15 +108,14 @@ def test_rep_by_rep_id_email_or_exact_name(reps_store):
     assert reps == {"A": "R001", "B": "R002", "C": "R001", "D": "R002", "E": "R003"}
 
 
-def test_rep_name_must_match_exactly(reps_store):
-    before = reps_store.snapshot()
+def test_rep_name_must_match_exactly(unchanged_reps):
     with pytest.raises(BadInput) as error:
-        actuals(reps_store, "date,rep,amount\n2025-03-03,ava berg,1\n")
+        actuals(unchanged_reps.store, "date,rep,amount\n2025-03-03,ava berg,1\n")
     assert error.value.problems == [
         Problem("sales.csv", 2, "rep",
                 "unknown rep 'ava berg': not a rep_id, email or name in the reps list (import the reps first)")
     ]
-    assert reps_store.snapshot() == before
+    unchanged_reps.assert_unchanged()
 
 
 def test_a_name_shared_by_two_reps_is_refused(store, reps_file):

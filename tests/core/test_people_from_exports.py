@@ -9,6 +9,7 @@ from salesplan import imports, people_import
 from salesplan.errors import BadInput, NotAllowed
 from salesplan.principal import SYSTEM, Principal
 from salesplan.store import Store
+from tests.helpers import templates
 
 REPS = (
     "rep_id,name,email,territory,region,manager\n"
@@ -28,10 +29,14 @@ CRM = (
 MANAGER = Principal("max@x.test", "manager", "R001")
 
 
+def _import_reps(store: Store) -> None:
+    imports.import_file(store, "reps", REPS.encode(), file_name="reps.csv")
+
+
 @pytest.fixture
 def org(tmp_path):
-    with Store.open(tmp_path / "p.duckdb") as store:
-        imports.import_file(store, "reps", REPS.encode(), file_name="reps.csv")
+    """A store of its own holding REPS (a copy of a database built once per run)."""
+    with templates.open_copy(templates.template("people_from_exports", _import_reps), tmp_path / "p.duckdb") as store:
         yield store
 
 

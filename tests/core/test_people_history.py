@@ -14,6 +14,7 @@ from salesplan import engine, imports
 from salesplan.errors import BadInput
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
+from tests.helpers import templates
 
 REPS = "rep_id,name,territory,region\nR1,Ann,North,EU\nR2,Bob,South,EU\nR3,Cid,South,EU\n"
 
@@ -22,16 +23,19 @@ def _load(store: Store, kind: str, text: str, name: str | None = None):
     return imports.import_file(store, kind, text.encode(), file_name=name or f"{kind}.csv", principal=SYSTEM)
 
 
+def _move(store: Store) -> None:
+    _load(store, "reps", REPS)
+    _load(store, "reps", "rep_id,name,territory,region,effective_from\nR1,Ann,South,EU,2025-03-15\n", "move.csv")
+    _load(store, "actuals", "date,rep,amount,territory\n2025-03-14,R1,100,\n2025-03-15,R1,200,\n"
+                            "2025-04-01,R1,400,\n2025-04-02,R1,800,North\n2025-03-20,R2,10,\n")
+    _load(store, "targets", "owner,month,amount\nR1,2025-03,1000\nR1,2025-04,2000\nR2,2025-03,50\n")
+
+
 @pytest.fixture
 def moved(tmp_path):
     """R1 in North, moved to South on 2025-03-15; actuals either side of the move; targets for
-    March and April."""
-    with Store.open(tmp_path / "p.duckdb") as store:
-        _load(store, "reps", REPS)
-        _load(store, "reps", "rep_id,name,territory,region,effective_from\nR1,Ann,South,EU,2025-03-15\n", "move.csv")
-        _load(store, "actuals", "date,rep,amount,territory\n2025-03-14,R1,100,\n2025-03-15,R1,200,\n"
-                                "2025-04-01,R1,400,\n2025-04-02,R1,800,North\n2025-03-20,R2,10,\n")
-        _load(store, "targets", "owner,month,amount\nR1,2025-03,1000\nR1,2025-04,2000\nR2,2025-03,50\n")
+    March and April (a copy of a database built once per run: four imports)."""
+    with templates.open_copy(templates.template("people_history_moved", _move), tmp_path / "p.duckdb") as store:
         yield store
 
 
@@ -75,7 +79,7 @@ def test_a_later_history_edit_moves_rows_without_a_file_territory(moved):
 
 
 def test_a_rep_moving_twice_in_one_file(tmp_path):
-    with Store.open(tmp_path / "t.duckdb") as store:
+    with templates.open_copy(templates.template(templates.MIGRATED), tmp_path / "t.duckdb") as store:
         _load(store, "reps", "rep_id,name,territory,region,effective_from\nR1,Ann,North,EU,\n"
                              "R1,Ann,South,EU,2025-02-01\nR1,Ann,West,EU,2025-05-01\n")
         assert store.rep_history(SYSTEM, "R1")["territory"].tolist() == ["North", "South", "West"]
@@ -85,7 +89,7 @@ def test_a_rep_moving_twice_in_one_file(tmp_path):
 
 
 def test_a_leaver(tmp_path):
-    with Store.open(tmp_path / "l.duckdb") as store:
+    with templates.open_copy(templates.template(templates.MIGRATED), tmp_path / "l.duckdb") as store:
         _load(store, "reps", REPS)
         _load(store, "targets", "owner,month,amount\nR2,2025-06,100\nR2,2025-07,100\nR3,2025-07,40\n")
         _load(store, "reps", "rep_id,name,territory,region,end_date\nR2,Bob,South,EU,2025-06-30\n", "leaver.csv")

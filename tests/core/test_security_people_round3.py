@@ -8,15 +8,20 @@ import pytest
 from salesplan import imports, people_import, upload_flow
 from salesplan.principal import Principal
 from salesplan.store import Store
+from tests.helpers import templates
 from tests.helpers.storage_fixtures import CONTRACT_REPS  # VP > M1 > R1, R2; VP > M2 > R3
 
 ANN = Principal("ann@x.test", "rep", "R1")
 
 
+def _import_reps(store: Store) -> None:
+    imports.import_file(store, "reps", CONTRACT_REPS.encode(), file_name="reps.csv")
+
+
 @pytest.fixture
 def org(tmp_path):
-    with Store.open(tmp_path / "org.duckdb") as store:
-        imports.import_file(store, "reps", CONTRACT_REPS.encode(), file_name="reps.csv")
+    """A store of its own holding CONTRACT_REPS (a copy of a database built once per run)."""
+    with templates.open_copy(templates.template("people_round3_org", _import_reps), tmp_path / "org.duckdb") as store:
         yield store
 
 

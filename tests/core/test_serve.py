@@ -42,7 +42,7 @@ def test_serve_runs_the_dashboard_on_the_configured_database_without_demo_data(k
         while not _healthy(port):
             assert server.poll() is None, server.stdout.read()
             assert time.monotonic() < deadline, "the dashboard did not answer within 90 s"
-            time.sleep(0.5)
+            time.sleep(0.2)
         with Store.open(target) as store:
             counts = store.table_counts()
         assert counts["schema_migrations"] > 0  # migrated before serving

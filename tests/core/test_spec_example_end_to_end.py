@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 from salesplan.cli import main
 
+from tests.helpers import templates
 from tests.helpers.report import SPEC_HEADER as HEADER
 
 
@@ -70,7 +71,8 @@ def test_worked_example_through_files_and_cli(tmp_path, capsys):
 
 def test_reimporting_the_example_changes_no_number(tmp_path, capsys):
     _write_example(tmp_path)
-    db = str(tmp_path / "ex.duckdb")
+    # a copy of a migrated database (creating one through the commands: the test above)
+    db = str(templates.duckdb_copy(tmp_path / "ex.duckdb", templates.MIGRATED))
     for kind in ("reps", "targets", "actuals", "actuals", "targets"):
         assert main(["--db", db, "import", kind, str(tmp_path / f"{kind}.csv")]) == 0
     capsys.readouterr()
