@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from salesplan.principal import SYSTEM
-from tests.helpers.browser import new_page, open_page, sign_in, streamlit_server
+from tests.helpers.browser import new_page, open_page, sign_in, starting_streamlit_server
 from tests.helpers.mail import SmtpServer
 from tests.helpers.pages import fresh_db, open_store
 
@@ -72,7 +72,7 @@ class SharedServer:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory, browser):
+def server(tmp_path_factory, request):
     """`streamlit run app.py` on a fresh copy of the demo database, one per test run; yields a
     SharedServer. Starting a server and its first script run (the imports) take seconds, so the
     journeys of test_journeys.py, test_pipeline_journey.py, test_sign_in_journey.py and
@@ -100,8 +100,9 @@ def server(tmp_path_factory, browser):
                                 dashboard_url="https://plan.example.com")
         finally:
             store.close()
-        with streamlit_server(folder, db, env={"SALESPLAN_MAIL_SCHEDULER": "off"}) as base:
-            first = new_page(browser)
+        with starting_streamlit_server(folder, db, env={"SALESPLAN_MAIL_SCHEDULER": "off"}) as started:
+            first = new_page(request.getfixturevalue("browser"))  # launched while the server starts
+            base = started.up()
             try:
                 open_page(first, f"{base}/{FIRST_PAGE}")
                 sign_in(first)  # admin@demo.test: lands on the page asked for

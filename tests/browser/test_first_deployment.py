@@ -17,7 +17,7 @@ import pytest
 
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
-from tests.helpers.browser import IDLE, _serve, free_port, metric, new_page, open_page, pick, shoot, sign_in, wait_for_rerun
+from tests.helpers.browser import IDLE, free_port, metric, new_page, open_page, pick, shoot, rerun, sign_in, starting
 from tests.helpers.pages import DEMO_TODAY
 
 if os.environ.get("CI", "").lower() == "true":
@@ -44,15 +44,16 @@ ACTUALS = ("Order Date,Sales Rep,Order ID,Revenue\n"
 
 @contextlib.contextmanager
 def salesplan_serve(folder, db):
-    """`salesplan serve --db DB --port N` (the console command's code, through ``-m``), as-of pinned."""
+    """`salesplan serve --db DB --port N` (the console command's code, through ``-m``), as-of pinned;
+    yields it started (tests.helpers.browser.Starting: ``up()`` waits until it answers)."""
     port = free_port()
     env = {**os.environ, "SALESPLAN_TODAY": DEMO_TODAY.isoformat(), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
            "SALESPLAN_MAIL_SCHEDULER": "off"}
     command = [sys.executable, "-c", "import sys; from salesplan.cli import main; sys.exit(main())",
                "--db", str(db), "serve", "--port", str(port)]
-    with _serve(command, env, folder / f"serve-{port}.log", f"http://127.0.0.1:{port}", "/_stcore/health",
-                "salesplan serve") as base:
-        yield base
+    with starting(command, env, folder / f"serve-{port}.log", f"http://127.0.0.1:{port}", "/_stcore/health",
+                  "salesplan serve") as server:
+        yield server
 
 
 def upload(scope, name: str, text: str) -> None:
@@ -68,7 +69,7 @@ def upload_until(page, name: str, text: str, shown: str) -> None:
     try:
         expect(page.get_by_text(shown)).to_be_visible(timeout=15_000)
     except AssertionError:
-        wait_for_rerun(page)
+        page.wait_for_selector(IDLE)
         upload(page, name, text)
         expect(page.get_by_text(shown)).to_be_visible(timeout=30_000)
 
@@ -76,10 +77,10 @@ def upload_until(page, name: str, text: str, shown: str) -> None:
 def test_from_an_empty_database_to_a_rep_reading_their_plan(browser, tmp_path):
     from tests.browser.conftest import require_browser
     require_browser()
-    page = new_page(browser)
-    context = page.context
-    try:
-        with salesplan_serve(tmp_path, tmp_path / "acme.duckdb") as url:
+    with salesplan_serve(tmp_path, tmp_path / "acme.duckdb") as server:
+        page = new_page(browser)  # while the server starts
+        try:
+            url = server.up()
             # 1. the first admin, on the sign-in page of an empty database
             open_page(page, url)
             expect(page.get_by_text("Create the first admin")).to_be_visible()
@@ -106,8 +107,8 @@ def test_from_an_empty_database_to_a_rep_reading_their_plan(browser, tmp_path):
             people = page.get_by_role("tabpanel", name="People")
             people.get_by_role("link", name="Upload people").click()
             expect(page.get_by_role("heading", name="Upload", exact=True)).to_be_visible()
-            page.locator('[data-testid="stButtonGroup"]').get_by_text("People (reps)", exact=True).click()
-            wait_for_rerun(page)
+            with rerun(page):
+                page.locator('[data-testid="stButtonGroup"]').get_by_text("People (reps)", exact=True).click()
             upload_until(page, "people-export.csv", PEOPLE_EXPORT, "2 rows below the header on line 1")
             expect(page.get_by_text("The file has no rep_id column")).to_be_visible()
             page.wait_for_selector(IDLE)  # the upload's run has ended: the expander stays as clicked
@@ -124,8 +125,8 @@ def test_from_an_empty_database_to_a_rep_reading_their_plan(browser, tmp_path):
 
             # 4. targets, on the Upload page
             page.get_by_role("link", name="Upload", exact=True).click()
-            page.locator('[data-testid="stButtonGroup"]').get_by_text("Targets", exact=True).click()
-            wait_for_rerun(page)
+            with rerun(page):
+                page.locator('[data-testid="stButtonGroup"]').get_by_text("Targets", exact=True).click()
             upload_until(page, "targets-2026.csv", TARGETS, "24 rows below the header on line 1")
             page.get_by_label("Reason for these targets").fill("FY2026 targets")
             page.get_by_role("button", name="Import", exact=True).click()
@@ -133,8 +134,8 @@ def test_from_an_empty_database_to_a_rep_reading_their_plan(browser, tmp_path):
             shoot(page, "first-4-targets-imported")
 
             # 5. actuals whose dates are all ambiguous: the date format stated on the page
-            page.locator('[data-testid="stButtonGroup"]').get_by_text("Actuals (sales)", exact=True).click()
-            wait_for_rerun(page)
+            with rerun(page):
+                page.locator('[data-testid="stButtonGroup"]').get_by_text("Actuals (sales)", exact=True).click()
             upload_until(page, "crm-export.csv", ACTUALS, "4 rows below the header on line 1")
             shoot(page, "first-5-actuals-ambiguous")
             pick(page, "Dates in the file", "Day first (31/12/2026)")
@@ -168,8 +169,8 @@ def test_from_an_empty_database_to_a_rep_reading_their_plan(browser, tmp_path):
             expect(page.get_by_text("Ada Lovelace · FY2026").first).to_be_visible()
             assert metric(page, "Attainment") == "1.7 %"  # 2,000 sold of 120,000
             shoot(page, "first-7-rep-my-plan")
-    finally:
-        context.close()
+        finally:
+            page.context.close()
     with Store.open(tmp_path / "acme.duckdb") as store:  # the server has stopped: what the pages wrote
         settings = store.settings()
         sales = store.actuals(SYSTEM)

@@ -14,7 +14,7 @@ import secrets
 
 import pytest
 
-from tests.helpers.browser import IDLE, new_page, free_port, oidc_provider, open_page, shoot, sign_in, streamlit_server
+from tests.helpers.browser import IDLE, new_page, free_port, oidc_provider, open_page, shoot, sign_in, starting_streamlit_server
 from tests.helpers.pages import fresh_db
 
 if os.environ.get("CI", "").lower() == "true":
@@ -110,7 +110,8 @@ def test_st_login_round_trip(browser, tmp_path):
     an email without an account gets the "ask an admin" screen and nothing else."""
     db = fresh_db(tmp_path)
     port = free_port()
-    with oidc_provider(tmp_path) as provider:
+    with oidc_provider(tmp_path) as started:  # the provider and the dashboard start side by side
+        provider = started.base
         secrets_file = tmp_path / "secrets.toml"  # a temporary file: never in the repository
         secrets_file.write_text(
             "[auth]\n"
@@ -120,10 +121,12 @@ def test_st_login_round_trip(browser, tmp_path):
             f'client_secret = "{secrets.token_urlsafe(16)}"\n'
             f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n'
         )
-        with streamlit_server(tmp_path, db, port=port, extra_args=["--secrets.files", str(secrets_file)]) as base:
+        with starting_streamlit_server(tmp_path, db, port=port, extra_args=["--secrets.files", str(secrets_file)]) as server:
             page = new_page(browser)
             context = page.context
             try:
+                started.up()
+                base = server.up()
                 open_page(page, base)
                 expect(page.get_by_label("Email", exact=True)).to_have_count(0)  # no password form under OIDC
                 shoot(page, "oidc-sign-in")

@@ -25,7 +25,26 @@ except ImportError:  # the journeys skip without playwright
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-RUNNING = '[data-testid="stApp"][data-test-script-state="running"]'
+# Counts the script runs the page has seen end (window.__scriptRunsEnded), from a MutationObserver on
+# the app's script state: it sees a run however short, where polling for the "running" state (every
+# 20-500 ms) missed short ones and then waited out its whole timeout. Ends, not starts: a click during
+# a run makes the server run the script again without the state leaving "running". A record's new
+# value is the next record's old value (the attribute may have changed again before the observer is
+# called).
+RUN_COUNTER = """() => {
+  if (window.__scriptRunsEnded === undefined) {
+    window.__scriptRunsEnded = 0;
+    new MutationObserver(records => {
+      records.forEach((record, i) => {
+        const later = records.slice(i + 1).find(r => r.target === record.target);
+        const value = later ? later.oldValue : record.target.getAttribute("data-test-script-state");
+        if (record.oldValue === "running" && value !== "running") window.__scriptRunsEnded += 1;
+      });
+    }).observe(document.documentElement,
+               {subtree: true, attributes: true, attributeOldValue: true, attributeFilter: ["data-test-script-state"]});
+  }
+  return window.__scriptRunsEnded;
+}"""
 # The journeys' window. The app scrolls inside it (a full-page screenshot is the window), and
 # Chromium draws every frame of it while a journey waits: a lower one costs less CPU.
 VIEWPORT = {"width": 1400, "height": 800}  # the width the charts' axis labels are checked at
@@ -75,19 +94,25 @@ def sign_in(page, email: str = "admin@demo.test", password: str = "demo", *, exp
     (so that a message on screen is this attempt's, not the previous one's)."""
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
     if expect_success:
+        page.get_by_role("button", name="Sign in").click()
         page.get_by_role("button", name="Sign out").wait_for()
     else:
-        wait_for_rerun(page)
+        with rerun(page):
+            page.get_by_role("button", name="Sign in").click()
     page.wait_for_selector(IDLE)
 
 
-def wait_for_rerun(page, timeout_ms: int = 5_000) -> None:
-    """After a click: wait until the app is running the script, then until it is idle again. A run
-    shorter than the browser's polling may be missed: then give up after ``timeout_ms``."""
+@contextlib.contextmanager
+def rerun(page, timeout_ms: int = 5_000):
+    """Around an action (a click): wait until a script run has ended since the action began (the
+    run it started, or the run it joined) and the app is idle. An action that starts no run is
+    given up on after ``timeout_ms``."""
+    page.wait_for_selector(IDLE)  # a run still going (a page the journey moved to) is not the action's
+    before = page.evaluate(RUN_COUNTER)
+    yield
     try:
-        page.wait_for_selector(RUNNING, timeout=timeout_ms, state="attached")
+        page.wait_for_function(f"() => window.__scriptRunsEnded > {before}", polling=100, timeout=timeout_ms)
     except PlaywrightTimeout:
         pass
     page.wait_for_selector(IDLE)
@@ -105,8 +130,8 @@ def pick(page, label: str, option: str) -> None:
             break
         except PlaywrightTimeout:
             page.keyboard.press("Escape")
-    choice.click()
-    wait_for_rerun(page)
+    with rerun(page):
+        choice.click()
 
 
 def free_port() -> int:
@@ -142,26 +167,48 @@ def _stop(process: subprocess.Popen) -> None:
 @contextlib.contextmanager
 def streamlit_server(folder: Path, db: Path, *, extra_args: list[str] | None = None, port: int | None = None,
                      env: dict[str, str] | None = None):
-    """`streamlit run app.py` over ``db``; yields its base URL. ``extra_args`` are more config
-    options, e.g. ``["--secrets.files", path]``; ``env`` more environment variables."""
+    """`streamlit run app.py` over ``db``; yields its base URL once it answers. ``extra_args`` are
+    more config options, e.g. ``["--secrets.files", path]``; ``env`` more environment variables."""
+    with starting_streamlit_server(folder, db, extra_args=extra_args, port=port, env=env) as server:
+        yield server.up()
+
+
+def starting_streamlit_server(folder: Path, db: Path, *, extra_args: list[str] | None = None, port: int | None = None,
+                              env: dict[str, str] | None = None):
+    """:func:`streamlit_server`, not waited for: yields a :class:`Starting` server, so that a
+    journey sets up its browser (or another server) while Streamlit imports."""
     port = port or free_port()
     env = {**os.environ, "SALESPLAN_DB": str(db), "SALESPLAN_TODAY": DEMO_TODAY.isoformat(),
            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **(env or {})}
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless",
                "true", "--server.address", "127.0.0.1", *(extra_args or [])]
-    with _serve(command, env, folder / f"streamlit-{port}.log", f"http://127.0.0.1:{port}", "/_stcore/health",
-                "streamlit") as base:
-        yield base
+    return starting(command, env, folder / f"streamlit-{port}.log", f"http://127.0.0.1:{port}", "/_stcore/health",
+                    "streamlit")
+
+
+class Starting:
+    """A local server process started but perhaps not answering yet: ``up()`` waits until it
+    answers and gives its base URL."""
+
+    def __init__(self, process: subprocess.Popen, base: str, health: str, log_path: Path, name: str):
+        self.process, self.base, self.health, self.log_path, self.name = process, base, health, log_path, name
+        self._up = False
+
+    def up(self) -> str:
+        if not self._up:
+            _wait_until_up(f"{self.base}{self.health}", self.process, self.log_path, self.name)
+            self._up = True
+        return self.base
 
 
 @contextlib.contextmanager
-def _serve(command: list[str], env: dict, log_path: Path, base: str, health: str, name: str):
-    """Start a local server process, wait until ``base + health`` answers, yield ``base``, stop it."""
+def starting(command: list[str], env: dict, log_path: Path, base: str, health: str, name: str):
+    """Start a local server process and yield it as :class:`Starting` (the caller waits with
+    ``up()``); stop it on the way out."""
     with log_path.open("w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_until_up(f"{base}{health}", process, log_path, name)
-            yield base
+            yield Starting(process, base, health, log_path, name)
         finally:
             _stop(process)
 
@@ -171,7 +218,8 @@ def oidc_provider(folder: Path, verified: tuple[str, ...] = ("manager1@demo.test
     """A local OpenID provider (the PyPI package oidc-provider-mock) on a loopback port: its
     authorization page signs in whoever's email is typed as the subject; the ``verified`` users
     carry ``email_verified: true`` (the dashboard refuses an unverified e-mail, docs/sign-in.md).
-    Yields its base URL."""
+    Yields it as :class:`Starting`: its address (``base``) is known at once, ``up()`` waits until
+    it answers, so that the dashboard that names it starts meanwhile."""
     for module, requirement in (("oidc_provider_mock", "oidc-provider-mock"), ("authlib", "streamlit[auth]")):
         if os.environ.get("CI", "").lower() == "true":
             __import__(module)  # part of the test extras: missing is a failure in CI
@@ -182,6 +230,6 @@ def oidc_provider(folder: Path, verified: tuple[str, ...] = ("manager1@demo.test
     command = [sys.executable, "-m", "oidc_provider_mock", "--port", str(port), "--host", "127.0.0.1"]
     for email in verified:
         command += ["--user-claims", json.dumps({"sub": email, "email": email, "email_verified": True})]
-    with _serve(command, env, folder / f"oidc-{port}.log", f"http://127.0.0.1:{port}",
-                "/.well-known/openid-configuration", "oidc-provider-mock") as base:
-        yield base
+    with starting(command, env, folder / f"oidc-{port}.log", f"http://127.0.0.1:{port}",
+                  "/.well-known/openid-configuration", "oidc-provider-mock") as provider:
+        yield provider
