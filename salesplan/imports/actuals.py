@@ -45,9 +45,9 @@ def _import_actuals(
         # that fail take the path of regular expressions
         casts, cast_of = parser.fast_casts(["date"], ["revenue", "cost", "profit"])
         date_value, date_reason = parser.date_sql("date", order, cast_of.get("date"))
-        revenue_value, revenue_reason = parser.amount_sql("revenue", comma, cast_of.get("revenue"))
-        cost_value, cost_reason = parser.amount_sql("cost", comma, cast_of.get("cost"))
-        profit_value, profit_reason = parser.amount_sql("profit", comma, cast_of.get("profit"))
+        revenue_value, revenue_reason = parser.amount_sql("revenue", comma, cast_of.get("revenue"), cast_of.get("revenue__plain"))
+        cost_value, cost_reason = parser.amount_sql("cost", comma, cast_of.get("cost"), cast_of.get("cost__plain"))
+        profit_value, profit_reason = parser.amount_sql("profit", comma, cast_of.get("profit"), cast_of.get("profit__plain"))
         lookup = store.rep_lookup()
         register_frame(connection, "rep_lookup", lookup)
         known_territories = store.territory_names()
@@ -75,7 +75,7 @@ def _import_actuals(
                        {parser.col('order_id')} AS order_id, {parser.col('line')} AS order_line,
                        {parser.col('customer')} AS customer, {parser.col('product')} AS product,
                        {parser.col('territory')} AS territory_given,
-                       {_currency_select(parser, ["revenue", "cost", "profit"], settings.base_currency)}
+                       {_currency_select(parser, ["revenue", "cost", "profit"], settings.base_currency, cast_of)}
                 FROM (SELECT *, {casts} FROM {source})
             ),
             by_id AS (SELECT lower(trim(rep_id)) AS k, any_value(rep_id) AS rep_id FROM rep_lookup GROUP BY 1),

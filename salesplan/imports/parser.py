@@ -180,14 +180,22 @@ class _Parser:
                 if self.has(name):
                     columns[name] = f'"{name}__cast"'
                     items.append(f"try_cast({self.col(name)} AS {type_name}) AS {columns[name]}")
+                    if type_name != "DATE":
+                        # whether the amount is a plain number, tested once: the amount's value
+                        # and the currency it names both ask (``f"{name}__plain"`` in the dict)
+                        columns[f"{name}__plain"] = f'"{name}__plain"'
+                        items.append(f"{_plain_number(self.col(name))} AS {columns[f'{name}__plain']}")
         return ", ".join(items), columns
 
-    def amount_sql(self, field_name: str, decimal_comma: bool, cast: str | None = None) -> tuple[str, str]:
+    def amount_sql(
+        self, field_name: str, decimal_comma: bool, cast: str | None = None, plain: str | None = None
+    ) -> tuple[str, str]:
         """(value expression, problem-reason expression or NULL) for one amount column of ``src``.
 
         ``cast`` names a column of the same row holding ``try_cast(text AS DECIMAL(18,4))``
         (see :meth:`fast_casts`): the usual plain number is then read by that one cast, and only
-        the other cells take the path of regular expressions."""
+        the other cells take the path of regular expressions. ``plain`` names the column of the
+        same row telling whether the text is a plain number (:meth:`fast_casts`)."""
         if not self.has(field_name):
             # a column the file does not have is empty on every row: nothing to plan
             return "NULL::DECIMAL(18,4)", "NULL::VARCHAR"
@@ -200,9 +208,9 @@ class _Parser:
             f"CASE WHEN regexp_full_match(sp_core, '{pattern}') THEN "
             f"try_cast({number} AS DECIMAL(18,4)) * CASE WHEN {negative} THEN -1 ELSE 1 END END"
         )))
-        plain = cast or f"try_cast({text} AS DECIMAL(18,4))"
-        fast = f"{plain} IS NOT NULL AND {_plain_number(text)}"
-        value = read if decimal_comma else f"CASE WHEN {fast} THEN {plain} ELSE {read} END"
+        cast_value = cast or f"try_cast({text} AS DECIMAL(18,4))"
+        fast = f"{cast_value} IS NOT NULL AND {plain or _plain_number(text)}"
+        value = read if decimal_comma else f"CASE WHEN {fast} THEN {cast_value} ELSE {read} END"
         shown = f"'''' || {text} || ''''"
         style = "a decimal comma" if decimal_comma else "a decimal point"
         not_read = _let(_core_of("sp_clean"), "sp_core", (
@@ -449,14 +457,17 @@ def _core_of(clean: str) -> str:
     return f"regexp_replace(regexp_replace({clean}, '^\\((.*)\\)$', '\\1'), '^(.*[0-9])-$', '\\1')"
 
 
-def _currency_select(parser: _Parser, amount_fields: Iterable[str], base: str) -> str:
+def _currency_select(parser: _Parser, amount_fields: Iterable[str], base: str, plain: dict[str, str] | None = None) -> str:
     """Select-list items (for table ``src``) of the currency column and of the currency each
-    amount's text names (docs/currencies.md)."""
+    amount's text names (docs/currencies.md). ``plain`` (from :meth:`_Parser.fast_casts`) names
+    the columns telling whether an amount is a plain number."""
+    plain = plain or {}
     items = [f"upper({parser.col('currency')}) AS currency_text"]
     # a plain number (the usual export) names no currency: only other texts pay for the search
     # of every currency code at their start and end; a column the file lacks names none
     items += [
-        f"CASE WHEN {_plain_number(parser.col(f))} THEN NULL ELSE {amount_currency_sql(parser.col(f), base)} END AS {f}_currency"
+        f"CASE WHEN {plain.get(f + '__plain') or _plain_number(parser.col(f))} THEN NULL "
+        f"ELSE {amount_currency_sql(parser.col(f), base)} END AS {f}_currency"
         if parser.has(f) else f"NULL::VARCHAR AS {f}_currency"
         for f in amount_fields
     ]
