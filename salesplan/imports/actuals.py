@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from salesplan import policy
 from salesplan.files import (
+    MB,
     RawTable,
 )
 from salesplan.imports.fields import ImportOverview, ImportResult
@@ -43,9 +45,9 @@ def _import_actuals(
         # that fail take the path of regular expressions
         casts, cast_of = parser.fast_casts(["date"], ["revenue", "cost", "profit"])
         date_value, date_reason = parser.date_sql("date", order, cast_of.get("date"))
-        revenue_value, revenue_reason = parser.amount_sql("revenue", comma, cast_of.get("revenue"))
-        cost_value, cost_reason = parser.amount_sql("cost", comma, cast_of.get("cost"))
-        profit_value, profit_reason = parser.amount_sql("profit", comma, cast_of.get("profit"))
+        revenue_value, revenue_reason = parser.amount_sql("revenue", comma, cast_of.get("revenue"), cast_of.get("revenue__plain"))
+        cost_value, cost_reason = parser.amount_sql("cost", comma, cast_of.get("cost"), cast_of.get("cost__plain"))
+        profit_value, profit_reason = parser.amount_sql("profit", comma, cast_of.get("profit"), cast_of.get("profit__plain"))
         lookup = store.rep_lookup()
         register_frame(connection, "rep_lookup", lookup)
         known_territories = store.territory_names()
@@ -73,7 +75,7 @@ def _import_actuals(
                        {parser.col('order_id')} AS order_id, {parser.col('line')} AS order_line,
                        {parser.col('customer')} AS customer, {parser.col('product')} AS product,
                        {parser.col('territory')} AS territory_given,
-                       {_currency_select(parser, ["revenue", "cost", "profit"], settings.base_currency)}
+                       {_currency_select(parser, ["revenue", "cost", "profit"], settings.base_currency, cast_of)}
                 FROM (SELECT *, {casts} FROM {source})
             ),
             by_id AS (SELECT lower(trim(rep_id)) AS k, any_value(rep_id) AS rep_id FROM rep_lookup GROUP BY 1),
@@ -182,7 +184,11 @@ def _import_actuals(
         # and ``execute`` hands the text to DuckDB's own parser. Its regular expressions and casts
         # cost ~40 ms to plan, whatever the size of the file, so it is planned once:
         keyed_arrow: pa.Table | None = None
-        if raw.cells.num_rows <= _SMALL_FILE_ROWS:
+        # a parse larger than a share of the parser's memory stays in the parser's DuckDB (which
+        # spills to disk past its limit): held in Python beside the file's text cells it was the
+        # import's peak (at 10M rows, ~1.1 GB of cells and ~1.8 GB of parse)
+        spilled = raw.cells.nbytes > memory_mb * MB * _PARSE_IN_MEMORY_SHARE
+        if raw.cells.num_rows <= _SMALL_FILE_ROWS or spilled:
             # a small file's rows go straight into a table (a copy of a few rows), read by short
             # statements below; a view read through a query was planned twice
             connection.execute(f"CREATE TEMP TABLE keyed AS {keyed_sql}")
@@ -285,16 +291,22 @@ def _import_actuals(
         )
         # the usual file leaves nothing out: then the rows are read as they are, without an anti-join
         leaves_out = connection.execute("SELECT count(*) FROM left_out").fetchall()[0][0] > 0
-        if leaves_out or keyed_arrow is None:
-            rows = connection.sql(
-                f"SELECT {', '.join(_WRITTEN)} FROM keyed "
-                f"{'WHERE line NOT IN (SELECT line FROM left_out)' if leaves_out else ''}"
-            ).to_arrow_table()
+        rejected = _rejected_records(parser, bad_lines)
+        # the checks are done: the file's text cells are not read again (the caller keeps only the
+        # header's facts), so they go before the rows written are made, not beside them
+        parser.release_cells()
+        written_sql = (
+            f"SELECT {', '.join(_WRITTEN)} FROM keyed "
+            f"{'WHERE line NOT IN (SELECT line FROM left_out)' if leaves_out else ''}"
+        )
+        if spilled:
+            rows = _compact_rows(connection.sql(written_sql).to_arrow_reader(_BATCH_ROWS))
+        elif leaves_out or keyed_arrow is None:
+            rows = connection.sql(written_sql).to_arrow_table()
         else:
             rows = keyed_arrow.select(_WRITTEN)  # no copy of a large file's rows
             # the parse's other columns (the given texts, the suspect flag) go with the parser
             del keyed_arrow
-        rejected = _rejected_records(parser, bad_lines)
         connection.register("written_rows", rows)
         written = connection.execute(
             "SELECT count(*), min(sale_date), max(sale_date), coalesce(sum(revenue), 0)::DOUBLE, "
@@ -302,10 +314,6 @@ def _import_actuals(
         ).fetchall()[0]
     finally:
         parser.close()
-    # the file's text cells are not read again (the caller keeps only the header's facts): let
-    # them go before the store writes, so the file is not held twice at the import's peak
-    raw.cells = raw.cells.slice(0, 0)
-    parser._cells = raw.cells
     if report is not None:
         report.stage(0.8, "Writing", rows.num_rows)
     batch_id, counts = store.apply_actuals(
@@ -327,3 +335,36 @@ _FINGERPRINT = (
     "hash({k}.sale_date, {k}.rep_id, {k}.revenue, {k}.cost, {k}.profit_given, {k}.customer, {k}.product, "
     "{k}.territory_given)"
 )
+
+
+# a parse is kept in the parser's DuckDB when the file's text cells take more than this share of
+# the parser's memory (the parse is ~1.6 times the cells): a file of a few hundred thousand rows
+# keeps the cheaper path of one Arrow result
+_PARSE_IN_MEMORY_SHARE = 0.5
+_BATCH_ROWS = 1_000_000
+# the texts written that repeat from row to row (a few thousand reps, territories, products,
+# customers; one or two currencies and order lines), held as dictionaries: ~10 bytes a row each
+# as plain strings, 4 as a dictionary's index. Both backends read them as text (DuckDB's scan of
+# Arrow; PostgreSQL's staging decodes them)
+_REPEATED_TEXTS = ("rep_id", "territory", "order_line", "customer", "product", "currency")
+
+
+def _compact_rows(batches: pa.RecordBatchReader) -> pa.Table:
+    """The rows written, read batch by batch from the parser's DuckDB and made compact as they
+    come: the repeated texts dictionary-encoded, the amounts (DECIMAL(18,4), 18 digits) as 64-bit
+    decimals instead of 128-bit. At 10M rows this is ~0.5 GB less held while the store writes."""
+    compact = []
+    for batch in batches:
+        columns = []
+        for name, column in zip(batch.schema.names, batch.columns):
+            if name in _REPEATED_TEXTS and pa.types.is_string(column.type):
+                column = pc.dictionary_encode(column)
+            elif pa.types.is_decimal128(column.type) and column.type.precision <= 18:
+                column = column.cast(pa.decimal64(column.type.precision, column.type.scale))
+            columns.append(column)
+        compact.append(pa.RecordBatch.from_arrays(columns, names=batch.schema.names))
+        del batch
+    if not compact:
+        return batches.schema.empty_table()
+    schema = compact[0].schema
+    return pa.Table.from_batches(compact, schema=schema)

@@ -4,7 +4,6 @@ the problems and rejected rows it collects.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 
@@ -13,12 +12,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from salesplan.currency import CODE_LETTER, CODES, amount_currency_sql, code_test_sql, codes_regex
-from salesplan.errors import BadInput, Problem
+from salesplan.errors import BadInput
 from salesplan.files import (
     RawTable,
     quiet_connection,
 )
-from salesplan.imports.fields import MAX_PROBLEMS_LISTED
+from salesplan.imports.problems import (  # noqa: F401  (the parser's interface, kept)
+    _SMALL_FILE_ROWS,
+    _collect,
+    _rejected_records,
+    _unique_names,
+    rejected_table,
+)
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
 
@@ -64,6 +69,13 @@ class _Parser:
         self.problem_queries: list[str] = []
         # problems that explain their whole line: the line's other problems are left out
         self.line_problem_queries: list[str] = []
+
+    def release_cells(self) -> None:
+        """Let go of the file's text cells once no check reads them again (``raw_arrow`` and the
+        views over it are unusable after this): the rows written are made without them beside."""
+        self.connection.unregister("raw_arrow")
+        self.raw.cells = self.raw.cells.slice(0, 0)
+        self._cells = self.raw.cells
 
     def close(self) -> None:
         self.connection.close()
@@ -168,14 +180,22 @@ class _Parser:
                 if self.has(name):
                     columns[name] = f'"{name}__cast"'
                     items.append(f"try_cast({self.col(name)} AS {type_name}) AS {columns[name]}")
+                    if type_name != "DATE":
+                        # whether the amount is a plain number, tested once: the amount's value
+                        # and the currency it names both ask (``f"{name}__plain"`` in the dict)
+                        columns[f"{name}__plain"] = f'"{name}__plain"'
+                        items.append(f"{_plain_number(self.col(name))} AS {columns[f'{name}__plain']}")
         return ", ".join(items), columns
 
-    def amount_sql(self, field_name: str, decimal_comma: bool, cast: str | None = None) -> tuple[str, str]:
+    def amount_sql(
+        self, field_name: str, decimal_comma: bool, cast: str | None = None, plain: str | None = None
+    ) -> tuple[str, str]:
         """(value expression, problem-reason expression or NULL) for one amount column of ``src``.
 
         ``cast`` names a column of the same row holding ``try_cast(text AS DECIMAL(18,4))``
         (see :meth:`fast_casts`): the usual plain number is then read by that one cast, and only
-        the other cells take the path of regular expressions."""
+        the other cells take the path of regular expressions. ``plain`` names the column of the
+        same row telling whether the text is a plain number (:meth:`fast_casts`)."""
         if not self.has(field_name):
             # a column the file does not have is empty on every row: nothing to plan
             return "NULL::DECIMAL(18,4)", "NULL::VARCHAR"
@@ -188,9 +208,9 @@ class _Parser:
             f"CASE WHEN regexp_full_match(sp_core, '{pattern}') THEN "
             f"try_cast({number} AS DECIMAL(18,4)) * CASE WHEN {negative} THEN -1 ELSE 1 END END"
         )))
-        plain = cast or f"try_cast({text} AS DECIMAL(18,4))"
-        fast = f"{plain} IS NOT NULL AND {_plain_number(text)}"
-        value = read if decimal_comma else f"CASE WHEN {fast} THEN {plain} ELSE {read} END"
+        cast_value = cast or f"try_cast({text} AS DECIMAL(18,4))"
+        fast = f"{cast_value} IS NOT NULL AND {plain or _plain_number(text)}"
+        value = read if decimal_comma else f"CASE WHEN {fast} THEN {cast_value} ELSE {read} END"
         shown = f"'''' || {text} || ''''"
         style = "a decimal comma" if decimal_comma else "a decimal point"
         not_read = _let(_core_of("sp_clean"), "sp_core", (
@@ -437,14 +457,17 @@ def _core_of(clean: str) -> str:
     return f"regexp_replace(regexp_replace({clean}, '^\\((.*)\\)$', '\\1'), '^(.*[0-9])-$', '\\1')"
 
 
-def _currency_select(parser: _Parser, amount_fields: Iterable[str], base: str) -> str:
+def _currency_select(parser: _Parser, amount_fields: Iterable[str], base: str, plain: dict[str, str] | None = None) -> str:
     """Select-list items (for table ``src``) of the currency column and of the currency each
-    amount's text names (docs/currencies.md)."""
+    amount's text names (docs/currencies.md). ``plain`` (from :meth:`_Parser.fast_casts`) names
+    the columns telling whether an amount is a plain number."""
+    plain = plain or {}
     items = [f"upper({parser.col('currency')}) AS currency_text"]
     # a plain number (the usual export) names no currency: only other texts pay for the search
     # of every currency code at their start and end; a column the file lacks names none
     items += [
-        f"CASE WHEN {_plain_number(parser.col(f))} THEN NULL ELSE {amount_currency_sql(parser.col(f), base)} END AS {f}_currency"
+        f"CASE WHEN {plain.get(f + '__plain') or _plain_number(parser.col(f))} THEN NULL "
+        f"ELSE {amount_currency_sql(parser.col(f), base)} END AS {f}_currency"
         if parser.has(f) else f"NULL::VARCHAR AS {f}_currency"
         for f in amount_fields
     ]
@@ -538,98 +561,3 @@ def _src_column(field_name: str) -> str:
 
 def _sql_text(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
-
-
-def _collect(parser: _Parser, valid_only: bool) -> tuple[list[Problem], set[int]]:
-    """The problems to list (all of them up to 10x MAX_PROBLEMS_LISTED, else the first
-    MAX_PROBLEMS_LISTED) and the set of bad lines; raises BadInput unless valid_only.
-
-    The problems stay in the parser's DuckDB (memory-capped, spilling): a file where every one
-    of millions of rows is wrong never turns into millions of Python objects.
-    """
-    union = parser.problem_union()
-    if union is None:
-        return [], set()
-    connection = parser.connection
-    # a small file's problems are listed straight from the checks: when they all fit in the
-    # list, its lines are the bad lines (no table of problems, no second query); a large file's
-    # are kept in a table, read twice, rather than checked twice
-    small = parser.raw.cells.num_rows <= _SMALL_FILE_ROWS
-    source = f"({union})" if small else "problem_rows"
-    if not small:
-        connection.execute(f"CREATE OR REPLACE TEMP TABLE problem_rows AS {union}")
-    shown = connection.execute(
-        f"SELECT line, column_name, reason FROM {source} ORDER BY line, column_name LIMIT ?",
-        [MAX_PROBLEMS_LISTED * 10 + 1],
-    ).fetchall()
-    listed_all = len(shown) <= MAX_PROBLEMS_LISTED * 10
-    if not listed_all:
-        shown = shown[:MAX_PROBLEMS_LISTED]
-    problems = [
-        Problem(parser.raw.file, int(line), column if isinstance(column, str) else None, reason)
-        for line, column, reason in shown
-    ]
-    if problems and not valid_only:
-        raise BadInput(problems)
-    if small and listed_all:
-        return problems, {int(line) for line, _, _ in shown}
-    bad_lines = {int(row[0]) for row in connection.execute(f"SELECT DISTINCT line FROM {source}").fetchall()}
-    return problems, bad_lines
-
-
-# files of up to this many records skip work that pays off on large files only (see _collect and
-# _Parser.date_order)
-_SMALL_FILE_ROWS = 10_000
-
-
-def _rejected_records(parser: _Parser, bad_lines: set[int]) -> pd.DataFrame:
-    """(line, record, problems) of the refused lines; ``record`` is a JSON object of every column
-    of the file, in the file's order, so the rows can be handed back as the user's own columns
-    (:func:`rejected_table`)."""
-    if not bad_lines:
-        return pd.DataFrame({"line": pd.Series([], dtype="int64"), "record": [], "problems": []})
-    parser.connection.execute("CREATE OR REPLACE TEMP TABLE bad_lines AS SELECT unnest(?::BIGINT[]) AS line", [sorted(bad_lines)])
-    union = parser.problem_union()
-    frame = parser.connection.execute(
-        f"""
-        SELECT p.line, string_agg(coalesce(p.column_name || ': ', '') || p.reason, '; ' ORDER BY p.column_name) AS problems
-        FROM ({union}) p WHERE p.line IN (SELECT line FROM bad_lines)
-        GROUP BY p.line ORDER BY p.line
-        """
-    ).df()
-    cells = parser.raw.cells
-    picked = cells.filter(pc.is_in(cells["line"], value_set=pa.array(sorted(bad_lines), type=cells["line"].type)))
-    names = _unique_names(parser.raw.header)
-    columns = [f"c{position}" for position in range(len(names)) if f"c{position}" in cells.column_names]
-    by_line = {
-        int(row["line"]): json.dumps({names[int(c[1:])]: row[c] for c in columns}, ensure_ascii=False)
-        for row in picked.select([*columns, "line"]).to_pylist()
-    }
-    frame["record"] = [by_line.get(int(line), "{}") for line in frame["line"]]
-    return frame[["line", "record", "problems"]]
-
-
-def _unique_names(header: list[str]) -> list[str]:
-    """The header with empty and repeated names made distinct ("column 3", "Name (2)")."""
-    seen: dict[str, int] = {}
-    out = []
-    for position, name in enumerate(header):
-        name = str(name).strip() or f"column {position + 1}"
-        seen[name] = seen.get(name, 0) + 1
-        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
-    return out
-
-
-def rejected_table(rejected: pd.DataFrame) -> pd.DataFrame:
-    """The rows a valid-only import left out (``Store.rejected_rows``) as the file's own columns,
-    in its order, then ``line`` and ``problems``: a download the user fixes and uploads again.
-    Raises KeyError when the frame lacks the record, line or problems column."""
-    records = [json.loads(text) if isinstance(text, str) and text else {} for text in rejected["record"]]
-    columns: list[str] = []
-    for record in records:
-        columns += [name for name in record if name not in columns]
-    table = pd.DataFrame([[record.get(name) for name in columns] for record in records], columns=columns, dtype=object)
-    for extra in ("line", "problems"):
-        name = extra if extra not in columns else f"{extra} (salesplan)"
-        table[name] = rejected[extra].to_numpy()
-    return table

@@ -1,0 +1,112 @@
+"""The problems an import collects and the rows it refuses: listed from the parser's DuckDB
+(:class:`salesplan.imports.parser._Parser`), and the refused rows as the user's own columns."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from salesplan.errors import BadInput, Problem
+from salesplan.imports.fields import MAX_PROBLEMS_LISTED
+
+if TYPE_CHECKING:
+    from salesplan.imports.parser import _Parser
+
+
+def _collect(parser: _Parser, valid_only: bool) -> tuple[list[Problem], set[int]]:
+    """The problems to list (all of them up to 10x MAX_PROBLEMS_LISTED, else the first
+    MAX_PROBLEMS_LISTED) and the set of bad lines; raises BadInput unless valid_only.
+
+    The problems stay in the parser's DuckDB (memory-capped, spilling): a file where every one
+    of millions of rows is wrong never turns into millions of Python objects.
+    """
+    union = parser.problem_union()
+    if union is None:
+        return [], set()
+    connection = parser.connection
+    # a small file's problems are listed straight from the checks: when they all fit in the
+    # list, its lines are the bad lines (no table of problems, no second query); a large file's
+    # are kept in a table, read twice, rather than checked twice
+    small = parser.raw.cells.num_rows <= _SMALL_FILE_ROWS
+    source = f"({union})" if small else "problem_rows"
+    if not small:
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE problem_rows AS {union}")
+    shown = connection.execute(
+        f"SELECT line, column_name, reason FROM {source} ORDER BY line, column_name LIMIT ?",
+        [MAX_PROBLEMS_LISTED * 10 + 1],
+    ).fetchall()
+    listed_all = len(shown) <= MAX_PROBLEMS_LISTED * 10
+    if not listed_all:
+        shown = shown[:MAX_PROBLEMS_LISTED]
+    problems = [
+        Problem(parser.raw.file, int(line), column if isinstance(column, str) else None, reason)
+        for line, column, reason in shown
+    ]
+    if problems and not valid_only:
+        raise BadInput(problems)
+    if small and listed_all:
+        return problems, {int(line) for line, _, _ in shown}
+    bad_lines = {int(row[0]) for row in connection.execute(f"SELECT DISTINCT line FROM {source}").fetchall()}
+    return problems, bad_lines
+
+
+# files of up to this many records skip work that pays off on large files only (see _collect and
+# _Parser.date_order)
+_SMALL_FILE_ROWS = 10_000
+
+
+def _rejected_records(parser: _Parser, bad_lines: set[int]) -> pd.DataFrame:
+    """(line, record, problems) of the refused lines; ``record`` is a JSON object of every column
+    of the file, in the file's order, so the rows can be handed back as the user's own columns
+    (:func:`rejected_table`)."""
+    if not bad_lines:
+        return pd.DataFrame({"line": pd.Series([], dtype="int64"), "record": [], "problems": []})
+    parser.connection.execute("CREATE OR REPLACE TEMP TABLE bad_lines AS SELECT unnest(?::BIGINT[]) AS line", [sorted(bad_lines)])
+    union = parser.problem_union()
+    frame = parser.connection.execute(
+        f"""
+        SELECT p.line, string_agg(coalesce(p.column_name || ': ', '') || p.reason, '; ' ORDER BY p.column_name) AS problems
+        FROM ({union}) p WHERE p.line IN (SELECT line FROM bad_lines)
+        GROUP BY p.line ORDER BY p.line
+        """
+    ).df()
+    cells = parser.raw.cells
+    picked = cells.filter(pc.is_in(cells["line"], value_set=pa.array(sorted(bad_lines), type=cells["line"].type)))
+    names = _unique_names(parser.raw.header)
+    columns = [f"c{position}" for position in range(len(names)) if f"c{position}" in cells.column_names]
+    by_line = {
+        int(row["line"]): json.dumps({names[int(c[1:])]: row[c] for c in columns}, ensure_ascii=False)
+        for row in picked.select([*columns, "line"]).to_pylist()
+    }
+    frame["record"] = [by_line.get(int(line), "{}") for line in frame["line"]]
+    return frame[["line", "record", "problems"]]
+
+
+def _unique_names(header: list[str]) -> list[str]:
+    """The header with empty and repeated names made distinct ("column 3", "Name (2)")."""
+    seen: dict[str, int] = {}
+    out = []
+    for position, name in enumerate(header):
+        name = str(name).strip() or f"column {position + 1}"
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out
+
+
+def rejected_table(rejected: pd.DataFrame) -> pd.DataFrame:
+    """The rows a valid-only import left out (``Store.rejected_rows``) as the file's own columns,
+    in its order, then ``line`` and ``problems``: a download the user fixes and uploads again.
+    Raises KeyError when the frame lacks the record, line or problems column."""
+    records = [json.loads(text) if isinstance(text, str) and text else {} for text in rejected["record"]]
+    columns: list[str] = []
+    for record in records:
+        columns += [name for name in record if name not in columns]
+    table = pd.DataFrame([[record.get(name) for name in columns] for record in records], columns=columns, dtype=object)
+    for extra in ("line", "problems"):
+        name = extra if extra not in columns else f"{extra} (salesplan)"
+        table[name] = rejected[extra].to_numpy()
+    return table
