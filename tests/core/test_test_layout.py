@@ -39,3 +39,19 @@ def test_the_layers_hold_only_test_modules_and_their_conftest():
         if not (path.name.startswith("test_") or path.name in ("conftest.py", "__init__.py"))
     ]
     assert not strays, f"shared code belongs in tests/helpers: {strays}"
+
+
+MAX_MODULE_LINES = 600
+
+
+def test_no_module_of_the_product_is_over_600_lines():
+    # a module that long has grown several concerns: split it by concern (docs/development.md)
+    root = TESTS.parent
+    long = [
+        f"{path.relative_to(root)}: {count} lines"
+        for folder in ("salesplan", "pages")
+        for path in sorted((root / folder).rglob("*.py"))
+        if (count := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    ] + [f"app.py: {n} lines" for n in [len((root / "app.py").read_text(encoding="utf-8").splitlines())]
+         if n > MAX_MODULE_LINES]
+    assert not long, f"over {MAX_MODULE_LINES} lines:\n" + "\n".join(long)

@@ -14,7 +14,7 @@ import pytest
 
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
-from tests.storage.test_engine_lines import _assert_same, _load, _organisation, _reports
+from tests.helpers.engine_lines import assert_same, load, organisation, reports
 
 
 def key_faults(store: Store) -> list[tuple]:
@@ -74,13 +74,13 @@ MORE = (
 
 def _more(store: Store):
     """R4 joins in a new territory, then MORE is imported."""
-    _load(store, "reps", "rep_id,name,territory,region,manager\nR4,Dee,Far,US,\n", "r4.csv")
-    return _load(store, "actuals", MORE, "more.csv")
+    load(store, "reps", "rep_id,name,territory,region,manager\nR4,Dee,Far,US,\n", "r4.csv")
+    return load(store, "actuals", MORE, "more.csv")
 
 
 def test_every_version_carries_the_keys_of_its_texts_and_a_key_never_moves(any_store):
     store = any_store
-    _organisation(store)
+    organisation(store)
     assert key_faults(store) == [] and unkeyed(store) == 0
     first = keys(store)
     assert {"R1", "R2", "R3", "North", "South", "West"} <= set(first)
@@ -97,7 +97,7 @@ def test_every_version_carries_the_keys_of_its_texts_and_a_key_never_moves(any_s
 
 def test_the_read_gives_the_same_lines_and_reports_from_the_keys_as_from_the_texts(any_store):
     store = any_store
-    _organisation(store)
+    organisation(store)
     _more(store)
     by_key = store.engine_inputs(SYSTEM)
     # every version without keys: each line is read by its texts
@@ -105,7 +105,7 @@ def test_the_read_gives_the_same_lines_and_reports_from_the_keys_as_from_the_tex
     by_text = store.engine_inputs(SYSTEM)
     pd.testing.assert_frame_equal(sorted_lines(by_key.daily_actuals), sorted_lines(by_text.daily_actuals),
                                   check_exact=True)
-    _assert_same(_reports(by_text), _reports(dataclasses.replace(by_key)))
+    assert_same(reports(by_text), reports(dataclasses.replace(by_key)))
     # some with keys, some without (an older salesplan wrote the latter)
     with store.atomic() as cursor:
         from salesplan.migrations import FILL_KEYS
@@ -116,13 +116,13 @@ def test_the_read_gives_the_same_lines_and_reports_from_the_keys_as_from_the_tex
     pd.testing.assert_frame_equal(sorted_lines(mixed.daily_actuals), sorted_lines(by_text.daily_actuals),
                                   check_exact=True)
     # the next import gives them keys again
-    _load(store, "actuals", "date,rep,amount,order_id\n2025-05-05,R2,5,Z1\n", "z.csv")
+    load(store, "actuals", "date,rep,amount,order_id\n2025-05-05,R2,5,Z1\n", "z.csv")
     assert unkeyed(store) == 0 and key_faults(store) == []
 
 
 def test_migration_82_gives_an_older_database_its_keys_and_the_same_report(any_store):
     store = any_store
-    _organisation(store)
+    organisation(store)
     before = store.engine_inputs(SYSTEM)
     to_the_schema_before_82(store)
     assert store.migrate() == [82]
@@ -130,13 +130,13 @@ def test_migration_82_gives_an_older_database_its_keys_and_the_same_report(any_s
     after = store.engine_inputs(SYSTEM)
     pd.testing.assert_frame_equal(sorted_lines(after.daily_actuals), sorted_lines(before.daily_actuals),
                                   check_exact=True)
-    _assert_same(_reports(before), _reports(after))
+    assert_same(reports(before), reports(after))
 
 
 @pytest.mark.parametrize("older", [True, False])
 def test_a_backup_restores_with_keys_and_the_same_report(any_store, tmp_path, backend, request, older):
     store = any_store
-    _organisation(store)
+    organisation(store)
     _more(store)
     before = store.engine_inputs(SYSTEM)
     if older:  # a backup taken before migration 82: versions without keys, no actual_keys
@@ -150,10 +150,10 @@ def test_a_backup_restores_with_keys_and_the_same_report(any_store, tmp_path, ba
         after = restored.engine_inputs(SYSTEM)
         pd.testing.assert_frame_equal(sorted_lines(after.daily_actuals), sorted_lines(before.daily_actuals),
                                       check_exact=True)
-        _assert_same(_reports(before), _reports(after))
+        assert_same(reports(before), reports(after))
         # an import after the restore gives new texts keys of their own
-        _load(restored, "reps", "rep_id,name,territory,region,manager\nR5,Eve,Isle,US,\n", "r5.csv")
-        _load(restored, "actuals", "date,rep,territory,amount,order_id\n2025-05-05,R5,Isle,5,Z1\n", "z.csv")
+        load(restored, "reps", "rep_id,name,territory,region,manager\nR5,Eve,Isle,US,\n", "r5.csv")
+        load(restored, "actuals", "date,rep,territory,amount,order_id\n2025-05-05,R5,Isle,5,Z1\n", "z.csv")
         assert {"R5", "Isle"} <= set(keys(restored))
         assert key_faults(restored) == []
         assert len(set(keys(restored).values())) == len(keys(restored))

@@ -9,50 +9,17 @@ the order of the lines (which differs between backends).
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import math
 from decimal import Decimal
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from salesplan import engine, imports
 from salesplan.inputs import DAILY_ACTUALS_COLUMNS
 from salesplan.principal import SYSTEM, Principal
+from tests.helpers.engine_lines import actuals_file, assert_same, organisation, reports
 
-AS_OF = dt.date(2025, 6, 20)
-REPS = (
-    "rep_id,name,email,territory,region,manager\n"
-    "M1,Max,max@x.test,North,EU,\n"
-    "R1,Ann,ann@x.test,North,EU,M1\n"
-    "R2,Bob,bob@x.test,South,EU,M1\n"
-    "R3,Cem,cem@x.test,West,US,\n"
-)
 MAX = Principal("max@x.test", "manager", "M1")
-
-
-def _load(store, kind: str, text: str, name: str | None = None):
-    return imports.import_file(store, kind, text.encode(), file_name=name or f"{kind}.csv", principal=SYSTEM)
-
-
-def _actuals() -> str:
-    """Several lines per (date, rep, territory), amounts whose float sums depend on their order
-    (0.1 + 0.2 + 0.3 ...), some lines naming their territory and some not (then the rep's
-    territory on the sale date, which moves on 2025-03-15 for R1)."""
-    rng = np.random.default_rng(5)
-    rows = ["date,rep,territory,amount,cost,order_id"]
-    start = dt.date(2024, 1, 2)
-    for i in range(900):
-        day = start + dt.timedelta(days=int(rng.integers(0, 530)))
-        rep = ("R1", "R2", "R3")[int(rng.integers(0, 3))]
-        territory = ("", "North", "South", "West")[int(rng.integers(0, 4))]
-        amount = ("0.1", "0.2", "0.3", "1234.5678", "0.0001", "-0.7", "99999.9999")[int(rng.integers(0, 7))]
-        rows.append(f"{day.isoformat()},{rep},{territory},{amount},0.05,O{i}")
-        if i % 3 == 0:  # a second and third line on the same day, rep and territory
-            rows.append(f"{day.isoformat()},{rep},{territory},0.1,0.03,O{i}b")
-            rows.append(f"{day.isoformat()},{rep},{territory},0.2,0.01,O{i}c")
-    return "\n".join(rows) + "\n"
 
 
 def _expected_territories() -> dict[tuple[str, str], int]:
@@ -60,20 +27,12 @@ def _expected_territories() -> dict[tuple[str, str], int]:
     sale date (R1 North, South from 2025-03-15; R2 South; R3 West)."""
     home = {"R2": "South", "R3": "West"}
     counts: dict[tuple[str, str], int] = {}
-    for line in _actuals().splitlines()[1:]:
+    for line in actuals_file().splitlines()[1:]:
         day, rep, territory = line.split(",")[:3]
         if not territory:
             territory = home.get(rep) or ("South" if day >= "2025-03-15" else "North")
         counts[(rep, territory)] = counts.get((rep, territory), 0) + 1
     return counts
-
-
-def _organisation(store) -> None:
-    _load(store, "reps", REPS)
-    _load(store, "reps", "rep_id,name,territory,region,manager,effective_from\nR1,Ann,South,EU,M1,2025-03-15\n", "move.csv")
-    targets = ["owner,month,amount"] + [f"{rep},2025-{m:02d},{1000 + 37 * m}" for rep in ("R1", "R2", "R3") for m in range(1, 13)]
-    _load(store, "targets", "\n".join(targets) + "\n")
-    _load(store, "actuals", _actuals())
 
 
 def _grouped(daily: pd.DataFrame) -> pd.DataFrame:
@@ -87,22 +46,9 @@ def _grouped(daily: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=DAILY_ACTUALS_COLUMNS)
 
 
-def _reports(inputs) -> dict:
-    return {
-        (level, metric, period): engine.report(inputs, AS_OF, level=level, metric=metric, period=period)
-        for level in ("rep", "territory", "region", "org") for metric in ("revenue", "profit")
-        for period in ("year", "month", "week")
-    }
-
-
-def _assert_same(expected: dict, actual: dict) -> None:
-    for view, frame in expected.items():
-        pd.testing.assert_frame_equal(actual[view], frame, check_exact=True, obj=str(view))
-
-
 def test_the_lines_give_the_report_of_the_summed_actuals_bit_for_bit_in_any_order(any_store):
     store = any_store
-    _organisation(store)
+    organisation(store)
     inputs = store.engine_inputs(SYSTEM)
     daily = inputs.daily_actuals
     assert list(daily.columns) == DAILY_ACTUALS_COLUMNS
@@ -112,15 +58,15 @@ def test_the_lines_give_the_report_of_the_summed_actuals_bit_for_bit_in_any_orde
     assert daily["territory"].notna().all()
     got = daily.groupby(["rep_id", "territory"], observed=True).size().to_dict()
     assert got == _expected_territories()
-    expected = _reports(inputs)
-    _assert_same(expected, _reports(dataclasses.replace(inputs, daily_actuals=_grouped(daily))))
+    expected = reports(inputs)
+    assert_same(expected, reports(dataclasses.replace(inputs, daily_actuals=_grouped(daily))))
     shuffled = daily.sample(frac=1.0, random_state=11).reset_index(drop=True)
-    _assert_same(expected, _reports(dataclasses.replace(inputs, daily_actuals=shuffled)))
+    assert_same(expected, reports(dataclasses.replace(inputs, daily_actuals=shuffled)))
 
 
 def test_a_managers_lines_hold_only_their_reps(any_store):
     store = any_store
-    _organisation(store)
+    organisation(store)
     daily = store.engine_inputs(MAX).daily_actuals
     assert set(daily["rep_id"].unique()) == {"R1", "R2"}
     assert set(daily["rep_id"].cat.categories) <= {"M1", "R1", "R2"}
@@ -137,7 +83,7 @@ def test_a_line_outside_the_lists_is_read_with_every_distinct_code(any_store, ke
     neither (no import makes one) is still handed over with its own territory, whether it was
     written without keys (an older salesplan) or with a key of its own (migration 82)."""
     store = any_store
-    _organisation(store)
+    organisation(store)
     before = store.engine_inputs(SYSTEM).daily_actuals
     with store.atomic() as cursor:
         if keys == "own":
