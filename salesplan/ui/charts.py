@@ -85,18 +85,29 @@ def burnup_figure(curve: pd.DataFrame, row: pd.Series, metric: str, *, currency:
             fig.add_trace(go.Scatter(x=[e, end], y=[A, target], name="Required path to target", mode="lines",
                                      line={"color": COLORS["required"], "dash": "dashdot", "width": 2},
                                      hovertemplate=hover))
-    fig.add_hline(y=target, line={"color": COLORS["target"], "dash": "dot", "width": 1},
-                  annotation_text=f"Target {money(target, currency=currency)}", annotation_position="top left")
-    fig.add_vline(x=pd.Timestamp(e).timestamp() * 1000, line={"color": "#555", "width": 1, "dash": "dot"},
-                  annotation_text=f"as of {day_text(e)}", annotation_position="top left")
+    # the target line and the day lines as the layout's shapes and annotations, as add_hline and
+    # add_vline would place them: those two check every subplot of the figure at each call, which
+    # took a fifth of a cached run of My plan (the figure drawn is the same)
+    shapes = [{"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": target, "y1": target,
+               "line": {"color": COLORS["target"], "dash": "dot", "width": 1}}]
+    notes = [{"text": f"Target {money(target, currency=currency)}", "showarrow": False, "xref": "x domain", "x": 0,
+              "xanchor": "left", "yref": "y", "y": target, "yanchor": "bottom"}]
+
+    def day_line(day: Any, line: dict[str, Any], text: str, xanchor: str) -> None:
+        x = pd.Timestamp(day).timestamp() * 1000
+        shapes.append({"type": "line", "xref": "x", "x0": x, "x1": x, "yref": "y domain", "y0": 0, "y1": 1,
+                       "line": line})
+        notes.append({"text": text, "showarrow": False, "xref": "x", "x": x, "xanchor": xanchor,
+                      "yref": "y domain", "y": 1, "yanchor": "top"})
+
+    day_line(e, {"color": "#555", "width": 1, "dash": "dot"}, f"as of {day_text(e)}", "right")  # top left
     ponr = row["point_of_no_return"]
     if not is_empty(ponr) and ponr != engine.PASSED:
-        fig.add_vline(x=pd.Timestamp(ponr).timestamp() * 1000, line={"color": COLORS["required"], "width": 1},
-                      annotation_text="point of no return", annotation_position="top right")
+        day_line(ponr, {"color": COLORS["required"], "width": 1}, "point of no return", "left")  # top right
     fig.update_layout(
         title=f"{METRIC_LABEL[metric]}: burn-up for {row['period']}",
         height=420, margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        legend={"orientation": "h", "y": -0.15}, hovermode="x unified",
+        legend={"orientation": "h", "y": -0.15}, hovermode="x unified", shapes=shapes, annotations=notes,
         yaxis=money_axis(currency, title=METRIC_LABEL[metric], rangemode="tozero"),
     )
     return fig
