@@ -160,27 +160,30 @@ def heatmap_figure(grid: pd.DataFrame, value_label: str, title: str, at_risk: fl
     muted = np.isin(np.array(value_columns, dtype=object), list(in_progress))
     coloured = np.where(muted, np.nan, z)
     wide = len(value_columns) > 20  # weeks: the percentages would not fit in the cells; they stay in the hover
-    fig = go.Figure(go.Heatmap(
-        x=value_columns, y=y, z=coloured, text=np.where(muted, "", text), texttemplate="" if wide else "%{text}",
-        textfont={"size": 11}, colorscale=heat_scale(at_risk), zmin=HEAT_MIN, zmax=HEAT_MAX, xgap=2, ygap=2,
-        colorbar={"title": {"text": value_label, "side": "right"}, "tickformat": ".0%"},
-        hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>", name=value_label,
-    ))
+    # one figure of its traces and layout (see the burn-up): add_trace and update_layout each
+    # validate and merge the whole figure again
+    traces: list[dict[str, Any]] = [{
+        "type": "heatmap", "x": value_columns, "y": y, "z": coloured, "text": np.where(muted, "", text),
+        "texttemplate": "" if wide else "%{text}", "textfont": {"size": 11}, "colorscale": heat_scale(at_risk),
+        "zmin": HEAT_MIN, "zmax": HEAT_MAX, "xgap": 2, "ygap": 2,
+        "colorbar": {"title": {"text": value_label, "side": "right"}, "tickformat": ".0%"},
+        "hovertemplate": "%{y}<br>%{x}: %{text}<extra></extra>", "name": value_label,
+    }]
     if muted.any():
         # the same grid (same cells, same geometry), empty but for the columns in progress
-        fig.add_trace(go.Heatmap(
-            x=value_columns, y=y, z=np.where(muted & ~empty, 0.0, np.nan),
-            text=np.where(muted, text, ""),
-            texttemplate="" if wide else "%{text}", textfont={"size": 11, "color": "#555"},
-            colorscale=IN_PROGRESS_SCALE, showscale=False, xgap=2, ygap=2,
-            hovertemplate="%{y}<br>%{x}: %{text} so far (in progress)<extra></extra>", name="in progress",
-        ))
-    fig.update_layout(
-        height=max(320, 28 * len(grid) + 130), margin={"l": 10, "r": 10, "t": 80, "b": 10},
-        yaxis={"autorange": "reversed", "type": "multicategory"}, xaxis={"side": "top", "tickangle": -90 if wide else 0, "tickfont": {"size": 9 if wide else 12}},
-        title={"text": title},
-    )
-    return fig
+        traces.append({
+            "type": "heatmap", "x": value_columns, "y": y, "z": np.where(muted & ~empty, 0.0, np.nan),
+            "text": np.where(muted, text, ""),
+            "texttemplate": "" if wide else "%{text}", "textfont": {"size": 11, "color": "#555"},
+            "colorscale": IN_PROGRESS_SCALE, "showscale": False, "xgap": 2, "ygap": 2,
+            "hovertemplate": "%{y}<br>%{x}: %{text} so far (in progress)<extra></extra>", "name": "in progress",
+        })
+    return go.Figure(data=traces, layout={
+        "height": max(320, 28 * len(grid) + 130), "margin": {"l": 10, "r": 10, "t": 80, "b": 10},
+        "yaxis": {"autorange": "reversed", "type": "multicategory"},
+        "xaxis": {"side": "top", "tickangle": -90 if wide else 0, "tickfont": {"size": 9 if wide else 12}},
+        "title": {"text": title},
+    })
 
 
 BRIDGE_COLORS = {"Target": "#8c8c8c", "Actual to date": COLORS["actual"], "Weighted pipeline": "#17becf",
@@ -255,21 +258,20 @@ def reliability_figure(calibration: pd.DataFrame) -> go.Figure:
     share of checks that reached the target, with the diagonal of a perfect forecast.
     ``calibration`` is ``BacktestResult.calibration``."""
     filled = calibration[calibration["checks"] > 0]
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], name="Perfect calibration", mode="lines",
-                             line={"color": COLORS["target"], "dash": "dash", "width": 1}, hoverinfo="skip"))
-    fig.add_trace(go.Scatter(
-        x=filled["predicted"].astype(float), y=filled["observed"].astype(float), name="This organisation",
-        mode="lines+markers+text", text=[f"{int(n)} checks" for n in filled["checks"]], textposition="top left",
-        marker={"size": 10, "color": COLORS["plan"]}, line={"color": COLORS["plan"], "width": 2},
-        customdata=filled[["bin"]].to_numpy(),
-        hovertemplate="bin %{customdata[0]}: predicted %{x:.0%}, reached %{y:.0%} (%{text})<extra></extra>",
-    ))
-    fig.update_layout(
-        title="Chance to reach: predicted vs what happened", height=420,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.2},
-        xaxis={"title": "Predicted chance (mean of the bin)", "range": [-0.02, 1.02], "tickformat": ".0%",
-               "dtick": 0.2},
-        yaxis={"title": "Share that reached the target", "range": [-0.02, 1.12], "tickformat": ".0%", "dtick": 0.2},
-    )
-    return fig
+    return go.Figure(data=[
+        {"type": "scatter", "x": [0, 1], "y": [0, 1], "name": "Perfect calibration", "mode": "lines",
+         "line": {"color": COLORS["target"], "dash": "dash", "width": 1}, "hoverinfo": "skip"},
+        {"type": "scatter", "x": filled["predicted"].astype(float), "y": filled["observed"].astype(float),
+         "name": "This organisation", "mode": "lines+markers+text",
+         "text": [f"{int(n)} checks" for n in filled["checks"]], "textposition": "top left",
+         "marker": {"size": 10, "color": COLORS["plan"]}, "line": {"color": COLORS["plan"], "width": 2},
+         "customdata": filled[["bin"]].to_numpy(),
+         "hovertemplate": "bin %{customdata[0]}: predicted %{x:.0%}, reached %{y:.0%} (%{text})<extra></extra>"},
+    ], layout={
+        "title": "Chance to reach: predicted vs what happened", "height": 420,
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 10}, "legend": {"orientation": "h", "y": -0.2},
+        "xaxis": {"title": "Predicted chance (mean of the bin)", "range": [-0.02, 1.02], "tickformat": ".0%",
+                  "dtick": 0.2},
+        "yaxis": {"title": "Share that reached the target", "range": [-0.02, 1.12], "tickformat": ".0%",
+                  "dtick": 0.2},
+    })
