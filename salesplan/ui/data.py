@@ -46,17 +46,32 @@ def _open_store(path: str) -> Store:
     return Store.open(path)
 
 
+_STORE_KEY = "_salesplan_store"
+
+
 def store() -> Store:
-    """The process-wide store of the database named by $SALESPLAN_DB (else data/salesplan.duckdb)."""
+    """The process-wide store of the database named by $SALESPLAN_DB (else data/salesplan.duckdb).
+
+    A page run asks for it ~80 times (every cached read, every money label's currency through the
+    settings); the run keeps the one it got (:func:`start_run` forgets it), so that only the first
+    call goes through ``st.cache_resource``, which hashes its argument and inspects the function's
+    signature at every call (~2 ms each, a tenth of a cached run of My plan)."""
+    path = str(resolve_db_path())
+    memo = st.session_state.get(_STORE_KEY)
+    if memo is not None and memo[0] == path:
+        return memo[1]
     try:
-        return _open_store(str(resolve_db_path()))
+        the_store = _open_store(path)
     except DatabaseLocked as error:
         st.error(md(error))
         st.stop()
+        raise AssertionError("unreachable") from error
     except SalesplanError as error:
         st.error(f"The database cannot be opened: {md(error)}")
         st.stop()
-    raise AssertionError("unreachable")
+        raise AssertionError("unreachable") from error
+    st.session_state[_STORE_KEY] = (path, the_store)
+    return the_store
 
 
 _VERSION_KEY = "_salesplan_data_version"
@@ -73,6 +88,7 @@ def start_run() -> None:
     ~80. A write by another process shows at the next run. Raises nothing.
     """
     st.session_state.pop(_VERSION_KEY, None)
+    st.session_state.pop(_STORE_KEY, None)
 
 
 def _key() -> tuple[Store, str, int]:
