@@ -66,3 +66,21 @@ def test_at_exit_the_idle_files_are_closed_and_no_linger_timer_is_left(tmp_path,
     assert hold._timer is not None and hold._connection is not None
     duckfile.close_idle_holds()
     assert hold._timer is None and hold._connection is None
+
+
+
+def test_every_operation_runs_on_the_file_without_the_progress_bar(tmp_path):
+    # each operation's cursor is set up once per attach: it uses the file, and has the progress
+    # bar off (a long import would otherwise draw it on the dashboard's terminal), though the
+    # connection that attached the file has it on
+    path = tmp_path / "bar.duckdb"
+    hold = duckfile.FileHold(str(path), lambda: 5.0)
+    for _ in range(2):  # a second attach (after the file was closed) gets a new name: same setup
+        cursor = hold.acquire()
+        try:
+            cursor.execute("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+            assert cursor.execute("SELECT current_setting('enable_progress_bar'), current_database()").fetchone() \
+                == (False, hold.alias)
+        finally:
+            hold.release(cursor)
+        hold.close()
