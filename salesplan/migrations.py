@@ -547,6 +547,23 @@ FILL_KEYS = """
 the texts not yet in ``actual_keys`` (migration 82, a restore of an older backup, an import after
 an older salesplan wrote versions)."""
 
+KEYS_DISAGREE = """
+    SELECT EXISTS (
+        SELECT 1 FROM actual_versions v
+        LEFT JOIN actual_keys r ON r.key_id = v.rep_key
+        LEFT JOIN actual_keys t ON t.key_id = v.territory_key
+        WHERE (v.rep_key IS NOT NULL AND r.name IS DISTINCT FROM v.rep_id)
+           OR (v.territory_key IS NOT NULL AND v.territory IS NULL AND v.territory_key <> 0)
+           OR (v.territory_key IS NOT NULL AND v.territory IS NOT NULL AND t.name IS DISTINCT FROM v.territory))
+"""
+"""True when a version's key is not the key of its own text (a restored backup whose
+``actual_keys`` was left out or does not fit its versions): the keys are then given anew."""
+
+CLEAR_KEYS = """
+    DELETE FROM actual_keys;
+    UPDATE actual_versions SET rep_key = NULL, territory_key = NULL;
+"""
+
 MIGRATIONS += [
     (
         82,

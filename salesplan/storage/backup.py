@@ -15,7 +15,7 @@ from salesplan import policy
 from salesplan.errors import (
     BadInput,
 )
-from salesplan.migrations import FILL_KEYS, flag_current_sql
+from salesplan.migrations import CLEAR_KEYS, FILL_KEYS, KEYS_DISAGREE, flag_current_sql
 from salesplan.principal import Principal
 from salesplan.storage.audit import AuditStore
 from salesplan.storage.backends import Cursor
@@ -175,8 +175,12 @@ class BackupStore(AuditStore):
                     raise BadInput.single(path.name, f"holds {restored} rows, the manifest says {rows}")
             for path, rows in ledger:
                 _restore_ledger(cursor, path, rows, version)
-            if version < LEDGER_KEYS_VERSION:
-                cursor.execute(FILL_KEYS)  # the versions' keys, as migration 82 gave them
+            if version >= LEDGER_KEYS_VERSION and cursor.execute(KEYS_DISAGREE).fetchall()[0][0]:
+                # a backup whose keys do not name their versions' texts (its actual_keys left out
+                # of the manifest, or not the one of its versions): were they kept, the next import
+                # would give their keys to other texts and the report move sales between reps
+                cursor.execute(CLEAR_KEYS)
+            cursor.execute(FILL_KEYS)  # versions without keys (an older backup) get them, as migration 82 gave them
             restored_versions = {row[0] for row in cursor.execute("SELECT version FROM schema_migrations").fetchall()}
             for row in own_migrations:
                 if row[0] not in restored_versions:

@@ -242,14 +242,26 @@ class PlanStore(StoreBase):
             for number, ac in enumerate(plan["actions"], 1):
                 problems += [Problem(f"{where} action {number}", None, column, reason) for column, reason in
                              _action_problems(ac["description"], ac["status"], ac["expected_impact"])]
+                if ac["due_date"] is not None and _plan_date(ac["due_date"]) is None:
+                    problems.append(Problem(f"{where} action {number}", None, "due_date",
+                                            f"{ac['due_date']!r} is not a date (YYYY-MM-DD)"))
                 if ac["obstacle_key"] is not None and ac["obstacle_key"] not in keys:
                     problems.append(Problem(f"{where} action {number}", None, "obstacle_key",
                                             f"{ac['obstacle_key']!r} is not an obstacle of this plan"))
             for number, ck in enumerate(plan["checkins"], 1):
                 if not str(ck["note"]).strip():
                     problems.append(Problem(f"{where} check-in {number}", None, "note", "a check-in needs a note"))
+                if _plan_date(ck["checkin_date"]) is None:
+                    problems.append(Problem(f"{where} check-in {number}", None, "checkin_date",
+                                            f"{ck['checkin_date']!r} is not a date (YYYY-MM-DD)"))
         if problems:
             raise BadInput(problems)
+        with self.cursor() as cursor:
+            held_before = {(str(r), int(f)) for r, f in cursor.execute("SELECT rep_id, fy FROM plans").fetchall()}
+        if all((plan["rep_id"], int(plan["fy"])) in held_before for plan in plans):
+            # nothing to write: no transaction, so the data version (every session's cached
+            # reads) stays as it is
+            return PlansAdded(plans=0, kept=len(plans), obstacles=0, actions=0, checkins=0)
 
         def work(cursor: Cursor) -> PlansAdded:
             # read in the writing transaction: a plan saved meanwhile is kept, never doubled
@@ -283,7 +295,7 @@ class PlanStore(StoreBase):
                 for number, ac in enumerate(plan["actions"], 1):
                     rows["actions"].append({
                         "action_id": next(ids), "rep_id": rep_id, "fy": fy, "description": ac["description"],
-                        "owner": ac["owner"], "due_date": ac["due_date"], "status": ac["status"],
+                        "owner": ac["owner"], "due_date": _plan_date(ac["due_date"]), "status": ac["status"],
                         "expected_impact": float(ac["expected_impact"]),
                         "obstacle_id": obstacle_ids[ac["obstacle_key"]] if ac["obstacle_key"] is not None else None,
                         "number": number})
@@ -291,7 +303,7 @@ class PlanStore(StoreBase):
                 for ck in plan["checkins"]:
                     author = ck["author"] if principal.role == "system" and ck["author"] else by
                     rows["checkins"].append({"checkin_id": next(ids), "rep_id": rep_id, "fy": fy,
-                                             "checkin_date": ck["checkin_date"], "author": author, "note": ck["note"]})
+                                             "checkin_date": _plan_date(ck["checkin_date"]), "author": author, "note": ck["note"]})
                     audit("add check-in", f"{rep_id} FY{fy}")
                 if status == "agreed":
                     audit("save plan", f"{rep_id} FY{fy} agreed")
@@ -496,6 +508,21 @@ def _obstacle_problems(description: str, likelihood: Any, revenue_at_risk: Any) 
     if (problem := amount_problem(revenue_at_risk, "revenue at risk")) is not None:
         problems.append(("revenue_at_risk", problem))
     return problems
+
+
+def _plan_date(value: Any) -> date | None:
+    """A plan item's date given as a date, a timestamp or ISO text (as the one-by-one calls
+    accept, the database casting the text); None when it is none of these."""
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.date()
+    if isinstance(value, date):
+        return value.date() if hasattr(value, "date") and callable(value.date) else value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
 
 
 def _action_problems(description: str, status: str, expected_impact: Any) -> list[tuple[str, str]]:

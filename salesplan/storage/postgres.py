@@ -58,6 +58,10 @@ EXTRA_DDL = {
     80: """
         CREATE INDEX actual_versions_current ON actual_versions (row_key) WHERE is_current;
     """,
+    # the versions without keys, which every import looks for (ledger.py): none, usually
+    82: """
+        CREATE INDEX actual_versions_unkeyed ON actual_versions (batch_id) WHERE rep_key IS NULL OR territory_key IS NULL;
+    """,
 }
 
 _OID_TYPES = {

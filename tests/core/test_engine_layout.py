@@ -130,7 +130,7 @@ def test_lines_read_in_batches_land_in_their_final_arrays():
          np.array([3.5, 4.5]), np.array([1.0, 2.0])],
     ]
     for batch in batches:
-        lines._add(batch)
+        lines._add(batch, None)  # texts read as codes (no keys)
     assert lines.n == 4 and not lines.unknown
     np.testing.assert_array_equal(lines.date[:4], pd.to_datetime(["2024-10-04", "2024-10-05", "2024-10-06",
                                                                    "2024-10-07"]).to_numpy())
@@ -139,5 +139,5 @@ def test_lines_read_in_batches_land_in_their_final_arrays():
     np.testing.assert_array_equal(lines.revenue[:4], [1.5, 2.5, 3.5, 4.5])
     np.testing.assert_array_equal(lines.territories_used[1:4], [True, False, True])  # territory 1 unused
     lines._add([np.array([20004], np.int32), np.array([-2], np.int32), np.array([0], np.int32),
-                np.array([1.0]), np.array([1.0])])
+                np.array([1.0]), np.array([1.0])], None)
     assert lines.unknown  # a rep in none of the lists: the store reads again with every code
