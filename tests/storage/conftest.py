@@ -6,6 +6,7 @@ import pytest
 
 from salesplan import imports
 from salesplan.store import Store
+from tests.helpers.engine_lines import organisation
 from tests.helpers.storage_fixtures import CONTRACT_REPS, from_template
 
 
@@ -21,3 +22,13 @@ def org(db_target, request):
     store = Store.open(from_template(request, db_target, "contract-reps", import_contract_reps))
     yield store
     store.close()
+
+
+@pytest.fixture
+def lines_org(db_target, request):
+    """The organisation of the engine-lines tests (tests/helpers/engine_lines.py: reps whose
+    territory moves, targets, ~1,500 actuals lines) on the backend under test: a copy of that
+    state, built once per run (its four imports cost ~1 s of CPU per test)."""
+    with Store.open(from_template(request, db_target, "engine-lines", organisation)) as store:
+        yield store
+

@@ -17,7 +17,7 @@ import pytest
 
 from salesplan.inputs import DAILY_ACTUALS_COLUMNS
 from salesplan.principal import SYSTEM, Principal
-from tests.helpers.engine_lines import actuals_file, assert_same, organisation, reports
+from tests.helpers.engine_lines import actuals_file, assert_same, reports
 
 MAX = Principal("max@x.test", "manager", "M1")
 
@@ -46,9 +46,8 @@ def _grouped(daily: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=DAILY_ACTUALS_COLUMNS)
 
 
-def test_the_lines_give_the_report_of_the_summed_actuals_bit_for_bit_in_any_order(any_store):
-    store = any_store
-    organisation(store)
+def test_the_lines_give_the_report_of_the_summed_actuals_bit_for_bit_in_any_order(lines_org):
+    store = lines_org
     inputs = store.engine_inputs(SYSTEM)
     daily = inputs.daily_actuals
     assert list(daily.columns) == DAILY_ACTUALS_COLUMNS
@@ -64,9 +63,8 @@ def test_the_lines_give_the_report_of_the_summed_actuals_bit_for_bit_in_any_orde
     assert_same(expected, reports(dataclasses.replace(inputs, daily_actuals=shuffled)))
 
 
-def test_a_managers_lines_hold_only_their_reps(any_store):
-    store = any_store
-    organisation(store)
+def test_a_managers_lines_hold_only_their_reps(lines_org):
+    store = lines_org
     daily = store.engine_inputs(MAX).daily_actuals
     assert set(daily["rep_id"].unique()) == {"R1", "R2"}
     assert set(daily["rep_id"].cat.categories) <= {"M1", "R1", "R2"}
@@ -78,12 +76,11 @@ def test_a_managers_lines_hold_only_their_reps(any_store):
 
 
 @pytest.mark.parametrize("keys", ["none", "own"])
-def test_a_line_outside_the_lists_is_read_with_every_distinct_code(any_store, keys):
+def test_a_line_outside_the_lists_is_read_with_every_distinct_code(lines_org, keys):
     """The codes come from the reps and territories lists; a stored line naming a territory in
     neither (no import makes one) is still handed over with its own territory, whether it was
     written without keys (an older salesplan) or with a key of its own (migration 82)."""
-    store = any_store
-    organisation(store)
+    store = lines_org
     before = store.engine_inputs(SYSTEM).daily_actuals
     with store.atomic() as cursor:
         if keys == "own":
