@@ -15,7 +15,7 @@ import pytest
 from salesplan import engine, imports, ui
 from salesplan.principal import Principal
 from salesplan.store import Store
-from tests.helpers.browser import ARTIFACTS, IDLE, metric, open_page, shoot
+from tests.helpers.browser import ARTIFACTS, IDLE, metric, open_page, rerun, shoot
 from tests.helpers.pages import DEMO_TODAY, fresh_db
 
 if os.environ.get("CI", "").lower() == "true":
@@ -109,7 +109,10 @@ def test_plan_editor(server, admin_page, tmp_path):
     page.get_by_text("Add an obstacle").click()
     page.get_by_label("Obstacle", exact=True).fill("Distributor <b>changes</b> its terms")
     page.get_by_label("Revenue at risk", exact=True).fill("30000")
-    page.get_by_role("button", name="Add obstacle").click()
+    # the submit waits for the app to be idle: in one CI run of the code before, a click while a run
+    # was still going was lost (the form still filled, no message after 20 s)
+    with rerun(page):
+        page.get_by_role("button", name="Add obstacle").click()
     expect(page.get_by_text("Obstacle added.")).to_be_visible()
     shoot(page, "plan-obstacle-added")
 
