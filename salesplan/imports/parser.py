@@ -69,6 +69,9 @@ class _Parser:
         self.problem_queries: list[str] = []
         # problems that explain their whole line: the line's other problems are left out
         self.line_problem_queries: list[str] = []
+        self._line_problems: str | None = None  # the query the temp table line_problems holds
+        # the temp table of every problem once :func:`_collect` made one (None: none made)
+        self.problems_table: str | None = None
 
     def release_cells(self) -> None:
         """Let go of the file's text cells once no check reads them again (``raw_arrow`` and the
@@ -109,30 +112,44 @@ class _Parser:
         (self.line_problem_queries if whole_line else self.problem_queries).append(query)
 
     def problem_union(self) -> str | None:
-        """SQL of every problem (line, column_name, reason), or None when there are no checks."""
+        """SQL of every problem (line, column_name, reason), or None when there are no checks.
+        The problems that explain their whole line are worked out once, into the temp table
+        ``line_problems`` (read twice by the union, their query was planned twice)."""
         if not self.problem_queries and not self.line_problem_queries:
             return None
         if not self.line_problem_queries:
             return " UNION ALL ".join(self.problem_queries)
         whole = " UNION ALL ".join(self.line_problem_queries)
+        if self._line_problems != whole:
+            self.connection.execute(f"CREATE OR REPLACE TEMP TABLE line_problems AS {whole}")
+            self._line_problems = whole
         if not self.problem_queries:
-            return whole
+            return "SELECT line, column_name, reason FROM line_problems"
         cell = " UNION ALL ".join(self.problem_queries)
         return (
-            f"SELECT * FROM ({whole}) UNION ALL "
-            f"SELECT * FROM ({cell}) WHERE line NOT IN (SELECT line FROM ({whole}))"
+            "SELECT line, column_name, reason FROM line_problems UNION ALL "
+            f"SELECT * FROM ({cell}) WHERE line NOT IN (SELECT line FROM line_problems)"
         )
 
-    def add_totals_problem(self, not_a_record: str, amount_text: str, field_name: str, table: str = "parsed") -> None:
+    def add_totals_problem(
+        self, not_a_record: str, amount_text: str, field_name: str, table: str = "parsed",
+        otherwise: tuple[str, str] | None = None,
+    ) -> None:
         """Refuse a totals row with one plain reason instead of "'Total' is not a date; the rep is
         empty": a row that is ``not_a_record`` (its key cells are missing or unreadable) and holds
-        a totals label such as "Total" or "Grand total" in any column."""
+        a totals label such as "Total" or "Grand total" in any column. ``otherwise`` (condition,
+        reason): a whole-line problem of the other rows that are ``not_a_record`` (no label),
+        found by the same query (each query of the labels plans a regular expression per column)."""
         label = _TOTALS_COLUMN
         reason = (
             f"'this is a totals row (''' || {label} || ''', ' || coalesce('amount ' || {amount_text}, 'no amount') "
             "|| '), not a sale: delete it and upload again (salesplan adds up the rows itself)'"
         )
-        self.add_problem(f"{label} IS NOT NULL", field_name, reason, self.totals_rows(table, not_a_record), whole_line=True)
+        condition = f"{label} IS NOT NULL"
+        if otherwise is not None:
+            condition = f"{condition} OR ({otherwise[0]})"
+            reason = f"CASE WHEN {label} IS NOT NULL THEN {reason} ELSE {otherwise[1]} END"
+        self.add_problem(condition, field_name, reason, self.totals_rows(table, not_a_record), whole_line=True)
 
     def totals_rows(self, table: str, not_a_record: str) -> str:
         """The rows of ``table`` that are ``not_a_record``, with their totals label (or NULL)."""
@@ -496,12 +513,13 @@ def _currency_checks(
     name one currency at most (docs/currencies.md)."""
     connection = parser.connection
     _create_currency_codes(parser)
-    if cells:
+    # the checks of a column the file does not have never hold: they are not even planned
+    if cells and parser.has("currency"):
         parser.add_problem(
             "currency_text IS NOT NULL AND currency_text NOT IN (SELECT code FROM currency_codes)", "currency",
             "'unknown currency ' || currency_text || ': use an ISO 4217 code like EUR or USD'", table=table,
         )
-    for name in amount_fields if cells else []:
+    for name in [name for name in amount_fields if parser.has(name)] if cells else []:
         if texts is not None and name in texts:
             # the text is a column of the table: no join of the whole file by line
             shown, with_text = texts[name], table
