@@ -13,7 +13,6 @@ from salesplan.files import (
 from salesplan.imports.fields import ImportOverview, ImportResult
 from salesplan.imports.parser import (
     _SMALL_FILE_ROWS,
-    _TOTALS_COLUMN,
     _collect,
     _create_currency_codes,
     _currency_checks,
@@ -48,6 +47,19 @@ def _import_actuals(
         revenue_value, revenue_reason = parser.amount_sql("revenue", comma, cast_of.get("revenue"), cast_of.get("revenue__plain"))
         cost_value, cost_reason = parser.amount_sql("cost", comma, cast_of.get("cost"), cast_of.get("cost__plain"))
         profit_value, profit_reason = parser.amount_sql("profit", comma, cast_of.get("profit"), cast_of.get("profit__plain"))
+        full_values = {"date": date_value, "revenue": revenue_value, "cost": cost_value, "profit": profit_value}
+        # a small file's rows are first read by the usual cells' rules only (a plain YYYY-MM-DD, a
+        # plain number; ``fast``): a row with any other date or amount has it NULL there, so it is
+        # suspect, and takes its values from the full rules with the other suspect rows below.
+        # The full rules are a few hundred expressions: planning them twice cost ~10 ms, more
+        # than a small file's whole parse (a large file's rows are read once, with every rule)
+        fast = raw.cells.num_rows <= _SMALL_FILE_ROWS
+        fast_values = {"date": parser.date_sql("date", order, cast_of.get("date"), fast_only=True)[0]} | {
+            name: parser.amount_sql(name, comma, cast_of.get(name), cast_of.get(f"{name}__plain"), fast_only=True)[0]
+            for name in ("revenue", "cost", "profit")
+        } if fast else full_values
+        # (with a decimal comma an amount has no fast path: read in full, it names its currency)
+        fast_currencies = ["revenue", "cost", "profit"] if fast and not comma else []
         lookup = store.rep_lookup()
         register_frame(connection, "rep_lookup", lookup)
         known_territories = store.territory_names()
@@ -84,18 +96,18 @@ def _import_actuals(
         all_reasons = {"date": date_reason, "revenue": revenue_reason, "cost": cost_reason, "profit": profit_reason}
         no_reasons = {name: "NULL::VARCHAR" for name in all_reasons}
 
-        def parsed_sql(source: str, reasons: dict[str, str]) -> str:
+        def parsed_sql(source: str, reasons: dict[str, str], cells: dict[str, str], currencies_elsewhere: list[str]) -> str:
             return f"""
             WITH base AS (
-                SELECT line, date AS date_text, {date_value} AS sale_date, {reasons['date']} AS date_problem,
+                SELECT line, date AS date_text, {cells['date']} AS sale_date, {reasons['date']} AS date_problem,
                        rep AS rep_text,
-                       revenue AS revenue_text, {revenue_value} AS revenue, {reasons['revenue']} AS revenue_problem,
-                       {parser.col('cost')} AS cost_text, {cost_value} AS cost, {reasons['cost']} AS cost_problem,
-                       {parser.col('profit')} AS profit_text, {profit_value} AS profit_given, {reasons['profit']} AS profit_problem,
+                       revenue AS revenue_text, {cells['revenue']} AS revenue, {reasons['revenue']} AS revenue_problem,
+                       {parser.col('cost')} AS cost_text, {cells['cost']} AS cost, {reasons['cost']} AS cost_problem,
+                       {parser.col('profit')} AS profit_text, {cells['profit']} AS profit_given, {reasons['profit']} AS profit_problem,
                        {parser.col('order_id')} AS order_id, {parser.col('line')} AS order_line,
                        {parser.col('customer')} AS customer, {parser.col('product')} AS product,
                        {parser.col('territory')} AS territory_given,
-                       {_currency_select(parser, ["revenue", "cost", "profit"], settings.base_currency, cast_of)}
+                       {_currency_select(parser, ["revenue", "cost", "profit"], settings.base_currency, cast_of, currencies_elsewhere)}
                 FROM (SELECT *, {casts} FROM {source})
             ),
             SELECT b.*, f.rep_id, f.name_matches, f.rep_territory
@@ -182,15 +194,17 @@ def _import_actuals(
             suspect.append("rep_id NOT IN (SELECT rep_id FROM allowed_reps)")
         # ``keyed`` also holds the columns the store is given (``profit``, ``territory_from_file``,
         # in the store's order first), so that the rows written are a projection of it, not a copy
+        # a row without a readable date, rep or amount is refused whatever its key: it gets one of
+        # its own (a file of millions of such rows is not numbered and compared). One concat: each
+        # || of a chain makes a string of its own (~0.1 s at 1M rows)
+        row_key = (
+            f"CASE WHEN {unusable} THEN 'x|' || line "
+            "WHEN order_id IS NOT NULL AND order_line IS NOT NULL THEN concat('o|', order_id, '|', order_line) END"
+        )
         keyed_sql = f"""
-            WITH parsed AS ({parsed_sql("src", no_reasons)}),
+            WITH parsed AS ({parsed_sql("src", no_reasons, fast_values, fast_currencies)}),
             resolved AS ({resolved_sql})
-            SELECT -- a row without a readable date, rep or amount is refused whatever its key: it
-                   -- gets one of its own (a file of millions of such rows is not numbered and compared)
-                   CASE WHEN {unusable} THEN 'x|' || line
-                        -- one concat: each || of a chain makes a string of its own (~0.1 s at 1M rows)
-                        WHEN order_id IS NOT NULL AND order_line IS NOT NULL THEN concat('o|', order_id, '|', order_line)
-                   END AS row_key,
+            SELECT {row_key} AS row_key,
                    line, sale_date, rep_id, territory, revenue, cost, profit, order_id, order_line, customer, product,
                    currency, territory_given IS NOT NULL AS territory_from_file, territory_given, profit_given,
                    coalesce({" OR ".join(f"({condition})" for condition in suspect)}, false) AS suspect
@@ -201,6 +215,7 @@ def _import_actuals(
         # and ``execute`` hands the text to DuckDB's own parser. Its regular expressions and casts
         # cost ~40 ms to plan, whatever the size of the file, so it is planned once:
         keyed_arrow: pa.Table | None = None
+        numbered_later: bool | None
         # a parse larger than a share of the parser's memory stays in the parser's DuckDB (which
         # spills to disk past its limit): held in Python beside the file's text cells it was the
         # import's peak (at 10M rows, ~1.1 GB of cells and ~1.8 GB of parse)
@@ -209,9 +224,7 @@ def _import_actuals(
             # a small file's rows go straight into a table (a copy of a few rows), read by short
             # statements below; a view read through a query was planned twice
             connection.execute(f"CREATE TEMP TABLE keyed AS {keyed_sql}")
-            numbered_later = bool(
-                connection.execute("SELECT count(*) FROM keyed WHERE row_key IS NULL").fetchall()[0][0]
-            )
+            numbered_later = None  # asked of the table once its suspect rows have their values
         else:
             # a large file's rows stay the Arrow result (the rows written are then a projection of
             # it: no copy of millions of rows), read through a view by a short query
@@ -227,6 +240,31 @@ def _import_actuals(
                 keyed_arrow = None
             else:
                 connection.register("keyed", keyed_arrow)
+        # the problems of the cells are read from every column of parsed and resolved (texts,
+        # reasons), computed again for the suspect rows only; a valid file has none, and then
+        # not even the wide statement is planned (its regular expressions cost ~0.15 s to prepare)
+        suspects = connection.execute("SELECT count(*) FROM keyed WHERE suspect").fetchall()[0][0] > 0
+        if suspects:
+            parser.src_of_lines("suspect_src", "SELECT line FROM keyed WHERE suspect")
+            connection.execute(
+                f"CREATE TEMP TABLE resolved AS WITH parsed AS ({parsed_sql('suspect_src', all_reasons, full_values, [])}) {resolved_sql}"
+            )
+            connection.execute("CREATE TEMP VIEW parsed AS SELECT * FROM resolved")
+            if fast_values is not full_values:
+                # the suspect rows of a small file take the values of the full rules (the same as
+                # the usual cells' rules wherever those read the cell), then their keys
+                connection.execute(
+                    f"""
+                    UPDATE keyed SET sale_date = f.sale_date, revenue = f.revenue, cost = f.cost,
+                           profit_given = f.profit_given, profit = f.profit, currency = f.currency, row_key = f.row_key
+                    FROM (SELECT line, sale_date, revenue, cost, profit_given, profit, currency, {row_key} AS row_key
+                          FROM resolved) f
+                    WHERE keyed.line = f.line
+                    """
+                )
+            cell_problems()
+        if numbered_later is None:
+            numbered_later = bool(connection.execute("SELECT count(*) FROM keyed WHERE row_key IS NULL").fetchall()[0][0])
         if numbered_later:
             # occurrence numbers, one sort per kind, over the rows that need them only; md5 names
             # a row without an order id for good; rows with one are compared by a fingerprint only
@@ -242,17 +280,6 @@ def _import_actuals(
                 ) numbered WHERE keyed.line = numbered.line
                 """
             )
-        # the problems of the cells are read from every column of parsed and resolved (texts,
-        # reasons), computed again for the suspect rows only; a valid file has none, and then
-        # not even the wide statement is planned (its regular expressions cost ~0.15 s to prepare)
-        suspects = connection.execute("SELECT count(*) FROM keyed WHERE suspect").fetchall()[0][0] > 0
-        if suspects:
-            parser.src_of_lines("suspect_src", "SELECT line FROM keyed WHERE suspect")
-            connection.execute(
-                f"CREATE TEMP TABLE resolved AS WITH parsed AS ({parsed_sql('suspect_src', all_reasons)}) {resolved_sql}"
-            )
-            connection.execute("CREATE TEMP VIEW parsed AS SELECT * FROM resolved")
-            cell_problems()
         _currency_checks(parser, store, ["revenue", "cost", "profit"], settings.base_currency,
                          "CAST(date_trunc('month', sale_date) AS DATE)", "resolved",
                          texts={"revenue": "revenue_text", "cost": "cost_text", "profit": "profit_text"},

@@ -205,14 +205,18 @@ class _Parser:
         return ", ".join(items), columns
 
     def amount_sql(
-        self, field_name: str, decimal_comma: bool, cast: str | None = None, plain: str | None = None
+        self, field_name: str, decimal_comma: bool, cast: str | None = None, plain: str | None = None,
+        *, fast_only: bool = False,
     ) -> tuple[str, str]:
         """(value expression, problem-reason expression or NULL) for one amount column of ``src``.
 
         ``cast`` names a column of the same row holding ``try_cast(text AS DECIMAL(18,4))``
         (see :meth:`fast_casts`): the usual plain number is then read by that one cast, and only
         the other cells take the path of regular expressions. ``plain`` names the column of the
-        same row telling whether the text is a plain number (:meth:`fast_casts`)."""
+        same row telling whether the text is a plain number (:meth:`fast_casts`).
+        ``fast_only``: the value of a plain number only, NULL for any other text (and no reason),
+        for a caller that reads such cells again with the full rules; with a decimal comma there
+        is no fast path and the full value is given."""
         if not self.has(field_name):
             # a column the file does not have is empty on every row: nothing to plan
             return "NULL::DECIMAL(18,4)", "NULL::VARCHAR"
@@ -227,6 +231,8 @@ class _Parser:
         )))
         cast_value = cast or f"try_cast({text} AS DECIMAL(18,4))"
         fast = f"{cast_value} IS NOT NULL AND {plain or _plain_number(text)}"
+        if fast_only and not decimal_comma:
+            return f"CASE WHEN {fast} THEN {cast_value} END", "NULL::VARCHAR"
         value = read if decimal_comma else f"CASE WHEN {fast} THEN {cast_value} ELSE {read} END"
         shown = f"'''' || {text} || ''''"
         style = "a decimal comma" if decimal_comma else "a decimal point"
@@ -320,11 +326,16 @@ class _Parser:
                 return True
         return False
 
-    def date_sql(self, field_name: str, order: str, cast: str | None = None) -> tuple[str, str]:
+    def date_sql(
+        self, field_name: str, order: str, cast: str | None = None, *, fast_only: bool = False
+    ) -> tuple[str, str]:
         """(DATE expression, problem-reason expression) for one date column of ``src``.
 
         ``cast`` names a column of the same row holding ``try_cast(text AS DATE)`` (see
-        :meth:`fast_casts`): an ISO date is then read by that one cast."""
+        :meth:`fast_casts`): an ISO date is then read by that one cast. ``fast_only``: the date
+        of a plain YYYY-MM-DD only, NULL for any other text (and no reason), for a caller that
+        reads such cells again with the full rules; a stated pattern (``%d.%m.%Y``) has no fast
+        path and gives the full value."""
         if not self.has(field_name):
             # a column the file does not have is empty on every row: nothing to plan
             return "NULL::DATE", "NULL::VARCHAR"
@@ -338,6 +349,8 @@ class _Parser:
         # the usual export writes YYYY-MM-DD: a cast, before any regular expression
         date_cast = cast or f"try_cast({text} AS DATE)"
         iso_plain = f"({date_cast} IS NOT NULL AND length({text}) = 10 AND substr({text}, 5, 1) = '-' AND substr({text}, 8, 1) = '-')"
+        if fast_only:
+            return f"CASE WHEN {iso_plain} THEN {date_cast} END", "NULL::VARCHAR"
         read = _date_read(text, order)
         value = f"CASE WHEN {iso_plain} THEN {date_cast} ELSE {read} END"
         not_read = (
@@ -474,18 +487,24 @@ def _core_of(clean: str) -> str:
     return f"regexp_replace(regexp_replace({clean}, '^\\((.*)\\)$', '\\1'), '^(.*[0-9])-$', '\\1')"
 
 
-def _currency_select(parser: _Parser, amount_fields: Iterable[str], base: str, plain: dict[str, str] | None = None) -> str:
+def _currency_select(
+    parser: _Parser, amount_fields: Iterable[str], base: str, plain: dict[str, str] | None = None,
+    fast_only: Iterable[str] = (),
+) -> str:
     """Select-list items (for table ``src``) of the currency column and of the currency each
     amount's text names (docs/currencies.md). ``plain`` (from :meth:`_Parser.fast_casts`) names
-    the columns telling whether an amount is a plain number."""
+    the columns telling whether an amount is a plain number. The amounts of ``fast_only`` name
+    none here: only a text other than a plain number could, and the caller reads those again
+    with the full rules (:meth:`_Parser.amount_sql` with ``fast_only``)."""
     plain = plain or {}
+    fast = set(fast_only)
     items = [f"upper({parser.col('currency')}) AS currency_text"]
     # a plain number (the usual export) names no currency: only other texts pay for the search
     # of every currency code at their start and end; a column the file lacks names none
     items += [
         f"CASE WHEN {plain.get(f + '__plain') or _plain_number(parser.col(f))} THEN NULL "
         f"ELSE {amount_currency_sql(parser.col(f), base)} END AS {f}_currency"
-        if parser.has(f) else f"NULL::VARCHAR AS {f}_currency"
+        if parser.has(f) and f not in fast else f"NULL::VARCHAR AS {f}_currency"
         for f in amount_fields
     ]
     return ", ".join(items)
