@@ -321,8 +321,11 @@ class PlanStore(StoreBase):
                             "?, localtimestamp, number FROM new_rows", [by]),
                 ("checkins", "INSERT INTO checkins (checkin_id, rep_id, fy, checkin_date, author, note, created_at) "
                              "SELECT checkin_id, rep_id, fy, checkin_date, author, note, localtimestamp FROM new_rows", []),
+                # a microsecond apart, in the order the calls one by one would have written them: the
+                # audit view orders by time, and lines sharing one had no defined order there
                 ("audit", "INSERT INTO audit_log (logged_at, actor, action, detail) "
-                          "SELECT localtimestamp, ?, action, detail FROM new_rows ORDER BY line", [by]),
+                          "SELECT localtimestamp + line * INTERVAL '1 microsecond', ?, action, detail "
+                          "FROM new_rows ORDER BY line", [by]),
             ]
             for table, statement, params in inserts:
                 if rows[table]:

@@ -65,8 +65,9 @@ def _one_by_one(store: Store, principal: Principal, plans: list) -> None:
 
 
 def _plan_rows(store: Store) -> dict[str, list[tuple]]:
-    """Every row of the plan tables without their timestamps, and the audit lines without theirs
-    (sorted: rows written in one transaction share their time, so their order is the insertion's)."""
+    """Every row of the plan tables without their timestamps, and the audit lines without theirs,
+    in the audit view's order (by time; lines of the same time by their texts, so that lines
+    sharing a time would not come out in the calls' order)."""
     tables = {"plans": "rep_id, fy", "obstacles": "obstacle_id", "actions": "action_id", "checkins": "checkin_id"}
     stamps = {"updated_at", "created_at"}
     rows = {}
@@ -75,7 +76,9 @@ def _plan_rows(store: Store) -> dict[str, list[tuple]]:
             cursor.execute(f"SELECT * FROM {table} LIMIT 0")
             columns = [d[0] for d in cursor.description if d[0] not in stamps]
             rows[table] = cursor.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}").fetchall()
-        rows["audit"] = sorted(cursor.execute("SELECT actor, action, detail FROM audit_log").fetchall())
+        rows["audit"] = cursor.execute(
+            "SELECT actor, action, detail FROM audit_log ORDER BY logged_at, actor, action, detail"
+        ).fetchall()
     return rows
 
 
