@@ -17,7 +17,7 @@ import pytest
 
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
-from tests.helpers.browser import IDLE, free_port, metric, new_page, open_page, pick, shoot, rerun, sign_in, starting
+from tests.helpers.browser import IDLE, free_port, metric, new_page, open_page, pick, rerun, shoot, sign_in, starting, submit
 from tests.helpers.pages import DEMO_TODAY
 
 if os.environ.get("CI", "").lower() == "true":
@@ -88,7 +88,7 @@ def test_from_an_empty_database_to_a_rep_reading_their_plan(browser, tmp_path):
             page.get_by_label("Email", exact=True).fill(ADMIN)
             page.get_by_label("Password", exact=True).fill(ADMIN_PASSWORD)
             page.get_by_label("Repeat the password", exact=True).fill(ADMIN_PASSWORD)
-            page.get_by_role("button", name="Create the admin account").click()
+            submit(page, page.get_by_role("button", name="Create the admin account"))
             page.get_by_role("button", name="Sign out").wait_for()
             expect(page.get_by_text(f"Signed in as {ADMIN} (admin)")).to_be_visible()
 
@@ -96,9 +96,8 @@ def test_from_an_empty_database_to_a_rep_reading_their_plan(browser, tmp_path):
             page.get_by_role("link", name="Admin", exact=True).click()
             page.get_by_role("tab", name="Settings").click()
             window = page.get_by_role("spinbutton", name="Run-rate window (working days)")
-            window.fill("60")
-            window.press("Enter")
-            page.get_by_role("button", name="Save settings").click()
+            window.fill("60")  # in the settings form: committed by submit()
+            submit(page, page.get_by_role("button", name="Save settings"))
             expect(page.get_by_text("Settings saved")).to_be_visible()
             shoot(page, "first-2-settings-saved")
 
@@ -128,7 +127,10 @@ def test_from_an_empty_database_to_a_rep_reading_their_plan(browser, tmp_path):
             with rerun(page):
                 page.locator('[data-testid="stButtonGroup"]').get_by_text("Targets", exact=True).click()
             upload_until(page, "targets-2026.csv", TARGETS, "24 rows below the header on line 1")
-            page.get_by_label("Reason for these targets").fill("FY2026 targets")
+            reason = page.get_by_label("Reason for these targets")
+            reason.fill("FY2026 targets")
+            with rerun(page):  # outside a form: Enter commits it and runs the page, before the click
+                reason.press("Enter")
             page.get_by_role("button", name="Import", exact=True).click()
             expect(page.get_by_text("Imported targets-2026.csv as batch")).to_be_visible()
             shoot(page, "first-4-targets-imported")
@@ -155,7 +157,7 @@ def test_from_an_empty_database_to_a_rep_reading_their_plan(browser, tmp_path):
             form.get_by_label("Password (empty: single sign-on only)").fill(REP_PASSWORD)
             form.get_by_label("Linked rep", exact=True).click()
             page.get_by_role("option", name=re.compile("Ada Lovelace")).click()
-            form.get_by_role("button", name="Add account").click()
+            submit(page, form.get_by_role("button", name="Add account"))
             expect(page.get_by_text(re.compile(rf"Account .*{re.escape(REP)}.* added as rep"))).to_be_visible()
             shoot(page, "first-6-rep-account")
 

@@ -15,7 +15,7 @@ import pytest
 from salesplan import engine, imports, ui
 from salesplan.principal import Principal
 from salesplan.store import Store
-from tests.helpers.browser import ARTIFACTS, IDLE, metric, open_page, rerun, shoot
+from tests.helpers.browser import ARTIFACTS, IDLE, metric, open_page, shoot, submit
 from tests.helpers.pages import DEMO_TODAY, fresh_db
 
 if os.environ.get("CI", "").lower() == "true":
@@ -107,12 +107,14 @@ def test_plan_editor(server, admin_page, tmp_path):
     expect(page.get_by_role("heading", name="Obstacles")).to_be_visible()
 
     page.get_by_text("Add an obstacle").click()
-    page.get_by_label("Obstacle", exact=True).fill("Distributor <b>changes</b> its terms")
+    description = page.get_by_label("Obstacle", exact=True)
+    description.fill("Distributor <b>changes</b> its terms")
     page.get_by_label("Revenue at risk", exact=True).fill("30000")
-    # the submit waits for the app to be idle: in one CI run of the code before, a click while a run
-    # was still going was lost (the form still filled, no message after 20 s)
-    with rerun(page):
-        page.get_by_role("button", name="Add obstacle").click()
+    # submit(): in fresh-clone CI runs the click was lost (the form still filled, no message after
+    # 20 s) while the expander still animated open and the number input committed on the button's
+    # mousedown; submit() clicks once both are over, and fails at once should a click still be lost
+    submit(page, page.get_by_role("button", name="Add obstacle"))
+    expect(description).to_have_value("")  # clear_on_submit: the browser took the submit
     expect(page.get_by_text("Obstacle added.")).to_be_visible()
     shoot(page, "plan-obstacle-added")
 

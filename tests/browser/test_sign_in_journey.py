@@ -69,7 +69,8 @@ def test_built_in_sign_in_refresh_sign_out(server, page):
     expect(page.get_by_text("You are signed out.")).to_be_visible()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     page.wait_for_selector(IDLE)
-    page.wait_for_function(f"!document.cookie.includes('{COOKIE}=')")
+    # polled every 100 ms: the default (every animation frame) keeps Chromium drawing frames meanwhile
+    page.wait_for_function(f"!document.cookie.includes('{COOKIE}=')", polling=100)
     assert not session_cookies(page)
     page.wait_for_url(f"{server.url}/")  # sent home: not left on a page the next account may not open
     shoot(page, "sign-in-signed-out")

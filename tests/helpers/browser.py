@@ -24,7 +24,29 @@ except ImportError:  # the journeys skip without playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+# Idle: no script run going, and connected (Streamlit disables every widget while its websocket is
+# not connected: a click then does nothing, as in Streamlit's own e2e helper wait_for_app_run).
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-connection-state="CONNECTED"]'
+# Counts the messages the page sent to its server (window.__framesSent): a form's submit is one. Set
+# up in every context before the app's scripts run (new_page).
+SENT_COUNTER = """(() => {
+  const send = WebSocket.prototype.send;
+  window.__framesSent = 0;
+  WebSocket.prototype.send = function (...args) { window.__framesSent += 1; return send.apply(this, args); };
+})();"""
+# Before a form's submit button is clicked: focus leaves the field last typed into, so that the field
+# commits its value now and not on the button's mousedown (a number input commits on blur and
+# re-renders then: between the mousedown and the mouseup, measured). Playwright checks only the
+# first pointer event of a click against the element; if the button moved or was clipped by the
+# mouseup, the browser fires the click on another element and Playwright still reports success.
+BLUR = """() => {
+  const active = document.activeElement;
+  if (active && active.matches("input, textarea")) active.blur();
+}"""
+# No expander is still animating: Streamlit opens one by animating its height (500 ms) with its
+# content clipped (overflow hidden, an inline height), and animates it again whenever its content's
+# height changes; the journeys fill a form inside one right after opening it.
+STILL = """() => [...document.querySelectorAll("details")].every(d => !d.style.height && d.getAnimations().length === 0)"""
 # Counts the script runs the page has seen end (window.__scriptRunsEnded), from a MutationObserver on
 # the app's script state: it sees a run however short, where polling for the "running" state (every
 # 20-500 ms) missed short ones and then waited out its whole timeout. Ends, not starts: a click during
@@ -60,6 +82,7 @@ def new_page(browser, **options):
     """A page in a new browser context of the journeys' size and reduced motion (the caller closes
     ``page.context``)."""
     context = browser.new_context(viewport=VIEWPORT, reduced_motion=MOTION, **options)
+    context.add_init_script(SENT_COUNTER)
     opened = context.new_page()
     opened.set_default_timeout(30_000)
     return opened
@@ -94,12 +117,9 @@ def sign_in(page, email: str = "admin@demo.test", password: str = "demo", *, exp
     (so that a message on screen is this attempt's, not the previous one's)."""
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(password)
+    submit(page, page.get_by_role("button", name="Sign in"))
     if expect_success:
-        page.get_by_role("button", name="Sign in").click()
         page.get_by_role("button", name="Sign out").wait_for()
-    else:
-        with rerun(page):
-            page.get_by_role("button", name="Sign in").click()
     page.wait_for_selector(IDLE)
 
 
@@ -116,6 +136,25 @@ def rerun(page, timeout_ms: int = 5_000):
     except PlaywrightTimeout:
         pass
     page.wait_for_selector(IDLE)
+
+
+def submit(page, button, timeout_ms: int = 5_000) -> None:
+    """Click a form's submit button ``button`` (a locator) once the form is still, and wait for the
+    run the submit starts. Still: the field last typed into has committed its value (focus moved
+    out of it), no expander is animating, the app is idle and connected. Fails at once, saying so,
+    when the click sent nothing to the server (the browser lost it), instead of a journey waiting
+    out its timeout for a result that cannot come. Only for buttons of forms: a field outside a form
+    starts a run of its own when it loses focus (commit those with Enter first)."""
+    page.evaluate(BLUR)
+    page.wait_for_function(STILL, polling=50)
+    with rerun(page):
+        sent = page.evaluate("window.__framesSent")
+        button.click()
+        try:
+            page.wait_for_function(f"window.__framesSent > {sent}", polling=50, timeout=timeout_ms)
+        except PlaywrightTimeout:
+            raise AssertionError(f"clicking {button} sent nothing to the server within {timeout_ms} ms: the "
+                                 "browser lost the click (the form was not submitted)") from None
 
 
 def pick(page, label: str, option: str) -> None:
