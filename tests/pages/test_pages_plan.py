@@ -119,8 +119,9 @@ def _history(db, rep):
 
 def test_targets_editor_saves_a_new_version_with_its_reason(at, db, rep):
     old = _revenue_targets_2026(db, rep)
-    at.checkbox(key="target_include_closed").check().run()
-    at.number_input(key="target_amount").set_value(1_200_000.0).run()
+    # the three choices in one run: none of them changes which widgets the editor shows
+    at.checkbox(key="target_include_closed").check()
+    at.number_input(key="target_amount").set_value(1_200_000.0)
     at.selectbox(key="target_preset").set_value("even").run()
     at.button(key="FormSubmitter:target_save_form-Save 12 changed month(s)").click().run()
     assert any("say why the target changes" in e.value.lower() for e in at.error), "a change needs a reason"
@@ -147,7 +148,7 @@ def test_targets_editor_saves_a_new_version_with_its_reason(at, db, rep):
 
 def test_monthly_amounts_editor_changes_only_the_edited_month(at, db, rep):
     mine = _revenue_targets_2026(db, rep)
-    at.segmented_control(key="target_mode").set_value("monthly").run()
+    at.segmented_control(key="target_mode").set_value("monthly")
     at.checkbox(key="target_include_closed").check().run()  # March is closed on the demo's today
     # data_editor edits are set through session state: row 2 is March of FY2026 (January start)
     at.session_state["target_monthly"] = {"edited_rows": {2: {"amount": 77_777.0}}, "added_rows": [], "deleted_rows": []}
@@ -168,7 +169,7 @@ def test_monthly_amounts_editor_changes_only_the_edited_month(at, db, rep):
 def test_targets_editor_leaves_closed_months_shows_the_months_and_keeps_its_confirmation(at, db, rep):
     old = _revenue_targets_2026(db, rep)
     assert not at.checkbox(key="target_include_closed").value, "closed months are not rewritten by default"
-    at.number_input(key="target_amount").set_value(1_200_000.0).run()
+    at.number_input(key="target_amount").set_value(1_200_000.0)
     at.selectbox(key="target_preset").set_value("even").run()
     # demo today is 2026-11-26: Jan-Oct are closed, only Nov and Dec change
     assert "Saving changes **2 month(s)**: Nov 2026, Dec 2026." in texts(at)
@@ -277,9 +278,8 @@ def test_a_leader_reads_every_plan_read_only(monkeypatch, db):
                           note="Reviewed with the leader")
     finally:
         store.close()
-    at = app(monkeypatch, db, user="leader@demo.test", page="plan")
-    at.selectbox(key="rep_picker").set_value("R004").run()
-    assert not at.exception
+    at = app(monkeypatch, db, user="leader@demo.test", page="plan", rep="R004")  # the plan's address
+    assert at.selectbox(key="rep_picker").value == "R004"
     assert "Read-only" in texts(at)
     shown = " ".join(d.value.astype(str).to_string() for d in at.dataframe)
     assert "Budget freeze" in shown and "Call the CFO" in shown, "obstacles and actions"
@@ -314,9 +314,11 @@ def _rep_of(db, email):
 def test_reps_and_managers_edit_and_delete_actions_and_it_is_audited(monkeypatch, db, user):
     rep_id = _rep_of(db, "rep1@demo.test")
     plan, obstacle, action = _seed_plan(db, rep_id)
-    at = app(monkeypatch, db, user=user, page="plan")
-    if [s for s in at.selectbox if s.key == "rep_picker"]:  # a rep has no picker: the plan is theirs
-        at.selectbox(key="rep_picker").set_value(rep_id).run()
+    at = app(monkeypatch, db, user=user, page="plan", rep=rep_id)  # the plan's address
+    if user == "rep1@demo.test":
+        assert not [s for s in at.selectbox if s.key == "rep_picker"], "a rep has no picker: the plan is theirs"
+    else:
+        assert at.selectbox(key="rep_picker").value == rep_id
     at.selectbox(key="edit_action_pick").set_value(action).run()
     form = f"edit_action_{action}"
     [t for t in at.text_input if t.label == "Description"][-1].set_value("Call the CFO and the CEO")
@@ -341,8 +343,8 @@ def test_a_year_not_started_shows_only_its_target(monkeypatch, db, rep):
             "amount": [50_000.0], "reason": ["next year"]}), file_name=None, sha256=None, reason="next year")
     finally:
         store.close()
-    at = app(monkeypatch, db, page="plan")
-    at.selectbox(key="rep_picker").set_value(rep).run()
+    at = app(monkeypatch, db, page="plan", rep=rep)  # the plan's address
+    assert at.selectbox(key="rep_picker").value == rep
     at.number_input(key="plan_fy").set_value(2027).run()
     assert not at.exception
     [caption] = [c.value for c in at.caption if c.value.startswith("Revenue target")]
