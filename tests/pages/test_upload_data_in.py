@@ -43,8 +43,9 @@ def test_decimal_and_date_format_are_stated_and_remembered_with_the_mapping(monk
     export = "Wann;Wer;Betrag\n02/11/2026;R004;1,234\n03/11/2026;R004;2\n"
     at = app(monkeypatch, db, page="upload")
     upload(at, "export.csv", export)
+    # the mapping and the date format in one run, as the page reads them together (no choice changes the others)
     for field, header in (("date", "Wann"), ("rep", "Wer"), ("revenue", "Betrag")):
-        mapping_box(at, "actuals", field).set_value(header).run()
+        mapping_box(at, "actuals", field).set_value(header)
     labelled(at, "Dates in the file").set_value("DMY").run()
     assert at.dataframe[1].value["revenue"].tolist() == [1234.0, 2.0], "recognised: a decimal point"
     labelled(at, "Decimal separator").set_value("comma").run()
