@@ -178,7 +178,7 @@ def test_a_rep_cannot_open_the_admin_tools_but_turns_their_own_emails_off(monkey
         assert store.notification_opt_outs("rep2@demo.test") == set()
     finally:
         store.close()
-    at.toggle(key="email_digest").set_value(True).run()
+    at.toggle(key="email_digest").set_value(True)  # both changes in one run: each saves its own choice
     at.toggle(key="email_alert").set_value(False).run()
     store = open_store(db)
     try:

@@ -33,7 +33,19 @@ def at(monkeypatch, db):
     return app(monkeypatch, db, page="watchlist")
 
 
-def test_cards_show_pipeline_coverage_and_name_the_uncovered_gap(at, expected):
+@pytest.fixture(scope="module")
+def cards(db):
+    """The admin's Watch list as it opens, shared by the tests that only read it (a test that
+    changes a choice or reruns the page opens its own: ``at``)."""
+    monkeypatch = pytest.MonkeyPatch()
+    try:
+        yield app(monkeypatch, db, page="watchlist")
+    finally:
+        monkeypatch.undo()
+
+
+def test_cards_show_pipeline_coverage_and_name_the_uncovered_gap(cards, expected):
+    at = cards
     shown = expected.iloc[: ui.WATCHLIST_PAGE_SIZE]
     with_pipeline = shown[shown["weighted_coverage"].notna()]
     assert not with_pipeline.empty, "the demo's watch list has owners with a pipeline"
@@ -50,7 +62,8 @@ def test_cards_show_pipeline_coverage_and_name_the_uncovered_gap(at, expected):
             assert text.count("uncovered") == 1 and "not covered" not in text, text
 
 
-def test_cards_show_the_chance_and_its_math(at, db, expected):
+def test_cards_show_the_chance_and_its_math(cards, db, expected):
+    at = cards
     shown = expected.iloc[: ui.WATCHLIST_PAGE_SIZE]
     assert [m.value for m in at.metric if m.label == "Chance to reach"] == [
         ui.pct(v, 0) for v in shown["chance_to_reach"]]

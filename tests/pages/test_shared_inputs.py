@@ -44,7 +44,7 @@ def test_every_page_leaves_the_shared_inputs_as_the_store_has_them(monkeypatch, 
         goto(at, page)
     if role == "admin":  # the team page's other grains and levels, the trust page's levels
         goto(at, "team")
-        at.segmented_control(key="team_grain").set_value("week").run()
+        at.segmented_control(key="team_grain").set_value("week")  # both choices in one run
         at.segmented_control(key="team_level").set_value("territory").run()
     kept, now = shared(db, ACCOUNTS[role])
     assert kept is shared(db, ACCOUNTS[role])[0], "one object per version and sight (what the principal may see), not a copy per read"
