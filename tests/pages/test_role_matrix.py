@@ -13,8 +13,9 @@ import json
 
 import pytest
 
+from salesplan import imports
 from salesplan.principal import SYSTEM
-from tests.helpers.pages import DEMO_TODAY, app, fresh_db, goto, open_store, texts
+from tests.helpers.pages import DEMO_TODAY, app, copy_of, demo_with, fresh_db, goto, open_store, texts
 
 ACCOUNTS = {"admin": "admin@demo.test", "leader": "leader@demo.test", "manager": "manager1@demo.test",
             "rep": "rep1@demo.test"}
@@ -147,6 +148,19 @@ def writable(tmp_path):
     return fresh_db(tmp_path)
 
 
+def _other_upload(store) -> int:
+    """Someone else's upload, which only admins (and leaders) may see or undo: its batch id."""
+    imports.import_file(store, "actuals", sale("R009", "OTHER-1").encode(), principal=SYSTEM, file_name="other.csv")
+    return int(store.batches(SYSTEM)["batch_id"].max())
+
+
+@pytest.fixture(scope="module")
+def with_other_upload(tmp_path_factory):
+    """The demo with someone else's upload (the file, its batch id), imported once per module and
+    copied for each test (tests/helpers/pages.py, ``demo_with``)."""
+    return demo_with(tmp_path_factory.mktemp("other-upload"), _other_upload)
+
+
 def upload(at, name: str, text: str):
     at.file_uploader(key="upload_file_actuals").set_value((name, text.encode(), "text/csv")).run()
     [button] = [b for b in at.button if b.label == "Import"]
@@ -172,15 +186,9 @@ def ledger_rows(db) -> int:
     ("manager", "R005", "R008", "a manager may upload only the actuals of their team"),
     ("admin", "R008", None, None),
 ])
-def test_upload_and_undo(monkeypatch, writable, role, own, foreign, why):
-    store = open_store(writable)
-    try:  # someone else's upload, which only admins (and leaders) may see or undo
-        from salesplan import imports
-        imports.import_file(store, "actuals", sale("R009", "OTHER-1").encode(), principal=SYSTEM,
-                            file_name="other.csv")
-        other_batch = int(store.batches(SYSTEM)["batch_id"].max())
-    finally:
-        store.close()
+def test_upload_and_undo(monkeypatch, tmp_path, with_other_upload, role, own, foreign, why):
+    template, other_batch = with_other_upload
+    writable = copy_of(template, tmp_path)
     at = app(monkeypatch, writable, user=ACCOUNTS[role], page="upload")
     before = ledger_rows(writable)
     if foreign:
