@@ -196,8 +196,8 @@ def test_a_bad_cookie_signs_nobody_in(monkeypatch, db, tmp_path, case):
 
 
 def test_a_disabled_account_is_signed_out_at_the_next_click(monkeypatch, db):
-    at = app(monkeypatch, db, user="manager1@demo.test")
-    assert at.title[0].value == "My plan"
+    at = app(monkeypatch, db, user="manager1@demo.test", page="upload")  # any page: see landed_on
+    assert at.title[0].value == "Upload"
     store = open_store(db)
     try:
         store.disable_user(ADMIN, "manager1@demo.test")

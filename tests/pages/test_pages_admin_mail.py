@@ -213,7 +213,8 @@ def test_stage_probabilities_are_edited_and_checked(monkeypatch, db):
 
 def test_app_starts_the_background_sender_once_mail_is_set(monkeypatch, db, smtp):
     monkeypatch.delenv("SALESPLAN_MAIL_SCHEDULER")
-    app(monkeypatch, db)
+    # app.py starts the sender whatever the page: the Upload page, which computes no engine numbers
+    app(monkeypatch, db, page="upload")
     assert not scheduler._running, "nothing runs while e-mail is off"
 
     # a digest hour still to come today: the first start records that it waits and sends nothing
@@ -221,7 +222,7 @@ def test_app_starts_the_background_sender_once_mail_is_set(monkeypatch, db, smtp
     zone, hour = ("UTC", now.hour + 1) if now.hour < 23 else ("Etc/GMT+2", 22)
     save(db, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_starttls="off", mail_from="Sales plan <plan@demo.test>",
          timezone=zone, digest_hour=hour)
-    at = app(monkeypatch, db)
+    at = app(monkeypatch, db, page="upload")
     sender = scheduler._running
     assert sender is not None and sender.running
     at.run()
