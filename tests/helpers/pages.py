@@ -8,13 +8,15 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+import pytest
 from streamlit.components.v2.component_manager import BidiComponentManager
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner.script_cache import ScriptCache
@@ -179,6 +181,17 @@ def app(monkeypatch, db: Path, *, page: str | None = None, user: str | None = AD
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+@contextmanager
+def shared_app(db: Path, **kwargs) -> Iterator[AppTest]:
+    """:func:`app` for a module-scoped fixture (with its own monkeypatch, undone at the end): the
+    tests that only read its page share one AppTest, and its run."""
+    monkeypatch = pytest.MonkeyPatch()
+    try:
+        yield app(monkeypatch, db, **kwargs)
+    finally:
+        monkeypatch.undo()
 
 
 def like_a_server(monkeypatch) -> None:

@@ -14,7 +14,7 @@ import pytest
 from salesplan import engine, ui
 from salesplan.principal import Principal
 from tests.helpers.pages import (ADMIN, DEMO_TODAY, ROOT, add_admin, app, engine_year, figures, goto, metric_value,
-                                open_store, texts)
+                                open_store, shared_app, texts)
 
 PAGES = {
     "my_plan": "My plan",
@@ -34,11 +34,8 @@ def db(read_only_demo):  # tests/pages/conftest.py: the tests that write take a 
 
 @pytest.fixture(scope="module")
 def at(db):
-    monkeypatch = pytest.MonkeyPatch()
-    try:
-        yield app(monkeypatch, db)
-    finally:
-        monkeypatch.undo()
+    with shared_app(db) as at:
+        yield at
 
 
 def test_menu_follows_the_role():

@@ -13,7 +13,7 @@ import pytest
 from salesplan import ui
 from salesplan.ui.exports import RAW_SHEET, report_csv
 from tests.helpers.downloads import capture_downloads, counting, download
-from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_year, figures, fresh_db, open_store, texts
+from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_year, figures, fresh_db, open_store, shared_app, texts
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +30,8 @@ def at(monkeypatch, db):
 def team(db):
     """The admin's Team overview as it opens, shared by the tests that only read it (a test that
     changes a choice on the page opens its own: ``at``)."""
-    monkeypatch = pytest.MonkeyPatch()
-    try:
-        yield app(monkeypatch, db, page="team")
-    finally:
-        monkeypatch.undo()
+    with shared_app(db, page="team") as at:
+        yield at
 
 
 def heatmap(at):

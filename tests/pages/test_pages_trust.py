@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from salesplan import backtest, ui
-from tests.helpers.pages import ADMIN, add_admin, app, engine_inputs, figures, metric_value, texts
+from tests.helpers.pages import ADMIN, add_admin, app, engine_inputs, figures, metric_value, shared_app, texts
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +29,8 @@ def result(inputs):
 @pytest.fixture(scope="module")
 def shown(db):
     """The admin's Warning track record page as it opens, shared by the tests that only read it."""
-    monkeypatch = pytest.MonkeyPatch()
-    try:
-        yield app(monkeypatch, db, page="trust")
-    finally:
-        monkeypatch.undo()
+    with shared_app(db, page="trust") as at:
+        yield at
 
 
 def test_the_page_shows_the_backtests_numbers(shown, result):

@@ -14,7 +14,7 @@ import datetime as dt
 import pandas as pd
 
 from salesplan.ui.exports import RAW_SHEET, report_csv
-from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_inputs, engine_year, fresh_db, open_store, texts
+from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_inputs, engine_year, fresh_db, open_store, shared_app, texts
 from tests.helpers.downloads import capture_downloads, counting, download
 
 
@@ -37,11 +37,8 @@ def at(monkeypatch, db):
 def cards(db):
     """The admin's Watch list as it opens, shared by the tests that only read it (a test that
     changes a choice or reruns the page opens its own: ``at``)."""
-    monkeypatch = pytest.MonkeyPatch()
-    try:
-        yield app(monkeypatch, db, page="watchlist")
-    finally:
-        monkeypatch.undo()
+    with shared_app(db, page="watchlist") as at:
+        yield at
 
 
 def test_cards_show_pipeline_coverage_and_name_the_uncovered_gap(cards, expected):
