@@ -7,11 +7,16 @@ import base64
 import hashlib
 import json
 import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+import pytest
 from streamlit.components.v2.component_manager import BidiComponentManager
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner.script_cache import ScriptCache
@@ -23,6 +28,7 @@ from salesplan.principal import Principal
 from salesplan.store import Store
 from tests.helpers import demo
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
 DEMO_TODAY = date(2026, 11, 26)
@@ -50,19 +56,44 @@ def fresh_db(folder: Path, reps: int = 12) -> Path:
     """A private copy of the demo database, for a test that writes. Until the test writes to it,
     the dashboard's cached reads of the copy are those of every other untouched copy of the same
     demo (see :func:`_demo_key`)."""
-    path = demo.demo_copy(folder, reps=reps, seed=3, today=DEMO_TODAY, name="app.duckdb")
-    template = str(demo_template(reps))
-    if template not in _TEMPLATE_VERSIONS:
-        probe = demo.demo_copy(folder, reps=reps, seed=3, today=DEMO_TODAY, name="version-probe.duckdb")
+    return copy_of(demo_template(reps), folder)
+
+
+def copy_of(template: Path, folder: Path) -> Path:
+    """A private copy of the closed database file ``template`` as ``folder / "app.duckdb"``, for a
+    test that writes: the demo (:func:`fresh_db`), or a module's own starting state built once
+    from a copy of it (a plan, an import) and not written to after. Until the test writes to the
+    copy, the dashboard's cached reads of it are those of every other untouched copy of the same
+    template (see :func:`_demo_key`)."""
+    path = folder / "app.duckdb"
+    shutil.copyfile(template, path)
+    name = str(template)
+    if name not in _TEMPLATE_VERSIONS:
+        probe = folder / "version-probe.duckdb"
+        shutil.copyfile(template, probe)
         store = open_store(probe)
         try:
-            _TEMPLATE_VERSIONS[template] = store.data_version()
+            _TEMPLATE_VERSIONS[name] = store.data_version()
         finally:
             store.close()
         probe.unlink()
-    _UNTOUCHED[os.path.realpath(path)] = (f"untouched copy of {template}", _TEMPLATE_VERSIONS[template],
-                                          _file_state(path))
+    _UNTOUCHED[os.path.realpath(path)] = (f"untouched copy of {name}", _TEMPLATE_VERSIONS[name], _file_state(path))
     return path
+
+
+def demo_with(folder: Path, build: Callable[[Store], T]) -> tuple[Path, T]:
+    """A module's own starting state: the demo copied into ``folder`` with ``build(store)`` done
+    on it and the store closed (no write-ahead log left), and what ``build`` returned. Built once,
+    it is copied for each test with :func:`copy_of`: its copies' first runs share the dashboard's
+    cached reads, and the build's writes are not made again for every test."""
+    path = demo.demo_copy(folder, reps=12, seed=3, today=DEMO_TODAY, name="template.duckdb")
+    store = open_store(path)
+    try:
+        made = build(store)
+    finally:
+        store.close()
+    assert not os.path.exists(f"{path}.wal"), "the template is complete in its file"
+    return path, made
 
 
 def _file_state(path: str | Path) -> tuple[int, int, bool]:
@@ -150,6 +181,17 @@ def app(monkeypatch, db: Path, *, page: str | None = None, user: str | None = AD
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+@contextmanager
+def shared_app(db: Path, **kwargs) -> Iterator[AppTest]:
+    """:func:`app` for a module-scoped fixture (with its own monkeypatch, undone at the end): the
+    tests that only read its page share one AppTest, and its run."""
+    monkeypatch = pytest.MonkeyPatch()
+    try:
+        yield app(monkeypatch, db, **kwargs)
+    finally:
+        monkeypatch.undo()
 
 
 def like_a_server(monkeypatch) -> None:

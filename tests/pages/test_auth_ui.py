@@ -30,6 +30,15 @@ def sign_in_form(at, email: str, password: str):
     return at
 
 
+def landed_on(at, title: str):
+    """Signed in, on the page of that title. The tests whose subject is the session's cookie sign in
+    at the Upload page's address and land there (the sign-in screen is served at every page's
+    address): My plan, where a sign-in lands by default, computes the engine's numbers afresh on a
+    database the sign-in has written to, and that is test_right_password_signs_in_and_issues_a_cookie's."""
+    assert at.title[0].value == title and not at.error, [e.value for e in at.error]
+    return at
+
+
 def signed_out(at) -> bool:
     return bool([t for t in at.text_input if t.key == "sign_in_email"]) and not at.metric and not at.dataframe
 
@@ -109,8 +118,8 @@ def test_lock_out_after_five_failures(monkeypatch, db):
 
 
 def test_sign_out_clears_the_session_and_the_cookie(monkeypatch, db):
-    at = app(monkeypatch, db, user=None)
-    sign_in_form(at, "admin@demo.test", "demo")
+    at = app(monkeypatch, db, user=None, page="upload")  # signed in, lands on Upload (see landed_on)
+    landed_on(sign_in_form(at, "admin@demo.test", "demo"), "Upload")
     token = token_in(cookie_scripts(at)[0])
     at.session_state["selected_rep"] = "R008"
     at.sidebar.button(key="sign_out").click().run()
@@ -129,8 +138,8 @@ def test_sign_out_clears_the_session_and_the_cookie(monkeypatch, db):
 
 
 def test_a_refresh_is_signed_in_by_the_cookie(monkeypatch, db):
-    at = app(monkeypatch, db, user=None)
-    sign_in_form(at, "rep1@demo.test", "demo")
+    at = app(monkeypatch, db, user=None, page="upload")  # signed in, lands on Upload (see landed_on)
+    landed_on(sign_in_form(at, "rep1@demo.test", "demo"), "Upload")
     token = token_in(cookie_scripts(at)[0])
     with_browser_cookie(monkeypatch, token)
     refreshed = app(monkeypatch, db, user=None)  # a new session: only the cookie knows who it is
@@ -142,19 +151,19 @@ def test_a_refresh_is_signed_in_by_the_cookie(monkeypatch, db):
 
 
 def test_a_password_change_ends_the_sessions_signed_in_before_it(monkeypatch, db):
-    at = app(monkeypatch, db, user=None)
+    at = app(monkeypatch, db, user=None, page="upload")  # signed in, lands on Upload (see landed_on)
     with monkeypatch.context() as earlier:
         # the token's timestamp has one-second resolution: sign in two seconds before the password
         # change (dated so rather than waited for)
         earlier.setattr(TimestampSigner, "get_timestamp", lambda signer: int(time.time()) - 2)
-        sign_in_form(at, "rep1@demo.test", "demo")
+        landed_on(sign_in_form(at, "rep1@demo.test", "demo"), "Upload")
     token = token_in(cookie_scripts(at)[0])
     with Store.open(db) as store:
         store.set_password(ADMIN, "rep1@demo.test", "new-secret")
     with_browser_cookie(monkeypatch, token)
     assert signed_out(app(monkeypatch, db, user=None))
-    fresh = app(monkeypatch, db, user=None)
-    sign_in_form(fresh, "rep1@demo.test", "new-secret")
+    fresh = app(monkeypatch, db, user=None, page="upload")
+    landed_on(sign_in_form(fresh, "rep1@demo.test", "new-secret"), "Upload")
     with_browser_cookie(monkeypatch, token_in(cookie_scripts(fresh)[0]))
     assert app(monkeypatch, db, user=None).title[0].value == "My plan"
 
@@ -187,8 +196,8 @@ def test_a_bad_cookie_signs_nobody_in(monkeypatch, db, tmp_path, case):
 
 
 def test_a_disabled_account_is_signed_out_at_the_next_click(monkeypatch, db):
-    at = app(monkeypatch, db, user="manager1@demo.test")
-    assert at.title[0].value == "My plan"
+    at = app(monkeypatch, db, user="manager1@demo.test", page="upload")  # any page: see landed_on
+    assert at.title[0].value == "Upload"
     store = open_store(db)
     try:
         store.disable_user(ADMIN, "manager1@demo.test")
@@ -297,8 +306,8 @@ def test_oidc_first_start_makes_the_signed_in_email_the_first_admin(monkeypatch,
 
 
 def test_a_signed_out_cookie_stays_dead_after_a_server_restart(monkeypatch, db):
-    at = app(monkeypatch, db, user=None)
-    sign_in_form(at, "admin@demo.test", "demo")
+    at = app(monkeypatch, db, user=None, page="upload")  # signed in, lands on Upload (see landed_on)
+    landed_on(sign_in_form(at, "admin@demo.test", "demo"), "Upload")
     token = token_in(cookie_scripts(at)[0])
     at.sidebar.button(key="sign_out").click().run()
     assert signed_out(at)

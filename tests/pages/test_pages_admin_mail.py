@@ -136,7 +136,7 @@ def test_preview_of_a_reps_digest_shows_that_reps_numbers_only(monkeypatch, db):
     own, others = year.loc[rep_id], year.drop(index=rep_id)
 
     at = app(monkeypatch, db, page="admin")
-    at.selectbox(key="preview_account").set_value("rep1@demo.test").run()
+    at.selectbox(key="preview_account").set_value("rep1@demo.test")  # sent with the click
     click(at, "preview_show")
     [code] = at.code
     text = code.value
@@ -178,7 +178,7 @@ def test_a_rep_cannot_open_the_admin_tools_but_turns_their_own_emails_off(monkey
         assert store.notification_opt_outs("rep2@demo.test") == set()
     finally:
         store.close()
-    at.toggle(key="email_digest").set_value(True).run()
+    at.toggle(key="email_digest").set_value(True)  # both changes in one run: each saves its own choice
     at.toggle(key="email_alert").set_value(False).run()
     store = open_store(db)
     try:
@@ -213,7 +213,8 @@ def test_stage_probabilities_are_edited_and_checked(monkeypatch, db):
 
 def test_app_starts_the_background_sender_once_mail_is_set(monkeypatch, db, smtp):
     monkeypatch.delenv("SALESPLAN_MAIL_SCHEDULER")
-    app(monkeypatch, db)
+    # app.py starts the sender whatever the page: the Upload page, which computes no engine numbers
+    app(monkeypatch, db, page="upload")
     assert not scheduler._running, "nothing runs while e-mail is off"
 
     # a digest hour still to come today: the first start records that it waits and sends nothing
@@ -221,7 +222,7 @@ def test_app_starts_the_background_sender_once_mail_is_set(monkeypatch, db, smtp
     zone, hour = ("UTC", now.hour + 1) if now.hour < 23 else ("Etc/GMT+2", 22)
     save(db, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_starttls="off", mail_from="Sales plan <plan@demo.test>",
          timezone=zone, digest_hour=hour)
-    at = app(monkeypatch, db)
+    at = app(monkeypatch, db, page="upload")
     sender = scheduler._running
     assert sender is not None and sender.running
     at.run()

@@ -91,8 +91,8 @@ def test_a_bad_rate_is_refused_with_its_reason(at, db):
     assert _stored(db, lambda s: s.rates(SYSTEM)).empty
 
 
-def test_money_shows_the_base_currencys_symbol(at, db):
-    at.switch_page("pages/my_plan.py").run()
+def test_money_shows_the_base_currencys_symbol(monkeypatch, db):
+    at = app(monkeypatch, db, page="my_plan")
     plain = metric_value(at, "Gap to date")  # signed: "-6,581" behind plan
     sign, number = ("-", plain[1:]) if plain.startswith("-") else ("", plain)
     assert number[:1].isdigit(), plain  # a single-currency organisation: plain numbers

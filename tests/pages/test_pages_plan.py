@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.helpers.pages import ADMIN, app, engine_year, fresh_db, open_store, texts
+from tests.helpers.pages import ADMIN, app, copy_of, demo_with, engine_year, fresh_db, open_store, texts
 
 
 @pytest.fixture
@@ -119,8 +119,9 @@ def _history(db, rep):
 
 def test_targets_editor_saves_a_new_version_with_its_reason(at, db, rep):
     old = _revenue_targets_2026(db, rep)
-    at.checkbox(key="target_include_closed").check().run()
-    at.number_input(key="target_amount").set_value(1_200_000.0).run()
+    # the three choices in one run: none of them changes which widgets the editor shows
+    at.checkbox(key="target_include_closed").check()
+    at.number_input(key="target_amount").set_value(1_200_000.0)
     at.selectbox(key="target_preset").set_value("even").run()
     at.button(key="FormSubmitter:target_save_form-Save 12 changed month(s)").click().run()
     assert any("say why the target changes" in e.value.lower() for e in at.error), "a change needs a reason"
@@ -147,7 +148,7 @@ def test_targets_editor_saves_a_new_version_with_its_reason(at, db, rep):
 
 def test_monthly_amounts_editor_changes_only_the_edited_month(at, db, rep):
     mine = _revenue_targets_2026(db, rep)
-    at.segmented_control(key="target_mode").set_value("monthly").run()
+    at.segmented_control(key="target_mode").set_value("monthly")
     at.checkbox(key="target_include_closed").check().run()  # March is closed on the demo's today
     # data_editor edits are set through session state: row 2 is March of FY2026 (January start)
     at.session_state["target_monthly"] = {"edited_rows": {2: {"amount": 77_777.0}}, "added_rows": [], "deleted_rows": []}
@@ -168,7 +169,7 @@ def test_monthly_amounts_editor_changes_only_the_edited_month(at, db, rep):
 def test_targets_editor_leaves_closed_months_shows_the_months_and_keeps_its_confirmation(at, db, rep):
     old = _revenue_targets_2026(db, rep)
     assert not at.checkbox(key="target_include_closed").value, "closed months are not rewritten by default"
-    at.number_input(key="target_amount").set_value(1_200_000.0).run()
+    at.number_input(key="target_amount").set_value(1_200_000.0)
     at.selectbox(key="target_preset").set_value("even").run()
     # demo today is 2026-11-26: Jan-Oct are closed, only Nov and Dec change
     assert "Saving changes **2 month(s)**: Nov 2026, Dec 2026." in texts(at)
@@ -193,25 +194,38 @@ def test_fiscal_years_from_1900_to_2199(at):
     assert not at.exception
 
 
-def _seed_plan(db, rep, status="agreed"):
-    store = open_store(db)
-    try:
-        store.save_plan(ADMIN, rep, 2026, status="draft", summary="Win the year")
-        obstacle = store.add_obstacle(ADMIN, rep, 2026, description="Budget freeze", likelihood=3, revenue_at_risk=1000.0)
-        action = store.add_action(ADMIN, rep, 2026, description="Call the CFO", owner="me",
-                                  due_date=pd.Timestamp("2026-11-01").date(), status="planned",
-                                  expected_impact=500.0, obstacle_id=obstacle)
-        store.save_plan(ADMIN, rep, 2026, status="submitted", summary="Win the year")
-        if status == "agreed":
-            store.save_plan(ADMIN, rep, 2026, status="agreed", summary="Win the year")
-        plan = store.plan(ADMIN, rep, 2026)
-    finally:
-        store.close()
-    return plan, obstacle, action
+def _seed_plan(store, rep, status="agreed"):
+    store.save_plan(ADMIN, rep, 2026, status="draft", summary="Win the year")
+    obstacle = store.add_obstacle(ADMIN, rep, 2026, description="Budget freeze", likelihood=3, revenue_at_risk=1000.0)
+    action = store.add_action(ADMIN, rep, 2026, description="Call the CFO", owner="me",
+                              due_date=pd.Timestamp("2026-11-01").date(), status="planned",
+                              expected_impact=500.0, obstacle_id=obstacle)
+    store.save_plan(ADMIN, rep, 2026, status="submitted", summary="Win the year")
+    if status == "agreed":
+        store.save_plan(ADMIN, rep, 2026, status="agreed", summary="Win the year")
+    return store.plan(ADMIN, rep, 2026), obstacle, action
 
 
-def test_numbers_and_overdue_actions_are_shown(monkeypatch, db, rep):
-    plan, obstacle, action = _seed_plan(db, rep)
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    """``seeded(folder, rep, status="agreed")``: a copy (in ``folder``) of the demo with a plan of
+    ``rep`` (an obstacle and an overdue action answering it, submitted or agreed), and the plan, the
+    obstacle's and the action's ids. Each plan is written once per module (tests/helpers/pages.py,
+    ``demo_with``); the copies' first runs share the dashboard's cached reads."""
+    built: dict = {}
+
+    def copy(folder, rep, status="agreed"):
+        if (rep, status) not in built:
+            built[rep, status] = demo_with(tmp_path_factory.mktemp("plan-seeded"),
+                                           lambda store: _seed_plan(store, rep, status))
+        template, (plan, obstacle, action) = built[rep, status]
+        return copy_of(template, folder), plan, obstacle, action
+
+    return copy
+
+
+def test_numbers_and_overdue_actions_are_shown(monkeypatch, tmp_path, seeded, rep):
+    db, plan, obstacle, action = seeded(tmp_path, rep)
     at = plan_page(monkeypatch, db, rep)
     number = int(plan["actions"].set_index("action_id").loc[action, "number"])
     table = [d.value for d in at.dataframe if "Late" in d.value.columns or "overdue" in d.value.columns][0]
@@ -221,8 +235,8 @@ def test_numbers_and_overdue_actions_are_shown(monkeypatch, db, rep):
     assert "past their due date" in texts(at)
 
 
-def test_editing_an_agreed_plan_sends_it_back_to_submitted_and_says_so(monkeypatch, db, rep):
-    plan, obstacle, action = _seed_plan(db, rep)
+def test_editing_an_agreed_plan_sends_it_back_to_submitted_and_says_so(monkeypatch, tmp_path, seeded, rep):
+    db, plan, obstacle, action = seeded(tmp_path, rep)
     at = plan_page(monkeypatch, db, rep)
     at.selectbox(key="edit_obstacle_pick").set_value(obstacle).run()
     form = f"edit_obstacle_{obstacle}"
@@ -236,8 +250,8 @@ def test_editing_an_agreed_plan_sends_it_back_to_submitted_and_says_so(monkeypat
     assert after["obstacles"].set_index("obstacle_id").loc[obstacle, "description"] == "Budget freeze until March"
 
 
-def test_deleting_needs_a_confirmation(monkeypatch, db, rep):
-    plan, obstacle, action = _seed_plan(db, rep, status="submitted")
+def test_deleting_needs_a_confirmation(monkeypatch, tmp_path, seeded, rep):
+    db, plan, obstacle, action = seeded(tmp_path, rep, status="submitted")
     at = plan_page(monkeypatch, db, rep)
     at.selectbox(key="edit_action_pick").set_value(action).run()
     delete = at.button(key=f"delete_action_{action}")
@@ -269,17 +283,16 @@ def test_a_manager_agrees_from_the_queue(monkeypatch, db):
     assert not [b for b in at.button if b.key == "agree_R004_2026"], "an agreed plan leaves the queue"
 
 
-def test_a_leader_reads_every_plan_read_only(monkeypatch, db):
-    _seed_plan(db, "R004")
+def test_a_leader_reads_every_plan_read_only(monkeypatch, tmp_path, seeded):
+    db, *_ = seeded(tmp_path, "R004")
     store = open_store(db)
     try:
         store.add_checkin(ADMIN, "R004", 2026, checkin_date=pd.Timestamp("2026-11-20").date(), author="admin@local",
                           note="Reviewed with the leader")
     finally:
         store.close()
-    at = app(monkeypatch, db, user="leader@demo.test", page="plan")
-    at.selectbox(key="rep_picker").set_value("R004").run()
-    assert not at.exception
+    at = app(monkeypatch, db, user="leader@demo.test", page="plan", rep="R004")  # the plan's address
+    assert at.selectbox(key="rep_picker").value == "R004"
     assert "Read-only" in texts(at)
     shown = " ".join(d.value.astype(str).to_string() for d in at.dataframe)
     assert "Budget freeze" in shown and "Call the CFO" in shown, "obstacles and actions"
@@ -290,12 +303,12 @@ def test_a_leader_reads_every_plan_read_only(monkeypatch, db):
     assert not at.tabs, "no targets editor for a leader"
 
 
-def test_the_printable_plan_numbers_items_and_flags_overdue_actions(monkeypatch, db, rep):
+def test_the_printable_plan_numbers_items_and_flags_overdue_actions(monkeypatch, tmp_path, seeded, rep):
     from salesplan import ui
     from tests.helpers.pages import DEMO_TODAY
 
     monkeypatch.setenv("SALESPLAN_TODAY", DEMO_TODAY.isoformat())
-    plan, obstacle, action = _seed_plan(db, rep)
+    _, plan, obstacle, action = seeded(tmp_path, rep)
     numbers = plan["obstacles"].set_index("obstacle_id")["number"]
     number = int(plan["actions"].set_index("action_id").loc[action, "number"])
     page = ui.plan_html("Ann", rep, 2026, plan, None, "revenue")
@@ -305,18 +318,22 @@ def test_the_printable_plan_numbers_items_and_flags_overdue_actions(monkeypatch,
     assert f"<td>Obstacle {int(numbers[obstacle])}: Budget freeze</td>" in page, "the obstacle an action answers"
 
 
-def _rep_of(db, email):
-    reps = read(db, "reps")
-    return reps.loc[reps["email"] == email, "rep_id"].iloc[0]
+@pytest.fixture(scope="module")
+def rep1(tmp_path_factory):
+    """The rep id of the demo's account rep1@demo.test."""
+    reps = read(fresh_db(tmp_path_factory.mktemp("plan-rep1")), "reps")
+    return reps.loc[reps["email"] == "rep1@demo.test", "rep_id"].iloc[0]
 
 
 @pytest.mark.parametrize("user", ["rep1@demo.test", "manager1@demo.test"])
-def test_reps_and_managers_edit_and_delete_actions_and_it_is_audited(monkeypatch, db, user):
-    rep_id = _rep_of(db, "rep1@demo.test")
-    plan, obstacle, action = _seed_plan(db, rep_id)
-    at = app(monkeypatch, db, user=user, page="plan")
-    if [s for s in at.selectbox if s.key == "rep_picker"]:  # a rep has no picker: the plan is theirs
-        at.selectbox(key="rep_picker").set_value(rep_id).run()
+def test_reps_and_managers_edit_and_delete_actions_and_it_is_audited(monkeypatch, tmp_path, seeded, rep1, user):
+    rep_id = rep1
+    db, plan, obstacle, action = seeded(tmp_path, rep_id)
+    at = app(monkeypatch, db, user=user, page="plan", rep=rep_id)  # the plan's address
+    if user == "rep1@demo.test":
+        assert not [s for s in at.selectbox if s.key == "rep_picker"], "a rep has no picker: the plan is theirs"
+    else:
+        assert at.selectbox(key="rep_picker").value == rep_id
     at.selectbox(key="edit_action_pick").set_value(action).run()
     form = f"edit_action_{action}"
     [t for t in at.text_input if t.label == "Description"][-1].set_value("Call the CFO and the CEO")
@@ -341,8 +358,8 @@ def test_a_year_not_started_shows_only_its_target(monkeypatch, db, rep):
             "amount": [50_000.0], "reason": ["next year"]}), file_name=None, sha256=None, reason="next year")
     finally:
         store.close()
-    at = app(monkeypatch, db, page="plan")
-    at.selectbox(key="rep_picker").set_value(rep).run()
+    at = app(monkeypatch, db, page="plan", rep=rep)  # the plan's address
+    assert at.selectbox(key="rep_picker").value == rep
     at.number_input(key="plan_fy").set_value(2027).run()
     assert not at.exception
     [caption] = [c.value for c in at.caption if c.value.startswith("Revenue target")]

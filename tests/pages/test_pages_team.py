@@ -13,7 +13,7 @@ import pytest
 from salesplan import ui
 from salesplan.ui.exports import RAW_SHEET, report_csv
 from tests.helpers.downloads import capture_downloads, counting, download
-from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_year, figures, fresh_db, open_store, texts
+from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_year, figures, fresh_db, open_store, shared_app, texts
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +24,14 @@ def db(read_only_demo):  # tests/pages/conftest.py: the tests that write take a 
 @pytest.fixture
 def at(monkeypatch, db):
     return app(monkeypatch, db, page="team")
+
+
+@pytest.fixture(scope="module")
+def team(db):
+    """The admin's Team overview as it opens, shared by the tests that only read it (a test that
+    changes a choice on the page opens its own: ``at``)."""
+    with shared_app(db, page="team") as at:
+        yield at
 
 
 def heatmap(at):
@@ -108,7 +116,7 @@ def test_owners_table_and_levels(at, db):
 def test_drill_down_opens_the_reps_dashboard(at, db):
     year = engine_year(db)
     rep = year[year["target"] > 0].iloc[-1]
-    at.selectbox(key="team_drill").set_value(rep["owner_id"]).run()
+    at.selectbox(key="team_drill").set_value(rep["owner_id"])  # sent with the click
     [b for b in at.button if b.label == "Open their dashboard"][0].click().run()
     assert not at.exception
     assert at.title[0].value == "My plan"
@@ -159,8 +167,8 @@ def test_an_owner_without_a_target_is_never_shown_on_track(monkeypatch, db):
     without = year[~(year["target"] > 0)]
     assert not without.empty, "the demo has reps without a target"
     rep = without.iloc[0]
-    at = app(monkeypatch, db, page="my_plan")
-    at.selectbox(key="rep_picker").set_value(rep["owner_id"]).run()
+    at = app(monkeypatch, db, page="my_plan", rep=rep["owner_id"])  # the rep's address
+    assert at.selectbox(key="rep_picker").value == rep["owner_id"]
     shown = texts(at)  # st.badge is a markdown element
     assert "-badge[:material/flag_circle: No target]" in shown and "On track" not in shown
 
@@ -171,7 +179,8 @@ def test_an_owner_without_a_target_is_never_shown_on_track(monkeypatch, db):
 
 
 
-def test_owners_table_shows_pipeline_coverage_and_chance(at, db):
+def test_owners_table_shows_pipeline_coverage_and_chance(team, db):
+    at = team
     table = at.dataframe[0].value.set_index("owner_name")
     year = engine_year(db)
     year = year[year["target"] > 0].set_index("owner_name")
@@ -201,7 +210,8 @@ def test_weekly_heatmap_option(at, db):
 # ---------------------------------------------------------------- issue 12: signals a sales manager can trust
 
 
-def test_on_pace_but_needing_more_later_is_said_in_the_table(at, db):
+def test_on_pace_but_needing_more_later_is_said_in_the_table(team, db):
+    at = team
     year = engine_year(db)
     seasonal = year[(year["pace"] >= 1) & (year["required_per_working_day"] > year["current_per_working_day"])]
     assert not seasonal.empty, "the demo has a rep on pace whose plan asks for more later"

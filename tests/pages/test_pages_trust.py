@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from salesplan import backtest, ui
-from tests.helpers.pages import ADMIN, add_admin, app, engine_inputs, figures, metric_value, texts
+from tests.helpers.pages import ADMIN, add_admin, app, engine_inputs, figures, metric_value, shared_app, texts
 
 
 @pytest.fixture(scope="module")
@@ -16,18 +16,21 @@ def db(read_only_demo):  # tests/pages/conftest.py: the tests that write take a 
 
 
 @pytest.fixture(scope="module")
-def result(db):
-    return backtest.backtest(engine_inputs(db))
+def inputs(db):
+    """The demo's engine inputs as the admin sees them, read once per module (the backtests only read them)."""
+    return engine_inputs(db)
+
+
+@pytest.fixture(scope="module")
+def result(inputs):
+    return backtest.backtest(inputs)
 
 
 @pytest.fixture(scope="module")
 def shown(db):
     """The admin's Warning track record page as it opens, shared by the tests that only read it."""
-    monkeypatch = pytest.MonkeyPatch()
-    try:
-        yield app(monkeypatch, db, page="trust")
-    finally:
-        monkeypatch.undo()
+    with shared_app(db, page="trust") as at:
+        yield at
 
 
 def test_the_page_shows_the_backtests_numbers(shown, result):
@@ -52,16 +55,15 @@ def test_the_page_shows_the_backtests_numbers(shown, result):
     assert f"Mean gap from the diagonal: **{ui.pct(s['calibration_gap'], 0)}**" in texts(at)
 
 
-def test_one_fiscal_year_and_another_level(monkeypatch, db):
+def test_one_fiscal_year_and_another_level(monkeypatch, db, inputs):
     at = app(monkeypatch, db, page="trust")
     years = [y for y in at.selectbox(key="trust_fy").options if y != "Every complete year"]
     assert years, "the demo has complete past years"
     at.selectbox(key="trust_fy").set_value(int(years[-1].removeprefix("FY"))).run()
-    inputs = engine_inputs(db)
     one = backtest.backtest(inputs, fy=int(years[-1].removeprefix("FY")))
     territory = backtest.backtest(inputs, level="territory")
     assert f"**{one.summary['checks']:,}** weekly checks" in texts(at)
-    at.selectbox(key="trust_fy").set_value(None).run()
+    at.selectbox(key="trust_fy").set_value(None)  # both choices in one run
     at.segmented_control(key="trust_level").set_value("territory").run()
     assert f"**{territory.summary['checks']:,}** weekly checks" in texts(at)
 

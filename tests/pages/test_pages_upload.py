@@ -33,6 +33,7 @@ def rep_with_target(year):
 def test_import_shows_counts_and_changes_the_figures(monkeypatch, db, demo_year):
     rep = rep_with_target(demo_year)
     at = app(monkeypatch, db, page="my_plan")
+    # picked by hand (not by its address): that the choice is kept across pages is checked below
     at.selectbox(key="rep_picker").set_value(rep["owner_id"]).run()
     before = metric_value(at, "Attainment")
     assert before == ui.pct(rep["attainment"])
@@ -91,8 +92,9 @@ def test_unrecognised_headers_get_a_mapping_step_that_is_remembered(monkeypatch,
     assert next(b for b in at.button if b.label == "Import").disabled
     digest_keys = [s.key for s in at.selectbox if s.key and s.key.startswith("map_actuals_")]
     key = {k.split("_")[2]: k for k in digest_keys}
-    at.selectbox(key=key["date"]).set_value("Wann").run()
-    at.selectbox(key=key["rep"]).set_value("Wer").run()
+    # the three choices in one run, as the page reads them together (no choice changes the others)
+    at.selectbox(key=key["date"]).set_value("Wann")
+    at.selectbox(key=key["rep"]).set_value("Wer")
     at.selectbox(key=key["revenue"]).set_value("Betrag").run()
     assert not at.error, [e.value for e in at.error]
     click(at, "Import")

@@ -13,8 +13,9 @@ import json
 
 import pytest
 
+from salesplan import imports
 from salesplan.principal import SYSTEM
-from tests.helpers.pages import DEMO_TODAY, app, fresh_db, goto, open_store, texts
+from tests.helpers.pages import DEMO_TODAY, app, copy_of, demo_with, fresh_db, goto, open_store, texts
 
 ACCOUNTS = {"admin": "admin@demo.test", "leader": "leader@demo.test", "manager": "manager1@demo.test",
             "rep": "rep1@demo.test"}
@@ -48,10 +49,13 @@ def sessions(db):
     monkeypatch = pytest.MonkeyPatch()
     opened: dict = {}
 
-    def session(role: str):
+    def session(role: str, page: str):
+        """The role's session showing ``page``: its first run opens the page by its address (one
+        run, as goto after a run of the role's first page would be two), later ones switch to it."""
         if role not in opened:
-            opened[role] = app(monkeypatch, db, user=ACCOUNTS[role])
-        return opened[role]
+            opened[role] = app(monkeypatch, db, user=ACCOUNTS[role], page=page)
+            return opened[role]
+        return goto(opened[role], page)
 
     try:
         yield session
@@ -74,7 +78,7 @@ def everything_shown(at) -> str:
 @pytest.mark.parametrize("page", list(TITLES))
 @pytest.mark.parametrize("role", list(ACCOUNTS))
 def test_role_page(db, sessions, role, page):
-    at = goto(sessions(role), page)
+    at = sessions(role, page)
     assert at.title[0].value == TITLES[page]
     if page not in ALLOWED[role]:
         assert [e.value for e in at.error] == [f"Not allowed: the {TITLES[page]} page is not available to the {role} role."]
@@ -144,6 +148,19 @@ def writable(tmp_path):
     return fresh_db(tmp_path)
 
 
+def _other_upload(store) -> int:
+    """Someone else's upload, which only admins (and leaders) may see or undo: its batch id."""
+    imports.import_file(store, "actuals", sale("R009", "OTHER-1").encode(), principal=SYSTEM, file_name="other.csv")
+    return int(store.batches(SYSTEM)["batch_id"].max())
+
+
+@pytest.fixture(scope="module")
+def with_other_upload(tmp_path_factory):
+    """The demo with someone else's upload (the file, its batch id), imported once per module and
+    copied for each test (tests/helpers/pages.py, ``demo_with``)."""
+    return demo_with(tmp_path_factory.mktemp("other-upload"), _other_upload)
+
+
 def upload(at, name: str, text: str):
     at.file_uploader(key="upload_file_actuals").set_value((name, text.encode(), "text/csv")).run()
     [button] = [b for b in at.button if b.label == "Import"]
@@ -169,15 +186,9 @@ def ledger_rows(db) -> int:
     ("manager", "R005", "R008", "a manager may upload only the actuals of their team"),
     ("admin", "R008", None, None),
 ])
-def test_upload_and_undo(monkeypatch, writable, role, own, foreign, why):
-    store = open_store(writable)
-    try:  # someone else's upload, which only admins (and leaders) may see or undo
-        from salesplan import imports
-        imports.import_file(store, "actuals", sale("R009", "OTHER-1").encode(), principal=SYSTEM,
-                            file_name="other.csv")
-        other_batch = int(store.batches(SYSTEM)["batch_id"].max())
-    finally:
-        store.close()
+def test_upload_and_undo(monkeypatch, tmp_path, with_other_upload, role, own, foreign, why):
+    template, other_batch = with_other_upload
+    writable = copy_of(template, tmp_path)
     at = app(monkeypatch, writable, user=ACCOUNTS[role], page="upload")
     before = ledger_rows(writable)
     if foreign:
@@ -207,13 +218,14 @@ def test_upload_and_undo(monkeypatch, writable, role, own, foreign, why):
     ("manager", "R003", "Your own target is set by your manager."),
 ])  # a rep's Plan page has no editor at all: test_role_page
 def test_target_edit(monkeypatch, writable, role, rep_id, outcome):
-    at = app(monkeypatch, writable, user=ACCOUNTS[role], page="plan")
-    at.selectbox(key="rep_picker").set_value(rep_id).run()
+    at = app(monkeypatch, writable, user=ACCOUNTS[role], page="plan", rep=rep_id)  # the rep's address
+    assert at.selectbox(key="rep_picker").value == rep_id
     if outcome != "saved":
         assert outcome in texts(at) and not [n for n in at.number_input if n.key == "target_amount"]
         return
-    at.checkbox(key="target_include_closed").check().run()
-    at.number_input(key="target_amount").set_value(777_000.0).run()
+    # the three choices in one run: none of them changes which widgets the editor shows
+    at.checkbox(key="target_include_closed").check()
+    at.number_input(key="target_amount").set_value(777_000.0)
     at.selectbox(key="target_preset").set_value("even").run()
     at.text_input(key="target_reason").set_value(f"{role} review")
     at.button(key="FormSubmitter:target_save_form-Save 12 changed month(s)").click().run()
@@ -233,9 +245,9 @@ def test_plan_agreement(monkeypatch, writable, role, may_agree):
         store.save_plan(SYSTEM, "R004", 2026, status="submitted", summary="Close the gap in Q4")
     finally:
         store.close()
-    at = app(monkeypatch, writable, user=ACCOUNTS[role], page="plan")
+    at = app(monkeypatch, writable, user=ACCOUNTS[role], page="plan", rep="R004")  # a rep's own plan regardless
     if role != "rep":
-        at.selectbox(key="rep_picker").set_value("R004").run()
+        assert at.selectbox(key="rep_picker").value == "R004"
     labels = [b.label for b in at.button]
     assert "Back to draft" in labels
     assert ("Mark agreed" in labels) == may_agree
@@ -260,8 +272,9 @@ def test_settings_are_the_admins_and_the_audit_log_tells_who_did_what(monkeypatc
     upload(at, "team.csv", sale("R005", "TEAM-1"))
     at.checkbox(key="undo_sure").check()
     at.button(key="FormSubmitter:undo_form-Undo").click().run()
+    at.query_params["rep"] = "R005"  # a drill-down's address (?rep=R005): the plan of R005 in one run
     goto(at, "plan")
-    at.selectbox(key="rep_picker").set_value("R005").run()
+    assert at.selectbox(key="rep_picker").value == "R005"
     [b for b in at.button if b.label == "Mark agreed"][0].click().run()
     at.number_input(key="target_amount").set_value(555_000.0).run()
     at.text_input(key="target_reason").set_value("Q4 review")

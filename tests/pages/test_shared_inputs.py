@@ -40,11 +40,10 @@ def frames(inputs):
 def test_every_page_leaves_the_shared_inputs_as_the_store_has_them(monkeypatch, db, role):
     at = app(monkeypatch, db, user=ACCOUNTS[role])  # My plan
     at.segmented_control(key="metric").set_value("profit").run()
-    for page in ("plan", "team", "watchlist", "trust", "upload", "admin"):
+    for page in ("plan", "watchlist", "trust", "upload", "admin", "team"):
         goto(at, page)
-    if role == "admin":  # the team page's other grains and levels, the trust page's levels
-        goto(at, "team")
-        at.segmented_control(key="team_grain").set_value("week").run()
+    if role == "admin":  # the team page's other grains and levels
+        at.segmented_control(key="team_grain").set_value("week")  # both choices in one run
         at.segmented_control(key="team_level").set_value("territory").run()
     kept, now = shared(db, ACCOUNTS[role])
     assert kept is shared(db, ACCOUNTS[role])[0], "one object per version and sight (what the principal may see), not a copy per read"

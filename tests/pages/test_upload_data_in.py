@@ -43,8 +43,9 @@ def test_decimal_and_date_format_are_stated_and_remembered_with_the_mapping(monk
     export = "Wann;Wer;Betrag\n02/11/2026;R004;1,234\n03/11/2026;R004;2\n"
     at = app(monkeypatch, db, page="upload")
     upload(at, "export.csv", export)
+    # the mapping and the date format in one run, as the page reads them together (no choice changes the others)
     for field, header in (("date", "Wann"), ("rep", "Wer"), ("revenue", "Betrag")):
-        mapping_box(at, "actuals", field).set_value(header).run()
+        mapping_box(at, "actuals", field).set_value(header)
     labelled(at, "Dates in the file").set_value("DMY").run()
     assert at.dataframe[1].value["revenue"].tolist() == [1234.0, 2.0], "recognised: a decimal point"
     labelled(at, "Decimal separator").set_value("comma").run()
@@ -163,7 +164,7 @@ def test_what_went_in_and_the_rejected_rows_as_the_files_columns(monkeypatch, db
     sales = "Order Date,Sales Rep,Sales,Note\n2026-11-02,R004,100,first\n2026-02-30,R004,5,bad day\n"
     at = app(monkeypatch, db, page="upload")
     upload(at, "week.csv", sales)
-    at.toggle(key="valid_only").set_value(True).run()
+    at.toggle(key="valid_only").set_value(True)  # sent with the click, as the snapshot date is
     click(at, "Import")
     assert metric_value(at, "Rejected") == "1"
     went_in = next(d.value for d in at.dataframe if "what" in d.value.columns).set_index("what")["value"]
