@@ -92,6 +92,22 @@ def from_template(request: pytest.FixtureRequest, db_target: str, name: str,
     return server.replace_database(db_target, server.template(name, build_pg))
 
 
+def another_database(request: pytest.FixtureRequest, name: str, template: str = templates.MIGRATED,
+                     build: templates.Build | None = None) -> str:
+    """A second database of the backend under test, beside the test's own (``db_target``): a copy
+    of the template ``template`` (see :func:`from_template`; by default an empty migrated store,
+    what ``Store.open`` makes of a new database, without migrating it again), as the file
+    ``name``.duckdb in the test's tmp_path or a new database on this worker's PostgreSQL server
+    (dropped after the test). Returns its path or URL."""
+    if request.getfixturevalue("backend") == "duckdb":
+        target = str(request.getfixturevalue("tmp_path") / f"{name}.duckdb")
+    else:
+        server: PgServer = request.getfixturevalue("pg_server")
+        target = server.new_database_url()
+        request.addfinalizer(lambda: server.drop_database(target))
+    return from_template(request, target, template, build)
+
+
 @pytest.fixture
 def any_store(db_target: str, request: pytest.FixtureRequest) -> Iterator[Store]:
     """An empty, migrated store on the backend under test."""

@@ -7,10 +7,10 @@ import pytest
 from salesplan import imports
 from salesplan.store import Store
 from tests.helpers.engine_lines import organisation
-from tests.helpers.storage_fixtures import CONTRACT_REPS, from_template
+from tests.helpers.storage_fixtures import CONTRACT_REPS, another_database, from_template
 
 
-def import_contract_reps(store: Store) -> None:
+def _import_contract_reps(store: Store) -> None:
     imports.import_file(store, "reps", CONTRACT_REPS.encode(), file_name="reps.csv")
 
 
@@ -19,9 +19,25 @@ def org(db_target, request):
     """The contract suite's organisation (tests.helpers.storage_fixtures.CONTRACT_REPS) on the
     backend under test: a store opened on db_target after the reps were imported into it (a copy
     of that state, built once per run: tests/helpers/templates.py)."""
-    store = Store.open(from_template(request, db_target, "contract-reps", import_contract_reps))
+    store = Store.open(from_template(request, db_target, "contract-reps", _import_contract_reps))
     yield store
     store.close()
+
+
+@pytest.fixture
+def another_org(request):
+    """A second store of ``org``'s organisation on the same backend, in a database of its own
+    (tests that compare what two ways of writing leave)."""
+    with Store.open(another_database(request, "another_org", "contract-reps", _import_contract_reps)) as store:
+        yield store
+
+
+@pytest.fixture
+def restore_target(request) -> str:
+    """An empty database of the backend under test, beside the test's own, to restore a backup
+    into: a copy of the migrated template (what Store.open makes of a new database), not
+    migrated again for every restore."""
+    return another_database(request, "restored")
 
 
 @pytest.fixture
@@ -31,4 +47,3 @@ def lines_org(db_target, request):
     state, built once per run (its four imports cost ~1 s of CPU per test)."""
     with Store.open(from_template(request, db_target, "engine-lines", organisation)) as store:
         yield store
-

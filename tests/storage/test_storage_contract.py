@@ -197,15 +197,14 @@ def test_holidays_import_and_delete(org):
 
 
 # ---------------------------------------------------------------- backup and restore on the same backend
-def test_backup_then_restore_into_an_empty_database_is_identical(org, tmp_path, backend, request):
+def test_backup_then_restore_into_an_empty_database_is_identical(org, tmp_path, restore_target):
     upload(org, EXPORT_1)
     upload(org, EXPORT_2, "b.csv")
     org.save_plan(SYSTEM, "R1", 2025, status="submitted", summary="Plan")
     org.add_user(SYSTEM, "boss@x.test", "admin", password="pw12")
     manifest = org.backup(SYSTEM, tmp_path / "snap")
     assert manifest["tables"]["actual_versions"]["rows"] == 4 + 3  # the second upload: 2 inserted, 1 changed (2 unchanged are held)
-    empty = str(tmp_path / "restored.duckdb") if backend == "duckdb" else request.getfixturevalue("pg_server").create_database()
-    with Store.open(empty) as restored:
+    with Store.open(restore_target) as restored:
         restored.restore(SYSTEM, tmp_path / "snap")
         assert restored.snapshot() == org.snapshot()
         assert restored.audit_log(SYSTEM)["action"].tolist() == org.audit_log(SYSTEM)["action"].tolist()
