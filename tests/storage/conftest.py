@@ -25,6 +25,15 @@ def org(db_target, request):
 
 
 @pytest.fixture
+def reps_org(db_target, request, reps_file):
+    """The small reps list of tests/conftest.py (R000..R003, the ``reps_file`` fixture's) on the
+    backend under test: a copy of that state, built once per run (on DuckDB the file of
+    ``reps_template``: the same build under the same name)."""
+    with Store.open(from_template(request, db_target, "reps", reps_file)) as store:
+        yield store
+
+
+@pytest.fixture
 def another_org(request):
     """A second store of ``org``'s organisation on the same backend, in a database of its own
     (tests that compare what two ways of writing leave)."""

@@ -216,14 +216,13 @@ def test_backup_then_restore_into_an_empty_database_is_identical(org, tmp_path, 
 
 
 # ---------------------------------------------------------------- concurrency
-def test_eight_writers_upload_overlapping_files_at_once_with_exact_totals(db_target):
+def test_eight_writers_upload_overlapping_files_at_once_with_exact_totals(org, db_target):
     """Eight Store objects (as eight processes would: own pools, own write locks) upload at once.
 
     Upload n holds orders 40n .. 40n+99, each order's amount fixed by its number, so the files
     overlap and some are uploaded twice; the ledger must hold every order exactly once.
     """
-    with Store.open(db_target) as setup:
-        imports.import_file(setup, "reps", REPS.encode(), file_name="reps.csv")
+    # org: the organisation's reps are in the database at db_target
     stores = [Store.open(db_target) for _ in range(8)]
     errors: list[Exception] = []
     results = []
