@@ -17,10 +17,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from salesplan import imports
 from salesplan.cli import main
 from salesplan.errors import DatabaseLocked
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
+from tests.helpers import templates
 from tests.helpers.storage_fixtures import forked_processes
 
 def _reader(path: str, stop: str, pause: float, marks: Connection) -> None:
@@ -77,6 +79,10 @@ def _mark(marks: Connection, timeout: float = 120):
 REPS = "rep_id,name,email,territory,region,manager\nR1,Ann One,ann@x.test,Nordics,North,\n"
 
 
+def _rep(store: Store) -> None:
+    imports.import_file(store, "reps", REPS.encode(), file_name="reps.csv")
+
+
 def actuals_file(folder: Path, name: str, orders: range) -> Path:
     path = folder / name
     path.write_text("date,rep,amount,order id\n" + "".join(f"2025-03-{1 + k % 28:02d},R1,{k},O-{k}\n" for k in orders))
@@ -85,11 +91,7 @@ def actuals_file(folder: Path, name: str, orders: range) -> Path:
 
 @pytest.mark.parametrize("pause", [0.05, 0.0], ids=["page-views", "busy-reader"])
 def test_command_line_runs_complete_while_another_process_reads(tmp_path, pause, capsys):
-    db = tmp_path / "shared.duckdb"
-    with Store.open(db) as store:
-        from salesplan import imports
-
-        imports.import_file(store, "reps", REPS.encode(), file_name="reps.csv")
+    db = templates.duckdb_copy(tmp_path / "shared.duckdb", "sharing-rep", _rep)  # built once per run
     stop = tmp_path / "stop"
     reader, marks = _start(_reader, str(db), str(stop), pause)
     try:
@@ -119,8 +121,7 @@ def test_command_line_runs_complete_while_another_process_reads(tmp_path, pause,
 
 def test_a_process_that_holds_the_file_too_long_gives_a_clear_message(tmp_path, monkeypatch):
     monkeypatch.setenv("SALESPLAN_LOCK_WAIT", "1")
-    db = tmp_path / "held.duckdb"
-    Store.open(db).close()
+    db = templates.duckdb_copy(tmp_path / "held.duckdb", templates.MIGRATED)  # what Store.open makes of a new file
     holder, marks = _start(_holder, str(db))
     try:
         assert _mark(marks) == "ready"
