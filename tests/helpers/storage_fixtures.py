@@ -17,6 +17,7 @@ from multiprocessing.context import BaseContext
 
 import pytest
 
+from salesplan import imports
 from salesplan.store import Store
 from tests.helpers import templates
 from tests.helpers.pg_server import PgServer, find_bin_dir
@@ -125,6 +126,11 @@ CONTRACT_REPS = (
     "M2,Mia Lead,mia@x.test,Benelux,West,VP\n"
     "R3,Cem Three,cem@x.test,Benelux,West,M2\n"
 )
+
+
+def import_contract_reps(store: Store) -> None:
+    """The build of the template "contract-reps": CONTRACT_REPS imported into a new store."""
+    imports.import_file(store, "reps", CONTRACT_REPS.encode(), file_name="reps.csv")
 
 
 # what a test's child process needs loaded before it starts (see forked_processes)

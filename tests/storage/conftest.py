@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from salesplan import imports
 from salesplan.store import Store
 from tests.helpers.engine_lines import organisation
-from tests.helpers.storage_fixtures import CONTRACT_REPS, another_database, from_template
-
-
-def _import_contract_reps(store: Store) -> None:
-    imports.import_file(store, "reps", CONTRACT_REPS.encode(), file_name="reps.csv")
+from tests.helpers.storage_fixtures import another_database, from_template, import_contract_reps
 
 
 @pytest.fixture
@@ -19,7 +14,7 @@ def org(db_target, request):
     """The contract suite's organisation (tests.helpers.storage_fixtures.CONTRACT_REPS) on the
     backend under test: a store opened on db_target after the reps were imported into it (a copy
     of that state, built once per run: tests/helpers/templates.py)."""
-    store = Store.open(from_template(request, db_target, "contract-reps", _import_contract_reps))
+    store = Store.open(from_template(request, db_target, "contract-reps", import_contract_reps))
     yield store
     store.close()
 
@@ -37,7 +32,7 @@ def reps_org(db_target, request, reps_file):
 def another_org(request):
     """A second store of ``org``'s organisation on the same backend, in a database of its own
     (tests that compare what two ways of writing leave)."""
-    with Store.open(another_database(request, "another_org", "contract-reps", _import_contract_reps)) as store:
+    with Store.open(another_database(request, "another_org", "contract-reps", import_contract_reps)) as store:
         yield store
 
 
