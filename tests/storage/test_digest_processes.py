@@ -12,6 +12,7 @@ from pathlib import Path
 from salesplan.cli import main
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
+from tests.helpers import templates
 from tests.helpers.mail import SmtpServer
 from tests.helpers.storage_fixtures import forked_processes, from_template
 
@@ -66,12 +67,13 @@ def test_two_processes_sending_at_once_send_each_digest_once(db_target, tmp_path
         server.stop()
 
 
-def test_the_dashboards_sender_starts_only_on_an_embedded_database(pg_url, tmp_path):
+def test_the_dashboards_sender_starts_only_on_an_embedded_database(pg_url, tmp_path, request):
     from salesplan.notify import scheduler
 
-    with Store.open(pg_url) as server_store:
+    # copies of the migrated template: what Store.open makes of a new database, not migrated again
+    with Store.open(from_template(request, pg_url, templates.MIGRATED)) as server_store:
         assert scheduler.start_background(lambda: server_store) is None
-    with Store.open(tmp_path / "embedded.duckdb") as embedded:
+    with Store.open(templates.duckdb_copy(tmp_path / "embedded.duckdb", templates.MIGRATED)) as embedded:
         started = scheduler.start_background(lambda: embedded, interval=3600)
         try:
             assert started is not None and started.running
