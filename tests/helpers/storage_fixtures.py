@@ -17,6 +17,7 @@ from multiprocessing.context import BaseContext
 
 import pytest
 
+from salesplan import imports
 from salesplan.store import Store
 from tests.helpers import templates
 from tests.helpers.pg_server import PgServer, find_bin_dir
@@ -53,7 +54,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 # the fixtures that turn db_target into a copy of a template (with from_template) first thing
-TEMPLATE_COPIES = frozenset({"any_store", "org", "lines_org"})
+TEMPLATE_COPIES = frozenset({"any_store", "org", "lines_org", "reps_org"})
 
 
 @pytest.fixture
@@ -92,6 +93,22 @@ def from_template(request: pytest.FixtureRequest, db_target: str, name: str,
     return server.replace_database(db_target, server.template(name, build_pg))
 
 
+def another_database(request: pytest.FixtureRequest, name: str, template: str = templates.MIGRATED,
+                     build: templates.Build | None = None) -> str:
+    """A second database of the backend under test, beside the test's own (``db_target``): a copy
+    of the template ``template`` (see :func:`from_template`; by default an empty migrated store,
+    what ``Store.open`` makes of a new database, without migrating it again), as the file
+    ``name``.duckdb in the test's tmp_path or a new database on this worker's PostgreSQL server
+    (dropped after the test). Returns its path or URL."""
+    if request.getfixturevalue("backend") == "duckdb":
+        target = str(request.getfixturevalue("tmp_path") / f"{name}.duckdb")
+    else:
+        server: PgServer = request.getfixturevalue("pg_server")
+        target = server.new_database_url()
+        request.addfinalizer(lambda: server.drop_database(target))
+    return from_template(request, target, template, build)
+
+
 @pytest.fixture
 def any_store(db_target: str, request: pytest.FixtureRequest) -> Iterator[Store]:
     """An empty, migrated store on the backend under test."""
@@ -109,6 +126,11 @@ CONTRACT_REPS = (
     "M2,Mia Lead,mia@x.test,Benelux,West,VP\n"
     "R3,Cem Three,cem@x.test,Benelux,West,M2\n"
 )
+
+
+def import_contract_reps(store: Store) -> None:
+    """The build of the template "contract-reps": CONTRACT_REPS imported into a new store."""
+    imports.import_file(store, "reps", CONTRACT_REPS.encode(), file_name="reps.csv")
 
 
 # what a test's child process needs loaded before it starts (see forked_processes)

@@ -8,10 +8,12 @@ from datetime import date
 
 import pytest
 
+from salesplan import imports
 from salesplan.cli import main
 from salesplan.errors import BadInput
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
+from tests.helpers import templates
 from tests.helpers.demo import demo_copy
 
 
@@ -44,7 +46,7 @@ def test_damaged_backup_is_refused_and_changes_nothing(demo_db, tmp_path):
         store.backup(SYSTEM, folder)
     parquet = folder / "actuals.parquet"
     parquet.write_bytes(parquet.read_bytes()[:-100])
-    with Store.open(tmp_path / "new.duckdb") as target:
+    with Store.open(templates.duckdb_copy(tmp_path / "new.duckdb", templates.MIGRATED)) as target:
         before = target.snapshot()
         with pytest.raises(BadInput, match="actuals.parquet does not match its checksum"):
             target.restore(SYSTEM, folder)
@@ -59,11 +61,12 @@ def test_restore_refuses_a_database_that_holds_data(demo_db, tmp_path):
             store.restore(SYSTEM, folder)
 
 
-def test_backup_is_consistent_while_another_thread_writes(tmp_path):
-    from salesplan import imports
-
-    store = Store.open(tmp_path / "busy.duckdb")
+def _one_rep(store: Store) -> None:
     imports.import_file(store, "reps", b"rep_id,name\nR1,Ann\n", file_name="reps.csv")
+
+
+def test_backup_is_consistent_while_another_thread_writes(tmp_path):
+    store = Store.open(templates.duckdb_copy(tmp_path / "busy.duckdb", "backup-one-rep", _one_rep))
     stop = threading.Event()
     errors: list[Exception] = []
 

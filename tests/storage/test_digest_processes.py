@@ -4,17 +4,17 @@ every account gets its digest exactly once from a real SMTP server's point of vi
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from pathlib import Path
 
-from salesplan import imports
 from salesplan.cli import main
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
-from tests.conftest import REPS_CSV
+from tests.helpers import templates
 from tests.helpers.mail import SmtpServer
-from tests.helpers.storage_fixtures import forked_processes
+from tests.helpers.storage_fixtures import forked_processes, from_template
 
 ACCOUNTS = {"boss@example.com": ("admin", None), "mia@example.com": ("manager", "R000"),
             "ava@example.com": ("rep", "R001"), "joerg@example.com": ("rep", "R002")}
@@ -30,16 +30,23 @@ def _digest_send(db_target: str, output: str) -> None:
     sys.exit(code)
 
 
-def test_two_processes_sending_at_once_send_each_digest_once(db_target, tmp_path):
+def _accounts(store: Store, reps_file) -> None:
+    """The small reps list (the reps_file fixture's) and an account of each role: the starting
+    database of the test below."""
+    reps_file(store)
+    for email, (role, rep_id) in ACCOUNTS.items():
+        store.add_user(SYSTEM, email, role, rep_id=rep_id, password="pw-1234")
+        # without targets nothing can alert: only the digests are computed, and the
+        # later sender, finding them all sent, computes nothing
+        store.set_notification_opt_out(SYSTEM, email, "alert", True)
+
+
+def test_two_processes_sending_at_once_send_each_digest_once(db_target, tmp_path, request, reps_file):
     server = SmtpServer().start()
     try:
-        with Store.open(db_target) as store:
-            imports.import_file(store, "reps", REPS_CSV.encode(), file_name="reps.csv", principal=SYSTEM)
-            for email, (role, rep_id) in ACCOUNTS.items():
-                store.add_user(SYSTEM, email, role, rep_id=rep_id, password="pw-1234")
-                # without targets nothing can alert: only the digests are computed, and the
-                # later sender, finding them all sent, computes nothing
-                store.set_notification_opt_out(SYSTEM, email, "alert", True)
+        # a copy of the accounts' database, built once per run (per PostgreSQL server)
+        accounts = from_template(request, db_target, "digest-accounts", functools.partial(_accounts, reps_file=reps_file))
+        with Store.open(accounts) as store:
             store.save_settings(SYSTEM, smtp_host="127.0.0.1", smtp_port=server.port, smtp_starttls="off",
                                 mail_from="plan@example.com")
         # two processes of their own, each with its own connection, forked from a server that has
@@ -60,12 +67,13 @@ def test_two_processes_sending_at_once_send_each_digest_once(db_target, tmp_path
         server.stop()
 
 
-def test_the_dashboards_sender_starts_only_on_an_embedded_database(pg_url, tmp_path):
+def test_the_dashboards_sender_starts_only_on_an_embedded_database(pg_url, tmp_path, request):
     from salesplan.notify import scheduler
 
-    with Store.open(pg_url) as server_store:
+    # copies of the migrated template: what Store.open makes of a new database, not migrated again
+    with Store.open(from_template(request, pg_url, templates.MIGRATED)) as server_store:
         assert scheduler.start_background(lambda: server_store) is None
-    with Store.open(tmp_path / "embedded.duckdb") as embedded:
+    with Store.open(templates.duckdb_copy(tmp_path / "embedded.duckdb", templates.MIGRATED)) as embedded:
         started = scheduler.start_background(lambda: embedded, interval=3600)
         try:
             assert started is not None and started.running

@@ -138,14 +138,13 @@ def test_migration_80_keeps_the_ledger_of_an_older_database_exactly(history):
     assert ledger(org) == after_first
 
 
-def test_a_backup_taken_before_migration_80_restores_with_its_ledger(history, tmp_path, backend, request):
+def test_a_backup_taken_before_migration_80_restores_with_its_ledger(history, tmp_path, restore_target):
     org, after_first, _, second_batch = history
     before = data(org)
     to_the_old_schema(org)
     manifest = org.backup(SYSTEM, tmp_path / "old")
     assert manifest["schema_version"] == 70 and manifest["tables"]["actuals"]["rows"] == 5
-    empty = str(tmp_path / "restored.duckdb") if backend == "duckdb" else request.getfixturevalue("pg_server").create_database()
-    with Store.open(empty) as restored:
+    with Store.open(restore_target) as restored:
         restored.restore(SYSTEM, tmp_path / "old")
         assert without_fingerprints(data(restored)) == without_fingerprints(before)
         # the restored database keeps its own schema: opening it again runs no migration
@@ -154,7 +153,7 @@ def test_a_backup_taken_before_migration_80_restores_with_its_ledger(history, tm
         assert ledger(restored) == after_first
 
 
-def test_a_backup_whose_ledger_does_not_match_its_versions_is_refused(history, tmp_path, backend, request):
+def test_a_backup_whose_ledger_does_not_match_its_versions_is_refused(history, tmp_path, restore_target):
     import pyarrow.parquet as pq
 
     from tests.helpers.backups import manifest as _manifest
@@ -168,8 +167,7 @@ def test_a_backup_whose_ledger_does_not_match_its_versions_is_refused(history, t
     manifest = _manifest(tmp_path / "snap")
     manifest["tables"]["actuals"].update(rows=3, sha256=_sha(path))
     _save(tmp_path / "snap", manifest)
-    empty = str(tmp_path / "restored.duckdb") if backend == "duckdb" else request.getfixturevalue("pg_server").create_database()
-    with Store.open(empty) as restored:
+    with Store.open(restore_target) as restored:
         before = restored.snapshot()
         with pytest.raises(BadInput, match="holds 3 rows, the restored ledger 5"):
             restored.restore(SYSTEM, tmp_path / "snap")

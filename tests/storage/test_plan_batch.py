@@ -10,8 +10,6 @@ import pytest
 from salesplan.errors import BadInput, NotAllowed
 from salesplan.principal import SYSTEM, Principal
 from salesplan.store import Store
-from tests.helpers.storage_fixtures import from_template
-from tests.storage.conftest import import_contract_reps
 
 PLANS = [
     {"rep_id": "R1", "fy": 2025, "status": "agreed", "summary": "Win back Acme",
@@ -82,44 +80,33 @@ def _plan_rows(store: Store) -> dict[str, list[tuple]]:
     return rows
 
 
-def _second_store(request, backend: str, tmp_path) -> Store:
-    """Another copy of the contract organisation on the backend under test."""
-    if backend == "duckdb":
-        target = str(tmp_path / "one_by_one.duckdb")
-    else:
-        server = request.getfixturevalue("pg_server")
-        target = server.new_database_url()
-        request.addfinalizer(lambda: server.drop_database(target))
-    return Store.open(from_template(request, target, "contract-reps", import_contract_reps))
-
-
-def test_add_plans_leaves_the_rows_and_audit_lines_of_the_calls_one_by_one(org, request, backend, tmp_path):
+def test_add_plans_leaves_the_rows_and_audit_lines_of_the_calls_one_by_one(org, another_org):
     manager = Principal("max@x.test", "manager", "M1")
     org.save_plan(manager, "R2", 2026, status="submitted", summary="Held already")  # in both: kept by both
-    with _second_store(request, backend, tmp_path) as other:
-        other.save_plan(manager, "R2", 2026, status="submitted", summary="Held already")
-        plans = PLANS + [{"rep_id": "R2", "fy": 2026, "status": "draft", "summary": "Would replace it",
-                          "obstacles": [{"key": "X", "description": "x", "likelihood": 1, "revenue_at_risk": 1.0}],
-                          "actions": [], "checkins": []}]
-        version = org.data_version()
-        added = org.add_plans(SYSTEM, plans)
-        _one_by_one(other, SYSTEM, plans)
-        assert added == {"plans": 4, "kept": 1, "obstacles": 3, "actions": 4, "checkins": 3}
-        assert org.data_version() == version + 1  # one write
-        assert _plan_rows(org) == _plan_rows(other)
-        # the next item gets the same id in both: the sequence moved on by as many ids
-        assert (org.add_obstacle(SYSTEM, "R3", 2025, description="n", likelihood=1, revenue_at_risk=0)
-                == other.add_obstacle(SYSTEM, "R3", 2025, description="n", likelihood=1, revenue_at_risk=0))
-        plan = org.plan(SYSTEM, "R1", 2025)
-        assert plan["status"] == "agreed" and plan["obstacles"]["number"].tolist() == [1, 2]
-        assert org.plan(SYSTEM, "R2", 2026)["summary"] == "Held already"
-        # loading the same plans again writes nothing and says so
-        before = org.snapshot()
-        assert org.add_plans(SYSTEM, plans) == {"plans": 0, "kept": 5, "obstacles": 0, "actions": 0, "checkins": 0}
-        assert org.snapshot() == before  # the data version too: every session's cached reads stay
+    other = another_org
+    other.save_plan(manager, "R2", 2026, status="submitted", summary="Held already")
+    plans = PLANS + [{"rep_id": "R2", "fy": 2026, "status": "draft", "summary": "Would replace it",
+                      "obstacles": [{"key": "X", "description": "x", "likelihood": 1, "revenue_at_risk": 1.0}],
+                      "actions": [], "checkins": []}]
+    version = org.data_version()
+    added = org.add_plans(SYSTEM, plans)
+    _one_by_one(other, SYSTEM, plans)
+    assert added == {"plans": 4, "kept": 1, "obstacles": 3, "actions": 4, "checkins": 3}
+    assert org.data_version() == version + 1  # one write
+    assert _plan_rows(org) == _plan_rows(other)
+    # the next item gets the same id in both: the sequence moved on by as many ids
+    assert (org.add_obstacle(SYSTEM, "R3", 2025, description="n", likelihood=1, revenue_at_risk=0)
+            == other.add_obstacle(SYSTEM, "R3", 2025, description="n", likelihood=1, revenue_at_risk=0))
+    plan = org.plan(SYSTEM, "R1", 2025)
+    assert plan["status"] == "agreed" and plan["obstacles"]["number"].tolist() == [1, 2]
+    assert org.plan(SYSTEM, "R2", 2026)["summary"] == "Held already"
+    # loading the same plans again writes nothing and says so
+    before = org.snapshot()
+    assert org.add_plans(SYSTEM, plans) == {"plans": 0, "kept": 5, "obstacles": 0, "actions": 0, "checkins": 0}
+    assert org.snapshot() == before  # the data version too: every session's cached reads stay
 
 
-def test_add_plans_takes_dates_as_text_as_the_calls_do_and_refuses_what_is_not_a_date(org, request, backend, tmp_path):
+def test_add_plans_takes_dates_as_text_as_the_calls_do_and_refuses_what_is_not_a_date(org, another_org):
     plan = {"rep_id": "R3", "fy": 2025, "status": "draft", "summary": "", "obstacles": [],
             "actions": [{"description": "Call", "owner": "R3", "due_date": "2025-04-30", "status": "planned",
                          "expected_impact": 0.0, "obstacle_key": None}],
@@ -132,10 +119,10 @@ def test_add_plans_takes_dates_as_text_as_the_calls_do_and_refuses_what_is_not_a
     assert [(p.column, p.reason) for p in refused.value.problems] == [
         ("due_date", "'30/04/2025' is not a date (YYYY-MM-DD)"), ("checkin_date", "20250331 is not a date (YYYY-MM-DD)")]
     assert org.snapshot() == before
-    with _second_store(request, backend, tmp_path) as other:
-        org.add_plans(SYSTEM, [plan])
-        _one_by_one(other, SYSTEM, [plan])
-        assert _plan_rows(org) == _plan_rows(other)
+    other = another_org
+    org.add_plans(SYSTEM, [plan])
+    _one_by_one(other, SYSTEM, [plan])
+    assert _plan_rows(org) == _plan_rows(other)
 
 
 def test_add_plans_checks_what_the_calls_check_and_writes_nothing_when_refused(org):

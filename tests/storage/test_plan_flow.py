@@ -9,20 +9,16 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from salesplan import imports, planflow
+from salesplan import planflow
 from salesplan.errors import NotAllowed, NotFound
 from salesplan.principal import SYSTEM, Principal
-from tests.helpers.storage_fixtures import CONTRACT_REPS as REPS  # VP; M1 over R1, R2; M2 over R3
 
 MANAGER = Principal("max@x.test", "manager", "M1")
 REP = Principal("ann@x.test", "rep", "R1")
 LEADER = Principal("lee@x.test", "leader")
 
 
-@pytest.fixture
-def org(any_store):
-    imports.import_file(any_store, "reps", REPS.encode(), file_name="reps.csv")
-    return any_store
+# org (tests/storage/conftest.py): the contract suite's organisation, VP; M1 over R1, R2; M2 over R3
 
 
 def _obstacle(store, who, rep="R1", text="budget freeze"):

@@ -121,7 +121,7 @@ def test_a_foreign_fingerprint_costs_a_comparison_never_a_wrong_answer(org):
     assert (changed.inserted, changed.updated, changed.unchanged) == (0, 2, 2)
 
 
-def test_a_backup_from_before_migration_81_restores_and_reimports_unchanged(org, tmp_path, backend, request):
+def test_a_backup_from_before_migration_81_restores_and_reimports_unchanged(org, tmp_path, restore_target):
     first_batch = upload(org, FIRST, "a.csv")
     first = ledger(org)
     org.backup(SYSTEM, tmp_path / "old")
@@ -132,8 +132,7 @@ def test_a_backup_from_before_migration_81_restores_and_reimports_unchanged(org,
     content["schema_version"] = 80
     content["tables"]["actual_versions"]["sha256"] = sha256_of(path)
     save_manifest(tmp_path / "old", content)
-    empty = str(tmp_path / "restored.duckdb") if backend == "duckdb" else request.getfixturevalue("pg_server").create_database()
-    with Store.open(empty) as restored:
+    with Store.open(restore_target) as restored:
         restored.restore(SYSTEM, tmp_path / "old")
         assert ledger(restored) == first
         assert [stored for stored, _ in fingerprints(restored)] == [None] * 4

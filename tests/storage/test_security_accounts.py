@@ -3,7 +3,6 @@ hold): each test reproduces one and checks it is now refused."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -14,27 +13,22 @@ from salesplan.cli import main
 from salesplan.errors import BadInput, NotAllowed, NotFound
 from salesplan.principal import SYSTEM, Principal
 from salesplan.storage import Store, base
+from tests.helpers import templates
 from tests.helpers.storage_fixtures import forked_processes
 
 ADMIN = Principal("root@x.test", "admin")
 
 
-@pytest.fixture(scope="module")
-def accounts_template(tmp_path_factory):
-    """The two accounts below, hashed once per module (argon2 is slow on purpose)."""
-    path = tmp_path_factory.mktemp("accounts") / "template.duckdb"
-    with Store.open(path) as store:
-        store.add_user(SYSTEM, "root@x.test", "admin", password="root-pw")
-        store.add_user(SYSTEM, "lead@x.test", "leader", password="lead-pw")
-    return path
+def _accounts(store: Store) -> None:
+    store.add_user(SYSTEM, "root@x.test", "admin", password="root-pw")
+    store.add_user(SYSTEM, "lead@x.test", "leader", password="lead-pw")
 
 
 @pytest.fixture
-def db(tmp_path, accounts_template):
-    """A database file of the test's own holding an admin (root) and a leader (lead)."""
-    path = tmp_path / "accounts.duckdb"
-    shutil.copyfile(accounts_template, path)
-    return path
+def db(tmp_path):
+    """A database file of the test's own holding an admin (root) and a leader (lead): a copy of
+    that database, built once per run (tests/helpers/templates.py)."""
+    return templates.duckdb_copy(tmp_path / "accounts.duckdb", "accounts-root-lead", _accounts)
 
 
 # ---------------------------------------------------------------- the last admin
@@ -88,7 +82,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one(db):
 
 
 def test_the_first_admin_form_is_only_for_a_database_that_never_had_an_account(tmp_path):
-    with Store.open(tmp_path / "fresh.duckdb") as store:
+    with Store.open(templates.duckdb_copy(tmp_path / "fresh.duckdb", templates.MIGRATED)) as store:
         assert not store.has_ever_had_account()
         store.add_user(SYSTEM, "only@x.test", "leader", password="pw12")
         assert store.has_ever_had_account()
@@ -101,7 +95,7 @@ def test_the_first_admin_form_is_only_for_a_database_that_never_had_an_account(t
 
 
 def test_the_very_first_admin_can_still_be_created(tmp_path):
-    with Store.open(tmp_path / "fresh.duckdb") as store:
+    with Store.open(templates.duckdb_copy(tmp_path / "fresh.duckdb", templates.MIGRATED)) as store:
         store.add_user(Principal("me@x.test", "rep"), "me@x.test", "admin", password="pw12")
         assert store.principal_for_email("me@x.test").role == "admin"
         with pytest.raises(NotAllowed):

@@ -13,6 +13,7 @@ from salesplan.cli import main
 from salesplan.errors import BadInput
 from salesplan.principal import SYSTEM
 from salesplan.storage import Store
+from tests.helpers import templates
 from tests.helpers.backups import manifest as _manifest
 from tests.helpers.backups import save_manifest as _save
 from tests.helpers.backups import sha256_of as _sha
@@ -32,10 +33,11 @@ def backup(tmp_path_factory):
 
 @pytest.fixture
 def copy(backup, tmp_path):
-    """A copy of the backup to tamper with, and an empty database to restore into."""
+    """A copy of the backup to tamper with, and an empty database to restore into (a copy of the
+    migrated template: what Store.open makes of a new file, without migrating it again)."""
     folder = tmp_path / "snap"
     shutil.copytree(backup, folder)
-    return folder, tmp_path / "target.duckdb"
+    return folder, templates.duckdb_copy(tmp_path / "target.duckdb", templates.MIGRATED)
 
 
 def _refused(folder, target) -> str:

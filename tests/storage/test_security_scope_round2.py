@@ -11,8 +11,9 @@ from salesplan import imports
 from salesplan.errors import BadInput, NotAllowed
 from salesplan.principal import SYSTEM, Principal
 from salesplan.store import Store
-from tests.helpers.templates import open_copy
+from tests.helpers import templates
 from tests.helpers.storage_fixtures import CONTRACT_REPS as REPS  # VP > M1 > R1, R2; VP > M2 > R3
+from tests.helpers.storage_fixtures import import_contract_reps
 
 ANN = Principal("ann@x.test", "rep", "R1")
 MAX = Principal("max@x.test", "manager", "M1")
@@ -20,25 +21,14 @@ MIA = Principal("mia@x.test", "manager", "M2")
 DEALS = "deal_id,owner,amount,probability,expected_close\n"
 
 
-@pytest.fixture(scope="module")
-def templates(tmp_path_factory):
-    """One database per organisation of this module (REPS, OPS_REPS), imported once; tests get copies."""
-    folder = tmp_path_factory.mktemp("organisations")
-    built = {}
-    for name, reps in (("org", REPS), ("ops", OPS_REPS)):
-        built[name] = folder / f"{name}.duckdb"
-        with Store.open(built[name]) as store:
-            imports.import_file(store, "reps", reps.encode(), file_name="reps.csv")
-    return built
-
-
-def organisation(templates, name: str, folder):
-    return open_copy(templates[name], folder / f"{name}.duckdb")
+def _import_ops_reps(store: Store) -> None:
+    imports.import_file(store, "reps", OPS_REPS.encode(), file_name="reps.csv")
 
 
 @pytest.fixture
-def org(templates, tmp_path):
-    with organisation(templates, "org", tmp_path) as store:
+def org(tmp_path):
+    """The contract suite's organisation (DuckDB only here): a copy of the run's template."""
+    with Store.open(templates.duckdb_copy(tmp_path / "org.duckdb", "contract-reps", import_contract_reps)) as store:
         yield store
 
 
@@ -130,8 +120,9 @@ OLA = Principal("ola@x.test", "admin", "R2")
 
 
 @pytest.fixture
-def ops(templates, tmp_path):
-    with organisation(templates, "ops", tmp_path) as store:
+def ops(tmp_path):
+    """The sales-ops organisation (OPS_REPS): a copy of a database built once per run."""
+    with Store.open(templates.duckdb_copy(tmp_path / "ops.duckdb", "scope-round2-ops", _import_ops_reps)) as store:
         yield store
 
 

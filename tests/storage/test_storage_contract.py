@@ -197,15 +197,14 @@ def test_holidays_import_and_delete(org):
 
 
 # ---------------------------------------------------------------- backup and restore on the same backend
-def test_backup_then_restore_into_an_empty_database_is_identical(org, tmp_path, backend, request):
+def test_backup_then_restore_into_an_empty_database_is_identical(org, tmp_path, restore_target):
     upload(org, EXPORT_1)
     upload(org, EXPORT_2, "b.csv")
     org.save_plan(SYSTEM, "R1", 2025, status="submitted", summary="Plan")
     org.add_user(SYSTEM, "boss@x.test", "admin", password="pw12")
     manifest = org.backup(SYSTEM, tmp_path / "snap")
     assert manifest["tables"]["actual_versions"]["rows"] == 4 + 3  # the second upload: 2 inserted, 1 changed (2 unchanged are held)
-    empty = str(tmp_path / "restored.duckdb") if backend == "duckdb" else request.getfixturevalue("pg_server").create_database()
-    with Store.open(empty) as restored:
+    with Store.open(restore_target) as restored:
         restored.restore(SYSTEM, tmp_path / "snap")
         assert restored.snapshot() == org.snapshot()
         assert restored.audit_log(SYSTEM)["action"].tolist() == org.audit_log(SYSTEM)["action"].tolist()
@@ -217,14 +216,13 @@ def test_backup_then_restore_into_an_empty_database_is_identical(org, tmp_path, 
 
 
 # ---------------------------------------------------------------- concurrency
-def test_eight_writers_upload_overlapping_files_at_once_with_exact_totals(db_target):
+def test_eight_writers_upload_overlapping_files_at_once_with_exact_totals(org, db_target):
     """Eight Store objects (as eight processes would: own pools, own write locks) upload at once.
 
     Upload n holds orders 40n .. 40n+99, each order's amount fixed by its number, so the files
     overlap and some are uploaded twice; the ledger must hold every order exactly once.
     """
-    with Store.open(db_target) as setup:
-        imports.import_file(setup, "reps", REPS.encode(), file_name="reps.csv")
+    # org: the organisation's reps are in the database at db_target
     stores = [Store.open(db_target) for _ in range(8)]
     errors: list[Exception] = []
     results = []

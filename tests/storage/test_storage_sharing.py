@@ -8,32 +8,32 @@ never fail, and it must see the new data.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
+import multiprocessing
 import time
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from salesplan import imports
 from salesplan.cli import main
 from salesplan.errors import DatabaseLocked
+from salesplan.principal import SYSTEM
 from salesplan.store import Store
+from tests.helpers import templates
+from tests.helpers.storage_fixtures import forked_processes
 
-READER = textwrap.dedent(
-    """
-    import json, sys, time
-    from pathlib import Path
-    from salesplan.principal import SYSTEM
-    from salesplan.store import Store
-
-    path, stop, pause = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3])
+def _reader(path: str, stop: str, pause: float, marks: Connection) -> None:
+    """The dashboard's part, in a process of its own: read the data version, the totals and the
+    engine inputs in a loop (``pause`` seconds apart) until the file ``stop`` exists, then one
+    read more; send "ready", "reading" after its first read, and at the end what it saw."""
     store = Store.open(path)
     seen, errors, reads = [], [], 0
-    print("ready", flush=True)
+    marks.send("ready")
     while True:
-        stopping = stop.exists()  # seen: one more read, after everything the test ran, then stop
+        stopping = Path(stop).exists()  # seen: one more read, after everything the test ran, then stop
         try:
             version = store.data_version()
             rows = store.actual_totals(SYSTEM)["rows"]
@@ -41,18 +41,46 @@ READER = textwrap.dedent(
             reads += 1
             if not seen or seen[-1] != [version, rows]:
                 seen.append([version, rows])
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - sent back and asserted by the test
             errors.append(repr(error))
         if reads + len(errors) == 1:
-            print("reading", flush=True)
+            marks.send("reading")
         if stopping:
             break
         time.sleep(pause)
     store.close()
-    print(json.dumps({"seen": seen, "errors": errors, "reads": reads}), flush=True)
-    """
-)
+    marks.send({"seen": seen, "errors": errors, "reads": reads})
+
+
+def _holder(path: str, marks: Connection) -> None:
+    """Another process that opens the DuckDB file itself and keeps it (until it is killed)."""
+    connection = duckdb.connect(path)
+    marks.send("ready")
+    time.sleep(30)
+    connection.close()
+
+
+def _start(target, *args) -> tuple[BaseProcess, Connection]:
+    """``target(*args, marks)`` in a process of its own (forked from a server that has loaded
+    salesplan: a new interpreter cost ~1.4 s of CPU to import it again); returns the process and
+    the end of the pipe its marks arrive on."""
+    marks, child_end = multiprocessing.Pipe(duplex=False)
+    process = forked_processes().Process(target=target, args=(*args, child_end))
+    process.start()
+    child_end.close()  # a dead child then ends the pipe (EOFError) instead of leaving it open
+    return process, marks
+
+
+def _mark(marks: Connection, timeout: float = 120):
+    assert marks.poll(timeout), "no word from the other process"
+    return marks.recv()
+
+
 REPS = "rep_id,name,email,territory,region,manager\nR1,Ann One,ann@x.test,Nordics,North,\n"
+
+
+def _rep(store: Store) -> None:
+    imports.import_file(store, "reps", REPS.encode(), file_name="reps.csv")
 
 
 def actuals_file(folder: Path, name: str, orders: range) -> Path:
@@ -63,17 +91,12 @@ def actuals_file(folder: Path, name: str, orders: range) -> Path:
 
 @pytest.mark.parametrize("pause", [0.05, 0.0], ids=["page-views", "busy-reader"])
 def test_command_line_runs_complete_while_another_process_reads(tmp_path, pause, capsys):
-    db = tmp_path / "shared.duckdb"
-    with Store.open(db) as store:
-        from salesplan import imports
-
-        imports.import_file(store, "reps", REPS.encode(), file_name="reps.csv")
+    db = templates.duckdb_copy(tmp_path / "shared.duckdb", "sharing-rep", _rep)  # built once per run
     stop = tmp_path / "stop"
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(db), str(stop), str(pause)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reader, marks = _start(_reader, str(db), str(stop), pause)
     try:
-        assert reader.stdout.readline().strip() == "ready"
-        assert reader.stdout.readline().strip() == "reading"  # its first read is done: it is busy with the file
+        assert _mark(marks) == "ready"
+        assert _mark(marks) == "reading"  # its first read is done: it is busy with the file
         started = time.monotonic()
         assert main(["--db", str(db), "import", "actuals", str(actuals_file(tmp_path, "a.csv", range(500)))]) == 0
         assert main(["--db", str(db), "import", "actuals", str(actuals_file(tmp_path, "b.csv", range(400, 900)))]) == 0
@@ -82,9 +105,11 @@ def test_command_line_runs_complete_while_another_process_reads(tmp_path, pause,
         took = time.monotonic() - started
     finally:
         stop.write_text("stop")
-        out, err = reader.communicate(timeout=60)
-    report = json.loads(out.strip().splitlines()[-1])
-    assert report["errors"] == [], err
+        report = _mark(marks, 60)
+        reader.join(timeout=60)
+        marks.close()
+    assert reader.exitcode == 0
+    assert report["errors"] == []
     assert took < 30  # each command may wait for the reader's current operation, never for the lock wait
     versions = [version for version, _ in report["seen"]]
     assert versions == sorted(versions)
@@ -96,18 +121,15 @@ def test_command_line_runs_complete_while_another_process_reads(tmp_path, pause,
 
 def test_a_process_that_holds_the_file_too_long_gives_a_clear_message(tmp_path, monkeypatch):
     monkeypatch.setenv("SALESPLAN_LOCK_WAIT", "1")
-    db = tmp_path / "held.duckdb"
-    Store.open(db).close()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('ready', flush=True); time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True,
-    )
+    db = templates.duckdb_copy(tmp_path / "held.duckdb", templates.MIGRATED)  # what Store.open makes of a new file
+    holder, marks = _start(_holder, str(db))
     try:
-        assert holder.stdout.readline().strip() == "ready"
+        assert _mark(marks) == "ready"
         started = time.monotonic()
         with pytest.raises(DatabaseLocked, match="in use by another process for more than 1 s"):
             Store.open(db)
         assert time.monotonic() - started < 10
     finally:
         holder.kill()
-        holder.wait()
+        holder.join(timeout=60)
+        marks.close()

@@ -8,14 +8,21 @@ import pytest
 
 from salesplan import imports
 from salesplan.principal import SYSTEM
+from salesplan.store import Store
+from tests.helpers.storage_fixtures import from_template
 
 REPS = "rep_id,name,email,territory,region,manager\nR1,Ann One,ann@x.test,Nordics,North,\nR2,Bob Two,bob@x.test,Nordics,North,\n"
 
 
+def _reps(store: Store) -> None:
+    imports.import_file(store, "reps", REPS.encode(), file_name="reps.csv")
+
+
 @pytest.fixture
-def org(any_store):
-    imports.import_file(any_store, "reps", REPS.encode(), file_name="reps.csv")
-    return any_store
+def org(db_target, request):
+    """The two reps on the backend under test: a copy of that database, built once per run."""
+    with Store.open(from_template(request, db_target, "undo-held-reps", _reps)) as store:
+        yield store
 
 
 def _up(store, kind, text, name, **options):
