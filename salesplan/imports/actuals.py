@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
+
+import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from salesplan import policy
 from salesplan.files import (
@@ -343,26 +349,41 @@ def _import_actuals(
             f"SELECT {', '.join(_WRITTEN)} FROM keyed "
             f"{'WHERE line NOT IN (SELECT line FROM left_out)' if leaves_out else ''}"
         )
-        if spilled:
-            rows = _compact_rows(connection.sql(written_sql).to_arrow_reader(_BATCH_ROWS))
-        elif leaves_out or keyed_arrow is None:
-            rows = connection.sql(written_sql).to_arrow_table()
-        else:
-            rows = keyed_arrow.select(_WRITTEN)  # no copy of a large file's rows
-            # the parse's other columns (the given texts, the suspect flag) go with the parser
-            del keyed_arrow
-        connection.register("written_rows", rows)
-        written = connection.execute(
-            "SELECT count(*), min(sale_date), max(sale_date), coalesce(sum(revenue), 0)::DOUBLE, "
-            "coalesce(sum(profit), 0)::DOUBLE, list(DISTINCT rep_id ORDER BY rep_id) FROM written_rows"
-        ).fetchall()[0]
+        rows_file: str | None = None
+        try:
+            if spilled:
+                # a large file's rows go to a Parquet file in the parser's private spill folder, which
+                # the store reads as it writes: they are never whole in Python memory, and the
+                # parser's DuckDB is closed before the store's write begins
+                rows_file = _write_rows_file(connection, written_sql)
+                rows: pa.Table | ds.Dataset = ds.dataset(rows_file, format="parquet")
+            elif leaves_out or keyed_arrow is None:
+                rows = connection.sql(written_sql).to_arrow_table()
+            else:
+                rows = keyed_arrow.select(_WRITTEN)  # no copy of a large file's rows
+                # the parse's other columns (the given texts, the suspect flag) go with the parser
+                del keyed_arrow
+            connection.register("written_rows", rows)
+            written = connection.execute(
+                "SELECT count(*), min(sale_date), max(sale_date), coalesce(sum(revenue), 0)::DOUBLE, "
+                "coalesce(sum(profit), 0)::DOUBLE, list(DISTINCT rep_id ORDER BY rep_id) FROM written_rows"
+            ).fetchall()[0]
+            connection.unregister("written_rows")
+        except BaseException:
+            _remove(rows_file)
+            raise
     finally:
         parser.close()
-    if report is not None:
-        report.stage(0.8, "Writing", rows.num_rows)
-    batch_id, counts = store.apply_actuals(
-        principal, rows, rejected, file_name=raw.file, sha256=raw.sha256, valid_only=valid_only
-    )
+    try:
+        if report is not None:
+            report.stage(0.8, "Writing", int(written[0]))
+        # the store's write gets the import's memory setting: past it, it spills to disk
+        batch_id, counts = store.apply_actuals(
+            principal, rows, rejected, file_name=raw.file, sha256=raw.sha256, valid_only=valid_only,
+            memory_mb=memory_mb,
+        )
+    finally:
+        _remove(rows_file)
     n, first, last, revenue, profit, reps = written
     overview = ImportOverview(int(n), first, last, {"revenue": revenue, "profit": profit}, list(reps or []))
     return ImportResult("actuals", raw.file, batch_id, counts.inserted, counts.updated, counts.unchanged,
@@ -385,30 +406,40 @@ _FINGERPRINT = (
 # the parser's memory (the parse is ~1.6 times the cells): a file of a few hundred thousand rows
 # keeps the cheaper path of one Arrow result
 _PARSE_IN_MEMORY_SHARE = 0.5
-_BATCH_ROWS = 1_000_000
+# rows per batch (and Parquet row group) of the rows file (~18 MB each at the benchmark's row
+# width): one batch at a time is in memory while it is written
+_BATCH_ROWS = 131_072
 # the texts written that repeat from row to row (a few thousand reps, territories, products,
-# customers; one or two currencies and order lines), held as dictionaries: ~10 bytes a row each
-# as plain strings, 4 as a dictionary's index. Both backends read them as text (DuckDB's scan of
-# Arrow; PostgreSQL's staging decodes them)
+# customers; one or two currencies and order lines): dictionary-encoded in the rows file
 _REPEATED_TEXTS = ("rep_id", "territory", "order_line", "customer", "product", "currency")
 
 
-def _compact_rows(batches: pa.RecordBatchReader) -> pa.Table:
-    """The rows written, read batch by batch from the parser's DuckDB and made compact as they
-    come: the repeated texts dictionary-encoded, the amounts (DECIMAL(18,4), 18 digits) as 64-bit
-    decimals instead of 128-bit. At 10M rows this is ~0.5 GB less held while the store writes."""
-    compact = []
-    for batch in batches:
-        columns = []
-        for name, column in zip(batch.schema.names, batch.columns):
-            if name in _REPEATED_TEXTS and pa.types.is_string(column.type):
-                column = pc.dictionary_encode(column)
-            elif pa.types.is_decimal128(column.type) and column.type.precision <= 18:
-                column = column.cast(pa.decimal64(column.type.precision, column.type.scale))
-            columns.append(column)
-        compact.append(pa.RecordBatch.from_arrays(columns, names=batch.schema.names))
-        del batch
-    if not compact:
-        return batches.schema.empty_table()
-    schema = compact[0].schema
-    return pa.Table.from_batches(compact, schema=schema)
+def _write_rows_file(connection: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """The rows of ``sql`` written batch by batch to a new Parquet file in the parser's spill folder
+    (private to this process), its path returned; the caller removes it (:func:`_remove`). Plain
+    Parquet: no compression or statistics, dictionaries for the repeated texts only, so writing
+    costs little (DuckDB's own compressed writer ~1.5 CPU-s per million rows), while the store's
+    DuckDB reads it natively (in parallel, only the columns a statement needs, knowing its row
+    count for its plans, the repeated texts as dictionaries: its insert at 10.8M rows took ~24
+    CPU-s from such a file, ~28 from plain texts). Raises duckdb.Error or OSError when it cannot be written (nothing is
+    left behind)."""
+    folder = connection.execute("SELECT current_setting('temp_directory')").fetchall()[0][0] or None
+    handle, path = tempfile.mkstemp(prefix="salesplan-rows-", suffix=".parquet", dir=folder)
+    os.close(handle)
+    try:
+        reader = connection.sql(sql).to_arrow_reader(_BATCH_ROWS)
+        repeated = [name for name in _REPEATED_TEXTS if name in reader.schema.names]
+        with pq.ParquetWriter(path, reader.schema, compression="none", use_dictionary=repeated,
+                              write_statistics=False) as writer:
+            for batch in reader:
+                writer.write_batch(batch, row_group_size=_BATCH_ROWS)
+    except BaseException:
+        _remove(path)
+        raise
+    return path
+
+
+def _remove(path: str | None) -> None:
+    if path is not None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)

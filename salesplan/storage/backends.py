@@ -18,7 +18,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
@@ -26,9 +26,10 @@ from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from salesplan.errors import BadInput, SalesplanError
-from salesplan.storage.duckfile import FileHold, hold_for
+from salesplan.storage.duckfile import FileHold, hold_for, limited_memory
 
 SERVER_SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_LOCK_WAIT_SECONDS = 30.0
@@ -108,10 +109,11 @@ class Cursor(Protocol):
     def frame(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         """Run a query and return its rows as a DataFrame built through Arrow (less peak memory)."""
 
-    def stage(self, name: str, data: pd.DataFrame | pa.Table) -> None:
+    def stage(self, name: str, data: pd.DataFrame | pa.Table | ds.Dataset) -> None:
         """Make ``data`` readable as the relation ``name`` until :meth:`unstage` or the end of
         the transaction (bulk path: a registered view on DuckDB, a temp table filled by COPY on
-        PostgreSQL)."""
+        PostgreSQL). A dataset of Parquet files (a large import's rows) is read as it is scanned,
+        never whole in memory, and may be scanned several times."""
 
     def unstage(self, name: str) -> None:
         """Forget a relation made by :meth:`stage`."""
@@ -135,6 +137,11 @@ class Backend(Protocol):
         when the database cannot be reached."""
 
     def close(self) -> None: ...
+
+    def limited_memory(self, megabytes: int | None) -> AbstractContextManager[None]:
+        """While open, the database's work for this process holds at most ``megabytes`` more in
+        this process's memory and spills the rest to disk (None: no limit). Only an embedded
+        DuckDB file runs in the process; a server's memory is its own."""
 
     def begin_sql(self, snapshot: bool) -> str:
         """The statement that opens a transaction (``snapshot``: one consistent read-only view)."""
@@ -180,6 +187,7 @@ class DuckCursor:
 
     def __init__(self, native: duckdb.DuckDBPyConnection):
         self.native = native
+        self._views: set[str] = set()  # relations staged as views (Parquet files)
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> DuckCursor:
         self.native.execute(sql, params)
@@ -198,11 +206,23 @@ class DuckCursor:
     def frame(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         return self.native.sql(sql, params=params or None).to_arrow_table().to_pandas()
 
-    def stage(self, name: str, data: pd.DataFrame | pa.Table) -> None:
-        self.native.register(name, data)
+    def stage(self, name: str, data: pd.DataFrame | pa.Table | ds.Dataset) -> None:
+        files = _parquet_files(data)
+        if files is None:
+            self.native.register(name, data)
+            return
+        # DuckDB's own Parquet reader: an Arrow scan of a dataset is planned as ~1 row (it cannot
+        # count it), so a join made the dataset's millions of rows its hash table
+        paths = ", ".join("'" + sql_path(Path(file)) + "'" for file in files)
+        self.native.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM read_parquet([{paths}])')
+        self._views.add(name)
 
     def unstage(self, name: str) -> None:
-        self.native.unregister(name)
+        if name in self._views:
+            self._views.discard(name)
+            self.native.execute(f'DROP VIEW IF EXISTS "{name}"')
+        else:
+            self.native.unregister(name)
 
     def temp_table(self, name: str, select: str, params: Sequence[Any] | None = None) -> None:
         self.native.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}", params)
@@ -212,6 +232,13 @@ class DuckCursor:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.native, name)
+
+
+def _parquet_files(data: object) -> list[str] | None:
+    """The files of a dataset of Parquet files (a large import's rows), else None."""
+    if isinstance(data, ds.FileSystemDataset) and isinstance(data.format, ds.ParquetFileFormat):
+        return list(data.files)
+    return None
 
 
 def _is_conflict(error: BaseException) -> bool:
@@ -265,6 +292,12 @@ class DuckDBBackend:
         elif self._hold is not None:
             self._hold.close()
 
+    def limited_memory(self, megabytes: int | None) -> AbstractContextManager[None]:
+        # ``:memory:`` (tests) has no spill folder of its own: it is left unlimited
+        if megabytes is None or self._hold is None:
+            return nullcontext()
+        return limited_memory(megabytes)
+
     def begin_sql(self, snapshot: bool) -> str:
         return "BEGIN TRANSACTION"  # every DuckDB transaction reads one snapshot
 
@@ -278,6 +311,12 @@ class DuckDBBackend:
     def translate(self, error: BaseException, action: str) -> SalesplanError | None:
         if isinstance(error, duckdb.ConstraintException):
             return BadInput.single(action, f"refused by the database: {error}")
+        if isinstance(error, duckdb.OutOfMemoryException):
+            # a write given a memory limit (a large import) that did not fit even spilling to disk
+            return BadInput.single(
+                action, "the write did not fit in the memory the server allows it, even spilling to disk "
+                "(nothing was written): split the file into smaller ones, or free disk space next to the database",
+            )
         if isinstance(error, (duckdb.ConversionException, duckdb.OutOfRangeException)):
             # a value the column cannot hold (the store checks first; this is the last guard)
             return BadInput.single(action, f"a value the database cannot hold: {error}")

@@ -30,7 +30,8 @@ import itertools
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -72,6 +73,52 @@ def files_database(first_file: str | None = None) -> duckdb.DuckDBPyConnection:
             )
             database = _files_databases[pid] = duckdb.connect(":memory:", config=config)
         return database
+
+
+# the memory budgets of the limited writes running in this process (limited_memory)
+_limit_lock = threading.Lock()
+_budgets: list[int] = []
+
+
+@contextmanager
+def limited_memory(megabytes: int) -> Iterator[None]:
+    """While open, this process's files database (:func:`files_database`) holds at most
+    ``megabytes`` in memory, plus the budget of every other limited write running at the same
+    time, and spills the rest to its temp folder: a large import's comparison with the ledger and
+    its insert spill instead of growing with the file (DuckDB's default is 80 % of the machine's
+    memory). DuckDB's default is set back when the last one ends (the files database is made
+    without a limit of its own, and nothing else sets one). DuckDB's memory limit belongs
+    to the database, not to a connection, so reads running meanwhile share it (they spill too).
+    Where the limit cannot be lowered (more is held than it allows and cannot be let go) the work
+    runs unlimited, as before. Raises nothing of its own."""
+    database = _files_databases.get(os.getpid())
+    if database is None:  # no file attached in this process yet: nothing to limit
+        yield
+        return
+    with _files_lock:
+        connection = database.cursor()
+    try:
+        with _limit_lock:
+            _budgets.append(int(megabytes))
+            _set_memory_limit(connection, f"{sum(_budgets)}MiB")
+        try:
+            yield
+        finally:
+            with _limit_lock:
+                _budgets.remove(int(megabytes))
+                if _budgets:
+                    _set_memory_limit(connection, f"{sum(_budgets)}MiB")
+                else:
+                    connection.execute("RESET memory_limit")
+    finally:
+        connection.close()
+
+
+def _set_memory_limit(connection: duckdb.DuckDBPyConnection, limit: str) -> None:
+    try:
+        connection.execute(f"SET memory_limit = {_sql_text(limit)}")
+    except duckdb.Error:
+        pass  # more is held than the limit allows and cannot be let go: the limit stays as it was
 
 
 def _sql_text(value: str) -> str:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from salesplan.inputs import EngineInputs
 from salesplan.principal import Principal
@@ -142,7 +143,7 @@ class LedgerStorage(Protocol):
         """
         ...
 
-    def apply_actuals(self, principal: Principal, rows: pd.DataFrame | pa.Table, rejected: pd.DataFrame, *, file_name: str | None, sha256: str | None, valid_only: bool) -> tuple[int, BatchCounts]:
+    def apply_actuals(self, principal: Principal, rows: pd.DataFrame | pa.Table | ds.Dataset, rejected: pd.DataFrame, *, file_name: str | None, sha256: str | None, valid_only: bool, memory_mb: int | None = None) -> tuple[int, BatchCounts]:
         """Write one batch of validated actual rows (keyed by ``row_key``) atomically.
 
         Keys new to the ledger are inserted, keys whose values differ are updated (the old
@@ -151,7 +152,11 @@ class LedgerStorage(Protocol):
         ``actuals`` is a view of those, migration 80). ``rejected`` (line, record,
         problems) is stored with the batch when the user chose valid rows only. Raises NotAllowed
         for a leader, BadInput (nothing written) when a row would change a sale of a rep outside
-        the principal's scope (the import refuses those rows first; this holds against a race).
+        the principal's scope (the import refuses those rows first; this holds against a race) or
+        when the write does not fit in ``memory_mb`` even spilling to disk. ``rows`` may be a
+        dataset (a Parquet file: a large import's rows, read as scanned, never whole in memory);
+        ``memory_mb`` caps what the write holds in this process (an embedded DuckDB file; the
+        import passes its memory setting), past which it spills to disk; None: no cap.
         """
         ...
 

@@ -10,6 +10,7 @@ from datetime import date
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
 from salesplan import policy
 from salesplan.migrations import FILL_KEYS, VERSION_COLUMNS
@@ -130,12 +131,13 @@ class LedgerStore(BatchStore):
     def apply_actuals(
         self,
         principal: Principal,
-        rows: pd.DataFrame | pa.Table,
+        rows: pd.DataFrame | pa.Table | ds.Dataset,
         rejected: pd.DataFrame,
         *,
         file_name: str | None,
         sha256: str | None,
         valid_only: bool,
+        memory_mb: int | None = None,
     ) -> tuple[int, BatchCounts]:
         """Write one batch of validated actual rows (keyed by ``row_key``) atomically.
 
@@ -145,9 +147,15 @@ class LedgerStore(BatchStore):
         copied, the batch records that it holds them (one row per earlier batch whose keys it
         holds all of, else one small row per key), so that undoing an earlier batch keeps their
         value (docs/decisions.md). ``rejected`` (line, record, problems) is stored with the batch
-        when the user chose valid rows only. Raises NotAllowed for a leader, BadInput (nothing
-        written) when a row is, or would change, a sale of a rep outside the principal's scope
-        (the import refuses those rows first; this holds against a race).
+        when the user chose valid rows only.
+
+        ``rows`` may be a dataset (a Parquet file: a large import's rows, never whole in memory),
+        scanned as it is read. ``memory_mb``: the most the write may hold in this process's memory
+        (an embedded DuckDB file; the import's memory setting), past which its comparison and
+        insert spill to disk; None: DuckDB's own limit. Raises NotAllowed for a leader, BadInput
+        (nothing written) when a row is, or would change, a sale of a rep outside the principal's
+        scope (the import refuses those rows first; this holds against a race), or when the write
+        does not fit in ``memory_mb`` even spilling.
         """
         policy.require(principal, "upload_actuals")
         scope = self.visible_rep_ids(principal)
@@ -158,16 +166,23 @@ class LedgerStore(BatchStore):
         # optional (docs/currencies.md, docs/people.md): the amounts' currency (NULL: unnamed) and
         # whether the file named the territory (else it is the rep's on the sale date); rows
         # without the flag keep the territory they come with
-        names = rows.column_names if isinstance(rows, pa.Table) else list(rows.columns)
+        names = list(rows.columns) if isinstance(rows, pd.DataFrame) else rows.schema.names
         columns += [name for name in ("currency", "territory_from_file") if name in names]
         given = ", ".join(columns[:12])
         currency = "currency" if "currency" in names else "NULL::VARCHAR AS currency"
         from_file = "territory_from_file" if "territory_from_file" in names else "true AS territory_from_file"
-        incoming = rows.select(columns) if isinstance(rows, pa.Table) else rows[columns]
+        # a dataset is staged as it is (its scans read only the columns named): no copy of its rows
+        incoming: Any = rows if isinstance(rows, ds.Dataset) else (
+            rows.select(columns) if isinstance(rows, pa.Table) else rows[columns]
+        )
+        row_count = rows.count_rows() if isinstance(rows, ds.Dataset) else len(incoming)
         rejected_frame = rejected[["line", "record", "problems"]]
         # the rep's territory on the sale date is looked up only for rows whose file did not name one
         # (the usual export names it on every row: then no row is joined with the history)
-        looked_up = "territory_from_file" in names and not _all_true(incoming["territory_from_file"])
+        looked_up = "territory_from_file" in names and not _all_true(
+            rows.to_table(columns=["territory_from_file"])["territory_from_file"] if isinstance(rows, ds.Dataset)
+            else incoming["territory_from_file"]
+        )
 
         def work(cursor: Cursor) -> tuple[int, BatchCounts]:
             cursor.stage("incoming_actuals", incoming)
@@ -241,7 +256,7 @@ class LedgerStore(BatchStore):
                 # written once: the new version is the current ledger (the view ``actuals``); a batch
                 # of new rows only (the first import of a file) is written without the join
                 written = (
-                    "typed_actuals t" if inserted == len(incoming) else
+                    "typed_actuals t" if inserted == row_count else
                     "typed_actuals t JOIN staged_actuals s ON s.row_key = t.row_key AND s.status <> 'same'"
                 )
                 # the keys of the rows' rep and territory (migration 82): texts new to the ledger get one
@@ -282,7 +297,9 @@ class LedgerStore(BatchStore):
                 cursor.unstage("incoming_rejected")
             return batch_id, counts
 
-        return self.write(principal, "import actuals", f"{file_name or ''}: {len(incoming)} rows", work)
+        # the comparison with the ledger and the insert spill past the import's memory setting
+        with self._backend.limited_memory(memory_mb):
+            return self.write(principal, "import actuals", f"{file_name or ''}: {row_count} rows", work)
 
     @staticmethod
     def _record_holds(cursor: Cursor, batch_id: int) -> None:

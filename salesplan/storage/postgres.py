@@ -3,7 +3,9 @@
 * ``?`` placeholders become psycopg's ``%s`` (literal ``%`` doubled); numpy and pandas scalars are
   passed as plain Python values.
 * Bulk rows (actuals, targets, their versions, restores) travel by ``COPY ... FROM STDIN`` in CSV
-  written by Arrow, into a temporary staging table; never row by row.
+  written by Arrow, into a temporary staging table; never row by row. They are converted and
+  written a batch at a time, and a file given as a dataset (a large import's rows) is read a
+  batch at a time: never a second whole copy in memory.
 * Writers are serialised across processes by a transaction-scoped advisory lock, so two uploads
   of overlapping files diff against each other's committed rows and nothing is counted twice;
   readers are never blocked (MVCC). Serialization failures and deadlocks are retried.
@@ -17,7 +19,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ import pandas as pd
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
@@ -150,7 +153,7 @@ def _pg_type(kind: pa.DataType) -> str:
 
 
 def _as_arrow(data: pd.DataFrame | pa.Table) -> pa.Table:
-    """Arrow columns COPY can take: dictionaries decoded, timestamps in microseconds, odd objects as text."""
+    """A frame as an Arrow table (columns Arrow cannot type become text); a table as it is."""
     if isinstance(data, pd.DataFrame):
         arrays = []
         for name in data.columns:
@@ -159,28 +162,56 @@ def _as_arrow(data: pd.DataFrame | pa.Table) -> pa.Table:
             except (pa.ArrowException, TypeError, ValueError):
                 arrays.append(pa.array(data[name].map(lambda v: None if pd.isna(v) else str(v)), type=pa.string()))
         data = pa.Table.from_arrays(arrays, names=[str(name) for name in data.columns])
-    columns = []
-    for column in data.columns:
-        kind = column.type
-        if pa.types.is_dictionary(kind):
-            column = column.cast(kind.value_type)
-            kind = kind.value_type
-        if pa.types.is_timestamp(kind):
-            column = column.cast(pa.timestamp("us"))
-        elif pa.types.is_null(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
-            column = column.cast(pa.string())
-        columns.append(column)
-    return pa.Table.from_arrays(columns, names=data.column_names)
+    return data
 
 
-def _copy_in(cursor: psycopg.Cursor[Any], name: str, table: pa.Table) -> None:
-    """Append an Arrow table to ``name`` through COPY in CSV (Arrow writes it, in chunks)."""
-    names = ", ".join(f'"{column}"' for column in table.column_names)
+def _copy_type(kind: pa.DataType) -> pa.DataType:
+    """The Arrow type a column is written to COPY in: dictionaries as their values, timestamps in
+    microseconds, nulls and other string layouts as plain strings."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if pa.types.is_timestamp(kind):
+        return pa.timestamp("us")
+    if pa.types.is_null(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        return pa.string()
+    return kind
+
+
+def _batches(data: pd.DataFrame | pa.Table | ds.Dataset) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The columns COPY takes and the rows as batches of at most CSV_CHUNK_ROWS, each converted as
+    it comes: a dictionary-encoded column is decoded one batch at a time, and a dataset (a file of
+    millions of rows) is read one batch at a time, never whole in memory."""
+    if isinstance(data, ds.Dataset):
+        source_schema = data.schema
+        # one batch at a time, read on this thread (pyarrow's default reads 16 ahead on a pool)
+        batches: Iterator[pa.RecordBatch] = iter(data.to_batches(
+            batch_size=CSV_CHUNK_ROWS, batch_readahead=0, fragment_readahead=1, use_threads=False,
+        ))
+    else:
+        table = _as_arrow(data)
+        source_schema = table.schema
+        batches = iter(table.to_batches(max_chunksize=CSV_CHUNK_ROWS))
+    schema = pa.schema([(field.name, _copy_type(field.type)) for field in source_schema])
+
+    def converted() -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            yield pa.RecordBatch.from_arrays(
+                [column if column.type == field.type else column.cast(field.type)
+                 for column, field in zip(batch.columns, schema, strict=True)],
+                schema=schema,
+            )
+
+    return schema, converted()
+
+
+def _copy_in(cursor: psycopg.Cursor[Any], name: str, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> None:
+    """Append Arrow batches to ``name`` through COPY in CSV (Arrow writes each batch)."""
+    names = ", ".join(f'"{column}"' for column in schema.names)
     options = pacsv.WriteOptions(include_header=False)
     with cursor.copy(f'COPY "{name}" ({names}) FROM STDIN (FORMAT csv)') as copy:
-        for batch in table.to_batches(max_chunksize=CSV_CHUNK_ROWS):
+        for batch in batches:
             buffer = io.BytesIO()
-            pacsv.write_csv(pa.Table.from_batches([batch]), buffer, options)
+            pacsv.write_csv(batch, buffer, options)
             copy.write(buffer.getvalue())
 
 
@@ -246,12 +277,12 @@ class PgCursor:
                             for column in self.native.description or []])
         return _copy_out(self.native, f"COPY ({query}) TO STDOUT (FORMAT csv)", values, schema).to_pandas()
 
-    def stage(self, name: str, data: pd.DataFrame | pa.Table) -> None:
-        table = _as_arrow(data)
-        columns = ", ".join(f'"{field.name}" {_pg_type(field.type)}' for field in table.schema)
+    def stage(self, name: str, data: pd.DataFrame | pa.Table | ds.Dataset) -> None:
+        schema, batches = _batches(data)
+        columns = ", ".join(f'"{field.name}" {_pg_type(field.type)}' for field in schema)
         self.native.execute(f'DROP TABLE IF EXISTS "{name}"'.encode())
         self.native.execute(f'CREATE TEMP TABLE "{name}" ({columns}) ON COMMIT DROP'.encode())
-        _copy_in(self.native, name, table)
+        _copy_in(self.native, name, schema, batches)
         # temp tables have no statistics: without them the planner may nest-loop a big join
         self.native.execute(f'ANALYZE "{name}"'.encode())
 
@@ -325,6 +356,9 @@ class PostgresBackend:
         for connection in idle:
             connection.close()
 
+    def limited_memory(self, megabytes: int | None) -> AbstractContextManager[None]:
+        return nullcontext()  # the server's memory is its own configuration
+
     def begin_sql(self, snapshot: bool) -> str:
         return "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" if snapshot else "BEGIN"
 
@@ -371,5 +405,5 @@ class PostgresBackend:
 
     def restore_table(self, cursor: Cursor, name: str, path: Path) -> None:
         assert isinstance(cursor, PgCursor)
-        _copy_in(cursor.native, name, _as_arrow(pq.read_table(path)))
+        _copy_in(cursor.native, name, *_batches(ds.dataset(path, format="parquet")))
 

@@ -1,0 +1,174 @@
+"""A large actuals import hands the store its rows as a file, and the store writes within the
+import's memory setting (docs/decisions.md, "The import's fast paths"; BENCHMARKS.md, issue 17):
+the rows are never whole in Python memory, the file goes whatever happens, and nothing is
+written when the write fails."""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pytest
+
+from salesplan import imports
+from salesplan.errors import BadInput
+from salesplan.files import PARSER_MEMORY_MB
+from salesplan.principal import SYSTEM
+from salesplan.storage import duckfile, postgres
+from salesplan.storage.backends import DuckDBBackend
+from tests.helpers.actuals import HEADER, actuals
+
+N = imports.parser._SMALL_FILE_ROWS + 20
+
+
+def _large_file() -> str:
+    rows = [f"2025-03-{3 + i % 20:02d},R00{1 + i % 2},O{i},1,{i}.25" for i in range(N)]
+    return HEADER + "\n".join(rows) + "\n"
+
+
+@pytest.fixture
+def spilled(monkeypatch):
+    """Every file takes the large file's path (its parse kept in the parser's DuckDB)."""
+    monkeypatch.setattr(imports.actuals, "_PARSE_IN_MEMORY_SHARE", 0.0)
+
+
+def _spy(monkeypatch, store, fail: bool = False) -> list[dict]:
+    """Record what the import hands the store (and, with ``fail``, fail the write in its
+    transaction after the rows were staged and compared)."""
+    seen: list[dict] = []
+    apply = store.apply_actuals
+
+    def spy(principal, rows, rejected, **options):
+        files = list(rows.files) if isinstance(rows, ds.FileSystemDataset) else []
+        seen.append({"rows": rows, "files": files, "exists": [os.path.exists(f) for f in files], **options})
+        if fail:
+            def broken(*args, **kwargs):
+                raise BadInput.single("sales.csv", "the write failed half-way")
+
+            monkeypatch.setattr(store, "_new_batch", broken)
+        return apply(principal, rows, rejected, **options)
+
+    monkeypatch.setattr(store, "apply_actuals", spy)
+    return seen
+
+
+def test_a_large_import_hands_the_store_a_parquet_file_then_removes_it(any_store, reps_file, monkeypatch, spilled):
+    reps_file(any_store)
+    seen = _spy(monkeypatch, any_store)
+    result = actuals(any_store, _large_file())
+    assert (result.inserted, result.rejected) == (N, 0)
+    [given] = seen
+    # a dataset over one Parquet file in the parser's private spill folder, not rows in memory
+    assert isinstance(given["rows"], ds.FileSystemDataset) and isinstance(given["rows"].format, ds.ParquetFileFormat)
+    assert given["exists"] == [True] and os.path.basename(given["files"][0]).startswith("salesplan-rows-")
+    # the store's write gets the import's memory setting
+    assert given["memory_mb"] == PARSER_MEMORY_MB
+    assert not os.path.exists(given["files"][0])
+    frame = any_store.actuals(SYSTEM)
+    assert len(frame) == N and frame["revenue"].sum() == pytest.approx(sum(i + 0.25 for i in range(N)))
+    assert result.overview.rows == N and result.overview.reps == ["R001", "R002"]
+    # the same file again, through the same path: every row unchanged, nothing written
+    again = actuals(any_store, _large_file())
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, N)
+    assert not os.path.exists(seen[-1]["files"][0])
+
+
+def test_a_write_failing_half_way_writes_nothing_and_removes_the_file(any_store, reps_file, monkeypatch, spilled):
+    reps_file(any_store)
+    batches_before = len(any_store.batches(SYSTEM))
+    seen = _spy(monkeypatch, any_store, fail=True)
+    with pytest.raises(BadInput, match="failed half-way"):
+        actuals(any_store, _large_file())
+    assert seen[0]["exists"] == [True] and not os.path.exists(seen[0]["files"][0])
+    assert any_store.actuals(SYSTEM).empty
+    assert len(any_store.batches(SYSTEM)) == batches_before
+
+
+def test_compact_rows_from_several_batches_are_written_as_given(any_store, reps_file):
+    # dictionary-encoded texts whose dictionaries differ from batch to batch, and 64-bit decimals
+    # (PostgreSQL decodes them a batch at a time for COPY; DuckDB scans them as they are)
+    reps_file(any_store)
+    frames = []
+    for part, reps in enumerate((["R001", "R002"], ["R002", "R001"])):
+        keys = [f"o|O{part}-{i}|1" for i in range(3)]
+        frames.append(pa.table({
+            "row_key": keys, "line": pa.array([part * 3 + i + 2 for i in range(3)], pa.int64()),
+            "sale_date": pa.array([pd.Timestamp("2025-03-03").date()] * 3, pa.date32()),
+            "rep_id": pc.dictionary_encode(pa.array([reps[i % 2] for i in range(3)])),
+            "territory": pc.dictionary_encode(pa.array([None, "Nordics", None][:3], pa.string())),
+            "revenue": pa.array([10, 20, 30], pa.decimal128(18, 4)).cast(pa.decimal64(18, 4)),
+            "cost": pa.array([None, 1, None], pa.decimal128(18, 4)).cast(pa.decimal64(18, 4)),
+            "profit": pa.array([10, 19, 30], pa.decimal128(18, 4)).cast(pa.decimal64(18, 4)),
+            "order_id": [f"O{part}-{i}" for i in range(3)],
+            "order_line": pc.dictionary_encode(pa.array(["1"] * 3)),
+            "customer": pc.dictionary_encode(pa.array([f"C{part}", "C9", None])),
+            "product": pc.dictionary_encode(pa.array(["P", None, f"Q{part}"])),
+            "currency": pc.dictionary_encode(pa.array([None] * 3, pa.string())),
+            "territory_from_file": [False, True, False],
+        }))
+    rows = _concat(frames)
+    rejected = pd.DataFrame({"line": [], "record": [], "problems": []})
+    _, counts = any_store.apply_actuals(SYSTEM, rows, rejected, file_name="compact", sha256=None, valid_only=False)
+    assert counts.inserted == 6
+    stored = any_store.actuals(SYSTEM).sort_values("row_key").reset_index(drop=True)
+    assert stored["rep_id"].tolist() == ["R001", "R002", "R001", "R002", "R001", "R002"]
+    def texts(column: str) -> list[str | None]:
+        return [None if pd.isna(value) else value for value in stored[column]]
+
+    assert texts("customer") == ["C0", "C9", None, "C1", "C9", None]
+    assert texts("product") == ["P", None, "Q0", "P", None, "Q1"]
+    assert stored["revenue"].tolist() == [10, 20, 30] * 2 and stored["cost"].isna().tolist() == [True, False, True] * 2
+
+
+def _concat(frames: list[pa.Table]) -> pa.Table:
+    """Two tables whose dictionary columns have different dictionaries, as one table of two chunks."""
+    schema = frames[0].schema
+    return pa.Table.from_batches([b for frame in frames for b in frame.to_batches()], schema=schema)
+
+
+def test_copy_batches_decode_one_batch_at_a_time():
+    texts = pc.dictionary_encode(pa.array([f"t{i % 7}" for i in range(10)]))
+    table = pa.table({"text": texts, "amount": pa.array(range(10), pa.decimal128(18, 4)).cast(pa.decimal64(18, 4))})
+    schema, batches = postgres._batches(table)
+    assert schema.field("text").type == pa.string()
+    decoded = list(batches)
+    assert all(batch.schema == schema for batch in decoded)
+    assert sum(batch.num_rows for batch in decoded) == 10
+    assert [v for batch in decoded for v in batch.column("text").to_pylist()] == [f"t{i % 7}" for i in range(10)]
+
+
+def test_the_write_is_capped_at_the_budgets_of_the_limited_writes_running(tmp_path):
+    store_path = str(tmp_path / "cap.duckdb")
+    backend = DuckDBBackend(store_path)
+    try:
+        with backend.cursor() as cursor:  # the process's files database now exists
+            before = cursor.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+        def limit() -> str:
+            with backend.cursor() as cursor:
+                return cursor.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+        with backend.limited_memory(300):
+            assert limit() == "300.0 MiB"
+            with duckfile.limited_memory(200):  # a second write at the same time: both budgets
+                assert limit() == "500.0 MiB"
+            assert limit() == "300.0 MiB"
+        assert limit() == before
+        with backend.limited_memory(None):
+            assert limit() == before
+    finally:
+        backend.close()
+
+
+def test_a_write_out_of_memory_is_refused_with_a_message():
+    backend = DuckDBBackend(":memory:")
+    try:
+        refused = backend.translate(duckdb.OutOfMemoryException("could not allocate"), "import actuals")
+    finally:
+        backend.close()
+    assert isinstance(refused, BadInput)
+    assert "did not fit in the memory the server allows" in refused.problems[0].reason
