@@ -377,10 +377,12 @@ def _import_actuals(
     try:
         if report is not None:
             report.stage(0.8, "Writing", int(written[0]))
-        # the store's write gets the import's memory setting: past it, it spills to disk
+        # a large file's write gets the import's memory setting: past it, it spills to disk. Only a
+        # large file's: DuckDB's limit belongs to the whole files database, so the dashboard's
+        # reads meanwhile share it, and a small file's write has nothing to spill
         batch_id, counts = store.apply_actuals(
             principal, rows, rejected, file_name=raw.file, sha256=raw.sha256, valid_only=valid_only,
-            memory_mb=memory_mb,
+            memory_mb=memory_mb if spilled else None,
         )
     finally:
         _remove(rows_file)
@@ -398,7 +400,7 @@ _WRITTEN = [
 # the values of a row with an (order, line) key, to tell an exact repeat from a conflicting one
 _FINGERPRINT = (
     "hash({k}.sale_date, {k}.rep_id, {k}.revenue, {k}.cost, {k}.profit_given, {k}.customer, {k}.product, "
-    "{k}.territory_given)"
+    "{k}.territory_given, {k}.currency)"
 )
 
 

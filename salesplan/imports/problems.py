@@ -39,8 +39,9 @@ def _collect(parser: _Parser, valid_only: bool) -> tuple[list[Problem], set[int]
     if keep:
         connection.execute(f"CREATE OR REPLACE TEMP TABLE problem_rows AS {union}")
         parser.problems_table = "problem_rows"
+    # ordered down to the reason: two problems of one cell came out in either order from run to run
     shown = connection.execute(
-        f"SELECT line, column_name, reason FROM {source} ORDER BY line, column_name LIMIT ?",
+        f"SELECT line, column_name, reason FROM {source} ORDER BY line, column_name, reason LIMIT ?",
         [MAX_PROBLEMS_LISTED * 10 + 1],
     ).fetchall()
     listed_all = len(shown) <= MAX_PROBLEMS_LISTED * 10
@@ -73,7 +74,7 @@ def _rejected_records(parser: _Parser, bad_lines: set[int]) -> pd.DataFrame:
     source = parser.problems_table or f"({parser.problem_union()})"
     frame = parser.connection.execute(
         f"""
-        SELECT p.line, string_agg(coalesce(p.column_name || ': ', '') || p.reason, '; ' ORDER BY p.column_name) AS problems
+        SELECT p.line, string_agg(coalesce(p.column_name || ': ', '') || p.reason, '; ' ORDER BY p.column_name, p.reason) AS problems
         FROM {source} p WHERE p.line IN (SELECT line FROM bad_lines)
         GROUP BY p.line ORDER BY p.line
         """

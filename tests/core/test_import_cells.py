@@ -76,9 +76,9 @@ DATES = {
     '"Mar 4, 2025"': date(2025, 3, 4),
     '"March 4, 2025"': date(2025, 3, 4),
     "March 4 2025": date(2025, 3, 4),
-    # %d-%b-%Y comes before %d-%b-%y and reads "25" as the year 25 (as it always has; to be fixed
-    # on purpose, not by accident)
-    "04-Mar-25": "date 0025-03-04 is out of range",
+    # a two-digit year last, as with numbers (4.3.25): %d-%b-%Y read "25" as the year 25 before
+    "04-Mar-25": date(2025, 3, 4),
+    "4 Mar 25": date(2025, 3, 4),
     "2025-02-29": "'2025-02-29' is not a real date",
     "31/02/2025": "'31/02/2025' is not a real date",
     "2025-03-04 24:00": "'2025-03-04 24:00' is not a date (use YYYY-MM-DD)",
@@ -193,3 +193,22 @@ def test_each_cell_rule_names_each_of_its_expressions_once():
         for pattern in (imports._ISO, imports._YEAR_LAST):
             assert 1 <= (value + reason).count(pattern) <= 2
         assert 1 <= len(re.findall("try_strptime", value + reason)) <= 6
+
+
+def test_a_repeat_naming_another_currency_is_a_conflict_and_two_problems_of_a_cell_keep_their_order(eur_store):
+    # "8" (the row's currency: the base, EUR) and "8 USD" are not the same sale listed twice: the
+    # second copy was dropped as an exact repeat. And the two problems of one amount cell came out
+    # in either order from one import of the same file to the next
+    text = (
+        "date,rep,order_id,line,amount,currency\n2025-03-04,R001,A,1,5.25,EUR\n"
+        '2025-03-04,R001,B,1,"10,00 $",EUR\n2025-03-04,R001,C,1,8,\n2025-03-04,R001,C,1,8 USD,\n'
+    )
+    expected = [
+        (3, "amount", "'10,00 $' is written differently from the other amounts of the file, which use a decimal point"),
+        (3, "amount", "10,00 $ is in USD but the row's currency is EUR"),
+        (5, "order_id", "order C line 1 is also on line 4 with other values"),
+    ]
+    for _ in range(4):
+        with pytest.raises(BadInput) as refused:
+            imports.import_file(eur_store, "actuals", text.encode(), file_name="cells.csv")
+        assert [(problem.line, problem.column, problem.reason) for problem in refused.value.problems] == expected
