@@ -30,16 +30,25 @@ def _counts(store: Store) -> dict[str, int]:
     return {name: count for name, count in store.table_counts().items() if name != "audit_log"}
 
 
-def fingerprint(store: Store) -> list[tuple[str, int, int]]:
-    """Per table and ledger view that Store.snapshot compares (all but the audit log): its name,
-    its number of rows and the sum of its rows' hashes, in one query. Rows added, removed or
-    changed change the count or the sum (but for a 64-bit hash collision); the order of the rows
-    does not matter, as it does not in a snapshot."""
+def fingerprint(store: Store) -> dict[str, tuple[int, int]]:
+    """Per table and ledger view that Store.snapshot compares (all but the audit log): its number
+    of rows and the sum of its rows' hashes, read in one query (half the CPU of a snapshot, which
+    reads and sorts every row in Python). Rows added, removed or changed change the count or the
+    sum (but for a 64-bit hash collision); the order of the rows does not matter, as it does not in
+    a snapshot. For "changed nothing" checks: compare two with :func:`changed_tables`."""
     with store.cursor() as cursor:
         names = [name for name in data_names(cursor) if name != "audit_log"]
         query = " UNION ALL ".join(
             f"SELECT '{name}', count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM \"{name}\" AS t" for name in names)
-        return sorted((str(name), int(rows), int(total)) for name, rows, total in cursor.execute(query).fetchall())
+        return {str(name): (int(rows), int(total)) for name, rows, total in cursor.execute(query).fetchall()}
+
+
+def changed_tables(store: Store, before: dict[str, tuple[int, int]]) -> list[str]:
+    """The tables (and ledger views) whose rows differ from the :func:`fingerprint` ``before``,
+    with their row counts then and now; empty when the store is as it was."""
+    now = fingerprint(store)
+    return [f"{name}: {before.get(name, (None,))[0]} -> {now.get(name, (None,))[0]} rows"
+            for name in sorted(set(before) | set(now)) if before.get(name) != now.get(name)]
 
 
 class UnchangedStore:
