@@ -2,18 +2,19 @@
 it must finish, print its one table with every row, and its pandas reference of the docs/numbers.md
 formulas must agree with the engine on every value.
 
-The suite's run calls every step in the one ``bench.run`` process (``--in-process``): a fresh
-process per step, as ``make bench-quick`` runs them, cost ~1 s of CPU each only to import Python,
-pandas, DuckDB and salesplan again. That each step also runs as a process of its own, and what a
-failed one gives, is checked apart on the cheapest step."""
+The suite's run calls every step in one process (``--in-process``): a fresh process per step, as
+``make bench-quick`` runs them, cost ~1 s of CPU each only to import Python, pandas, DuckDB and
+salesplan again. That process is the test's own: ``bench.run.main`` gets the command line's
+arguments (``python -m bench.run`` only calls it), which spares one more start and import of them
+all. That each step also runs as a process of its own, and what a failed one gives, is checked
+apart on the cheapest step."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+import bench.run
 from bench.run import QUICK_REPS, step
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,19 +23,19 @@ ROWS = ("| 1a |", "| 1m |", "| 1b |", "| 1c |", "| 1x |", "| 2r |", "| 2a |", "|
         "| 4 |", "| 5 |")
 
 
-def test_bench_quick_prints_the_table_and_the_reference_agrees(tmp_path):
+def test_bench_quick_prints_the_table_and_the_reference_agrees(tmp_path, capsys, monkeypatch):
     out, raw = tmp_path / "bench.md", tmp_path / "bench.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--in-process", "--silent", "--out", str(out), "--json", str(raw),
-         "--work", str(tmp_path / "work")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    table = [line for line in proc.stdout.splitlines() if line.startswith("|")]
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(bench.run, "IN_PROCESS", bench.run.IN_PROCESS)  # main sets it: put back afterwards
+    code = bench.run.main(["--quick", "--in-process", "--silent", "--out", str(out), "--json", str(raw),
+                           "--work", str(tmp_path / "work")])
+    proc = capsys.readouterr()
+    assert code == 0, proc.out[-3000:] + proc.err[-3000:]
+    table = [line for line in proc.out.splitlines() if line.startswith("|")]
     for row in ROWS:
         assert any(line.startswith(row) for line in table), f"row {row} missing from\n" + "\n".join(table)
     assert sum(line.startswith("| 3 |") for line in table) == 3, "one row per page: My plan, Team overview, Watch list"
-    assert "|---|" in proc.stdout and out.read_text().count("| 2a |") == 1
+    assert "|---|" in proc.out and out.read_text().count("| 2a |") == 1
 
     res = json.loads(raw.read_text())
     # the agreement check is real: every row and column of the engine's report against pandas
@@ -63,7 +64,7 @@ def test_bench_quick_prints_the_table_and_the_reference_agrees(tmp_path):
             assert "error" not in pages[page], pages[page]
             assert pages[page]["reruns"], page
     assert all(v and v > 0 for v in res["memory"]["S"].values())
-    assert res["in_process"] is True and "(--in-process)" in proc.stdout
+    assert res["in_process"] is True and "(--in-process)" in proc.out
 
 
 def test_a_step_runs_in_a_process_of_its_own_and_a_failed_one_says_so(tmp_path):

@@ -33,7 +33,7 @@ D1, D2, D3 = date(2025, 3, 3), date(2025, 3, 10), date(2025, 3, 17)
 @pytest.fixture(scope="module")
 def teams_template(tmp_path_factory):
     """A database holding the reps of TEAMS_CSV, imported once per module."""
-    path = tmp_path_factory.mktemp("deals") / "teams.duckdb"
+    path = templates.duckdb_copy(tmp_path_factory.mktemp("deals") / "teams.duckdb", templates.MIGRATED)
     with Store.open(path) as store:
         imports.import_file(store, "reps", TEAMS_CSV.encode(), file_name="reps.csv", principal=SYSTEM)
     return path

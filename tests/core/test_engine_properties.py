@@ -298,6 +298,9 @@ def check_row(got, want):
 @hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sc=scenarios())
 def test_engine_matches_literal_reading_of_spec(sc):
+    """Also the projection, point-of-no-return and best-pace properties
+    (check_projection_ponr_and_best) on the same reports: they are drawn from the same scenarios,
+    and computing the reports a second time for them cost a third of this module's time."""
     inputs = to_inputs(sc)
     plist = periods(FY, sc["fsm"], sc["grain"])
     months = fiscal_months(FY, sc["fsm"])
@@ -307,6 +310,8 @@ def test_engine_matches_literal_reading_of_spec(sc):
     for level in ("rep", "territory", "region", "org"):
         df = report(inputs, sc["as_of"], fy=FY, level=level, period=sc["grain"])
         data = owner_data(sc, level)
+        if level != "region":
+            check_projection_ponr_and_best(sc, level, df, data)
         assert sorted(set(df["owner_id"])) == sorted(data)
         assert len(df) == len(data) * len(plist)
         checked = plist
@@ -361,30 +366,27 @@ def test_rollups_are_sums_of_members(sc):
                 assert row["actual_to_date"] == pytest.approx(sums[key]["actual_to_date"], abs=1e-6)
 
 
-@SETTINGS
-@given(sc=scenarios())
-def test_projection_ponr_and_best_properties(sc):
-    inputs = to_inputs(sc)
-    for level in ("rep", "territory", "org"):
-        df = report(inputs, sc["as_of"], fy=FY, level=level, period=sc["grain"])
-        started = df[df.status != "not_started"]
-        # projection_seasonal = target x pace
-        both = started[started.pace.notna()]
-        assert np.allclose(both.projection_seasonal, both.target * both.pace, rtol=1e-9, atol=1e-6)
-        assert started[started.pace.isna()].projection_seasonal.isna().all()
-        # c >= r: on course, no point of no return
-        fast = started[(started.current_per_working_day >= started.required_per_working_day)]
-        assert fast.point_of_no_return.isna().all() and fast.working_days_to_act.isna().all()
-        if level != "rep":  # the precise form of B >= c (no start-date-shortened windows)
-            check_best_at_least_current(sc, level, started)
+def check_projection_ponr_and_best(sc, level, df, data):
+    """The projection, point-of-no-return and best-pace properties of one level's report ``df``
+    (rep, territory and org; ``data``: owner_data of the level), checked in
+    test_engine_matches_literal_reading_of_spec on its reports."""
+    started = df[df.status != "not_started"]
+    # projection_seasonal = target x pace
+    both = started[started.pace.notna()]
+    assert np.allclose(both.projection_seasonal, both.target * both.pace, rtol=1e-9, atol=1e-6)
+    assert started[started.pace.isna()].projection_seasonal.isna().all()
+    # c >= r: on course, no point of no return
+    fast = started[(started.current_per_working_day >= started.required_per_working_day)]
+    assert fast.point_of_no_return.isna().all() and fast.working_days_to_act.isna().all()
+    if level != "rep":  # the precise form of B >= c (no start-date-shortened windows)
+        check_best_at_least_current(sc, started, data)
 
 
-def check_best_at_least_current(sc, level, started):
+def check_best_at_least_current(sc, started, data):
     """B >= c when the window of c (the L buckets ending with bucket(e), truncated at e) starts on
     or after the bucket of the owner's first actual dated <= e: that window is one of B's windows.
     (With fewer L-windows of history B may be empty; with a rep's start date inside the window c
     has a shorter divisor and can exceed B - see test_engine.test_start_date_can_make_c_exceed_b.)"""
-    data = owner_data(sc, level)
     for _, row in started.iterrows():
         rows, _, cal, _ = data[row.owner_id]
         e = min(sc["as_of"], row.period_end)

@@ -26,7 +26,7 @@ SUPERSTORE = (
 @pytest.fixture(scope="module")
 def journey_template(tmp_path_factory):
     """The reps of REPS, imported once per module; tests get copies."""
-    path = tmp_path_factory.mktemp("journey_template") / "j.duckdb"
+    path = templates.duckdb_copy(tmp_path_factory.mktemp("journey_template") / "j.duckdb", templates.MIGRATED)
     with Store.open(path) as store:
         imports.import_file(store, "reps", REPS.encode(), file_name="reps.csv")
     return path
