@@ -275,8 +275,8 @@ def _first_sheet_part(archive: zipfile.ZipFile) -> str | None:
     try:
         workbook = archive.read("xl/workbook.xml")
         relations = archive.read("xl/_rels/workbook.xml.rels")
-    except KeyError:
-        return None
+    except Exception:  # noqa: BLE001 - missing (KeyError) or damaged (BadZipFile, zlib.error...): unmeasurable,
+        return None    # and the streamed reader then refuses the damaged workbook with its message
     sheet = re.search(rb"<(?:\w+:)?sheet\b[^>]*?\br:id=\"([^\"]+)\"", workbook)
     if sheet is None:
         return None
