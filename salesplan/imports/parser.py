@@ -415,9 +415,7 @@ _COMMA_NUMBER = r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"
 _TIME = r"([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?"
 _ISO = r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})([ T]" + _TIME + r"Z?)?$"
 _YEAR_LAST = r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4}|\d{2})( " + _TIME + r")?$"
-# the two-digit years first: %Y reads "25" as the year 25, while %y does not match four digits
-_NAMED_MONTH_FORMATS = ("%d-%b-%y", "%d %b %y", "%d %b %Y", "%d-%b-%Y", "%d %B %Y", "%b %d %Y", "%b %d, %Y", "%B %d, %Y",
-                        "%B %d %Y")
+_NAMED_MONTH_FORMATS = ("%d-%b-%y", "%d %b %y", "%d %b %Y", "%d-%b-%Y", "%d %B %Y", "%b %d %Y", "%b %d, %Y", "%B %d, %Y", "%B %d %Y")  # %y first: %Y reads "25" as the year 25; %y never matches four digits
 # how a message asks for the date order: words the Upload page (a choice) and the command line
 # (which adds its --date-format flag when it prints the problem) both fit; no message names a flag
 STATE_DATE_FORMAT = "state the date format (day first or month first)"

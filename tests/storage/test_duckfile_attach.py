@@ -4,7 +4,10 @@ of its own (salesplan.storage.duckfile; docs/decisions.md, "Store files attached
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from contextlib import closing
+from pathlib import Path
 
 import duckdb
 
@@ -13,8 +16,8 @@ from salesplan.principal import SYSTEM
 from salesplan.storage import duckfile
 from salesplan.store import Store
 from tests.helpers import templates
-from tests.helpers.storage_fixtures import forked_processes
 
+ROOT = Path(__file__).resolve().parents[2]
 REPS = b"rep_id,name\nR1,Ann One\nR2,Bob Two\n"
 
 
@@ -40,27 +43,9 @@ def test_a_closed_store_leaves_a_complete_file_another_process_can_open(tmp_path
     with Store.open(path) as store:
         imports.import_file(store, "reps", REPS, file_name="reps.csv")
     assert not os.path.exists(f"{path}.wal")  # detaching checkpointed it
-    assert in_another_process(_count_reps, str(path)) == 2
-
-
-def in_another_process(function, *args):
-    """``function(*args)`` in a process of its own, forked from the forkserver (which has loaded
-    salesplan and DuckDB, never opened a database, and starts each child in ~0.01 s instead of a new
-    interpreter's ~1.4 s of CPU); returns its result, raises what it raised."""
-    with forked_processes().Pool(1) as pool:
-        return pool.apply(function, args)
-
-
-def _count_reps(path: str) -> int:
-    with closing(duckdb.connect(path)) as connection:
-        return int(connection.execute("SELECT count(*) FROM reps").fetchall()[0][0])
-
-
-def _spill_folder(path: str, folder: str) -> str:
-    """The spill folder of a process started in ``folder`` whose first store file is ``path``."""
-    os.chdir(folder)
-    with Store.open(path) as store, store.cursor() as cursor:
-        return str(cursor.execute("SELECT current_setting('temp_directory')").fetchall()[0][0])
+    code = f"import duckdb; print(duckdb.connect({str(path)!r}).execute('SELECT count(*) FROM reps').fetchall()[0][0])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "2", out.stderr
 
 
 def test_two_files_open_at_once_keep_their_own_tables_and_sequences(tmp_path):
@@ -90,7 +75,16 @@ def test_a_process_spills_next_to_its_database_not_into_the_current_directory(tm
     path = templates.duckdb_copy(tmp_path / "org.duckdb", templates.MIGRATED)
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
-    assert in_another_process(_spill_folder, str(path), str(elsewhere)) == f"{path}.tmp"
+    script = (
+        "import sys; from salesplan.store import Store\n"
+        "with Store.open(sys.argv[1]) as store, store.cursor() as cursor:\n"
+        "    print(cursor.execute(\"SELECT current_setting('temp_directory')\").fetchall()[0][0])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", script, str(path)], cwd=elsewhere, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{path}.tmp"
 
 
 def test_a_detach_that_failed_is_done_before_the_next_attach(tmp_path):
