@@ -39,12 +39,7 @@ def test_a_damaged_local_header_is_refused_with_our_error(tmp_path, reps_templat
     data = _workbook()
     header = data.index(part.encode()) - 30  # a local file header is 30 bytes before its name
     assert data[header:header + 4] == b"PK\x03\x04"
-    damaged = data[:header] + b"PK\x03\x00" + data[header + 4:]
-    with templates.open_copy(reps_template, tmp_path / "db.duckdb") as store:
-        before = store.snapshot()
-        with pytest.raises(SalesplanError, match="damaged"):
-            imports.import_file(store, "actuals", damaged, file_name="sales.xlsx")
-        assert store.snapshot() == before
+    _assert_refused(data[:header] + b"PK\x03\x00" + data[header + 4:], reps_template, tmp_path)
 
 
 @pytest.mark.parametrize("part", ["xl/workbook.xml", "xl/_rels/workbook.xml.rels"])
@@ -56,7 +51,11 @@ def test_damaged_deflated_data_is_refused_with_our_error(tmp_path, reps_template
     start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
     # garbage in the middle of the part's deflated stream (zlib.error, or a CRC mismatch)
     middle = start + info.compress_size // 2
-    damaged = data[:middle] + b"\xff\xff\xff\xff" + data[middle + 4:]
+    _assert_refused(data[:middle] + b"\xff\xff\xff\xff" + data[middle + 4:], reps_template, tmp_path)
+
+
+def _assert_refused(damaged: bytes, reps_template, tmp_path) -> None:
+    """The damaged workbook is refused with our error, and the store is as it was."""
     with templates.open_copy(reps_template, tmp_path / "db.duckdb") as store:
         before = store.snapshot()
         with pytest.raises(SalesplanError, match="damaged"):
