@@ -312,10 +312,12 @@ class DuckDBBackend:
         if isinstance(error, duckdb.ConstraintException):
             return BadInput.single(action, f"refused by the database: {error}")
         if isinstance(error, duckdb.OutOfMemoryException):
-            # a write given a memory limit (a large import) that did not fit even spilling to disk
+            # a write that did not fit in the memory a large import's write limits this process to,
+            # even spilling to disk: that import's own, or another write running beside it
             return BadInput.single(
-                action, "the write did not fit in the memory the server allows it, even spilling to disk "
-                "(nothing was written): split the file into smaller ones, or free disk space next to the database",
+                action, "the write did not fit in the memory allowed while a large upload is written, even "
+                "spilling to disk (nothing was written): try again once no large upload is running, split a "
+                "large file into smaller ones, or free disk space next to the database",
             )
         if isinstance(error, (duckdb.ConversionException, duckdb.OutOfRangeException)):
             # a value the column cannot hold (the store checks first; this is the last guard)

@@ -166,8 +166,13 @@ class StoreBase:
         changes_data: bool = True,
         exclusive: bool = True,
         audited_by_work: bool = False,
+        memory_mb: int | None = None,
     ) -> T:
         """Run ``work`` in one transaction, bump the data version and record an audit line.
+
+        ``memory_mb``: the most the write may hold in this process's memory, past which an
+        embedded DuckDB spills to disk (a large import's write); the limit is set once the write
+        has its turn, so that a write still queued behind another limits nothing.
 
         ``audited_by_work``: ``work`` records the audit lines itself (a call that stands for
         several writes, one line each); ``action`` then only names the write in errors.
@@ -183,7 +188,7 @@ class StoreBase:
             try:
                 # one writer at a time per process: threads (browser sessions) sharing this Store
                 # queue here instead of failing each other's transactions
-                with self._write_lock, self.atomic() as cursor:
+                with self._write_lock, self._backend.limited_memory(memory_mb), self.atomic() as cursor:
                     if exclusive:
                         self._backend.lock_writes(cursor)
                     result = work(cursor)

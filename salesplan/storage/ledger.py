@@ -298,8 +298,7 @@ class LedgerStore(BatchStore):
             return batch_id, counts
 
         # the comparison with the ledger and the insert spill past the import's memory setting
-        with self._backend.limited_memory(memory_mb):
-            return self.write(principal, "import actuals", f"{file_name or ''}: {row_count} rows", work)
+        return self.write(principal, "import actuals", f"{file_name or ''}: {row_count} rows", work, memory_mb=memory_mb)
 
     @staticmethod
     def _record_holds(cursor: Cursor, batch_id: int) -> None:

@@ -171,4 +171,75 @@ def test_a_write_out_of_memory_is_refused_with_a_message():
     finally:
         backend.close()
     assert isinstance(refused, BadInput)
-    assert "did not fit in the memory the server allows" in refused.problems[0].reason
+    assert "did not fit in the memory allowed while a large upload is written" in refused.problems[0].reason
+
+
+def test_a_large_files_write_holds_the_imports_memory_only_once_it_has_its_turn(tmp_path, reps_file, monkeypatch, spilled):
+    # the limit belongs to the process's whole files database: an import still queued behind
+    # another write must not lower it under that write, and the import's own write runs within it
+    import threading
+
+    from salesplan.store import Store
+
+    with Store.open(tmp_path / "org.duckdb") as store:
+        reps_file(store)
+
+        def memory_limit(cursor) -> str:
+            return str(cursor.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+
+        with store.cursor() as cursor:
+            unlimited = memory_limit(cursor)
+        seen_in_import: list[str] = []
+        new_batch = store._new_batch
+
+        def spy(cursor, **options):
+            seen_in_import.append(memory_limit(cursor))
+            return new_batch(cursor, **options)
+
+        monkeypatch.setattr(store, "_new_batch", spy)
+        import_waiting, seen_by_other = threading.Event(), []
+        apply = store.apply_actuals
+
+        def apply_then_queue(*args, **options):
+            import_waiting.set()  # the import has its rows and goes to the store's write
+            return apply(*args, **options)
+
+        monkeypatch.setattr(store, "apply_actuals", apply_then_queue)
+
+        def other_write(cursor) -> None:
+            import_waiting.wait(60)
+            threading.Event().wait(0.3)  # the queued import would have set its limit by now
+            seen_by_other.append(memory_limit(cursor))
+
+        importer = threading.Thread(target=lambda: actuals(store, _large_file()))
+        with store._write_lock:  # the other write has the turn before the import reaches the store
+            importer.start()
+            writer = threading.Thread(target=lambda: store.write(SYSTEM, "", "", other_write, changes_data=False))
+            writer.start()
+        writer.join(60)
+        importer.join(60)
+        assert seen_by_other == [unlimited]
+        assert seen_in_import == [f"{PARSER_MEMORY_MB}.0 MiB"]
+        assert store.actuals(SYSTEM).shape[0] == N
+        with store.cursor() as cursor:
+            assert memory_limit(cursor) == unlimited
+
+
+def test_a_failure_between_the_rows_file_and_the_store_removes_the_file(any_store, reps_file, monkeypatch, spilled):
+    reps_file(any_store)
+    written: list[str] = []
+    write_rows_file = imports.actuals._write_rows_file
+
+    def recorded(*args):
+        written.append(write_rows_file(*args))
+        return written[-1]
+
+    def unreadable(*args, **kwargs):
+        raise OSError("the rows file cannot be opened")
+
+    monkeypatch.setattr(imports.actuals, "_write_rows_file", recorded)
+    monkeypatch.setattr(imports.actuals.ds, "dataset", unreadable)
+    with pytest.raises(OSError, match="cannot be opened"):
+        actuals(any_store, _large_file())
+    assert len(written) == 1 and not os.path.exists(written[0])
+    assert any_store.actuals(SYSTEM).empty
