@@ -39,6 +39,8 @@ lint: setup
 
 # The whole suite in parallel (pytest-xdist, one worker per core; tests that must not share the
 # machine with others are grouped in tests/conftest.py). Set PYTEST_WORKERS=0 to run serially.
+# A third worker on 2 cores was measured side by side (fresh clones, 2026-12-07): the machine's idle
+# CPU 56 -> 19 s, but its busy CPU 645 -> 675 s (one more worker's fixtures and server): 353 -> 348 s.
 # --durations=25 lists the slowest setups, calls and teardowns, so that a test growing slow is seen.
 PYTEST_WORKERS ?= auto
 # The static checks (make lint: mypy alone takes a core for about 40 s on a fresh clone) run beside
