@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 
 from salesplan.imports import actuals as actuals_module
+from salesplan.imports import parser as parser_module
+from salesplan.imports import problems as problems_module
 from salesplan.principal import SYSTEM
 
 from tests.helpers import templates
@@ -36,11 +38,18 @@ KEYED = (
 )
 
 
+def _set_small_file_rows(monkeypatch, rows: int) -> None:
+    # each module that imported the threshold by name reads its own copy: all of them, so that the
+    # large path is the large path in the parser's checks and the problems' listing too
+    for module in (actuals_module, parser_module, problems_module):
+        monkeypatch.setattr(module, "_SMALL_FILE_ROWS", rows)
+
+
 def _import_both(reps_template, tmp_path, monkeypatch, text, **options):
     """(small path's store, large path's store) after importing ``text`` into a copy of each."""
     results = []
     for name, small_rows in (("small", actuals_module._SMALL_FILE_ROWS), ("large", 0)):
-        monkeypatch.setattr(actuals_module, "_SMALL_FILE_ROWS", small_rows)
+        _set_small_file_rows(monkeypatch, small_rows)
         store = templates.open_copy(reps_template, tmp_path / f"{name}.duckdb").__enter__()
         result = actuals(store, text, **options)
         results.append((store, result))
@@ -97,7 +106,7 @@ def test_a_date_the_full_rules_read_or_refuse_gets_the_same_answer_on_both_paths
     text = f"date,rep,amount\n2025-03-03,R001,1\n{cell},R001,2\n"
     outcomes = []
     for name, small_rows in (("small", actuals_module._SMALL_FILE_ROWS), ("large", 0)):
-        monkeypatch.setattr(actuals_module, "_SMALL_FILE_ROWS", small_rows)
+        _set_small_file_rows(monkeypatch, small_rows)
         with templates.open_copy(reps_template, tmp_path / f"{name}.duckdb") as store:
             result = actuals(store, text, valid_only=True)
             outcomes.append((result.inserted, result.rejected, result.problems, _written(store).drop(columns=["row_key"])))

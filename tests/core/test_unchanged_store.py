@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.unchanged import UnchangedStore
+from tests.helpers.unchanged import UnchangedStore, fingerprint
 
 
 @pytest.mark.parametrize("change", [
@@ -17,12 +17,15 @@ from tests.helpers.unchanged import UnchangedStore
 def test_a_change_to_any_row_fails_the_check_and_the_next_test_gets_a_fresh_copy(tmp_path, reps_template, change):
     with UnchangedStore(reps_template, tmp_path) as shared:
         shared.assert_unchanged()  # as copied
+        as_copied = fingerprint(shared.store)
         with shared.store.cursor() as cursor:
             cursor.execute(change)
         with pytest.raises(AssertionError, match="a test left a change"):
             shared.assert_unchanged("a test left a change")
         assert shared.copies == 2
-        shared.assert_unchanged()  # the fresh copy
+        # the fresh copy is the template's again, not the changed store's state taken anew
+        assert fingerprint(shared.store) == as_copied
+        shared.assert_unchanged()
 
 
 def test_rows_swapping_their_values_fail_the_check(tmp_path, reps_template):

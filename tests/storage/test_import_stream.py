@@ -46,10 +46,19 @@ def _spy(monkeypatch, store, fail: bool = False) -> list[dict]:
         files = list(rows.files) if isinstance(rows, ds.FileSystemDataset) else []
         seen.append({"rows": rows, "files": files, "exists": [os.path.exists(f) for f in files], **options})
         if fail:
-            def broken(*args, **kwargs):
-                raise BadInput.single("sales.csv", "the write failed half-way")
+            # the write's work runs whole (batch, versions, keys written in its transaction), then
+            # the write fails: what it wrote must go with the rollback
+            write = store.write
 
-            monkeypatch.setattr(store, "_new_batch", broken)
+            def write_then_fail(principal, action, detail, work, **kwargs):
+                def work_then_fail(cursor):
+                    work(cursor)
+                    assert cursor.execute("SELECT count(*) FROM actual_versions").fetchall()[0][0] > 0
+                    raise BadInput.single("sales.csv", "the write failed half-way")
+
+                return write(principal, action, detail, work_then_fail, **kwargs)
+
+            monkeypatch.setattr(store, "write", write_then_fail)
         return apply(principal, rows, rejected, **options)
 
     monkeypatch.setattr(store, "apply_actuals", spy)
@@ -206,13 +215,28 @@ def test_a_large_files_write_holds_the_imports_memory_only_once_it_has_its_turn(
 
         monkeypatch.setattr(store, "apply_actuals", apply_then_queue)
 
+        importer = threading.Thread(target=lambda: actuals(store, _large_file()))
+        import_at_lock = threading.Event()
+        lock = store._write_lock
+
+        class Turn:
+            """The store's write lock, telling when the import asks for it."""
+
+            def __enter__(self):
+                if threading.current_thread() is importer:
+                    import_at_lock.set()
+                return lock.__enter__()
+
+            def __exit__(self, *exc):
+                return lock.__exit__(*exc)
+
         def other_write(cursor) -> None:
             import_waiting.wait(60)
-            threading.Event().wait(0.3)  # the queued import would have set its limit by now
+            import_at_lock.wait(60)  # the import is queued for its turn: a limit set before it is set now
             seen_by_other.append(memory_limit(cursor))
 
-        importer = threading.Thread(target=lambda: actuals(store, _large_file()))
-        with store._write_lock:  # the other write has the turn before the import reaches the store
+        with lock:  # the other write has the turn before the import reaches the store
+            monkeypatch.setattr(store, "_write_lock", Turn())
             importer.start()
             writer = threading.Thread(target=lambda: store.write(SYSTEM, "", "", other_write, changes_data=False))
             writer.start()
