@@ -13,6 +13,7 @@ from salesplan.files.csvtext import _padded_cells
 from salesplan.principal import SYSTEM
 
 from tests.helpers.actuals import HEADER, actuals, problems
+from tests.helpers.unchanged import changed_tables, fingerprint
 
 CLEAN = [f"2025-03-{3 + i % 20:02d},R001,O{i},1,{i}.5" for i in range(40)]
 
@@ -78,6 +79,7 @@ def test_one_padded_cell_anywhere_is_trimmed(reps_store, cell):
 
 @pytest.mark.parametrize("row", [5, 39])
 def test_one_bad_cell_in_a_clean_file_gives_its_line_and_column(reps_store, row):
+    before = fingerprint(reps_store)  # a refused file changes nothing
     rows = list(CLEAN)
     rows[row] = f"2025-03-05,R001,O{row},1,12x"
     text = HEADER + "\n".join(rows) + "\n"
@@ -86,13 +88,16 @@ def test_one_bad_cell_in_a_clean_file_gives_its_line_and_column(reps_store, row)
         Problem("sales.csv", row + 2, "amount", "'12x' has letters in it: amounts must be numbers")
     ]
     assert reps_store.actuals(SYSTEM).empty
+    assert changed_tables(reps_store, before) == []
 
 
 def test_a_blank_cell_in_a_clean_file_is_empty(reps_store):
+    before = fingerprint(reps_store)  # a refused file changes nothing
     rows = list(CLEAN)
     rows[12] = "2025-03-05,,O12,1,3"
     text = HEADER + "\n".join(rows) + "\n"
     assert problems(reps_store, text) == [Problem("sales.csv", 14, "rep", "the rep is empty")]
+    assert changed_tables(reps_store, before) == []
 
 
 def test_one_connection_per_import(reps_store, monkeypatch):
@@ -116,6 +121,7 @@ def test_one_connection_per_import(reps_store, monkeypatch):
 
 
 def test_an_ascii_file_is_not_decoded_whole_but_a_nul_past_the_first_64k_is_still_refused(reps_store):
+    before = fingerprint(reps_store)  # a refused file changes nothing
     rows = [f"2025-03-{3 + i % 20:02d},R001,O{i},1,{i}.5" for i in range(4000)]
     text = HEADER + "\n".join(rows) + "\n"
     assert len(text) > 70_000
@@ -128,6 +134,7 @@ def test_an_ascii_file_is_not_decoded_whole_but_a_nul_past_the_first_64k_is_stil
     assert caught.value.problems == [
         Problem("sales.csv", None, None, "this is a binary file, not a CSV text file or an .xlsx workbook")
     ]
+    assert changed_tables(reps_store, before) == []
 
 
 # one row with a problem of a cell the import reads typed (date, amounts, territory, currency)
@@ -155,6 +162,7 @@ WIDE_CLEAN = [f"2025-03-{3 + i % 20:02d},R001,O{i},1,{i}.5,1,,Nordics,EUR" for i
 )
 @pytest.mark.parametrize("at", [0, 17, 30])
 def test_one_bad_typed_cell_among_clean_rows_gives_its_line_column_and_reason(reps_store, row, column, reason, at):
+    before = fingerprint(reps_store)  # a refused file changes nothing
     rows = list(WIDE_CLEAN)
     rows.insert(at, row)
     text = WIDE_HEADER + "\n".join(rows) + "\n"
@@ -164,3 +172,4 @@ def test_one_bad_typed_cell_among_clean_rows_gives_its_line_column_and_reason(re
     else:
         assert problems(reps_store, text) == [Problem("sales.csv", at + 2, column, reason)]
     assert reps_store.actuals(SYSTEM).empty
+    assert changed_tables(reps_store, before) == []

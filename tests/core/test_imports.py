@@ -14,6 +14,7 @@ import pytest
 from salesplan import imports
 from salesplan.errors import BadInput, Problem
 from salesplan.principal import SYSTEM
+from tests.helpers.unchanged import changed_tables, fingerprint
 
 
 def actuals(store, data: str | bytes, file_name: str = "sales.csv", **options):
@@ -185,15 +186,19 @@ def test_a_stated_decimal_separator_decides_how_ambiguous_amounts_read(reps_stor
 
 
 def test_a_stated_decimal_point_refuses_amounts_written_with_a_decimal_comma(reps_store):
+    before = fingerprint(reps_store)  # a refused file changes nothing
     with pytest.raises(BadInput) as refused:
         actuals(reps_store, 'date,rep,amount\n2025-03-03,R001,"12,50"\n', decimal="point")
     assert refused.value.problems[0].line == 2 and refused.value.problems[0].column == "amount"
     assert reps_store.actuals(SYSTEM).empty
+    assert changed_tables(reps_store, before) == []
 
 
 def test_an_unknown_decimal_separator_is_refused(reps_store):
+    before = fingerprint(reps_store)  # a refused file changes nothing
     with pytest.raises(BadInput, match="decimal separator"):
         actuals(reps_store, "date,rep,amount\n2025-03-03,R001,1\n", decimal="dot")
+    assert changed_tables(reps_store, before) == []
 
 
 # ============================================================================ dates
@@ -318,10 +323,12 @@ def test_quoted_newlines_keep_the_line_numbers_of_later_rows(reps_store):
 
 
 def test_a_stray_quote_in_an_unquoted_field(reps_store):
+    before = fingerprint(reps_store)  # a refused file changes nothing
     text = 'date,rep,amount,product\n2025-03-03,R001,10,5" screen\n\n2025-03-04,R001,bad,cable\n'
     with pytest.raises(BadInput) as error:
         actuals(reps_store, text)
     assert error.value.problems == [Problem("sales.csv", 4, "amount", "'bad' has letters in it: amounts must be numbers")]
+    assert changed_tables(reps_store, before) == []
 
 
 # ============================================================================ Excel
@@ -359,10 +366,12 @@ def test_xlsx_with_title_row_date_cells_and_numbers(reps_store):
 
 
 def test_xlsx_problem_lines_are_spreadsheet_rows(reps_store):
+    before = fingerprint(reps_store)  # a refused file changes nothing
     data = workbook_bytes([["date", "rep", "amount"], [dt.date(2025, 3, 3), "R001", 5], [], ["2025-02-30", "R001", 6]])
     with pytest.raises(BadInput) as error:
         actuals(reps_store, data, file_name="export.xlsx")
     assert error.value.problems == [Problem("export.xlsx", 4, "date", "'2025-02-30' is not a real date")]
+    assert changed_tables(reps_store, before) == []
 
 
 def test_read_from_a_path(reps_store, tmp_path):
