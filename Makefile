@@ -17,12 +17,14 @@ setup: $(VENV)/.installed
 # The install goes through uv (installed into the venv by its own pip): on a fresh machine pip took
 # 60-90 s of the test run's time (resolving one package at a time, then compiling every installed
 # module, plotly's thousands included), uv ~10 s; Python compiles only what is imported, once, into
-# the __pycache__ folders. Where uv cannot be had (a machine whose package index only pip is set up
-# for, say), pip does the install as before.
+# the __pycache__ folders. The venv is made without pip, and uv is put in it by the interpreter's own
+# pip (`pip --python`): ensurepip's copy of pip into the venv took 5-6 CPU-s that nothing used. Where
+# uv cannot be had (no pip beside the interpreter, as on Debian without python3-pip, or a package
+# index only pip is set up for), the venv gets its pip from ensurepip and pip does the install.
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	{ $(BIN)/python -m pip install --quiet uv && $(BIN)/python -m uv pip install --quiet --python $(BIN)/python -e '.[test]'; } \
-	  || $(BIN)/python -m pip install --quiet -e '.[test]'
+	$(PYTHON) -m venv --without-pip $(VENV)
+	{ $(PYTHON) -m pip --python $(BIN)/python install --quiet uv && $(BIN)/python -m uv pip install --quiet --python $(BIN)/python -e '.[test]'; } \
+	  || { $(BIN)/python -m ensurepip --default-pip >/dev/null && $(BIN)/python -m pip install --quiet -e '.[test]'; }
 	touch $@
 
 # Creates data/salesplan.duckdb with the demo organisation when it holds no data yet, then serves the dashboard.
