@@ -61,10 +61,11 @@ def _import_actuals(
         # The full rules are a few hundred expressions: planning them twice cost ~10 ms, more
         # than a small file's whole parse (a large file's rows are read once, with every rule)
         fast = raw.cells.num_rows <= _SMALL_FILE_ROWS
-        fast_values = {"date": parser.date_sql("date", order, cast_of.get("date"), fast_only=True)[0]} | {
-            name: parser.amount_sql(name, comma, cast_of.get(name), cast_of.get(f"{name}__plain"), fast_only=True)[0]
+        fast_read = {"date": parser.date_sql("date", order, cast_of.get("date"), fast_only=True)} | {
+            name: parser.amount_sql(name, comma, cast_of.get(name), cast_of.get(f"{name}__plain"), fast_only=True)
             for name in ("revenue", "cost", "profit")
-        } if fast else full_values
+        } if fast else {}
+        fast_values = {name: value for name, (value, _) in fast_read.items()} if fast else full_values
         # (with a decimal comma an amount has no fast path: read in full, it names its currency)
         fast_currencies = ["revenue", "cost", "profit"] if fast and not comma else []
         lookup = store.rep_lookup()
@@ -138,12 +139,13 @@ def _import_actuals(
             # a totals row under the data ("Total,,12345") is neither dated nor a rep's: one plain reason
             no_sale = "sale_date IS NULL AND rep_id IS NULL"
             # a row of nothing but an amount, without a label, is refused the same way
-            parser.add_totals_problem(no_sale, "revenue_text", "date", otherwise=(
-                "date_text IS NULL AND rep_text IS NULL AND revenue_text IS NOT NULL AND order_id IS NULL "
-                "AND customer IS NULL AND product IS NULL",
-                "'this row holds only an amount (' || revenue_text || '), like a totals row, not a sale: "
-                "delete it and upload again (salesplan adds up the rows itself)'",
-            ))
+            if maybe_totals:
+                parser.add_totals_problem(no_sale, "revenue_text", "date", otherwise=(
+                    "date_text IS NULL AND rep_text IS NULL AND revenue_text IS NOT NULL AND order_id IS NULL "
+                    "AND customer IS NULL AND product IS NULL",
+                    "'this row holds only an amount (' || revenue_text || '), like a totals row, not a sale: "
+                    "delete it and upload again (salesplan adds up the rows itself)'",
+                ))
             parser.add_problem(
                 "rep_text IS NOT NULL AND rep_id IS NULL AND coalesce(name_matches, 0) > 1", "rep",
                 "'rep name ''' || rep_text || ''' matches ' || name_matches || ' reps: use the rep_id or email'",
@@ -228,15 +230,19 @@ def _import_actuals(
         # spills to disk past its limit): held in Python beside the file's text cells it was the
         # import's peak (at 10M rows, ~1.1 GB of cells and ~1.8 GB of parse)
         spilled = raw.cells.nbytes > memory_mb * MB * _PARSE_IN_MEMORY_SHARE
-        # a small file's rows are keyed in the same statement (its occurrence numbers too), then
-        # fetched once: what is left to do is decided on those few rows in Python (a suspect row,
-        # a repeated key), and a clean file's rows written are that fetch, without more statements
+        # a small file's keyed rows are fetched: what is left to do is decided on those few rows
+        # in Python (a suspect row, rows to number, a repeated key), and a clean file's rows
+        # written are that fetch, without more statements (each costs ~1-5 ms to plan)
         small = fast and not spilled
         if small:
-            connection.execute(f"CREATE TEMP TABLE keyed AS {_numbered_in_place(keyed_sql, values)}")
+            connection.execute(f"CREATE TEMP TABLE keyed AS {keyed_sql}")
             keyed_arrow = connection.sql("SELECT * FROM keyed").to_arrow_table()
             suspects = pc.any(keyed_arrow["suspect"]).as_py()
-            numbered_later = False
+            # a totals row is dated by neither rule and names no rep: a file without such a row
+            # has none, and its query (a regular expression per column) is not planned
+            maybe_totals = pc.any(pc.and_kleene(pc.is_null(keyed_arrow["sale_date"]), pc.is_null(keyed_arrow["rep_id"]))).as_py()
+            # (the rows to number once the suspect rows have their values, else now)
+            numbered_later = None if suspects else keyed_arrow["row_key"].null_count > 0
         elif spilled:
             # a large file's rows go into a table, read by short statements below
             connection.execute(f"CREATE TEMP TABLE keyed AS {keyed_sql}")
@@ -257,14 +263,21 @@ def _import_actuals(
             else:
                 connection.register("keyed", keyed_arrow)
         if not small:
+            maybe_totals = True
             suspects = connection.execute("SELECT count(*) FROM keyed WHERE suspect").fetchall()[0][0] > 0
         # the problems of the cells are read from every column of parsed and resolved (texts,
         # reasons), computed again for the suspect rows only; a valid file has none, and then
         # not even the wide statement is planned (its regular expressions cost ~0.15 s to prepare)
         if suspects:
             parser.src_of_lines("suspect_src", "SELECT line FROM keyed WHERE suspect")
+            # a small file's suspect rows are read with the full rules of the columns where one
+            # of them has a cell the usual rules did not read (the others' are planned for nothing)
+            full = set(all_reasons) if not small else _unread_columns(parser, keyed_arrow, comma, order)
+            values_of = {name: full_values[name] if name in full else fast_values[name] for name in full_values}
+            reasons_of = {name: all_reasons[name] if name in full else fast_read[name][1] for name in all_reasons}
+            plain_amounts = [name for name in ("revenue", "cost", "profit") if name not in full]
             connection.execute(
-                f"CREATE TEMP TABLE resolved AS WITH parsed AS ({parsed_sql('suspect_src', all_reasons, full_values, [])}) {resolved_sql}"
+                f"CREATE TEMP TABLE resolved AS WITH parsed AS ({parsed_sql('suspect_src', reasons_of, values_of, plain_amounts)}) {resolved_sql}"
             )
             connection.execute("CREATE TEMP VIEW parsed AS SELECT * FROM resolved")
             if fast_values is not full_values:
@@ -280,29 +293,31 @@ def _import_actuals(
                     WHERE keyed.line = f.line
                     """
                 )
-                if small:
-                    connection.execute("UPDATE keyed SET row_key = NULL WHERE numbered")
-                    numbered_later = None
             cell_problems()
         if numbered_later is None:
             numbered_later = bool(connection.execute("SELECT count(*) FROM keyed WHERE row_key IS NULL").fetchall()[0][0])
         if numbered_later:
             # occurrence numbers, one sort per kind, over the rows that need them only; md5 names
             # a row without an order id for good; rows with one are compared by a fingerprint only
-            # when their (order, line) key repeats (key_first below)
+            # when their (order, line) key repeats (key_first below). A small file's fetched rows
+            # tell which kinds it needs (the other is not planned)
+            unkeyed = None if suspects or not small else keyed_arrow.filter(pc.is_null(keyed_arrow["row_key"]))
+            kinds = [
+                f"""SELECT line, 'o|' || order_id || '|#' || row_number() OVER (PARTITION BY order_id ORDER BY line) AS row_key
+                    FROM keyed WHERE row_key IS NULL AND order_id IS NOT NULL"""
+                if unkeyed is None or unkeyed["order_id"].null_count < unkeyed.num_rows else None,
+                f"""SELECT line, 'h|' || value_hash || '|' || row_number() OVER (PARTITION BY value_hash ORDER BY line) AS row_key
+                    FROM (SELECT line, {values} AS value_hash FROM keyed WHERE row_key IS NULL AND order_id IS NULL)"""
+                if unkeyed is None or unkeyed["order_id"].null_count > 0 else None,
+            ]
             connection.execute(
                 f"""
-                UPDATE keyed SET row_key = numbered.row_key FROM (
-                    SELECT line, 'o|' || order_id || '|#' || row_number() OVER (PARTITION BY order_id ORDER BY line) AS row_key
-                    FROM keyed WHERE row_key IS NULL AND order_id IS NOT NULL
-                    UNION ALL
-                    SELECT line, 'h|' || value_hash || '|' || row_number() OVER (PARTITION BY value_hash ORDER BY line) AS row_key
-                    FROM (SELECT line, {values} AS value_hash FROM keyed WHERE row_key IS NULL AND order_id IS NULL)
-                ) numbered WHERE keyed.line = numbered.line
+                UPDATE keyed SET row_key = numbered.row_key
+                FROM ({" UNION ALL ".join(kind for kind in kinds if kind)}) numbered WHERE keyed.line = numbered.line
                 """
             )
-        if small and suspects:
-            keyed_arrow = connection.sql("SELECT * FROM keyed").to_arrow_table()  # with the values of the full rules
+        if small and (suspects or numbered_later):
+            keyed_arrow = connection.sql("SELECT * FROM keyed").to_arrow_table()  # with the values and keys of now
         # keys listed more than once: only an explicit (order, line) can repeat (the other keys
         # hold an occurrence number or the line); a small file's are looked for in its fetched keys
         repeats = not small or _keys_repeat(keyed_arrow)
@@ -417,18 +432,29 @@ def _import_actuals(
                         counts.rejected, problems, overview=overview)
 
 
-def _numbered_in_place(keyed_sql: str, values: str) -> str:
-    """SQL of the rows of ``keyed_sql`` with every key, and ``numbered``: whether the key is an
-    occurrence number. The rows the file does not key (no order line) are numbered here as the
-    numbering of a large file's rows does it (by order id, else by the hash ``values`` of their
-    values, in line order), in the same statement: a separate UPDATE cost a small file ~4 ms."""
-    return f"""
-        SELECT * REPLACE (coalesce(row_key, CASE WHEN order_id IS NOT NULL THEN 'o|' || order_id || '|#'
-                                   ELSE 'h|' || value_hash || '|' END
-                                   || row_number() OVER (PARTITION BY row_key IS NULL, order_id, value_hash ORDER BY line)) AS row_key),
-               row_key IS NULL AS numbered
-        FROM (SELECT *, CASE WHEN row_key IS NULL AND order_id IS NULL THEN {values} END AS value_hash FROM ({keyed_sql}))
-        """
+def _unread_columns(parser: _Parser, keyed: pa.Table, comma: bool, order: str) -> set[str]:
+    """The date and amount fields a suspect row of a small file's fetched ``keyed`` rows has a
+    cell of that the usual cells' rules did not read (a text, and NULL there). Only those need the
+    full rules: a cell they read is read the same by the full rules, and an empty one is NULL by
+    both. An amount with a decimal comma, or a date of a stated pattern, has no usual rule."""
+    suspect = keyed.filter(keyed["suspect"])
+    lines = suspect["line"].to_pylist()
+    cells = parser.raw.cells
+    picked = cells.filter(pc.is_in(cells["line"], value_set=pa.array(lines, type=cells["line"].type)))
+    full = set()
+    for name, column in (("date", "sale_date"), ("revenue", "revenue"), ("cost", "cost"), ("profit", "profit_given")):
+        if not parser.has(name):
+            continue
+        if (comma and name != "date") or (order.startswith("%") and name == "date"):
+            full.add(name)
+            continue
+        # a cell is a text unless empty, once its spaces are trimmed when src trims (at least
+        # those): counting one too many only plans the full rules for nothing
+        texts = dict(zip(picked["line"].to_pylist(), picked[f"c{parser.mapping[name]}"].to_pylist()))
+        trimmed = {line: (text.strip(" ") if parser.raw.padded else text) for line, text in texts.items() if text is not None}
+        if any(value is None and trimmed.get(line) for line, value in zip(lines, suspect[column].to_pylist())):
+            full.add(name)
+    return full
 
 
 def _keys_repeat(keyed: pa.Table) -> bool:

@@ -337,9 +337,9 @@ class _Parser:
 
         ``cast`` names a column of the same row holding ``try_cast(text AS DATE)`` (see
         :meth:`fast_casts`): an ISO date is then read by that one cast. ``fast_only``: the date
-        of a plain YYYY-MM-DD only, NULL for any other text (and no reason), for a caller that
-        reads such cells again with the full rules; a stated pattern (``%d.%m.%Y``) has no fast
-        path and gives the full value."""
+        of a plain YYYY-MM-DD only, NULL for any other text (and its reason only for such a date),
+        for a caller that reads other cells again with the full rules; a stated pattern
+        (``%d.%m.%Y``) has no fast path and gives the full value."""
         if not self.has(field_name):
             # a column the file does not have is empty on every row: nothing to plan
             return "NULL::DATE", "NULL::VARCHAR"
@@ -353,8 +353,8 @@ class _Parser:
         # the usual export writes YYYY-MM-DD: a cast, before any regular expression
         date_cast = cast or f"try_cast({text} AS DATE)"
         iso_plain = f"({date_cast} IS NOT NULL AND length({text}) = 10 AND substr({text}, 5, 1) = '-' AND substr({text}, 8, 1) = '-')"
-        if fast_only:
-            return f"CASE WHEN {iso_plain} THEN {date_cast} END", "NULL::VARCHAR"
+        if fast_only:  # (the reason: that of a date the cast reads, out of range only)
+            return f"CASE WHEN {iso_plain} THEN {date_cast} END", f"CASE WHEN {iso_plain} THEN {_date_range(date_cast)} END"
         read = _date_read(text, order)
         value = f"CASE WHEN {iso_plain} THEN {date_cast} ELSE {read} END"
         not_read = (
