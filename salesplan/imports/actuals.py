@@ -303,7 +303,7 @@ def _import_actuals(
             # tell which kinds it needs (the other is not planned)
             unkeyed = None if suspects or not small else keyed_arrow.filter(pc.is_null(keyed_arrow["row_key"]))
             kinds = [
-                f"""SELECT line, 'o|' || order_id || '|#' || row_number() OVER (PARTITION BY order_id ORDER BY line) AS row_key
+                """SELECT line, 'o|' || order_id || '|#' || row_number() OVER (PARTITION BY order_id ORDER BY line) AS row_key
                     FROM keyed WHERE row_key IS NULL AND order_id IS NOT NULL"""
                 if unkeyed is None or unkeyed["order_id"].null_count < unkeyed.num_rows else None,
                 f"""SELECT line, 'h|' || value_hash || '|' || row_number() OVER (PARTITION BY value_hash ORDER BY line) AS row_key

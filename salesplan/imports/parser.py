@@ -170,15 +170,11 @@ class _Parser:
         present = [f for f in fields if self.has(f)]
         if not present:
             return False
-        # on the raw cells (trimming does not add a comma), stopping at the first one found; a
-        # small file's in Arrow (the same substring test, where planning a query costs more)
-        if self.raw.cells.num_rows <= _SMALL_FILE_ROWS:
-            any_comma = any(pc.any(pc.match_substring(self._cells[f"c{self.mapping[f]}"], ",")).as_py() for f in present)
-        else:
-            any_comma = self.connection.execute(
-                "SELECT count(*) FROM (SELECT 1 FROM raw_arrow WHERE "
-                + " OR ".join(f"contains(c{self.mapping[f]}, ',')" for f in present) + " LIMIT 1)"
-            ).fetchall()[0][0]
+        # on the raw cells (trimming adds no comma), up to the first; a small file's in Arrow (planning a query costs more)
+        commas = " OR ".join(f"contains(c{self.mapping[f]}, ',')" for f in present)
+        any_comma = any(pc.any(pc.match_substring(self._cells[f"c{self.mapping[f]}"], ",")).as_py() for f in present) \
+            if self.raw.cells.num_rows <= _SMALL_FILE_ROWS else \
+            self.connection.execute(f"SELECT count(*) FROM (SELECT 1 FROM raw_arrow WHERE {commas} LIMIT 1)").fetchall()[0][0]
         if not any_comma:
             return False
         cores = " UNION ALL ".join(f"SELECT {_amount_core(self.col(f))} AS core FROM src" for f in present)
