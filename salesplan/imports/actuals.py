@@ -301,7 +301,7 @@ def _import_actuals(
             # a row without an order id for good; rows with one are compared by a fingerprint only
             # when their (order, line) key repeats (key_first below). A small file's fetched rows
             # tell which kinds it needs (the other is not planned)
-            unkeyed = None if suspects or not small else keyed_arrow.filter(pc.is_null(keyed_arrow["row_key"]))
+            unkeyed = None if suspects or keyed_arrow is None else keyed_arrow.filter(pc.is_null(keyed_arrow["row_key"]))
             kinds = [
                 """SELECT line, 'o|' || order_id || '|#' || row_number() OVER (PARTITION BY order_id ORDER BY line) AS row_key
                     FROM keyed WHERE row_key IS NULL AND order_id IS NOT NULL"""
