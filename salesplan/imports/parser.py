@@ -48,9 +48,8 @@ class _Parser:
         select = ["line"] + [
             f"{trimmed.format(position)} AS {_src_column(name)}" for name, position in mapping.items()
         ]
-        # the first cell of the record that reads like the label of a totals row ("Total", "Grand
-        # total", "Sum", "Summe", ...), looked for in the first columns and the mapped ones (a
-        # sheet may be thousands of columns wide)
+        # the first cell of the record that reads like the label of a totals row ("Total", "Grand total", "Sum",
+        # "Summe", ...), looked for in the first columns and the mapped ones (a sheet may be thousands of columns wide)
         positions = sorted(set(range(min(_TOTALS_LABEL_COLUMNS, len(raw.header)))) | set(mapping.values()))
         labels = [
             f"CASE WHEN regexp_full_match(lower(trim(r.c{position})), '{_TOTALS_LABEL}') THEN trim(r.c{position}) END"
@@ -72,6 +71,7 @@ class _Parser:
         self._line_problems: str | None = None  # the query the temp table line_problems holds
         # the temp table of every problem once :func:`_collect` made one (None: none made)
         self.problems_table: str | None = None
+        self.currency_codes_made = False  # (see _create_currency_codes)
 
     def release_cells(self) -> None:
         """Let go of the file's text cells once no check reads them again (``raw_arrow`` and the
@@ -585,10 +585,10 @@ def register_frame(connection, name: str, frame: pd.DataFrame) -> None:
 
 
 def _create_currency_codes(parser: _Parser) -> None:
-    """The temp table ``currency_codes`` (code) of every ISO 4217 code, once per parser."""
-    parser.connection.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS currency_codes AS SELECT unnest(?::VARCHAR[]) AS code", [sorted(CODES)]
-    )
+    """The temp table ``currency_codes`` (code) of every ISO 4217 code, once per parser (asked again, no statement)."""
+    if not parser.currency_codes_made:
+        parser.connection.execute("CREATE TEMP TABLE IF NOT EXISTS currency_codes AS SELECT unnest(?::VARCHAR[]) AS code", [sorted(CODES)])
+        parser.currency_codes_made = True
 
 
 def _src_column(field_name: str) -> str:
