@@ -8,6 +8,7 @@ import tempfile
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -60,21 +61,23 @@ def _import_actuals(
         # The full rules are a few hundred expressions: planning them twice cost ~10 ms, more
         # than a small file's whole parse (a large file's rows are read once, with every rule)
         fast = raw.cells.num_rows <= _SMALL_FILE_ROWS
-        fast_values = {"date": parser.date_sql("date", order, cast_of.get("date"), fast_only=True)[0]} | {
-            name: parser.amount_sql(name, comma, cast_of.get(name), cast_of.get(f"{name}__plain"), fast_only=True)[0]
+        fast_read = {"date": parser.date_sql("date", order, cast_of.get("date"), fast_only=True)} | {
+            name: parser.amount_sql(name, comma, cast_of.get(name), cast_of.get(f"{name}__plain"), fast_only=True)
             for name in ("revenue", "cost", "profit")
-        } if fast else full_values
+        } if fast else {}
+        fast_values = {name: value for name, (value, _) in fast_read.items()} if fast else full_values
         # (with a decimal comma an amount has no fast path: read in full, it names its currency)
         fast_currencies = ["revenue", "cost", "profit"] if fast and not comma else []
         lookup = store.rep_lookup()
         register_frame(connection, "rep_lookup", lookup)
-        known_territories = store.territory_names()
-        connection.execute("CREATE TEMP TABLE known_territories AS SELECT unnest(?::VARCHAR[]) AS territory", [known_territories])
+        # the territories and the reps allowed are read only by the checks of a territory column
+        # and of an uploader with a scope: a file without either asks the store for neither
+        if parser.has("territory"):
+            connection.execute("CREATE TEMP TABLE known_territories AS SELECT unnest(?::VARCHAR[]) AS territory",
+                               [store.territory_names()])
         visible = store.visible_rep_ids(principal)
-        connection.execute(
-            "CREATE TEMP TABLE allowed_reps AS SELECT unnest(?::VARCHAR[]) AS rep_id",
-            [sorted(visible) if visible is not None else []],
-        )
+        if visible is not None:
+            connection.execute("CREATE TEMP TABLE allowed_reps AS SELECT unnest(?::VARCHAR[]) AS rep_id", [sorted(visible)])
         # the reps the file names, each distinct text resolved once (a rep_id, else an email, in any
         # case, else a name only one rep has) with the rep's territory: the rows then take their
         # rep by one join on the text (at 1M rows, four joins of every row were ~0.4 s of CPU)
@@ -136,12 +139,13 @@ def _import_actuals(
             # a totals row under the data ("Total,,12345") is neither dated nor a rep's: one plain reason
             no_sale = "sale_date IS NULL AND rep_id IS NULL"
             # a row of nothing but an amount, without a label, is refused the same way
-            parser.add_totals_problem(no_sale, "revenue_text", "date", otherwise=(
-                "date_text IS NULL AND rep_text IS NULL AND revenue_text IS NOT NULL AND order_id IS NULL "
-                "AND customer IS NULL AND product IS NULL",
-                "'this row holds only an amount (' || revenue_text || '), like a totals row, not a sale: "
-                "delete it and upload again (salesplan adds up the rows itself)'",
-            ))
+            if maybe_totals:
+                parser.add_totals_problem(no_sale, "revenue_text", "date", otherwise=(
+                    "date_text IS NULL AND rep_text IS NULL AND revenue_text IS NOT NULL AND order_id IS NULL "
+                    "AND customer IS NULL AND product IS NULL",
+                    "'this row holds only an amount (' || revenue_text || '), like a totals row, not a sale: "
+                    "delete it and upload again (salesplan adds up the rows itself)'",
+                ))
             parser.add_problem(
                 "rep_text IS NOT NULL AND rep_id IS NULL AND coalesce(name_matches, 0) > 1", "rep",
                 "'rep name ''' || rep_text || ''' matches ' || name_matches || ' reps: use the rep_id or email'",
@@ -182,7 +186,6 @@ def _import_actuals(
         # ``keyed`` is narrow: the typed values the store and the key checks read, and whether the
         # row may have a problem of its cells (``suspect``, a cheap test that every row with such a
         # problem passes); the texts and reasons are worked out below for the suspect rows only
-        _create_currency_codes(parser)
         # (the tests of a column the file does not have never hold: they are left out, each costs
         # a few ms to plan)
         suspect = [unusable, "sale_date < DATE '1900-01-01' OR sale_date > DATE '2199-12-31'"]
@@ -191,6 +194,7 @@ def _import_actuals(
         if parser.has("territory"):
             suspect.append("territory_given IS NOT NULL AND territory_given NOT IN (SELECT territory FROM known_territories)")
         if parser.has("currency"):
+            _create_currency_codes(parser)
             suspect.append("currency_text IS NOT NULL AND currency_text NOT IN (SELECT code FROM currency_codes)")
         suspect += [
             f"{name}_currency = 'MIXED' OR currency <> {name}_currency"
@@ -226,9 +230,21 @@ def _import_actuals(
         # spills to disk past its limit): held in Python beside the file's text cells it was the
         # import's peak (at 10M rows, ~1.1 GB of cells and ~1.8 GB of parse)
         spilled = raw.cells.nbytes > memory_mb * MB * _PARSE_IN_MEMORY_SHARE
-        if raw.cells.num_rows <= _SMALL_FILE_ROWS or spilled:
-            # a small file's rows go straight into a table (a copy of a few rows), read by short
-            # statements below; a view read through a query was planned twice
+        # a small file's keyed rows are fetched: what is left to do is decided on those few rows
+        # in Python (a suspect row, rows to number, a repeated key), and a clean file's rows
+        # written are that fetch, without more statements (each costs ~1-5 ms to plan)
+        small = fast and not spilled
+        if small:
+            connection.execute(f"CREATE TEMP TABLE keyed AS {keyed_sql}")
+            keyed_arrow = connection.sql("SELECT * FROM keyed").to_arrow_table()
+            suspects = pc.any(keyed_arrow["suspect"]).as_py()
+            # a totals row is dated by neither rule and names no rep: a file without such a row
+            # has none, and its query (a regular expression per column) is not planned
+            maybe_totals = pc.any(pc.and_kleene(pc.is_null(keyed_arrow["sale_date"]), pc.is_null(keyed_arrow["rep_id"]))).as_py()
+            # (the rows to number once the suspect rows have their values, else now)
+            numbered_later = None if suspects else keyed_arrow["row_key"].null_count > 0
+        elif spilled:
+            # a large file's rows go into a table, read by short statements below
             connection.execute(f"CREATE TEMP TABLE keyed AS {keyed_sql}")
             numbered_later = None  # asked of the table once its suspect rows have their values
         else:
@@ -246,19 +262,28 @@ def _import_actuals(
                 keyed_arrow = None
             else:
                 connection.register("keyed", keyed_arrow)
+        if not small:
+            maybe_totals = True
+            suspects = connection.execute("SELECT count(*) FROM keyed WHERE suspect").fetchall()[0][0] > 0
         # the problems of the cells are read from every column of parsed and resolved (texts,
         # reasons), computed again for the suspect rows only; a valid file has none, and then
         # not even the wide statement is planned (its regular expressions cost ~0.15 s to prepare)
-        suspects = connection.execute("SELECT count(*) FROM keyed WHERE suspect").fetchall()[0][0] > 0
         if suspects:
             parser.src_of_lines("suspect_src", "SELECT line FROM keyed WHERE suspect")
+            # a small file's suspect rows are read with the full rules of the columns where one
+            # of them has a cell the usual rules did not read (the others' are planned for nothing)
+            full = set(all_reasons) if not small else _unread_columns(parser, keyed_arrow, comma, order)
+            values_of = {name: full_values[name] if name in full else fast_values[name] for name in full_values}
+            reasons_of = {name: all_reasons[name] if name in full else fast_read[name][1] for name in all_reasons}
+            plain_amounts = [name for name in ("revenue", "cost", "profit") if name not in full]
             connection.execute(
-                f"CREATE TEMP TABLE resolved AS WITH parsed AS ({parsed_sql('suspect_src', all_reasons, full_values, [])}) {resolved_sql}"
+                f"CREATE TEMP TABLE resolved AS WITH parsed AS ({parsed_sql('suspect_src', reasons_of, values_of, plain_amounts)}) {resolved_sql}"
             )
             connection.execute("CREATE TEMP VIEW parsed AS SELECT * FROM resolved")
             if fast_values is not full_values:
                 # the suspect rows of a small file take the values of the full rules (the same as
-                # the usual cells' rules wherever those read the cell), then their keys
+                # the usual cells' rules wherever those read the cell), then their keys; the rows
+                # numbered by occurrence are numbered again below, with those values
                 connection.execute(
                     f"""
                     UPDATE keyed SET sale_date = f.sale_date, revenue = f.revenue, cost = f.cost,
@@ -274,42 +299,56 @@ def _import_actuals(
         if numbered_later:
             # occurrence numbers, one sort per kind, over the rows that need them only; md5 names
             # a row without an order id for good; rows with one are compared by a fingerprint only
-            # when their (order, line) key repeats (key_first below)
+            # when their (order, line) key repeats (key_first below). A small file's fetched rows
+            # tell which kinds it needs (the other is not planned)
+            unkeyed = None if suspects or keyed_arrow is None else keyed_arrow.filter(pc.is_null(keyed_arrow["row_key"]))
+            kinds = [
+                """SELECT line, 'o|' || order_id || '|#' || row_number() OVER (PARTITION BY order_id ORDER BY line) AS row_key
+                    FROM keyed WHERE row_key IS NULL AND order_id IS NOT NULL"""
+                if unkeyed is None or unkeyed["order_id"].null_count < unkeyed.num_rows else None,
+                f"""SELECT line, 'h|' || value_hash || '|' || row_number() OVER (PARTITION BY value_hash ORDER BY line) AS row_key
+                    FROM (SELECT line, {values} AS value_hash FROM keyed WHERE row_key IS NULL AND order_id IS NULL)"""
+                if unkeyed is None or unkeyed["order_id"].null_count > 0 else None,
+            ]
             connection.execute(
                 f"""
-                UPDATE keyed SET row_key = numbered.row_key FROM (
-                    SELECT line, 'o|' || order_id || '|#' || row_number() OVER (PARTITION BY order_id ORDER BY line) AS row_key
-                    FROM keyed WHERE row_key IS NULL AND order_id IS NOT NULL
-                    UNION ALL
-                    SELECT line, 'h|' || value_hash || '|' || row_number() OVER (PARTITION BY value_hash ORDER BY line) AS row_key
-                    FROM (SELECT line, {values} AS value_hash FROM keyed WHERE row_key IS NULL AND order_id IS NULL)
-                ) numbered WHERE keyed.line = numbered.line
+                UPDATE keyed SET row_key = numbered.row_key
+                FROM ({" UNION ALL ".join(kind for kind in kinds if kind)}) numbered WHERE keyed.line = numbered.line
                 """
             )
-        _currency_checks(parser, store, ["revenue", "cost", "profit"], settings.base_currency,
-                         "CAST(date_trunc('month', sale_date) AS DATE)", "resolved",
-                         texts={"revenue": "revenue_text", "cost": "cost_text", "profit": "profit_text"},
-                         whole_table="keyed", cells=suspects)
+        if small and (suspects or numbered_later):
+            keyed_arrow = connection.sql("SELECT * FROM keyed").to_arrow_table()  # with the values and keys of now
         # keys listed more than once: only an explicit (order, line) can repeat (the other keys
-        # hold an occurrence number or the line). The repeats are found by the keys' 64-bit
-        # hashes first (an aggregate over numbers, not a million strings), then confirmed on
-        # the keys themselves; only their rows get a fingerprint of their values
-        connection.execute(
-            f"""
-            CREATE TEMP TABLE key_first AS
-            WITH candidates AS (
-                SELECT hash(row_key) AS h FROM keyed WHERE order_line IS NOT NULL AND NOT {unusable}
-                GROUP BY 1 HAVING count(*) > 1
-            ),
-            repeated AS (
-                SELECT row_key, min(line) AS first_line FROM keyed
-                WHERE order_line IS NOT NULL AND NOT {unusable} AND hash(row_key) IN (SELECT h FROM candidates)
-                GROUP BY row_key HAVING count(*) > 1
+        # hold an occurrence number or the line); a small file's are looked for in its fetched keys
+        repeats = not small or _keys_repeat(keyed_arrow)
+        # a row names a currency other than the base (or the file's first) only through a currency
+        # column, or an amount read by the full rules (a suspect row's, or with a decimal comma):
+        # else every row's currency is the base currency or none, and no check can hold
+        if parser.has("currency") or comma or suspects or not fast:
+            _currency_checks(parser, store, ["revenue", "cost", "profit"], settings.base_currency,
+                             "CAST(date_trunc('month', sale_date) AS DATE)", "resolved",
+                             texts={"revenue": "revenue_text", "cost": "cost_text", "profit": "profit_text"},
+                             whole_table="keyed", cells=suspects)
+        # The repeats are found by the keys' 64-bit hashes first (an aggregate over numbers, not a
+        # million strings), then confirmed on the keys themselves; only their rows get a
+        # fingerprint of their values
+        if repeats:
+            connection.execute(
+                f"""
+                CREATE TEMP TABLE key_first AS
+                WITH candidates AS (
+                    SELECT hash(row_key) AS h FROM keyed WHERE order_line IS NOT NULL AND NOT {unusable}
+                    GROUP BY 1 HAVING count(*) > 1
+                ),
+                repeated AS (
+                    SELECT row_key, min(line) AS first_line FROM keyed
+                    WHERE order_line IS NOT NULL AND NOT {unusable} AND hash(row_key) IN (SELECT h FROM candidates)
+                    GROUP BY row_key HAVING count(*) > 1
+                )
+                SELECT r.row_key, r.first_line, {_FINGERPRINT.format(k="k")} AS first_hash
+                FROM repeated r JOIN keyed k ON k.row_key = r.row_key AND k.line = r.first_line
+                """
             )
-            SELECT r.row_key, r.first_line, {_FINGERPRINT.format(k="k")} AS first_hash
-            FROM repeated r JOIN keyed k ON k.row_key = r.row_key AND k.line = r.first_line
-            """
-        )
         if visible is not None:
             # a reused order id must not move another rep's sale: keys whose current sale belongs
             # to a rep outside the uploader's scope are refused, without naming that rep
@@ -322,25 +361,31 @@ def _import_actuals(
                 "outside your scope: you may not change it (ask their manager or an admin)'",
                 table="keyed",
             )
-        parser.add_problem(
-            f"{_FINGERPRINT.format(k='k')} <> f.first_hash",
-            "order_id",
-            "'order ' || k.order_id || ' line ' || k.order_line || ' is also on line ' || f.first_line || ' with other values'",
-            table="keyed k JOIN key_first f ON f.row_key = k.row_key AND k.line > f.first_line",
-        )
+        if repeats:
+            parser.add_problem(
+                f"{_FINGERPRINT.format(k='k')} <> f.first_hash",
+                "order_id",
+                "'order ' || k.order_id || ' line ' || k.order_line || ' is also on line ' || f.first_line || ' with other values'",
+                table="keyed k JOIN key_first f ON f.row_key = k.row_key AND k.line > f.first_line",
+            )
         problems, bad_lines = _collect(parser, valid_only)
         # identical repeats of an explicit (order, line) are the same sale listed twice: keep the first
-        connection.execute(
-            """
-            CREATE TEMP TABLE left_out AS
-            SELECT unnest(?::BIGINT[]) AS line
-            UNION ALL
-            SELECT k.line FROM keyed k JOIN key_first f ON f.row_key = k.row_key AND k.line > f.first_line
-            """,
-            [sorted(bad_lines)],
-        )
-        # the usual file leaves nothing out: then the rows are read as they are, without an anti-join
-        leaves_out = connection.execute("SELECT count(*) FROM left_out").fetchall()[0][0] > 0
+        if repeats:
+            connection.execute(
+                """
+                CREATE TEMP TABLE left_out AS
+                SELECT unnest(?::BIGINT[]) AS line
+                UNION ALL
+                SELECT k.line FROM keyed k JOIN key_first f ON f.row_key = k.row_key AND k.line > f.first_line
+                """,
+                [sorted(bad_lines)],
+            )
+            # the usual file leaves nothing out: then the rows are read as they are, without an anti-join
+            leaves_out = connection.execute("SELECT count(*) FROM left_out").fetchall()[0][0] > 0
+        else:
+            leaves_out = bool(bad_lines)
+            if leaves_out:
+                connection.execute("CREATE TEMP TABLE left_out AS SELECT unnest(?::BIGINT[]) AS line", [sorted(bad_lines)])
         rejected = _rejected_records(parser, bad_lines)
         # the checks are done: the file's text cells are not read again (the caller keeps only the
         # header's facts), so they go before the rows written are made, not beside them
@@ -363,12 +408,7 @@ def _import_actuals(
                 rows = keyed_arrow.select(_WRITTEN)  # no copy of a large file's rows
                 # the parse's other columns (the given texts, the suspect flag) go with the parser
                 del keyed_arrow
-            connection.register("written_rows", rows)
-            written = connection.execute(
-                "SELECT count(*), min(sale_date), max(sale_date), coalesce(sum(revenue), 0)::DOUBLE, "
-                "coalesce(sum(profit), 0)::DOUBLE, list(DISTINCT rep_id ORDER BY rep_id) FROM written_rows"
-            ).fetchall()[0]
-            connection.unregister("written_rows")
+            written = _overview_of(connection, rows, "keyed" if small else None, leaves_out)
         except BaseException:
             _remove(rows_file)
             raise
@@ -390,6 +430,66 @@ def _import_actuals(
     overview = ImportOverview(int(n), first, last, {"revenue": revenue, "profit": profit}, list(reps or []))
     return ImportResult("actuals", raw.file, batch_id, counts.inserted, counts.updated, counts.unchanged,
                         counts.rejected, problems, overview=overview)
+
+
+def _unread_columns(parser: _Parser, keyed: pa.Table, comma: bool, order: str) -> set[str]:
+    """The date and amount fields a suspect row of a small file's fetched ``keyed`` rows has a
+    cell of that the usual cells' rules did not read (a text, and NULL there). Only those need the
+    full rules: a cell they read is read the same by the full rules, and an empty one is NULL by
+    both. An amount with a decimal comma, or a date of a stated pattern, has no usual rule."""
+    suspect = keyed.filter(keyed["suspect"])
+    lines = suspect["line"].to_pylist()
+    cells = parser.raw.cells
+    picked = cells.filter(pc.is_in(cells["line"], value_set=pa.array(lines, type=cells["line"].type)))
+    full = set()
+    for name, column in (("date", "sale_date"), ("revenue", "revenue"), ("cost", "cost"), ("profit", "profit_given")):
+        if not parser.has(name):
+            continue
+        if (comma and name != "date") or (order.startswith("%") and name == "date"):
+            full.add(name)
+            continue
+        # a cell is a text unless empty, once its spaces are trimmed when src trims (at least
+        # those): counting one too many only plans the full rules for nothing
+        texts = dict(zip(picked["line"].to_pylist(), picked[f"c{parser.mapping[name]}"].to_pylist()))
+        trimmed = {line: (text.strip(" ") if parser.raw.padded else text) for line, text in texts.items() if text is not None}
+        if any(value is None and trimmed.get(line) for line, value in zip(lines, suspect[column].to_pylist())):
+            full.add(name)
+    return full
+
+
+def _keys_repeat(keyed: pa.Table) -> bool:
+    """Whether a small file's fetched ``keyed`` rows list an (order, line) key more than once:
+    the rows key_first compares, those with an order line and a date, rep and amount (a row
+    without one is keyed by its line, 'x|')."""
+    keys = [key for key in pc.filter(keyed["row_key"], pc.is_valid(keyed["order_line"])).to_pylist()
+            if not key.startswith("x|")]
+    return len(set(keys)) < len(keys)
+
+
+def _overview_of(
+    connection: duckdb.DuckDBPyConnection, rows: pa.Table | ds.Dataset, table: str | None, leaves_out: bool,
+) -> tuple:
+    """(count, first and last date, revenue, profit, the reps in order) of the rows written.
+    ``table`` names the parser's table they were taken from (a small file's ``keyed``, without
+    the ``left_out`` lines when ``leaves_out``): then all but the sums are read off the Arrow rows
+    (a statement costs ~1-2 ms to plan), and the sums keep DuckDB's (decimal, then DOUBLE)."""
+    if table is None or not isinstance(rows, pa.Table):
+        connection.register("written_rows", rows)
+        written = connection.execute(
+            "SELECT count(*), min(sale_date), max(sale_date), coalesce(sum(revenue), 0)::DOUBLE, "
+            "coalesce(sum(profit), 0)::DOUBLE, list(DISTINCT rep_id ORDER BY rep_id) FROM written_rows"
+        ).fetchall()[0]
+        connection.unregister("written_rows")
+        return written
+    kept = "WHERE line NOT IN (SELECT line FROM left_out)" if leaves_out else ""
+    revenue, profit = connection.execute(
+        f"SELECT coalesce(sum(revenue), 0)::DOUBLE, coalesce(sum(profit), 0)::DOUBLE FROM {table} {kept}"
+    ).fetchall()[0]
+    dates = pc.min_max(rows["sale_date"]).as_py()
+    # as DuckDB's list(DISTINCT ... ORDER BY ...): texts in byte (= code point) order, NULL last
+    named = set(rows["rep_id"].to_pylist())
+    reps = sorted(name for name in named if name is not None) + ([None] if None in named else [])
+    return rows.num_rows, dates["min"], dates["max"], revenue, profit, reps or None
 
 
 # the columns of ``keyed`` the store is given (LedgerStore.apply_actuals)

@@ -48,9 +48,8 @@ class _Parser:
         select = ["line"] + [
             f"{trimmed.format(position)} AS {_src_column(name)}" for name, position in mapping.items()
         ]
-        # the first cell of the record that reads like the label of a totals row ("Total", "Grand
-        # total", "Sum", "Summe", ...), looked for in the first columns and the mapped ones (a
-        # sheet may be thousands of columns wide)
+        # the first cell of the record that reads like the label of a totals row ("Total", "Grand total", "Sum",
+        # "Summe", ...), looked for in the first columns and the mapped ones (a sheet may be thousands of columns wide)
         positions = sorted(set(range(min(_TOTALS_LABEL_COLUMNS, len(raw.header)))) | set(mapping.values()))
         labels = [
             f"CASE WHEN regexp_full_match(lower(trim(r.c{position})), '{_TOTALS_LABEL}') THEN trim(r.c{position}) END"
@@ -72,6 +71,7 @@ class _Parser:
         self._line_problems: str | None = None  # the query the temp table line_problems holds
         # the temp table of every problem once :func:`_collect` made one (None: none made)
         self.problems_table: str | None = None
+        self.currency_codes_made = False  # (see _create_currency_codes)
 
     def release_cells(self) -> None:
         """Let go of the file's text cells once no check reads them again (``raw_arrow`` and the
@@ -170,11 +170,11 @@ class _Parser:
         present = [f for f in fields if self.has(f)]
         if not present:
             return False
-        # on the raw cells (trimming does not add a comma), stopping at the first one found
-        any_comma = self.connection.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM raw_arrow WHERE "
-            + " OR ".join(f"contains(c{self.mapping[f]}, ',')" for f in present) + " LIMIT 1)"
-        ).fetchall()[0][0]
+        # on the raw cells (trimming adds no comma), up to the first; a small file's in Arrow (planning a query costs more)
+        commas = " OR ".join(f"contains(c{self.mapping[f]}, ',')" for f in present)
+        any_comma = any(pc.any(pc.match_substring(self._cells[f"c{self.mapping[f]}"], ",")).as_py() for f in present) \
+            if self.raw.cells.num_rows <= _SMALL_FILE_ROWS else \
+            self.connection.execute(f"SELECT count(*) FROM (SELECT 1 FROM raw_arrow WHERE {commas} LIMIT 1)").fetchall()[0][0]
         if not any_comma:
             return False
         cores = " UNION ALL ".join(f"SELECT {_amount_core(self.col(f))} AS core FROM src" for f in present)
@@ -333,9 +333,9 @@ class _Parser:
 
         ``cast`` names a column of the same row holding ``try_cast(text AS DATE)`` (see
         :meth:`fast_casts`): an ISO date is then read by that one cast. ``fast_only``: the date
-        of a plain YYYY-MM-DD only, NULL for any other text (and no reason), for a caller that
-        reads such cells again with the full rules; a stated pattern (``%d.%m.%Y``) has no fast
-        path and gives the full value."""
+        of a plain YYYY-MM-DD only, NULL for any other text (and its reason only for such a date),
+        for a caller that reads other cells again with the full rules; a stated pattern
+        (``%d.%m.%Y``) has no fast path and gives the full value."""
         if not self.has(field_name):
             # a column the file does not have is empty on every row: nothing to plan
             return "NULL::DATE", "NULL::VARCHAR"
@@ -349,8 +349,8 @@ class _Parser:
         # the usual export writes YYYY-MM-DD: a cast, before any regular expression
         date_cast = cast or f"try_cast({text} AS DATE)"
         iso_plain = f"({date_cast} IS NOT NULL AND length({text}) = 10 AND substr({text}, 5, 1) = '-' AND substr({text}, 8, 1) = '-')"
-        if fast_only:
-            return f"CASE WHEN {iso_plain} THEN {date_cast} END", "NULL::VARCHAR"
+        if fast_only:  # (the reason: that of a date the cast reads, out of range only)
+            return f"CASE WHEN {iso_plain} THEN {date_cast} END", f"CASE WHEN {iso_plain} THEN {_date_range(date_cast)} END"
         read = _date_read(text, order)
         value = f"CASE WHEN {iso_plain} THEN {date_cast} ELSE {read} END"
         not_read = (
@@ -585,10 +585,10 @@ def register_frame(connection, name: str, frame: pd.DataFrame) -> None:
 
 
 def _create_currency_codes(parser: _Parser) -> None:
-    """The temp table ``currency_codes`` (code) of every ISO 4217 code, once per parser."""
-    parser.connection.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS currency_codes AS SELECT unnest(?::VARCHAR[]) AS code", [sorted(CODES)]
-    )
+    """The temp table ``currency_codes`` (code) of every ISO 4217 code, once per parser (asked again, no statement)."""
+    if not parser.currency_codes_made:
+        parser.connection.execute("CREATE TEMP TABLE IF NOT EXISTS currency_codes AS SELECT unnest(?::VARCHAR[]) AS code", [sorted(CODES)])
+        parser.currency_codes_made = True
 
 
 def _src_column(field_name: str) -> str:
