@@ -97,7 +97,11 @@ def _checked_text(upload: Upload, file_name: str, limits: UploadLimits, folder: 
     skip = offset
     for chunk in upload.chunks():
         digest.update(chunk)
-        newlines += chunk.count(b"\n")
+        if facts is None or over:
+            newlines += chunk.count(b"\n")
+        else:  # the text's scan counts them (a BOM holds none)
+            newlines += facts.feed(chunk[skip:] if skip else chunk)
+            skip = 0
         if empty and not _EMPTY.fullmatch(chunk):
             empty = False
         if over or (not empty and newlines + 1 > limits.rows + HEADER_SEARCH_RECORDS):
@@ -114,9 +118,6 @@ def _checked_text(upload: Upload, file_name: str, limits: UploadLimits, folder: 
                 decoder.decode(chunk)
             except UnicodeDecodeError as caught:
                 error = caught
-        assert facts is not None
-        facts.feed(chunk[skip:] if skip else chunk)
-        skip = 0
     if decoder is not None and error is None and not over:
         try:
             decoder.decode(b"", True)
@@ -295,18 +296,22 @@ class _TextScan:
         self._last = -1  # the last byte read
         self._last_spacey = False
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, chunk: bytes) -> int:
+        """Read the next chunk; returns its count of newlines."""
         if not chunk:
-            return
+            return 0
         if not self.quote and b'"' in chunk:
             self.quote = True
-        self.newlines += chunk.count(b"\n")
+        buffer = np.frombuffer(chunk, dtype=np.uint8)
+        newlines = np.flatnonzero(buffer == 10)  # quicker than bytes.count, and wanted below
+        self.newlines += len(newlines)
         if not self.blank_line:
-            self._blank_lines(chunk)
+            self._blank_lines(chunk, buffer, newlines)
         if not self.padded and not self.quote:
-            self._padding(chunk)
+            self._padding(chunk, buffer)
         self._last = chunk[-1]
         self.size += len(chunk)
+        return len(newlines)
 
     def finish(self) -> None:
         # the last line counts unless the file ends with a newline (then it is no line at all)
@@ -320,22 +325,24 @@ class _TextScan:
         """The lines of the text: its newlines, plus one unless it ends with a newline."""
         return self.newlines + (self._last != 10)
 
-    def _blank_lines(self, chunk: bytes) -> None:
-        first = chunk.find(b"\n")
-        if first < 0:
+    def _blank_lines(self, chunk: bytes, buffer: np.ndarray, newlines: np.ndarray) -> None:
+        if len(newlines) == 0:
             self._line_blank = self._line_blank and not chunk.translate(None, b" \t\r")
             return
+        first, last = int(newlines[0]), int(newlines[-1])
         if self._line_blank and not chunk[:first].translate(None, b" \t\r"):
-            self.blank_line = True
+            self.blank_line = True  # the line that ends at the chunk's first newline
             return
-        # a blank line inside the chunk starts at a newline followed by one of these (a search
-        # for each is quicker than the regular expression, which then runs on the few chunks left)
-        if any(pair in chunk for pair in (b"\n\n", b"\n\r", b"\n ", b"\n\t")) and _BLANK_LINE.search(chunk, first):
-            self.blank_line = True
-            return
-        self._line_blank = not chunk[chunk.rfind(b"\n") + 1:].translate(None, b" \t\r")
+        # a blank line inside the chunk starts at a newline followed by one of these bytes: only
+        # then is it looked for (a regular expression over every chunk costs more than this)
+        following = buffer[newlines[newlines < len(buffer) - 1] + 1]
+        if np.any((following == 10) | (following == 13) | (following == 32) | (following == 9)):
+            if _BLANK_LINE.search(chunk, first):
+                self.blank_line = True
+                return
+        self._line_blank = not chunk[last + 1:].translate(None, b" \t\r")
 
-    def _padding(self, chunk: bytes) -> None:
+    def _padding(self, chunk: bytes, buffer: np.ndarray) -> None:
         """Whether a space (or any character beyond ASCII: the other spaces trim removes are such
         characters) stands next to a delimiter, a line end or an end of the file. Numpy, not a
         search of the bytes for " ," and the like (each such search reads the whole file slowly)."""
@@ -346,7 +353,6 @@ class _TextScan:
         self._last_spacey = False
         if chunk.isascii() and b" " not in chunk:
             return
-        buffer = np.frombuffer(chunk, dtype=np.uint8)
         positions = np.flatnonzero((buffer == 32) | (buffer >= 128))
         if len(positions) == 0:
             return
