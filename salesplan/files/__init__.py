@@ -21,7 +21,6 @@ import os
 
 import duckdb
 
-from salesplan.errors import BadInput
 from salesplan.files.csvtext import (
     _EMPTY,
     _FOREIGN_SIGNATURES,

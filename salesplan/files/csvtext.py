@@ -101,7 +101,7 @@ def _checked_text(upload: Upload, file_name: str, limits: UploadLimits, folder: 
             newlines += chunk.count(b"\n")
         else:  # the text's scan counts them (a BOM holds none)
             newlines += facts.feed(chunk[skip:] if skip else chunk)
-            skip = 0
+            skip = max(0, skip - len(chunk))  # a BOM may span chunks of a byte or two
         if empty and not _EMPTY.fullmatch(chunk):
             empty = False
         if over or (not empty and newlines + 1 > limits.rows + HEADER_SEARCH_RECORDS):
@@ -147,6 +147,7 @@ def _checked_text(upload: Upload, file_name: str, limits: UploadLimits, folder: 
     elif error is not None:  # UTF-8 with a BOM
         raise BadInput.single(file_name, f"the file says it is {encoding} but is not: {error.reason}") from error
     text = _transcoded(upload, encoding, file_name, Path(folder) / "text.csv")
+    upload.check_unchanged()  # read twice (hashed, then decoded): the same bytes both times
     upload.release()
     sample = text.head(4 * SNIFF_CHARACTERS + 4)
     facts = _text_scan(sample, len(sample) >= text.size)

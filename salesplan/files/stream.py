@@ -38,13 +38,6 @@ class Upload:
             self._stat = os.stat(path)
             self.size = self._stat.st_size
 
-    def view(self, offset: int) -> Upload:
-        """The same file read from ``offset`` on (its text after a BOM)."""
-        other = Upload.__new__(Upload)
-        other.__dict__.update(self.__dict__)
-        other.offset = offset
-        return other
-
     def chunks(self, chunk_bytes: int | None = None) -> Iterator[bytes]:
         """The bytes from ``offset`` on, ``chunk_bytes`` (default :data:`CHUNK_BYTES`) at a time."""
         size = chunk_bytes or CHUNK_BYTES
