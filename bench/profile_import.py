@@ -22,6 +22,8 @@ from pathlib import Path
 
 from bench.steps import peak_rss_mb
 
+READ_PEAK_MB: list[float] = []  # the process's peak resident memory when the file's read ended
+
 TIMES: dict[str, float] = defaultdict(float)
 CPU: dict[str, float] = defaultdict(float)  # process CPU seconds (all threads): steadier than wall time on a busy machine
 COUNTS: dict[str, int] = defaultdict(int)
@@ -139,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             TIMES["[phase] files.read_table (all of it, DuckDB reader included)"] += time.perf_counter() - t0
             CPU["[phase] files.read_table (all of it, DuckDB reader included)"] += time.process_time() - c0
             COUNTS["[phase] files.read_table (all of it, DuckDB reader included)"] += 1
+            READ_PEAK_MB.append(peak_rss_mb())
 
     imports.flow.read_table = timed_read_table
     folder = Path(args.folder)
@@ -165,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     print(result.summary())
     statements = sum(seconds for label, seconds in TIMES.items() if not label.startswith("[phase]"))
     print(f"total {total:.2f} s ({cpu:.2f} s CPU); DuckDB statements {statements:.2f} s; "
-          f"peak resident memory {peak_rss_mb():,.0f} MB")
+          f"peak resident memory {peak_rss_mb():,.0f} MB ({READ_PEAK_MB[-1]:,.0f} MB when the file's read ended)")
     print("   wall     CPU")
     for label, seconds in sorted(TIMES.items(), key=lambda kv: -CPU[kv[0]])[:25]:
         print(f"{seconds:7.2f} s {CPU[label]:6.2f} s  x{COUNTS[label]:<3} {label}")

@@ -18,24 +18,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
 
 import duckdb
 
-
-from salesplan.errors import BadInput
 from salesplan.files.csvtext import (
     _EMPTY,
     _FOREIGN_SIGNATURES,
-    _decode,
     _drop_blank_rows,
     _duckdb_read,
-    _max_width,
     _outside_quotes,
+    _read_csv,
     _read_csv_text,
     _records,
     _sniff_delimiter,
-    _without_blank_records,
 )
 from salesplan.files.header import (
     _locate_header,
@@ -66,6 +61,7 @@ from salesplan.files.limits import (
     quiet_connection,
     too_large_for_memory,
 )
+from salesplan.files.stream import CHUNK_BYTES, Upload, open_upload
 from salesplan.files.workbook import (
     _calamine_records,
     _calamine_records_capped,
@@ -109,15 +105,16 @@ __all__ = [
     "_without_header_copies",
     "_EMPTY",
     "_FOREIGN_SIGNATURES",
-    "_decode",
     "_sniff_delimiter",
     "_outside_quotes",
     "_records",
-    "_without_blank_records",
+    "_read_csv",
     "_read_csv_text",
     "_duckdb_read",
     "_drop_blank_rows",
-    "_max_width",
+    "CHUNK_BYTES",
+    "Upload",
+    "open_upload",
     "_read_workbook",
     "_workbook_table",
     "_xlsx_extent",
@@ -138,29 +135,18 @@ __all__ = [
 def read_source(
     source: str | os.PathLike[str] | bytes, file_name: str | None = None, *, limit_bytes: int | None = None
 ) -> tuple[bytes, str]:
-    """The raw bytes of a path or upload, and the name to report problems under.
+    """The raw bytes of a path or upload, and the name to report problems under (for callers that
+    need the bytes; an import reads a path a chunk at a time: :func:`open_upload`).
 
-    A file on disk over ``limit_bytes`` is refused before it is read into memory.
+    A file on disk over ``limit_bytes`` is refused before it is read into memory. Raises BadInput
+    for a missing, unreadable or oversized file or a directory.
     """
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source), file_name or "upload"
-    path = Path(source)
-    name = file_name or path.name
-    try:
-        if limit_bytes is not None and path.is_file():
-            _check_size(path.stat().st_size, name, limit_bytes)
-        data = path.read_bytes()
-    except FileNotFoundError as error:
-        raise BadInput.single(file_name or str(path), "file not found") from error
-    except IsADirectoryError as error:
-        raise BadInput.single(file_name or str(path), "is a directory, not a file") from error
-    except PermissionError as error:
-        raise BadInput.single(file_name or str(path), "permission denied: the file cannot be read") from error
-    return data, name
+    upload = open_upload(source, file_name, limit_bytes=limit_bytes)
+    return upload.read_all(), upload.name
 
 
 def read_table(
-    data: bytes,
+    data: bytes | Upload,
     file_name: str,
     *,
     looks_like_header,
@@ -170,29 +156,29 @@ def read_table(
 ) -> RawTable:
     """Decode, split and parse a CSV or xlsx file into text cells.
 
-    ``looks_like_header(cells) -> bool`` tells which of the first records is the header (rows
-    above it, such as a report title, are skipped). ``limits`` (default: the module's limits with
-    ``limit_bytes`` as the file size limit) bound what the file may hold. Raises BadInput for an
-    empty, binary, truncated, oversized or header-less file, and for one over any limit (checked
-    before the parse that the limit protects).
+    ``data`` is the file's bytes or an :class:`Upload` (a file on disk is then read a chunk at a
+    time and never whole: only a workbook is read into memory; the bytes of an Upload are let go
+    once DuckDB's reader has them in a file). ``looks_like_header(cells) -> bool`` tells which of
+    the first records is the header (rows above it, such as a report title, are skipped).
+    ``limits`` (default: the module's limits with ``limit_bytes`` as the file size limit) bound
+    what the file may hold. Raises BadInput for an empty, binary, truncated, oversized or
+    header-less file, for one over any limit (checked before the parse that the limit protects),
+    and for a file on disk that changed while it was read.
 
     ``connection`` (a :func:`quiet_connection`) is the import's private connection: the CSV
     reader uses it instead of making one of its own, and it is left open for the caller (its parser).
     """
     if limits is None:
         limits = UploadLimits() if limit_bytes is None else UploadLimits(file_bytes=limit_bytes)
-    _check_size(len(data), file_name, limits.file_bytes)
-    if _EMPTY.fullmatch(data):  # a match, not data.strip(): no copy of a large upload
-        raise BadInput.single(file_name, "the file is empty")
-    is_zip = data[:4] == b"PK\x03\x04"
-    is_xls = data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an OLE compound file: Excel 97-2003
-    if not (is_zip or is_xls):
-        _check_lines(data.count(b"\n") + 1, file_name, limits)
-    sha256 = hashlib.sha256(data).hexdigest()
+    upload = data if isinstance(data, Upload) else Upload(file_name, data=data)
+    del data  # the Upload lets the bytes go once they are in a file
+    _check_size(upload.size, file_name, limits.file_bytes)
+    head = upload.head(8)
+    is_zip = head[:4] == b"PK\x03\x04"
+    is_xls = head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an OLE compound file: Excel 97-2003
     if is_zip or is_xls:
-        return _read_workbook(data, file_name, sha256, looks_like_header, limits)
-    for signature, what in _FOREIGN_SIGNATURES:
-        if data.startswith(signature):
-            raise BadInput.single(file_name, f"this is {what}, not a CSV file or an .xlsx workbook")
-    raw, sample, encoding = _decode(data, file_name)
-    return _read_csv_text(raw, sample, encoding, file_name, sha256, looks_like_header, limits, connection)
+        workbook = upload.read_all()
+        upload.check_unchanged()
+        upload.release()  # held here until the sheet is read, not for the rest of the import
+        return _read_workbook(workbook, file_name, hashlib.sha256(workbook).hexdigest(), looks_like_header, limits)
+    return _read_csv(upload, file_name, looks_like_header, limits, connection)

@@ -1,10 +1,19 @@
-"""CSV decoding, delimiter sniffing and record boundaries (with numpy), parsed by DuckDB."""
+"""CSV files: encoding, delimiter, record boundaries and line numbers, parsed by DuckDB.
+
+Every check runs over the upload a chunk at a time (:mod:`salesplan.files.stream`): the file's
+hash, lines, encoding, quotes, blank lines and padded cells in one pass, then, for a file with
+quotes or blank lines, its records (with numpy, a run of whole records at a time). DuckDB's
+reader opens the file itself; only a file that is not UTF-8, or that holds blank records, is
+first copied (as UTF-8, without them) into the read's private folder.
+"""
 
 from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
+import itertools
 import re
 import tempfile
 from pathlib import Path
@@ -22,10 +31,12 @@ from salesplan.files.limits import (
     SNIFF_CHARACTERS,
     RawTable,
     UploadLimits,
+    _check_lines,
     _first_line,
     quiet_connection,
     too_large_for_memory,
 )
+from salesplan.files.stream import Upload, copy_without
 
 _EMPTY = re.compile(rb"[ \t\r\n\x00\xef\xbb\xbf\xff\xfe]*")
 
@@ -42,59 +53,156 @@ _FOREIGN_SIGNATURES = (
     (b"PAR1", "a Parquet file"),
     (b"SQLite format 3\x00", "an SQLite database"),
 )
+_BINARY = "this is a binary file, not a CSV text file or an .xlsx workbook"
 
 
-# --------------------------------------------------------------------------- decoding
-def _decode(data: bytes, file_name: str) -> tuple[bytes, str, str]:
-    """The file as UTF-8 bytes without a BOM, its first characters (to sniff), and its encoding.
+# --------------------------------------------------------------------------- the upload's bytes
+def _read_csv(
+    upload: Upload, file_name: str, looks_like_header, limits: UploadLimits,
+    connection: duckdb.DuckDBPyConnection | None = None,
+) -> RawTable:
+    """Check, decode and read a CSV upload (not a workbook) into text cells; see ``read_table``.
+    Its copies (a UTF-8 text, the records without blank ones) live in a private folder that is
+    removed when the cells are read."""
+    with tempfile.TemporaryDirectory(prefix="salesplan-") as folder:
+        sha256, encoding, text, facts = _checked_text(upload, file_name, limits, folder)
+        # ``text`` is the upload itself or its UTF-8 copy; bytes in memory go to a file now, and
+        # are let go before DuckDB's reader makes the cells (the checks read the file from here on)
+        text.on_disk(folder)
+        del upload
+        located = _read_csv_text(text, facts, encoding, file_name, sha256, looks_like_header, limits, connection, folder)
+        text.check_unchanged()
+        return located
 
-    The decoded text is not kept: for a UTF-8 file the upload's own bytes are returned, so a
-    large file is held once or twice, not three times.
-    """
-    if data.startswith(codecs.BOM_UTF8):
-        encoding = "utf-8-sig"
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encoding = "utf-16"
-    elif len(data) >= 4 and data[1] == 0 and data[3] == 0 and data[0] != 0:
-        encoding = "utf-16-le"  # UTF-16 without a BOM, as some exporters write it
-    elif len(data) >= 4 and data[0] == 0 and data[2] == 0 and data[1] != 0:
-        encoding = "utf-16-be"
-    else:
-        encoding = "utf-8"
-    if encoding == "utf-8" and b"\x00" in data[:65536]:
-        raise BadInput.single(file_name, "this is a binary file, not a CSV text file or an .xlsx workbook")
-    if encoding == "utf-8" and data.isascii():
-        # the usual export: ASCII is UTF-8 as it is, so the file is not decoded whole (a copy of
-        # it as text) just to be checked; a NUL anywhere is still refused
-        if b"\x00" in data:
-            raise BadInput.single(file_name, "this is a binary file, not a CSV text file or an .xlsx workbook")
-        return data, data[:SNIFF_CHARACTERS].decode("ascii"), encoding
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as error:
-        if encoding != "utf-8":
-            if error.reason == "truncated data" and error.start >= len(data) - 4:
+
+def _checked_text(upload: Upload, file_name: str, limits: UploadLimits, folder: str) -> tuple[str, str, Upload, _TextScan]:
+    """(SHA-256, encoding, the file's UTF-8 text, the facts of that text) of a CSV upload, in one
+    pass over its bytes when they are UTF-8 (two when not: the second writes the UTF-8 copy).
+
+    Raises BadInput, in this order, for an empty file, one over the line limit (counted on the
+    raw bytes before anything is decoded or split: a file of millions of tiny rows costs more to
+    split and check than its size suggests), a file of another kind, a binary file, and one that
+    is not text in the encoding found."""
+    head = upload.head(4 * SNIFF_CHARACTERS + 4)
+    encoding = _encoding_of(head)
+    unicode8 = encoding in ("utf-8", "utf-8-sig")
+    offset = 3 if encoding == "utf-8-sig" else 0
+    # the text's facts are gathered in the same pass when the bytes are the text (UTF-8); the
+    # delimiter they need is sniffed on the first characters (a file that turns out not to be
+    # UTF-8 is scanned again once decoded)
+    facts = _text_scan(head[offset:], len(head) >= upload.size) if unicode8 else None
+    digest, newlines, empty, ascii_only, nul = hashlib.sha256(), 0, True, True, False
+    decoder, error, at_end = None, None, False
+    over = False
+    skip = offset
+    for chunk in upload.chunks():
+        digest.update(chunk)
+        if facts is None or over:
+            newlines += chunk.count(b"\n")
+        else:  # the text's scan counts them (a BOM holds none)
+            newlines += facts.feed(chunk[skip:] if skip else chunk)
+            skip = max(0, skip - len(chunk))  # a BOM may span chunks of a byte or two
+        if empty and not _EMPTY.fullmatch(chunk):
+            empty = False
+        if over or (not empty and newlines + 1 > limits.rows + HEADER_SEARCH_RECORDS):
+            over = True  # refused: the rest is only counted, for the message
+            continue
+        if not unicode8:
+            continue
+        nul = nul or b"\x00" in chunk
+        if ascii_only and not chunk.isascii():
+            ascii_only = False
+            decoder = codecs.getincrementaldecoder(encoding)()  # the bytes before were whole characters
+        if decoder is not None and error is None:
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as caught:
+                error = caught
+    if decoder is not None and error is None and not over:
+        try:
+            decoder.decode(b"", True)
+        except UnicodeDecodeError as caught:
+            error, at_end = caught, True
+    if empty:
+        raise BadInput.single(file_name, "the file is empty")
+    _check_lines(newlines + 1, file_name, limits)
+    sha256 = digest.hexdigest()
+    for signature, what in _FOREIGN_SIGNATURES:
+        if head.startswith(signature):
+            raise BadInput.single(file_name, f"this is {what}, not a CSV file or an .xlsx workbook")
+    if encoding == "utf-8" and b"\x00" in head[:65536]:
+        raise BadInput.single(file_name, _BINARY)
+    if unicode8 and error is None:
+        if nul:
+            raise BadInput.single(file_name, _BINARY)
+        assert facts is not None
+        facts.finish()
+        upload.offset = offset  # DuckDB's reader skips the BOM itself
+        return sha256, encoding, upload, facts
+    if encoding == "utf-8":
+        assert error is not None
+        if at_end and error.reason == "unexpected end of data":
+            raise BadInput.single(file_name, "the file ends in the middle of a character: it looks truncated") from error
+        encoding = "cp1252"
+    elif error is not None:  # UTF-8 with a BOM
+        raise BadInput.single(file_name, f"the file says it is {encoding} but is not: {error.reason}") from error
+    text = _transcoded(upload, encoding, file_name, Path(folder) / "text.csv")
+    upload.check_unchanged()  # read twice (hashed, then decoded): the same bytes both times
+    upload.release()
+    sample = text.head(4 * SNIFF_CHARACTERS + 4)
+    facts = _text_scan(sample, len(sample) >= text.size)
+    for chunk in text.chunks():
+        facts.feed(chunk)
+    facts.finish()
+    return sha256, encoding, text, facts
+
+
+def _encoding_of(head: bytes) -> str:
+    """The encoding the first bytes of a file show: a BOM, the zero bytes of UTF-16, else UTF-8
+    (Windows-1252 is taken when the bytes turn out not to be UTF-8)."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if len(head) >= 4 and head[1] == 0 and head[3] == 0 and head[0] != 0:
+        return "utf-16-le"  # UTF-16 without a BOM, as some exporters write it
+    if len(head) >= 4 and head[0] == 0 and head[2] == 0 and head[1] != 0:
+        return "utf-16-be"
+    return "utf-8"
+
+
+def _text_scan(head: bytes, whole: bool) -> _TextScan:
+    """The scan of a UTF-8 text whose first bytes are ``head`` (``whole``: all of it): its
+    delimiter is sniffed on the first characters."""
+    sample = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(head, whole)[:SNIFF_CHARACTERS]
+    return _TextScan(_sniff_delimiter(sample), sample)
+
+
+def _transcoded(upload: Upload, encoding: str, file_name: str, path: Path) -> Upload:
+    """The upload decoded from ``encoding`` and written as UTF-8 (without a BOM) into ``path``,
+    a chunk at a time. Raises BadInput for bytes that are not text in that encoding (Windows-1252:
+    not text at all) and for a NUL character."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    nul, started = False, False
+    with open(path, "wb") as out:
+        try:
+            for chunk in itertools.chain(upload.chunks(), [None]):
+                text = decoder.decode(b"", True) if chunk is None else decoder.decode(chunk)
+                if not started and text:
+                    text, started = text.removeprefix("\ufeff"), True
+                nul = nul or "\x00" in text
+                out.write(text.encode("utf-8"))
+        except UnicodeDecodeError as error:
+            if encoding == "cp1252":
+                raise BadInput.single(
+                    file_name, "the file is neither UTF-8, UTF-16 nor Windows-1252 text (is it binary?)"
+                ) from error
+            if error.reason == "truncated data":
                 raise BadInput.single(file_name, f"the file ({encoding}) ends in the middle of a character: it looks truncated") from error
             raise BadInput.single(file_name, f"the file says it is {encoding} but is not: {error.reason}") from error
-        if error.reason == "unexpected end of data" and error.start >= len(data) - 4:
-            raise BadInput.single(file_name, "the file ends in the middle of a character: it looks truncated") from error
-        try:
-            text = data.decode("cp1252")
-            encoding = "cp1252"
-        except UnicodeDecodeError as cp_error:
-            raise BadInput.single(
-                file_name, "the file is neither UTF-8, UTF-16 nor Windows-1252 text (is it binary?)"
-            ) from cp_error
-    if "\x00" in text:
-        raise BadInput.single(file_name, "this is a binary file, not a CSV text file or an .xlsx workbook")
-    text = text.removeprefix("\ufeff")
-    sample = text[:SNIFF_CHARACTERS]
-    if encoding == "utf-8":
-        del text
-        return data, sample, encoding
-    raw = text.encode("utf-8")
-    del text
-    return raw, sample, encoding
+    if nul:
+        raise BadInput.single(file_name, _BINARY)
+    return Upload(file_name, path=path)
 
 
 # --------------------------------------------------------------------------- CSV
@@ -169,61 +277,217 @@ def _records(buffer: np.ndarray, respect_quotes: bool) -> tuple[np.ndarray, np.n
     return starts, ends, start_lines, blank
 
 
-def _without_blank_records(raw: bytes, respect_quotes: bool) -> tuple[bytes, np.ndarray]:
-    """The bytes with every blank record (and its newline) removed, and the start line of every
-    record left. DuckDB's reader skips empty lines but keeps whitespace-only ones, so the blank
-    records are taken out here: then its rows and these line numbers correspond one to one."""
-    buffer = np.frombuffer(raw, dtype=np.uint8)
-    starts, ends, start_lines, blank = _records(buffer, respect_quotes)
-    if len(starts) and starts[-1] >= len(buffer):
-        # the "record" after a final newline is no record: nothing to remove for it
-        blank[-1] = False
-        kept_lines = start_lines[:-1][~blank[:-1]]
-    else:
-        kept_lines = start_lines[~blank]
-    if not blank.any():
-        return raw, kept_lines
-    # join the bytes between blank records; blank records are few, so this loops over them only
-    pieces, previous = [], 0
-    for start, end in zip(starts[blank].tolist(), ends[blank].tolist()):
-        pieces.append(raw[previous:start])
-        previous = end + 1
-    pieces.append(raw[previous:])
-    return b"".join(pieces), kept_lines
+
+class _TextScan:
+    """What the checks need to know of a file's UTF-8 text, gathered a chunk at a time (any
+    sizes: a line, a character or a space may cross a chunk's edge): its size, newlines, whether
+    it holds a quote character or a blank line, and whether a cell may be padded."""
+
+    def __init__(self, delimiter: str, sample: str = ""):
+        self.sample = sample  # the first characters, which the delimiter was sniffed on
+        self.delimiter = delimiter
+        self._delimiter_byte = ord(delimiter)
+        self.size = 0
+        self.newlines = 0
+        self.quote = False
+        self.blank_line = False  # a line of nothing but spaces, tabs or a carriage return (or empty)
+        # False when no cell can start or end with a space (see :attr:`RawTable.padded`)
+        self.padded = False
+        self._line_blank = True  # the line read so far holds nothing but spaces, tabs and CRs
+        self._last = -1  # the last byte read
+        self._last_spacey = False
+
+    def feed(self, chunk: bytes) -> int:
+        """Read the next chunk; returns its count of newlines."""
+        if not chunk:
+            return 0
+        if not self.quote and b'"' in chunk:
+            self.quote = True
+        buffer = np.frombuffer(chunk, dtype=np.uint8)
+        newlines = np.flatnonzero(buffer == 10)  # quicker than bytes.count, and wanted below
+        self.newlines += len(newlines)
+        if not self.blank_line:
+            self._blank_lines(chunk, buffer, newlines)
+        if not self.padded and not self.quote:
+            self._padding(chunk, buffer)
+        self._last = chunk[-1]
+        self.size += len(chunk)
+        return len(newlines)
+
+    def finish(self) -> None:
+        # the last line counts unless the file ends with a newline (then it is no line at all)
+        if self.size == 0 or (self._last != 10 and self._line_blank):
+            self.blank_line = True
+        # a quoted cell may hold spaces inside its quotes; a space ending the file ends a cell
+        self.padded = self.size > 0 and (self.padded or self.quote or self._last_spacey)
+
+    @property
+    def records(self) -> int:
+        """The lines of the text: its newlines, plus one unless it ends with a newline."""
+        return self.newlines + (self._last != 10)
+
+    def _blank_lines(self, chunk: bytes, buffer: np.ndarray, newlines: np.ndarray) -> None:
+        if len(newlines) == 0:
+            self._line_blank = self._line_blank and not chunk.translate(None, b" \t\r")
+            return
+        first, last = int(newlines[0]), int(newlines[-1])
+        if self._line_blank and not chunk[:first].translate(None, b" \t\r"):
+            self.blank_line = True  # the line that ends at the chunk's first newline
+            return
+        # a blank line inside the chunk starts at a newline followed by one of these bytes: only
+        # then is it looked for (a regular expression over every chunk costs more than this)
+        following = buffer[newlines[newlines < len(buffer) - 1] + 1]
+        if np.any((following == 10) | (following == 13) | (following == 32) | (following == 9)):
+            if _BLANK_LINE.search(chunk, first):
+                self.blank_line = True
+                return
+        self._line_blank = not chunk[last + 1:].translate(None, b" \t\r")
+
+    def _padding(self, chunk: bytes, buffer: np.ndarray) -> None:
+        """Whether a space (or any character beyond ASCII: the other spaces trim removes are such
+        characters) stands next to a delimiter, a line end or an end of the file. Numpy, not a
+        search of the bytes for " ," and the like (each such search reads the whole file slowly)."""
+        ends = (self._delimiter_byte, 10, 13)
+        if self._last_spacey and chunk[0] in ends:
+            self.padded = True  # the space ending the last chunk stood before a line end or delimiter
+            return
+        self._last_spacey = False
+        if chunk.isascii() and b" " not in chunk:
+            return
+        positions = np.flatnonzero((buffer == 32) | (buffer >= 128))
+        if len(positions) == 0:
+            return
+        if positions[0] == 0 and (self.size == 0 or self._last in ends):
+            self.padded = True  # at the start of the file, or after a line end or delimiter
+            return
+        inside = positions[positions > 0]
+        neighbours = np.concatenate((buffer[inside - 1], buffer[positions[positions < len(buffer) - 1] + 1]))
+        if np.any((neighbours == ends[0]) | (neighbours == 10) | (neighbours == 13)):
+            self.padded = True
+            return
+        self._last_spacey = bool(positions[-1] == len(buffer) - 1)
 
 
+# a line of nothing but spaces, tabs or a carriage return, between two newlines
+_BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
+
+
+def _padded_cells(raw: bytes, delimiter: str) -> bool:
+    """Whether a cell of ``raw`` may start or end with a character DuckDB's ``trim`` removes (the
+    space and the other Unicode space separators, such as the no-break space): False only when
+    no such character stands next to a delimiter, a line end or an end of the file, and no cell
+    is quoted (a quoted cell may hold spaces inside its quotes). The parser trims every cell only
+    when this is True (trimming a million rows of cells costs more than this look). The bytes
+    are looked at :data:`_PADDING_CHUNK` at a time, as a file is read."""
+    scan = _TextScan(delimiter)
+    for start in range(0, len(raw), _PADDING_CHUNK):
+        scan.feed(raw[start:start + _PADDING_CHUNK])
+    scan.finish()
+    return scan.padded
+
+
+_PADDING_CHUNK = 8 * 1_048_576
+
+
+# --------------------------------------------------------------------------- records
+class _Records:
+    """The records of a UTF-8 text, worked out a run of whole records at a time (a run ends at a
+    record's newline, so every run starts outside quotes): the start line of every record that is
+    not blank, the byte ranges of the blank ones (with their newline), and the widest record (its
+    fields, an upper bound: its delimiters outside quotes, plus one, and its line)."""
+
+    def __init__(self, text: Upload, delimiter: str, respect_quotes: bool):
+        self._delimiter_byte = ord(delimiter)
+        self._respect_quotes = respect_quotes
+        self._lines: list[np.ndarray] = []
+        self.blank: list[tuple[int, int]] = []
+        self.width, self.widest_line = 0, 1
+        self._offset, self._newlines = 0, 0  # of the next run: its first byte, the newlines before it
+        carry, carry_quotes = bytearray(), 0  # a record not ended yet, and its quote characters
+        for chunk in text.chunks():
+            quotes = chunk.count(b'"') if respect_quotes else 0
+            end = self._last_record_end(chunk, carry_quotes, quotes)
+            if end < 0:
+                carry += chunk
+                carry_quotes += quotes
+                continue
+            self._run(bytes(carry) + chunk[:end + 1] if carry else chunk[:end + 1], complete=True)
+            carry = bytearray(chunk[end + 1:])
+            carry_quotes = carry.count(b'"') if respect_quotes else 0
+        if carry:
+            self._run(bytes(carry), complete=False)
+        self.lines = np.concatenate(self._lines) if self._lines else np.zeros(0, dtype=np.int64)
+        self.width = max(self.width, 1)
+
+    def _last_record_end(self, chunk: bytes, carry_quotes: int, quotes: int) -> int:
+        """The position of the last newline of ``chunk`` that ends a record (-1: none): outside
+        quotes when they count, i.e. after an even number of quote characters in the record."""
+        end = chunk.rfind(b"\n")
+        if not self._respect_quotes:
+            return end
+        while end >= 0 and (carry_quotes + quotes - chunk.count(b'"', end)) % 2:
+            end = chunk.rfind(b"\n", 0, end)
+        return end
+
+    def _run(self, run: bytes, complete: bool) -> None:
+        buffer = np.frombuffer(run, dtype=np.uint8)
+        starts, ends, start_lines, blank = _records(buffer, self._respect_quotes)
+        if complete:  # the run ends with a record's newline: the "record" after it is the next run's
+            starts, ends, start_lines, blank = starts[:-1], ends[:-1], start_lines[:-1], blank[:-1]
+        delimiters = np.flatnonzero(buffer == self._delimiter_byte)
+        if self._respect_quotes and len(delimiters):
+            delimiters = delimiters[_outside_quotes(delimiters, np.flatnonzero(buffer == 34))]
+        # delimiters per record = the difference of the delimiter counts before consecutive record ends
+        per_record = np.diff(np.searchsorted(delimiters, np.concatenate(([-1], ends))))
+        kept = ~blank
+        lines = start_lines[kept] + self._newlines
+        self._lines.append(lines)
+        widths = per_record[kept]
+        if len(widths) and int(widths.max()) + 1 > self.width:
+            widest = int(widths.argmax())  # the first record of the run that wide
+            self.width, self.widest_line = int(widths[widest]) + 1, int(lines[widest])
+        self.blank.extend(zip((starts[blank] + self._offset).tolist(), (ends[blank] + self._offset + 1).tolist()))
+        self._offset += len(run)
+        self._newlines += run.count(b"\n")
+
+
+# --------------------------------------------------------------------------- DuckDB's reader
 def _read_csv_text(
-    raw: bytes, sample: str, encoding: str, file_name: str, sha256: str, looks_like_header, limits: UploadLimits,
-    connection: duckdb.DuckDBPyConnection | None = None,
+    text: Upload, facts: _TextScan, encoding: str, file_name: str, sha256: str, looks_like_header,
+    limits: UploadLimits, connection: duckdb.DuckDBPyConnection | None, folder: str,
 ) -> RawTable:
+    sample, delimiter = facts.sample, facts.delimiter
     first_lines = [line for line in sample.splitlines()[: HEADER_SEARCH_RECORDS * 2] if line.strip()][:HEADER_SEARCH_RECORDS]
     if not first_lines:
         raise BadInput.single(file_name, "the file is empty")
-    delimiter = _sniff_delimiter(sample)
-
-    table = _read_plain_lines(raw, first_lines, delimiter, file_name, limits, connection)
+    table = _read_plain_lines(text, facts, first_lines, file_name, limits, connection, folder)
     record_lines = np.zeros(0, dtype=np.int64)
     if table is not None:
         record_lines = np.arange(1, table.num_rows + 1, dtype=np.int64)
     for respect_quotes in (True, False) if table is None else ():
-        kept, record_lines = _without_blank_records(raw, respect_quotes)
-        width, widest = _max_width(first_lines, delimiter, kept, delimiter.encode(), respect_quotes)
+        records = _Records(text, delimiter, respect_quotes)
+        record_lines, width = records.lines, records.width
         if width > min(MAX_COLUMNS, limits.csv_fields):
-            line = int(record_lines[widest]) if widest < len(record_lines) else 1
             raise BadInput.single(
                 file_name,
                 f"{width:,} fields, more than the {limits.csv_fields:,} columns an upload may have: "
                 "this is not a table export, or remove the columns salesplan does not read",
-                line=line,
+                line=records.widest_line,
             )
-        records = len(record_lines)
-        if records * width > limits.csv_cells:
+        if len(record_lines) * width > limits.csv_cells:
             raise BadInput.single(
                 file_name,
-                f"the file has {records:,} records of up to {width:,} fields, more than the {limits.csv_cells:,} "
+                f"the file has {len(record_lines):,} records of up to {width:,} fields, more than the {limits.csv_cells:,} "
                 "cells an upload may hold: remove unused columns or split the file",
             )
-        table = _duckdb_read(kept, width, delimiter, file_name, limits.memory_mb, connection)
+        if records.blank:
+            # DuckDB's reader skips empty lines but keeps whitespace-only ones, so the blank records
+            # are taken out of a copy: then its rows and these line numbers correspond one to one
+            path = Path(folder) / "records.csv"
+            copy_without(text, path, records.blank)
+        else:
+            path = text.on_disk(folder)
+        table = _duckdb_read(path, width, delimiter, file_name, limits.memory_mb, connection)
         if table.num_rows == len(record_lines):
             break
     else:
@@ -235,110 +499,64 @@ def _read_csv_text(
     if table.num_rows == 0:
         raise BadInput.single(file_name, "the file is empty")
     located = _locate_header(table, file_name, sha256, looks_like_header, encoding=encoding, delimiter=delimiter)
-    located.padded = _padded_cells(raw, delimiter)
+    located.padded = facts.padded
     return located
 
 
-def _padded_cells(raw: bytes, delimiter: str) -> bool:
-    """Whether a cell of the file may start or end with a character DuckDB's ``trim`` removes
-    (the space and the other Unicode space separators, such as the no-break space): False only
-    when no such character stands next to a delimiter, a line end or an end of the file, and no
-    cell is quoted (a quoted cell may hold spaces inside its quotes). The parser trims every cell
-    only when this is True (trimming a million rows of cells costs more than this look).
-    """
-    if not raw or b'"' in raw:
-        return bool(raw)
-    ascii_only = raw.isascii()
-    if ascii_only and b" " not in raw:
-        return False
-    buffer = np.frombuffer(raw, dtype=np.uint8)
-    delimiter_byte = ord(delimiter)
-    # the space, and every byte of a character beyond ASCII (the other space separators are
-    # such characters): found chunk by chunk (a mask of the whole file would be one more copy of
-    # it), then only their neighbours are looked at. Numpy, not a search of the bytes for " ,"
-    # and the like (each such search reads the whole file slowly)
-    for start in range(0, len(buffer), _PADDING_CHUNK):
-        chunk = buffer[start:start + _PADDING_CHUNK]
-        spacey = chunk == 32 if ascii_only else (chunk == 32) | (chunk >= 128)
-        positions = np.flatnonzero(spacey) + start
-        if len(positions) == 0:
-            continue
-        if positions[0] == 0 or positions[-1] == len(buffer) - 1:
-            return True
-        for neighbours in (buffer[positions - 1], buffer[positions + 1]):
-            if np.any((neighbours == delimiter_byte) | (neighbours == 10) | (neighbours == 13)):
-                return True
-    return False
-
-
-_PADDING_CHUNK = 8 * 1_048_576
-
-
 def _read_plain_lines(
-    raw: bytes, first_lines: list[str], delimiter: str, file_name: str, limits: UploadLimits,
-    connection: duckdb.DuckDBPyConnection | None = None,
+    text: Upload, facts: _TextScan, first_lines: list[str], file_name: str, limits: UploadLimits,
+    connection: duckdb.DuckDBPyConnection | None, folder: str,
 ) -> pa.Table | None:
     """The usual export, read without numbering its bytes: when the file holds no quote
     character and no blank line, every line is one record (its number is its position), so the
     records are read straight away. The width is taken from the first lines plus one sentinel
     column: a record with more fields fills the sentinel. None (nothing decided) for any other
     file, or when the reader's records do not match the lines one to one."""
-    if b'"' in raw:
+    if facts.quote or facts.blank_line:
         return None
-    # the body is the bytes without a final newline, searched in place (a slice would copy the file)
-    body_end = len(raw) - 1 if raw.endswith(b"\n") else len(raw)
-    if _BLANK_LINE.search(raw, 0, body_end) or _BLANK_FIRST_LINE.match(raw, 0, body_end):
-        return None
-    records = raw.count(b"\n", 0, body_end) + 1
-    width = max((len(line.split(delimiter)) for line in first_lines), default=1)
+    records = facts.records
+    width = max((len(line.split(facts.delimiter)) for line in first_lines), default=1)
     if width >= min(MAX_COLUMNS, limits.csv_fields) or records * (width + 1) > limits.csv_cells:
         return None  # the general path measures the file and refuses it with its figures
     # no quote anywhere: every newline ends a record, so DuckDB may split the file between its
     # threads (the rows still come back in the file's order)
-    table = _duckdb_read(raw, width + 1, delimiter, file_name, limits.memory_mb, connection, parallel=True)
+    table = _duckdb_read(text.on_disk(folder), width + 1, facts.delimiter, file_name, limits.memory_mb, connection,
+                         parallel=True)
     sentinel = f"c{width}"
     if table.num_rows != records or table.column(sentinel).null_count != table.num_rows:
         return None
     return table.drop_columns([sentinel])
 
 
-# a line of nothing but spaces, tabs or a carriage return (the reader would keep it as a record)
-_BLANK_LINE = re.compile(rb"\n[ \t\r]*(?:\n|\Z)")
-_BLANK_FIRST_LINE = re.compile(rb"[ \t\r]*(?:\n|\Z)")
-
-
 def _duckdb_read(
-    raw: bytes, width: int, delimiter: str, file_name: str, memory_mb: int,
+    path: Path, width: int, delimiter: str, file_name: str, memory_mb: int,
     connection: duckdb.DuckDBPyConnection | None = None, *, parallel: bool = False,
 ) -> pa.Table:
-    """Every record of ``raw`` as ``width`` text columns c0..c{width-1}, read by DuckDB, in the
-    file's order. ``parallel`` only for bytes without a quote character (a quoted newline would
-    make a split between threads ambiguous).
+    """Every record of the file at ``path`` as ``width`` text columns c0..c{width-1}, read by
+    DuckDB, in the file's order. ``parallel`` only for a file without a quote character (a
+    quoted newline would make a split between threads ambiguous).
 
     ``connection`` is the import's private connection (:func:`quiet_connection`), kept open for
     its parser. Without it a connection of its own is made and closed.
     Raises BadInput when the reader fails or the file does not fit in ``memory_mb``."""
     columns = {f"c{i}": "VARCHAR" for i in range(width)}
     owned = connection is None
-    with tempfile.TemporaryDirectory(prefix="salesplan-") as folder:
-        path = Path(folder) / "upload.csv"
-        path.write_bytes(raw)
-        if connection is None:
-            connection = quiet_connection(memory_mb)
-        try:
-            return connection.sql(
-                "SELECT * FROM read_csv($path, auto_detect = false, header = false, columns = $columns, delim = $delim, "
-                "quote = '\"', escape = '\"', null_padding = true, strict_mode = false, "
-                f"parallel = {'true' if parallel else 'false'}, all_varchar = true)",
-                params={"path": str(path), "columns": columns, "delim": delimiter},
-            ).to_arrow_table()
-        except duckdb.OutOfMemoryException as error:
-            raise too_large_for_memory(file_name, memory_mb) from error
-        except duckdb.Error as error:
-            raise BadInput.single(file_name, f"the file cannot be read as CSV: {_first_line(error)}") from error
-        finally:
-            if owned:
-                connection.close()
+    if connection is None:
+        connection = quiet_connection(memory_mb)
+    try:
+        return connection.sql(
+            "SELECT * FROM read_csv($path, auto_detect = false, header = false, columns = $columns, delim = $delim, "
+            "quote = '\"', escape = '\"', null_padding = true, strict_mode = false, "
+            f"parallel = {'true' if parallel else 'false'}, all_varchar = true)",
+            params={"path": str(path), "columns": columns, "delim": delimiter},
+        ).to_arrow_table()
+    except duckdb.OutOfMemoryException as error:
+        raise too_large_for_memory(file_name, memory_mb) from error
+    except duckdb.Error as error:
+        raise BadInput.single(file_name, f"the file cannot be read as CSV: {_first_line(error)}") from error
+    finally:
+        if owned:
+            connection.close()
 
 
 def _drop_blank_rows(table: pa.Table) -> pa.Table:
@@ -361,26 +579,3 @@ def _drop_blank_rows(table: pa.Table) -> pa.Table:
         empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(column), ""), True)
         blank = empty if blank is None else pc.and_(blank, empty)
     return table if blank is None else table.filter(pc.invert(blank))
-
-
-def _max_width(
-    first_lines: list[str], delimiter: str, raw: bytes, delimiter_byte: bytes, respect_quotes: bool = True,
-) -> tuple[int, int]:
-    """An upper bound of the number of fields of any record (its delimiters, outside quotes when
-    ``respect_quotes``, plus one), and the position of the first record with that many."""
-    buffer = np.frombuffer(raw, dtype=np.uint8)
-    delimiter_positions = np.flatnonzero(buffer == delimiter_byte[0])
-    if len(delimiter_positions) == 0:
-        return max(1, max((len(next(csv.reader([line], delimiter=delimiter), [])) for line in first_lines), default=1)), 0
-    newline_positions = np.flatnonzero(buffer == 10)
-    if respect_quotes:
-        quote_positions = np.flatnonzero(buffer == 34)
-        delimiter_positions = delimiter_positions[_outside_quotes(delimiter_positions, quote_positions)]
-        newline_positions = newline_positions[_outside_quotes(newline_positions, quote_positions)]
-    if len(delimiter_positions) == 0:
-        return 1, 0
-    # delimiters per record = difference of the delimiter counts before consecutive record ends
-    boundaries = np.concatenate(([-1], newline_positions, [len(buffer)]))
-    per_record = np.diff(np.searchsorted(delimiter_positions, boundaries))
-    widest = int(per_record.argmax())
-    return int(per_record[widest]) + 1, widest

@@ -11,8 +11,9 @@ import duckdb
 from salesplan.errors import BadInput
 from salesplan.files import (
     RawTable,
+    Upload,
     UploadLimits,
-    read_source,
+    open_upload,
     quiet_connection,
     read_table,
     too_large_for_memory,
@@ -64,13 +65,13 @@ def import_file(
         raise BadInput.single(str(file_name or source), f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
     settings = store.settings()
     limits = limits or UploadLimits.for_upload_limit(settings.upload_limit_mb)
-    data, name = read_source(source, file_name, limit_bytes=limits.file_bytes)
+    # a file on disk is read a chunk at a time, never whole; bytes are handed over in an Upload
+    # that lets them go once DuckDB's reader has them in a file: a large upload is not held for
+    # the whole import (at 10M rows the file is ~0.7 GB beside its parsed rows)
+    upload = open_upload(source, file_name, limit_bytes=limits.file_bytes)
+    name = upload.name
     if decimal not in (None, "point", "comma"):
         raise BadInput.single(name, f"unknown decimal separator {decimal!r}; use point or comma")
-    # the bytes are handed over in a list the reader empties: a large upload is not held for the
-    # whole import (at 10M rows the file is ~0.7 GB beside its parsed rows)
-    upload = [data]
-    del data
     try:
         return _import_data(store, kind, upload, name, principal=principal, valid_only=valid_only,
                             date_format=date_format, column_map=column_map, reason=reason, report=report,
@@ -82,15 +83,15 @@ def import_file(
 
 
 def _import_data(
-    store: Store, kind: str, data: bytes | list[bytes], name: str, *, principal: Principal, valid_only: bool,
+    store: Store, kind: str, data: bytes | Upload, name: str, *, principal: Principal, valid_only: bool,
     date_format: str | None, column_map: dict[str, str] | None, reason: str | None,
     report: ImportProgress, settings: Settings, limits: UploadLimits, as_of: date | None = None,
     decimal: str | None = None,
 ) -> ImportResult:
-    # ``data``: the file's bytes, or a list holding them that the reader empties (see import_file)
-    upload = data if isinstance(data, list) else [data]
+    # ``data``: the file's bytes, or an Upload that lets them go once read (see import_file)
+    upload = data if isinstance(data, Upload) else Upload(name, data=data)
     del data
-    report.start(name, len(upload[0]))
+    report.start(name, upload.size)
     # one private connection (a cursor of the process's parser database) for the whole import: the
     # CSV reader's, then the parser's, which closes it when its checks are done (its temporary
     # tables go with it); closed here too when the import stops before a parser takes it (closing
@@ -105,12 +106,12 @@ def _import_data(
 
 
 def _import_read(
-    store: Store, kind: str, upload: list[bytes], name: str, *, principal: Principal, valid_only: bool,
+    store: Store, kind: str, upload: Upload, name: str, *, principal: Principal, valid_only: bool,
     date_format: str | None, column_map: dict[str, str] | None, reason: str | None,
     report: ImportProgress, settings: Settings, limits: UploadLimits, as_of: date | None,
     decimal: str | None, connection: duckdb.DuckDBPyConnection,
 ) -> ImportResult:
-    raw = read_table(upload.pop(), name, looks_like_header=_looks_like_header(kind, column_map), limits=limits,
+    raw = read_table(upload, name, looks_like_header=_looks_like_header(kind, column_map), limits=limits,
                      connection=connection)
     raw.connection = connection
     raw.decimal = decimal

@@ -120,14 +120,15 @@ def test_one_connection_per_import(reps_store, monkeypatch):
         assert len(opened) == 1
 
 
-def test_an_ascii_file_is_not_decoded_whole_but_a_nul_past_the_first_64k_is_still_refused(reps_store):
+def test_an_ascii_file_is_read_in_chunks_and_a_nul_past_the_first_64k_is_still_refused(reps_store, monkeypatch):
     before = fingerprint(reps_store)  # a refused file changes nothing
     rows = [f"2025-03-{3 + i % 20:02d},R001,O{i},1,{i}.5" for i in range(4000)]
     text = HEADER + "\n".join(rows) + "\n"
     assert len(text) > 70_000
     data = text.encode("ascii")
-    raw, sample, encoding = files._decode(data, "sales.csv")
-    assert (raw is data, encoding, sample) == (True, "utf-8", text[: files.SNIFF_CHARACTERS])
+    monkeypatch.setattr(files.stream, "CHUNK_BYTES", 10_000)  # the NUL is in a later chunk than the first
+    raw = read(text)
+    assert (raw.encoding, raw.cells.num_rows, raw.cells.column("line")[-1].as_py()) == ("utf-8", 4000, 4001)
     bad = data[:-100] + b"\x00" + data[-99:]
     with pytest.raises(BadInput) as caught:
         actuals(reps_store, bad.decode("ascii"))
