@@ -46,7 +46,9 @@ team = set(reps["rep_id"])  # the reps this principal may see: their scope
 writable = policy.may(principal, "write_rep", rep_id=rep_id, team=team)
 
 if ui.may_set_targets(principal):
-    plan_tab, targets_tab = st.tabs(["Action plan", "Targets"], key="plan_tabs")
+    # only the open tab runs (opening the other reruns the page): every run of the action plan,
+    # such as the rerun after each of its writes, built the whole targets editor for nothing
+    plan_tab, targets_tab = st.tabs(["Action plan", "Targets"], key="plan_tabs", on_change="rerun")
 else:
     plan_tab, targets_tab = st.container(), None
 
@@ -295,7 +297,7 @@ with plan_tab:
 
 
 # ====================================================================== targets editor
-if targets_tab is not None:
+if targets_tab is not None and targets_tab.open:
     with targets_tab:
         settings = ui.settings()
         months = fiscal_months(fy, settings.fy_start_month)

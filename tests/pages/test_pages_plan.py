@@ -24,9 +24,10 @@ def rep(tmp_path_factory):
     return year[year["target"] > 0].iloc[-1]["owner_id"]
 
 
-def plan_page(monkeypatch, db, rep):
-    """The admin's Plan page of ``rep``, opened on that rep by its address."""
-    at = app(monkeypatch, db, page="plan", rep=rep)
+def plan_page(monkeypatch, db, rep, tab: str | None = None):
+    """The admin's Plan page of ``rep``, opened on that rep by its address (and on the tab
+    ``tab``: the targets editor runs only on its own)."""
+    at = app(monkeypatch, db, page="plan", rep=rep, state={"plan_tabs": tab} if tab else None)
     assert at.selectbox(key="rep_picker").value == rep
     return at
 
@@ -34,6 +35,12 @@ def plan_page(monkeypatch, db, rep):
 @pytest.fixture
 def at(monkeypatch, db, rep):
     return plan_page(monkeypatch, db, rep)
+
+
+@pytest.fixture
+def targets(monkeypatch, db, rep):
+    """The Plan page open on its Targets tab."""
+    return plan_page(monkeypatch, db, rep, "Targets")
 
 
 def submit(at, form: str, label: str):
@@ -75,6 +82,8 @@ def _coverage_caption(at) -> str:
 def test_add_an_obstacle_and_an_action_that_answers_it(monkeypatch, at, db, rep):
     """Also: a write of the plan that cannot change a number keeps the cached numbers (the engine
     reads of a plan only its open actions' expected impact); one that can recomputes them."""
+    assert [t.label for t in at.tabs] == ["Action plan", "Targets"]
+    assert not [n for n in at.number_input if n.key == "target_amount"], "the targets editor runs only when open"
     before = plan_of(db, rep)
     obstacle_box = [t for t in at.text_input if t.label == "Obstacle"][0]
     obstacle_box.set_value("Key account <b>freezes</b> its budget")
@@ -153,7 +162,8 @@ def _history(db, rep):
     return read(db, "target_history", "rep", rep)
 
 
-def test_targets_editor_saves_a_new_version_with_its_reason(at, db, rep):
+def test_targets_editor_saves_a_new_version_with_its_reason(targets, db, rep):
+    at = targets
     old = _revenue_targets_2026(db, rep)
     # the three choices in one run: none of them changes which widgets the editor shows
     at.checkbox(key="target_include_closed").check()
@@ -184,7 +194,8 @@ def test_targets_editor_saves_a_new_version_with_its_reason(at, db, rep):
     assert "1,200,000" in _coverage_caption(at)
 
 
-def test_monthly_amounts_editor_changes_only_the_edited_month(at, db, rep):
+def test_monthly_amounts_editor_changes_only_the_edited_month(targets, db, rep):
+    at = targets
     mine = _revenue_targets_2026(db, rep)
     at.segmented_control(key="target_mode").set_value("monthly")
     at.checkbox(key="target_include_closed").check().run()  # March is closed on the demo's today
@@ -204,7 +215,8 @@ def test_monthly_amounts_editor_changes_only_the_edited_month(at, db, rep):
 # ---------------------------------------------------------------- issue 12: the plan flow
 
 
-def test_targets_editor_leaves_closed_months_shows_the_months_and_keeps_its_confirmation(at, db, rep):
+def test_targets_editor_leaves_closed_months_shows_the_months_and_keeps_its_confirmation(targets, db, rep):
+    at = targets
     old = _revenue_targets_2026(db, rep)
     assert not at.checkbox(key="target_include_closed").value, "closed months are not rewritten by default"
     at.number_input(key="target_amount").set_value(1_200_000.0)
@@ -225,7 +237,9 @@ def test_targets_editor_leaves_closed_months_shows_the_months_and_keeps_its_conf
     assert any("Targets saved" in s.value for s in at.success)
 
 
-def test_fiscal_years_from_1900_to_2199(at):
+def test_fiscal_years_from_1900_to_2199(targets):
+    at = targets  # the Targets tab shows the action plan too: both parts run in FY1950
+    assert at.number_input(key="target_amount")
     fy = at.number_input(key="plan_fy")
     assert (fy.min, fy.max) == (1900, 2199)
     fy.set_value(1950).run()
