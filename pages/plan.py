@@ -26,7 +26,8 @@ if policy.may_agree_some(principal):
             text.markdown(f"**{ui.md(row.name or row.rep_id)}** ({row.rep_id}), FY{row.fy}: "
                           f"{ui.md(row.summary or 'no summary')} · submitted by {ui.md(row.updated_by or '—')}")
             if agree.button("Agree", key=f"agree_{row.rep_id}_{row.fy}", icon=":material/handshake:"):
-                ok, _ = ui.attempt(the_store.save_plan, principal, row.rep_id, int(row.fy), status="agreed",
+                ok, _ = ui.attempt_plan(principal, row.rep_id, int(row.fy), the_store.save_plan, principal, row.rep_id,
+                                        int(row.fy), status="agreed",
                                    summary=row.summary or "")
                 if ok:
                     ui.flash(f"Plan of {ui.md(str(row.name or row.rep_id))} for FY{row.fy} marked agreed.")
@@ -45,9 +46,17 @@ team = set(reps["rep_id"])  # the reps this principal may see: their scope
 writable = policy.may(principal, "write_rep", rep_id=rep_id, team=team)
 
 if ui.may_set_targets(principal):
-    plan_tab, targets_tab = st.tabs(["Action plan", "Targets"], key="plan_tabs")
+    # only the open tab runs (opening the other reruns the page): every run of the action plan,
+    # such as the rerun after each of its writes, built the whole targets editor for nothing
+    plan_tab, targets_tab = st.tabs(["Action plan", "Targets"], key="plan_tabs", on_change="rerun")
 else:
     plan_tab, targets_tab = st.container(), None
+
+
+def write_plan(action, *args, **kwargs):
+    """``ui.attempt(action, principal, *args, **kwargs)`` for a write of this plan: one that
+    leaves the numbers as they were keeps the cached ones (ui.attempt_plan)."""
+    return ui.attempt_plan(principal, rep_id, fy, action, principal, *args, **kwargs)
 
 
 def rerun_with(message: str) -> None:
@@ -98,20 +107,20 @@ with plan_tab:
         flow = st.columns(4)
         can_agree = policy.may(principal, "agree_plan", rep_id=rep_id)
         if status == "draft" and flow[0].button("Submit for agreement", icon=":material/send:"):
-            ok, _ = ui.attempt(the_store.save_plan, principal, rep_id, fy, status="submitted", summary=plan["summary"])
+            ok, _ = write_plan(the_store.save_plan, rep_id, fy, status="submitted", summary=plan["summary"])
             if ok:
                 rerun_with("Plan submitted to the manager for agreement.")
         if status == "submitted":
             if can_agree and flow[0].button("Mark agreed", type="primary", icon=":material/handshake:"):
-                ok, _ = ui.attempt(the_store.save_plan, principal, rep_id, fy, status="agreed", summary=plan["summary"])
+                ok, _ = write_plan(the_store.save_plan, rep_id, fy, status="agreed", summary=plan["summary"])
                 if ok:
                     rerun_with("Plan marked agreed.")
             if flow[1].button("Back to draft", icon=":material/undo:"):
-                ok, _ = ui.attempt(the_store.save_plan, principal, rep_id, fy, status="draft", summary=plan["summary"])
+                ok, _ = write_plan(the_store.save_plan, rep_id, fy, status="draft", summary=plan["summary"])
                 if ok:
                     rerun_with("Plan is a draft again.")
         if status == "agreed" and flow[0].button("Reopen as draft", icon=":material/lock_open:"):
-            ok, _ = ui.attempt(the_store.save_plan, principal, rep_id, fy, status="draft", summary=plan["summary"])
+            ok, _ = write_plan(the_store.save_plan, rep_id, fy, status="draft", summary=plan["summary"])
             if ok:
                 rerun_with("Plan reopened as a draft.")
 
@@ -121,7 +130,7 @@ with plan_tab:
         summary = st.text_area("How the target will be reached", value=plan["summary"] or "", height=100,
                                disabled=not writable)
         if st.form_submit_button("Save summary", disabled=not writable):
-            ok, _ = ui.attempt(the_store.save_plan, principal, rep_id, fy, status=status, summary=summary)
+            ok, _ = write_plan(the_store.save_plan, rep_id, fy, status=status, summary=summary)
             if ok:
                 rerun_with("Summary saved.")
 
@@ -147,7 +156,7 @@ with plan_tab:
             likelihood = left.slider("Likelihood (1 = unlikely, 5 = almost certain)", 1, 5, 3)
             at_risk = right.number_input("Revenue at risk", min_value=0.0, step=1000.0, format="%.0f")
             if st.form_submit_button("Add obstacle", type="primary"):
-                ok, _ = ui.attempt(the_store.add_obstacle, principal, rep_id, fy, description=description,
+                ok, _ = write_plan(the_store.add_obstacle, rep_id, fy, description=description,
                                    likelihood=int(likelihood), revenue_at_risk=float(at_risk))
                 if ok:
                     changed_plan("Obstacle added.", status)
@@ -164,7 +173,7 @@ with plan_tab:
                     at_risk = right.number_input("At risk (money)", min_value=0.0, step=1000.0, format="%.0f",
                                                  value=float(item["revenue_at_risk"] or 0.0))
                     if st.form_submit_button(f"Save {name}", type="primary"):
-                        ok, _ = ui.attempt(the_store.update_obstacle, principal, int(chosen), description=description,
+                        ok, _ = write_plan(the_store.update_obstacle, int(chosen), description=description,
                                            likelihood=int(likelihood), revenue_at_risk=float(at_risk))
                         if ok:
                             changed_plan(f"{name} changed.", status)
@@ -172,7 +181,7 @@ with plan_tab:
                                    key=f"confirm_delete_obstacle_{chosen}")
                 if st.button(f"Delete {name}", disabled=not sure, icon=":material/delete:",
                              key=f"delete_obstacle_{chosen}"):
-                    ok, _ = ui.attempt(the_store.delete_obstacle, principal, int(chosen))
+                    ok, _ = write_plan(the_store.delete_obstacle, int(chosen))
                     if ok:
                         changed_plan(f"{name} deleted.", status)
 
@@ -215,7 +224,7 @@ with plan_tab:
             answers = right.selectbox("Answers obstacle", [None, *obstacle_names],
                                       format_func=lambda i: "—" if i is None else obstacle_names[i])
             if st.form_submit_button("Add action", type="primary"):
-                ok, _ = ui.attempt(the_store.add_action, principal, rep_id, fy, description=description, owner=owner,
+                ok, _ = write_plan(the_store.add_action, rep_id, fy, description=description, owner=owner,
                                    due_date=due, status=new_status, expected_impact=float(impact),
                                    obstacle_id=None if answers is None else int(answers))
                 if ok:
@@ -227,7 +236,7 @@ with plan_tab:
                 chosen = left.selectbox("Update an action", list(labels), format_func=labels.get)
                 to_status = middle.selectbox("New status", ACTION_STATUSES, format_func=lambda s: s.replace("_", " "))
                 if right.form_submit_button("Update"):
-                    ok, _ = ui.attempt(the_store.update_action_status, principal, int(chosen), to_status)
+                    ok, _ = write_plan(the_store.update_action_status, int(chosen), to_status)
                     if ok:
                         rerun_with(f"{labels[chosen].split(':')[0]} is now {to_status.replace('_', ' ')}.")
             with st.expander("Change or delete an action", icon=":material/edit:"):
@@ -251,7 +260,7 @@ with plan_tab:
                                               index=options.index(linked) if linked in options else 0,
                                               format_func=lambda i: "—" if i is None else obstacle_names[i])
                     if st.form_submit_button(f"Save {name}", type="primary"):
-                        ok, _ = ui.attempt(the_store.update_action, principal, int(chosen), description=description,
+                        ok, _ = write_plan(the_store.update_action, int(chosen), description=description,
                                            owner=owner, due_date=due, status=new_status, expected_impact=float(impact),
                                            obstacle_id=None if answers is None else int(answers))
                         if ok:
@@ -259,7 +268,7 @@ with plan_tab:
                 sure = st.checkbox(f"Yes, delete {name}", key=f"confirm_delete_action_{chosen}")
                 if st.button(f"Delete {name}", disabled=not sure, icon=":material/delete:",
                              key=f"delete_action_{chosen}"):
-                    ok, _ = ui.attempt(the_store.delete_action, principal, int(chosen))
+                    ok, _ = write_plan(the_store.delete_action, int(chosen))
                     if ok:
                         changed_plan(f"{name} deleted.", status)
         open_count = int(actions["status"].isin(OPEN_ACTION_STATUSES).sum()) if not actions.empty else 0
@@ -281,14 +290,14 @@ with plan_tab:
             when = st.date_input("Date", value=ui.today(), format="YYYY-MM-DD")
             note = st.text_area("Note", placeholder="What was reviewed, what was agreed")
             if st.form_submit_button("Add check-in", type="primary"):
-                ok, _ = ui.attempt(the_store.add_checkin, principal, rep_id, fy, checkin_date=when,
+                ok, _ = write_plan(the_store.add_checkin, rep_id, fy, checkin_date=when,
                                    author=principal.email, note=note)
                 if ok:
                     rerun_with("Check-in added.")
 
 
 # ====================================================================== targets editor
-if targets_tab is not None:
+if targets_tab is not None and targets_tab.open:
     with targets_tab:
         settings = ui.settings()
         months = fiscal_months(fy, settings.fy_start_month)

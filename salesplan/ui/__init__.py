@@ -96,6 +96,7 @@ from salesplan.ui.printable import plan_html
 from salesplan.ui.widgets import (
     WATCHLIST_PAGE_SIZE,
     attempt,
+    attempt_plan,
     flash,
     problems_frame,
     reps_or_stop,
@@ -118,6 +119,7 @@ __all__ = [
     "account_box",
     "allocation",
     "attempt",
+    "attempt_plan",
     "backtest",
     "bridge_figure",
     "burnup_figure",

@@ -2,7 +2,9 @@
 
 One :class:`~salesplan.store.Store` per process and database file (:func:`store`). Caching is on
 these loaders only: each cached read is keyed by the database file and ``store.data_version()``, so
-any write (an upload, an undo, a target change) invalidates them at once.
+any write (an upload, an undo, a target change) invalidates them at once. The engine's numbers
+(report, watch list, chances, backtest, ...) are keyed by the version of what they depend on: a
+write of a plan that leaves them as they were (:func:`plan_write`) keeps them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import time
 from collections import OrderedDict
 from dataclasses import fields
 from datetime import date
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -26,8 +29,10 @@ from salesplan.errors import DatabaseLocked, SalesplanError
 from salesplan.files import UploadLimits
 from salesplan.inputs import EngineInputs
 from salesplan.principal import Principal
-from salesplan.store import Store, resolve_db_path
+from salesplan.store import OPEN_ACTION_STATUSES, Store, resolve_db_path
 from salesplan.ui.formatting import md
+
+T = TypeVar("T")
 
 
 def today() -> date:
@@ -100,6 +105,70 @@ def _key() -> tuple[Store, str, int]:
         memo = (stamp, now, the_store.data_version())
         st.session_state[_VERSION_KEY] = memo
     return the_store, the_store.path, memo[2]
+
+
+# The data versions whose engine numbers are those of an earlier version: a write of this process
+# that changed nothing the engine reads (:func:`plan_write`) maps the version it made to the one
+# before it (or to that one's own earlier version). Per database; the oldest entries are dropped
+# past _SAME_NUMBERS_MAX (a dropped entry costs one recomputation, never a wrong number).
+_SAME_NUMBERS_MAX = 4096
+_SAME_NUMBERS: OrderedDict[tuple[str, int], int] = OrderedDict()
+_SAME_NUMBERS_LOCK = threading.Lock()
+
+
+def _numbers_key() -> tuple[Store, str, int]:
+    """:func:`_key` for the engine's cached reads: the version is that of the numbers, the oldest
+    data version whose engine inputs are the same (see :func:`plan_write`)."""
+    the_store, db, version = _key()
+    with _SAME_NUMBERS_LOCK:
+        return the_store, db, _SAME_NUMBERS.get((str(the_store.path), version), version)
+
+
+def _open_impacts(plan: Any) -> list[float] | None:
+    """What the engine reads of a plan (salesplan/storage/reads.py, ``open_actions``): the
+    expected impact of each open action, sorted, zeros left out (they add nothing to the sum).
+    None when a value is too large for its double to stand for one decimal alone, so that equal
+    lists always mean equal sums in the database."""
+    actions = plan["actions"]
+    impacts = actions.loc[actions["status"].isin(OPEN_ACTION_STATUSES), "expected_impact"].astype(float)
+    if not np.isfinite(impacts).all() or (impacts.abs() >= 1e11).any():
+        return None
+    return sorted(float(x) for x in impacts if x != 0)
+
+
+def _plan_impacts(principal: Principal, rep_id: str, fy: int) -> list[float] | None:
+    try:
+        return _open_impacts(read(principal, "plan", rep_id, fy))
+    except SalesplanError:  # not for this principal to read: the write decides, the numbers are not kept
+        return None
+
+
+def plan_write(principal: Principal, rep_id: str, fy: int, write: Callable[[], T]) -> T:
+    """Run ``write``, a write of the FY ``fy`` plan of ``rep_id`` (its header, obstacles,
+    actions or check-ins, and nothing else), and keep the engine's cached numbers when it did not
+    change them: the engine reads of a plan only the sum of its open actions' expected impact
+    (action coverage), so a summary, status, obstacle or check-in never changes a number, nor does
+    an action change that leaves the open actions' impacts as they were (a new description, owner
+    or due date; a new action without impact). Other reads (the plan itself) see the write at
+    once, as after any write. Returns what ``write`` returns; raises what it raises (nothing is
+    kept then).
+
+    The numbers are kept only when this write is the only one between the version the run read
+    the plan at and the version after it (another process's write in between may have changed
+    anything): each write raises the data version by exactly one."""
+    the_store, _, version = _key()
+    before_version = the_store.data_version()
+    before = _plan_impacts(principal, rep_id, fy) if before_version == version else None
+    result = write()
+    if before is not None and the_store.data_version() == before_version + 1:
+        after = _plan_impacts(principal, rep_id, fy)  # a cached read, the next run's
+        if after is not None and after == before:
+            path = str(the_store.path)
+            with _SAME_NUMBERS_LOCK:
+                _SAME_NUMBERS[(path, before_version + 1)] = _SAME_NUMBERS.get((path, before_version), before_version)
+                while len(_SAME_NUMBERS) > _SAME_NUMBERS_MAX:
+                    _SAME_NUMBERS.popitem(last=False)
+    return result
 
 
 def sight(principal: Principal) -> tuple[str, ...]:
@@ -225,12 +294,12 @@ def report(principal: Principal, as_of: date, *, fy: int | None = None, level: s
     """engine.report for what the principal may see (cached until the next write)."""
     # the FY the engine would pick, so that fy=None and the explicit year share one cache entry
     fy = fiscal_year_of(as_of, settings().fy_start_month) if fy is None else int(fy)
-    the_store, db, version = _key()
+    the_store, db, version = _numbers_key()
     return _report(the_store, db, version, sight(principal), principal, as_of, fy, level, metric, period)
 
 
 def watchlist(principal: Principal, as_of: date, *, metric: str = "revenue") -> pd.DataFrame:
-    the_store, db, version = _key()
+    the_store, db, version = _numbers_key()
     return _watchlist(the_store, db, version, sight(principal), principal, as_of, metric)
 
 
@@ -240,7 +309,7 @@ def year_curve(principal: Principal, owner_type: str, owner_id: str, fy: int, me
     date. Built from the level's week report at the FY's last day (cached), which every owner of
     the level shares."""
     fy_end = fiscal_year_bounds(fy, settings().fy_start_month)[1]
-    the_store, db, version = _key()
+    the_store, db, version = _numbers_key()
     return _year_curve(the_store, db, version, sight(principal), principal, fy_end, fy, owner_type, owner_id, metric)
 
 
@@ -254,14 +323,14 @@ def _year_curve(_store: Store, db: str, version: int, sight: tuple, _principal: 
 
 
 def allocation(principal: Principal, fy: int, metric: str) -> pd.DataFrame:
-    the_store, db, version = _key()
+    the_store, db, version = _numbers_key()
     return _allocation(the_store, db, version, sight(principal), principal, fy, metric)
 
 
 def chance_details(principal: Principal, as_of: date, *, level: str = "rep", metric: str = "revenue",
                    period: str = "year") -> pd.DataFrame:
     """engine.chance_details ("see the math" of chance_to_reach) for the FY of ``as_of`` (cached)."""
-    the_store, db, version = _key()
+    the_store, db, version = _numbers_key()
     return _chance_details(the_store, db, version, sight(principal), principal, as_of, fy_of(as_of), level, metric, period)
 
 
@@ -269,7 +338,7 @@ def backtest(principal: Principal, *, fy: int | None = None, metric: str = "reve
              level: str = "rep") -> backtest_module.BacktestResult:
     """salesplan.backtest over what the principal may see, cached until the next write (it replays
     every past fiscal year week by week). Raises BadInput as the backtest does."""
-    the_store, db, version = _key()
+    the_store, db, version = _numbers_key()
     return _backtest(the_store, db, version, sight(principal), principal, fy, metric, level)
 
 
@@ -277,7 +346,7 @@ def pipeline_trend(principal: Principal, owner_type: str, owner_id: str, as_of: 
                    rep_ids: list[str] | None = None) -> pd.DataFrame:
     """The owner's full-year pipeline at each deal snapshot of the FY up to ``as_of`` that covered
     ``rep_ids`` (None: any rep), from :func:`salesplan.pipeline_view.trend` (cached)."""
-    the_store, db, version = _key()
+    the_store, db, version = _numbers_key()
     reps = None if rep_ids is None else tuple(sorted(rep_ids))
     return _pipeline_trend(the_store, db, version, sight(principal), principal, owner_type, owner_id, reps, fy_of(as_of), as_of, metric)
 

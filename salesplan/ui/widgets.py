@@ -12,7 +12,7 @@ import streamlit as st
 from salesplan import upload_flow
 from salesplan.errors import BadInput, NotAllowed, SalesplanError
 from salesplan.principal import Principal
-from salesplan.ui.data import read
+from salesplan.ui.data import plan_write, read
 from salesplan.ui.formatting import md, money_columns
 
 
@@ -27,6 +27,14 @@ def attempt(action: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[bool
     except SalesplanError as error:
         st.error(md(error))
     return False, None
+
+
+def attempt_plan(principal: Principal, rep_id: str, fy: int, action: Callable[..., Any], *args: Any,
+                 **kwargs: Any) -> tuple[bool, Any]:
+    """:func:`attempt` of a write of the FY ``fy`` plan of ``rep_id`` (header, obstacles, actions,
+    check-ins: ``action(*args, **kwargs)``), which keeps the engine's cached numbers when the write
+    did not change them (salesplan.ui.data.plan_write). Returns (ok, result)."""
+    return attempt(plan_write, principal, rep_id, fy, lambda: action(*args, **kwargs))
 
 
 def show_problems(error: BadInput | pd.DataFrame, *, title: str = "Nothing was changed") -> None:

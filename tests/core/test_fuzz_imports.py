@@ -83,9 +83,13 @@ HEADERS = {
         "territory": ["territory", "Sales Territory"],
     },
 }
-# free text as people type it: accents, delimiters, quotes, newlines, formulas and SQL
+# free text as people type it: accents, delimiters, quotes, newlines, formulas and SQL. Any
+# character UTF-8 can encode: every code point but the surrogates (category Cs), which are left out
+# by category, so no codec= is needed (the same characters; with it, hypothesis works the codec's
+# characters out by encoding all 1.1 million code points, ~2.5 s of CPU in each process of a run
+# from a fresh clone, which has no .hypothesis folder to keep the answer in)
 TEXT = st.one_of(
-    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12),
+    st.text(alphabet=st.characters(exclude_categories=("Cs", "Cc")), max_size=12),
     st.text(alphabet="ab ,;\t\"'\n=+-@é€()|", max_size=10),
     st.sampled_from(["'); DROP TABLE actuals; --", "Robert'); DROP TABLE reps;--", "=HYPERLINK(\"x\")", "@SUM(A1)",
                      "+49 30 1234", "-", "NULL", "null", "\"quoted\"", "a,b;c\td", "line\nbreak", "Total"]),

@@ -148,7 +148,8 @@ def cache_name(db: str | Path, version: int) -> str:
 
 
 def app(monkeypatch, db: Path, *, page: str | None = None, user: str | None = ADMIN_EMAIL,
-        secrets: dict | None = None, oidc_user: dict | None = None, rep: str | None = None) -> AppTest:
+        secrets: dict | None = None, oidc_user: dict | None = None, rep: str | None = None,
+        state: dict | None = None) -> AppTest:
     """An AppTest of app.py on ``db`` with the as-of date pinned to the demo's today, already run,
     signed in as ``user`` (an account of ``db``; None: signed out), on the page ``page`` (a file
     name of pages/ without .py) or else the role's first page. The session is started the way the
@@ -160,7 +161,9 @@ def app(monkeypatch, db: Path, *, page: str | None = None, user: str | None = AD
     first run AppTest knows a page only by its file name, which is the address app.py registers
     it under (``st.Page(path)`` of salesplan/ui/navigation.py, no ``url_path``). ``rep`` opens it
     on that rep, as a drill-down's address (``?rep=R004``) does, instead of a run on the page's
-    default rep followed by a pick in the rep picker."""
+    default rep followed by a pick in the rep picker. ``state`` is session state set before the
+    first run: ``{"plan_tabs": "Targets"}`` opens the Plan page on its targets editor (a lazy tab,
+    which runs only when open) without a run on the action plan first."""
     monkeypatch.setenv("SALESPLAN_DB", str(db))
     monkeypatch.setenv("SALESPLAN_TODAY", DEMO_TODAY.isoformat())
     like_a_server(monkeypatch)
@@ -176,6 +179,8 @@ def app(monkeypatch, db: Path, *, page: str | None = None, user: str | None = AD
         at.user = oidc_user
     if rep is not None:
         at.query_params["rep"] = rep
+    for name, value in (state or {}).items():
+        at.session_state[name] = value
     if page:
         at.switch_page(f"pages/{page}.py")
     at.run()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from salesplan import engine
+
 from tests.helpers.pages import ADMIN, app, copy_of, demo_with, engine_year, fresh_db, open_store, texts
 
 
@@ -22,9 +24,10 @@ def rep(tmp_path_factory):
     return year[year["target"] > 0].iloc[-1]["owner_id"]
 
 
-def plan_page(monkeypatch, db, rep):
-    """The admin's Plan page of ``rep``, opened on that rep by its address."""
-    at = app(monkeypatch, db, page="plan", rep=rep)
+def plan_page(monkeypatch, db, rep, tab: str | None = None):
+    """The admin's Plan page of ``rep``, opened on that rep by its address (and on the tab
+    ``tab``: the targets editor runs only on its own)."""
+    at = app(monkeypatch, db, page="plan", rep=rep, state={"plan_tabs": tab} if tab else None)
     assert at.selectbox(key="rep_picker").value == rep
     return at
 
@@ -32,6 +35,12 @@ def plan_page(monkeypatch, db, rep):
 @pytest.fixture
 def at(monkeypatch, db, rep):
     return plan_page(monkeypatch, db, rep)
+
+
+@pytest.fixture
+def targets(monkeypatch, db, rep):
+    """The Plan page open on its Targets tab."""
+    return plan_page(monkeypatch, db, rep, "Targets")
 
 
 def submit(at, form: str, label: str):
@@ -53,7 +62,28 @@ def plan_of(db, rep):
     return read(db, "plan", rep, 2026)
 
 
-def test_add_an_obstacle_and_an_action_that_answers_it(at, db, rep):
+def _count_reports(monkeypatch) -> list[str]:
+    """The engine's reports computed from now on (the page's cached reads call engine.report)."""
+    calls: list[str] = []
+    real = engine.report
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("period", "year"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "report", counted)
+    return calls
+
+
+def _coverage_caption(at) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("Revenue target"))
+
+
+def test_add_an_obstacle_and_an_action_that_answers_it(monkeypatch, at, db, rep):
+    """Also: a write of the plan that cannot change a number keeps the cached numbers (the engine
+    reads of a plan only its open actions' expected impact); one that can recomputes them."""
+    assert [t.label for t in at.tabs] == ["Action plan", "Targets"]
+    assert not [n for n in at.number_input if n.key == "target_amount"], "the targets editor runs only when open"
     before = plan_of(db, rep)
     obstacle_box = [t for t in at.text_input if t.label == "Obstacle"][0]
     obstacle_box.set_value("Key account <b>freezes</b> its budget")
@@ -67,6 +97,16 @@ def test_add_an_obstacle_and_an_action_that_answers_it(at, db, rep):
     assert added["description"] == "Key account <b>freezes</b> its budget" and added["likelihood"] == 4
     assert "Key account <b>freezes</b> its budget" in at.dataframe[0].value["description"].tolist()
 
+    # a summary and an action without impact change no number: the report is not computed again
+    reports, coverage = _count_reports(monkeypatch), _coverage_caption(at)
+    [t for t in at.text_area if t.label == "How the target will be reached"][0].set_value("Phase the big deals")
+    submit(at, "summary_form", "Save summary")
+    [t for t in at.text_input if t.label == "Action"][0].set_value("Call the buyer")
+    submit(at, "action_form", "Add action")
+    assert plan_of(db, rep)["summary"] == "Phase the big deals"
+    assert "Call the buyer" in plan_of(db, rep)["actions"]["description"].tolist()
+    assert reports == [] and _coverage_caption(at) == coverage
+
     [t for t in at.text_input if t.label == "Action"][0].set_value("Offer a phased contract")
     [n for n in at.number_input if n.label == "Expected impact (money)"][0].set_value(25000.0)
     [s for s in at.selectbox if s.label == "Answers obstacle"][0].set_value(int(added["obstacle_id"]))
@@ -75,12 +115,17 @@ def test_add_an_obstacle_and_an_action_that_answers_it(at, db, rep):
     new = actions[actions["description"] == "Offer a phased contract"].iloc[0]
     assert new["expected_impact"] == 25000 and new["obstacle_id"] == added["obstacle_id"]
     assert new["status"] == "planned"
+    # an open action with an impact changes the action coverage: computed again, shown changed
+    assert reports and _coverage_caption(at) != coverage
+    covered = _coverage_caption(at)
+    reports.clear()
 
     [s for s in at.selectbox if s.label == "Update an action"][0].set_value(int(new["action_id"]))
     [s for s in at.selectbox if s.label == "New status"][0].set_value("done")
     submit(at, "action_status_form", "Update")
     actions = plan_of(db, rep)["actions"].set_index("action_id")
     assert actions.loc[int(new["action_id"]), "status"] == "done"
+    assert reports and _coverage_caption(at) == coverage != covered, "a done action covers nothing"
 
 
 def test_an_empty_obstacle_is_refused_in_words(at, db, rep):
@@ -117,7 +162,8 @@ def _history(db, rep):
     return read(db, "target_history", "rep", rep)
 
 
-def test_targets_editor_saves_a_new_version_with_its_reason(at, db, rep):
+def test_targets_editor_saves_a_new_version_with_its_reason(targets, db, rep):
+    at = targets
     old = _revenue_targets_2026(db, rep)
     # the three choices in one run: none of them changes which widgets the editor shows
     at.checkbox(key="target_include_closed").check()
@@ -144,9 +190,12 @@ def test_targets_editor_saves_a_new_version_with_its_reason(at, db, rep):
                    & (pd.to_datetime(targets["month"]).dt.year == 2026)]
     assert mine["amount"].sum() == pytest.approx(1_200_000.0)
     assert engine_year(db).set_index("owner_id").loc[rep, "target"] == pytest.approx(1_200_000.0)
+    # a target is a number the page shows: computed again after the save, not kept
+    assert "1,200,000" in _coverage_caption(at)
 
 
-def test_monthly_amounts_editor_changes_only_the_edited_month(at, db, rep):
+def test_monthly_amounts_editor_changes_only_the_edited_month(targets, db, rep):
+    at = targets
     mine = _revenue_targets_2026(db, rep)
     at.segmented_control(key="target_mode").set_value("monthly")
     at.checkbox(key="target_include_closed").check().run()  # March is closed on the demo's today
@@ -166,7 +215,8 @@ def test_monthly_amounts_editor_changes_only_the_edited_month(at, db, rep):
 # ---------------------------------------------------------------- issue 12: the plan flow
 
 
-def test_targets_editor_leaves_closed_months_shows_the_months_and_keeps_its_confirmation(at, db, rep):
+def test_targets_editor_leaves_closed_months_shows_the_months_and_keeps_its_confirmation(targets, db, rep):
+    at = targets
     old = _revenue_targets_2026(db, rep)
     assert not at.checkbox(key="target_include_closed").value, "closed months are not rewritten by default"
     at.number_input(key="target_amount").set_value(1_200_000.0)
@@ -187,7 +237,9 @@ def test_targets_editor_leaves_closed_months_shows_the_months_and_keeps_its_conf
     assert any("Targets saved" in s.value for s in at.success)
 
 
-def test_fiscal_years_from_1900_to_2199(at):
+def test_fiscal_years_from_1900_to_2199(targets):
+    at = targets  # the Targets tab shows the action plan too: both parts run in FY1950
+    assert at.number_input(key="target_amount")
     fy = at.number_input(key="plan_fy")
     assert (fy.min, fy.max) == (1900, 2199)
     fy.set_value(1950).run()

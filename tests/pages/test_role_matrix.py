@@ -51,10 +51,15 @@ def sessions(db):
 
     def session(role: str, page: str):
         """The role's session showing ``page``: its first run opens the page by its address (one
-        run, as goto after a run of the role's first page would be two), later ones switch to it."""
+        run, as goto after a run of the role's first page would be two), later ones switch to it.
+        The Plan page opens on its Targets tab, which shows the action plan too (the targets
+        editor runs only when its tab is open), so that what it shows is checked as well."""
+        state = {"plan_tabs": "Targets"} if page == "plan" else None
         if role not in opened:
-            opened[role] = app(monkeypatch, db, user=ACCOUNTS[role], page=page)
+            opened[role] = app(monkeypatch, db, user=ACCOUNTS[role], page=page, state=state)
             return opened[role]
+        for name, value in (state or {}).items():
+            opened[role].session_state[name] = value
         return goto(opened[role], page)
 
     try:
@@ -218,7 +223,8 @@ def test_upload_and_undo(monkeypatch, tmp_path, with_other_upload, role, own, fo
     ("manager", "R003", "Your own target is set by your manager."),
 ])  # a rep's Plan page has no editor at all: test_role_page
 def test_target_edit(monkeypatch, writable, role, rep_id, outcome):
-    at = app(monkeypatch, writable, user=ACCOUNTS[role], page="plan", rep=rep_id)  # the rep's address
+    at = app(monkeypatch, writable, user=ACCOUNTS[role], page="plan", rep=rep_id,  # the rep's address
+             state={"plan_tabs": "Targets"})
     assert at.selectbox(key="rep_picker").value == rep_id
     if outcome != "saved":
         assert outcome in texts(at) and not [n for n in at.number_input if n.key == "target_amount"]
@@ -273,6 +279,7 @@ def test_settings_are_the_admins_and_the_audit_log_tells_who_did_what(monkeypatc
     at.checkbox(key="undo_sure").check()
     at.button(key="FormSubmitter:undo_form-Undo").click().run()
     at.query_params["rep"] = "R005"  # a drill-down's address (?rep=R005): the plan of R005 in one run
+    at.session_state["plan_tabs"] = "Targets"  # on the targets editor, which runs only when open
     goto(at, "plan")
     assert at.selectbox(key="rep_picker").value == "R005"
     [b for b in at.button if b.label == "Mark agreed"][0].click().run()
