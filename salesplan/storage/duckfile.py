@@ -125,6 +125,23 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+_bar_off_in_new_cursors: bool | None = None  # found once per process (see _cursors_start_without_bar)
+
+
+def _cursors_start_without_bar(connection: duckdb.DuckDBPyConnection) -> bool:
+    """Whether a new cursor of the process's files database starts with the progress bar off (a
+    property of the DuckDB version: asked once per process, not at every attach). Raises
+    duckdb.Error."""
+    global _bar_off_in_new_cursors
+    if _bar_off_in_new_cursors is None:
+        probe = connection.cursor()
+        try:
+            _bar_off_in_new_cursors = probe.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
+        finally:
+            probe.close()
+    return _bar_off_in_new_cursors
+
+
 class FileHold:
     """This process's hold on one DuckDB file (see the module docstring)."""
 
@@ -220,12 +237,7 @@ class FileHold:
             # progress bar off (their parent connection has it on), so that SET is left out when a
             # new cursor shows it off: it was half of the ~0.7 ms each operation paid (~4 % of a
             # dashboard page's run); a version whose cursors start with it on still gets it
-            probe = connection.cursor()
-            try:
-                bar = probe.execute("SELECT current_setting('enable_progress_bar')").fetchone()
-            finally:
-                probe.close()
-            self._cursor_setup = f"USE {self.alias}" + ("" if bar == (False,) else "; SET enable_progress_bar = false")
+            self._cursor_setup = f"USE {self.alias}" + ("" if _cursors_start_without_bar(connection) else "; SET enable_progress_bar = false")
         except BaseException:
             connection.close()
             raise

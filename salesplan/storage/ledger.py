@@ -338,7 +338,10 @@ class LedgerStore(BatchStore):
             SELECT ?, g.source_batch_id
             FROM (SELECT current_batch AS source_batch_id, count(*) AS held FROM staged_actuals
                   WHERE status = 'same' GROUP BY current_batch) g
-            WHERE g.held = (SELECT count(*) FROM actual_versions v WHERE v.batch_id = g.source_batch_id)
+            JOIN (SELECT batch_id, count(*) AS versions FROM actual_versions
+                  WHERE batch_id IN (SELECT current_batch FROM staged_actuals WHERE status = 'same')
+                  GROUP BY batch_id) v ON v.batch_id = g.source_batch_id
+            WHERE g.held = v.versions
             """,
             [batch_id],
         )
@@ -453,6 +456,9 @@ _COUNTS = (
     "SELECT count(*) FILTER (WHERE status = 'new'), count(*) FILTER (WHERE status = 'changed'), "
     "count(*) FILTER (WHERE status = 'same'), count(*) FILTER (WHERE status = 'check')"
 )
+# whether the ledger holds versions without keys (EXISTS on the partial index of such versions on
+# PostgreSQL: not a scan of the ledger)
+_UNKEYED = "EXISTS (SELECT 1 FROM actual_versions WHERE rep_key IS NULL OR territory_key IS NULL)"
 # with ``_COUNTS`` over a ``staged_actuals`` that holds the typed rows with their keys (rows in
 # memory): the base currency setting and the least and greatest currency the rows name (the
 # currency check, rates.check_currencies), whether a row written (any not found the same) names a
@@ -464,12 +470,9 @@ _FACTS = (
     "count(*) FILTER (WHERE status <> 'same' AND ((rep_id IS NOT NULL AND rep_key IS NULL) "
     "OR (territory IS NOT NULL AND territory_key IS NULL))) > 0, "
     "count(*) FILTER (WHERE status <> 'same' AND rep_id IS NULL) > 0, "
-    "{unkeyed}"
+    f"{_UNKEYED}"
 )
-# whether the ledger holds versions without keys (EXISTS on the partial index of such versions on
-# PostgreSQL: not a scan of the ledger)
-_UNKEYED = "EXISTS (SELECT 1 FROM actual_versions WHERE rep_key IS NULL OR territory_key IS NULL)"
-_FACTS = _FACTS.format(unkeyed=_UNKEYED)
+
 # the fingerprint of a row's texts (``actual_versions.row_hash``, migration 81), per backend: each
 # backend's own 64-bit hash (DuckDB's is unsigned: one bit shifted out to fit a BIGINT). Equal
 # fingerprints mean equal texts (a chance collision is ~1 in 10^18 per changed row); a different
