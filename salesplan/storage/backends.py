@@ -155,6 +155,10 @@ class Backend(Protocol):
     def translate(self, error: BaseException, action: str) -> SalesplanError | None:
         """The project's error for a driver error, or None to let it pass."""
 
+    def translate_read(self, error: BaseException) -> SalesplanError | None:
+        """The project's error for a driver error of a read that says the database is busy (a
+        DatabaseBusy), or None to let it pass."""
+
     def migration_sql(self, version: int, sql: str) -> str:
         """The SQL of a migration for this backend (same versions on every backend)."""
 
@@ -322,6 +326,18 @@ class DuckDBBackend:
         if isinstance(error, (duckdb.ConversionException, duckdb.OutOfRangeException)):
             # a value the column cannot hold (the store checks first; this is the last guard)
             return BadInput.single(action, f"a value the database cannot hold: {error}")
+        return None
+
+    def translate_read(self, error: BaseException) -> SalesplanError | None:
+        if isinstance(error, duckdb.OutOfMemoryException):
+            from salesplan.storage.base import DatabaseBusy  # base.py builds on this module
+
+            # the memory limit belongs to the whole files database (duckfile.limited_memory): while
+            # a large upload's write holds it, a read that cannot spill enough fails the same way
+            return DatabaseBusy(
+                f"The database {self.path} is busy writing a large upload, and this read did not fit in the "
+                "memory left beside it: try again in a moment."
+            )
         return None
 
     def migration_sql(self, version: int, sql: str) -> str:

@@ -91,6 +91,11 @@ class BatchCounts:
     rejected: int
 
 
+class DatabaseBusy(SalesplanError):
+    """A read did not fit in the memory this process may use while a large upload is written (an
+    embedded DuckDB file); nothing changed, and the same read works once the upload is written."""
+
+
 class StoreBase:
     """Connection, transactions, migrations and role scoping shared by every part of the store."""
 
@@ -134,17 +139,41 @@ class StoreBase:
 
     @contextmanager
     def cursor(self) -> Iterator[Cursor]:
-        """A fresh cursor (its own connection) for one call; never shared between threads."""
-        with self._backend.cursor() as cursor:
+        """A fresh cursor (its own connection) for one call (a read); never shared between threads.
+
+        Raises DatabaseBusy when what runs on it does not fit in the memory this process may use
+        while a large upload is written (an embedded DuckDB file: see Store.write's ``memory_mb``),
+        DatabaseLocked or SalesplanError when the database cannot be reached; other driver errors
+        pass through."""
+        with self._cursor(reads=True) as cursor:
             yield cursor
+
+    @contextmanager
+    def _cursor(self, *, reads: bool) -> Iterator[Cursor]:
+        """A fresh cursor; ``reads``: a driver's error that says the database is busy (a read that
+        did not fit beside a large upload's write) becomes DatabaseBusy at the store's boundary,
+        as a write's errors become the project's in :meth:`write`."""
+        with self._backend.cursor() as cursor:
+            if not reads:
+                yield cursor
+                return
+            try:
+                yield cursor
+            except Exception as error:
+                busy = self._backend.translate_read(error)
+                if busy is None:
+                    raise
+                raise busy from error
 
     @contextmanager
     def atomic(self, *, snapshot: bool = False) -> Iterator[Cursor]:
         """One transaction on a fresh cursor: committed on success, rolled back on any error.
 
-        ``snapshot``: a read-only transaction that sees one consistent state (backups).
+        ``snapshot``: a read-only transaction that sees one consistent state (backups); raises
+        DatabaseBusy as :meth:`cursor` does. A writing one raises the driver's errors (Store.write
+        translates them).
         """
-        with self.cursor() as cursor:
+        with self._cursor(reads=snapshot) as cursor:
             cursor.execute(self._backend.begin_sql(snapshot))
             try:
                 yield cursor

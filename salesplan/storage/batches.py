@@ -34,20 +34,19 @@ class BatchStore(StoreBase):
         valid_only: bool,
         reason: str | None = None,
     ) -> int:
-        batch_id = int(cursor.execute("SELECT nextval('batch_seq')").fetchall()[0][0])
         # a file name is the user's text and is shown in terminals and pages: no control characters
         file_name = None if file_name is None else without_controls(file_name)
-        cursor.execute(
+        # the id from the sequence and the row in one statement (every write of a batch pays each one)
+        return int(cursor.execute(
             "INSERT INTO upload_batches (batch_id, kind, file_name, sha256, uploaded_by, uploaded_at, "
             "rows_inserted, rows_updated, rows_unchanged, rows_rejected, valid_only, reason, "
             "uploader_role, uploader_rep_id) "
-            "VALUES (?, ?, ?, ?, ?, localtimestamp, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (nextval('batch_seq'), ?, ?, ?, ?, localtimestamp, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING batch_id",
             [
-                batch_id, kind, file_name, sha256, principal.email, counts.inserted, counts.updated,
+                kind, file_name, sha256, principal.email, counts.inserted, counts.updated,
                 counts.unchanged, counts.rejected, valid_only, reason, principal.role, principal.rep_id,
             ],
-        )
-        return batch_id
+        ).fetchall()[0][0])
 
     def batches(self, principal: Principal) -> pd.DataFrame:
         """Upload batches, newest first. Reps see their own uploads, managers their team's, and

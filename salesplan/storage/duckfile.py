@@ -125,6 +125,23 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+_bar_off_in_new_cursors: bool | None = None  # found once per process (see _cursors_start_without_bar)
+
+
+def _cursors_start_without_bar(connection: duckdb.DuckDBPyConnection) -> bool:
+    """Whether a new cursor of the process's files database starts with the progress bar off (a
+    property of the DuckDB version: asked once per process, not at every attach). Raises
+    duckdb.Error."""
+    global _bar_off_in_new_cursors
+    if _bar_off_in_new_cursors is None:
+        probe = connection.cursor()
+        try:
+            _bar_off_in_new_cursors = probe.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
+        finally:
+            probe.close()
+    return _bar_off_in_new_cursors
+
+
 class FileHold:
     """This process's hold on one DuckDB file (see the module docstring)."""
 
@@ -220,12 +237,7 @@ class FileHold:
             # progress bar off (their parent connection has it on), so that SET is left out when a
             # new cursor shows it off: it was half of the ~0.7 ms each operation paid (~4 % of a
             # dashboard page's run); a version whose cursors start with it on still gets it
-            probe = connection.cursor()
-            try:
-                bar = probe.execute("SELECT current_setting('enable_progress_bar')").fetchone()
-            finally:
-                probe.close()
-            self._cursor_setup = f"USE {self.alias}" + ("" if bar == (False,) else "; SET enable_progress_bar = false")
+            self._cursor_setup = f"USE {self.alias}" + ("" if _cursors_start_without_bar(connection) else "; SET enable_progress_bar = false")
         except BaseException:
             connection.close()
             raise
@@ -247,15 +259,45 @@ class FileHold:
             self._turn_given_until = time.monotonic() + TURN_SECONDS
 
     def _close_when_idle(self) -> None:
+        """The linger timer's work, on a thread of its own: close the file once no operation used
+        it for LINGER_SECONDS. Raises nothing: a close whose checkpoint fails (it needs memory,
+        and a large upload's write may limit this process's to less, duckfile.limited_memory)
+        leaves the file's changes in its write-ahead log, which the next attach replays; the
+        name that may still be attached is detached again a moment later or at the next attach."""
         with self._cond:
             self._timer = None
-            if self._connection is None or self._users:
+            if self._users:
+                return
+            if self._connection is None:
+                self._detach_stale()
                 return
             left = self._idle_since + LINGER_SECONDS - time.monotonic()
             if left > 0:
                 self._schedule(left)
-            else:
+                return
+            try:
                 self._close(give_turn=False)
+            except Exception:  # noqa: BLE001 - a thread has no caller to tell; see the docstring
+                self._schedule(TURN_SECONDS)
+
+    def _detach_stale(self) -> None:
+        """Detach the names whose detach failed (see _close) while the file is not held; on a
+        failure again, try once more a moment later. Raises nothing (a timer thread runs it)."""
+        if not self._stale or self._pid != os.getpid():
+            return
+        try:
+            with _files_lock:
+                connection = files_database(self.path).cursor()
+        except Exception:  # noqa: BLE001 - the next attach detaches them first anyway
+            return
+        try:
+            while self._stale:
+                connection.execute(f"DETACH DATABASE IF EXISTS {self._stale[-1]}")
+                self._stale.pop()
+        except Exception:  # noqa: BLE001 - still too little memory: later, or at the next attach
+            self._schedule(TURN_SECONDS)
+        finally:
+            connection.close()
 
     def _schedule(self, seconds: float) -> None:
         self._timer = threading.Timer(seconds, self._close_when_idle)

@@ -184,15 +184,19 @@ class LedgerStore(BatchStore):
             else incoming["territory_from_file"]
         )
 
+        # rows in memory (a small or usual file) are copied once into one small temporary table,
+        # typed, with their status and the keys of their rep and territory, that every later
+        # statement reads: a small write's cost is the fixed cost of its statements and of each
+        # join in them, and a view typed and joined again in each statement cost more than the
+        # copy. A dataset (a large import's rows) stays a view, scanned as it is read: nothing of
+        # an unchanged row is copied, an identical re-import materialises keys and statuses only
+        streamed = isinstance(rows, ds.Dataset)
+
         def work(cursor: Cursor) -> tuple[int, BatchCounts]:
             cursor.stage("incoming_actuals", incoming)
             territory = "CASE WHEN i.territory_from_file THEN i.territory ELSE coalesce(h.territory, i.territory) END"
-            # the batch's typed rows and the fingerprint of their texts (migration 81): a view, read
-            # once for the comparison and once more only for the rows written (nothing of an
-            # unchanged row is copied: an identical re-import materialises keys and statuses only)
-            cursor.execute(
-                f"""
-                CREATE OR REPLACE TEMP VIEW typed_actuals AS
+            # the batch's typed rows and the fingerprint of their texts (migration 81)
+            typed = f"""
                 SELECT x.*, {_ROW_HASH[cursor.dialect].format(t="x")} AS row_hash
                 FROM (
                     SELECT row_key, line::BIGINT AS line, sale_date::DATE AS sale_date,
@@ -206,42 +210,57 @@ class LedgerStore(BatchStore):
                     FROM (SELECT {given}, {currency}, {from_file} FROM incoming_actuals) i
                     {history_join("i.rep_id", "i.sale_date::DATE") if looked_up else ""}
                 ) x
-                """
-            )
+            """
             # each row's status against the current ledger, by key, amounts and date (exactly) and
             # the fingerprint: the ledger's text columns are read only for the rows whose
             # fingerprint differs or is missing (status 'check', settled below)
-            cursor.temp_table(
-                "staged_actuals",
-                f"""
-                SELECT s.row_key, a.batch_id AS current_batch,
-                       CASE WHEN a.row_key IS NULL THEN 'new' WHEN {_NUMBERS_DIFFER} THEN 'changed'
-                            WHEN s.row_hash = a.row_hash THEN 'same' ELSE 'check' END AS status
-                FROM typed_actuals s LEFT JOIN (
+            compared = f"""
+                a.batch_id AS current_batch,
+                CASE WHEN a.row_key IS NULL THEN 'new' WHEN {_NUMBERS_DIFFER} THEN 'changed'
+                     WHEN s.row_hash = a.row_hash THEN 'same' ELSE 'check' END AS status
+                FROM {{typed}} s LEFT JOIN (
                     SELECT row_key, batch_id, sale_date, revenue, cost, profit, row_hash
                     FROM actual_versions WHERE is_current
                 ) a ON a.row_key = s.row_key
-                """,
-            )
-            checked = cursor.execute("SELECT count(*) FROM staged_actuals WHERE status = 'check'").fetchall()[0][0]
+            """
+            if streamed:
+                cursor.execute(f"CREATE OR REPLACE TEMP VIEW typed_actuals AS {typed}")
+                cursor.temp_table("staged_actuals", "SELECT s.row_key, " + compared.format(typed="typed_actuals"))
+                # the batch's typed rows, and the same (alias t) with their status (alias s)
+                rows_of, with_status, status = "typed_actuals", "typed_actuals t JOIN staged_actuals s ON s.row_key = t.row_key", "s"
+                found = cursor.execute(f"{_COUNTS} FROM staged_actuals").fetchall()[0]
+            else:
+                cursor.temp_table(
+                    "staged_actuals",
+                    "SELECT s.*, rk.key_id AS rep_key, CASE WHEN s.territory IS NULL THEN 0 ELSE tk.key_id END AS territory_key, "
+                    + compared.format(typed=f"({typed})")
+                    + " LEFT JOIN actual_keys rk ON rk.name = s.rep_id LEFT JOIN actual_keys tk ON tk.name = s.territory",
+                )
+                rows_of, with_status, status = "staged_actuals", "staged_actuals t", "t"
+                # what the rest of the write needs to know, in the same statement (see _FACTS)
+                found = cursor.execute(f"{_COUNTS}, {_FACTS} FROM staged_actuals").fetchall()[0]
+            inserted, updated, unchanged, checked = (int(value) for value in found[:4])
             if checked:
                 # a version without a fingerprint (written before migration 81) or with another
                 # backend's (a restored backup), or a text that changed: compared column by column
+                texts, joined = (
+                    ("t", "typed_actuals t JOIN actuals a ON a.row_key = t.row_key") if streamed
+                    else ("staged_actuals", "actuals a")
+                )
                 cursor.execute(
                     f"""
-                    UPDATE staged_actuals SET status = CASE WHEN {_TEXTS_DIFFER} THEN 'changed' ELSE 'same' END
-                    FROM typed_actuals t JOIN actuals a ON a.row_key = t.row_key
-                    WHERE staged_actuals.status = 'check' AND t.row_key = staged_actuals.row_key
+                    UPDATE staged_actuals SET status = CASE WHEN {_TEXTS_DIFFER.format(t=texts)} THEN 'changed' ELSE 'same' END
+                    FROM {joined}
+                    WHERE staged_actuals.status = 'check' AND a.row_key = staged_actuals.row_key
                     """
                 )
-            check_currencies(cursor, "typed_actuals", "sale_date", file_name)
+                inserted, updated, unchanged, _ = (
+                    int(value) for value in cursor.execute(f"{_COUNTS} FROM staged_actuals").fetchall()[0]
+                )
+            check_currencies(cursor, rows_of, "sale_date", file_name, known=None if streamed else found[4:7])
             if scope is not None:
-                _refuse_foreign_keys(cursor, scope, file_name)
-            inserted, updated, unchanged = cursor.execute(
-                "SELECT count(*) FILTER (WHERE status = 'new'), count(*) FILTER (WHERE status = 'changed'), "
-                "count(*) FILTER (WHERE status = 'same') FROM staged_actuals"
-            ).fetchall()[0]
-            counts = BatchCounts(int(inserted), int(updated), int(unchanged), len(rejected_frame))
+                _refuse_foreign_keys(cursor, rows_of, scope, file_name)
+            counts = BatchCounts(inserted, updated, unchanged, len(rejected_frame))
             batch_id = self._new_batch(
                 cursor, kind="actuals", file_name=file_name, sha256=sha256, principal=principal,
                 counts=counts, valid_only=valid_only,
@@ -252,49 +271,53 @@ class LedgerStore(BatchStore):
                     "UPDATE actual_versions SET is_current = false WHERE is_current "
                     "AND row_key IN (SELECT row_key FROM staged_actuals WHERE status = 'changed')"
                 )
+            # rows in memory: told by _FACTS (a row still 'check' then counted as written: at worst
+            # a statement below runs and finds nothing to do); a dataset: always looked for
+            new_texts, unkeyed = (True, None) if streamed else (bool(found[7]), bool(found[8]) or bool(found[9]))
             if inserted or updated:
                 # written once: the new version is the current ledger (the view ``actuals``); a batch
-                # of new rows only (the first import of a file) is written without the join
-                written = (
-                    "typed_actuals t" if inserted == row_count else
-                    "typed_actuals t JOIN staged_actuals s ON s.row_key = t.row_key AND s.status <> 'same'"
+                # of new rows only (the first import of a file) is written without the status
+                source, only = (
+                    (f"{rows_of} t", "") if inserted == row_count else (with_status, f" WHERE {status}.status <> 'same'")
                 )
-                # the keys of the rows' rep and territory (migration 82): texts new to the ledger get one
-                cursor.execute(
-                    f"""
-                    INSERT INTO actual_keys (name, key_id)
-                    SELECT n.name, (SELECT coalesce(max(key_id), 0) FROM actual_keys) + row_number() OVER (ORDER BY n.name)
-                    FROM (SELECT t.rep_id AS name FROM {written} UNION SELECT t.territory FROM {written}) n
-                    WHERE n.name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM actual_keys k WHERE k.name = n.name)
-                    """
-                )
+                keys = "t.rep_key, t.territory_key"  # rows in memory of known texts: staged with their keys
+                if new_texts:
+                    # the keys of the rows' rep and territory (migration 82): texts new to the ledger get one
+                    cursor.execute(
+                        f"""
+                        INSERT INTO actual_keys (name, key_id)
+                        SELECT n.name, (SELECT coalesce(max(key_id), 0) FROM actual_keys) + row_number() OVER (ORDER BY n.name)
+                        FROM (SELECT t.rep_id AS name FROM {source}{only} UNION SELECT t.territory FROM {source}{only}) n
+                        WHERE n.name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM actual_keys k WHERE k.name = n.name)
+                        """
+                    )
+                    keys = "rk.key_id, CASE WHEN t.territory IS NULL THEN 0 ELSE tk.key_id END"
+                    source += " LEFT JOIN actual_keys rk ON rk.name = t.rep_id LEFT JOIN actual_keys tk ON tk.name = t.territory"
                 cursor.execute(
                     f"INSERT INTO actual_versions ({VERSION_COLUMNS}, is_current, row_hash, rep_key, territory_key) "
                     "SELECT ?, t.row_key, t.line, t.sale_date, t.rep_id, t.territory, t.revenue, t.cost, t.profit, "
                     "t.order_id, t.order_line, t.customer, t.product, t.currency, t.territory_from_file, true, t.row_hash, "
-                    "rk.key_id, CASE WHEN t.territory IS NULL THEN 0 ELSE tk.key_id END "
-                    f"FROM {written} LEFT JOIN actual_keys rk ON rk.name = t.rep_id "
-                    "LEFT JOIN actual_keys tk ON tk.name = t.territory",
+                    f"{keys} FROM {source}{only}",
                     [batch_id],
                 )
             # versions without keys (an older salesplan wrote them, or an older backup was restored
             # before migration 82 filled them): given theirs, so the report reads them by key again
-            # (EXISTS on the partial index of such versions on PostgreSQL: not a scan of the ledger)
-            if cursor.execute(
-                "SELECT EXISTS (SELECT 1 FROM actual_versions WHERE rep_key IS NULL OR territory_key IS NULL)"
-            ).fetchall()[0][0]:
+            if unkeyed is None:
+                unkeyed = bool(cursor.execute(f"SELECT {_UNKEYED}").fetchall()[0][0])
+            if unkeyed:
                 cursor.execute(FILL_KEYS)
             if unchanged:
                 self._record_holds(cursor, batch_id)
-            cursor.execute("DROP TABLE staged_actuals")
-            cursor.execute("DROP VIEW typed_actuals")
-            cursor.unstage("incoming_actuals")
+            if streamed:
+                # on PostgreSQL the view would outlive its rows' table (dropped at the commit)
+                cursor.execute("DROP VIEW typed_actuals")
             if len(rejected_frame):
                 cursor.stage("incoming_rejected", rejected_frame)
                 cursor.execute(
                     "INSERT INTO rejected_rows SELECT ?, line, record, problems FROM incoming_rejected", [batch_id]
                 )
-                cursor.unstage("incoming_rejected")
+            # what was staged goes with the write: temporary tables are dropped at the commit on
+            # PostgreSQL, and a DuckDB cursor (with what it staged) is closed after each write
             return batch_id, counts
 
         # the comparison with the ledger and the insert spill past the import's memory setting
@@ -309,23 +332,26 @@ class LedgerStore(BatchStore):
         identical re-import), one row in actual_batch_holds; else one row per key in
         actual_key_holds.
         """
-        cursor.temp_table(
-            "hold_sources",
+        cursor.execute(
             """
-            SELECT g.source_batch_id, g.held = (SELECT count(*) FROM actual_versions v WHERE v.batch_id = g.source_batch_id) AS whole
+            INSERT INTO actual_batch_holds
+            SELECT ?, g.source_batch_id
             FROM (SELECT current_batch AS source_batch_id, count(*) AS held FROM staged_actuals
                   WHERE status = 'same' GROUP BY current_batch) g
+            JOIN (SELECT batch_id, count(*) AS versions FROM actual_versions
+                  WHERE batch_id IN (SELECT current_batch FROM staged_actuals WHERE status = 'same')
+                  GROUP BY batch_id) v ON v.batch_id = g.source_batch_id
+            WHERE g.held = v.versions
             """,
-        )
-        cursor.execute(
-            "INSERT INTO actual_batch_holds SELECT ?, source_batch_id FROM hold_sources WHERE whole", [batch_id]
-        )
-        cursor.execute(
-            "INSERT INTO actual_key_holds SELECT ?, s.row_key, s.current_batch FROM staged_actuals s "
-            "JOIN hold_sources h ON h.source_batch_id = s.current_batch WHERE s.status = 'same' AND NOT h.whole",
             [batch_id],
         )
-        cursor.execute("DROP TABLE hold_sources")
+        # the earlier batches not held whole are those just left out of actual_batch_holds
+        cursor.execute(
+            "INSERT INTO actual_key_holds SELECT ?, s.row_key, s.current_batch FROM staged_actuals s "
+            "WHERE s.status = 'same' AND NOT EXISTS (SELECT 1 FROM actual_batch_holds h "
+            "WHERE h.batch_id = ? AND h.source_batch_id = s.current_batch)",
+            [batch_id, batch_id],
+        )
 
     # ------------------------------------------------------------------ reads for the engine
     def foreign_actual_keys(self, principal: Principal, row_keys: Sequence[str]) -> set[str]:
@@ -419,12 +445,34 @@ _NUMBERS_DIFFER = (
     "(s.sale_date IS DISTINCT FROM a.sale_date OR s.revenue IS DISTINCT FROM a.revenue "
     "OR s.cost IS DISTINCT FROM a.cost OR s.profit IS DISTINCT FROM a.profit)"
 )
-# the texts of a typed incoming row ``t`` against its current version ``a``, column by column
+# the texts of a typed incoming row ``{t}`` against its current version ``a``, column by column
 _TEXTS_DIFFER = (
-    "(t.rep_id IS DISTINCT FROM a.rep_id OR t.territory IS DISTINCT FROM a.territory "
-    "OR t.customer IS DISTINCT FROM a.customer OR t.product IS DISTINCT FROM a.product "
-    "OR t.currency IS DISTINCT FROM a.currency)"
+    "({t}.rep_id IS DISTINCT FROM a.rep_id OR {t}.territory IS DISTINCT FROM a.territory "
+    "OR {t}.customer IS DISTINCT FROM a.customer OR {t}.product IS DISTINCT FROM a.product "
+    "OR {t}.currency IS DISTINCT FROM a.currency)"
 )
+# the rows of ``staged_actuals`` per status: new, changed, same, still to check
+_COUNTS = (
+    "SELECT count(*) FILTER (WHERE status = 'new'), count(*) FILTER (WHERE status = 'changed'), "
+    "count(*) FILTER (WHERE status = 'same'), count(*) FILTER (WHERE status = 'check')"
+)
+# whether the ledger holds versions without keys (EXISTS on the partial index of such versions on
+# PostgreSQL: not a scan of the ledger)
+_UNKEYED = "EXISTS (SELECT 1 FROM actual_versions WHERE rep_key IS NULL OR territory_key IS NULL)"
+# with ``_COUNTS`` over a ``staged_actuals`` that holds the typed rows with their keys (rows in
+# memory): the base currency setting and the least and greatest currency the rows name (the
+# currency check, rates.check_currencies), whether a row written (any not found the same) names a
+# rep or territory without a key in ``actual_keys`` (then they are given one; a write of known reps
+# and territories, the usual one, skips that statement and the joins of its keys), whether one has
+# no rep (its version gets no key), and whether the ledger holds versions without keys
+_FACTS = (
+    "(SELECT value FROM settings WHERE key = 'base_currency'), min(currency), max(currency), "
+    "count(*) FILTER (WHERE status <> 'same' AND ((rep_id IS NOT NULL AND rep_key IS NULL) "
+    "OR (territory IS NOT NULL AND territory_key IS NULL))) > 0, "
+    "count(*) FILTER (WHERE status <> 'same' AND rep_id IS NULL) > 0, "
+    f"{_UNKEYED}"
+)
+
 # the fingerprint of a row's texts (``actual_versions.row_hash``, migration 81), per backend: each
 # backend's own 64-bit hash (DuckDB's is unsigned: one bit shifted out to fit a BIGINT). Equal
 # fingerprints mean equal texts (a chance collision is ~1 in 10^18 per changed row); a different
@@ -460,11 +508,11 @@ def _refuse_impossible_cells(cells: pd.DataFrame, file_name: str | None) -> None
         raise BadInput(problems[:100])
 
 
-def _refuse_foreign_keys(cursor: Cursor, scope: set[str], file_name: str | None) -> None:
-    """Inside the writing transaction: no row of ``typed_actuals`` may be a sale of a rep outside ``scope``, new
-    or replacing one (the import refuses such rows first; a direct caller meets this check)."""
+def _refuse_foreign_keys(cursor: Cursor, typed: str, scope: set[str], file_name: str | None) -> None:
+    """Inside the writing transaction: no row of the typed rows ``typed`` may be a sale of a rep outside ``scope``,
+    new or replacing one (the import refuses such rows first; a direct caller meets this check)."""
     rows = cursor.execute(
-        "SELECT line FROM typed_actuals WHERE rep_id IS NULL OR rep_id NOT IN (SELECT unnest(?::VARCHAR[])) "
+        f"SELECT line FROM {typed} WHERE rep_id IS NULL OR rep_id NOT IN (SELECT unnest(?::VARCHAR[])) "
         "ORDER BY line LIMIT 100",
         [sorted(scope)],
     ).fetchall()
@@ -475,7 +523,7 @@ def _refuse_foreign_keys(cursor: Cursor, scope: set[str], file_name: str | None)
             for (line,) in rows
         ])
     rows = cursor.execute(
-        "SELECT s.line, s.order_id, s.order_line FROM typed_actuals s JOIN actuals a USING (row_key) "
+        f"SELECT s.line, s.order_id, s.order_line FROM {typed} s JOIN actuals a USING (row_key) "
         "WHERE a.rep_id NOT IN (SELECT unnest(?::VARCHAR[])) ORDER BY s.line LIMIT 100",
         [sorted(scope)],
     ).fetchall()

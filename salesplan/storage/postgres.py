@@ -380,6 +380,9 @@ class PostgresBackend:
             )
         return None
 
+    def translate_read(self, error: BaseException) -> SalesplanError | None:
+        return None  # the server's memory is its own: no upload's write limits a read here
+
     def migration_sql(self, version: int, sql: str) -> str:
         return sql + EXTRA_DDL.get(version, "")
 

@@ -213,13 +213,26 @@ def _month(value: date | pd.Timestamp) -> str:
     return pd.Timestamp(value).strftime("%Y-%m")
 
 
-def check_currencies(cursor: Cursor, staged: str, date_column: str, where: str | None) -> None:
+def check_currencies(
+    cursor: Cursor, staged: str, date_column: str, where: str | None,
+    *, known: tuple[str | None, str | None, str | None] | None = None,
+) -> None:
     """Raise BadInput unless the staged rows (columns currency and ``date_column``) can be added
     to what is stored without summing across currencies: with a base currency every other
-    currency needs a rate for the row's month; without one, at most one currency is named."""
-    base = stored_base_currency(cursor)
+    currency needs a rate for the row's month; without one, at most one currency is named.
+
+    ``known``: the base currency setting (None or '' for none) and the least and greatest currency
+    the staged rows name (None: none), when the caller read them already in a statement of its
+    own; every import and target edit pays each statement here."""
     name = where or "editor"
+    if known is None:
+        known = cursor.execute(
+            f"SELECT (SELECT value FROM settings WHERE key = 'base_currency'), min(currency), max(currency) FROM {staged}"
+        ).fetchall()[0]
+    base, least, greatest = known[0] or "", known[1], known[2]
     if base:
+        if least is None or least == greatest == base:
+            return  # no staged row names a currency other than the base: none needs a rate
         rows = cursor.execute(
             f"SELECT DISTINCT a.currency, CAST(date_trunc('month', a.{date_column}) AS DATE) AS month "
             f"FROM {staged} a {rate_join('a.' + date_column)} WHERE NOT {IN_BASE} AND x.rate IS NULL "
@@ -229,6 +242,12 @@ def check_currencies(cursor: Cursor, staged: str, date_column: str, where: str |
         if rows:
             raise BadInput.single(name, "; ".join(f"no {code} rate for {_month(month)}" for code, month in rows),
                                   column="currency")
+        return
+    # the least and greatest currency stored too: all of them equal (or none) is one currency at most
+    stored = cursor.execute(
+        "SELECT min(currency), max(currency) FROM (SELECT currency FROM actuals UNION ALL SELECT currency FROM targets) c"
+    ).fetchall()[0]
+    if len({code for code in (least, greatest, *stored) if code is not None}) <= 1:
         return
     named = sorted(
         row[0]
