@@ -488,6 +488,14 @@ REASON_WORDS = {
 }
 
 
+def _follows(principal: Principal, owner_id: str) -> bool:
+    """Whether the account is alerted about this owner of its alert levels: a manager not about
+    themself (their own digest covers them), a rep only about themself."""
+    if principal.role == "manager":
+        return owner_id != principal.rep_id
+    return principal.role != "rep" or owner_id == principal.rep_id
+
+
 def alerts(principal: Principal, numbers: Numbers, previous_day: dt.date) -> list[Content]:
     """The alerts for one account at ``numbers.as_of``: an owner it follows newly meets a
     condition (enters the watch list, comes within 5 working days of its point of no return,
@@ -495,16 +503,14 @@ def alerts(principal: Principal, numbers: Numbers, previous_day: dt.date) -> lis
     settings = numbers.inputs.settings
     d = numbers.as_of
     levels = alert_levels(principal)
-    now = numbers.conditions(levels, d)
+    now = {owner: reasons for owner, reasons in numbers.conditions(levels, d).items() if _follows(principal, owner[1])}
+    if not now:
+        return []  # nothing holds now, so nothing is new: the day before is not even worked out
     before = numbers.conditions(levels, previous_day)
     watch = {(r["owner_type"], r["owner_id"]): r for r in numbers.watch_records(levels, d)}
     out = []
     for (owner_type, owner_id), reasons in sorted(now.items()):
         new = reasons - before.get((owner_type, owner_id), set())
-        if principal.role == "manager" and owner_id == principal.rep_id:
-            continue
-        if principal.role == "rep" and owner_id != principal.rep_id:
-            continue
         if not new:
             continue
         row = numbers.row(owner_type, owner_id, "year")
