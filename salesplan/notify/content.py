@@ -8,7 +8,6 @@ number the recipient's dashboard would not show for the same as-of date.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +17,7 @@ from salesplan import engine
 from salesplan.calendar import calendar_for, fiscal_year_of
 from salesplan.currency import symbol_of
 from salesplan.inputs import EngineInputs
-from salesplan.notify.numbers import ALERT_DAYS_TO_ACT, Numbers, Row, empty, rows_of
+from salesplan.notify.numbers import ALERT_DAYS_TO_ACT, Numbers, Row, empty
 from salesplan.principal import Principal
 from salesplan.storage.base import OPEN_ACTION_STATUSES
 
