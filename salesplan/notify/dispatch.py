@@ -158,9 +158,8 @@ def _due_accounts(store: Any, slot: str, kinds: tuple[str, ...], recipients: Ite
     get no alerts, are left out."""
     out = []
     for row in _accounts(store, recipients):
-        principal = store.principal_for_email(row["email"])
-        if principal is None:
-            continue
+        # the account's principal as store.principal_for_email gives it, without a query per account
+        principal = Principal(row["email"], row["role"], None if C.empty(row["rep_id"]) else str(row["rep_id"]))
         digest_key = None
         if "digest" in kinds and not row["no_digest"]:
             key = MessageKey(principal.email, "digest", "", slot)
