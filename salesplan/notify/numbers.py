@@ -146,10 +146,12 @@ class Numbers:
         year's status; 'ponr': ALERT_DAYS_TO_ACT working days or fewer from the point of no
         return. The watch list, an engine run of its own, is worked out only when one of these
         owners may be on it: an owner is listed only when its year status is one of
-        engine.WATCH_STATUSES (docs/numbers.md, "Watch list")."""
+        engine.WATCH_STATUSES (docs/numbers.md, "Watch list"); the report, when only 'watch' is
+        asked about, is not (the day before of owners that are on the watch list now)."""
         out: dict[Owner, set[str]] = {}
-        may_be_listed = False
-        for level in levels:
+        watch_only = not set(reasons) - {"watch"}
+        may_be_listed = watch_only  # without the report nothing rules an owner out
+        for level in () if watch_only else levels:
             for row in self.records(level, "year", d):
                 owner = (row["owner_type"], row["owner_id"])
                 if not follows(owner):
