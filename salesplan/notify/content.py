@@ -8,7 +8,6 @@ number the recipient's dashboard would not show for the same as-of date.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,15 +17,14 @@ from salesplan import engine
 from salesplan.calendar import calendar_for, fiscal_year_of
 from salesplan.currency import symbol_of
 from salesplan.inputs import EngineInputs
+from salesplan.notify.numbers import ALERT_DAYS_TO_ACT, Numbers, Row, empty
 from salesplan.principal import Principal
 from salesplan.storage.base import OPEN_ACTION_STATUSES
 
 ACTION_HORIZON = 10  # working days: actions due this soon (or overdue) are listed
 NO_UPLOAD_DAYS = 14
 WATCHLIST_TOP = 10
-ALERT_DAYS_TO_ACT = 5
 PAGE = {"rep": "my_plan", "team": "team", "watchlist": "watchlist"}
-Row = dict[Any, Any]  # one report or watch-list row (DataFrame.to_dict("records"))
 
 
 # --------------------------------------------------------------------------- the content model
@@ -66,12 +64,6 @@ class Content:
 
 
 # --------------------------------------------------------------------------- formatting
-def empty(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float) and math.isnan(value)
-
-
 def money(value: Any, currency: str = "") -> str:
     """Whole units with the symbol of ``currency`` (the base currency, docs/currencies.md): "€1,234",
     "-$50", "CHF 1,234"; the plain number for none (a single-currency organisation); "—" when empty."""
@@ -182,103 +174,6 @@ def page_link(settings: Any, page: str, rep_id: str | None = None) -> str | None
     from urllib.parse import quote
 
     return f"{base}/{page}" + (f"?rep={quote(str(rep_id))}" if rep_id else "")
-
-
-# --------------------------------------------------------------------------- numbers per scope
-class Numbers:
-    """Engine results for one recipient's scope at one as-of date, each computed once."""
-
-    def __init__(self, inputs: EngineInputs, as_of: dt.date):
-        self.inputs = inputs
-        self.as_of = as_of
-        # the messages' money carries its symbol ('' for a single-currency organisation)
-        self.currency = str(inputs.settings.base_currency or "")
-        self._cache: dict[tuple[Any, ...], Any] = {}
-        self._watchlists: dict[tuple[tuple[str, ...], dt.date], pd.DataFrame] = {}
-
-    def report(self, level: str, period: str = "year", as_of: dt.date | None = None) -> pd.DataFrame:
-        d = as_of or self.as_of
-        key = ("report", level, period, d)
-        if key not in self._cache:
-            self._cache[key] = engine.report(self.inputs, d, level=level, period=period)
-        return self._cache[key]
-
-    def watchlist(self, levels: tuple[str, ...], as_of: dt.date | None = None) -> pd.DataFrame:
-        d = as_of or self.as_of
-        if (levels, d) not in self._watchlists:
-            wider = self._wider_watchlist(levels, d)
-            self._watchlists[levels, d] = (engine.watchlist(self.inputs, d, levels=levels) if wider is None
-                                           else _only_levels(wider, levels))
-        return self._watchlists[levels, d]
-
-    def _wider_watchlist(self, levels: tuple[str, ...], d: dt.date) -> pd.DataFrame | None:
-        """A watch list of the same date already computed for more levels, listed in the same
-        relative order: the engine computes each level on its own and sorts the rows stably, so
-        its rows of ``levels`` are exactly the watch list of ``levels`` (a leader's alerts read
-        the organisation's and regions' rows of the digest's whole watch list)."""
-        for (computed, day), frame in self._watchlists.items():
-            if day == d and [level for level in computed if level in levels] == list(levels):
-                return frame
-        return None
-
-    def chances(self, level: str, period: str = "year") -> dict[tuple[str, str], tuple[float, str]]:
-        """(owner_id, period label) -> (chance_to_reach, plain-words explanation) from
-        :func:`engine.chance_details`, computed once per level and period; owners without a chance
-        are left out (a message then says nothing about it)."""
-        key = ("chance", level, period, self.as_of)
-        if key not in self._cache:
-            frame = engine.chance_details(self.inputs, self.as_of, level=level, period=period)
-            self._cache[key] = {(str(r["owner_id"]), str(r["period"])): (float(r["chance_to_reach"]), str(r["explanation"]))
-                                for r in frame.to_dict("records") if not empty(r["chance_to_reach"])}
-        return self._cache[key]
-
-    def records(self, level: str, period: str = "year", as_of: dt.date | None = None) -> list[Row]:
-        """The rows of :meth:`report` as dicts, made once per report: turning a frame into dicts
-        costs about as much for one row as for all of them (pandas goes column by column), and a
-        run asks for the rows of the same reports again and again. Callers must not change them."""
-        d = as_of or self.as_of
-        key = ("records", level, period, d)
-        if key not in self._cache:
-            self._cache[key] = self.report(level, period, d).to_dict("records")
-        return self._cache[key]
-
-    def watch_records(self, levels: tuple[str, ...], as_of: dt.date | None = None) -> list[Row]:
-        """The rows of :meth:`watchlist` as dicts, made once per watch list (see :meth:`records`)."""
-        d = as_of or self.as_of
-        key = ("watch records", levels, d)
-        if key not in self._cache:
-            self._cache[key] = self.watchlist(levels, d).to_dict("records")
-        return self._cache[key]
-
-    def row(self, level: str, owner_id: str, period: str = "year", as_of: dt.date | None = None) -> Row | None:
-        """The owner's row of the report (of ``period``: the one containing the as-of date), or
-        None. Callers must not change it (it is shared, see :meth:`records`)."""
-        d = as_of or self.as_of
-        key = ("rows", level, period, d)
-        if key not in self._cache:
-            index: dict[Any, Row] = {}
-            for row in self.records(level, period, d):
-                if period != "month" or row["period_start"] <= d <= row["period_end"]:
-                    index.setdefault(row["owner_id"], row)  # the first, as the frame lists them
-            self._cache[key] = index
-        return self._cache[key].get(owner_id)
-
-    def conditions(self, levels: tuple[str, ...], d: dt.date) -> dict[tuple[str, str], set[str]]:
-        """:func:`_conditions` of these levels at ``d``, worked out once (accounts that share this
-        computation and follow the same levels, e.g. the admins and leaders, ask for the same)."""
-        key = ("conditions", levels, d)
-        if key not in self._cache:
-            self._cache[key] = _conditions(self, levels, d)
-        return self._cache[key]
-
-
-def _only_levels(watch: pd.DataFrame, levels: tuple[str, ...]) -> pd.DataFrame:
-    """The rows of ``levels`` of a watch list, as :func:`engine.watchlist` gives them for those
-    levels alone (its empty frame when there are none)."""
-    rows = watch[watch["owner_type"].isin(levels)].reset_index(drop=True)
-    if len(rows):
-        return rows
-    return pd.DataFrame({column: pd.Series(dtype=object) for column in engine.WATCHLIST_COLUMNS})
 
 
 def fy_of(inputs: EngineInputs, as_of: dt.date) -> int:
@@ -465,27 +360,19 @@ def alert_levels(principal: Principal) -> tuple[str, ...]:
     return ("rep",) if principal.role in ("rep", "manager") else ("region", "org")
 
 
-def _conditions(numbers: Numbers, levels: tuple[str, ...], d: dt.date) -> dict[tuple[str, str], set[str]]:
-    """Per owner: which alert conditions hold at ``d``."""
-    out: dict[tuple[str, str], set[str]] = {}
-    for row in numbers.watch_records(levels, d):
-        out.setdefault((row["owner_type"], row["owner_id"]), set()).add("watch")
-    for level in levels:
-        for row in numbers.records(level, "year", d):
-            key = (row["owner_type"], row["owner_id"])
-            if row["status"] == "too_late":
-                out.setdefault(key, set()).add("too_late")
-            days = row["working_days_to_act"]
-            if row["point_of_no_return"] not in (None, engine.PASSED) and not empty(days) and int(days) <= ALERT_DAYS_TO_ACT:
-                out.setdefault(key, set()).add("ponr")
-    return out
-
-
 REASON_WORDS = {
     "watch": "is now on the watch list (behind plan at two weekly checks in a row)",
     "ponr": f"is {ALERT_DAYS_TO_ACT} working days or fewer from its point of no return",
     "too_late": "has become too late: the target is out of reach even at its best pace so far",
 }
+
+
+def _follows(principal: Principal, owner_id: str) -> bool:
+    """Whether the account is alerted about this owner of its alert levels: a manager not about
+    themself (their own digest covers them), a rep only about themself."""
+    if principal.role == "manager":
+        return owner_id != principal.rep_id
+    return principal.role != "rep" or owner_id == principal.rep_id
 
 
 def alerts(principal: Principal, numbers: Numbers, previous_day: dt.date) -> list[Content]:
@@ -495,16 +382,17 @@ def alerts(principal: Principal, numbers: Numbers, previous_day: dt.date) -> lis
     settings = numbers.inputs.settings
     d = numbers.as_of
     levels = alert_levels(principal)
-    now = numbers.conditions(levels, d)
-    before = numbers.conditions(levels, previous_day)
-    watch = {(r["owner_type"], r["owner_id"]): r for r in numbers.watch_records(levels, d)}
+    now = numbers.conditions(levels, d, lambda owner: _follows(principal, owner[1]))
+    if not now:
+        return []  # nothing holds now, so nothing is new: the day before is not even worked out
+    # the day before: only the owners and reasons that hold now (what did not hold now is not new)
+    before = numbers.conditions(levels, previous_day, now.__contains__, set().union(*now.values()))
+    # an owner meets 'watch' now exactly when it is on the watch list now (for its advice)
+    watch = ({(r["owner_type"], r["owner_id"]): r for r in numbers.watch_records(levels, d)}
+             if any("watch" in reasons for reasons in now.values()) else {})
     out = []
     for (owner_type, owner_id), reasons in sorted(now.items()):
         new = reasons - before.get((owner_type, owner_id), set())
-        if principal.role == "manager" and owner_id == principal.rep_id:
-            continue
-        if principal.role == "rep" and owner_id != principal.rep_id:
-            continue
         if not new:
             continue
         row = numbers.row(owner_type, owner_id, "year")

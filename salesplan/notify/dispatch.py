@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from salesplan import policy
 from salesplan.notify import content as C
 from salesplan.notify import render
-from salesplan.principal import Principal
+from salesplan.notify.scope import OrgInputs
+from salesplan.principal import SYSTEM, Principal
 from salesplan.storage.notifications import MessageKey
 
 
@@ -119,8 +121,12 @@ def build_due(store: Any, as_of: dt.date, *, local: dt.datetime | None = None, p
     by_scope: dict[frozenset[str] | None, list[_Account]] = {}
     for account in accounts:
         by_scope.setdefault(account.scope, []).append(account)
-    for group in by_scope.values():
-        numbers = C.Numbers(store.engine_inputs(group[0].principal), as_of)
+    org = _org_inputs(store, by_scope)
+    for scope, group in by_scope.items():
+        principal = group[0].principal
+        inputs = (store.engine_inputs(principal) if org is None
+                  else org.restricted(scope, read_all=policy.may(principal, "read_all")))
+        numbers = C.Numbers(inputs, as_of)
         for account in group:
             if account.digest_key is not None:
                 account.wanted.append((account.digest_key, C.digest(store, account.principal, numbers, account.previous)))
@@ -135,6 +141,16 @@ def build_due(store: Any, as_of: dt.date, *, local: dt.datetime | None = None, p
     return out
 
 
+def _org_inputs(store: Any, by_scope: dict[frozenset[str] | None, list[_Account]]) -> OrgInputs | None:
+    """The organisation's engine inputs, read once, when a run computes for more than one set
+    of visible reps or for one who sees everyone (salesplan/notify/scope.py); None when it
+    computes for a single restricted set, which its own read gives more cheaply (a rep's lines
+    only, not the whole organisation's)."""
+    if not by_scope or (len(by_scope) == 1 and None not in by_scope):
+        return None
+    return OrgInputs(store.engine_inputs(SYSTEM))
+
+
 def _due_accounts(store: Any, slot: str, kinds: tuple[str, ...], recipients: Iterable[str] | None,
                   include_sent: bool) -> list[_Account]:
     """The accounts with something to compute: a digest of ``slot`` that is due (not sent, or
@@ -142,9 +158,8 @@ def _due_accounts(store: Any, slot: str, kinds: tuple[str, ...], recipients: Ite
     get no alerts, are left out."""
     out = []
     for row in _accounts(store, recipients):
-        principal = store.principal_for_email(row["email"])
-        if principal is None:
-            continue
+        # the account's principal as store.principal_for_email gives it, without a query per account
+        principal = Principal(row["email"], row["role"], None if C.empty(row["rep_id"]) else str(row["rep_id"]))
         digest_key = None
         if "digest" in kinds and not row["no_digest"]:
             key = MessageKey(principal.email, "digest", "", slot)

@@ -25,6 +25,7 @@ from tests.helpers.mail import DEMO_ACCOUNTS, DEMO_TODAY, Collector, SmtpServer,
 
 D = DEMO_TODAY
 EARLY = dt.date(2026, 1, 5)  # within the grace share of FY2026: nobody is on the watch list yet
+DASHBOARD = "https://plan.example.com/"  # the first run's dashboard_url
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def first_run(tmp_path_factory, server):
     instead of each sending it again."""
     folder = tmp_path_factory.mktemp("first-run")
     _forget(server)
-    store = demo_store(folder, smtp_port=server.port, dashboard_url="https://plan.example.com/")
+    store = demo_store(folder, smtp_port=server.port, dashboard_url=DASHBOARD)
     try:
         result = run(store)
     finally:
@@ -220,20 +221,32 @@ def _received(message) -> tuple[str, str, str]:
     return (str(message.message["Subject"]), message.text.replace("\r\n", "\n"), message.html.replace("\r\n", "\n"))
 
 
-def _alone(store: Store, account: str) -> tuple[Principal, C.Numbers]:
-    """The account's principal and a computation of its own view, shared with no other account."""
-    principal = store.principal_for_email(account)
-    return principal, C.Numbers(store.engine_inputs(principal), D)
+@pytest.fixture(scope="module")
+def alone(first_run, tmp_path_factory) -> dict[str, tuple[Principal, C.Numbers]]:
+    """Per account: its principal and a computation of its own view at D, shared with no other
+    account: its own engine inputs as the store reads them for it alone (not the run's cut of the
+    organisation's, tests/core/test_digest_scope.py), each computed afresh. Read once for the
+    module from a copy of the first run's database (sending changes no number, see
+    system_inputs); the digests' and the alerts' tests both compare with them."""
+    copy = tmp_path_factory.mktemp("alone") / "after-first-run.duckdb"
+    shutil.copyfile(first_run[2], copy)
+    with Store.open(copy) as opened:
+        views = {}
+        for account in DEMO_ACCOUNTS:
+            principal = opened.principal_for_email(account)
+            views[account] = (principal, C.Numbers(opened.engine_inputs(principal), D))
+        return views
 
 
-def test_each_digest_is_what_the_accounts_own_view_computed_alone_says(sent):
-    """A run shares computations between accounts (one per set of visible reps): every digest must
-    still be, to the byte, what the account's own engine inputs computed afresh give (the alerts:
+def test_each_digest_is_what_the_accounts_own_view_computed_alone_says(sent, alone):
+    """A run shares computations between accounts (one per set of visible reps) and cuts each
+    account's engine inputs from the organisation's: every digest must still be, to the byte, what
+    the account's own engine inputs computed afresh give (the alerts:
     test_opted_out_accounts_get_neither_digest_nor_alerts)."""
     for account in DEMO_ACCOUNTS:
-        principal, alone = _alone(sent.store, account)
+        principal, numbers = alone[account]
         [message] = sent.collector.to(account, "digest")
-        assert _received(message) == _as_sent(C.digest(sent.store, principal, alone, None)), account
+        assert _received(message) == _as_sent(C.digest(sent.store, principal, numbers, None)), account
 
 
 def test_link_to_the_owners_page_when_the_dashboard_url_is_set(sent):
@@ -360,8 +373,8 @@ def test_missing_settings_say_what_to_set_and_claim_nothing(tmp_path, capsys, mo
 
 
 # --------------------------------------------------------------------------- alerts
-def test_alerts_go_to_whoever_follows_the_owner_once_a_day(store, smtp):
-    watch = engine.watchlist(store.engine_inputs(SYSTEM), D)
+def test_alerts_go_to_whoever_follows_the_owner_once_a_day(store, smtp, system_inputs):
+    watch = engine.watchlist(system_inputs, D)
     rep1 = store.principal_for_email("rep1@demo.test")
     manager = store.principal_for_email("manager1@demo.test")
     team = store.visible_rep_ids(manager) - {manager.rep_id}
@@ -387,7 +400,8 @@ def test_alerts_go_to_whoever_follows_the_owner_once_a_day(store, smtp):
     assert len(smtp.collector.of_kind("alert")) == len(expected)
 
 
-def test_opted_out_accounts_get_neither_digest_nor_alerts(store, smtp):
+def test_opted_out_accounts_get_neither_digest_nor_alerts(store, smtp, alone):
+    store.save_settings(SYSTEM, dashboard_url=DASHBOARD)  # as in the own views' database (their links)
     rep1 = store.principal_for_email("rep1@demo.test")
     assert notify.set_email_preferences(store, rep1, digest=False, alert=False) == {"digest": False, "alert": False}
     with pytest.raises(NotAllowed):
@@ -398,8 +412,8 @@ def test_opted_out_accounts_get_neither_digest_nor_alerts(store, smtp):
     # the others' alerts are, to the byte, what each account's own view computed alone gives: the
     # run shared computations (a leader's alerts read the watch list of their digest's computation)
     for account in set(DEMO_ACCOUNTS) - {"rep1@demo.test"}:
-        principal, alone = _alone(store, account)
-        own = sorted(_as_sent(alert) for alert in C.alerts(principal, alone, EARLY))
+        principal, numbers = alone[account]
+        own = sorted(_as_sent(alert) for alert in C.alerts(principal, numbers, EARLY))
         assert sorted(_received(message) for message in smtp.collector.to(account, "alert")) == own, account
     assert smtp.collector.to("leader@demo.test", "alert")
     notify.set_email_preferences(store, SYSTEM, digest=True, email="rep1@demo.test")

@@ -26,7 +26,9 @@ def smtp():
     yield from running_server()
 
 
-ACCOUNTS = ("admin@demo.test", "rep1@demo.test")  # the accounts the store fixture's digests go to
+# the accounts the store fixture's digests go to: two who see the same (everyone), so that a pass
+# computes their digests once (one run's computation per set of visible reps)
+ACCOUNTS = ("admin@demo.test", "leader@demo.test")
 
 
 @pytest.fixture
@@ -35,8 +37,8 @@ def store(tmp_path, smtp):
     opened = demo_store(tmp_path, smtp_port=smtp.port, timezone="America/New_York", digest_day="Mon", digest_hour=7)
     # alerts off: these tests are about when passes run and digests go out (which alerts a pass
     # sends is build_due's, tests/core/test_digest_mail.py), and a pass then computes only the
-    # digests still due, not every account's alerts; and digests to two accounts of different
-    # scopes only (which accounts get one is build_due's too): each scope is another computation
+    # digests still due, not every account's alerts; and digests to ACCOUNTS only (which accounts
+    # get one is build_due's too)
     for account in DEMO_ACCOUNTS:
         opened.set_notification_opt_out(SYSTEM, account, "alert", True)
         if account not in ACCOUNTS:
@@ -91,14 +93,14 @@ def test_a_missed_slot_is_caught_up_once_and_not_repeated(store, smtp):
 
 
 def test_a_failed_pass_is_retried_after_a_while_until_everything_is_out(store, smtp):
-    smtp.collector.refuse_rcpt["rep1@demo.test"] = "451 4.7.1 greylisted, try later"
+    smtp.collector.refuse_rcpt["leader@demo.test"] = "451 4.7.1 greylisted, try later"
     scheduler.run_pending(store, at(2026, 3, 2, 7, 0))  # first start: baseline
     first = scheduler.run_pending(store, at(2026, 3, 2, 12, 0))
-    assert [key.recipient for key, _ in first.result.failed] == ["rep1@demo.test"]
+    assert [key.recipient for key, _ in first.result.failed] == ["leader@demo.test"]
     assert scheduler.run_pending(store, at(2026, 3, 2, 12, 5)) is None  # not before RETRY
     smtp.collector.refuse_rcpt.clear()
     retry = scheduler.run_pending(store, at(2026, 3, 2, 12, 16))
-    assert [key.recipient for key in retry.result.sent] == ["rep1@demo.test"]
+    assert [key.recipient for key in retry.result.sent] == ["leader@demo.test"]
     assert scheduler.run_pending(store, at(2026, 3, 2, 12, 40)) is None
     assert store.failed_notifications(SYSTEM).empty
 
