@@ -8,8 +8,9 @@ server and its first script run cost seconds of CPU, and its caches serve every 
 The admin's journeys share one signed-in browser context (``admin_page``): the server fixture
 signs in through the form once, and each journey opens its own tab, which the session cookie
 signs in; loading the app in a new context (its scripts not cached, a sign-in form to fill)
-costs Chromium seconds of CPU. Journeys that sign in as someone else, fail to, or sign out use a
-context of their own (``page``). Screenshots go to tests/artifacts/ (git-ignored).
+costs Chromium seconds of CPU. Journeys that sign in as someone else, fail to, or sign out, and
+the journeys with servers of their own, start signed out in a tab of a second context, shared by
+the run and cleared of cookies for each (``page``). Screenshots go to tests/artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 
 from salesplan.principal import SYSTEM
-from tests.helpers.browser import new_page, open_page, sign_in, starting_streamlit_server
+from tests.helpers.browser import launch_chromium, new_context, new_page, open_page, sign_in, starting_streamlit_server
 from tests.helpers.mail import SmtpServer
 from tests.helpers.pages import fresh_db, open_store
 
@@ -55,7 +56,7 @@ def browser():
         sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     sync_api.expect.set_options(timeout=20_000)  # a busy 2-core runner can take a few seconds per rerun
     with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        launched = launch_chromium(playwright.chromium, CHROMIUM, CHROMIUM_ARGS)
         try:
             yield launched
         finally:
@@ -124,11 +125,28 @@ def admin_page(server):
         opened.close()
 
 
+@pytest.fixture(scope="session")
+def signed_out_context(browser):
+    """The browser context of the journeys that start signed out (``page``). One for the run: a
+    context of its own per journey cost Chromium a renderer process that compiled the app's scripts
+    again, and a window (~2 s of CPU each measured); the journeys' pages are never open together,
+    and ``page`` clears the cookies (every sign-in the app and the OpenID provider keep) on the
+    way in and out."""
+    context = new_context(browser)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
 @pytest.fixture
-def page(browser):
-    """A page in a browser context of its own (its own cookies: signed out)."""
-    opened = new_page(browser)
+def page(signed_out_context):
+    """A page that starts signed out: a new tab of ``signed_out_context`` with no cookies."""
+    signed_out_context.clear_cookies()
+    opened = signed_out_context.new_page()
     try:
         yield opened
     finally:
-        opened.context.close()
+        for tab in signed_out_context.pages:
+            tab.close()
+        signed_out_context.clear_cookies()

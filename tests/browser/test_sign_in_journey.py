@@ -1,8 +1,8 @@
 """Sign-in in a real browser: the built-in accounts (sign-in, a refresh stays signed in, sign-out,
 lock-out, a page refused by address) and a full `st.login` round trip against a local OpenID
 provider (oidc-provider-mock on a loopback port, configured through a temporary secrets file).
-The two built-in journeys use the run's shared server (tests/browser/conftest.py), each in a
-browser context of its own: one signs in as the admin, signs out on the Admin page and signs in as
+The two built-in journeys use the run's shared server (tests/browser/conftest.py), each starting
+signed out (``page``): one signs in as the admin, signs out on the Admin page and signs in as
 rep1 (who lands on their home page), the other locks rep2 out and signs in as rep1 (a lock-out is
 per account; no other journey signs in as rep2)."""
 
@@ -14,7 +14,7 @@ import secrets
 
 import pytest
 
-from tests.helpers.browser import IDLE, new_page, free_port, oidc_provider, open_page, shoot, sign_in, starting_streamlit_server
+from tests.helpers.browser import IDLE, free_port, oidc_provider, open_page, shoot, sign_in, starting_streamlit_server
 from tests.helpers.pages import fresh_db
 
 if os.environ.get("CI", "").lower() == "true":
@@ -106,7 +106,7 @@ def test_lock_out_and_a_refused_page(server, page):
     shoot(page, "sign-in-rep-admin-refused")
 
 
-def test_st_login_round_trip(browser, tmp_path):
+def test_st_login_round_trip(page, tmp_path):
     """st.login → the provider's authorization page → back in the app as the mapped account;
     an email without an account gets the "ask an admin" screen and nothing else."""
     db = fresh_db(tmp_path)
@@ -123,40 +123,35 @@ def test_st_login_round_trip(browser, tmp_path):
             f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n'
         )
         with starting_streamlit_server(tmp_path, db, port=port, extra_args=["--secrets.files", str(secrets_file)]) as server:
-            page = new_page(browser)
-            context = page.context
-            try:
-                started.up()
-                base = server.up()
-                open_page(page, base)
-                expect(page.get_by_label("Email", exact=True)).to_have_count(0)  # no password form under OIDC
-                shoot(page, "oidc-sign-in")
-                _sign_in_at_provider(page, provider, base, "manager1@demo.test")
-                expect(page.get_by_text("Signed in as manager1@demo.test (manager)")).to_be_visible()
-                nav = page.locator('[data-testid="stSidebarNav"]')
-                expect(nav.get_by_text("Team overview")).to_be_visible()
-                expect(nav.get_by_text("Admin")).to_have_count(0)
-                shoot(page, "oidc-signed-in-manager")
+            started.up()
+            base = server.up()
+            open_page(page, base)
+            expect(page.get_by_label("Email", exact=True)).to_have_count(0)  # no password form under OIDC
+            shoot(page, "oidc-sign-in")
+            _sign_in_at_provider(page, provider, base, "manager1@demo.test")
+            expect(page.get_by_text("Signed in as manager1@demo.test (manager)")).to_be_visible()
+            nav = page.locator('[data-testid="stSidebarNav"]')
+            expect(nav.get_by_text("Team overview")).to_be_visible()
+            expect(nav.get_by_text("Admin")).to_have_count(0)
+            shoot(page, "oidc-signed-in-manager")
 
-                page.reload()  # Streamlit's identity cookie keeps the session
-                page.wait_for_selector(IDLE)
-                expect(page.get_by_text("Signed in as manager1@demo.test (manager)")).to_be_visible()
+            page.reload()  # Streamlit's identity cookie keeps the session
+            page.wait_for_selector(IDLE)
+            expect(page.get_by_text("Signed in as manager1@demo.test (manager)")).to_be_visible()
 
-                page.get_by_role("button", name="Sign out").click()  # st.logout: the provider's end-session page
-                page.wait_for_url(f"{provider}/**")
-                page.get_by_role("button", name="End session").click()
-                page.wait_for_url(f"{base}/**")
-                page.wait_for_selector(IDLE)
-                expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+            page.get_by_role("button", name="Sign out").click()  # st.logout: the provider's end-session page
+            page.wait_for_url(f"{provider}/**")
+            page.get_by_role("button", name="End session").click()
+            page.wait_for_url(f"{base}/**")
+            page.wait_for_selector(IDLE)
+            expect(page.get_by_role("button", name="Sign in")).to_be_visible()
 
-                _sign_in_at_provider(page, provider, base, "stranger@example.com")
-                expect(page.get_by_text("There is no salesplan account for stranger@example.com")).to_be_visible()
-                expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-                expect(page.locator('[data-testid="stSidebar"]')).to_have_count(0)
-                expect(page.locator('[data-testid="stMetric"]')).to_have_count(0)
-                shoot(page, "oidc-no-account")
-            finally:
-                context.close()
+            _sign_in_at_provider(page, provider, base, "stranger@example.com")
+            expect(page.get_by_text("There is no salesplan account for stranger@example.com")).to_be_visible()
+            expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+            expect(page.locator('[data-testid="stSidebar"]')).to_have_count(0)
+            expect(page.locator('[data-testid="stMetric"]')).to_have_count(0)
+            shoot(page, "oidc-no-account")
 
 
 def _sign_in_at_provider(page, provider: str, base: str, email: str) -> None:

@@ -78,14 +78,91 @@ VIEWPORT = {"width": 1400, "height": 800}  # the width the charts' axis labels a
 MOTION = "reduce"
 
 
-def new_page(browser, **options):
-    """A page in a new browser context of the journeys' size and reduced motion (the caller closes
-    ``page.context``)."""
+# Features Chromium's --disable-features turns off for the journeys, beside Playwright's own list:
+# Chromium 156 opens the address bar's popup as two WebUI pages (chrome://omnibox-popup.top-chrome/)
+# in every browser context's window, each in a renderer of its own, for an address bar a headless
+# browser never shows: ~1.3 s of CPU a context measured (renderers and the browser process).
+DISABLED_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup")
+# Playwright 1.65's own --disable-features list (chromiumSwitches.ts). Chromium reads the last
+# --disable-features switch only, so the journeys' switch repeats it; should Playwright's list grow,
+# launch_chromium() finds the difference on the running browser's command line and launches again
+# with both lists.
+PLAYWRIGHT_DISABLED_FEATURES = (
+    "AvoidUnnecessaryBeforeUnloadCheckSync", "DestroyProfileOnBrowserClose", "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable", "LensOverlay", "MediaRouter", "PaintHolding", "ThirdPartyStoragePartitioning",
+    "AvoidCorsURLLoaderRestartOnRedirect", "TcpPortRandomizationWin", "OptimizationHints", "NetworkTimeServiceQuerying",
+    "AimEnabled", "PreconnectToSearch", "msForceBrowserSignIn", "msEdgeUpdateLaunchServicesPreferredVersion",
+)
+
+
+def launch_chromium(chromium, executable: Path, args: list[str]):
+    """Launch ``executable`` through Playwright's ``chromium`` (a BrowserType) with ``args`` and one
+    --disable-features switch naming Playwright's features and DISABLED_FEATURES. Launches again
+    when the browser's command line shows a --disable-features switch of Playwright's with features
+    the journeys' switch lacks (a newer Playwright): Chromium would have ignored them."""
+    features = [*PLAYWRIGHT_DISABLED_FEATURES, *DISABLED_FEATURES]
+    for _ in range(2):
+        before = _chromium_pids()
+        browser = chromium.launch(executable_path=str(executable),
+                                  args=[*args, "--disable-features=" + ",".join(features)])
+        missing = [name for name in _disabled_elsewhere(_chromium_pids() - before) if name not in features]
+        if not missing:
+            return browser
+        browser.close()
+        features += missing
+    raise RuntimeError(f"Chromium's --disable-features switches still differ after a relaunch: {missing}")
+
+
+def _chromium_pids() -> set[int]:
+    """This process's descendants that are Chromium browser processes (not its helpers)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat[stat.rindex(")") + 2:].split()[1])
+    ours, found = {os.getpid()}, True
+    while found:
+        found = {pid for pid, parent in parents.items() if parent in ours and pid not in ours}
+        ours |= found
+    browsers = set()
+    for pid in ours:
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if command[0].endswith(b"chromium") and not any(arg.startswith(b"--type=") for arg in command):
+            browsers.add(pid)
+    return browsers
+
+
+def _disabled_elsewhere(pids: set[int]) -> list[str]:
+    """The features named by every --disable-features switch but the last, on the command lines of
+    the browser processes ``pids``."""
+    names = []
+    for pid in pids:
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue
+        switches = [arg.split("=", 1)[1] for arg in command if arg.startswith("--disable-features=")]
+        names += [name for value in switches[:-1] for name in value.split(",") if name]
+    return names
+
+
+def new_context(browser, **options):
+    """A browser context of the journeys' size and reduced motion (the caller closes it)."""
     context = browser.new_context(viewport=VIEWPORT, reduced_motion=MOTION, **options)
     context.add_init_script(SENT_COUNTER)
-    opened = context.new_page()
-    opened.set_default_timeout(30_000)
-    return opened
+    context.set_default_timeout(30_000)
+    return context
+
+
+def new_page(browser, **options):
+    """A page in a new browser context (:func:`new_context`; the caller closes ``page.context``)."""
+    return new_context(browser, **options).new_page()
 
 
 def open_page(page, url: str) -> None:
