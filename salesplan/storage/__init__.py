@@ -7,6 +7,7 @@ from salesplan.storage.base import (
     PLAN_STATUSES,
     WRITE_RETRIES,
     BatchCounts,
+    DatabaseBusy,
     resolve_db_path,
 )
 from salesplan.storage.settings import validate_settings
@@ -14,5 +15,5 @@ from salesplan.storage.store import Store
 
 __all__ = [
     "ACTION_STATUSES", "DEFAULT_DB", "OPEN_ACTION_STATUSES", "PLAN_STATUSES", "WRITE_RETRIES",
-    "BatchCounts", "Store", "resolve_db_path", "validate_settings",
+    "BatchCounts", "DatabaseBusy", "Store", "resolve_db_path", "validate_settings",
 ]
