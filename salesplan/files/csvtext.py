@@ -422,12 +422,16 @@ class _Records:
     def _last_record_end(self, chunk: bytes, carry_quotes: int, quotes: int) -> int:
         """The position of the last newline of ``chunk`` that ends a record (-1: none): outside
         quotes when they count, i.e. after an even number of quote characters in the record."""
-        end = chunk.rfind(b"\n")
         if not self._respect_quotes:
-            return end
-        while end >= 0 and (carry_quotes + quotes - chunk.count(b'"', end)) % 2:
-            end = chunk.rfind(b"\n", 0, end)
-        return end
+            return chunk.rfind(b"\n")
+        # one pass over the chunk: the quote characters before each newline, by a sorted search of
+        # their positions (a look back from each newline in turn rescanned the chunk: quadratic in
+        # a file whose quotes never balance again, such as an inch mark in an unquoted cell)
+        buffer = np.frombuffer(chunk, dtype=np.uint8)
+        newlines = np.flatnonzero(buffer == 10)
+        before = np.searchsorted(np.flatnonzero(buffer == 34), newlines)
+        ending = np.flatnonzero((carry_quotes + before) % 2 == 0)
+        return int(newlines[ending[-1]]) if len(ending) else -1
 
     def _run(self, run: bytes, complete: bool) -> None:
         buffer = np.frombuffer(run, dtype=np.uint8)

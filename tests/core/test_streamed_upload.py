@@ -105,6 +105,35 @@ def test_the_usual_export_reads_the_same_in_any_chunks(chunk, tmp_path, monkeypa
         assert raw.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 5, 64, 1 << 30], ids=lambda size: f"chunks of {size}")
+def test_a_stray_quote_reads_the_same_in_any_chunks(chunk, tmp_path, monkeypatch):
+    # an inch mark in an unquoted cell: from there on no newline is outside quotes (so the records
+    # are found with the quotes counted, and the rest of the file may be one record); the records,
+    # lines and hash are those of the whole file, and the quotes are counted once per chunk (a look
+    # back from each newline made a 1 MB file of this kind take seconds, a 100 MB one an hour)
+    rows = "".join(f"2025-03-{1 + i % 28:02d},R001,O{i},1,{i}.5,Acme\n" for i in range(40))
+    text = "date,rep,order_id,line,amount,customer\n2025-03-03,R001,SO-0,1,100,Pipe 12\" steel\n" + rows
+    path = tmp_path / "sales.csv"
+    path.write_bytes(text.encode())
+    whole = _records(_read(open_upload(path), 1 << 30, monkeypatch))
+    raw = _read(open_upload(path), chunk, monkeypatch)
+    assert _records(raw) == whole
+    assert raw.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    counted = []
+    real = bytes.count
+
+    class Chunk(bytes):  # every chunk the records' pass is given, with its counts of quotes seen
+        def count(self, *args):
+            counted.append(args)
+            return real(self, *args)
+
+    records = csvtext._Records
+    monkeypatch.setattr(stream.Upload, "chunks", lambda self, _chunks=stream.Upload.chunks: (Chunk(c) for c in _chunks(self)))
+    records(open_upload(path), ",", True)
+    chunks = max(1, -(-len(text.encode()) // chunk))
+    assert len(counted) <= 2 * chunks  # per chunk: its quotes, and the carried record's
+
+
 class _Reads:
     """Every read of a file the stream module makes: how many bytes were asked for."""
 
