@@ -162,7 +162,9 @@ def plan_write(principal: Principal, rep_id: str, fy: int, write: Callable[[], T
     result = write()
     if before is not None and the_store.data_version() == before_version + 1:
         after = _plan_impacts(principal, rep_id, fy)  # a cached read, the next run's
-        if after is not None and after == before:
+        # read at that version: versions only grow, so the same version after the read means no
+        # other write came in between (its plan might have undone this write's change)
+        if after is not None and after == before and the_store.data_version() == before_version + 1:
             path = str(the_store.path)
             with _SAME_NUMBERS_LOCK:
                 _SAME_NUMBERS[(path, before_version + 1)] = _SAME_NUMBERS.get((path, before_version), before_version)
