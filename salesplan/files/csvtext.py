@@ -281,7 +281,10 @@ def _records(buffer: np.ndarray, respect_quotes: bool) -> tuple[np.ndarray, np.n
 class _TextScan:
     """What the checks need to know of a file's UTF-8 text, gathered a chunk at a time (any
     sizes: a line, a character or a space may cross a chunk's edge): its size, newlines, whether
-    it holds a quote character or a blank line, and whether a cell may be padded."""
+    it holds a quote character or a blank line, and whether a cell may be padded (``padded``:
+    a cell may start or end with a character DuckDB's ``trim`` removes, the space and the other
+    Unicode space separators; False only when no such character stands next to a delimiter, a
+    line end or the file's end, and no cell is quoted. The parser trims every cell only then)."""
 
     def __init__(self, delimiter: str, sample: str = ""):
         self.sample = sample  # the first characters, which the delimiter was sniffed on
@@ -370,23 +373,6 @@ class _TextScan:
 
 # a line of nothing but spaces, tabs or a carriage return, between two newlines
 _BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
-
-
-def _padded_cells(raw: bytes, delimiter: str) -> bool:
-    """Whether a cell of ``raw`` may start or end with a character DuckDB's ``trim`` removes (the
-    space and the other Unicode space separators, such as the no-break space): False only when
-    no such character stands next to a delimiter, a line end or an end of the file, and no cell
-    is quoted (a quoted cell may hold spaces inside its quotes). The parser trims every cell only
-    when this is True (trimming a million rows of cells costs more than this look). The bytes
-    are looked at :data:`_PADDING_CHUNK` at a time, as a file is read."""
-    scan = _TextScan(delimiter)
-    for start in range(0, len(raw), _PADDING_CHUNK):
-        scan.feed(raw[start:start + _PADDING_CHUNK])
-    scan.finish()
-    return scan.padded
-
-
-_PADDING_CHUNK = 8 * 1_048_576
 
 
 # --------------------------------------------------------------------------- records

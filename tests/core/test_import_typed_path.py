@@ -9,7 +9,7 @@ import pytest
 
 from salesplan import files, imports
 from salesplan.errors import BadInput, Problem
-from salesplan.files.csvtext import _padded_cells
+from salesplan.files.csvtext import _TextScan
 from salesplan.principal import SYSTEM
 
 from tests.helpers.actuals import HEADER, actuals, problems
@@ -48,11 +48,16 @@ def ledger(store) -> dict[str, tuple]:
     ],
 )
 @pytest.mark.parametrize("chunk", [None, 1, 3], ids=["whole", "chunks of 1 byte", "chunks of 3 bytes"])
-def test_padded_cells_sees_every_cell_trim_would_change(text, padded, chunk, monkeypatch):
-    if chunk:  # the bytes are looked at chunk by chunk: a space at a chunk's edge counts too
-        monkeypatch.setattr(files.csvtext, "_PADDING_CHUNK", chunk)
+def test_padded_cells_sees_every_cell_trim_would_change(text, padded, chunk):
+    # the scan the read makes as the file's chunks come: a space at a chunk's edge counts too
     delimiter = ";" if ";" in text else ("\t" if "\t" in text else ",")
-    assert _padded_cells(text.encode("utf-8"), delimiter) is padded
+    data = text.encode("utf-8")
+    step = chunk or len(data)
+    scan = _TextScan(delimiter)
+    for start in range(0, len(data), step):
+        scan.feed(data[start:start + step])
+    scan.finish()
+    assert scan.padded is padded
 
 
 def test_a_clean_file_is_read_untrimmed_and_imports_as_before(reps_store):
