@@ -132,7 +132,17 @@ def test_an_ascii_file_is_read_in_chunks_and_a_nul_past_the_first_64k_is_still_r
     assert len(text) > 70_000
     data = text.encode("ascii")
     monkeypatch.setattr(files.stream, "CHUNK_BYTES", 10_000)  # the NUL is in a later chunk than the first
+    given = []  # the chunks the read was given: never the whole file at once
+    chunks_of = files.stream.Upload.chunks
+
+    def counted_chunks(self):
+        for chunk in chunks_of(self):
+            given.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(files.stream.Upload, "chunks", counted_chunks)
     raw = read(text)
+    assert len(given) >= len(data) // 10_000 and max(given) <= 10_000
     assert (raw.encoding, raw.cells.num_rows, raw.cells.column("line")[-1].as_py()) == ("utf-8", 4000, 4001)
     bad = data[:-100] + b"\x00" + data[-99:]
     with pytest.raises(BadInput) as caught:
