@@ -39,7 +39,8 @@ class Upload:
             self.size = self._stat.st_size
 
     def chunks(self, chunk_bytes: int | None = None) -> Iterator[bytes]:
-        """The bytes from ``offset`` on, ``chunk_bytes`` (default :data:`CHUNK_BYTES`) at a time."""
+        """The bytes from ``offset`` on, ``chunk_bytes`` (default :data:`CHUNK_BYTES`) at a time.
+        Raises OSError when the file on disk cannot be read."""
         size = chunk_bytes or CHUNK_BYTES
         if self.data is not None:
             if self.offset == 0 and len(self.data) <= size:
@@ -56,7 +57,8 @@ class Upload:
                 yield chunk
 
     def head(self, count: int) -> bytes:
-        """The first ``count`` bytes from ``offset`` on (fewer at the end of the file)."""
+        """The first ``count`` bytes from ``offset`` on (fewer at the end of the file). Raises OSError
+        when the file on disk cannot be read."""
         if self.data is not None:
             return self.data[self.offset:self.offset + count]
         assert self.path is not None
@@ -65,7 +67,8 @@ class Upload:
             return file.read(count)
 
     def read_all(self) -> bytes:
-        """The whole file (from ``offset`` on) as bytes: for workbooks, whose readers need them."""
+        """The whole file (from ``offset`` on) as bytes: for workbooks, whose readers need them.
+        Raises OSError when the file on disk cannot be read."""
         if self.data is not None:
             return self.data if self.offset == 0 else self.data[self.offset:]
         return self.head(self.size)
@@ -73,7 +76,8 @@ class Upload:
     def on_disk(self, folder: str) -> Path:
         """A file DuckDB's reader can open holding these bytes (all of them: a BOM at the start is
         skipped by the reader): the upload's own file, or its bytes written into ``folder``, after
-        which the bytes in memory are let go (this upload reads that file from then on)."""
+        which the bytes in memory are let go (this upload reads that file from then on). Raises
+        OSError when ``folder`` cannot be written."""
         if self.data is not None:
             path = Path(folder) / "upload.csv"
             with open(path, "wb") as file:
@@ -135,7 +139,8 @@ def open_upload(source: str | os.PathLike[str] | bytes, file_name: str | None = 
 
 def copy_without(source: Upload, target: Path, ranges: list[tuple[int, int]]) -> None:
     """Write ``source`` (from its offset on) into ``target`` without the byte ranges [start, end)
-    (offsets from the source's offset, sorted, not overlapping), chunk by chunk."""
+    (offsets from the source's offset, sorted, not overlapping), chunk by chunk. Raises OSError
+    when the source cannot be read or the target written."""
     with open(target, "wb") as out:
         position, index = 0, 0  # the offset of the chunk's first byte; the next range to skip
         for chunk in source.chunks():
