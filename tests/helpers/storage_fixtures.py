@@ -54,7 +54,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 # the fixtures that turn db_target into a copy of a template (with from_template) first thing
-TEMPLATE_COPIES = frozenset({"any_store", "org", "lines_org", "more_org", "reps_org"})
+TEMPLATE_COPIES = frozenset({"any_store", "org", "lines_org", "reps_org"})
 
 
 @pytest.fixture

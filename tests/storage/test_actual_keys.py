@@ -14,8 +14,7 @@ import pytest
 
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
-from tests.helpers.engine_lines import assert_same, load, organisation, organisation_reports, reports
-from tests.helpers.storage_fixtures import from_template
+from tests.helpers.engine_lines import assert_same, load, organisation_reports, reports
 
 
 def key_faults(store: Store) -> list[tuple]:
@@ -79,20 +78,6 @@ def _more(store: Store):
     return load(store, "actuals", MORE, "more.csv")
 
 
-def _organisation_and_more(store: Store) -> None:
-    organisation(store)
-    _more(store)
-
-
-@pytest.fixture
-def more_org(db_target, request):
-    """``lines_org`` after :func:`_more` (R4 joined, MORE imported) on the backend under test: a
-    copy of that state, built once per run (the two imports cost ~0.2 s of CPU per test that
-    starts from there; the first test below makes them itself and checks what they write)."""
-    with Store.open(from_template(request, db_target, "engine-lines-more", _organisation_and_more)) as store:
-        yield store
-
-
 def test_every_version_carries_the_keys_of_its_texts_and_a_key_never_moves(lines_org):
     store = lines_org
     assert key_faults(store) == [] and unkeyed(store) == 0
@@ -109,8 +94,9 @@ def test_every_version_carries_the_keys_of_its_texts_and_a_key_never_moves(lines
     assert key_faults(store) == [] and keys(store) == after  # undo flips flags, keys stay
 
 
-def test_the_read_gives_the_same_lines_from_the_keys_as_from_the_texts(more_org):
-    store = more_org
+def test_the_read_gives_the_same_lines_from_the_keys_as_from_the_texts(lines_org):
+    store = lines_org
+    _more(store)
     by_key = store.engine_inputs(SYSTEM)
     # every version without keys: each line is read by its texts
     forget_keys(store)
@@ -146,8 +132,9 @@ def test_migration_82_gives_an_older_database_its_keys_and_the_same_report(lines
 
 
 @pytest.mark.parametrize("older", [True, False])
-def test_a_backup_restores_with_keys_and_the_same_lines(more_org, tmp_path, restore_target, older):
-    store = more_org
+def test_a_backup_restores_with_keys_and_the_same_lines(lines_org, tmp_path, restore_target, older):
+    store = lines_org
+    _more(store)
     before = store.engine_inputs(SYSTEM)
     if older:  # a backup taken before migration 82: versions without keys, no actual_keys
         to_the_schema_before_82(store)
