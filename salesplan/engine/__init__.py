@@ -18,13 +18,15 @@ digest that asks again on the same object reuses them. An EngineInputs is theref
 immutable: its frames must not be changed after it has been handed to the engine (build a new
 one, e.g. with ``dataclasses.replace``).
 
-Each period / as-of date is then a few vector operations over all owners. There is no Python loop
+Each period / as-of date is then a few vector operations over all owners, whose results are kept
+with the preparation too (``numbers._computed``): a digest's report, chance details and watch list
+read the same period at the same date. There is no Python loop
 over days or rows; loops run only over calendars and periods (<= 12) or, for
 :func:`status_history`, over the Sundays of one owner.
 
 Modules: ``common`` (columns, organisation, targets), ``prep`` (the matrices), ``numbers`` (one
 period at one date), ``pipeline`` (the open-deals columns), ``chance`` (chance_to_reach), ``api``
-(report, status history, watch list, chance details), ``synthetic`` (benchmark and calibration
+(report, status history, watch list, chance details), ``rows`` (a frame's rows as dicts), ``synthetic`` (benchmark and calibration
 data). What every number means: docs/numbers.md.
 
 Run ``python -m salesplan.engine --bench`` for the timing on 1,000 synthetic reps.

@@ -24,6 +24,7 @@ from salesplan.engine.common import _check_choice, _clean, _org, _owners
 from salesplan.engine.chance import explain
 from salesplan.engine.numbers import CHANCE_COUNTS, _frame, _resolve
 from salesplan.engine.prep import _prepare
+from salesplan.engine.rows import rows_of
 
 def report(inputs: EngineInputs, as_of: Any, *, fy: int | None = None, level: str = "rep",
            metric: str = "revenue", period: str = "year") -> pd.DataFrame:
@@ -148,15 +149,18 @@ def watchlist(inputs: EngineInputs, as_of: Any, *, metric: str = "revenue",
         then = _frame(prep, [P], week_before)
 
         def flagged(f: pd.DataFrame) -> np.ndarray:
-            total = f["working_days_elapsed"] + f["working_days_left"]
-            late_enough = (f["working_days_elapsed"] > settings.grace * total).to_numpy(dtype=bool, na_value=False)
-            return f["status"].isin(WATCH_STATUSES).to_numpy() & late_enough
+            # in floats, as numpy arrays (NaN for an empty count, which is never late enough):
+            # the same comparisons as on the Int64 columns, for a tenth of pandas' CPU
+            elapsed = f["working_days_elapsed"].to_numpy(dtype=float, na_value=np.nan)
+            total = elapsed + f["working_days_left"].to_numpy(dtype=float, na_value=np.nan)
+            late_enough = elapsed > settings.grace * total
+            return np.isin(f["status"].to_numpy(dtype=object), WATCH_STATUSES) & late_enough
 
         sel = flagged(now) & flagged(then)
         f = now.loc[sel].copy()
         impacts = prep.open_impact[sel]
         f["recommended_action"] = [_recommend(row, imp, symbol) + _pipeline_advice(row, symbol)
-                                   for row, imp in zip(f.to_dict("records"), impacts)]
+                                   for row, imp in zip(rows_of(f), impacts)]
         cov = f["action_coverage"]
         f["plan_needs_update"] = ((f["owner_type"] == "rep") & (cov.isna() | (cov < 1))).astype(bool)
         frames.append(f)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -264,6 +266,38 @@ def _compute(prep: _Prep, P: Period, as_of: dt.date, *, with_chance: bool = True
     return out
 
 
+# Results of _compute kept per preparation (prep.cache), most recently used last, up to this many
+# bytes of arrays each: a digest asks for the same period at the same date for its report, its
+# chance details and its watch list, and the alerts again; status_history's Sundays are not kept
+# for long at 10,000 reps.
+_COMPUTED_BUDGET = 16 << 20
+_COMPUTED_LOCK = threading.Lock()
+
+
+def _computed(prep: _Prep, P: Period, as_of: dt.date) -> dict[str, np.ndarray]:
+    """:func:`_compute` of ``P`` at ``as_of``, computed once per preparation (see
+    _COMPUTED_BUDGET) and read-only: every caller gets the same arrays."""
+    key = (P, as_of)
+    with _COMPUTED_LOCK:
+        kept: OrderedDict = prep.cache.setdefault("computed", OrderedDict())
+        found = kept.get(key)
+        if found is not None:
+            kept.move_to_end(key)
+            return found[0]
+    out = _compute(prep, P, as_of)
+    size = 0
+    for array in out.values():
+        array.flags.writeable = False
+        size += array.nbytes
+    with _COMPUTED_LOCK:
+        kept[key] = out, size
+        total = sum(s for _, s in kept.values())
+        while total > _COMPUTED_BUDGET and kept:
+            _, (_, old) = kept.popitem(last=False)
+            total -= old
+    return out
+
+
 CHANCE_COUNTS = {"_chance_n": "similar_positions", "_chance_hits": "reached",
                  "_chance_own_n": "own_positions", "_chance_own_hits": "own_reached"}
 
@@ -278,7 +312,7 @@ def _frame(prep: _Prep, plist: list[Period], as_of: dt.date, *, details: bool = 
         targets = _week_targets(prep, plist)
         parts = [_compute(prep, P, as_of, target=targets[:, i]) for i, P in enumerate(plist)]
     else:
-        parts = [_compute(prep, P, as_of) for P in plist]
+        parts = [_computed(prep, P, as_of) for P in plist]
     ids, names = np.array(prep.owners.ids, dtype=object), np.array(prep.owners.names, dtype=object)
     if select is not None:
         parts = [{key: value[select] for key, value in part.items()} for part in parts]
@@ -290,18 +324,14 @@ def _frame(prep: _Prep, plist: list[Period], as_of: dt.date, *, details: bool = 
             return np.zeros(0, dtype=parts[0][key].dtype) if parts else np.zeros(0)
         return np.stack([p[key] for p in parts], axis=1).ravel()  # owner-major
 
-    def text(values: np.ndarray) -> pd.Series:
-        # a text column kept as objects: pandas would otherwise infer a string dtype from the
-        # values and the column would have to be turned back (the report's text columns have
-        # always been objects), a fixed cost that dominated the small organisations' reports
-        return pd.Series(values, dtype=object, copy=False)
-
+    # the text columns stay objects as they have always been: the frame is made without pandas'
+    # inference (_new_frame), which would make a string dtype of them
     data: dict[str, Any] = {
-        "owner_type": text(np.full(n * k, prep.level, dtype=object)),
-        "owner_id": text(np.repeat(ids, k)),
-        "owner_name": text(np.repeat(names, k)),
-        "metric": text(np.full(n * k, prep.metric, dtype=object)),
-        "period": text(np.tile(np.array([P.label for P in plist], dtype=object), n)),
+        "owner_type": np.full(n * k, prep.level, dtype=object),
+        "owner_id": np.repeat(ids, k),
+        "owner_name": np.repeat(names, k),
+        "metric": np.full(n * k, prep.metric, dtype=object),
+        "period": np.tile(np.array([P.label for P in plist], dtype=object), n),
         "period_start": np.tile(np.array([P.start for P in plist], dtype=object), n),
         "period_end": np.tile(np.array([P.end for P in plist], dtype=object), n),
         "as_of": np.full(n * k, as_of, dtype=object),
@@ -314,9 +344,9 @@ def _frame(prep: _Prep, plist: list[Period], as_of: dt.date, *, details: bool = 
             empty = values < 0  # no point of no return, or not started
             data[key] = pd.arrays.IntegerArray(np.where(empty, 0, values).astype(np.int64, copy=False), empty)
         elif key == "status":
-            data[key] = text(col(key).astype(object))
-        elif key == "point_of_no_return":  # (inferred: str when it holds no date)
             data[key] = col(key).astype(object)
+        elif key == "point_of_no_return":  # inferred as pandas infers it: str when it holds no date
+            data[key] = pd.Series(col(key).astype(object), copy=False)._values
         else:
             data[key] = col(key).astype(float)
     columns = list(REPORT_COLUMNS)
@@ -324,8 +354,25 @@ def _frame(prep: _Prep, plist: list[Period], as_of: dt.date, *, details: bool = 
         for key, name in CHANCE_COUNTS.items():
             data[name] = col(key).astype(np.int64)
             columns.append(name)
-    df = pd.DataFrame(data, columns=columns)
-    return df
+    return _new_frame(data, columns)
+
+
+def _new_frame(data: dict[str, Any], columns: list[str]) -> pd.DataFrame:
+    """The frame of the columns ``data`` holds, in the order of ``columns``, each column's dtype
+    the dtype of its array as given (object arrays stay objects; dates in them are not inferred).
+
+    pandas' own constructor checks and converts every column again (~1.5 ms of CPU for a
+    report's 35 columns, whatever its length: more than the numbers of a small organisation
+    cost, and a digest run builds dozens of frames); the arrays here are fresh one-dimensional
+    numpy arrays and pandas arrays of one length, which is what pandas' ``_from_arrays`` takes
+    unchecked. Where a pandas version lacks it, the public constructor does the same more slowly."""
+    arrays = [data[name] for name in columns]
+    build = getattr(pd.DataFrame, "_from_arrays", None)
+    if build is None:  # pragma: no cover - pandas versions without it
+        return pd.DataFrame({name: pd.Series(a, dtype=a.dtype, copy=False) for name, a in zip(columns, arrays)},
+                            columns=columns)
+    n = len(arrays[0]) if arrays else 0
+    return build(arrays, columns=pd.Index(columns), index=pd.RangeIndex(n), verify_integrity=False)
 
 
 def _resolve(inputs: EngineInputs, as_of: Any, fy: int | None) -> tuple[dt.date, int]:

@@ -142,5 +142,6 @@ def test_rows_of_any_frame_are_pandas_records():
     })
     _assert_rows(frame)
     _assert_rows(frame.iloc[:0])
-    # other kinds of columns go the pandas way
-    _assert_rows(frame.assign(when=pd.to_datetime(["2026-03-02", None, "2026-03-04"]), s=pd.array(["a", None, "c"])))
+    # text of pandas' string dtypes (missing as NA or as NaN), and dates, which go the pandas way
+    _assert_rows(frame.assign(when=pd.to_datetime(["2026-03-02", None, "2026-03-04"]), s=pd.array(["a", None, "c"]),
+                              t=pd.Series(["a", None, "c"], dtype="str")))

@@ -13,7 +13,9 @@ import pytest
 
 from salesplan import engine
 from salesplan.backtest import backtest
+from salesplan.calendar import periods
 from salesplan.engine import common, prep
+from salesplan.engine import numbers as prep_numbers
 from salesplan.engine.synthetic import synthetic_inputs
 
 D = dt.date
@@ -218,3 +220,54 @@ def test_the_memo_goes_with_its_inputs_object_and_is_never_handed_to_another():
     common._MEMOS[id(other)] = ref_entry
     assert common._memo_of(other) == {}
     assert common._MEMOS[id(other)][0]() is other
+
+
+def test_a_periods_numbers_are_computed_once_for_its_report_chance_details_and_watch_list(monkeypatch):
+    """A digest asks for the year's numbers of a level at one date for its report, its chance
+    details and its watch list (engine/numbers.py, _computed): one computation, read-only, and a
+    caller that writes into its frame changes no later answer."""
+    computed = []
+    real = prep_numbers._compute
+
+    def counted(p, P, as_of, **kw):
+        computed.append((p.level, P.label, as_of))
+        return real(p, P, as_of, **kw)
+
+    monkeypatch.setattr(prep_numbers, "_compute", counted)
+    shared = inputs()
+    d = D(2025, 5, 14)
+    first = engine.report(shared, d, level="rep")
+    numbers = first.select_dtypes(float).columns
+    first.loc[:, numbers] = -1.0  # the caller's own frame
+    engine.chance_details(shared, d, level="rep")
+    watch = engine.watchlist(shared, d, levels=("rep",))
+    again = engine.report(shared, d, level="rep")
+    assert computed.count(("rep", "FY2025", d)) == 1
+    assert computed.count(("rep", "FY2025", d - dt.timedelta(days=7))) == 1  # the watch list's week before
+    kept = prep._prepare(shared, "rep", "revenue", 2025, d).cache["computed"]
+    for arrays, _ in kept.values():
+        assert not any(array.flags.writeable for array in arrays.values())
+    monkeypatch.setattr(common, "_memo_of", lambda _inputs: {})
+    monkeypatch.setattr(prep, "_memo_of", lambda _inputs: {})
+    _assert_same(again, engine.report(inputs(), d, level="rep"))
+    _assert_same(watch, engine.watchlist(inputs(), d, levels=("rep",)))
+
+
+def test_kept_numbers_beyond_their_budget_are_computed_again(monkeypatch):
+    shared = inputs()
+    d = D(2025, 5, 14)
+    engine.report(shared, d, level="territory", period="quarter")
+    kept_prep = prep._prepare(shared, "territory", "revenue", 2025, d)
+    kept = kept_prep.cache["computed"]
+    assert len(kept) == 4
+    one = max(size for _, size in kept.values())
+    monkeypatch.setattr(prep_numbers, "_COMPUTED_BUDGET", 2 * one)  # room for two quarters, not four
+    # the same preparation at the day before (as the watch list reads the week before)
+    quarters = periods(2025, shared.settings.fy_start_month, "quarter")
+    prep_numbers._frame(kept_prep, quarters, d - dt.timedelta(days=1))
+    assert len(kept) == 2 and sum(size for _, size in kept.values()) <= 2 * one
+    assert [key for key in kept] == [(P, d - dt.timedelta(days=1)) for P in quarters[2:]]  # the most recent ones
+    monkeypatch.setattr(common, "_memo_of", lambda _inputs: {})
+    monkeypatch.setattr(prep, "_memo_of", lambda _inputs: {})
+    _assert_same(engine.report(shared, d, level="territory", period="quarter"),
+                 engine.report(inputs(), d, level="territory", period="quarter"))
