@@ -9,7 +9,6 @@ import base64
 import calendar as months_of_year
 from datetime import date
 from functools import partial
-from zoneinfo import available_timezones
 
 import pandas as pd
 import streamlit as st
@@ -318,7 +317,7 @@ if mail_tab.open:
         st.caption(admin_data.sender_state(settings))
         with st.form("mail_form"):
             left, middle, right = st.columns(3)
-            zones = sorted(available_timezones() | {settings.timezone})
+            zones = admin_data.time_zones(settings.timezone)
             timezone = left.selectbox("Time zone", zones, index=zones.index(settings.timezone), key="mail_timezone",
                                       help="The organisation's time zone: the digest hour is in it.")
             digest_day = middle.selectbox("Digest day", list(WEEKDAY_NAMES), index=settings.digest_day, key="mail_day")
