@@ -17,7 +17,7 @@ from salesplan import notify
 from salesplan.errors import BadInput, NotAllowed, SalesplanError
 from salesplan.principal import Principal
 from salesplan.store import resolve_db_path
-from salesplan.ui.data import _open_store, store
+from salesplan.ui.data import PRINCIPAL_KEY, _open_store, store
 from salesplan.ui.formatting import md
 from salesplan.ui.widgets import show_problems
 
@@ -138,7 +138,20 @@ def _user_email() -> str | None:
 
 
 def current_principal() -> Principal | None:
-    """The signed-in user, or None when nobody is (the app then shows only the sign-in page)."""
+    """The signed-in user, or None when nobody is (the app then shows only the sign-in page).
+
+    Mapped from the account once per run (app.py asks, then the page's guard): the run keeps what
+    it got until :func:`salesplan.ui.data.start_run` begins the next run, or a sign-out clears the
+    session."""
+    memo = st.session_state.get(PRINCIPAL_KEY)
+    if memo is not None:
+        return memo[0]
+    principal = _principal_of_session()
+    st.session_state[PRINCIPAL_KEY] = (principal,)
+    return principal
+
+
+def _principal_of_session() -> Principal | None:
     the_store = store()
     if oidc_enabled():
         email = _user_email()
@@ -165,6 +178,7 @@ def _start_session(email: str) -> None:
     st.session_state[_TOKEN] = token
     st.session_state[_SET_COOKIE] = token
     st.session_state.pop(_CLEAR_COOKIE, None)
+    st.session_state.pop(PRINCIPAL_KEY, None)  # this run's "nobody" is out of date
 
 
 def _forget_session(notice: str | None = None) -> None:

@@ -80,6 +80,9 @@ def store() -> Store:
 
 
 _VERSION_KEY = "_salesplan_data_version"
+# session state: the signed-in principal of this run (salesplan.ui.auth.current_principal), mapped
+# from the account once per run
+PRINCIPAL_KEY = "_salesplan_principal"
 # a backstop for a run that did not start through app.py (start_run): the version is read again
 # after this long even without a write of this process
 _VERSION_MAX_AGE_SECONDS = 2.0
@@ -94,6 +97,7 @@ def start_run() -> None:
     """
     st.session_state.pop(_VERSION_KEY, None)
     st.session_state.pop(_STORE_KEY, None)
+    st.session_state.pop(PRINCIPAL_KEY, None)
 
 
 def _key() -> tuple[Store, str, int]:
@@ -242,6 +246,9 @@ def _read_only(inputs: EngineInputs) -> EngineInputs:
     return inputs
 
 
+# The cached loaders below are called with keyword arguments only: for each positional argument
+# st.cache_data looks up the parameter's name (an inspect.signature of the function, to skip the
+# "_" ones from the key) at every call, a third of the cost of a cache hit; keywords carry their names.
 @st.cache_data(show_spinner=False, max_entries=128)
 def _report(_store: Store, db: str, version: int, sight: tuple, _principal: Principal, as_of: date, fy: int | None,
             level: str, metric: str, period: str) -> pd.DataFrame:
@@ -282,7 +289,7 @@ def _pipeline_trend(_store: Store, db: str, version: int, sight: tuple, _princip
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _read(_store: Store, db: str, version: int, principal: Principal, method: str, *args: Any) -> Any:
+def _read(_store: Store, db: str, version: int, principal: Principal, method: str, args: tuple) -> Any:
     return getattr(_store, method)(principal, *args)
 
 
@@ -297,12 +304,14 @@ def report(principal: Principal, as_of: date, *, fy: int | None = None, level: s
     # the FY the engine would pick, so that fy=None and the explicit year share one cache entry
     fy = fiscal_year_of(as_of, settings().fy_start_month) if fy is None else int(fy)
     the_store, db, version = _numbers_key()
-    return _report(the_store, db, version, sight(principal), principal, as_of, fy, level, metric, period)
+    return _report(_store=the_store, db=db, version=version, sight=sight(principal), _principal=principal, as_of=as_of,
+                   fy=fy, level=level, metric=metric, period=period)
 
 
 def watchlist(principal: Principal, as_of: date, *, metric: str = "revenue") -> pd.DataFrame:
     the_store, db, version = _numbers_key()
-    return _watchlist(the_store, db, version, sight(principal), principal, as_of, metric)
+    return _watchlist(_store=the_store, db=db, version=version, sight=sight(principal), _principal=principal,
+                      as_of=as_of, metric=metric)
 
 
 def year_curve(principal: Principal, owner_type: str, owner_id: str, fy: int, metric: str) -> pd.DataFrame:
@@ -312,7 +321,8 @@ def year_curve(principal: Principal, owner_type: str, owner_id: str, fy: int, me
     the level shares."""
     fy_end = fiscal_year_bounds(fy, settings().fy_start_month)[1]
     the_store, db, version = _numbers_key()
-    return _year_curve(the_store, db, version, sight(principal), principal, fy_end, fy, owner_type, owner_id, metric)
+    return _year_curve(_store=the_store, db=db, version=version, sight=sight(principal), _principal=principal,
+                       fy_end=fy_end, fy=fy, owner_type=owner_type, owner_id=owner_id, metric=metric)
 
 
 # Cached per owner: the level's week report is cached too, but each call of it hands out a copy of
@@ -320,20 +330,23 @@ def year_curve(principal: Principal, owner_type: str, owner_id: str, fy: int, me
 @st.cache_data(show_spinner=False, max_entries=64)
 def _year_curve(_store: Store, db: str, version: int, sight: tuple, _principal: Principal, fy_end: date, fy: int,
                 owner_type: str, owner_id: str, metric: str) -> pd.DataFrame:
-    weeks = _report(_store, db, version, sight, _principal, fy_end, fy, owner_type, metric, "week")
+    weeks = _report(_store=_store, db=db, version=version, sight=sight, _principal=_principal, as_of=fy_end, fy=fy,
+                    level=owner_type, metric=metric, period="week")
     return plan_view.year_curve(weeks, owner_id)
 
 
 def allocation(principal: Principal, fy: int, metric: str) -> pd.DataFrame:
     the_store, db, version = _numbers_key()
-    return _allocation(the_store, db, version, sight(principal), principal, fy, metric)
+    return _allocation(_store=the_store, db=db, version=version, sight=sight(principal), _principal=principal, fy=fy,
+                       metric=metric)
 
 
 def chance_details(principal: Principal, as_of: date, *, level: str = "rep", metric: str = "revenue",
                    period: str = "year") -> pd.DataFrame:
     """engine.chance_details ("see the math" of chance_to_reach) for the FY of ``as_of`` (cached)."""
     the_store, db, version = _numbers_key()
-    return _chance_details(the_store, db, version, sight(principal), principal, as_of, fy_of(as_of), level, metric, period)
+    return _chance_details(_store=the_store, db=db, version=version, sight=sight(principal), _principal=principal,
+                           as_of=as_of, fy=fy_of(as_of), level=level, metric=metric, period=period)
 
 
 def backtest(principal: Principal, *, fy: int | None = None, metric: str = "revenue",
@@ -341,7 +354,8 @@ def backtest(principal: Principal, *, fy: int | None = None, metric: str = "reve
     """salesplan.backtest over what the principal may see, cached until the next write (it replays
     every past fiscal year week by week). Raises BadInput as the backtest does."""
     the_store, db, version = _numbers_key()
-    return _backtest(the_store, db, version, sight(principal), principal, fy, metric, level)
+    return _backtest(_store=the_store, db=db, version=version, sight=sight(principal), _principal=principal, fy=fy,
+                     metric=metric, level=level)
 
 
 def pipeline_trend(principal: Principal, owner_type: str, owner_id: str, as_of: date, *, metric: str = "revenue",
@@ -350,13 +364,15 @@ def pipeline_trend(principal: Principal, owner_type: str, owner_id: str, as_of: 
     ``rep_ids`` (None: any rep), from :func:`salesplan.pipeline_view.trend` (cached)."""
     the_store, db, version = _numbers_key()
     reps = None if rep_ids is None else tuple(sorted(rep_ids))
-    return _pipeline_trend(the_store, db, version, sight(principal), principal, owner_type, owner_id, reps, fy_of(as_of), as_of, metric)
+    return _pipeline_trend(_store=the_store, db=db, version=version, sight=sight(principal), _principal=principal,
+                           owner_type=owner_type, owner_id=owner_id, rep_ids=reps, fy=fy_of(as_of), as_of=as_of,
+                           metric=metric)
 
 
 def read(principal: Principal, method: str, *args: Any) -> Any:
     """A cached ``store.<method>(principal, *args)`` (reps, batches, plan, targets, ...)."""
     the_store, db, version = _key()
-    return _read(the_store, db, version, principal, method, *args)
+    return _read(_store=the_store, db=db, version=version, principal=principal, method=method, args=args)
 
 
 _SETTINGS_KEY = "_salesplan_settings"

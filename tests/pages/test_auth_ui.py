@@ -346,7 +346,7 @@ def test_an_admin_clears_a_lock_out_on_the_admin_page(monkeypatch, db):
             except Exception:  # noqa: BLE001 - each wrong password is refused; the fifth locks
                 pass
         assert store.users(ADMIN).set_index("email").loc["rep2@demo.test", "locked_until"] is not None
-        at = app(monkeypatch, db, page="admin")
+        at = app(monkeypatch, db, page="admin", state={"admin_tabs": "Users"})
         at.selectbox(key="user_pick").set_value("rep2@demo.test").run()
         assert not at.button(key="user_unlock").disabled
         at.button(key="user_unlock").click().run()

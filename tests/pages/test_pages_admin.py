@@ -15,11 +15,13 @@ def db(tmp_path):
 
 
 @pytest.fixture
-def at(monkeypatch, db):
-    return app(monkeypatch, db, page="admin")
+def admin_on(monkeypatch, db):
+    """The Admin page opened on a tab (it runs only its open tab)."""
+    return lambda tab: app(monkeypatch, db, page="admin", state={"admin_tabs": tab})
 
 
-def test_settings_change_is_saved_and_used(at, db):
+def test_settings_change_is_saved_and_used(admin_on, db):
+    at = admin_on("Settings")
     at.number_input(key="setting_window").set_value(20)
     at.number_input(key="setting_at_risk").set_value(0.8)
     at.button(key="FormSubmitter:settings_form-Save settings").click().run()
@@ -36,7 +38,8 @@ def test_settings_change_is_saved_and_used(at, db):
     assert any(m.label == "Best 20-day run" for m in at.metric), "the pages use the new window"
 
 
-def test_out_of_range_setting_is_refused(at, db):
+def test_out_of_range_setting_is_refused(admin_on, db):
+    at = admin_on("Settings")
     at.number_input(key="setting_grace").set_value(1.0)
     at.number_input(key="setting_upload_limit").set_value(10_000)
     at.button(key="FormSubmitter:settings_form-Save settings").click().run()
@@ -52,7 +55,8 @@ def test_out_of_range_setting_is_refused(at, db):
         store.close()
 
 
-def test_calendar_and_holiday_delete(at, db):
+def test_calendar_and_holiday_delete(admin_on, db):
+    at = admin_on("Calendar")
     at.selectbox(key="fy_start_month").set_value(7)
     at.multiselect(key="weekdays").set_value(["Mon", "Tue", "Wed", "Thu"])
     at.button(key="FormSubmitter:calendar_form-Save calendar").click().run()
@@ -76,8 +80,9 @@ def pick_user(at, email: str) -> None:
         at.selectbox(key="user_pick").set_value(email).run()
 
 
-def test_accounts_are_managed_on_the_admin_page_and_audited(at, db):
+def test_accounts_are_managed_on_the_admin_page_and_audited(admin_on, db):
     """Add, change role and linked rep, reset the password, disable and enable: no command line."""
+    at = admin_on("Users")
     store = open_store(db)
     try:
         rep_id = store.reps(ADMIN)["rep_id"].iloc[0]
@@ -118,7 +123,8 @@ def test_accounts_are_managed_on_the_admin_page_and_audited(at, db):
         store.close()
 
 
-def test_the_last_admin_cannot_be_disabled_from_the_page(at, db):
+def test_the_last_admin_cannot_be_disabled_from_the_page(admin_on, db):
+    at = admin_on("Users")
     at.selectbox(key="user_pick").set_value("admin@demo.test").run()
     at.button(key="user_disable").click().run()
     assert any("last enabled admin" in e.value for e in at.error)

@@ -17,6 +17,9 @@ from tests.helpers.mail import running_server
 from tests.helpers.pages import ADMIN, DEMO_TODAY, app, engine_year, fresh_db, open_store, texts
 
 MAIL_FORM = "FormSubmitter:mail_form-Save e-mail settings"
+# the Admin page runs only its open tab: these tests open it on the tab they test
+MAIL_TAB = {"admin_tabs": "E-mail"}
+PIPELINE_TAB = {"admin_tabs": "Pipeline"}
 
 
 @pytest.fixture
@@ -65,7 +68,7 @@ def click(at, key: str):
 
 
 def test_admin_saves_the_email_settings_and_sees_them(monkeypatch, db):
-    at = app(monkeypatch, db, page="admin")
+    at = app(monkeypatch, db, page="admin", state=MAIL_TAB)
     assert "E-mail is off" in texts(at), "the tab says that nothing is sent yet"
     at.selectbox(key="mail_timezone").set_value("Europe/Berlin")
     at.selectbox(key="mail_day").set_value("Fri")
@@ -84,7 +87,7 @@ def test_admin_saves_the_email_settings_and_sees_them(monkeypatch, db):
             saved.dashboard_url) == ("Sales plan <plan@example.com>", "smtp.example.com", 2525, "planner", False,
                                      "https://plan.example.com")
     # a new session (another admin, a reload) shows what is stored
-    fresh = app(monkeypatch, db, page="admin")
+    fresh = app(monkeypatch, db, page="admin", state=MAIL_TAB)
     assert fresh.selectbox(key="mail_timezone").value == "Europe/Berlin"
     assert fresh.selectbox(key="mail_day").value == "Fri" and fresh.number_input(key="mail_hour").value == 9
     assert fresh.text_input(key="mail_smtp_host").value == "smtp.example.com"
@@ -93,7 +96,7 @@ def test_admin_saves_the_email_settings_and_sees_them(monkeypatch, db):
 
 
 def test_bad_email_settings_are_refused_and_change_nothing(monkeypatch, db):
-    at = app(monkeypatch, db, page="admin")
+    at = app(monkeypatch, db, page="admin", state=MAIL_TAB)
     at.text_input(key="mail_from").set_value("nobody")
     at.text_input(key="mail_smtp_host").set_value("smtp://example.com")
     click(at, MAIL_FORM)
@@ -105,14 +108,14 @@ def test_bad_email_settings_are_refused_and_change_nothing(monkeypatch, db):
 
 
 def test_send_me_a_test_reaches_the_local_server_and_failures_are_plain_messages(monkeypatch, db, smtp):
-    at = app(monkeypatch, db, page="admin")
+    at = app(monkeypatch, db, page="admin", state=MAIL_TAB)
     click(at, "mail_test")
     assert any("mail server" in e.value.lower() or "smtp" in e.value.lower() for e in at.error), \
         [e.value for e in at.error]
     assert not smtp.collector.received
 
     save(db, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_starttls="off", mail_from="Sales plan <plan@demo.test>")
-    at = app(monkeypatch, db, page="admin")
+    at = app(monkeypatch, db, page="admin", state=MAIL_TAB)
     click(at, "mail_test")
     assert "A test digest was sent to admin@demo.test" in plain(at.success), plain(at.error)
     [message] = smtp.collector.received
@@ -135,7 +138,7 @@ def test_preview_of_a_reps_digest_shows_that_reps_numbers_only(monkeypatch, db):
     year = engine_year(db).set_index("owner_id")
     own, others = year.loc[rep_id], year.drop(index=rep_id)
 
-    at = app(monkeypatch, db, page="admin")
+    at = app(monkeypatch, db, page="admin", state=MAIL_TAB)
     at.selectbox(key="preview_account").set_value("rep1@demo.test")  # sent with the click
     click(at, "preview_show")
     [code] = at.code
@@ -159,7 +162,7 @@ def test_failed_sends_are_listed(monkeypatch, db, smtp):
     finally:
         store.close()
     assert result.failed
-    at = app(monkeypatch, db, page="admin")
+    at = app(monkeypatch, db, page="admin", state=MAIL_TAB)
     failed = next(d.value for d in at.dataframe if "recipient" in d.value.columns)
     assert failed["recipient"].tolist() == ["rep1@demo.test"] and "550" in failed["last_error"].iloc[0]
 
@@ -189,7 +192,7 @@ def test_a_rep_cannot_open_the_admin_tools_but_turns_their_own_emails_off(monkey
 
 def test_stage_probabilities_are_edited_and_checked(monkeypatch, db):
     save(db, stage_probabilities=["Discovery=20%", "Proposal=40%"])
-    at = app(monkeypatch, db, page="admin")
+    at = app(monkeypatch, db, page="admin", state=PIPELINE_TAB)
     [editor] = [d for d in at.dataframe if list(d.value.columns) == ["stage", "percent"]]
     assert editor.value["stage"].tolist() == ["Discovery", "Proposal", "Commit", "Negotiation", "Qualification"], \
         "the saved stages, then the imported deals' stages that have none"

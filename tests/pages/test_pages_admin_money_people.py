@@ -23,7 +23,14 @@ def db(tmp_path):
 
 @pytest.fixture
 def at(monkeypatch, db):
+    """The Admin page on its first tab, People."""
     return app(monkeypatch, db, page="admin")
+
+
+@pytest.fixture
+def currencies(monkeypatch, db):
+    """The Admin page on its Currencies tab (it runs only its open tab)."""
+    return app(monkeypatch, db, page="admin", state={"admin_tabs": "Currencies"})
 
 
 def _stored(db, read):
@@ -40,7 +47,8 @@ def _save_base(at, code: str) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
-def test_base_currency_rates_history_and_undo(at, db):
+def test_base_currency_rates_history_and_undo(currencies, db):
+    at = currencies
     assert any("single-currency organisation" in i.value for i in at.info)
     _save_base(at, "EUR")
     assert _stored(db, lambda s: s.settings().base_currency) == "EUR"
@@ -83,7 +91,8 @@ def test_base_currency_rates_history_and_undo(at, db):
     assert _stored(db, lambda s: s.settings().base_currency) == "EUR"
 
 
-def test_a_bad_rate_is_refused_with_its_reason(at, db):
+def test_a_bad_rate_is_refused_with_its_reason(currencies, db):
+    at = currencies
     _save_base(at, "EUR")
     at.text_input(key="rate_month").set_value("2026-13")
     at.button(key="FormSubmitter:rate_form-Set rate").click().run()
@@ -96,6 +105,7 @@ def test_money_shows_the_base_currencys_symbol(monkeypatch, db):
     plain = metric_value(at, "Gap to date")  # signed: "-6,581" behind plan
     sign, number = ("-", plain[1:]) if plain.startswith("-") else ("", plain)
     assert number[:1].isdigit(), plain  # a single-currency organisation: plain numbers
+    at.session_state["admin_tabs"] = "Currencies"
     at.switch_page("pages/admin.py").run()
     _save_base(at, "EUR")
     at.switch_page("pages/my_plan.py").run()

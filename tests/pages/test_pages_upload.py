@@ -162,7 +162,7 @@ def test_every_template_previews_and_imports_through_the_pages(monkeypatch, tmp_
     preview with "Duplicate column names found") and imported without a rejected row."""
     # the templates name the demo's people (docs/files.md, Templates): they import into the demo
     db = fresh_db(tmp_path)
-    at = app(monkeypatch, db, page="admin")
+    at = app(monkeypatch, db, page="admin", state={"admin_tabs": "Calendar"})
     data = (TEMPLATES / "holidays.csv").read_bytes()
     at.file_uploader(key="holidays_upload").set_value(("holidays.csv", data, "text/csv")).run()
     at.button(key="holidays_upload_import").click().run()
