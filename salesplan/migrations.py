@@ -577,6 +577,49 @@ MIGRATIONS += [
     ),
 ]
 
+# The row keys and order ids of the versions stored uncompressed, on DuckDB (docs/decisions.md,
+# "What an import's insert costs"): nearly every row has a key and an order id of its own, so
+# DuckDB's dictionary and FSST compression gains little on them (~6 and ~8 MB per million
+# versions, against ~22 and ~18 MB stored as they are) and cost most of an insert's CPU (measured
+# at 1.08M versions: 0.46 and 0.44 CPU-s of the insert's ~2.2, against 0.13 and 0.11). DuckDB
+# takes a column's compression only when its table is made: the table is made again, its
+# versions copied in their order; the views over it (``actuals``, ``actual_batch_rows``) read it
+# by name. PostgreSQL stores its rows its own way: the migration is DuckDB's only
+# (salesplan/storage/postgres.py, DUCKDB_ONLY).
+UNCOMPRESSED_KEYS = """
+    CREATE TABLE actual_versions_rebuilt (
+        batch_id BIGINT NOT NULL,
+        row_key VARCHAR NOT NULL USING COMPRESSION uncompressed,
+        line BIGINT,
+        sale_date DATE NOT NULL,
+        rep_id VARCHAR NOT NULL,
+        territory VARCHAR,
+        revenue DECIMAL(18,4) NOT NULL,
+        cost DECIMAL(18,4),
+        profit DECIMAL(18,4),
+        order_id VARCHAR USING COMPRESSION uncompressed,
+        order_line VARCHAR,
+        customer VARCHAR,
+        product VARCHAR,
+        currency VARCHAR,
+        territory_from_file BOOLEAN,
+        is_current BOOLEAN DEFAULT false,
+        row_hash BIGINT,
+        rep_key INTEGER,
+        territory_key INTEGER
+    );
+    INSERT INTO actual_versions_rebuilt
+        SELECT batch_id, row_key, line, sale_date, rep_id, territory, revenue, cost, profit, order_id, order_line,
+               customer, product, currency, territory_from_file, is_current, row_hash, rep_key, territory_key
+        FROM actual_versions;
+    DROP TABLE actual_versions;
+    ALTER TABLE actual_versions_rebuilt RENAME TO actual_versions;
+"""
+
+MIGRATIONS += [
+    (83, "actuals: row keys and order ids stored uncompressed (DuckDB)", UNCOMPRESSED_KEYS),
+]
+
 # Applied in version order: the numbers were given to work done side by side (5-19 security, 20-29
 # notifications, 30-39 deals, 40-49 currencies and people, 50-59 plans, 60-69 batches' uploaders,
 # 70-79 uploads' column mappings, 80-89 the actuals ledger),

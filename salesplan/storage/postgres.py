@@ -42,6 +42,8 @@ WRITE_LOCK_KEY = 7_246_153_001  # the advisory lock "the store is writing" (advi
 MAX_IDLE_CONNECTIONS = 4
 CSV_CHUNK_ROWS = 65_536
 
+# migrations of DuckDB's storage only (salesplan/migrations.py): the columns' compression (83)
+DUCKDB_ONLY = frozenset({83})
 # Indexes the embedded DuckDB does better without (see migrations.py) but a server needs for
 # small uploads and undo against a big ledger; same migration versions on both backends.
 EXTRA_DDL = {
@@ -384,6 +386,8 @@ class PostgresBackend:
         return None  # the server's memory is its own: no upload's write limits a read here
 
     def migration_sql(self, version: int, sql: str) -> str:
+        if version in DUCKDB_ONLY:
+            return "SELECT 1"  # recorded as applied: nothing of it concerns PostgreSQL
         return sql + EXTRA_DDL.get(version, "")
 
     def sequences(self, cursor: Cursor) -> dict[str, int | None]:
