@@ -14,8 +14,12 @@ so that every property runs in every `make test`; `pytest --examples-share=1` ru
 
 from __future__ import annotations
 
+import fcntl
+import importlib.util
 import math
 import os
+import sys
+import tempfile
 from collections import OrderedDict
 from pathlib import Path
 
@@ -103,6 +107,22 @@ def pytest_xdist_make_scheduler(config, log):
             return "heavy" if nodeid.startswith(heavy) else super()._split_scope(nodeid)
 
     return HeavyGroupScheduling(config, log)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session):
+    """On a fresh clone no module has its bytecode cached yet, and xdist's workers start together:
+    each would compile the same ~1,600 modules (streamlit, pandas, openpyxl... ~13 CPU-s) at the
+    same time. While the cache is cold, the workers collect one after the other, so that the first
+    writes the cache and the others read it; a warm cache (any later run) changes nothing."""
+    uid = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    spec = importlib.util.find_spec("streamlit")
+    cold = spec is not None and spec.origin is not None and not os.path.exists(importlib.util.cache_from_source(spec.origin))
+    if uid is None or not cold or sys.dont_write_bytecode:
+        return (yield)
+    with open(os.path.join(tempfile.gettempdir(), f"pytest-collection-{uid}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        return (yield)
 
 
 def _fewer_examples(items, share: float) -> None:
