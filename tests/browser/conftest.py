@@ -6,11 +6,13 @@ of the run share one server on a free port over a private copy of the demo datab
 ``server`` fixture; journeys that need a server set up otherwise start their own): starting a
 server and its first script run cost seconds of CPU, and its caches serve every journey after.
 The admin's journeys share one signed-in browser context (``admin_page``): the server fixture
-signs in through the form once, and each journey opens its own tab, which the session cookie
-signs in; loading the app in a new context (its scripts not cached, a sign-in form to fill)
-costs Chromium seconds of CPU. Journeys that sign in as someone else, fail to, or sign out, and
-the journeys with servers of their own, start signed out in a tab of a second context, shared by
-the run and cleared of cookies for each (``page``). Screenshots go to tests/artifacts/ (git-ignored).
+signs in through the form once, and each journey opens its page in the context's one journey tab,
+which the session cookie signs in; loading the app in a new context (its scripts not cached, a
+sign-in form to fill) costs Chromium seconds of CPU. Journeys that sign in as someone else, fail
+to, or sign out, and the journeys with servers of their own, start signed out in the one tab of a
+second context, shared by the run and cleared of cookies for each (``page``). The servers run
+without Streamlit's file watcher (tests.helpers.browser.SERVER_ENV). Screenshots go to
+tests/artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -114,15 +116,24 @@ def server(tmp_path_factory, request):
         smtp.stop()
 
 
+@pytest.fixture(scope="session")
+def admin_tab(server):
+    """The tab of the admin's context that the admin's journeys share (``admin_page``), closed with
+    the context."""
+    tab = server.admin.new_page()
+    tab.set_default_timeout(30_000)
+    return tab
+
+
 @pytest.fixture
-def admin_page(server):
-    """A new tab of the signed-in admin's context: a page opened in it is signed in by the cookie."""
-    opened = server.admin.new_page()
-    opened.set_default_timeout(30_000)
-    try:
-        yield opened
-    finally:
-        opened.close()
+def admin_page(admin_tab):
+    """A tab of the signed-in admin's context: a page opened in it is signed in by the cookie. One
+    tab for the run: a new tab per journey cost Chromium ~0.8 CPU-s more than a page opened in a
+    tab already there (measured); each journey opens its page by its address first. Brought to the
+    front: the context's other tab (``server.first_page``) may have been last, and a tab behind
+    another drew its reruns seconds late (the team journey's wall time doubled, measured)."""
+    admin_tab.bring_to_front()
+    return admin_tab
 
 
 @pytest.fixture(scope="session")
@@ -139,14 +150,24 @@ def signed_out_context(browser):
         context.close()
 
 
+@pytest.fixture(scope="session")
+def signed_out_tab(signed_out_context):
+    """The one tab of ``signed_out_context`` (``page``)."""
+    return signed_out_context.new_page()
+
+
 @pytest.fixture
-def page(signed_out_context):
-    """A page that starts signed out: a new tab of ``signed_out_context`` with no cookies."""
+def page(signed_out_context, signed_out_tab):
+    """A page that starts signed out, with no cookies: the tab of ``signed_out_context``, the same
+    for each journey (a new tab per journey cost Chromium ~0.8 CPU-s more, measured). On the way out
+    it leaves the journey's page for a blank one (a page of a server the journey stopped would try
+    to reconnect) and closes any other tab the journey opened."""
     signed_out_context.clear_cookies()
-    opened = signed_out_context.new_page()
     try:
-        yield opened
+        yield signed_out_tab
     finally:
         for tab in signed_out_context.pages:
-            tab.close()
+            if tab is not signed_out_tab:
+                tab.close()
+        signed_out_tab.goto("about:blank")
         signed_out_context.clear_cookies()

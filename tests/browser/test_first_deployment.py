@@ -17,7 +17,7 @@ import pytest
 
 from salesplan.principal import SYSTEM
 from salesplan.store import Store
-from tests.helpers.browser import IDLE, free_port, metric, open_page, pick, rerun, shoot, sign_in, starting, submit
+from tests.helpers.browser import IDLE, SERVER_ENV, free_port, metric, open_page, pick, rerun, shoot, sign_in, starting, submit
 from tests.helpers.pages import DEMO_TODAY
 
 if os.environ.get("CI", "").lower() == "true":
@@ -47,8 +47,7 @@ def salesplan_serve(folder, db):
     """`salesplan serve --db DB --port N` (the console command's code, through ``-m``), as-of pinned;
     yields it started (tests.helpers.browser.Starting: ``up()`` waits until it answers)."""
     port = free_port()
-    env = {**os.environ, "SALESPLAN_TODAY": DEMO_TODAY.isoformat(), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-           "SALESPLAN_MAIL_SCHEDULER": "off"}
+    env = {**os.environ, **SERVER_ENV, "SALESPLAN_TODAY": DEMO_TODAY.isoformat(), "SALESPLAN_MAIL_SCHEDULER": "off"}
     command = [sys.executable, "-c", "import sys; from salesplan.cli import main; sys.exit(main())",
                "--db", str(db), "serve", "--port", str(port)]
     with starting(command, env, folder / f"serve-{port}.log", f"http://127.0.0.1:{port}", "/_stcore/health",

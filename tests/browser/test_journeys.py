@@ -42,6 +42,7 @@ def test_team_heatmap(server):
     # runs first): it opened the team page by its address and signed in there, so it must have
     # landed on that page, with the role menu
     page = server.first_page
+    page.bring_to_front()  # the admin's journeys share another tab of its context (conftest.py, ``admin_page``)
     expect(page.get_by_role("heading", name="Team overview")).to_be_visible()
     chart = page.locator('[data-testid="stPlotlyChart"]').first
     expect(chart.locator("text=Monthly attainment · FY2026")).to_be_visible()

@@ -4,6 +4,7 @@ loopback ports, and page actions."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import socket
@@ -250,6 +251,15 @@ def pick(page, label: str, option: str) -> None:
         choice.click()
 
 
+# The environment of every dashboard server the journeys start (Streamlit reads its options from
+# STREAMLIT_<SECTION>_<OPTION> too): no usage statistics, and no file watcher. Streamlit's watcher
+# (on by default) watches the app's modules for edits to rerun on, and after every script run walks
+# sys.modules for new ones (realpath of every module's file) and schedules inotify watches: about
+# half of a server's CPU per script run in the journeys, measured (py-spy; a new tab of the Admin
+# page 0.6 -> 0.3 CPU-s of the server). The journeys edit no source while a server runs.
+SERVER_ENV = {"STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -294,8 +304,8 @@ def starting_streamlit_server(folder: Path, db: Path, *, extra_args: list[str] |
     """:func:`streamlit_server`, not waited for: yields a :class:`Starting` server, so that a
     journey sets up its browser (or another server) while Streamlit imports."""
     port = port or free_port()
-    env = {**os.environ, "SALESPLAN_DB": str(db), "SALESPLAN_TODAY": DEMO_TODAY.isoformat(),
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **(env or {})}
+    env = {**os.environ, **SERVER_ENV, "SALESPLAN_DB": str(db), "SALESPLAN_TODAY": DEMO_TODAY.isoformat(),
+           **(env or {})}
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless",
                "true", "--server.address", "127.0.0.1", *(extra_args or [])]
     return starting(command, env, folder / f"streamlit-{port}.log", f"http://127.0.0.1:{port}", "/_stcore/health",
@@ -336,11 +346,14 @@ def oidc_provider(folder: Path, verified: tuple[str, ...] = ("manager1@demo.test
     carry ``email_verified: true`` (the dashboard refuses an unverified e-mail, docs/sign-in.md).
     Yields it as :class:`Starting`: its address (``base``) is known at once, ``up()`` waits until
     it answers, so that the dashboard that names it starts meanwhile."""
+    # looked for, not imported: importing the provider (flask, authlib, joserfc) into this process,
+    # which only starts it, cost ~2 CPU-s (py-spy); the provider's own process imports them
     for module, requirement in (("oidc_provider_mock", "oidc-provider-mock"), ("authlib", "streamlit[auth]")):
-        if os.environ.get("CI", "").lower() == "true":
-            __import__(module)  # part of the test extras: missing is a failure in CI
-        else:
-            pytest.importorskip(module, reason=f"pip install '{requirement}'")
+        if importlib.util.find_spec(module) is None:
+            message = f"{module} is not installed: pip install '{requirement}'"
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(message)  # part of the test extras: missing is a failure in CI
+            pytest.skip(message)
     port = free_port()
     env = {**os.environ, "AUTHLIB_INSECURE_TRANSPORT": "1"}  # plain http on loopback
     command = [sys.executable, "-m", "oidc_provider_mock", "--port", str(port), "--host", "127.0.0.1"]
