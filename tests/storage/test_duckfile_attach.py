@@ -3,12 +3,11 @@ of its own (salesplan.storage.duckfile; docs/decisions.md, "Store files attached
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from collections.abc import Callable
+import subprocess
+import sys
 from contextlib import closing
-from multiprocessing.connection import Connection
-from typing import Any
+from pathlib import Path
 
 import duckdb
 
@@ -17,51 +16,9 @@ from salesplan.principal import SYSTEM
 from salesplan.storage import duckfile
 from salesplan.store import Store
 from tests.helpers import templates
-from tests.helpers.storage_fixtures import forked_processes
 
+ROOT = Path(__file__).resolve().parents[2]
 REPS = b"rep_id,name\nR1,Ann One\nR2,Bob Two\n"
-
-
-def in_another_process(target: Callable[..., Any], *args: Any) -> Any:
-    """What ``target(*args)`` returns, run in another process: a child forked from the server that
-    has loaded salesplan (tests.helpers.storage_fixtures.forked_processes), whose DuckDB state is
-    its own like any process's (a new interpreter cost ~1.4 s of CPU to import salesplan again)."""
-    answer, child_end = multiprocessing.Pipe(duplex=False)
-    process = forked_processes().Process(target=_answer, args=(target, args, child_end))
-    process.start()
-    child_end.close()  # a dead child then ends the pipe (EOFError) instead of leaving it open
-    try:
-        assert answer.poll(120), f"no answer from the other process (exit code {process.exitcode})"
-        ok, value = answer.recv()
-    finally:
-        process.join(timeout=60)
-        answer.close()
-    assert ok, value  # the child's traceback
-    return value
-
-
-def _answer(target: Callable[..., Any], args: tuple[Any, ...], answer: Connection) -> None:
-    try:
-        answer.send((True, target(*args)))
-    except BaseException:
-        import traceback
-
-        answer.send((False, traceback.format_exc()))
-        raise
-
-
-def _count_reps(path: str) -> int:
-    """Open the DuckDB file with DuckDB itself (not through salesplan) and count its reps."""
-    with duckdb.connect(path) as connection:
-        return int(connection.execute("SELECT count(*) FROM reps").fetchall()[0][0])
-
-
-def _spill_folder(path: str, cwd: str) -> str:
-    """The spill folder of a process started in ``cwd`` whose first store is the file ``path``."""
-    assert duckfile._files_databases.get(os.getpid()) is None, "this process has a files database already"
-    os.chdir(cwd)
-    with Store.open(path) as store, store.cursor() as cursor:
-        return str(cursor.execute("SELECT current_setting('temp_directory')").fetchall()[0][0])
 
 
 def test_opening_a_store_again_and_again_makes_no_new_duckdb_database(tmp_path, monkeypatch):
@@ -86,7 +43,9 @@ def test_a_closed_store_leaves_a_complete_file_another_process_can_open(tmp_path
     with Store.open(path) as store:
         imports.import_file(store, "reps", REPS, file_name="reps.csv")
     assert not os.path.exists(f"{path}.wal")  # detaching checkpointed it
-    assert in_another_process(_count_reps, str(path)) == 2
+    code = f"import duckdb; print(duckdb.connect({str(path)!r}).execute('SELECT count(*) FROM reps').fetchall()[0][0])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "2", out.stderr
 
 
 def test_two_files_open_at_once_keep_their_own_tables_and_sequences(tmp_path):
@@ -116,7 +75,16 @@ def test_a_process_spills_next_to_its_database_not_into_the_current_directory(tm
     path = templates.duckdb_copy(tmp_path / "org.duckdb", templates.MIGRATED)
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
-    assert in_another_process(_spill_folder, str(path), str(elsewhere)) == f"{path}.tmp"
+    script = (
+        "import sys; from salesplan.store import Store\n"
+        "with Store.open(sys.argv[1]) as store, store.cursor() as cursor:\n"
+        "    print(cursor.execute(\"SELECT current_setting('temp_directory')\").fetchall()[0][0])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", script, str(path)], cwd=elsewhere, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{path}.tmp"
 
 
 def test_a_detach_that_failed_is_done_before_the_next_attach(tmp_path):
