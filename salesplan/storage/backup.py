@@ -15,7 +15,7 @@ from salesplan import policy
 from salesplan.errors import (
     BadInput,
 )
-from salesplan.migrations import CLEAR_KEYS, FILL_KEYS, KEYS_DISAGREE, flag_current_sql
+from salesplan.migrations_ledger import CLEAR_KEYS, FILL_KEYS, KEYS_DISAGREE, flag_current_sql
 from salesplan.principal import Principal
 from salesplan.storage.audit import AuditStore
 from salesplan.storage.backends import Cursor

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from salesplan import policy
-from salesplan.migrations import FILL_KEYS, VERSION_COLUMNS
+from salesplan.migrations_ledger import FILL_KEYS, VERSION_COLUMNS
 from salesplan.errors import (
     BadInput,
     Problem,

@@ -107,7 +107,7 @@ def test_the_read_gives_the_same_lines_from_the_keys_as_from_the_texts(lines_org
     # (test_engine_lines); the migration's test below compares the reports too
     # some with keys, some without (an older salesplan wrote the latter)
     with store.atomic() as cursor:
-        from salesplan.migrations import FILL_KEYS
+        from salesplan.migrations_ledger import FILL_KEYS
         cursor.execute(FILL_KEYS)
     forget_keys(store, "order_id LIKE 'O1%'")
     assert 0 < unkeyed(store) < 1500

@@ -1,5 +1,5 @@
 """The versions' row keys and order ids stored uncompressed on DuckDB (migration 83,
-salesplan/migrations.py): a database from before it migrates to the same rows in the same order,
+salesplan/migrations_ledger.py): a database from before it migrates to the same rows in the same order,
 the same report lines, imports and undo as before; PostgreSQL only records the migration; a
 backup from before it restores to the same data. Runs on both backends."""
 
