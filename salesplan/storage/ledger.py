@@ -154,8 +154,8 @@ class LedgerStore(BatchStore):
         (an embedded DuckDB file; the import's memory setting), past which its comparison and
         insert spill to disk; None: DuckDB's own limit. Raises NotAllowed for a leader, BadInput
         (nothing written) when a row is, or would change, a sale of a rep outside the principal's
-        scope (the import refuses those rows first; this holds against a race), or when the write
-        does not fit in ``memory_mb`` even spilling.
+        scope (the import refuses those rows first; this holds against a race), when two rows share a
+        ``row_key``, or when the write does not fit in ``memory_mb`` even spilling.
         """
         policy.require(principal, "upload_actuals")
         scope = self.visible_rep_ids(principal)
@@ -231,7 +231,8 @@ class LedgerStore(BatchStore):
                 cursor.temp_table("staged_actuals", "SELECT s.row_key, " + compared.format(typed="typed_actuals"))
                 # the batch's typed rows, and the same (alias t) with their status (alias s)
                 rows_of, with_status, status = "typed_actuals", "typed_actuals t JOIN staged_actuals s ON s.row_key = t.row_key", "s"
-                found = cursor.execute(f"{_COUNTS} FROM staged_actuals").fetchall()[0]
+                found = cursor.execute(f"{_COUNTS}, {_KEYS} FROM staged_actuals").fetchall()[0]
+                distinct_keys = found[-1]
             else:
                 cursor.temp_table(
                     "staged_actuals",
@@ -241,8 +242,14 @@ class LedgerStore(BatchStore):
                 )
                 rows_of, with_status, status = "staged_actuals", "staged_actuals t", "t"
                 # what the rest of the write needs to know, in the same statement (see _FACTS)
-                found = cursor.execute(f"{_COUNTS}, {_FACTS} FROM staged_actuals").fetchall()[0]
+                found = cursor.execute(f"{_COUNTS}, {_FACTS}, {_KEYS} FROM staged_actuals").fetchall()[0]
+                distinct_keys = found[-1]
             inserted, updated, unchanged, checked = (int(value) for value in found[:4])
+            if int(distinct_keys) != inserted + updated + unchanged + checked:
+                # two rows of one key would both become current (the import removes such repeats
+                # before it writes; this holds against any other caller)
+                raise BadInput.single(file_name or "upload", "the batch holds two or more rows with one row_key: "
+                                      "each key may appear once", column="row_key")
             if checked:
                 # a version without a fingerprint (written before migration 81) or with another
                 # backend's (a restored backup), or a text that changed: compared column by column
@@ -463,6 +470,8 @@ _COUNTS = (
     "SELECT count(*) FILTER (WHERE status = 'new'), count(*) FILTER (WHERE status = 'changed'), "
     "count(*) FILTER (WHERE status = 'same'), count(*) FILTER (WHERE status = 'check')"
 )
+# the number of distinct keys among the rows of ``staged_actuals`` (one per row unless a key repeats)
+_KEYS = "count(DISTINCT row_key)"
 # whether the ledger holds versions without keys (EXISTS on the partial index of such versions on
 # PostgreSQL: not a scan of the ledger)
 _UNKEYED = "EXISTS (SELECT 1 FROM actual_versions WHERE rep_key IS NULL OR territory_key IS NULL)"

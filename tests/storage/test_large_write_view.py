@@ -10,9 +10,11 @@ there the two runs take the same path and must agree all the same.
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from salesplan import imports
+from salesplan.errors import BadInput
 from salesplan.principal import SYSTEM
 from salesplan.storage import ledger
 from salesplan.store import Store
@@ -150,3 +152,30 @@ def test_the_counts_and_ledger_through_the_view_are_the_documented_ones(org, mon
     assert list(frame["customer"].fillna("")) == ["c1", "c2", "c9", "", "c3", "c4"]
     # the row without a territory has its rep's
     assert list(frame["territory"]) == ["Nordics", "Nordics", "Nordics", "Benelux", "Nordics", "Benelux"]
+
+
+@pytest.mark.parametrize("view_rows", [0, 10**12], ids=["view", "copy"])
+def test_a_batch_with_a_repeated_row_key_is_refused_and_writes_nothing(view_rows, request, db_target, monkeypatch):
+    """Two rows of one key would both become current versions (the import removes such repeats
+    before it writes; a direct caller of the store gets BadInput, on either path, and the store
+    keeps what it held)."""
+    monkeypatch.setattr(ledger, "_VIEW_ROWS", view_rows)
+    target = from_template(request, db_target, "contract-reps", import_contract_reps)
+    rows = pd.DataFrame({
+        "row_key": ["k1", "k1", "k2"], "line": [1, 2, 3], "sale_date": ["2025-03-04"] * 3, "rep_id": ["R1"] * 3,
+        "territory": ["Nordics"] * 3, "revenue": [5.0, 6.0, 7.0], "cost": [None] * 3, "profit": [None] * 3,
+        "order_id": ["B", "B", "C"], "order_line": ["1", "1", "1"], "customer": [None] * 3, "product": [None] * 3,
+        "territory_from_file": [True] * 3,
+    })
+    no_rejects = rows.iloc[0:0].assign(record="", problems="")
+    with Store.open(target) as store:
+        before = _state(store)
+        with pytest.raises(BadInput) as refused:
+            store.apply_actuals(SYSTEM, rows, no_rejects, file_name="direct.csv", sha256=None, valid_only=False)
+        assert refused.value.problems[0].column == "row_key"
+        assert "direct.csv" == refused.value.problems[0].file
+        assert _state(store) == before
+        # the same rows without the repeat are written
+        store.apply_actuals(SYSTEM, rows.iloc[1:], no_rejects, file_name="direct.csv", sha256=None, valid_only=False)
+        with store.cursor() as cursor:
+            assert cursor.execute("SELECT count(*) FROM actual_versions WHERE is_current").fetchall()[0][0] == 2
