@@ -117,7 +117,11 @@ def pytest_collection(session):
     writes the cache and the others read it; a warm cache (any later run) changes nothing."""
     uid = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     spec = importlib.util.find_spec("streamlit")
-    cold = spec is not None and spec.origin is not None and not os.path.exists(importlib.util.cache_from_source(spec.origin))
+    origin = spec.origin if spec is not None else None
+    # cold: streamlit's bytecode is missing and can be written (a venv whose caches cannot be
+    # written never warms: collecting in turn would only slow every run of it)
+    cold = (origin is not None and not os.path.exists(importlib.util.cache_from_source(origin))
+            and os.access(os.path.dirname(origin), os.W_OK))
     if uid is None or not cold or sys.dont_write_bytecode:
         return (yield)
     with open(os.path.join(tempfile.gettempdir(), f"pytest-collection-{uid}.lock"), "w") as lock:

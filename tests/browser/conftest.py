@@ -116,13 +116,26 @@ def server(tmp_path_factory, request):
         smtp.stop()
 
 
+class SharedTab:
+    """The one tab a context's journeys share, opened again when a journey closed it (a failing
+    journey's close would otherwise fail every later journey of that context)."""
+
+    def __init__(self, context: Any, timeout_ms: int | None = None):
+        self.context, self.timeout_ms, self.tab = context, timeout_ms, None
+
+    def get(self) -> Any:
+        if self.tab is None or self.tab.is_closed():
+            self.tab = self.context.new_page()
+            if self.timeout_ms is not None:
+                self.tab.set_default_timeout(self.timeout_ms)
+        return self.tab
+
+
 @pytest.fixture(scope="session")
 def admin_tab(server):
     """The tab of the admin's context that the admin's journeys share (``admin_page``), closed with
     the context."""
-    tab = server.admin.new_page()
-    tab.set_default_timeout(30_000)
-    return tab
+    return SharedTab(server.admin, timeout_ms=30_000)
 
 
 @pytest.fixture
@@ -132,8 +145,9 @@ def admin_page(admin_tab):
     tab already there (measured); each journey opens its page by its address first. Brought to the
     front: the context's other tab (``server.first_page``) may have been last, and a tab behind
     another drew its reruns seconds late (the team journey's wall time doubled, measured)."""
-    admin_tab.bring_to_front()
-    return admin_tab
+    tab = admin_tab.get()
+    tab.bring_to_front()
+    return tab
 
 
 @pytest.fixture(scope="session")
@@ -153,7 +167,7 @@ def signed_out_context(browser):
 @pytest.fixture(scope="session")
 def signed_out_tab(signed_out_context):
     """The one tab of ``signed_out_context`` (``page``)."""
-    return signed_out_context.new_page()
+    return SharedTab(signed_out_context)
 
 
 @pytest.fixture
@@ -163,11 +177,13 @@ def page(signed_out_context, signed_out_tab):
     it leaves the journey's page for a blank one (a page of a server the journey stopped would try
     to reconnect) and closes any other tab the journey opened."""
     signed_out_context.clear_cookies()
+    shared = signed_out_tab.get()
     try:
-        yield signed_out_tab
+        yield shared
     finally:
         for tab in signed_out_context.pages:
-            if tab is not signed_out_tab:
+            if tab is not shared:
                 tab.close()
-        signed_out_tab.goto("about:blank")
+        if not shared.is_closed():
+            shared.goto("about:blank")
         signed_out_context.clear_cookies()
