@@ -121,11 +121,13 @@ LEDGER_MIGRATIONS += [
     ),
 ]
 
-# The row keys and order ids of the versions stored uncompressed, on DuckDB (docs/decisions.md,
-# "What an import's insert costs"): nearly every row has a key and an order id of its own, so
-# DuckDB's dictionary and FSST compression gains little on them (~6 and ~8 MB per million
-# versions, against ~22 and ~18 MB stored as they are) and cost most of an insert's CPU (measured
-# at 1.08M versions: 0.46 and 0.44 CPU-s of the insert's ~2.2, against 0.13 and 0.11). DuckDB
+# The order ids of the versions stored uncompressed, on DuckDB (docs/decisions.md, "What an
+# import's insert costs"): nearly every row has an order id of its own, so DuckDB's dictionary and
+# FSST compression gains little on them (~8 MB per million versions, against ~18 MB stored as they
+# are) and cost a fifth of an insert's CPU (measured at 1.08M versions: 0.44 CPU-s of the insert's
+# ~2.2, against 0.11). The row keys, as unlike, stay compressed: a re-import's comparison with the
+# ledger reads every current version's row key, and at L (9.8M) their uncompressed blocks raised
+# the re-import's peak past 2 GB (2.01 GB in a quiet benchmark, against 1.86 before). DuckDB
 # takes a column's compression only when its table is made: the table is made again, its
 # versions copied in their order; the views over it (``actuals``, ``actual_batch_rows``) read it
 # by name. PostgreSQL stores its rows its own way: the migration is DuckDB's only
@@ -133,7 +135,7 @@ LEDGER_MIGRATIONS += [
 UNCOMPRESSED_KEYS = """
     CREATE TABLE actual_versions_rebuilt (
         batch_id BIGINT NOT NULL,
-        row_key VARCHAR NOT NULL USING COMPRESSION uncompressed,
+        row_key VARCHAR NOT NULL,
         line BIGINT,
         sale_date DATE NOT NULL,
         rep_id VARCHAR NOT NULL,
@@ -161,5 +163,5 @@ UNCOMPRESSED_KEYS = """
 """
 
 LEDGER_MIGRATIONS += [
-    (83, "actuals: row keys and order ids stored uncompressed (DuckDB)", UNCOMPRESSED_KEYS),
+    (83, "actuals: order ids stored uncompressed (DuckDB)", UNCOMPRESSED_KEYS),
 ]

@@ -1,4 +1,4 @@
-"""The versions' row keys and order ids stored uncompressed on DuckDB (migration 83,
+"""The versions' order ids stored uncompressed on DuckDB (migration 83,
 salesplan/migrations_ledger.py): a database from before it migrates to the same rows in the same order,
 the same report lines, imports and undo as before; PostgreSQL only records the migration; a
 backup from before it restores to the same data. Runs on both backends."""
@@ -65,9 +65,9 @@ def sorted_lines(frame: pd.DataFrame) -> pd.DataFrame:
     return plain.sort_values(list(plain.columns), na_position="first").reset_index(drop=True)
 
 
-def test_a_new_database_stores_the_keys_and_order_ids_uncompressed(any_store):
+def test_a_new_database_stores_the_order_ids_uncompressed(any_store):
     if any_store.dialect == "duckdb":
-        assert uncompressed_columns(any_store) == {"row_key", "order_id"}
+        assert uncompressed_columns(any_store) == {"order_id"}
     with any_store.cursor() as cursor:
         assert cursor.execute("SELECT count(*) FROM schema_migrations WHERE version = 83").fetchall()[0][0] == 1
 
@@ -84,7 +84,7 @@ def test_migration_83_keeps_every_version_in_its_order_and_the_same_report(lines
         assert uncompressed_columns(store) == set()
     assert store.migrate() == [83]
     if store.dialect == "duckdb":
-        assert uncompressed_columns(store) == {"row_key", "order_id"}
+        assert uncompressed_columns(store) == {"order_id"}
     assert versions_in_order(store) == versions
     assert {name: rows for name, rows in store.snapshot().items() if name != "schema_migrations"} == snapshot
     after = store.engine_inputs(SYSTEM)
@@ -108,6 +108,6 @@ def test_a_backup_from_before_83_restores_to_the_same_data(lines_org, tmp_path, 
     with Store.open(restore_target) as restored:
         restored.restore(SYSTEM, tmp_path / "snap")
         if restored.dialect == "duckdb":
-            assert uncompressed_columns(restored) == {"row_key", "order_id"}
+            assert uncompressed_columns(restored) == {"order_id"}
         restored_data = {name: rows for name, rows in restored.snapshot().items() if name != "schema_migrations"}
         assert restored_data == snapshot
