@@ -155,7 +155,7 @@ class LedgerStore(BatchStore):
         insert spill to disk; None: DuckDB's own limit. Raises NotAllowed for a leader, BadInput
         (nothing written) when a row is, or would change, a sale of a rep outside the principal's
         scope (the import refuses those rows first; this holds against a race), when two rows share a
-        ``row_key``, or when the write does not fit in ``memory_mb`` even spilling.
+        ``row_key`` (rows in memory; a dataset's keys are the import's, made unique), or when the write does not fit in ``memory_mb`` even spilling.
         """
         policy.require(principal, "upload_actuals")
         scope = self.visible_rep_ids(principal)
@@ -231,8 +231,11 @@ class LedgerStore(BatchStore):
                 cursor.temp_table("staged_actuals", "SELECT s.row_key, " + compared.format(typed="typed_actuals"))
                 # the batch's typed rows, and the same (alias t) with their status (alias s)
                 rows_of, with_status, status = "typed_actuals", "typed_actuals t JOIN staged_actuals s ON s.row_key = t.row_key", "s"
-                found = cursor.execute(f"{_COUNTS}, {_KEYS} FROM staged_actuals").fetchall()[0]
-                distinct_keys = found[-1]
+                # a dataset is the import's own large path, whose keys it made unique: counting
+                # 10M distinct keys again would cost a hash table of them beside the write
+                keyed = not isinstance(rows, ds.Dataset)
+                found = cursor.execute(f"{_COUNTS}{', ' + _KEYS if keyed else ''} FROM staged_actuals").fetchall()[0]
+                distinct_keys = found[-1] if keyed else None
             else:
                 cursor.temp_table(
                     "staged_actuals",
@@ -245,7 +248,7 @@ class LedgerStore(BatchStore):
                 found = cursor.execute(f"{_COUNTS}, {_FACTS}, {_KEYS} FROM staged_actuals").fetchall()[0]
                 distinct_keys = found[-1]
             inserted, updated, unchanged, checked = (int(value) for value in found[:4])
-            if int(distinct_keys) != inserted + updated + unchanged + checked:
+            if distinct_keys is not None and int(distinct_keys) != inserted + updated + unchanged + checked:
                 # two rows of one key would both become current (the import removes such repeats
                 # before it writes; this holds against any other caller)
                 raise BadInput.single(file_name or "upload", "the batch holds two or more rows with one row_key: "
