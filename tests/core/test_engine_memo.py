@@ -271,3 +271,19 @@ def test_kept_numbers_beyond_their_budget_are_computed_again(monkeypatch):
     monkeypatch.setattr(prep, "_memo_of", lambda _inputs: {})
     _assert_same(engine.report(shared, d, level="territory", period="quarter"),
                  engine.report(inputs(), d, level="territory", period="quarter"))
+
+
+@pytest.mark.parametrize("level,period", [("rep", "year"), ("territory", "month"), ("region", "week")])
+def test_frames_built_unchecked_equal_the_public_constructors(monkeypatch, level, period):
+    """engine/numbers._new_frame builds a report with pandas' private ``DataFrame._from_arrays``;
+    without it (the fallback a pandas lacking it takes) the public constructor must give the same
+    frame: columns, dtypes, values and the Python type of every object cell (a pandas whose private
+    method changed fails here, not in the numbers)."""
+    d = D(2025, 5, 14)
+    unchecked = engine.report(inputs(), d, level=level, period=period)
+    monkeypatch.delattr(pd.DataFrame, "_from_arrays")
+    public = engine.report(inputs(), d, level=level, period=period)
+    _assert_same(unchecked, public)
+    assert list(unchecked.dtypes) == list(public.dtypes)
+    for column in [c for c in unchecked.columns if unchecked[c].dtype.kind == "O"]:
+        assert [type(v) for v in unchecked[column]] == [type(v) for v in public[column]], column
