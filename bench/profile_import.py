@@ -24,6 +24,8 @@ from bench.steps import peak_rss_mb
 
 READ_PEAK_MB: list[float] = []  # the process's peak resident memory when the file's read ended
 
+DUMPED: list[str] = []  # the full text of every statement, in order (--dump)
+
 TIMES: dict[str, float] = defaultdict(float)
 CPU: dict[str, float] = defaultdict(float)  # process CPU seconds (all threads): steadier than wall time on a busy machine
 COUNTS: dict[str, int] = defaultdict(int)
@@ -83,6 +85,7 @@ class _Timed:
     def execute(self, sql, params=None):
         label = f"[{self._where}] {_label(sql)}"
         COUNTS[label] += 1
+        DUMPED.append(f"-- [{self._where}]\n{sql};\n")
         t0, c0 = time.perf_counter(), time.process_time()
         try:
             if params is None:
@@ -97,6 +100,7 @@ class _Timed:
     def sql(self, sql, **kwargs):
         label = f"[{self._where}] {_label(sql)}"
         COUNTS[label] += 1
+        DUMPED.append(f"-- [{self._where}] (relation)\n{sql};\n")
         t0, c0 = time.perf_counter(), time.process_time()
         rel = self._con.sql(sql, **kwargs)
         TIMES[label] += time.perf_counter() - t0
@@ -114,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_import")
     parser.add_argument("folder")
     parser.add_argument("--reimport", action="store_true", help="profile the second import of the same file")
+    parser.add_argument("--dump", help="write the full text of every statement of the profiled import to this file")
     args = parser.parse_args(argv)
 
     from salesplan import files, imports
@@ -159,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     TIMES.clear()
     CPU.clear()
     COUNTS.clear()
+    DUMPED.clear()
     profile = cProfile.Profile()
     t0, c0 = time.perf_counter(), time.process_time()
     profile.enable()
@@ -166,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     profile.disable()
     total, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(result.summary())
+    if args.dump:
+        Path(args.dump).write_text("\n".join(DUMPED))
     statements = sum(seconds for label, seconds in TIMES.items() if not label.startswith("[phase]"))
     print(f"total {total:.2f} s ({cpu:.2f} s CPU); DuckDB statements {statements:.2f} s; "
           f"peak resident memory {peak_rss_mb():,.0f} MB ({READ_PEAK_MB[-1]:,.0f} MB when the file's read ended)")
