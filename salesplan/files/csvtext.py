@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import io
 import itertools
 import re
@@ -36,7 +35,9 @@ from salesplan.files.limits import (
     quiet_connection,
     too_large_for_memory,
 )
+from salesplan.files import stream
 from salesplan.files.stream import Upload, copy_without
+from salesplan.files.textscan import _Sha256, _TextScan
 
 _EMPTY = re.compile(rb"[ \t\r\n\x00\xef\xbb\xbf\xff\xfe]*")
 
@@ -91,42 +92,49 @@ def _checked_text(upload: Upload, file_name: str, limits: UploadLimits, folder: 
     # delimiter they need is sniffed on the first characters (a file that turns out not to be
     # UTF-8 is scanned again once decoded)
     facts = _text_scan(head[offset:], len(head) >= upload.size) if unicode8 else None
-    digest, newlines, empty, ascii_only, nul = hashlib.sha256(), 0, True, True, False
+    newlines, empty, ascii_only, nul = 0, True, True, False
     decoder, error, at_end = None, None, False
     over = False
     skip = offset
-    for chunk in upload.chunks():
-        digest.update(chunk)
-        if facts is None or over:
-            newlines += chunk.count(b"\n")
-        else:  # the text's scan counts them (a BOM holds none)
-            newlines += facts.feed(chunk[skip:] if skip else chunk)
-            skip = max(0, skip - len(chunk))  # a BOM may span chunks of a byte or two
-        if empty and not _EMPTY.fullmatch(chunk):
-            empty = False
-        if over or (not empty and newlines + 1 > limits.rows + HEADER_SEARCH_RECORDS):
-            over = True  # refused: the rest is only counted, for the message
-            continue
-        if not unicode8:
-            continue
-        nul = nul or b"\x00" in chunk
-        if ascii_only and not chunk.isascii():
-            ascii_only = False
-            decoder = codecs.getincrementaldecoder(encoding)()  # the bytes before were whole characters
-        if decoder is not None and error is None:
+    # a file of more than one chunk is hashed in a thread of its own while this one checks it
+    with _Sha256(threaded=upload.size > stream.CHUNK_BYTES) as digest:
+        for chunk in upload.chunks():
+            if not over:  # a refused file's hash is never used
+                digest.update(chunk)
+            # whether the chunk is nothing but ASCII: asked once, for the encoding and the padded cells
+            ascii_chunk = None
+            if facts is not None and not over and (ascii_only or not (facts.padded or facts.quote)):
+                ascii_chunk = chunk.isascii()
+            if facts is None or over:
+                newlines += chunk.count(b"\n")
+            else:  # the text's scan counts them (a BOM holds none)
+                newlines += facts.feed(chunk[skip:] if skip else chunk, ascii_chunk if not skip else None)
+                skip = max(0, skip - len(chunk))  # a BOM may span chunks of a byte or two
+            if empty and not _EMPTY.fullmatch(chunk):
+                empty = False
+            if over or (not empty and newlines + 1 > limits.rows + HEADER_SEARCH_RECORDS):
+                over = True  # refused: the rest is only counted, for the message
+                continue
+            if not unicode8:
+                continue
+            nul = nul or b"\x00" in chunk
+            if ascii_only and not ascii_chunk:
+                ascii_only = False
+                decoder = codecs.getincrementaldecoder(encoding)()  # the bytes before were whole characters
+            if decoder is not None and error is None:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as caught:
+                    error = caught
+        if decoder is not None and error is None and not over:
             try:
-                decoder.decode(chunk)
+                decoder.decode(b"", True)
             except UnicodeDecodeError as caught:
-                error = caught
-    if decoder is not None and error is None and not over:
-        try:
-            decoder.decode(b"", True)
-        except UnicodeDecodeError as caught:
-            error, at_end = caught, True
-    if empty:
-        raise BadInput.single(file_name, "the file is empty")
-    _check_lines(newlines + 1, file_name, limits)
-    sha256 = digest.hexdigest()
+                error, at_end = caught, True
+        if empty:
+            raise BadInput.single(file_name, "the file is empty")
+        _check_lines(newlines + 1, file_name, limits)
+        sha256 = digest.hexdigest()
     for signature, what in _FOREIGN_SIGNATURES:
         if head.startswith(signature):
             raise BadInput.single(file_name, f"this is {what}, not a CSV file or an .xlsx workbook")
@@ -276,103 +284,6 @@ def _records(buffer: np.ndarray, respect_quotes: bool) -> tuple[np.ndarray, np.n
         blank[candidates] = (cumulative[ends[candidates]] - cumulative[starts[candidates]]) == lengths[candidates]
     return starts, ends, start_lines, blank
 
-
-
-class _TextScan:
-    """What the checks need to know of a file's UTF-8 text, gathered a chunk at a time (any
-    sizes: a line, a character or a space may cross a chunk's edge): its size, newlines, whether
-    it holds a quote character or a blank line, and whether a cell may be padded (``padded``:
-    a cell may start or end with a character DuckDB's ``trim`` removes, the space and the other
-    Unicode space separators; False only when no such character stands next to a delimiter, a
-    line end or the file's end, and no cell is quoted. The parser trims every cell only then)."""
-
-    def __init__(self, delimiter: str, sample: str = ""):
-        self.sample = sample  # the first characters, which the delimiter was sniffed on
-        self.delimiter = delimiter
-        self._delimiter_byte = ord(delimiter)
-        self.size = 0
-        self.newlines = 0
-        self.quote = False
-        self.blank_line = False  # a line of nothing but spaces, tabs or a carriage return (or empty)
-        # False when no cell can start or end with a space (see :attr:`RawTable.padded`)
-        self.padded = False
-        self._line_blank = True  # the line read so far holds nothing but spaces, tabs and CRs
-        self._last = -1  # the last byte read
-        self._last_spacey = False
-
-    def feed(self, chunk: bytes) -> int:
-        """Read the next chunk; returns its count of newlines."""
-        if not chunk:
-            return 0
-        if not self.quote and b'"' in chunk:
-            self.quote = True
-        buffer = np.frombuffer(chunk, dtype=np.uint8)
-        newlines = np.flatnonzero(buffer == 10)  # quicker than bytes.count, and wanted below
-        self.newlines += len(newlines)
-        if not self.blank_line:
-            self._blank_lines(chunk, buffer, newlines)
-        if not self.padded and not self.quote:
-            self._padding(chunk, buffer)
-        self._last = chunk[-1]
-        self.size += len(chunk)
-        return len(newlines)
-
-    def finish(self) -> None:
-        # the last line counts unless the file ends with a newline (then it is no line at all)
-        if self.size == 0 or (self._last != 10 and self._line_blank):
-            self.blank_line = True
-        # a quoted cell may hold spaces inside its quotes; a space ending the file ends a cell
-        self.padded = self.size > 0 and (self.padded or self.quote or self._last_spacey)
-
-    @property
-    def records(self) -> int:
-        """The lines of the text: its newlines, plus one unless it ends with a newline."""
-        return self.newlines + (self._last != 10)
-
-    def _blank_lines(self, chunk: bytes, buffer: np.ndarray, newlines: np.ndarray) -> None:
-        if len(newlines) == 0:
-            self._line_blank = self._line_blank and not chunk.translate(None, b" \t\r")
-            return
-        first, last = int(newlines[0]), int(newlines[-1])
-        if self._line_blank and not chunk[:first].translate(None, b" \t\r"):
-            self.blank_line = True  # the line that ends at the chunk's first newline
-            return
-        # a blank line inside the chunk starts at a newline followed by one of these bytes: only
-        # then is it looked for (a regular expression over every chunk costs more than this)
-        following = buffer[newlines[newlines < len(buffer) - 1] + 1]
-        if np.any((following == 10) | (following == 13) | (following == 32) | (following == 9)):
-            if _BLANK_LINE.search(chunk, first):
-                self.blank_line = True
-                return
-        self._line_blank = not chunk[last + 1:].translate(None, b" \t\r")
-
-    def _padding(self, chunk: bytes, buffer: np.ndarray) -> None:
-        """Whether a space (or any character beyond ASCII: the other spaces trim removes are such
-        characters) stands next to a delimiter, a line end or an end of the file. Numpy, not a
-        search of the bytes for " ," and the like (each such search reads the whole file slowly)."""
-        ends = (self._delimiter_byte, 10, 13)
-        if self._last_spacey and chunk[0] in ends:
-            self.padded = True  # the space ending the last chunk stood before a line end or delimiter
-            return
-        self._last_spacey = False
-        if chunk.isascii() and b" " not in chunk:
-            return
-        positions = np.flatnonzero((buffer == 32) | (buffer >= 128))
-        if len(positions) == 0:
-            return
-        if positions[0] == 0 and (self.size == 0 or self._last in ends):
-            self.padded = True  # at the start of the file, or after a line end or delimiter
-            return
-        inside = positions[positions > 0]
-        neighbours = np.concatenate((buffer[inside - 1], buffer[positions[positions < len(buffer) - 1] + 1]))
-        if np.any((neighbours == ends[0]) | (neighbours == 10) | (neighbours == 13)):
-            self.padded = True
-            return
-        self._last_spacey = bool(positions[-1] == len(buffer) - 1)
-
-
-# a line of nothing but spaces, tabs or a carriage return, between two newlines
-_BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
 
 
 # --------------------------------------------------------------------------- records

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pyarrow as pa
 
 from salesplan.errors import BadInput
@@ -86,21 +87,97 @@ def _locate_header(table: pa.Table, file_name: str, sha256: str, looks_like_head
 
 def _without_header_copies(body: pa.Table, columns: list[str], header: list[str]) -> tuple[pa.Table, list[int]]:
     """The records that are not a copy of the header (compared trimmed and case-insensitively,
-    on whole columns), and the lines of the copies."""
+    on whole columns), and the lines of the copies.
+
+    A copy's cell, trimmed and in lower case, is its header name, so a cell of nothing but ASCII
+    that neither starts nor ends with a character trimming removes has the name's length in bytes.
+    Only the records whose every named cell may be a copy that way (:func:`_may_be_name`, read from
+    the cells' lengths and end bytes) are compared; most files have none."""
     import pyarrow.compute as pc
 
     named = [(column, name.lower()) for column, name in zip(columns, header) if name]
     if not named or body.num_rows == 0:
         return body, []
-    # a copy holds the first name in its column: look for it there before comparing every column
-    column, name = named[0]
-    if not pc.any(pc.match_substring(body.column(column), name, ignore_case=True)).as_py():
-        return body, []
+    candidates: np.ndarray | None = None
+    for column, name in named:
+        maybe = _may_be_name(body.column(column), name)
+        candidates = maybe if candidates is None else candidates & maybe
+        if not candidates.any():
+            return body, []
+    assert candidates is not None
+    rows = np.flatnonzero(candidates)
+    taken = pa.array(rows)
     same = None
     for column, name in named:
-        equal = pc.fill_null(pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(body.column(column))), name), False)
+        cells = body.column(column).take(taken)  # the candidates' cells only
+        equal = pc.fill_null(pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(cells)), name), False)
         same = equal if same is None else pc.and_(same, equal)
-    if not pc.any(same).as_py():
+    assert same is not None
+    copies = rows[np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)]
+    if len(copies) == 0:
         return body, []
-    lines = body.filter(same).column("line").to_pylist()
-    return body.filter(pc.invert(same)), [int(line) for line in lines]
+    keep = np.ones(body.num_rows, dtype=bool)
+    keep[copies] = False
+    lines = body.column("line").take(pa.array(copies)).to_pylist()
+    return body.filter(pa.array(keep)), [int(line) for line in lines]
+
+
+# the ASCII bytes Arrow's ``utf8_trim_whitespace`` removes from a cell's ends: tab to carriage
+# return, the separators 0x1C-0x1F and the space (its other spaces are characters beyond ASCII)
+_TRIMMABLE = np.zeros(256, dtype=bool)
+_TRIMMABLE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+
+
+def _cell_bytes(array: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """(the ``len + 1`` offsets, the data bytes) of a string array's cells, without copying; None
+    for any other type (or an empty array)."""
+    if pa.types.is_string(array.type):
+        dtype: type = np.int32
+    elif pa.types.is_large_string(array.type):
+        dtype = np.int64
+    else:
+        return None
+    count = len(array)
+    buffers = array.buffers()
+    if count == 0 or buffers[1] is None:
+        return None
+    itemsize = np.dtype(dtype).itemsize
+    offsets: np.ndarray = np.frombuffer(buffers[1], dtype=dtype, count=count + 1, offset=array.offset * itemsize)
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, dtype=np.uint8)
+    return offsets, data
+
+
+def _edges(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(byte length, first byte, last byte) of each cell (the bytes of an empty cell mean nothing)."""
+    starts, ends = offsets[:-1], offsets[1:]
+    lengths = ends - starts
+    if len(data) == 0:
+        zeros = np.zeros(len(lengths), dtype=np.uint8)
+        return lengths, zeros, zeros
+    # an offset is at most the data's length, so the byte before an end is inside the data
+    return lengths, data.take(np.minimum(starts, len(data) - 1)), data.take(np.maximum(ends - 1, 0))
+
+
+def _may_be_name(column: pa.ChunkedArray, name: str) -> np.ndarray:
+    """For each cell, whether it may be ``name`` once trimmed and lowered (Arrow's
+    ``utf8_trim_whitespace`` and ``utf8_lower``). False for a null cell, and for a cell of nothing
+    but ASCII that starts and ends with a byte trimming keeps (so trimming leaves it as it is) and
+    has not the name's length in bytes (ASCII lowers byte for byte)."""
+    import pyarrow.compute as pc
+
+    size = len(name.encode("utf-8"))
+    parts = []
+    for chunk in column.chunks:
+        cells = _cell_bytes(chunk)
+        if cells is None:
+            parts.append(np.ones(len(chunk), dtype=bool))  # another type: compared cell by cell
+            continue
+        offsets, data = cells
+        lengths, first, last = _edges(offsets, data)
+        maybe = (lengths == size) | ((lengths > 0) & (_TRIMMABLE.take(first) | _TRIMMABLE.take(last)))
+        if offsets[-1] > offsets[0] and int(data[offsets[0]:offsets[-1]].max()) >= 128:
+            maybe |= ~np.asarray(pc.fill_null(pc.string_is_ascii(chunk), True).to_numpy(zero_copy_only=False), dtype=bool)
+        if chunk.null_count:
+            maybe &= np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        parts.append(maybe)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)

@@ -1,0 +1,139 @@
+"""The CSV reader's shortcuts give the answers of the whole computation: copies of the header found
+from the cells' lengths and end bytes before any cell is compared, and the upload's SHA-256 worked
+out in a thread of its own beside the checks of its bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from salesplan import files
+from salesplan.errors import BadInput
+from salesplan.files import stream
+from salesplan.files.header import _without_header_copies
+from salesplan.files.textscan import _Sha256
+
+# header names, and cells that are (or nearly are) one of them: other cases, Arrow's trimmed
+# spaces (ASCII's, the separators 0x1C-0x1F, the Unicode ones), characters beyond ASCII that lower
+# to ASCII (the Kelvin sign to k, a dotted capital I to i), cells of the name's length that are not it
+NAMES = ["Kind", "id", "Größe", "date"]
+PADS = ["", " ", "\t", "\x1c", "\x1f", "\x0b", "\r", "\u00a0", "\u3000", "\u2028", "x", "\u200b"]
+LIKE = {
+    "Kind": ["kind", "KIND", "\u212aind", "\u212aIND", "kinds", "kin", "mind", "ki d"],
+    "id": ["ID", "Id", "\u0130d", "\u0130D", "i d", "ix", "1d"],
+    "Größe": ["GRÖSSE", "größe", "GRÖßE", "grösse", "Grosse", "größer"],
+    "date": ["DATE", "Date", "2025-03-01", "dat", "data", "d\u0430te"],  # the last: a Cyrillic a
+}
+
+
+def _reference(body: pa.Table, columns: list[str], header: list[str]) -> tuple[pa.Table, list[int]]:
+    """Every cell trimmed, lowered and compared: the definition of a copy of the header."""
+    named = [(column, name.lower()) for column, name in zip(columns, header) if name]
+    if not named or body.num_rows == 0:
+        return body, []
+    same = None
+    for column, name in named:
+        equal = pc.fill_null(pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(body.column(column))), name), False)
+        same = equal if same is None else pc.and_(same, equal)
+    return body.filter(pc.invert(same)), [int(line) for line in body.filter(same).column("line").to_pylist()]
+
+
+def _cell(rng: random.Random, name: str) -> str | None:
+    roll = rng.random()
+    if roll < 0.08:
+        return None
+    if roll < 0.12:
+        return ""
+    text = rng.choice(LIKE[name] + [name])
+    return rng.choice(PADS) + text + rng.choice(PADS)
+
+
+def _body(rng: random.Random, rows: int, header: list[str], string_type: pa.DataType) -> pa.Table:
+    columns = {}
+    for index, name in enumerate(header):
+        values = [_cell(rng, name or "date") for _ in range(rows)]
+        cuts = sorted(rng.sample(range(1, rows), 3))  # chunks of several sizes
+        pieces = [values[start:end] for start, end in zip([0] + cuts, cuts + [rows])]
+        columns[f"c{index}"] = pa.chunked_array([pa.array(piece, type=string_type) for piece in pieces])
+    columns["line"] = pa.chunked_array([pa.array(range(2, rows + 2), type=pa.int64())])
+    return pa.table(columns)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_header_copies_are_those_every_cell_compared_finds(seed):
+    rng = random.Random(seed)
+    header = rng.sample(NAMES, rng.randint(1, len(NAMES)))
+    if rng.random() < 0.3:
+        header.insert(rng.randrange(len(header) + 1), "")  # a column without a name is not compared
+    table = _body(rng, 400, header, rng.choice([pa.string(), pa.large_string()]))
+    # most rows copies of the header, to meet the candidates of every kind
+    copies = rng.sample(range(table.num_rows), 150)
+    rows = table.to_pylist()
+    for row in copies:
+        for index, name in enumerate(header):
+            if name:
+                rows[row][f"c{index}"] = rng.choice(PADS[:10]) + rng.choice([name, name.upper(), name.lower()]) + rng.choice(PADS[:10])
+    table = pa.Table.from_pylist(rows, schema=table.schema)
+    body = table.slice(rng.randint(0, 20))  # a body starts below the header: its arrays start at an offset
+    columns = [f"c{index}" for index in range(len(header))]
+    expected_body, expected_lines = _reference(body, columns, header)
+    assert expected_lines  # the test meets copies
+    kept, lines = _without_header_copies(body, columns, header)
+    assert lines == expected_lines
+    assert kept.to_pylist() == expected_body.to_pylist()
+
+
+def test_copies_spelled_beyond_ascii_or_padded_with_any_space_are_found():
+    # each of these rows is a copy of the header "Kind,id" once trimmed and lowered; a test of
+    # the lengths alone (4 and 2 bytes) would miss all but the first
+    cells = [("KIND", "ID"), ("\u212aind", "\u0130d"), ("\u00a0kind\u3000", "\x1cid\x1f"), ("\tKind", "Id\x0b")]
+    others = [("kinds", "id"), ("kin", "ID"), ("\u200bkind", "id")]  # a zero-width space is no space
+    rows = others[:1] + cells + others[1:]
+    body = pa.table({"c0": [kind for kind, _ in rows], "c1": [ident for _, ident in rows], "line": list(range(2, 2 + len(rows)))})
+    kept, lines = _without_header_copies(body, ["c0", "c1"], ["Kind", "id"])
+    assert lines == [3, 4, 5, 6]
+    assert kept.column("line").to_pylist() == [2, 7, 8]
+
+
+def test_a_csv_with_header_copies_lists_their_lines(tmp_path, monkeypatch):
+    text = ("Date,Rep,Amount\n"
+            + "".join(f"2025-03-{day:02d},R001,{day}\n" for day in range(1, 6))
+            + "  DATE , rep ,AMOUNT\n"  # a second export pasted below the first
+            + "2025-03-09,R002,7\n"
+            + "date\u00a0,Rep,amount\u3000\n")
+    looks = lambda cells: 2 if [cell.lower() for cell in cells[:3]] == ["date", "rep", "amount"] else 0  # noqa: E731
+    raw = files.read_table(text.encode(), "sales.csv", looks_like_header=looks)
+    assert raw.repeated_header_lines == [7, 9]
+    assert raw.cells.column("line").to_pylist() == [2, 3, 4, 5, 6, 8]
+
+
+@pytest.mark.parametrize("chunks", [[], [b""], [b"abc"], [b"a" * 5000, b"b" * 3, b"c" * 70000]])
+@pytest.mark.parametrize("threaded", [False, True])
+def test_the_hash_is_sha256_of_the_chunks_in_their_order(chunks, threaded):
+    with _Sha256(threaded=threaded) as digest:
+        for chunk in chunks:
+            digest.update(chunk)
+        assert digest.hexdigest() == hashlib.sha256(b"".join(chunks)).hexdigest()
+    assert not [thread for thread in threading.enumerate() if thread.name == "salesplan-sha256"]
+
+
+def test_the_hash_thread_ends_when_the_checks_stop(tmp_path, monkeypatch):
+    # a file of several chunks refused on its way (a NUL byte, the line limit): no thread is left behind
+    monkeypatch.setattr(stream, "CHUNK_BYTES", 64)
+    path = tmp_path / "sales.csv"
+    path.write_bytes(b"date,rep,amount\n" + b"2025-03-01,R001,1\n" * 40 + b"\x00\n")
+    with pytest.raises(BadInput, match="binary"):
+        files.read_table(files.open_upload(path), "sales.csv", looks_like_header=lambda cells: 2)
+    limits = files.UploadLimits(rows=10)
+    path.write_bytes(b"date,rep,amount\n" + b"2025-03-01,R001,1\n" * 40)
+    with pytest.raises(BadInput, match="more than an upload may hold"):
+        files.read_table(files.open_upload(path), "sales.csv", looks_like_header=lambda cells: 2, limits=limits)
+    assert not [thread for thread in threading.enumerate() if thread.name == "salesplan-sha256"]
+    raw = files.read_table(files.open_upload(path), "sales.csv", looks_like_header=lambda cells: 2)
+    assert raw.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert raw.cells.num_rows == 40
