@@ -97,7 +97,7 @@ def _checked_text(upload: Upload, file_name: str, limits: UploadLimits, folder: 
     over = False
     skip = offset
     # a file of more than one chunk is hashed in a thread of its own while this one checks it
-    with _Sha256(threaded=upload.size > stream.CHUNK_BYTES) as digest:
+    with _Sha256(upload, threaded=upload.size > stream.CHUNK_BYTES) as digest:
         for chunk in upload.chunks():
             if not over:  # a refused file's hash is never used
                 digest.update(chunk)
@@ -114,6 +114,7 @@ def _checked_text(upload: Upload, file_name: str, limits: UploadLimits, folder: 
                 empty = False
             if over or (not empty and newlines + 1 > limits.rows + HEADER_SEARCH_RECORDS):
                 over = True  # refused: the rest is only counted, for the message
+                digest.stop()
                 continue
             if not unicode8:
                 continue
@@ -362,6 +363,8 @@ def _read_csv_text(
     if not first_lines:
         raise BadInput.single(file_name, "the file is empty")
     table = _read_plain_lines(text, facts, first_lines, file_name, limits, connection, folder)
+    # a record of the plain read is blank only when some line starts with a blank first cell
+    blank_rows = table is None or facts.blank_start
     record_lines = np.zeros(0, dtype=np.int64)
     if table is not None:
         record_lines = np.arange(1, table.num_rows + 1, dtype=np.int64)
@@ -396,7 +399,8 @@ def _read_csv_text(
         assert table is not None  # the loop above ran at least once
         record_lines = np.arange(1, table.num_rows + 1)
     table = table.append_column("line", pa.array(record_lines, type=pa.int64()))
-    table = _drop_blank_rows(table)
+    if blank_rows:
+        table = _drop_blank_rows(table)
     if table.num_rows == 0:
         raise BadInput.single(file_name, "the file is empty")
     located = _locate_header(table, file_name, sha256, looks_like_header, encoding=encoding, delimiter=delimiter)

@@ -14,7 +14,7 @@ import pytest
 
 from salesplan import files
 from salesplan.errors import BadInput
-from salesplan.files import stream
+from salesplan.files import csvtext, stream
 from salesplan.files.header import _without_header_copies
 from salesplan.files.textscan import _Sha256
 
@@ -112,13 +112,18 @@ def test_a_csv_with_header_copies_lists_their_lines(tmp_path, monkeypatch):
     assert raw.cells.column("line").to_pylist() == [2, 3, 4, 5, 6, 8]
 
 
-@pytest.mark.parametrize("chunks", [[], [b""], [b"abc"], [b"a" * 5000, b"b" * 3, b"c" * 70000]])
-@pytest.mark.parametrize("threaded", [False, True])
-def test_the_hash_is_sha256_of_the_chunks_in_their_order(chunks, threaded):
-    with _Sha256(threaded=threaded) as digest:
-        for chunk in chunks:
+@pytest.mark.parametrize("size", [0, 3, 5000, 9 * 1_048_576 + 7])
+@pytest.mark.parametrize("where", ["chunks", "bytes", "path"])
+def test_the_hash_is_sha256_of_the_uploads_bytes(size, where, tmp_path):
+    data = bytes(random.Random(size).getrandbits(8) for _ in range(min(size, 4096))) * (size // 4096 + 1)
+    data = data[:size]
+    path = tmp_path / "upload.csv"
+    path.write_bytes(data)
+    upload = stream.Upload("upload.csv", path=path) if where == "path" else stream.Upload("upload.csv", data=data)
+    with _Sha256(upload, threaded=where != "chunks") as digest:
+        for chunk in upload.chunks(1000):  # the checks' chunks: hashed here only without the thread
             digest.update(chunk)
-        assert digest.hexdigest() == hashlib.sha256(b"".join(chunks)).hexdigest()
+        assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
     assert not [thread for thread in threading.enumerate() if thread.name == "salesplan-sha256"]
 
 
@@ -137,3 +142,33 @@ def test_the_hash_thread_ends_when_the_checks_stop(tmp_path, monkeypatch):
     raw = files.read_table(files.open_upload(path), "sales.csv", looks_like_header=lambda cells: 2)
     assert raw.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert raw.cells.num_rows == 40
+
+
+BLANK_RECORDS = [",,,", " , ,\t,", "\t,,,", "\u3000,,,", ",\u00a0,,", "\x0b,,,"]
+
+
+@pytest.mark.parametrize("blank", BLANK_RECORDS, ids=repr)
+@pytest.mark.parametrize("at", [0, 1, 17, 40])
+@pytest.mark.parametrize("chunk", [1, 5, 64, 1 << 30], ids=lambda size: f"chunks of {size}")
+def test_blank_records_of_a_file_without_quotes_are_dropped_in_any_chunks(blank, at, chunk, monkeypatch):
+    # every line a record (no quote, no blank line): a record whose cells are all empty or blank
+    # is no record, wherever it is and however the chunks cut the file
+    lines = ["date,rep,order_id,amount"] + [f"2025-03-{1 + i % 28:02d},R001,O{i},{i}" for i in range(40)]
+    lines.insert(at + 1, blank)
+    monkeypatch.setattr(stream, "CHUNK_BYTES", chunk)
+    raw = files.read_table(("\n".join(lines) + "\n").encode(), "sales.csv", looks_like_header=lambda cells: 2 * (cells[0] == "date"))
+    blank_line = 1 + lines.index(blank)
+    assert raw.cells.column("line").to_pylist() == [line for line in range(2, len(lines) + 1) if line != blank_line]
+    # an empty first cell alone is not a blank record
+    lines[blank_line - 1] = ",R002,O99,"
+    raw = files.read_table(("\n".join(lines) + "\n").encode(), "sales.csv", looks_like_header=lambda cells: 2 * (cells[0] == "date"))
+    assert raw.cells.column("line").to_pylist() == list(range(2, len(lines) + 1))
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 1 << 30], ids=lambda size: f"chunks of {size}")
+def test_a_file_whose_lines_start_with_text_is_not_searched_for_blank_records(chunk, monkeypatch):
+    monkeypatch.setattr(stream, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(csvtext, "_drop_blank_rows", lambda table: pytest.fail("searched for blank records"))
+    text = "date,rep,amount\n" + "".join(f"2025-03-0{day},R001,{day}\n" for day in range(1, 8))
+    raw = files.read_table(text.encode(), "sales.csv", looks_like_header=lambda cells: 2 * (cells[0] == "date"))
+    assert raw.cells.num_rows == 7
