@@ -82,6 +82,14 @@ class _Sha256:
 _HASH_BYTES = 4 * 1_048_576
 
 
+# what a byte that starts a line may start: 1 a blank line (a space, a tab, a line end), 2 a blank
+# first cell (an ASCII space Arrow counts, a line end, a byte beyond ASCII; the delimiter is added
+# per file)
+_STARTS = np.zeros(256, dtype=np.uint8)
+_STARTS[[9, 10, 13, 32]] |= 1
+_STARTS[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32, *range(128, 256)]] |= 2
+
+
 class _TextScan:
     """What the checks need to know of a file's UTF-8 text, gathered a chunk at a time (any
     sizes: a line, a character or a space may cross a chunk's edge): its size, newlines, whether
@@ -104,9 +112,8 @@ class _TextScan:
         # end: only then can a record of a file without quotes or blank lines (the plain read,
         # a line per record) have an empty or blank first cell, which a blank record has
         self.blank_start = False
-        self._starts = np.zeros(256, dtype=np.uint8)  # per byte after a newline: 1 a blank line may start, 2 a blank cell may
-        self._starts[[9, 10, 13, 32]] |= 1
-        self._starts[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32, *range(128, 256), self._delimiter_byte]] |= 2
+        self._starts = _STARTS.copy()
+        self._starts[self._delimiter_byte] |= 2
         # False when no cell can start or end with a space (see :attr:`RawTable.padded`)
         self.padded = False
         self._line_blank = True  # the line read so far holds nothing but spaces, tabs and CRs
