@@ -253,17 +253,24 @@ def _outside_quotes(positions: np.ndarray, quote_positions: np.ndarray) -> np.nd
     return (np.searchsorted(quote_positions, positions) % 2) == 0
 
 
-def _records(buffer: np.ndarray, respect_quotes: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _records(
+    buffer: np.ndarray, respect_quotes: bool, newline_positions: np.ndarray | None = None,
+    quote_positions: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(start offset, end offset, start line, blank?) of every record of the bytes.
 
     With ``respect_quotes`` a newline ends a record only where the count of quote characters
     before it is even (RFC 4180), so a quoted newline stays inside its record; without, every
     newline ends one (for files with a stray quote inside an unquoted field). Quotes are sparse,
-    so parity is found by binary search over their positions, not a scan of every byte.
+    so parity is found by binary search over their positions, not a scan of every byte. The
+    positions of the newlines and quotes are found here unless given (a caller that needs them
+    too finds them once).
     """
-    newline_positions = np.flatnonzero(buffer == 10)
+    if newline_positions is None:
+        newline_positions = np.flatnonzero(buffer == 10)
     if respect_quotes and len(newline_positions):
-        quote_positions = np.flatnonzero(buffer == 34)
+        if quote_positions is None:
+            quote_positions = np.flatnonzero(buffer == 34)
         record_ends = newline_positions[_outside_quotes(newline_positions, quote_positions)]
     else:
         record_ends = newline_positions
@@ -333,12 +340,15 @@ class _Records:
 
     def _run(self, run: bytes, complete: bool) -> None:
         buffer = np.frombuffer(run, dtype=np.uint8)
-        starts, ends, start_lines, blank = _records(buffer, self._respect_quotes)
+        # the newlines and quotes of the run, found once for the records and their widths
+        newline_positions = np.flatnonzero(buffer == 10)
+        quote_positions = np.flatnonzero(buffer == 34) if self._respect_quotes else None
+        starts, ends, start_lines, blank = _records(buffer, self._respect_quotes, newline_positions, quote_positions)
         if complete:  # the run ends with a record's newline: the "record" after it is the next run's
             starts, ends, start_lines, blank = starts[:-1], ends[:-1], start_lines[:-1], blank[:-1]
         delimiters = np.flatnonzero(buffer == self._delimiter_byte)
-        if self._respect_quotes and len(delimiters):
-            delimiters = delimiters[_outside_quotes(delimiters, np.flatnonzero(buffer == 34))]
+        if quote_positions is not None and len(delimiters):
+            delimiters = delimiters[_outside_quotes(delimiters, quote_positions)]
         # delimiters per record = the difference of the delimiter counts before consecutive record ends
         per_record = np.diff(np.searchsorted(delimiters, np.concatenate(([-1], ends))))
         kept = ~blank
@@ -350,7 +360,7 @@ class _Records:
             self.width, self.widest_line = int(widths[widest]) + 1, int(lines[widest])
         self.blank.extend(zip((starts[blank] + self._offset).tolist(), (ends[blank] + self._offset + 1).tolist()))
         self._offset += len(run)
-        self._newlines += run.count(b"\n")
+        self._newlines += len(newline_positions)
 
 
 # --------------------------------------------------------------------------- DuckDB's reader
