@@ -15,6 +15,7 @@ import io
 import itertools
 import re
 import tempfile
+import threading
 from pathlib import Path
 
 import duckdb
@@ -375,9 +376,92 @@ def _read_csv_text(
     table = _read_plain_lines(text, facts, first_lines, file_name, limits, connection, folder)
     # a record of the plain read is blank only when some line starts with a blank first cell
     blank_rows = table is None or facts.blank_start
-    record_lines = np.zeros(0, dtype=np.int64)
-    if table is not None:
-        record_lines = np.arange(1, table.num_rows + 1, dtype=np.int64)
+    record_lines = np.zeros(0, dtype=np.int64)  # the plain read's: numbered from the first line below
+    early = None if table is not None else _EarlyRead.start(text, facts, first_lines, file_name, limits, connection, folder)
+    try:
+        table, record_lines = _read_records(text, delimiter, file_name, limits, connection, folder, table, record_lines, early)
+    finally:
+        if early is not None:
+            early.cancel()
+    table = table.append_column("line", pa.array(record_lines, type=pa.int64()))
+    if blank_rows:
+        table = _drop_blank_rows(table)
+    if table.num_rows == 0:
+        raise BadInput.single(file_name, "the file is empty")
+    located = _locate_header(table, file_name, sha256, looks_like_header, encoding=encoding, delimiter=delimiter)
+    located.padded = facts.padded
+    return located
+
+
+class _EarlyRead:
+    """DuckDB's read of a quoted file started in a thread while its records are numbered (numpy,
+    on the other core): the records' path reads only once their widths are known, and DuckDB's
+    serial read of a quoted file (one core) took as long again.
+
+    Started only for a file of several chunks, with quotes and without a blank line, and within
+    the limits for the width its first lines show (plus a sentinel column: the work it may do is
+    bounded by the cells limit before it starts). It reads the same file with that many columns;
+    DuckDB's reader splits a record the same whatever the number of columns (fields past the last
+    are dropped), so its first columns are the read of any width up to it. Its table stands for
+    the first reading when the records need no copy (no blank record) and are not wider; any
+    error of it is dropped (the reading it stands for is then made, and raises its own)."""
+
+    def __init__(self, path: Path, width: int, delimiter: str, file_name: str, memory_mb: int,
+                 connection: duckdb.DuckDBPyConnection | None):
+        self._owned = connection is None
+        self._connection = quiet_connection(memory_mb) if connection is None else connection
+        self._table: pa.Table | None = None
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._run, args=(path, width, delimiter, file_name, memory_mb), name="salesplan-csv-read", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def start(
+        cls, text: Upload, facts: _TextScan, first_lines: list[str], file_name: str, limits: UploadLimits,
+        connection: duckdb.DuckDBPyConnection | None, folder: str,
+    ) -> _EarlyRead | None:
+        if not facts.quote or facts.blank_line or text.size <= stream.CHUNK_BYTES:
+            return None
+        width = max((len(line.split(facts.delimiter)) for line in first_lines), default=1) + 1
+        if width > min(MAX_COLUMNS, limits.csv_fields) or facts.records * width > limits.csv_cells:
+            return None
+        return cls(text.on_disk(folder), width, facts.delimiter, file_name, limits.memory_mb, connection)
+
+    def _run(self, path: Path, width: int, delimiter: str, file_name: str, memory_mb: int) -> None:
+        try:
+            self._table = _duckdb_read(path, width, delimiter, file_name, memory_mb, self._connection)
+        except Exception:  # noqa: BLE001 - the reading it stands for is made again and raises its own
+            self._table = None
+
+    def table(self) -> pa.Table | None:
+        """The table read (None: the read failed), once the thread is done."""
+        self._finish(interrupt=False)
+        table, self._table = self._table, None
+        return table
+
+    def cancel(self) -> None:
+        """Stop the read if it still runs (the records were refused) and let its table go."""
+        self._finish(interrupt=True)
+        self._table = None
+
+    def _finish(self, *, interrupt: bool) -> None:
+        if self._thread is None:
+            return
+        if interrupt and self._thread.is_alive():
+            self._connection.interrupt()
+        self._thread.join()
+        self._thread = None
+        if self._owned:
+            self._connection.close()
+
+
+def _read_records(
+    text: Upload, delimiter: str, file_name: str, limits: UploadLimits, connection: duckdb.DuckDBPyConnection | None,
+    folder: str, table: pa.Table | None, record_lines: np.ndarray, early: _EarlyRead | None,
+) -> tuple[pa.Table, np.ndarray]:
+    """The cells and the line of each record of a file the plain read did not read (``table`` None;
+    else both are returned as they are): its records numbered respecting quotes, else line by line,
+    each time checked against the limits and read by DuckDB."""
     for respect_quotes in (True, False) if table is None else ():
         records = _Records(text, delimiter, respect_quotes)
         record_lines, width = records.lines, records.width
@@ -401,21 +485,21 @@ def _read_csv_text(
             copy_without(text, path, records.blank)
         else:
             path = text.on_disk(folder)
-        table = _duckdb_read(path, width, delimiter, file_name, limits.memory_mb, connection)
+        guess = early.table() if early is not None else None
+        early = None  # the early read stands for the first reading only
+        if guess is not None and not records.blank and width <= guess.num_columns:
+            table = guess.select(list(range(width)))  # its first columns: the read of this width
+        else:
+            table = _duckdb_read(path, width, delimiter, file_name, limits.memory_mb, connection)
+        del guess
         if table.num_rows == len(record_lines):
             break
     else:
         # neither numbering matches the reader's records: number them from the first line
         assert table is not None  # the loop above ran at least once
         record_lines = np.arange(1, table.num_rows + 1)
-    table = table.append_column("line", pa.array(record_lines, type=pa.int64()))
-    if blank_rows:
-        table = _drop_blank_rows(table)
-    if table.num_rows == 0:
-        raise BadInput.single(file_name, "the file is empty")
-    located = _locate_header(table, file_name, sha256, looks_like_header, encoding=encoding, delimiter=delimiter)
-    located.padded = facts.padded
-    return located
+    assert table is not None
+    return table, record_lines
 
 
 def _read_plain_lines(

@@ -92,12 +92,24 @@ def _without_header_copies(body: pa.Table, columns: list[str], header: list[str]
     A copy's cell, trimmed and in lower case, is its header name, so a cell of nothing but ASCII
     that neither starts nor ends with a character trimming removes has the name's length in bytes.
     Only the records whose every named cell may be a copy that way (:func:`_may_be_name`, read from
-    the cells' lengths and end bytes) are compared; most files have none."""
+    the cells' lengths and end bytes) are compared; most files have none. A small file is compared
+    as it was before (a search of the first named column for the first name, then every column)."""
     import pyarrow.compute as pc
 
     named = [(column, name.lower()) for column, name in zip(columns, header) if name]
     if not named or body.num_rows == 0:
         return body, []
+    if body.num_rows <= _COMPARED_WHOLE:
+        # a small file's columns are compared whole, once its first named column holds the first
+        # name (numpy's candidates and taking their cells cost more than they save there)
+        column, name = named[0]
+        if not pc.any(pc.match_substring(body.column(column), name, ignore_case=True)).as_py():
+            return body, []
+        same = _same_as(body, named)
+        if not pc.any(same).as_py():
+            return body, []
+        lines = body.filter(same).column("line").to_pylist()
+        return body.filter(pc.invert(same)), [int(line) for line in lines]
     candidates: np.ndarray | None = None
     for column, name in named:
         maybe = _may_be_name(body.column(column), name)
@@ -107,12 +119,7 @@ def _without_header_copies(body: pa.Table, columns: list[str], header: list[str]
     assert candidates is not None
     rows = np.flatnonzero(candidates)
     taken = pa.array(rows)
-    same = None
-    for column, name in named:
-        cells = body.column(column).take(taken)  # the candidates' cells only
-        equal = pc.fill_null(pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(cells)), name), False)
-        same = equal if same is None else pc.and_(same, equal)
-    assert same is not None
+    same = _same_as(pa.table({column: body.column(column).take(taken) for column, _ in named}), named)
     copies = rows[np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)]
     if len(copies) == 0:
         return body, []
@@ -120,6 +127,20 @@ def _without_header_copies(body: pa.Table, columns: list[str], header: list[str]
     keep[copies] = False
     lines = body.column("line").take(pa.array(copies)).to_pylist()
     return body.filter(pa.array(keep)), [int(line) for line in lines]
+
+
+_COMPARED_WHOLE = 4096  # records below the header up to which a file's named columns are compared whole
+
+
+def _same_as(cells: pa.Table, named: list[tuple[str, str]]):
+    """For each record, whether every named column's cell, trimmed and lowered, is its name."""
+    import pyarrow.compute as pc
+
+    same = None
+    for column, name in named:
+        equal = pc.fill_null(pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(cells.column(column))), name), False)
+        same = equal if same is None else pc.and_(same, equal)
+    return same
 
 
 # the ASCII bytes Arrow's ``utf8_trim_whitespace`` removes from a cell's ends: tab to carriage

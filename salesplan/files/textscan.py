@@ -93,8 +93,8 @@ _STARTS[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32, *range(128, 256)]] |= 2
 class _TextScan:
     """What the checks need to know of a file's UTF-8 text, gathered a chunk at a time (any
     sizes: a line, a character or a space may cross a chunk's edge): its size, newlines, whether
-    it holds a quote character, and, for a file without one, whether it holds a blank line and a
-    line that starts with a blank cell (``blank_start``), and whether a cell may be padded (``padded``:
+    it holds a quote character or a blank line, for a file without quotes whether a line starts
+    with a blank cell (``blank_start``), and whether a cell may be padded (``padded``:
     a cell may start or end with a character DuckDB's ``trim`` removes, the space and the other
     Unicode space separators; False only when no such character stands next to a delimiter, a
     line end or the file's end, and no cell is quoted. The parser trims every cell only then)."""
@@ -107,7 +107,7 @@ class _TextScan:
         self.newlines = 0
         self.quote = False
         self.blank_line = False  # a line of nothing but spaces, tabs or a carriage return (or empty)
-        # (a blank line and a blank start are not looked for once a quote is found)
+        # (a blank start is not looked for once a quote is found)
         # a line starts with the delimiter, a space (ASCII's, or any byte beyond ASCII) or a line
         # end: only then can a record of a file without quotes or blank lines (the plain read,
         # a line per record) have an empty or blank first cell, which a blank record has
@@ -130,9 +130,9 @@ class _TextScan:
         buffer = np.frombuffer(chunk, dtype=np.uint8)
         newlines = np.flatnonzero(buffer == 10)  # quicker than bytes.count, and wanted below
         self.newlines += len(newlines)
-        # blank lines and blank starts matter only to the plain read, of a file without quotes
-        if not self.blank_line and not self.quote:
-            if (self.size == 0 or self._last == 10) and self._starts[chunk[0]] & 2:
+        if not self.blank_line:
+            # a blank start matters only to the plain read, of a file without quotes
+            if not self.quote and (self.size == 0 or self._last == 10) and self._starts[chunk[0]] & 2:
                 self.blank_start = True  # the line starting the file or this chunk
             self._blank_lines(chunk, buffer, newlines)
         if not self.padded and not self.quote:

@@ -15,6 +15,7 @@ import pytest
 from salesplan import files
 from salesplan.errors import BadInput
 from salesplan.files import csvtext, stream
+from salesplan.files import header as header_module
 from salesplan.files.header import _without_header_copies
 from salesplan.files.textscan import _Sha256
 
@@ -65,7 +66,9 @@ def _body(rng: random.Random, rows: int, header: list[str], string_type: pa.Data
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_header_copies_are_those_every_cell_compared_finds(seed):
+@pytest.mark.parametrize("whole", [True, False], ids=["columns compared whole", "candidates' cells taken"])
+def test_header_copies_are_those_every_cell_compared_finds(seed, whole, monkeypatch):
+    monkeypatch.setattr(header_module, "_COMPARED_WHOLE", 1 << 30 if whole else 0)
     rng = random.Random(seed)
     header = rng.sample(NAMES, rng.randint(1, len(NAMES)))
     if rng.random() < 0.3:
@@ -172,3 +175,61 @@ def test_a_file_whose_lines_start_with_text_is_not_searched_for_blank_records(ch
     text = "date,rep,amount\n" + "".join(f"2025-03-0{day},R001,{day}\n" for day in range(1, 8))
     raw = files.read_table(text.encode(), "sales.csv", looks_like_header=lambda cells: 2 * (cells[0] == "date"))
     assert raw.cells.num_rows == 7
+
+
+# quoted files the early read must read as the records' path does: quoted delimiters and quotes,
+# a quoted newline, a stray quote inside a cell, a blank line, a wider record further down, an
+# empty quoted record, a header copy; each with the early read and without it
+QUOTED = {
+    "all quoted": ['"date","rep","amount"'] + [f'"2025-03-0{1 + i % 9}","R00{i % 3}","{i},5"' for i in range(60)],
+    "a quoted newline": ['date,rep,amount'] + [f'2025-03-0{1 + i % 9},"R00{i % 3}\nsecond",{i}' if i == 30 else f'2025-03-0{1 + i % 9},"R1",{i}' for i in range(60)],
+    "a stray quote": ['date,rep,amount'] + [f'2025-03-0{1 + i % 9},R1 12" wide,{i}' if i in (10, 11) else f'2025-03-0{1 + i % 9},"R1",{i}' for i in range(60)],
+    "stray quotes in pairs": ['date,rep,amount'] + [f'2025-03-0{1 + i % 9},a"b,c"d,{i}' if i == 20 else f'2025-03-0{1 + i % 9},"R1",{i}' for i in range(60)],
+    "a blank line": ['date,rep,amount'] + [("" if i == 25 else f'2025-03-0{1 + i % 9},"R1",{i}') for i in range(60)],
+    "wider below": ['date,rep,amount'] + [f'2025-03-0{1 + i % 9},"R1",{i}' + (',x,y,z' if i == 50 else '') for i in range(60)],
+    "an empty quoted record": ['date,rep,amount'] + [('"","",""' if i == 40 else f'2025-03-0{1 + i % 9},"R1",{i}') for i in range(60)],
+    "a header copy": ['"date","rep","amount"'] + [('"DATE", "Rep","amount"' if i == 33 else f'"2025-03-0{1 + i % 9}","R1","{i}"') for i in range(60)],
+    "escaped quotes": ['date,rep,amount'] + [f'2025-03-0{1 + i % 9},"R ""{i}"" x",{i}' for i in range(60)],
+}
+
+
+def _read_quoted(text: str, monkeypatch, early: bool):
+    monkeypatch.setattr(stream, "CHUNK_BYTES", 256)  # several chunks: the early read starts
+    if not early:
+        monkeypatch.setattr(csvtext._EarlyRead, "start", classmethod(lambda cls, *args: None))
+    try:
+        raw = files.read_table(text.encode(), "sales.csv", looks_like_header=lambda cells: 2 * (cells[0].lower() == "date"))
+    except BadInput as error:
+        return ("refused", [str(problem) for problem in error.problems])
+    finally:
+        monkeypatch.undo()
+    return (raw.header, raw.header_line, raw.repeated_header_lines, raw.cells.to_pylist())
+
+
+@pytest.mark.parametrize("name", list(QUOTED))
+def test_the_early_read_of_a_quoted_file_reads_what_the_records_path_reads(name, monkeypatch):
+    text = "\n".join(QUOTED[name]) + "\n"
+    assert _read_quoted(text, monkeypatch, early=True) == _read_quoted(text, monkeypatch, early=False)
+
+
+def test_the_early_read_stands_for_the_first_reading(monkeypatch):
+    text = "\n".join(QUOTED["all quoted"]) + "\n"
+    widths = []
+    read = csvtext._duckdb_read
+    monkeypatch.setattr(csvtext, "_duckdb_read", lambda path, width, *args, **kwargs: widths.append(width) or read(path, width, *args, **kwargs))
+    monkeypatch.setattr(stream, "CHUNK_BYTES", 256)
+    raw = files.read_table(text.encode(), "sales.csv", looks_like_header=lambda cells: 2 * (cells[0].lower() == "date"))
+    # one read, as wide as the first lines split at every comma (a quoted one too: "0,5") and a sentinel
+    assert widths == [5]
+    assert raw.cells.num_rows == 60 and raw.cells.num_columns == 4  # c0..c2 and line
+    assert not [thread for thread in threading.enumerate() if thread.name == "salesplan-csv-read"]
+
+
+def test_the_early_read_stops_when_the_records_are_refused(monkeypatch):
+    # a record far wider than the first lines: refused for its fields, the early read interrupted
+    lines = QUOTED["all quoted"] + [",".join(['"x"'] * 50)]
+    monkeypatch.setattr(stream, "CHUNK_BYTES", 256)
+    with pytest.raises(BadInput, match="50 fields"):
+        files.read_table(("\n".join(lines) + "\n").encode(), "sales.csv", looks_like_header=lambda cells: 2,
+                         limits=files.UploadLimits(csv_fields=20))
+    assert not [thread for thread in threading.enumerate() if thread.name == "salesplan-csv-read"]
