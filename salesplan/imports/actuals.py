@@ -7,7 +7,6 @@ import os
 import tempfile
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -30,6 +29,7 @@ from salesplan.imports.parser import (
     _sql_text,
     register_frame,
 )
+from salesplan.imports.problems import _hashes_repeat, _keys_repeat
 from salesplan.imports.progress import ImportProgress
 from salesplan.principal import Principal
 from salesplan.settings import Settings
@@ -83,7 +83,7 @@ def _import_actuals(
         # case, else a name only one rep has) with the rep's territory: the rows then take their
         # rep by one join on the text (at 1M rows, four joins of every row were ~0.4 s of CPU)
         connection.execute(
-            """
+            f"""
             CREATE TEMP TABLE file_reps AS
             WITH by_id AS (SELECT lower(trim(rep_id)) AS k, any_value(rep_id) AS rep_id FROM rep_lookup GROUP BY 1),
             by_email AS (SELECT lower(trim(email)) AS k, any_value(rep_id) AS rep_id FROM rep_lookup WHERE email IS NOT NULL GROUP BY 1),
@@ -91,7 +91,7 @@ def _import_actuals(
             named AS (
                 SELECT t.rep_text, coalesce(i.rep_id, e.rep_id, CASE WHEN n.n = 1 THEN n.rep_id END) AS rep_id,
                        n.n AS name_matches
-                FROM (SELECT DISTINCT rep AS rep_text FROM src WHERE rep IS NOT NULL) t
+                FROM (SELECT text AS rep_text FROM {parser.distinct_texts('rep')}) t
                 LEFT JOIN by_id i ON i.k = lower(t.rep_text)
                 LEFT JOIN by_email e ON e.k = lower(t.rep_text)
                 LEFT JOIN by_name n ON n.k = t.rep_text
@@ -474,47 +474,16 @@ def _unread_columns(parser: _Parser, keyed: pa.Table, comma: bool, order: str) -
     return full
 
 
-def _keys_repeat(keyed: pa.Table) -> bool:
-    """Whether a small file's fetched ``keyed`` rows list a key more than once."""
-    keys = keyed["row_key"].to_pylist()
-    return len(set(keys)) < len(keys)
-
-
-def _hashes_repeat(connection: duckdb.DuckDBPyConnection, *, in_memory: bool) -> bool:
-    """Whether two rows of a large file's ``keyed`` have keys of one 64-bit hash, made available
-    as ``repeated_hashes`` (h: each such hash once). The keys' hashes are fetched and looked at
-    with numpy (:func:`_repeated`; at 1M keys ~0.05 CPU-s, where DuckDB's aggregate of a million
-    groups took ~0.15); a parse kept in the parser's DuckDB (``in_memory`` False: too large to
-    hold beside the cells) is aggregated there, where it can spill."""
-    if not in_memory:
-        connection.execute("CREATE TEMP TABLE repeated_hashes AS SELECT hash(row_key) AS h FROM keyed GROUP BY 1 HAVING count(*) > 1")
-        return connection.execute("SELECT count(*) FROM repeated_hashes").fetchall()[0][0] > 0
-    hashes = connection.sql("SELECT hash(row_key) AS h FROM keyed").to_arrow_table().column("h").to_numpy()
-    found = _repeated(hashes)
-    if len(found):
-        connection.register("repeated_hashes", pa.table({"h": pa.array(found, type=pa.uint64())}))
-    return len(found) > 0
-
-
-def _repeated(values: np.ndarray) -> np.ndarray:
-    """The values occurring more than once in ``values`` (uint64 hashes), sorted, each once.
-    Each value is counted in one of about twice as many buckets as there are values (its top
-    bits); only the values of a bucket holding two or more (~40 %) are sorted and compared."""
-    bits = min(27, max(8, len(values).bit_length() + 1))
-    buckets = (values >> np.uint64(64 - bits)).astype(np.intp)
-    maybe = values[np.bincount(buckets, minlength=1 << bits)[buckets] > 1]
-    maybe.sort()
-    return np.unique(maybe[1:][maybe[1:] == maybe[:-1]])
-
-
 def _overview_of(
     connection: duckdb.DuckDBPyConnection, rows: pa.Table | ds.Dataset, table: str | None, leaves_out: bool,
 ) -> tuple:
     """(count, first and last date, revenue, profit, the reps in order) of the rows written.
-    ``table`` names the parser's table they were taken from (a small file's ``keyed``, without
-    the ``left_out`` lines when ``leaves_out``): then all but the sums are read off the Arrow rows
-    (a statement costs ~1-2 ms to plan), and the sums keep DuckDB's (decimal, then DOUBLE)."""
-    if table is None or not isinstance(rows, pa.Table):
+    Rows held as Arrow: all but the sums are read off them (a statement costs ~1-2 ms to plan, and
+    DuckDB's ``list(DISTINCT rep_id)`` of a million rows ~0.035 CPU-s, Arrow's ``unique`` ~0.01),
+    and the sums keep DuckDB's (decimal, then DOUBLE), of ``table`` when given (the parser's table
+    they were taken from: a small file's ``keyed``, without the ``left_out`` lines when
+    ``leaves_out``), else of the rows."""
+    if not isinstance(rows, pa.Table):
         connection.register("written_rows", rows)
         written = connection.execute(
             "SELECT count(*), min(sale_date), max(sale_date), coalesce(sum(revenue), 0)::DOUBLE, "
@@ -522,13 +491,17 @@ def _overview_of(
         ).fetchall()[0]
         connection.unregister("written_rows")
         return written
-    kept = "WHERE line NOT IN (SELECT line FROM left_out)" if leaves_out else ""
+    if table is None:
+        connection.register("written_rows", rows)
+    kept = "WHERE line NOT IN (SELECT line FROM left_out)" if leaves_out and table else ""
     revenue, profit = connection.execute(
-        f"SELECT coalesce(sum(revenue), 0)::DOUBLE, coalesce(sum(profit), 0)::DOUBLE FROM {table} {kept}"
+        f"SELECT coalesce(sum(revenue), 0)::DOUBLE, coalesce(sum(profit), 0)::DOUBLE FROM {table or 'written_rows'} {kept}"
     ).fetchall()[0]
+    if table is None:
+        connection.unregister("written_rows")
     dates = pc.min_max(rows["sale_date"]).as_py()
     # as DuckDB's list(DISTINCT ... ORDER BY ...): texts in byte (= code point) order, NULL last
-    named = set(rows["rep_id"].to_pylist())
+    named = set(pc.unique(rows["rep_id"]).to_pylist())
     reps = sorted(name for name in named if name is not None) + ([None] if None in named else [])
     return rows.num_rows, dates["min"], dates["max"], revenue, profit, reps or None
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -115,3 +117,37 @@ def rejected_table(rejected: pd.DataFrame) -> pd.DataFrame:
         name = extra if extra not in columns else f"{extra} (salesplan)"
         table[name] = rejected[extra].to_numpy()
     return table
+
+
+# ---------------------------------------------------------------- keys listed more than once (actuals)
+def _keys_repeat(keyed: pa.Table) -> bool:
+    """Whether a small file's fetched ``keyed`` rows list a key more than once."""
+    keys = keyed["row_key"].to_pylist()
+    return len(set(keys)) < len(keys)
+
+
+def _hashes_repeat(connection: duckdb.DuckDBPyConnection, *, in_memory: bool) -> bool:
+    """Whether two rows of a large file's ``keyed`` have keys of one 64-bit hash, made available
+    as ``repeated_hashes`` (h: each such hash once). The keys' hashes are fetched and looked at
+    with numpy (:func:`_repeated`; at 1M keys ~0.05 CPU-s, where DuckDB's aggregate of a million
+    groups took ~0.15); a parse kept in the parser's DuckDB (``in_memory`` False: too large to
+    hold beside the cells) is aggregated there, where it can spill."""
+    if not in_memory:
+        connection.execute("CREATE TEMP TABLE repeated_hashes AS SELECT hash(row_key) AS h FROM keyed GROUP BY 1 HAVING count(*) > 1")
+        return connection.execute("SELECT count(*) FROM repeated_hashes").fetchall()[0][0] > 0
+    hashes = connection.sql("SELECT hash(row_key) AS h FROM keyed").to_arrow_table().column("h").to_numpy()
+    found = _repeated(hashes)
+    if len(found):
+        connection.register("repeated_hashes", pa.table({"h": pa.array(found, type=pa.uint64())}))
+    return len(found) > 0
+
+
+def _repeated(values: np.ndarray) -> np.ndarray:
+    """The values occurring more than once in ``values`` (uint64 hashes), sorted, each once.
+    Each value is counted in one of about twice as many buckets as there are values (its top
+    bits); only the values of a bucket holding two or more (~40 %) are sorted and compared."""
+    bits = min(27, max(8, len(values).bit_length() + 1))
+    buckets = (values >> np.uint64(64 - bits)).astype(np.intp)
+    maybe = values[np.bincount(buckets, minlength=1 << bits)[buckets] > 1]
+    maybe.sort()
+    return np.unique(maybe[1:][maybe[1:] == maybe[:-1]])

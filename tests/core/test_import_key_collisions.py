@@ -79,3 +79,24 @@ def test_an_exact_repeat_and_a_conflict_keep_their_rules(reps_store, path):
     assert result.rejected == 1
     frame = reps_store.actuals(SYSTEM)
     assert frame[frame["order_id"].isin(["A", "B"])].set_index("row_key")["revenue"].to_dict() == {"o|A|1": 10.0, "o|B|1": 10.0}
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 1000, 70_000])
+def test_the_repeated_hashes_are_exactly_the_values_listed_twice_or_more(size):
+    # a large file's repeats are looked for among its keys' 64-bit hashes with numpy: bucket
+    # counts, then a sort of the values in shared buckets; a plain count must agree
+    from collections import Counter
+
+    import numpy as np
+
+    from salesplan.imports.problems import _repeated
+
+    rng = np.random.default_rng(size)
+    values = rng.integers(0, 2**64, size=size, dtype=np.uint64)
+    if size > 2:
+        # values listed two and three times, and neighbours that share a bucket but differ
+        values[rng.integers(0, size, size=size // 50 + 1)] = values[0]
+        values[1] = values[2]
+        values[-1] = values[-2] ^ np.uint64(1)
+    expected = sorted(value for value, count in Counter(values.tolist()).items() if count > 1)
+    assert _repeated(values).tolist() == expected
