@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -26,6 +25,7 @@ from salesplan.imports.problems import (  # noqa: F401  (the parser's interface,
     _collect,
     _rejected_records,
     _unique_names,
+    register_frame,
     rejected_table,
 )
 from salesplan.principal import SYSTEM
@@ -90,8 +90,10 @@ class _Parser:
             self.raw.connection = None
 
     def distinct_texts(self, field_name: str) -> str:
-        """SQL of the distinct texts of a mapped field (``text``, no NULL) as ``src`` reads them: the distinct raw
-        cells found in Arrow (1M cells ~0.015 CPU-s; DISTINCT over ``src`` ~0.04), then trimmed (two may trim alike)."""
+        """SQL of the distinct texts of a mapped field (``text``, no NULL) as ``src`` reads them; a large file's distinct
+        raw cells are found in Arrow (1M cells ~0.015 CPU-s; DISTINCT over ``src`` ~0.04), then trimmed (two may trim alike)."""
+        if self.raw.cells.num_rows <= _SMALL_FILE_ROWS:  # (registering costs more than a few rows' DISTINCT)
+            return f"(SELECT DISTINCT {self.col(field_name)} AS text FROM src WHERE {self.col(field_name)} IS NOT NULL)"
         position = self.mapping[field_name]
         cells = f"c{position}"
         self.connection.register(f"distinct_{cells}", pa.table({cells: pc.unique(self._cells[cells])}))
@@ -376,10 +378,9 @@ class _Parser:
 
 
 def _iso_shaped(text: str) -> str:
-    """SQL: whether a text has the shape of YYYY-MM-DD: ten characters, the 5th and 8th a '-'.
-    One LIKE: ``length(t) = 10 AND substr(t, 5, 1) = '-' AND substr(t, 8, 1) = '-'`` gives the
-    same answer for every text (both count code points; tests/core/test_parse_shapes.py) and
-    cost ~0.06 CPU-s per million cells, the LIKE ~0.03."""
+    """SQL: whether a text has the shape of YYYY-MM-DD (ten characters, the 5th and 8th a '-'): one LIKE, the answer
+    of ``length(t) = 10 AND substr(t, 5, 1) = '-' AND substr(t, 8, 1) = '-'`` for every text (both count code
+    points; tests/core/test_parse_shapes.py) at ~0.03 CPU-s per million cells instead of ~0.06."""
     return f"{text} LIKE '____-__-__'"
 
 
@@ -575,13 +576,6 @@ def _currency_checks(
             "are never added up; set a base currency in the settings and import rates'",
             table=table,
         )
-
-
-def register_frame(connection, name: str, frame: pd.DataFrame) -> None:
-    """Register a store read (a DataFrame) under ``name`` as an Arrow table: DuckDB reads Arrow
-    directly, where a DataFrame is scanned through pandas (~4 ms more per registration, a
-    fixed cost of every import)."""
-    connection.register(name, pa.Table.from_pandas(frame, preserve_index=False))
 
 
 def _create_currency_codes(parser: _Parser) -> None:

@@ -119,6 +119,13 @@ def rejected_table(rejected: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def register_frame(connection, name: str, frame: pd.DataFrame) -> None:
+    """Register a store read (a DataFrame) under ``name`` as an Arrow table: DuckDB reads Arrow
+    directly, where a DataFrame is scanned through pandas (~4 ms more per registration, a
+    fixed cost of every import)."""
+    connection.register(name, pa.Table.from_pandas(frame, preserve_index=False))
+
+
 # ---------------------------------------------------------------- keys listed more than once (actuals)
 def _keys_repeat(keyed: pa.Table) -> bool:
     """Whether a small file's fetched ``keyed`` rows list a key more than once."""
