@@ -1,5 +1,6 @@
 """The problems an import collects and the rows it refuses: listed from the parser's DuckDB
-(:class:`salesplan.imports.parser._Parser`), and the refused rows as the user's own columns."""
+(:class:`salesplan.imports.parser._Parser`), and the refused rows as the user's own columns; the
+keys an actuals file lists more than once."""
 
 from __future__ import annotations
 
