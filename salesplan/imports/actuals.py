@@ -29,6 +29,7 @@ from salesplan.imports.parser import (
     _sql_text,
     register_frame,
 )
+from salesplan.imports.problems import _hashes_repeat, _keys_repeat
 from salesplan.imports.progress import ImportProgress
 from salesplan.principal import Principal
 from salesplan.settings import Settings
@@ -82,7 +83,7 @@ def _import_actuals(
         # case, else a name only one rep has) with the rep's territory: the rows then take their
         # rep by one join on the text (at 1M rows, four joins of every row were ~0.4 s of CPU)
         connection.execute(
-            """
+            f"""
             CREATE TEMP TABLE file_reps AS
             WITH by_id AS (SELECT lower(trim(rep_id)) AS k, any_value(rep_id) AS rep_id FROM rep_lookup GROUP BY 1),
             by_email AS (SELECT lower(trim(email)) AS k, any_value(rep_id) AS rep_id FROM rep_lookup WHERE email IS NOT NULL GROUP BY 1),
@@ -90,7 +91,7 @@ def _import_actuals(
             named AS (
                 SELECT t.rep_text, coalesce(i.rep_id, e.rep_id, CASE WHEN n.n = 1 THEN n.rep_id END) AS rep_id,
                        n.n AS name_matches
-                FROM (SELECT DISTINCT rep AS rep_text FROM src WHERE rep IS NOT NULL) t
+                FROM (SELECT text AS rep_text FROM {parser.distinct_texts('rep')}) t
                 LEFT JOIN by_id i ON i.k = lower(t.rep_text)
                 LEFT JOIN by_email e ON e.k = lower(t.rep_text)
                 LEFT JOIN by_name n ON n.k = t.rep_text
@@ -175,9 +176,11 @@ def _import_actuals(
         # when the file has no line column; else a hash of the row's values + its occurrence
         # the values of a row as one text: a JSON list, so that an empty cell (null) never equals
         # an empty or shifted neighbour (concat_ws would skip nulls: customer=x vs product=x)
+        # (read from ``keyed``, which holds the given territory and profit only as other columns tell them)
         values = (
-            "md5(to_json([sale_date::VARCHAR, rep_id, revenue::VARCHAR, cost::VARCHAR, profit_given::VARCHAR, "
-            "customer, product, territory_given])::VARCHAR)"
+            "md5(to_json([sale_date::VARCHAR, rep_id, revenue::VARCHAR, cost::VARCHAR, "
+            f"{'profit_given::VARCHAR' if parser.has('profit') else 'NULL::VARCHAR'}, "
+            "customer, product, CASE WHEN territory_from_file THEN territory END])::VARCHAR)"
         )
         unusable = "(sale_date IS NULL OR rep_id IS NULL OR revenue IS NULL)"
         # one pass: every row parsed, resolved and given its key where the row itself tells it
@@ -191,7 +194,11 @@ def _import_actuals(
         suspect = [unusable, "sale_date < DATE '1900-01-01' OR sale_date > DATE '2199-12-31'"]
         suspect += ["cost IS NULL AND cost_text IS NOT NULL"] if parser.has("cost") else []
         suspect += ["profit_given IS NULL AND profit_text IS NOT NULL"] if parser.has("profit") else []
-        if parser.has("territory"):
+        # a large file's territories are looked up once per distinct text first: when all are known,
+        # no row's can be unknown, and its rows skip the lookup (~0.03 CPU-s at 1M rows)
+        if parser.has("territory") and (fast or connection.execute(
+            f"SELECT count(*) FROM {parser.distinct_texts('territory')} WHERE text NOT IN (SELECT territory FROM known_territories)"
+        ).fetchall()[0][0]):
             suspect.append("territory_given IS NOT NULL AND territory_given NOT IN (SELECT territory FROM known_territories)")
         if parser.has("currency"):
             _create_currency_codes(parser)
@@ -203,7 +210,11 @@ def _import_actuals(
         if visible is not None:
             suspect.append("rep_id NOT IN (SELECT rep_id FROM allowed_reps)")
         # ``keyed`` also holds the columns the store is given (``profit``, ``territory_from_file``,
-        # in the store's order first), so that the rows written are a projection of it, not a copy
+        # in the store's order first), so that the rows written are a projection of it, not a copy.
+        # Nothing else is fetched that another column tells: the territory given is the territory
+        # when it came from the file (else NULL), and the profit given is NULL in every row of a
+        # file without a profit column (:func:`_fingerprint` and the rows' ``values`` read them so); at 1M rows each text
+        # column fetched costs ~0.02 CPU-s
         # a row without a readable date, rep or amount is refused whatever its key: it gets one of
         # its own (a file of millions of such rows is not numbered and compared). One concat: each
         # || of a chain makes a string of its own (~0.1 s at 1M rows)
@@ -216,7 +227,7 @@ def _import_actuals(
             resolved AS ({resolved_sql})
             SELECT {row_key} AS row_key,
                    line, sale_date, rep_id, territory, revenue, cost, profit, order_id, order_line, customer, product,
-                   currency, territory_given IS NOT NULL AS territory_from_file, territory_given, profit_given,
+                   currency, territory_given IS NOT NULL AS territory_from_file,{" profit_given," if parser.has("profit") else ""}
                    coalesce({" OR ".join(f"({condition})" for condition in suspect)}, false) AS suspect
             FROM resolved
             """
@@ -287,7 +298,8 @@ def _import_actuals(
                 connection.execute(
                     f"""
                     UPDATE keyed SET sale_date = f.sale_date, revenue = f.revenue, cost = f.cost,
-                           profit_given = f.profit_given, profit = f.profit, currency = f.currency, row_key = f.row_key
+                           {"profit_given = f.profit_given, " if parser.has("profit") else ""}profit = f.profit,
+                           currency = f.currency, row_key = f.row_key
                     FROM (SELECT line, sale_date, revenue, cost, profit_given, profit, currency, {row_key} AS row_key
                           FROM resolved) f
                     WHERE keyed.line = f.line
@@ -318,9 +330,16 @@ def _import_actuals(
             )
         if small and (suspects or numbered_later):
             keyed_arrow = connection.sql("SELECT * FROM keyed").to_arrow_table()  # with the values and keys of now
-        # keys listed more than once: only an explicit (order, line) can repeat (the other keys
-        # hold an occurrence number or the line); a small file's are looked for in its fetched keys
-        repeats = not small or _keys_repeat(keyed_arrow)
+        # keys listed more than once: an explicit (order, line) listed twice (the same sale, or a
+        # conflict), or a key made the same way as another one (order A line '#1' and the first
+        # row of order A without a line are both 'o|A|#1'; order 'A|1' line 2 and order A line '1|2'
+        # are both 'o|A|1|2'), so every key is looked at; a small file's in its fetched keys
+        if small:
+            repeats = _keys_repeat(keyed_arrow)
+            candidates = "SELECT hash(row_key) AS h FROM keyed GROUP BY 1 HAVING count(*) > 1"
+        else:
+            repeats = _hashes_repeat(connection, in_memory=not spilled)
+            candidates = "SELECT h FROM repeated_hashes"
         # a row names a currency other than the base (or the file's first) only through a currency
         # column, or an amount read by the full rules (a suspect row's, or with a decimal comma):
         # else every row's currency is the base currency or none, and no check can hold
@@ -329,23 +348,21 @@ def _import_actuals(
                              "CAST(date_trunc('month', sale_date) AS DATE)", "resolved",
                              texts={"revenue": "revenue_text", "cost": "cost_text", "profit": "profit_text"},
                              whole_table="keyed", cells=suspects)
-        # The repeats are found by the keys' 64-bit hashes first (an aggregate over numbers, not a
-        # million strings), then confirmed on the keys themselves; only their rows get a
-        # fingerprint of their values
+        # The repeats are found by the keys' 64-bit hashes first (numbers, not a million strings),
+        # then confirmed on the keys themselves; only their rows get a fingerprint of their values
+        fingerprint = _fingerprint("k", parser.has("profit"))
         if repeats:
             connection.execute(
                 f"""
                 CREATE TEMP TABLE key_first AS
-                WITH candidates AS (
-                    SELECT hash(row_key) AS h FROM keyed WHERE order_line IS NOT NULL AND NOT {unusable}
-                    GROUP BY 1 HAVING count(*) > 1
-                ),
+                WITH candidates AS ({candidates}),
                 repeated AS (
                     SELECT row_key, min(line) AS first_line FROM keyed
-                    WHERE order_line IS NOT NULL AND NOT {unusable} AND hash(row_key) IN (SELECT h FROM candidates)
+                    WHERE hash(row_key) IN (SELECT h FROM candidates)
                     GROUP BY row_key HAVING count(*) > 1
                 )
-                SELECT r.row_key, r.first_line, {_FINGERPRINT.format(k="k")} AS first_hash
+                SELECT r.row_key, r.first_line, {fingerprint} AS first_hash,
+                       k.order_id AS first_order, k.order_line AS first_order_line
                 FROM repeated r JOIN keyed k ON k.row_key = r.row_key AND k.line = r.first_line
                 """
             )
@@ -362,10 +379,14 @@ def _import_actuals(
                 table="keyed",
             )
         if repeats:
+            # a later row of a repeated key: another sale whose key came out the same (its order
+            # or line differs from the first row's), else the same sale with other values
+            other_sale = "(k.order_id IS DISTINCT FROM f.first_order OR k.order_line IS DISTINCT FROM f.first_order_line)"
             parser.add_problem(
-                f"{_FINGERPRINT.format(k='k')} <> f.first_hash",
+                f"{other_sale} OR {fingerprint} <> f.first_hash",
                 "order_id",
-                "'order ' || k.order_id || ' line ' || k.order_line || ' is also on line ' || f.first_line || ' with other values'",
+                f"CASE WHEN {other_sale} THEN {_SAME_KEY_REASON} "
+                "ELSE 'order ' || k.order_id || ' line ' || k.order_line || ' is also on line ' || f.first_line || ' with other values' END",
                 table="keyed k JOIN key_first f ON f.row_key = k.row_key AND k.line > f.first_line",
             )
         problems, bad_lines = _collect(parser, valid_only)
@@ -457,23 +478,16 @@ def _unread_columns(parser: _Parser, keyed: pa.Table, comma: bool, order: str) -
     return full
 
 
-def _keys_repeat(keyed: pa.Table) -> bool:
-    """Whether a small file's fetched ``keyed`` rows list an (order, line) key more than once:
-    the rows key_first compares, those with an order line and a date, rep and amount (a row
-    without one is keyed by its line, 'x|')."""
-    keys = [key for key in pc.filter(keyed["row_key"], pc.is_valid(keyed["order_line"])).to_pylist()
-            if not key.startswith("x|")]
-    return len(set(keys)) < len(keys)
-
-
 def _overview_of(
     connection: duckdb.DuckDBPyConnection, rows: pa.Table | ds.Dataset, table: str | None, leaves_out: bool,
 ) -> tuple:
     """(count, first and last date, revenue, profit, the reps in order) of the rows written.
-    ``table`` names the parser's table they were taken from (a small file's ``keyed``, without
-    the ``left_out`` lines when ``leaves_out``): then all but the sums are read off the Arrow rows
-    (a statement costs ~1-2 ms to plan), and the sums keep DuckDB's (decimal, then DOUBLE)."""
-    if table is None or not isinstance(rows, pa.Table):
+    Rows held as Arrow: all but the sums are read off them (a statement costs ~1-2 ms to plan, and
+    DuckDB's ``list(DISTINCT rep_id)`` of a million rows ~0.035 CPU-s, Arrow's ``unique`` ~0.01),
+    and the sums keep DuckDB's (decimal, then DOUBLE), of ``table`` when given (the parser's table
+    they were taken from: a small file's ``keyed``, without the ``left_out`` lines when
+    ``leaves_out``), else of the rows."""
+    if not isinstance(rows, pa.Table):
         connection.register("written_rows", rows)
         written = connection.execute(
             "SELECT count(*), min(sale_date), max(sale_date), coalesce(sum(revenue), 0)::DOUBLE, "
@@ -481,13 +495,17 @@ def _overview_of(
         ).fetchall()[0]
         connection.unregister("written_rows")
         return written
-    kept = "WHERE line NOT IN (SELECT line FROM left_out)" if leaves_out else ""
+    if table is None:
+        connection.register("written_rows", rows)
+    kept = "WHERE line NOT IN (SELECT line FROM left_out)" if leaves_out and table else ""
     revenue, profit = connection.execute(
-        f"SELECT coalesce(sum(revenue), 0)::DOUBLE, coalesce(sum(profit), 0)::DOUBLE FROM {table} {kept}"
+        f"SELECT coalesce(sum(revenue), 0)::DOUBLE, coalesce(sum(profit), 0)::DOUBLE FROM {table or 'written_rows'} {kept}"
     ).fetchall()[0]
+    if table is None:
+        connection.unregister("written_rows")
     dates = pc.min_max(rows["sale_date"]).as_py()
     # as DuckDB's list(DISTINCT ... ORDER BY ...): texts in byte (= code point) order, NULL last
-    named = set(rows["rep_id"].to_pylist())
+    named = set(pc.unique(rows["rep_id"]).to_pylist())
     reps = sorted(name for name in named if name is not None) + ([None] if None in named else [])
     return rows.num_rows, dates["min"], dates["max"], revenue, profit, reps or None
 
@@ -497,10 +515,26 @@ _WRITTEN = [
     "row_key", "line", "sale_date", "rep_id", "territory", "revenue", "cost", "profit", "order_id", "order_line",
     "customer", "product", "currency", "territory_from_file",
 ]
-# the values of a row with an (order, line) key, to tell an exact repeat from a conflicting one
-_FINGERPRINT = (
-    "hash({k}.sale_date, {k}.rep_id, {k}.revenue, {k}.cost, {k}.profit_given, {k}.customer, {k}.product, "
-    "{k}.territory_given, {k}.currency)"
+
+
+def _fingerprint(k: str, has_profit: bool) -> str:
+    """SQL of the values of row ``k`` of ``keyed`` with an (order, line) key, to tell an exact
+    repeat from a conflicting one: its date, rep, amounts as given (the profit column's cell, NULL
+    without one), texts, territory as given (NULL unless from the file) and currency."""
+    profit = f"{k}.profit_given" if has_profit else "NULL::DECIMAL(18,4)"
+    return (
+        f"hash({k}.sale_date, {k}.rep_id, {k}.revenue, {k}.cost, {profit}, {k}.customer, {k}.product, "
+        f"CASE WHEN {k}.territory_from_file THEN {k}.territory END, {k}.currency)"
+    )
+
+
+# a later row ``k`` whose key is the same text as that of the first row ``f`` of another sale
+_SAME_KEY_REASON = (
+    "'order ' || k.order_id || coalesce(' line ' || k.order_line, ' without a line') || ' is taken for the same sale as order ' "
+    "|| f.first_order || coalesce(' line ' || f.first_order_line, ' without a line') || ' on line ' || f.first_line "
+    "|| CASE WHEN k.order_line IS NULL OR f.first_order_line IS NULL "
+    "THEN ' (the rows of an order without a line are its lines #1, #2, ... in the file''s order)' ELSE '' END "
+    "|| ': change the order id or the line of one of them'"
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
@@ -224,3 +225,23 @@ def template_csv(kind: str, today: date | None = None) -> str:
     from salesplan.templates import template_csv as build
 
     return build(kind, today)
+
+
+# how a message asks for the date order: words the Upload page (a choice) and the command line
+# (which adds its --date-format flag when it prints the problem) both fit; no message names a flag
+STATE_DATE_FORMAT = "state the date format (day first or month first)"
+
+_DATE_FORMAT_ALIASES = {"ISO": "YMD", "YMD": "YMD", "DMY": "DMY", "MDY": "MDY", "DAYFIRST": "DMY", "MONTHFIRST": "MDY"}
+
+
+def _normalise_date_format(date_format: str, file_name: str) -> str:
+    key = re.sub(r"[^A-Z%a-z]", "", date_format).upper()
+    if key in _DATE_FORMAT_ALIASES:
+        return _DATE_FORMAT_ALIASES[key]
+    if "%" in date_format:
+        if "'" in date_format:
+            raise BadInput.single(file_name, f"date format {date_format!r} may not contain quotes")
+        return date_format
+    raise BadInput.single(
+        file_name, f"unknown date format {date_format!r}: use ISO, DMY, MDY or a pattern such as %d.%m.%Y"
+    )
