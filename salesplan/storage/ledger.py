@@ -186,9 +186,9 @@ class LedgerStore(BatchStore):
         # join in them, and a view typed and joined again in each statement cost more than the
         # copy. A dataset (a large import's rows), and on DuckDB a batch of _VIEW_ROWS rows or
         # more in memory, stays a view, scanned as it is read: nothing of an unchanged row is
-        # copied, an identical re-import materialises keys and statuses only (at 1M rows the
-        # wide copy cost ~0.45 CPU-s more than the view's second scan of the Arrow rows, and
-        # ~120 MB of memory)
+        # copied, an identical re-import keeps only its rows' number per current batch (at 1M
+        # rows the wide copy cost ~0.45 CPU-s more than the view's second scan of the Arrow
+        # rows, and ~120 MB of memory)
 
         def work(cursor: Cursor) -> tuple[int, BatchCounts]:
             streamed = isinstance(rows, ds.Dataset) or (cursor.dialect == "duckdb" and row_count >= _VIEW_ROWS)
