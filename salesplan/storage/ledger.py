@@ -491,7 +491,7 @@ _TEXTS_DIFFER = (
     "OR {t}.customer IS DISTINCT FROM a.customer OR {t}.product IS DISTINCT FROM a.product "
     "OR {t}.currency IS DISTINCT FROM a.currency)"
 )
-# the number of distinct keys among the rows of ``staged_actuals`` (one per row unless a key repeats)
+# the number of distinct keys among the rows read (one per row unless a key repeats or is missing)
 _KEYS = "count(DISTINCT row_key)"
 # a row key's 64-bit hash, per backend (_refuse_repeated_keys)
 _KEY_HASH = {"duckdb": "hash(row_key)", "postgres": "hashtextextended(row_key, 0)"}

@@ -25,6 +25,7 @@ from salesplan.store import Store
 from tests.helpers.storage_fixtures import another_database, from_template, import_contract_reps
 from tests.storage.test_large_write_view import FIRST, SECOND, _file, _spy_sql, _state
 
+_SHARE = imports.actuals._PARSE_IN_MEMORY_SHARE
 # (date, rep, amount, cost, order, line, customer, territory), as in test_large_write_view
 NEWER = [
     ("2025-03-08", "R2", 70, 3, "F", 1, "c5", "Benelux"),
@@ -58,12 +59,17 @@ def _run(store: Store, steps: list) -> list:
     return counts
 
 
-def _both_ways(request, db_target: str, monkeypatch, run: Callable[[Store], object]) -> list[tuple]:
-    """(what ``run`` returned, the store's state, SQL written) with every batch through the view,
-    then the same for a second copy of the store with none through it."""
+def _both_ways(request, db_target: str, monkeypatch, run: Callable[[Store], object], *,
+               rows_file: bool = False) -> list[tuple]:
+    """(what ``run`` returned, the store's state, SQL written) with every batch through the view
+    (``rows_file``: every import handing the store its rows as a Parquet file, the large file's
+    path, a dataset on both backends), then the same for a second copy of the store with none
+    through it."""
     out = []
     for view_rows in (0, 10**12):
-        monkeypatch.setattr(ledger, "_VIEW_ROWS", view_rows)
+        monkeypatch.setattr(ledger, "_VIEW_ROWS", 10**12 if rows_file else view_rows)
+        if rows_file:  # every file's parse past the parser's share of memory: the large file's path
+            monkeypatch.setattr(imports.actuals, "_PARSE_IN_MEMORY_SHARE", 0.0 if view_rows == 0 else _SHARE)
         target = (from_template(request, db_target, "contract-reps", import_contract_reps) if view_rows == 0
                   else another_database(request, "copy-run", "contract-reps", import_contract_reps))
         with Store.open(target) as store:
@@ -103,6 +109,18 @@ def test_the_grouped_comparison_leaves_the_store_as_the_copy_does(case, request,
     # on DuckDB the view's batches grouped their comparison (PostgreSQL writes from its copy)
     grouped = any("count(*) AS n FROM" in sql for sql in view_sql)
     assert grouped == (backend == "duckdb")
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_rows_file_leaves_the_store_as_the_copy_does(case, request, db_target, monkeypatch):
+    """The large file's path (a dataset, grouped on PostgreSQL too) against the copy."""
+    steps, counts = CASES[case]
+    (file_counts, file_state, file_sql), (copy_counts, copy_state, copy_sql) = _both_ways(
+        request, db_target, monkeypatch, lambda store: _run(store, steps), rows_file=True)
+    assert file_counts == copy_counts == counts
+    assert file_state == copy_state
+    assert any("count(*) AS n FROM" in sql for sql in file_sql)
+    assert not any("count(*) AS n FROM" in sql for sql in copy_sql)
 
 
 def test_a_reimport_holding_batches_whole_and_in_part_keeps_their_rows_through_undo(org, monkeypatch):
