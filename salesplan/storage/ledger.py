@@ -354,20 +354,20 @@ class LedgerStore(BatchStore):
         if streamed:
             held = {int(batch): int(rows) for batch, rows in cursor.execute(
                 "SELECT current_batch, sum(n) FROM staged_actuals WHERE status = 'same' GROUP BY 1").fetchall()}
-            versions = dict(cursor.execute(
-                "SELECT batch_id, count(*) FROM actual_versions WHERE batch_id IN (SELECT unnest(?::BIGINT[])) "
-                "GROUP BY batch_id", [sorted(held)],
-            ).fetchall())
-            whole = sorted(batch for batch, rows in held.items() if rows == versions.get(batch))
-            part = sorted(set(held) - set(whole))
+            # per batch: its versions, and those still current after the write (each held by at most one row)
+            versions = {int(batch): (int(written), int(current)) for batch, written, current in cursor.execute(
+                "SELECT batch_id, count(*), count(*) FILTER (WHERE is_current) FROM actual_versions "
+                "WHERE batch_id IN (SELECT unnest(?::BIGINT[])) GROUP BY batch_id", [sorted(held)]).fetchall()}
+            whole = sorted(batch for batch, rows in held.items() if rows == versions[batch][0])
+            # held in part: every version still current (the others changed since), or only some of them
+            every = sorted(batch for batch, rows in held.items() if batch not in whole and rows == versions[batch][1])
             if whole:
                 cursor.execute("INSERT INTO actual_batch_holds SELECT ?, unnest(?::BIGINT[])", [batch_id, whole])
-            if part:  # after the write, a row's key still current in an earlier batch is a row unchanged
-                cursor.execute(
-                    "INSERT INTO actual_key_holds SELECT ?, t.row_key, a.batch_id FROM typed_actuals t JOIN actual_versions a "
-                    "ON a.row_key = t.row_key AND a.is_current WHERE a.batch_id IN (SELECT unnest(?::BIGINT[]))",
-                    [batch_id, part],
-                )
+            for batches, source in ((every, "actual_versions a"), (sorted(set(held) - set(whole) - set(every)),
+                                    "typed_actuals t JOIN actual_versions a ON a.row_key = t.row_key")):
+                if batches:  # after the write, a key still current in an earlier batch is of a row unchanged
+                    cursor.execute(f"INSERT INTO actual_key_holds SELECT ?, a.row_key, a.batch_id FROM {source} "
+                                   "WHERE a.is_current AND a.batch_id IN (SELECT unnest(?::BIGINT[]))", [batch_id, batches])
             return
         cursor.execute(
             """

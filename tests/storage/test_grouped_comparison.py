@@ -88,6 +88,9 @@ CASES = {
         [FIRST, NEWER, CHANGE, EVERYTHING, 0, 3, FIRST],
         [(5, 0, 0), (2, 0, 0), (0, 1, 0), (0, 0, 7), (4, 1, 0)],
     ),
+    # a file of part of FIRST: FIRST held in part, two of its keys still current without this batch;
+    # undoing FIRST leaves only the three rows the second file holds
+    "part of an earlier file, then undo of it": ([FIRST, FIRST[:3], 0], [(5, 0, 0), (0, 0, 3)]),
     # new rows beside unchanged ones, nothing changed: the new rows are written, FIRST is held whole
     "new beside unchanged, then undo of the first": ([FIRST, FIRST + NEWER, 0], [(5, 0, 0), (2, 0, 5)]),
     # without fingerprints every row not new is compared text by text ('check'): B/1's customer
