@@ -1,0 +1,208 @@
+"""A large batch's comparison with the ledger keeps no row it found unchanged or new
+(salesplan/storage/ledger.py, the ``streamed`` path; docs/decisions.md, "The store's side of a
+re-import"): only the number of rows per status and current batch, and the keys of the rows changed
+or to check. The holds, counts, versions and undo must be those of the typed copy of every row,
+whose ``staged_actuals`` keeps each row's key and status (batches held whole and in part, new rows
+beside unchanged ones, rows compared text by text, lines a direct caller repeats or leaves out).
+
+Each case runs the same steps twice into copies of one store, once with every batch through the
+view (``_VIEW_ROWS`` 0) and once with none, as tests/storage/test_large_write_view.py does; on
+PostgreSQL both runs take the copy and must agree all the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import pytest
+
+from salesplan import imports
+from salesplan.errors import BadInput
+from salesplan.principal import SYSTEM
+from salesplan.storage import ledger
+from salesplan.store import Store
+from tests.helpers.storage_fixtures import another_database, from_template, import_contract_reps
+from tests.storage.test_large_write_view import FIRST, SECOND, _file, _spy_sql, _state
+
+_SHARE = imports.actuals._PARSE_IN_MEMORY_SHARE
+# (date, rep, amount, cost, order, line, customer, territory), as in test_large_write_view
+NEWER = [
+    ("2025-03-08", "R2", 70, 3, "F", 1, "c5", "Benelux"),
+    ("2025-03-09", "R1", 80, 2, "G", 1, "c6", "Nordics"),
+]
+CHANGE = [("2025-03-03", "R1", 21, 5, "A", 2, "c2", "")]  # A/2: 20 -> 21
+# every current row as it stands after FIRST, NEWER and CHANGE: FIRST's batch is held in part (A/2
+# is CHANGE's now), NEWER's and CHANGE's whole
+EVERYTHING = [row for row in FIRST if row[4:6] != ("A", 2)] + CHANGE + NEWER
+
+
+def _forget_fingerprints(store: Store) -> None:
+    """Versions as a salesplan before migration 81 wrote them: every row is compared text by text."""
+    with store.atomic() as cursor:
+        cursor.execute("UPDATE actual_versions SET row_hash = NULL")
+
+
+def _run(store: Store, steps: list) -> list:
+    """Uploads (a list of rows), undos (the index of an earlier upload) and other changes (a
+    callable of the store), in order; the counts of each upload."""
+    counts, batches = [], []
+    for step in steps:
+        if isinstance(step, int):
+            store.undo(SYSTEM, batches[step])
+        elif callable(step):
+            step(store)
+        else:
+            result = imports.import_file(store, "actuals", _file(step), file_name="sales.csv")
+            batches.append(result.batch_id)
+            counts.append((result.inserted, result.updated, result.unchanged))
+    return counts
+
+
+def _both_ways(request, db_target: str, monkeypatch, run: Callable[[Store], object], *,
+               rows_file: bool = False) -> list[tuple]:
+    """(what ``run`` returned, the store's state, SQL written) with every batch through the view
+    (``rows_file``: every import handing the store its rows as a Parquet file, the large file's
+    path, a dataset on both backends), then the same for a second copy of the store with none
+    through it."""
+    out = []
+    for view_rows in (0, 10**12):
+        monkeypatch.setattr(ledger, "_VIEW_ROWS", 10**12 if rows_file else view_rows)
+        if rows_file:  # every file's parse past the parser's share of memory: the large file's path
+            monkeypatch.setattr(imports.actuals, "_PARSE_IN_MEMORY_SHARE", 0.0 if view_rows == 0 else _SHARE)
+        target = (from_template(request, db_target, "contract-reps", import_contract_reps) if view_rows == 0
+                  else another_database(request, "copy-run", "contract-reps", import_contract_reps))
+        with Store.open(target) as store:
+            seen = _spy_sql(store, monkeypatch)
+            returned = run(store)
+            out.append((returned, _state(store), seen))
+    return out
+
+
+# steps, and the counts (inserted, updated, unchanged) of their uploads
+CASES = {
+    # the re-import of everything holds NEWER and CHANGE whole and FIRST in part; undoing FIRST keeps
+    # what the re-import holds, undoing the re-import then leaves FIRST's other keys to nobody, and
+    # FIRST again brings them back beside a change of A/2
+    "held whole and in part, undo, new and changed": (
+        [FIRST, NEWER, CHANGE, EVERYTHING, 0, 3, FIRST],
+        [(5, 0, 0), (2, 0, 0), (0, 1, 0), (0, 0, 7), (4, 1, 0)],
+    ),
+    # a file of part of FIRST: FIRST held in part, two of its keys still current without this batch;
+    # undoing FIRST leaves only the three rows the second file holds
+    "part of an earlier file, then undo of it": ([FIRST, FIRST[:3], 0], [(5, 0, 0), (0, 0, 3)]),
+    # new rows beside unchanged ones, nothing changed: the new rows are written, FIRST is held whole
+    "new beside unchanged, then undo of the first": ([FIRST, FIRST + NEWER, 0], [(5, 0, 0), (2, 0, 5)]),
+    # without fingerprints every row not new is compared text by text ('check'): B/1's customer
+    # changed, the others are unchanged
+    "compared text by text": (
+        [FIRST, _forget_fingerprints, SECOND, _forget_fingerprints, FIRST, 1],
+        [(5, 0, 0), (1, 3, 1), (0, 3, 2)],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_grouped_comparison_leaves_the_store_as_the_copy_does(case, request, db_target, monkeypatch, backend):
+    steps, counts = CASES[case]
+    (view_counts, view_state, view_sql), (copy_counts, copy_state, _) = _both_ways(
+        request, db_target, monkeypatch, lambda store: _run(store, steps))
+    assert view_counts == copy_counts == counts
+    assert view_state == copy_state
+    # on DuckDB the view's batches grouped their comparison (PostgreSQL writes from its copy)
+    grouped = any("count(*) AS n FROM" in sql for sql in view_sql)
+    assert grouped == (backend == "duckdb")
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_rows_file_leaves_the_store_as_the_copy_does(case, request, db_target, monkeypatch):
+    """The large file's path (a dataset, grouped on PostgreSQL too) against the copy."""
+    steps, counts = CASES[case]
+    (file_counts, file_state, file_sql), (copy_counts, copy_state, copy_sql) = _both_ways(
+        request, db_target, monkeypatch, lambda store: _run(store, steps), rows_file=True)
+    assert file_counts == copy_counts == counts
+    assert file_state == copy_state
+    assert any("count(*) AS n FROM" in sql for sql in file_sql)
+    assert not any("count(*) AS n FROM" in sql for sql in copy_sql)
+
+
+def test_a_reimport_holding_batches_whole_and_in_part_keeps_their_rows_through_undo(org, monkeypatch):
+    monkeypatch.setattr(ledger, "_VIEW_ROWS", 0)
+    assert _run(org, [FIRST, NEWER, CHANGE, EVERYTHING]) == [(5, 0, 0), (2, 0, 0), (0, 1, 0), (0, 0, 7)]
+    with org.cursor() as cursor:
+        batches = [row[0] for row in cursor.execute(
+            "SELECT batch_id FROM upload_batches WHERE kind = 'actuals' ORDER BY batch_id").fetchall()]
+        whole = cursor.execute("SELECT source_batch_id FROM actual_batch_holds ORDER BY 1").fetchall()
+        keys = cursor.execute("SELECT source_batch_id, count(*) FROM actual_key_holds GROUP BY 1").fetchall()
+    assert [row[0] for row in whole] == batches[1:3]  # NEWER's and CHANGE's
+    assert [tuple(row) for row in keys] == [(batches[0], 4)]  # FIRST's four keys A/2 is not among
+    expected = sorted(org.actuals(SYSTEM)["revenue"])
+    org.undo(SYSTEM, batches[0])
+    org.undo(SYSTEM, batches[1])
+    org.undo(SYSTEM, batches[2])
+    # the re-import holds every row: A/2 at CHANGE's amount
+    assert sorted(org.actuals(SYSTEM)["revenue"]) == expected == [10, 21, 30, 40, 50, 70, 80]
+
+
+def _direct_rows(lines: list, revenue: list[float], keys: list | None = None) -> pd.DataFrame:
+    n = len(lines)  # every amount given: a missing one reads back as NaN, which equals nothing
+    return pd.DataFrame({
+        "row_key": keys or [f"k{i}" for i in range(n)], "line": pd.array(lines, dtype="Int64"),
+        "sale_date": ["2025-03-04"] * n, "rep_id": ["R1"] * n, "territory": ["Nordics"] * n, "revenue": revenue,
+        "cost": [1.0] * n, "profit": [value - 1.0 for value in revenue], "order_id": [f"O{i}" for i in range(n)], "order_line": ["1"] * n,
+        "customer": [None] * n, "product": [None] * n, "territory_from_file": [True] * n,
+    })
+
+
+def _apply(store: Store, rows: pd.DataFrame) -> tuple[int, int, int]:
+    _, counts = store.apply_actuals(SYSTEM, rows, rows.iloc[0:0].assign(record="", problems=""),
+                                    file_name="direct.csv", sha256=None, valid_only=False)
+    return counts.inserted, counts.updated, counts.unchanged
+
+
+def test_a_direct_callers_repeated_or_missing_lines_do_not_mix_its_rows(request, db_target, monkeypatch):
+    """A row's line is what the caller says it is: it may repeat or be missing, and must not tell
+    rows apart (only the row key does)."""
+    lines = [None, None, 7, 7, 7]
+
+    def run(store: Store) -> list:
+        first = _direct_rows(lines, [1.0, 2.0, 3.0, 4.0, 5.0])
+        # rows 0 and 2 change, row 5 is new: they share their lines with unchanged rows
+        second = _direct_rows(lines + [None], [9.0, 2.0, 9.0, 4.0, 5.0, 6.0])
+        return [_apply(store, first), _apply(store, first), _apply(store, second)]
+
+    (view_counts, view_state, _), (copy_counts, copy_state, _) = _both_ways(request, db_target, monkeypatch, run)
+    assert view_counts == copy_counts == [(5, 0, 0), (0, 0, 5), (1, 2, 3)]
+    assert view_state == copy_state
+    assert sorted(revenue for _, _, _, _, _, revenue, *rest in view_state["ledger"]) == [2, 4, 5, 6, 9, 9]
+
+
+@pytest.mark.parametrize("view_rows", [0, 10**12], ids=["view", "copy"])
+def test_keys_whose_hashes_collide_are_told_apart_by_their_texts(view_rows, request, db_target, monkeypatch):
+    """Distinct hashes prove distinct keys; equal ones (here every key's, as a crafted file could
+    make two) send the check to the keys' texts: distinct keys are written, a repeated or missing
+    key is refused and nothing is written."""
+    monkeypatch.setattr(ledger, "_VIEW_ROWS", view_rows)
+    monkeypatch.setattr(ledger, "_KEY_HASH", {"duckdb": "length(row_key)", "postgres": "length(row_key)"})
+    target = from_template(request, db_target, "contract-reps", import_contract_reps)
+    with Store.open(target) as store:
+        assert _apply(store, _direct_rows([1, 2, 3], [1.0, 2.0, 3.0])) == (3, 0, 0)
+        before = _state(store)
+        for keys in (["k0", "k1", "k1"], ["k0", "k1", None]):
+            with pytest.raises(BadInput) as refused:
+                _apply(store, _direct_rows([1, 2, 3], [1.0, 2.0, 3.0], keys))
+            assert refused.value.problems[0].column == "row_key"
+            assert _state(store) == before
+
+
+@pytest.mark.parametrize("view_rows", [0, 10**12], ids=["view", "copy"])
+def test_a_row_without_a_key_is_refused_and_nothing_written(view_rows, request, db_target, monkeypatch):
+    """A missing key is no key (its hash is a value like any other: it proves nothing)."""
+    monkeypatch.setattr(ledger, "_VIEW_ROWS", view_rows)
+    target = from_template(request, db_target, "contract-reps", import_contract_reps)
+    with Store.open(target) as store:
+        before = _state(store)
+        with pytest.raises(BadInput) as refused:
+            _apply(store, _direct_rows([1, 2, 3], [1.0, 2.0, 3.0], ["k0", None, "k2"]))
+        assert refused.value.problems[0].column == "row_key"
+        assert _state(store) == before
