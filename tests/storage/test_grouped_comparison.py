@@ -22,8 +22,8 @@ from salesplan.errors import BadInput
 from salesplan.principal import SYSTEM
 from salesplan.storage import ledger
 from salesplan.store import Store
+from tests.helpers.ledger_writes import FIRST, SECOND, _file, _spy_sql, _state
 from tests.helpers.storage_fixtures import another_database, from_template, import_contract_reps
-from tests.storage.test_large_write_view import FIRST, SECOND, _file, _spy_sql, _state
 
 _SHARE = imports.actuals._PARSE_IN_MEMORY_SHARE
 # (date, rep, amount, cost, order, line, customer, territory), as in test_large_write_view
