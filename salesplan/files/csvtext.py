@@ -1,7 +1,8 @@
 """CSV files: encoding, delimiter, record boundaries and line numbers, parsed by DuckDB.
 
 Every check runs over the upload a chunk at a time (:mod:`salesplan.files.stream`): the file's
-hash, lines, encoding, quotes, blank lines and padded cells in one pass, then, for a file with
+lines, encoding, quotes, blank lines and padded cells in one pass (its hash beside it: a thread
+reads and hashes a file of several chunks), then, for a file with
 quotes or blank lines, its records (with numpy, a run of whole records at a time). DuckDB's
 reader opens the file itself; only a file that is not UTF-8, or that holds blank records, is
 first copied (as UTF-8, without them) into the read's private folder.
@@ -399,12 +400,13 @@ class _EarlyRead:
     serial read of a quoted file (one core) took as long again.
 
     Started only for a file of several chunks, with quotes and without a blank line, and within
-    the limits for the width its first lines show (plus a sentinel column: the work it may do is
-    bounded by the cells limit before it starts). It reads the same file with that many columns;
-    DuckDB's reader splits a record the same whatever the number of columns (fields past the last
-    are dropped), so its first columns are the read of any width up to it. Its table stands for
-    the first reading when the records need no copy (no blank record) and are not wider; any
-    error of it is dropped (the reading it stands for is then made, and raises its own)."""
+    the limits for the width its first lines show (their records split respecting quotes: the work
+    it may do is bounded by the cells limit before it starts). It reads the same file with the same
+    options at that width, so it is the first reading exactly when the records need no copy (no
+    blank record) and are as wide as its guess; otherwise the reading is made again. (A read of
+    another width is not: with malformed quotes DuckDB's split of a record depends on the number
+    of columns.) Any error of it is dropped (the reading it stands for is then made, and raises
+    its own)."""
 
     def __init__(self, path: Path, width: int, delimiter: str, file_name: str, memory_mb: int,
                  connection: duckdb.DuckDBPyConnection | None):
@@ -422,7 +424,11 @@ class _EarlyRead:
     ) -> _EarlyRead | None:
         if not facts.quote or facts.blank_line or text.size <= stream.CHUNK_BYTES:
             return None
-        width = max((len(line.split(facts.delimiter)) for line in first_lines), default=1) + 1
+        try:
+            width = max((len(record) for record in csv.reader(io.StringIO("\n".join(first_lines)), delimiter=facts.delimiter)),
+                        default=1)
+        except csv.Error:
+            return None
         if width > min(MAX_COLUMNS, limits.csv_fields) or facts.records * width > limits.csv_cells:
             return None
         return cls(text.on_disk(folder), width, facts.delimiter, file_name, limits.memory_mb, connection)
@@ -487,9 +493,10 @@ def _read_records(
             path = text.on_disk(folder)
         guess = early.table() if early is not None else None
         early = None  # the early read stands for the first reading only
-        if guess is not None and not records.blank and width <= guess.num_columns:
-            table = guess.select(list(range(width)))  # its first columns: the read of this width
+        if guess is not None and not records.blank and width == guess.num_columns:
+            table = guess  # the same read of the same file at the same width
         else:
+            guess = None  # not held beside the read that replaces it
             table = _duckdb_read(path, width, delimiter, file_name, limits.memory_mb, connection)
         del guess
         if table.num_rows == len(record_lines):

@@ -101,8 +101,10 @@ class Upload:
         except OSError as error:
             raise BadInput.single(self.name, "the file was removed while it was read") from error
         before = self._stat
-        if (now.st_size, now.st_mtime_ns, now.st_ino, now.st_dev) != (
-            before.st_size, before.st_mtime_ns, before.st_ino, before.st_dev,
+        # ctime too: a rewrite can put mtime back (os.utime), not ctime (the hash thread reads the
+        # file apart from the checks, so this is what ties its hash to the bytes checked)
+        if (now.st_size, now.st_mtime_ns, now.st_ctime_ns, now.st_ino, now.st_dev) != (
+            before.st_size, before.st_mtime_ns, before.st_ctime_ns, before.st_ino, before.st_dev,
         ):
             raise BadInput.single(self.name, "the file changed while it was read: import it again once it is complete")
 

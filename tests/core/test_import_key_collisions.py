@@ -83,8 +83,8 @@ def test_an_exact_repeat_and_a_conflict_keep_their_rules(reps_store, path):
 
 @pytest.mark.parametrize("size", [0, 1, 2, 3, 1000, 70_000])
 def test_the_repeated_hashes_are_exactly_the_values_listed_twice_or_more(size):
-    # a large file's repeats are looked for among its keys' 64-bit hashes with numpy: bucket
-    # counts, then a sort of the values in shared buckets; a plain count must agree
+    # a large file's repeats are looked for among its keys' 64-bit hashes with numpy (one sort);
+    # a plain count must agree
     from collections import Counter
 
     import numpy as np
