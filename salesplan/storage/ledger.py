@@ -20,6 +20,7 @@ from salesplan.storage.base import METRICS, BatchCounts, amount_problem, month_p
 from salesplan.storage.batches import BatchStore
 from salesplan.storage.people_history import history_join
 from salesplan.storage.rates import check_currencies
+from salesplan.storage.refusals import refuse_foreign_keys, refuse_key_collisions
 from salesplan.storage.records import ActualTotals
 
 
@@ -276,8 +277,9 @@ class LedgerStore(BatchStore):
                     "(SELECT 1 FROM actual_versions a WHERE a.is_current AND a.row_key = t.row_key)"
                 )
             check_currencies(cursor, rows_of, "sale_date", file_name, known=None if streamed else found[4:7])
+            refuse_key_collisions(cursor, rows_of, file_name)
             if scope is not None:
-                _refuse_foreign_keys(cursor, rows_of, scope, file_name)
+                refuse_foreign_keys(cursor, rows_of, scope, file_name)
             counts = BatchCounts(inserted, updated, unchanged, len(rejected_frame))
             batch_id = self._new_batch(
                 cursor, kind="actuals", file_name=file_name, sha256=sha256, principal=principal,
@@ -569,31 +571,3 @@ def _refuse_impossible_cells(cells: pd.DataFrame, file_name: str | None) -> None
                 problems.append(Problem(file_name or "targets", None, column, f"{where}: {problem}"))
     if problems:
         raise BadInput(problems[:100])
-
-
-def _refuse_foreign_keys(cursor: Cursor, typed: str, scope: set[str], file_name: str | None) -> None:
-    """Inside the writing transaction: no row of the typed rows ``typed`` may be a sale of a rep outside ``scope``,
-    new or replacing one (the import refuses such rows first; a direct caller meets this check)."""
-    rows = cursor.execute(
-        f"SELECT line FROM {typed} WHERE rep_id IS NULL OR rep_id NOT IN (SELECT unnest(?::VARCHAR[])) "
-        "ORDER BY line LIMIT 100",
-        [sorted(scope)],
-    ).fetchall()
-    if rows:
-        raise BadInput([
-            Problem(file_name or "upload", None if line is None else int(line), "rep",
-                    "not a rep you may upload for")
-            for (line,) in rows
-        ])
-    rows = cursor.execute(
-        f"SELECT s.line, s.order_id, s.order_line FROM {typed} s JOIN actuals a USING (row_key) "
-        "WHERE a.rep_id NOT IN (SELECT unnest(?::VARCHAR[])) ORDER BY s.line LIMIT 100",
-        [sorted(scope)],
-    ).fetchall()
-    if rows:
-        raise BadInput([
-            Problem(file_name or "upload", None if line is None else int(line), "order_id",
-                    f"order {order_id}{f' line {order_line}' if order_line else ''} is already recorded for a rep "
-                    "outside your scope: you may not change it (ask their manager or an admin)")
-            for line, order_id, order_line in rows
-        ])

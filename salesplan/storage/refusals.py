@@ -1,0 +1,70 @@
+"""Rows of an actuals batch the store refuses inside its writing transaction, whatever the caller
+checked before (the import refuses first, on their own lines, the rows it can tell from the file;
+these hold against a race, against any other caller, and for what only the ledger shows). Each
+raises BadInput naming the lines; nothing is written."""
+
+from __future__ import annotations
+
+from salesplan.errors import BadInput, Problem
+from salesplan.storage.backends import Cursor
+
+
+def refuse_key_collisions(cursor: Cursor, typed: str, file_name: str | None) -> None:
+    """No row of the typed rows ``typed`` may take the key of a current sale of another order or
+    line: an import's key is made of the order id and line (``o|A|1``), so order ``A|1`` line 2
+    and order ``A`` line ``1|2`` come out as one key, as do order A without a line (its first row
+    is ``o|A|#1``) and order A line ``#1``. Within one file the import refuses such a pair; across
+    files the later row would replace the earlier sale as an update. Only a batch with a row whose
+    order id or line holds ``|``, whose line starts with ``#`` or that has no line can collide:
+    the usual file is not compared with the ledger again."""
+    possible = cursor.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {typed} WHERE row_key LIKE 'o|%' AND (order_line IS NULL "
+        "OR order_line LIKE '#%' OR order_line LIKE '%|%' OR order_id LIKE '%|%'))"
+    ).fetchall()[0][0]
+    if not possible:
+        return
+    rows = cursor.execute(
+        f"SELECT s.line, s.order_id, s.order_line, a.order_id, a.order_line FROM {typed} s "
+        "JOIN actuals a ON a.row_key = s.row_key WHERE s.row_key LIKE 'o|%' "
+        "AND (a.order_id IS DISTINCT FROM s.order_id OR a.order_line IS DISTINCT FROM s.order_line) "
+        "ORDER BY s.line LIMIT 100"
+    ).fetchall()
+    if rows:
+        raise BadInput([
+            Problem(file_name or "upload", None if line is None else int(line), "order_id",
+                    f"{_sale(order_id, order_line)} comes out as the same key as {_sale(earlier_id, earlier_line)}, "
+                    "already recorded: change the order id or the line of one of them")
+            for line, order_id, order_line, earlier_id, earlier_line in rows
+        ])
+
+
+def _sale(order_id: str | None, order_line: str | None) -> str:
+    return f"order {order_id}" + (f" line {order_line}" if order_line else " (no line)")
+
+
+def refuse_foreign_keys(cursor: Cursor, typed: str, scope: set[str], file_name: str | None) -> None:
+    """Inside the writing transaction: no row of the typed rows ``typed`` may be a sale of a rep outside ``scope``,
+    new or replacing one (the import refuses such rows first; a direct caller meets this check)."""
+    rows = cursor.execute(
+        f"SELECT line FROM {typed} WHERE rep_id IS NULL OR rep_id NOT IN (SELECT unnest(?::VARCHAR[])) "
+        "ORDER BY line LIMIT 100",
+        [sorted(scope)],
+    ).fetchall()
+    if rows:
+        raise BadInput([
+            Problem(file_name or "upload", None if line is None else int(line), "rep",
+                    "not a rep you may upload for")
+            for (line,) in rows
+        ])
+    rows = cursor.execute(
+        f"SELECT s.line, s.order_id, s.order_line FROM {typed} s JOIN actuals a USING (row_key) "
+        "WHERE a.rep_id NOT IN (SELECT unnest(?::VARCHAR[])) ORDER BY s.line LIMIT 100",
+        [sorted(scope)],
+    ).fetchall()
+    if rows:
+        raise BadInput([
+            Problem(file_name or "upload", None if line is None else int(line), "order_id",
+                    f"order {order_id}{f' line {order_line}' if order_line else ''} is already recorded for a rep "
+                    "outside your scope: you may not change it (ask their manager or an admin)")
+            for line, order_id, order_line in rows
+        ])
