@@ -277,9 +277,10 @@ class LedgerStore(BatchStore):
                     "(SELECT 1 FROM actual_versions a WHERE a.is_current AND a.row_key = t.row_key)"
                 )
             check_currencies(cursor, rows_of, "sale_date", file_name, known=None if streamed else found[4:7])
-            refuse_key_collisions(cursor, rows_of, file_name)
             if scope is not None:
                 refuse_foreign_keys(cursor, rows_of, scope, file_name)
+            # (after the scope's check: a direct caller with a scope is not told of another rep's sale)
+            refuse_key_collisions(cursor, rows_of, file_name)
             counts = BatchCounts(inserted, updated, unchanged, len(rejected_frame))
             batch_id = self._new_batch(
                 cursor, kind="actuals", file_name=file_name, sha256=sha256, principal=principal,

@@ -23,11 +23,17 @@ def refuse_key_collisions(cursor: Cursor, typed: str, file_name: str | None) -> 
     ).fetchall()[0][0]
     if not possible:
         return
+    # a collision pairs a row without a line with a sale whose line starts with '#' (either way
+    # round), or has a '|' on both sides: the rows without a line (a whole file of them, often)
+    # are joined only with the few sales of such lines, not with the whole ledger
+    other = "(a.order_id IS DISTINCT FROM s.order_id OR a.order_line IS DISTINCT FROM s.order_line)"
+    pick = "SELECT s.line, s.order_id, s.order_line, a.order_id AS earlier_id, a.order_line AS earlier_line"
     rows = cursor.execute(
-        f"SELECT s.line, s.order_id, s.order_line, a.order_id, a.order_line FROM {typed} s "
-        "JOIN actuals a ON a.row_key = s.row_key WHERE s.row_key LIKE 'o|%' "
-        "AND (a.order_id IS DISTINCT FROM s.order_id OR a.order_line IS DISTINCT FROM s.order_line) "
-        "ORDER BY s.line LIMIT 100"
+        f"SELECT * FROM ({pick} FROM {typed} s JOIN actuals a ON a.row_key = s.row_key "
+        "WHERE s.row_key LIKE 'o|%' AND (s.order_line LIKE '#%' OR s.order_line LIKE '%|%' OR s.order_id LIKE '%|%') "
+        f"AND {other} UNION ALL {pick} FROM {typed} s JOIN (SELECT row_key, order_id, order_line FROM actuals "
+        "WHERE order_line LIKE '#%') a ON a.row_key = s.row_key "
+        f"WHERE s.row_key LIKE 'o|%' AND s.order_line IS NULL AND {other}) c ORDER BY line LIMIT 100"
     ).fetchall()
     if rows:
         raise BadInput([
