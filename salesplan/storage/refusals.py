@@ -35,17 +35,22 @@ def refuse_key_collisions(cursor: Cursor, typed: str, file_name: str | None) -> 
         "WHERE order_line LIKE '#%') a ON a.row_key = s.row_key "
         f"WHERE s.row_key LIKE 'o|%' AND s.order_line IS NULL AND {other}) c ORDER BY line LIMIT 100"
     ).fetchall()
-    if rows:
-        raise BadInput([
-            Problem(file_name or "upload", None if line is None else int(line), "order_id",
-                    f"{_sale(order_id, order_line)} comes out as the same key as {_sale(earlier_id, earlier_line)}, "
-                    "already recorded: change the order id or the line of one of them")
-            for line, order_id, order_line, earlier_id, earlier_line in rows
-        ])
+    _refuse(file_name, "order_id", [
+        (line, f"{_sale(order_id, order_line)} comes out as the same key as {_sale(earlier_id, earlier_line)}, "
+               "already recorded: change the order id or the line of one of them")
+        for line, order_id, order_line, earlier_id, earlier_line in rows
+    ])
 
 
 def _sale(order_id: str | None, order_line: str | None) -> str:
     return f"order {order_id}" + (f" line {order_line}" if order_line else " (no line)")
+
+
+def _refuse(file_name: str | None, column: str, lines: list[tuple[int | None, str]]) -> None:
+    """BadInput with one problem per (line, reason) of ``lines``, if there is any."""
+    if lines:
+        raise BadInput([Problem(file_name or "upload", None if line is None else int(line), column, reason)
+                        for line, reason in lines])
 
 
 def refuse_foreign_keys(cursor: Cursor, typed: str, scope: set[str], file_name: str | None) -> None:
@@ -56,21 +61,14 @@ def refuse_foreign_keys(cursor: Cursor, typed: str, scope: set[str], file_name: 
         "ORDER BY line LIMIT 100",
         [sorted(scope)],
     ).fetchall()
-    if rows:
-        raise BadInput([
-            Problem(file_name or "upload", None if line is None else int(line), "rep",
-                    "not a rep you may upload for")
-            for (line,) in rows
-        ])
+    _refuse(file_name, "rep", [(line, "not a rep you may upload for") for (line,) in rows])
     rows = cursor.execute(
         f"SELECT s.line, s.order_id, s.order_line FROM {typed} s JOIN actuals a USING (row_key) "
         "WHERE a.rep_id NOT IN (SELECT unnest(?::VARCHAR[])) ORDER BY s.line LIMIT 100",
         [sorted(scope)],
     ).fetchall()
-    if rows:
-        raise BadInput([
-            Problem(file_name or "upload", None if line is None else int(line), "order_id",
-                    f"order {order_id}{f' line {order_line}' if order_line else ''} is already recorded for a rep "
-                    "outside your scope: you may not change it (ask their manager or an admin)")
-            for line, order_id, order_line in rows
-        ])
+    _refuse(file_name, "order_id", [
+        (line, f"order {order_id}{f' line {order_line}' if order_line else ''} is already recorded for a rep "
+               "outside your scope: you may not change it (ask their manager or an admin)")
+        for line, order_id, order_line in rows
+    ])
