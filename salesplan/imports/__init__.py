@@ -47,9 +47,9 @@ from salesplan.imports.flow import (
     _import_rates,
     import_file,
 )
+from salesplan.imports.amountsql import _CURRENCY_CODES, _amount_clean, _amount_core
 from salesplan.imports.parser import (
     _COMMA_NUMBER,
-    _CURRENCY_CODES,
     _DATE_FORMAT_ALIASES,
     _DOT_NUMBER,
     _ISO,
@@ -60,8 +60,6 @@ from salesplan.imports.parser import (
     _TOTALS_LABEL_COLUMNS,
     _YEAR_LAST,
     STATE_DATE_FORMAT,
-    _amount_clean,
-    _amount_core,
     _collect,
     _currency_checks,
     _currency_select,

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
+from collections.abc import Iterable
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from salesplan import policy
 from salesplan.files import (
     MB,
     RawTable,
 )
+from salesplan.imports.cellfacts import passed_cells, with_passed
 from salesplan.imports.fields import ImportOverview, ImportResult
 from salesplan.imports.parser import (
     _SMALL_FILE_ROWS,
@@ -31,6 +30,7 @@ from salesplan.imports.parser import (
 )
 from salesplan.imports.problems import _hashes_repeat, _keys_repeat
 from salesplan.imports.progress import ImportProgress
+from salesplan.imports.rowsfile import _remove, _write_rows_file
 from salesplan.principal import Principal
 from salesplan.settings import Settings
 from salesplan.store import Store
@@ -106,7 +106,12 @@ def _import_actuals(
         all_reasons = {"date": date_reason, "revenue": revenue_reason, "cost": cost_reason, "profit": profit_reason}
         no_reasons = {name: "NULL::VARCHAR" for name in all_reasons}
 
-        def parsed_sql(source: str, reasons: dict[str, str], cells: dict[str, str], currencies_elsewhere: list[str]) -> str:
+        def parsed_sql(
+            source: str, reasons: dict[str, str], cells: dict[str, str], currencies_elsewhere: list[str], joined: bool = True,
+        ) -> str:
+            # (not ``joined``: every rep text is a rep_id as written, and every row gives its territory)
+            reps = ("SELECT b.*, f.rep_id, f.name_matches, f.rep_territory FROM base b LEFT JOIN file_reps f ON f.rep_text = b.rep_text"
+                    if joined else "SELECT b.*, b.rep_text AS rep_id, NULL::BIGINT AS name_matches, NULL::VARCHAR AS rep_territory FROM base b")
             return f"""
             WITH base AS (
                 SELECT line, date AS date_text, {cells['date']} AS sale_date, {reasons['date']} AS date_problem,
@@ -119,9 +124,8 @@ def _import_actuals(
                        {parser.col('territory')} AS territory_given,
                        {_currency_select(parser, ["revenue", "cost", "profit"], settings.base_currency, cast_of, currencies_elsewhere)}
                 FROM (SELECT *, {casts} FROM {source})
-            ),
-            SELECT b.*, f.rep_id, f.name_matches, f.rep_territory
-            FROM base b LEFT JOIN file_reps f ON f.rep_text = b.rep_text
+            )
+            {reps}
             """
         base_sql = f"nullif({_sql_text(settings.base_currency)}, '')"
         resolved_sql = f"""
@@ -222,15 +226,22 @@ def _import_actuals(
             f"CASE WHEN {unusable} THEN 'x|' || line "
             "WHEN order_id IS NOT NULL AND order_line IS NOT NULL THEN concat('o|', order_id, '|', order_line) END"
         )
-        keyed_sql = f"""
-            WITH parsed AS ({parsed_sql("src", no_reasons, fast_values, fast_currencies)}),
+        keyed_columns = {
+            "row_key": row_key, **{name: name for name in _WRITTEN[1:-1]},
+            "territory_from_file": "territory_given IS NOT NULL",
+            **({"profit_given": "profit_given"} if parser.has("profit") else {}),
+            "suspect": f"coalesce({' OR '.join(f'({condition})' for condition in suspect)}, false)",
+        }
+
+        def keyed_sql_of(left_out: Iterable[str] = ()) -> str:
+            items = ", ".join(sql if sql == name else f"{sql} AS {name}" for name, sql in keyed_columns.items() if name not in left_out)
+            return f"""
+            WITH parsed AS ({parsed_sql("src", no_reasons, fast_values, fast_currencies, joined="rep_id" not in left_out)}),
             resolved AS ({resolved_sql})
-            SELECT {row_key} AS row_key,
-                   line, sale_date, rep_id, territory, revenue, cost, profit, order_id, order_line, customer, product,
-                   currency, territory_given IS NOT NULL AS territory_from_file,{" profit_given," if parser.has("profit") else ""}
-                   coalesce({" OR ".join(f"({condition})" for condition in suspect)}, false) AS suspect
+            SELECT {items}
             FROM resolved
             """
+        keyed_sql = keyed_sql_of()
         # the statement is run by ``execute``: the relation API of DuckDB's Python client scans a
         # query's text for parameter markers in Python (~1 ms per kB of SQL, ~40 ms for this one),
         # and ``execute`` hands the text to DuckDB's own parser. Its regular expressions and casts
@@ -261,8 +272,11 @@ def _import_actuals(
         else:
             # a large file's rows stay the Arrow result (the rows written are then a projection of
             # it: no copy of millions of rows), read through a view by a short query
-            connection.execute(f"CREATE OR REPLACE TEMP VIEW keyed_rows AS {keyed_sql}")
-            keyed_arrow = connection.sql("SELECT * FROM keyed_rows").to_arrow_table()
+            # the texts handed on as the file gives them are its cells, not a copy fetched from DuckDB
+            passed = _passed_columns(parser, connection)
+            connection.execute(f"CREATE OR REPLACE TEMP VIEW keyed_rows AS {keyed_sql_of(passed)}")
+            keyed_arrow = with_passed(connection.sql("SELECT * FROM keyed_rows").to_arrow_table(), raw.cells, passed,
+                                      list(keyed_columns))
             # the usual file gives every row its key; a file with rows keyed by occurrence copies
             # it into a table that the numbering below updates
             numbered_later = keyed_arrow.column("row_key").null_count > 0
@@ -453,6 +467,29 @@ def _import_actuals(
                         counts.rejected, problems, overview=overview)
 
 
+def _passed_columns(parser: _Parser, connection: duckdb.DuckDBPyConnection) -> dict[str, pa.ChunkedArray]:
+    """The columns of a large file's ``keyed`` taken from its cells as they are (:func:`passed_cells`),
+    when every rep text is a rep_id as written (``file_reps``) and every row gives its territory:
+    the rows then need no join with the reps (DuckDB's parallel join gives them in any order, and
+    costs ~0.09 CPU-s at 1M rows), and its rep, territory, order id and line, customer and product
+    are the cells themselves. None (``{}``) otherwise."""
+    fields = {name: parser.mapping[field] for name, field in _PASSED.items() if parser.has(field)}
+    passed = passed_cells(parser.raw.cells, fields, parser.raw.padded, whole=frozenset({"territory"}))
+    if "rep_id" not in passed or "territory" not in passed or connection.execute(
+        "SELECT count(*) FROM file_reps WHERE rep_id IS DISTINCT FROM rep_text"
+    ).fetchall()[0][0]:
+        return {}
+    passed["territory_from_file"] = pa.chunked_array([pa.array(np.ones(parser.raw.cells.num_rows, dtype=bool))])
+    return passed
+
+
+# the columns of ``keyed`` that may be a field's text as the file gives it (:func:`_passed_columns`)
+_PASSED = {
+    "rep_id": "rep", "territory": "territory", "order_id": "order_id", "order_line": "line", "customer": "customer",
+    "product": "product",
+}
+
+
 def _unread_columns(parser: _Parser, keyed: pa.Table, comma: bool, order: str) -> set[str]:
     """The date and amount fields a suspect row of a small file's fetched ``keyed`` rows has a
     cell of that the usual cells' rules did not read (a text, and NULL there). Only those need the
@@ -542,40 +579,3 @@ _SAME_KEY_REASON = (
 # the parser's memory (the parse is ~1.6 times the cells): a file of a few hundred thousand rows
 # keeps the cheaper path of one Arrow result
 _PARSE_IN_MEMORY_SHARE = 0.5
-# rows per batch (and Parquet row group) of the rows file (~18 MB each at the benchmark's row
-# width): one batch at a time is in memory while it is written
-_BATCH_ROWS = 131_072
-# the texts written that repeat from row to row (a few thousand reps, territories, products,
-# customers; one or two currencies and order lines): dictionary-encoded in the rows file
-_REPEATED_TEXTS = ("rep_id", "territory", "order_line", "customer", "product", "currency")
-
-
-def _write_rows_file(connection: duckdb.DuckDBPyConnection, sql: str) -> str:
-    """The rows of ``sql`` written batch by batch to a new Parquet file in the parser's spill folder
-    (private to this process), its path returned; the caller removes it (:func:`_remove`). Plain
-    Parquet: no compression or statistics, dictionaries for the repeated texts only, so writing
-    costs little (DuckDB's own compressed writer ~1.5 CPU-s per million rows), while the store's
-    DuckDB reads it natively (in parallel, only the columns a statement needs, knowing its row
-    count for its plans, the repeated texts as dictionaries: its insert at 10.8M rows took ~24
-    CPU-s from such a file, ~28 from plain texts). Raises duckdb.Error or OSError when it cannot be written (nothing is
-    left behind)."""
-    folder = connection.execute("SELECT current_setting('temp_directory')").fetchall()[0][0] or None
-    handle, path = tempfile.mkstemp(prefix="salesplan-rows-", suffix=".parquet", dir=folder)
-    os.close(handle)
-    try:
-        reader = connection.sql(sql).to_arrow_reader(_BATCH_ROWS)
-        repeated = [name for name in _REPEATED_TEXTS if name in reader.schema.names]
-        with pq.ParquetWriter(path, reader.schema, compression="none", use_dictionary=repeated,
-                              write_statistics=False) as writer:
-            for batch in reader:
-                writer.write_batch(batch, row_group_size=_BATCH_ROWS)
-    except BaseException:
-        _remove(path)
-        raise
-    return path
-
-
-def _remove(path: str | None) -> None:
-    if path is not None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)

@@ -9,12 +9,14 @@ from collections.abc import Iterable
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesplan.currency import CODE_LETTER, CODES, amount_currency_sql, code_test_sql, codes_regex
+from salesplan.currency import CODES, amount_currency_sql
 from salesplan.errors import BadInput
 from salesplan.files import (
     RawTable,
     quiet_connection,
 )
+from salesplan.imports.amountsql import _amount_clean, _amount_core, _core_of, _let, _plain_number
+from salesplan.imports.cellfacts import _iso_shaped, comma_free, iso_dates_only, plain_numbers_only
 from salesplan.imports.fields import (  # noqa: F401  (the parser's interface, kept)
     _DATE_FORMAT_ALIASES,
     STATE_DATE_FORMAT,
@@ -76,6 +78,7 @@ class _Parser:
         # the temp table of every problem once :func:`_collect` made one (None: none made)
         self.problems_table: str | None = None
         self.currency_codes_made = False  # (see _create_currency_codes)
+        self._shapes: dict[tuple[str, str], bool] = {}  # (see known_shape)
 
     def release_cells(self) -> None:
         """Let go of the file's text cells once no check reads them again (``raw_arrow`` and the
@@ -107,6 +110,15 @@ class _Parser:
         self.connection.execute(
             f"CREATE TEMP TABLE {name} AS SELECT {self._src_select} FROM raw_arrow WHERE line IN ({lines})"
         )
+
+    def known_shape(self, field_name: str, shape: str) -> bool:
+        """Whether every cell of a mapped field is known by its bytes to be of ``shape``: "iso" shaped like
+        YYYY-MM-DD (:func:`iso_dates_only`), "plain" a plain number (:func:`plain_numbers_only`); asked once
+        per field. Never known of a file whose cells may be padded (``src`` trims them)."""
+        if (field_name, shape) not in self._shapes:
+            test = iso_dates_only if shape == "iso" else plain_numbers_only
+            self._shapes[field_name, shape] = not self.raw.padded and test(self.raw.cells.column(f"c{self.mapping[field_name]}"))
+        return self._shapes[field_name, shape]
 
     def header_name(self, field_name: str) -> str:
         return self.raw.header[self.mapping[field_name]] if field_name in self.mapping else field_name
@@ -185,7 +197,10 @@ class _Parser:
         present = [f for f in fields if self.has(f)]
         if not present:
             return False
-        # on the raw cells (trimming adds no comma), up to the first; a small file's in Arrow (planning a query costs more)
+        # on the raw cells (trimming adds no comma), up to the first: their bytes first (the usual file has none),
+        # then a small file's in Arrow (planning a query costs more), a large one's in DuckDB
+        if comma_free([self._cells[f"c{self.mapping[f]}"] for f in present]):
+            return False
         commas = " OR ".join(f"contains(c{self.mapping[f]}, ',')" for f in present)
         any_comma = any(pc.any(pc.match_substring(self._cells[f"c{self.mapping[f]}"], ",")).as_py() for f in present) \
             if self.raw.cells.num_rows <= _SMALL_FILE_ROWS else \
@@ -216,7 +231,8 @@ class _Parser:
                         # whether the amount is a plain number, tested once: the amount's value
                         # and the currency it names both ask (``f"{name}__plain"`` in the dict)
                         columns[f"{name}__plain"] = f'"{name}__plain"'
-                        items.append(f"{_plain_number(self.col(name))} AS {columns[f'{name}__plain']}")
+                        known = f"({self.col(name)} IS NOT NULL)" if self.known_shape(name, "plain") else None
+                        items.append(f"{known or _plain_number(self.col(name))} AS {columns[f'{name}__plain']}")
         return ", ".join(items), columns
 
     def amount_sql(
@@ -327,9 +343,12 @@ class _Parser:
 
     def _any_year_last(self, fields: list[str]) -> bool:
         """Whether a cell of ``fields`` may be a date with the year last (False: none is, and
-        :meth:`date_order` has nothing to decide). Looked at in Arrow for a small file, where
-        planning the query costs more than the look (both use RE2, trimming spaces as ``src``
-        does); a large file is always asked in DuckDB."""
+        :meth:`date_order` has nothing to decide). Cells of nothing but the shape of YYYY-MM-DD are
+        known by their bytes (:func:`iso_dates_only`); else a small file's are looked at in Arrow,
+        where planning the query costs more than the look (both use RE2, trimming spaces as ``src``
+        does), and a large file is always asked in DuckDB."""
+        if all(self.known_shape(name, "iso") for name in fields):
+            return False
         if self.raw.cells.num_rows > _SMALL_FILE_ROWS:
             return True
         for name in fields:
@@ -362,7 +381,8 @@ class _Parser:
             return value, _let(value, "sp_date", _date_range_check("sp_date", not_read))
         # the usual export writes YYYY-MM-DD: a cast, before any regular expression
         date_cast = cast or f"try_cast({text} AS DATE)"
-        iso_plain = f"({date_cast} IS NOT NULL AND {_iso_shaped(text)})"
+        shaped = f"{text} IS NOT NULL" if self.known_shape(field_name, "iso") else _iso_shaped(text)
+        iso_plain = f"({date_cast} IS NOT NULL AND {shaped})"
         if fast_only:  # (the reason: that of a date the cast reads, out of range only)
             return f"CASE WHEN {iso_plain} THEN {date_cast} END", f"CASE WHEN {iso_plain} THEN {_date_range(date_cast)} END"
         read = _date_read(text, order)
@@ -375,13 +395,6 @@ class _Parser:
         checked = _let(_date_read(text, order, shaped=True), "sp_read", _date_range_check("sp_read.d", not_read))
         reason = f"CASE WHEN {text} IS NULL THEN NULL WHEN {iso_plain} THEN {_date_range(date_cast)} ELSE {checked} END"
         return value, reason
-
-
-def _iso_shaped(text: str) -> str:
-    """SQL: whether a text has the shape of YYYY-MM-DD (ten characters, the 5th and 8th a '-'): one LIKE, the answer
-    of ``length(t) = 10 AND substr(t, 5, 1) = '-' AND substr(t, 8, 1) = '-'`` for every text (both count code
-    points; tests/core/test_parse_shapes.py) at ~0.03 CPU-s per million cells instead of ~0.06."""
-    return f"{text} LIKE '____-__-__'"
 
 
 def _date_read(text: str, order: str, shaped: bool = False) -> str:
@@ -414,17 +427,6 @@ def _date_read(text: str, order: str, shaped: bool = False) -> str:
     ))
 
 
-def _let(value: str, name: str, body: str) -> str:
-    """SQL of ``body`` with the lambda parameter ``name`` bound to ``value``, worked out once.
-
-    DuckDB binds every copy of a sub-expression anew (each regular expression compiled, each
-    format parsed) and shares none across the branches of a CASE: the cell rules written out
-    with their sub-expressions repeated cost ~0.2 s of planning per import, whatever the size
-    of the file. A one-element ``list_transform`` binds ``value`` once; the body is evaluated
-    only for the rows that reach it. ``name`` must not be a column of the query."""
-    return f"list_transform([{value}], lambda {name}: {body})[1]"
-
-
 _TOTALS_COLUMN = '"__totals_label"'
 _TOTALS_LABEL_COLUMNS = 8
 _TOTALS_LABEL = (
@@ -449,45 +451,6 @@ def _date_range(value: str) -> str:
     )
 
 
-def _amount_clean(text: str) -> str:
-    # currency symbols and codes, spaces (also non-breaking and narrow) and apostrophes (1'234.50)
-    # a currency code only at the start or the end: "12eur34" is not an amount
-    symbols_gone = f"regexp_replace({text}, '[\\s\\x{{00a0}}\\x{{202f}}$€£¥₹'']', '', 'g')"
-    # a code of _CURRENCY_CODES is found as three letters, then looked up (a regular expression of
-    # every code costs ~2 ms to compile, each time a statement names it), else it is "kr": the
-    # code the regular expression would match first. No letter is a sign or bracket, so the three
-    # letters have one place to be: right after the signs at the start, right before those at the end
-    letters = f"{CODE_LETTER}{{3}}"
-    first = f"regexp_extract(sp_symbols, '^[-+(]*({letters})', 1)"
-    leading_gone = (
-        f"CASE WHEN {code_test_sql(first)} THEN regexp_replace(sp_symbols, '^([-+(]*){letters}', '\\1') "
-        f"ELSE regexp_replace(sp_symbols, '^([-+(]*){_KR}', '\\1') END"
-    )
-    last = f"regexp_extract(sp_lead, '({letters})[-)]*$', 1)"
-    codes_gone = _let(leading_gone, "sp_lead", (
-        f"CASE WHEN {code_test_sql(last)} THEN regexp_replace(sp_lead, '{letters}([-)]*)$', '\\1') "
-        f"ELSE regexp_replace(sp_lead, '{_KR}([-)]*)$', '\\1') END"
-    ))
-    # the usual text has no letter at all, and then no code to look for
-    return _let(symbols_gone, "sp_symbols", f"CASE WHEN regexp_matches(sp_symbols, '{CODE_LETTER}') THEN {codes_gone} ELSE sp_symbols END")
-
-
-# every ISO 4217 code, and "kr", which names no one currency (SEK, NOK, DKK, ISK)
-_CURRENCY_CODES = codes_regex()[:-1] + "|kr)"
-# "kr" as the case-insensitive _CURRENCY_CODES matches it (U+212A, the Kelvin sign, folds to k)
-_KR = "[kK\u212a][rR]"
-
-
-def _amount_core(text: str) -> str:
-    return _core_of(_amount_clean(text))
-
-
-def _core_of(clean: str) -> str:
-    """SQL of the number in a cleaned amount text (_amount_clean), without its sign."""
-    # (123.45) and 123.45- are negatives; the sign is applied separately
-    return f"regexp_replace(regexp_replace({clean}, '^\\((.*)\\)$', '\\1'), '^(.*[0-9])-$', '\\1')"
-
-
 def _currency_select(
     parser: _Parser, amount_fields: Iterable[str], base: str, plain: dict[str, str] | None = None,
     fast_only: Iterable[str] = (),
@@ -509,12 +472,6 @@ def _currency_select(
         for f in amount_fields
     ]
     return ", ".join(items)
-
-
-def _plain_number(text: str) -> str:
-    """SQL: whether a (trimmed) cell is a plain decimal number such as ``-1234.50``: digits with
-    an optional minus and decimal point, nothing else (no symbol, code, space or separator)."""
-    return f"regexp_full_match({text}, '-?[0-9]+(\\.[0-9]+)?')"
 
 
 def _currency_checks(

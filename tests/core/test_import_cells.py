@@ -179,7 +179,7 @@ def test_a_refused_file_names_each_cell_it_cannot_read(eur_store):
 
 def test_each_cell_rule_names_each_of_its_expressions_once():
     # a stand-in for the parser: the rules read only whether a field is mapped and its column
-    cells = SimpleNamespace(has=lambda name: True, col=lambda name: '"x"')
+    cells = SimpleNamespace(has=lambda name: True, col=lambda name: '"x"', known_shape=lambda name, shape: False)
     for comma in (False, True):
         value, reason = imports._Parser.amount_sql(cells, "amount", comma)
         currency = imports._currency_select(cells, ["amount"], "EUR")
