@@ -20,7 +20,9 @@ from salesplan.storage.base import METRICS, BatchCounts, amount_problem, month_p
 from salesplan.storage.batches import BatchStore
 from salesplan.storage.people_history import history_join
 from salesplan.storage.rates import check_currencies
-from salesplan.storage.refusals import refuse_foreign_keys, refuse_key_collisions
+from salesplan.storage.refusals import (
+    COLLISION_POSSIBLE, refuse_foreign_keys, refuse_key_collisions, refuse_repeated_keys,
+)
 from salesplan.storage.records import ActualTotals
 
 
@@ -217,7 +219,7 @@ class LedgerStore(BatchStore):
             compared = f"""
                 a.batch_id AS current_batch,
                 CASE WHEN a.row_key IS NULL THEN 'new' WHEN {_NUMBERS_DIFFER} THEN 'changed'
-                     WHEN s.row_hash = a.row_hash THEN 'same' ELSE 'check' END AS status
+                     WHEN {{fingerprint}} = a.row_hash THEN 'same' ELSE 'check' END AS status
                 FROM {{typed}} s LEFT JOIN (
                     SELECT row_key, batch_id, sale_date, revenue, cost, profit, row_hash
                     FROM actual_versions WHERE is_current
@@ -230,27 +232,36 @@ class LedgerStore(BatchStore):
                 # the comparison, grouped: the rows per status and current batch, and the key of
                 # each row changed or to check (one group each); unchanged and new rows keep none
                 # (at 1M rows the key and status of every row cost ~0.1 CPU-s more, their count ~0.05)
+                # (the fingerprint is computed in the comparison, for the rows found with the same
+                # numbers only: a new row's is computed once, by the insert; at 1M new rows the
+                # comparison cost ~0.17 CPU-s with it, ~0.12 without). Each group also tells
+                # whether its rows can collide with a sale of another order (refuse_key_collisions)
                 cursor.temp_table(
                     "staged_actuals",
-                    "SELECT CASE WHEN status IN ('changed', 'check') THEN row_key END AS row_key, current_batch, status, "
-                    f"count(*) AS n FROM (SELECT s.row_key, {compared.format(typed=rows_of)}) c GROUP BY 1, 2, 3",
+                    "SELECT CASE WHEN status IN ('changed', 'check') THEN row_key END AS row_key, current_batch, status, odd, "
+                    f"count(*) AS n FROM (SELECT s.row_key, {COLLISION_POSSIBLE.format(t='s')} AS odd, "
+                    f"{compared.format(typed=rows_of, fingerprint=_ROW_HASH[cursor.dialect].format(t='s'))}) c "
+                    "GROUP BY 1, 2, 3, 4",
                 )
-                found = cursor.execute(f"{_counts('n')} FROM staged_actuals").fetchall()[0]
+                found = cursor.execute(f"{_counts('n')}, bool_or(odd) FROM staged_actuals").fetchall()[0]
                 # a dataset is the import's own large path, whose keys it made unique: counting
                 # 10M distinct keys again would cost a hash table of them beside the write
                 if not isinstance(rows, ds.Dataset):
-                    _refuse_repeated_keys(cursor, sum(int(value) for value in found), file_name)
+                    refuse_repeated_keys(cursor, sum(int(value) for value in found[:4]), file_name)
             else:
                 cursor.temp_table(
                     "staged_actuals",
                     "SELECT s.*, rk.key_id AS rep_key, CASE WHEN s.territory IS NULL THEN 0 ELSE tk.key_id END AS territory_key, "
-                    + compared.format(typed=f"({typed})")
+                    + compared.format(typed=f"({typed})", fingerprint="s.row_hash")
                     + " LEFT JOIN actual_keys rk ON rk.name = s.rep_id LEFT JOIN actual_keys tk ON tk.name = s.territory",
                 )
                 rows_of, with_status, status = "staged_actuals", "staged_actuals t", "t"
                 # what the rest of the write needs to know, in the same statement (see _FACTS)
-                found = cursor.execute(f"{_counts('1')}, {_FACTS}, {_KEYS} FROM staged_actuals").fetchall()[0]
-                _refuse_repeated_keys(cursor, sum(int(value) for value in found[:4]), file_name, found[-1])
+                found = cursor.execute(
+                    f"{_counts('1')}, {_FACTS}, bool_or({COLLISION_POSSIBLE.format(t='staged_actuals')}), {_KEYS} "
+                    "FROM staged_actuals"
+                ).fetchall()[0]
+                refuse_repeated_keys(cursor, sum(int(value) for value in found[:4]), file_name, found[-1])
             inserted, updated, unchanged, checked = (int(value) for value in found[:4])
             if checked:
                 # a version without a fingerprint (written before migration 81) or with another
@@ -273,14 +284,14 @@ class LedgerStore(BatchStore):
                 # the keys of the new rows too (before the changed rows' versions stop being current):
                 # the insert below reads the rows not found the same by their keys
                 cursor.execute(
-                    "INSERT INTO staged_actuals SELECT t.row_key, NULL, 'new', 1 FROM typed_actuals t WHERE NOT EXISTS "
+                    "INSERT INTO staged_actuals SELECT t.row_key, NULL, 'new', NULL, 1 FROM typed_actuals t WHERE NOT EXISTS "
                     "(SELECT 1 FROM actual_versions a WHERE a.is_current AND a.row_key = t.row_key)"
                 )
             check_currencies(cursor, rows_of, "sale_date", file_name, known=None if streamed else found[4:7])
             if scope is not None:
                 refuse_foreign_keys(cursor, rows_of, scope, file_name)
             # (after the scope's check: a direct caller with a scope is not told of another rep's sale)
-            refuse_key_collisions(cursor, rows_of, file_name)
+            refuse_key_collisions(cursor, rows_of, file_name, bool(found[4] if streamed else found[10]))
             counts = BatchCounts(inserted, updated, unchanged, len(rejected_frame))
             batch_id = self._new_batch(
                 cursor, kind="actuals", file_name=file_name, sha256=sha256, principal=principal,
@@ -496,8 +507,6 @@ _TEXTS_DIFFER = (
 )
 # the number of distinct keys among the rows read (one per row unless a key repeats or is missing)
 _KEYS = "count(DISTINCT row_key)"
-# a row key's 64-bit hash, per backend (_refuse_repeated_keys)
-_KEY_HASH = {"duckdb": "hash(row_key)", "postgres": "hashtextextended(row_key, 0)"}
 # whether the ledger holds versions without keys (EXISTS on the partial index of such versions on
 # PostgreSQL: not a scan of the ledger)
 _UNKEYED = "EXISTS (SELECT 1 FROM actual_versions WHERE rep_key IS NULL OR territory_key IS NULL)"
@@ -539,23 +548,6 @@ def _counts(rows: str) -> str:
     return "SELECT " + ", ".join(
         f"coalesce(sum({rows}) FILTER (WHERE status = '{status}'), 0)" for status in ("new", "changed", "same", "check")
     )
-
-
-def _refuse_repeated_keys(cursor: Cursor, rows: int, file_name: str | None, keys: Any = None) -> None:
-    """BadInput unless the ``rows`` rows have as many distinct row keys: ``keys`` when counted, else
-    those of ``incoming_actuals`` (none NULL). Two rows of one key would both become current (the
-    import removes such repeats before it writes; this holds against any other caller). Distinct
-    hashes prove distinct keys, and cost less to count than the texts (at 1M keys ~0.12 against
-    ~0.15 CPU-s); only when two hashes meet (equal keys, a NULL, a chance or crafted collision) are
-    the texts counted."""
-    if keys is None:
-        hashed = f"count(DISTINCT {_KEY_HASH[cursor.dialect]}) FILTER (WHERE row_key IS NOT NULL)"
-        if int(cursor.execute(f"SELECT {hashed} FROM incoming_actuals").fetchall()[0][0]) == rows:
-            return
-        keys = cursor.execute(f"SELECT {_KEYS} FROM incoming_actuals").fetchall()[0][0]
-    if int(keys) != rows:
-        raise BadInput.single(file_name or "upload", "the batch holds two or more rows with one row_key: "
-                              "each key may appear once", column="row_key")
 
 
 def _refuse_impossible_cells(cells: pd.DataFrame, file_name: str | None) -> None:
