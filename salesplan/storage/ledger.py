@@ -219,7 +219,7 @@ class LedgerStore(BatchStore):
             compared = f"""
                 a.batch_id AS current_batch,
                 CASE WHEN a.row_key IS NULL THEN 'new' WHEN {_NUMBERS_DIFFER} THEN 'changed'
-                     WHEN {{fingerprint}} = a.row_hash THEN 'same' ELSE 'check' END AS status
+                     WHEN s.row_hash = a.row_hash THEN 'same' ELSE 'check' END AS status
                 FROM {{typed}} s LEFT JOIN (
                     SELECT row_key, batch_id, sale_date, revenue, cost, profit, row_hash
                     FROM actual_versions WHERE is_current
@@ -232,21 +232,20 @@ class LedgerStore(BatchStore):
                 # the comparison, grouped: the rows per status and current batch, and the key of
                 # each row changed or to check (one group each); unchanged and new rows keep none
                 # (at 1M rows the key and status of every row cost ~0.1 CPU-s more, their count ~0.05)
-                # (the fingerprint is computed in the comparison, for the rows found with the same
-                # numbers only: a new row's is computed once, by the insert; at 1M new rows the
-                # comparison cost ~0.17 CPU-s with it, ~0.12 without). Each group also tells
-                # whether its rows can collide with a sale of another order (refuse_key_collisions),
-                # looked at only for a row whose key is a current sale's: a new key collides with
-                # none. A ledger without a current version (the first import) has every row new:
-                # the rows are only counted (at 1M rows ~0.19 -> ~0.02 CPU-s)
+                # Each group also tells whether its rows can collide with a sale of another order
+                # (refuse_key_collisions), true only for a row whose key is a current sale's: a new
+                # key collides with none. The flag, as the fingerprint, is computed before the join:
+                # at L the comparison spills, and every column the join carries is spilled with it
+                # (the five texts and three columns of the flag carried to be looked at after the
+                # join: 18 CPU-s against 10 at L). A ledger without a current version (the first
+                # import) has every row new: the rows are only counted (at 1M rows ~0.19 -> ~0.01)
                 if cursor.execute(f"SELECT {_ANY_CURRENT}").fetchall()[0][0]:
-                    odd = f"CASE WHEN a.row_key IS NULL THEN false ELSE {COLLISION_POSSIBLE.format(t='s')} END"
+                    flagged = f"(SELECT t.*, {COLLISION_POSSIBLE.format(t='t')} AS odd FROM {rows_of} t)"
                     cursor.temp_table(
                         "staged_actuals",
                         "SELECT CASE WHEN status IN ('changed', 'check') THEN row_key END AS row_key, current_batch, status, "
-                        f"odd, count(*) AS n FROM (SELECT s.row_key, {odd} AS odd, "
-                        f"{compared.format(typed=rows_of, fingerprint=_ROW_HASH[cursor.dialect].format(t='s'))}) c "
-                        "GROUP BY 1, 2, 3, 4",
+                        "odd, count(*) AS n FROM (SELECT s.row_key, CASE WHEN a.row_key IS NULL THEN false ELSE s.odd END AS odd, "
+                        f"{compared.format(typed=flagged)}) c GROUP BY 1, 2, 3, 4",
                     )
                 else:
                     cursor.temp_table(
@@ -263,7 +262,7 @@ class LedgerStore(BatchStore):
                 cursor.temp_table(
                     "staged_actuals",
                     "SELECT s.*, rk.key_id AS rep_key, CASE WHEN s.territory IS NULL THEN 0 ELSE tk.key_id END AS territory_key, "
-                    + compared.format(typed=f"({typed})", fingerprint="s.row_hash")
+                    + compared.format(typed=f"({typed})")
                     + " LEFT JOIN actual_keys rk ON rk.name = s.rep_id LEFT JOIN actual_keys tk ON tk.name = s.territory",
                 )
                 rows_of, with_status, status = "staged_actuals", "staged_actuals t", "t"
