@@ -121,21 +121,15 @@ LEDGER_MIGRATIONS += [
     ),
 ]
 
-# The order ids of the versions stored uncompressed, on DuckDB (docs/decisions.md, "What an
-# import's insert costs"): nearly every row has an order id of its own, so DuckDB's dictionary and
-# FSST compression gains little on them (~8 MB per million versions, against ~18 MB stored as they
-# are) and cost a fifth of an insert's CPU (measured at 1.08M versions: 0.44 CPU-s of the insert's
-# ~2.2, against 0.11). The row keys, as unlike, stay compressed: a re-import's comparison with the
-# ledger reads every current version's row key, and at L (9.8M) their uncompressed blocks raised
-# the re-import's peak past 2 GB (2.01 GB in a quiet benchmark, against 1.86 before). DuckDB
-# takes a column's compression only when its table is made: the table is made again, its
-# versions copied in their order; the views over it (``actuals``, ``actual_batch_rows``) read it
-# by name. PostgreSQL stores its rows its own way: the migration is DuckDB's only
-# (salesplan/storage/postgres.py, DUCKDB_ONLY).
-UNCOMPRESSED_KEYS = """
+
+def rebuilt_versions_sql(row_key: str) -> str:
+    """Statements that make ``actual_versions`` again with its order ids stored uncompressed and its
+    row keys stored as ``row_key`` says (a compression clause, or nothing: DuckDB's choice), its
+    versions copied in their order (DuckDB)."""
+    return f"""
     CREATE TABLE actual_versions_rebuilt (
         batch_id BIGINT NOT NULL,
-        row_key VARCHAR NOT NULL,
+        row_key VARCHAR NOT NULL{row_key},
         line BIGINT,
         sale_date DATE NOT NULL,
         rep_id VARCHAR NOT NULL,
@@ -162,6 +156,33 @@ UNCOMPRESSED_KEYS = """
     ALTER TABLE actual_versions_rebuilt RENAME TO actual_versions;
 """
 
+
+# The order ids of the versions stored uncompressed, on DuckDB (docs/decisions.md, "What an
+# import's insert costs"): nearly every row has an order id of its own, so DuckDB's dictionary and
+# FSST compression gains little on them (~8 MB per million versions, against ~18 MB stored as they
+# are) and cost a fifth of an insert's CPU (measured at 1.08M versions: 0.44 CPU-s of the insert's
+# ~2.2, against 0.11). The row keys, as unlike, stay compressed: a re-import's comparison with the
+# ledger reads every current version's row key, and at L (9.8M) their uncompressed blocks raised
+# the re-import's peak past 2 GB (2.01 GB in a quiet benchmark, against 1.86 before). DuckDB
+# takes a column's compression only when its table is made: the table is made again, its
+# versions copied in their order; the views over it (``actuals``, ``actual_batch_rows``) read it
+# by name. PostgreSQL stores its rows its own way: the migration is DuckDB's only
+# (salesplan/storage/postgres.py, DUCKDB_ONLY).
+UNCOMPRESSED_KEYS = rebuilt_versions_sql("")
+
 LEDGER_MIGRATIONS += [
     (83, "actuals: order ids stored uncompressed (DuckDB)", UNCOMPRESSED_KEYS),
+]
+
+# The row keys stored with ZSTD, on DuckDB (docs/decisions.md, "What an import's insert costs"):
+# DuckDB's own choice for them, its dictionary with FSST, costs the most of any column to write,
+# as nearly every key is unlike the others (measured at 1.08M versions, the column alone: ~0.31
+# CPU-s, against ~0.20 with ZSTD and ~0.12 uncompressed; the whole insert 1.74 -> 1.55 CPU-s,
+# medians of 6). ZSTD keeps them nearly as small (7.4 MB per million keys, against 6.0 with FSST
+# and 22 uncompressed, which raised the L re-import's peak past 2 GB: migration 83) and reads
+# them as fast (a re-import's comparison with the ledger, cold: ~0.6 CPU-s either way). Made as
+# migration 83 made it: the table again, its versions copied in their order. DuckDB's only
+# (salesplan/storage/postgres.py, DUCKDB_ONLY).
+LEDGER_MIGRATIONS += [
+    (84, "actuals: row keys stored with ZSTD (DuckDB)", rebuilt_versions_sql(" USING COMPRESSION zstd")),
 ]

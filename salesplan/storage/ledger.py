@@ -20,7 +20,9 @@ from salesplan.storage.base import METRICS, BatchCounts, amount_problem, month_p
 from salesplan.storage.batches import BatchStore
 from salesplan.storage.people_history import history_join
 from salesplan.storage.rates import check_currencies
-from salesplan.storage.refusals import refuse_foreign_keys, refuse_key_collisions
+from salesplan.storage.refusals import (
+    COLLISION_POSSIBLE, refuse_foreign_keys, refuse_key_collisions, refuse_repeated_keys,
+)
 from salesplan.storage.records import ActualTotals
 
 
@@ -230,16 +232,32 @@ class LedgerStore(BatchStore):
                 # the comparison, grouped: the rows per status and current batch, and the key of
                 # each row changed or to check (one group each); unchanged and new rows keep none
                 # (at 1M rows the key and status of every row cost ~0.1 CPU-s more, their count ~0.05)
-                cursor.temp_table(
-                    "staged_actuals",
-                    "SELECT CASE WHEN status IN ('changed', 'check') THEN row_key END AS row_key, current_batch, status, "
-                    f"count(*) AS n FROM (SELECT s.row_key, {compared.format(typed=rows_of)}) c GROUP BY 1, 2, 3",
-                )
-                found = cursor.execute(f"{_counts('n')} FROM staged_actuals").fetchall()[0]
+                # Each group also tells whether its rows can collide with a sale of another order
+                # (refuse_key_collisions), true only for a row whose key is a current sale's: a new
+                # key collides with none. The flag, as the fingerprint, is computed before the join:
+                # at L the comparison spills, and every column the join carries is spilled with it
+                # (the five texts and three columns of the flag carried to be looked at after the
+                # join: 18 CPU-s against 10 at L). A ledger without a current version (the first
+                # import) has every row new: the rows are only counted (at 1M rows ~0.19 -> ~0.01)
+                if cursor.execute(f"SELECT {_ANY_CURRENT}").fetchall()[0][0]:
+                    flagged = f"(SELECT t.*, {COLLISION_POSSIBLE.format(t='t')} AS odd FROM {rows_of} t)"
+                    cursor.temp_table(
+                        "staged_actuals",
+                        "SELECT CASE WHEN status IN ('changed', 'check') THEN row_key END AS row_key, current_batch, status, "
+                        "odd, count(*) AS n FROM (SELECT s.row_key, CASE WHEN a.row_key IS NULL THEN false ELSE s.odd END AS odd, "
+                        f"{compared.format(typed=flagged)}) c GROUP BY 1, 2, 3, 4",
+                    )
+                else:
+                    cursor.temp_table(
+                        "staged_actuals",
+                        "SELECT CAST(NULL AS VARCHAR) AS row_key, CAST(NULL AS BIGINT) AS current_batch, "
+                        "CAST('new' AS VARCHAR) AS status, false AS odd, count(*) AS n FROM typed_actuals",
+                    )
+                found = cursor.execute(f"{_counts('n')}, bool_or(odd) FROM staged_actuals").fetchall()[0]
                 # a dataset is the import's own large path, whose keys it made unique: counting
                 # 10M distinct keys again would cost a hash table of them beside the write
                 if not isinstance(rows, ds.Dataset):
-                    _refuse_repeated_keys(cursor, sum(int(value) for value in found), file_name)
+                    refuse_repeated_keys(cursor, sum(int(value) for value in found[:4]), file_name)
             else:
                 cursor.temp_table(
                     "staged_actuals",
@@ -249,8 +267,12 @@ class LedgerStore(BatchStore):
                 )
                 rows_of, with_status, status = "staged_actuals", "staged_actuals t", "t"
                 # what the rest of the write needs to know, in the same statement (see _FACTS)
-                found = cursor.execute(f"{_counts('1')}, {_FACTS}, {_KEYS} FROM staged_actuals").fetchall()[0]
-                _refuse_repeated_keys(cursor, sum(int(value) for value in found[:4]), file_name, found[-1])
+                found = cursor.execute(
+                    f"{_counts('1')}, {_FACTS}, bool_or(status <> 'new' AND {COLLISION_POSSIBLE.format(t='staged_actuals')}), "
+                    f"{_KEYS} "
+                    "FROM staged_actuals"
+                ).fetchall()[0]
+                refuse_repeated_keys(cursor, sum(int(value) for value in found[:4]), file_name, found[-1])
             inserted, updated, unchanged, checked = (int(value) for value in found[:4])
             if checked:
                 # a version without a fingerprint (written before migration 81) or with another
@@ -273,14 +295,14 @@ class LedgerStore(BatchStore):
                 # the keys of the new rows too (before the changed rows' versions stop being current):
                 # the insert below reads the rows not found the same by their keys
                 cursor.execute(
-                    "INSERT INTO staged_actuals SELECT t.row_key, NULL, 'new', 1 FROM typed_actuals t WHERE NOT EXISTS "
+                    "INSERT INTO staged_actuals SELECT t.row_key, NULL, 'new', NULL, 1 FROM typed_actuals t WHERE NOT EXISTS "
                     "(SELECT 1 FROM actual_versions a WHERE a.is_current AND a.row_key = t.row_key)"
                 )
             check_currencies(cursor, rows_of, "sale_date", file_name, known=None if streamed else found[4:7])
             if scope is not None:
                 refuse_foreign_keys(cursor, rows_of, scope, file_name)
             # (after the scope's check: a direct caller with a scope is not told of another rep's sale)
-            refuse_key_collisions(cursor, rows_of, file_name)
+            refuse_key_collisions(cursor, rows_of, file_name, bool(found[4] if streamed else found[10]))
             counts = BatchCounts(inserted, updated, unchanged, len(rejected_frame))
             batch_id = self._new_batch(
                 cursor, kind="actuals", file_name=file_name, sha256=sha256, principal=principal,
@@ -483,6 +505,8 @@ class LedgerStore(BatchStore):
 # (apply_actuals): measured at 1.08M rows, the store's side of an import took 2.6-2.9 CPU-s
 # through the view against 3.1-3.2 with the copy, a re-import 1.0-1.2 against 1.2-1.6
 _VIEW_ROWS = 250_000
+# whether the ledger holds a current version (on PostgreSQL a look into the partial index of them)
+_ANY_CURRENT = "EXISTS (SELECT 1 FROM actual_versions WHERE is_current)"
 # amounts and date: compared exactly, so the ledger's numbers never rest on a fingerprint
 _NUMBERS_DIFFER = (
     "(s.sale_date IS DISTINCT FROM a.sale_date OR s.revenue IS DISTINCT FROM a.revenue "
@@ -496,8 +520,6 @@ _TEXTS_DIFFER = (
 )
 # the number of distinct keys among the rows read (one per row unless a key repeats or is missing)
 _KEYS = "count(DISTINCT row_key)"
-# a row key's 64-bit hash, per backend (_refuse_repeated_keys)
-_KEY_HASH = {"duckdb": "hash(row_key)", "postgres": "hashtextextended(row_key, 0)"}
 # whether the ledger holds versions without keys (EXISTS on the partial index of such versions on
 # PostgreSQL: not a scan of the ledger)
 _UNKEYED = "EXISTS (SELECT 1 FROM actual_versions WHERE rep_key IS NULL OR territory_key IS NULL)"
@@ -539,23 +561,6 @@ def _counts(rows: str) -> str:
     return "SELECT " + ", ".join(
         f"coalesce(sum({rows}) FILTER (WHERE status = '{status}'), 0)" for status in ("new", "changed", "same", "check")
     )
-
-
-def _refuse_repeated_keys(cursor: Cursor, rows: int, file_name: str | None, keys: Any = None) -> None:
-    """BadInput unless the ``rows`` rows have as many distinct row keys: ``keys`` when counted, else
-    those of ``incoming_actuals`` (none NULL). Two rows of one key would both become current (the
-    import removes such repeats before it writes; this holds against any other caller). Distinct
-    hashes prove distinct keys, and cost less to count than the texts (at 1M keys ~0.12 against
-    ~0.15 CPU-s); only when two hashes meet (equal keys, a NULL, a chance or crafted collision) are
-    the texts counted."""
-    if keys is None:
-        hashed = f"count(DISTINCT {_KEY_HASH[cursor.dialect]}) FILTER (WHERE row_key IS NOT NULL)"
-        if int(cursor.execute(f"SELECT {hashed} FROM incoming_actuals").fetchall()[0][0]) == rows:
-            return
-        keys = cursor.execute(f"SELECT {_KEYS} FROM incoming_actuals").fetchall()[0][0]
-    if int(keys) != rows:
-        raise BadInput.single(file_name or "upload", "the batch holds two or more rows with one row_key: "
-                              "each key may appear once", column="row_key")
 
 
 def _refuse_impossible_cells(cells: pd.DataFrame, file_name: str | None) -> None:

@@ -42,8 +42,8 @@ WRITE_LOCK_KEY = 7_246_153_001  # the advisory lock "the store is writing" (advi
 MAX_IDLE_CONNECTIONS = 4
 CSV_CHUNK_ROWS = 65_536
 
-# migrations of DuckDB's storage only (salesplan/migrations_ledger.py): the columns' compression (83)
-DUCKDB_ONLY = frozenset({83})
+# migrations of DuckDB's storage only (salesplan/migrations_ledger.py): the columns' compression (83, 84)
+DUCKDB_ONLY = frozenset({83, 84})
 # Indexes the embedded DuckDB does better without (see migrations.py) but a server needs for
 # small uploads and undo against a big ledger; same migration versions on both backends.
 EXTRA_DDL = {

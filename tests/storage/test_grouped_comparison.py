@@ -20,7 +20,7 @@ import pytest
 from salesplan import imports
 from salesplan.errors import BadInput
 from salesplan.principal import SYSTEM
-from salesplan.storage import ledger
+from salesplan.storage import ledger, refusals
 from salesplan.store import Store
 from tests.helpers.ledger_writes import FIRST, SECOND, _file, _spy_sql, _state
 from tests.helpers.storage_fixtures import another_database, from_template, import_contract_reps
@@ -183,7 +183,7 @@ def test_keys_whose_hashes_collide_are_told_apart_by_their_texts(view_rows, requ
     make two) send the check to the keys' texts: distinct keys are written, a repeated or missing
     key is refused and nothing is written."""
     monkeypatch.setattr(ledger, "_VIEW_ROWS", view_rows)
-    monkeypatch.setattr(ledger, "_KEY_HASH", {"duckdb": "length(row_key)", "postgres": "length(row_key)"})
+    monkeypatch.setattr(refusals, "KEY_HASH", {"duckdb": "length(row_key)", "postgres": "length(row_key)"})
     target = from_template(request, db_target, "contract-reps", import_contract_reps)
     with Store.open(target) as store:
         assert _apply(store, _direct_rows([1, 2, 3], [1.0, 2.0, 3.0])) == (3, 0, 0)
