@@ -423,7 +423,8 @@ def _import_actuals(
                 connection.execute("CREATE TEMP TABLE left_out AS SELECT unnest(?::BIGINT[]) AS line", [sorted(bad_lines)])
         rejected = _rejected_records(parser, bad_lines)
         # the checks are done: the file's text cells are not read again (the caller keeps only the
-        # header's facts), so they go before the rows written are made, not beside them
+        # header's facts), so they go before the rows written are made, not beside them (the
+        # columns handed on as the cells themselves stay, as the rows written)
         parser.release_cells()
         written_sql = (
             f"SELECT {', '.join(_WRITTEN)} FROM keyed "

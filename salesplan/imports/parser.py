@@ -82,7 +82,9 @@ class _Parser:
 
     def release_cells(self) -> None:
         """Let go of the file's text cells once no check reads them again (``raw_arrow`` and the
-        views over it are unusable after this): the rows written are made without them beside."""
+        views over it are unusable after this): the rows written are made without them beside,
+        except the columns a large file hands on as its cells (``_passed_columns`` in actuals.py),
+        which the rows written keep (in place of a fetched copy of the same texts)."""
         self.connection.unregister("raw_arrow")
         self.raw.cells = self.raw.cells.slice(0, 0)
         self._cells = self.raw.cells
