@@ -244,3 +244,24 @@ def test_amounts_the_cast_reads_but_the_rules_refuse_are_refused_in_a_large_file
     assert [(problem.line, problem.reason) for problem in problems(reps_store, text)] == [
         (_ROWS + 2, "'1e3' has letters in it: amounts must be numbers"), (_ROWS + 3, "'1_000' is not a number"),
     ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="ab,", max_size=3)), max_size=40), st.data())
+def test_an_empty_cell_is_found_in_any_chunking_or_slice(texts, data):
+    # the column as a reader hands it over: chunks of any size, each possibly a slice of a larger array
+    whole = pa.array(["pad"] * 3 + texts + ["pad"], type=pa.string())
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(texts)), max_size=4)))
+    bounds = [0, *cuts, len(texts)]
+    chunks = [whole.slice(3 + a, b - a) for a, b in zip(bounds, bounds[1:])]
+    column = pa.chunked_array(chunks, type=pa.string())
+    assert cellfacts._has_empty_cell(column) == any(text == "" for text in texts)
+
+
+def test_an_empty_cell_past_the_first_block_is_found():
+    texts = ["x"] * (cellfacts._BLOCK * 2 + 5)
+    for position in (0, cellfacts._BLOCK - 1, cellfacts._BLOCK, len(texts) - 1):
+        with_empty = texts.copy()
+        with_empty[position] = ""
+        assert cellfacts._has_empty_cell(pa.chunked_array([pa.array(with_empty)]))
+    assert not cellfacts._has_empty_cell(pa.chunked_array([pa.array(texts)]))
