@@ -10,7 +10,7 @@ leave out work whose answer is already known (each saves a scan of a million cel
   expression that tests it is not run for every cell);
 - :func:`passed_cells` / :func:`with_passed`: the texts the parse hands on as they are (an order
   id, a customer, ...) are taken from the cells themselves instead of being fetched from DuckDB
-  as a copy (at 1M rows, four such columns cost ~0.15 CPU-s to fetch).
+  as a copy (at 1M rows, four such columns cost ~0.15 CPU-s to fetch; up to six are taken).
 
 Each answers only "known" or "not known": a cell it cannot vouch for (a padded cell, an unusual
 buffer) leaves the full work to be done, never a different result.
@@ -82,11 +82,12 @@ def iso_dates_only(column: pa.ChunkedArray) -> bool:
 def plain_numbers_only(column: pa.ChunkedArray) -> bool:
     """Whether every cell of ``column`` that is neither null nor empty is known to be a plain number,
     as :func:`amountsql._plain_number` tests it (``-?[0-9]+(\\.[0-9]+)?``, untrimmed: the caller asks
-    only when no cell is padded). Read off the bytes in a few passes without a temporary per byte:
+    only when no cell is padded). Read off the bytes in a few whole-column passes (each a comparison
+    of every byte, no Python loop over cells):
     nothing but digits, '-' and '.'; every '-' first in its cell and before a digit; every cell
     ending with a digit; and every '.' the same number of places before its cell's end (the usual
-    export's two decimals, or another count the same throughout), so one per cell at most, between
-    digits. False (not known; the regular expression then decides) for any other column, also for
+    export's two decimals, or another count of 1-4 the same throughout each chunk), so one per cell
+    at most, between digits. False (not known; the regular expression then decides) for any other column, also for
     one of plain numbers whose count of decimals varies."""
     chunks = _string_chunks(column)
     if chunks is None:
@@ -182,7 +183,8 @@ def with_passed(fetched: pa.Table, cells: pa.Table, columns: dict[str, pa.Chunke
     """The fetched rows of the parse (one per record of ``cells``, with its ``line``, in any order:
     DuckDB's parallel join does not keep the records' order) with the ``columns`` taken from the
     cells (each as long as ``cells``, in its order) put in, taken in the rows' order (matched by
-    their line), all in the order of ``names``."""
+    their line), all in the order of ``names``. Raises AssertionError when the rows are not one per
+    record (a parse that lost or added a row: never expected, never written)."""
     if fetched.num_rows != cells.num_rows:
         raise AssertionError(f"the parse gave {fetched.num_rows} rows for {cells.num_rows} records")
     if columns and fetched.num_rows:
