@@ -161,9 +161,11 @@ def rebuilt_versions_sql(row_key: str) -> str:
 # import's insert costs"): nearly every row has an order id of its own, so DuckDB's dictionary and
 # FSST compression gains little on them (~8 MB per million versions, against ~18 MB stored as they
 # are) and cost a fifth of an insert's CPU (measured at 1.08M versions: 0.44 CPU-s of the insert's
-# ~2.2, against 0.11). The row keys, as unlike, stay compressed: a re-import's comparison with the
-# ledger reads every current version's row key, and at L (9.8M) their uncompressed blocks raised
-# the re-import's peak past 2 GB (2.01 GB in a quiet benchmark, against 1.86 before). DuckDB
+# ~2.2, against 0.11). The row keys, as unlike, stay compressed (by DuckDB's choice here; with
+# ZSTD since migration 84, below): a re-import's comparison with the ledger reads every current
+# version's row key, and at L (9.8M) their uncompressed blocks raised the re-import's peak past
+# 2 GB (2.01 GB in a quiet benchmark, against 1.86 before). The name UNCOMPRESSED_KEYS says
+# "the order ids uncompressed" (kept: released tests import it). DuckDB
 # takes a column's compression only when its table is made: the table is made again, its
 # versions copied in their order; the views over it (``actuals``, ``actual_batch_rows``) read it
 # by name. PostgreSQL stores its rows its own way: the migration is DuckDB's only

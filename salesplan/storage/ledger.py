@@ -154,7 +154,10 @@ class LedgerStore(BatchStore):
         insert spill to disk; None: DuckDB's own limit. Raises NotAllowed for a leader, BadInput
         (nothing written) when a row is, or would change, a sale of a rep outside the principal's
         scope (the import refuses those rows first; this holds against a race), when two rows share a
-        ``row_key`` (rows in memory; a dataset's keys are the import's, made unique), or when the write does not fit in ``memory_mb`` even spilling.
+        ``row_key`` (rows in memory; a dataset's keys are the import's, made unique: a caller
+        handing a dataset must make them so) or a row has none, when a row's key is a current
+        sale's of another order id or line (a key collision, storage/refusals.py), or when the
+        write does not fit in ``memory_mb`` even spilling.
         """
         policy.require(principal, "upload_actuals")
         scope = self.visible_rep_ids(principal)

@@ -32,7 +32,8 @@ def refuse_key_collisions(cursor: Cursor, typed: str, file_name: str | None, pos
     files the later row would replace the earlier sale as an update. Only a batch with a row whose
     order id or line holds ``|``, whose line starts with ``#`` or that has no line can collide
     (``possible``: whether one of its rows is such, :data:`COLLISION_POSSIBLE`, told by the
-    caller): the usual file is not compared with the ledger again."""
+    caller): the usual file is not compared with the ledger again. Raises BadInput naming each
+    such line and both sales (nothing written: the caller's transaction rolls back)."""
     if not possible:
         return
     # a collision pairs a row without a line with a sale whose line starts with '#' (either way
@@ -67,7 +68,8 @@ def _refuse(file_name: str | None, column: str, lines: list[tuple[int | None, st
 
 def refuse_foreign_keys(cursor: Cursor, typed: str, scope: set[str], file_name: str | None) -> None:
     """Inside the writing transaction: no row of the typed rows ``typed`` may be a sale of a rep outside ``scope``,
-    new or replacing one (the import refuses such rows first; a direct caller meets this check)."""
+    new or replacing one (the import refuses such rows first; a direct caller meets this check).
+    Raises BadInput naming the lines (nothing written: the caller's transaction rolls back)."""
     rows = cursor.execute(
         f"SELECT line FROM {typed} WHERE rep_id IS NULL OR rep_id NOT IN (SELECT unnest(?::VARCHAR[])) "
         "ORDER BY line LIMIT 100",
