@@ -134,10 +134,20 @@ def parser_database(memory_mb: int = PARSER_MEMORY_MB) -> duckdb.DuckDBPyConnect
         if database is None:
             for old in [k for k in _parser_databases if k[:2] == key[:2]]:
                 del _parser_databases[old]  # freed when its last import's connection closes
-            database = duckdb.connect(":memory:", config={"memory_limit": f"{int(memory_mb)}MB", "temp_directory": folder})
+            database = duckdb.connect(":memory:", config={
+                "memory_limit": f"{int(memory_mb)}MB", "temp_directory": folder, **_ARROW_OUTPUT,
+            })
             _parser_databases[key] = database
         return database
 
+
+# the parser's Arrow results give a DECIMAL(18,4) (the amounts of actuals) as Arrow's decimal64,
+# DuckDB's own 8 bytes, instead of the default decimal128: at 1M rows the three amounts handed to
+# the store are ~26 MB less to allocate and convert, and the store reads them without narrowing
+# them again (docs/decisions.md, issue 17 session 14). The setting is the database's (DuckDB
+# holds it for all its connections); of what the parser fetches it changes only the decimals
+# (a BLOB would come as binary_view: the parser never fetches one; ``.df()`` is not Arrow's)
+_ARROW_OUTPUT = {"arrow_output_version": "1.5"}
 
 _parser_lock = threading.Lock()
 _parser_databases: dict[tuple[int, int, str], duckdb.DuckDBPyConnection] = {}

@@ -143,16 +143,21 @@ def _hashes_repeat(connection: duckdb.DuckDBPyConnection, *, in_memory: bool) ->
     if not in_memory:
         connection.execute("CREATE TEMP TABLE repeated_hashes AS SELECT hash(row_key) AS h FROM keyed GROUP BY 1 HAVING count(*) > 1")
         return connection.execute("SELECT count(*) FROM repeated_hashes").fetchall()[0][0] > 0
+    # the chunks of the fetch joined into one array of the process's own (writable), sorted where it
+    # is: no second copy of the million hashes (fresh memory is dear on this machine: docs/decisions.md)
     hashes = connection.sql("SELECT hash(row_key) AS h FROM keyed").to_arrow_table().column("h").to_numpy()
-    found = _repeated(hashes)
+    found = _repeated(hashes, in_place=hashes.flags.writeable)
     if len(found):
         connection.register("repeated_hashes", pa.table({"h": pa.array(found, type=pa.uint64())}))
     return len(found) > 0
 
 
-def _repeated(values: np.ndarray) -> np.ndarray:
+def _repeated(values: np.ndarray, *, in_place: bool = False) -> np.ndarray:
     """The values occurring more than once in ``values`` (uint64 hashes), sorted, each once: one
-    sort (numpy's vectorised sort: ~0.02 CPU-s for 1M values) and a comparison of neighbours."""
-    ordered = np.sort(values)
+    sort (numpy's vectorised sort: ~0.02 CPU-s for 1M values) and a comparison of neighbours.
+    ``in_place``: ``values`` is the caller's to spend, sorted as it is instead of a sorted copy."""
+    if in_place:
+        values.sort()
+    ordered = values if in_place else np.sort(values)
     same = ordered[1:] == ordered[:-1]
     return np.unique(ordered[1:][same]) if same.any() else ordered[:0]

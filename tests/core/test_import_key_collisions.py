@@ -81,8 +81,9 @@ def test_an_exact_repeat_and_a_conflict_keep_their_rules(reps_store, path):
     assert frame[frame["order_id"].isin(["A", "B"])].set_index("row_key")["revenue"].to_dict() == {"o|A|1": 10.0, "o|B|1": 10.0}
 
 
+@pytest.mark.parametrize("in_place", [False, True])
 @pytest.mark.parametrize("size", [0, 1, 2, 3, 1000, 70_000])
-def test_the_repeated_hashes_are_exactly_the_values_listed_twice_or_more(size):
+def test_the_repeated_hashes_are_exactly_the_values_listed_twice_or_more(size, in_place):
     # a large file's repeats are looked for among its keys' 64-bit hashes with numpy (one sort);
     # a plain count must agree
     from collections import Counter
@@ -99,4 +100,7 @@ def test_the_repeated_hashes_are_exactly_the_values_listed_twice_or_more(size):
         values[1] = values[2]
         values[-1] = values[-2] ^ np.uint64(1)
     expected = sorted(value for value, count in Counter(values.tolist()).items() if count > 1)
-    assert _repeated(values).tolist() == expected
+    given = values.copy()
+    assert _repeated(values, in_place=in_place).tolist() == expected
+    # a copy is sorted unless the caller gave its array to be sorted where it is
+    assert values.tolist() == (sorted(given.tolist()) if in_place else given.tolist())
