@@ -134,22 +134,32 @@ def _keys_repeat(keyed: pa.Table) -> bool:
     return len(set(keys)) < len(keys)
 
 
-def _hashes_repeat(connection: duckdb.DuckDBPyConnection, *, in_memory: bool) -> bool:
-    """Whether two rows of a large file's ``keyed`` have keys of one 64-bit hash, made available
-    as ``repeated_hashes`` (h: each such hash once). The keys' hashes are fetched and looked at
-    with numpy (:func:`_repeated`: at 1M keys ~0.04 CPU-s with the fetch, where DuckDB's aggregate
-    of a million groups took ~0.15); a parse kept in the parser's DuckDB (``in_memory`` False: too large to
-    hold beside the cells) is aggregated there, where it can spill."""
-    if not in_memory:
-        connection.execute("CREATE TEMP TABLE repeated_hashes AS SELECT hash(row_key) AS h FROM keyed GROUP BY 1 HAVING count(*) > 1")
-        return connection.execute("SELECT count(*) FROM repeated_hashes").fetchall()[0][0] > 0
-    # the chunks of the fetch joined into one array of the process's own (writable), sorted where it
-    # is: no second copy of the million hashes (fresh memory is dear on this machine: docs/decisions.md)
-    hashes = connection.sql("SELECT hash(row_key) AS h FROM keyed").to_arrow_table().column("h").to_numpy()
-    found = _repeated(hashes, in_place=hashes.flags.writeable)
+def _hashes_repeat(connection: duckdb.DuckDBPyConnection, rows: int) -> bool:
+    """Whether two of the ``rows`` rows of a large file's ``keyed`` have keys of one 64-bit hash,
+    made available as ``repeated_hashes`` (h: each such hash once). The keys' hashes are read a
+    batch at a time into one array and looked at with numpy (:func:`_repeated`: at 1M keys ~0.04
+    CPU-s with the fetch, where DuckDB's aggregate of a million groups took ~0.15; at 10M, kept in
+    the parser's DuckDB, its aggregate spilled). The array is the only copy: 8 bytes per row (a
+    whole Arrow result beside it was as much again, fresh memory that this machine hands out
+    slowly). Raises AssertionError when ``keyed`` does not hold ``rows`` rows."""
+    hashes = np.empty(rows, dtype=np.uint64)
+    filled = 0
+    for batch in connection.sql("SELECT hash(row_key) AS h FROM keyed").to_arrow_reader(_HASH_BATCH_ROWS):
+        values = batch.column(0).to_numpy()  # (a hash is never null: no copy)
+        if filled + len(values) > rows:
+            raise AssertionError(f"keyed holds more than {rows} rows")
+        hashes[filled:filled + len(values)] = values
+        filled += len(values)
+    if filled != rows:
+        raise AssertionError(f"keyed holds {filled} rows, not {rows}")
+    found = _repeated(hashes, in_place=True)
     if len(found):
         connection.register("repeated_hashes", pa.table({"h": pa.array(found, type=pa.uint64())}))
     return len(found) > 0
+
+
+# rows per batch of the hashes read by :func:`_hashes_repeat` (1 MB each)
+_HASH_BATCH_ROWS = 131_072
 
 
 def _repeated(values: np.ndarray, *, in_place: bool = False) -> np.ndarray:

@@ -1,0 +1,136 @@
+"""A large actuals file whose parse is kept in the parser's DuckDB (spilled; its rows handed to the
+store as a Parquet file): its rows join the reps only when a rep text or a missing territory needs
+it, and its overview is read from the parse's own rows, not from the file written (docs/decisions.md,
+issue 17 session 14). Each shortcut's answer is held to the full work's."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from salesplan import imports
+from salesplan.imports.actuals import _reps_as_written
+from salesplan.principal import SYSTEM
+from tests.helpers.actuals import actuals
+
+HEADER = "date,rep,order_id,line,amount,territory,customer\n"
+_ROWS = imports.parser._SMALL_FILE_ROWS + 30
+
+
+class _Recorded:
+    """The import's connection, with the text of every statement it executes kept in ``seen``."""
+
+    def __init__(self, connection, seen: list[str]):
+        self._connection, self._seen = connection, seen
+
+    def execute(self, sql, *args, **kwargs):
+        self._seen.append(sql)
+        return self._connection.execute(sql, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._connection, name)
+
+
+@pytest.fixture
+def spilled(monkeypatch):
+    """Every large parse kept in the parser's DuckDB; for each import, whether its keyed rows were
+    made with a join of the reps (read off the statement that made them)."""
+    monkeypatch.setattr(imports.actuals, "_PARSE_IN_MEMORY_SHARE", 0.0)
+    seen: list[str] = []
+    original = imports.flow.quiet_connection
+    monkeypatch.setattr(imports.flow, "quiet_connection", lambda *args, **kwargs: _Recorded(original(*args, **kwargs), seen))
+    return lambda: ["LEFT JOIN file_reps" in sql for sql in seen if sql.lstrip().startswith("CREATE TEMP TABLE keyed AS")]
+
+
+def _rows() -> list[list[str]]:
+    return [[f"2025-03-{1 + i % 28:02d}", ("R001", "R002")[i % 2], f"F{i}", str(1 + i % 3), f"{i}.25",
+             ("Nordics", "DACH")[i % 3 == 0], f"C{i % 7}"] for i in range(_ROWS)]
+
+
+def _text(rows: list[list[str]]) -> str:
+    return HEADER + "".join(",".join(row) + "\n" for row in rows)
+
+
+def _written(store) -> pd.DataFrame:
+    return store.actuals(SYSTEM).sort_values("line").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("change, joined", [
+    (None, False),  # every rep a rep_id as written, every row a territory: no join
+    ((3, 1, "ava@example.com"), True),  # a rep by email: resolved by the join
+    ((4, 1, "r002"), True),  # a rep_id in other case
+    ((5, 5, ""), True),  # a row without a territory takes its rep's
+    ((6, 5, " DACH"), True),  # a padded cell: trimmed in DuckDB (no fact known)
+    ((7, 5, " "), True),  # a blank territory (padded): none given, the rep's
+])
+def test_a_spilled_parse_joins_the_reps_only_when_a_row_needs_it(reps_store, spilled, change, joined):
+    rows = _rows()
+    if change is not None:
+        row, column, text = change
+        rows[row][column] = text
+    result = actuals(reps_store, _text(rows))
+    assert (result.inserted, result.rejected) == (_ROWS, 0)
+    assert spilled() == [joined]
+    written = _written(reps_store)
+    expected_reps = [row[1] for row in rows]
+    expected_territories = [row[5] for row in rows]
+    if change is not None and change[2] == "ava@example.com":
+        expected_reps[3] = "R001"
+    if change is not None and change[2] == "r002":
+        expected_reps[4] = "R002"
+    if change is not None and change[2] == "":
+        expected_territories[5] = {"R001": "Nordics", "R002": "DACH"}[rows[5][1]]
+    if change is not None and change[2] == " DACH":
+        expected_territories[6] = "DACH"
+    if change is not None and change[2] == " ":
+        expected_territories[7] = {"R001": "Nordics", "R002": "DACH"}[rows[7][1]]
+    assert written["rep_id"].tolist() == expected_reps
+    assert written["territory"].tolist() == expected_territories
+    assert written["order_id"].tolist() == [row[2] for row in rows]
+
+
+def test_the_overview_of_a_spilled_import_is_that_of_the_rows_written(reps_store, spilled):
+    rows = _rows()
+    rows[2][4] = "not a number"  # refused (valid rows only)
+    rows[9] = list(rows[8])  # the same sale listed twice: kept once
+    rows[11][0] = "2024-12-31"  # the first date
+    rows[12][0] = "2025-04-30"  # the last
+    result = actuals(reps_store, _text(rows), valid_only=True)
+    kept = [row for i, row in enumerate(rows) if i not in (2, 9)]
+    assert (result.inserted, result.rejected) == (len(kept), 1)
+    overview = result.overview
+    assert overview.rows == len(kept)
+    assert (overview.first_date, overview.last_date) == (dt.date(2024, 12, 31), dt.date(2025, 4, 30))
+    assert overview.totals["revenue"] == pytest.approx(sum(float(row[4]) for row in kept))
+    assert overview.reps == ["R001", "R002"]
+    written = _written(reps_store)
+    assert len(written) == overview.rows
+    assert float(written["revenue"].sum()) == pytest.approx(overview.totals["revenue"])
+    assert float(written["profit"].fillna(0).sum()) == pytest.approx(overview.totals["profit"])
+
+
+def test_the_reps_test_asks_every_condition():
+    # the conditions one by one, on the cells as given (an empty, not null, cell comes from a
+    # workbook or a stand-in: a CSV's empty cell is null)
+    connection = duckdb.connect()
+    connection.execute("CREATE TABLE file_reps AS SELECT * FROM (VALUES ('R001', 'R001'), ('R002', 'R002')) t(rep_text, rep_id)")
+
+    def asked(territories, *, padded=False, mapped=True, kind=None):
+        cells = pa.table({"c0": pa.chunked_array([pa.array(territories, type=kind or pa.string())]), "line": list(range(len(territories)))})
+        parser = SimpleNamespace(raw=SimpleNamespace(cells=cells, padded=padded), mapping={"territory": 0} if mapped else {},
+                                 has=lambda name: mapped and name == "territory")
+        return _reps_as_written(parser, connection)
+
+    assert asked(["Nordics", "DACH"])
+    assert not asked(["Nordics", "DACH"], padded=True)
+    assert not asked(["Nordics", "DACH"], mapped=False)
+    assert not asked(["Nordics", None])
+    assert not asked(["Nordics", ""])
+    assert not asked(["Nordics", "DACH"], kind=pa.large_string())
+    connection.execute("INSERT INTO file_reps VALUES ('ava@example.com', 'R001')")
+    assert not asked(["Nordics", "DACH"])
