@@ -198,10 +198,23 @@ QUOTED = {
 }
 
 
-def _read_quoted(text: str, monkeypatch, early: bool):
+# what the early read did for each: its table stood for the first reading ("used"), it was made
+# again on the records' path ("read again": not the width the records need), or it never started
+# (a blank line or record: the records are copied without it first)
+EARLY = {name: "used" for name in QUOTED} | {
+    "a stray quote": "read again", "wider below": "read again",
+    "a blank line": "not started", "one column, a lone carriage return": "not started",
+}
+
+
+def _read_quoted(text: str, monkeypatch, early: bool, seen: list[str] | None = None):
     monkeypatch.setattr(stream, "CHUNK_BYTES", 256)  # several chunks: the early read starts
     if not early:
         monkeypatch.setattr(csvtext._EarlyRead, "start", classmethod(lambda cls, *args: None))
+    elif seen is not None:  # (where each reading of DuckDB's ran: the early read's thread or this one)
+        read = csvtext._duckdb_read
+        monkeypatch.setattr(csvtext, "_duckdb_read", lambda *args, **kwargs: seen.append(
+            threading.current_thread().name) or read(*args, **kwargs))
     try:
         raw = files.read_table(text.encode(), "sales.csv", looks_like_header=lambda cells: 2 * (cells[0].lower() == "date"))
     except BadInput as error:
@@ -214,7 +227,10 @@ def _read_quoted(text: str, monkeypatch, early: bool):
 @pytest.mark.parametrize("name", list(QUOTED))
 def test_the_early_read_of_a_quoted_file_reads_what_the_records_path_reads(name, monkeypatch):
     text = "\n".join(QUOTED[name]) + "\n"
-    assert _read_quoted(text, monkeypatch, early=True) == _read_quoted(text, monkeypatch, early=False)
+    seen: list[str] = []
+    assert _read_quoted(text, monkeypatch, early=True, seen=seen) == _read_quoted(text, monkeypatch, early=False)
+    early = "salesplan-csv-read" in seen
+    assert ("not started" if not early else "used" if seen == ["salesplan-csv-read"] else "read again") == EARLY[name]
 
 
 def test_the_early_read_stands_for_the_first_reading(monkeypatch):

@@ -265,3 +265,17 @@ def test_an_empty_cell_past_the_first_block_is_found():
         with_empty[position] = ""
         assert cellfacts._has_empty_cell(pa.chunked_array([pa.array(with_empty)]))
     assert not cellfacts._has_empty_cell(pa.chunked_array([pa.array(texts)]))
+
+
+@pytest.mark.parametrize("amount, asked", [("{i}.5", False), ("${i}.50", True), ("{i},5", True)])
+def test_the_comma_probe_reads_no_column_known_to_be_plain_numbers(reps_store, monkeypatch, amount, asked):
+    # plain numbers hold no comma: their bytes are not scanned for one again (a column that is not
+    # known plain is, and a decimal comma is still found)
+    calls = []
+    original = imports.parser.comma_free
+    monkeypatch.setattr(imports.parser, "comma_free", lambda columns: calls.append(len(columns)) or original(columns))
+    rows = [f"2025-03-{3 + i % 20:02d};R001;F{i};1;{amount.format(i=i)}" for i in range(_ROWS)]
+    actuals(reps_store, "date;rep;order_id;line;amount\n" + "\n".join(rows) + "\n")
+    assert bool(calls) == asked
+    revenue = reps_store.actuals(SYSTEM).set_index("order_id")["revenue"]
+    assert float(revenue.loc["F3"]) == 3.5

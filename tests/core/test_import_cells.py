@@ -177,9 +177,11 @@ def test_a_refused_file_names_each_cell_it_cannot_read(eur_store):
     ]
 
 
-def test_each_cell_rule_names_each_of_its_expressions_once():
-    # a stand-in for the parser: the rules read only whether a field is mapped and its column
-    cells = SimpleNamespace(has=lambda name: True, col=lambda name: '"x"', known_shape=lambda name, shape: False)
+@pytest.mark.parametrize("known", [False, True], ids=["shape not known", "shape known"])
+def test_each_cell_rule_names_each_of_its_expressions_once(known):
+    # a stand-in for the parser: the rules read only whether a field is mapped, its column and
+    # whether its cells' shape is known (a large file's usual cells: no shape test per cell)
+    cells = SimpleNamespace(has=lambda name: True, col=lambda name: '"x"', known_shape=lambda name, shape: known)
     for comma in (False, True):
         value, reason = imports._Parser.amount_sql(cells, "amount", comma)
         currency = imports._currency_select(cells, ["amount"], "EUR")
@@ -193,6 +195,8 @@ def test_each_cell_rule_names_each_of_its_expressions_once():
         for pattern in (imports._ISO, imports._YEAR_LAST):
             assert 1 <= (value + reason).count(pattern) <= 2
         assert 1 <= len(re.findall("try_strptime", value + reason)) <= 6
+        # the shape of YYYY-MM-DD is tested cell by cell only when not known of every cell
+        assert ("LIKE '____-__-__'" in value + reason) == (not known)
 
 
 def test_a_repeat_naming_another_currency_is_a_conflict_and_two_problems_of_a_cell_keep_their_order(eur_store):
