@@ -97,7 +97,7 @@ def plain_numbers_only(column: pa.ChunkedArray) -> bool:
         if len(body) == 0:
             continue
         # (the bytes of null cells count in the bytes' tests: conservative)
-        if int(body.min()) < ord("-") or int(body.max()) > ord("9") or np.count_nonzero(body == ord("/")):
+        if int(body.min()) < ord("-") or int(body.max()) > ord("9"):
             return False
         starts, ends = offsets[:-1], offsets[1:]
         cells = ends > starts
@@ -108,12 +108,18 @@ def plain_numbers_only(column: pa.ChunkedArray) -> bool:
         if not np.all(_DIGITS.take(data[ends - 1])):
             return False
         signed = starts[firsts == ord("-")]
-        # every '-' starts its cell (as many as the cells starting with one), and a digit follows it
-        if np.count_nonzero(body == ord("-")) != len(signed) or not np.all(_DIGITS.take(data[signed + 1])):
+        # a digit follows every '-' that starts a cell
+        if not np.all(_DIGITS.take(data[signed + 1])):
             return False
-        # (a '.' first in its cell is never the counted one: more dots than counted)
-        dots = np.count_nonzero(body == ord("."))
-        if dots and not any(_dots_at(data, starts, ends, places) == dots for places in (2, 1, 3, 4)):
+        # every '-' starts its cell, every '.' is the counted one of its cell (the same number of
+        # places before its end, after its first byte: a '.' first in its cell never is), and no
+        # byte is a '/': the bytes below '0' (all '-', '.' or '/' here) are as many as the cells
+        # starting with '-' and the cells with a counted '.' together. One pass: each of the three
+        # counts is at least its part (distinct bytes), so the sum is reached only when each is
+        nondigits = np.count_nonzero(body < ord("0"))
+        if nondigits != len(signed) and not any(
+            _dots_at(data, starts, ends, places) == nondigits - len(signed) for places in (2, 1, 3, 4)
+        ):
             return False
     return True
 
