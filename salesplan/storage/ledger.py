@@ -302,13 +302,11 @@ class LedgerStore(BatchStore):
                 inserted, updated, unchanged, _ = (
                     int(value) for value in cursor.execute(f"{_counts('n' if streamed else '1')} FROM staged_actuals").fetchall()[0]
                 )
-            if streamed and 0 < inserted < row_count:
-                # the keys of the new rows too (before the changed rows' versions stop being current):
-                # the insert below reads the rows not found the same by their keys
-                cursor.execute(
-                    "INSERT INTO staged_actuals SELECT t.row_key, NULL, 'new', NULL, 1 FROM typed_actuals t WHERE NOT EXISTS "
-                    "(SELECT 1 FROM actual_versions a WHERE a.is_current AND a.row_key = t.row_key)"
-                )
+            # new rows beside others, read through the view: ``staged_actuals`` has no key of a new row.
+            # Once the changed rows' versions stop being current (below), the rows to write are those
+            # whose key is not current: read by an anti-join in the insert itself; the texts new to
+            # actual_keys looked for among every row (a kept row's are the ledger's already)
+            mixed = streamed and 0 < inserted < row_count
             check_currencies(cursor, rows_of, "sale_date", file_name, known=currencies)
             if scope is not None:
                 refuse_foreign_keys(cursor, rows_of, scope, file_name)
@@ -329,8 +327,10 @@ class LedgerStore(BatchStore):
                 # written once: the new version is the current ledger (the view ``actuals``); a batch
                 # of new rows only (the first import of a file) is written without the status
                 source, only = (
-                    (f"{rows_of} t", "") if inserted == row_count else (with_status, f" WHERE {status}.status <> 'same'")
+                    (f"{rows_of} t", "") if inserted == row_count else (f"{rows_of} t", _NOT_CURRENT) if mixed
+                    else (with_status, f" WHERE {status}.status <> 'same'")
                 )
+                named = f"{rows_of} t" if mixed else f"{source}{only}"
                 keys = "t.rep_key, t.territory_key"  # rows in memory of known texts: staged with their keys
                 if new_texts:
                     # the keys of the rows' rep and territory (migration 82): texts new to the ledger get one
@@ -338,7 +338,7 @@ class LedgerStore(BatchStore):
                         f"""
                         INSERT INTO actual_keys (name, key_id)
                         SELECT n.name, (SELECT coalesce(max(key_id), 0) FROM actual_keys) + row_number() OVER (ORDER BY n.name)
-                        FROM (SELECT t.rep_id AS name FROM {source}{only} UNION SELECT t.territory FROM {source}{only}) n
+                        FROM (SELECT t.rep_id AS name FROM {named} UNION SELECT t.territory FROM {named}) n
                         WHERE n.name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM actual_keys k WHERE k.name = n.name)
                         """
                     )
@@ -515,6 +515,9 @@ class LedgerStore(BatchStore):
 _VIEW_ROWS = 250_000
 # whether the ledger holds a current version (on PostgreSQL a look into the partial index of them)
 _ANY_CURRENT = "EXISTS (SELECT 1 FROM actual_versions WHERE is_current)"
+# the rows ``t`` whose key is not a current sale's (a mixed batch's rows to write, once the versions
+# of its changed rows stopped being current)
+_NOT_CURRENT = " WHERE NOT EXISTS (SELECT 1 FROM actual_versions a WHERE a.is_current AND a.row_key = t.row_key)"
 # amounts and date: compared exactly, so the ledger's numbers never rest on a fingerprint
 _NUMBERS_DIFFER = (
     "(s.sale_date IS DISTINCT FROM a.sale_date OR s.revenue IS DISTINCT FROM a.revenue "

@@ -211,3 +211,21 @@ def test_a_row_without_a_key_is_refused_and_nothing_written(view_rows, request, 
             _apply(store, _direct_rows([1, 2, 3], [1.0, 2.0, 3.0], ["k0", None, "k2"]))
         assert refused.value.problems[0].column == "row_key"
         assert _state(store) == before
+
+
+def test_new_rows_beside_others_are_written_by_one_anti_join_in_the_insert(org, monkeypatch, backend):
+    """A mixed batch through the view (new rows beside changed and unchanged ones) keeps no key of
+    its new rows: the insert reads the rows whose key is not current once the changed rows' versions
+    stopped being current (no second comparison filling ``staged_actuals`` with the new keys), and
+    writes exactly the new and changed rows."""
+    monkeypatch.setattr(ledger, "_VIEW_ROWS", 0)
+    _run(org, [FIRST])
+    seen = _spy_sql(org, monkeypatch)
+    assert _run(org, [FIRST[:1] + CHANGE + FIRST[2:] + NEWER]) == [(2, 1, 4)]
+    streamed = backend == "duckdb"  # PostgreSQL writes a batch in memory from its copy
+    assert not any("INSERT INTO staged_actuals" in sql for sql in seen)
+    assert any("INSERT INTO actual_versions" in sql and ledger._NOT_CURRENT in sql for sql in seen) == streamed
+    with org.cursor() as cursor:
+        written = cursor.execute("SELECT count(*) FROM actual_versions WHERE batch_id = "
+                                 "(SELECT max(batch_id) FROM upload_batches WHERE kind = 'actuals')").fetchall()[0][0]
+    assert written == 3
