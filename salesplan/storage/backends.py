@@ -109,6 +109,10 @@ class Cursor(Protocol):
     def frame(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         """Run a query and return its rows as a DataFrame built through Arrow (less peak memory)."""
 
+    def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run a query and return its rows as an Arrow table (what :meth:`frame` converts; a column
+        of numbers goes to numpy without a pandas frame's copy)."""
+
     def stage(self, name: str, data: pd.DataFrame | pa.Table | ds.Dataset) -> None:
         """Make ``data`` readable as the relation ``name`` until :meth:`unstage` or the end of
         the transaction (bulk path: a registered view on DuckDB, a temp table filled by COPY on
@@ -208,7 +212,10 @@ class DuckCursor:
         return self.native.description
 
     def frame(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
-        return self.native.sql(sql, params=params or None).to_arrow_table().to_pandas()
+        return self.arrow(sql, params).to_pandas()
+
+    def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        return self.native.sql(sql, params=params or None).to_arrow_table()
 
     def stage(self, name: str, data: pd.DataFrame | pa.Table | ds.Dataset) -> None:
         files = _parquet_files(data)

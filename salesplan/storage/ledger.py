@@ -21,7 +21,7 @@ from salesplan.storage.batches import BatchStore
 from salesplan.storage.people_history import history_join
 from salesplan.storage.rates import check_currencies
 from salesplan.storage.refusals import (
-    COLLISION_POSSIBLE, refuse_foreign_keys, refuse_key_collisions, refuse_repeated_keys,
+    COLLISION_POSSIBLE, collision_impossible, refuse_foreign_keys, refuse_key_collisions, refuse_repeated_keys,
 )
 from salesplan.storage.records import ActualTotals
 
@@ -243,7 +243,10 @@ class LedgerStore(BatchStore):
                 # join: 18 CPU-s against 10 at L). A ledger without a current version (the first
                 # import) has every row new: the rows are only counted (at 1M rows ~0.19 -> ~0.01)
                 if cursor.execute(f"SELECT {_ANY_CURRENT}").fetchall()[0][0]:
-                    flagged = f"(SELECT t.*, {COLLISION_POSSIBLE.format(t='t')} AS odd FROM {rows_of} t)"
+                    # (no row of the batch can collide: the flag is false, no LIKE per row)
+                    odd = "false" if isinstance(incoming, pa.Table) and collision_impossible(incoming) else (
+                        COLLISION_POSSIBLE.format(t="t"))
+                    flagged = f"(SELECT t.*, {odd} AS odd FROM {rows_of} t)"
                     cursor.temp_table(
                         "staged_actuals",
                         "SELECT CASE WHEN status IN ('changed', 'check') THEN row_key END AS row_key, current_batch, status, "
@@ -256,11 +259,13 @@ class LedgerStore(BatchStore):
                         "SELECT CAST(NULL AS VARCHAR) AS row_key, CAST(NULL AS BIGINT) AS current_batch, "
                         "CAST('new' AS VARCHAR) AS status, false AS odd, count(*) AS n FROM typed_actuals",
                     )
-                found = cursor.execute(f"{_counts('n')}, bool_or(odd) FROM staged_actuals").fetchall()[0]
+                *found, odd_rows = cursor.execute(f"{_counts('n')}, bool_or(odd) FROM staged_actuals").fetchall()[0]
+                # the rows' currencies, texts new to actual_keys and versions without keys: looked for below
+                currencies, new_texts, unkeyed = None, True, None
                 # a dataset is the import's own large path, whose keys it made unique: counting
                 # 10M distinct keys again would cost a hash table of them beside the write
                 if not isinstance(rows, ds.Dataset):
-                    refuse_repeated_keys(cursor, sum(int(value) for value in found[:4]), file_name)
+                    refuse_repeated_keys(cursor, sum(int(value) for value in found), file_name)
             else:
                 cursor.temp_table(
                     "staged_actuals",
@@ -270,13 +275,16 @@ class LedgerStore(BatchStore):
                 )
                 rows_of, with_status, status = "staged_actuals", "staged_actuals t", "t"
                 # what the rest of the write needs to know, in the same statement (see _FACTS)
-                found = cursor.execute(
+                *found, base, least, greatest, new_texts, repless, unkeyed, odd_rows, distinct = cursor.execute(
                     f"{_counts('1')}, {_FACTS}, bool_or(status <> 'new' AND {COLLISION_POSSIBLE.format(t='staged_actuals')}), "
                     f"{_KEYS} "
                     "FROM staged_actuals"
                 ).fetchall()[0]
-                refuse_repeated_keys(cursor, sum(int(value) for value in found[:4]), file_name, found[-1])
-            inserted, updated, unchanged, checked = (int(value) for value in found[:4])
+                refuse_repeated_keys(cursor, sum(int(value) for value in found), file_name, distinct)
+                # rows in memory: told by _FACTS (a row still 'check' then counted as written: at worst
+                # a statement below runs and finds nothing to do)
+                currencies, unkeyed = (base, least, greatest), bool(repless) or bool(unkeyed)
+            inserted, updated, unchanged, checked = (int(value) for value in found)
             if checked:
                 # a version without a fingerprint (written before migration 81) or with another
                 # backend's (a restored backup), or a text that changed: compared column by column
@@ -294,18 +302,16 @@ class LedgerStore(BatchStore):
                 inserted, updated, unchanged, _ = (
                     int(value) for value in cursor.execute(f"{_counts('n' if streamed else '1')} FROM staged_actuals").fetchall()[0]
                 )
-            if streamed and 0 < inserted < row_count:
-                # the keys of the new rows too (before the changed rows' versions stop being current):
-                # the insert below reads the rows not found the same by their keys
-                cursor.execute(
-                    "INSERT INTO staged_actuals SELECT t.row_key, NULL, 'new', NULL, 1 FROM typed_actuals t WHERE NOT EXISTS "
-                    "(SELECT 1 FROM actual_versions a WHERE a.is_current AND a.row_key = t.row_key)"
-                )
-            check_currencies(cursor, rows_of, "sale_date", file_name, known=None if streamed else found[4:7])
+            # new rows beside others, read through the view: ``staged_actuals`` has no key of a new row.
+            # Once the changed rows' versions stop being current (below), the rows to write are those
+            # whose key is not current: read by an anti-join in the insert itself; the texts new to
+            # actual_keys looked for among every row (a kept row's are the ledger's already)
+            mixed = streamed and 0 < inserted < row_count
+            check_currencies(cursor, rows_of, "sale_date", file_name, known=currencies)
             if scope is not None:
                 refuse_foreign_keys(cursor, rows_of, scope, file_name)
             # (after the scope's check: a direct caller with a scope is not told of another rep's sale)
-            refuse_key_collisions(cursor, rows_of, file_name, bool(found[4] if streamed else found[10]))
+            refuse_key_collisions(cursor, rows_of, file_name, bool(odd_rows))
             counts = BatchCounts(inserted, updated, unchanged, len(rejected_frame))
             batch_id = self._new_batch(
                 cursor, kind="actuals", file_name=file_name, sha256=sha256, principal=principal,
@@ -317,15 +323,14 @@ class LedgerStore(BatchStore):
                     "UPDATE actual_versions SET is_current = false WHERE is_current "
                     "AND row_key IN (SELECT row_key FROM staged_actuals WHERE status = 'changed')"
                 )
-            # rows in memory: told by _FACTS (a row still 'check' then counted as written: at worst
-            # a statement below runs and finds nothing to do); a dataset: always looked for
-            new_texts, unkeyed = (True, None) if streamed else (bool(found[7]), bool(found[8]) or bool(found[9]))
             if inserted or updated:
                 # written once: the new version is the current ledger (the view ``actuals``); a batch
                 # of new rows only (the first import of a file) is written without the status
                 source, only = (
-                    (f"{rows_of} t", "") if inserted == row_count else (with_status, f" WHERE {status}.status <> 'same'")
+                    (f"{rows_of} t", "") if inserted == row_count else (f"{rows_of} t", _NOT_CURRENT) if mixed
+                    else (with_status, f" WHERE {status}.status <> 'same'")
                 )
+                named = f"{rows_of} t" if mixed else f"{source}{only}"
                 keys = "t.rep_key, t.territory_key"  # rows in memory of known texts: staged with their keys
                 if new_texts:
                     # the keys of the rows' rep and territory (migration 82): texts new to the ledger get one
@@ -333,7 +338,7 @@ class LedgerStore(BatchStore):
                         f"""
                         INSERT INTO actual_keys (name, key_id)
                         SELECT n.name, (SELECT coalesce(max(key_id), 0) FROM actual_keys) + row_number() OVER (ORDER BY n.name)
-                        FROM (SELECT t.rep_id AS name FROM {source}{only} UNION SELECT t.territory FROM {source}{only}) n
+                        FROM (SELECT t.rep_id AS name FROM {named} UNION SELECT t.territory FROM {named}) n
                         WHERE n.name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM actual_keys k WHERE k.name = n.name)
                         """
                     )
@@ -510,6 +515,9 @@ class LedgerStore(BatchStore):
 _VIEW_ROWS = 250_000
 # whether the ledger holds a current version (on PostgreSQL a look into the partial index of them)
 _ANY_CURRENT = "EXISTS (SELECT 1 FROM actual_versions WHERE is_current)"
+# the rows ``t`` whose key is not a current sale's (a mixed batch's rows to write, once the versions
+# of its changed rows stopped being current)
+_NOT_CURRENT = " WHERE NOT EXISTS (SELECT 1 FROM actual_versions a WHERE a.is_current AND a.row_key = t.row_key)"
 # amounts and date: compared exactly, so the ledger's numbers never rest on a fingerprint
 _NUMBERS_DIFFER = (
     "(s.sale_date IS DISTINCT FROM a.sale_date OR s.revenue IS DISTINCT FROM a.revenue "

@@ -270,6 +270,9 @@ class PgCursor:
         return _duckdb_frame(self._arrow())
 
     def frame(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        return self.arrow(sql, params).to_pandas()
+
+    def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         # big reads (the engine's daily actuals) travel as COPY text parsed by Arrow, not as
         # Python tuples: the column types come from the same query with LIMIT 0
         values = None if params is None else [_plain(value) for value in params]
@@ -277,7 +280,7 @@ class PgCursor:
         self.native.execute(f"SELECT * FROM ({query}) AS q LIMIT 0", values)
         schema = pa.schema([(column.name, _OID_TYPES.get(column.type_code, pa.string()))
                             for column in self.native.description or []])
-        return _copy_out(self.native, f"COPY ({query}) TO STDOUT (FORMAT csv)", values, schema).to_pandas()
+        return _copy_out(self.native, f"COPY ({query}) TO STDOUT (FORMAT csv)", values, schema)
 
     def stage(self, name: str, data: pd.DataFrame | pa.Table | ds.Dataset) -> None:
         schema, batches = _batches(data)

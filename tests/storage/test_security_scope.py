@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from datetime import date
 
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 from salesplan import imports
 from salesplan.errors import BadInput, NotAllowed, Problem
 from salesplan.principal import SYSTEM, Principal
+from salesplan.storage import ledger
 
 # the contract suite's organisation (VP > M1 > R1, R2; VP > M2 > R3), on every backend
 
@@ -146,3 +150,25 @@ def test_an_action_can_only_answer_an_obstacle_of_its_own_plan(org):
     own = org.add_obstacle(ANN, "R1", 2025, description="Budget freeze", likelihood=4, revenue_at_risk=300)
     org.add_action(ANN, "R1", 2025, description="Phase it", owner="R1", due_date=None, obstacle_id=own)
     assert org.plan(ANN, "R1", 2025)["actions"]["obstacle_id"].tolist() == [own]
+
+
+@pytest.mark.parametrize("path", ["view", "rows file"])
+def test_the_store_refuses_foreign_rows_on_the_large_write_paths(path, org, monkeypatch, tmp_path):
+    """The scope's refusals of a large write (a batch in memory through DuckDB's view, or the
+    large file's Parquet rows on either backend), as of a small one: a sale of a rep outside the
+    scope, and a key that is another rep's current sale; nothing written."""
+    monkeypatch.setattr(ledger, "_VIEW_ROWS", 0)  # every batch in memory through the view on DuckDB
+    upload(org, "date,rep,amount,order_id,line\n2025-03-03,R2,500,SO-9,1\n", BOB)
+    before = org.snapshot()
+    mine = org.actuals(SYSTEM).assign(rep_id="R1", line=7)  # Bob's key, as Ann's sale
+    theirs = mine.assign(row_key="o|SO-77|1", order_id="SO-77", rep_id="R2")  # a new key of Bob's
+    for rows, refused in ((mine, "order SO-9 line 1 is already recorded for a rep outside your scope"),
+                          (theirs, "not a rep you may upload for")):
+        data = pa.Table.from_pandas(rows.drop(columns=["batch_id"]), preserve_index=False)
+        if path == "rows file":
+            pq.write_table(data, tmp_path / "rows.parquet")
+            data = ds.dataset(tmp_path / "rows.parquet", format="parquet")
+        with pytest.raises(BadInput, match=refused):
+            org.apply_actuals(ANN, data, rows.iloc[0:0].assign(record="", problems=""), file_name="race.csv",
+                              sha256=None, valid_only=False)
+        assert org.snapshot() == before
