@@ -15,7 +15,8 @@ from salesplan.files import (
     MB,
     RawTable,
 )
-from salesplan.imports.cellfacts import _has_empty_cell, passed_cells, with_passed
+from salesplan.imports.amountsql import LARGEST_AMOUNT, profit_too_large
+from salesplan.imports.cellfacts import has_empty_cell, passed_cells, with_passed
 from salesplan.imports.fields import ImportOverview, ImportResult
 from salesplan.imports.parser import (
     _SMALL_FILE_ROWS,
@@ -165,6 +166,8 @@ def _import_actuals(
             for name in ("cost", "profit"):
                 if parser.has(name):
                     parser.add_problem(f"{name}_problem IS NOT NULL", name, f"{name}_problem")
+            if parser.has("cost"):  # (a profit given is an amount of its own, checked above)
+                parser.add_problem(*profit_too_large("profit_given IS NULL", "revenue", "cost"))
             if parser.has("territory"):
                 parser.add_problem(
                     "territory_given IS NOT NULL AND territory_given NOT IN (SELECT territory FROM known_territories)",
@@ -176,11 +179,10 @@ def _import_actuals(
                     "rep_id IS NOT NULL AND rep_id NOT IN (SELECT rep_id FROM allowed_reps)", "rep",
                     f"'not a rep you may upload for: {who}'",
                 )
-        # natural keys (docs/files.md): (order id, line), the line being the occurrence of the order id
-        # when the file has no line column; else a hash of the row's values + its occurrence
-        # the values of a row as one text: a JSON list, so that an empty cell (null) never equals
-        # an empty or shifted neighbour (concat_ws would skip nulls: customer=x vs product=x)
-        # (read from ``keyed``, which holds the given territory and profit only as other columns tell them)
+        # natural keys (docs/files.md): (order id, line), the line being the occurrence of the order id when
+        # the file has no line column; else a hash of the row's values + its occurrence. The values of a
+        # row as one text: a JSON list, so that an empty cell (null) never equals an empty or shifted
+        # neighbour (concat_ws would skip nulls: customer=x vs product=x), read from ``keyed``
         values = (
             "md5(to_json([sale_date::VARCHAR, rep_id, revenue::VARCHAR, cost::VARCHAR, "
             f"{'profit_given::VARCHAR' if parser.has('profit') else 'NULL::VARCHAR'}, "
@@ -196,7 +198,7 @@ def _import_actuals(
         # (the tests of a column the file does not have never hold: they are left out, each costs
         # a few ms to plan)
         suspect = [unusable, "sale_date < DATE '1900-01-01' OR sale_date > DATE '2199-12-31'"]
-        suspect += ["cost IS NULL AND cost_text IS NOT NULL"] if parser.has("cost") else []
+        suspect += ["cost IS NULL AND cost_text IS NOT NULL", f"abs(profit) > {LARGEST_AMOUNT}"] if parser.has("cost") else []
         suspect += ["profit_given IS NULL AND profit_text IS NOT NULL"] if parser.has("profit") else []
         # a large file's territories are looked up once per distinct text first: when all are known,
         # no row's can be unknown, and its rows skip the lookup (~0.03 CPU-s at 1M rows)
@@ -213,12 +215,11 @@ def _import_actuals(
         ]
         if visible is not None:
             suspect.append("rep_id NOT IN (SELECT rep_id FROM allowed_reps)")
-        # ``keyed`` also holds the columns the store is given (``profit``, ``territory_from_file``,
-        # in the store's order first), so that the rows written are a projection of it, not a copy.
-        # Nothing else is fetched that another column tells: the territory given is the territory
-        # when it came from the file (else NULL), and the profit given is NULL in every row of a
-        # file without a profit column (:func:`_fingerprint` and the rows' ``values`` read them so); at 1M rows each text
-        # column fetched costs ~0.02 CPU-s
+        # ``keyed`` also holds the columns the store is given (``profit``, ``territory_from_file``, in the
+        # store's order first), so that the rows written are a projection of it, not a copy. Nothing else
+        # is fetched that another column tells: the territory given is the territory when it came from the
+        # file (else NULL), the profit given NULL in every row of a file without a profit column
+        # (:func:`_fingerprint` and the rows' ``values`` read them so); each text fetched ~0.02 CPU-s at 1M rows
         # a row without a readable date, rep or amount is refused whatever its key: it gets one of
         # its own (a file of millions of such rows is not numbered and compared). One concat: each
         # || of a chain makes a string of its own (~0.1 s at 1M rows)
@@ -293,9 +294,8 @@ def _import_actuals(
             maybe_totals = True
             suspect_rows, keyed_count = connection.execute("SELECT count(*) FILTER (WHERE suspect), count(*) FROM keyed").fetchall()[0]
             suspects = suspect_rows > 0
-        # the problems of the cells are read from every column of parsed and resolved (texts,
-        # reasons), computed again for the suspect rows only; a valid file has none, and then
-        # not even the wide statement is planned (its regular expressions cost ~0.15 s to prepare)
+        # the problems of the cells are read from every column of parsed and resolved (texts, reasons), computed again
+        # for the suspect rows only; a valid file has none, and then not even the wide statement is planned (~0.15 s)
         if suspects:
             parser.src_of_lines("suspect_src", "SELECT line FROM keyed WHERE suspect")
             # a small file's suspect rows are read with the full rules of the columns where one
@@ -500,7 +500,7 @@ def _reps_as_written(parser: _Parser, connection: duckdb.DuckDBPyConnection) -> 
         return False
     if connection.execute("SELECT count(*) FROM file_reps WHERE rep_id IS DISTINCT FROM rep_text").fetchall()[0][0]:
         return False
-    return not _has_empty_cell(territory)
+    return not has_empty_cell(territory)
 
 
 # the columns of ``keyed`` that may be a field's text as the file gives it (:func:`_passed_columns`)

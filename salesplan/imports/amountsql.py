@@ -60,3 +60,18 @@ def _plain_number(text: str) -> str:
     """SQL: whether a (trimmed) cell is a plain decimal number such as ``-1234.50``: digits with
     an optional minus and decimal point, nothing else (no symbol, code, space or separator)."""
     return f"regexp_full_match({text}, '-?[0-9]+(\\.[0-9]+)?')"
+
+
+# the largest amount a DECIMAL(18,4) holds, the ledger's type for every amount: a profit worked
+# out as revenue minus cost (DECIMAL(19,4) in the parse) may pass it where neither amount does
+LARGEST_AMOUNT = "99999999999999.9999"
+
+
+def profit_too_large(given: str, revenue: str, cost: str) -> tuple[str, str, str]:
+    """(condition, field, reason) of :meth:`_Parser.add_problem` for a row with no profit given
+    (``given``: SQL that holds then) whose profit, worked out as ``revenue`` minus ``cost``, is
+    larger than the ledger can hold: a problem of the row's cost cell, named with the difference."""
+    difference = f"({revenue} - {cost})"
+    return (f"{given} AND abs{difference} > {LARGEST_AMOUNT}", "cost",
+            f"'revenue minus cost (' || {difference}::VARCHAR || ') is too large for a profit: "
+            f"at most {LARGEST_AMOUNT} either way'")

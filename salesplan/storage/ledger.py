@@ -305,7 +305,8 @@ class LedgerStore(BatchStore):
             # new rows beside others, read through the view: ``staged_actuals`` has no key of a new row.
             # Once the changed rows' versions stop being current (below), the rows to write are those
             # whose key is not current: read by an anti-join in the insert itself; the texts new to
-            # actual_keys looked for among every row (a kept row's are the ledger's already)
+            # actual_keys looked for among every row (a kept row's are the ledger's already, unless its version
+            # has none yet: one written before migration 82 or restored from an older backup, then numbered here)
             mixed = streamed and 0 < inserted < row_count
             check_currencies(cursor, rows_of, "sale_date", file_name, known=currencies)
             if scope is not None:

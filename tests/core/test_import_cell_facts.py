@@ -255,7 +255,7 @@ def test_an_empty_cell_is_found_in_any_chunking_or_slice(texts, data):
     bounds = [0, *cuts, len(texts)]
     chunks = [whole.slice(3 + a, b - a) for a, b in zip(bounds, bounds[1:])]
     column = pa.chunked_array(chunks, type=pa.string())
-    assert cellfacts._has_empty_cell(column) == any(text == "" for text in texts)
+    assert cellfacts.has_empty_cell(column) == any(text == "" for text in texts)
 
 
 def test_an_empty_cell_past_the_first_block_is_found():
@@ -263,8 +263,8 @@ def test_an_empty_cell_past_the_first_block_is_found():
     for position in (0, cellfacts._BLOCK - 1, cellfacts._BLOCK, len(texts) - 1):
         with_empty = texts.copy()
         with_empty[position] = ""
-        assert cellfacts._has_empty_cell(pa.chunked_array([pa.array(with_empty)]))
-    assert not cellfacts._has_empty_cell(pa.chunked_array([pa.array(texts)]))
+        assert cellfacts.has_empty_cell(pa.chunked_array([pa.array(with_empty)]))
+    assert not cellfacts.has_empty_cell(pa.chunked_array([pa.array(texts)]))
 
 
 @pytest.mark.parametrize("amount, asked", [("{i}.5", False), ("${i}.50", True), ("{i},5", True)])

@@ -1,0 +1,65 @@
+"""A profit worked out as revenue minus cost must fit the ledger's amounts (DECIMAL(18,4)) like
+every amount of a file: a row whose difference does not is refused on its line, in its cost
+column, with the difference named, on every path of the parse (a small file, a large one in
+Arrow, a large one kept in the parser's DuckDB), and a valid-only import writes the other rows.
+Before, the store's cast of such a profit failed, and the whole import was refused with the
+database's own message, no line and no column, even with valid rows only."""
+
+from __future__ import annotations
+
+import pytest
+
+from salesplan import imports
+from salesplan.errors import Problem
+from salesplan.principal import SYSTEM
+from tests.helpers.actuals import actuals, problems
+
+HEADER = "date,rep,order_id,line,revenue,cost\n"
+LARGEST = "99999999999999.9999"
+
+
+@pytest.fixture(params=["small", "large in Arrow", "large kept in DuckDB"])
+def filler(request, monkeypatch) -> list[str]:
+    """Rows before the rows of a test: none (a small file), or enough to take the large path."""
+    if request.param == "small":
+        return []
+    monkeypatch.setattr(imports.actuals, "_PARSE_IN_MEMORY_SHARE", 0.0 if request.param.endswith("DuckDB") else 1e9)
+    return [f"2025-03-{3 + i % 20:02d},R001,F{i},1,{i}.5,{i}" for i in range(imports.parser._SMALL_FILE_ROWS + 20)]
+
+
+def _file(filler: list[str], rows: list[str]) -> tuple[str, int]:
+    return HEADER + "\n".join(filler + rows) + "\n", len(filler) + 2
+
+
+def test_a_profit_past_the_largest_amount_is_refused_on_its_line(reps_store, filler):
+    text, first = _file(filler, [
+        f"2025-03-04,R001,A,1,{LARGEST},-1",  # revenue and cost each fit: their difference does not
+        f"2025-03-04,R001,B,1,-{LARGEST},0.0001",  # as far the other way
+        f"2025-03-04,R001,C,1,{LARGEST},0",  # the largest profit itself is one
+        "2025-03-04,R001,D,1,5,1",
+    ])
+    assert problems(reps_store, text) == [
+        Problem("sales.csv", first, "cost",
+                f"revenue minus cost (100000000000000.9999) is too large for a profit: at most {LARGEST} either way"),
+        Problem("sales.csv", first + 1, "cost",
+                f"revenue minus cost (-100000000000000.0000) is too large for a profit: at most {LARGEST} either way"),
+    ]
+    assert reps_store.actual_totals(SYSTEM)["rows"] == 0  # nothing written
+
+
+def test_valid_only_writes_the_rows_whose_profit_fits(reps_store, filler):
+    text, first = _file(filler, [f"2025-03-04,R001,A,1,{LARGEST},-1", f"2025-03-04,R001,C,1,{LARGEST},0"])
+    result = actuals(reps_store, text, valid_only=True)
+    assert (result.inserted, result.rejected) == (len(filler) + 1, 1)
+    written = reps_store.actuals(SYSTEM).set_index("order_id")
+    assert "A" not in written.index
+    assert written.loc["C", "profit"] == float(LARGEST)  # (the frame holds floats)
+
+
+def test_a_profit_given_is_not_worked_out(reps_store, filler):
+    # the profit column's own cell is the row's profit: revenue minus cost is not asked to fit
+    rows = [f"{row},{row.split(',')[-2]}" for row in filler]  # (the filler's profit: its revenue)
+    text = HEADER.strip() + ",profit\n" + "\n".join(rows + [f"2025-03-04,R001,A,1,{LARGEST},-1,12.5"]) + "\n"
+    result = actuals(reps_store, text)
+    assert (result.inserted, result.rejected) == (len(filler) + 1, 0)
+    assert float(reps_store.actuals(SYSTEM).set_index("order_id").loc["A", "profit"]) == 12.5
