@@ -142,11 +142,11 @@ def parser_database(memory_mb: int = PARSER_MEMORY_MB) -> duckdb.DuckDBPyConnect
 
 
 # the parser's Arrow results give a DECIMAL(18,4) (the amounts of actuals) as Arrow's decimal64,
-# DuckDB's own 8 bytes, instead of the default decimal128: at 1M rows the three DECIMAL(18,4) amounts
-# the parse fetches (revenue, cost, the profit given) are ~26 MB less to allocate and convert, and the
-# store reads revenue and cost without narrowing them again (the profit it is handed, revenue minus
-# cost where none is given, is a DECIMAL(19,4) and stays decimal128) (docs/decisions.md, issue 17
-# session 14). The setting is the database's (DuckDB holds it for all its connections); of what the
+# DuckDB's own 8 bytes, instead of the default decimal128: at 1M rows the fetch of the parse's
+# DECIMAL(18,4) amounts (revenue, cost, the profit given) touches ~13 MB less (49 -> 36 MB), and the
+# store reads revenue and cost without narrowing them again (the profit column it is handed,
+# coalesce(profit given, revenue - cost), is always a DECIMAL(19,4) and stays decimal128)
+# (docs/decisions.md, issue 17 session 14). The setting is the database's (DuckDB holds it for all its connections); of what the
 # parser fetches it changes only the decimals: a DECIMAL of width 9 or less comes as decimal32, read
 # only through ``.df()``, which is not Arrow's; a BLOB would come as binary_view (never fetched)
 _ARROW_OUTPUT = {"arrow_output_version": "1.5"}

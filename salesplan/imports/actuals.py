@@ -167,7 +167,7 @@ def _import_actuals(
                 if parser.has(name):
                     parser.add_problem(f"{name}_problem IS NOT NULL", name, f"{name}_problem")
             if parser.has("cost"):  # (a profit given is an amount of its own, checked above)
-                parser.add_problem(*profit_too_large("profit_given IS NULL", "revenue", "cost"))
+                parser.add_problem(*profit_too_large("profit_text IS NULL", "revenue", "cost"))
             if parser.has("territory"):
                 parser.add_problem(
                     "territory_given IS NOT NULL AND territory_given NOT IN (SELECT territory FROM known_territories)",

@@ -68,8 +68,8 @@ LARGEST_AMOUNT = "99999999999999.9999"
 
 
 def profit_too_large(given: str, revenue: str, cost: str) -> tuple[str, str, str]:
-    """(condition, field, reason) of :meth:`_Parser.add_problem` for a row with no profit given
-    (``given``: SQL that holds then) whose profit, worked out as ``revenue`` minus ``cost``, is
+    """(condition, field, reason) of :meth:`_Parser.add_problem` for a row with no profit cell
+    (``given``: SQL that holds then; a profit cell that cannot be read is its own problem) whose profit, worked out as ``revenue`` minus ``cost``, is
     larger than the ledger can hold: a problem of the row's cost cell, named with the difference."""
     difference = f"({revenue} - {cost})"
     return (f"{given} AND abs{difference} > {LARGEST_AMOUNT}", "cost",

@@ -56,10 +56,25 @@ def test_valid_only_writes_the_rows_whose_profit_fits(reps_store, filler):
     assert written.loc["C", "profit"] == float(LARGEST)  # (the frame holds floats)
 
 
+def _with_profit(filler: list[str], rows: list[str]) -> tuple[str, int]:
+    """A file with a profit column: the filler's profit is its revenue."""
+    filled = [f"{row},{row.split(',')[-2]}" for row in filler]
+    return HEADER.strip() + ",profit\n" + "\n".join(filled + rows) + "\n", len(filler) + 2
+
+
 def test_a_profit_given_is_not_worked_out(reps_store, filler):
-    # the profit column's own cell is the row's profit: revenue minus cost is not asked to fit
-    rows = [f"{row},{row.split(',')[-2]}" for row in filler]  # (the filler's profit: its revenue)
-    text = HEADER.strip() + ",profit\n" + "\n".join(rows + [f"2025-03-04,R001,A,1,{LARGEST},-1,12.5"]) + "\n"
+    # the profit column's own cell is the row's profit: revenue minus cost is not asked to fit, also
+    # on a row that the cheap test sends to the full rules (a currency sign) and is valid
+    text, _ = _with_profit(filler, [f"2025-03-04,R001,A,1,{LARGEST},-1,12.5", f"2025-03-04,R001,B,1,${LARGEST},-1,7"])
     result = actuals(reps_store, text)
-    assert (result.inserted, result.rejected) == (len(filler) + 1, 0)
-    assert float(reps_store.actuals(SYSTEM).set_index("order_id").loc["A", "profit"]) == 12.5
+    assert (result.inserted, result.rejected) == (len(filler) + 2, 0)
+    written = reps_store.actuals(SYSTEM).set_index("order_id")
+    assert written.loc[["A", "B"], "profit"].tolist() == [12.5, 7.0]
+
+
+def test_a_profit_cell_that_cannot_be_read_is_its_own_problem(reps_store, filler):
+    # correcting the profit alone makes the row valid: the cost is not named
+    text, first = _with_profit(filler, [f"2025-03-04,R001,C,1,{LARGEST},-1,abc"])
+    assert problems(reps_store, text) == [
+        Problem("sales.csv", first, "profit", "'abc' has letters in it: amounts must be numbers"),
+    ]
