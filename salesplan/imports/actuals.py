@@ -15,7 +15,7 @@ from salesplan.files import (
     MB,
     RawTable,
 )
-from salesplan.imports.amountsql import LARGEST_AMOUNT, profit_too_large
+from salesplan.imports.amountsql import LARGEST_AMOUNT
 from salesplan.imports.cellfacts import has_empty_cell, passed_cells, with_passed
 from salesplan.imports.fields import ImportOverview, ImportResult
 from salesplan.imports.parser import (
@@ -167,7 +167,7 @@ def _import_actuals(
                 if parser.has(name):
                     parser.add_problem(f"{name}_problem IS NOT NULL", name, f"{name}_problem")
             if parser.has("cost"):  # (a profit given is an amount of its own, checked above)
-                parser.add_problem(*profit_too_large("profit_text IS NULL", "revenue", "cost"))
+                parser.add_problem(*parser.profit_too_large(comma))
             if parser.has("territory"):
                 parser.add_problem(
                     "territory_given IS NOT NULL AND territory_given NOT IN (SELECT territory FROM known_territories)",

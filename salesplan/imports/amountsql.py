@@ -66,12 +66,3 @@ def _plain_number(text: str) -> str:
 # out as revenue minus cost (DECIMAL(19,4) in the parse) may pass it where neither amount does
 LARGEST_AMOUNT = "99999999999999.9999"
 
-
-def profit_too_large(given: str, revenue: str, cost: str) -> tuple[str, str, str]:
-    """(condition, field, reason) of :meth:`_Parser.add_problem` for a row with no profit cell
-    (``given``: SQL that holds then; a profit cell that cannot be read is its own problem) whose profit, worked out as ``revenue`` minus ``cost``, is
-    larger than the ledger can hold: a problem of the row's cost cell, named with the difference."""
-    difference = f"({revenue} - {cost})"
-    return (f"{given} AND abs{difference} > {LARGEST_AMOUNT}", "cost",
-            f"'revenue minus cost (' || {difference}::VARCHAR || ') is too large for a profit: "
-            f"at most {LARGEST_AMOUNT} either way'")

@@ -15,7 +15,7 @@ from salesplan.files import (
     RawTable,
     quiet_connection,
 )
-from salesplan.imports.amountsql import _amount_clean, _amount_core, _core_of, _let, _plain_number
+from salesplan.imports.amountsql import LARGEST_AMOUNT, _amount_clean, _amount_core, _core_of, _let, _plain_number
 from salesplan.imports.cellfacts import _iso_shaped, comma_free, iso_dates_only, plain_numbers_only
 from salesplan.imports.fields import (  # noqa: F401  (the parser's interface, kept)
     _DATE_FORMAT_ALIASES,
@@ -124,6 +124,17 @@ class _Parser:
 
     def header_name(self, field_name: str) -> str:
         return self.raw.header[self.mapping[field_name]] if field_name in self.mapping else field_name
+
+    def profit_too_large(self, decimal_comma: bool) -> tuple[str, str, str]:
+        """(condition, field, reason) of :meth:`add_problem` for a row without a profit cell whose
+        profit, worked out as revenue minus cost, is larger than the ledger can hold: a problem of
+        its cost cell, naming both columns as the file does and the difference as it writes numbers
+        (a profit cell that cannot be read is that cell's problem alone)."""
+        difference, largest = "(revenue - cost)", LARGEST_AMOUNT.replace(".", "," if decimal_comma else ".")
+        shown = f"replace({difference}::VARCHAR, '.', ',')" if decimal_comma else f"{difference}::VARCHAR"
+        said = f"{self.header_name('revenue')} minus {self.header_name('cost')} ("
+        return (f"profit_text IS NULL AND abs{difference} > {LARGEST_AMOUNT}", "cost",
+                f"{_sql_text(said)} || {shown} || ') is too large for a profit: at most {largest} either way'")
 
     def has(self, field_name: str) -> bool:
         return field_name in self.mapping

@@ -78,3 +78,15 @@ def test_a_profit_cell_that_cannot_be_read_is_its_own_problem(reps_store, filler
     assert problems(reps_store, text) == [
         Problem("sales.csv", first, "profit", "'abc' has letters in it: amounts must be numbers"),
     ]
+
+
+def test_the_problem_names_the_columns_and_writes_numbers_as_the_file_does(reps_store, filler):
+    # a file with its own headers and a decimal comma: the message speaks its language
+    rows = [row.replace(",", ";").replace(".", ",") for row in filler] + [
+        "2025-03-04;R001;A;1;99999999999999,9999;-1", "2025-03-04;R001;B;1;5,5;1"]
+    text = "date;rep;order_id;line;Revenue;Cost of Sales\n" + "\n".join(rows) + "\n"
+    assert problems(reps_store, text) == [
+        Problem("sales.csv", len(filler) + 2, "Cost of Sales",
+                "Revenue minus Cost of Sales (100000000000000,9999) is too large for a profit: "
+                "at most 99999999999999,9999 either way"),
+    ]
