@@ -165,7 +165,7 @@ def rebuilt_versions_sql(row_key: str) -> str:
 # ZSTD since migration 84, below): a re-import's comparison with the ledger reads every current
 # version's row key, and at L (9.8M) their uncompressed blocks raised the re-import's peak past
 # 2 GB (2.01 GB in a quiet benchmark, against 1.86 before). The name UNCOMPRESSED_KEYS says
-# "the order ids uncompressed" (kept: released tests import it). DuckDB
+# "the order ids uncompressed" (kept: tests/storage/test_versions_compression.py imports it). DuckDB
 # takes a column's compression only when its table is made: the table is made again, its
 # versions copied in their order; the views over it (``actuals``, ``actual_batch_rows``) read it
 # by name. PostgreSQL stores its rows its own way: the migration is DuckDB's only

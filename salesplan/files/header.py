@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pyarrow as pa
 
+from salesplan.arrowbytes import cell_bytes
 from salesplan.errors import BadInput
 from salesplan.files.limits import HEADER_SEARCH_RECORDS, RawTable
 
@@ -149,25 +150,6 @@ _TRIMMABLE = np.zeros(256, dtype=bool)
 _TRIMMABLE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
 
 
-def _cell_bytes(array: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
-    """(the ``len + 1`` offsets, the data bytes) of a string array's cells, without copying; None
-    for any other type (or an empty array)."""
-    if pa.types.is_string(array.type):
-        dtype: type = np.int32
-    elif pa.types.is_large_string(array.type):
-        dtype = np.int64
-    else:
-        return None
-    count = len(array)
-    buffers = array.buffers()
-    if count == 0 or buffers[1] is None:
-        return None
-    itemsize = np.dtype(dtype).itemsize
-    offsets: np.ndarray = np.frombuffer(buffers[1], dtype=dtype, count=count + 1, offset=array.offset * itemsize)
-    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, dtype=np.uint8)
-    return offsets, data
-
-
 def _edges(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(byte length, first byte, last byte) of each cell (the bytes of an empty cell mean nothing)."""
     starts, ends = offsets[:-1], offsets[1:]
@@ -189,7 +171,7 @@ def _may_be_name(column: pa.ChunkedArray, name: str) -> np.ndarray:
     size = len(name.encode("utf-8"))
     parts = []
     for chunk in column.chunks:
-        cells = _cell_bytes(chunk)
+        cells = cell_bytes(chunk)
         if cells is None:
             parts.append(np.ones(len(chunk), dtype=bool))  # another type: compared cell by cell
             continue

@@ -213,7 +213,8 @@ class _Parser:
         # on the raw cells (trimming adds no comma), up to the first: their bytes first (the usual file has none;
         # a column known to be plain numbers has none: the usual file's bytes are not looked at twice),
         # then a small file's in Arrow (planning a query costs more), a large one's in DuckDB
-        if all(self.known_shape(f, "plain") for f in present) or comma_free([self._cells[f"c{self.mapping[f]}"] for f in present]):
+        unknown = [f for f in present if not self.known_shape(f, "plain")]
+        if not unknown or comma_free([self._cells[f"c{self.mapping[f]}"] for f in unknown]):
             return False
         commas = " OR ".join(f"contains(c{self.mapping[f]}, ',')" for f in present)
         any_comma = any(pc.any(pc.match_substring(self._cells[f"c{self.mapping[f]}"], ",")).as_py() for f in present) \

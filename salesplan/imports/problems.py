@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from salesplan.arrowbytes import repeated
 from salesplan.errors import BadInput, Problem
 from salesplan.imports.fields import MAX_PROBLEMS_LISTED
 
@@ -137,7 +138,7 @@ def _keys_repeat(keyed: pa.Table) -> bool:
 def _hashes_repeat(connection: duckdb.DuckDBPyConnection, rows: int) -> bool:
     """Whether two of the ``rows`` rows of a large file's ``keyed`` have keys of one 64-bit hash,
     made available as ``repeated_hashes`` (h: each such hash once). The keys' hashes are read a
-    batch at a time into one array and looked at with numpy (:func:`_repeated`: at 1M keys ~0.04
+    batch at a time into one array and looked at with numpy (:func:`salesplan.arrowbytes.repeated`: at 1M keys ~0.04
     CPU-s with the fetch, where DuckDB's aggregate of a million groups took ~0.15; at 10M, kept in
     the parser's DuckDB, its aggregate spilled). The array is the only copy: 8 bytes per row (a
     whole Arrow result beside it was as much again, fresh memory that this machine hands out
@@ -152,7 +153,7 @@ def _hashes_repeat(connection: duckdb.DuckDBPyConnection, rows: int) -> bool:
         filled += len(values)
     if filled != rows:
         raise AssertionError(f"keyed holds {filled} rows, not {rows}")
-    found = _repeated(hashes, in_place=True)
+    found = repeated(hashes, in_place=True)
     if len(found):
         connection.register("repeated_hashes", pa.table({"h": pa.array(found, type=pa.uint64())}))
     return len(found) > 0
@@ -160,14 +161,3 @@ def _hashes_repeat(connection: duckdb.DuckDBPyConnection, rows: int) -> bool:
 
 # rows per batch of the hashes read by :func:`_hashes_repeat` (1 MB each)
 _HASH_BATCH_ROWS = 131_072
-
-
-def _repeated(values: np.ndarray, *, in_place: bool = False) -> np.ndarray:
-    """The values occurring more than once in ``values`` (uint64 hashes), sorted, each once: one
-    sort (numpy's vectorised sort: ~0.02 CPU-s for 1M values) and a comparison of neighbours.
-    ``in_place``: ``values`` is the caller's to spend, sorted as it is instead of a sorted copy."""
-    if in_place:
-        values.sort()
-    ordered = values if in_place else np.sort(values)
-    same = ordered[1:] == ordered[:-1]
-    return np.unique(ordered[1:][same]) if same.any() else ordered[:0]

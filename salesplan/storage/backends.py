@@ -111,7 +111,8 @@ class Cursor(Protocol):
 
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """Run a query and return its rows as an Arrow table (what :meth:`frame` converts; a column
-        of numbers goes to numpy without a pandas frame's copy)."""
+        of numbers goes to numpy without a pandas frame's copy); driver errors pass through to the
+        store, as :meth:`execute`'s do."""
 
     def stage(self, name: str, data: pd.DataFrame | pa.Table | ds.Dataset) -> None:
         """Make ``data`` readable as the relation ``name`` until :meth:`unstage` or the end of

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
+from salesplan.arrowbytes import cell_bytes, repeated
 from salesplan.errors import BadInput, Problem
 from salesplan.storage.backends import Cursor
 
@@ -46,14 +46,12 @@ def _any_text_byte(column: pa.ChunkedArray, byte: bytes, first_only: bool) -> bo
     when the column's type is not Arrow's string or large string (not looked into)."""
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         return True
-    width = np.int32 if pa.types.is_string(column.type) else np.int64
     code = byte[0]
     for chunk in column.chunks:
-        if not len(chunk):
-            continue  # (a producer may leave an empty array's buffers out)
-        _, offsets_buffer, data_buffer = chunk.buffers()
-        offsets: np.ndarray[Any, Any] = np.frombuffer(offsets_buffer, dtype=width)[chunk.offset: chunk.offset + len(chunk) + 1]
-        data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+        cells = cell_bytes(chunk)
+        if cells is None:
+            continue  # an empty chunk (a producer may leave an empty array's buffers out)
+        offsets, data = cells
         if first_only:
             starts = offsets[:-1][offsets[1:] > offsets[:-1]]
             if (data[starts] == code).any():
@@ -143,8 +141,8 @@ def refuse_repeated_keys(cursor: Cursor, rows: int, file_name: str | None, keys:
     if keys is None:
         if cursor.dialect == "duckdb":
             hashes = cursor.arrow(f"SELECT {KEY_HASH} AS h FROM incoming_actuals WHERE row_key IS NOT NULL")["h"]
-            ordered = np.sort(hashes.to_numpy())
-            if len(ordered) == rows and not (ordered[1:] == ordered[:-1]).any():
+            values = hashes.to_numpy()  # (a copy of its own, sorted in place, when the column has chunks)
+            if len(values) == rows and not len(repeated(values, in_place=values.flags.writeable)):
                 return
         keys = cursor.execute("SELECT count(DISTINCT row_key) FROM incoming_actuals").fetchall()[0][0]
     if int(keys) != rows:

@@ -90,7 +90,7 @@ def test_the_repeated_hashes_are_exactly_the_values_listed_twice_or_more(size, i
 
     import numpy as np
 
-    from salesplan.imports.problems import _repeated
+    from salesplan.arrowbytes import repeated as _repeated
 
     rng = np.random.default_rng(size)
     values = rng.integers(0, 2**64, size=size, dtype=np.uint64)
