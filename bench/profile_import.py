@@ -133,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     # patched where it is called: the import's one connection (imports.flow), and the CSV reader
     # (files.csvtext) and the parser (imports.parser) when called without it
     imports.flow.quiet_connection = quiet
+    # the connection an embedded store lends the import (its workspace)
+    lent = imports.flow.parsing_session
+    imports.flow.parsing_session = lambda connection: _Timed(lent(connection), "parser")
     files.csvtext.quiet_connection = quiet
     imports.parser.quiet_connection = quiet
     # the whole read of the file (decode, records, DuckDB's reader, header), timed apart

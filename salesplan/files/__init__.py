@@ -58,6 +58,7 @@ from salesplan.files.limits import (
     _spill,
     _spill_folder,
     _spill_lock,
+    parsing_session,
     quiet_connection,
     too_large_for_memory,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "_check_size",
     "_check_lines",
     "quiet_connection",
+    "parsing_session",
     "too_large_for_memory",
     "_spill_lock",
     "_spill",

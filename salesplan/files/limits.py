@@ -151,6 +151,18 @@ def parser_database(memory_mb: int = PARSER_MEMORY_MB) -> duckdb.DuckDBPyConnect
 # only through ``.df()``, which is not Arrow's; a BLOB would come as binary_view (never fetched)
 _ARROW_OUTPUT = {"arrow_output_version": "1.5"}
 
+
+
+def parsing_session(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """``connection`` (one lent by the store for an import to parse in: its own, not shared) set to
+    give its Arrow results as the parser database's connections do (``_ARROW_OUTPUT``, for this
+    connection only: the store's other connections keep DuckDB's default), and returned. Raises
+    duckdb.Error when DuckDB refuses the setting."""
+    for name, value in _ARROW_OUTPUT.items():
+        connection.execute(f"SET SESSION {name} = '{value}'")
+    return connection
+
+
 _parser_lock = threading.Lock()
 _parser_databases: dict[tuple[int, int, str], duckdb.DuckDBPyConnection] = {}
 

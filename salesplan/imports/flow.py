@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
+from functools import partial
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from salesplan.files import (
     Upload,
     UploadLimits,
     open_upload,
+    parsing_session,
     quiet_connection,
     read_table,
     too_large_for_memory,
@@ -26,6 +29,7 @@ from salesplan.imports.targets import _import_targets
 from salesplan.principal import SYSTEM, Principal
 from salesplan.settings import Settings
 from salesplan.store import Store
+from salesplan.storage import ImportWorkspace
 
 
 # ============================================================================ entry point
@@ -96,20 +100,24 @@ def _import_data(
     # CSV reader's, then the parser's, which closes it when its checks are done (its temporary
     # tables go with it); closed here too when the import stops before a parser takes it (closing
     # twice is harmless)
-    connection = quiet_connection(limits.memory_mb)
-    try:
-        return _import_read(store, kind, upload, name, principal=principal, valid_only=valid_only,
-                            date_format=date_format, column_map=column_map, reason=reason, report=report,
-                            settings=settings, limits=limits, as_of=as_of, decimal=decimal, connection=connection)
-    finally:
-        connection.close()
+    # An import of actuals into an embedded DuckDB store parses in the store's own DuckDB instead
+    # (its workspace), where a large file's rows are then written from: on a server there is none
+    with store.import_workspace(limits.memory_mb) if kind == "actuals" else nullcontext(None) as workspace:
+        connection = quiet_connection(limits.memory_mb) if workspace is None else parsing_session(workspace.connection)
+        try:
+            return _import_read(store, kind, upload, name, principal=principal, valid_only=valid_only,
+                                date_format=date_format, column_map=column_map, reason=reason, report=report,
+                                settings=settings, limits=limits, as_of=as_of, decimal=decimal, connection=connection,
+                                workspace=workspace)
+        finally:
+            connection.close()
 
 
 def _import_read(
     store: Store, kind: str, upload: Upload, name: str, *, principal: Principal, valid_only: bool,
     date_format: str | None, column_map: dict[str, str] | None, reason: str | None,
     report: ImportProgress, settings: Settings, limits: UploadLimits, as_of: date | None,
-    decimal: str | None, connection: duckdb.DuckDBPyConnection,
+    decimal: str | None, connection: duckdb.DuckDBPyConnection, workspace: ImportWorkspace | None = None,
 ) -> ImportResult:
     raw = read_table(upload, name, looks_like_header=_looks_like_header(kind, column_map), limits=limits,
                      connection=connection)
@@ -125,8 +133,11 @@ def _import_read(
         result = import_deals(store, raw, mapping, principal=principal, valid_only=valid_only,
                               date_format=date_format, settings=settings, as_of=as_of, memory_mb=limits.memory_mb)
     else:
-        importer = {"actuals": _import_actuals, "reps": _import_reps, "targets": _import_targets,
-                    "holidays": _import_holidays, "rates": _import_rates}[kind]
+        importers: dict[str, Callable[..., ImportResult]] = {
+            "actuals": partial(_import_actuals, workspace=workspace), "reps": _import_reps,
+            "targets": _import_targets, "holidays": _import_holidays, "rates": _import_rates,
+        }
+        importer = importers[kind]
         result = importer(store, raw, mapping, principal=principal, valid_only=valid_only, date_format=date_format,
                           settings=settings, reason=reason, memory_mb=limits.memory_mb, report=report)
     result.notes.extend(mapping_notes)

@@ -12,8 +12,9 @@ from salesplan.storage.base import (
 )
 from salesplan.storage.settings import validate_settings
 from salesplan.storage.store import Store
+from salesplan.storage.workspace import ImportWorkspace, WorkspaceTable
 
 __all__ = [
     "ACTION_STATUSES", "DEFAULT_DB", "OPEN_ACTION_STATUSES", "PLAN_STATUSES", "WRITE_RETRIES",
-    "BatchCounts", "DatabaseBusy", "Store", "resolve_db_path", "validate_settings",
+    "BatchCounts", "DatabaseBusy", "ImportWorkspace", "Store", "WorkspaceTable", "resolve_db_path", "validate_settings",
 ]

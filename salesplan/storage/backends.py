@@ -29,7 +29,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from salesplan.errors import BadInput, SalesplanError
-from salesplan.storage.duckfile import FileHold, hold_for, limited_memory
+from salesplan.storage.duckfile import FileHold, files_cursor, hold_for, limited_memory
+from salesplan.storage.workspace import ImportWorkspace, WorkspaceTable
 
 SERVER_SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_LOCK_WAIT_SECONDS = 30.0
@@ -114,11 +115,13 @@ class Cursor(Protocol):
         of numbers goes to numpy without a pandas frame's copy); driver errors pass through to the
         store, as :meth:`execute`'s do."""
 
-    def stage(self, name: str, data: pd.DataFrame | pa.Table | ds.Dataset) -> None:
+    def stage(self, name: str, data: pd.DataFrame | pa.Table | ds.Dataset | WorkspaceTable) -> None:
         """Make ``data`` readable as the relation ``name`` until :meth:`unstage` or the end of
         the transaction (bulk path: a registered view on DuckDB, a temp table filled by COPY on
         PostgreSQL). A dataset of Parquet files (a large import's rows) is read as it is scanned,
-        never whole in memory, and may be scanned several times."""
+        never whole in memory, and may be scanned several times; so is a workspace's table
+        (DuckDB only: it is in the same instance). Raises TypeError for a workspace's table on
+        another backend."""
 
     def unstage(self, name: str) -> None:
         """Forget a relation made by :meth:`stage`."""
@@ -147,6 +150,12 @@ class Backend(Protocol):
         """While open, the database's work for this process holds at most ``megabytes`` more in
         this process's memory and spills the rest to disk (None: no limit). Only an embedded
         DuckDB file runs in the process; a server's memory is its own."""
+
+    def import_workspace(self, memory_mb: int) -> AbstractContextManager[ImportWorkspace | None]:
+        """A context manager yielding a workspace in the database's own DuckDB for an import to
+        parse a file in (salesplan.storage.workspace), holding at most ``memory_mb`` while it
+        parses; None where the database is not an embedded DuckDB. Raises duckdb.Error when
+        DuckDB cannot make it."""
 
     def begin_sql(self, snapshot: bool) -> str:
         """The statement that opens a transaction (``snapshot``: one consistent read-only view)."""
@@ -218,7 +227,12 @@ class DuckCursor:
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         return self.native.sql(sql, params=params or None).to_arrow_table()
 
-    def stage(self, name: str, data: pd.DataFrame | pa.Table | ds.Dataset) -> None:
+    def stage(self, name: str, data: pd.DataFrame | pa.Table | ds.Dataset | WorkspaceTable) -> None:
+        if isinstance(data, WorkspaceTable):
+            # an import's rows where its workspace left them, in this same DuckDB instance
+            self.native.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM {data.relation}')
+            self._views.add(name)
+            return
         files = _parquet_files(data)
         if files is None:
             self.native.register(name, data)
@@ -309,6 +323,19 @@ class DuckDBBackend:
         if megabytes is None or self._hold is None:
             return nullcontext()
         return limited_memory(megabytes)
+
+    @contextmanager
+    def import_workspace(self, memory_mb: int) -> Iterator[ImportWorkspace | None]:
+        if self._memory is not None:
+            memory_database = self._memory
+            workspace = ImportWorkspace(memory_database.cursor, nullcontext())
+        else:
+            path = self.path
+            workspace = ImportWorkspace(lambda: files_cursor(path), self.limited_memory(memory_mb))
+        try:
+            yield workspace
+        finally:
+            workspace.close()
 
     def begin_sql(self, snapshot: bool) -> str:
         return "BEGIN TRANSACTION"  # every DuckDB transaction reads one snapshot

@@ -12,7 +12,7 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ from salesplan.errors import SalesplanError
 from salesplan.migrations import MIGRATIONS
 from salesplan.principal import Principal
 from salesplan.storage.backends import Backend, Cursor, is_server_url, open_backend
+from salesplan.storage.workspace import ImportWorkspace
 
 T = TypeVar("T")
 
@@ -184,6 +185,15 @@ class StoreBase:
                 raise
             else:
                 cursor.execute("COMMIT")
+
+    def import_workspace(self, memory_mb: int) -> AbstractContextManager[ImportWorkspace | None]:
+        """A context manager yielding a workspace in the store's own DuckDB for an import to parse
+        a file in, whose tables the store's write then reads where they are (an embedded DuckDB
+        store; :mod:`salesplan.storage.workspace`); None on a server, where an import parses in a
+        DuckDB of its own. ``memory_mb`` caps what the parse holds in this process's memory (past
+        it, it spills to disk). Its tables are let go when it closes. Raises duckdb.Error when
+        DuckDB cannot make it."""
+        return self._backend.import_workspace(memory_mb)
 
     def write(
         self,

@@ -75,6 +75,14 @@ def files_database(first_file: str | None = None) -> duckdb.DuckDBPyConnection:
         return database
 
 
+def files_cursor(first_file: str) -> duckdb.DuckDBPyConnection:
+    """A new connection of this process's files database (:func:`files_database`), in its own
+    in-memory catalog (no file is used or held by it). Raises duckdb.Error when DuckDB cannot start."""
+    database = files_database(first_file)
+    with _files_lock:  # a connection is never used by two threads at once, even to make a cursor
+        return database.cursor()
+
+
 # the memory budgets of the limited writes running in this process (limited_memory)
 _limit_lock = threading.Lock()
 _budgets: list[int] = []

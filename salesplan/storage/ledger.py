@@ -24,6 +24,7 @@ from salesplan.storage.refusals import (
     COLLISION_POSSIBLE, collision_impossible, refuse_foreign_keys, refuse_key_collisions, refuse_repeated_keys,
 )
 from salesplan.storage.records import ActualTotals
+from salesplan.storage.workspace import WorkspaceTable
 
 
 class LedgerStore(BatchStore):
@@ -130,7 +131,7 @@ class LedgerStore(BatchStore):
     def apply_actuals(
         self,
         principal: Principal,
-        rows: pd.DataFrame | pa.Table | ds.Dataset,
+        rows: pd.DataFrame | pa.Table | ds.Dataset | WorkspaceTable,
         rejected: pd.DataFrame,
         *,
         file_name: str | None,
@@ -149,13 +150,14 @@ class LedgerStore(BatchStore):
         when the user chose valid rows only.
 
         ``rows`` may be a dataset (a Parquet file: a large import's rows, never whole in memory),
-        scanned as it is read. ``memory_mb``: the most the write may hold in this process's memory
+        scanned as it is read, or a table of the import's workspace in this store's DuckDB
+        (:meth:`import_workspace`), read where it is. ``memory_mb``: the most the write may hold in this process's memory
         (an embedded DuckDB file; the import's memory setting), past which its comparison and
         insert spill to disk; None: DuckDB's own limit. Raises NotAllowed for a leader, BadInput
         (nothing written) when a row is, or would change, a sale of a rep outside the principal's
         scope (the import refuses those rows first; this holds against a race), when two rows share a
-        ``row_key`` (rows in memory; a dataset's keys are the import's, made unique: a caller
-        handing a dataset must make them so) or a row has none, when a row's key is a current
+        ``row_key`` (rows in memory; a dataset's or a workspace's keys are the import's, made
+        unique: a caller handing either must make them so) or a row has none, when a row's key is a current
         sale's of another order id or line (a key collision, storage/refusals.py), or when the
         write does not fit in ``memory_mb`` even spilling.
         """
@@ -168,20 +170,21 @@ class LedgerStore(BatchStore):
         # optional (docs/currencies.md, docs/people.md): the amounts' currency (NULL: unnamed) and
         # whether the file named the territory (else it is the rep's on the sale date); rows
         # without the flag keep the territory they come with
-        names = list(rows.columns) if isinstance(rows, pd.DataFrame) else rows.schema.names
+        # read where they are, several times: a large import's rows (a Parquet file, its workspace)
+        in_place = isinstance(rows, (ds.Dataset, WorkspaceTable))
+        names = list(rows.columns) if isinstance(rows, (pd.DataFrame, WorkspaceTable)) else rows.schema.names
         columns += [name for name in ("currency", "territory_from_file") if name in names]
         given = ", ".join(columns[:12])
         currency = "currency" if "currency" in names else "NULL::VARCHAR AS currency"
         from_file = "territory_from_file" if "territory_from_file" in names else "true AS territory_from_file"
         # a dataset is staged as it is (its scans read only the columns named): no copy of its rows
-        incoming: Any = rows if isinstance(rows, ds.Dataset) else (
-            rows.select(columns) if isinstance(rows, pa.Table) else rows[columns]
-        )
-        row_count = rows.count_rows() if isinstance(rows, ds.Dataset) else len(incoming)
+        incoming: Any = rows.select(columns) if isinstance(rows, pa.Table) else rows[columns] if isinstance(rows, pd.DataFrame) else rows
+        row_count = rows.count_rows() if isinstance(rows, ds.Dataset) else rows.num_rows if isinstance(rows, WorkspaceTable) else len(incoming)
         rejected_frame = rejected[["line", "record", "problems"]]
         # the rep's territory on the sale date is looked up only for rows whose file did not name one
         # (the usual export names it on every row: then no row is joined with the history)
-        looked_up = "territory_from_file" in names and not _all_true(
+        # (a workspace's rows are asked in the write, below)
+        looked_up = "territory_from_file" in names and not isinstance(rows, WorkspaceTable) and not _all_true(
             rows.to_table(columns=["territory_from_file"])["territory_from_file"] if isinstance(rows, ds.Dataset)
             else incoming["territory_from_file"]
         )
@@ -197,8 +200,12 @@ class LedgerStore(BatchStore):
         # rows, and ~120 MB of memory)
 
         def work(cursor: Cursor) -> tuple[int, BatchCounts]:
-            streamed = isinstance(rows, ds.Dataset) or (cursor.dialect == "duckdb" and row_count >= _VIEW_ROWS)
+            nonlocal looked_up
+            streamed = in_place or (cursor.dialect == "duckdb" and row_count >= _VIEW_ROWS)
             cursor.stage("incoming_actuals", incoming)
+            if isinstance(rows, WorkspaceTable) and "territory_from_file" in names:
+                looked_up = bool(cursor.execute(  # (as _all_true: a null is not true)
+                    "SELECT count(*) FILTER (WHERE territory_from_file IS NOT TRUE) > 0 FROM incoming_actuals").fetchall()[0][0])
             territory = "CASE WHEN i.territory_from_file THEN i.territory ELSE coalesce(h.territory, i.territory) END"
             # the batch's typed rows and the fingerprint of their texts (migration 81)
             typed = f"""
@@ -262,9 +269,9 @@ class LedgerStore(BatchStore):
                 *found, odd_rows = cursor.execute(f"{_counts('n')}, bool_or(odd) FROM staged_actuals").fetchall()[0]
                 # the rows' currencies, texts new to actual_keys and versions without keys: looked for below
                 currencies, new_texts, unkeyed = None, True, None
-                # a dataset is the import's own large path, whose keys it made unique: counting
+                # a dataset or a workspace's table is the import's own large path, whose keys it made unique: counting
                 # 10M distinct keys again would cost a hash table of them beside the write
-                if not isinstance(rows, ds.Dataset):
+                if not in_place:
                     refuse_repeated_keys(cursor, sum(int(value) for value in found), file_name)
             else:
                 cursor.temp_table(

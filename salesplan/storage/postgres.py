@@ -37,6 +37,7 @@ from psycopg.pq import TransactionStatus
 
 from salesplan.errors import BadInput, SalesplanError
 from salesplan.storage.backends import Cursor, redact, scrub
+from salesplan.storage.workspace import ImportWorkspace, WorkspaceTable
 
 WRITE_LOCK_KEY = 7_246_153_001  # the advisory lock "the store is writing" (advisory locks are per database)
 MAX_IDLE_CONNECTIONS = 4
@@ -282,7 +283,9 @@ class PgCursor:
                             for column in self.native.description or []])
         return _copy_out(self.native, f"COPY ({query}) TO STDOUT (FORMAT csv)", values, schema)
 
-    def stage(self, name: str, data: pd.DataFrame | pa.Table | ds.Dataset) -> None:
+    def stage(self, name: str, data: pd.DataFrame | pa.Table | ds.Dataset | WorkspaceTable) -> None:
+        if isinstance(data, WorkspaceTable):  # (a server lends no workspace: see import_workspace)
+            raise TypeError("a workspace's table is read by the embedded DuckDB that holds it, not by PostgreSQL")
         schema, batches = _batches(data)
         columns = ", ".join(f'"{field.name}" {_pg_type(field.type)}' for field in schema)
         self.native.execute(f'DROP TABLE IF EXISTS "{name}"'.encode())
@@ -363,6 +366,11 @@ class PostgresBackend:
 
     def limited_memory(self, megabytes: int | None) -> AbstractContextManager[None]:
         return nullcontext()  # the server's memory is its own configuration
+
+    def import_workspace(self, memory_mb: int) -> AbstractContextManager[ImportWorkspace | None]:
+        # an import parses in its own private DuckDB and hands the rows over as Arrow or Parquet:
+        # the server's database is in another process
+        return nullcontext(None)
 
     def begin_sql(self, snapshot: bool) -> str:
         return "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" if snapshot else "BEGIN"

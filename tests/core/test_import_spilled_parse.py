@@ -1,5 +1,5 @@
-"""A large actuals file whose parse is kept in the parser's DuckDB (spilled; its rows handed to the
-store as a Parquet file): its rows join the reps only when a rep text or a missing territory needs
+"""A large actuals file whose parse is kept in DuckDB (spilled; its rows handed to the store in the
+workspace the store lent, or as a Parquet file): its rows join the reps only when a rep text or a missing territory needs
 it, and its overview is read from the parse's own rows, not from the file written (docs/decisions.md,
 issue 17 session 14). Each shortcut's answer is held to the full work's."""
 
@@ -42,9 +42,12 @@ def spilled(monkeypatch):
     made with a join of the reps (read off the statement that made them)."""
     monkeypatch.setattr(imports.actuals, "_PARSE_IN_MEMORY_SHARE", 0.0)
     seen: list[str] = []
-    original = imports.flow.quiet_connection
+    original, lent = imports.flow.quiet_connection, imports.flow.parsing_session
     monkeypatch.setattr(imports.flow, "quiet_connection", lambda *args, **kwargs: _Recorded(original(*args, **kwargs), seen))
-    return lambda: ["LEFT JOIN file_reps" in sql for sql in seen if sql.lstrip().startswith("CREATE TEMP TABLE keyed AS")]
+    # (the connection an embedded DuckDB store lends the import, in its workspace)
+    monkeypatch.setattr(imports.flow, "parsing_session", lambda connection: _Recorded(lent(connection), seen))
+    made = ("CREATE TEMP TABLE keyed AS", "CREATE TABLE keyed AS")
+    return lambda: ["LEFT JOIN file_reps" in sql for sql in seen if sql.lstrip().startswith(made)]
 
 
 def _rows() -> list[list[str]]:

@@ -113,8 +113,16 @@ def test_one_connection_per_import(reps_store, monkeypatch):
         opened.append(1)
         return plain(*args, **kwargs)
 
-    # every place that may open a private DuckDB: the import, the reader and the parser
+    lent = imports.flow.parsing_session
+
+    def counted_lent(connection):
+        opened.append(1)
+        return lent(connection)
+
+    # every place that may open a private DuckDB: the import, the reader and the parser; or the
+    # import's use of the connection the store lends it (an embedded DuckDB store)
     monkeypatch.setattr(imports.flow, "quiet_connection", counted)
+    monkeypatch.setattr(imports.flow, "parsing_session", counted_lent)
     monkeypatch.setattr(files.csvtext, "quiet_connection", counted)
     monkeypatch.setattr(imports.parser, "quiet_connection", counted)
     rows = list(CLEAN)

@@ -1,7 +1,7 @@
 """The actuals import of a large file (docs/decisions.md, "The import's fast paths"): a parse too large
-for the parser's memory stays in the parser's spilling DuckDB and the store is handed a Parquet file
-that it reads (the rows are never whole in Python memory); on both backends it writes and refuses
-what the in-memory path does."""
+for the parser's memory stays in a spilling DuckDB (the workspace an embedded store lends, else the
+parser's) and the store reads its rows there, or from a Parquet file (the rows are never whole in
+Python memory); on both backends it writes and refuses what the in-memory path does."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from salesplan import imports
 from salesplan.errors import Problem
 from salesplan.principal import SYSTEM
+from salesplan.storage import WorkspaceTable
 from tests.helpers.actuals import HEADER, actuals, problems
 
 
@@ -57,7 +58,9 @@ def test_a_large_parse_kept_in_the_parsers_duckdb_writes_the_same_rows(reps_org,
     # the rejected rows keep the user's cells: they are read before the cells are let go
     assert '"amount": "abc"' in rejected["record"].iloc[-1] and "X2" in rejected["record"].iloc[-1]
     rows, memory_mb = given[-1]
-    assert isinstance(rows, pyarrow.dataset.FileSystemDataset) is (share == 0.0)
+    # handed over where they are: in the workspace an embedded store lends, else a Parquet file
+    in_place = WorkspaceTable if reps_store.dialect == "duckdb" else pyarrow.dataset.FileSystemDataset
+    assert isinstance(rows, in_place) is (share == 0.0)
     # only a large file's write is held to the import's memory (the limit is the whole files
     # database's: the dashboard's reads meanwhile share it)
     assert (memory_mb is not None) is (share == 0.0)

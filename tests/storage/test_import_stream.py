@@ -1,7 +1,8 @@
-"""A large actuals import hands the store its rows as a file, and the store writes within the
-import's memory setting (docs/decisions.md, "The import's fast paths"; BENCHMARKS.md, issue 17):
-the rows are never whole in Python memory, the file goes whatever happens, and nothing is
-written when the write fails."""
+"""A large actuals import hands the store its rows where they are (in the workspace an embedded
+DuckDB store lends it) or as a file (PostgreSQL), and the store writes within the import's memory
+setting (docs/decisions.md, "The import's fast paths" and "One DuckDB for a large import's parse
+and write"; BENCHMARKS.md, issue 17): the rows are never whole in Python memory, the workspace or
+the file goes whatever happens, and nothing is written when the write fails."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from salesplan import imports
 from salesplan.errors import BadInput
 from salesplan.files import PARSER_MEMORY_MB
 from salesplan.principal import SYSTEM
-from salesplan.storage import duckfile, postgres
+from salesplan.storage import WorkspaceTable, duckfile, postgres, workspace
 from salesplan.storage.backends import DuckDBBackend
 from tests.helpers.actuals import HEADER, actuals
 
@@ -44,7 +45,10 @@ def _spy(monkeypatch, store, fail: bool = False) -> list[dict]:
 
     def spy(principal, rows, rejected, **options):
         files = list(rows.files) if isinstance(rows, ds.FileSystemDataset) else []
-        seen.append({"rows": rows, "files": files, "exists": [os.path.exists(f) for f in files], **options})
+        # a workspace's rows, as the store reads them (its connections are of the same DuckDB)
+        in_workspace = _count(store, rows.relation) if isinstance(rows, WorkspaceTable) else None
+        seen.append({"rows": rows, "files": files, "exists": [os.path.exists(f) for f in files],
+                     "in_workspace": in_workspace, **options})
         if fail:
             # the write's work runs whole (batch, versions, keys written in its transaction), then
             # the write fails: what it wrote must go with the rollback
@@ -65,34 +69,70 @@ def _spy(monkeypatch, store, fail: bool = False) -> list[dict]:
     return seen
 
 
-def test_a_large_import_hands_the_store_a_parquet_file_then_removes_it(any_store, reps_file, monkeypatch, spilled):
+def _count(store, relation: str) -> int:
+    with store.cursor() as cursor:
+        return int(cursor.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0])
+
+
+def _workspaces(store) -> list[str]:
+    """The import workspaces attached to an embedded store's DuckDB now (none on PostgreSQL)."""
+    if store.dialect != "duckdb":
+        return []
+    with store.cursor() as cursor:
+        return [row[0] for row in cursor.execute(
+            "SELECT database_name FROM duckdb_databases() WHERE database_name LIKE 'salesplan_import_%'").fetchall()]
+
+
+def _handed_over(store, given: dict) -> None:
+    """The rows were handed over where they are: a DuckDB store reads them in the workspace it lent
+    (no file); a server gets one Parquet file in the parser's private spill folder."""
+    if store.dialect == "duckdb":
+        assert isinstance(given["rows"], WorkspaceTable) and given["files"] == []
+        assert given["in_workspace"] == given["rows"].num_rows
+        assert given["rows"].relation.startswith("salesplan_import_")
+    else:
+        assert isinstance(given["rows"], ds.FileSystemDataset) and isinstance(given["rows"].format, ds.ParquetFileFormat)
+        assert given["exists"] == [True] and os.path.basename(given["files"][0]).startswith("salesplan-rows-")
+
+
+def _gone(store, given: dict) -> None:
+    """The workspace or the file went with the import."""
+    assert _workspaces(store) == []
+    assert not any(os.path.exists(file) for file in given["files"])
+    if isinstance(given["rows"], WorkspaceTable):
+        with pytest.raises(duckdb.Error):
+            _count(store, given["rows"].relation)
+
+
+def test_a_large_import_hands_the_store_its_rows_in_place_then_lets_them_go(any_store, reps_file, monkeypatch, spilled):
     reps_file(any_store)
     seen = _spy(monkeypatch, any_store)
     result = actuals(any_store, _large_file())
     assert (result.inserted, result.rejected) == (N, 0)
     [given] = seen
-    # a dataset over one Parquet file in the parser's private spill folder, not rows in memory
-    assert isinstance(given["rows"], ds.FileSystemDataset) and isinstance(given["rows"].format, ds.ParquetFileFormat)
-    assert given["exists"] == [True] and os.path.basename(given["files"][0]).startswith("salesplan-rows-")
+    _handed_over(any_store, given)
+    assert given["in_workspace"] in (None, N)
     # the store's write gets the import's memory setting
     assert given["memory_mb"] == PARSER_MEMORY_MB
-    assert not os.path.exists(given["files"][0])
+    _gone(any_store, given)
     frame = any_store.actuals(SYSTEM)
     assert len(frame) == N and frame["revenue"].sum() == pytest.approx(sum(i + 0.25 for i in range(N)))
     assert result.overview.rows == N and result.overview.reps == ["R001", "R002"]
     # the same file again, through the same path: every row unchanged, nothing written
     again = actuals(any_store, _large_file())
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, N)
-    assert not os.path.exists(seen[-1]["files"][0])
+    _handed_over(any_store, seen[-1])
+    _gone(any_store, seen[-1])
 
 
-def test_a_write_failing_half_way_writes_nothing_and_removes_the_file(any_store, reps_file, monkeypatch, spilled):
+def test_a_write_failing_half_way_writes_nothing_and_lets_the_rows_go(any_store, reps_file, monkeypatch, spilled):
     reps_file(any_store)
     batches_before = len(any_store.batches(SYSTEM))
     seen = _spy(monkeypatch, any_store, fail=True)
     with pytest.raises(BadInput, match="failed half-way"):
         actuals(any_store, _large_file())
-    assert seen[0]["exists"] == [True] and not os.path.exists(seen[0]["files"][0])
+    _handed_over(any_store, seen[0])
+    _gone(any_store, seen[0])
     assert any_store.actuals(SYSTEM).empty
     assert len(any_store.batches(SYSTEM)) == batches_before
 
@@ -249,6 +289,25 @@ def test_a_large_files_write_holds_the_imports_memory_only_once_it_has_its_turn(
             assert memory_limit(cursor) == unlimited
 
 
+@pytest.mark.parametrize("backend", ["duckdb"])  # (only an embedded store lends a workspace)
+def test_a_failure_between_the_workspace_and_the_store_lets_the_workspace_go(any_store, reps_file, monkeypatch, spilled):
+    duck_store = any_store
+    reps_file(duck_store)
+    made: list[str] = []
+    table = workspace.ImportWorkspace.table
+
+    def unreadable(self, name):
+        made.append(table(self, name).relation)  # the rows were left in the workspace...
+        raise duckdb.IOException("the workspace cannot be read")  # ...and cannot be handed over
+
+    monkeypatch.setattr(workspace.ImportWorkspace, "table", unreadable)
+    with pytest.raises(duckdb.IOException, match="cannot be read"):
+        actuals(duck_store, _large_file())
+    assert len(made) == 1 and _workspaces(duck_store) == []
+    assert duck_store.actuals(SYSTEM).empty
+
+
+@pytest.mark.parametrize("backend", ["postgres"])  # (a DuckDB store lends a workspace: no rows file, see above)
 def test_a_failure_between_the_rows_file_and_the_store_removes_the_file(any_store, reps_file, monkeypatch, spilled):
     reps_file(any_store)
     written: list[str] = []

@@ -1,0 +1,101 @@
+"""A workspace in the store's own DuckDB for an import to parse a file in (the embedded default).
+
+An import parses its file with SQL in DuckDB. On a PostgreSQL store it does so in a private
+in-memory DuckDB of its own (``salesplan.files.quiet_connection``) and hands the store its rows
+as Arrow, or, for a large file, as a Parquet file the store reads. On an embedded DuckDB store the
+rows would then be written twice more than they need: encoded into that file, decoded from it.
+So on that backend the store lends the import a workspace instead: a fresh in-memory database
+attached to the very DuckDB instance that holds the store's file (``ATTACH ':memory:'``), and a
+connection pointed at it. What the import leaves there is handed back as a
+:class:`WorkspaceTable`, which the store's write reads where it is, in the same instance: no
+copy, no file (docs/decisions.md, "One DuckDB for a large import's parse and write").
+
+The workspace's memory is the import's memory setting while the import parses (DuckDB's memory
+limit belongs to the whole instance: the dashboard's reads meanwhile share it and spill too, as
+they do during a large write); the import ends it (:meth:`ImportWorkspace.end_parse`) before
+its write, which sets its own. Its tables spill to the store's spill folder past that limit.
+The attached database is detached, and its tables let go, when the workspace closes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+import duckdb
+
+_names = itertools.count(1)
+_names_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class WorkspaceTable:
+    """Rows an import left in its workspace, for the store's write to read in place.
+
+    ``relation`` is the table's or view's qualified, quoted name in the store's DuckDB instance;
+    ``columns`` its column names; ``num_rows`` its row count when it was handed over."""
+
+    relation: str
+    columns: tuple[str, ...]
+    num_rows: int
+
+
+class ImportWorkspace:
+    """An in-memory database attached to the store's DuckDB instance for one import, and a
+    connection using it (``connection``: unqualified tables it creates go there; temporary tables
+    stay the connection's own). Made by ``Store.import_workspace``; never shared by threads."""
+
+    def __init__(self, new_cursor: Callable[[], duckdb.DuckDBPyConnection], memory: AbstractContextManager[None]):
+        # (the name is new at every workspace: two imports at once each have their own)
+        with _names_lock:
+            self.name = f"salesplan_import_{next(_names)}"
+        self._new_cursor = new_cursor
+        self._memory: AbstractContextManager[None] | None = memory
+        memory.__enter__()
+        try:
+            self.connection = new_cursor()
+            self.connection.execute(f"ATTACH ':memory:' AS {self.name}")
+            self.connection.execute(f"USE {self.name}")
+            self.connection.execute("SET enable_progress_bar = false")
+        except BaseException:
+            self.close()
+            raise
+
+    def qualified(self, table: str) -> str:
+        """The name of a table of the workspace as any connection of the instance reads it."""
+        return f'{self.name}.main."{table}"'
+
+    def table(self, name: str) -> WorkspaceTable:
+        """The table or view ``name`` of the workspace (made on :attr:`connection`) as rows to
+        hand to the store. Raises duckdb.Error when there is no such relation."""
+        qualified = self.qualified(name)
+        cursor = self._new_cursor()
+        try:
+            columns = tuple(column[0] for column in cursor.execute(f"SELECT * FROM {qualified} LIMIT 0").description)
+            rows = int(cursor.execute(f"SELECT count(*) FROM {qualified}").fetchall()[0][0])
+        finally:
+            cursor.close()
+        return WorkspaceTable(qualified, columns, rows)
+
+    def end_parse(self) -> None:
+        """The import is done parsing: its connection is closed (its temporary tables go) and its
+        memory budget ends; the workspace's tables stay for the write. Calling it again does nothing."""
+        connection = getattr(self, "connection", None)
+        if connection is not None:
+            connection.close()
+        if self._memory is not None:
+            memory, self._memory = self._memory, None
+            memory.__exit__(None, None, None)
+
+    def close(self) -> None:
+        """Let the workspace go: its connection, its memory budget and the attached database with
+        every table in it. Raises duckdb.Error when the database cannot be detached."""
+        self.end_parse()
+        cursor = self._new_cursor()
+        try:
+            cursor.execute(f"DETACH DATABASE IF EXISTS {self.name}")
+        finally:
+            cursor.close()
