@@ -1,0 +1,95 @@
+"""The workspace an embedded DuckDB store lends an actuals import (storage/workspace.py; docs/decisions.md,
+"One DuckDB for a large import's parse and write"): each import has its own, imports at once do not
+see each other's tables, the store's other connections keep their settings, and nothing of it is
+left behind, whether the import succeeds or fails."""
+
+from __future__ import annotations
+
+import threading
+
+import pyarrow as pa
+import pytest
+
+from salesplan import imports
+from salesplan.errors import BadInput
+from salesplan.principal import SYSTEM
+from salesplan.storage import WorkspaceTable
+from salesplan.store import Store
+from tests.helpers.actuals import HEADER, actuals
+
+N = imports.parser._SMALL_FILE_ROWS + 20
+
+
+def _file(prefix: str, amount: float) -> str:
+    rows = [f"2025-03-{3 + i % 20:02d},R00{1 + i % 2},{prefix}{i},1,{i + amount}" for i in range(N)]
+    return HEADER + "\n".join(rows) + "\n"
+
+
+def _settled(store: Store) -> tuple[list[str], str]:
+    """The import workspaces attached to the store's DuckDB now, and its memory limit."""
+    with store.cursor() as cursor:
+        attached = [row[0] for row in cursor.execute(
+            "SELECT database_name FROM duckdb_databases() WHERE database_name LIKE 'salesplan_import_%'").fetchall()]
+        return attached, str(cursor.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+
+
+@pytest.fixture
+def store(tmp_path, reps_file, monkeypatch):
+    """A file-backed store with reps, every actuals file taking the large path."""
+    monkeypatch.setattr(imports.actuals, "_PARSE_IN_MEMORY_SHARE", 0.0)
+    with Store.open(tmp_path / "org.duckdb") as opened:
+        reps_file(opened)
+        yield opened
+
+
+def test_two_large_imports_at_once_each_parse_in_a_workspace_of_their_own(store, monkeypatch):
+    before = _settled(store)
+    handed: list[str] = []
+    both_parsed = threading.Barrier(2, timeout=60)
+    apply = store.apply_actuals
+
+    def meet_then_apply(principal, rows, rejected, **options):
+        # both imports have parsed and hold their rows in their workspaces at the same time
+        assert isinstance(rows, WorkspaceTable)
+        handed.append(rows.relation)
+        both_parsed.wait()
+        return apply(principal, rows, rejected, **options)
+
+    monkeypatch.setattr(store, "apply_actuals", meet_then_apply)
+    results: dict[str, object] = {}
+
+    def run(prefix: str, amount: float) -> None:
+        try:
+            results[prefix] = actuals(store, _file(prefix, amount))
+        except BaseException as error:  # (reported below, not lost in the thread)
+            results[prefix] = error
+
+    threads = [threading.Thread(target=run, args=args) for args in (("A", 0.25), ("B", 0.5))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert [getattr(results[prefix], "inserted", results[prefix]) for prefix in "AB"] == [N, N]
+    assert len(set(handed)) == 2  # two workspaces, not one shared
+    written = store.actuals(SYSTEM)
+    for prefix, amount in (("A", 0.25), ("B", 0.5)):
+        mine = written[written["order_id"].str.startswith(prefix)]
+        assert len(mine) == N and mine["revenue"].sum() == pytest.approx(sum(i + amount for i in range(N)))
+    assert _settled(store) == before
+
+
+def test_a_refused_file_leaves_no_workspace_and_the_memory_limit_as_it_was(store):
+    before = _settled(store)
+    text = _file("A", 0.25).replace("2025-03-04,R002,A1,1,1.25", "2025-03-04,R002,A1,1,abc")
+    with pytest.raises(BadInput, match="letters"):
+        actuals(store, text)
+    assert _settled(store) == before
+    assert store.actuals(SYSTEM).empty
+
+
+def test_the_stores_own_connections_keep_duckdbs_arrow_output(store):
+    # the parse's connection gives DECIMAL(18,4) as decimal64; that setting is its session's only
+    assert actuals(store, _file("A", 0.25)).inserted == N
+    with store.cursor() as cursor:
+        fetched = cursor.arrow("SELECT revenue FROM actual_versions LIMIT 1")
+    assert fetched.schema.field("revenue").type == pa.decimal128(18, 4)
