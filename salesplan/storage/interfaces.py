@@ -14,6 +14,7 @@ named in each method's docstring or in docs/storage.md.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import date
 from typing import Any, Protocol
 
@@ -33,6 +34,7 @@ from salesplan.storage.interfaces_admin import (
 )
 from salesplan.storage.interfaces_deals import DealStorage
 from salesplan.storage.interfaces_notify import NotificationStorage
+from salesplan.storage.workspace import ImportWorkspace, WorkspaceTable
 from salesplan.storage.records import ActualTotals, BatchRecord, NewPlan, PlanRecord, PlansAdded
 from salesplan.storage.interfaces_money import PeopleHistoryStorage, RatesStorage
 
@@ -143,7 +145,7 @@ class LedgerStorage(Protocol):
         """
         ...
 
-    def apply_actuals(self, principal: Principal, rows: pd.DataFrame | pa.Table | ds.Dataset, rejected: pd.DataFrame, *, file_name: str | None, sha256: str | None, valid_only: bool, memory_mb: int | None = None) -> tuple[int, BatchCounts]:
+    def apply_actuals(self, principal: Principal, rows: pd.DataFrame | pa.Table | ds.Dataset | WorkspaceTable, rejected: pd.DataFrame, *, file_name: str | None, sha256: str | None, valid_only: bool, memory_mb: int | None = None) -> tuple[int, BatchCounts]:
         """Write one batch of validated actual rows (keyed by ``row_key``) atomically.
 
         Keys new to the ledger are inserted, keys whose values differ are updated (the old
@@ -154,10 +156,18 @@ class LedgerStorage(Protocol):
         for a leader, BadInput (nothing written) when a row would change a sale of a rep outside
         the principal's scope (the import refuses those rows first; this holds against a race) or
         when the write does not fit in ``memory_mb`` even spilling to disk. ``rows`` may be a
-        dataset (a Parquet file: a large import's rows, read as scanned, never whole in memory);
+        dataset (a Parquet file: a large import's rows, read as scanned, never whole in memory) or a
+        table of the import's workspace (:meth:`import_workspace`, read where it is);
         ``memory_mb`` caps what the write holds in this process (an embedded DuckDB file; the
         import passes its memory setting), past which it spills to disk; None: no cap.
         """
+        ...
+
+    def import_workspace(self, memory_mb: int) -> AbstractContextManager[ImportWorkspace | None]:
+        """A context manager yielding a workspace in the store's own DuckDB for an import to parse
+        a file in (an embedded DuckDB store; None on a server), whose tables :meth:`apply_actuals`
+        then reads where they are; ``memory_mb`` caps the parse's memory. Raises duckdb.Error when
+        DuckDB cannot make it."""
         ...
 
     def foreign_actual_keys(self, principal: Principal, row_keys: Sequence[str]) -> set[str]:

@@ -61,7 +61,7 @@ def test_two_large_imports_at_once_each_parse_in_a_workspace_of_their_own(store,
     def run(prefix: str, amount: float) -> None:
         try:
             results[prefix] = actuals(store, _file(prefix, amount))
-        except BaseException as error:  # (reported below, not lost in the thread)
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below, not lost in the thread
             results[prefix] = error
 
     threads = [threading.Thread(target=run, args=args) for args in (("A", 0.25), ("B", 0.5))]
