@@ -255,8 +255,8 @@ def _import_actuals(
         # cost ~40 ms to plan, whatever the size of the file, so it is planned once:
         keyed_arrow: pa.Table | None = None
         numbered_later: bool | None
-        # a parse larger than a share of the parser's memory stays in the parser's DuckDB (which
-        # spills to disk past its limit): held in Python beside the file's text cells it was the
+        # a parse larger than a share of the parser's memory stays in DuckDB (the store's workspace
+        # or the parser database, held to the memory setting and spilling to disk past it): held in Python beside the file's text cells it was the
         # import's peak (at 10M rows, ~1.1 GB of cells and ~1.8 GB of parse)
         spilled = raw.cells.nbytes > memory_mb * MB * _PARSE_IN_MEMORY_SHARE
         # the tables the store's write reads: in the workspace (not temporary: the store's
@@ -278,6 +278,8 @@ def _import_actuals(
         elif spilled:
             # a large file's rows go into a table, read by short statements below; they join the
             # reps only when a rep text or a missing territory needs it (~0.9 CPU-s at 10M rows)
+            if workspace is not None:
+                workspace.limit_memory()  # (the parse may now grow past the setting: it spills)
             connection.execute(f"CREATE {handed} keyed AS {keyed_sql_of(joined=not _reps_as_written(parser, connection))}")
             numbered_later = None  # asked of the table once its suspect rows have their values
         else:
@@ -298,13 +300,17 @@ def _import_actuals(
                 keyed_arrow = None
             else:
                 connection.register("keyed", keyed_arrow)
+        early_overview = spilled and not fast and not valid_only  # (see below)
         if not small:
             maybe_totals = True
-            # a spilled parse's overview is read in the same scan: it is that of the rows written
-            # unless a line is left out (a large file's values do not change after this, only keys
-            # are numbered), saving a scan of them all (~0.7 s at 10M rows)
+            # a spilled parse's overview is read in the same scan, saving a scan of all its rows (~0.7 s
+            # at 10M rows): it is that of the rows written unless a line is left out (asked for only
+            # when a valid-only import does not leave lines out anyway) and when no value changes
+            # after this: a large file's rows are read with every rule at once (only keys are
+            # numbered below), but the suspect rows of a small one are read again by the full rules
             suspect_rows, keyed_count, *spilled_overview = connection.execute(
-                f"SELECT count(*) FILTER (WHERE suspect), count(*){', ' + _OVERVIEW if spilled else ''} FROM keyed").fetchall()[0]
+                f"SELECT count(*) FILTER (WHERE suspect), count(*){', ' + _OVERVIEW if early_overview else ''} FROM keyed"
+            ).fetchall()[0]
             suspects = suspect_rows > 0
         # the problems of the cells are read from every column of parsed and resolved (texts, reasons), computed again
         # for the suspect rows only; a valid file has none, and then not even the wide statement is planned (~0.15 s)
@@ -464,7 +470,7 @@ def _import_actuals(
                 rows = keyed_arrow.select(_WRITTEN)  # no copy of a large file's rows
                 # the parse's other columns (the given texts, the suspect flag) go with the parser
                 del keyed_arrow
-            written = tuple(spilled_overview) if spilled and not leaves_out else _overview_of(
+            written = tuple(spilled_overview) if early_overview and not leaves_out else _overview_of(
                 connection, rows, "keyed" if small else None, leaves_out)
         except BaseException:
             _remove(rows_file)
@@ -558,7 +564,7 @@ _SAME_KEY_REASON = (
 )
 
 
-# a parse is kept in the parser's DuckDB when the file's text cells take more than this share of
+# a parse is kept in DuckDB (the workspace, or the parser database) when the file's text cells take more than this share of
 # the parser's memory (the parse is ~1.6 times the cells): a file of a few hundred thousand rows
 # keeps the cheaper path of one Arrow result
 _PARSE_IN_MEMORY_SHARE = 0.5

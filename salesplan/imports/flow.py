@@ -96,8 +96,8 @@ def _import_data(
     upload = data if isinstance(data, Upload) else Upload(name, data=data)
     del data
     report.start(name, upload.size)
-    # one private connection (a cursor of the process's parser database) for the whole import: the
-    # CSV reader's, then the parser's, which closes it when its checks are done (its temporary
+    # one private connection (a cursor of the process's parser database, or for actuals on an
+    # embedded store the workspace's: see below) for the whole import: the CSV reader's, then the parser's, which closes it when its checks are done (its temporary
     # tables go with it); closed here too when the import stops before a parser takes it (closing
     # twice is harmless)
     # An import of actuals into an embedded DuckDB store parses in the store's own DuckDB instead

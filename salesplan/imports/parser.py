@@ -36,7 +36,8 @@ from salesplan.store import Store
 
 # ============================================================================ SQL building blocks
 class _Parser:
-    """A private connection of the parser database (files.quiet_connection) holding the raw
+    """A private connection (of the parser database, files.quiet_connection, or of the workspace an
+    embedded store lends an actuals import, storage/workspace.py) holding the raw
     cells as the registered Arrow table ``raw_arrow`` and the view ``src``."""
 
     def __init__(self, raw: RawTable, mapping: dict[str, int], kind: str, memory_mb: int):

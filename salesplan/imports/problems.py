@@ -1,4 +1,4 @@
-"""The problems an import collects and the rows it refuses: listed from the parser's DuckDB
+"""The problems an import collects and the rows it refuses: listed from the parse's DuckDB
 (:class:`salesplan.imports.parser._Parser`), and the refused rows as the user's own columns; the
 keys an actuals file lists more than once."""
 
@@ -25,7 +25,7 @@ def _collect(parser: _Parser, valid_only: bool) -> tuple[list[Problem], set[int]
     """The problems to list (all of them up to 10x MAX_PROBLEMS_LISTED, else the first
     MAX_PROBLEMS_LISTED) and the set of bad lines; raises BadInput unless valid_only.
 
-    The problems stay in the parser's DuckDB (memory-capped, spilling): a file where every one
+    The problems stay in the parse's DuckDB (the parser database or the store's workspace; memory-capped, spilling): a file where every one
     of millions of rows is wrong never turns into millions of Python objects.
     """
     union = parser.problem_union()

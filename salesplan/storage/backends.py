@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from salesplan.errors import BadInput, SalesplanError
-from salesplan.storage.duckfile import FileHold, files_cursor, hold_for, limited_memory
+from salesplan.storage.duckfile import FileHold, files_cursor, hold_for, limited_memory, shared_limited_memory
 from salesplan.storage.workspace import ImportWorkspace, WorkspaceTable
 
 SERVER_SCHEMES = ("postgresql://", "postgres://")
@@ -205,7 +205,7 @@ class DuckCursor:
 
     def __init__(self, native: duckdb.DuckDBPyConnection):
         self.native = native
-        self._views: set[str] = set()  # relations staged as views (Parquet files)
+        self._views: set[str] = set()  # relations staged as views (Parquet files, a workspace's tables)
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> DuckCursor:
         self.native.execute(sql, params)
@@ -326,12 +326,12 @@ class DuckDBBackend:
 
     @contextmanager
     def import_workspace(self, memory_mb: int) -> Iterator[ImportWorkspace | None]:
-        if self._memory is not None:
+        if self._memory is not None:  # (``:memory:``, tests: no spill folder, left unlimited)
             memory_database = self._memory
-            workspace = ImportWorkspace(memory_database.cursor, nullcontext())
+            workspace = ImportWorkspace(memory_database.cursor, nullcontext)
         else:
             path = self.path
-            workspace = ImportWorkspace(lambda: files_cursor(path), self.limited_memory(memory_mb))
+            workspace = ImportWorkspace(lambda: files_cursor(path), lambda: shared_limited_memory("parse", memory_mb))
         try:
             yield workspace
         finally:

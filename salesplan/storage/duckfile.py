@@ -31,7 +31,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import duckdb
@@ -120,6 +120,38 @@ def limited_memory(megabytes: int) -> Iterator[None]:
                     connection.execute("RESET memory_limit")
     finally:
         connection.close()
+
+
+# the budgets shared by the work of one name running at once (shared_limited_memory): name -> users
+_shared_users: dict[str, int] = {}
+_shared_budgets: dict[str, AbstractContextManager[None]] = {}
+
+
+@contextmanager
+def shared_limited_memory(name: str, megabytes: int) -> Iterator[None]:
+    """:func:`limited_memory` for work that shares one budget of ``megabytes`` with the other work
+    of the same ``name`` running in the process at the same time (the uploads' parses: one budget
+    for them all, as the parser database's memory limit is): the first to start adds it, the last
+    to end takes it away. Raises nothing of its own."""
+    with _limit_lock:
+        first = _shared_users.get(name, 0) == 0
+        _shared_users[name] = _shared_users.get(name, 0) + 1
+    try:
+        if first:
+            budget = limited_memory(megabytes)
+            budget.__enter__()
+            with _limit_lock:
+                _shared_budgets[name] = budget
+        yield
+    finally:
+        with _limit_lock:
+            _shared_users[name] -= 1
+            last = _shared_users[name] == 0
+            budget_held = _shared_budgets.pop(name, None) if last else None
+            if last:
+                del _shared_users[name]
+        if budget_held is not None:
+            budget_held.__exit__(None, None, None)
 
 
 def _set_memory_limit(connection: duckdb.DuckDBPyConnection, limit: str) -> None:

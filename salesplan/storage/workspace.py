@@ -10,11 +10,13 @@ connection pointed at it. What the import leaves there is handed back as a
 :class:`WorkspaceTable`, which the store's write reads where it is, in the same instance: no
 copy, no file (docs/decisions.md, "One DuckDB for a large import's parse and write").
 
-The workspace's memory is the import's memory setting while the import parses (DuckDB's memory
-limit belongs to the whole instance: the dashboard's reads meanwhile share it and spill too, as
-they do during a large write); the import ends it (:meth:`ImportWorkspace.end_parse`) before
-its write, which sets its own. Its tables spill to the store's spill folder past that limit.
-The attached database is detached, and its tables let go, when the workspace closes.
+A large parse kept in the workspace is held to the import's memory setting, one budget shared by
+the parses running at once, as the parser database's limit is (DuckDB's memory limit belongs to
+the whole instance: the dashboard's reads meanwhile share it and spill too, as they do during a
+large write); a small import's parse sets no limit. The import ends it
+(:meth:`ImportWorkspace.end_parse`) before its write, which sets its own once it has its turn.
+Past the limit the workspace's tables spill to the store's spill folder. The attached database is
+detached, and its tables let go, when the workspace closes.
 """
 
 from __future__ import annotations
@@ -46,18 +48,25 @@ class WorkspaceTable:
 class ImportWorkspace:
     """An in-memory database attached to the store's DuckDB instance for one import, and a
     connection using it (``connection``: unqualified tables it creates go there; temporary tables
-    stay the connection's own). Made by ``Store.import_workspace``; never shared by threads."""
+    stay the connection's own). Made by ``Store.import_workspace``; never shared by threads.
 
-    def __init__(self, new_cursor: Callable[[], duckdb.DuckDBPyConnection], memory: AbstractContextManager[None]):
+    ``memory`` makes the budget of the import's parse (:meth:`limit_memory`): entered only once
+    the import keeps a large parse in the workspace, so that a small import never lowers the
+    memory of the whole instance, which the dashboard's reads share."""
+
+    def __init__(self, new_cursor: Callable[[], duckdb.DuckDBPyConnection],
+                 memory: Callable[[], AbstractContextManager[None]]):
         # (the name is new at every workspace: two imports at once each have their own)
         with _names_lock:
             self.name = f"salesplan_import_{next(_names)}"
         self._new_cursor = new_cursor
-        self._memory: AbstractContextManager[None] | None = memory
-        memory.__enter__()
+        self._memory = memory
+        self._budget: AbstractContextManager[None] | None = None
+        self._attached = False
+        self.connection = new_cursor()
         try:
-            self.connection = new_cursor()
             self.connection.execute(f"ATTACH ':memory:' AS {self.name}")
+            self._attached = True
             self.connection.execute(f"USE {self.name}")
             self.connection.execute("SET enable_progress_bar = false")
         except BaseException:
@@ -80,22 +89,36 @@ class ImportWorkspace:
             cursor.close()
         return WorkspaceTable(qualified, columns, rows)
 
+    def limit_memory(self) -> None:
+        """Hold the parse to the import's memory setting from now until :meth:`end_parse` (past
+        it, the workspace's tables spill to disk): called when the import keeps a large parse in
+        the workspace. Calling it again does nothing. Raises nothing of its own."""
+        if self._budget is None:
+            budget = self._memory()
+            budget.__enter__()
+            self._budget = budget
+
     def end_parse(self) -> None:
         """The import is done parsing: its connection is closed (its temporary tables go) and its
-        memory budget ends; the workspace's tables stay for the write. Calling it again does nothing."""
-        connection = getattr(self, "connection", None)
-        if connection is not None:
-            connection.close()
-        if self._memory is not None:
-            memory, self._memory = self._memory, None
-            memory.__exit__(None, None, None)
+        memory budget ends; the workspace's tables stay for the write. Calling it again does nothing.
+        Raises duckdb.Error when the connection cannot be closed (the budget ends all the same)."""
+        try:
+            self.connection.close()
+        finally:
+            if self._budget is not None:
+                budget, self._budget = self._budget, None
+                budget.__exit__(None, None, None)
 
     def close(self) -> None:
         """Let the workspace go: its connection, its memory budget and the attached database with
         every table in it. Raises duckdb.Error when the database cannot be detached."""
-        self.end_parse()
-        cursor = self._new_cursor()
         try:
-            cursor.execute(f"DETACH DATABASE IF EXISTS {self.name}")
+            self.end_parse()
         finally:
-            cursor.close()
+            if self._attached:
+                cursor = self._new_cursor()
+                try:
+                    cursor.execute(f"DETACH DATABASE IF EXISTS {self.name}")
+                    self._attached = False
+                finally:
+                    cursor.close()

@@ -47,7 +47,16 @@ def spilled(monkeypatch):
     # (the connection an embedded DuckDB store lends the import, in its workspace)
     monkeypatch.setattr(imports.flow, "parsing_session", lambda connection: _Recorded(lent(connection), seen))
     made = ("CREATE TEMP TABLE keyed AS", "CREATE TABLE keyed AS")
-    return lambda: ["LEFT JOIN file_reps" in sql for sql in seen if sql.lstrip().startswith(made)]
+
+    class Spilled:
+        def __call__(self) -> list[bool]:
+            return ["LEFT JOIN file_reps" in sql for sql in seen if sql.lstrip().startswith(made)]
+
+        @staticmethod
+        def statements() -> list[str]:
+            return list(seen)
+
+    return Spilled()
 
 
 def _rows() -> list[list[str]]:
@@ -115,6 +124,30 @@ def test_the_overview_of_a_spilled_import_is_that_of_the_rows_written(reps_store
     assert len(written) == overview.rows
     assert float(written["revenue"].sum()) == pytest.approx(overview.totals["revenue"])
     assert float(written["profit"].fillna(0).sum()) == pytest.approx(overview.totals["profit"])
+
+
+@pytest.mark.parametrize("count", [_ROWS, 5], ids=["large", "small"])
+def test_the_overview_read_with_the_count_of_suspect_rows_is_that_of_the_rows_written(reps_store, spilled, count):
+    # without lines left out, a large spilled parse's overview is read in the scan that counts its
+    # suspect rows; a small file's suspect rows (here every row: day-first dates, amounts with a
+    # thousands separator) take their values from the full rules after that scan, so its overview
+    # is read from the rows as written
+    rows = _rows()[:count]
+    for i, row in enumerate(rows):
+        day, month = 13 + i % 15, 3 + i % 2  # (a day past 12: the file tells its order)
+        row[0] = f"{day:02d}/{month:02d}/2025"
+        row[4] = f'"1,{i % 900:03d}.50"'
+    result = actuals(reps_store, _text(rows))
+    assert (result.inserted, result.rejected) == (count, 0)
+    overview, written = result.overview, _written(reps_store)
+    assert overview.rows == count == len(written)
+    assert (overview.first_date, overview.last_date) == (written["sale_date"].min().date(), written["sale_date"].max().date())
+    assert overview.totals["revenue"] == pytest.approx(sum(1000 + i % 900 + 0.5 for i in range(count)))
+    assert float(written["revenue"].sum()) == pytest.approx(overview.totals["revenue"])
+    assert overview.reps == sorted({row[1] for row in rows})
+    # (whether the overview was read apart: only where the early read may be wrong)
+    apart = [sql for sql in spilled.statements() if sql.lstrip().startswith("SELECT count(*), min(sale_date)")]
+    assert len(apart) == (count <= imports.parser._SMALL_FILE_ROWS)
 
 
 def test_the_reps_test_asks_every_condition():

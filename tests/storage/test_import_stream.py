@@ -213,6 +213,28 @@ def test_the_write_is_capped_at_the_budgets_of_the_limited_writes_running(tmp_pa
         backend.close()
 
 
+def test_the_parses_at_once_share_one_budget_beside_the_writes(tmp_path):
+    # the uploads' parses in the store's DuckDB are held to one budget together, as the parser
+    # database's limit is; a large write's budget is its own, added to theirs
+    backend = DuckDBBackend(str(tmp_path / "shared.duckdb"))
+    try:
+        def limit() -> str:
+            with backend.cursor() as cursor:
+                return cursor.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+        before = limit()
+        with duckfile.shared_limited_memory("parse", 300):
+            assert limit() == "300.0 MiB"
+            with duckfile.shared_limited_memory("parse", 300):  # a second upload's parse
+                assert limit() == "300.0 MiB"
+                with duckfile.limited_memory(200):  # a large write meanwhile
+                    assert limit() == "500.0 MiB"
+            assert limit() == "300.0 MiB"  # (the first parse still runs)
+        assert limit() == before
+    finally:
+        backend.close()
+
+
 def test_a_write_out_of_memory_is_refused_with_a_message():
     backend = DuckDBBackend(":memory:")
     try:

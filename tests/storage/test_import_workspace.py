@@ -12,6 +12,7 @@ import pytest
 
 from salesplan import imports
 from salesplan.errors import BadInput
+from salesplan.files import PARSER_MEMORY_MB
 from salesplan.principal import SYSTEM
 from salesplan.storage import WorkspaceTable
 from salesplan.store import Store
@@ -85,6 +86,27 @@ def test_a_refused_file_leaves_no_workspace_and_the_memory_limit_as_it_was(store
         actuals(store, text)
     assert _settled(store) == before
     assert store.actuals(SYSTEM).empty
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["small file", "large file"])
+def test_only_a_large_parse_holds_the_store_to_the_imports_memory(tmp_path, reps_file, monkeypatch, large):
+    # DuckDB's limit is the whole instance's (the dashboard's reads share it): a small import
+    # never lowers it; a large one does while it parses, then its write sets its own
+    monkeypatch.setattr(imports.actuals, "_PARSE_IN_MEMORY_SHARE", 0.0 if large else 1e9)
+    seen: dict[str, str] = {}
+    with Store.open(tmp_path / "org.duckdb") as opened:
+        reps_file(opened)
+        unlimited = _settled(opened)[1]
+        register = imports.actuals._collect
+
+        def collect_and_look(parser, valid_only):  # (the parse's last checks run under its budget)
+            seen["parse"] = str(parser.connection.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+            return register(parser, valid_only)
+
+        monkeypatch.setattr(imports.actuals, "_collect", collect_and_look)
+        assert actuals(opened, _file("A", 0.25)).inserted == N
+        assert seen["parse"] == (f"{PARSER_MEMORY_MB}.0 MiB" if large else unlimited)
+        assert _settled(opened) == ([], unlimited)
 
 
 def test_the_stores_own_connections_keep_duckdbs_arrow_output(store):
