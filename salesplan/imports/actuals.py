@@ -300,14 +300,14 @@ def _import_actuals(
                 keyed_arrow = None
             else:
                 connection.register("keyed", keyed_arrow)
-        early_overview = spilled and not fast and not valid_only  # (see below)
+        early_overview = spilled and not fast  # (see below)
         if not small:
             maybe_totals = True
             # a spilled parse's overview is read in the same scan, saving a scan of all its rows (~0.7 s
-            # at 10M rows): it is that of the rows written unless a line is left out (asked for only
-            # when a valid-only import does not leave lines out anyway) and when no value changes
-            # after this: a large file's rows are read with every rule at once (only keys are
-            # numbered below), but the suspect rows of a small one are read again by the full rules
+            # at 10M rows): it is that of the rows written unless a line is left out (then it is
+            # read again, below) or a value changes after this: a large file's rows are read with
+            # every rule at once (only keys are numbered below), but the suspect rows of a small
+            # one take the full rules' values afterwards
             suspect_rows, keyed_count, *spilled_overview = connection.execute(
                 f"SELECT count(*) FILTER (WHERE suspect), count(*){', ' + _OVERVIEW if early_overview else ''} FROM keyed"
             ).fetchall()[0]

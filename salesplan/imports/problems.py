@@ -25,7 +25,7 @@ def _collect(parser: _Parser, valid_only: bool) -> tuple[list[Problem], set[int]
     """The problems to list (all of them up to 10x MAX_PROBLEMS_LISTED, else the first
     MAX_PROBLEMS_LISTED) and the set of bad lines; raises BadInput unless valid_only.
 
-    The problems stay in the parse's DuckDB (the parser database or the store's workspace; memory-capped, spilling): a file where every one
+    The problems stay in the parse's DuckDB (the parser database, memory-capped and spilling, or the store's workspace): a file where every one
     of millions of rows is wrong never turns into millions of Python objects.
     """
     union = parser.problem_union()

@@ -122,7 +122,10 @@ def limited_memory(megabytes: int) -> Iterator[None]:
         connection.close()
 
 
-# the budgets shared by the work of one name running at once (shared_limited_memory): name -> users
+# the budgets shared by the work of one name running at once (shared_limited_memory): name -> its
+# users and the budget they hold; one lock orders them, held while the first enters the budget so
+# that no other starts before the limit is set (never taken inside _files_lock or _limit_lock)
+_shared_lock = threading.Lock()
 _shared_users: dict[str, int] = {}
 _shared_budgets: dict[str, AbstractContextManager[None]] = {}
 
@@ -132,26 +135,22 @@ def shared_limited_memory(name: str, megabytes: int) -> Iterator[None]:
     """:func:`limited_memory` for work that shares one budget of ``megabytes`` with the other work
     of the same ``name`` running in the process at the same time (the uploads' parses: one budget
     for them all, as the parser database's memory limit is): the first to start adds it, the last
-    to end takes it away. Raises nothing of its own."""
-    with _limit_lock:
-        first = _shared_users.get(name, 0) == 0
-        _shared_users[name] = _shared_users.get(name, 0) + 1
-    try:
-        if first:
+    to end takes it away; one that starts while the first is setting it waits for the limit. When
+    the first cannot set it, it raises and the next one to start tries. Raises nothing of its own."""
+    with _shared_lock:
+        if _shared_users.get(name, 0) == 0:
             budget = limited_memory(megabytes)
             budget.__enter__()
-            with _limit_lock:
-                _shared_budgets[name] = budget
+            _shared_budgets[name] = budget
+        _shared_users[name] = _shared_users.get(name, 0) + 1
+    try:
         yield
     finally:
-        with _limit_lock:
+        with _shared_lock:
             _shared_users[name] -= 1
-            last = _shared_users[name] == 0
-            budget_held = _shared_budgets.pop(name, None) if last else None
-            if last:
+            if _shared_users[name] == 0:
                 del _shared_users[name]
-        if budget_held is not None:
-            budget_held.__exit__(None, None, None)
+                _shared_budgets.pop(name).__exit__(None, None, None)
 
 
 def _set_memory_limit(connection: duckdb.DuckDBPyConnection, limit: str) -> None:

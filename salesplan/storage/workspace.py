@@ -31,6 +31,8 @@ import duckdb
 
 _names = itertools.count(1)
 _names_lock = threading.Lock()
+# workspaces whose detach failed: detached before the next workspace is made
+_stale: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -59,12 +61,19 @@ class ImportWorkspace:
         # (the name is new at every workspace: two imports at once each have their own)
         with _names_lock:
             self.name = f"salesplan_import_{next(_names)}"
+            stale, _stale[:] = list(_stale), []
         self._new_cursor = new_cursor
         self._memory = memory
         self._budget: AbstractContextManager[None] | None = None
         self._attached = False
         self.connection = new_cursor()
         try:
+            for name in stale:
+                try:
+                    self._detach(self.connection, name)
+                except duckdb.Error:
+                    with _names_lock:
+                        _stale.append(name)  # (tried again by the next one)
             self.connection.execute(f"ATTACH ':memory:' AS {self.name}")
             self._attached = True
             self.connection.execute(f"USE {self.name}")
@@ -111,14 +120,24 @@ class ImportWorkspace:
 
     def close(self) -> None:
         """Let the workspace go: its connection, its memory budget and the attached database with
-        every table in it. Raises duckdb.Error when the database cannot be detached."""
+        every table in it. A database that cannot be detached now is detached when the next
+        workspace is made: the import's own result or error is what the caller sees. Raises
+        duckdb.Error when the connection cannot be closed."""
         try:
             self.end_parse()
         finally:
             if self._attached:
-                cursor = self._new_cursor()
+                self._attached = False
                 try:
-                    cursor.execute(f"DETACH DATABASE IF EXISTS {self.name}")
-                    self._attached = False
-                finally:
-                    cursor.close()
+                    cursor = self._new_cursor()
+                    try:
+                        self._detach(cursor, self.name)
+                    finally:
+                        cursor.close()
+                except duckdb.Error:
+                    with _names_lock:
+                        _stale.append(self.name)
+
+    @staticmethod
+    def _detach(cursor: duckdb.DuckDBPyConnection, name: str) -> None:
+        cursor.execute(f"DETACH DATABASE IF EXISTS {name}")

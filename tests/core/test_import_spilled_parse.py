@@ -150,6 +150,18 @@ def test_the_overview_read_with_the_count_of_suspect_rows_is_that_of_the_rows_wr
     assert len(apart) == (count <= imports.parser._SMALL_FILE_ROWS)
 
 
+def test_the_overview_of_a_spilled_import_leaving_out_a_repeated_sale_counts_it_once(reps_store, spilled):
+    # not valid-only: the same sale listed twice is kept once, so the overview read with the count
+    # of suspect rows (which sees both) is read again from the rows kept
+    rows = _rows()
+    rows[9] = list(rows[8])
+    result = actuals(reps_store, _text(rows))
+    assert (result.inserted, result.rejected) == (len(rows) - 1, 0)
+    written = _written(reps_store)
+    assert result.overview.rows == len(written) == len(rows) - 1
+    assert result.overview.totals["revenue"] == pytest.approx(float(written["revenue"].sum()))
+
+
 def test_the_reps_test_asks_every_condition():
     # the conditions one by one, on the cells as given (an empty, not null, cell comes from a
     # workbook or a stand-in: a CSV's empty cell is null)

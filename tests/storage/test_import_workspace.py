@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -14,7 +15,7 @@ from salesplan import imports
 from salesplan.errors import BadInput
 from salesplan.files import PARSER_MEMORY_MB
 from salesplan.principal import SYSTEM
-from salesplan.storage import WorkspaceTable
+from salesplan.storage import WorkspaceTable, workspace
 from salesplan.store import Store
 from tests.helpers.actuals import HEADER, actuals
 
@@ -107,6 +108,64 @@ def test_only_a_large_parse_holds_the_store_to_the_imports_memory(tmp_path, reps
         assert actuals(opened, _file("A", 0.25)).inserted == N
         assert seen["parse"] == (f"{PARSER_MEMORY_MB}.0 MiB" if large else unlimited)
         assert _settled(opened) == ([], unlimited)
+
+
+def test_two_large_parses_at_once_share_one_budget(store, monkeypatch):
+    # as the parser database's one limit: two uploads parsing at once hold the instance to the
+    # setting once, not twice
+    before = _settled(store)
+    seen: list[str] = []
+    both = threading.Barrier(2, timeout=60)
+    collect = imports.actuals._collect
+
+    def look(parser, valid_only):  # (both parses are at their last checks at the same time)
+        both.wait()
+        seen.append(str(parser.connection.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]))
+        both.wait()
+        return collect(parser, valid_only)
+
+    monkeypatch.setattr(imports.actuals, "_collect", look)
+    inserted: dict[str, int] = {}
+    threads = [threading.Thread(target=lambda p=p: inserted.__setitem__(p, actuals(store, _file(p, 0.25)).inserted))
+               for p in "AB"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert inserted == {"A": N, "B": N}
+    assert seen == [f"{PARSER_MEMORY_MB}.0 MiB"] * 2
+    assert _settled(store) == before
+
+
+def test_a_workspace_that_cannot_be_detached_is_detached_by_the_next(store, monkeypatch):
+    detach = workspace.ImportWorkspace._detach
+    failing = [True]
+
+    def fails_once(cursor, name):
+        if failing.pop() if failing else False:
+            raise duckdb.IOException("cannot detach now")
+        return detach(cursor, name)
+
+    monkeypatch.setattr(workspace.ImportWorkspace, "_detach", staticmethod(fails_once))
+    # the import's own result is what its caller sees, not the failed detach
+    assert actuals(store, _file("A", 0.25)).inserted == N
+    assert len(_settled(store)[0]) == 1
+    with store.import_workspace(PARSER_MEMORY_MB) as lent:  # the next one detaches it first
+        assert _settled(store)[0] == [lent.name]
+    assert _settled(store)[0] == []
+
+
+def test_a_workspace_is_detached_when_its_budget_cannot_be_set(store):
+    def refused():
+        raise duckdb.OutOfMemoryException("no budget")
+
+    with store.import_workspace(PARSER_MEMORY_MB) as lent:
+        lent._memory = refused
+        with pytest.raises(duckdb.OutOfMemoryException):
+            lent.limit_memory()
+        lent.end_parse()
+        lent.end_parse()  # (twice: nothing more)
+    assert _settled(store)[0] == []
 
 
 def test_the_stores_own_connections_keep_duckdbs_arrow_output(store):
