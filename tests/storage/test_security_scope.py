@@ -4,6 +4,8 @@ rep's obstacle. Each is refused with a plain message and nothing changed, on eve
 
 from __future__ import annotations
 
+import contextlib
+
 from datetime import date
 
 import pyarrow as pa
@@ -152,11 +154,14 @@ def test_an_action_can_only_answer_an_obstacle_of_its_own_plan(org):
     assert org.plan(ANN, "R1", 2025)["actions"]["obstacle_id"].tolist() == [own]
 
 
-@pytest.mark.parametrize("path", ["view", "rows file"])
+@pytest.mark.parametrize("path", ["view", "rows file", "workspace"])
 def test_the_store_refuses_foreign_rows_on_the_large_write_paths(path, org, monkeypatch, tmp_path):
-    """The scope's refusals of a large write (a batch in memory through DuckDB's view, or the
-    large file's Parquet rows on either backend), as of a small one: a sale of a rep outside the
-    scope, and a key that is another rep's current sale; nothing written."""
+    """The scope's refusals of a large write (a batch in memory through DuckDB's view, the large
+    file's Parquet rows on either backend, or its rows left in the workspace an embedded store
+    lends), as of a small one: a sale of a rep outside the scope, and a key that is another rep's
+    current sale; nothing written."""
+    if path == "workspace" and org.dialect != "duckdb":
+        pytest.skip("only an embedded DuckDB store lends a workspace")
     monkeypatch.setattr(ledger, "_VIEW_ROWS", 0)  # every batch in memory through the view on DuckDB
     upload(org, "date,rep,amount,order_id,line\n2025-03-03,R2,500,SO-9,1\n", BOB)
     before = org.snapshot()
@@ -168,7 +173,13 @@ def test_the_store_refuses_foreign_rows_on_the_large_write_paths(path, org, monk
         if path == "rows file":
             pq.write_table(data, tmp_path / "rows.parquet")
             data = ds.dataset(tmp_path / "rows.parquet", format="parquet")
-        with pytest.raises(BadInput, match=refused):
-            org.apply_actuals(ANN, data, rows.iloc[0:0].assign(record="", problems=""), file_name="race.csv",
-                              sha256=None, valid_only=False)
+        with contextlib.ExitStack() as held:
+            if path == "workspace":
+                lent = held.enter_context(org.import_workspace(64))
+                lent.connection.register("given", data)
+                lent.connection.execute("CREATE TABLE rows_written AS SELECT * FROM given")
+                data = lent.table("rows_written")
+            with pytest.raises(BadInput, match=refused):
+                org.apply_actuals(ANN, data, rows.iloc[0:0].assign(record="", problems=""), file_name="race.csv",
+                                  sha256=None, valid_only=False)
         assert org.snapshot() == before
