@@ -152,7 +152,6 @@ def parser_database(memory_mb: int = PARSER_MEMORY_MB) -> duckdb.DuckDBPyConnect
 _ARROW_OUTPUT = {"arrow_output_version": "1.5"}
 
 
-
 def parsing_session(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """``connection`` (one lent by the store for an import to parse in: its own, not shared) set to
     give its Arrow results as the parser database's connections do (``_ARROW_OUTPUT``, for this

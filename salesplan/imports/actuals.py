@@ -256,8 +256,9 @@ def _import_actuals(
         keyed_arrow: pa.Table | None = None
         numbered_later: bool | None
         # a parse larger than a share of the parser's memory stays in DuckDB (the store's workspace
-        # or the parser database, held to the memory setting and spilling to disk past it): held in Python beside the file's text cells it was the
-        # import's peak (at 10M rows, ~1.1 GB of cells and ~1.8 GB of parse)
+        # or the parser database, held to the memory setting and spilling to disk past it): held
+        # in Python beside the file's text cells it was the import's peak (at 10M rows, ~1.1 GB of
+        # cells and ~1.8 GB of parse)
         spilled = raw.cells.nbytes > memory_mb * MB * _PARSE_IN_MEMORY_SHARE
         # the tables the store's write reads: in the workspace (not temporary: the store's
         # connection sees them), else the connection's own

@@ -96,12 +96,12 @@ def _import_data(
     upload = data if isinstance(data, Upload) else Upload(name, data=data)
     del data
     report.start(name, upload.size)
-    # one private connection (a cursor of the process's parser database, or for actuals on an
-    # embedded store the workspace's: see below) for the whole import: the CSV reader's, then the parser's, which closes it when its checks are done (its temporary
-    # tables go with it); closed here too when the import stops before a parser takes it (closing
-    # twice is harmless)
-    # An import of actuals into an embedded DuckDB store parses in the store's own DuckDB instead
-    # (its workspace), where a large file's rows are then written from: on a server there is none
+    # one private connection for the whole import: the CSV reader's, then the parser's, which
+    # closes it when its checks are done (its temporary tables go with it); closed here too when
+    # the import stops before a parser takes it (closing twice is harmless). It is a cursor of the
+    # process's parser database, or, for actuals on an embedded DuckDB store, of the workspace the
+    # store lends in its own DuckDB, where a large file's rows are then written from (a server
+    # lends none)
     with store.import_workspace(limits.memory_mb) if kind == "actuals" else nullcontext(None) as workspace:
         connection = quiet_connection(limits.memory_mb) if workspace is None else parsing_session(workspace.connection)
         try:

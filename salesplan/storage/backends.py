@@ -153,9 +153,9 @@ class Backend(Protocol):
 
     def import_workspace(self, memory_mb: int) -> AbstractContextManager[ImportWorkspace | None]:
         """A context manager yielding a workspace in the database's own DuckDB for an import to
-        parse a file in (salesplan.storage.workspace), holding at most ``memory_mb`` while it
-        parses; None where the database is not an embedded DuckDB. Raises duckdb.Error when
-        DuckDB cannot make it."""
+        parse a file in (salesplan.storage.workspace), a large parse kept there holding at most
+        ``memory_mb``; None where the database is not an embedded DuckDB. Raises SalesplanError
+        when DuckDB cannot make it."""
 
     def begin_sql(self, snapshot: bool) -> str:
         """The statement that opens a transaction (``snapshot``: one consistent read-only view)."""
@@ -326,12 +326,15 @@ class DuckDBBackend:
 
     @contextmanager
     def import_workspace(self, memory_mb: int) -> Iterator[ImportWorkspace | None]:
-        if self._memory is not None:  # (``:memory:``, tests: no spill folder, left unlimited)
-            memory_database = self._memory
-            workspace = ImportWorkspace(memory_database.cursor, nullcontext)
-        else:
-            path = self.path
-            workspace = ImportWorkspace(lambda: files_cursor(path), lambda: shared_limited_memory("parse", memory_mb))
+        try:
+            if self._memory is not None:  # (``:memory:``, tests: no spill folder, left unlimited)
+                memory_database = self._memory
+                workspace = ImportWorkspace(memory_database.cursor, nullcontext)
+            else:
+                path = self.path
+                workspace = ImportWorkspace(lambda: files_cursor(path), lambda: shared_limited_memory("parse", memory_mb))
+        except duckdb.Error as error:  # (the driver's error, translated at the store's boundary)
+            raise SalesplanError(f"Cannot make a workspace for the import in {self.path}: {error}") from error
         try:
             yield workspace
         finally:

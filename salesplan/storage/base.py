@@ -191,7 +191,7 @@ class StoreBase:
         a file in, whose tables the store's write then reads where they are (an embedded DuckDB
         store; :mod:`salesplan.storage.workspace`); None on a server, where an import parses in a
         DuckDB of its own. ``memory_mb`` caps what the parse holds in this process's memory (past
-        it, it spills to disk). Its tables are let go when it closes. Raises duckdb.Error when
+        it, it spills to disk). Its tables are let go when it closes. Raises SalesplanError when
         DuckDB cannot make it."""
         return self._backend.import_workspace(memory_mb)
 

@@ -166,7 +166,7 @@ class LedgerStorage(Protocol):
     def import_workspace(self, memory_mb: int) -> AbstractContextManager[ImportWorkspace | None]:
         """A context manager yielding a workspace in the store's own DuckDB for an import to parse
         a file in (an embedded DuckDB store; None on a server), whose tables :meth:`apply_actuals`
-        then reads where they are; ``memory_mb`` caps the parse's memory. Raises duckdb.Error when
+        then reads where they are; ``memory_mb`` caps the parse's memory. Raises SalesplanError when
         DuckDB cannot make it."""
         ...
 

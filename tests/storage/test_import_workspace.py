@@ -12,10 +12,10 @@ import pyarrow as pa
 import pytest
 
 from salesplan import imports
-from salesplan.errors import BadInput
+from salesplan.errors import BadInput, SalesplanError
 from salesplan.files import PARSER_MEMORY_MB
 from salesplan.principal import SYSTEM
-from salesplan.storage import WorkspaceTable, workspace
+from salesplan.storage import WorkspaceTable, backends, workspace
 from salesplan.store import Store
 from tests.helpers.actuals import HEADER, actuals
 
@@ -166,6 +166,18 @@ def test_a_workspace_is_detached_when_its_budget_cannot_be_set(store):
         lent.end_parse()
         lent.end_parse()  # (twice: nothing more)
     assert _settled(store)[0] == []
+
+
+def test_a_workspace_that_cannot_be_made_is_the_stores_error_not_the_drivers(store, monkeypatch):
+    def refused(path):
+        raise duckdb.IOException("no more connections")
+
+    monkeypatch.setattr(backends, "files_cursor", refused)
+    with pytest.raises(SalesplanError, match="Cannot make a workspace for the import") as caught:
+        actuals(store, _file("A", 0.25))
+    assert not isinstance(caught.value, duckdb.Error)
+    monkeypatch.undo()
+    assert _settled(store)[0] == [] and store.actuals(SYSTEM).empty
 
 
 def test_the_stores_own_connections_keep_duckdbs_arrow_output(store):
