@@ -5,7 +5,6 @@ rep's obstacle. Each is refused with a plain message and nothing changed, on eve
 from __future__ import annotations
 
 import contextlib
-
 from datetime import date
 
 import pyarrow as pa
@@ -55,6 +54,27 @@ def test_a_rep_cannot_take_another_reps_sale_by_reusing_its_order_id(org):
     with pytest.raises(BadInput, match="order SO-11 is already recorded for a rep outside your scope"):
         upload(org, "date,rep,amount,order_id\n2025-03-06,R1,70,SO-11\n", ANN)
     assert sorted(owners(org).values()) == [("R2", 70.0), ("R2", 300.0)]
+
+
+def test_a_reps_large_file_is_held_to_the_same_scope(org, monkeypatch):
+    # the large path (the parse kept in DuckDB: the store's workspace on DuckDB, the rows file on
+    # PostgreSQL) refuses another rep's sale and key as the usual one does, and writes nothing
+    monkeypatch.setattr(imports.actuals, "_PARSE_IN_MEMORY_SHARE", 0.0)
+    upload(org, "date,rep,amount,order_id,line\n2025-03-03,R2,500,SO-9,1\n", BOB)
+    before = org.snapshot()
+    mine = "".join(f"2025-03-{3 + i % 20:02d},R1,{i}.5,A-{i},1\n" for i in range(imports.parser._SMALL_FILE_ROWS + 10))
+    attack = "date,rep,amount,order_id,line\n" + mine + "2025-03-05,R1,10,SO-9,1\n2025-03-06,R2,20,B-1,1\n"
+    last = len(attack.splitlines())
+    with pytest.raises(BadInput) as refused:
+        upload(org, attack, ANN, file_name="mine.csv")
+    assert [(p.line, p.column) for p in refused.value.problems] == [(last - 1, "order_id"), (last, "rep")]
+    assert "outside your scope" in refused.value.problems[0].reason
+    assert "not a rep you may upload for" in refused.value.problems[1].reason
+    assert org.snapshot() == before
+    # valid rows only: Ann's own rows are written, the two refused rows are not
+    result = upload(org, attack, ANN, file_name="mine.csv", valid_only=True)
+    assert (result.inserted, result.rejected) == (imports.parser._SMALL_FILE_ROWS + 10, 2)
+    assert owners(org)["SO-9"] == ("R2", 500.0) and "B-1" not in owners(org)
 
 
 def test_with_valid_rows_only_the_foreign_rows_go_to_the_rejected_rows(org):
