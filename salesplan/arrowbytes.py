@@ -1,5 +1,6 @@
-"""Arrow columns read as numpy arrays, shared by the upload reader, the import's parser and the
-store (each reads text cells' bytes or 64-bit key hashes; none may import the others' packages)."""
+"""Arrow text columns read as numpy arrays, and repeated values found in numpy arrays, shared by the
+upload reader, the import's parser and the store (each reads text cells' bytes or 64-bit key hashes;
+none may import the others' packages)."""
 
 from __future__ import annotations
 

@@ -307,8 +307,8 @@ def _import_actuals(
             # a spilled parse's overview is read in the same scan, saving a scan of all its rows (~0.7 s
             # at 10M rows): it is that of the rows written unless a line is left out (then it is
             # read again, below) or a value changes after this: a large file's rows are read with
-            # every rule at once (only keys are numbered below), but the suspect rows of a small
-            # one take the full rules' values afterwards
+            # every rule at once (only keys are numbered below), but the suspect rows of a file of
+            # at most _SMALL_FILE_ROWS rows (``fast``) take the full rules' values afterwards
             suspect_rows, keyed_count, *spilled_overview = connection.execute(
                 f"SELECT count(*) FILTER (WHERE suspect), count(*){', ' + _OVERVIEW if early_overview else ''} FROM keyed"
             ).fetchall()[0]
@@ -569,3 +569,10 @@ _SAME_KEY_REASON = (
 # the parser's memory (the parse is ~1.6 times the cells): a file of a few hundred thousand rows
 # keeps the cheaper path of one Arrow result
 _PARSE_IN_MEMORY_SHARE = 0.5
+
+
+def parse_may_be_kept(file_bytes: int, memory_mb: int) -> bool:
+    """Whether a file of ``file_bytes`` may have its parse kept in DuckDB (its text cells, which
+    take about its bytes or more, over the share above; with room to spare): its read is then held
+    to the memory setting from the start, as the parser database's reads are."""
+    return file_bytes * 2 > memory_mb * MB * _PARSE_IN_MEMORY_SHARE

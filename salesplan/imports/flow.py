@@ -21,7 +21,7 @@ from salesplan.files import (
     read_table,
     too_large_for_memory,
 )
-from salesplan.imports.actuals import _import_actuals
+from salesplan.imports.actuals import _import_actuals, parse_may_be_kept
 from salesplan.imports.fields import KINDS, ImportResult, _looks_like_header, map_columns
 from salesplan.imports.people import _import_holidays, _import_reps
 from salesplan.imports.progress import ImportProgress
@@ -104,6 +104,10 @@ def _import_data(
     # lends none)
     with store.import_workspace(limits.memory_mb) if kind == "actuals" else nullcontext(None) as workspace:
         connection = quiet_connection(limits.memory_mb) if workspace is None else parsing_session(workspace.connection)
+        if workspace is not None and parse_may_be_kept(upload.size, limits.memory_mb):
+            # a large file's read is held to the memory setting too (a small one sets no limit on
+            # the store's DuckDB, which the dashboard's reads share)
+            workspace.limit_memory()
         try:
             return _import_read(store, kind, upload, name, principal=principal, valid_only=valid_only,
                                 date_format=date_format, column_map=column_map, reason=reason, report=report,

@@ -18,7 +18,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
@@ -155,7 +155,7 @@ class Backend(Protocol):
         """A context manager yielding a workspace in the database's own DuckDB for an import to
         parse a file in (salesplan.storage.workspace), a large parse kept there holding at most
         ``memory_mb``; None where the database is not an embedded DuckDB. Raises SalesplanError
-        when DuckDB cannot make it."""
+        when DuckDB cannot make it or let it go (an error of the work inside is raised as it is)."""
 
     def begin_sql(self, snapshot: bool) -> str:
         """The statement that opens a transaction (``snapshot``: one consistent read-only view)."""
@@ -337,8 +337,15 @@ class DuckDBBackend:
             raise SalesplanError(f"Cannot make a workspace for the import in {self.path}: {error}") from error
         try:
             yield workspace
-        finally:
+        except BaseException:
+            # the import's own error is what its caller sees, even when letting the workspace go fails
+            with suppress(duckdb.Error):
+                workspace.close()
+            raise
+        try:
             workspace.close()
+        except duckdb.Error as error:  # (translated at the store's boundary, as above)
+            raise SalesplanError(f"Cannot let the import's workspace go in {self.path}: {error}") from error
 
     def begin_sql(self, snapshot: bool) -> str:
         return "BEGIN TRANSACTION"  # every DuckDB transaction reads one snapshot

@@ -192,7 +192,7 @@ class StoreBase:
         store; :mod:`salesplan.storage.workspace`); None on a server, where an import parses in a
         DuckDB of its own. ``memory_mb`` caps what the parse holds in this process's memory (past
         it, it spills to disk). Its tables are let go when it closes. Raises SalesplanError when
-        DuckDB cannot make it."""
+        DuckDB cannot make it or let it go."""
         return self._backend.import_workspace(memory_mb)
 
     def write(

@@ -135,8 +135,9 @@ def shared_limited_memory(name: str, megabytes: int) -> Iterator[None]:
     """:func:`limited_memory` for work that shares one budget of ``megabytes`` with the other work
     of the same ``name`` running in the process at the same time (the uploads' parses: one budget
     for them all, as the parser database's memory limit is): the first to start adds it, the last
-    to end takes it away; one that starts while the first is setting it waits for the limit. When
-    the first cannot set it, it raises and the next one to start tries. Raises nothing of its own."""
+    to end takes it away (the first one's ``megabytes`` is the budget: the others' are not looked
+    at); one that starts while the first is setting it waits for the limit. When the first cannot
+    set it, it raises and the next one to start tries. Raises nothing of its own."""
     with _shared_lock:
         if _shared_users.get(name, 0) == 0:
             budget = limited_memory(megabytes)

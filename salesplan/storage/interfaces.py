@@ -167,7 +167,7 @@ class LedgerStorage(Protocol):
         """A context manager yielding a workspace in the store's own DuckDB for an import to parse
         a file in (an embedded DuckDB store; None on a server), whose tables :meth:`apply_actuals`
         then reads where they are; ``memory_mb`` caps the parse's memory. Raises SalesplanError when
-        DuckDB cannot make it."""
+        DuckDB cannot make it or let it go."""
         ...
 
     def foreign_actual_keys(self, principal: Principal, row_keys: Sequence[str]) -> set[str]:

@@ -22,6 +22,7 @@ detached, and its tables let go, when the workspace closes.
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 import duckdb
 
 _names = itertools.count(1)
+_WORKSPACE_RELATION = re.compile(r'salesplan_import_[0-9]+\.main\."[A-Za-z_][A-Za-z0-9_]*"')
 _names_lock = threading.Lock()
 # workspaces whose detach failed: detached before the next workspace is made
 _stale: list[str] = []
@@ -45,6 +47,13 @@ class WorkspaceTable:
     relation: str
     columns: tuple[str, ...]
     num_rows: int
+
+    def __post_init__(self) -> None:
+        # the relation is pasted into the store's SQL (Cursor.stage): only a workspace's own
+        # table, named as ImportWorkspace.qualified names it, is accepted, never other SQL or the
+        # store's own tables
+        if not _WORKSPACE_RELATION.fullmatch(self.relation):
+            raise TypeError(f"not a table of an import workspace: {self.relation!r}")
 
 
 class ImportWorkspace:
@@ -83,7 +92,8 @@ class ImportWorkspace:
             raise
 
     def qualified(self, table: str) -> str:
-        """The name of a table of the workspace as any connection of the instance reads it."""
+        """The name of a table of the workspace (a plain identifier) as any connection of the
+        instance reads it."""
         return f'{self.name}.main."{table}"'
 
     def table(self, name: str) -> WorkspaceTable:

@@ -99,6 +99,13 @@ def test_only_a_large_parse_holds_the_store_to_the_imports_memory(tmp_path, reps
         reps_file(opened)
         unlimited = _settled(opened)[1]
         register = imports.actuals._collect
+        read_table = imports.flow.read_table
+
+        def read_and_look(*args, connection, **kwargs):  # (the read of the file: held to it as well)
+            seen["read"] = str(connection.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+            return read_table(*args, connection=connection, **kwargs)
+
+        monkeypatch.setattr(imports.flow, "read_table", read_and_look)
 
         def collect_and_look(parser, valid_only):  # (the parse's last checks run under its budget)
             seen["parse"] = str(parser.connection.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
@@ -106,7 +113,7 @@ def test_only_a_large_parse_holds_the_store_to_the_imports_memory(tmp_path, reps
 
         monkeypatch.setattr(imports.actuals, "_collect", collect_and_look)
         assert actuals(opened, _file("A", 0.25)).inserted == N
-        assert seen["parse"] == (f"{PARSER_MEMORY_MB}.0 MiB" if large else unlimited)
+        assert seen["parse"] == seen["read"] == (f"{PARSER_MEMORY_MB}.0 MiB" if large else unlimited)
         assert _settled(opened) == ([], unlimited)
 
 
@@ -178,6 +185,33 @@ def test_a_workspace_that_cannot_be_made_is_the_stores_error_not_the_drivers(sto
     assert not isinstance(caught.value, duckdb.Error)
     monkeypatch.undo()
     assert _settled(store)[0] == [] and store.actuals(SYSTEM).empty
+
+
+def test_only_a_workspaces_own_table_can_be_handed_to_the_store():
+    # (its name is pasted into the store's SQL: never other SQL, nor the store's own tables)
+    assert WorkspaceTable('salesplan_import_7.main."rows_written"', ("row_key",), 1).num_rows == 1
+    for relation in ("main.actual_versions", 'salesplan_import_7.main."x" UNION SELECT * FROM users',
+                     'salesplan_file_1.main."actual_versions"', "(SELECT 1)"):
+        with pytest.raises(TypeError, match="not a table of an import workspace"):
+            WorkspaceTable(relation, ("row_key",), 1)
+
+
+def test_letting_a_workspace_go_never_hides_the_imports_own_error(store, monkeypatch):
+    close = workspace.ImportWorkspace.close
+
+    def fails(self):
+        close(self)  # (let go all the same, so that nothing is left behind by the test)
+        raise duckdb.IOException("cannot close")
+
+    monkeypatch.setattr(workspace.ImportWorkspace, "close", fails)
+    # the import's own problem, not the failure to let its workspace go
+    with pytest.raises(BadInput, match="letters"):
+        actuals(store, _file("A", 0.25).replace(",A1,1,1.25", ",A1,1,abc"))
+    # a workspace that cannot be let go after the import's work: the store's error, not the driver's
+    with pytest.raises(SalesplanError, match="Cannot let the import's workspace go") as caught:
+        with store.import_workspace(PARSER_MEMORY_MB):
+            pass
+    assert not isinstance(caught.value, duckdb.Error)
 
 
 def test_the_stores_own_connections_keep_duckdbs_arrow_output(store):
