@@ -13,9 +13,10 @@ copy, no file (docs/decisions.md, "One DuckDB for a large import's parse and wri
 A large parse kept in the workspace is held to the import's memory setting, one budget shared by
 the parses running at once, as the parser database's limit is (DuckDB's memory limit belongs to
 the whole instance: the dashboard's reads meanwhile share it and spill too, as they do during a
-large write); a small import's parse sets no limit. The import ends it
+large write), from the read of a file that may be kept there on; any other import sets no limit. The import ends it
 (:meth:`ImportWorkspace.end_parse`) before its write, which sets its own once it has its turn.
-Past the limit the workspace's tables spill to the store's spill folder. The attached database is
+Past the limit the workspace's tables spill to the files database's spill folder (beside the first
+DuckDB file the process opened). The attached database is
 detached, and its tables let go, when the workspace closes.
 """
 

@@ -1,6 +1,8 @@
 """The amounts an actuals import hands to the store as Arrow (revenue, cost) are decimal64(18, 4),
-DuckDB's own eight bytes per DECIMAL(18,4) (the parser database's Arrow output, files/limits.py; docs/decisions.md,
-issue 17 session 14): half the memory of the default decimal128, with every value the same."""
+DuckDB's own eight bytes per DECIMAL(18,4) (the parse's Arrow output: the parser database's, or the
+workspace connection's set by files.parsing_session; docs/decisions.md, issue 17 sessions 14 and
+15): half the memory of the default decimal128, with every value the same. (A parse kept in DuckDB
+hands no Arrow: tests/storage/test_import_amounts_both.py holds those amounts to the ledger.)"""
 
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ _AMOUNTS = ["99999999999999.9999", "-99999999999999.9999", "0.0001", "-0.0001", 
 
 @pytest.fixture
 def handed(reps_store, monkeypatch):
-    """The rows each import handed to the store (an Arrow table, or a Parquet dataset's table)."""
+    """The rows each import handed to the store (an Arrow table here: neither file's parse is kept
+    in DuckDB)."""
     seen: list[pa.Table] = []
     original = reps_store.apply_actuals
 

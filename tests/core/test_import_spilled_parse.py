@@ -1,10 +1,12 @@
 """A large actuals file whose parse is kept in DuckDB (spilled; its rows handed to the store in the
-workspace the store lent, or as a Parquet file): its rows join the reps only when a rep text or a missing territory needs
-it, and its overview is read from the parse's own rows, not from the file written (docs/decisions.md,
-issue 17 session 14). Each shortcut's answer is held to the full work's."""
+workspace the store lent, or as a Parquet file): its rows join the reps only when a rep text or a
+missing territory needs it, and its overview is read from the parse's own rows, not from the rows
+written (docs/decisions.md, issue 17 sessions 14 and 15). Each shortcut's answer is held to the
+full work's."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from types import SimpleNamespace
 
@@ -36,11 +38,14 @@ class _Recorded:
         return getattr(self._connection, name)
 
 
-@pytest.fixture
-def spilled(monkeypatch):
-    """Every large parse kept in the parser's DuckDB; for each import, whether its keyed rows were
-    made with a join of the reps (read off the statement that made them)."""
+@pytest.fixture(params=["workspace", "rows file"])
+def spilled(request, reps_store, monkeypatch):
+    """Every large parse kept in DuckDB: in the workspace the store lends, or (as on PostgreSQL) in
+    the parser database with its rows handed over as a Parquet file; for each import, whether its
+    keyed rows were made with a join of the reps (read off the statement that made them)."""
     monkeypatch.setattr(imports.actuals, "_PARSE_IN_MEMORY_SHARE", 0.0)
+    if request.param == "rows file":  # (a store that lends no workspace, as a server's)
+        monkeypatch.setattr(reps_store, "import_workspace", lambda memory_mb: contextlib.nullcontext(None))
     seen: list[str] = []
     original, lent = imports.flow.quiet_connection, imports.flow.parsing_session
     monkeypatch.setattr(imports.flow, "quiet_connection", lambda *args, **kwargs: _Recorded(original(*args, **kwargs), seen))

@@ -20,3 +20,23 @@ def problems(store, text: str) -> list[Problem]:
     with pytest.raises(BadInput) as caught:
         actuals(store, text)
     return caught.value.problems
+
+
+# rows of a file just over the small-file size (the large paths of the import)
+LARGE_ROWS = imports.parser._SMALL_FILE_ROWS + 20
+
+
+def large_file(prefix: str = "O", amount: float = 0.25) -> str:
+    """An actuals file of LARGE_ROWS sales of R001 and R002, order ids ``prefix``0, 1, ..., the i-th
+    of amount i + ``amount``."""
+    rows = [f"2025-03-{3 + i % 20:02d},R00{1 + i % 2},{prefix}{i},1,{i + amount}" for i in range(LARGE_ROWS)]
+    return HEADER + "\n".join(rows) + "\n"
+
+
+def attached_workspaces(store) -> list[str]:
+    """The import workspaces attached to an embedded store's DuckDB now (none on PostgreSQL)."""
+    if store.dialect != "duckdb":
+        return []
+    with store.cursor() as cursor:
+        return [row[0] for row in cursor.execute(
+            "SELECT database_name FROM duckdb_databases() WHERE database_name LIKE 'salesplan_import_%'").fetchall()]

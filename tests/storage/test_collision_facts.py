@@ -16,9 +16,7 @@ import pytest
 from salesplan import imports
 from salesplan.storage import ledger
 from salesplan.storage.refusals import COLLISION_POSSIBLE, collision_impossible
-from salesplan.store import Store
 from tests.helpers.ledger_writes import FIRST, _file, _spy_sql
-from tests.helpers.storage_fixtures import from_template, import_contract_reps
 
 _PIECES = ["A", "1", "12", "#", "|", "x", "", "#1", "1|2", "é"]
 
@@ -91,6 +89,7 @@ def test_every_kind_of_row_the_flag_sees_is_told_apart():
     assert not collision_impossible(clean.set_column(2, "order_line", clean["order_line"].cast(pa.string_view())))
 
 
+@pytest.mark.parametrize("backend", ["duckdb"])  # (the view of a batch in memory is DuckDB's: PostgreSQL stages a copy)
 def test_a_clean_batch_is_compared_without_the_flags_likes_and_an_odd_one_with_them(org, monkeypatch):
     monkeypatch.setattr(ledger, "_VIEW_ROWS", 0)  # every batch through the view (the large batch's path)
     seen = _spy_sql(org, monkeypatch)
@@ -104,11 +103,3 @@ def test_a_clean_batch_is_compared_without_the_flags_likes_and_an_odd_one_with_t
     assert "LIKE" not in comparison(FIRST)
     odd = [*FIRST[:-1], FIRST[-1][:5] + ("1|2",) + FIRST[-1][6:]]
     assert "LIKE" in comparison(odd)
-
-
-@pytest.fixture
-def org(request, db_target, backend):
-    if backend != "duckdb":
-        pytest.skip("the view of a batch in memory is DuckDB's (PostgreSQL stages a copy)")
-    with Store.open(from_template(request, db_target, "contract-reps", import_contract_reps)) as store:
-        yield store

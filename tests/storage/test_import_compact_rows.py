@@ -25,10 +25,11 @@ def _large_file() -> str:
 
 
 @pytest.mark.parametrize("share", [0.0, 1e9], ids=["parse kept in DuckDB", "parse in Arrow"])
-def test_a_large_parse_kept_in_the_parsers_duckdb_writes_the_same_rows(reps_org, monkeypatch, share):
+def test_a_large_parse_kept_in_duckdb_writes_the_same_rows(reps_org, monkeypatch, share):
     reps_store = reps_org
-    # a file whose cells take more than a share of the parser's memory keeps its parse in the
-    # parser's DuckDB and hands the store a Parquet file; both paths write and refuse the same
+    # a file whose cells take more than a share of the parser's memory keeps its parse in DuckDB
+    # and hands the store its rows there (an embedded store's workspace) or as a Parquet file;
+    # both paths write and refuse the same
     monkeypatch.setattr(imports.actuals, "_PARSE_IN_MEMORY_SHARE", share)
     given = []
     apply = reps_store.apply_actuals

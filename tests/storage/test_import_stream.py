@@ -21,19 +21,15 @@ from salesplan.files import PARSER_MEMORY_MB
 from salesplan.principal import SYSTEM
 from salesplan.storage import WorkspaceTable, duckfile, postgres, workspace
 from salesplan.storage.backends import DuckDBBackend
-from tests.helpers.actuals import HEADER, actuals
+from tests.helpers.actuals import LARGE_ROWS, actuals, attached_workspaces, large_file
 
-N = imports.parser._SMALL_FILE_ROWS + 20
-
-
-def _large_file() -> str:
-    rows = [f"2025-03-{3 + i % 20:02d},R00{1 + i % 2},O{i},1,{i}.25" for i in range(N)]
-    return HEADER + "\n".join(rows) + "\n"
+N = LARGE_ROWS
 
 
 @pytest.fixture
 def spilled(monkeypatch):
-    """Every file takes the large file's path (its parse kept in the parser's DuckDB)."""
+    """Every file takes the large file's path (its parse kept in DuckDB: the workspace an embedded
+    store lends, else the parser database)."""
     monkeypatch.setattr(imports.actuals, "_PARSE_IN_MEMORY_SHARE", 0.0)
 
 
@@ -74,15 +70,6 @@ def _count(store, relation: str) -> int:
         return int(cursor.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0])
 
 
-def _workspaces(store) -> list[str]:
-    """The import workspaces attached to an embedded store's DuckDB now (none on PostgreSQL)."""
-    if store.dialect != "duckdb":
-        return []
-    with store.cursor() as cursor:
-        return [row[0] for row in cursor.execute(
-            "SELECT database_name FROM duckdb_databases() WHERE database_name LIKE 'salesplan_import_%'").fetchall()]
-
-
 def _handed_over(store, given: dict) -> None:
     """The rows were handed over where they are: a DuckDB store reads them in the workspace it lent
     (no file); a server gets one Parquet file in the parser's private spill folder."""
@@ -97,7 +84,7 @@ def _handed_over(store, given: dict) -> None:
 
 def _gone(store, given: dict) -> None:
     """The workspace or the file went with the import."""
-    assert _workspaces(store) == []
+    assert attached_workspaces(store) == []
     assert not any(os.path.exists(file) for file in given["files"])
     if isinstance(given["rows"], WorkspaceTable):
         with pytest.raises(duckdb.Error):
@@ -107,11 +94,11 @@ def _gone(store, given: dict) -> None:
 def test_a_large_import_hands_the_store_its_rows_in_place_then_lets_them_go(any_store, reps_file, monkeypatch, spilled):
     reps_file(any_store)
     seen = _spy(monkeypatch, any_store)
-    result = actuals(any_store, _large_file())
+    result = actuals(any_store, large_file())
     assert (result.inserted, result.rejected) == (N, 0)
     [given] = seen
     _handed_over(any_store, given)
-    assert given["in_workspace"] in (None, N)
+    assert given["in_workspace"] == (N if any_store.dialect == "duckdb" else None)
     # the store's write gets the import's memory setting
     assert given["memory_mb"] == PARSER_MEMORY_MB
     _gone(any_store, given)
@@ -119,7 +106,7 @@ def test_a_large_import_hands_the_store_its_rows_in_place_then_lets_them_go(any_
     assert len(frame) == N and frame["revenue"].sum() == pytest.approx(sum(i + 0.25 for i in range(N)))
     assert result.overview.rows == N and result.overview.reps == ["R001", "R002"]
     # the same file again, through the same path: every row unchanged, nothing written
-    again = actuals(any_store, _large_file())
+    again = actuals(any_store, large_file())
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, N)
     _handed_over(any_store, seen[-1])
     _gone(any_store, seen[-1])
@@ -130,7 +117,7 @@ def test_a_write_failing_half_way_writes_nothing_and_lets_the_rows_go(any_store,
     batches_before = len(any_store.batches(SYSTEM))
     seen = _spy(monkeypatch, any_store, fail=True)
     with pytest.raises(BadInput, match="failed half-way"):
-        actuals(any_store, _large_file())
+        actuals(any_store, large_file())
     _handed_over(any_store, seen[0])
     _gone(any_store, seen[0])
     assert any_store.actuals(SYSTEM).empty
@@ -277,7 +264,7 @@ def test_a_large_files_write_holds_the_imports_memory_only_once_it_has_its_turn(
 
         monkeypatch.setattr(store, "apply_actuals", apply_then_queue)
 
-        importer = threading.Thread(target=lambda: actuals(store, _large_file()))
+        importer = threading.Thread(target=lambda: actuals(store, large_file()))
         import_at_lock = threading.Event()
         lock = store._write_lock
 
@@ -324,8 +311,8 @@ def test_a_failure_between_the_workspace_and_the_store_lets_the_workspace_go(any
 
     monkeypatch.setattr(workspace.ImportWorkspace, "table", unreadable)
     with pytest.raises(duckdb.IOException, match="cannot be read"):
-        actuals(duck_store, _large_file())
-    assert len(made) == 1 and _workspaces(duck_store) == []
+        actuals(duck_store, large_file())
+    assert len(made) == 1 and attached_workspaces(duck_store) == []
     assert duck_store.actuals(SYSTEM).empty
 
 
@@ -345,6 +332,6 @@ def test_a_failure_between_the_rows_file_and_the_store_removes_the_file(any_stor
     monkeypatch.setattr(imports.actuals, "_write_rows_file", recorded)
     monkeypatch.setattr(imports.actuals.ds, "dataset", unreadable)
     with pytest.raises(OSError, match="cannot be opened"):
-        actuals(any_store, _large_file())
+        actuals(any_store, large_file())
     assert len(written) == 1 and not os.path.exists(written[0])
     assert any_store.actuals(SYSTEM).empty

@@ -15,33 +15,25 @@ from salesplan import imports
 from salesplan.errors import BadInput, SalesplanError
 from salesplan.files import PARSER_MEMORY_MB
 from salesplan.principal import SYSTEM
-from salesplan.storage import WorkspaceTable, backends, workspace
+from salesplan.storage import WorkspaceTable, backends, duckfile, workspace
 from salesplan.store import Store
-from tests.helpers.actuals import HEADER, actuals
+from tests.helpers.actuals import LARGE_ROWS, actuals, attached_workspaces
+from tests.helpers.actuals import large_file as _file
 
-N = imports.parser._SMALL_FILE_ROWS + 20
-
-
-def _file(prefix: str, amount: float) -> str:
-    rows = [f"2025-03-{3 + i % 20:02d},R00{1 + i % 2},{prefix}{i},1,{i + amount}" for i in range(N)]
-    return HEADER + "\n".join(rows) + "\n"
+N = LARGE_ROWS
 
 
 def _settled(store: Store) -> tuple[list[str], str]:
     """The import workspaces attached to the store's DuckDB now, and its memory limit."""
     with store.cursor() as cursor:
-        attached = [row[0] for row in cursor.execute(
-            "SELECT database_name FROM duckdb_databases() WHERE database_name LIKE 'salesplan_import_%'").fetchall()]
-        return attached, str(cursor.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+        return attached_workspaces(store), str(cursor.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
 
 
 @pytest.fixture
-def store(tmp_path, reps_file, monkeypatch):
-    """A file-backed store with reps, every actuals file taking the large path."""
+def store(reps_store, monkeypatch):
+    """A file-backed store with reps (``reps_store``), every actuals file taking the large path."""
     monkeypatch.setattr(imports.actuals, "_PARSE_IN_MEMORY_SHARE", 0.0)
-    with Store.open(tmp_path / "org.duckdb") as opened:
-        reps_file(opened)
-        yield opened
+    return reps_store
 
 
 def test_two_large_imports_at_once_each_parse_in_a_workspace_of_their_own(store, monkeypatch):
@@ -90,31 +82,30 @@ def test_a_refused_file_leaves_no_workspace_and_the_memory_limit_as_it_was(store
 
 
 @pytest.mark.parametrize("large", [False, True], ids=["small file", "large file"])
-def test_only_a_large_parse_holds_the_store_to_the_imports_memory(tmp_path, reps_file, monkeypatch, large):
+def test_only_a_large_parse_holds_the_store_to_the_imports_memory(reps_store, monkeypatch, large):
     # DuckDB's limit is the whole instance's (the dashboard's reads share it): a small import
     # never lowers it; a large one does while it parses, then its write sets its own
     monkeypatch.setattr(imports.actuals, "_PARSE_IN_MEMORY_SHARE", 0.0 if large else 1e9)
     seen: dict[str, str] = {}
-    with Store.open(tmp_path / "org.duckdb") as opened:
-        reps_file(opened)
-        unlimited = _settled(opened)[1]
-        register = imports.actuals._collect
-        read_table = imports.flow.read_table
+    opened = reps_store
+    unlimited = _settled(opened)[1]
+    register = imports.actuals._collect
+    read_table = imports.flow.read_table
 
-        def read_and_look(*args, connection, **kwargs):  # (the read of the file: held to it as well)
-            seen["read"] = str(connection.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
-            return read_table(*args, connection=connection, **kwargs)
+    def read_and_look(*args, connection, **kwargs):  # (the read of the file: held to it as well)
+        seen["read"] = str(connection.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+        return read_table(*args, connection=connection, **kwargs)
 
-        monkeypatch.setattr(imports.flow, "read_table", read_and_look)
+    monkeypatch.setattr(imports.flow, "read_table", read_and_look)
 
-        def collect_and_look(parser, valid_only):  # (the parse's last checks run under its budget)
-            seen["parse"] = str(parser.connection.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
-            return register(parser, valid_only)
+    def collect_and_look(parser, valid_only):  # (the parse's last checks run under its budget)
+        seen["parse"] = str(parser.connection.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+        return register(parser, valid_only)
 
-        monkeypatch.setattr(imports.actuals, "_collect", collect_and_look)
-        assert actuals(opened, _file("A", 0.25)).inserted == N
-        assert seen["parse"] == seen["read"] == (f"{PARSER_MEMORY_MB}.0 MiB" if large else unlimited)
-        assert _settled(opened) == ([], unlimited)
+    monkeypatch.setattr(imports.actuals, "_collect", collect_and_look)
+    assert actuals(opened, _file("A", 0.25)).inserted == N
+    assert seen["parse"] == seen["read"] == (f"{PARSER_MEMORY_MB}.0 MiB" if large else unlimited)
+    assert _settled(opened) == ([], unlimited)
 
 
 def test_two_large_parses_at_once_share_one_budget(store, monkeypatch):
@@ -162,28 +153,40 @@ def test_a_workspace_that_cannot_be_detached_is_detached_by_the_next(store, monk
     assert _settled(store)[0] == []
 
 
-def test_a_workspace_is_detached_when_its_budget_cannot_be_set(store):
-    def refused():
-        raise duckdb.OutOfMemoryException("no budget")
+def test_a_workspace_is_detached_when_its_budget_cannot_be_set(store, monkeypatch):
+    before = _settled(store)
+    ended: list[bool] = []
 
+    class Refused:
+        """A budget that cannot be set (its limit is refused), and tells whether it was ended."""
+
+        def __enter__(self):
+            raise duckdb.OutOfMemoryException("no budget")
+
+        def __exit__(self, *exc):
+            ended.append(True)
+
+    monkeypatch.setattr(backends, "shared_limited_memory", lambda name, megabytes: Refused())
+    # the large file's import stops (refused as too large to check), and leaves nothing behind
+    with pytest.raises(BadInput, match="too large to check"):
+        actuals(store, _file("A", 0.25))
+    assert _settled(store) == before and store.actuals(SYSTEM).empty
+    assert ended == [] and duckfile._shared_users == {}  # (a budget never set is never ended)
     with store.import_workspace(PARSER_MEMORY_MB) as lent:
-        lent._memory = refused
-        with pytest.raises(duckdb.OutOfMemoryException):
-            lent.limit_memory()
         lent.end_parse()
         lent.end_parse()  # (twice: nothing more)
-    assert _settled(store)[0] == []
+    assert _settled(store) == before
 
 
 def test_a_workspace_that_cannot_be_made_is_the_stores_error_not_the_drivers(store, monkeypatch):
     def refused(path):
         raise duckdb.IOException("no more connections")
 
-    monkeypatch.setattr(backends, "files_cursor", refused)
-    with pytest.raises(SalesplanError, match="Cannot make a workspace for the import") as caught:
-        actuals(store, _file("A", 0.25))
+    with monkeypatch.context() as patched:
+        patched.setattr(backends, "files_cursor", refused)
+        with pytest.raises(SalesplanError, match="Cannot make a workspace for the import") as caught:
+            actuals(store, _file("A", 0.25))
     assert not isinstance(caught.value, duckdb.Error)
-    monkeypatch.undo()
     assert _settled(store)[0] == [] and store.actuals(SYSTEM).empty
 
 
