@@ -20,6 +20,7 @@ from salesplan.storage.base import METRICS, BatchCounts, amount_problem, month_p
 from salesplan.storage.batches import BatchStore
 from salesplan.storage.people_history import history_join
 from salesplan.storage.rates import check_currencies
+from salesplan.storage.comparison import stage_status
 from salesplan.storage.refusals import (
     COLLISION_POSSIBLE, collision_impossible, refuse_foreign_keys, refuse_key_collisions, refuse_repeated_keys,
 )
@@ -253,13 +254,10 @@ class LedgerStore(BatchStore):
                     # (no row of the batch can collide: the flag is false, no LIKE per row)
                     odd = "false" if isinstance(incoming, pa.Table) and collision_impossible(incoming) else (
                         COLLISION_POSSIBLE.format(t="t"))
-                    flagged = f"(SELECT t.*, {odd} AS odd FROM {rows_of} t)"
-                    cursor.temp_table(
-                        "staged_actuals",
-                        "SELECT CASE WHEN status IN ('changed', 'check') THEN row_key END AS row_key, current_batch, status, "
-                        "odd, count(*) AS n FROM (SELECT s.row_key, CASE WHEN a.row_key IS NULL THEN false ELSE s.odd END AS odd, "
-                        f"{compared.format(typed=flagged)}) c GROUP BY 1, 2, 3, 4",
-                    )
+
+                    # a large import's new and unchanged rows told by 64-bit hashes on DuckDB
+                    # (storage/comparison.py): its comparison by the key texts spilled most of itself
+                    stage_status(cursor, rows_of, odd, row_count, compared, by_hash=in_place)
                 else:
                     cursor.temp_table(
                         "staged_actuals",
