@@ -115,6 +115,12 @@ class Cursor(Protocol):
         of numbers goes to numpy without a pandas frame's copy); driver errors pass through to the
         store, as :meth:`execute`'s do."""
 
+    def batches(self, sql: str, rows: int) -> pa.RecordBatchReader:
+        """Run a query and return its rows as Arrow record batches of at most ``rows`` rows: read as
+        DuckDB gives them (a reader closed early lets the rest go; the next statement on this
+        cursor lets it go too), whole and then split on PostgreSQL. Driver errors pass through to
+        the store, as :meth:`execute`'s do."""
+
     def stage(self, name: str, data: pd.DataFrame | pa.Table | ds.Dataset | WorkspaceTable) -> None:
         """Make ``data`` readable as the relation ``name`` until :meth:`unstage` or the end of
         the transaction (bulk path: a registered view on DuckDB, a temp table filled by COPY on
@@ -226,6 +232,9 @@ class DuckCursor:
 
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         return self.native.sql(sql, params=params or None).to_arrow_table()
+
+    def batches(self, sql: str, rows: int) -> pa.RecordBatchReader:
+        return self.native.sql(sql).to_arrow_reader(rows)
 
     def stage(self, name: str, data: pd.DataFrame | pa.Table | ds.Dataset | WorkspaceTable) -> None:
         if isinstance(data, WorkspaceTable):

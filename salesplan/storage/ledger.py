@@ -524,7 +524,7 @@ _ANY_CURRENT = "EXISTS (SELECT 1 FROM actual_versions WHERE is_current)"
 # the rows ``t`` whose key is not a current sale's (a mixed batch's rows to write, once the versions
 # of its changed rows stopped being current)
 _NOT_CURRENT = " WHERE NOT EXISTS (SELECT 1 FROM actual_versions a WHERE a.is_current AND a.row_key = t.row_key)"
-# amounts and date: compared exactly, so the ledger's numbers never rest on a fingerprint
+# amounts and date: compared exactly (a large import's unchanged rows: by hashes, storage/comparison.py)
 _NUMBERS_DIFFER = (
     "(s.sale_date IS DISTINCT FROM a.sale_date OR s.revenue IS DISTINCT FROM a.revenue "
     "OR s.cost IS DISTINCT FROM a.cost OR s.profit IS DISTINCT FROM a.profit)"

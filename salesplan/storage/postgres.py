@@ -283,6 +283,9 @@ class PgCursor:
                             for column in self.native.description or []])
         return _copy_out(self.native, f"COPY ({query}) TO STDOUT (FORMAT csv)", values, schema)
 
+    def batches(self, sql: str, rows: int) -> pa.RecordBatchReader:
+        return self.arrow(sql).to_reader(max_chunksize=rows)
+
     def stage(self, name: str, data: pd.DataFrame | pa.Table | ds.Dataset | WorkspaceTable) -> None:
         if isinstance(data, WorkspaceTable):  # (a server lends no workspace: see import_workspace)
             raise TypeError("a workspace's table is read by the embedded DuckDB that holds it, not by PostgreSQL")

@@ -69,6 +69,10 @@ def _spy_sql(store: Store, monkeypatch) -> list[str]:
                     seen.append(sql)
                     return execute(sql, *args, **kw)
 
+                def batches(self, sql, *args, **kw):
+                    seen.append(sql)
+                    return cursor.batches(sql, *args, **kw)
+
                 def temp_table(self, name, select, *args, **kw):
                     seen.append(f"TEMP TABLE {name} AS {select}")
                     return temp_table(name, select, *args, **kw)

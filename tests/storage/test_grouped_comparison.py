@@ -237,7 +237,7 @@ def test_new_rows_beside_others_are_written_by_one_anti_join_in_the_insert(org, 
 # (salesplan/storage/comparison.py): DuckDB tells a large import's new and unchanged rows by a
 # hash of the key and a fingerprint of the row, and compares the rest by their key texts
 def _by_hash(seen: list[str]) -> bool:
-    return any("fingerprinted_status" in sql for sql in seen)
+    return any("AS fingerprint" in sql for sql in seen)
 
 
 # a re-import of FIRST with A/2 changed and NEWER's two rows new: the changed row alone is
@@ -249,17 +249,23 @@ TWIN = [("2025-03-03", "R1", 10, 4, "F", 1, "c1", "Nordics")]
 NEW_KEY_COLLIDES = "hash(replace(replace({t}.row_key, 'F', 'A'), 'G', 'B'))"
 
 
-def test_a_large_reimport_tells_new_and_unchanged_rows_by_hashes(request, db_target, monkeypatch, backend):
+@pytest.mark.parametrize("share", [0.5, 0.1], ids=["changed row looked for", "every row by text"])
+def test_a_large_reimport_tells_new_and_unchanged_rows_by_hashes(share, request, db_target, monkeypatch, backend):
+    """One row of seven is to compare by text: under the share, it is looked for among the rows
+    (its key hash), over it every row is compared by its text; the same store either way."""
+    from salesplan.storage import comparison
+
+    monkeypatch.setattr(comparison, "BY_TEXT_SHARE", share)
     (file_counts, file_state, file_sql), (copy_counts, copy_state, copy_sql) = _both_ways(
         request, db_target, monkeypatch, lambda store: _run(store, [FIRST, MIXED]), rows_file=True)
     assert file_counts == copy_counts == [(5, 0, 0), (2, 1, 4)]
     assert file_state == copy_state
-    # DuckDB's only, a large import's only (the copy is a batch in memory); the changed row is
-    # looked for among the rows to compare by text, not every row compared again
-    assert _by_hash(file_sql) == (backend == "duckdb")
+    # DuckDB's only, a large import's only (the copy is a batch in memory)
+    duckdb = backend == "duckdb"
+    assert _by_hash(file_sql) == duckdb
     assert not _by_hash(copy_sql)
-    filtered = any("UNION ALL" in sql and "fingerprinted_status WHERE status = 'other'" in sql for sql in file_sql)
-    assert filtered == (backend == "duckdb")
+    looked_for = any("UNION ALL" in sql and "IN (SELECT key_hash FROM compared_hashes)" in sql for sql in file_sql)
+    assert looked_for == (duckdb and share == 0.5)
 
 
 def test_a_batch_in_memory_is_compared_by_its_key_texts(request, db_target, monkeypatch, backend):
@@ -281,6 +287,7 @@ def test_keys_whose_hashes_collide_leave_the_store_as_the_copy_does(key_hash, ca
     from salesplan.storage import comparison
 
     monkeypatch.setattr(comparison, "KEY_HASH", key_hash)
+    monkeypatch.setattr(comparison, "BY_TEXT_SHARE", 1.0)  # (the rows to compare looked for, whatever their number)
     steps, counts = CASES[case]
     (file_counts, file_state, _), (copy_counts, copy_state, _) = _both_ways(
         request, db_target, monkeypatch, lambda store: _run(store, steps), rows_file=True)
@@ -294,6 +301,7 @@ def test_a_new_key_with_a_current_ones_hash_and_values_is_written(request, db_ta
     from salesplan.storage import comparison
 
     monkeypatch.setattr(comparison, "KEY_HASH", NEW_KEY_COLLIDES)
+    monkeypatch.setattr(comparison, "BY_TEXT_SHARE", 1.0)
     (file_counts, file_state, file_sql), (copy_counts, copy_state, _) = _both_ways(
         request, db_target, monkeypatch, lambda store: _run(store, [FIRST, FIRST + TWIN]), rows_file=True)
     assert file_counts == copy_counts == [(5, 0, 0), (1, 0, 5)]
