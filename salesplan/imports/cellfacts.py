@@ -141,19 +141,17 @@ def _iso_shaped(text: str) -> str:
     return f"{text} LIKE '____-__-__'"
 
 
-def passed_cells(
-    cells: pa.Table, fields: dict[str, int], padded: bool, whole: frozenset[str] = frozenset(),
-) -> dict[str, pa.ChunkedArray]:
+def passed_cells(cells: pa.Table, fields: dict[str, int], padded: bool) -> dict[str, pa.ChunkedArray]:
     """Which of ``fields`` (a column of the parse -> the position of its cells) the parse may take
     from the cells as they are, and those cells: the parse's column is ``nullif(cell, '')`` (cells
     untrimmed, as ``src`` reads them when no cell is ``padded``), so a string column without an
-    empty cell is that column itself. The fields of ``whole`` must have no null cell either."""
+    empty cell is that column itself (a null cell is NULL both ways)."""
     if padded:
         return {}
     passed = {}
     for name, position in fields.items():
         column = cells.column(f"c{position}")
-        if column.type != pa.string() or (name in whole and column.null_count):
+        if column.type != pa.string():
             continue
         if column.null_count < len(column) and has_empty_cell(column):
             continue  # an empty cell is NULL in the parse: fetched from DuckDB instead

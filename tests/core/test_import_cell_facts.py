@@ -204,10 +204,10 @@ def test_passed_cells_takes_only_columns_equal_to_the_parses():
         "c0": ["a", None, "b"], "c1": ["a", "", "b"], "c2": ["a", None, "b"], "c3": pa.array([1, 2, 3]), "c4": ["x", "y", "z"],
         "line": [2, 3, 4],
     })
-    fields = {"plain": 0, "empty": 1, "whole": 2, "number": 3, "full": 4}
-    passed = cellfacts.passed_cells(cells, fields, padded=False, whole=frozenset({"whole", "full"}))
-    # an empty cell is NULL in the parse, a null in a column of ``whole`` is not taken, nor is a column of numbers
-    assert sorted(passed) == ["full", "plain"]
+    fields = {"plain": 0, "empty": 1, "nulls": 2, "number": 3, "full": 4}
+    passed = cellfacts.passed_cells(cells, fields, padded=False)
+    # an empty cell is NULL in the parse (not taken), a null cell too (taken), a column of numbers is not taken
+    assert sorted(passed) == ["full", "nulls", "plain"]
     assert passed["plain"].equals(cells.column("c0")) and passed["full"].equals(cells.column("c4"))
     assert cellfacts.passed_cells(cells, fields, padded=True) == {}
 
