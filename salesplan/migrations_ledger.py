@@ -55,7 +55,8 @@ LEDGER_MIGRATIONS += [
 # number, instead of reading every text column of a million-row ledger. The store computes it with
 # its backend's own 64-bit hash (salesplan/storage/ledger.py); versions written before this
 # migration, or restored from a backup of the other backend, carry NULL or a foreign number, and
-# such a row is compared column by column, so the fingerprint only ever saves work. Portable SQL.
+# such a row is compared column by column, so the fingerprint only ever saves work (a large import on
+# DuckDB decides its unchanged rows by hashes first: storage/comparison.py). Portable SQL.
 LEDGER_MIGRATIONS += [
     (
         81,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any, Protocol
@@ -115,11 +115,11 @@ class Cursor(Protocol):
         of numbers goes to numpy without a pandas frame's copy); driver errors pass through to the
         store, as :meth:`execute`'s do."""
 
-    def batches(self, sql: str, rows: int) -> pa.RecordBatchReader:
-        """Run a query and return its rows as Arrow record batches of at most ``rows`` rows: read as
-        DuckDB gives them (a reader closed early lets the rest go; the next statement on this
-        cursor lets it go too), whole and then split on PostgreSQL. Driver errors pass through to
-        the store, as :meth:`execute`'s do."""
+    def batches(self, sql: str, rows: int) -> Generator[pa.RecordBatch, None, None]:
+        """Run a query and yield its rows as Arrow record batches of at most ``rows`` rows: as
+        DuckDB gives them (the rest of the result is let go when the iteration ends or is
+        closed), whole and then split on PostgreSQL. Driver errors pass through to the store, as
+        :meth:`execute`'s do, those raised while the batches are read included."""
 
     def stage(self, name: str, data: pd.DataFrame | pa.Table | ds.Dataset | WorkspaceTable) -> None:
         """Make ``data`` readable as the relation ``name`` until :meth:`unstage` or the end of
@@ -233,8 +233,22 @@ class DuckCursor:
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         return self.native.sql(sql, params=params or None).to_arrow_table()
 
-    def batches(self, sql: str, rows: int) -> pa.RecordBatchReader:
-        return self.native.sql(sql).to_arrow_reader(rows)
+    def batches(self, sql: str, rows: int) -> Generator[pa.RecordBatch, None, None]:
+        reader = self.native.sql(sql).to_arrow_reader(rows)
+        try:
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+                except (pa.ArrowException, OSError) as error:
+                    # DuckDB's error as Arrow reports it while reading: the driver's again, so that
+                    # the store translates it (a write that did not fit in memory, above all)
+                    raise (duckdb.OutOfMemoryException if "Out of Memory" in str(error) else duckdb.Error)(
+                        str(error)) from error
+                yield batch
+        finally:
+            reader.close()  # (the connection runs nothing else while a result is open)
 
     def stage(self, name: str, data: pd.DataFrame | pa.Table | ds.Dataset | WorkspaceTable) -> None:
         if isinstance(data, WorkspaceTable):

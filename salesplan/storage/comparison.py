@@ -15,13 +15,21 @@ What a hash decides, and what it does not:
   other), the date, the amounts and the texts' fingerprint (``row_hash``, migration 81). A row
   of a current key whose date or amounts changed is taken as unchanged only when its fingerprint
   collides with the version's (one chance in 2**64, as a changed text's with ``row_hash``
-  already); a row of another key only when both hashes collide at once;
+  already); a row of another key only when both hashes collide at once (by chance; crafted
+  keys: below);
 - every other row (a changed row, a version without a fingerprint or with another backend's, a
   key whose hash is another key's) is compared as before, exactly, by its key text: the rows of
-  the key hashes found so, when they are at most ``BY_TEXT_SHARE`` of the batch, else every row;
+  the key hashes found so, when they are at most ``BY_TEXT_SHARE`` of the batch, else every row,
+  staged one row each (grouped by the keys of millions of changed rows, it did not fit);
+- a version without a fingerprint (NULL ``row_hash``) is compared by text only as surely as the
+  hash of NULL differs from a row's (one chance in 2**64);
 - a key hash that is another key's (a row meeting two current versions, or a row decided by
   hashes beside a row of its key hash to compare) counts a row twice: the rows are counted once
   more, and when they are not the batch's number the whole batch is compared exactly.
+
+DuckDB's hash is no secret one (its multi-column hash takes the last column by XOR, and an
+integer's hash can be inverted): the caller uses this path only for an uploader who sees every
+rep, as keys crafted to meet another rep's rows could make a batch hold another batch's rows.
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ from salesplan.storage.backends import Cursor
 # the most rows, as a share of the batch, that are compared by their texts after the hashes (their
 # key hashes are held in Python meanwhile, 8 bytes each); past it every row is compared by its text
 BY_TEXT_SHARE = 0.125
+# the rows of the comparison by hashes read at a time
+_BATCH_ROWS = 65_536
 # a row ``{t}``'s key, hashed: what the rows are joined on
 KEY_HASH = "hash({t}.row_key)"
 # the date, the amounts and the texts of a row ``{t}``, and its key hashed a second way: one number
@@ -51,13 +61,17 @@ def stage_status(cursor: Cursor, rows_of: str, odd: str, row_count: int, compare
     first (module docstring). Raises what the cursor raises.
     """
 
-    def exact(where: str) -> str:
-        # the rows ``t`` of ``rows_of`` that ``where`` keeps, each compared by its key text
+    def exact(where: str, *, grouped: bool = True) -> str:
+        # the rows ``t`` of ``rows_of`` that ``where`` keeps, each compared by its key text; counted
+        # per group, else one row each (n = 1): grouped by the keys of millions of changed rows,
+        # the count did not fit in the write's 512 MB at L (every revenue of the file changed),
+        # where their rows alone did, spilling
         flagged = f"(SELECT t.*, {odd} AS odd FROM {rows_of} t{where})"
         return (
             "SELECT CASE WHEN status IN ('changed', 'check') THEN row_key END AS row_key, current_batch, status, "
-            "odd, count(*) AS n FROM (SELECT s.row_key, CASE WHEN a.row_key IS NULL THEN false ELSE s.odd END AS odd, "
-            f"{compared.format(typed=flagged)}) c GROUP BY 1, 2, 3, 4"
+            f"odd, {'count(*)' if grouped else 'CAST(1 AS BIGINT)'} AS n FROM (SELECT s.row_key, "
+            "CASE WHEN a.row_key IS NULL THEN false ELSE s.odd END AS odd, "
+            f"{compared.format(typed=flagged)}) c{' GROUP BY 1, 2, 3, 4' if grouped else ''}"
         )
 
     if not by_hash or cursor.dialect != "duckdb":
@@ -90,9 +104,11 @@ def stage_status(cursor: Cursor, rows_of: str, odd: str, row_count: int, compare
         # two current versions, or is also among the rows compared by text (of its key hash)
         if int(cursor.execute("SELECT coalesce(sum(n), 0) FROM staged_actuals").fetchall()[0][0]) == row_count:
             return
-    # many rows to compare by their texts (e.g. every amount changed), or a key hash that was
-    # another key's: every row exactly
-    cursor.temp_table("staged_actuals", exact(""))
+        # a key hash that was another key's: every row exactly
+        cursor.temp_table("staged_actuals", exact(""))
+        return
+    # many rows to compare by their texts (e.g. every amount changed): every row exactly, one row each
+    cursor.temp_table("staged_actuals", exact("", grouped=False))
 
 
 def _decided_and_to_compare(cursor: Cursor, sql: str, row_count: int) -> tuple[pa.Table, pa.ChunkedArray] | None:
@@ -100,13 +116,13 @@ def _decided_and_to_compare(cursor: Cursor, sql: str, row_count: int) -> tuple[p
     and the key hash of each row to compare by text. None when more than the share of the
     ``row_count`` rows are to compare by text (their hashes are then not held: in a temporary
     table, those of 10.8M changed rows took ~430 MB of the write's 512 MB, beside the comparison
-    by text that follows). Raises what the cursor raises."""
-    reader = cursor.batches(sql, _BATCH_ROWS)
+    by text that follows), or when it gives no row. Raises what the cursor raises."""
+    batches = cursor.batches(sql, _BATCH_ROWS)
     decided: list[pa.RecordBatch] = []
     to_compare: list[pa.Array] = []
     others = 0
     try:
-        for batch in reader:
+        for batch in batches:
             by_text = pc.equal(batch.column("status"), "other")
             compared = batch.filter(by_text)
             others += int(pc.sum(compared.column("n")).as_py() or 0)
@@ -115,9 +131,7 @@ def _decided_and_to_compare(cursor: Cursor, sql: str, row_count: int) -> tuple[p
             to_compare.append(compared.column("key_hash"))
             decided.append(batch.filter(pc.invert(by_text)))
     finally:
-        reader.close()  # (the connection runs nothing else while a result is open)
-    return pa.Table.from_batches(decided, reader.schema), pa.chunked_array(to_compare, pa.uint64())
-
-
-# the rows of the comparison by hashes read at a time
-_BATCH_ROWS = 65_536
+        batches.close()  # (the rest of the result let go)
+    if not decided:
+        return None
+    return pa.Table.from_batches(decided), pa.chunked_array(to_compare, pa.uint64())

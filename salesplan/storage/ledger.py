@@ -18,9 +18,9 @@ from salesplan.principal import Principal
 from salesplan.storage.backends import Cursor
 from salesplan.storage.base import METRICS, BatchCounts, amount_problem, month_problem
 from salesplan.storage.batches import BatchStore
+from salesplan.storage.comparison import stage_status
 from salesplan.storage.people_history import history_join
 from salesplan.storage.rates import check_currencies
-from salesplan.storage.comparison import stage_status
 from salesplan.storage.refusals import (
     COLLISION_POSSIBLE, collision_impossible, refuse_foreign_keys, refuse_key_collisions, refuse_repeated_keys,
 )
@@ -224,7 +224,8 @@ class LedgerStore(BatchStore):
                     {history_join("i.rep_id", "i.sale_date::DATE") if looked_up else ""}
                 ) x
             """
-            # each row's status against the current ledger, by key, amounts and date (exactly) and
+            # each row's status against the current ledger, by key, amounts and date (exactly; a large
+            # import's new and unchanged rows are told by hashes first, storage/comparison.py) and
             # the fingerprint: the ledger's text columns are read only for the rows whose
             # fingerprint differs or is missing (status 'check', settled below)
             compared = f"""
@@ -256,8 +257,10 @@ class LedgerStore(BatchStore):
                         COLLISION_POSSIBLE.format(t="t"))
 
                     # a large import's new and unchanged rows told by 64-bit hashes on DuckDB
-                    # (storage/comparison.py): its comparison by the key texts spilled most of itself
-                    stage_status(cursor, rows_of, odd, row_count, compared, by_hash=in_place)
+                    # (storage/comparison.py): its comparison by the key texts spilled most of itself.
+                    # Not an uploader's with a scope: DuckDB's hash is not a secret one, and keys
+                    # crafted to meet another's could make a batch hold a batch it does not
+                    stage_status(cursor, rows_of, odd, row_count, compared, by_hash=in_place and scope is None)
                 else:
                     cursor.temp_table(
                         "staged_actuals",

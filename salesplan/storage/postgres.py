@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
@@ -283,8 +283,8 @@ class PgCursor:
                             for column in self.native.description or []])
         return _copy_out(self.native, f"COPY ({query}) TO STDOUT (FORMAT csv)", values, schema)
 
-    def batches(self, sql: str, rows: int) -> pa.RecordBatchReader:
-        return self.arrow(sql).to_reader(max_chunksize=rows)
+    def batches(self, sql: str, rows: int) -> Generator[pa.RecordBatch, None, None]:
+        yield from self.arrow(sql).to_batches(max_chunksize=rows)
 
     def stage(self, name: str, data: pd.DataFrame | pa.Table | ds.Dataset | WorkspaceTable) -> None:
         if isinstance(data, WorkspaceTable):  # (a server lends no workspace: see import_workspace)

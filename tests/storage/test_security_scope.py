@@ -16,6 +16,7 @@ from salesplan import imports
 from salesplan.errors import BadInput, NotAllowed, Problem
 from salesplan.principal import SYSTEM, Principal
 from salesplan.storage import ledger
+from tests.helpers.ledger_writes import _spy_sql
 
 # the contract suite's organisation (VP > M1 > R1, R2; VP > M2 > R3), on every backend
 
@@ -203,3 +204,19 @@ def test_the_store_refuses_foreign_rows_on_the_large_write_paths(path, org, monk
                 org.apply_actuals(ANN, data, rows.iloc[0:0].assign(record="", problems=""), file_name="race.csv",
                                   sha256=None, valid_only=False)
         assert org.snapshot() == before
+
+
+def test_a_scoped_uploaders_large_reimport_is_compared_by_its_key_texts(org, monkeypatch):
+    """DuckDB's hash is no secret one: keys crafted to meet another rep's current rows could make
+    a batch hold a batch it does not. A large re-import by a rep or a manager is compared with the
+    ledger by the key texts; one by whoever sees every rep (here the system) by hashes first
+    (salesplan/storage/comparison.py), on DuckDB."""
+    monkeypatch.setattr(imports.actuals, "_PARSE_IN_MEMORY_SHARE", 0.0)  # the large path
+    rows = imports.parser._SMALL_FILE_ROWS + 10
+    mine = "date,rep,amount,order_id,line\n" + "".join(f"2025-03-{3 + i % 20:02d},R1,{i}.5,A-{i},1\n" for i in range(rows))
+    upload(org, mine, ANN)
+    for principal, by_hash in ((ANN, False), (MAX, False), (SYSTEM, org.dialect == "duckdb")):
+        seen = _spy_sql(org, monkeypatch)
+        result = upload(org, mine, principal)
+        assert (result.inserted, result.updated, result.unchanged) == (0, 0, rows)
+        assert any("AS fingerprint" in sql for sql in seen) == by_hash, principal.role
