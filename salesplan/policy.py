@@ -71,10 +71,14 @@ PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
 }
 
 
+# the roles that read every rep's data (``read_scope`` "all"); of them, admin and system upload
+SEES_EVERY_REP = frozenset({"admin", "system", "leader"})
+
+
 def read_scope(principal: Principal) -> Scope:
     """Whose data the principal reads: everyone's, their team's (the store resolves the team from
     the reps' managers), their own, or nobody's (a manager or rep account without a rep_id)."""
-    if principal.role in ("admin", "system", "leader"):
+    if principal.role in SEES_EVERY_REP:
         return "all"
     if principal.rep_id is None:
         return "none"

@@ -204,6 +204,16 @@ _TABLE_NAMES = (
 )
 
 
+# DuckDB's errors by the start of their message, as Arrow's reader reports them (DuckCursor.batches)
+_READ_ERRORS: tuple[tuple[str, type[duckdb.Error]], ...] = (
+    ("Out of Memory Error:", duckdb.OutOfMemoryException),
+    ("Conversion Error:", duckdb.ConversionException),
+    ("Out of Range Error:", duckdb.OutOfRangeException),
+    ("Constraint Error:", duckdb.ConstraintException),
+    ("Invalid Input Error:", duckdb.InvalidInputException),
+)
+
+
 class DuckCursor:
     """A DuckDB connection behind the shared cursor interface (and everything DuckDB's own has)."""
 
@@ -242,10 +252,10 @@ class DuckCursor:
                 except StopIteration:
                     return
                 except (pa.ArrowException, OSError) as error:
-                    # DuckDB's error as Arrow reports it while reading: the driver's again, so that
-                    # the store translates it (a write that did not fit in memory, above all)
-                    raise (duckdb.OutOfMemoryException if "Out of Memory" in str(error) else duckdb.Error)(
-                        str(error)) from error
+                    # DuckDB's error as Arrow reports it while reading ("Out of Memory Error: ..."):
+                    # the driver's own class again, so that the store translates it
+                    kind = next((kind for prefix, kind in _READ_ERRORS if str(error).startswith(prefix)), duckdb.Error)
+                    raise kind(str(error)) from error
                 yield batch
         finally:
             reader.close()  # (the connection runs nothing else while a result is open)

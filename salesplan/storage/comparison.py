@@ -28,8 +28,11 @@ What a hash decides, and what it does not:
   more, and when they are not the batch's number the whole batch is compared exactly.
 
 DuckDB's hash is no secret one (its multi-column hash takes the last column by XOR, and an
-integer's hash can be inverted): the caller uses this path only for an uploader who sees every
-rep, as keys crafted to meet another rep's rows could make a batch hold another batch's rows.
+integer's hash can be inverted). So the caller uses this path only for an uploader who sees every
+rep (keys crafted to meet another rep's rows could make the batch hold another batch's rows), and
+only a version of such an uploader's batch is taken as unchanged by its hashes: another's (a
+rep's or a manager's, whose key and texts may have been crafted to meet a later row, which would
+then not be written) is compared by text when its fingerprint is equal ('verify').
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from salesplan import policy
 from salesplan.storage.backends import Cursor
 
 # the most rows, as a share of the batch, that are compared by their texts after the hashes (their
@@ -52,13 +56,14 @@ FINGERPRINT = "hash('#' || {t}.row_key, {t}.sale_date, {t}.revenue, {t}.cost, {t
 
 def stage_status(cursor: Cursor, rows_of: str, odd: str, row_count: int, compared: str, *, by_hash: bool) -> None:
     """Make ``staged_actuals`` (row_key, current_batch, status, odd, n): the typed rows
-    ``rows_of`` (``row_count`` of them) against the current ledger, counted per status
-    ('new', 'changed', 'same', 'check'), current batch and ``odd`` (SQL saying of a row ``t``
-    whether its key may collide with another order's, false for a new row); a row changed or to
-    check keeps its key. ``compared`` is the comparison's select list and FROM clause, reading the
-    typed rows as ``{typed}`` (alias ``s``) and the current versions as ``a``. ``by_hash`` (a large
-    import's rows, whose comparison spills): on DuckDB the rows new or unchanged are told by hashes
-    first (module docstring). Raises what the cursor raises.
+    ``rows_of`` (``row_count`` of them) against the current ledger, counted per status ('new',
+    'changed', 'same', 'check'), current batch and ``odd``, or one row each (n = 1) when a large
+    comparison finds many rows changed; a row changed or to check keeps its key. ``odd`` is SQL
+    saying of a row ``t`` whether its key may collide with another order's (false for a new
+    row). ``compared`` is the comparison's select list and FROM clause, reading the typed rows
+    as ``{typed}`` (alias ``s``) and the current versions as ``a``. ``by_hash`` (a large import's
+    rows, whose comparison spills, uploaded by someone who sees every rep): on DuckDB the rows
+    new or unchanged are told by hashes first (module docstring). Raises what the cursor raises.
     """
 
     def exact(where: str, *, grouped: bool = True) -> str:
@@ -77,20 +82,25 @@ def stage_status(cursor: Cursor, rows_of: str, odd: str, row_count: int, compare
     if not by_hash or cursor.dialect != "duckdb":
         cursor.temp_table("staged_actuals", exact(""))
         return
-    found = _decided_and_to_compare(
+    # a version of a batch uploaded by someone who sees every rep is trusted to be unchanged by its
+    # fingerprint; another's (a rep's or a manager's, whose keys and texts may be crafted to meet a
+    # later row) is compared by text when its fingerprint is equal ('verify')
+    trusted = ", ".join(f"'{role}'" for role in sorted(policy.SEES_EVERY_REP))
+    decided, to_compare, changed = _decided_and_to_compare(
         cursor,
-        "SELECT CASE WHEN status = 'other' THEN key_hash END AS key_hash, current_batch, status, odd, count(*) AS n "
-        "FROM (SELECT s.key_hash, a.batch_id AS current_batch, "
-        "CASE WHEN a.key_hash IS NULL THEN 'new' WHEN s.fingerprint = a.fingerprint THEN 'same' ELSE 'other' END AS status, "
+        "SELECT CASE WHEN status IN ('other', 'verify') THEN key_hash END AS key_hash, current_batch, status, odd, "
+        "count(*) AS n FROM (SELECT s.key_hash, a.batch_id AS current_batch, "
+        "CASE WHEN a.key_hash IS NULL THEN 'new' WHEN s.fingerprint <> a.fingerprint THEN 'other' "
+        "WHEN a.trusted THEN 'same' ELSE 'verify' END AS status, "
         "CASE WHEN a.key_hash IS NULL THEN false ELSE s.odd END AS odd "
         f"FROM (SELECT {KEY_HASH.format(t='t')} AS key_hash, {FINGERPRINT.format(t='t')} AS fingerprint, {odd} AS odd "
         f"FROM {rows_of} t) s "
-        f"LEFT JOIN (SELECT {KEY_HASH.format(t='v')} AS key_hash, v.batch_id, {FINGERPRINT.format(t='v')} AS fingerprint "
+        f"LEFT JOIN (SELECT {KEY_HASH.format(t='v')} AS key_hash, v.batch_id, {FINGERPRINT.format(t='v')} AS fingerprint, "
+        f"v.batch_id IN (SELECT batch_id FROM upload_batches WHERE uploader_role IN ({trusted})) AS trusted "
         "FROM actual_versions v WHERE v.is_current) a ON a.key_hash = s.key_hash) c GROUP BY 1, 2, 3, 4",
         row_count,
     )
-    if found is not None:
-        decided, to_compare = found
+    if decided is not None and to_compare is not None:
         cursor.stage("decided_status", decided)
         selected = "SELECT CAST(NULL AS VARCHAR) AS row_key, current_batch, status, odd, n FROM decided_status"
         if len(to_compare):
@@ -104,34 +114,40 @@ def stage_status(cursor: Cursor, rows_of: str, odd: str, row_count: int, compare
         # two current versions, or is also among the rows compared by text (of its key hash)
         if int(cursor.execute("SELECT coalesce(sum(n), 0) FROM staged_actuals").fetchall()[0][0]) == row_count:
             return
-        # a key hash that was another key's: every row exactly
-        cursor.temp_table("staged_actuals", exact(""))
-        return
-    # many rows to compare by their texts (e.g. every amount changed): every row exactly, one row each
-    cursor.temp_table("staged_actuals", exact("", grouped=False))
+    # many rows to compare by their texts, or a key hash that was another key's: every row
+    # exactly, one row each when many rows changed (grouped by their keys it did not fit)
+    cursor.temp_table("staged_actuals", exact("", grouped=changed <= row_count * BY_TEXT_SHARE))
 
 
-def _decided_and_to_compare(cursor: Cursor, sql: str, row_count: int) -> tuple[pa.Table, pa.ChunkedArray] | None:
-    """The comparison by hashes ``sql`` read as it comes: its groups of rows decided (new, same)
-    and the key hash of each row to compare by text. None when more than the share of the
-    ``row_count`` rows are to compare by text (their hashes are then not held: in a temporary
-    table, those of 10.8M changed rows took ~430 MB of the write's 512 MB, beside the comparison
-    by text that follows), or when it gives no row. Raises what the cursor raises."""
+def _decided_and_to_compare(
+    cursor: Cursor, sql: str, row_count: int,
+) -> tuple[pa.Table | None, pa.ChunkedArray | None, int]:
+    """The comparison by hashes ``sql`` read as it comes: its groups of rows decided (new, same),
+    the key hash of each row to compare by text (changed, 'other', or to verify, 'verify'), and
+    how many rows changed. The hashes are None when more than the share of the ``row_count``
+    rows are to compare by text (they are then not held: in a temporary table, those of 10.8M
+    changed rows took ~430 MB of the write's 512 MB, beside the comparison by text that
+    follows); the groups None when it gives no row. Raises what the cursor raises."""
     batches = cursor.batches(sql, _BATCH_ROWS)
     decided: list[pa.RecordBatch] = []
-    to_compare: list[pa.Array] = []
-    others = 0
+    to_compare: list[pa.Array] | None = []
+    by_text = changed = 0
     try:
         for batch in batches:
-            by_text = pc.equal(batch.column("status"), "other")
-            compared = batch.filter(by_text)
-            others += int(pc.sum(compared.column("n")).as_py() or 0)
-            if others > row_count * BY_TEXT_SHARE:
-                return None
-            to_compare.append(compared.column("key_hash"))
-            decided.append(batch.filter(pc.invert(by_text)))
+            status = batch.column("status")
+            to_check = pc.is_in(status, pa.array(["other", "verify"]))
+            checked = batch.filter(to_check)
+            by_text += int(pc.sum(checked.column("n")).as_py() or 0)
+            changed += int(pc.sum(batch.filter(pc.equal(status, "other")).column("n")).as_py() or 0)
+            if by_text > row_count * BY_TEXT_SHARE:
+                to_compare = None  # (read on, for the number changed)
+            elif to_compare is not None:
+                to_compare.append(checked.column("key_hash"))
+            decided.append(batch.filter(pc.invert(to_check)))
     finally:
         batches.close()  # (the rest of the result let go)
-    if not decided:
-        return None
-    return pa.Table.from_batches(decided), pa.chunked_array(to_compare, pa.uint64())
+    return (
+        pa.Table.from_batches(decided) if decided else None,
+        None if to_compare is None else pa.chunked_array(to_compare, pa.uint64()),
+        changed,
+    )

@@ -242,7 +242,8 @@ class LedgerStore(BatchStore):
                 # the batch's typed rows, and the same (alias t) with their status (alias s)
                 rows_of, with_status, status = "typed_actuals", "typed_actuals t JOIN staged_actuals s ON s.row_key = t.row_key", "s"
                 # the comparison, grouped: the rows per status and current batch, and the key of
-                # each row changed or to check (one group each); unchanged and new rows keep none
+                # each row changed or to check (one group each; a large import's comparison with many
+                # changed rows: one row each, storage/comparison.py); unchanged and new rows keep none
                 # (at 1M rows the key and status of every row cost ~0.1 CPU-s more, their count ~0.05)
                 # Each group also tells whether its rows can collide with a sale of another order
                 # (refuse_key_collisions), true only for a row whose key is a current sale's: a new

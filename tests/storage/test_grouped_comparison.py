@@ -19,7 +19,7 @@ import pytest
 
 from salesplan import imports
 from salesplan.errors import BadInput
-from salesplan.principal import SYSTEM
+from salesplan.principal import SYSTEM, Principal
 from salesplan.storage import ledger, refusals
 from salesplan.store import Store
 from tests.helpers.ledger_writes import FIRST, SECOND, _file, _spy_sql, _state
@@ -342,4 +342,28 @@ def test_a_row_decided_by_hashes_is_still_held_to_its_order(request, db_target, 
 
     (file_out, _, file_sql), (copy_out, _, _) = _both_ways(request, db_target, monkeypatch, run, rows_file=True)
     assert file_out == copy_out == ([(2, "order_id")], True)
+    assert _by_hash(file_sql) == (backend == "duckdb")
+
+
+def test_a_row_a_rep_crafted_to_meet_a_later_one_does_not_make_it_unchanged(request, db_target, monkeypatch, backend):
+    """A rep's current sale whose key hash and fingerprint were crafted to equal those of a row an
+    admin's large file will bring as new (crafted here: F's key hashed as A's, both ways) does
+    not make that row unchanged: a version of an uploader with a scope is compared by its text,
+    and the later row is written."""
+    from salesplan.storage import comparison
+
+    monkeypatch.setattr(comparison, "KEY_HASH", NEW_KEY_COLLIDES)
+    monkeypatch.setattr(comparison, "FINGERPRINT", comparison.FINGERPRINT.replace(
+        "'#' || {t}.row_key", "replace(replace('#' || {t}.row_key, 'F', 'A'), 'G', 'B')"))
+    monkeypatch.setattr(comparison, "BY_TEXT_SHARE", 1.0)
+    rep = Principal("ann@x.test", "rep", "R1")
+
+    def run(store: Store) -> list:
+        imports.import_file(store, "actuals", _file(FIRST[:1]), file_name="mine.csv", principal=rep)  # A/1
+        return _run(store, [FIRST[:1] + TWIN])  # A/1 again and F/1, every value A/1's: the system's
+
+    (file_counts, file_state, file_sql), (copy_counts, copy_state, _) = _both_ways(
+        request, db_target, monkeypatch, run, rows_file=True)
+    assert file_counts == copy_counts == [(1, 0, 1)]
+    assert file_state == copy_state
     assert _by_hash(file_sql) == (backend == "duckdb")
