@@ -15,10 +15,12 @@ import cProfile
 import io
 import pstats
 import re
+import shutil
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from bench.steps import peak_rss_mb
 
@@ -153,7 +155,17 @@ def main(argv: list[str] | None = None) -> int:
 
     imports.flow.read_table = timed_read_table
     folder = Path(args.folder)
-    db = Path(tempfile.mkdtemp(prefix="bench-profile-")) / "p.duckdb"
+    # the profiled store's folder goes with the run (at L it holds ~640 MB: left behind, a night's
+    # profiles filled the disk)
+    work = tempfile.mkdtemp(prefix="bench-profile-")
+    try:
+        return _profile(args, folder, Path(work) / "p.duckdb", Store, imports, SYSTEM)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _profile(args: argparse.Namespace, folder: Path, db: Path, Store: Any, imports: Any, SYSTEM: Any) -> int:
+    """The profile itself (``main``'s, with its modules): prints it, returns the exit status."""
     store = Store.open(db)
     store.save_settings(SYSTEM, upload_limit_mb=10_000)
     for kind in ("reps", "holidays", "targets"):
