@@ -15,12 +15,10 @@ import cProfile
 import io
 import pstats
 import re
-import shutil
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 from bench.steps import peak_rss_mb
 
@@ -124,8 +122,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from salesplan import files, imports
-    from salesplan.principal import SYSTEM
-    from salesplan.store import Store
 
     plain = files.quiet_connection
 
@@ -157,15 +153,17 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(args.folder)
     # the profiled store's folder goes with the run (at L it holds ~640 MB: left behind, a night's
     # profiles filled the disk)
-    work = tempfile.mkdtemp(prefix="bench-profile-")
-    try:
-        return _profile(args, folder, Path(work) / "p.duckdb", Store, imports, SYSTEM)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as work:
+        return _profile(args, folder, Path(work) / "p.duckdb")
 
 
-def _profile(args: argparse.Namespace, folder: Path, db: Path, Store: Any, imports: Any, SYSTEM: Any) -> int:
-    """The profile itself (``main``'s, with its modules): prints it, returns the exit status."""
+def _profile(args: argparse.Namespace, folder: Path, db: Path) -> int:
+    """The profile itself, once ``main`` has wrapped the import's connections: prints it, returns
+    the exit status."""
+    from salesplan import imports  # (the module ``main`` patched)
+    from salesplan.principal import SYSTEM
+    from salesplan.store import Store
+
     store = Store.open(db)
     store.save_settings(SYSTEM, upload_limit_mb=10_000)
     for kind in ("reps", "holidays", "targets"):
