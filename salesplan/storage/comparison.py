@@ -20,7 +20,8 @@ What a hash decides, and what it does not:
 - every other row (a changed row, a version without a fingerprint or with another backend's, a
   key whose hash is another key's) is compared as before, exactly, by its key text: the rows of
   the key hashes found so, when they are at most ``BY_TEXT_SHARE`` of the batch, else every row,
-  staged one row each (grouped by the keys of millions of changed rows, it did not fit);
+  staged one row each when more than that share changed (grouped by the keys of millions of
+  changed rows, it did not fit);
 - a version without a fingerprint (NULL ``row_hash``) is compared by text only as surely as the
   hash of NULL differs from a row's (one chance in 2**64);
 - a key hash that is another key's (a row meeting two current versions, or a row decided by
